@@ -1,0 +1,38 @@
+//! ferry-core: every decision ferry makes about container images, and no
+//! I/O.
+//!
+//! This crate parses, validates and digests manifests and lists, chooses
+//! platforms and plans copies. It never touches files, the network, the
+//! clock, randomness or the environment, so the same code runs in the
+//! native `ferry` CLI and, compiled to WebAssembly, in browsers and edge
+//! runtimes, and gives the same answers there.
+//!
+//! Invariants worth knowing before reading further:
+//! - **Raw bytes are the truth.** A parsed manifest keeps the exact bytes
+//!   it was read from; digests are computed over those bytes, never over a
+//!   re-serialization.
+//! - **Go is the reference reader.** Registries and containers/image read
+//!   manifests with Go's `encoding/json`; [`json`] reproduces the parts of
+//!   its behaviour that decide what a document means (case-insensitive
+//!   keys, last duplicate wins, invalid UTF-8 replaced), so ferry accepts
+//!   and rejects what they do. [`validate`] then flags what is ambiguous.
+//! - **A [`digest::Digest`] is always well formed**, so it is safe as a file
+//!   name. Digests inside documents stay strings until they are used.
+
+#![no_std]
+
+extern crate alloc;
+
+pub mod base64;
+pub mod digest;
+pub mod json;
+pub mod list;
+pub mod manifest;
+pub mod media_type;
+pub mod platform;
+pub mod validate;
+
+pub use digest::{Digest, DigestError};
+pub use list::List;
+pub use manifest::{Descriptor, Manifest, ManifestError};
+pub use platform::Platform;

@@ -1,0 +1,531 @@
+//! Docker image manifest, schema 1 (signed and unsigned).
+//!
+//! Schema 1 lists layers top-first in `fsLayers`, each with a
+//! `v1Compatibility` history entry holding a legacy image JSON. It has no
+//! config blob: containers/image derives one from the history, and the
+//! image ID is that config's digest. Consecutive entries with the same ID
+//! are duplicates that containers/image drops; any other repeated ID or a
+//! broken parent chain makes the manifest invalid.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::{AllowedFields, Descriptor, LayerInfo, ManifestError, check_unambiguous, parse_top};
+use crate::digest::Digest;
+use crate::json::{self, Fields, Value};
+use crate::media_type as mt;
+
+/// A Docker schema 1 manifest, after containers/image's layer fix-ups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema1 {
+    raw: Vec<u8>,
+    signed: bool,
+    pub name: String,
+    pub tag: String,
+    pub architecture: String,
+    /// `blobSum` of each layer, top layer first, consecutive duplicates
+    /// removed.
+    pub fs_layers: Vec<String>,
+    /// The `v1Compatibility` text of each layer, aligned with `fs_layers`.
+    pub history: Vec<String>,
+    compat: Vec<V1Compatibility>,
+}
+
+/// The fields of a `v1Compatibility` entry that ferry uses.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct V1Compatibility {
+    id: String,
+    parent: String,
+    comment: String,
+    created: Option<String>,
+    cmd: Vec<String>,
+    author: String,
+    throwaway: bool,
+}
+
+/// Why a schema 1 manifest's layers and history do not fit together.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// `fsLayers` and `history` differ in length.
+    LengthMismatch { layers: usize, history: usize },
+    /// There are no layers at all.
+    NoLayers,
+    /// A `v1Compatibility` entry is not the JSON it should be.
+    Entry { index: usize, reason: String },
+    /// An `id` is not 64 lowercase hex characters.
+    InvalidId { index: usize, id: String },
+    /// The base layer names a parent.
+    BaseHasParent,
+    /// An ID appears twice, not next to itself.
+    DuplicateId { id: String },
+    /// A layer's parent is not the layer below it.
+    InvalidParent {
+        index: usize,
+        expected: String,
+        found: String,
+    },
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HistoryError::LengthMismatch { layers, history } => write!(
+                f,
+                "schema 1 manifest has {layers} fsLayers but {history} history entries"
+            ),
+            HistoryError::NoLayers => f.write_str("schema 1 manifest has no fsLayers"),
+            HistoryError::Entry { index, reason } => {
+                write!(f, "/history/{index}/v1Compatibility: {reason}")
+            }
+            HistoryError::InvalidId { index, id } => write!(
+                f,
+                "/history/{index}/v1Compatibility: image ID {id:?} is not 64 lowercase hex characters"
+            ),
+            HistoryError::BaseHasParent => {
+                f.write_str("the base layer's history entry names a parent")
+            }
+            HistoryError::DuplicateId { id } => {
+                write!(f, "image ID {id} appears more than once in the history")
+            }
+            HistoryError::InvalidParent {
+                index,
+                expected,
+                found,
+            } => write!(
+                f,
+                "/history/{index}/v1Compatibility: parent is {found:?}, expected {expected:?}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for HistoryError {}
+
+impl From<HistoryError> for ManifestError {
+    fn from(e: HistoryError) -> Self {
+        ManifestError::Schema1(e)
+    }
+}
+
+impl Schema1 {
+    /// Parses with containers/image's `Schema1FromManifest` rules.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let top = parse_top(bytes, "Schema1")?;
+        let f = Fields::new(&top, "");
+        let name = f.string("name")?;
+        let tag = f.string("tag")?;
+        let architecture = f.string("architecture")?;
+        let fs_layers = f.slice("fsLayers", |v, p| -> Result<String, ManifestError> {
+            Ok(struct_string_field(v, p, "blobSum")?)
+        })?;
+        let history = f.slice("history", |v, p| -> Result<String, ManifestError> {
+            Ok(struct_string_field(v, p, "v1Compatibility")?)
+        })?;
+        let schema_version = f.get::<i64>("schemaVersion")?.unwrap_or(0);
+        if schema_version != 1 {
+            return Err(ManifestError::UnsupportedSchemaVersion {
+                media_type: mt::DOCKER_V2S1_SIGNED.to_string(),
+                found: schema_version,
+            });
+        }
+        check_unambiguous(f, mt::DOCKER_V2S1_SIGNED, AllowedFields::SCHEMA1)?;
+        if fs_layers.len() != history.len() {
+            return Err(HistoryError::LengthMismatch {
+                layers: fs_layers.len(),
+                history: history.len(),
+            }
+            .into());
+        }
+        if fs_layers.is_empty() {
+            return Err(HistoryError::NoLayers.into());
+        }
+        let compat = history
+            .iter()
+            .enumerate()
+            .map(|(index, text)| V1Compatibility::parse(text, index))
+            .collect::<Result<Vec<_>, _>>()?;
+        let signed = !matches!(f.object.field("signatures"), None | Some(Value::Null));
+        let mut manifest = Schema1 {
+            raw: bytes.to_vec(),
+            signed,
+            name,
+            tag,
+            architecture,
+            fs_layers,
+            history,
+            compat,
+        };
+        manifest.fix_layers()?;
+        Ok(manifest)
+    }
+
+    /// containers/image's `fixManifestLayers`: validate IDs and the parent
+    /// chain, and drop consecutive duplicate entries.
+    fn fix_layers(&mut self) -> Result<(), HistoryError> {
+        for (index, c) in self.compat.iter().enumerate() {
+            if !is_v1_id(&c.id) {
+                return Err(HistoryError::InvalidId {
+                    index,
+                    id: c.id.clone(),
+                });
+            }
+        }
+        if self.compat.last().is_some_and(|c| !c.parent.is_empty()) {
+            return Err(HistoryError::BaseHasParent);
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        let mut last: &str = "";
+        for c in &self.compat {
+            if c.id != last && seen.contains(&c.id.as_str()) {
+                return Err(HistoryError::DuplicateId { id: c.id.clone() });
+            }
+            last = &c.id;
+            seen.push(&c.id);
+        }
+        for i in (0..self.compat.len().saturating_sub(1)).rev() {
+            if self.compat[i].id == self.compat[i + 1].id {
+                self.compat.remove(i);
+                self.fs_layers.remove(i);
+                self.history.remove(i);
+            } else if self.compat[i].parent != self.compat[i + 1].id {
+                return Err(HistoryError::InvalidParent {
+                    index: i,
+                    expected: self.compat[i + 1].id.clone(),
+                    found: self.compat[i].parent.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Whether the document carries a `signatures` member.
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// Layers base first; sizes are unknown (-1) and throwaway layers are
+    /// marked empty.
+    pub fn layer_infos(&self) -> Vec<LayerInfo> {
+        self.fs_layers
+            .iter()
+            .zip(&self.compat)
+            .rev()
+            .map(|(blob_sum, c)| LayerInfo {
+                descriptor: Descriptor {
+                    digest_text: blob_sum.clone(),
+                    size: -1,
+                    ..Descriptor::default()
+                },
+                empty_layer: c.throwaway,
+            })
+            .collect()
+    }
+
+    /// The image ID: the hex digest of [`Schema1::to_schema2_config`] with
+    /// no diff IDs, as containers/image computes it.
+    pub fn image_id(&self) -> String {
+        Digest::sha256_of(&self.to_schema2_config(&[]))
+            .encoded()
+            .to_string()
+    }
+
+    /// The Docker image config containers/image derives from the history
+    /// (`Schema1.ToSchema2Config`): the top entry's legacy JSON without its
+    /// ID fields, plus `history` and `rootfs`, keys sorted, written the way
+    /// Go's encoder writes them.
+    pub fn to_schema2_config(&self, diff_ids: &[Digest]) -> Vec<u8> {
+        let top = self.history.first().map(String::as_bytes).unwrap_or(b"{}");
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Ok(Some(spans)) = json::object_member_spans(top) {
+            for (key, range) in spans {
+                if matches!(
+                    key.as_str(),
+                    "id" | "parent" | "parent_id" | "layer_id" | "throwaway" | "Size"
+                ) {
+                    continue;
+                }
+                let mut value = Vec::new();
+                json::compact_raw(&top[range], &mut value);
+                // A map keeps the last duplicate.
+                entries.retain(|(k, _)| *k != key);
+                entries.push((key, value));
+            }
+        }
+        let mut rootfs = String::from(r#"{"type":"layers""#);
+        if !diff_ids.is_empty() {
+            rootfs.push_str(r#","diff_ids":["#);
+            for (i, d) in diff_ids.iter().enumerate() {
+                if i > 0 {
+                    rootfs.push(',');
+                }
+                json::write_string(&mut rootfs, d.as_str(), true);
+            }
+            rootfs.push(']');
+        }
+        rootfs.push('}');
+        entries.retain(|(k, _)| k != "rootfs" && k != "history");
+        entries.push(("rootfs".into(), rootfs.into_bytes()));
+        entries.push(("history".into(), self.converted_history().into_bytes()));
+        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+
+        let mut out = Vec::new();
+        out.push(b'{');
+        for (i, (key, value)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut k = String::new();
+            json::write_string(&mut k, key, true);
+            out.extend_from_slice(k.as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The OCI-style history, base first, as Go marshals
+    /// `[]imgspecv1.History`.
+    fn converted_history(&self) -> String {
+        let mut out = String::from("[");
+        for (i, c) in self.compat.iter().rev().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"created\":");
+            let created = c
+                .created
+                .as_deref()
+                .and_then(rfc3339::normalize)
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
+            json::write_string(&mut out, &created, true);
+            let created_by = c.cmd.join(" ");
+            // Field order of Docker's `image.History`, which containers/image
+            // marshals here.
+            for (key, value) in [
+                ("author", &c.author),
+                ("created_by", &created_by),
+                ("comment", &c.comment),
+            ] {
+                if !value.is_empty() {
+                    out.push_str(",\"");
+                    out.push_str(key);
+                    out.push_str("\":");
+                    json::write_string(&mut out, value, true);
+                }
+            }
+            if c.throwaway {
+                out.push_str(",\"empty_layer\":true");
+            }
+            out.push('}');
+        }
+        out.push(']');
+        out
+    }
+}
+
+/// Reads `{"<field>": "..."}` as a Go struct with one string field.
+fn struct_string_field(
+    value: &Value,
+    pointer: &str,
+    field: &str,
+) -> Result<String, json::TypeError> {
+    match value {
+        Value::Null => Ok(String::new()),
+        Value::Object(o) => Fields::new(o, pointer).string(field),
+        other => Err(json::TypeError {
+            pointer: pointer.into(),
+            found: other.kind().into(),
+            expected: "struct",
+        }),
+    }
+}
+
+fn is_v1_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl V1Compatibility {
+    fn parse(text: &str, index: usize) -> Result<Self, HistoryError> {
+        let entry_error = |reason: String| HistoryError::Entry { index, reason };
+        let value = json::parse(text.as_bytes()).map_err(|e| entry_error(e.to_string()))?;
+        let empty = json::Object::default();
+        let object = match &value {
+            Value::Object(o) => o,
+            Value::Null => &empty,
+            other => {
+                return Err(entry_error(alloc::format!(
+                    "a JSON {}, not an object",
+                    other.kind()
+                )));
+            }
+        };
+        let f = Fields::new(object, "");
+        let type_error = |e: json::TypeError| entry_error(e.to_string());
+        let created = match f.object.field("created") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                if rfc3339::normalize(s).is_none() {
+                    return Err(entry_error(alloc::format!(
+                        "created {s:?} is not an RFC 3339 time"
+                    )));
+                }
+                Some(s.clone())
+            }
+            Some(other) => {
+                return Err(entry_error(alloc::format!(
+                    "created is a JSON {}, not a time string",
+                    other.kind()
+                )));
+            }
+        };
+        let cmd = match f.object("container_config").map_err(type_error)? {
+            None => Vec::new(),
+            Some((o, p)) => Fields::new(o, &p).strings("Cmd").map_err(type_error)?,
+        };
+        Ok(V1Compatibility {
+            id: f.string("id").map_err(type_error)?,
+            parent: f.string("parent").map_err(type_error)?,
+            comment: f.string("comment").map_err(type_error)?,
+            created,
+            cmd,
+            author: f.string("author").map_err(type_error)?,
+            throwaway: f
+                .get::<bool>("throwaway")
+                .map_err(type_error)?
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// RFC 3339 timestamps as Go's `time.Time` reads and writes them.
+pub(crate) mod rfc3339 {
+    use alloc::string::String;
+
+    /// Parses `text` strictly and returns it as Go's `RFC3339Nano` layout
+    /// writes it back: fraction without trailing zeros, `Z` for a zero
+    /// offset. `None` when `text` is not a valid timestamp.
+    pub fn normalize(text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        if b.len() < 20 {
+            return None;
+        }
+        let num = |r: core::ops::Range<usize>| -> Option<u32> {
+            let s = b.get(r)?;
+            if !s.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            core::str::from_utf8(s).ok()?.parse().ok()
+        };
+        let year = num(0..4)?;
+        let month = num(5..7)?;
+        let day = num(8..10)?;
+        let hour = num(11..13)?;
+        let minute = num(14..16)?;
+        let second = num(17..19)?;
+        if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let mut pos = 19;
+        let mut fraction = "";
+        if matches!(b.get(pos), Some(b'.' | b',')) {
+            let start = pos + 1;
+            let mut end = start;
+            while b.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+            if end == start {
+                return None;
+            }
+            fraction = &text[start..end];
+            pos = end;
+        }
+        let zone = &text[pos..];
+        let zone = match zone.as_bytes() {
+            [b'Z'] => "Z".into(),
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+                if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+            {
+                let hh = u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0');
+                let mm = u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0');
+                if hh > 23 || mm > 59 {
+                    return None;
+                }
+                if hh == 0 && mm == 0 {
+                    "Z".into()
+                } else {
+                    alloc::format!("{}{hh:02}:{mm:02}", char::from(*sign))
+                }
+            }
+            _ => return None,
+        };
+        // Go keeps nanoseconds: at most nine digits, then trailing zeros go.
+        let nanos = &fraction[..fraction.len().min(9)];
+        let nanos = nanos.trim_end_matches('0');
+        let mut out = String::from(&text[..19]);
+        if !nanos.is_empty() {
+            out.push('.');
+            out.push_str(nanos);
+        }
+        out.push_str(&zone);
+        Some(out)
+    }
+
+    fn days_in_month(year: u32, month: u32) -> u32 {
+        match month {
+            4 | 6 | 9 | 11 => 30,
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            _ => 31,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::normalize;
+
+        #[test]
+        fn keeps_nanoseconds_and_trims_trailing_zeros() {
+            assert_eq!(
+                normalize("2018-05-15T13:03:28.171472200Z").unwrap(),
+                "2018-05-15T13:03:28.1714722Z"
+            );
+            assert_eq!(
+                normalize("2018-05-15T13:03:28.000Z").unwrap(),
+                "2018-05-15T13:03:28Z"
+            );
+        }
+
+        #[test]
+        fn zero_offset_is_written_as_z() {
+            assert_eq!(
+                normalize("2020-01-01T00:00:00+00:00").unwrap(),
+                "2020-01-01T00:00:00Z"
+            );
+            assert_eq!(
+                normalize("2020-01-01T00:00:00+02:00").unwrap(),
+                "2020-01-01T00:00:00+02:00"
+            );
+        }
+
+        #[test]
+        fn rejects_impossible_dates() {
+            assert!(normalize("2019-02-29T00:00:00Z").is_none());
+            assert!(normalize("2020-02-29T00:00:00Z").is_some());
+            assert!(normalize("2020-01-01 00:00:00Z").is_none());
+            assert!(normalize("2020-01-01T24:00:00Z").is_none());
+        }
+    }
+}

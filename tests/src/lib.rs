@@ -1,0 +1,3 @@
+//! Shared helpers for ferry's cross-crate tests.
+
+pub mod conformance;
