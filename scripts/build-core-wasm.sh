@@ -15,7 +15,7 @@
 #      calling into core, builds it the same way, and runs `wasm-objdump -x` on
 #      the .wasm: any Import entry is an error (listed), and the probe's exports
 #      must be present.
-#   Output: target/wasm32/wasm32-unknown-unknown/release/ferry_core_wasm_probe.wasm
+#   Output: target/wasm32/wasm32-unknown-unknown/<profile>/ferry_core_wasm_probe.wasm
 #
 # Why this toolchain recipe
 #   rustup's stable (1.95) cannot fetch the wasm32 target here (no network
@@ -29,7 +29,7 @@
 #   (rustc's default linker for wasm32 is rust-lld, which Debian does not ship.)
 #   RUSTC_BOOTSTRAP=1 is what lets a stable compiler accept -Z flags.
 #   wasm32-unknown-unknown defaults to panic=abort, hence `panic_abort` in
-#   -Zbuild-std; the probe also sets `panic = "abort"` in its profile.
+#   -Zbuild-std (no RUSTFLAGS / -Cpanic=abort needed).
 #
 # Toolchain gotchas (checked on Debian 12, rustc-web 1.96.0+dfsg1-1~deb12u2)
 #   * Always call /usr/bin/cargo by full path and set RUSTC=/usr/bin/rustc:
@@ -63,6 +63,8 @@
 #   FERRY_ROOT=DIR           workspace root (default: parent of this script's dir)
 #   FERRY_PROBE_LIB_RS=FILE  use FILE as the probe's lib.rs instead of the generated one
 #   FERRY_CORE_FEATURES=a,b  features of ferry-core to enable in the probe
+#   FERRY_WASM_PROFILE=NAME  cargo profile (default: release, i.e. --release); e.g.
+#                            `wasm` (ferry's size-optimised profile, LTO: slower)
 #
 # Timings on the 2-core machine (stand-in core: serde + serde_json(alloc) +
 # sha2): see the "timing" lines this script prints; the first build (std from
@@ -77,7 +79,9 @@ TARGET=wasm32-unknown-unknown
 TARGET_DIR="$ROOT/target/wasm32"
 PROBE_DIR="$TARGET_DIR/core-probe"
 PROBE_NAME=ferry-core-wasm-probe
-PROBE_WASM="$TARGET_DIR/$TARGET/release/${PROBE_NAME//-/_}.wasm"
+PROFILE=${FERRY_WASM_PROFILE:-release}
+PROFILE_DIR=$PROFILE; [ "$PROFILE" = dev ] && PROFILE_DIR=debug
+PROBE_WASM="$TARGET_DIR/$TARGET/$PROFILE_DIR/${PROBE_NAME//-/_}.wasm"
 WASM_LD=/usr/lib/llvm-22/bin/wasm-ld
 
 log() { printf '[build-core-wasm] %s\n' "$*" >&2; }
@@ -108,7 +112,7 @@ export RUSTC=/usr/bin/rustc
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LD"
 CARGO=/usr/bin/cargo
-cargo_args=(build --release --target "$TARGET" -Zbuild-std=std,panic_abort --target-dir "$TARGET_DIR")
+cargo_args=(build --profile "$PROFILE" --target "$TARGET" -Zbuild-std=std,panic_abort --target-dir "$TARGET_DIR")
 if [ "${FERRY_WASM_OFFLINE:-0}" = 1 ]; then cargo_args+=(--offline); fi
 
 log "toolchain: $($RUSTC --version), $($CARGO --version), wasm-ld $("$WASM_LD" --version | sed -n 's/.*LLD \([0-9.]*\).*/\1/p')"
@@ -141,16 +145,39 @@ path = "lib.rs"
 [dependencies]
 ferry-core = { path = "$CORE_DIR"$features_toml }
 
-[profile.release]
-panic = "abort"
-opt-level = 3
-codegen-units = 16
-lto = false
-debug = false
-
 # Own workspace root: keeps the probe out of ferry's workspace.
 [workspace]
 EOF
+# Mirror the workspace's [profile.*] tables: std (-Zbuild-std) and ferry-core's
+# dependencies are then compiled with identical settings in steps 2 and 3 and
+# cargo reuses them from target/wasm32 (a different profile = std built twice,
+# ~90 s more on 2 cores). wasm32-unknown-unknown defaults to panic=abort; a
+# workspace `panic = "unwind"` in [profile.release] would not work with
+# -Zbuild-std=std,panic_abort.
+profile_toml=$(/usr/bin/python3 - "$ROOT/Cargo.toml" <<'PY' || true
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    profiles = tomllib.load(f).get("profile") or {}
+def val(v):
+    if isinstance(v, bool): return "true" if v else "false"
+    if isinstance(v, (int, float)): return repr(v)
+    if isinstance(v, str): return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list): return "[" + ", ".join(val(x) for x in v) + "]"
+    if isinstance(v, dict): return "{ " + ", ".join(f'"{k}" = {val(x)}' for k, x in v.items()) + " }"
+    raise TypeError(type(v))
+def emit(path, table):
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    print("[" + ".".join(f'"{p}"' for p in path) + "]")
+    for k, v in scalars.items(): print(f'"{k}" = {val(v)}')
+    for k, v in table.items():
+        if isinstance(v, dict): emit(path + [k], v)
+for name, table in profiles.items():
+    emit(["profile", name], table)
+PY
+)
+if [ -n "$profile_toml" ]; then
+    printf '\n# Mirrored from %s\n%s\n' "$ROOT/Cargo.toml" "$profile_toml" >> "$PROBE_DIR/Cargo.toml.new"
+fi
 
 if [ -n "${FERRY_PROBE_LIB_RS:-}" ]; then
     cp "$FERRY_PROBE_LIB_RS" "$PROBE_DIR/lib.rs.new"
@@ -199,7 +226,15 @@ pub unsafe extern "C" fn ferry_probe_free(ptr: *mut u8, len: usize) {
 
 #[no_mangle]
 pub extern "C" fn ferry_probe_digest(ptr: *const u8, len: usize) -> u32 {
-    let r = ferry_core::digest::Digest::from_bytes(black_box(input(ptr, len)));
+    let r = ferry_core::digest::Digest::sha256_of(black_box(input(ptr, len)));
+    black_box(&r);
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn ferry_probe_digest_parse(ptr: *const u8, len: usize) -> u32 {
+    let Ok(text) = std::str::from_utf8(black_box(input(ptr, len))) else { return 1 };
+    let r = ferry_core::digest::Digest::parse(text);
     black_box(&r);
     0
 }
@@ -220,7 +255,8 @@ pub extern "C" fn ferry_probe_validate(ptr: *const u8, len: usize) -> u32 {
 // =================== END FERRY-CORE ENTRY POINTS ===================
 EOF
 fi
-PROBE_EXPORTS=(ferry_probe_alloc ferry_probe_free ferry_probe_digest ferry_probe_media_type ferry_probe_validate)
+PROBE_EXPORTS=(ferry_probe_alloc ferry_probe_free ferry_probe_digest ferry_probe_digest_parse
+               ferry_probe_media_type ferry_probe_validate)
 
 # Replace files only when they changed, so cargo's fingerprints stay valid.
 for f in Cargo.toml lib.rs; do
@@ -249,7 +285,7 @@ if [ -n "$imports" ]; then
     n=$(printf '%s\n' "$imports" | wc -l)
     printf '[build-core-wasm] ERROR: %s has %d import(s); ferry-core must not need anything from the wasm host:\n%s\n' \
         "$PROBE_WASM" "$n" "$imports" >&2
-    printf '[build-core-wasm] (look for wasm-bindgen/js-sys, getrandom "js"/"wasm_js", or extern "C" blocks in the dependency tree: cd %s && /usr/bin/cargo tree --target %s -Zbuild-std=std,panic_abort)\n' \
+    printf '[build-core-wasm] (look for wasm-bindgen/js-sys, getrandom "js"/"wasm_js", or extern "C" blocks in the dependency tree: cd %s && RUSTC=/usr/bin/rustc /usr/bin/cargo tree --target %s -e normal -i <crate>)\n' \
         "$PROBE_DIR" "$TARGET" >&2
     exit 1
 fi

@@ -25,6 +25,7 @@ extern crate alloc;
 
 pub mod base64;
 pub mod digest;
+pub mod inspect;
 pub mod json;
 pub mod list;
 pub mod manifest;

@@ -1,1 +1,6 @@
+//! ferry, the native side: everything that touches the outside world
+//! (files, standard input, later the network) on behalf of ferry-core's
+//! decisions.
 
+pub mod input;
+pub mod output;

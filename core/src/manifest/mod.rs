@@ -10,6 +10,7 @@ pub mod jws;
 mod oci;
 pub mod schema1;
 mod schema2;
+mod v1image;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -75,6 +76,11 @@ pub enum ManifestError {
     InvalidTime { pointer: String, value: String },
     /// A schema 1 manifest whose layers and history do not agree.
     Schema1(schema1::HistoryError),
+    /// A digest that is not well formed.
+    InvalidDigest {
+        pointer: String,
+        error: crate::digest::DigestError,
+    },
     /// An image-only operation on an OCI artifact (a non-image config).
     NotAnImage { config_media_type: String },
 }
@@ -117,6 +123,7 @@ impl fmt::Display for ManifestError {
                 write!(f, "invalid timestamp {value:?} at {pointer}")
             }
             ManifestError::Schema1(e) => e.fmt(f),
+            ManifestError::InvalidDigest { pointer, error } => write!(f, "{pointer}: {error}"),
             ManifestError::NotAnImage { config_media_type } => write!(
                 f,
                 "not an image: an artifact with config type {config_media_type:?} has no image ID"
@@ -208,8 +215,8 @@ impl Manifest {
     /// the config containers/image derives from the history.
     pub fn image_id(&self) -> Result<String, ManifestError> {
         match self {
-            Manifest::Schema1(m) => Ok(m.image_id()),
-            Manifest::Schema2(m) => Ok(digest_hex(&m.config.digest_text)),
+            Manifest::Schema1(m) => m.image_id(),
+            Manifest::Schema2(m) => config_digest_hex(&m.config),
             Manifest::Oci(m) => {
                 // An artifact's config does not identify its content the way
                 // an image config's diff IDs do, so containers/image refuses
@@ -219,7 +226,7 @@ impl Manifest {
                         config_media_type: m.config.media_type.clone(),
                     });
                 }
-                Ok(digest_hex(&m.config.digest_text))
+                config_digest_hex(&m.config)
             }
         }
     }
@@ -240,13 +247,15 @@ fn plain_layers(layers: &[Descriptor]) -> Vec<LayerInfo> {
         .collect()
 }
 
-/// go-digest's `Hex()`: everything after the first colon (the whole string
-/// when there is none).
-fn digest_hex(text: &str) -> String {
-    match text.split_once(':') {
-        Some((_, hex)) => hex.to_string(),
-        None => text.to_string(),
-    }
+/// The config digest's hex part, once the digest is known to be valid.
+fn config_digest_hex(config: &Descriptor) -> Result<String, ManifestError> {
+    config
+        .digest()
+        .map(|d| d.encoded().to_string())
+        .map_err(|error| ManifestError::InvalidDigest {
+            pointer: "/config/digest".into(),
+            error,
+        })
 }
 
 /// The manifest digest, as registries and containers/image compute it:

@@ -11,7 +11,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{AllowedFields, Descriptor, LayerInfo, ManifestError, check_unambiguous, parse_top};
+use super::{
+    AllowedFields, Descriptor, LayerInfo, ManifestError, check_unambiguous, parse_top, v1image,
+};
 use crate::digest::Digest;
 use crate::json::{self, Fields, Value};
 use crate::media_type as mt;
@@ -229,18 +231,36 @@ impl Schema1 {
 
     /// The image ID: the hex digest of [`Schema1::to_schema2_config`] with
     /// no diff IDs, as containers/image computes it.
-    pub fn image_id(&self) -> String {
-        Digest::sha256_of(&self.to_schema2_config(&[]))
+    pub fn image_id(&self) -> Result<String, ManifestError> {
+        Ok(Digest::sha256_of(&self.to_schema2_config(&[])?)
             .encoded()
-            .to_string()
+            .to_string())
     }
 
     /// The Docker image config containers/image derives from the history
     /// (`Schema1.ToSchema2Config`): the top entry's legacy JSON without its
     /// ID fields, plus `history` and `rootfs`, keys sorted, written the way
     /// Go's encoder writes them.
-    pub fn to_schema2_config(&self, diff_ids: &[Digest]) -> Vec<u8> {
-        let top = self.history.first().map(String::as_bytes).unwrap_or(b"{}");
+    pub fn to_schema2_config(&self, diff_ids: &[Digest]) -> Result<Vec<u8>, ManifestError> {
+        let text = self.history.first().map(String::as_bytes).unwrap_or(b"{}");
+        let pointer = "/history/0/v1Compatibility";
+        let decoded = json::parse(text).map_err(|e| HistoryError::Entry {
+            index: 0,
+            reason: e.to_string(),
+        })?;
+        let empty = json::Object::default();
+        let object = match &decoded {
+            Value::Object(o) => o,
+            _ => &empty,
+        };
+        let docker_version = Fields::new(object, pointer).string("docker_version")?;
+        let reencoded;
+        let top: &[u8] = if v1image::needs_reencode(&docker_version) {
+            reencoded = v1image::reencode(object)?;
+            &reencoded
+        } else {
+            text
+        };
         let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
         if let Ok(Some(spans)) = json::object_member_spans(top) {
             for (key, range) in spans {
@@ -287,7 +307,7 @@ impl Schema1 {
             out.extend_from_slice(value);
         }
         out.push(b'}');
-        out
+        Ok(out)
     }
 
     /// The OCI-style history, base first, as Go marshals

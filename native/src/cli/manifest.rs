@@ -1,0 +1,249 @@
+//! `ferry manifest …`: commands over manifest files.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use ferry::input::{self, Source};
+use ferry::output::{human_size, short_digest};
+use ferry_core::inspect::{Content, Inspection};
+use ferry_core::validate::Severity;
+
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Print the manifest digest: sha256 of the exact bytes, or of the
+    /// signed payload for signed Docker schema 1.
+    Digest(DigestArgs),
+    /// Show a manifest's or list's media type, digest, config and layers
+    /// or entries and platforms.
+    Inspect(InspectArgs),
+    /// Report every problem in a manifest or list. Exits 0 when valid, 1
+    /// when not, 2 when the file cannot be read or the command line is
+    /// wrong.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The manifest file, or `-` for standard input.
+    file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The manifest or list file, or `-` for standard input.
+    file: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Read the file as this media type instead of the declared or
+    /// detected one.
+    #[arg(long, value_name = "TYPE")]
+    media_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The manifest or list file, or `-` for standard input.
+    file: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(command: ManifestCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ManifestCommand::Digest(args) => digest(&args),
+        ManifestCommand::Inspect(args) => inspect(&args),
+        ManifestCommand::Validate(args) => validate(&args),
+    }
+}
+
+pub fn digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(&args.file);
+    let bytes = input::read_manifest(&source)?;
+    let digest = ferry_core::manifest::digest(&bytes)
+        .with_context(|| format!("{source}: cannot compute the manifest digest"))?;
+    println!("{digest}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(&args.file);
+    let bytes = input::read_manifest(&source)?;
+    let inspection = ferry_core::inspect::inspect(&bytes, args.media_type.as_deref())
+        .with_context(|| source.to_string())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", render(&inspection));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(&args.file);
+    let report = match input::read_bounded(&source) {
+        Err(e) => {
+            eprintln!("ferry: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(input::Read::TooLarge) => {
+            // Validating the first 4 MiB would only add noise: the size
+            // alone makes the document unusable.
+            let mut oversized = vec![b' '; ferry_core::manifest::MAX_MANIFEST_SIZE + 1];
+            oversized[0] = b'0';
+            let mut report = ferry_core::validate::validate(&oversized);
+            report.diagnostics.retain(|d| d.message.contains("4 MiB"));
+            report
+        }
+        Ok(input::Read::Bytes(bytes)) => ferry_core::validate::validate(&bytes),
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["valid"] = report.is_valid().into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for d in &report.diagnostics {
+            println!("{source}: {d}");
+        }
+        let errors = count(&report, Severity::Error);
+        let warnings = count(&report, Severity::Warning);
+        if report.is_valid() {
+            println!("{source}: valid ({warnings} warning(s))");
+        } else {
+            println!("{source}: invalid: {errors} error(s), {warnings} warning(s)");
+        }
+    }
+    Ok(if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn count(report: &ferry_core::validate::Report, severity: Severity) -> usize {
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+/// The text form of an inspection.
+fn render(i: &Inspection) -> String {
+    let mut out = String::new();
+    let declared = match &i.declared_media_type {
+        Some(d) if *d == i.media_type => " (declared)".to_string(),
+        Some(d) => format!(" (declared {d:?})"),
+        None => " (detected; no mediaType in the document)".to_string(),
+    };
+    let _ = writeln!(out, "Media type:  {}{declared}", i.media_type);
+    if i.detected_media_type != i.media_type {
+        let detected = if i.detected_media_type.is_empty() {
+            "nothing recognisable"
+        } else {
+            &i.detected_media_type
+        };
+        let _ = writeln!(out, "Detected:    {detected}");
+    }
+    let _ = writeln!(out, "Digest:      {}", i.digest);
+    let _ = writeln!(out, "Size:        {} bytes", i.size);
+    match &i.content {
+        Content::Image {
+            config,
+            layers,
+            total_size,
+            image_id,
+        } => {
+            if config.digest_text.is_empty() {
+                let _ = writeln!(out, "Config:      none (schema 1 keeps it in the history)");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "Config:      {}  {}  {}",
+                    config.digest_text,
+                    human_size(config.size),
+                    config.media_type
+                );
+            }
+            if let Some(id) = image_id {
+                let _ = writeln!(out, "Image ID:    {id}");
+            }
+            let _ = writeln!(out, "Layers:      {}", layers.len());
+            for (n, layer) in layers.iter().enumerate() {
+                let d = &layer.descriptor;
+                let empty = if layer.empty_layer { "  (empty)" } else { "" };
+                let media_type = if d.media_type.is_empty() {
+                    "-"
+                } else {
+                    &d.media_type
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:>3}  {}  {:>10}  {media_type}{empty}",
+                    n + 1,
+                    d.digest_text,
+                    human_size(d.size)
+                );
+            }
+            match total_size {
+                Some(total) => {
+                    let _ = writeln!(out, "Total size:  {} ({total} bytes)", human_size(*total));
+                }
+                None => {
+                    let _ = writeln!(out, "Total size:  unknown (schema 1 records no sizes)");
+                }
+            }
+        }
+        Content::List {
+            manifests,
+            annotations,
+        } => {
+            let total: i64 = manifests.iter().map(|m| m.size.max(0)).sum();
+            let _ = writeln!(
+                out,
+                "Manifests:   {} ({} of manifests)",
+                manifests.len(),
+                human_size(total)
+            );
+            let _ = writeln!(
+                out,
+                "  {:<3}  {:<20}  {:<19}  {:>10}  MEDIA TYPE",
+                "#", "PLATFORM", "DIGEST", "SIZE"
+            );
+            for (n, m) in manifests.iter().enumerate() {
+                let platform = match &m.platform {
+                    Some(p) if p.os.is_empty() && p.architecture.is_empty() => "-".to_string(),
+                    Some(p) => {
+                        let mut s = p.to_string();
+                        if !p.os_version.is_empty() {
+                            let _ = write!(s, " ({})", p.os_version);
+                        }
+                        s
+                    }
+                    None => "(none)".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<3}  {platform:<20}  {:<19}  {:>10}  {}",
+                    n + 1,
+                    short_digest(&m.digest_text),
+                    human_size(m.size),
+                    m.media_type
+                );
+                for (k, v) in &m.annotations {
+                    let _ = writeln!(out, "         {k}={v}");
+                }
+            }
+            if !annotations.is_empty() {
+                let _ = writeln!(out, "Annotations:");
+                for (k, v) in annotations {
+                    let _ = writeln!(out, "  {k}={v}");
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,36 @@
+//! Command-line definitions and dispatch.
+
+mod manifest;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Copy container images and manifest lists between registries, OCI
+/// layouts, archives and directories, and understand every manifest format
+/// on the way.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, digest and validate manifest and list files.
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
+    /// Print the digest of a manifest file (skopeo's spelling of
+    /// `ferry manifest digest`).
+    #[command(name = "manifest-digest")]
+    ManifestDigest(manifest::DigestArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Manifest(command) => manifest::run(command),
+        Command::ManifestDigest(args) => manifest::digest(&args),
+    }
+}

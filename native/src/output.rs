@@ -1,0 +1,50 @@
+//! Human-readable output helpers.
+
+/// `1.5 MiB`-style sizes; exact bytes below 1 KiB.
+pub fn human_size(bytes: i64) -> String {
+    if bytes < 0 {
+        return "unknown".into();
+    }
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A digest shortened for tables: `sha256:0123456789ab`.
+pub fn short_digest(digest: &str) -> &str {
+    match digest.split_once(':') {
+        Some((alg, hex)) if hex.len() > 12 => &digest[..alg.len() + 1 + 12],
+        _ => digest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(human_size(-1), "unknown");
+    }
+
+    #[test]
+    fn digests_shorten_after_twelve_hex_digits() {
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef0123"),
+            "sha256:0123456789ab"
+        );
+        assert_eq!(short_digest("weird"), "weird");
+    }
+}
