@@ -269,6 +269,37 @@ pub fn digest(bytes: &[u8]) -> Result<Digest, jws::JwsError> {
     Ok(Digest::sha256_of(bytes))
 }
 
+/// Why [`digest_document`] refused its input.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DocumentDigestError {
+    /// The input is not JSON, so it is no manifest.
+    NotJson(SyntaxError),
+    /// A signed schema 1 manifest whose payload cannot be recovered.
+    Jws(jws::JwsError),
+}
+
+impl fmt::Display for DocumentDigestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocumentDigestError::NotJson(e) => write!(f, "not a manifest: not valid JSON: {e}"),
+            DocumentDigestError::Jws(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for DocumentDigestError {}
+
+/// Like [`digest`], but refuses input that is not JSON at all.
+///
+/// containers/image (and `skopeo manifest-digest`) hash anything they are
+/// given; a user who digests the wrong file learns nothing from that, so
+/// ferry's CLI uses this stricter form.
+pub fn digest_document(bytes: &[u8]) -> Result<Digest, DocumentDigestError> {
+    json::parse(bytes).map_err(DocumentDigestError::NotJson)?;
+    digest(bytes).map_err(DocumentDigestError::Jws)
+}
+
 /// Fields whose presence identifies a format; a document of one format
 /// carrying another's is refused (containers/image's
 /// `validateUnambiguousManifestFormat`, after CVE-2021-41190).

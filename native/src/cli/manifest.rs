@@ -63,7 +63,7 @@ pub fn run(command: ManifestCommand) -> anyhow::Result<ExitCode> {
 pub fn digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
     let source = Source::parse(&args.file);
     let bytes = input::read_manifest(&source)?;
-    let digest = ferry_core::manifest::digest(&bytes)
+    let digest = ferry_core::manifest::digest_document(&bytes)
         .with_context(|| format!("{source}: cannot compute the manifest digest"))?;
     println!("{digest}");
     Ok(ExitCode::SUCCESS)

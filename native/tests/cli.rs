@@ -1,0 +1,256 @@
+//! The `ferry` binary as a user meets it: output, exit codes, and what
+//! happens on bad input.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const V2S1_SIGNED_DIGEST: &str =
+    "sha256:7f821268369f8802c6c3d0ad3b3b49c80d3b11494e4d0e4395fd27ee66171bdb";
+const V2S1_SIGNED_FILE_SHA256: &str =
+    "sha256:79427efce8ea255e8850fbb172e538d330aa71819697588e61e623e961352dc4";
+const OCI_INDEX_DIGEST: &str =
+    "sha256:e6292e1d8c413482e135e881de4b00da9281f8ac92fb23d85578afab2163a1f6";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn ferry(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .output()
+        .expect("run ferry")
+}
+
+fn ferry_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ferry");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // ferry may stop reading early (oversized input); a broken pipe is fine.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("wait for ferry")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch file that is removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, content: &[u8]) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferry-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let path = dir.join(name);
+        std::fs::write(&path, content).expect("write scratch file");
+        Scratch(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn digest_of_signed_schema1_is_the_payload_digest() {
+    let out = ferry(&[
+        "manifest",
+        "digest",
+        fixture("v2s1-signed.json").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), V2S1_SIGNED_DIGEST);
+    assert_ne!(V2S1_SIGNED_DIGEST, V2S1_SIGNED_FILE_SHA256);
+}
+
+#[test]
+fn manifest_digest_is_skopeos_spelling_of_the_same_command() {
+    let path = fixture("oci-index.json");
+    let a = ferry(&["manifest-digest", path.to_str().unwrap()]);
+    let b = ferry(&["manifest", "digest", path.to_str().unwrap()]);
+    assert_eq!(stdout(&a).trim(), OCI_INDEX_DIGEST);
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn dash_reads_standard_input() {
+    let bytes = std::fs::read(fixture("oci-index.json")).unwrap();
+    let out = ferry_stdin(&["manifest", "digest", "-"], &bytes);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), OCI_INDEX_DIGEST);
+}
+
+#[test]
+fn inspect_json_describes_an_image() {
+    let out = ferry(&[
+        "manifest",
+        "inspect",
+        "--json",
+        fixture("v2s2.json").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(v["detectedMediaType"], v["mediaType"]);
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    for key in ["digest", "size", "mediaType"] {
+        assert!(v["config"].get(key).is_some(), "config lacks {key}: {v}");
+    }
+    assert!(v["layers"].is_array());
+}
+
+#[test]
+fn inspect_json_describes_a_list_with_platforms() {
+    let out = ferry(&[
+        "manifest",
+        "inspect",
+        "--json",
+        fixture("oci-index.json").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(v["digest"], OCI_INDEX_DIGEST);
+    let manifests = v["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 2);
+    assert_eq!(manifests[0]["platform"]["os"], "linux");
+    assert_eq!(manifests[0]["platform"]["architecture"], "arm");
+    for key in ["digest", "size", "mediaType"] {
+        assert!(manifests[0].get(key).is_some(), "entry lacks {key}");
+    }
+}
+
+#[test]
+fn inspect_text_shows_platforms_and_sizes() {
+    let out = ferry(&[
+        "manifest",
+        "inspect",
+        fixture("oci-index.json").to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(text.contains("linux/arm"), "{text}");
+    assert!(text.contains("linux/ppc64le"), "{text}");
+    assert!(text.contains(OCI_INDEX_DIGEST), "{text}");
+}
+
+#[test]
+fn validate_exits_zero_for_a_valid_manifest() {
+    let out = ferry(&[
+        "manifest",
+        "validate",
+        fixture("v2s2.json").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn validate_exits_one_and_lists_every_problem() {
+    let doc = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:bad","size":-5},"layers":[],"Layers":[]}"#;
+    let file = Scratch::new("problems.json", doc);
+    let out = ferry(&["manifest", "validate", "--json", file.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let pointers: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pointer"].as_str().unwrap())
+        .collect();
+    for p in ["/config/digest", "/config/size", "/Layers"] {
+        assert!(pointers.contains(&p), "{p} not in {pointers:?}");
+    }
+}
+
+#[test]
+fn validate_exits_two_for_an_unreadable_file_or_bad_usage() {
+    let out = ferry(&["manifest", "validate", "/nonexistent/ferry/manifest.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/ferry/manifest.json"));
+    let out = ferry(&["manifest", "validate", "--no-such-flag", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Every hostile input fails cleanly: non-zero exit, a one-line error that
+/// names the file, and no panic.
+#[test]
+fn bad_input_gets_a_one_line_error_never_a_panic() {
+    let mut deep = vec![b'['; 100_000];
+    deep.extend(std::iter::repeat_n(b']', 100_000));
+    let mut big_valid = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0},"layers":[],"annotations":{"pad":""#.to_vec();
+    big_valid.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
+    big_valid.extend_from_slice(b"\"}}");
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.json", Vec::new()),
+        ("garbage.bin", garbage),
+        ("whitespace.json", vec![b' '; 100 * 1024 * 1024]),
+        ("deep.json", deep),
+        (
+            "invalid-utf8.json",
+            b"{\"schemaVersion\":2,\xff\xfe}".to_vec(),
+        ),
+        ("ten-megabytes.json", big_valid),
+    ];
+    for (name, content) in cases {
+        let file = Scratch::new(name, &content);
+        for command in [
+            &["manifest", "inspect"][..],
+            &["manifest", "digest"],
+            &["manifest", "validate"],
+        ] {
+            let mut args = command.to_vec();
+            args.push(file.path());
+            let out = ferry(&args);
+            let err = stderr(&out);
+            let text = format!("{err}{}", stdout(&out));
+            assert!(!out.status.success(), "{command:?} {name} succeeded");
+            assert!(
+                !text.contains("panicked"),
+                "{command:?} {name} panicked: {err}"
+            );
+            assert!(
+                text.contains(name),
+                "{command:?} {name}: output does not name the file: {text}"
+            );
+            if command[1] != "validate" {
+                assert_eq!(
+                    err.trim_end().lines().count(),
+                    1,
+                    "{command:?} {name}: {err}"
+                );
+            }
+        }
+    }
+}
