@@ -46,7 +46,7 @@ pub fn decode_padded(input: &str, alphabet: Alphabet) -> Result<Vec<u8>, Base64E
         .enumerate()
         .filter(|(_, b)| *b != b'\r' && *b != b'\n')
         .collect();
-    if symbols.len() % 4 != 0 {
+    if !symbols.len().is_multiple_of(4) {
         let offset = symbols.last().map_or(0, |(i, _)| *i);
         return Err(Base64Error { offset });
     }

@@ -112,12 +112,13 @@ pub fn parse(input: &[u8]) -> Result<Value, SyntaxError> {
     Parser { input, pos: 0 }.document()
 }
 
+/// A member's key and the byte range of its value.
+pub type MemberSpan = (String, core::ops::Range<usize>);
+
 /// The members of a top-level object with the byte range of each value in
 /// `input`, for code that must reuse values byte for byte (Go's
 /// `map[string]json.RawMessage`). Returns `None` for `null`.
-pub fn object_member_spans(
-    input: &[u8],
-) -> Result<Option<Vec<(String, core::ops::Range<usize>)>>, SyntaxError> {
+pub fn object_member_spans(input: &[u8]) -> Result<Option<Vec<MemberSpan>>, SyntaxError> {
     let mut p = Parser { input, pos: 0 };
     p.skip_ws();
     match p.input.get(p.pos) {
@@ -451,7 +452,7 @@ impl Parser<'_> {
             // Copy the longest run of plain bytes at once.
             let run_start = self.pos;
             while let Some(&b) = self.input.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80 {
+                if b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b) {
                     break;
                 }
                 self.pos += 1;

@@ -178,18 +178,18 @@ pub fn validate(bytes: &[u8]) -> Report {
             ),
             _ => {}
         }
-    } else if let Some(d) = declared.as_deref() {
-        if let Some(shape) = structure(top) {
-            if mt::is_manifest_type(d) && shape.fits(d) == Some(false) {
-                report.error(
-                    "/mediaType",
-                    alloc::format!(
-                        "mediaType says {d}, but the content is {}",
-                        shape.describe()
-                    ),
-                );
-            }
-        }
+    } else if let Some(d) = declared.as_deref()
+        && let Some(shape) = structure(top)
+        && mt::is_manifest_type(d)
+        && !shape.fits(d)
+    {
+        report.error(
+            "/mediaType",
+            alloc::format!(
+                "mediaType says {d}, but the content is {}",
+                shape.describe()
+            ),
+        );
     }
 
     check_schema_version(top, Some(&format), &mut report);
@@ -241,12 +241,12 @@ fn structure(top: &Object) -> Option<Shape> {
 
 impl Shape {
     /// Whether a declared type fits this shape.
-    fn fits(self, declared: &str) -> Option<bool> {
-        Some(match self {
+    fn fits(self, declared: &str) -> bool {
+        match self {
             Shape::List => mt::is_list(declared),
             Shape::Schema1 => is_schema1(declared),
             Shape::Image => matches!(declared, mt::DOCKER_V2S2 | mt::OCI_MANIFEST),
-        })
+        }
     }
 
     fn describe(self) -> &'static str {

@@ -79,35 +79,35 @@ fn manifests_match_containers_image() {
             || format!("expected {}, got {got}", case.field("from_blob")),
         );
 
-        if let Ok(m) = &parsed {
-            if case.ok("from_blob") {
-                let config = descriptor_json(&m.config());
-                tally.check("config", name, case.field("config") == &config, || {
-                    format!("expected {}, got {config}", case.field("config"))
-                });
-                let layers: Vec<Value> = m
-                    .layers()
-                    .iter()
-                    .map(|l| {
-                        let mut v = descriptor_json(&l.descriptor);
-                        v["empty_layer"] = json!(l.empty_layer);
-                        v
-                    })
-                    .collect();
-                let layers = Value::Array(layers);
-                tally.check("layers", name, case.field("layers") == &layers, || {
-                    format!("expected {}, got {layers}", case.field("layers"))
-                });
-                let id = m.image_id().map_err(|e| e.to_string());
-                let id_ok = match (&id, case.field("image_id").as_str()) {
-                    (Ok(id), Some(e)) => id == e,
-                    (Err(_), Some(e)) => e.starts_with("error: "),
-                    _ => false,
-                };
-                tally.check("image_id", name, id_ok, || {
-                    format!("expected {}, got {id:?}", case.field("image_id"))
-                });
-            }
+        if let Ok(m) = &parsed
+            && case.ok("from_blob")
+        {
+            let config = descriptor_json(&m.config());
+            tally.check("config", name, case.field("config") == &config, || {
+                format!("expected {}, got {config}", case.field("config"))
+            });
+            let layers: Vec<Value> = m
+                .layers()
+                .iter()
+                .map(|l| {
+                    let mut v = descriptor_json(&l.descriptor);
+                    v["empty_layer"] = json!(l.empty_layer);
+                    v
+                })
+                .collect();
+            let layers = Value::Array(layers);
+            tally.check("layers", name, case.field("layers") == &layers, || {
+                format!("expected {}, got {layers}", case.field("layers"))
+            });
+            let id = m.image_id().map_err(|e| e.to_string());
+            let id_ok = match (&id, case.field("image_id").as_str()) {
+                (Ok(id), Some(e)) => id == e,
+                (Err(_), Some(e)) => e.starts_with("error: "),
+                _ => false,
+            };
+            tally.check("image_id", name, id_ok, || {
+                format!("expected {}, got {id:?}", case.field("image_id"))
+            });
         }
 
         let parse_as: [(&str, String); 5] = [

@@ -30,6 +30,9 @@ use crate::media_type;
 pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 
 /// A single-image manifest of any format.
+// Manifests are few and short-lived; the size difference between formats
+// does not matter enough to box the larger ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Manifest {
     Schema1(Schema1),
