@@ -24,6 +24,7 @@
 extern crate alloc;
 
 pub mod base64;
+pub mod choose;
 pub mod digest;
 pub mod inspect;
 pub mod json;

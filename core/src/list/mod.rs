@@ -107,4 +107,14 @@ impl List {
     pub fn list_media_type(&self) -> &'static str {
         self.kind.media_type()
     }
+
+    /// The entries, in document order.
+    pub fn instances(&self) -> impl Iterator<Item = &Descriptor> {
+        self.entries.iter()
+    }
+
+    /// The first entry with this digest (a list may name one twice).
+    pub fn instance(&self, digest: &str) -> Option<&Descriptor> {
+        self.entries.iter().find(|d| d.digest_text == digest)
+    }
 }
