@@ -120,7 +120,12 @@ pub fn wanted_platforms(wanted: &Platform, options: &ChooseOptions) -> Vec<Platf
     let mut variants: Vec<&str> = Vec::new();
     if wanted.variant.is_empty() {
         variants.push("");
-        variants.extend_from_slice(order);
+        if options.amd64_levels && wanted.architecture == "amd64" {
+            // A machine of unknown level is only known to run the baseline.
+            variants.push("v1");
+        } else {
+            variants.extend_from_slice(order);
+        }
     } else {
         match order.iter().position(|v| *v == wanted.variant) {
             Some(i) => variants.extend_from_slice(&order[i..]),
@@ -294,5 +299,290 @@ pub fn choose_instance(
             wanted: wanted.clone(),
             explanation: verdicts,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::{List, ListKind};
+    use alloc::format;
+
+    /// A digest that names its entry, for readable assertions.
+    fn digest(tag: &str) -> String {
+        crate::Digest::sha256_of(tag.as_bytes()).to_string()
+    }
+
+    /// An OCI index whose entries are `(platform, tag)`; a platform of `-`
+    /// means the entry has none. `os/arch[/variant][@os.version]`.
+    fn index(entries: &[(&str, &str)]) -> List {
+        index_with(entries, |_| String::new())
+    }
+
+    fn index_with(entries: &[(&str, &str)], annotations: impl Fn(&str) -> String) -> List {
+        let manifests: Vec<String> = entries
+            .iter()
+            .map(|(platform, tag)| {
+                let platform = if *platform == "-" {
+                    String::new()
+                } else {
+                    let (spec, os_version) = platform.split_once('@').unwrap_or((platform, ""));
+                    let mut parts = spec.split('/');
+                    let os = parts.next().unwrap();
+                    let arch = parts.next().unwrap();
+                    let variant = parts.next().unwrap_or("");
+                    format!(
+                        r#","platform":{{"os":"{os}","architecture":"{arch}","variant":"{variant}","os.version":"{os_version}"}}"#
+                    )
+                };
+                format!(
+                    r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1{platform}{}}}"#,
+                    digest(tag),
+                    annotations(tag)
+                )
+            })
+            .collect();
+        let doc = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+            manifests.join(",")
+        );
+        List::parse_kind(doc.as_bytes(), ListKind::OciIndex).unwrap()
+    }
+
+    fn wanted(spec: &str) -> Platform {
+        let (spec, os_version) = spec.split_once('@').unwrap_or((spec, ""));
+        let mut parts = spec.split('/');
+        let mut p = Platform::new(
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap_or(""),
+        );
+        p.os_version = os_version.into();
+        p
+    }
+
+    fn chosen(list: &List, spec: &str) -> Option<String> {
+        chosen_with(list, spec, &ChooseOptions::default())
+    }
+
+    fn chosen_with(list: &List, spec: &str, options: &ChooseOptions) -> Option<String> {
+        choose_instance(list, &wanted(spec), options)
+            .ok()
+            .map(|c| c.digest)
+    }
+
+    fn ladder(spec: &str, options: &ChooseOptions) -> Vec<String> {
+        wanted_platforms(&wanted(spec), options)
+            .iter()
+            .map(|p| p.variant.clone())
+            .collect()
+    }
+
+    #[test]
+    fn arm_ladder_walks_down_from_the_wanted_variant_then_tries_no_variant() {
+        let o = ChooseOptions::default();
+        assert_eq!(ladder("linux/arm/v7", &o), ["v7", "v6", "v5", ""]);
+        assert_eq!(ladder("linux/arm/v8", &o), ["v8", "v7", "v6", "v5", ""]);
+        assert_eq!(ladder("linux/arm/v5", &o), ["v5", ""]);
+    }
+
+    #[test]
+    fn without_a_variant_no_variant_comes_first_then_the_whole_ladder() {
+        let o = ChooseOptions::default();
+        assert_eq!(ladder("linux/arm", &o), ["", "v8", "v7", "v6", "v5"]);
+        assert_eq!(ladder("linux/arm64", &o), ["", "v8"]);
+        assert_eq!(ladder("linux/amd64", &o), [""]);
+    }
+
+    #[test]
+    fn an_unknown_variant_is_tried_as_itself_then_as_no_variant() {
+        assert_eq!(
+            ladder("linux/amd64/v3", &ChooseOptions::default()),
+            ["v3", ""]
+        );
+        assert_eq!(
+            ladder("linux/arm/v9", &ChooseOptions::default()),
+            ["v9", ""]
+        );
+    }
+
+    #[test]
+    fn chooses_arm_v6_when_v7_absent() {
+        let list = index(&[("linux/arm/v5", "v5"), ("linux/arm/v6", "v6")]);
+        assert_eq!(chosen(&list, "linux/arm/v7"), Some(digest("v6")));
+    }
+
+    #[test]
+    fn an_older_arm_never_gets_a_newer_variant() {
+        let list = index(&[("linux/arm/v6", "v6"), ("linux/arm/v7", "v7")]);
+        assert_eq!(chosen(&list, "linux/arm/v5"), None);
+    }
+
+    #[test]
+    fn no_variant_in_the_wanted_platform_prefers_an_entry_without_variant() {
+        let list = index(&[("linux/arm/v7", "v7"), ("linux/arm", "plain")]);
+        assert_eq!(chosen(&list, "linux/arm"), Some(digest("plain")));
+    }
+
+    #[test]
+    fn no_variant_in_the_wanted_platform_falls_back_to_the_best_variant() {
+        let list = index(&[("linux/arm/v5", "v5"), ("linux/arm/v7", "v7")]);
+        assert_eq!(chosen(&list, "linux/arm"), Some(digest("v7")));
+    }
+
+    #[test]
+    fn arm64_v8_matches_an_entry_without_variant() {
+        let list = index(&[("linux/arm64", "plain")]);
+        assert_eq!(chosen(&list, "linux/arm64/v8"), Some(digest("plain")));
+    }
+
+    #[test]
+    fn variant_spelling_must_be_exact() {
+        let list = index(&[("linux/arm64/armv8", "odd")]);
+        assert_eq!(chosen(&list, "linux/arm64/v8"), None);
+    }
+
+    #[test]
+    fn os_and_architecture_match_exactly_including_case() {
+        let list = index(&[("Linux/AMD64", "upper"), ("linux/amd64", "lower")]);
+        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("lower")));
+        let list = index(&[("Linux/AMD64", "upper")]);
+        assert_eq!(chosen(&list, "linux/amd64"), None);
+    }
+
+    #[test]
+    fn list_order_decides_among_equals() {
+        let list = index(&[("linux/amd64", "first"), ("linux/amd64", "second")]);
+        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("first")));
+    }
+
+    #[test]
+    fn entries_without_platform_are_the_last_resort() {
+        let list = index(&[("-", "none"), ("linux/arm64", "arm64")]);
+        assert_eq!(chosen(&list, "linux/arm64"), Some(digest("arm64")));
+        assert_eq!(chosen(&list, "linux/s390x"), Some(digest("none")));
+    }
+
+    #[test]
+    fn zstd_instances_are_preferred_among_equals_unless_gzip_is() {
+        let list = index_with(&[("linux/amd64", "gzip"), ("linux/amd64", "zstd")], |tag| {
+            if tag == "zstd" {
+                format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
+            } else {
+                String::new()
+            }
+        });
+        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("zstd")));
+        let gzip = ChooseOptions {
+            prefer_gzip: true,
+            ..ChooseOptions::default()
+        };
+        assert_eq!(
+            chosen_with(&list, "linux/amd64", &gzip),
+            Some(digest("gzip"))
+        );
+    }
+
+    #[test]
+    fn a_better_rung_beats_zstd() {
+        let list = index_with(
+            &[("linux/arm/v6", "v6-zstd"), ("linux/arm/v7", "v7")],
+            |tag| {
+                if tag.ends_with("zstd") {
+                    format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
+                } else {
+                    String::new()
+                }
+            },
+        );
+        assert_eq!(chosen(&list, "linux/arm/v7"), Some(digest("v7")));
+    }
+
+    #[test]
+    fn amd64_levels_accept_lower_levels_and_prefer_the_highest() {
+        let levels = ChooseOptions {
+            amd64_levels: true,
+            ..ChooseOptions::default()
+        };
+        assert_eq!(ladder("linux/amd64/v3", &levels), ["v3", "v2", "v1", ""]);
+        assert_eq!(ladder("linux/amd64", &levels), ["", "v1"]);
+        let list = index(&[
+            ("linux/amd64", "plain"),
+            ("linux/amd64/v2", "v2"),
+            ("linux/amd64/v4", "v4"),
+        ]);
+        assert_eq!(
+            chosen_with(&list, "linux/amd64/v3", &levels),
+            Some(digest("v2"))
+        );
+        assert_eq!(chosen(&list, "linux/amd64/v3"), Some(digest("plain")));
+    }
+
+    #[test]
+    fn windows_os_version_matches_the_build_and_prefers_the_newest_revision() {
+        let opts = ChooseOptions {
+            windows_os_version: true,
+            ..ChooseOptions::default()
+        };
+        let list = index(&[
+            ("windows/amd64@10.0.17763.1000", "1809-old"),
+            ("windows/amd64@10.0.20348.500", "2022"),
+            ("windows/amd64@10.0.17763.2000", "1809-new"),
+        ]);
+        assert_eq!(
+            chosen_with(&list, "windows/amd64@10.0.17763.1", &opts),
+            Some(digest("1809-new"))
+        );
+        assert_eq!(
+            chosen_with(&list, "windows/amd64@10.0.19041.1", &opts),
+            None
+        );
+        assert_eq!(
+            chosen(&list, "windows/amd64@10.0.17763.1"),
+            Some(digest("1809-old"))
+        );
+    }
+
+    #[test]
+    fn attestations_can_be_skipped_even_as_last_resort() {
+        let skip = ChooseOptions {
+            skip_attestations: true,
+            ..ChooseOptions::default()
+        };
+        let list = index(&[("unknown/unknown", "attestation"), ("-", "none")]);
+        assert_eq!(
+            chosen_with(&list, "unknown/unknown", &skip),
+            Some(digest("none"))
+        );
+        assert_eq!(
+            chosen(&list, "unknown/unknown"),
+            Some(digest("attestation"))
+        );
+    }
+
+    #[test]
+    fn the_explanation_has_a_verdict_for_every_entry() {
+        let list = index(&[
+            ("linux/arm64", "arm64"),
+            ("windows/amd64", "win"),
+            ("linux/amd64", "amd64"),
+        ]);
+        let choice =
+            choose_instance(&list, &wanted("linux/amd64"), &ChooseOptions::default()).unwrap();
+        assert_eq!(choice.index, 2);
+        let verdicts = &choice.explanation;
+        assert_eq!(verdicts.len(), 3);
+        assert!(!verdicts[0].accepted && verdicts[0].reason.contains("architecture"));
+        assert!(!verdicts[1].accepted && verdicts[1].reason.contains("os"));
+        assert!(verdicts[2].accepted && verdicts[2].chosen && verdicts[2].rank == Some(0));
+    }
+
+    #[test]
+    fn no_match_names_the_wanted_platform() {
+        let list = index(&[("linux/arm64", "arm64")]);
+        let err = choose_instance(&list, &wanted("linux/riscv64"), &ChooseOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("linux/riscv64"), "{err}");
+        assert_eq!(err.explanation.len(), 1);
     }
 }
