@@ -69,3 +69,69 @@ impl fmt::Display for Platform {
         Ok(())
     }
 }
+
+/// Why a `--platform` string is not `os/arch[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSpecError {
+    pub input: String,
+}
+
+impl fmt::Display for PlatformSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid platform {:?}: expected os/architecture[/variant], e.g. linux/arm64 or linux/arm/v7",
+            self.input
+        )
+    }
+}
+
+impl core::error::Error for PlatformSpecError {}
+
+impl core::str::FromStr for Platform {
+    type Err = PlatformSpecError;
+
+    /// Parses `os/architecture[/variant]`, as `--platform` flags spell it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let valid = matches!(parts.len(), 2 | 3)
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            });
+        if !valid {
+            return Err(PlatformSpecError { input: s.into() });
+        }
+        Ok(Platform::new(
+            parts[0],
+            parts[1],
+            parts.get(2).copied().unwrap_or(""),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn parses_os_arch_and_optional_variant() {
+        assert_eq!(
+            "linux/arm/v7".parse::<Platform>().unwrap(),
+            Platform::new("linux", "arm", "v7")
+        );
+        assert_eq!(
+            "linux/amd64".parse::<Platform>().unwrap().to_string(),
+            "linux/amd64"
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_platforms() {
+        for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "linux/amd 64", ""] {
+            assert!(bad.parse::<Platform>().is_err(), "{bad}");
+        }
+    }
+}

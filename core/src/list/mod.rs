@@ -61,6 +61,12 @@ impl List {
         }
     }
 
+    /// Parses `bytes` as a list of the type it declares or, failing that,
+    /// the type containers/image guesses.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        Self::from_blob(bytes, &mt::guess(bytes))
+    }
+
     /// Parses `bytes` as a list of the given kind.
     pub fn parse_kind(bytes: &[u8], kind: ListKind) -> Result<Self, ManifestError> {
         let go_type = match kind {

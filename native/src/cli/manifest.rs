@@ -18,6 +18,9 @@ pub enum ManifestCommand {
     /// Show a manifest's or list's media type, digest, config and layers
     /// or entries and platforms.
     Inspect(InspectArgs),
+    /// Print the digest of the list entry a platform would run, with
+    /// containers/image's rules.
+    Choose(ChooseArgs),
     /// Report every problem in a manifest or list. Exits 0 when valid, 1
     /// when not, 2 when the file cannot be read or the command line is
     /// wrong.
@@ -44,6 +47,40 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ChooseArgs {
+    /// The list file, or `-` for standard input.
+    file: String,
+    /// The platform to choose for: os/architecture[/variant].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: ferry_core::Platform,
+    /// Windows only: the host's os.version (10.0.BUILD.REVISION); with
+    /// --match-os-version, entries must have the same build.
+    #[arg(long, value_name = "VERSION")]
+    os_version: Option<String>,
+    /// Show, for every entry, whether it was acceptable and why.
+    #[arg(long)]
+    explain: bool,
+    /// Print {"digest": …, "explanation": […]} as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Accept lower amd64 levels (v3 runs v3, v2, v1), preferring the
+    /// highest. Not in containers/image.
+    #[arg(long)]
+    amd64_levels: bool,
+    /// Require Windows entries to match --os-version's build number,
+    /// preferring the newest revision. Not in containers/image.
+    #[arg(long, requires = "os_version")]
+    match_os_version: bool,
+    /// Never choose attestation entries. Not in containers/image.
+    #[arg(long)]
+    skip_attestations: bool,
+    /// Prefer gzip instances over zstd ones among equals
+    /// (containers/image prefers zstd).
+    #[arg(long)]
+    prefer_gzip: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The manifest or list file, or `-` for standard input.
     file: String,
@@ -56,7 +93,69 @@ pub fn run(command: ManifestCommand) -> anyhow::Result<ExitCode> {
     match command {
         ManifestCommand::Digest(args) => digest(&args),
         ManifestCommand::Inspect(args) => inspect(&args),
+        ManifestCommand::Choose(args) => choose(&args),
         ManifestCommand::Validate(args) => validate(&args),
+    }
+}
+
+fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
+    use ferry_core::choose::{ChooseOptions, Verdict, choose_instance};
+    let source = Source::parse(&args.file);
+    let bytes = input::read_manifest(&source)?;
+    let list = ferry_core::List::parse(&bytes).with_context(|| source.to_string())?;
+    let mut wanted = args.platform.clone();
+    wanted.os_version = args.os_version.clone().unwrap_or_default();
+    let options = ChooseOptions {
+        prefer_gzip: args.prefer_gzip,
+        amd64_levels: args.amd64_levels,
+        windows_os_version: args.match_os_version,
+        skip_attestations: args.skip_attestations,
+    };
+    let explain = |verdicts: &[Verdict]| {
+        for v in verdicts {
+            let mark = if v.chosen {
+                "chosen  "
+            } else if v.accepted {
+                "accepted"
+            } else {
+                "rejected"
+            };
+            let platform = v.platform.as_deref().unwrap_or("(no platform)");
+            eprintln!(
+                "  {:>3}  {mark}  {platform:<20}  {}  {}",
+                v.index + 1,
+                short_digest(&v.digest),
+                v.reason
+            );
+        }
+    };
+    match choose_instance(&list, &wanted, &options) {
+        Ok(choice) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&choice)?);
+            } else {
+                println!("{}", choice.digest);
+                if args.explain {
+                    explain(&choice.explanation);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(no_match) => {
+            if args.json {
+                let value = serde_json::json!({
+                    "digest": null,
+                    "error": no_match.to_string(),
+                    "explanation": no_match.explanation,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            }
+            eprintln!("ferry: error: {source}: {no_match}");
+            if args.explain && !args.json {
+                explain(&no_match.explanation);
+            }
+            Ok(ExitCode::from(1))
+        }
     }
 }
 
