@@ -4,8 +4,10 @@
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
-use crate::json::Fields;
+use crate::digest::{Digest, DigestError};
+use crate::json::{self, Fields, Value};
 use crate::manifest::{AllowedFields, Descriptor, ManifestError, check_unambiguous, parse_top};
 use crate::media_type as mt;
 
@@ -122,5 +124,129 @@ impl List {
     /// The first entry with this digest (a list may name one twice).
     pub fn instance(&self, digest: &str) -> Option<&Descriptor> {
         self.entries.iter().find(|d| d.digest_text == digest)
+    }
+}
+
+/// New values for one list entry, as the copy engine reports them after
+/// copying (and perhaps converting) that instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceUpdate {
+    pub digest: String,
+    pub size: i64,
+    pub media_type: String,
+}
+
+/// Why a list cannot be edited as asked.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ListError {
+    /// Updates must come one per entry.
+    UpdateCount { entries: usize, updates: usize },
+    /// An update's digest is not a valid digest.
+    InvalidDigest { entry: usize, error: DigestError },
+    /// An update's size is negative.
+    NegativeSize { entry: usize, size: i64 },
+    /// An update's media type is not a manifest or list type.
+    UnsupportedMediaType { entry: usize, media_type: String },
+    /// The stored bytes no longer parse (cannot happen for a `List` made by
+    /// this crate; kept so editing never panics).
+    Corrupt(ManifestError),
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListError::UpdateCount { entries, updates } => write!(
+                f,
+                "the list has {entries} entries but {updates} updates were given (one per entry is required)"
+            ),
+            ListError::InvalidDigest { entry, error } => {
+                write!(f, "update of /manifests/{entry}: {error}")
+            }
+            ListError::NegativeSize { entry, size } => {
+                write!(f, "update of /manifests/{entry}: size {size} is negative")
+            }
+            ListError::UnsupportedMediaType { entry, media_type } => write!(
+                f,
+                "update of /manifests/{entry}: {media_type:?} is not a manifest media type"
+            ),
+            ListError::Corrupt(e) => write!(f, "list cannot be re-read: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ListError {}
+
+impl List {
+    /// The list's bytes: exactly the bytes it was parsed from, unless it
+    /// has been edited.
+    pub fn serialize(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The digest of [`List::serialize`].
+    pub fn digest(&self) -> Digest {
+        Digest::sha256_of(&self.raw)
+    }
+
+    /// Replaces each entry's digest, size and media type, one update per
+    /// entry in order. Every field is validated first, so a failed update
+    /// changes nothing. When no value actually changes, the bytes stay
+    /// exactly as they were (and so does the digest); otherwise the list is
+    /// rewritten compactly, keeping every member ferry does not model.
+    pub fn update_instances(&mut self, updates: &[InstanceUpdate]) -> Result<(), ListError> {
+        if updates.len() != self.entries.len() {
+            return Err(ListError::UpdateCount {
+                entries: self.entries.len(),
+                updates: updates.len(),
+            });
+        }
+        for (entry, u) in updates.iter().enumerate() {
+            Digest::parse(&u.digest).map_err(|error| ListError::InvalidDigest { entry, error })?;
+            if u.size < 0 {
+                return Err(ListError::NegativeSize {
+                    entry,
+                    size: u.size,
+                });
+            }
+            if !mt::is_manifest_type(&u.media_type) {
+                return Err(ListError::UnsupportedMediaType {
+                    entry,
+                    media_type: u.media_type.clone(),
+                });
+            }
+        }
+        let unchanged = self.entries.iter().zip(updates).all(|(e, u)| {
+            e.digest_text == u.digest && e.size == u.size && e.media_type == u.media_type
+        });
+        if unchanged {
+            return Ok(());
+        }
+        let mut doc = json::parse(&self.raw).map_err(|e| ListError::Corrupt(e.into()))?;
+        if let Value::Object(top) = &mut doc
+            && let Some(manifests) = top
+                .members
+                .iter_mut()
+                .rev()
+                .find(|m| json::go_fold_eq(&m.key, "manifests"))
+            && let Value::Array(items) = &mut manifests.value
+        {
+            for (item, u) in items.iter_mut().zip(updates) {
+                if let Value::Object(entry) = item {
+                    entry.set("mediaType", Value::from(u.media_type.as_str()));
+                    entry.set("digest", Value::from(u.digest.as_str()));
+                    entry.set("size", Value::from(u.size));
+                } else {
+                    *item = Value::Object(json::Object::from_pairs([
+                        ("mediaType", Value::from(u.media_type.as_str())),
+                        ("digest", Value::from(u.digest.as_str())),
+                        ("size", Value::from(u.size)),
+                    ]));
+                }
+            }
+        }
+        let bytes = doc.to_compact(true).into_bytes();
+        *self = List::parse_kind(&bytes, self.kind).map_err(ListError::Corrupt)?;
+        Ok(())
     }
 }
