@@ -3,7 +3,7 @@
 
 use ferry_core::Platform;
 use ferry_core::choose::{ChooseOptions, choose_instance};
-use ferry_core::list::List;
+use ferry_core::list::{ConvertOptions, List, ListKind, LossKind};
 use ferry_core::media_type as mt;
 use ferry_tests::conformance::{self, Tally};
 use serde_json::{Value, json};
@@ -83,6 +83,65 @@ fn lists_match_containers_image() {
             || format!("expected {}, got {info}", case.field("instance_info")),
         );
 
+        // `serialized`: ferry writes an unchanged list back byte for byte,
+        // where containers/image re-encodes it (dropping unknown members,
+        // adding a missing mediaType). Compared as parsed lists: the same
+        // entries, platforms and annotations.
+        if let Some(expected) = case.field("serialized").as_str() {
+            let same = same_list(&list, expected, list.kind);
+            tally.check("serialized", name, same.is_ok(), || same.unwrap_err());
+        }
+
+        for (field, kind) in [
+            ("to_index", ListKind::OciIndex),
+            ("to_schema2list", ListKind::DockerList),
+        ] {
+            let Some(expected) = case.field(field).as_str() else {
+                continue;
+            };
+            if kind == list.kind {
+                // Same-format conversion is the identity in ferry, where
+                // containers/image's OCI clone drops each entry's `data`
+                // and `artifactType`; ferry keeps them.
+                let mut kept = list.clone();
+                for e in &mut kept.entries {
+                    e.data = None;
+                    e.artifact_type.clear();
+                }
+                let same = same_list(&kept, expected, kind);
+                tally.check(field, name, same.is_ok(), || same.unwrap_err());
+                continue;
+            }
+            // containers/image fills entries without a platform with the
+            // converting machine's platform (linux/amd64 for these
+            // answers); ferry does so only when asked, and reports it.
+            let asked = ConvertOptions {
+                platform_for_unplatformed: Some(Platform::new("linux", "amd64", "")),
+            };
+            let converted = list.convert_to(kind, &asked).expect("conversion");
+            let got: Value = serde_json::from_slice(converted.list.serialize()).unwrap();
+            let want: Value = serde_json::from_str(expected).unwrap();
+            tally.check(field, name, got == want, || {
+                format!("expected {want}, got {got}")
+            });
+
+            let unplatformed = list.entries.iter().filter(|e| e.platform.is_none()).count();
+            let default = list
+                .convert_to(kind, &ConvertOptions::default())
+                .expect("conversion");
+            let defaulted = default
+                .losses
+                .iter()
+                .filter(|l| l.kind == LossKind::Defaulted)
+                .count();
+            tally.check(
+                "defaulted platforms reported",
+                name,
+                defaulted == unplatformed,
+                || format!("{unplatformed} entries lack a platform, {defaulted} defaults reported"),
+            );
+        }
+
         if let Some(expected) = case.field("choose").as_object() {
             for query in QUERIES {
                 let wanted = platform(query);
@@ -103,4 +162,19 @@ fn lists_match_containers_image() {
         }
     }
     tally.finish();
+}
+
+/// Whether `list` and the list in `expected` have the same content.
+fn same_list(list: &List, expected: &str, kind: ListKind) -> Result<(), String> {
+    let want = List::parse_kind(expected.as_bytes(), kind).map_err(|e| e.to_string())?;
+    if want.entries != list.entries {
+        return Err(format!(
+            "entries differ:\n  expected {:?}\n  got      {:?}",
+            want.entries, list.entries
+        ));
+    }
+    if want.annotations != list.annotations || want.subject != list.subject {
+        return Err("annotations or subject differ".into());
+    }
+    Ok(())
 }

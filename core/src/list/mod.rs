@@ -1,6 +1,10 @@
 //! Manifest lists: Docker manifest lists and OCI image indexes, behind one
 //! type.
 
+mod convert;
+
+pub use convert::{Conversion, ConvertOptions, Loss, LossKind};
+
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
