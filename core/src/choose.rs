@@ -87,7 +87,7 @@ pub struct Verdict {
 /// Nothing in the list fits the wanted platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoMatch {
-    pub wanted: Platform,
+    pub wanted: alloc::boxed::Box<Platform>,
     pub explanation: Vec<Verdict>,
 }
 
@@ -296,7 +296,7 @@ pub fn choose_instance(
             })
         }
         None => Err(NoMatch {
-            wanted: wanted.clone(),
+            wanted: alloc::boxed::Box::new(wanted.clone()),
             explanation: verdicts,
         }),
     }
