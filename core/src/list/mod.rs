@@ -2,8 +2,10 @@
 //! type.
 
 mod convert;
+mod walk;
 
 pub use convert::{Conversion, ConvertOptions, Loss, LossKind};
+pub use walk::{MAX_NESTING, Visit, WalkError};
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
