@@ -254,3 +254,111 @@ fn bad_input_gets_a_one_line_error_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn choose_prints_the_digest_for_a_platform() {
+    let list = fixture("oci-index.json");
+    let out = ferry(&[
+        "manifest",
+        "choose",
+        list.to_str().unwrap(),
+        "--platform",
+        "linux/ppc64le",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&list).unwrap()).unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        doc["manifests"][1]["digest"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn choose_json_explains_every_entry() {
+    let list = fixture("oci-index.json");
+    let out = ferry(&[
+        "manifest",
+        "choose",
+        "--json",
+        list.to_str().unwrap(),
+        "--platform",
+        "linux/arm",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(v["explanation"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn choose_without_a_match_exits_one_naming_the_platform() {
+    let list = fixture("oci-index.json");
+    let out = ferry(&[
+        "manifest",
+        "choose",
+        list.to_str().unwrap(),
+        "--platform",
+        "linux/riscv64",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("linux/riscv64"), "{}", stderr(&out));
+}
+
+#[test]
+fn choose_rejects_a_malformed_platform_as_a_usage_error() {
+    let list = fixture("oci-index.json");
+    let out = ferry(&[
+        "manifest",
+        "choose",
+        list.to_str().unwrap(),
+        "--platform",
+        "linux",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("os/architecture"), "{}", stderr(&out));
+}
+
+#[test]
+fn convert_writes_the_new_list_and_reports_losses_on_stderr() {
+    let list = fixture("oci-index-annotated.json");
+    let out = ferry(&[
+        "manifest",
+        "convert",
+        list.to_str().unwrap(),
+        "--to",
+        "docker-list",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("dropped /annotations"), "{err}");
+    assert!(err.contains("defaulted /manifests/1/platform"), "{err}");
+}
+
+#[test]
+fn convert_report_is_json_with_the_new_digest() {
+    let list = fixture("oci-index-annotated.json");
+    let out = ferry(&[
+        "manifest",
+        "convert",
+        list.to_str().unwrap(),
+        "--to",
+        "docker-list",
+        "--report",
+        "--default-platform",
+        "linux/amd64",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    let losses = v["losses"].as_array().unwrap();
+    assert!(
+        losses
+            .iter()
+            .any(|l| l["kind"] == "defaulted" && l["pointer"] == "/manifests/1/platform")
+    );
+}

@@ -21,6 +21,9 @@ pub enum ManifestCommand {
     /// Print the digest of the list entry a platform would run, with
     /// containers/image's rules.
     Choose(ChooseArgs),
+    /// Convert a list between Docker manifest list and OCI index forms:
+    /// the new bytes on stdout, what was lost on stderr.
+    Convert(ConvertArgs),
     /// Report every problem in a manifest or list. Exits 0 when valid, 1
     /// when not, 2 when the file cannot be read or the command line is
     /// wrong.
@@ -80,6 +83,32 @@ pub struct ChooseArgs {
     prefer_gzip: bool,
 }
 
+/// The list formats `convert` can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// OCI image index.
+    OciIndex,
+    /// Docker manifest list.
+    DockerList,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The list file, or `-` for standard input.
+    file: String,
+    /// The form to convert to.
+    #[arg(long, value_enum)]
+    to: ListFormat,
+    /// Print a JSON report ({"digest", "mediaType", "losses"}) on stdout
+    /// instead of the converted bytes.
+    #[arg(long)]
+    report: bool,
+    /// OCI → Docker: the platform for entries that have none (Docker lists
+    /// require one). Without it, an empty platform is written and reported.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    default_platform: Option<ferry_core::Platform>,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The manifest or list file, or `-` for standard input.
@@ -94,8 +123,43 @@ pub fn run(command: ManifestCommand) -> anyhow::Result<ExitCode> {
         ManifestCommand::Digest(args) => digest(&args),
         ManifestCommand::Inspect(args) => inspect(&args),
         ManifestCommand::Choose(args) => choose(&args),
+        ManifestCommand::Convert(args) => convert(&args),
         ManifestCommand::Validate(args) => validate(&args),
     }
+}
+
+fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
+    use ferry_core::list::{ConvertOptions, ListKind};
+    use std::io::Write as _;
+    let source = Source::parse(&args.file);
+    let bytes = input::read_manifest(&source)?;
+    let list = ferry_core::List::parse(&bytes).with_context(|| source.to_string())?;
+    let kind = match args.to {
+        ListFormat::OciIndex => ListKind::OciIndex,
+        ListFormat::DockerList => ListKind::DockerList,
+    };
+    let options = ConvertOptions {
+        platform_for_unplatformed: args.default_platform.clone(),
+    };
+    let conversion = list
+        .convert_to(kind, &options)
+        .with_context(|| format!("{source}: cannot convert"))?;
+    let converted = &conversion.list;
+    if args.report {
+        let report = serde_json::json!({
+            "mediaType": converted.list_media_type(),
+            "digest": converted.digest().to_string(),
+            "size": converted.serialize().len(),
+            "losses": conversion.losses,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        std::io::stdout().write_all(converted.serialize())?;
+        for loss in &conversion.losses {
+            eprintln!("ferry: {source}: {loss}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
