@@ -31,6 +31,7 @@ pub mod json;
 pub mod list;
 pub mod manifest;
 pub mod media_type;
+pub mod plan;
 pub mod platform;
 pub mod validate;
 

@@ -251,6 +251,38 @@ impl List {
                 }
             }
         }
+        self.replace_document(&doc)
+    }
+
+    /// Keeps only the entries at the given positions (in their original
+    /// order), for copies that strip unselected platforms. Keeping every
+    /// entry leaves the bytes unchanged.
+    pub fn retain_entries(&mut self, keep: &[usize]) -> Result<(), ListError> {
+        if (0..self.entries.len()).all(|i| keep.contains(&i)) {
+            return Ok(());
+        }
+        let mut doc = json::parse(&self.raw).map_err(|e| ListError::Corrupt(e.into()))?;
+        if let Value::Object(top) = &mut doc
+            && let Some(manifests) = top
+                .members
+                .iter_mut()
+                .rev()
+                .find(|m| json::go_fold_eq(&m.key, "manifests"))
+            && let Value::Array(items) = &mut manifests.value
+        {
+            let mut i = 0;
+            items.retain(|_| {
+                let kept = keep.contains(&i);
+                i += 1;
+                kept
+            });
+        }
+        self.replace_document(&doc)
+    }
+
+    /// Re-serializes an edited document compactly, as Go would, and
+    /// re-reads it.
+    fn replace_document(&mut self, doc: &Value) -> Result<(), ListError> {
         let bytes = doc.to_compact(true).into_bytes();
         *self = List::parse_kind(&bytes, self.kind).map_err(ListError::Corrupt)?;
         Ok(())

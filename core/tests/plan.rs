@@ -1,0 +1,460 @@
+//! Copy planning: one test per decision, over a three-platform index whose
+//! instances share a base layer (fixtures/plan).
+
+use ferry_core::Platform;
+use ferry_core::choose::ChooseOptions;
+use ferry_core::list::{ConvertOptions, InstanceUpdate};
+use ferry_core::media_type as mt;
+use ferry_core::plan::{
+    CannotModify, CopiedInstance, CopyOptions, Destination, EntryAction, ImageContext, PlanError,
+    Selection, Top, TopPlan, Unselected, finish_list, plan_image, plan_top, summarize,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/plan/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn index() -> Vec<u8> {
+    fixture("index.json")
+}
+
+fn top(bytes: &[u8]) -> Top<'_> {
+    Top {
+        bytes,
+        media_type: "",
+        has_signatures: false,
+    }
+}
+
+fn options(selection: Selection) -> CopyOptions {
+    CopyOptions {
+        selection,
+        choose: ChooseOptions::default(),
+        unselected: Unselected::Keep,
+        forced: None,
+        remove_signatures: false,
+        preserve_digests: false,
+    }
+}
+
+fn anything() -> Destination {
+    Destination::default()
+}
+
+fn oci_layout() -> Destination {
+    Destination {
+        supported_types: vec![mt::OCI_MANIFEST.into(), mt::OCI_INDEX.into()],
+        reference_digest: None,
+    }
+}
+
+fn instance_digest(position: usize) -> String {
+    let list = ferry_core::List::parse(&index()).unwrap();
+    list.entries[position].digest_text.clone()
+}
+
+fn list_plan(plan: TopPlan) -> ferry_core::plan::ListPlan {
+    match plan {
+        TopPlan::List(p) => p,
+        other => panic!("expected a list plan, got {other:?}"),
+    }
+}
+
+/// The instances a plan copies, as they were copied unchanged.
+fn copied_unchanged(plan: &ferry_core::plan::ListPlan) -> Vec<CopiedInstance> {
+    plan.list
+        .entries
+        .iter()
+        .zip(&plan.entries)
+        .filter(|(_, a)| **a == EntryAction::Copy)
+        .map(|(e, _)| CopiedInstance {
+            source_digest: e.digest_text.clone(),
+            written: InstanceUpdate {
+                digest: e.digest_text.clone(),
+                size: e.size,
+                media_type: e.media_type.clone(),
+            },
+        })
+        .collect()
+}
+
+#[test]
+fn a_single_image_is_copied_whatever_the_selection() {
+    let amd64 = fixture("amd64.json");
+    for selection in [
+        Selection::All,
+        Selection::System(Platform::new("linux", "arm64", "")),
+    ] {
+        let plan = plan_top(&top(&amd64), &anything(), &options(selection)).unwrap();
+        assert_eq!(plan, TopPlan::Image);
+    }
+}
+
+#[test]
+fn system_selection_chooses_one_instance_for_the_platform() {
+    let bytes = index();
+    let plan = plan_top(
+        &top(&bytes),
+        &anything(),
+        &options(Selection::System(Platform::new("linux", "arm", "v7"))),
+    )
+    .unwrap();
+    match plan {
+        TopPlan::Instance { choice, .. } => assert_eq!(choice.digest, instance_digest(2)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn system_selection_fails_naming_a_platform_the_list_lacks() {
+    let bytes = index();
+    let err = plan_top(
+        &top(&bytes),
+        &anything(),
+        &options(Selection::System(Platform::new("linux", "s390x", ""))),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PlanError::NoMatch(_)));
+    assert!(err.to_string().contains("linux/s390x"), "{err}");
+}
+
+#[test]
+fn all_selection_copies_every_instance() {
+    let bytes = index();
+    let plan = list_plan(plan_top(&top(&bytes), &anything(), &options(Selection::All)).unwrap());
+    assert_eq!(plan.entries, [EntryAction::Copy; 3]);
+    assert_eq!(plan.instances_to_copy().len(), 3);
+}
+
+#[test]
+fn specific_selection_by_digest_and_platform_keeps_the_rest_sparse() {
+    let bytes = index();
+    let selection = Selection::Instances {
+        digests: vec![instance_digest(0)],
+        platforms: vec![Platform::new("linux", "arm64", "")],
+    };
+    let plan = list_plan(plan_top(&top(&bytes), &anything(), &options(selection)).unwrap());
+    assert_eq!(
+        plan.entries,
+        [EntryAction::Copy, EntryAction::Copy, EntryAction::Keep]
+    );
+}
+
+#[test]
+fn strip_drops_unselected_entries_and_writes_a_smaller_list() {
+    let bytes = index();
+    let mut opts = options(Selection::Instances {
+        digests: vec![],
+        platforms: vec![
+            Platform::new("linux", "amd64", ""),
+            Platform::new("linux", "arm", "v7"),
+        ],
+    });
+    opts.unselected = Unselected::Strip;
+    let plan = list_plan(plan_top(&top(&bytes), &oci_layout(), &opts).unwrap());
+    assert_eq!(
+        plan.entries,
+        [EntryAction::Copy, EntryAction::Drop, EntryAction::Copy]
+    );
+    let candidates =
+        finish_list(&plan, &copied_unchanged(&plan), &ConvertOptions::default()).unwrap();
+    let written = ferry_core::List::parse(&candidates[0].bytes).unwrap();
+    assert_eq!(written.entries.len(), 2);
+    assert!(!candidates[0].unchanged);
+}
+
+#[test]
+fn index_only_copies_no_instance_and_writes_the_list_unchanged() {
+    let bytes = index();
+    let selection = Selection::Instances {
+        digests: vec![],
+        platforms: vec![],
+    };
+    let plan = list_plan(plan_top(&top(&bytes), &anything(), &options(selection)).unwrap());
+    assert!(plan.instances_to_copy().is_empty());
+    let candidates = finish_list(&plan, &[], &ConvertOptions::default()).unwrap();
+    assert!(candidates[0].unchanged);
+    assert_eq!(candidates[0].bytes, bytes);
+}
+
+#[test]
+fn an_unknown_instance_digest_is_an_error() {
+    let bytes = index();
+    let selection = Selection::Instances {
+        digests: vec![ferry_core::Digest::sha256_of(b"absent").to_string()],
+        platforms: vec![],
+    };
+    let err = plan_top(&top(&bytes), &anything(), &options(selection)).unwrap_err();
+    assert!(matches!(err, PlanError::UnknownInstance { .. }), "{err:?}");
+}
+
+#[test]
+fn a_destination_without_list_types_refuses_list_copies() {
+    let bytes = index();
+    let archive = Destination {
+        supported_types: vec![mt::DOCKER_V2S2.into()],
+        reference_digest: None,
+    };
+    let err = plan_top(&top(&bytes), &archive, &options(Selection::All)).unwrap_err();
+    assert!(
+        matches!(err, PlanError::DestinationRejectsLists { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_unchanged_list_is_written_byte_for_byte() {
+    let bytes = index();
+    let plan = list_plan(plan_top(&top(&bytes), &oci_layout(), &options(Selection::All)).unwrap());
+    let candidates =
+        finish_list(&plan, &copied_unchanged(&plan), &ConvertOptions::default()).unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert!(candidates[0].unchanged);
+    assert_eq!(candidates[0].bytes, bytes);
+}
+
+#[test]
+fn a_converted_instance_rewrites_the_list_with_its_new_digest() {
+    let bytes = index();
+    let plan = list_plan(plan_top(&top(&bytes), &anything(), &options(Selection::All)).unwrap());
+    let mut copied = copied_unchanged(&plan);
+    let new_digest = ferry_core::Digest::sha256_of(b"converted manifest").to_string();
+    copied[1].written = InstanceUpdate {
+        digest: new_digest.clone(),
+        size: 321,
+        media_type: mt::DOCKER_V2S2.into(),
+    };
+    let candidates = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap();
+    assert!(!candidates[0].unchanged);
+    let written = ferry_core::List::parse(&candidates[0].bytes).unwrap();
+    assert_eq!(written.entries[1].digest_text, new_digest);
+    assert_eq!(written.entries[1].media_type, mt::DOCKER_V2S2);
+}
+
+#[test]
+fn forced_docker_format_converts_the_list_and_its_instances() {
+    let bytes = index();
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S2.into());
+    let plan = list_plan(plan_top(&top(&bytes), &anything(), &opts).unwrap());
+    assert_eq!(plan.conversion.selected, mt::DOCKER_LIST);
+    let image = plan_image(
+        &fixture("amd64.json"),
+        "",
+        false,
+        &anything(),
+        &opts,
+        ImageContext {
+            list_digest: None,
+            in_list: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(image.conversion.preferred, mt::DOCKER_V2S2);
+    assert!(image.conversion.needs_conversion);
+}
+
+#[test]
+fn a_list_that_may_not_change_is_refused_before_any_copy() {
+    let bytes = index();
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S2.into());
+    opts.preserve_digests = true;
+    let err = plan_top(&top(&bytes), &anything(), &opts).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PlanError::ListMustChange {
+                reason: CannotModify::PreserveDigests,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_list_that_may_not_change_fails_when_an_instance_changed() {
+    let bytes = index();
+    let mut opts = options(Selection::All);
+    opts.preserve_digests = true;
+    let plan = list_plan(plan_top(&top(&bytes), &oci_layout(), &opts).unwrap());
+    let mut copied = copied_unchanged(&plan);
+    copied[0].written.digest = ferry_core::Digest::sha256_of(b"other").to_string();
+    let err = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap_err();
+    assert!(matches!(err, PlanError::ListMustChange { .. }), "{err:?}");
+}
+
+#[test]
+fn signatures_forbid_changes_unless_removed() {
+    let bytes = index();
+    let signed = Top {
+        bytes: &bytes,
+        media_type: "",
+        has_signatures: true,
+    };
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S2.into());
+    let err = plan_top(&signed, &anything(), &opts).unwrap_err();
+    assert!(matches!(
+        err,
+        PlanError::ListMustChange {
+            reason: CannotModify::WouldInvalidateSignatures,
+            ..
+        }
+    ));
+    opts.remove_signatures = true;
+    assert!(plan_top(&signed, &anything(), &opts).is_ok());
+}
+
+#[test]
+fn cannot_modify_reports_the_last_applicable_reason() {
+    use ferry_core::plan::cannot_modify;
+    assert_eq!(cannot_modify(false, false, false), None);
+    assert_eq!(
+        cannot_modify(true, false, false),
+        Some(CannotModify::WouldInvalidateSignatures)
+    );
+    assert_eq!(
+        cannot_modify(true, true, false),
+        Some(CannotModify::DestinationSpecifiesDigest)
+    );
+    assert_eq!(
+        cannot_modify(true, true, true),
+        Some(CannotModify::PreserveDigests)
+    );
+}
+
+#[test]
+fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
+    let bytes = index();
+    let amd64 = fixture("amd64.json");
+    let list_digest = ferry_core::Digest::sha256_of(&bytes).to_string();
+    let opts = options(Selection::System(Platform::new("linux", "amd64", "")));
+    for accepted in [instance_digest(0), list_digest.clone()] {
+        let dest = Destination {
+            supported_types: vec![],
+            reference_digest: Some(accepted),
+        };
+        let plan = plan_image(
+            &amd64,
+            "",
+            false,
+            &dest,
+            &opts,
+            ImageContext {
+                list_digest: Some(&list_digest),
+                in_list: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            plan.cannot_modify,
+            Some(CannotModify::DestinationSpecifiesDigest)
+        );
+    }
+    let dest = Destination {
+        supported_types: vec![],
+        reference_digest: Some(instance_digest(1)),
+    };
+    let err = plan_image(
+        &amd64,
+        "",
+        false,
+        &dest,
+        &opts,
+        ImageContext {
+            list_digest: Some(&list_digest),
+            in_list: false,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, PlanError::DestinationDigestMismatch { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_digested_destination_must_match_the_list_for_list_copies() {
+    let bytes = index();
+    let dest = Destination {
+        supported_types: vec![],
+        reference_digest: Some(instance_digest(0)),
+    };
+    let err = plan_top(&top(&bytes), &dest, &options(Selection::All)).unwrap_err();
+    assert!(
+        matches!(err, PlanError::DestinationDigestMismatch { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn schema1_converted_to_schema2_needs_diff_ids() {
+    let schema1 = fixture("v2s1-signed.json");
+    let dest = Destination {
+        supported_types: vec![mt::DOCKER_V2S2.into()],
+        reference_digest: None,
+    };
+    let mut opts = options(Selection::All);
+    opts.remove_signatures = true;
+    let plan = plan_image(
+        &schema1,
+        "",
+        false,
+        &dest,
+        &opts,
+        ImageContext {
+            list_digest: None,
+            in_list: false,
+        },
+    )
+    .unwrap();
+    assert!(plan.needs_diff_ids);
+    assert!(plan.blobs.iter().all(|b| b.size == -1 && !b.config));
+}
+
+#[test]
+fn the_summary_moves_a_shared_blob_once_largest_first_and_skips_present_ones() {
+    let bytes = index();
+    let opts = options(Selection::All);
+    let plan = plan_top(&top(&bytes), &oci_layout(), &opts).unwrap();
+    let images: Vec<_> = ["amd64.json", "arm64.json", "arm-v7.json"]
+        .iter()
+        .map(|f| {
+            plan_image(
+                &fixture(f),
+                "",
+                false,
+                &oci_layout(),
+                &opts,
+                ImageContext {
+                    list_digest: None,
+                    in_list: true,
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let base = images[0].blobs[1].digest.clone();
+    let summary = summarize(&plan, &bytes, &images, std::slice::from_ref(&base));
+    // 3 configs + 1 shared base + 3 own layers.
+    assert_eq!(summary.blobs.len(), 7);
+    assert_eq!(summary.blobs[0].digest, base);
+    assert_eq!(summary.blobs[0].used_by.len(), 3);
+    assert!(summary.blobs[0].skip);
+    assert_eq!(summary.bytes_skipped, 3_000_000);
+    assert_eq!(
+        summary.bytes_to_copy,
+        2_000_000 + 1_500_000 + 1_000_000 + 3 * 1200
+    );
+    let sizes: Vec<i64> = summary.blobs.iter().map(|b| b.size).collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+    // Nothing converts, so every digest is known, the list's included.
+    assert_eq!(summary.manifests.len(), 4);
+    assert!(summary.manifests.iter().all(|m| m.digest.is_some()));
+}
