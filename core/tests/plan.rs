@@ -59,7 +59,7 @@ fn instance_digest(position: usize) -> String {
 
 fn list_plan(plan: TopPlan) -> ferry_core::plan::ListPlan {
     match plan {
-        TopPlan::List(p) => p,
+        TopPlan::List(p) => *p,
         other => panic!("expected a list plan, got {other:?}"),
     }
 }

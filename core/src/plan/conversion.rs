@@ -191,7 +191,9 @@ mod tests {
     /// containers/image's own test vectors for `determineManifestConversion`.
     #[test]
     fn manifest_conversion_matches_containers_image_vectors() {
-        let cases: [(&str, &[&str], &str, bool, &[&str]); 13] = [
+        // (source, destination types, preferred, needs conversion, fallbacks)
+        type Vector<'a> = (&'a str, &'a [&'a str], &'a str, bool, &'a [&'a str]);
+        let cases: [Vector<'_>; 13] = [
             (S1S, &[], S1S, false, &[]),
             (S2, &[], S2, false, &[]),
             (S1S, &[S2, S1S, S1], S1S, false, &[S2, S1]),

@@ -259,7 +259,7 @@ pub enum TopPlan {
         choice: Choice,
     },
     /// The list and some of its instances.
-    List(ListPlan),
+    List(alloc::boxed::Box<ListPlan>),
 }
 
 /// How a list is copied.
@@ -387,12 +387,12 @@ pub fn plan_top(
             change: "unselected platforms stripped".into(),
         });
     }
-    Ok(TopPlan::List(ListPlan {
+    Ok(TopPlan::List(alloc::boxed::Box::new(ListPlan {
         list,
         entries,
         conversion,
         cannot_modify: reason,
-    }))
+    })))
 }
 
 /// One blob an image needs.
