@@ -447,7 +447,21 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, SyntaxError> {
         debug_assert_eq!(self.input.get(self.pos), Some(&b'"'));
         self.pos += 1;
-        let mut out = String::new();
+        // Fast path: most strings have no escapes and are valid UTF-8, so
+        // they become one exact allocation.
+        let start = self.pos;
+        let end = start
+            + self.input[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(self.input.len() - start);
+        if self.input.get(end) == Some(&b'"')
+            && let Ok(text) = core::str::from_utf8(&self.input[start..end])
+        {
+            self.pos = end + 1;
+            return Ok(String::from(text));
+        }
+        let mut out = String::with_capacity(end - start);
         loop {
             // Copy the longest run of plain bytes at once.
             let run_start = self.pos;
@@ -633,6 +647,9 @@ impl Object {
 pub fn go_fold_eq(a: &str, b: &str) -> bool {
     if a == b {
         return true;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
     }
     let mut x = a.chars().map(go_fold_char);
     let mut y = b.chars().map(go_fold_char);
@@ -1078,7 +1095,11 @@ impl<'a> Fields<'a> {
     pub fn get<T: GoDecode>(&self, name: &str) -> Result<Option<T>, TypeError> {
         match self.object.field(name) {
             None => Ok(None),
-            Some(v) => T::go_decode(v, &child_pointer(self.pointer, name)),
+            // The pointer is only built when there is an error to report.
+            Some(v) => T::go_decode(v, "").map_err(|mut e| {
+                e.pointer = child_pointer(self.pointer, name);
+                e
+            }),
         }
     }
 
