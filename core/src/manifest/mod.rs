@@ -5,6 +5,7 @@
 //! ([`Manifest::raw`]); its digest is of those bytes (or, for signed schema
 //! 1, of the JWS payload inside them), never of a re-serialization.
 
+pub mod convert;
 mod descriptor;
 pub mod jws;
 mod oci;

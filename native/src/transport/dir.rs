@@ -1,0 +1,318 @@
+//! `dir:PATH`: containers/image's directory layout.
+//!
+//! ```text
+//! version                      "Directory Transport Version: 1.1\n"
+//! manifest.json                the top-level manifest: a list or an image
+//! <hex>.manifest.json          each instance's manifest, for lists
+//! <hex>                        each blob (configs and layers)
+//! signature-N                  top-level signatures, N from 1
+//! <hex>.signature-N            an instance's signatures
+//! ```
+//!
+//! What ferry writes here is file for file what skopeo writes for the same
+//! input. The top-level `manifest.json` is written at commit, after every
+//! blob and instance it references, and files of an image previously stored
+//! in the directory are removed only after that, so an interrupted copy
+//! leaves the old image readable.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use ferry_core::manifest::MAX_MANIFEST_SIZE;
+
+use super::fsutil::{self, TEMP_PREFIX};
+use super::{
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+};
+
+/// The version file's exact content.
+pub const VERSION: &str = "Directory Transport Version: 1.1\n";
+
+fn manifest_path(root: &Path, instance: Option<&Digest>) -> PathBuf {
+    match instance {
+        None => root.join("manifest.json"),
+        Some(d) => root.join(format!("{}.manifest.json", d.encoded())),
+    }
+}
+
+fn signature_path(root: &Path, instance: Option<&Digest>, n: usize) -> PathBuf {
+    match instance {
+        None => root.join(format!("signature-{n}")),
+        Some(d) => root.join(format!("{}.signature-{n}", d.encoded())),
+    }
+}
+
+/// Reads an image from a directory.
+#[derive(Debug)]
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    pub async fn open(root: &Path) -> Result<Self, TransportError> {
+        let meta = tokio::fs::metadata(root)
+            .await
+            .map_err(io_error(root, "open directory"))?;
+        if !meta.is_dir() {
+            return Err(TransportError::Malformed {
+                location: root.display().to_string(),
+                reason: "not a directory".into(),
+            });
+        }
+        Ok(DirSource {
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+#[async_trait]
+impl ImageSource for DirSource {
+    fn reference(&self) -> String {
+        format!("dir:{}", self.root.display())
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
+        let path = manifest_path(&self.root, instance);
+        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        if let Some(d) = instance {
+            verify_manifest(&bytes, d, &path)?;
+        }
+        // The directory does not record media types.
+        Ok((bytes, String::new()))
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+        let path = self.root.join(info.digest.encoded());
+        let file = tokio::fs::File::open(&path).await.map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                TransportError::NotFound {
+                    what: format!("blob {}", info.digest),
+                    location: self.reference(),
+                }
+            } else {
+                io_error(&path, "open")(error)
+            }
+        })?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(io_error(&path, "stat"))?
+            .len();
+        Ok((Box::pin(file), size as i64))
+    }
+
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let path = signature_path(&self.root, instance, n);
+            match tokio::fs::read(&path).await {
+                Ok(bytes) => out.push(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(io_error(&path, "read")(e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Checks that an instance manifest read by digest has that digest.
+pub(crate) fn verify_manifest(
+    bytes: &[u8],
+    expected: &Digest,
+    path: &Path,
+) -> Result<(), TransportError> {
+    let actual = ferry_core::manifest::digest(bytes).map_err(|e| TransportError::Malformed {
+        location: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if &actual != expected {
+        return Err(TransportError::DigestMismatch {
+            what: format!("manifest {}", path.display()),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes an image into a directory.
+#[derive(Debug)]
+pub struct DirDestination {
+    root: PathBuf,
+    /// File names written by this copy; at commit, everything else of an
+    /// earlier image is removed.
+    written: Mutex<HashSet<String>>,
+    top: Mutex<Option<Vec<u8>>>,
+}
+
+impl DirDestination {
+    /// Prepares `root`: creates it, or accepts it if it is empty or holds a
+    /// `dir:` image (which this copy replaces). Any other non-empty
+    /// directory is refused, so a typo cannot destroy unrelated files.
+    pub async fn create(root: &Path) -> Result<Self, TransportError> {
+        tokio::fs::create_dir_all(root)
+            .await
+            .map_err(io_error(root, "create directory"))?;
+        let version = root.join("version");
+        match tokio::fs::read(&version).await {
+            Ok(bytes) if bytes == VERSION.as_bytes() => {}
+            Ok(_) => {
+                return Err(TransportError::Malformed {
+                    location: version.display().to_string(),
+                    reason: "unknown dir: transport version; refusing to overwrite".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut entries = tokio::fs::read_dir(root)
+                    .await
+                    .map_err(io_error(root, "list"))?;
+                while let Some(entry) =
+                    entries.next_entry().await.map_err(io_error(root, "list"))?
+                {
+                    if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                        return Err(TransportError::Unsupported {
+                            location: root.display().to_string(),
+                            reason: "directory is not empty and is not a dir: image; refusing to overwrite it".into(),
+                        });
+                    }
+                }
+                fsutil::write_atomic(&version, VERSION.as_bytes()).await?;
+            }
+            Err(e) => return Err(io_error(&version, "read")(e)),
+        }
+        Ok(DirDestination {
+            root: root.to_path_buf(),
+            written: Mutex::new(HashSet::from([
+                "version".to_string(),
+                "manifest.json".to_string(),
+            ])),
+            top: Mutex::new(None),
+        })
+    }
+
+    fn note(&self, path: &Path) {
+        if let Some(name) = path.file_name() {
+            self.written
+                .lock()
+                .expect("lock")
+                .insert(name.to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[async_trait]
+impl ImageDestination for DirDestination {
+    fn reference(&self) -> String {
+        format!("dir:{}", self.root.display())
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Preserve
+    }
+
+    fn supports_signatures(&self) -> bool {
+        true
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        let path = self.root.join(info.digest.encoded());
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+                self.note(&path);
+                Ok(Some(meta.len() as i64))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, "stat")(e)),
+        }
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        let path = self.root.join(info.digest.encoded());
+        fsutil::write_blob_verified(stream, &path, info).await?;
+        self.note(&path);
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        _media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        match instance {
+            None => {
+                *self.top.lock().expect("lock") = Some(manifest.to_vec());
+                Ok(())
+            }
+            Some(d) => {
+                let path = manifest_path(&self.root, Some(d));
+                fsutil::write_atomic(&path, manifest).await?;
+                self.note(&path);
+                Ok(())
+            }
+        }
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        for (i, signature) in signatures.iter().enumerate() {
+            let path = signature_path(&self.root, instance, i + 1);
+            fsutil::write_atomic(&path, signature).await?;
+            self.note(&path);
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, top: &[u8], _media_type: &str) -> Result<(), TransportError> {
+        let manifest = self
+            .top
+            .lock()
+            .expect("lock")
+            .take()
+            .unwrap_or_else(|| top.to_vec());
+        fsutil::write_atomic(&manifest_path(&self.root, None), &manifest).await?;
+        // The new image is complete; now drop what remains of an older one.
+        let written = self.written.lock().expect("lock").clone();
+        let mut entries = tokio::fs::read_dir(&self.root)
+            .await
+            .map_err(io_error(&self.root, "list"))?;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(io_error(&self.root, "list"))?
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !written.contains(&name) && is_dir_image_file(&name) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a file name is one the `dir:` format uses (so it may be removed
+/// when a new image replaces the old one).
+fn is_dir_image_file(name: &str) -> bool {
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex(name) || name.starts_with("signature-") {
+        return true;
+    }
+    match name.split_once('.') {
+        Some((h, rest)) => hex(h) && (rest == "manifest.json" || rest.starts_with("signature-")),
+        None => false,
+    }
+}

@@ -1,0 +1,146 @@
+//! File writing that never leaves half-written content behind.
+//!
+//! Everything is written to a temporary name in the same directory and
+//! renamed into place only when complete (and, for blobs, verified), so a
+//! reader never sees a partial file under its final name, and a process
+//! killed mid-write leaves at most a `.ferry-tmp-*` file, which is not part
+//! of any format. Files are not fsynced: renames make writes atomic against
+//! crashes of the process, which is what a copy tool can promise; power
+//! loss is the file system's business.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferry_core::digest::Hasher;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{BlobInfo, BlobStream, TransportError, io_error};
+
+/// Prefix of temporary files; nothing else in a layout starts with it.
+pub const TEMP_PREFIX: &str = ".ferry-tmp-";
+
+/// Chunk size for streaming copies: large enough to keep syscalls few,
+/// small enough that many concurrent blobs use little memory.
+const CHUNK: usize = 256 * 1024;
+
+/// A temporary path next to `target`, unique within this process and
+/// across processes.
+pub fn temp_path(target: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
+}
+
+/// Removes the temporary file on drop unless it was renamed into place.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub async fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), TransportError> {
+    let temp = temp_path(target);
+    let mut guard = TempGuard(Some(temp.clone()));
+    tokio::fs::write(&temp, bytes)
+        .await
+        .map_err(io_error(&temp, "write"))?;
+    tokio::fs::rename(&temp, target)
+        .await
+        .map_err(io_error(target, "rename into place"))?;
+    guard.disarm();
+    Ok(())
+}
+
+/// Streams a blob into `target`, hashing and counting as it goes; renames
+/// it into place only if digest and size match `info`. Returns the size.
+pub async fn write_blob_verified(
+    mut stream: BlobStream,
+    target: &Path,
+    info: &BlobInfo,
+) -> Result<u64, TransportError> {
+    let temp = temp_path(target);
+    let mut guard = TempGuard(Some(temp.clone()));
+    let mut file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(io_error(&temp, "create"))?;
+    let mut hasher: Hasher = info.digest.verifier();
+    let mut buffer = vec![0u8; CHUNK];
+    loop {
+        let n = stream
+            .read(&mut buffer)
+            .await
+            .map_err(io_error(target, "read blob stream for"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        if info.size >= 0 && hasher.bytes() > info.size as u64 {
+            return Err(TransportError::SizeMismatch {
+                what: format!("blob {}", info.digest),
+                expected: info.size,
+                actual: hasher.bytes(),
+            });
+        }
+        file.write_all(&buffer[..n])
+            .await
+            .map_err(io_error(&temp, "write"))?;
+    }
+    file.flush().await.map_err(io_error(&temp, "flush"))?;
+    drop(file);
+    let size = hasher.bytes();
+    if info.size >= 0 && size != info.size as u64 {
+        return Err(TransportError::SizeMismatch {
+            what: format!("blob {}", info.digest),
+            expected: info.size,
+            actual: size,
+        });
+    }
+    let actual = hasher.finish();
+    if actual != info.digest {
+        return Err(TransportError::DigestMismatch {
+            what: format!("blob {}", info.digest),
+            expected: info.digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    tokio::fs::rename(&temp, target)
+        .await
+        .map_err(io_error(target, "rename into place"))?;
+    guard.disarm();
+    Ok(size)
+}
+
+/// Reads a whole small file (a manifest), refusing files over the manifest
+/// size limit so a hostile layout cannot make ferry allocate gigabytes.
+pub async fn read_small(path: &Path, limit: usize) -> Result<Vec<u8>, TransportError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(io_error(path, "open"))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(io_error(path, "read"))?;
+    if bytes.len() > limit {
+        return Err(TransportError::Malformed {
+            location: path.display().to_string(),
+            reason: format!("larger than the {limit}-byte limit for manifests"),
+        });
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,285 @@
+//! Transports: where images live, and how ferry reads and writes them.
+//!
+//! Every transport implements [`ImageSource`] and/or [`ImageDestination`];
+//! the copy engine talks only to these two traits, and transports never
+//! know about each other. [`Reference::parse`] is the one place that maps
+//! skopeo's `transport:rest` syntax to an implementation.
+//!
+//! # The contract
+//!
+//! A copy calls a destination in this order, and transports may rely on it:
+//! 1. blobs ([`ImageDestination::put_blob`]), in any order, concurrently;
+//! 2. instance manifests ([`ImageDestination::put_manifest`] with
+//!    `Some(instance)`), then the top-level manifest (`None`);
+//! 3. signatures ([`ImageDestination::put_signatures`]), per instance and
+//!    for the top level;
+//! 4. [`ImageDestination::commit`], exactly once, last.
+//!
+//! Nothing a destination writes may be visible as complete before `commit`
+//! where the format has a single point of truth (an OCI layout's
+//! `index.json`, an archive file): an interrupted copy leaves the
+//! destination as it was, or with unreferenced blobs only.
+//!
+//! Blobs cross as streams; a destination verifies the digest and size
+//! while it writes and refuses content that does not match, so no blob is
+//! ever held whole in memory.
+
+pub mod dir;
+pub mod fsutil;
+pub mod oci;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use tokio::io::AsyncRead;
+
+/// A blob being read.
+pub type BlobStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What is known about a blob: its digest, its size (-1 when unknown) and
+/// the media type the manifest gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub digest: Digest,
+    pub size: i64,
+    pub media_type: String,
+}
+
+/// How a destination wants layers stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerCompression {
+    /// As they are.
+    Preserve,
+    /// Compressed (registries, OCI layouts).
+    Compress,
+    /// Uncompressed (docker-archive).
+    Decompress,
+}
+
+/// Why a transport operation failed. Each variant names the input.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// A reference string does not parse.
+    InvalidReference { reference: String, reason: String },
+    /// A file operation failed.
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        error: std::io::Error,
+    },
+    /// Something the copy needs does not exist at the source.
+    NotFound { what: String, location: String },
+    /// Content does not match the digest it was asked for or claims.
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    /// Content does not have the size it claims.
+    SizeMismatch {
+        what: String,
+        expected: i64,
+        actual: u64,
+    },
+    /// A manifest or list that does not parse.
+    Manifest {
+        what: String,
+        error: ferry_core::ManifestError,
+    },
+    /// A layout or archive that is malformed or hostile.
+    Malformed { location: String, reason: String },
+    /// The destination cannot store this (e.g. a list in docker-archive).
+    Unsupported { location: String, reason: String },
+    /// The destination refused a manifest type; the engine may try
+    /// another.
+    ManifestTypeRejected { media_type: String, reason: String },
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::InvalidReference { reference, reason } => {
+                write!(f, "invalid reference {reference:?}: {reason}")
+            }
+            TransportError::Io {
+                path,
+                action,
+                error,
+            } => write!(f, "{}: cannot {action}: {error}", path.display()),
+            TransportError::NotFound { what, location } => {
+                write!(f, "{location}: {what} not found")
+            }
+            TransportError::DigestMismatch {
+                what,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{what}: content has digest {actual}, expected {expected}"
+            ),
+            TransportError::SizeMismatch {
+                what,
+                expected,
+                actual,
+            } => write!(f, "{what}: content is {actual} bytes, expected {expected}"),
+            TransportError::Manifest { what, error } => write!(f, "{what}: {error}"),
+            TransportError::Malformed { location, reason } => write!(f, "{location}: {reason}"),
+            TransportError::Unsupported { location, reason } => write!(f, "{location}: {reason}"),
+            TransportError::ManifestTypeRejected { media_type, reason } => {
+                write!(f, "manifest type {media_type} refused: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransportError::Io { error, .. } => Some(error),
+            TransportError::Manifest { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for an I/O error on a path.
+pub(crate) fn io_error(
+    path: impl Into<PathBuf>,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> TransportError {
+    let path = path.into();
+    move |error| TransportError::Io {
+        path,
+        action,
+        error,
+    }
+}
+
+/// Reading an image. See the module documentation for the contract.
+#[async_trait]
+pub trait ImageSource: Send + Sync {
+    /// The reference, for messages.
+    fn reference(&self) -> String;
+
+    /// The top-level manifest (`None`) or an instance's manifest, with its
+    /// media type as the source records it (may be empty: unknown).
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError>;
+
+    /// A blob as a stream, and its size if the source knows it (-1 if not).
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError>;
+
+    /// Signatures of the top level or of an instance.
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError>;
+}
+
+/// Writing an image. See the module documentation for the call order.
+#[async_trait]
+pub trait ImageDestination: Send + Sync {
+    /// The reference, for messages.
+    fn reference(&self) -> String;
+
+    /// Manifest and list types it accepts, preferred first; empty means
+    /// any. Lists are accepted when a list type is among them.
+    fn supported_manifest_types(&self) -> Vec<String>;
+
+    /// How it wants layers stored.
+    fn desired_layer_compression(&self) -> LayerCompression;
+
+    /// Whether it can store signatures.
+    fn supports_signatures(&self) -> bool;
+
+    /// Whether it already has the blob (and its size), so the copy can
+    /// skip it.
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;
+
+    /// Stores a blob from a stream, verifying its digest and size while
+    /// writing; content that does not match is refused and not kept.
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError>;
+
+    /// Stores the top-level manifest (`None`) or an instance's manifest.
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError>;
+
+    /// Stores signatures for the top level or an instance.
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError>;
+
+    /// Makes everything written visible, atomically where the format
+    /// allows. `top` is the top-level manifest as written.
+    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError>;
+}
+
+/// A parsed image reference, skopeo's `transport:rest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// `dir:PATH`.
+    Dir(PathBuf),
+    /// `oci:PATH[:REF]` or, as a source, `oci:PATH:@N`.
+    Oci(oci::LayoutReference),
+}
+
+impl Reference {
+    /// Parses `transport:rest`.
+    pub fn parse(input: &str) -> Result<Self, TransportError> {
+        let invalid = |reason: &str| TransportError::InvalidReference {
+            reference: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let Some((transport, rest)) = input.split_once(':') else {
+            return Err(invalid(
+                "expected transport:reference, e.g. dir:/tmp/image or oci:/tmp/layout:tag",
+            ));
+        };
+        if rest.is_empty() {
+            return Err(invalid("empty path"));
+        }
+        match transport {
+            "dir" => Ok(Reference::Dir(PathBuf::from(rest))),
+            "oci" => oci::LayoutReference::parse(rest)
+                .map(Reference::Oci)
+                .map_err(|reason| invalid(&reason)),
+            other => Err(invalid(&format!(
+                "unknown transport {other:?} (known: dir, oci)"
+            ))),
+        }
+    }
+
+    /// Opens the image for reading.
+    pub async fn open_source(&self) -> Result<Box<dyn ImageSource>, TransportError> {
+        match self {
+            Reference::Dir(path) => Ok(Box::new(dir::DirSource::open(path).await?)),
+            Reference::Oci(r) => Ok(Box::new(oci::OciSource::open(r).await?)),
+        }
+    }
+
+    /// Opens the place for writing.
+    pub async fn open_destination(&self) -> Result<Box<dyn ImageDestination>, TransportError> {
+        match self {
+            Reference::Dir(path) => Ok(Box::new(dir::DirDestination::create(path).await?)),
+            Reference::Oci(r) => Ok(Box::new(oci::OciDestination::create(r).await?)),
+        }
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Dir(p) => write!(f, "dir:{}", p.display()),
+            Reference::Oci(r) => write!(f, "oci:{r}"),
+        }
+    }
+}

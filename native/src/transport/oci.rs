@@ -1,0 +1,485 @@
+//! `oci:PATH[:REF]`: the OCI image layout.
+//!
+//! ```text
+//! oci-layout            {"imageLayoutVersion": "1.0.0"}
+//! index.json            the entry points, named by org.opencontainers.image.ref.name
+//! blobs/<alg>/<hex>     every blob, manifests and lists included
+//! ```
+//!
+//! Only the copied top-level manifest (list or image) gets an `index.json`
+//! entry, with its media type and, given a `:REF`, the ref name annotation;
+//! the name moves off any entry that had it. `index.json` is replaced
+//! atomically at commit, after every blob it leads to is in place, so an
+//! interrupted copy leaves the layout as it was plus unreferenced blobs.
+//! Entries of `index.json` that ferry does not change are kept as they
+//! were, member for member.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use ferry_core::json::{self, Object, Value};
+use ferry_core::manifest::MAX_MANIFEST_SIZE;
+use ferry_core::media_type as mt;
+use ferry_core::{Descriptor, Digest};
+
+use super::fsutil;
+use super::{
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+};
+
+/// The annotation that names an `index.json` entry.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// What `oci-layout` says.
+pub const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion": "1.0.0"}"#;
+
+/// `PATH[:REF]` or `PATH:@N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutReference {
+    pub path: PathBuf,
+    pub name: Option<String>,
+    /// `@N`: the N-th `index.json` entry (sources only).
+    pub index: Option<usize>,
+}
+
+impl LayoutReference {
+    /// Parses what follows `oci:`. As in containers/image, the path ends
+    /// at the first colon.
+    pub fn parse(rest: &str) -> Result<Self, String> {
+        let (path, name) = match rest.split_once(':') {
+            Some((p, n)) => (p, Some(n)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err("empty layout path".into());
+        }
+        let mut reference = LayoutReference {
+            path: PathBuf::from(path),
+            name: None,
+            index: None,
+        };
+        match name {
+            None | Some("") => {}
+            Some(n) if n.starts_with('@') => {
+                let index = n[1..]
+                    .parse::<usize>()
+                    .map_err(|_| format!("{n:?} is not @ followed by an entry number"))?;
+                reference.index = Some(index);
+            }
+            Some(n) => {
+                let valid = n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-:/@+".contains(c))
+                    && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+                if !valid {
+                    return Err(format!(
+                        "invalid image name {n:?}: use letters, digits and . _ - : / + @, starting with a letter or digit"
+                    ));
+                }
+                reference.name = Some(n.to_string());
+            }
+        }
+        Ok(reference)
+    }
+}
+
+impl fmt::Display for LayoutReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(n) = &self.name {
+            write!(f, ":{n}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, ":@{i}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a blob of a layout lives, once its digest is known valid.
+pub fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
+    root.join("blobs")
+        .join(digest.algorithm().name())
+        .join(digest.encoded())
+}
+
+/// Reads `index.json`.
+async fn read_index(root: &Path) -> Result<Option<Object>, TransportError> {
+    let path = root.join("index.json");
+    let bytes = match tokio::fs::metadata(&path).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        _ => fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?,
+    };
+    match json::parse(&bytes) {
+        Ok(Value::Object(o)) => Ok(Some(o)),
+        Ok(other) => Err(TransportError::Malformed {
+            location: path.display().to_string(),
+            reason: format!("index.json is a JSON {}, not an object", other.kind()),
+        }),
+        Err(e) => Err(TransportError::Malformed {
+            location: path.display().to_string(),
+            reason: format!("index.json is not JSON: {e}"),
+        }),
+    }
+}
+
+/// Reads an OCI layout.
+#[derive(Debug)]
+pub struct OciSource {
+    reference: LayoutReference,
+    top: Descriptor,
+}
+
+impl OciSource {
+    pub async fn open(reference: &LayoutReference) -> Result<Self, TransportError> {
+        let root = &reference.path;
+        let location = || format!("oci:{reference}");
+        let layout = root.join("oci-layout");
+        let layout_bytes = fsutil::read_small(&layout, 4096).await?;
+        let version = json::parse(&layout_bytes).ok().and_then(|v| {
+            v.as_object()?
+                .get_exact("imageLayoutVersion")?
+                .as_str()
+                .map(String::from)
+        });
+        if version.as_deref() != Some("1.0.0") {
+            return Err(TransportError::Malformed {
+                location: layout.display().to_string(),
+                reason: "not an OCI layout version 1.0.0".into(),
+            });
+        }
+        let index = read_index(root)
+            .await?
+            .ok_or_else(|| TransportError::NotFound {
+                what: "index.json".into(),
+                location: location(),
+            })?;
+        let index_bytes = Value::Object(index).to_compact(false);
+        let list = ferry_core::List::parse_kind(
+            index_bytes.as_bytes(),
+            ferry_core::list::ListKind::OciIndex,
+        )
+        .map_err(|error| TransportError::Manifest {
+            what: format!("{}: index.json", root.display()),
+            error,
+        })?;
+        let describe = |d: &Descriptor| {
+            let name = d
+                .annotations
+                .get(REF_NAME)
+                .map_or("(no name)", String::as_str);
+            format!("{name} {} {}", d.digest_text, d.media_type)
+        };
+        let top = if let Some(i) = reference.index {
+            list.entries
+                .get(i)
+                .cloned()
+                .ok_or_else(|| TransportError::NotFound {
+                    what: format!("entry @{i} (index.json has {} entries)", list.entries.len()),
+                    location: location(),
+                })?
+        } else if let Some(name) = &reference.name {
+            list.entries
+                .iter()
+                .find(|d| d.annotations.get(REF_NAME) == Some(name))
+                .cloned()
+                .ok_or_else(|| TransportError::NotFound {
+                    what: format!("image named {name:?}"),
+                    location: location(),
+                })?
+        } else {
+            match list.entries.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(TransportError::NotFound {
+                        what: "any image (index.json is empty)".into(),
+                        location: location(),
+                    });
+                }
+                many => {
+                    let names: Vec<String> = many
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| format!("@{i}: {}", describe(d)))
+                        .collect();
+                    return Err(TransportError::InvalidReference {
+                        reference: location(),
+                        reason: format!(
+                            "the layout holds {} images; name one with :NAME or :@N: {}",
+                            many.len(),
+                            names.join("; ")
+                        ),
+                    });
+                }
+            }
+        };
+        top.digest().map_err(|e| TransportError::Malformed {
+            location: root.join("index.json").display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(OciSource {
+            reference: reference.clone(),
+            top,
+        })
+    }
+
+    async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>, TransportError> {
+        let path = blob_path(&self.reference.path, digest);
+        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        if !digest.matches(&bytes) {
+            return Err(TransportError::DigestMismatch {
+                what: format!("manifest {}", path.display()),
+                expected: digest.to_string(),
+                actual: Digest::sha256_of(&bytes).to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+#[async_trait]
+impl ImageSource for OciSource {
+    fn reference(&self) -> String {
+        format!("oci:{}", self.reference)
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
+        match instance {
+            None => {
+                let digest = self.top.digest().map_err(|e| TransportError::Malformed {
+                    location: self.reference(),
+                    reason: e.to_string(),
+                })?;
+                let bytes = self.read_manifest_blob(&digest).await?;
+                Ok((bytes, self.top.media_type.clone()))
+            }
+            // Instances' types are in the list, which the caller has.
+            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+        let path = blob_path(&self.reference.path, &info.digest);
+        let file = tokio::fs::File::open(&path).await.map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                TransportError::NotFound {
+                    what: format!("blob {}", info.digest),
+                    location: self.reference(),
+                }
+            } else {
+                io_error(&path, "open")(error)
+            }
+        })?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(io_error(&path, "stat"))?
+            .len();
+        Ok((Box::pin(file), size as i64))
+    }
+
+    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        // OCI layouts carry no signatures.
+        Ok(Vec::new())
+    }
+}
+
+/// Writes into an OCI layout.
+#[derive(Debug)]
+pub struct OciDestination {
+    reference: LayoutReference,
+    top: Mutex<Option<(Vec<u8>, String)>>,
+}
+
+impl OciDestination {
+    pub async fn create(reference: &LayoutReference) -> Result<Self, TransportError> {
+        if reference.index.is_some() {
+            return Err(TransportError::InvalidReference {
+                reference: format!("oci:{reference}"),
+                reason: "@N selects an existing entry and cannot be a destination".into(),
+            });
+        }
+        let root = &reference.path;
+        tokio::fs::create_dir_all(root.join("blobs").join("sha256"))
+            .await
+            .map_err(io_error(root, "create layout"))?;
+        let layout = root.join("oci-layout");
+        match tokio::fs::read(&layout).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fsutil::write_atomic(&layout, LAYOUT_FILE).await?;
+            }
+            Err(e) => return Err(io_error(&layout, "read")(e)),
+        }
+        // Refuse a broken index.json now rather than at commit.
+        read_index(root).await?;
+        Ok(OciDestination {
+            reference: reference.clone(),
+            top: Mutex::new(None),
+        })
+    }
+
+    async fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, TransportError> {
+        let digest = Digest::sha256_of(bytes);
+        let path = blob_path(&self.reference.path, &digest);
+        if tokio::fs::metadata(&path).await.is_err() {
+            fsutil::write_atomic(&path, bytes).await?;
+        }
+        Ok(digest)
+    }
+}
+
+#[async_trait]
+impl ImageDestination for OciDestination {
+    fn reference(&self) -> String {
+        format!("oci:{}", self.reference)
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        vec![mt::OCI_MANIFEST.into(), mt::OCI_INDEX.into()]
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Compress
+    }
+
+    fn supports_signatures(&self) -> bool {
+        false
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        let path = blob_path(&self.reference.path, &info.digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+                Ok(Some(meta.len() as i64))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, "stat")(e)),
+        }
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        let dir = self
+            .reference
+            .path
+            .join("blobs")
+            .join(info.digest.algorithm().name());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(io_error(&dir, "create"))?;
+        let path = blob_path(&self.reference.path, &info.digest);
+        fsutil::write_blob_verified(stream, &path, info).await?;
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if !matches!(media_type, mt::OCI_MANIFEST | mt::OCI_INDEX) {
+            return Err(TransportError::ManifestTypeRejected {
+                media_type: media_type.to_string(),
+                reason: "OCI layouts store OCI manifests and indexes only".into(),
+            });
+        }
+        self.put_bytes(manifest).await?;
+        if instance.is_none() {
+            *self.top.lock().expect("lock") = Some((manifest.to_vec(), media_type.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(TransportError::Unsupported {
+                location: self.reference(),
+                reason: "OCI layouts cannot store signatures (use --remove-signatures)".into(),
+            })
+        }
+    }
+
+    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
+        let (bytes, media_type) = self
+            .top
+            .lock()
+            .expect("lock")
+            .take()
+            .unwrap_or_else(|| (top.to_vec(), media_type.to_string()));
+        let digest = Digest::sha256_of(&bytes);
+        let root = &self.reference.path;
+        let mut index = read_index(root).await?.unwrap_or_default();
+        if index.field("schemaVersion").is_none() {
+            index.set("schemaVersion", Value::from(2));
+        }
+        let mut entries: Vec<Value> = match index.field("manifests") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let name = self.reference.name.as_deref();
+        // A name belongs to one entry: take it off older ones, and drop
+        // older entries that carried only that name.
+        entries.retain_mut(|entry| {
+            let Some(o) = entry_object(entry) else {
+                return true;
+            };
+            let Some(n) = name else {
+                // Unnamed: an identical unnamed entry is not repeated.
+                return !(entry_digest(o) == Some(digest.as_str()) && entry_name(o).is_none());
+            };
+            if entry_name(o) != Some(n) {
+                return true;
+            }
+            false
+        });
+        let mut descriptor = Object::from_pairs([
+            ("mediaType", Value::from(media_type.as_str())),
+            ("digest", Value::from(digest.as_str())),
+            ("size", Value::from(bytes.len() as i64)),
+        ]);
+        if let Some(n) = name {
+            descriptor.set(
+                "annotations",
+                Value::Object(Object::from_pairs([(REF_NAME, Value::from(n))])),
+            );
+        }
+        entries.push(Value::Object(descriptor));
+        index.set("manifests", Value::Array(entries));
+        fsutil::write_atomic(&root.join("index.json"), index_bytes(&index).as_bytes()).await
+    }
+}
+
+fn entry_object(v: &mut Value) -> Option<&Object> {
+    match v {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+fn entry_digest(o: &Object) -> Option<&str> {
+    o.field("digest").and_then(Value::as_str)
+}
+
+fn entry_name(o: &Object) -> Option<&str> {
+    o.field("annotations")?
+        .as_object()?
+        .field(REF_NAME)?
+        .as_str()
+}
+
+/// `index.json` as Go writes it: compact, `schemaVersion` first.
+fn index_bytes(index: &Object) -> String {
+    Value::Object(index.clone()).to_compact(true)
+}
