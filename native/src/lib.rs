@@ -2,6 +2,8 @@
 //! (files, standard input, later the network) on behalf of ferry-core's
 //! decisions.
 
+pub mod copy;
+pub mod host;
 pub mod input;
 pub mod output;
 pub mod transport;

@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod copy;
 mod manifest;
 
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Copy an image or a whole manifest list between places.
+    Copy(copy::CopyArgs),
     /// Read, digest and validate manifest and list files.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
@@ -30,6 +33,7 @@ enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Copy(args) => copy::run(&args),
         Command::Manifest(command) => manifest::run(command),
         Command::ManifestDigest(args) => manifest::digest(&args),
     }

@@ -283,3 +283,90 @@ impl fmt::Display for Reference {
         }
     }
 }
+
+/// A stand-in destination for `--dry-run`: it declares what the real
+/// destination would accept and which blobs it already has, reading only,
+/// and refuses every write.
+#[derive(Debug)]
+pub struct DryRun {
+    reference: Reference,
+}
+
+impl DryRun {
+    pub fn new(reference: &Reference) -> Self {
+        DryRun {
+            reference: reference.clone(),
+        }
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        match &self.reference {
+            Reference::Dir(p) => p.join(digest.encoded()),
+            Reference::Oci(r) => oci::blob_path(&r.path, digest),
+        }
+    }
+
+    fn refuse(&self) -> TransportError {
+        TransportError::Unsupported {
+            location: self.reference.to_string(),
+            reason: "dry run: nothing is written".into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ImageDestination for DryRun {
+    fn reference(&self) -> String {
+        self.reference.to_string()
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        match &self.reference {
+            Reference::Dir(_) => Vec::new(),
+            Reference::Oci(_) => vec![
+                ferry_core::media_type::OCI_MANIFEST.into(),
+                ferry_core::media_type::OCI_INDEX.into(),
+            ],
+        }
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Preserve
+    }
+
+    fn supports_signatures(&self) -> bool {
+        matches!(self.reference, Reference::Dir(_))
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        Ok(tokio::fs::metadata(self.blob_path(&info.digest))
+            .await
+            .ok()
+            .map(|m| m.len() as i64))
+    }
+
+    async fn put_blob(&self, _stream: BlobStream, _info: &BlobInfo) -> Result<(), TransportError> {
+        Err(self.refuse())
+    }
+
+    async fn put_manifest(
+        &self,
+        _m: &[u8],
+        _t: &str,
+        _i: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        Err(self.refuse())
+    }
+
+    async fn put_signatures(
+        &self,
+        _s: &[Vec<u8>],
+        _i: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        Err(self.refuse())
+    }
+
+    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
+        Err(self.refuse())
+    }
+}

@@ -1,0 +1,234 @@
+//! `ferry copy SRC DST`, skopeo-compatible where skopeo has the flag.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use ferry::copy::{self, JsonProgress, NoProgress, Progress, Settings, TextProgress};
+use ferry::output::human_size;
+use ferry::transport::Reference;
+use ferry_core::Platform;
+use ferry_core::choose::ChooseOptions;
+use ferry_core::media_type as mt;
+use ferry_core::plan::{CopyOptions, Selection, Unselected};
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source image, e.g. oci:/tmp/layout:tag, dir:/tmp/image.
+    source: String,
+    /// Destination, in the same syntax.
+    destination: String,
+    /// Copy the list and every instance (same as --multi-arch all).
+    #[arg(short, long, conflicts_with = "multi_arch")]
+    all: bool,
+    /// What to copy from a list: system (the image for this machine), all,
+    /// index-only (the list alone), or platforms: os/arch[/variant],…
+    #[arg(long, value_name = "MODE")]
+    multi_arch: Option<String>,
+    /// With platforms or index-only: drop unselected entries from the list
+    /// instead of keeping them (a new, smaller list).
+    #[arg(long)]
+    strip_removed_platforms: bool,
+    /// Convert manifests to this format.
+    #[arg(short, long, value_enum)]
+    format: Option<Format>,
+    /// Fail rather than write any manifest with a different digest.
+    #[arg(long)]
+    preserve_digests: bool,
+    /// Do not copy signatures.
+    #[arg(long)]
+    remove_signatures: bool,
+    /// Choose the image for this OS instead of the host's.
+    #[arg(long, value_name = "OS")]
+    override_os: Option<String>,
+    /// Choose the image for this architecture instead of the host's.
+    #[arg(long, value_name = "ARCH")]
+    override_arch: Option<String>,
+    /// Choose the image for this architecture variant.
+    #[arg(long, value_name = "VARIANT")]
+    override_variant: Option<String>,
+    /// Write the digest of the copied top-level manifest to this file.
+    #[arg(long, value_name = "PATH")]
+    digestfile: Option<std::path::PathBuf>,
+    /// Blobs transferred at once.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    jobs: usize,
+    /// Print what would be copied; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Progress on stderr: text, json (one event per line) or none.
+    #[arg(long, value_enum, default_value_t = ProgressKind::Text)]
+    progress: ProgressKind,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--format` values, as skopeo spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// OCI image manifest.
+    Oci,
+    /// Docker schema 2.
+    V2s2,
+    /// Docker schema 1 (signed).
+    V2s1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressKind {
+    Text,
+    Json,
+    None,
+}
+
+fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
+    if args.all {
+        return Ok(Selection::All);
+    }
+    match args.multi_arch.as_deref() {
+        None | Some("system") => Ok(Selection::System(host)),
+        Some("all") => Ok(Selection::All),
+        Some("index-only") => Ok(Selection::Instances {
+            digests: Vec::new(),
+            platforms: Vec::new(),
+        }),
+        Some(list) => {
+            let platforms = list
+                .split(',')
+                .map(|p| p.trim().parse::<Platform>())
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| {
+                    format!("--multi-arch {list:?}: expected system, all, index-only or os/arch[/variant],…")
+                })?;
+            Ok(Selection::Instances {
+                digests: Vec::new(),
+                platforms,
+            })
+        }
+    }
+}
+
+pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
+    let mut host = ferry::host::platform();
+    if let Some(os) = &args.override_os {
+        host.os = os.clone();
+    }
+    if let Some(arch) = &args.override_arch {
+        host.architecture = arch.clone();
+        // As in containers/image: a chosen architecture has no detected variant.
+        host.variant.clear();
+    }
+    if let Some(variant) = &args.override_variant {
+        host.variant = variant.clone();
+    }
+    let selection = selection(args, host)?;
+    if args.strip_removed_platforms && matches!(selection, Selection::All | Selection::System(_)) {
+        bail!("--strip-removed-platforms needs --multi-arch with platforms or index-only");
+    }
+    let options = CopyOptions {
+        selection,
+        choose: ChooseOptions::default(),
+        unselected: if args.strip_removed_platforms {
+            Unselected::Strip
+        } else {
+            Unselected::Keep
+        },
+        forced: args.format.map(|f| {
+            match f {
+                Format::Oci => mt::OCI_MANIFEST,
+                Format::V2s2 => mt::DOCKER_V2S2,
+                Format::V2s1 => mt::DOCKER_V2S1_SIGNED,
+            }
+            .to_string()
+        }),
+        remove_signatures: args.remove_signatures,
+        preserve_digests: args.preserve_digests,
+    };
+    let source = Reference::parse(&args.source)?;
+    let destination = Reference::parse(&args.destination)?;
+    let settings = Settings {
+        jobs: args.jobs.max(1),
+        dry_run: args.dry_run,
+    };
+    let progress: Arc<dyn Progress> = match args.progress {
+        ProgressKind::Text if !args.json => Arc::new(TextProgress),
+        ProgressKind::Json => Arc::new(JsonProgress),
+        _ => Arc::new(NoProgress),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        let src = source
+            .open_source()
+            .await
+            .with_context(|| format!("opening source {source}"))?;
+        let dst = if settings.dry_run {
+            None
+        } else {
+            Some(
+                destination
+                    .open_destination()
+                    .await
+                    .with_context(|| format!("opening destination {destination}"))?,
+            )
+        };
+        let dst: Arc<dyn ferry::transport::ImageDestination> = match dst {
+            Some(d) => Arc::from(d),
+            None => Arc::new(ferry::transport::DryRun::new(&destination)),
+        };
+        copy::copy(Arc::from(src), dst, &options, &settings, progress)
+            .await
+            .with_context(|| format!("copying {source} to {destination}"))
+    })?;
+    if let Some(path) = &args.digestfile
+        && !args.dry_run
+    {
+        std::fs::write(path, &report.digest)
+            .with_context(|| format!("writing --digestfile {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.dry_run {
+        print_plan(&report);
+    } else {
+        eprintln!(
+            "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}) in {:.2}s",
+            report.manifests.len(),
+            report.blobs_copied,
+            human_size(report.bytes_copied as i64),
+            report.blobs_skipped,
+            human_size(report.bytes_skipped as i64),
+            report.elapsed
+        );
+        println!("{}", report.digest);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(report: &copy::Report) {
+    let plan = &report.plan;
+    println!("Dry run: nothing was written.");
+    for m in &plan.manifests {
+        let digest = m
+            .digest
+            .as_deref()
+            .unwrap_or("(new digest after conversion)");
+        println!("  write {:<8} {digest}  {}", m.role, m.media_type);
+    }
+    let to_copy = plan.blobs.iter().filter(|b| !b.skip).count();
+    println!(
+        "  copy {to_copy} blob(s), {}{}; skip {} blob(s) already present, {}",
+        human_size(plan.bytes_to_copy),
+        if plan.sizes_incomplete {
+            " (some sizes unknown)"
+        } else {
+            ""
+        },
+        plan.blobs.len() - to_copy,
+        human_size(plan.bytes_skipped)
+    );
+}

@@ -1,0 +1,688 @@
+//! The copy engine: carries out ferry-core's copy plan.
+//!
+//! Every decision (what to copy, which manifest types, whether a list may
+//! change) comes from `ferry_core::plan`; this module fetches what the plan
+//! asks for, moves blobs, converts and writes manifests, and reports
+//! progress. It follows the destination contract of
+//! [`crate::transport`]: blobs, then manifests, then signatures, then
+//! commit.
+//!
+//! Blobs are scheduled once per copy, however many instances share them,
+//! largest first, with bounded concurrency; each streams from source to
+//! destination and is verified as the destination writes it.
+
+mod progress;
+
+pub use progress::{Event, JsonProgress, NoProgress, Progress, TextProgress};
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_core::list::{ConvertOptions, InstanceUpdate, LossKind};
+use ferry_core::manifest::{self, Manifest};
+use ferry_core::media_type as mt;
+use ferry_core::plan::{
+    self, CopiedInstance, CopyOptions, CopyPlan, Destination, ImageContext, ImagePlan, PlanError,
+    Top, TopPlan,
+};
+use ferry_core::{Digest, DigestError};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::transport::{BlobInfo, ImageDestination, ImageSource, TransportError};
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Blobs in flight at once.
+    pub jobs: usize,
+    /// Plan and report, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            jobs: 6,
+            dry_run: false,
+        }
+    }
+}
+
+/// Why a copy failed: the step, the reference, and the cause.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// A transport operation failed.
+    Transport {
+        step: String,
+        reference: String,
+        error: Box<TransportError>,
+    },
+    /// The plan refused the copy.
+    Plan(Box<PlanError>),
+    /// A digest in a manifest is malformed.
+    Digest { what: String, error: DigestError },
+    /// Every manifest type the destination might accept was refused.
+    ManifestRejected {
+        reference: String,
+        attempts: Vec<String>,
+    },
+    /// Converting the list would have to invent platforms.
+    ListConversionLosesPlatforms {
+        media_type: String,
+        entries: Vec<String>,
+    },
+    /// A blob task panicked or was cancelled.
+    Task(String),
+}
+
+impl fmt::Display for CopyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CopyError::Transport {
+                step,
+                reference,
+                error,
+            } => write!(f, "{step} ({reference}): {error}"),
+            CopyError::Plan(e) => write!(f, "planning the copy: {e}"),
+            CopyError::Digest { what, error } => write!(f, "{what}: {error}"),
+            CopyError::ManifestRejected {
+                reference,
+                attempts,
+            } => write!(
+                f,
+                "writing the manifest to {reference}: every acceptable type failed: {}",
+                attempts.join("; ")
+            ),
+            CopyError::ListConversionLosesPlatforms {
+                media_type,
+                entries,
+            } => write!(
+                f,
+                "converting the list to {media_type} would invent platforms for entries without one ({}); keep the list's type",
+                entries.join(", ")
+            ),
+            CopyError::Task(e) => write!(f, "blob transfer task failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CopyError {}
+
+impl From<PlanError> for CopyError {
+    fn from(e: PlanError) -> Self {
+        CopyError::Plan(Box::new(e))
+    }
+}
+
+/// A manifest the copy wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    pub role: &'static str,
+    pub digest: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The top-level manifest as written (for `--digestfile`).
+    #[serde(skip)]
+    pub top_manifest: Vec<u8>,
+    pub digest: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub manifests: Vec<Written>,
+    #[serde(rename = "blobsCopied")]
+    pub blobs_copied: usize,
+    #[serde(rename = "blobsSkipped")]
+    pub blobs_skipped: usize,
+    #[serde(rename = "bytesCopied")]
+    pub bytes_copied: u64,
+    #[serde(rename = "bytesSkipped")]
+    pub bytes_skipped: u64,
+    #[serde(rename = "seconds")]
+    pub elapsed: f64,
+    pub plan: CopyPlan,
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+}
+
+/// One image to copy: the whole image, the chosen instance, or one
+/// instance of a list.
+struct Job {
+    /// The source instance digest, for lists and chosen instances.
+    instance: Option<Digest>,
+    bytes: Vec<u8>,
+    signatures: Vec<Vec<u8>>,
+    plan: ImagePlan,
+}
+
+fn transport(
+    step: impl Into<String>,
+    reference: String,
+) -> impl FnOnce(TransportError) -> CopyError {
+    let step = step.into();
+    move |error| CopyError::Transport {
+        step,
+        reference,
+        error: Box::new(error),
+    }
+}
+
+/// Copies the image at `src` to `dst`.
+pub async fn copy(
+    src: Arc<dyn ImageSource>,
+    dst: Arc<dyn ImageDestination>,
+    options: &CopyOptions,
+    settings: &Settings,
+    progress: Arc<dyn Progress>,
+) -> Result<Report, CopyError> {
+    let started = Instant::now();
+    let (top_bytes, top_type) = src
+        .manifest(None)
+        .await
+        .map_err(transport("reading the manifest", src.reference()))?;
+    let top_signatures = if options.remove_signatures {
+        Vec::new()
+    } else {
+        src.signatures(None)
+            .await
+            .map_err(transport("reading signatures", src.reference()))?
+    };
+    let destination = Destination {
+        supported_types: dst.supported_manifest_types(),
+        reference_digest: None,
+    };
+    let top = Top {
+        bytes: &top_bytes,
+        media_type: &top_type,
+        has_signatures: !top_signatures.is_empty(),
+    };
+    let top_plan = plan::plan_top(&top, &destination, options)?;
+
+    // The images to copy, with their manifests and signatures.
+    let mut jobs = Vec::new();
+    match &top_plan {
+        TopPlan::Image => {
+            let plan = plan::plan_image(
+                &top_bytes,
+                &top_type,
+                !top_signatures.is_empty(),
+                &destination,
+                options,
+                ImageContext {
+                    list_digest: None,
+                    in_list: false,
+                },
+            )?;
+            jobs.push(Job {
+                instance: None,
+                bytes: top_bytes.clone(),
+                signatures: top_signatures.clone(),
+                plan,
+            });
+        }
+        TopPlan::Instance {
+            list_digest,
+            choice,
+        } => {
+            let entry = &choice.explanation[choice.index];
+            let digest = parse_digest(&entry.digest, "the chosen instance")?;
+            let media_type = list_entry_type(&top_bytes, choice.index);
+            let job = fetch_job(
+                &*src,
+                &digest,
+                &media_type,
+                &destination,
+                options,
+                Some(list_digest.as_str()),
+                false,
+            )
+            .await?;
+            jobs.push(job);
+        }
+        TopPlan::List(list_plan) => {
+            for d in list_plan.instances_to_copy() {
+                let digest = parse_digest(d, "a list entry")?;
+                let media_type = list_plan
+                    .list
+                    .instance(d)
+                    .map(|e| e.media_type.clone())
+                    .unwrap_or_default();
+                jobs.push(
+                    fetch_job(
+                        &*src,
+                        &digest,
+                        &media_type,
+                        &destination,
+                        options,
+                        None,
+                        true,
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+
+    // Which blobs the destination already has.
+    let mut present = Vec::new();
+    let mut blobs: Vec<BlobInfo> = Vec::new();
+    let mut seen = HashSet::new();
+    for job in &jobs {
+        for need in &job.plan.blobs {
+            if !seen.insert(need.digest.clone()) {
+                continue;
+            }
+            let info = BlobInfo {
+                digest: parse_digest(
+                    &need.digest,
+                    &format!("a blob of {}", job.plan.source_digest),
+                )?,
+                size: need.size,
+                media_type: need.media_type.clone(),
+            };
+            if dst
+                .has_blob(&info)
+                .await
+                .map_err(transport("checking for a blob", dst.reference()))?
+                .is_some()
+            {
+                present.push(need.digest.clone());
+            }
+            blobs.push(info);
+        }
+    }
+    let images: Vec<ImagePlan> = jobs.iter().map(|j| j.plan.clone()).collect();
+    let summary = plan::summarize(&top_plan, &top_bytes, &images, &present);
+    if settings.dry_run {
+        return Ok(Report {
+            top_manifest: top_bytes.clone(),
+            digest: manifest::digest(&top_bytes)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            media_type: top_type,
+            manifests: Vec::new(),
+            blobs_copied: 0,
+            blobs_skipped: present.len(),
+            bytes_copied: 0,
+            bytes_skipped: summary.bytes_skipped.max(0) as u64,
+            elapsed: started.elapsed().as_secs_f64(),
+            plan: summary,
+            dry_run: true,
+        });
+    }
+
+    // 1. Blobs, largest first, a bounded number at a time.
+    let transfer = transfer_blobs(&src, &dst, &summary, blobs, settings.jobs, &progress).await?;
+
+    // 2. Manifests of the images, then 3. their signatures.
+    let in_list = matches!(top_plan, TopPlan::List(_));
+    let mut written = Vec::new();
+    let mut copied = Vec::new();
+    let mut single: Option<(Vec<u8>, String)> = None;
+    for job in &jobs {
+        let (bytes, media_type) = write_image(&*dst, job, in_list).await?;
+        let digest = manifest::digest(&bytes)
+            .map_err(|e| CopyError::Task(format!("digest of a written manifest: {e}")))?;
+        progress.event(Event::Manifest {
+            digest: digest.to_string(),
+            media_type: media_type.clone(),
+        });
+        if in_list {
+            put_signatures(&*dst, &job.signatures, Some(&digest)).await?;
+        }
+        written.push(Written {
+            role: if in_list { "instance" } else { "image" },
+            digest: digest.to_string(),
+            media_type: media_type.clone(),
+        });
+        if let Some(source) = &job.instance {
+            copied.push(CopiedInstance {
+                source_digest: source.to_string(),
+                written: InstanceUpdate {
+                    digest: digest.to_string(),
+                    size: bytes.len() as i64,
+                    media_type: media_type.clone(),
+                },
+            });
+        }
+        if !in_list {
+            single = Some((bytes, media_type));
+        }
+    }
+
+    // The top level: the list, or the single image already written.
+    let (top_written, top_written_type, top_sigs) = match &top_plan {
+        TopPlan::List(list_plan) => {
+            let candidates = plan::finish_list(list_plan, &copied, &ConvertOptions::default())?;
+            let mut attempts = Vec::new();
+            let mut done = None;
+            for candidate in candidates {
+                let invented: Vec<String> = candidate
+                    .losses
+                    .iter()
+                    .filter(|l| l.kind == LossKind::Defaulted)
+                    .map(|l| l.pointer.clone())
+                    .collect();
+                if !invented.is_empty() {
+                    attempts.push(format!(
+                        "{}: {}",
+                        candidate.media_type,
+                        CopyError::ListConversionLosesPlatforms {
+                            media_type: candidate.media_type.clone(),
+                            entries: invented,
+                        }
+                    ));
+                    continue;
+                }
+                match dst
+                    .put_manifest(&candidate.bytes, &candidate.media_type, None)
+                    .await
+                {
+                    Ok(()) => {
+                        done = Some((candidate.bytes, candidate.media_type));
+                        break;
+                    }
+                    Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
+                        attempts.push(format!("{media_type}: {reason}"));
+                    }
+                    Err(e) => {
+                        return Err(transport("writing the manifest list", dst.reference())(e));
+                    }
+                }
+            }
+            let (bytes, media_type) = done.ok_or_else(|| CopyError::ManifestRejected {
+                reference: dst.reference(),
+                attempts,
+            })?;
+            let digest = Digest::sha256_of(&bytes);
+            progress.event(Event::Manifest {
+                digest: digest.to_string(),
+                media_type: media_type.clone(),
+            });
+            written.push(Written {
+                role: "list",
+                digest: digest.to_string(),
+                media_type: media_type.clone(),
+            });
+            (bytes, media_type, top_signatures)
+        }
+        _ => {
+            let (bytes, media_type) =
+                single.ok_or_else(|| CopyError::Task("no image was written".into()))?;
+            let signatures = jobs
+                .first()
+                .map(|j| j.signatures.clone())
+                .unwrap_or_default();
+            (bytes, media_type, signatures)
+        }
+    };
+    put_signatures(&*dst, &top_sigs, None).await?;
+
+    // 4. Commit.
+    dst.commit(&top_written, &top_written_type)
+        .await
+        .map_err(transport("committing", dst.reference()))?;
+    let digest = manifest::digest(&top_written)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| Digest::sha256_of(&top_written).to_string());
+    Ok(Report {
+        top_manifest: top_written,
+        digest,
+        media_type: top_written_type,
+        manifests: written,
+        blobs_copied: transfer.copied,
+        blobs_skipped: transfer.skipped,
+        bytes_copied: transfer.bytes_copied,
+        bytes_skipped: transfer.bytes_skipped,
+        elapsed: started.elapsed().as_secs_f64(),
+        plan: summary,
+        dry_run: false,
+    })
+}
+
+fn parse_digest(text: &str, what: &str) -> Result<Digest, CopyError> {
+    Digest::parse(text).map_err(|error| CopyError::Digest {
+        what: what.to_string(),
+        error,
+    })
+}
+
+/// The media type of a list entry, from the list bytes.
+fn list_entry_type(list: &[u8], index: usize) -> String {
+    ferry_core::List::parse(list)
+        .ok()
+        .and_then(|l| l.entries.get(index).map(|e| e.media_type.clone()))
+        .unwrap_or_default()
+}
+
+async fn fetch_job(
+    src: &dyn ImageSource,
+    digest: &Digest,
+    list_entry_type: &str,
+    destination: &Destination,
+    options: &CopyOptions,
+    list_digest: Option<&str>,
+    in_list: bool,
+) -> Result<Job, CopyError> {
+    let (bytes, reported) = src.manifest(Some(digest)).await.map_err(transport(
+        format!("reading instance {digest}"),
+        src.reference(),
+    ))?;
+    let media_type = if reported.is_empty() {
+        list_entry_type.to_string()
+    } else {
+        reported
+    };
+    let signatures = if options.remove_signatures {
+        Vec::new()
+    } else {
+        src.signatures(Some(digest)).await.map_err(transport(
+            format!("reading signatures of {digest}"),
+            src.reference(),
+        ))?
+    };
+    let plan = plan::plan_image(
+        &bytes,
+        &media_type,
+        !signatures.is_empty(),
+        destination,
+        options,
+        ImageContext {
+            list_digest,
+            in_list,
+        },
+    )?;
+    Ok(Job {
+        instance: Some(digest.clone()),
+        bytes,
+        signatures,
+        plan,
+    })
+}
+
+/// Writes one image's manifest, trying the plan's types in order.
+async fn write_image(
+    dst: &dyn ImageDestination,
+    job: &Job,
+    in_list: bool,
+) -> Result<(Vec<u8>, String), CopyError> {
+    let parsed = Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(|error| {
+        CopyError::from(PlanError::Manifest {
+            what: format!("manifest {}", job.plan.source_digest),
+            error,
+        })
+    })?;
+    let conversion = &job.plan.conversion;
+    let mut attempts = Vec::new();
+    for target in std::iter::once(&conversion.preferred).chain(&conversion.fallbacks) {
+        let bytes = if !conversion.needs_conversion && *target == conversion.preferred {
+            job.bytes.clone()
+        } else {
+            match manifest::convert::convert(&parsed, target) {
+                Ok(b) => b,
+                Err(e) => {
+                    attempts.push(format!("{target}: {e}"));
+                    continue;
+                }
+            }
+        };
+        let digest = manifest::digest(&bytes).unwrap_or_else(|_| Digest::sha256_of(&bytes));
+        let instance = in_list.then_some(&digest);
+        let media_type = if *target == mt::DOCKER_V2S1_SIGNED || *target == mt::DOCKER_V2S1 {
+            parsed.media_type().to_string()
+        } else {
+            target.clone()
+        };
+        match dst.put_manifest(&bytes, &media_type, instance).await {
+            Ok(()) => return Ok((bytes, media_type)),
+            Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
+                attempts.push(format!("{media_type}: {reason}"));
+            }
+            Err(e) => {
+                return Err(transport(
+                    format!("writing manifest {digest}"),
+                    dst.reference(),
+                )(e));
+            }
+        }
+    }
+    Err(CopyError::ManifestRejected {
+        reference: dst.reference(),
+        attempts,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Transfer {
+    copied: usize,
+    skipped: usize,
+    bytes_copied: u64,
+    bytes_skipped: u64,
+}
+
+async fn transfer_blobs(
+    src: &Arc<dyn ImageSource>,
+    dst: &Arc<dyn ImageDestination>,
+    summary: &CopyPlan,
+    blobs: Vec<BlobInfo>,
+    jobs: usize,
+    progress: &Arc<dyn Progress>,
+) -> Result<Transfer, CopyError> {
+    let mut result = Transfer::default();
+    let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut tasks = JoinSet::new();
+    // `summary.blobs` is largest first; start transfers in that order.
+    for planned in &summary.blobs {
+        let Some(info) = blobs
+            .iter()
+            .find(|b| b.digest.as_str() == planned.digest)
+            .cloned()
+        else {
+            continue;
+        };
+        if planned.skip {
+            result.skipped += 1;
+            result.bytes_skipped += planned.size.max(0) as u64;
+            progress.event(Event::Skipped {
+                digest: planned.digest.clone(),
+                size: planned.size,
+            });
+            continue;
+        }
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| CopyError::Task(e.to_string()))?;
+        let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            copy_blob(&*src, &*dst, &info, &progress).await
+        });
+        // Collect finished tasks as we go, so a failure stops new starts.
+        while let Some(done) = tasks.try_join_next() {
+            let size = done.map_err(|e| CopyError::Task(e.to_string()))??;
+            result.copied += 1;
+            result.bytes_copied += size;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let size = done.map_err(|e| CopyError::Task(e.to_string()))??;
+        result.copied += 1;
+        result.bytes_copied += size;
+    }
+    Ok(result)
+}
+
+async fn copy_blob(
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    info: &BlobInfo,
+    progress: &Arc<dyn Progress>,
+) -> Result<u64, CopyError> {
+    let (stream, size) = src.blob(info).await.map_err(transport(
+        format!("reading blob {}", info.digest),
+        src.reference(),
+    ))?;
+    if info.size >= 0 && size >= 0 && size != info.size {
+        return Err(CopyError::Transport {
+            step: format!("reading blob {}", info.digest),
+            reference: src.reference(),
+            error: Box::new(TransportError::SizeMismatch {
+                what: format!("blob {}", info.digest),
+                expected: info.size,
+                actual: size as u64,
+            }),
+        });
+    }
+    progress.event(Event::Started {
+        digest: info.digest.to_string(),
+        size: if info.size >= 0 { info.size } else { size },
+    });
+    let counted = progress::Counting::new(stream, info.digest.to_string(), progress.clone());
+    let bytes = counted.counter();
+    dst.put_blob(Box::pin(counted), info)
+        .await
+        .map_err(transport(
+            format!("writing blob {}", info.digest),
+            dst.reference(),
+        ))?;
+    let total = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    progress.event(Event::Done {
+        digest: info.digest.to_string(),
+        size: total,
+    });
+    Ok(total)
+}
+
+/// Writes signatures; a destination without signature support is an
+/// error only when there are signatures to write.
+async fn put_signatures(
+    dst: &dyn ImageDestination,
+    signatures: &[Vec<u8>],
+    instance: Option<&Digest>,
+) -> Result<(), CopyError> {
+    if signatures.is_empty() {
+        return Ok(());
+    }
+    if !dst.supports_signatures() {
+        return Err(CopyError::Transport {
+            step: "writing signatures".into(),
+            reference: dst.reference(),
+            error: Box::new(TransportError::Unsupported {
+                location: dst.reference(),
+                reason: "the destination cannot store signatures (use --remove-signatures)".into(),
+            }),
+        });
+    }
+    dst.put_signatures(signatures, instance)
+        .await
+        .map_err(transport("writing signatures", dst.reference()))
+}

@@ -1,0 +1,140 @@
+//! Progress events, and the ways they are shown.
+
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::transport::BlobStream;
+
+/// Something that happened during a copy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    /// A blob transfer began; `size` is -1 when unknown.
+    Started { digest: String, size: i64 },
+    /// More bytes of a blob arrived (`total` so far).
+    Bytes { digest: String, total: u64 },
+    /// A blob is stored and verified.
+    Done { digest: String, size: u64 },
+    /// The destination already had the blob.
+    Skipped { digest: String, size: i64 },
+    /// A manifest was written.
+    Manifest {
+        digest: String,
+        #[serde(rename = "mediaType")]
+        media_type: String,
+    },
+}
+
+/// Receives events; must be cheap, it is called from transfer tasks.
+pub trait Progress: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Shows nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: Event) {}
+}
+
+/// One JSON object per line on stderr (`--progress=json`).
+#[derive(Debug, Default)]
+pub struct JsonProgress;
+
+impl Progress for JsonProgress {
+    fn event(&self, event: Event) {
+        if let Ok(line) = serde_json::to_string(&event) {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{line}");
+        }
+    }
+}
+
+/// A line per finished step on stderr, as skopeo prints.
+#[derive(Debug, Default)]
+pub struct TextProgress;
+
+impl Progress for TextProgress {
+    fn event(&self, event: Event) {
+        let line = match &event {
+            Event::Started { digest, .. } => format!("Copying blob {}", short(digest)),
+            Event::Done { digest, size } => {
+                format!(
+                    "Copied blob {} ({})",
+                    short(digest),
+                    crate::output::human_size(*size as i64)
+                )
+            }
+            Event::Skipped { digest, .. } => {
+                format!("Copying blob {} skipped: already exists", short(digest))
+            }
+            Event::Manifest { digest, media_type } => {
+                format!("Wrote manifest {} ({media_type})", short(digest))
+            }
+            Event::Bytes { .. } => return,
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+fn short(digest: &str) -> &str {
+    crate::output::short_digest(digest)
+}
+
+/// Counts bytes as they stream past, reporting progress now and then.
+pub(crate) struct Counting {
+    inner: BlobStream,
+    digest: String,
+    total: Arc<AtomicU64>,
+    reported: u64,
+    progress: Arc<dyn Progress>,
+}
+
+/// Report at most every this many bytes.
+const REPORT_EVERY: u64 = 4 * 1024 * 1024;
+
+impl Counting {
+    pub(crate) fn new(inner: BlobStream, digest: String, progress: Arc<dyn Progress>) -> Self {
+        Counting {
+            inner,
+            digest,
+            total: Arc::new(AtomicU64::new(0)),
+            reported: 0,
+            progress,
+        }
+    }
+
+    pub(crate) fn counter(&self) -> Arc<AtomicU64> {
+        self.total.clone()
+    }
+}
+
+impl AsyncRead for Counting {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let n = (buf.filled().len() - before) as u64;
+            let total = self.total.fetch_add(n, Ordering::Relaxed) + n;
+            if total - self.reported >= REPORT_EVERY {
+                self.reported = total;
+                self.progress.event(Event::Bytes {
+                    digest: self.digest.clone(),
+                    total,
+                });
+            }
+        }
+        poll
+    }
+}
