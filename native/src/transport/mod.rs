@@ -230,6 +230,8 @@ pub enum Reference {
     Dir(PathBuf),
     /// `oci:PATH[:REF]` or, as a source, `oci:PATH:@N`.
     Oci(oci::LayoutReference),
+    /// `demo:`, the built-in demo image (a source only).
+    Demo,
 }
 
 impl Reference {
@@ -244,6 +246,13 @@ impl Reference {
                 "expected transport:reference, e.g. dir:/tmp/image or oci:/tmp/layout:tag",
             ));
         };
+        if transport == "demo" {
+            return if rest.is_empty() {
+                Ok(Reference::Demo)
+            } else {
+                Err(invalid("demo: takes nothing after the colon"))
+            };
+        }
         if rest.is_empty() {
             return Err(invalid("empty path"));
         }
@@ -253,7 +262,7 @@ impl Reference {
                 .map(Reference::Oci)
                 .map_err(|reason| invalid(&reason)),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: dir, oci)"
+                "unknown transport {other:?} (known: dir, oci, demo)"
             ))),
         }
     }
@@ -263,6 +272,7 @@ impl Reference {
         match self {
             Reference::Dir(path) => Ok(Box::new(dir::DirSource::open(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciSource::open(r).await?)),
+            Reference::Demo => Ok(Box::new(crate::demo::Demo::build())),
         }
     }
 
@@ -271,6 +281,10 @@ impl Reference {
         match self {
             Reference::Dir(path) => Ok(Box::new(dir::DirDestination::create(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciDestination::create(r).await?)),
+            Reference::Demo => Err(TransportError::Unsupported {
+                location: "demo:".into(),
+                reason: "the demo image can only be copied from, not to".into(),
+            }),
         }
     }
 }
@@ -280,6 +294,7 @@ impl fmt::Display for Reference {
         match self {
             Reference::Dir(p) => write!(f, "dir:{}", p.display()),
             Reference::Oci(r) => write!(f, "oci:{r}"),
+            Reference::Demo => f.write_str("demo:"),
         }
     }
 }
@@ -303,6 +318,7 @@ impl DryRun {
         match &self.reference {
             Reference::Dir(p) => p.join(digest.encoded()),
             Reference::Oci(r) => oci::blob_path(&r.path, digest),
+            Reference::Demo => PathBuf::new(),
         }
     }
 
@@ -322,7 +338,7 @@ impl ImageDestination for DryRun {
 
     fn supported_manifest_types(&self) -> Vec<String> {
         match &self.reference {
-            Reference::Dir(_) => Vec::new(),
+            Reference::Dir(_) | Reference::Demo => Vec::new(),
             Reference::Oci(_) => vec![
                 ferry_core::media_type::OCI_MANIFEST.into(),
                 ferry_core::media_type::OCI_INDEX.into(),
