@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 log "installing what is missing"
-bash scripts/install-deps.sh wasm
+bash scripts/install-deps.sh wasm services
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

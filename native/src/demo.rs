@@ -143,7 +143,10 @@ impl ImageSource for Demo {
         "demo:".into()
     }
 
-    async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String), TransportError> {
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
         match instance {
             None => Ok((self.index.clone(), mt::OCI_INDEX.into())),
             Some(d) => match self.objects.get(d) {

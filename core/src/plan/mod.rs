@@ -545,7 +545,9 @@ pub struct ListCandidate {
 
 /// After the instances are copied: the list to write, for each candidate
 /// type in order (the destination may refuse one). When nothing about the
-/// list changed, the first candidate is the original bytes.
+/// list changed, the first candidate is the original bytes. A list that may
+/// not change offers only the forms that keep its bytes, and is an error
+/// when there are none.
 pub fn finish_list(
     plan: &ListPlan,
     copied: &[CopiedInstance],
@@ -582,6 +584,7 @@ pub fn finish_list(
     list.retain_entries(&keep).map_err(PlanError::List)?;
 
     let mut candidates = Vec::new();
+    let mut refused = None;
     for media_type in core::iter::once(&plan.conversion.selected).chain(&plan.conversion.fallbacks)
     {
         let kind = if media_type == mt::DOCKER_LIST {
@@ -598,12 +601,14 @@ pub fn finish_list(
         let bytes = conversion.list.serialize().to_vec();
         let unchanged = bytes == original;
         if !unchanged && let Some(reason) = plan.cannot_modify {
-            return Err(PlanError::ListMustChange {
+            // This form is not allowed; a later candidate may be.
+            refused.get_or_insert(PlanError::ListMustChange {
                 reason,
                 change: alloc::format!(
                     "rewritten as {media_type} with the copied instances' digests"
                 ),
             });
+            continue;
         }
         candidates.push(ListCandidate {
             media_type: media_type.clone(),
@@ -613,7 +618,10 @@ pub fn finish_list(
             losses: conversion.losses,
         });
     }
-    Ok(candidates)
+    match refused {
+        Some(error) if candidates.is_empty() => Err(error),
+        _ => Ok(candidates),
+    }
 }
 
 /// A manifest the copy will write.

@@ -1,0 +1,568 @@
+//! `ferry copy` end to end between local transports, with skopeo (Debian's
+//! package, installed by scripts/install-deps.sh) as the cross-check of
+//! layouts and digests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The digest of the built-in demo index (pinned in `demo.rs` too).
+const DEMO_INDEX: &str = "sha256:dceb5d4a6bad3eb2dd02f10a6b6a19a36cce7e0850d937fb68b81dfae2811111";
+
+/// A scratch directory removed at the end of the test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferry-copy-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ferry(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .output()
+        .expect("run ferry")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn skopeo(args: &[&str]) -> Output {
+    Command::new("skopeo")
+        .args(["--insecure-policy"])
+        .args(args)
+        .output()
+        .expect("skopeo is installed (scripts/install-deps.sh services)")
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn index_json(layout: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(Path::new(layout).join("index.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn demo_round_trips_through_every_local_transport_keeping_digests() {
+    let s = Scratch::new("roundtrip");
+    let (oci, dir, oci2, dir2) = (s.path("oci"), s.path("dir"), s.path("oci2"), s.path("dir2"));
+    assert_eq!(
+        ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}:v1")])),
+        DEMO_INDEX
+    );
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("oci:{oci}:v1"),
+            &format!("dir:{dir}")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("dir:{dir}"),
+            &format!("oci:{oci2}")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("oci:{oci2}"),
+            &format!("dir:{dir2}")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(files(Path::new(&dir)), files(Path::new(&dir2)));
+    // Every manifest and blob is in the layout, and validates.
+    let index = index_json(&oci);
+    assert_eq!(index["manifests"][0]["digest"], DEMO_INDEX);
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "v1"
+    );
+    assert_eq!(
+        files(Path::new(&oci))
+            .iter()
+            .filter(|(p, _)| p.starts_with("blobs"))
+            .count(),
+        4 + 4 + 4 + 1 + 1
+    );
+}
+
+#[test]
+fn a_dir_that_ferry_writes_for_a_list_is_file_for_file_what_skopeo_writes() {
+    let s = Scratch::new("dir-vs-skopeo");
+    let oci = s.path("oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let (by_ferry, by_skopeo) = (s.path("by-ferry"), s.path("by-skopeo"));
+    ok(ferry(&[
+        "copy",
+        "--all",
+        &format!("oci:{oci}:demo"),
+        &format!("dir:{by_ferry}"),
+    ]));
+    ok(skopeo(&[
+        "copy",
+        "--all",
+        &format!("oci:{oci}:demo"),
+        &format!("dir:{by_skopeo}"),
+    ]));
+    let (a, b) = (files(Path::new(&by_ferry)), files(Path::new(&by_skopeo)));
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn skopeo_reads_what_ferry_writes() {
+    let s = Scratch::new("skopeo-reads");
+    let oci = s.path("oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let raw = skopeo(&["inspect", "--raw", &format!("oci:{oci}:demo")]);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        ferry_core::Digest::sha256_of(&raw.stdout).to_string(),
+        DEMO_INDEX
+    );
+    let copied = s.path("copied");
+    let out = skopeo(&[
+        "copy",
+        "--all",
+        &format!("oci:{oci}:demo"),
+        &format!("oci:{copied}:again"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(index_json(&copied)["manifests"][0]["digest"], DEMO_INDEX);
+}
+
+#[test]
+fn ferry_reads_what_skopeo_writes_with_identical_digests() {
+    let s = Scratch::new("ferry-reads");
+    let oci = s.path("oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let (sk_oci, sk_dir) = (s.path("sk-oci"), s.path("sk-dir"));
+    ok(skopeo(&[
+        "copy",
+        "--all",
+        &format!("oci:{oci}:demo"),
+        &format!("oci:{sk_oci}:demo"),
+    ]));
+    ok(skopeo(&[
+        "copy",
+        "--all",
+        &format!("oci:{oci}:demo"),
+        &format!("dir:{sk_dir}"),
+    ]));
+    let out = s.path("out");
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("oci:{sk_oci}:demo"),
+            &format!("oci:{out}:a")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("dir:{sk_dir}"),
+            &format!("oci:{out}:b")
+        ])),
+        DEMO_INDEX
+    );
+    let digest = ok(ferry(&[
+        "manifest",
+        "digest",
+        &format!("{sk_dir}/manifest.json"),
+    ]));
+    assert_eq!(digest, DEMO_INDEX);
+}
+
+#[test]
+fn per_instance_signatures_survive_a_dir_round_trip() {
+    let s = Scratch::new("signatures");
+    let (src, dst) = (s.path("src"), s.path("dst"));
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{src}")]));
+    let list =
+        ferry_core::List::parse(&std::fs::read(Path::new(&src).join("manifest.json")).unwrap())
+            .unwrap();
+    let instance = list.entries[2].digest().unwrap();
+    std::fs::write(Path::new(&src).join("signature-1"), b"top-level signature").unwrap();
+    std::fs::write(
+        Path::new(&src).join(format!("{}.signature-1", instance.encoded())),
+        b"instance sig 1",
+    )
+    .unwrap();
+    std::fs::write(
+        Path::new(&src).join(format!("{}.signature-2", instance.encoded())),
+        b"instance sig 2",
+    )
+    .unwrap();
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("dir:{src}"),
+            &format!("dir:{dst}")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(files(Path::new(&src)), files(Path::new(&dst)));
+    // An OCI layout cannot hold them: the copy says so unless told to drop them.
+    let oci = s.path("oci");
+    let out = ferry(&[
+        "copy",
+        "--all",
+        &format!("dir:{src}"),
+        &format!("oci:{oci}"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--remove-signatures"));
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "--remove-signatures",
+        &format!("dir:{src}"),
+        &format!("oci:{oci}"),
+    ]));
+}
+
+#[test]
+fn the_system_image_is_chosen_for_the_requested_platform() {
+    let s = Scratch::new("system");
+    let dir = s.path("dir");
+    let digest = ok(ferry(&[
+        "copy",
+        "--override-arch",
+        "arm",
+        "--override-variant",
+        "v7",
+        "demo:",
+        &format!("dir:{dir}"),
+    ]));
+    let list = ferry_core::List::parse(&ferry_demo_index()).unwrap();
+    assert_eq!(digest, list.entries[2].digest_text);
+    let written = std::fs::read(Path::new(&dir).join("manifest.json")).unwrap();
+    assert_eq!(ferry_core::Digest::sha256_of(&written).to_string(), digest);
+}
+
+fn ferry_demo_index() -> Vec<u8> {
+    let s = Scratch::new("demo-index");
+    let dir = s.path("dir");
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{dir}")]));
+    std::fs::read(Path::new(&dir).join("manifest.json")).unwrap()
+}
+
+#[test]
+fn stripping_unselected_platforms_writes_a_valid_smaller_list() {
+    let s = Scratch::new("strip");
+    let oci = s.path("oci");
+    let digest = ok(ferry(&[
+        "copy",
+        "--multi-arch",
+        "linux/amd64,linux/arm/v7",
+        "--strip-removed-platforms",
+        "demo:",
+        &format!("oci:{oci}:small"),
+    ]));
+    assert_ne!(digest, DEMO_INDEX);
+    let blob = Path::new(&oci)
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let list = ferry_core::List::parse(&std::fs::read(&blob).unwrap()).unwrap();
+    let platforms: Vec<String> = list
+        .entries
+        .iter()
+        .map(|e| e.platform.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm/v7"]);
+    assert!(ferry_core::validate::validate(list.serialize()).is_valid());
+    let out = skopeo(&["inspect", "--raw", &format!("oci:{oci}:small")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn index_only_keeps_the_list_digest_and_copies_no_instance() {
+    let s = Scratch::new("index-only");
+    let dir = s.path("dir");
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--multi-arch",
+            "index-only",
+            "demo:",
+            &format!("dir:{dir}")
+        ])),
+        DEMO_INDEX
+    );
+    let names: Vec<String> = files(Path::new(&dir)).into_iter().map(|f| f.0).collect();
+    assert_eq!(names, ["manifest.json", "version"]);
+}
+
+#[test]
+fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
+    let s = Scratch::new("names");
+    let oci = s.path("oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:latest"),
+    ]));
+    ok(ferry(&[
+        "copy",
+        "--override-arch",
+        "s390x",
+        "demo:",
+        &format!("oci:{oci}:latest"),
+    ]));
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:all"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| {
+            e["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["latest", "all"]);
+    assert_eq!(
+        entries[0]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+}
+
+#[test]
+fn an_unnamed_source_with_several_images_is_an_error_that_lists_them() {
+    let s = Scratch::new("unnamed");
+    let oci = s.path("oci");
+    ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}:a")]));
+    ok(ferry(&[
+        "copy",
+        "--override-arch",
+        "s390x",
+        "demo:",
+        &format!("oci:{oci}:b"),
+    ]));
+    let out = ferry(&[
+        "copy",
+        &format!("oci:{oci}"),
+        &format!("dir:{}", s.path("dir")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("@0: a") && err.contains("@1: b"), "{err}");
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("oci:{oci}:@0"),
+            &format!("dir:{}", s.path("dir"))
+        ])),
+        DEMO_INDEX
+    );
+}
+
+#[test]
+fn a_corrupt_source_blob_is_refused_and_leaves_the_destination_as_it_was() {
+    let s = Scratch::new("corrupt");
+    let (dir, oci) = (s.path("dir"), s.path("oci"));
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{dir}")]));
+    ok(ferry(&[
+        "copy",
+        "--override-arch",
+        "s390x",
+        "demo:",
+        &format!("oci:{oci}:keep"),
+    ]));
+    let before = files(Path::new(&oci));
+    // Corrupt the largest blob of the source.
+    let (victim, _) = files(Path::new(&dir))
+        .into_iter()
+        .filter(|(n, _)| n.len() == 64)
+        .max_by_key(|(_, b)| b.len())
+        .unwrap();
+    std::fs::write(
+        Path::new(&dir).join(&victim),
+        b"not the content you are looking for",
+    )
+    .unwrap();
+    let out = ferry(&[
+        "copy",
+        "--all",
+        &format!("dir:{dir}"),
+        &format!("oci:{oci}:new"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&victim[..12]), "{err}");
+    // index.json did not change; nothing half-written remains.
+    assert_eq!(
+        index_json(&oci),
+        serde_json::from_slice::<serde_json::Value>(
+            &before.iter().find(|f| f.0 == "index.json").unwrap().1
+        )
+        .unwrap()
+    );
+    assert!(
+        files(Path::new(&oci))
+            .iter()
+            .all(|(n, _)| !n.contains(".ferry-tmp-"))
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing_and_reports_the_plan() {
+    let s = Scratch::new("dry-run");
+    let oci = s.path("oci");
+    let out = ok(ferry(&[
+        "copy",
+        "--all",
+        "--dry-run",
+        "--json",
+        "demo:",
+        &format!("oci:{oci}"),
+    ]));
+    assert!(!Path::new(&oci).exists());
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["dryRun"], true);
+    assert_eq!(report["plan"]["manifests"].as_array().unwrap().len(), 5);
+    // Four configs, four own layers, one shared base: nine blobs, once each.
+    assert_eq!(report["plan"]["blobs"].as_array().unwrap().len(), 9);
+}
+
+#[test]
+fn a_repeated_copy_skips_what_is_already_there() {
+    let s = Scratch::new("repeat");
+    let oci = s.path("oci");
+    ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}")]));
+    let out = ok(ferry(&[
+        "copy",
+        "--all",
+        "--json",
+        "demo:",
+        &format!("oci:{oci}"),
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["blobsCopied"], 0);
+    assert_eq!(report["blobsSkipped"], 9);
+}
+
+#[test]
+fn format_conversion_writes_docker_manifests_into_a_dir() {
+    let s = Scratch::new("format");
+    let dir = s.path("dir");
+    let digest = ok(ferry(&[
+        "copy",
+        "--all",
+        "--format",
+        "v2s2",
+        "demo:",
+        &format!("dir:{dir}"),
+    ]));
+    let list =
+        ferry_core::List::parse(&std::fs::read(Path::new(&dir).join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(list.list_media_type(), ferry_core::media_type::DOCKER_LIST);
+    assert_eq!(list.digest().to_string(), digest);
+    for entry in &list.entries {
+        assert_eq!(entry.media_type, ferry_core::media_type::DOCKER_V2S2);
+        let path = Path::new(&dir).join(format!(
+            "{}.manifest.json",
+            entry.digest().unwrap().encoded()
+        ));
+        let m = ferry_core::Manifest::parse(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(m.config().media_type, ferry_core::media_type::DOCKER_CONFIG);
+    }
+    // skopeo agrees the result is a valid Docker list.
+    let out = skopeo(&["inspect", "--raw", &format!("dir:{dir}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
