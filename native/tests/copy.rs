@@ -566,3 +566,75 @@ fn format_conversion_writes_docker_manifests_into_a_dir() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Writes a single-image `dir:` whose one layer is an uncompressed tar.
+fn dir_with_uncompressed_layer(root: &Path) -> (String, Vec<u8>) {
+    std::fs::create_dir_all(root).unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "hello.txt", &b"hello"[..])
+        .unwrap();
+    let layer = builder.into_inner().unwrap();
+    let layer_digest = ferry_core::Digest::sha256_of(&layer);
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = ferry_core::Digest::sha256_of(config);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    std::fs::write(root.join(layer_digest.encoded()), &layer).unwrap();
+    std::fs::write(root.join(config_digest.encoded()), config).unwrap();
+    std::fs::write(root.join("manifest.json"), &manifest).unwrap();
+    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    (layer_digest.to_string(), layer)
+}
+
+#[test]
+fn uncompressed_layers_are_gzipped_for_an_oci_layout() {
+    let s = Scratch::new("compress");
+    let (dir, oci) = (s.path("dir"), s.path("oci"));
+    let (layer_digest, layer) = dir_with_uncompressed_layer(Path::new(&dir));
+    let digest = ok(ferry(&[
+        "copy",
+        &format!("dir:{dir}"),
+        &format!("oci:{oci}:gz"),
+    ]));
+    let manifest_path = Path::new(&oci)
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let manifest = ferry_core::Manifest::parse(&std::fs::read(manifest_path).unwrap()).unwrap();
+    let new_layer = &manifest.layers()[0].descriptor;
+    assert_eq!(new_layer.media_type, ferry_core::media_type::OCI_LAYER_GZIP);
+    assert_ne!(new_layer.digest_text, layer_digest);
+    // The stored blob is the gzip of the original tar.
+    let stored = std::fs::read(
+        Path::new(&oci)
+            .join("blobs/sha256")
+            .join(new_layer.digest_text.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&stored[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, layer);
+    // A digest-preserving copy keeps the layer as it is instead.
+    let kept = ok(ferry(&[
+        "copy",
+        "--preserve-digests",
+        &format!("dir:{dir}"),
+        &format!("oci:{oci}:same"),
+    ]));
+    let original = ferry_core::Digest::sha256_of(
+        &std::fs::read(Path::new(&dir).join("manifest.json")).unwrap(),
+    );
+    assert_eq!(kept, original.to_string());
+}

@@ -7,6 +7,7 @@
 
 pub mod convert;
 mod descriptor;
+pub mod edit;
 pub mod jws;
 mod oci;
 pub mod schema1;

@@ -16,6 +16,7 @@
 //! The native engine fetches what these functions ask for (the instance
 //! manifests), performs the I/O, and hands results back.
 
+pub mod compression;
 mod conversion;
 
 pub use conversion::{

@@ -12,17 +12,19 @@
 //! destination and is verified as the destination writes it.
 
 mod progress;
+mod transform;
 
 pub use progress::{Event, JsonProgress, NoProgress, Progress, TextProgress};
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_core::list::{ConvertOptions, InstanceUpdate, LossKind};
+use ferry_core::manifest::edit::{self, LayerUpdate};
 use ferry_core::manifest::{self, Manifest};
 use ferry_core::media_type as mt;
+use ferry_core::plan::compression::{self, BlobOperation, Desired};
 use ferry_core::plan::{
     self, CopiedInstance, CopyOptions, CopyPlan, Destination, ImageContext, ImagePlan, PlanError,
     Top, TopPlan,
@@ -31,7 +33,7 @@ use ferry_core::{Digest, DigestError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::transport::{BlobInfo, ImageDestination, ImageSource, TransportError};
+use crate::transport::{BlobInfo, ImageDestination, ImageSource, LayerCompression, TransportError};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -160,6 +162,50 @@ struct Job {
     bytes: Vec<u8>,
     signatures: Vec<Vec<u8>>,
     plan: ImagePlan,
+    /// What happens to each of `plan.blobs` in transit.
+    operations: Vec<BlobOperation>,
+}
+
+impl Job {
+    /// Decides each blob's operation from the destination's wishes.
+    fn decide_operations(&mut self, desired: Desired) {
+        let config_type = self
+            .plan
+            .blobs
+            .iter()
+            .find(|b| b.config)
+            .map(|b| b.media_type.as_str());
+        // Schema 1 has no config blob; its layers are image layers.
+        let is_image = matches!(
+            config_type,
+            None | Some(mt::OCI_CONFIG) | Some(mt::DOCKER_CONFIG)
+        );
+        let may_modify = self.plan.cannot_modify.is_none()
+            && !matches!(
+                self.plan.source_media_type.as_str(),
+                mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED
+            );
+        self.operations = self
+            .plan
+            .blobs
+            .iter()
+            .map(|b| {
+                if b.config {
+                    BlobOperation::Keep
+                } else {
+                    compression::blob_operation(&b.media_type, desired, may_modify, is_image)
+                }
+            })
+            .collect();
+    }
+}
+
+/// One blob to move: the source blob and what happens to it.
+#[derive(Debug, Clone)]
+struct BlobTask {
+    info: BlobInfo,
+    operation: BlobOperation,
+    skip: bool,
 }
 
 fn transport(
@@ -225,6 +271,7 @@ pub async fn copy(
                 bytes: top_bytes.clone(),
                 signatures: top_signatures.clone(),
                 plan,
+                operations: Vec::new(),
             });
         }
         TopPlan::Instance {
@@ -270,13 +317,24 @@ pub async fn copy(
         }
     }
 
-    // Which blobs the destination already has.
+    let desired = match dst.desired_layer_compression() {
+        LayerCompression::Preserve => Desired::Preserve,
+        LayerCompression::Compress => Desired::Compress,
+        LayerCompression::Decompress => Desired::Decompress,
+    };
+    for job in &mut jobs {
+        job.decide_operations(desired);
+    }
+
+    // The blobs to move, once each, and which the destination already has.
     let mut present = Vec::new();
-    let mut blobs: Vec<BlobInfo> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut tasks: Vec<BlobTask> = Vec::new();
     for job in &jobs {
-        for need in &job.plan.blobs {
-            if !seen.insert(need.digest.clone()) {
+        for (need, operation) in job.plan.blobs.iter().zip(&job.operations) {
+            if tasks
+                .iter()
+                .any(|t| t.info.digest.as_str() == need.digest && t.operation == *operation)
+            {
                 continue;
             }
             let info = BlobInfo {
@@ -287,15 +345,22 @@ pub async fn copy(
                 size: need.size,
                 media_type: need.media_type.clone(),
             };
-            if dst
-                .has_blob(&info)
-                .await
-                .map_err(transport("checking for a blob", dst.reference()))?
-                .is_some()
-            {
+            // A blob that changes in transit gets a new digest; whether the
+            // destination has that cannot be known before the change.
+            let skip = *operation == BlobOperation::Keep
+                && dst
+                    .has_blob(&info)
+                    .await
+                    .map_err(transport("checking for a blob", dst.reference()))?
+                    .is_some();
+            if skip {
                 present.push(need.digest.clone());
             }
-            blobs.push(info);
+            tasks.push(BlobTask {
+                info,
+                operation: *operation,
+                skip,
+            });
         }
     }
     let images: Vec<ImagePlan> = jobs.iter().map(|j| j.plan.clone()).collect();
@@ -319,7 +384,7 @@ pub async fn copy(
     }
 
     // 1. Blobs, largest first, a bounded number at a time.
-    let transfer = transfer_blobs(&src, &dst, &summary, blobs, settings.jobs, &progress).await?;
+    let transfer = transfer_blobs(&src, &dst, tasks, settings.jobs, &progress).await?;
 
     // 2. Manifests of the images, then 3. their signatures.
     let in_list = matches!(top_plan, TopPlan::List(_));
@@ -327,7 +392,7 @@ pub async fn copy(
     let mut copied = Vec::new();
     let mut single: Option<(Vec<u8>, String)> = None;
     for job in &jobs {
-        let (bytes, media_type) = write_image(&*dst, job, in_list).await?;
+        let (bytes, media_type) = write_image(&*dst, job, &transfer.changed, in_list).await?;
         let digest = manifest::digest(&bytes)
             .map_err(|e| CopyError::Task(format!("digest of a written manifest: {e}")))?;
         progress.event(Event::Manifest {
@@ -504,6 +569,7 @@ async fn fetch_job(
         bytes,
         signatures,
         plan,
+        operations: Vec::new(),
     })
 }
 
@@ -511,19 +577,47 @@ async fn fetch_job(
 async fn write_image(
     dst: &dyn ImageDestination,
     job: &Job,
+    changed: &[(Digest, BlobOperation, LayerUpdate)],
     in_list: bool,
 ) -> Result<(Vec<u8>, String), CopyError> {
-    let parsed = Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(|error| {
+    let manifest_error = |error| {
         CopyError::from(PlanError::Manifest {
             what: format!("manifest {}", job.plan.source_digest),
             error,
         })
-    })?;
+    };
+    let mut parsed =
+        Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(manifest_error)?;
+    let mut base = job.bytes.clone();
+    if job.operations.iter().any(|o| *o != BlobOperation::Keep) {
+        // Layers changed form in transit: the manifest names the new blobs.
+        let updates: Vec<LayerUpdate> = job
+            .plan
+            .blobs
+            .iter()
+            .zip(&job.operations)
+            .filter(|(b, _)| !b.config)
+            .map(|(b, op)| {
+                changed
+                    .iter()
+                    .find(|(d, o, _)| d.as_str() == b.digest && o == op)
+                    .map(|(_, _, u)| u.clone())
+                    .unwrap_or_else(|| LayerUpdate {
+                        digest: b.digest.clone(),
+                        size: b.size,
+                        media_type: b.media_type.clone(),
+                    })
+            })
+            .collect();
+        base = edit::with_layers(&parsed, &updates)
+            .map_err(|e| CopyError::Task(format!("updating the manifest's layers: {e}")))?;
+        parsed = Manifest::from_blob(&base, &job.plan.source_media_type).map_err(manifest_error)?;
+    }
     let conversion = &job.plan.conversion;
     let mut attempts = Vec::new();
     for target in std::iter::once(&conversion.preferred).chain(&conversion.fallbacks) {
         let bytes = if !conversion.needs_conversion && *target == conversion.preferred {
-            job.bytes.clone()
+            base.clone()
         } else {
             match manifest::convert::convert(&parsed, target) {
                 Ok(b) => b,
@@ -565,34 +659,45 @@ struct Transfer {
     skipped: usize,
     bytes_copied: u64,
     bytes_skipped: u64,
+    /// Blobs that changed in transit: source digest, operation, new form.
+    changed: Vec<(Digest, BlobOperation, LayerUpdate)>,
+}
+
+/// What one finished blob transfer produced.
+struct Moved {
+    size: u64,
+    changed: Option<(Digest, BlobOperation, LayerUpdate)>,
+}
+
+impl Transfer {
+    fn record(&mut self, moved: Moved) {
+        self.copied += 1;
+        self.bytes_copied += moved.size;
+        if let Some(change) = moved.changed {
+            self.changed.push(change);
+        }
+    }
 }
 
 async fn transfer_blobs(
     src: &Arc<dyn ImageSource>,
     dst: &Arc<dyn ImageDestination>,
-    summary: &CopyPlan,
-    blobs: Vec<BlobInfo>,
+    mut tasks: Vec<BlobTask>,
     jobs: usize,
     progress: &Arc<dyn Progress>,
 ) -> Result<Transfer, CopyError> {
     let mut result = Transfer::default();
     let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
-    let mut tasks = JoinSet::new();
-    // `summary.blobs` is largest first; start transfers in that order.
-    for planned in &summary.blobs {
-        let Some(info) = blobs
-            .iter()
-            .find(|b| b.digest.as_str() == planned.digest)
-            .cloned()
-        else {
-            continue;
-        };
-        if planned.skip {
+    let mut running = JoinSet::new();
+    // Largest first: the long transfers start early and finish together.
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
+    for task in tasks {
+        if task.skip {
             result.skipped += 1;
-            result.bytes_skipped += planned.size.max(0) as u64;
+            result.bytes_skipped += task.info.size.max(0) as u64;
             progress.event(Event::Skipped {
-                digest: planned.digest.clone(),
-                size: planned.size,
+                digest: task.info.digest.to_string(),
+                size: task.info.size,
             });
             continue;
         }
@@ -602,31 +707,47 @@ async fn transfer_blobs(
             .await
             .map_err(|e| CopyError::Task(e.to_string()))?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
-        tasks.spawn(async move {
+        running.spawn(async move {
             let _permit = permit;
-            copy_blob(&*src, &*dst, &info, &progress).await
+            copy_blob(&*src, &*dst, &task, &progress).await
         });
-        // Collect finished tasks as we go, so a failure stops new starts.
-        while let Some(done) = tasks.try_join_next() {
-            let size = done.map_err(|e| CopyError::Task(e.to_string()))??;
-            result.copied += 1;
-            result.bytes_copied += size;
+        // Collect finished transfers as we go, so a failure stops new starts.
+        while let Some(done) = running.try_join_next() {
+            if let Err(e) = flatten(done).map(|m| result.record(m)) {
+                return Err(drain(running, e).await);
+            }
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        let size = done.map_err(|e| CopyError::Task(e.to_string()))??;
-        result.copied += 1;
-        result.bytes_copied += size;
+    while let Some(done) = running.join_next().await {
+        if let Err(e) = flatten(done).map(|m| result.record(m)) {
+            return Err(drain(running, e).await);
+        }
     }
     Ok(result)
+}
+
+fn flatten(
+    done: Result<Result<Moved, CopyError>, tokio::task::JoinError>,
+) -> Result<Moved, CopyError> {
+    done.map_err(|e| CopyError::Task(e.to_string()))?
+}
+
+/// After a failure, lets the transfers in flight finish rather than
+/// aborting them: each removes its own temporary file when it ends, which
+/// an aborted task cannot promise while the file system call it was waiting
+/// for completes in the background.
+async fn drain(mut running: JoinSet<Result<Moved, CopyError>>, error: CopyError) -> CopyError {
+    while running.join_next().await.is_some() {}
+    error
 }
 
 async fn copy_blob(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
-    info: &BlobInfo,
+    task: &BlobTask,
     progress: &Arc<dyn Progress>,
-) -> Result<u64, CopyError> {
+) -> Result<Moved, CopyError> {
+    let info = &task.info;
     let (stream, size) = src.blob(info).await.map_err(transport(
         format!("reading blob {}", info.digest),
         src.reference(),
@@ -648,18 +769,123 @@ async fn copy_blob(
     });
     let counted = progress::Counting::new(stream, info.digest.to_string(), progress.clone());
     let bytes = counted.counter();
-    dst.put_blob(Box::pin(counted), info)
+    if task.operation == BlobOperation::Keep {
+        dst.put_blob(Box::pin(counted), info)
+            .await
+            .map_err(transport(
+                format!("writing blob {}", info.digest),
+                dst.reference(),
+            ))?;
+        let total = bytes.load(std::sync::atomic::Ordering::Relaxed);
+        progress.event(Event::Done {
+            digest: info.digest.to_string(),
+            size: total,
+        });
+        return Ok(Moved {
+            size: total,
+            changed: None,
+        });
+    }
+    // The layer changes form on the way: verify the source as it is read,
+    // then store the new form under its new digest.
+    let what = format!("blob {}", info.digest);
+    let verified = VerifyingReader::new(Box::pin(counted), info.clone());
+    let transformed = transform::transform(Box::pin(verified), task.operation, &what)
         .await
-        .map_err(transport(
-            format!("writing blob {}", info.digest),
-            dst.reference(),
-        ))?;
-    let total = bytes.load(std::sync::atomic::Ordering::Relaxed);
+        .map_err(transport(format!("transforming {what}"), src.reference()))?;
+    let new_info = BlobInfo {
+        digest: transformed.digest.clone(),
+        size: transformed.size as i64,
+        media_type: compression::transformed_media_type(&info.media_type, task.operation)
+            .to_string(),
+    };
+    if dst
+        .has_blob(&new_info)
+        .await
+        .map_err(transport("checking for a blob", dst.reference()))?
+        .is_none()
+    {
+        let file = tokio::fs::File::open(transformed.file.path())
+            .await
+            .map_err(|e| CopyError::Task(format!("reopening a transformed layer: {e}")))?;
+        dst.put_blob(Box::pin(file), &new_info)
+            .await
+            .map_err(transport(
+                format!("writing blob {}", new_info.digest),
+                dst.reference(),
+            ))?;
+    }
     progress.event(Event::Done {
         digest: info.digest.to_string(),
-        size: total,
+        size: bytes.load(std::sync::atomic::Ordering::Relaxed),
     });
-    Ok(total)
+    Ok(Moved {
+        size: transformed.size,
+        changed: Some((
+            info.digest.clone(),
+            task.operation,
+            LayerUpdate {
+                digest: new_info.digest.to_string(),
+                size: new_info.size,
+                media_type: new_info.media_type,
+            },
+        )),
+    })
+}
+
+/// Checks a stream against its digest and size as it is read; the final
+/// read fails if they do not match, so a transformed layer is never built
+/// from corrupt content.
+struct VerifyingReader {
+    inner: crate::transport::BlobStream,
+    info: BlobInfo,
+    hasher: Option<ferry_core::digest::Hasher>,
+}
+
+impl VerifyingReader {
+    fn new(inner: crate::transport::BlobStream, info: BlobInfo) -> Self {
+        let hasher = Some(info.digest.verifier());
+        VerifyingReader {
+            inner,
+            info,
+            hasher,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for VerifyingReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = this.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let read = &buf.filled()[before..];
+            if !read.is_empty() {
+                if let Some(hasher) = this.hasher.as_mut() {
+                    hasher.update(read);
+                }
+            } else if let Some(hasher) = this.hasher.take() {
+                let size = hasher.bytes();
+                let digest = hasher.finish();
+                let size_ok = this.info.size < 0 || size == this.info.size as u64;
+                if digest != this.info.digest || !size_ok {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "content of {} has digest {digest} and {size} bytes",
+                            this.info.digest
+                        ),
+                    )));
+                }
+            }
+        }
+        poll
+    }
 }
 
 /// Writes signatures; a destination without signature support is an

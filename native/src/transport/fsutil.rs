@@ -35,6 +35,31 @@ pub fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
 }
 
+/// A scratch file that is removed when dropped.
+#[derive(Debug)]
+pub struct ScratchFile {
+    path: PathBuf,
+}
+
+impl ScratchFile {
+    /// A new, unique path in the system's temporary directory.
+    pub fn new(purpose: &str) -> Self {
+        ScratchFile {
+            path: temp_path(&std::env::temp_dir().join(purpose)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Removes the temporary file on drop unless it was renamed into place.
 struct TempGuard(Option<PathBuf>);
 
