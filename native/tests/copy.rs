@@ -638,3 +638,94 @@ fn uncompressed_layers_are_gzipped_for_an_oci_layout() {
     );
     assert_eq!(kept, original.to_string());
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, name, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Writes an unsigned schema 1 `dir:` image with two real layers; returns
+/// the layers' diff IDs, base first.
+fn schema1_dir(root: &Path) -> Vec<String> {
+    std::fs::create_dir_all(root).unwrap();
+    let base_tar = tar_of("base.txt", b"base");
+    let top_tar = tar_of("top.txt", b"top");
+    let (base, top) = (gzip(&base_tar), gzip(&top_tar));
+    let (base_digest, top_digest) = (
+        ferry_core::Digest::sha256_of(&base),
+        ferry_core::Digest::sha256_of(&top),
+    );
+    std::fs::write(root.join(base_digest.encoded()), &base).unwrap();
+    std::fs::write(root.join(top_digest.encoded()), &top).unwrap();
+    let (base_id, top_id) = ("a".repeat(64), "b".repeat(64));
+    let top_compat = format!(
+        r#"{{"id":"{top_id}","parent":"{base_id}","created":"2020-01-01T00:00:00Z","architecture":"amd64","os":"linux","container_config":{{"Cmd":["/bin/sh","-c","echo top"]}}}}"#
+    );
+    let base_compat = format!(
+        r#"{{"id":"{base_id}","created":"2019-01-01T00:00:00Z","container_config":{{"Cmd":["/bin/sh","-c","echo base"]}}}}"#
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 1,
+        "name": "ferry/test",
+        "tag": "latest",
+        "architecture": "amd64",
+        "fsLayers": [{"blobSum": top_digest.to_string()}, {"blobSum": base_digest.to_string()}],
+        "history": [{"v1Compatibility": top_compat}, {"v1Compatibility": base_compat}],
+    });
+    std::fs::write(
+        root.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    vec![
+        ferry_core::Digest::sha256_of(&base_tar).to_string(),
+        ferry_core::Digest::sha256_of(&top_tar).to_string(),
+    ]
+}
+
+#[test]
+fn schema1_is_converted_with_diff_ids_computed_while_copying() {
+    let s = Scratch::new("schema1");
+    let (dir, oci) = (s.path("dir"), s.path("oci"));
+    let diff_ids = schema1_dir(Path::new(&dir));
+    let digest = ok(ferry(&[
+        "copy",
+        &format!("dir:{dir}"),
+        &format!("oci:{oci}:converted"),
+    ]));
+    let blob = |d: &str| {
+        std::fs::read(
+            Path::new(&oci)
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let manifest = ferry_core::Manifest::parse(&blob(&digest)).unwrap();
+    assert_eq!(manifest.media_type(), ferry_core::media_type::OCI_MANIFEST);
+    assert_eq!(manifest.layers().len(), 2);
+    let config: serde_json::Value =
+        serde_json::from_slice(&blob(&manifest.config().digest_text)).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"], serde_json::json!(diff_ids));
+    assert_eq!(config["history"].as_array().unwrap().len(), 2);
+    // skopeo reads the converted image.
+    let out = skopeo(&["inspect", &format!("oci:{oci}:converted")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -229,6 +229,55 @@ impl Schema1 {
             .collect()
     }
 
+    /// Converts to Docker schema 2, as containers/image does: the layers
+    /// that are not throwaway (base first), each gzip with the size it was
+    /// copied with, and a config built from the history with the layers'
+    /// diff IDs. `layers` gives, for each entry of [`Schema1::layer_infos`]
+    /// (base first), its size and the sha256 of its uncompressed content.
+    /// Returns the config blob and the manifest.
+    pub fn to_schema2(
+        &self,
+        layers: &[(i64, Digest)],
+    ) -> Result<(Vec<u8>, Vec<u8>), ManifestError> {
+        let infos = self.layer_infos();
+        if layers.len() != infos.len() {
+            return Err(HistoryError::LengthMismatch {
+                layers: infos.len(),
+                history: layers.len(),
+            }
+            .into());
+        }
+        let mut diff_ids = Vec::new();
+        let mut descriptors = Vec::new();
+        for (info, (size, diff_id)) in infos.iter().zip(layers) {
+            if info.empty_layer {
+                continue;
+            }
+            diff_ids.push(diff_id.clone());
+            let mut layer = json::Object::default();
+            layer.set("mediaType", Value::from(mt::DOCKER_LAYER_GZIP));
+            layer.set("size", Value::from(*size));
+            layer.set("digest", Value::from(info.descriptor.digest_text.as_str()));
+            descriptors.push(Value::Object(layer));
+        }
+        let config = self.to_schema2_config(&diff_ids)?;
+        let config_digest = Digest::sha256_of(&config);
+        let mut config_descriptor = json::Object::default();
+        config_descriptor.set("mediaType", Value::from(mt::DOCKER_CONFIG));
+        config_descriptor.set("size", Value::from(config.len() as i64));
+        config_descriptor.set("digest", Value::from(config_digest.as_str()));
+        let manifest = json::Object::from_pairs([
+            ("schemaVersion", Value::from(2)),
+            ("mediaType", Value::from(mt::DOCKER_V2S2)),
+            ("config", Value::Object(config_descriptor)),
+            ("layers", Value::Array(descriptors)),
+        ]);
+        Ok((
+            config,
+            Value::Object(manifest).to_compact(true).into_bytes(),
+        ))
+    }
+
     /// The image ID: the hex digest of [`Schema1::to_schema2_config`] with
     /// no diff IDs, as containers/image computes it.
     pub fn image_id(&self) -> Result<String, ManifestError> {
@@ -551,5 +600,37 @@ pub(crate) mod rfc3339 {
             assert!(normalize("2020-01-01 00:00:00Z").is_none());
             assert!(normalize("2020-01-01T24:00:00Z").is_none());
         }
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::*;
+
+    #[test]
+    fn schema1_converts_to_schema2_without_throwaway_layers() {
+        let text = include_str!("../../tests/fixtures/plan/v2s1-mixed-layers.json");
+        let m = Schema1::parse(text.as_bytes()).unwrap();
+        let infos = m.layer_infos();
+        let layers: Vec<(i64, Digest)> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, _)| (100 + i as i64, Digest::sha256_of(&[i as u8])))
+            .collect();
+        let (config, manifest) = m.to_schema2(&layers).unwrap();
+        let converted = crate::Manifest::parse(&manifest).unwrap();
+        assert_eq!(converted.media_type(), mt::DOCKER_V2S2);
+        let kept = infos.iter().filter(|l| !l.empty_layer).count();
+        assert!(
+            kept > 0 && kept < infos.len(),
+            "the fixture mixes real and throwaway layers"
+        );
+        assert_eq!(converted.layers().len(), kept);
+        assert_eq!(
+            converted.config().digest_text,
+            Digest::sha256_of(&config).as_str()
+        );
+        let config_text = core::str::from_utf8(&config).unwrap();
+        assert!(config_text.contains("\"diff_ids\":["), "{config_text}");
     }
 }

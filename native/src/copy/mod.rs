@@ -206,6 +206,8 @@ struct BlobTask {
     info: BlobInfo,
     operation: BlobOperation,
     skip: bool,
+    /// Compute the layer's diff ID on the way (schema 1 conversions).
+    diff_id: bool,
 }
 
 fn transport(
@@ -331,10 +333,13 @@ pub async fn copy(
     let mut tasks: Vec<BlobTask> = Vec::new();
     for job in &jobs {
         for (need, operation) in job.plan.blobs.iter().zip(&job.operations) {
-            if tasks
-                .iter()
-                .any(|t| t.info.digest.as_str() == need.digest && t.operation == *operation)
+            let wants_diff_id = job.plan.needs_diff_ids && !need.config;
+            if let Some(task) = tasks
+                .iter_mut()
+                .find(|t| t.info.digest.as_str() == need.digest && t.operation == *operation)
             {
+                task.diff_id |= wants_diff_id;
+                task.skip &= !wants_diff_id;
                 continue;
             }
             let info = BlobInfo {
@@ -348,6 +353,7 @@ pub async fn copy(
             // A blob that changes in transit gets a new digest; whether the
             // destination has that cannot be known before the change.
             let skip = *operation == BlobOperation::Keep
+                && !wants_diff_id
                 && dst
                     .has_blob(&info)
                     .await
@@ -360,6 +366,7 @@ pub async fn copy(
                 info,
                 operation: *operation,
                 skip,
+                diff_id: wants_diff_id,
             });
         }
     }
@@ -392,7 +399,7 @@ pub async fn copy(
     let mut copied = Vec::new();
     let mut single: Option<(Vec<u8>, String)> = None;
     for job in &jobs {
-        let (bytes, media_type) = write_image(&*dst, job, &transfer.changed, in_list).await?;
+        let (bytes, media_type) = write_image(&*dst, job, &transfer, in_list).await?;
         let digest = manifest::digest(&bytes)
             .map_err(|e| CopyError::Task(format!("digest of a written manifest: {e}")))?;
         progress.event(Event::Manifest {
@@ -577,9 +584,10 @@ async fn fetch_job(
 async fn write_image(
     dst: &dyn ImageDestination,
     job: &Job,
-    changed: &[(Digest, BlobOperation, LayerUpdate)],
+    transfer: &Transfer,
     in_list: bool,
 ) -> Result<(Vec<u8>, String), CopyError> {
+    let changed = &transfer.changed;
     let manifest_error = |error| {
         CopyError::from(PlanError::Manifest {
             what: format!("manifest {}", job.plan.source_digest),
@@ -618,6 +626,17 @@ async fn write_image(
     for target in std::iter::once(&conversion.preferred).chain(&conversion.fallbacks) {
         let bytes = if !conversion.needs_conversion && *target == conversion.preferred {
             base.clone()
+        } else if let Manifest::Schema1(schema1) = &parsed
+            && matches!(target.as_str(), mt::DOCKER_V2S2 | mt::OCI_MANIFEST)
+        {
+            match schema1_converted(dst, schema1, transfer, target).await {
+                Ok(b) => b,
+                Err(CopyError::Plan(e)) => {
+                    attempts.push(format!("{target}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             match manifest::convert::convert(&parsed, target) {
                 Ok(b) => b,
@@ -661,12 +680,15 @@ struct Transfer {
     bytes_skipped: u64,
     /// Blobs that changed in transit: source digest, operation, new form.
     changed: Vec<(Digest, BlobOperation, LayerUpdate)>,
+    /// Layers whose diff IDs were computed: digest, size, diff ID.
+    diff_ids: Vec<(Digest, u64, Digest)>,
 }
 
 /// What one finished blob transfer produced.
 struct Moved {
     size: u64,
     changed: Option<(Digest, BlobOperation, LayerUpdate)>,
+    diff_id: Option<(Digest, u64, Digest)>,
 }
 
 impl Transfer {
@@ -676,7 +698,66 @@ impl Transfer {
         if let Some(change) = moved.changed {
             self.changed.push(change);
         }
+        if let Some(diff_id) = moved.diff_id {
+            self.diff_ids.push(diff_id);
+        }
     }
+}
+
+/// Converts a schema 1 image to schema 2 (and on to OCI) with the diff IDs
+/// computed while its layers were copied, storing the new config blob.
+async fn schema1_converted(
+    dst: &dyn ImageDestination,
+    schema1: &manifest::Schema1,
+    transfer: &Transfer,
+    target: &str,
+) -> Result<Vec<u8>, CopyError> {
+    let mut layers = Vec::new();
+    for info in schema1.layer_infos() {
+        let found = transfer
+            .diff_ids
+            .iter()
+            .find(|(d, _, _)| d.as_str() == info.descriptor.digest_text)
+            .ok_or_else(|| {
+                CopyError::Task(format!(
+                    "no diff ID was computed for layer {}",
+                    info.descriptor.digest_text
+                ))
+            })?;
+        layers.push((found.1 as i64, found.2.clone()));
+    }
+    let (config, manifest_bytes) = schema1.to_schema2(&layers).map_err(|error| {
+        CopyError::from(PlanError::Manifest {
+            what: "the schema 1 history".into(),
+            error,
+        })
+    })?;
+    let config_info = BlobInfo {
+        digest: Digest::sha256_of(&config),
+        size: config.len() as i64,
+        media_type: mt::DOCKER_CONFIG.into(),
+    };
+    if dst
+        .has_blob(&config_info)
+        .await
+        .map_err(transport("checking for a blob", dst.reference()))?
+        .is_none()
+    {
+        dst.put_blob(Box::pin(std::io::Cursor::new(config)), &config_info)
+            .await
+            .map_err(transport("writing the converted config", dst.reference()))?;
+    }
+    if target == mt::DOCKER_V2S2 {
+        return Ok(manifest_bytes);
+    }
+    let schema2 = Manifest::parse(&manifest_bytes).map_err(|error| {
+        CopyError::from(PlanError::Manifest {
+            what: "the converted manifest".into(),
+            error,
+        })
+    })?;
+    manifest::convert::convert(&schema2, target)
+        .map_err(|e| CopyError::Task(format!("converting to {target}: {e}")))
 }
 
 async fn transfer_blobs(
@@ -770,20 +851,43 @@ async fn copy_blob(
     let counted = progress::Counting::new(stream, info.digest.to_string(), progress.clone());
     let bytes = counted.counter();
     if task.operation == BlobOperation::Keep {
-        dst.put_blob(Box::pin(counted), info)
-            .await
-            .map_err(transport(
-                format!("writing blob {}", info.digest),
-                dst.reference(),
-            ))?;
+        let (stream, slot): (crate::transport::BlobStream, _) = if task.diff_id {
+            let (tee, slot) = transform::DiffIdTee::new(Box::pin(counted));
+            (Box::pin(tee), Some(slot))
+        } else {
+            (Box::pin(counted), None)
+        };
+        dst.put_blob(stream, info).await.map_err(transport(
+            format!("writing blob {}", info.digest),
+            dst.reference(),
+        ))?;
         let total = bytes.load(std::sync::atomic::Ordering::Relaxed);
         progress.event(Event::Done {
             digest: info.digest.to_string(),
             size: total,
         });
+        let diff_id = match slot {
+            None => None,
+            Some(slot) => match slot.lock().ok().and_then(|mut s| s.take()) {
+                Some(Ok(d)) => Some((info.digest.clone(), total, d)),
+                Some(Err(e)) => {
+                    return Err(CopyError::Task(format!(
+                        "diff ID of layer {}: {e}",
+                        info.digest
+                    )));
+                }
+                None => {
+                    return Err(CopyError::Task(format!(
+                        "layer {} was not read to its end",
+                        info.digest
+                    )));
+                }
+            },
+        };
         return Ok(Moved {
             size: total,
             changed: None,
+            diff_id,
         });
     }
     // The layer changes form on the way: verify the source as it is read,
@@ -821,6 +925,7 @@ async fn copy_blob(
     });
     Ok(Moved {
         size: transformed.size,
+        diff_id: None,
         changed: Some((
             info.digest.clone(),
             task.operation,

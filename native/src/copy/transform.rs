@@ -116,3 +116,124 @@ pub async fn transform(
     let digest = hashing.hasher.finish();
     Ok(Transformed { file, digest, size })
 }
+
+/// Computes a layer's diff ID (the sha256 of its uncompressed content)
+/// from the bytes as they stream past, so schema 1 images can be converted
+/// without reading their layers twice.
+pub struct DiffIdTee {
+    inner: BlobStream,
+    state: DiffState,
+    result: std::sync::Arc<std::sync::Mutex<Option<Result<Digest, String>>>>,
+}
+
+enum DiffState {
+    /// Not enough bytes yet to tell gzip from plain tar.
+    Undecided(Vec<u8>),
+    Gzip(Box<flate2::write::GzDecoder<HashSink>>),
+    Plain(Hasher),
+    Finished,
+}
+
+/// A writer that only hashes.
+pub struct HashSink(Hasher);
+
+impl Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where the diff ID appears once the stream has been read to its end.
+pub type DiffIdSlot = std::sync::Arc<std::sync::Mutex<Option<Result<Digest, String>>>>;
+
+impl DiffIdTee {
+    pub fn new(inner: BlobStream) -> (Self, DiffIdSlot) {
+        let result: DiffIdSlot = Default::default();
+        (
+            DiffIdTee {
+                inner,
+                state: DiffState::Undecided(Vec::new()),
+                result: result.clone(),
+            },
+            result,
+        )
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if let DiffState::Undecided(seen) = &mut self.state {
+            seen.extend_from_slice(bytes);
+            if seen.len() < 2 {
+                return Ok(());
+            }
+            let seen = std::mem::take(seen);
+            self.state = if seen[..2] == [0x1f, 0x8b] {
+                DiffState::Gzip(Box::new(flate2::write::GzDecoder::new(HashSink(
+                    Hasher::new(ferry_core::digest::Algorithm::Sha256),
+                ))))
+            } else {
+                DiffState::Plain(Hasher::new(ferry_core::digest::Algorithm::Sha256))
+            };
+            return self.feed(&seen);
+        }
+        match &mut self.state {
+            DiffState::Gzip(decoder) => decoder.write_all(bytes).map_err(|e| format!("gzip: {e}")),
+            DiffState::Plain(hasher) => {
+                hasher.update(bytes);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Digest, String> {
+        if let DiffState::Undecided(seen) = &mut self.state {
+            let seen = std::mem::take(seen);
+            let mut hasher = Hasher::new(ferry_core::digest::Algorithm::Sha256);
+            hasher.update(&seen);
+            self.state = DiffState::Plain(hasher);
+        }
+        match std::mem::replace(&mut self.state, DiffState::Finished) {
+            DiffState::Gzip(decoder) => decoder
+                .finish()
+                .map(|sink| sink.0.finish())
+                .map_err(|e| format!("gzip: {e}")),
+            DiffState::Plain(hasher) => Ok(hasher.finish()),
+            _ => Err("diff ID already taken".into()),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for DiffIdTee {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = this.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let read = &buf.filled()[before..];
+            let outcome = if read.is_empty() {
+                if matches!(this.state, DiffState::Finished) {
+                    return poll;
+                }
+                Some(this.finish())
+            } else {
+                this.feed(read).err().map(Err)
+            };
+            if let Some(outcome) = outcome
+                && let Ok(mut slot) = this.result.lock()
+            {
+                *slot = Some(outcome);
+            }
+        }
+        poll
+    }
+}
