@@ -130,7 +130,7 @@ enum DiffState {
     /// Not enough bytes yet to tell gzip from plain tar.
     Undecided(Vec<u8>),
     Gzip(Box<flate2::write::GzDecoder<HashSink>>),
-    Plain(Hasher),
+    Plain(Box<Hasher>),
     Finished,
 }
 
@@ -176,7 +176,7 @@ impl DiffIdTee {
                     Hasher::new(ferry_core::digest::Algorithm::Sha256),
                 ))))
             } else {
-                DiffState::Plain(Hasher::new(ferry_core::digest::Algorithm::Sha256))
+                DiffState::Plain(Box::new(Hasher::new(ferry_core::digest::Algorithm::Sha256)))
             };
             return self.feed(&seen);
         }
@@ -195,7 +195,7 @@ impl DiffIdTee {
             let seen = std::mem::take(seen);
             let mut hasher = Hasher::new(ferry_core::digest::Algorithm::Sha256);
             hasher.update(&seen);
-            self.state = DiffState::Plain(hasher);
+            self.state = DiffState::Plain(Box::new(hasher));
         }
         match std::mem::replace(&mut self.state, DiffState::Finished) {
             DiffState::Gzip(decoder) => decoder
