@@ -729,3 +729,90 @@ fn schema1_is_converted_with_diff_ids_computed_while_copying() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_list_round_trips_through_oci_archive_keeping_its_digest() {
+    let s = Scratch::new("oci-archive");
+    let (archive, dir) = (s.path("image.tar"), s.path("dir"));
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            "demo:",
+            &format!("oci-archive:{archive}:demo")
+        ])),
+        DEMO_INDEX
+    );
+    assert_eq!(
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("oci-archive:{archive}:demo"),
+            &format!("dir:{dir}")
+        ])),
+        DEMO_INDEX
+    );
+    let out = skopeo(&["inspect", "--raw", &format!("oci-archive:{archive}:demo")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ferry_core::Digest::sha256_of(&out.stdout).to_string(),
+        DEMO_INDEX
+    );
+}
+
+#[test]
+fn docker_archive_gets_one_platform_as_schema2_with_uncompressed_layers() {
+    let s = Scratch::new("docker-archive");
+    let (archive, dir) = (s.path("image.tar"), s.path("dir"));
+    ok(ferry(&[
+        "copy",
+        "--override-arch",
+        "arm64",
+        "demo:",
+        &format!("docker-archive:{archive}:ferry/demo:arm64"),
+    ]));
+    let out = skopeo(&["inspect", &format!("docker-archive:{archive}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inspected["Architecture"], "arm64");
+    // Reading it back gives plain tar layers.
+    ok(ferry(&[
+        "copy",
+        &format!("docker-archive:{archive}"),
+        &format!("dir:{dir}"),
+    ]));
+    let manifest =
+        ferry_core::Manifest::parse(&std::fs::read(Path::new(&dir).join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest.media_type(), ferry_core::media_type::DOCKER_V2S2);
+    for layer in manifest.layers() {
+        assert_eq!(
+            layer.descriptor.media_type,
+            ferry_core::media_type::DOCKER_LAYER
+        );
+    }
+}
+
+#[test]
+fn a_whole_list_into_docker_archive_is_refused_clearly() {
+    let s = Scratch::new("docker-archive-list");
+    let archive = s.path("image.tar");
+    let out = ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("docker-archive:{archive}"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("list"), "{err}");
+    assert!(!Path::new(&archive).exists());
+}

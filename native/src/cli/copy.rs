@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
-use ferry::copy::{self, JsonProgress, NoProgress, Progress, Settings, TextProgress};
+use ferry::copy::{self, BarProgress, JsonProgress, NoProgress, Progress, Settings, TextProgress};
 use ferry::output::human_size;
 use ferry::transport::Reference;
 use ferry_core::Platform;
@@ -57,7 +57,8 @@ pub struct CopyArgs {
     /// Print what would be copied; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Progress on stderr: text, json (one event per line) or none.
+    /// Progress on stderr: text (bars on a terminal, lines otherwise), json
+    /// (one event per line) or none.
     #[arg(long, value_enum, default_value_t = ProgressKind::Text)]
     progress: ProgressKind,
     /// Print the summary as JSON on stdout.
@@ -153,6 +154,11 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
     };
     let progress: Arc<dyn Progress> = match args.progress {
+        ProgressKind::Text
+            if !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) =>
+        {
+            Arc::new(BarProgress::default())
+        }
         ProgressKind::Text if !args.json => Arc::new(TextProgress),
         ProgressKind::Json => Arc::new(JsonProgress),
         _ => Arc::new(NoProgress),

@@ -14,7 +14,7 @@
 mod progress;
 mod transform;
 
-pub use progress::{Event, JsonProgress, NoProgress, Progress, TextProgress};
+pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
 
 use std::fmt;
 use std::sync::Arc;

@@ -138,3 +138,96 @@ impl AsyncRead for Counting {
         poll
     }
 }
+
+/// Bars on a terminal: one per blob in flight and one overall (bytes of
+/// the blobs started so far against their total).
+pub struct BarProgress {
+    bars: indicatif::MultiProgress,
+    overall: indicatif::ProgressBar,
+    blobs: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl std::fmt::Debug for BarProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BarProgress").finish_non_exhaustive()
+    }
+}
+
+impl Default for BarProgress {
+    fn default() -> Self {
+        let bars =
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let overall = bars.add(indicatif::ProgressBar::new(0));
+        overall.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        overall.set_message("total");
+        BarProgress {
+            bars,
+            overall,
+            blobs: Default::default(),
+        }
+    }
+}
+
+impl Progress for BarProgress {
+    fn event(&self, event: Event) {
+        let Ok(mut blobs) = self.blobs.lock() else {
+            return;
+        };
+        match event {
+            Event::Started { digest, size } => {
+                let bar = self
+                    .bars
+                    .add(indicatif::ProgressBar::new(size.max(0) as u64));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg:>12} [{bar:30}] {bytes}/{total_bytes}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_message(short(&digest).trim_start_matches("sha256:").to_string());
+                self.overall.inc_length(size.max(0) as u64);
+                blobs.insert(digest, bar);
+            }
+            Event::Bytes { digest, total } => {
+                if let Some(bar) = blobs.get(&digest) {
+                    let delta = total.saturating_sub(bar.position());
+                    bar.set_position(total);
+                    self.overall.inc(delta);
+                }
+            }
+            Event::Done { digest, size } => {
+                if let Some(bar) = blobs.remove(&digest) {
+                    self.overall.inc(size.saturating_sub(bar.position()));
+                    bar.finish_and_clear();
+                    self.bars.remove(&bar);
+                }
+                let _ = self.bars.println(format!(
+                    "Copied blob {} ({})",
+                    short(&digest),
+                    crate::output::human_size(size as i64)
+                ));
+            }
+            Event::Skipped { digest, .. } => {
+                let _ = self.bars.println(format!(
+                    "Copying blob {} skipped: already exists",
+                    short(&digest)
+                ));
+            }
+            Event::Manifest { digest, media_type } => {
+                let _ = self
+                    .bars
+                    .println(format!("Wrote manifest {} ({media_type})", short(&digest)));
+                if media_type.contains("index") || media_type.contains("list") || blobs.is_empty() {
+                    self.overall.finish_and_clear();
+                }
+            }
+        }
+    }
+}

@@ -24,9 +24,12 @@
 //! while it writes and refuses content that does not match, so no blob is
 //! ever held whole in memory.
 
+pub mod archive;
 pub mod dir;
+pub mod docker_archive;
 pub mod fsutil;
 pub mod oci;
+pub mod oci_archive;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -230,6 +233,11 @@ pub enum Reference {
     Dir(PathBuf),
     /// `oci:PATH[:REF]` or, as a source, `oci:PATH:@N`.
     Oci(oci::LayoutReference),
+    /// `oci-archive:PATH[:REF]` or, as a source, `oci-archive:PATH:@N`.
+    OciArchive(oci::LayoutReference),
+    /// `docker-archive:PATH[:NAME[:TAG]]` or, as a source,
+    /// `docker-archive:PATH:@N`.
+    DockerArchive(docker_archive::ArchiveReference),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -261,8 +269,14 @@ impl Reference {
             "oci" => oci::LayoutReference::parse(rest)
                 .map(Reference::Oci)
                 .map_err(|reason| invalid(&reason)),
+            "oci-archive" => oci::LayoutReference::parse(rest)
+                .map(Reference::OciArchive)
+                .map_err(|reason| invalid(&reason)),
+            "docker-archive" => docker_archive::ArchiveReference::parse(rest)
+                .map(Reference::DockerArchive)
+                .map_err(|reason| invalid(&reason)),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: dir, oci, demo)"
+                "unknown transport {other:?} (known: dir, oci, oci-archive, docker-archive, demo)"
             ))),
         }
     }
@@ -272,6 +286,10 @@ impl Reference {
         match self {
             Reference::Dir(path) => Ok(Box::new(dir::DirSource::open(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciSource::open(r).await?)),
+            Reference::OciArchive(r) => Ok(Box::new(oci_archive::OciArchiveSource::open(r).await?)),
+            Reference::DockerArchive(r) => Ok(Box::new(
+                docker_archive::DockerArchiveSource::open(r).await?,
+            )),
             Reference::Demo => Ok(Box::new(crate::demo::Demo::build())),
         }
     }
@@ -281,6 +299,12 @@ impl Reference {
         match self {
             Reference::Dir(path) => Ok(Box::new(dir::DirDestination::create(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciDestination::create(r).await?)),
+            Reference::OciArchive(r) => Ok(Box::new(
+                oci_archive::OciArchiveDestination::create(r).await?,
+            )),
+            Reference::DockerArchive(r) => Ok(Box::new(
+                docker_archive::DockerArchiveDestination::create(r).await?,
+            )),
             Reference::Demo => Err(TransportError::Unsupported {
                 location: "demo:".into(),
                 reason: "the demo image can only be copied from, not to".into(),
@@ -294,6 +318,8 @@ impl fmt::Display for Reference {
         match self {
             Reference::Dir(p) => write!(f, "dir:{}", p.display()),
             Reference::Oci(r) => write!(f, "oci:{r}"),
+            Reference::OciArchive(r) => write!(f, "oci-archive:{r}"),
+            Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
     }
@@ -318,7 +344,10 @@ impl DryRun {
         match &self.reference {
             Reference::Dir(p) => p.join(digest.encoded()),
             Reference::Oci(r) => oci::blob_path(&r.path, digest),
-            Reference::Demo => PathBuf::new(),
+            // An archive is written whole at commit: it has no blob yet.
+            Reference::OciArchive(_) | Reference::DockerArchive(_) | Reference::Demo => {
+                PathBuf::new()
+            }
         }
     }
 
@@ -339,15 +368,21 @@ impl ImageDestination for DryRun {
     fn supported_manifest_types(&self) -> Vec<String> {
         match &self.reference {
             Reference::Dir(_) | Reference::Demo => Vec::new(),
-            Reference::Oci(_) => vec![
+            Reference::Oci(_) | Reference::OciArchive(_) => vec![
                 ferry_core::media_type::OCI_MANIFEST.into(),
                 ferry_core::media_type::OCI_INDEX.into(),
             ],
+            Reference::DockerArchive(_) => vec![ferry_core::media_type::DOCKER_V2S2.into()],
         }
     }
 
     fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Preserve
+        // What the real destination would ask for, so the plan matches.
+        match &self.reference {
+            Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
+            Reference::DockerArchive(_) => LayerCompression::Decompress,
+            Reference::Dir(_) | Reference::Demo => LayerCompression::Preserve,
+        }
     }
 
     fn supports_signatures(&self) -> bool {

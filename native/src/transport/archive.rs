@@ -1,0 +1,1010 @@
+//! Tar archives read in place and written reproducibly, for `oci-archive:`
+//! and `docker-archive:`.
+//!
+//! ferry never extracts an archive it reads. [`TarArchive::open`] walks
+//! the headers once, records where each regular file's data starts and how
+//! long it is, and an entry is later served by seeking into the file. So
+//! no name from the archive ever becomes a path on disk; names are still
+//! held to what a safe extractor would demand (relative, no `..`, links
+//! that stay inside, no devices, no duplicates), because an archive that
+//! breaks those rules is broken or hostile, and other tools reading it
+//! would see different content than ferry does.
+//!
+//! Headers are parsed here rather than by the `tar` crate's reader, which
+//! reads GNU long names and PAX records into memory with no bound and
+//! leaves truncation after the last entry unnoticed when it seeks. Every
+//! allocation here is bounded by [`Limits`]. The `tar` crate still writes
+//! archives ([`write_archive`]).
+//!
+//! A gzip-compressed archive (`docker save | gzip`) cannot be seeked into,
+//! so it is decompressed once into a temporary file, removed when the
+//! [`TarArchive`] is dropped; decompression stops at
+//! [`Limits::max_decompressed_size`] so a small bomb cannot fill the disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_core::Digest;
+use ferry_core::digest::{Algorithm, Hasher};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::fsutil::{self, TEMP_PREFIX};
+use super::{BlobStream, TransportError, io_error};
+
+/// Most entries an archive may have. An image has a handful; a `docker
+/// save` of many images a few thousand.
+pub const MAX_ENTRIES: usize = 100_000;
+/// Longest entry or link name accepted, in bytes: Linux's `PATH_MAX`.
+pub const MAX_NAME_LEN: usize = 4096;
+/// Most bytes a compressed archive may decompress to. Far above any real
+/// image, far below what a gzip bomb of a few megabytes expands to.
+pub const MAX_DECOMPRESSED_SIZE: u64 = 64 << 30;
+/// Largest PAX extended header: a path, a link path, a size and some
+/// times and extended attributes fit many times over.
+const MAX_PAX_SIZE: u64 = 1 << 20;
+/// How many symlinks one name may go through before it counts as a loop.
+const MAX_LINK_HOPS: usize = 16;
+const BLOCK: u64 = 512;
+/// Read size for hashing and decompressing.
+const CHUNK: usize = 256 * 1024;
+
+/// Bounds on what reading an archive may cost. Tests lower them to check
+/// that they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_name_len: usize,
+    pub max_decompressed_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: MAX_ENTRIES,
+            max_name_len: MAX_NAME_LEN,
+            max_decompressed_size: MAX_DECOMPRESSED_SIZE,
+        }
+    }
+}
+
+/// Where a regular file's data lies in the (decompressed) archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// What hashing an entry found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDigest {
+    pub digest: Digest,
+    pub size: u64,
+    /// Whether the content starts with the gzip magic bytes.
+    pub gzip: bool,
+}
+
+/// An indexed tar archive. Cheap to clone; the temporary file of a
+/// compressed archive lives until the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct TarArchive {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The archive as the user named it, for messages.
+    path: PathBuf,
+    /// The decompressed copy, when the archive is compressed.
+    decompressed: Option<tempfile::TempPath>,
+    /// Regular files by normalised name, links already resolved.
+    files: BTreeMap<String, Span>,
+}
+
+impl Inner {
+    fn data_path(&self) -> &Path {
+        self.decompressed.as_deref().unwrap_or(&self.path)
+    }
+}
+
+impl TarArchive {
+    /// Indexes the archive at `path`, refusing anything hostile.
+    pub async fn open(path: &Path, limits: Limits) -> Result<Self, TransportError> {
+        let owned = path.to_path_buf();
+        let inner = tokio::task::spawn_blocking(move || index(owned, &limits))
+            .await
+            .map_err(|e| io_error(path, "index archive")(std::io::Error::other(e)))??;
+        Ok(TarArchive {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The archive's path as given.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// `<archive>: <entry>`, the location errors about an entry carry.
+    pub fn location(&self, name: &str) -> String {
+        format!("{}: {name}", self.inner.path.display())
+    }
+
+    /// The regular file called `name` (`./` prefixes and the like
+    /// ignored), following links.
+    pub fn get(&self, name: &str) -> Option<Span> {
+        let name = normalise(name).ok()?;
+        self.inner.files.get(&name).copied()
+    }
+
+    /// Names of the regular files (and links to them), sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.inner.files.keys().map(String::as_str)
+    }
+
+    fn require(&self, name: &str) -> Result<Span, TransportError> {
+        self.get(name).ok_or_else(|| TransportError::NotFound {
+            what: format!("file {name:?}"),
+            location: self.inner.path.display().to_string(),
+        })
+    }
+
+    /// An entry's content as a stream, and its size.
+    pub async fn stream(&self, name: &str) -> Result<(BlobStream, u64), TransportError> {
+        let span = self.require(name)?;
+        let path = self.inner.data_path();
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(io_error(path, "open"))?;
+        file.seek(SeekFrom::Start(span.offset))
+            .await
+            .map_err(io_error(path, "seek in"))?;
+        // The stream keeps the file open, so a decompressed copy stays
+        // readable even if the archive is dropped first (Unix semantics).
+        Ok((Box::pin(file.take(span.size)), span.size))
+    }
+
+    /// A whole small entry (a manifest, `index.json`), refused if it is over
+    /// `limit` bytes so a hostile archive cannot make ferry allocate
+    /// gigabytes.
+    pub async fn read(&self, name: &str, limit: usize) -> Result<Vec<u8>, TransportError> {
+        let span = self.require(name)?;
+        if span.size > limit as u64 {
+            return Err(TransportError::Malformed {
+                location: self.location(name),
+                reason: format!("{} bytes, over the {limit}-byte limit", span.size),
+            });
+        }
+        let (mut stream, _) = self.stream(name).await?;
+        let mut bytes = Vec::with_capacity(span.size as usize);
+        stream
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io_error(self.inner.data_path(), "read"))?;
+        if bytes.len() as u64 != span.size {
+            return Err(TransportError::Malformed {
+                location: self.location(name),
+                reason: format!(
+                    "archive changed while being read: {} of {} bytes",
+                    bytes.len(),
+                    span.size
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// sha256 digests of entries, streamed (never held whole), in the
+    /// order given.
+    pub async fn digest(&self, names: Vec<String>) -> Result<Vec<EntryDigest>, TransportError> {
+        let spans = names
+            .iter()
+            .map(|n| self.require(n).map(|s| (n.clone(), s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let this = self.clone();
+        let path = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || this.digest_blocking(&spans))
+            .await
+            .map_err(|e| io_error(path, "hash archive entries of")(std::io::Error::other(e)))?
+    }
+
+    fn digest_blocking(
+        &self,
+        spans: &[(String, Span)],
+    ) -> Result<Vec<EntryDigest>, TransportError> {
+        let path = self.inner.data_path();
+        let mut file = std::fs::File::open(path).map_err(io_error(path, "open"))?;
+        // Links make one span appear under several names; hash it once.
+        let mut done: HashMap<Span, EntryDigest> = HashMap::new();
+        let mut out = Vec::with_capacity(spans.len());
+        let mut buffer = vec![0u8; CHUNK];
+        for (name, span) in spans {
+            if let Some(d) = done.get(span) {
+                out.push(d.clone());
+                continue;
+            }
+            file.seek(SeekFrom::Start(span.offset))
+                .map_err(io_error(path, "seek in"))?;
+            let mut reader = (&mut file).take(span.size);
+            let mut hasher = Hasher::new(Algorithm::Sha256);
+            let mut head = Vec::with_capacity(2);
+            loop {
+                let n = reader.read(&mut buffer).map_err(io_error(path, "read"))?;
+                if n == 0 {
+                    break;
+                }
+                if head.len() < 2 {
+                    let want = (2 - head.len()).min(n);
+                    head.extend_from_slice(&buffer[..want]);
+                }
+                hasher.update(&buffer[..n]);
+            }
+            if hasher.bytes() != span.size {
+                return Err(TransportError::Malformed {
+                    location: self.location(name),
+                    reason: format!(
+                        "archive changed while being read: {} of {} bytes",
+                        hasher.bytes(),
+                        span.size
+                    ),
+                });
+            }
+            let d = EntryDigest {
+                digest: hasher.finish(),
+                size: span.size,
+                gzip: head == GZIP_MAGIC,
+            };
+            done.insert(*span, d.clone());
+            out.push(d);
+        }
+        Ok(out)
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Compressions recognised by their magic bytes, as containers/image's
+/// `DetectCompression` does; only gzip is read.
+fn detect_compression(head: &[u8]) -> Option<&'static str> {
+    const KNOWN: [(&[u8], &str); 4] = [
+        (&GZIP_MAGIC, "gzip"),
+        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+        (b"BZh", "bzip2"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, name)| *name)
+}
+
+/// Where big temporary files and directories go: `TMPDIR` if set, else
+/// `/var/tmp` where it exists, as containers/image does, because `/tmp` is
+/// often a small RAM disk and images can be gigabytes.
+pub fn big_temp_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let var_tmp = Path::new("/var/tmp");
+    if var_tmp.is_dir() {
+        return var_tmp.to_path_buf();
+    }
+    std::env::temp_dir()
+}
+
+/// Prefix of the temporary files and directories archives use:
+/// fsutil's, plus the process ID, so leftovers of a killed process can be
+/// told from files another ferry is still using.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+fn index(path: PathBuf, limits: &Limits) -> Result<Inner, TransportError> {
+    let mut file = std::fs::File::open(&path).map_err(io_error(&path, "open archive"))?;
+    let mut head = tar::Header::new_old();
+    let n = read_up_to(&mut file, head.as_mut_bytes()).map_err(io_error(&path, "read"))?;
+    // A tar starts with its first entry's name, which could be anything,
+    // "BZh" included; a valid header settles it before magic bytes are
+    // looked at.
+    let is_tar = n == head.as_bytes().len() && checksum_matches(&head).unwrap_or(false);
+    let compression = if is_tar {
+        None
+    } else {
+        detect_compression(&head.as_bytes()[..n])
+    };
+    let decompressed = match compression {
+        None => None,
+        Some("gzip") => {
+            file.seek(SeekFrom::Start(0))
+                .map_err(io_error(&path, "seek in"))?;
+            Some(decompress(file, &path, limits.max_decompressed_size)?)
+        }
+        Some(other) => {
+            return Err(TransportError::Unsupported {
+                location: path.display().to_string(),
+                reason: format!(
+                    "the archive is {other}-compressed; ferry reads plain and gzip-compressed archives only (decompress it first)"
+                ),
+            });
+        }
+    };
+    let data_path = decompressed.as_deref().unwrap_or(&path);
+    let mut data = std::fs::File::open(data_path).map_err(io_error(data_path, "open"))?;
+    let len = data.metadata().map_err(io_error(data_path, "stat"))?.len();
+    let files = Scanner {
+        file: &mut data,
+        len,
+        archive: &path,
+        data_path,
+        limits,
+    }
+    .scan()?;
+    Ok(Inner {
+        path,
+        decompressed,
+        files,
+    })
+}
+
+/// Whether a header's checksum holds. Accepts the unsigned sum POSIX
+/// specifies and the signed sum some old tars wrote.
+fn checksum_matches(header: &tar::Header) -> std::io::Result<bool> {
+    let (mut unsigned, mut signed) = (0u32, 0i32);
+    for (i, b) in header.as_bytes().iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { *b };
+        unsigned += u32::from(b);
+        signed += i32::from(b as i8);
+    }
+    let stored = header.cksum()?;
+    Ok(stored == unsigned || i64::from(stored) == i64::from(signed))
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Decompresses a gzip archive into a temporary file, counting bytes and
+/// stopping at `limit`. Multi-member gzip is read whole, as Go's reader
+/// does.
+fn decompress(
+    file: std::fs::File,
+    archive: &Path,
+    limit: u64,
+) -> Result<tempfile::TempPath, TransportError> {
+    let dir = big_temp_dir();
+    let (out, temp) = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(&dir)
+        .map_err(io_error(&dir, "create a temporary file in"))?
+        .into_parts();
+    let mut writer = BufWriter::with_capacity(CHUNK, out);
+    let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK, file));
+    let mut buffer = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    loop {
+        let n = match decoder.read(&mut buffer) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData
+                        | std::io::ErrorKind::InvalidInput
+                        | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Err(TransportError::Malformed {
+                    location: archive.display().to_string(),
+                    reason: format!("corrupt gzip data: {e}"),
+                });
+            }
+            Err(e) => return Err(io_error(archive, "read")(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > limit {
+            return Err(TransportError::Malformed {
+                location: archive.display().to_string(),
+                reason: format!(
+                    "decompresses to more than {limit} bytes; refusing it as a possible decompression bomb"
+                ),
+            });
+        }
+        writer
+            .write_all(&buffer[..n])
+            .map_err(io_error(&*temp, "write"))?;
+    }
+    writer.flush().map_err(io_error(&*temp, "write"))?;
+    Ok(temp)
+}
+
+/// What a name in the archive is.
+#[derive(Debug, Clone)]
+enum Kind {
+    File(Span),
+    Dir,
+    /// A symbolic link, its target already resolved to a normalised name.
+    Symlink(String),
+}
+
+/// Extension headers seen since the last real entry; they describe the
+/// next one.
+#[derive(Debug, Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<Pax>,
+}
+
+#[derive(Debug, Default)]
+struct Pax {
+    path: Option<Vec<u8>>,
+    link: Option<Vec<u8>>,
+    size: Option<u64>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.long_name.is_none() && self.long_link.is_none() && self.pax.is_none()
+    }
+}
+
+struct Scanner<'a> {
+    file: &'a mut std::fs::File,
+    len: u64,
+    archive: &'a Path,
+    data_path: &'a Path,
+    limits: &'a Limits,
+}
+
+impl Scanner<'_> {
+    fn malformed(&self, name: &str, reason: impl Into<String>) -> TransportError {
+        TransportError::Malformed {
+            location: format!("{}: {name}", self.archive.display()),
+            reason: reason.into(),
+        }
+    }
+
+    fn at_offset(&self, offset: u64, reason: impl Into<String>) -> TransportError {
+        self.malformed(&format!("offset {offset}"), reason)
+    }
+
+    fn scan(mut self) -> Result<BTreeMap<String, Span>, TransportError> {
+        let mut names: HashMap<String, Kind> = HashMap::new();
+        let mut pending = Pending::default();
+        let mut entries = 0usize;
+        let mut pos = 0u64;
+        loop {
+            // Go's archive/tar and GNU tar take a clean end of file at a
+            // block boundary as the end, with or without the zero blocks.
+            if pos == self.len {
+                break;
+            }
+            if self.len - pos < BLOCK {
+                let reason = if pos == 0 {
+                    "not a tar archive: shorter than one 512-byte header".to_string()
+                } else {
+                    format!(
+                        "truncated archive: it ends {} bytes into a 512-byte header",
+                        self.len - pos
+                    )
+                };
+                return Err(self.at_offset(pos, reason));
+            }
+            let mut header = tar::Header::new_old();
+            self.file
+                .seek(SeekFrom::Start(pos))
+                .and_then(|_| self.file.read_exact(header.as_mut_bytes()))
+                .map_err(io_error(self.data_path, "read"))?;
+            if header.as_bytes().iter().all(|b| *b == 0) {
+                break;
+            }
+            self.check_checksum(&header, pos)?;
+            let raw_name = String::from_utf8_lossy(&header.path_bytes()).into_owned();
+            let type_byte = header.entry_type().as_byte();
+            let is_extension = matches!(type_byte, b'L' | b'K' | b'x' | b'g');
+            let header_size = header
+                .entry_size()
+                .map_err(|e| self.malformed(&raw_name, format!("bad size field: {e}")))?;
+            // A PAX size overrides the header's; readers that disagree on
+            // this see different files in the same archive.
+            let size = match (&pending.pax, is_extension) {
+                (Some(Pax { size: Some(s), .. }), false) => *s,
+                _ => header_size,
+            };
+            let data = pos + BLOCK;
+            let end = data.checked_add(size).filter(|end| *end <= self.len);
+            let Some(end) = end else {
+                return Err(self.malformed(
+                    &raw_name,
+                    format!(
+                        "truncated archive: the header says {size} bytes follow, but the archive ends {} bytes later",
+                        self.len - data
+                    ),
+                ));
+            };
+            pos = end.div_ceil(BLOCK) * BLOCK;
+            match type_byte {
+                b'L' | b'K' => {
+                    let slot = if type_byte == b'L' {
+                        &mut pending.long_name
+                    } else {
+                        &mut pending.long_link
+                    };
+                    if slot.is_some() {
+                        return Err(
+                            self.at_offset(data - BLOCK, "two GNU long-name headers for one entry")
+                        );
+                    }
+                    // GNU counts the terminating NUL.
+                    if size > self.limits.max_name_len as u64 + 1 {
+                        return Err(self.at_offset(
+                            data - BLOCK,
+                            format!(
+                                "GNU long name of {size} bytes, over the {}-byte limit",
+                                self.limits.max_name_len
+                            ),
+                        ));
+                    }
+                    let mut bytes = self.read_data(data, size)?;
+                    while bytes.last() == Some(&0) {
+                        bytes.pop();
+                    }
+                    *slot = Some(bytes);
+                }
+                b'x' | b'g' => {
+                    if size > MAX_PAX_SIZE {
+                        return Err(self.at_offset(
+                            data - BLOCK,
+                            format!(
+                                "PAX header of {size} bytes, over the {MAX_PAX_SIZE}-byte limit"
+                            ),
+                        ));
+                    }
+                    let bytes = self.read_data(data, size)?;
+                    let pax = self.parse_pax(&bytes, data - BLOCK)?;
+                    if type_byte == b'g' {
+                        // Global records would change how every later entry
+                        // reads; readers disagree on whether they do.
+                        if pax.path.is_some() || pax.link.is_some() || pax.size.is_some() {
+                            return Err(self.at_offset(
+                                data - BLOCK,
+                                "global PAX header sets a path, link or size, which readers apply inconsistently",
+                            ));
+                        }
+                    } else if pending.pax.is_some() {
+                        return Err(self.at_offset(data - BLOCK, "two PAX headers for one entry"));
+                    } else {
+                        pending.pax = Some(pax);
+                    }
+                }
+                _ => {
+                    entries += 1;
+                    if entries > self.limits.max_entries {
+                        return Err(self.malformed(
+                            &raw_name,
+                            format!("more than {} entries", self.limits.max_entries),
+                        ));
+                    }
+                    let pending = std::mem::take(&mut pending);
+                    let (pax_path, pax_link) = match pending.pax {
+                        Some(p) => (p.path, p.link),
+                        None => (None, None),
+                    };
+                    let name_bytes = pax_path
+                        .or(pending.long_name)
+                        .unwrap_or_else(|| header.path_bytes().into_owned());
+                    let link_bytes = pax_link
+                        .or(pending.long_link)
+                        .or_else(|| header.link_name_bytes().map(|b| b.into_owned()));
+                    let name = self.text(&name_bytes, "name")?;
+                    self.add_entry(
+                        &mut names,
+                        type_byte,
+                        name,
+                        link_bytes,
+                        Span { offset: data, size },
+                    )?;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            return Err(self.at_offset(pos, "extension header at the end, describing no entry"));
+        }
+        self.resolve(names)
+    }
+
+    /// Refuses a block whose checksum does not hold: at the start the file
+    /// is no tar at all; later, a header is corrupt.
+    fn check_checksum(&self, header: &tar::Header, pos: u64) -> Result<(), TransportError> {
+        let what = if pos == 0 {
+            "not a tar archive"
+        } else {
+            "corrupt tar header"
+        };
+        match checksum_matches(header) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.at_offset(pos, format!("{what}: checksum mismatch"))),
+            Err(e) => Err(self.at_offset(pos, format!("{what}: {e}"))),
+        }
+    }
+
+    fn read_data(&mut self, offset: u64, size: u64) -> Result<Vec<u8>, TransportError> {
+        let mut bytes = vec![0u8; size as usize];
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.read_exact(&mut bytes))
+            .map_err(io_error(self.data_path, "read"))?;
+        Ok(bytes)
+    }
+
+    fn parse_pax(&self, bytes: &[u8], pos: u64) -> Result<Pax, TransportError> {
+        let mut pax = Pax::default();
+        for record in tar::PaxExtensions::new(bytes) {
+            let record = record.map_err(|e| self.at_offset(pos, format!("bad PAX header: {e}")))?;
+            let key = record
+                .key()
+                .map_err(|_| self.at_offset(pos, "bad PAX header: key is not UTF-8"))?;
+            let value = record.value_bytes();
+            match key {
+                "path" => pax.path = Some(self.bounded_name(value, pos)?),
+                "linkpath" => pax.link = Some(self.bounded_name(value, pos)?),
+                "size" => {
+                    let size = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            self.at_offset(pos, "bad PAX header: size is not a number")
+                        })?;
+                    pax.size = Some(size);
+                }
+                k if k.starts_with("GNU.sparse.") => {
+                    return Err(
+                        self.at_offset(pos, "sparse files are not supported in image archives")
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(pax)
+    }
+
+    fn bounded_name(&self, value: &[u8], pos: u64) -> Result<Vec<u8>, TransportError> {
+        if value.len() > self.limits.max_name_len {
+            return Err(self.at_offset(
+                pos,
+                format!(
+                    "name of {} bytes, over the {}-byte limit",
+                    value.len(),
+                    self.limits.max_name_len
+                ),
+            ));
+        }
+        Ok(value.to_vec())
+    }
+
+    fn text(&self, bytes: &[u8], what: &str) -> Result<String, TransportError> {
+        let lossy = String::from_utf8_lossy(bytes);
+        if bytes.len() > self.limits.max_name_len {
+            return Err(self.malformed(
+                &lossy,
+                format!(
+                    "{what} of {} bytes, over the {}-byte limit",
+                    bytes.len(),
+                    self.limits.max_name_len
+                ),
+            ));
+        }
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| self.malformed(&lossy, format!("{what} is not UTF-8")))
+    }
+
+    fn add_entry(
+        &self,
+        names: &mut HashMap<String, Kind>,
+        type_byte: u8,
+        raw: String,
+        link: Option<Vec<u8>>,
+        span: Span,
+    ) -> Result<(), TransportError> {
+        let name = normalise(&raw).map_err(|reason| self.malformed(&raw, reason))?;
+        let kind = match type_byte {
+            // Pre-POSIX tars mark directories by a trailing slash only.
+            b'\0' if raw.ends_with('/') => Kind::Dir,
+            b'0' | b'\0' | b'7' => Kind::File(span),
+            b'5' => Kind::Dir,
+            b'1' => {
+                let target = self.text(&link.unwrap_or_default(), "link target")?;
+                // Hard link targets are names in the archive, relative to
+                // its root, and must have come earlier.
+                let resolved = normalise(&target).map_err(|_| {
+                    self.malformed(
+                        &raw,
+                        format!("hard link to {target:?} points outside the archive"),
+                    )
+                })?;
+                match names.get(&resolved) {
+                    Some(Kind::File(span)) => Kind::File(*span),
+                    _ => {
+                        return Err(self.malformed(
+                            &raw,
+                            format!("hard link to {target:?}, which is not an earlier regular file in the archive"),
+                        ));
+                    }
+                }
+            }
+            b'2' => {
+                let target = self.text(&link.unwrap_or_default(), "link target")?;
+                let resolved = resolve_symlink(&name, &target).ok_or_else(|| {
+                    self.malformed(
+                        &raw,
+                        format!("symbolic link to {target:?} points outside the archive"),
+                    )
+                })?;
+                Kind::Symlink(resolved)
+            }
+            b'3' | b'4' => {
+                return Err(self.malformed(&raw, "device files have no place in an image archive"));
+            }
+            b'6' => return Err(self.malformed(&raw, "FIFOs have no place in an image archive")),
+            b'S' => {
+                return Err(
+                    self.malformed(&raw, "sparse files are not supported in image archives")
+                );
+            }
+            other => {
+                return Err(self.malformed(
+                    &raw,
+                    format!("unsupported entry type {:?}", char::from(other)),
+                ));
+            }
+        };
+        if name.is_empty() {
+            // The archive root (`./`): only a directory may be it.
+            return match kind {
+                Kind::Dir => Ok(()),
+                _ => Err(self.malformed(&raw, "entry names the archive root")),
+            };
+        }
+        if names.contains_key(&name) {
+            return Err(self.malformed(
+                &raw,
+                format!("duplicate entry {name:?}: readers disagree on which copy counts"),
+            ));
+        }
+        names.insert(name, kind);
+        Ok(())
+    }
+
+    /// Turns the name table into regular files, following symbolic links.
+    /// Links to directories or to nothing are left out: looking them up
+    /// finds nothing, as it would after extraction.
+    fn resolve(
+        &self,
+        names: HashMap<String, Kind>,
+    ) -> Result<BTreeMap<String, Span>, TransportError> {
+        let mut files = BTreeMap::new();
+        for (name, kind) in &names {
+            let mut current = kind;
+            let mut hops = 0;
+            let span = loop {
+                match current {
+                    Kind::File(span) => break Some(*span),
+                    Kind::Dir => break None,
+                    Kind::Symlink(target) => {
+                        hops += 1;
+                        if hops > MAX_LINK_HOPS {
+                            return Err(self.malformed(name, "symbolic link loop"));
+                        }
+                        match names.get(target) {
+                            Some(next) => current = next,
+                            None => break None,
+                        }
+                    }
+                }
+            };
+            if let Some(span) = span {
+                files.insert(name.clone(), span);
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// Normalises an entry name: `./a//b/` is `a/b`, the root is `""`.
+/// Refuses absolute names and `..` anywhere, as a safe extractor must.
+pub fn normalise(name: &str) -> Result<String, String> {
+    if name.starts_with('/') {
+        return Err(format!("absolute path {name:?}"));
+    }
+    let mut parts = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("path {name:?} has a '..' component")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Where a symbolic link at `name` pointing to `target` leads, as a
+/// normalised name; `None` if it leaves the archive.
+fn resolve_symlink(name: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') || target.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// One member of an archive being written.
+#[derive(Debug)]
+pub enum Member {
+    /// A directory; the name has no trailing slash.
+    Dir(String),
+    /// A regular file copied from disk.
+    File { name: String, source: PathBuf },
+    /// A regular file from memory.
+    Bytes { name: String, bytes: Vec<u8> },
+}
+
+/// Writes `members`, in order, as a tar at `target`: to a temporary name
+/// beside it first, renamed into place when complete, so `target` is
+/// either the old file or the whole new archive. Headers carry nothing
+/// of the machine or the moment (mtime 0, owner 0:0 without names, modes
+/// 0644 and 0755), so the same image always gives the same bytes.
+pub async fn write_archive(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
+    let owned = target.to_path_buf();
+    tokio::task::spawn_blocking(move || write_archive_blocking(&owned, members))
+        .await
+        .map_err(|e| io_error(target, "write archive")(std::io::Error::other(e)))?
+}
+
+/// Removes a temporary file on drop unless disarmed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
+    let temp = fsutil::temp_path(target);
+    let mut guard = RemoveOnDrop(Some(temp.clone()));
+    let file = std::fs::File::create(&temp).map_err(io_error(&temp, "create"))?;
+    let mut builder = tar::Builder::new(BufWriter::with_capacity(CHUNK, file));
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        match member {
+            Member::Dir(name) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, format!("{name}/"), std::io::empty())
+                    .map_err(io_error(&temp, "write"))?;
+            }
+            Member::File { name, source } => {
+                let file = std::fs::File::open(&source).map_err(io_error(&source, "open"))?;
+                let size = file.metadata().map_err(io_error(&source, "stat"))?.len();
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(size);
+                builder
+                    .append_data(&mut header, &name, file.take(size))
+                    .map_err(io_error(&temp, "write"))?;
+            }
+            Member::Bytes { name, bytes } => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(bytes.len() as u64);
+                builder
+                    .append_data(&mut header, &name, bytes.as_slice())
+                    .map_err(io_error(&temp, "write"))?;
+            }
+        }
+    }
+    let writer = builder.into_inner().map_err(io_error(&temp, "finish"))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| io_error(&temp, "write")(e.into_error()))?;
+    drop(file);
+    std::fs::rename(&temp, target).map_err(io_error(target, "rename into place"))?;
+    guard.0 = None;
+    Ok(())
+}
+
+/// Checks that `path` can become an archive: its directory exists and it
+/// is not a directory itself. Done when a destination is opened, so a
+/// typo fails before gigabytes are copied.
+pub async fn check_target(
+    path: &Path,
+    location: &str,
+) -> Result<Option<std::fs::Metadata>, TransportError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let meta = tokio::fs::metadata(parent)
+        .await
+        .map_err(io_error(parent, "find the archive's directory"))?;
+    if !meta.is_dir() {
+        return Err(TransportError::Unsupported {
+            location: location.to_string(),
+            reason: format!("{} is not a directory", parent.display()),
+        });
+    }
+    match tokio::fs::metadata(path).await {
+        Ok(meta) if meta.is_dir() => Err(TransportError::Unsupported {
+            location: location.to_string(),
+            reason: "is a directory, not an archive file".into(),
+        }),
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, "stat")(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_strips_dot_components_and_slashes() {
+        assert_eq!(
+            normalise("./blobs//sha256/./x/").as_deref(),
+            Ok("blobs/sha256/x")
+        );
+        assert_eq!(normalise("./").as_deref(), Ok(""));
+    }
+
+    #[test]
+    fn normalise_refuses_escapes() {
+        for bad in ["/etc/passwd", "../x", "a/../../x", "a/.."] {
+            assert!(normalise(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symlinks_resolve_relative_to_their_directory() {
+        assert_eq!(
+            resolve_symlink("a/b/layer.tar", "../c/layer.tar").as_deref(),
+            Some("a/c/layer.tar")
+        );
+        assert_eq!(resolve_symlink("a/layer.tar", "../x").as_deref(), Some("x"));
+        assert_eq!(resolve_symlink("a/layer.tar", "../../x"), None);
+        assert_eq!(resolve_symlink("x", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn compression_is_told_by_magic_bytes() {
+        assert_eq!(detect_compression(&[0x1f, 0x8b, 8]), Some("gzip"));
+        assert_eq!(detect_compression(&[0x28, 0xb5, 0x2f, 0xfd]), Some("zstd"));
+        assert_eq!(detect_compression(b"oci-la"), None);
+    }
+}

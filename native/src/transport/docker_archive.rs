@@ -1,0 +1,787 @@
+//! `docker-archive:PATH[:NAME:TAG]` (or, as a source, `PATH:@N`): the
+//! `docker save` format.
+//!
+//! ```text
+//! manifest.json    [{"Config": "<file>", "RepoTags": ["name:tag", …], "Layers": ["<file>", …]}, …]
+//! <config file>    the image config
+//! <layer files>    one tar per layer, uncompressed or gzip
+//! repositories     legacy {"name": {"tag": "<id>"}}, not read
+//! ```
+//!
+//! The format has no manifest, so a source presents a Docker schema 2
+//! manifest that ferry synthesises: the config and every layer described
+//! by the sha256 and size of the file as stored, computed once when the
+//! source is opened (streamed, never held whole). Layers are
+//! `…rootfs.diff.tar`, or `…tar.gzip` when the file starts with gzip's
+//! magic bytes. Because those digests are of the files themselves, every
+//! blob ferry serves matches the manifest it serves. containers/image
+//! instead describes layers by the config's `diff_ids` and decompresses
+//! them when serving, so for an archive of compressed layers its manifest
+//! names other digests than ferry's; for uncompressed layers the digests
+//! agree.
+//!
+//! A destination takes one schema 2 image, with uncompressed layers, and
+//! writes `<hex>.json` (the config), `<hex>.tar` (each layer, named by
+//! the digest it was stored under), `manifest.json` and `repositories`;
+//! the tar is written beside `PATH` under a temporary name and renamed
+//! into place at commit. As in containers/image, an existing non-empty
+//! file at `PATH` is refused: the format cannot be added to in place.
+//! Archives carry no signatures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use ferry_core::json::{self, Fields, Object, Value};
+use ferry_core::manifest::{MAX_MANIFEST_SIZE, Schema2};
+use ferry_core::media_type as mt;
+use ferry_core::{Descriptor, Digest};
+
+use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
+use super::fsutil;
+use super::oci::blob_path;
+use super::{
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+};
+
+/// A Docker image name with a tag, normalised as Docker normalises it:
+/// `busybox` is `docker.io/library/busybox:latest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedTag {
+    name: String,
+    tag: String,
+}
+
+impl NamedTag {
+    /// Parses `NAME[:TAG]` with the rules of Docker's reference package
+    /// (`ParseNormalizedNamed`, then `TagNameOnly`). Digests are refused:
+    /// an archive's `RepoTags` can only hold tags.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.contains('@') {
+            return Err(format!(
+                "{input:?}: docker-archive names images by tag, not by digest"
+            ));
+        }
+        let (name, tag) = match input.rfind(':') {
+            Some(i) if !input[i + 1..].contains('/') => (&input[..i], &input[i + 1..]),
+            _ => (input, "latest"),
+        };
+        if name.is_empty() || name.len() > 255 {
+            return Err(format!("{input:?}: a name must have 1 to 255 characters"));
+        }
+        if !valid_tag(tag) {
+            return Err(format!(
+                "{input:?}: invalid tag {tag:?} (letters, digits, _ . -, not starting with . or -, at most 128)"
+            ));
+        }
+        let (domain, path) = split_domain(name);
+        if domain.as_deref().is_some_and(|d| !valid_domain(d)) {
+            return Err(format!("{input:?}: invalid registry host"));
+        }
+        if !path.split('/').all(valid_path_component) {
+            return Err(format!(
+                "{input:?}: invalid repository name (lowercase letters, digits and . _ __ - between them)"
+            ));
+        }
+        if domain.is_none() && path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{input:?}: a 64-character hex string is an image ID, not a name"
+            ));
+        }
+        let domain = match domain.as_deref() {
+            None | Some("index.docker.io") => "docker.io",
+            Some(d) => d,
+        };
+        let path = if domain == "docker.io" && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path.to_string()
+        };
+        Ok(NamedTag {
+            name: format!("{domain}/{path}"),
+            tag: tag.to_string(),
+        })
+    }
+
+    /// The fully qualified name, `docker.io/library/busybox`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+}
+
+impl fmt::Display for NamedTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.name, self.tag)
+    }
+}
+
+/// Splits off the registry host, which Docker recognises by a `.` or `:`,
+/// by being `localhost`, or by an upper-case letter (repository paths
+/// cannot have one).
+fn split_domain(name: &str) -> (Option<String>, &str) {
+    match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (Some(first.to_string()), rest)
+        }
+        _ => (None, name),
+    }
+}
+
+fn valid_tag(tag: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = tag.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && word(bytes[0])
+        && bytes.iter().all(|b| word(*b) || *b == b'.' || *b == b'-')
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn valid_path_component(component: &str) -> bool {
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = component.as_bytes();
+    if !bytes.first().is_some_and(alnum) || !bytes.last().is_some_and(alnum) {
+        return false;
+    }
+    let mut separator = String::new();
+    for b in bytes {
+        if alnum(b) {
+            let ok = separator.is_empty()
+                || matches!(separator.as_str(), "." | "_" | "__")
+                || separator.bytes().all(|c| c == b'-');
+            if !ok {
+                return false;
+            }
+            separator.clear();
+        } else if matches!(b, b'.' | b'_' | b'-') {
+            separator.push(char::from(*b));
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// A host name or IP with an optional port: `registry.example:5000`,
+/// `[::1]:5000`.
+fn valid_domain(domain: &str) -> bool {
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (domain, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+    }
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            !bytes.is_empty()
+                && bytes[0].is_ascii_alphanumeric()
+                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        })
+}
+
+/// `PATH[:NAME[:TAG]]` or `PATH:@N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveReference {
+    pub path: PathBuf,
+    pub tag: Option<NamedTag>,
+    /// `@N`: the N-th image of `manifest.json` (sources only).
+    pub index: Option<usize>,
+}
+
+impl ArchiveReference {
+    /// Parses what follows `docker-archive:`. As in containers/image, the
+    /// path ends at the first colon.
+    pub fn parse(rest: &str) -> Result<Self, String> {
+        let (path, tail) = match rest.split_once(':') {
+            Some((p, t)) => (p, Some(t)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err("empty archive path".into());
+        }
+        let mut reference = ArchiveReference {
+            path: PathBuf::from(path),
+            tag: None,
+            index: None,
+        };
+        match tail {
+            None | Some("") => {}
+            Some(t) if t.starts_with('@') => {
+                let index = t[1..]
+                    .parse::<usize>()
+                    .map_err(|_| format!("{t:?} is not @ followed by an image number"))?;
+                reference.index = Some(index);
+            }
+            Some(t) => reference.tag = Some(NamedTag::parse(t)?),
+        }
+        Ok(reference)
+    }
+}
+
+impl fmt::Display for ArchiveReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, ":@{i}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One image of `manifest.json`.
+#[derive(Debug, Clone)]
+struct Item {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
+/// Reads `manifest.json` with Go's rules (Docker and containers/image read
+/// it with `encoding/json`: keys match case-insensitively).
+fn parse_items(bytes: &[u8], location: &str) -> Result<Vec<Item>, TransportError> {
+    let malformed = |reason: String| TransportError::Malformed {
+        location: location.to_string(),
+        reason,
+    };
+    let items = match json::parse(bytes) {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => return Err(malformed(format!("a JSON {}, not an array", other.kind()))),
+        Err(e) => return Err(malformed(format!("not JSON: {e}"))),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let pointer = format!("/{i}");
+            let Value::Object(o) = v else {
+                return Err(malformed(format!(
+                    "{pointer} is a JSON {}, not an object",
+                    v.kind()
+                )));
+            };
+            let f = Fields::new(o, &pointer);
+            let item = (|| {
+                Ok::<_, json::TypeError>(Item {
+                    config: f.string("Config")?,
+                    repo_tags: f.strings("RepoTags")?,
+                    layers: f.strings("Layers")?,
+                })
+            })()
+            .map_err(|e| malformed(e.to_string()))?;
+            if item.config.is_empty() {
+                return Err(malformed(format!("{pointer} has no Config")));
+            }
+            Ok(item)
+        })
+        .collect()
+}
+
+/// Picks the image a reference means: by tag, by `@N`, or the only one;
+/// when there are several, the error lists them.
+fn choose<'a>(
+    items: &'a [Item],
+    reference: &ArchiveReference,
+    location: &str,
+) -> Result<(usize, &'a Item), TransportError> {
+    if let Some(wanted) = &reference.tag {
+        for (i, item) in items.iter().enumerate() {
+            for tag in &item.repo_tags {
+                let parsed = NamedTag::parse(tag).map_err(|reason| TransportError::Malformed {
+                    location: format!("{location}: manifest.json"),
+                    reason: format!("image @{i} has an invalid tag: {reason}"),
+                })?;
+                if &parsed == wanted {
+                    return Ok((i, item));
+                }
+            }
+        }
+        return Err(TransportError::NotFound {
+            what: format!("image tagged {wanted}"),
+            location: location.to_string(),
+        });
+    }
+    if let Some(i) = reference.index {
+        return items
+            .get(i)
+            .map(|item| (i, item))
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("image @{i} (manifest.json has {} images)", items.len()),
+                location: location.to_string(),
+            });
+    }
+    match items {
+        [one] => Ok((0, one)),
+        [] => Err(TransportError::NotFound {
+            what: "any image (manifest.json is empty)".into(),
+            location: location.to_string(),
+        }),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let tags = if item.repo_tags.is_empty() {
+                        "(untagged)".to_string()
+                    } else {
+                        item.repo_tags.join(", ")
+                    };
+                    format!("@{i}: {tags} (config {})", item.config)
+                })
+                .collect();
+            Err(TransportError::InvalidReference {
+                reference: location.to_string(),
+                reason: format!(
+                    "the archive holds {} images; name one with :NAME:TAG or :@N: {}",
+                    many.len(),
+                    listed.join("; ")
+                ),
+            })
+        }
+    }
+}
+
+/// The schema 2 manifest for a config and layers: compact, fields in the
+/// order Go's `manifest.Schema2` marshals them, as containers/image
+/// writes its own. The two differ in layer media types: containers/image
+/// labels every layer `tar.gzip`, even an uncompressed one; ferry says
+/// what the file is.
+fn synthesise(config: &EntryDigest, layers: &[EntryDigest]) -> Vec<u8> {
+    let descriptor = |media_type: &str, d: &EntryDigest| {
+        Value::Object(Object::from_pairs([
+            ("mediaType", Value::from(media_type)),
+            (
+                "size",
+                Value::from(i64::try_from(d.size).unwrap_or(i64::MAX)),
+            ),
+            ("digest", Value::from(d.digest.as_str())),
+        ]))
+    };
+    let layers = layers
+        .iter()
+        .map(|l| {
+            descriptor(
+                if l.gzip {
+                    mt::DOCKER_LAYER_GZIP
+                } else {
+                    mt::DOCKER_LAYER
+                },
+                l,
+            )
+        })
+        .collect();
+    let manifest = Object::from_pairs([
+        ("schemaVersion", Value::from(2)),
+        ("mediaType", Value::from(mt::DOCKER_V2S2)),
+        ("config", descriptor(mt::DOCKER_CONFIG, config)),
+        ("layers", Value::Array(layers)),
+    ]);
+    Value::Object(manifest).to_compact(true).into_bytes()
+}
+
+/// Reads one image of a `docker save` archive.
+#[derive(Debug)]
+pub struct DockerArchiveSource {
+    reference: ArchiveReference,
+    archive: TarArchive,
+    manifest: Vec<u8>,
+    manifest_digest: Digest,
+    /// Each blob the manifest names, by digest: the archive entry holding it.
+    blobs: BTreeMap<Digest, String>,
+}
+
+impl DockerArchiveSource {
+    pub async fn open(reference: &ArchiveReference) -> Result<Self, TransportError> {
+        Self::open_with_limits(reference, Limits::default()).await
+    }
+
+    /// As [`DockerArchiveSource::open`], with other bounds on the archive.
+    pub async fn open_with_limits(
+        reference: &ArchiveReference,
+        limits: Limits,
+    ) -> Result<Self, TransportError> {
+        let location = format!("docker-archive:{reference}");
+        let archive = TarArchive::open(&reference.path, limits).await?;
+        let bytes = archive
+            .read("manifest.json", MAX_MANIFEST_SIZE)
+            .await
+            .map_err(|e| match e {
+                TransportError::NotFound { location, .. } => TransportError::NotFound {
+                    what: "manifest.json (is this a docker save archive?)".into(),
+                    location,
+                },
+                other => other,
+            })?;
+        let items = parse_items(&bytes, &archive.location("manifest.json"))?;
+        let (i, item) = choose(&items, reference, &location)?;
+        let mut names = vec![item.config.clone()];
+        names.extend(item.layers.iter().cloned());
+        for (n, name) in names.iter().enumerate() {
+            if archive.get(name).is_none() {
+                let what = if n == 0 { "config" } else { "layer" };
+                return Err(TransportError::Malformed {
+                    location: archive.location("manifest.json"),
+                    reason: format!(
+                        "image @{i} names {what} {name:?}, which is not a file in the archive"
+                    ),
+                });
+            }
+        }
+        let digests = archive.digest(names.clone()).await?;
+        let (config, layers) = match digests.split_first() {
+            Some(split) => split,
+            None => {
+                return Err(TransportError::Malformed {
+                    location: archive.location("manifest.json"),
+                    reason: format!("image @{i} has no config"),
+                });
+            }
+        };
+        let manifest = synthesise(config, layers);
+        let blobs = digests
+            .iter()
+            .zip(names)
+            .map(|(d, name)| (d.digest.clone(), name))
+            .collect();
+        Ok(DockerArchiveSource {
+            reference: reference.clone(),
+            archive,
+            manifest_digest: Digest::sha256_of(&manifest),
+            manifest,
+            blobs,
+        })
+    }
+}
+
+#[async_trait]
+impl ImageSource for DockerArchiveSource {
+    fn reference(&self) -> String {
+        format!("docker-archive:{}", self.reference)
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
+        match instance {
+            Some(d) if d != &self.manifest_digest => Err(TransportError::NotFound {
+                what: format!("manifest {d} (a docker-archive image has no list and no instances)"),
+                location: self.reference(),
+            }),
+            _ => Ok((self.manifest.clone(), mt::DOCKER_V2S2.to_string())),
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+        let name = self
+            .blobs
+            .get(&info.digest)
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("blob {}", info.digest),
+                location: self.reference(),
+            })?;
+        let (stream, size) = self.archive.stream(name).await?;
+        Ok((stream, size as i64))
+    }
+
+    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        // The format has no place for signatures.
+        Ok(Vec::new())
+    }
+}
+
+/// Writes one image as a `docker save` archive.
+#[derive(Debug)]
+pub struct DockerArchiveDestination {
+    reference: ArchiveReference,
+    /// Blobs as they arrive, at `<alg>/<hex>`; removed on drop, on every
+    /// path.
+    staging: tempfile::TempDir,
+    manifest: Mutex<Option<Vec<u8>>>,
+}
+
+const LIST_REFUSED: &str = "docker-archive cannot store a manifest list; copy one platform";
+
+impl DockerArchiveDestination {
+    pub async fn create(reference: &ArchiveReference) -> Result<Self, TransportError> {
+        let location = format!("docker-archive:{reference}");
+        if reference.index.is_some() {
+            return Err(TransportError::InvalidReference {
+                reference: location,
+                reason: "@N selects an image in an existing archive and cannot be a destination"
+                    .into(),
+            });
+        }
+        if let Some(meta) = archive::check_target(&reference.path, &location).await?
+            && meta.len() != 0
+        {
+            return Err(TransportError::Unsupported {
+                location,
+                reason: "the file exists; docker-archive cannot add to an existing archive (remove it first)".into(),
+            });
+        }
+        let base = archive::big_temp_dir();
+        let staging = tempfile::Builder::new()
+            .prefix(&archive::temp_prefix())
+            .tempdir_in(&base)
+            .map_err(io_error(&base, "create a temporary directory in"))?;
+        Ok(DockerArchiveDestination {
+            reference: reference.clone(),
+            staging,
+            manifest: Mutex::new(None),
+        })
+    }
+
+    /// Parses a manifest offered for storage, refusing what the format
+    /// cannot hold.
+    fn accept(&self, manifest: &[u8], media_type: &str) -> Result<Schema2, TransportError> {
+        if mt::is_list(media_type) {
+            return Err(TransportError::Unsupported {
+                location: self.reference(),
+                reason: LIST_REFUSED.into(),
+            });
+        }
+        if media_type != mt::DOCKER_V2S2 {
+            return Err(TransportError::ManifestTypeRejected {
+                media_type: media_type.to_string(),
+                reason: "docker-archive stores Docker schema 2 manifests only".into(),
+            });
+        }
+        Schema2::parse(manifest).map_err(|error| TransportError::Manifest {
+            what: format!("{}: manifest", self.reference()),
+            error,
+        })
+    }
+
+    /// The staged blob a descriptor names, which must have been put.
+    async fn staged(
+        &self,
+        descriptor: &Descriptor,
+        what: &str,
+    ) -> Result<(Digest, PathBuf), TransportError> {
+        let digest = descriptor.digest().map_err(|e| TransportError::Malformed {
+            location: format!("{}: manifest", self.reference()),
+            reason: format!("{what}: {e}"),
+        })?;
+        let path = blob_path(self.staging.path(), &digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(_) => Ok((digest, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(TransportError::NotFound {
+                what: format!("{what} {digest} (the manifest names it, but it was never written)"),
+                location: self.reference(),
+            }),
+            Err(e) => Err(io_error(&path, "stat")(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ImageDestination for DockerArchiveDestination {
+    fn reference(&self) -> String {
+        format!("docker-archive:{}", self.reference)
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        vec![mt::DOCKER_V2S2.into()]
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Decompress
+    }
+
+    fn supports_signatures(&self) -> bool {
+        false
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        let path = blob_path(self.staging.path(), &info.digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+                Ok(Some(meta.len() as i64))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, "stat")(e)),
+        }
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        let path = blob_path(self.staging.path(), &info.digest);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(io_error(dir, "create"))?;
+        }
+        fsutil::write_blob_verified(stream, &path, info).await?;
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if instance.is_some() {
+            // Instances come only with a list, which cannot be stored.
+            return Err(TransportError::Unsupported {
+                location: self.reference(),
+                reason: LIST_REFUSED.into(),
+            });
+        }
+        self.accept(manifest, media_type)?;
+        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest.to_vec());
+        Ok(())
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(TransportError::Unsupported {
+                location: self.reference(),
+                reason: "docker-archive cannot store signatures (use --remove-signatures)".into(),
+            })
+        }
+    }
+
+    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
+        let stored = self
+            .manifest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let manifest = match stored {
+            Some(bytes) => self.accept(&bytes, mt::DOCKER_V2S2)?,
+            None => self.accept(top, media_type)?,
+        };
+        let (config_digest, config_path) = self.staged(&manifest.config, "config").await?;
+        let config_name = format!("{}.json", config_digest.encoded());
+        let mut members = vec![Member::File {
+            name: config_name.clone(),
+            source: config_path,
+        }];
+        let mut layer_names = Vec::with_capacity(manifest.layers.len());
+        let mut written = BTreeSet::new();
+        for (i, layer) in manifest.layers.iter().enumerate() {
+            let (digest, path) = self.staged(layer, &format!("layer {i}")).await?;
+            let name = format!("{}.tar", digest.encoded());
+            // A layer repeated in the image is stored once.
+            if written.insert(name.clone()) {
+                members.push(Member::File {
+                    name: name.clone(),
+                    source: path,
+                });
+            }
+            layer_names.push(Value::from(name));
+        }
+        let repo_tags: Vec<Value> = self
+            .reference
+            .tag
+            .iter()
+            .map(|t| Value::from(t.to_string()))
+            .collect();
+        let items = Value::Array(vec![Value::Object(Object::from_pairs([
+            ("Config", Value::from(config_name)),
+            ("RepoTags", Value::Array(repo_tags)),
+            ("Layers", Value::Array(layer_names.clone())),
+        ]))]);
+        members.push(Member::Bytes {
+            name: "manifest.json".into(),
+            bytes: items.to_compact(true).into_bytes(),
+        });
+        members.push(Member::Bytes {
+            name: "repositories".into(),
+            bytes: repositories(self.reference.tag.as_ref(), manifest.layers.last()).into_bytes(),
+        });
+        archive::write_archive(&self.reference.path, members).await
+    }
+}
+
+/// The legacy `repositories` file: name → tag → the top layer's ID. Only
+/// pre-1.10 Docker reads it, and ferry writes no legacy per-layer
+/// directories, so it is informational; `{}` for an untagged image.
+fn repositories(tag: Option<&NamedTag>, top_layer: Option<&Descriptor>) -> String {
+    let mut repositories = Object::default();
+    if let (Some(tag), Some(layer)) = (tag, top_layer.and_then(|l| l.digest().ok())) {
+        let tags = Object::from_pairs([(tag.tag(), Value::from(layer.encoded()))]);
+        repositories.set(tag.name(), Value::Object(tags));
+    }
+    Value::Object(repositories).to_compact(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalise_as_docker_does() {
+        for (input, full) in [
+            ("busybox", "docker.io/library/busybox:latest"),
+            ("busybox:1.36", "docker.io/library/busybox:1.36"),
+            ("user/app:v1", "docker.io/user/app:v1"),
+            (
+                "index.docker.io/busybox",
+                "docker.io/library/busybox:latest",
+            ),
+            ("localhost:5000/app", "localhost:5000/app:latest"),
+            ("quay.io/org/app:1.0-rc_1", "quay.io/org/app:1.0-rc_1"),
+        ] {
+            assert_eq!(
+                NamedTag::parse(input).map(|t| t.to_string()).as_deref(),
+                Ok(full),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_names_are_refused() {
+        for bad in [
+            "",
+            "Busybox",
+            "a//b",
+            "app:",
+            "app:-x",
+            "app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "a..b",
+        ] {
+            assert!(NamedTag::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reference_path_ends_at_the_first_colon() {
+        let r = ArchiveReference::parse("/tmp/x.tar:busybox:1").unwrap();
+        assert_eq!(r.path, PathBuf::from("/tmp/x.tar"));
+        assert_eq!(r.tag.unwrap().to_string(), "docker.io/library/busybox:1");
+        let r = ArchiveReference::parse("/tmp/x.tar:@2").unwrap();
+        assert_eq!(r.index, Some(2));
+        assert!(ArchiveReference::parse("/tmp/x.tar:@x").is_err());
+    }
+}

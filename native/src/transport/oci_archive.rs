@@ -1,0 +1,378 @@
+//! `oci-archive:PATH[:REF]`: an OCI image layout in a tar file.
+//!
+//! The archive holds what an `oci:` directory holds (`oci-layout`,
+//! `index.json`, `blobs/<alg>/<hex>`), and the reference syntax is the
+//! same, `:@N` included for sources.
+//!
+//! Reading does not extract: the tar is indexed ([`super::archive`]) and
+//! blobs are streamed from their place in it. Manifests read by digest are
+//! verified against it; other blobs are verified by the destination as
+//! they stream.
+//!
+//! Writing builds an ordinary layout with [`OciDestination`] in a
+//! temporary directory, and at commit streams it as a tar into a
+//! temporary file beside `PATH`, renamed over `PATH` when complete. So the
+//! archive appears whole or not at all, and, as with containers/image, it
+//! holds exactly the one image copied: an existing archive at `PATH` is
+//! replaced, not added to. The temporary directory goes when the
+//! destination is dropped, whether or not the copy got to commit.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use ferry_core::json::{self, Value};
+use ferry_core::list::ListKind;
+use ferry_core::manifest::MAX_MANIFEST_SIZE;
+use ferry_core::{Descriptor, Digest, List};
+
+use super::archive::{self, Limits, Member, TarArchive};
+use super::fsutil::TEMP_PREFIX;
+use super::oci::{LayoutReference, OciDestination, REF_NAME};
+use super::{
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+};
+
+/// The blob's name inside the archive.
+fn blob_name(digest: &Digest) -> String {
+    format!("blobs/{}/{}", digest.algorithm().name(), digest.encoded())
+}
+
+/// Reads an image from an OCI archive.
+#[derive(Debug)]
+pub struct OciArchiveSource {
+    reference: LayoutReference,
+    archive: TarArchive,
+    top: Descriptor,
+}
+
+impl OciArchiveSource {
+    pub async fn open(reference: &LayoutReference) -> Result<Self, TransportError> {
+        Self::open_with_limits(reference, Limits::default()).await
+    }
+
+    /// As [`OciArchiveSource::open`], with other bounds on the archive.
+    pub async fn open_with_limits(
+        reference: &LayoutReference,
+        limits: Limits,
+    ) -> Result<Self, TransportError> {
+        let location = format!("oci-archive:{reference}");
+        let archive = TarArchive::open(&reference.path, limits).await?;
+        let layout = archive
+            .read("oci-layout", 4096)
+            .await
+            .map_err(|e| match e {
+                TransportError::NotFound { location, .. } => TransportError::NotFound {
+                    what: "oci-layout (is this an OCI archive?)".into(),
+                    location,
+                },
+                other => other,
+            })?;
+        let version = json::parse(&layout).ok().and_then(|v| {
+            v.as_object()?
+                .get_exact("imageLayoutVersion")?
+                .as_str()
+                .map(String::from)
+        });
+        if version.as_deref() != Some("1.0.0") {
+            return Err(TransportError::Malformed {
+                location: archive.location("oci-layout"),
+                reason: "not an OCI layout version 1.0.0".into(),
+            });
+        }
+        let index = archive.read("index.json", MAX_MANIFEST_SIZE).await?;
+        let not_object = match json::parse(&index) {
+            Ok(Value::Object(_)) => None,
+            Ok(other) => Some(format!("a JSON {}, not an object", other.kind())),
+            Err(e) => Some(format!("not JSON: {e}")),
+        };
+        if let Some(reason) = not_object {
+            return Err(TransportError::Malformed {
+                location: archive.location("index.json"),
+                reason,
+            });
+        }
+        let list = List::parse_kind(&index, ListKind::OciIndex).map_err(|error| {
+            TransportError::Manifest {
+                what: archive.location("index.json"),
+                error,
+            }
+        })?;
+        let top = select(&list.entries, reference, &location)?;
+        top.digest().map_err(|e| TransportError::Malformed {
+            location: archive.location("index.json"),
+            reason: e.to_string(),
+        })?;
+        Ok(OciArchiveSource {
+            reference: reference.clone(),
+            archive,
+            top,
+        })
+    }
+
+    async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>, TransportError> {
+        let name = blob_name(digest);
+        if self.archive.get(&name).is_none() {
+            return Err(TransportError::NotFound {
+                what: format!("manifest {digest}"),
+                location: self.reference(),
+            });
+        }
+        let bytes = self.archive.read(&name, MAX_MANIFEST_SIZE).await?;
+        if !digest.matches(&bytes) {
+            return Err(TransportError::DigestMismatch {
+                what: format!("manifest {}", self.archive.location(&name)),
+                expected: digest.to_string(),
+                actual: Digest::of(digest.algorithm(), &bytes).to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Picks the `index.json` entry a reference means, with `oci:`'s rules:
+/// `@N` by position, a name by the ref-name annotation, and with neither
+/// the only entry; when there are several, the error lists them.
+fn select(
+    entries: &[Descriptor],
+    reference: &LayoutReference,
+    location: &str,
+) -> Result<Descriptor, TransportError> {
+    if let Some(i) = reference.index {
+        return entries
+            .get(i)
+            .cloned()
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("entry @{i} (index.json has {} entries)", entries.len()),
+                location: location.to_string(),
+            });
+    }
+    if let Some(name) = &reference.name {
+        return entries
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME) == Some(name))
+            .cloned()
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("image named {name:?}"),
+                location: location.to_string(),
+            });
+    }
+    match entries {
+        [one] => Ok(one.clone()),
+        [] => Err(TransportError::NotFound {
+            what: "any image (index.json is empty)".into(),
+            location: location.to_string(),
+        }),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let name = d
+                        .annotations
+                        .get(REF_NAME)
+                        .map_or("(no name)", String::as_str);
+                    format!("@{i}: {name} {} {}", d.digest_text, d.media_type)
+                })
+                .collect();
+            Err(TransportError::InvalidReference {
+                reference: location.to_string(),
+                reason: format!(
+                    "the archive holds {} images; name one with :NAME or :@N: {}",
+                    many.len(),
+                    listed.join("; ")
+                ),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl ImageSource for OciArchiveSource {
+    fn reference(&self) -> String {
+        format!("oci-archive:{}", self.reference)
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
+        match instance {
+            None => {
+                let digest = self.top.digest().map_err(|e| TransportError::Malformed {
+                    location: self.reference(),
+                    reason: e.to_string(),
+                })?;
+                let bytes = self.read_manifest_blob(&digest).await?;
+                Ok((bytes, self.top.media_type.clone()))
+            }
+            // Instances' types are in the list, which the caller has.
+            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+        let name = blob_name(&info.digest);
+        if self.archive.get(&name).is_none() {
+            return Err(TransportError::NotFound {
+                what: format!("blob {}", info.digest),
+                location: self.reference(),
+            });
+        }
+        let (stream, size) = self.archive.stream(&name).await?;
+        Ok((stream, size as i64))
+    }
+
+    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        // OCI archives carry no signatures.
+        Ok(Vec::new())
+    }
+}
+
+/// Writes an image into an OCI archive.
+#[derive(Debug)]
+pub struct OciArchiveDestination {
+    reference: LayoutReference,
+    /// Removed on drop, on every path.
+    staging: tempfile::TempDir,
+    layout: OciDestination,
+}
+
+impl OciArchiveDestination {
+    pub async fn create(reference: &LayoutReference) -> Result<Self, TransportError> {
+        let location = format!("oci-archive:{reference}");
+        if reference.index.is_some() {
+            return Err(TransportError::InvalidReference {
+                reference: location,
+                reason: "@N selects an existing entry and cannot be a destination".into(),
+            });
+        }
+        archive::check_target(&reference.path, &location).await?;
+        let base = archive::big_temp_dir();
+        let staging = tempfile::Builder::new()
+            .prefix(&archive::temp_prefix())
+            .tempdir_in(&base)
+            .map_err(io_error(&base, "create a temporary directory in"))?;
+        let layout = OciDestination::create(&LayoutReference {
+            path: staging.path().to_path_buf(),
+            name: reference.name.clone(),
+            index: None,
+        })
+        .await?;
+        Ok(OciArchiveDestination {
+            reference: reference.clone(),
+            staging,
+            layout,
+        })
+    }
+}
+
+#[async_trait]
+impl ImageDestination for OciArchiveDestination {
+    fn reference(&self) -> String {
+        format!("oci-archive:{}", self.reference)
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        self.layout.supported_manifest_types()
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        self.layout.desired_layer_compression()
+    }
+
+    fn supports_signatures(&self) -> bool {
+        false
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        self.layout.has_blob(info).await
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        self.layout.put_blob(stream, info).await
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        self.layout
+            .put_manifest(manifest, media_type, instance)
+            .await
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(TransportError::Unsupported {
+                location: self.reference(),
+                reason: "OCI archives cannot store signatures (use --remove-signatures)".into(),
+            })
+        }
+    }
+
+    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
+        self.layout.commit(top, media_type).await?;
+        let members = layout_members(self.staging.path()).await?;
+        archive::write_archive(&self.reference.path, members).await
+    }
+}
+
+/// The layout's files in archive order: `oci-layout`, `index.json`, then
+/// the blob directories and blobs sorted by name, so the same image gives
+/// the same archive.
+async fn layout_members(root: &Path) -> Result<Vec<Member>, TransportError> {
+    let mut members = vec![
+        Member::File {
+            name: "oci-layout".into(),
+            source: root.join("oci-layout"),
+        },
+        Member::File {
+            name: "index.json".into(),
+            source: root.join("index.json"),
+        },
+        Member::Dir("blobs".into()),
+    ];
+    let blobs = root.join("blobs");
+    for algorithm in sorted_names(&blobs).await? {
+        let dir = blobs.join(&algorithm);
+        if !tokio::fs::metadata(&dir)
+            .await
+            .map_err(io_error(&dir, "stat"))?
+            .is_dir()
+        {
+            continue;
+        }
+        members.push(Member::Dir(format!("blobs/{algorithm}")));
+        for blob in sorted_names(&dir).await? {
+            members.push(Member::File {
+                name: format!("blobs/{algorithm}/{blob}"),
+                source: dir.join(&blob),
+            });
+        }
+    }
+    Ok(members)
+}
+
+/// A directory's entries, sorted, without ferry's temporary files.
+async fn sorted_names(dir: &Path) -> Result<Vec<String>, TransportError> {
+    let mut names = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir)
+        .await
+        .map_err(io_error(dir, "list"))?;
+    while let Some(entry) = entries.next_entry().await.map_err(io_error(dir, "list"))? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(TEMP_PREFIX) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
