@@ -33,6 +33,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod plan;
 pub mod platform;
+pub mod registry;
 pub mod validate;
 
 pub use digest::{Digest, DigestError};

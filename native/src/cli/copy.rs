@@ -64,6 +64,54 @@ pub struct CopyArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Credentials for the source registry, USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    src_creds: Option<String>,
+    /// Credentials for the destination registry, USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    dest_creds: Option<String>,
+    /// Verify the source registry's TLS certificate (false also allows
+    /// plain HTTP).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    src_tls_verify: bool,
+    /// Verify the destination registry's TLS certificate (false also
+    /// allows plain HTTP).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    dest_tls_verify: bool,
+    /// A directory of *.crt CA certificates for the source registry.
+    #[arg(long, value_name = "DIR")]
+    src_cert_dir: Option<std::path::PathBuf>,
+    /// A directory of *.crt CA certificates for the destination registry.
+    #[arg(long, value_name = "DIR")]
+    dest_cert_dir: Option<std::path::PathBuf>,
+    /// Retries for registry requests that fail temporarily.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retry_times: u32,
+}
+
+/// Registry options from `--*-creds`, `--*-tls-verify` and `--*-cert-dir`.
+fn registry_options(
+    creds: Option<&str>,
+    tls_verify: bool,
+    cert_dir: Option<&std::path::Path>,
+    retry_times: u32,
+    flag: &str,
+) -> anyhow::Result<ferry::transport::registry::RegistryOptions> {
+    let credentials = match creds {
+        None => None,
+        Some(c) => {
+            let Some((user, password)) = c.split_once(':') else {
+                bail!("--{flag}-creds: expected USER:PASSWORD");
+            };
+            Some((user.to_string(), password.to_string()))
+        }
+    };
+    Ok(ferry::transport::registry::RegistryOptions {
+        credentials,
+        tls_verify,
+        cert_dir: cert_dir.map(std::path::Path::to_path_buf),
+        retry_times,
+    })
 }
 
 /// `--format` values, as skopeo spells them.
@@ -163,21 +211,37 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         ProgressKind::Json => Arc::new(JsonProgress),
         _ => Arc::new(NoProgress),
     };
+    let source_registry = registry_options(
+        args.src_creds.as_deref(),
+        args.src_tls_verify,
+        args.src_cert_dir.as_deref(),
+        args.retry_times,
+        "src",
+    )?;
+    let destination_registry = registry_options(
+        args.dest_creds.as_deref(),
+        args.dest_tls_verify,
+        args.dest_cert_dir.as_deref(),
+        args.retry_times,
+        "dest",
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let report = runtime.block_on(async {
         let src = source
-            .open_source()
+            .open_source(&source_registry)
             .await
             .with_context(|| format!("opening source {source}"))?;
-        let dst = if settings.dry_run {
+        // Opening a registry writes nothing, so a dry run can ask the real
+        // one which blobs it has; local destinations get a read-only stand-in.
+        let dst = if settings.dry_run && !matches!(destination, Reference::Docker(_)) {
             None
         } else {
             Some(
                 destination
-                    .open_destination()
+                    .open_destination(&destination_registry)
                     .await
                     .with_context(|| format!("opening destination {destination}"))?,
             )

@@ -2,6 +2,7 @@
 
 mod copy;
 mod manifest;
+mod registry;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,13 @@ pub struct Cli {
 enum Command {
     /// Copy an image or a whole manifest list between places.
     Copy(copy::CopyArgs),
+    /// Show an image's manifest, config or summary, from any transport.
+    Inspect(registry::InspectArgs),
+    /// List a registry repository's tags.
+    #[command(name = "list-tags")]
+    ListTags(registry::ListTagsArgs),
+    /// Delete a manifest from a registry.
+    Delete(registry::DeleteArgs),
     /// Read, digest and validate manifest and list files.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
@@ -34,6 +42,9 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Copy(args) => copy::run(&args),
+        Command::Inspect(args) => registry::inspect(&args),
+        Command::ListTags(args) => registry::list_tags(&args),
+        Command::Delete(args) => registry::delete(&args),
         Command::Manifest(command) => manifest::run(command),
         Command::ManifestDigest(args) => manifest::digest(&args),
     }

@@ -30,6 +30,7 @@ pub mod docker_archive;
 pub mod fsutil;
 pub mod oci;
 pub mod oci_archive;
+pub mod registry;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -238,6 +239,8 @@ pub enum Reference {
     /// `docker-archive:PATH[:NAME[:TAG]]` or, as a source,
     /// `docker-archive:PATH:@N`.
     DockerArchive(docker_archive::ArchiveReference),
+    /// `docker://[HOST/]REPOSITORY[:TAG|@DIGEST]`.
+    Docker(ferry_core::registry::DockerReference),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -269,6 +272,14 @@ impl Reference {
             "oci" => oci::LayoutReference::parse(rest)
                 .map(Reference::Oci)
                 .map_err(|reason| invalid(&reason)),
+            "docker" => {
+                let Some(name) = rest.strip_prefix("//") else {
+                    return Err(invalid("expected docker://HOST/REPOSITORY[:TAG]"));
+                };
+                ferry_core::registry::DockerReference::parse(name)
+                    .map(Reference::Docker)
+                    .map_err(|e| invalid(&e.reason))
+            }
             "oci-archive" => oci::LayoutReference::parse(rest)
                 .map(Reference::OciArchive)
                 .map_err(|reason| invalid(&reason)),
@@ -276,14 +287,20 @@ impl Reference {
                 .map(Reference::DockerArchive)
                 .map_err(|reason| invalid(&reason)),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: dir, oci, oci-archive, docker-archive, demo)"
+                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, demo)"
             ))),
         }
     }
 
-    /// Opens the image for reading.
-    pub async fn open_source(&self) -> Result<Box<dyn ImageSource>, TransportError> {
+    /// Opens the image for reading; `registry` applies to `docker://`.
+    pub async fn open_source(
+        &self,
+        registry: &registry::RegistryOptions,
+    ) -> Result<Box<dyn ImageSource>, TransportError> {
         match self {
+            Reference::Docker(r) => Ok(Box::new(
+                registry::Registry::connect(r, registry, false).await?,
+            )),
             Reference::Dir(path) => Ok(Box::new(dir::DirSource::open(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciSource::open(r).await?)),
             Reference::OciArchive(r) => Ok(Box::new(oci_archive::OciArchiveSource::open(r).await?)),
@@ -294,9 +311,15 @@ impl Reference {
         }
     }
 
-    /// Opens the place for writing.
-    pub async fn open_destination(&self) -> Result<Box<dyn ImageDestination>, TransportError> {
+    /// Opens the place for writing; `registry` applies to `docker://`.
+    pub async fn open_destination(
+        &self,
+        registry: &registry::RegistryOptions,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
         match self {
+            Reference::Docker(r) => Ok(Box::new(
+                registry::Registry::connect(r, registry, true).await?,
+            )),
             Reference::Dir(path) => Ok(Box::new(dir::DirDestination::create(path).await?)),
             Reference::Oci(r) => Ok(Box::new(oci::OciDestination::create(r).await?)),
             Reference::OciArchive(r) => Ok(Box::new(
@@ -320,6 +343,7 @@ impl fmt::Display for Reference {
             Reference::Oci(r) => write!(f, "oci:{r}"),
             Reference::OciArchive(r) => write!(f, "oci-archive:{r}"),
             Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
+            Reference::Docker(r) => write!(f, "docker://{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
     }
@@ -345,9 +369,10 @@ impl DryRun {
             Reference::Dir(p) => p.join(digest.encoded()),
             Reference::Oci(r) => oci::blob_path(&r.path, digest),
             // An archive is written whole at commit: it has no blob yet.
-            Reference::OciArchive(_) | Reference::DockerArchive(_) | Reference::Demo => {
-                PathBuf::new()
-            }
+            Reference::OciArchive(_)
+            | Reference::DockerArchive(_)
+            | Reference::Docker(_)
+            | Reference::Demo => PathBuf::new(),
         }
     }
 
@@ -367,7 +392,7 @@ impl ImageDestination for DryRun {
 
     fn supported_manifest_types(&self) -> Vec<String> {
         match &self.reference {
-            Reference::Dir(_) | Reference::Demo => Vec::new(),
+            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => Vec::new(),
             Reference::Oci(_) | Reference::OciArchive(_) => vec![
                 ferry_core::media_type::OCI_MANIFEST.into(),
                 ferry_core::media_type::OCI_INDEX.into(),
@@ -381,7 +406,9 @@ impl ImageDestination for DryRun {
         match &self.reference {
             Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
             Reference::DockerArchive(_) => LayerCompression::Decompress,
-            Reference::Dir(_) | Reference::Demo => LayerCompression::Preserve,
+            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => {
+                LayerCompression::Preserve
+            }
         }
     }
 

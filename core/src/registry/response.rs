@@ -1,0 +1,116 @@
+//! What a registry's answer means for the next step.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::json::{self, Value};
+
+/// The outcome of one HTTP exchange, as the client should act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Authenticate (or re-authenticate) and try again.
+    Unauthorized,
+    /// Not there.
+    NotFound,
+    /// A temporary condition: wait and retry (429, 5xx).
+    Retry,
+    /// The registry refuses this manifest type (the copy may convert).
+    ManifestRejected,
+    /// Anything else: fail with the registry's message.
+    Failure,
+}
+
+/// Classifies a status, with the error codes from the body for 400s.
+pub fn classify(status: u16, error_codes: &[String]) -> Outcome {
+    match status {
+        200..=299 => Outcome::Success,
+        401 => Outcome::Unauthorized,
+        404 => Outcome::NotFound,
+        408 | 429 | 500 | 502 | 503 | 504 => Outcome::Retry,
+        415 => Outcome::ManifestRejected,
+        400 if error_codes
+            .iter()
+            .any(|c| c == "MANIFEST_INVALID" || c == "UNSUPPORTED" || c == "TAG_INVALID") =>
+        {
+            Outcome::ManifestRejected
+        }
+        _ => Outcome::Failure,
+    }
+}
+
+/// The registry error body: `{"errors":[{"code","message","detail"}]}`.
+pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
+    let Ok(Value::Object(top)) = json::parse(body) else {
+        return Vec::new();
+    };
+    let Some(Value::Array(errors)) = top.get_exact("errors") else {
+        return Vec::new();
+    };
+    errors
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|e| {
+            let s = |k: &str| e.get_exact(k).and_then(Value::as_str).unwrap_or("").into();
+            (s("code"), s("message"))
+        })
+        .collect()
+}
+
+/// How long to wait before retry number `attempt` (1-based), in
+/// milliseconds: the server's `Retry-After` seconds when given (capped at
+/// a minute), else exponential backoff from 200 ms, capped at 10 s.
+pub fn retry_delay_ms(attempt: u32, retry_after: Option<&str>) -> u64 {
+    if let Some(seconds) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return seconds.min(60) * 1000;
+    }
+    let exponent = attempt.saturating_sub(1).min(6);
+    (200u64 << exponent).min(10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn statuses_map_to_actions() {
+        assert_eq!(classify(201, &[]), Outcome::Success);
+        assert_eq!(classify(401, &[]), Outcome::Unauthorized);
+        assert_eq!(classify(429, &[]), Outcome::Retry);
+        assert_eq!(classify(503, &[]), Outcome::Retry);
+        assert_eq!(classify(404, &[]), Outcome::NotFound);
+        assert_eq!(
+            classify(400, &["MANIFEST_INVALID".to_string()]),
+            Outcome::ManifestRejected
+        );
+        assert_eq!(
+            classify(400, &["DIGEST_INVALID".to_string()]),
+            Outcome::Failure
+        );
+    }
+
+    #[test]
+    fn reads_registry_error_bodies() {
+        let codes = error_codes(
+            br#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{}}]}"#,
+        );
+        assert_eq!(
+            codes,
+            [(
+                "MANIFEST_INVALID".to_string(),
+                "manifest invalid".to_string()
+            )]
+        );
+        assert!(error_codes(b"<html>").is_empty());
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        assert_eq!(retry_delay_ms(1, None), 200);
+        assert_eq!(retry_delay_ms(3, None), 800);
+        assert_eq!(retry_delay_ms(20, None), 10_000);
+        assert_eq!(retry_delay_ms(1, Some("2")), 2000);
+        assert_eq!(retry_delay_ms(1, Some("999")), 60_000);
+    }
+}

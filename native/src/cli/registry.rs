@@ -1,0 +1,245 @@
+//! `ferry inspect`, `ferry list-tags` and `ferry delete`, as skopeo has them.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use ferry::transport::Reference;
+use ferry::transport::registry::{Registry, RegistryOptions};
+use ferry_core::media_type as mt;
+use tokio::io::AsyncReadExt as _;
+
+/// Options to reach a registry.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Credentials, USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    creds: Option<String>,
+    /// Verify TLS certificates (false also allows plain HTTP).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// A directory of *.crt CA certificates to trust.
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<std::path::PathBuf>,
+    /// Retries for requests that fail temporarily.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retry_times: u32,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> anyhow::Result<RegistryOptions> {
+        let credentials = match &self.creds {
+            None => None,
+            Some(c) => {
+                let Some((u, p)) = c.split_once(':') else {
+                    bail!("--creds: expected USER:PASSWORD");
+                };
+                Some((u.to_string(), p.to_string()))
+            }
+        };
+        Ok(RegistryOptions {
+            credentials,
+            tls_verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
+            retry_times: self.retry_times,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The image: docker://…, oci:…, dir:…, oci-archive:…, docker-archive:…
+    image: String,
+    /// Print the top-level manifest exactly as stored.
+    #[arg(long)]
+    raw: bool,
+    /// Print the image's config (for a list, the config of the image this
+    /// machine would run).
+    #[arg(long)]
+    config: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListTagsArgs {
+    /// The repository: docker://HOST/REPOSITORY.
+    repository: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The manifest: docker://HOST/REPOSITORY@DIGEST (or :TAG).
+    image: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let reference = Reference::parse(&args.image)?;
+    let options = args.registry.options()?;
+    runtime()?.block_on(async {
+        let source = reference
+            .open_source(&options)
+            .await
+            .with_context(|| format!("opening {reference}"))?;
+        let (top, top_type) = source
+            .manifest(None)
+            .await
+            .with_context(|| format!("reading the manifest of {reference}"))?;
+        if args.raw && !args.config {
+            std::io::stdout().write_all(&top)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let top_type = if top_type.is_empty() {
+            mt::guess(&top)
+        } else {
+            top_type
+        };
+        // A list: look at the image this machine would run, as skopeo does.
+        let (manifest, manifest_type) = if mt::is_list(&top_type) {
+            let list = ferry_core::List::from_blob(&top, &top_type)
+                .with_context(|| reference.to_string())?;
+            let host = ferry::host::platform();
+            let choice = ferry_core::choose::choose_instance(&list, &host, &Default::default())
+                .with_context(|| format!("{reference}: choosing the image for this machine"))?;
+            let entry = &list.entries[choice.index];
+            let digest = entry.digest().with_context(|| reference.to_string())?;
+            let (bytes, reported) = source.manifest(Some(&digest)).await?;
+            let t = if reported.is_empty() {
+                entry.media_type.clone()
+            } else {
+                reported
+            };
+            (bytes, t)
+        } else {
+            (top.clone(), top_type.clone())
+        };
+        let parsed = ferry_core::Manifest::from_blob(&manifest, &manifest_type)
+            .with_context(|| reference.to_string())?;
+        let config_descriptor = parsed.config();
+        let config = if config_descriptor.digest_text.is_empty() {
+            None
+        } else {
+            let info = ferry::transport::BlobInfo {
+                digest: config_descriptor
+                    .digest()
+                    .with_context(|| reference.to_string())?,
+                size: config_descriptor.size,
+                media_type: config_descriptor.media_type.clone(),
+            };
+            let (stream, _) = source.blob(&info).await?;
+            let mut bytes = Vec::new();
+            // Configs are small; a hostile one is cut off, then refused.
+            stream
+                .take(ferry_core::manifest::MAX_MANIFEST_SIZE as u64 + 1)
+                .read_to_end(&mut bytes)
+                .await?;
+            if !info.digest.matches(&bytes) {
+                bail!(
+                    "{reference}: the config does not match its digest {}",
+                    info.digest
+                );
+            }
+            Some(bytes)
+        };
+        if args.config {
+            let Some(config) = config else {
+                bail!("{reference}: a schema 1 image has no config blob");
+            };
+            std::io::stdout().write_all(&config)?;
+            if !args.raw {
+                println!();
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let config: serde_json::Value = config
+            .as_deref()
+            .and_then(|c| serde_json::from_slice(c).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let layers: Vec<String> = parsed
+            .layers()
+            .iter()
+            .map(|l| l.descriptor.digest_text.clone())
+            .collect();
+        let layers_data: Vec<serde_json::Value> = parsed
+            .layers()
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "MIMEType": l.descriptor.media_type,
+                    "Digest": l.descriptor.digest_text,
+                    "Size": l.descriptor.size,
+                    "Annotations": l.descriptor.annotations,
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "Name": reference.to_string(),
+            "Digest": ferry_core::manifest::digest(&top).map(|d| d.to_string()).unwrap_or_default(),
+            "MediaType": top_type,
+            "Created": config["created"],
+            "Architecture": config["architecture"],
+            "Os": config["os"],
+            "Variant": config["variant"],
+            "Labels": config["config"]["Labels"],
+            "Env": config["config"]["Env"],
+            "Layers": layers,
+            "LayersData": layers_data,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn docker_reference(input: &str) -> anyhow::Result<ferry_core::registry::DockerReference> {
+    match Reference::parse(input)? {
+        Reference::Docker(r) => Ok(r),
+        other => bail!("{other}: this command works on docker:// references only"),
+    }
+}
+
+pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
+    let reference = docker_reference(&args.repository)?;
+    let options = args.registry.options()?;
+    let tags = runtime()?
+        .block_on(async {
+            let registry = Registry::connect(&reference, &options, false).await?;
+            registry.tags().await
+        })
+        .with_context(|| {
+            format!(
+                "listing tags of docker://{}/{}",
+                reference.registry, reference.repository
+            )
+        })?;
+    let output = serde_json::json!({
+        "Repository": format!("{}/{}", reference.registry, reference.repository),
+        "Tags": tags,
+    });
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete(args: &DeleteArgs) -> anyhow::Result<ExitCode> {
+    let reference = docker_reference(&args.image)?;
+    let options = args.registry.options()?;
+    let digest = runtime()?
+        .block_on(async {
+            let registry = Registry::connect(&reference, &options, true).await?;
+            registry.delete().await
+        })
+        .with_context(|| format!("deleting docker://{reference}"))?;
+    eprintln!("Deleted {digest}");
+    Ok(ExitCode::SUCCESS)
+}

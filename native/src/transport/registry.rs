@@ -1,0 +1,744 @@
+//! `docker://HOST/REPOSITORY[:TAG|@DIGEST]`: registries speaking the
+//! distribution (OCI) HTTP API v2.
+//!
+//! The protocol decisions (what a reference means, what a challenge asks
+//! for, what a status means, how long to back off) are ferry-core's
+//! `registry` module; this module performs the HTTP with reqwest over
+//! rustls. Credentials are only ever sent to the registry and to the realm
+//! its challenge names, and never appear in errors or logs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use ferry_core::manifest::MAX_MANIFEST_SIZE;
+use ferry_core::media_type as mt;
+use ferry_core::registry::DockerReference;
+use ferry_core::registry::auth::{self, Challenge};
+use ferry_core::registry::response::{self, Outcome};
+use futures_util::TryStreamExt;
+
+use super::{
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
+};
+
+/// How to reach a registry.
+#[derive(Clone, Default)]
+pub struct RegistryOptions {
+    /// `user:password`.
+    pub credentials: Option<(String, String)>,
+    /// Verify TLS certificates (and use HTTPS only).
+    pub tls_verify: bool,
+    /// A directory of `*.crt` CA certificates to trust, as skopeo's
+    /// `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+    /// Attempts for requests that fail temporarily.
+    pub retry_times: u32,
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("user", &self.credentials.as_ref().map(|c| &c.0))
+            .field("tls_verify", &self.tls_verify)
+            .field("cert_dir", &self.cert_dir)
+            .field("retry_times", &self.retry_times)
+            .finish()
+    }
+}
+
+/// A connection to one repository of one registry.
+pub struct Registry {
+    http: reqwest::Client,
+    base: String,
+    reference: DockerReference,
+    options: RegistryOptions,
+    push: bool,
+    /// Bearer tokens by scope, with their expiry.
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// The registry asked for Basic authentication.
+    basic: Mutex<bool>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("base", &self.base)
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
+}
+
+fn http_error(what: &str, location: &str, error: reqwest::Error) -> TransportError {
+    // reqwest's message carries the URL, never credentials.
+    TransportError::Malformed {
+        location: location.to_string(),
+        reason: format!("{what}: {error}"),
+    }
+}
+
+impl Registry {
+    /// Connects: builds the HTTP client, and finds out whether the registry
+    /// speaks HTTPS (plain HTTP only when TLS verification is off).
+    pub async fn connect(
+        reference: &DockerReference,
+        options: &RegistryOptions,
+        push: bool,
+    ) -> Result<Self, TransportError> {
+        let location = format!("docker://{reference}");
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .danger_accept_invalid_certs(!options.tls_verify);
+        if let Some(dir) = &options.cert_dir {
+            let entries =
+                std::fs::read_dir(dir).map_err(super::io_error(dir, "read --cert-dir"))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "crt") {
+                    let pem = std::fs::read(&path).map_err(super::io_error(&path, "read"))?;
+                    let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                        TransportError::Malformed {
+                            location: path.display().to_string(),
+                            reason: format!("not a PEM certificate: {e}"),
+                        }
+                    })?;
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| http_error("cannot set up HTTP", &location, e))?;
+        let host = reference.api_host();
+        let https = format!("https://{host}");
+        let base = match http.get(format!("{https}/v2/")).send().await {
+            Ok(_) => https,
+            Err(e) if !options.tls_verify => {
+                // An insecure registry may speak plain HTTP.
+                let http_base = format!("http://{host}");
+                match http.get(format!("{http_base}/v2/")).send().await {
+                    Ok(_) => http_base,
+                    Err(_) => return Err(http_error("cannot reach the registry", &location, e)),
+                }
+            }
+            Err(e) => {
+                return Err(http_error(
+                    "cannot reach the registry over HTTPS",
+                    &location,
+                    e,
+                ));
+            }
+        };
+        Ok(Registry {
+            http,
+            base,
+            reference: reference.clone(),
+            options: options.clone(),
+            push,
+            tokens: Mutex::new(HashMap::new()),
+            basic: Mutex::new(false),
+        })
+    }
+
+    fn location(&self) -> String {
+        format!("docker://{}", self.reference)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.base, self.reference.repository)
+    }
+
+    fn scope(&self) -> String {
+        auth::repository_scope(&self.reference.repository, self.push)
+    }
+
+    /// The Authorization header to send now, if any.
+    fn authorization(&self) -> Option<String> {
+        let scope = self.scope();
+        if let Some((token, expiry)) = self.tokens.lock().ok()?.get(&scope)
+            && Instant::now() < *expiry
+        {
+            return Some(format!("Bearer {token}"));
+        }
+        if *self.basic.lock().ok()? {
+            return self.basic_header();
+        }
+        None
+    }
+
+    fn basic_header(&self) -> Option<String> {
+        let (user, password) = self.options.credentials.as_ref()?;
+        Some(format!(
+            "Basic {}",
+            base64_encode(format!("{user}:{password}").as_bytes())
+        ))
+    }
+
+    /// Answers a 401: fetches a token for the challenge, or switches to
+    /// Basic. Returns false when there is nothing more to try.
+    async fn authenticate(&self, header: Option<&str>) -> Result<bool, TransportError> {
+        let challenges = header.map(auth::parse_challenges).unwrap_or_default();
+        if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
+            return self.fetch_token(bearer).await.map(|()| true);
+        }
+        if challenges.iter().any(|c| c.scheme == "basic") && self.options.credentials.is_some() {
+            let mut basic = self.basic.lock().map_err(|_| self.poisoned())?;
+            let first = !*basic;
+            *basic = true;
+            return Ok(first);
+        }
+        Ok(false)
+    }
+
+    fn poisoned(&self) -> TransportError {
+        TransportError::Malformed {
+            location: self.location(),
+            reason: "internal lock poisoned".into(),
+        }
+    }
+
+    async fn fetch_token(&self, challenge: &Challenge) -> Result<(), TransportError> {
+        let scope = self.scope();
+        let account = self.options.credentials.as_ref().map(|c| c.0.as_str());
+        let url =
+            auth::token_url(challenge, std::slice::from_ref(&scope), account).ok_or_else(|| {
+                TransportError::Malformed {
+                    location: self.location(),
+                    reason: "the registry's Bearer challenge has no realm".into(),
+                }
+            })?;
+        let mut request = self.http.get(&url);
+        if let Some(basic) = self.basic_header() {
+            request = request.header(reqwest::header::AUTHORIZATION, basic);
+        }
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| http_error("cannot reach the token server", &self.location(), e))?;
+        let status = answer.status();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| http_error("reading the token", &self.location(), e))?;
+        if !status.is_success() {
+            return Err(TransportError::Malformed {
+                location: self.location(),
+                reason: format!(
+                    "the token server refused ({status}){}",
+                    if self.options.credentials.is_some() {
+                        "; check the credentials"
+                    } else {
+                        "; credentials may be needed (--creds)"
+                    }
+                ),
+            });
+        }
+        let token = auth::parse_token(&body).map_err(|e| TransportError::Malformed {
+            location: self.location(),
+            reason: e.to_string(),
+        })?;
+        // Renew a little early rather than send an expired token.
+        let expiry =
+            Instant::now() + Duration::from_secs(token.expires_in.saturating_sub(10).max(1));
+        self.tokens
+            .lock()
+            .map_err(|_| self.poisoned())?
+            .insert(scope, (token.token, expiry));
+        Ok(())
+    }
+
+    /// Sends a request built by `build`, authenticating and retrying as the
+    /// responses ask.
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TransportError> {
+        let mut attempt = 0;
+        let mut authenticated = false;
+        loop {
+            attempt += 1;
+            let mut request = build(&self.http);
+            if let Some(header) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, header);
+            }
+            let result = request.send().await;
+            let response = match result {
+                Ok(r) => r,
+                Err(e)
+                    if attempt <= self.options.retry_times
+                        && (e.is_connect() || e.is_timeout() || e.is_request()) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(response::retry_delay_ms(
+                        attempt, None,
+                    )))
+                    .await;
+                    continue;
+                }
+                Err(e) => return Err(http_error(what, &self.location(), e)),
+            };
+            match response::classify(response.status().as_u16(), &[]) {
+                Outcome::Unauthorized if !authenticated => {
+                    authenticated = true;
+                    let header = response
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string);
+                    if self.authenticate(header.as_deref()).await? {
+                        continue;
+                    }
+                    return Ok(response);
+                }
+                Outcome::Retry if attempt <= self.options.retry_times => {
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string);
+                    tokio::time::sleep(Duration::from_millis(response::retry_delay_ms(
+                        attempt,
+                        retry_after.as_deref(),
+                    )))
+                    .await;
+                    continue;
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Turns an unsuccessful response into an error naming the step.
+    async fn failure(&self, what: &str, response: reqwest::Response) -> TransportError {
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        let errors = response::error_codes(&body);
+        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
+        let detail = errors
+            .iter()
+            .map(|(c, m)| format!("{c}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match response::classify(status.as_u16(), &codes) {
+            Outcome::NotFound => TransportError::NotFound {
+                what: what.to_string(),
+                location: self.location(),
+            },
+            Outcome::Unauthorized => TransportError::Malformed {
+                location: self.location(),
+                reason: format!(
+                    "{what}: not authorized ({status}){}",
+                    if self.options.credentials.is_none() {
+                        "; credentials may be needed (--creds)"
+                    } else {
+                        ""
+                    }
+                ),
+            },
+            _ => TransportError::Malformed {
+                location: self.location(),
+                reason: format!(
+                    "{what}: the registry answered {status}{}",
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({detail})")
+                    }
+                ),
+            },
+        }
+    }
+
+    async fn get_manifest(
+        &self,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String, Option<String>), TransportError> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let accept = mt::MANIFEST_TYPES.join(", ");
+        let response = self
+            .send("reading the manifest", |http| {
+                http.get(&url).header(reqwest::header::ACCEPT, &accept)
+            })
+            .await?;
+        if !response.status().is_success() {
+            return Err(self
+                .failure(&format!("manifest {reference}"), response)
+                .await);
+        }
+        let media_type = header(&response, "content-type").unwrap_or_default();
+        let media_type = media_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let registry_digest = header(&response, "docker-content-digest");
+        let mut bytes = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| http_error("reading the manifest", &self.location(), e))?
+        {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_MANIFEST_SIZE {
+                return Err(TransportError::Malformed {
+                    location: self.location(),
+                    reason: format!("manifest {reference} is larger than the 4 MiB limit"),
+                });
+            }
+        }
+        // Registries send JSON types with other labels at times.
+        let media_type = if mt::is_manifest_type(&media_type) {
+            media_type
+        } else {
+            String::new()
+        };
+        Ok((bytes, media_type, registry_digest))
+    }
+
+    fn verify(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Digest>,
+        claimed: Option<&str>,
+    ) -> Result<(), TransportError> {
+        let actual =
+            ferry_core::manifest::digest(bytes).map_err(|e| TransportError::Malformed {
+                location: self.location(),
+                reason: e.to_string(),
+            })?;
+        let expected = match (expected, claimed) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(c)) => c.to_string(),
+            (None, None) => return Ok(()),
+        };
+        if actual.as_str() != expected {
+            return Err(TransportError::DigestMismatch {
+                what: format!("manifest from {}", self.location()),
+                expected,
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Registry {
+    /// Every tag of the repository, following `Link` pagination.
+    pub async fn tags(&self) -> Result<Vec<String>, TransportError> {
+        let mut tags = Vec::new();
+        let mut next = Some(self.url("tags/list"));
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > 10_000 {
+                return Err(TransportError::Malformed {
+                    location: self.location(),
+                    reason: "tag list pagination does not end".into(),
+                });
+            }
+            let response = self.send("listing tags", |http| http.get(&url)).await?;
+            if !response.status().is_success() {
+                return Err(self.failure("the tag list", response).await);
+            }
+            next = header(&response, "link").and_then(|link| {
+                let start = link.find('<')? + 1;
+                let end = link.find('>')?;
+                let target = &link[start..end];
+                Some(if target.starts_with("http") {
+                    target.to_string()
+                } else {
+                    format!("{}{target}", self.base)
+                })
+            });
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| http_error("reading the tag list", &self.location(), e))?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
+                    location: self.location(),
+                    reason: format!("the tag list is not JSON: {e}"),
+                })?;
+            if let Some(list) = value["tags"].as_array() {
+                tags.extend(list.iter().filter_map(|t| t.as_str().map(str::to_string)));
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Deletes a manifest by digest (the tag is resolved first when the
+    /// reference has no digest).
+    pub async fn delete(&self) -> Result<Digest, TransportError> {
+        let digest = match &self.reference.digest {
+            Some(d) => d.clone(),
+            None => {
+                let (bytes, _, _) = self
+                    .get_manifest(&self.reference.manifest_reference())
+                    .await?;
+                ferry_core::manifest::digest(&bytes).map_err(|e| TransportError::Malformed {
+                    location: self.location(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let url = self.url(&format!("manifests/{digest}"));
+        let response = self
+            .send("deleting the manifest", |http| http.delete(&url))
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.failure(&format!("manifest {digest}"), response).await);
+        }
+        Ok(digest)
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl ImageSource for Registry {
+    fn reference(&self) -> String {
+        self.location()
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), TransportError> {
+        match instance {
+            None => {
+                let (bytes, media_type, claimed) = self
+                    .get_manifest(&self.reference.manifest_reference())
+                    .await?;
+                self.verify(&bytes, self.reference.digest.as_ref(), claimed.as_deref())?;
+                Ok((bytes, media_type))
+            }
+            Some(d) => {
+                let (bytes, media_type, _) = self.get_manifest(d.as_str()).await?;
+                self.verify(&bytes, Some(d), None)?;
+                Ok((bytes, media_type))
+            }
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+        let url = self.url(&format!("blobs/{}", info.digest));
+        let response = self.send("reading a blob", |http| http.get(&url)).await?;
+        if !response.status().is_success() {
+            return Err(self
+                .failure(&format!("blob {}", info.digest), response)
+                .await);
+        }
+        let size = response.content_length().map_or(-1, |n| n as i64);
+        let stream = response.bytes_stream().map_err(std::io::Error::other);
+        Ok((Box::pin(tokio_util::io::StreamReader::new(stream)), size))
+    }
+
+    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        // No lookaside storage is configured: registries hold none.
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl ImageDestination for Registry {
+    fn reference(&self) -> String {
+        self.location()
+    }
+
+    fn supported_manifest_types(&self) -> Vec<String> {
+        [
+            mt::OCI_MANIFEST,
+            mt::DOCKER_V2S2,
+            mt::OCI_INDEX,
+            mt::DOCKER_LIST,
+            mt::DOCKER_V2S1_SIGNED,
+            mt::DOCKER_V2S1,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Compress
+    }
+
+    fn supports_signatures(&self) -> bool {
+        false
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+        let url = self.url(&format!("blobs/{}", info.digest));
+        let response = self
+            .send("checking for a blob", |http| http.head(&url))
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => Ok(Some(
+                response.content_length().map_or(info.size, |n| n as i64),
+            )),
+            404 => Ok(None),
+            _ => Err(self
+                .failure(&format!("blob {}", info.digest), response)
+                .await),
+        }
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        let start = self.url("blobs/uploads/");
+        let response = self
+            .send("starting a blob upload", |http| http.post(&start))
+            .await?;
+        if response.status().as_u16() != 202 {
+            return Err(self
+                .failure(&format!("upload of blob {}", info.digest), response)
+                .await);
+        }
+        let location = header(&response, "location").ok_or_else(|| TransportError::Malformed {
+            location: self.location(),
+            reason: "the registry started an upload without a Location".into(),
+        })?;
+        let location = if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else {
+            format!("{}{location}", self.base)
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest={}", info.digest);
+        // The body streams once; an upload is not retried here.
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(stream));
+        let mut request = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if info.size >= 0 {
+            request = request.header(reqwest::header::CONTENT_LENGTH, info.size);
+        }
+        if let Some(auth) = self.authorization() {
+            request = request.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        let response = request.send().await.map_err(|e| {
+            http_error(
+                &format!("uploading blob {}", info.digest),
+                &self.location(),
+                e,
+            )
+        })?;
+        if response.status().as_u16() != 201 {
+            return Err(self
+                .failure(&format!("upload of blob {}", info.digest), response)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        let target = match instance {
+            Some(d) => d.to_string(),
+            None => self.reference.manifest_reference(),
+        };
+        let url = self.url(&format!("manifests/{target}"));
+        let body = manifest.to_vec();
+        let response = self
+            .send("writing the manifest", |http| {
+                http.put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, media_type)
+                    .body(body.clone())
+            })
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        let errors = response::error_codes(&body);
+        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
+        let detail = errors
+            .iter()
+            .map(|(c, m)| format!("{c}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match response::classify(status, &codes) {
+            Outcome::ManifestRejected => Err(TransportError::ManifestTypeRejected {
+                media_type: media_type.to_string(),
+                reason: format!("{} answered {status} ({detail})", self.location()),
+            }),
+            _ => Err(TransportError::Malformed {
+                location: self.location(),
+                reason: format!(
+                    "writing manifest {target}: the registry answered {status} ({detail})"
+                ),
+            }),
+        }
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        Err(TransportError::Unsupported {
+            location: self.location(),
+            reason: "pushing signatures to a registry is not supported, and there is no lookaside signature storage configured (use --remove-signatures)".into(),
+        })
+    }
+
+    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
+        // A registry makes each manifest visible when it is written.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_encode;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        assert_eq!(base64_encode(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64_encode(b"a"), "YQ==");
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+    }
+}
