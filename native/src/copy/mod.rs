@@ -244,7 +244,7 @@ pub async fn copy(
     };
     let destination = Destination {
         supported_types: dst.supported_manifest_types(),
-        reference_digest: None,
+        reference_digest: dst.reference_digest(),
     };
     let top = Top {
         bytes: &top_bytes,

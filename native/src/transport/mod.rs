@@ -199,6 +199,12 @@ pub trait ImageDestination: Send + Sync {
     /// Whether it can store signatures.
     fn supports_signatures(&self) -> bool;
 
+    /// The digest the destination reference names (`repo@sha256:…`), which
+    /// what is written must match.
+    fn reference_digest(&self) -> Option<String> {
+        None
+    }
+
     /// Whether it already has the blob (and its size), so the copy can
     /// skip it.
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;

@@ -601,6 +601,10 @@ impl ImageDestination for Registry {
         false
     }
 
+    fn reference_digest(&self) -> Option<String> {
+        self.reference.digest.as_ref().map(Digest::to_string)
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         let url = self.url(&format!("blobs/{}", info.digest));
         let response = self
