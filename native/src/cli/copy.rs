@@ -266,12 +266,13 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         print_plan(&report);
     } else {
         eprintln!(
-            "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}) in {:.2}s",
+            "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}), mounted {} in {:.2}s",
             report.manifests.len(),
             report.blobs_copied,
             human_size(report.bytes_copied as i64),
             report.blobs_skipped,
             human_size(report.bytes_skipped as i64),
+            report.blobs_mounted,
             report.elapsed
         );
         println!("{}", report.digest);

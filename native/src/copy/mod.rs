@@ -143,6 +143,8 @@ pub struct Report {
     pub blobs_copied: usize,
     #[serde(rename = "blobsSkipped")]
     pub blobs_skipped: usize,
+    #[serde(rename = "blobsMounted")]
+    pub blobs_mounted: usize,
     #[serde(rename = "bytesCopied")]
     pub bytes_copied: u64,
     #[serde(rename = "bytesSkipped")]
@@ -382,6 +384,7 @@ pub async fn copy(
             manifests: Vec::new(),
             blobs_copied: 0,
             blobs_skipped: present.len(),
+            blobs_mounted: 0,
             bytes_copied: 0,
             bytes_skipped: summary.bytes_skipped.max(0) as u64,
             elapsed: started.elapsed().as_secs_f64(),
@@ -511,6 +514,7 @@ pub async fn copy(
         manifests: written,
         blobs_copied: transfer.copied,
         blobs_skipped: transfer.skipped,
+        blobs_mounted: transfer.mounted,
         bytes_copied: transfer.bytes_copied,
         bytes_skipped: transfer.bytes_skipped,
         elapsed: started.elapsed().as_secs_f64(),
@@ -682,6 +686,8 @@ struct Transfer {
     changed: Vec<(Digest, BlobOperation, LayerUpdate)>,
     /// Layers whose diff IDs were computed: digest, size, diff ID.
     diff_ids: Vec<(Digest, u64, Digest)>,
+    /// Blobs mounted from another repository of the same registry.
+    mounted: usize,
 }
 
 /// What one finished blob transfer produced.
@@ -689,10 +695,15 @@ struct Moved {
     size: u64,
     changed: Option<(Digest, BlobOperation, LayerUpdate)>,
     diff_id: Option<(Digest, u64, Digest)>,
+    mounted: bool,
 }
 
 impl Transfer {
     fn record(&mut self, moved: Moved) {
+        if moved.mounted {
+            self.mounted += 1;
+            return;
+        }
         self.copied += 1;
         self.bytes_copied += moved.size;
         if let Some(change) = moved.changed {
@@ -829,6 +840,26 @@ async fn copy_blob(
     progress: &Arc<dyn Progress>,
 ) -> Result<Moved, CopyError> {
     let info = &task.info;
+    // Same registry, other repository: a mount moves no bytes.
+    if task.operation == BlobOperation::Keep
+        && !task.diff_id
+        && let Some(from) = src.registry_location()
+        && dst.mount_blob(info, &from).await.map_err(transport(
+            format!("mounting blob {}", info.digest),
+            dst.reference(),
+        ))?
+    {
+        progress.event(Event::Mounted {
+            digest: info.digest.to_string(),
+            size: info.size,
+        });
+        return Ok(Moved {
+            size: 0,
+            changed: None,
+            diff_id: None,
+            mounted: true,
+        });
+    }
     let (stream, size) = src.blob(info).await.map_err(transport(
         format!("reading blob {}", info.digest),
         src.reference(),
@@ -888,6 +919,7 @@ async fn copy_blob(
             size: total,
             changed: None,
             diff_id,
+            mounted: false,
         });
     }
     // The layer changes form on the way: verify the source as it is read,
@@ -926,6 +958,7 @@ async fn copy_blob(
     Ok(Moved {
         size: transformed.size,
         diff_id: None,
+        mounted: false,
         changed: Some((
             info.digest.clone(),
             task.operation,

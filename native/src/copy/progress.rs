@@ -22,6 +22,8 @@ pub enum Event {
     Done { digest: String, size: u64 },
     /// The destination already had the blob.
     Skipped { digest: String, size: i64 },
+    /// The destination mounted the blob from another repository.
+    Mounted { digest: String, size: i64 },
     /// A manifest was written.
     Manifest {
         digest: String,
@@ -73,6 +75,9 @@ impl Progress for TextProgress {
             }
             Event::Skipped { digest, .. } => {
                 format!("Copying blob {} skipped: already exists", short(digest))
+            }
+            Event::Mounted { digest, .. } => {
+                format!("Mounted blob {} from another repository", short(digest))
             }
             Event::Manifest { digest, media_type } => {
                 format!("Wrote manifest {} ({media_type})", short(digest))
@@ -217,6 +222,12 @@ impl Progress for BarProgress {
             Event::Skipped { digest, .. } => {
                 let _ = self.bars.println(format!(
                     "Copying blob {} skipped: already exists",
+                    short(&digest)
+                ));
+            }
+            Event::Mounted { digest, .. } => {
+                let _ = self.bars.println(format!(
+                    "Mounted blob {} from another repository",
                     short(&digest)
                 ));
             }

@@ -181,6 +181,12 @@ pub trait ImageSource: Send + Sync {
 
     /// Signatures of the top level or of an instance.
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError>;
+
+    /// For registries: `(api host, repository)`, so a destination on the
+    /// same registry can mount blobs instead of copying them.
+    fn registry_location(&self) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// Writing an image. See the module documentation for the call order.
@@ -208,6 +214,17 @@ pub trait ImageDestination: Send + Sync {
     /// Whether it already has the blob (and its size), so the copy can
     /// skip it.
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;
+
+    /// Makes a blob of another repository on the same registry available
+    /// without copying it (`from` is `(api host, repository)`); false when
+    /// the destination cannot, and the blob must be copied.
+    async fn mount_blob(
+        &self,
+        _info: &BlobInfo,
+        _from: &(String, String),
+    ) -> Result<bool, TransportError> {
+        Ok(false)
+    }
 
     /// Stores a blob from a stream, verifying its digest and size while
     /// writing; content that does not match is refused and not kept.

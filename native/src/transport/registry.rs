@@ -62,6 +62,8 @@ pub struct Registry {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     /// The registry asked for Basic authentication.
     basic: Mutex<bool>,
+    /// Scopes beyond this repository's, for cross-repository mounts.
+    extra_scopes: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -142,6 +144,7 @@ impl Registry {
             push,
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(false),
+            extra_scopes: Mutex::new(Vec::new()),
         })
     }
 
@@ -153,8 +156,17 @@ impl Registry {
         format!("{}/v2/{}/{path}", self.base, self.reference.repository)
     }
 
+    /// The token scope key: this repository's access plus any other
+    /// repositories mounts read from.
     fn scope(&self) -> String {
-        auth::repository_scope(&self.reference.repository, self.push)
+        let mut scopes = vec![auth::repository_scope(
+            &self.reference.repository,
+            self.push,
+        )];
+        if let Ok(extra) = self.extra_scopes.lock() {
+            scopes.extend(extra.iter().cloned());
+        }
+        scopes.join(" ")
     }
 
     /// The Authorization header to send now, if any.
@@ -204,14 +216,14 @@ impl Registry {
 
     async fn fetch_token(&self, challenge: &Challenge) -> Result<(), TransportError> {
         let scope = self.scope();
+        let scopes: Vec<String> = scope.split(' ').map(str::to_string).collect();
         let account = self.options.credentials.as_ref().map(|c| c.0.as_str());
-        let url =
-            auth::token_url(challenge, std::slice::from_ref(&scope), account).ok_or_else(|| {
-                TransportError::Malformed {
-                    location: self.location(),
-                    reason: "the registry's Bearer challenge has no realm".into(),
-                }
-            })?;
+        let url = auth::token_url(challenge, &scopes, account).ok_or_else(|| {
+            TransportError::Malformed {
+                location: self.location(),
+                reason: "the registry's Bearer challenge has no realm".into(),
+            }
+        })?;
         let mut request = self.http.get(&url);
         if let Some(basic) = self.basic_header() {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
@@ -571,6 +583,13 @@ impl ImageSource for Registry {
         // No lookaside storage is configured: registries hold none.
         Ok(Vec::new())
     }
+
+    fn registry_location(&self) -> Option<(String, String)> {
+        Some((
+            self.reference.api_host().to_string(),
+            self.reference.repository.clone(),
+        ))
+    }
 }
 
 #[async_trait]
@@ -618,6 +637,33 @@ impl ImageDestination for Registry {
             _ => Err(self
                 .failure(&format!("blob {}", info.digest), response)
                 .await),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        info: &BlobInfo,
+        from: &(String, String),
+    ) -> Result<bool, TransportError> {
+        let (host, repository) = from;
+        if host != self.reference.api_host() || *repository == self.reference.repository {
+            return Ok(false);
+        }
+        // The token must cover pulling from the other repository too.
+        self.extra_scopes
+            .lock()
+            .map_err(|_| self.poisoned())?
+            .push(auth::repository_scope(repository, false));
+        let url = self.url(&format!(
+            "blobs/uploads/?mount={}&from={repository}",
+            info.digest
+        ));
+        let response = self.send("mounting a blob", |http| http.post(&url)).await?;
+        match response.status().as_u16() {
+            201 => Ok(true),
+            // The registry opened an ordinary upload instead; let it lapse.
+            202 => Ok(false),
+            _ => Ok(false),
         }
     }
 
