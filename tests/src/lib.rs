@@ -1,3 +1,4 @@
 //! Shared helpers for ferry's cross-crate tests.
 
 pub mod conformance;
+pub mod registry;

@@ -1,0 +1,692 @@
+//! A TCP proxy on 127.0.0.1 that forwards to a registry and injects the
+//! faults a registry client must survive: error statuses (500, 503, 429
+//! with `Retry-After`), connections cut in the middle of a response body,
+//! slow responses, connections closed without an answer.
+//!
+//! On plain HTTP it reads each request and response head, so rules match a
+//! method and a path, and it forwards bodies byte for byte (one request at
+//! a time per connection, as HTTP/1.1 clients send them). A connection
+//! that opens with a TLS handshake is relayed as opaque bytes: only rules
+//! that match [`Match::any`] apply there, per connection rather than per
+//! request, and [`Action::Status`] cannot (see [`Action`]). Clients told
+//! not to verify TLS (skopeo's `--tls-verify=false`, ferry's too) try HTTPS
+//! first and fall back to HTTP: against a plain registry that first try
+//! shows up as one opaque [`Exchange`] (empty method) that got no status.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::http::{self, BodyEnd, Framing, Reader, Response, Server};
+use super::{Error, IO_TIMEOUT};
+
+/// Which requests a [`Rule`] applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    method: Option<String>,
+    path: PathMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathMatch {
+    Any,
+    Prefix(String),
+    Contains(String),
+}
+
+impl Match {
+    /// Every request (and every TLS connection).
+    pub fn any() -> Match {
+        Match {
+            method: None,
+            path: PathMatch::Any,
+        }
+    }
+
+    /// Requests whose method is `method` (`"*"` for any) and whose target
+    /// (path and query) starts with `prefix`: `Match::prefix("PUT", "/v2/demo/manifests/")`.
+    pub fn prefix(method: &str, prefix: &str) -> Match {
+        Match {
+            method: (method != "*").then(|| method.to_string()),
+            path: PathMatch::Prefix(prefix.into()),
+        }
+    }
+
+    /// Requests whose method is `method` (`"*"` for any) and whose target
+    /// contains `needle`: `Match::contains("GET", "/blobs/sha256:")`.
+    pub fn contains(method: &str, needle: &str) -> Match {
+        Match {
+            method: (method != "*").then(|| method.to_string()),
+            path: PathMatch::Contains(needle.into()),
+        }
+    }
+
+    fn matches(&self, method: &str, target: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && match &self.path {
+                PathMatch::Any => true,
+                PathMatch::Prefix(p) => target.starts_with(p.as_str()),
+                PathMatch::Contains(n) => target.contains(n.as_str()),
+            }
+    }
+
+    fn is_any(&self) -> bool {
+        self.method.is_none() && self.path == PathMatch::Any
+    }
+}
+
+/// What a [`Rule`] does to a request it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Answer with this status instead of forwarding the request (whose
+    /// body is read and dropped), with a distribution-style JSON error body
+    /// (`{"errors":[{"code":"UNKNOWN"|"UNAVAILABLE"|"TOOMANYREQUESTS"|…,
+    /// "message":…}]}`) and, if given, `Retry-After: SECONDS`. The
+    /// connection stays open. Never applies to TLS connections.
+    Status {
+        /// The status code.
+        status: u16,
+        /// Seconds for `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// Forward the request, then close the connection once this many bytes
+    /// of the response body (as on the wire) have reached the client. Only
+    /// counts as fired when a body was that long. On TLS: after this many
+    /// bytes from the server, TLS records included.
+    CutBody {
+        /// Bytes let through before the cut.
+        after: u64,
+    },
+    /// Hold the response (head) back this long. Delays of several matching
+    /// rules add up, and combine with the other actions. On TLS: before
+    /// the first byte from the server.
+    Delay(Duration),
+    /// Close the connection without forwarding the request or answering.
+    Reset,
+}
+
+/// One fault: which requests, what to do, how many times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Which requests it applies to.
+    pub on: Match,
+    /// What it does.
+    pub action: Action,
+    /// How many times it may fire; `None` for every time.
+    pub times: Option<u32>,
+}
+
+impl Rule {
+    /// Answer the first matching request with `status`.
+    pub fn status(on: Match, status: u16) -> Rule {
+        Rule {
+            on,
+            action: Action::Status {
+                status,
+                retry_after: None,
+            },
+            times: Some(1),
+        }
+    }
+
+    /// Answer the first matching request with 429 and `Retry-After: SECONDS`.
+    pub fn too_many_requests(on: Match, retry_after_secs: u64) -> Rule {
+        Rule {
+            on,
+            action: Action::Status {
+                status: 429,
+                retry_after: Some(retry_after_secs),
+            },
+            times: Some(1),
+        }
+    }
+
+    /// Cut the first matching response after `after` bytes of its body.
+    pub fn cut_body(on: Match, after: u64) -> Rule {
+        Rule {
+            on,
+            action: Action::CutBody { after },
+            times: Some(1),
+        }
+    }
+
+    /// Delay every matching response by `delay`.
+    pub fn delay(on: Match, delay: Duration) -> Rule {
+        Rule {
+            on,
+            action: Action::Delay(delay),
+            times: None,
+        }
+    }
+
+    /// Close the connection of the first matching request without an answer.
+    pub fn reset(on: Match) -> Rule {
+        Rule {
+            on,
+            action: Action::Reset,
+            times: Some(1),
+        }
+    }
+
+    /// Fire at most `n` times.
+    pub fn times(self, n: u32) -> Rule {
+        Rule {
+            times: Some(n),
+            ..self
+        }
+    }
+
+    /// Fire every time.
+    pub fn always(self) -> Rule {
+        Rule {
+            times: None,
+            ..self
+        }
+    }
+}
+
+/// The faults a [`FaultProxy`] injects. For each request every matching
+/// rule with firings left is considered in order: all delays apply, and the
+/// first status, cut or reset does (later ones are kept for later requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// The rules, in order; [`FaultProxy::fired`] takes an index into them.
+    pub rules: Vec<Rule>,
+}
+
+impl Faults {
+    /// No faults: a transparent, counting proxy.
+    pub fn none() -> Faults {
+        Faults::default()
+    }
+
+    /// These faults plus `rule`.
+    pub fn with(mut self, rule: Rule) -> Faults {
+        self.rules.push(rule);
+        self
+    }
+}
+
+/// One request as the proxy saw it (or one TLS connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Exchange {
+    /// Which connection, counting from 0 in accept order.
+    pub connection: usize,
+    /// The method; empty for a TLS connection.
+    pub method: String,
+    /// Path and query as sent; empty for a TLS connection.
+    pub target: String,
+    /// The status the client received; `None` if it got no response head.
+    pub status: Option<u16>,
+    /// Response body bytes that reached the client (on TLS: all bytes).
+    pub body_bytes: u64,
+    /// Whether the whole response reached the client.
+    pub complete: bool,
+    /// The indices of the rules that fired on it.
+    pub faults: Vec<usize>,
+}
+
+/// A running fault proxy; stops on drop (open connections are closed).
+#[derive(Debug)]
+pub struct FaultProxy {
+    server: Server,
+    upstream: SocketAddr,
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    upstream: SocketAddr,
+    rules: Vec<Rule>,
+    /// Firings left per rule; `None` for unlimited.
+    left: Mutex<Vec<Option<u32>>>,
+    fired: Mutex<Vec<usize>>,
+    exchanges: Mutex<Vec<Exchange>>,
+    connections: AtomicUsize,
+}
+
+/// The rules that apply to one request.
+#[derive(Debug, Default)]
+struct Plan {
+    delay: Duration,
+    terminal: Option<(usize, Action)>,
+    applied: Vec<usize>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `upstream`; panics (with the reason) if it cannot.
+    pub fn start(upstream: SocketAddr, faults: Faults) -> FaultProxy {
+        Self::try_start(upstream, faults).unwrap_or_else(|e| panic!("starting a fault proxy: {e}"))
+    }
+
+    /// Starts a proxy to `upstream` on a free 127.0.0.1 port.
+    pub fn try_start(upstream: SocketAddr, faults: Faults) -> Result<FaultProxy, Error> {
+        let state = Arc::new(State {
+            upstream,
+            left: Mutex::new(faults.rules.iter().map(|r| r.times).collect()),
+            fired: Mutex::new(vec![0; faults.rules.len()]),
+            rules: faults.rules,
+            exchanges: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+        });
+        let shared = Arc::clone(&state);
+        let server = Server::start("fault proxy", move |stream, _| {
+            let state = Arc::clone(&shared);
+            async move {
+                let connection = state.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = relay(stream, &state, connection).await;
+            }
+        })?;
+        Ok(FaultProxy {
+            server,
+            upstream,
+            state,
+        })
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// `127.0.0.1:PORT`, to put in image references instead of the registry's.
+    pub fn host(&self) -> String {
+        self.addr().to_string()
+    }
+
+    /// Where it forwards to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.state.exchanges).clone()
+    }
+
+    /// How many times rule `rule` (an index into [`Faults::rules`]) fired.
+    pub fn fired(&self, rule: usize) -> usize {
+        lock(&self.state.fired).get(rule).copied().unwrap_or(0)
+    }
+
+    /// How many faults fired in all.
+    pub fn injected(&self) -> usize {
+        lock(&self.state.fired).iter().sum()
+    }
+
+    /// One plain-HTTP request through the proxy on a fresh connection.
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, Error> {
+        http::request(self.addr(), method, target, headers, &[], IO_TIMEOUT)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    /// Picks (and uses up) the rules for one request; `tls` keeps only
+    /// [`Match::any`] rules that make sense on opaque bytes.
+    fn plan(&self, method: &str, target: &str, tls: bool) -> Plan {
+        let mut left = lock(&self.left);
+        let mut plan = Plan::default();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let applicable = if tls {
+                rule.on.is_any() && !matches!(rule.action, Action::Status { .. })
+            } else {
+                rule.on.matches(method, target)
+            };
+            if !applicable || left[i] == Some(0) {
+                continue;
+            }
+            let take = match &rule.action {
+                Action::Delay(d) => {
+                    plan.delay += *d;
+                    true
+                }
+                action if plan.terminal.is_none() => {
+                    plan.terminal = Some((i, action.clone()));
+                    true
+                }
+                _ => false,
+            };
+            if take {
+                if let Some(n) = &mut left[i] {
+                    *n -= 1;
+                }
+                plan.applied.push(i);
+            }
+        }
+        let mut fired = lock(&self.fired);
+        for &i in &plan.applied {
+            fired[i] += 1;
+        }
+        plan
+    }
+
+    /// Gives a firing back: a cut whose body was too short to cut.
+    fn refund(&self, rule: usize, exchange: usize) {
+        if let Some(n) = &mut lock(&self.left)[rule] {
+            *n += 1;
+        }
+        lock(&self.fired)[rule] -= 1;
+        lock(&self.exchanges)[exchange]
+            .faults
+            .retain(|&i| i != rule);
+    }
+
+    fn record(&self, exchange: Exchange) -> usize {
+        let mut exchanges = lock(&self.exchanges);
+        exchanges.push(exchange);
+        exchanges.len() - 1
+    }
+
+    fn update(&self, exchange: usize, change: impl FnOnce(&mut Exchange)) {
+        change(&mut lock(&self.exchanges)[exchange]);
+    }
+}
+
+async fn relay(client: TcpStream, state: &State, connection: usize) -> std::io::Result<()> {
+    let mut first = [0u8; 1];
+    let n = tokio::time::timeout(IO_TIMEOUT, client.peek(&mut first))
+        .await
+        .map_err(|_| std::io::ErrorKind::TimedOut)??;
+    if n == 0 {
+        return Ok(());
+    }
+    let upstream = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(state.upstream))
+        .await
+        .map_err(|_| std::io::ErrorKind::TimedOut)??;
+    // 0x16: a TLS handshake record.
+    if first[0] == 0x16 {
+        relay_opaque(client, upstream, state, connection).await
+    } else {
+        relay_http(client, upstream, state, connection).await
+    }
+}
+
+async fn relay_http(
+    client: TcpStream,
+    upstream: TcpStream,
+    state: &State,
+    connection: usize,
+) -> std::io::Result<()> {
+    let (client_read, mut client_write) = client.into_split();
+    let (upstream_read, mut upstream_write) = upstream.into_split();
+    let mut client_read = Reader::new(client_read);
+    let mut upstream_read = Reader::new(upstream_read);
+    loop {
+        let Some(request) = client_read.head().await? else {
+            return Ok(());
+        };
+        let (method, target) = request.request_line();
+        let plan = state.plan(&method, &target, false);
+        let exchange = state.record(Exchange {
+            connection,
+            method: method.clone(),
+            target,
+            status: None,
+            body_bytes: 0,
+            complete: false,
+            faults: plan.applied.clone(),
+        });
+        let mut cut = None;
+        match plan.terminal {
+            Some((_, Action::Reset)) => return Ok(()),
+            Some((
+                _,
+                Action::Status {
+                    status,
+                    retry_after,
+                },
+            )) => {
+                let expects_continue = request
+                    .header("expect")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+                if !expects_continue {
+                    client_read
+                        .body(request.request_framing(), &mut tokio::io::sink(), None)
+                        .await?;
+                }
+                tokio::time::sleep(plan.delay).await;
+                http::write_all(&mut client_write, &injected(status, retry_after)).await?;
+                state.update(exchange, |e| {
+                    e.status = Some(status);
+                    e.complete = true;
+                });
+                if expects_continue || request.closes() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Some((rule, Action::CutBody { after })) => cut = Some((rule, after)),
+            _ => {}
+        }
+
+        http::write_all(&mut upstream_write, &request.raw).await?;
+        let request_framing = request.request_framing();
+        let forward = client_read.body(request_framing, &mut upstream_write, None);
+        let respond = async {
+            loop {
+                let Some(head) = upstream_read.head().await? else {
+                    return Ok(None);
+                };
+                // Interim responses (100 Continue) go straight through.
+                match head.status() {
+                    Some(status) if (100..200).contains(&status) && status != 101 => {
+                        http::write_all(&mut client_write, &head.raw).await?;
+                    }
+                    _ => return Ok::<_, std::io::Error>(Some(head)),
+                }
+            }
+        };
+        let (sent, response) = tokio::join!(forward, respond);
+        let Some(response) = response? else {
+            return Ok(());
+        };
+        tokio::time::sleep(plan.delay).await;
+        http::write_all(&mut client_write, &response.raw).await?;
+        state.update(exchange, |e| e.status = response.status());
+        if response.status() == Some(101) {
+            return Ok(());
+        }
+        let framing = response.response_framing(&method);
+        let end = upstream_read
+            .body(framing, &mut client_write, cut.map(|(_, after)| after))
+            .await?;
+        match end {
+            BodyEnd::Cut(bytes) => {
+                state.update(exchange, |e| e.body_bytes = bytes);
+                return Ok(());
+            }
+            BodyEnd::Complete(bytes) => {
+                if let Some((rule, _)) = cut {
+                    state.refund(rule, exchange);
+                }
+                state.update(exchange, |e| {
+                    e.body_bytes = bytes;
+                    e.complete = true;
+                });
+            }
+        }
+        if sent.is_err() || request.closes() || response.closes() || framing == Framing::UntilClose
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// Relays a connection that is not plain HTTP (TLS) as opaque bytes.
+async fn relay_opaque(
+    client: TcpStream,
+    upstream: TcpStream,
+    state: &State,
+    connection: usize,
+) -> std::io::Result<()> {
+    let plan = state.plan("", "", true);
+    let exchange = state.record(Exchange {
+        connection,
+        method: String::new(),
+        target: String::new(),
+        status: None,
+        body_bytes: 0,
+        complete: false,
+        faults: plan.applied.clone(),
+    });
+    if matches!(plan.terminal, Some((_, Action::Reset))) {
+        return Ok(());
+    }
+    let limit = match plan.terminal {
+        Some((rule, Action::CutBody { after })) => Some((rule, after)),
+        _ => None,
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+    let up = async {
+        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        let _ = upstream_write.shutdown().await;
+        // The connection ends when the server's side does.
+        std::future::pending::<()>().await;
+    };
+    let down = async {
+        let mut sent = 0u64;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut delayed = false;
+        loop {
+            let n = match upstream_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return (sent, false),
+                Ok(n) => n,
+            };
+            if !delayed {
+                tokio::time::sleep(plan.delay).await;
+                delayed = true;
+            }
+            let allowed = limit.map_or(n as u64, |(_, after)| (after - sent).min(n as u64));
+            let allowed = usize::try_from(allowed).unwrap_or(n);
+            if http::write_all(&mut client_write, &buf[..allowed])
+                .await
+                .is_err()
+            {
+                return (sent, false);
+            }
+            sent += allowed as u64;
+            if limit.is_some_and(|(_, after)| sent >= after) {
+                return (sent, true);
+            }
+        }
+    };
+    let (sent, was_cut) = tokio::select! {
+        () = up => (0, false),
+        result = down => result,
+    };
+    if let (Some((rule, _)), false) = (limit, was_cut) {
+        state.refund(rule, exchange);
+    }
+    state.update(exchange, |e| {
+        e.body_bytes = sent;
+        e.complete = !was_cut;
+    });
+    Ok(())
+}
+
+/// The response an [`Action::Status`] sends, shaped like distribution's.
+fn injected(status: u16, retry_after: Option<u64>) -> Vec<u8> {
+    let code = match status {
+        401 => "UNAUTHORIZED",
+        403 => "DENIED",
+        404 => "NAME_UNKNOWN",
+        429 => "TOOMANYREQUESTS",
+        503 => "UNAVAILABLE",
+        _ => "UNKNOWN",
+    };
+    let body = json!({ "errors": [{
+        "code": code,
+        "message": format!("injected by ferry's fault proxy (HTTP {status})"),
+        "detail": null,
+    }]})
+    .to_string();
+    let mut headers = vec![
+        (
+            "Content-Type",
+            "application/json; charset=utf-8".to_string(),
+        ),
+        (
+            "Docker-Distribution-Api-Version",
+            "registry/2.0".to_string(),
+        ),
+    ];
+    if let Some(secs) = retry_after {
+        headers.push(("Retry-After", secs.to_string()));
+    }
+    http::response(status, &headers, body.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(rules: Vec<Rule>) -> State {
+        State {
+            upstream: SocketAddr::from(([127, 0, 0, 1], 9)),
+            left: Mutex::new(rules.iter().map(|r| r.times).collect()),
+            fired: Mutex::new(vec![0; rules.len()]),
+            rules,
+            exchanges: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+        }
+    }
+
+    #[test]
+    fn a_once_rule_fires_once_and_delays_add_up() {
+        let state = state(vec![
+            Rule::delay(Match::any(), Duration::from_millis(5)),
+            Rule::status(Match::prefix("GET", "/v2/"), 500),
+            Rule::delay(Match::contains("*", "blobs"), Duration::from_millis(7)),
+            Rule::status(Match::any(), 503),
+        ]);
+        let first = state.plan("GET", "/v2/x/blobs/sha256:1", false);
+        assert_eq!(first.delay, Duration::from_millis(12));
+        assert_eq!(first.applied, [0, 1, 2]);
+        let second = state.plan("GET", "/v2/x/blobs/sha256:1", false);
+        assert!(matches!(
+            second.terminal,
+            Some((3, Action::Status { status: 503, .. }))
+        ));
+        let third = state.plan("get", "/v2/", false);
+        assert!(third.terminal.is_none());
+        assert_eq!(*lock(&state.fired), [3, 1, 2, 1]);
+    }
+
+    #[test]
+    fn tls_connections_see_only_rules_for_any_request() {
+        let state = state(vec![
+            Rule::status(Match::any(), 500),
+            Rule::cut_body(Match::prefix("GET", "/v2/"), 10),
+            Rule::cut_body(Match::any(), 10),
+        ]);
+        let plan = state.plan("", "", true);
+        assert!(matches!(
+            plan.terminal,
+            Some((2, Action::CutBody { after: 10 }))
+        ));
+    }
+}
