@@ -84,7 +84,8 @@ pub struct CopyArgs {
     /// A directory of *.crt CA certificates for the destination registry.
     #[arg(long, value_name = "DIR")]
     dest_cert_dir: Option<std::path::PathBuf>,
-    /// Retries for registry requests that fail temporarily.
+    /// Retries for registry requests that fail temporarily, and for blob
+    /// transfers that break off or arrive corrupt.
     #[arg(long, default_value_t = 3, value_name = "N")]
     retry_times: u32,
 }
@@ -200,6 +201,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         jobs: args.jobs.max(1),
         dry_run: args.dry_run,
+        blob_retries: args.retry_times,
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text
@@ -266,13 +268,14 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         print_plan(&report);
     } else {
         eprintln!(
-            "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}), mounted {} in {:.2}s",
+            "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}), mounted {}, fetched {} again, in {:.2}s",
             report.manifests.len(),
             report.blobs_copied,
             human_size(report.bytes_copied as i64),
             report.blobs_skipped,
             human_size(report.bytes_skipped as i64),
             report.blobs_mounted,
+            human_size(report.bytes_refetched as i64),
             report.elapsed
         );
         println!("{}", report.digest);

@@ -42,6 +42,9 @@ pub struct Settings {
     pub jobs: usize,
     /// Plan and report, write nothing.
     pub dry_run: bool,
+    /// Extra attempts for a blob whose transfer broke off or arrived
+    /// corrupt (the blob is fetched again from the start).
+    pub blob_retries: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
         Settings {
             jobs: 6,
             dry_run: false,
+            blob_retries: 3,
         }
     }
 }
@@ -145,6 +149,9 @@ pub struct Report {
     pub blobs_skipped: usize,
     #[serde(rename = "blobsMounted")]
     pub blobs_mounted: usize,
+    /// Bytes fetched again after broken or corrupt transfers.
+    #[serde(rename = "bytesRefetched")]
+    pub bytes_refetched: u64,
     #[serde(rename = "bytesCopied")]
     pub bytes_copied: u64,
     #[serde(rename = "bytesSkipped")]
@@ -385,6 +392,7 @@ pub async fn copy(
             blobs_copied: 0,
             blobs_skipped: present.len(),
             blobs_mounted: 0,
+            bytes_refetched: 0,
             bytes_copied: 0,
             bytes_skipped: summary.bytes_skipped.max(0) as u64,
             elapsed: started.elapsed().as_secs_f64(),
@@ -394,7 +402,7 @@ pub async fn copy(
     }
 
     // 1. Blobs, largest first, a bounded number at a time.
-    let transfer = transfer_blobs(&src, &dst, tasks, settings.jobs, &progress).await?;
+    let transfer = transfer_blobs(&src, &dst, tasks, settings, &progress).await?;
 
     // 2. Manifests of the images, then 3. their signatures.
     let in_list = matches!(top_plan, TopPlan::List(_));
@@ -515,6 +523,7 @@ pub async fn copy(
         blobs_copied: transfer.copied,
         blobs_skipped: transfer.skipped,
         blobs_mounted: transfer.mounted,
+        bytes_refetched: transfer.refetched,
         bytes_copied: transfer.bytes_copied,
         bytes_skipped: transfer.bytes_skipped,
         elapsed: started.elapsed().as_secs_f64(),
@@ -688,6 +697,8 @@ struct Transfer {
     diff_ids: Vec<(Digest, u64, Digest)>,
     /// Blobs mounted from another repository of the same registry.
     mounted: usize,
+    /// Bytes fetched again after broken or corrupt transfers.
+    refetched: u64,
 }
 
 /// What one finished blob transfer produced.
@@ -696,10 +707,13 @@ struct Moved {
     changed: Option<(Digest, BlobOperation, LayerUpdate)>,
     diff_id: Option<(Digest, u64, Digest)>,
     mounted: bool,
+    /// Bytes read by earlier, failed attempts.
+    refetched: u64,
 }
 
 impl Transfer {
     fn record(&mut self, moved: Moved) {
+        self.refetched += moved.refetched;
         if moved.mounted {
             self.mounted += 1;
             return;
@@ -775,11 +789,12 @@ async fn transfer_blobs(
     src: &Arc<dyn ImageSource>,
     dst: &Arc<dyn ImageDestination>,
     mut tasks: Vec<BlobTask>,
-    jobs: usize,
+    settings: &Settings,
     progress: &Arc<dyn Progress>,
 ) -> Result<Transfer, CopyError> {
     let mut result = Transfer::default();
-    let semaphore = Arc::new(Semaphore::new(jobs.max(1)));
+    let semaphore = Arc::new(Semaphore::new(settings.jobs.max(1)));
+    let retries = settings.blob_retries;
     let mut running = JoinSet::new();
     // Largest first: the long transfers start early and finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
@@ -801,7 +816,7 @@ async fn transfer_blobs(
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         running.spawn(async move {
             let _permit = permit;
-            copy_blob(&*src, &*dst, &task, &progress).await
+            copy_blob(&*src, &*dst, &task, &progress, retries).await
         });
         // Collect finished transfers as we go, so a failure stops new starts.
         while let Some(done) = running.try_join_next() {
@@ -833,11 +848,64 @@ async fn drain(mut running: JoinSet<Result<Moved, CopyError>>, error: CopyError)
     error
 }
 
+/// Whether a failed transfer is worth another attempt: the connection
+/// broke or the bytes arrived wrong, as opposed to a refusal.
+fn retryable(error: &CopyError) -> bool {
+    match error {
+        CopyError::Transport { error, .. } => matches!(
+            **error,
+            TransportError::Io { .. }
+                | TransportError::SizeMismatch { .. }
+                | TransportError::DigestMismatch { .. }
+                | TransportError::Malformed { .. }
+        ),
+        _ => false,
+    }
+}
+
+/// Copies a blob, fetching it again from the start when a transfer breaks
+/// off or arrives corrupt, up to `retries` more times.
 async fn copy_blob(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     task: &BlobTask,
     progress: &Arc<dyn Progress>,
+    retries: u32,
+) -> Result<Moved, CopyError> {
+    let mut refetched = 0u64;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        match copy_blob_once(src, dst, task, progress, &read).await {
+            Ok(mut moved) => {
+                moved.refetched = refetched;
+                return Ok(moved);
+            }
+            Err(e) if attempt <= retries && retryable(&e) => {
+                let wasted = read.load(std::sync::atomic::Ordering::Relaxed);
+                refetched += wasted;
+                progress.event(Event::Retried {
+                    digest: task.info.digest.to_string(),
+                    attempt,
+                    reason: e.to_string(),
+                });
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    ferry_core::registry::response::retry_delay_ms(attempt, None),
+                ))
+                .await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn copy_blob_once(
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    task: &BlobTask,
+    progress: &Arc<dyn Progress>,
+    read: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Moved, CopyError> {
     let info = &task.info;
     // Same registry, other repository: a mount moves no bytes.
@@ -858,6 +926,7 @@ async fn copy_blob(
             changed: None,
             diff_id: None,
             mounted: true,
+            refetched: 0,
         });
     }
     let (stream, size) = src.blob(info).await.map_err(transport(
@@ -879,7 +948,12 @@ async fn copy_blob(
         digest: info.digest.to_string(),
         size: if info.size >= 0 { info.size } else { size },
     });
-    let counted = progress::Counting::new(stream, info.digest.to_string(), progress.clone());
+    let counted = progress::Counting::with_counter(
+        stream,
+        info.digest.to_string(),
+        progress.clone(),
+        read.clone(),
+    );
     let bytes = counted.counter();
     if task.operation == BlobOperation::Keep {
         let (stream, slot): (crate::transport::BlobStream, _) = if task.diff_id {
@@ -920,6 +994,7 @@ async fn copy_blob(
             changed: None,
             diff_id,
             mounted: false,
+            refetched: 0,
         });
     }
     // The layer changes form on the way: verify the source as it is read,
@@ -959,6 +1034,7 @@ async fn copy_blob(
         size: transformed.size,
         diff_id: None,
         mounted: false,
+        refetched: 0,
         changed: Some((
             info.digest.clone(),
             task.operation,

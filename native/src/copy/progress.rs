@@ -24,6 +24,12 @@ pub enum Event {
     Skipped { digest: String, size: i64 },
     /// The destination mounted the blob from another repository.
     Mounted { digest: String, size: i64 },
+    /// A transfer broke off or arrived corrupt and starts again.
+    Retried {
+        digest: String,
+        attempt: u32,
+        reason: String,
+    },
     /// A manifest was written.
     Manifest {
         digest: String,
@@ -79,6 +85,16 @@ impl Progress for TextProgress {
             Event::Mounted { digest, .. } => {
                 format!("Mounted blob {} from another repository", short(digest))
             }
+            Event::Retried {
+                digest,
+                attempt,
+                reason,
+                ..
+            } => format!(
+                "Retrying blob {} (attempt {}): {reason}",
+                short(digest),
+                attempt + 1
+            ),
             Event::Manifest { digest, media_type } => {
                 format!("Wrote manifest {} ({media_type})", short(digest))
             }
@@ -106,11 +122,18 @@ pub(crate) struct Counting {
 const REPORT_EVERY: u64 = 4 * 1024 * 1024;
 
 impl Counting {
-    pub(crate) fn new(inner: BlobStream, digest: String, progress: Arc<dyn Progress>) -> Self {
+    /// Counts into `total`, which the caller can read even if the stream
+    /// is dropped midway.
+    pub(crate) fn with_counter(
+        inner: BlobStream,
+        digest: String,
+        progress: Arc<dyn Progress>,
+        total: Arc<AtomicU64>,
+    ) -> Self {
         Counting {
             inner,
             digest,
-            total: Arc::new(AtomicU64::new(0)),
+            total,
             reported: 0,
             progress,
         }
@@ -223,6 +246,18 @@ impl Progress for BarProgress {
                 let _ = self.bars.println(format!(
                     "Copying blob {} skipped: already exists",
                     short(&digest)
+                ));
+            }
+            Event::Retried {
+                digest,
+                attempt,
+                reason,
+                ..
+            } => {
+                let _ = self.bars.println(format!(
+                    "Retrying blob {} (attempt {}): {reason}",
+                    short(&digest),
+                    attempt + 1
                 ));
             }
             Event::Mounted { digest, .. } => {

@@ -1,0 +1,354 @@
+//! ferry against real registries (Debian's docker-registry on loopback):
+//! push and pull with every authentication set-up, skopeo as the peer, and
+//! faults injected by a proxy.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ferry_tests::registry::{
+    DEMO_INDEX_DIGEST, DemoImage, FaultProxy, Faults, Match, Registry, Rule, Setup, SkopeoSide,
+    skopeo,
+};
+
+/// The ferry binary: `FERRY_BIN`, else the one `cargo test --workspace`
+/// built next to this test.
+fn ferry_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FERRY_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("ferry");
+    if !bin.is_file() {
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .args(["build", "--quiet", "-p", "ferry"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building ferry");
+    }
+    bin
+}
+
+fn ferry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(ferry_bin()).args(args).output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    ferry_core::Digest::sha256_of(bytes).to_string()
+}
+
+/// A scratch directory removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("ferry-registry-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// ferry pushes, skopeo pulls; skopeo pushes, ferry pulls: identical
+/// digests both ways, with inspect, list-tags and delete on top.
+fn round_trip(setup: Setup, name: &str) {
+    let registry = Registry::start(setup);
+    let s = Scratch::new(name);
+    let dest = registry.skopeo_flags(SkopeoSide::Dest);
+    let src = registry.skopeo_flags(SkopeoSide::Src);
+    let only = registry.skopeo_flags(SkopeoSide::Only);
+
+    let mut push: Vec<String> = vec![
+        "copy".into(),
+        "--all".into(),
+        "--progress".into(),
+        "none".into(),
+    ];
+    push.extend(dest.iter().cloned());
+    push.extend(["demo:".into(), registry.docker_ref("ferry/demo:v1")]);
+    assert_eq!(ok(ferry(&push)), DEMO_INDEX_DIGEST, "{name}: ferry push");
+
+    let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
+    inspect.extend(only.iter().cloned());
+    inspect.push(registry.docker_ref("ferry/demo:v1"));
+    let raw = skopeo(&inspect);
+    assert!(
+        raw.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        sha256(&raw.stdout),
+        DEMO_INDEX_DIGEST,
+        "{name}: skopeo reads ferry's push"
+    );
+    let mut pull: Vec<String> = vec!["copy".into(), "--all".into()];
+    pull.extend(src.iter().cloned());
+    pull.extend([
+        registry.docker_ref("ferry/demo:v1"),
+        format!("dir:{}", s.path("skopeo-pulled")),
+    ]);
+    let out = skopeo(&pull);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let demo = DemoImage::make();
+    let mut skopeo_push: Vec<String> = vec!["copy".into(), "--all".into()];
+    skopeo_push.extend(dest.iter().cloned());
+    skopeo_push.extend([demo.dir_ref(), registry.docker_ref("skopeo/demo:v1")]);
+    let out = skopeo(&skopeo_push);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ferry_pull: Vec<String> = vec![
+        "copy".into(),
+        "--all".into(),
+        "--progress".into(),
+        "none".into(),
+    ];
+    ferry_pull.extend(src.iter().cloned());
+    ferry_pull.extend([
+        registry.docker_ref("skopeo/demo:v1"),
+        format!("oci:{}:pulled", s.path("oci")),
+    ]);
+    assert_eq!(
+        ok(ferry(&ferry_pull)),
+        DEMO_INDEX_DIGEST,
+        "{name}: ferry reads skopeo's push"
+    );
+
+    let mut tags: Vec<String> = vec!["list-tags".into()];
+    tags.extend(only.iter().cloned());
+    tags.push(registry.docker_ref("ferry/demo"));
+    let listed: serde_json::Value = serde_json::from_str(&ok(ferry(&tags))).unwrap();
+    assert_eq!(listed["Tags"], serde_json::json!(["v1"]), "{name}");
+
+    let mut summary: Vec<String> = vec!["inspect".into()];
+    summary.extend(only.iter().cloned());
+    summary.push(registry.docker_ref("ferry/demo:v1"));
+    let inspected: serde_json::Value = serde_json::from_str(&ok(ferry(&summary))).unwrap();
+    assert_eq!(inspected["Digest"], DEMO_INDEX_DIGEST);
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn push_and_pull_over_plain_http() {
+    round_trip(Setup::plain(), "plain");
+}
+
+#[test]
+fn push_and_pull_with_basic_auth() {
+    round_trip(Setup::basic("alice", "wonderland"), "basic");
+}
+
+#[test]
+fn push_and_pull_with_bearer_tokens() {
+    round_trip(Setup::token("bob", "builder"), "token");
+}
+
+#[test]
+fn push_and_pull_over_tls_with_a_private_ca() {
+    round_trip(Setup::tls(), "tls");
+}
+
+#[test]
+fn tokens_are_asked_for_with_the_repository_scope_and_reused() {
+    let registry = Registry::start(Setup::token("bob", "builder"));
+    let mut push: Vec<String> = vec![
+        "copy".into(),
+        "--all".into(),
+        "--progress".into(),
+        "none".into(),
+    ];
+    push.extend(registry.skopeo_flags(SkopeoSide::Dest));
+    push.extend(["demo:".into(), registry.docker_ref("scoped/demo:v1")]);
+    ok(ferry(&push));
+    let requests = registry.token_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.user.as_deref() == Some("bob")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r
+            .scopes
+            .iter()
+            .any(|s| s == "repository:scoped/demo:pull,push")),
+        "{requests:?}"
+    );
+    // One token serves the whole push (14 requests or more).
+    assert!(
+        requests.len() <= 2,
+        "{} token requests: {requests:?}",
+        requests.len()
+    );
+}
+
+#[test]
+fn wrong_credentials_fail_clearly_without_printing_the_password() {
+    let registry = Registry::start(Setup::basic("alice", "wonderland"));
+    let out = ferry(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "alice:not-the-password",
+        "demo:",
+        &registry.docker_ref("x/y:z"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not authorized") || err.contains("401"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+}
+
+#[test]
+fn registry_to_registry_mounts_shared_blobs_and_keeps_the_list_digest() {
+    let registry = Registry::start(Setup::plain());
+    let flags = [
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+    ];
+    let mut first = vec!["copy", "--all"];
+    first.extend(flags);
+    let target = registry.docker_ref("a/demo:v1");
+    first.extend(["demo:", &target]);
+    ok(ferry(&first));
+    let other = registry.docker_ref("b/demo:v1");
+    let mut second = vec!["copy", "--all", "--json"];
+    second.extend(flags);
+    second.extend([target.as_str(), other.as_str()]);
+    let report: serde_json::Value = serde_json::from_str(&ok(ferry(&second))).unwrap();
+    assert_eq!(report["digest"], DEMO_INDEX_DIGEST);
+    assert_eq!(report["blobsMounted"], 9, "{report}");
+    assert_eq!(report["blobsCopied"], 0);
+}
+
+#[test]
+fn stripping_platforms_writes_a_smaller_list_the_registry_accepts() {
+    let registry = Registry::start(Setup::plain());
+    let target = registry.docker_ref("small/demo:v1");
+    let digest = ok(ferry(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        "--multi-arch",
+        "linux/amd64,linux/arm/v7",
+        "--strip-removed-platforms",
+        "demo:",
+        &target,
+    ]));
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
+    assert!(raw.status.success());
+    assert_eq!(sha256(&raw.stdout), digest);
+    let list = ferry_core::List::parse(&raw.stdout).unwrap();
+    assert_eq!(list.entries.len(), 2);
+}
+
+#[test]
+fn copies_through_faults_complete_verified_and_report_refetched_bytes() {
+    let registry = Registry::start(Setup::plain());
+    let s = Scratch::new("faults");
+    // A bigger blob than the demo's, so a cut lands inside it.
+    let big = s.path("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let layer: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let layer_digest = ferry_core::Digest::sha256_of(&layer);
+    std::fs::write(Path::new(&big).join(layer_digest.encoded()), &layer).unwrap();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = ferry_core::Digest::sha256_of(config);
+    std::fs::write(Path::new(&big).join(config_digest.encoded()), config).unwrap();
+    std::fs::write(
+        Path::new(&big).join("manifest.json"),
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        Path::new(&big).join("version"),
+        "Directory Transport Version: 1.1\n",
+    )
+    .unwrap();
+    ok(ferry(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        &format!("dir:{big}"),
+        &registry.docker_ref("faulty/big:v1"),
+    ]));
+
+    let proxy: FaultProxy = registry.proxy(
+        Faults::none()
+            .with(
+                Rule::cut_body(Match::prefix("GET", "/v2/faulty/big/blobs/"), 1024 * 1024).times(1),
+            )
+            .with(Rule::status(Match::prefix("GET", "/v2/faulty/big/manifests/"), 500).times(1))
+            .with(Rule::too_many_requests(Match::prefix("HEAD", "/v2/"), 1).times(1)),
+    );
+    let source = format!("docker://{}/faulty/big:v1", proxy.host());
+    let out = ferry(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--progress",
+        "none",
+        "--json",
+        &source,
+        &format!("oci:{}:pulled", s.path("oci")),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&ok(out)).unwrap();
+    assert!(
+        proxy.injected() >= 2,
+        "faults injected: {}",
+        proxy.injected()
+    );
+    let refetched = report["bytesRefetched"].as_u64().unwrap();
+    assert!(refetched >= 1024 * 1024, "{report}");
+    println!("fetched again after the cut: {refetched} bytes");
+    // What arrived is verified: the layer in the layout has its digest.
+    let stored = std::fs::read(
+        Path::new(&s.path("oci"))
+            .join("blobs/sha256")
+            .join(layer_digest.encoded()),
+    )
+    .unwrap();
+    assert!(layer_digest.matches(&stored));
+}
