@@ -270,7 +270,7 @@ fn stripping_platforms_writes_a_smaller_list_the_registry_accepts() {
         "demo:",
         &target,
     ]));
-    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
+    let raw = skopeo(["inspect", "--raw", "--tls-verify=false", &target]);
     assert!(raw.status.success());
     assert_eq!(sha256(&raw.stdout), digest);
     let list = ferry_core::List::parse(&raw.stdout).unwrap();
