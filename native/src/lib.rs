@@ -3,6 +3,7 @@
 //! decisions.
 
 pub mod copy;
+pub mod credentials;
 pub mod demo;
 pub mod host;
 pub mod input;

@@ -352,3 +352,44 @@ fn copies_through_faults_complete_verified_and_report_refetched_bytes() {
     .unwrap();
     assert!(layer_digest.matches(&stored));
 }
+
+#[test]
+fn credentials_come_from_an_auth_file_when_no_creds_are_given() {
+    let registry = Registry::start(Setup::basic("carol", "s3cret"));
+    let s = Scratch::new("authfile");
+    let file = s.path("auth.json");
+    // base64("carol:s3cret")
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"Y2Fyb2w6czNjcmV0"}}}}}}"#,
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let target = registry.docker_ref("authfile/demo:v1");
+    let out = ferry(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        "--authfile",
+        &file,
+        "demo:",
+        &target,
+    ]);
+    assert_eq!(ok(out), DEMO_INDEX_DIGEST);
+    // The same file through $REGISTRY_AUTH_FILE, for inspect.
+    let out = Command::new(ferry_bin())
+        .env("REGISTRY_AUTH_FILE", &file)
+        .args(["inspect", "--raw", "--tls-verify=false", &target])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha256(&out.stdout), DEMO_INDEX_DIGEST);
+}

@@ -4,6 +4,7 @@
 //! wait before trying again. The native crate performs the HTTP.
 
 pub mod auth;
+pub mod credentials;
 pub mod reference;
 pub mod response;
 

@@ -84,6 +84,17 @@ pub struct CopyArgs {
     /// A directory of *.crt CA certificates for the destination registry.
     #[arg(long, value_name = "DIR")]
     dest_cert_dir: Option<std::path::PathBuf>,
+    /// Credentials file for both registries (containers' auth.json or
+    /// Docker's config.json); default: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json.
+    #[arg(long, value_name = "PATH")]
+    authfile: Option<std::path::PathBuf>,
+    /// Credentials file for the source registry.
+    #[arg(long, value_name = "PATH")]
+    src_authfile: Option<std::path::PathBuf>,
+    /// Credentials file for the destination registry.
+    #[arg(long, value_name = "PATH")]
+    dest_authfile: Option<std::path::PathBuf>,
     /// Retries for registry requests that fail temporarily, and for blob
     /// transfers that break off or arrive corrupt.
     #[arg(long, default_value_t = 3, value_name = "N")]
@@ -91,18 +102,30 @@ pub struct CopyArgs {
 }
 
 /// Registry options from `--*-creds`, `--*-tls-verify` and `--*-cert-dir`.
-fn registry_options(
+pub(crate) fn registry_options(
+    reference: &Reference,
     creds: Option<&str>,
+    authfile: Option<&std::path::Path>,
     tls_verify: bool,
     cert_dir: Option<&std::path::Path>,
     retry_times: u32,
     flag: &str,
 ) -> anyhow::Result<ferry::transport::registry::RegistryOptions> {
     let credentials = match creds {
-        None => None,
+        // Without --creds, look in the credential files (registries only).
+        None => match reference {
+            Reference::Docker(r) => ferry::credentials::find(&r.registry, authfile)
+                .with_context(|| format!("looking up credentials for {}", r.registry))?,
+            _ => None,
+        },
         Some(c) => {
             let Some((user, password)) = c.split_once(':') else {
-                bail!("--{flag}-creds: expected USER:PASSWORD");
+                let flag = if flag.is_empty() {
+                    "creds".to_string()
+                } else {
+                    format!("{flag}-creds")
+                };
+                bail!("--{flag}: expected USER:PASSWORD");
             };
             Some((user.to_string(), password.to_string()))
         }
@@ -214,14 +237,18 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         _ => Arc::new(NoProgress),
     };
     let source_registry = registry_options(
+        &source,
         args.src_creds.as_deref(),
+        args.src_authfile.as_deref().or(args.authfile.as_deref()),
         args.src_tls_verify,
         args.src_cert_dir.as_deref(),
         args.retry_times,
         "src",
     )?;
     let destination_registry = registry_options(
+        &destination,
         args.dest_creds.as_deref(),
+        args.dest_authfile.as_deref().or(args.authfile.as_deref()),
         args.dest_tls_verify,
         args.dest_cert_dir.as_deref(),
         args.retry_times,

@@ -21,28 +21,25 @@ pub struct RegistryArgs {
     /// A directory of *.crt CA certificates to trust.
     #[arg(long, value_name = "DIR")]
     cert_dir: Option<std::path::PathBuf>,
+    /// Credentials file (containers' auth.json or Docker's config.json).
+    #[arg(long, value_name = "PATH")]
+    authfile: Option<std::path::PathBuf>,
     /// Retries for requests that fail temporarily.
     #[arg(long, default_value_t = 3, value_name = "N")]
     retry_times: u32,
 }
 
 impl RegistryArgs {
-    fn options(&self) -> anyhow::Result<RegistryOptions> {
-        let credentials = match &self.creds {
-            None => None,
-            Some(c) => {
-                let Some((u, p)) = c.split_once(':') else {
-                    bail!("--creds: expected USER:PASSWORD");
-                };
-                Some((u.to_string(), p.to_string()))
-            }
-        };
-        Ok(RegistryOptions {
-            credentials,
-            tls_verify: self.tls_verify,
-            cert_dir: self.cert_dir.clone(),
-            retry_times: self.retry_times,
-        })
+    fn options(&self, reference: &Reference) -> anyhow::Result<RegistryOptions> {
+        super::copy::registry_options(
+            reference,
+            self.creds.as_deref(),
+            self.authfile.as_deref(),
+            self.tls_verify,
+            self.cert_dir.as_deref(),
+            self.retry_times,
+            "",
+        )
     }
 }
 
@@ -87,7 +84,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
     let reference = Reference::parse(&args.image)?;
-    let options = args.registry.options()?;
+    let options = args.registry.options(&reference)?;
     runtime()?.block_on(async {
         let source = reference
             .open_source(&options)
@@ -211,7 +208,9 @@ fn docker_reference(input: &str) -> anyhow::Result<ferry_core::registry::DockerR
 
 pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
     let reference = docker_reference(&args.repository)?;
-    let options = args.registry.options()?;
+    let options = args
+        .registry
+        .options(&Reference::Docker(reference.clone()))?;
     let tags = runtime()?
         .block_on(async {
             let registry = Registry::connect(&reference, &options, false).await?;
@@ -233,7 +232,9 @@ pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
 
 pub fn delete(args: &DeleteArgs) -> anyhow::Result<ExitCode> {
     let reference = docker_reference(&args.image)?;
-    let options = args.registry.options()?;
+    let options = args
+        .registry
+        .options(&Reference::Docker(reference.clone()))?;
     let digest = runtime()?
         .block_on(async {
             let registry = Registry::connect(&reference, &options, true).await?;
