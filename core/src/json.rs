@@ -594,6 +594,15 @@ impl Object {
             .map(|m| &m.value)
     }
 
+    /// The value Go would decode into field `name`, mutably.
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.members
+            .iter_mut()
+            .rev()
+            .find(|m| go_fold_eq(&m.key, name))
+            .map(|m| &mut m.value)
+    }
+
     /// Whether any member's key matches `name` as Go matches it.
     pub fn has_field(&self, name: &str) -> bool {
         self.field(name).is_some()

@@ -230,12 +230,7 @@ impl List {
         }
         let mut doc = json::parse(&self.raw).map_err(|e| ListError::Corrupt(e.into()))?;
         if let Value::Object(top) = &mut doc
-            && let Some(manifests) = top
-                .members
-                .iter_mut()
-                .rev()
-                .find(|m| json::go_fold_eq(&m.key, "manifests"))
-            && let Value::Array(items) = &mut manifests.value
+            && let Some(Value::Array(items)) = top.field_mut("manifests")
         {
             for (item, u) in items.iter_mut().zip(updates) {
                 if let Value::Object(entry) = item {
@@ -263,12 +258,7 @@ impl List {
         }
         let mut doc = json::parse(&self.raw).map_err(|e| ListError::Corrupt(e.into()))?;
         if let Value::Object(top) = &mut doc
-            && let Some(manifests) = top
-                .members
-                .iter_mut()
-                .rev()
-                .find(|m| json::go_fold_eq(&m.key, "manifests"))
-            && let Value::Array(items) = &mut manifests.value
+            && let Some(Value::Array(items)) = top.field_mut("manifests")
         {
             let mut i = 0;
             items.retain(|_| {

@@ -68,12 +68,7 @@ pub fn with_layers(manifest: &Manifest, updates: &[LayerUpdate]) -> Result<Vec<u
     }
     let mut doc = json::parse(manifest.raw()).map_err(|e| EditError::Manifest(e.into()))?;
     if let Value::Object(top) = &mut doc
-        && let Some(m) = top
-            .members
-            .iter_mut()
-            .rev()
-            .find(|m| json::go_fold_eq(&m.key, "layers"))
-        && let Value::Array(items) = &mut m.value
+        && let Some(Value::Array(items)) = top.field_mut("layers")
     {
         for (item, u) in items.iter_mut().zip(updates) {
             if let Value::Object(layer) = item {

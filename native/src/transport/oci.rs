@@ -164,56 +164,7 @@ impl OciSource {
             what: format!("{}: index.json", root.display()),
             error,
         })?;
-        let describe = |d: &Descriptor| {
-            let name = d
-                .annotations
-                .get(REF_NAME)
-                .map_or("(no name)", String::as_str);
-            format!("{name} {} {}", d.digest_text, d.media_type)
-        };
-        let top = if let Some(i) = reference.index {
-            list.entries
-                .get(i)
-                .cloned()
-                .ok_or_else(|| TransportError::NotFound {
-                    what: format!("entry @{i} (index.json has {} entries)", list.entries.len()),
-                    location: location(),
-                })?
-        } else if let Some(name) = &reference.name {
-            list.entries
-                .iter()
-                .find(|d| d.annotations.get(REF_NAME) == Some(name))
-                .cloned()
-                .ok_or_else(|| TransportError::NotFound {
-                    what: format!("image named {name:?}"),
-                    location: location(),
-                })?
-        } else {
-            match list.entries.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return Err(TransportError::NotFound {
-                        what: "any image (index.json is empty)".into(),
-                        location: location(),
-                    });
-                }
-                many => {
-                    let names: Vec<String> = many
-                        .iter()
-                        .enumerate()
-                        .map(|(i, d)| format!("@{i}: {}", describe(d)))
-                        .collect();
-                    return Err(TransportError::InvalidReference {
-                        reference: location(),
-                        reason: format!(
-                            "the layout holds {} images; name one with :NAME or :@N: {}",
-                            many.len(),
-                            names.join("; ")
-                        ),
-                    });
-                }
-            }
-        };
+        let top = select_entry(&list.entries, reference, &location())?;
         top.digest().map_err(|e| TransportError::Malformed {
             location: root.join("index.json").display().to_string(),
             reason: e.to_string(),
@@ -482,4 +433,61 @@ fn entry_name(o: &Object) -> Option<&str> {
 /// `index.json` as Go writes it: compact, `schemaVersion` first.
 fn index_bytes(index: &Object) -> String {
     Value::Object(index.clone()).to_compact(true)
+}
+
+/// Picks the `index.json` entry a reference means, with `oci:`'s rules:
+/// `@N` by position, a name by the ref-name annotation, and with neither
+/// the only entry; when there are several, the error lists them.
+pub(crate) fn select_entry(
+    entries: &[Descriptor],
+    reference: &LayoutReference,
+    location: &str,
+) -> Result<Descriptor, TransportError> {
+    if let Some(i) = reference.index {
+        return entries
+            .get(i)
+            .cloned()
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("entry @{i} (index.json has {} entries)", entries.len()),
+                location: location.to_string(),
+            });
+    }
+    if let Some(name) = &reference.name {
+        return entries
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME) == Some(name))
+            .cloned()
+            .ok_or_else(|| TransportError::NotFound {
+                what: format!("image named {name:?}"),
+                location: location.to_string(),
+            });
+    }
+    match entries {
+        [one] => Ok(one.clone()),
+        [] => Err(TransportError::NotFound {
+            what: "any image (index.json is empty)".into(),
+            location: location.to_string(),
+        }),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let name = d
+                        .annotations
+                        .get(REF_NAME)
+                        .map_or("(no name)", String::as_str);
+                    format!("@{i}: {name} {} {}", d.digest_text, d.media_type)
+                })
+                .collect();
+            Err(TransportError::InvalidReference {
+                reference: location.to_string(),
+                reason: format!(
+                    "{location} holds {} images; name one with :NAME or :@N: {}",
+                    many.len(),
+                    listed.join("; ")
+                ),
+            })
+        }
+    }
 }

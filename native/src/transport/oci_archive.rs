@@ -27,7 +27,7 @@ use ferry_core::{Descriptor, Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
 use super::fsutil::TEMP_PREFIX;
-use super::oci::{LayoutReference, OciDestination, REF_NAME};
+use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
@@ -97,7 +97,7 @@ impl OciArchiveSource {
                 error,
             }
         })?;
-        let top = select(&list.entries, reference, &location)?;
+        let top = super::oci::select_entry(&list.entries, reference, &location)?;
         top.digest().map_err(|e| TransportError::Malformed {
             location: archive.location("index.json"),
             reason: e.to_string(),
@@ -126,63 +126,6 @@ impl OciArchiveSource {
             });
         }
         Ok(bytes)
-    }
-}
-
-/// Picks the `index.json` entry a reference means, with `oci:`'s rules:
-/// `@N` by position, a name by the ref-name annotation, and with neither
-/// the only entry; when there are several, the error lists them.
-fn select(
-    entries: &[Descriptor],
-    reference: &LayoutReference,
-    location: &str,
-) -> Result<Descriptor, TransportError> {
-    if let Some(i) = reference.index {
-        return entries
-            .get(i)
-            .cloned()
-            .ok_or_else(|| TransportError::NotFound {
-                what: format!("entry @{i} (index.json has {} entries)", entries.len()),
-                location: location.to_string(),
-            });
-    }
-    if let Some(name) = &reference.name {
-        return entries
-            .iter()
-            .find(|d| d.annotations.get(REF_NAME) == Some(name))
-            .cloned()
-            .ok_or_else(|| TransportError::NotFound {
-                what: format!("image named {name:?}"),
-                location: location.to_string(),
-            });
-    }
-    match entries {
-        [one] => Ok(one.clone()),
-        [] => Err(TransportError::NotFound {
-            what: "any image (index.json is empty)".into(),
-            location: location.to_string(),
-        }),
-        many => {
-            let listed: Vec<String> = many
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    let name = d
-                        .annotations
-                        .get(REF_NAME)
-                        .map_or("(no name)", String::as_str);
-                    format!("@{i}: {name} {} {}", d.digest_text, d.media_type)
-                })
-                .collect();
-            Err(TransportError::InvalidReference {
-                reference: location.to_string(),
-                reason: format!(
-                    "the archive holds {} images; name one with :NAME or :@N: {}",
-                    many.len(),
-                    listed.join("; ")
-                ),
-            })
-        }
     }
 }
 
