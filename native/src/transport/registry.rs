@@ -25,6 +25,10 @@ use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
 };
 
+/// Blobs up to this size are uploaded with a single PUT; larger ones with a
+/// streaming PATCH and a closing PUT, as registries expect for big content.
+const MONOLITHIC_LIMIT: i64 = 1024 * 1024;
+
 /// How to reach a registry.
 #[derive(Clone, Default)]
 pub struct RegistryOptions {
@@ -511,6 +515,62 @@ impl Registry {
     }
 }
 
+/// A blob download that picks up where a dropped connection left it.
+struct Resume {
+    http: reqwest::Client,
+    /// The final URL (after redirects), so a resume does not send
+    /// credentials anywhere new.
+    url: String,
+    authorization: Option<String>,
+    response: Option<reqwest::Response>,
+    received: u64,
+    resumes_left: u32,
+}
+
+impl Resume {
+    async fn next(mut self) -> Option<(Result<bytes::Bytes, std::io::Error>, Self)> {
+        loop {
+            let response = self.response.as_mut()?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.received += chunk.len() as u64;
+                    return Some((Ok(chunk), self));
+                }
+                Ok(None) => return None,
+                Err(e) if self.resumes_left > 0 => {
+                    self.resumes_left -= 1;
+                    let mut request = self
+                        .http
+                        .get(&self.url)
+                        .header(reqwest::header::RANGE, format!("bytes={}-", self.received));
+                    if let Some(auth) = &self.authorization {
+                        request = request.header(reqwest::header::AUTHORIZATION, auth);
+                    }
+                    match request.send().await {
+                        Ok(r) if r.status().as_u16() == 206 => self.response = Some(r),
+                        Ok(r) => {
+                            self.response = None;
+                            let error = std::io::Error::other(format!(
+                                "resuming after {e}: the registry answered {} to a range request",
+                                r.status()
+                            ));
+                            return Some((Err(error), self));
+                        }
+                        Err(again) => {
+                            self.response = None;
+                            return Some((Err(std::io::Error::other(again)), self));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.response = None;
+                    return Some((Err(std::io::Error::other(e)), self));
+                }
+            }
+        }
+    }
+}
+
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
@@ -575,7 +635,20 @@ impl ImageSource for Registry {
                 .await);
         }
         let size = response.content_length().map_or(-1, |n| n as i64);
-        let stream = response.bytes_stream().map_err(std::io::Error::other);
+        // A dropped connection resumes with a Range request from where it
+        // broke off, a bounded number of times.
+        let state = Resume {
+            http: self.http.clone(),
+            url: response.url().to_string(),
+            // After a redirect to another host (a CDN), credentials stay home.
+            authorization: self
+                .authorization()
+                .filter(|_| response.url().as_str().starts_with(&self.base)),
+            response: Some(response),
+            received: 0,
+            resumes_left: self.options.retry_times,
+        };
+        let stream = futures_util::stream::unfold(state, Resume::next);
         Ok((Box::pin(tokio_util::io::StreamReader::new(stream)), size))
     }
 
@@ -686,31 +759,70 @@ impl ImageDestination for Registry {
         } else {
             format!("{}{location}", self.base)
         };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={}", info.digest);
-        // The body streams once; an upload is not retried here.
+        let absolute = |l: String| {
+            if l.starts_with("http://") || l.starts_with("https://") {
+                l
+            } else {
+                format!("{}{l}", self.base)
+            }
+        };
+        let with_digest = |l: &str| {
+            let separator = if l.contains('?') { '&' } else { '?' };
+            format!("{l}{separator}digest={}", info.digest)
+        };
+        // The body streams once, so an upload is retried by the engine,
+        // which fetches the blob again, not here.
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(stream));
-        let mut request = self
-            .http
-            .put(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        if info.size >= 0 {
-            request = request.header(reqwest::header::CONTENT_LENGTH, info.size);
-        }
-        if let Some(auth) = self.authorization() {
-            request = request.header(reqwest::header::AUTHORIZATION, auth);
-        }
-        let response = request.send().await.map_err(|e| {
-            http_error(
-                &format!("uploading blob {}", info.digest),
-                &self.location(),
-                e,
-            )
-        })?;
-        if response.status().as_u16() != 201 {
+        let small = info.size >= 0 && info.size <= MONOLITHIC_LIMIT;
+        let what = format!("uploading blob {}", info.digest);
+        let finish = if small {
+            // Small blobs: one PUT carries the content and closes the upload.
+            let mut request = self
+                .http
+                .put(with_digest(&location))
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, info.size)
+                .body(body);
+            if let Some(auth) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            request
+                .send()
+                .await
+                .map_err(|e| http_error(&what, &self.location(), e))?
+        } else {
+            // Large or unsized blobs: stream them in one PATCH, then close the
+            // upload with an empty PUT naming the digest.
+            let mut request = self
+                .http
+                .patch(&location)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(body);
+            if info.size >= 0 {
+                request = request.header(reqwest::header::CONTENT_LENGTH, info.size);
+            }
+            if let Some(auth) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            let patched = request
+                .send()
+                .await
+                .map_err(|e| http_error(&what, &self.location(), e))?;
+            if patched.status().as_u16() != 202 {
+                return Err(self
+                    .failure(&format!("upload of blob {}", info.digest), patched)
+                    .await);
+            }
+            let next = header(&patched, "location").map_or(location.clone(), absolute);
+            let url = with_digest(&next);
+            self.send("completing a blob upload", |http| {
+                http.put(&url).header(reqwest::header::CONTENT_LENGTH, 0)
+            })
+            .await?
+        };
+        if finish.status().as_u16() != 201 {
             return Err(self
-                .failure(&format!("upload of blob {}", info.digest), response)
+                .failure(&format!("upload of blob {}", info.digest), finish)
                 .await);
         }
         Ok(())
