@@ -215,6 +215,14 @@ pub fn validate(bytes: &[u8]) -> Report {
     }
 
     check_descriptors(top, &format, &mut report);
+    // A signed schema 1 manifest whose payload cannot be recovered has no
+    // digest: no registry can store or address it.
+    if let Err(e) = crate::manifest::digest(bytes) {
+        report.error(
+            "/signatures",
+            alloc::format!("the manifest digest cannot be computed: {e}"),
+        );
+    }
     report
 }
 
@@ -578,6 +586,16 @@ mod tests {
         let mut doc = String::from(GOOD_OCI);
         doc.push_str(&" ".repeat(MAX_MANIFEST_SIZE));
         assert!(errors(&doc).iter().any(|d| d.message.contains("4 MiB")));
+    }
+
+    #[test]
+    fn broken_schema1_signatures_are_errors() {
+        let doc = r#"{"schemaVersion":1,"name":"a/b","tag":"t","architecture":"amd64","fsLayers":[{"blobSum":"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8c7c22955b46d4"}],"history":[{"v1Compatibility":"{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"}],"signatures":"nope"}"#;
+        assert!(
+            errors(doc).iter().any(|d| d.pointer == "/signatures"),
+            "{:?}",
+            errors(doc)
+        );
     }
 
     #[test]
