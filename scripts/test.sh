@@ -7,6 +7,10 @@
 #   2. every Rust test in the workspace (unit, conformance, CLI)
 #   3. ferry-core built for wasm32-unknown-unknown, with a check that the
 #      module imports nothing from its host (scripts/build-core-wasm.sh)
+#   4. the npm package of ferry-wasm and the C-ABI module
+#      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
+#      case through native ferry-core, Node, headless Chromium, workerd and
+#      wasmtime must give byte-identical JSON (tests/parity/)
 # At the end it prints one closing line, "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,5 +43,25 @@ fi
 log "ferry-core for wasm32: build and check for host imports"
 bash scripts/build-core-wasm.sh
 passed=$((passed + 1))
+
+log "ferry-wasm: npm package (wasm-bindgen, wasm-opt, size limit) and C-ABI module"
+bash scripts/install-deps.sh browser
+bash scripts/build-wasm-pkg.sh
+
+log "parity: native ferry-core vs Node, Chromium, workerd, wasmtime; npm pack"
+(cd tests/parity && npm ci --no-audit --no-fund --loglevel=error)
+cargo run -q -p ferry-tests --bin parity > target/parity-native.jsonl
+set +e
+FERRY_PARITY_NATIVE="$PWD/target/parity-native.jsonl" \
+FERRY_WASMTIME_TARGET_DIR="$HOME/.cache/ferry/wasmtime-runner" \
+    node --test tests/parity/ 2>&1 | tee "$results"
+status=${PIPESTATUS[0]}
+set -e
+passed=$((passed + $(awk '/^# pass / { print $3 }' "$results")))
+failed=$((failed + $(awk '/^# fail / { print $3 }' "$results")))
+if [ "$status" -ne 0 ]; then
+    printf 'tests: %s passed, %s failed\n' "$passed" "$failed"
+    exit "$status"
+fi
 
 printf 'tests: %s passed, %s failed\n' "$passed" "$failed"

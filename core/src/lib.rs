@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+pub mod api;
 pub mod base64;
 pub mod choose;
 pub mod digest;

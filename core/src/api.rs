@@ -1,0 +1,481 @@
+//! One JSON-in, JSON-out entry point over the core, for every runtime.
+//!
+//! [`call`] takes an operation name, the document's bytes and the
+//! operation's arguments as a JSON object, and answers with one line of
+//! JSON: `{"ok":VALUE}` or `{"error":"MESSAGE"}`. The WebAssembly bindings
+//! (browsers, Node, edge runtimes) and the native parity runner call this
+//! same function, so every runtime answers with the same bytes, and the
+//! parity suite can compare runtimes with a plain string comparison.
+//!
+//! This module decides nothing: each operation reads its arguments, calls
+//! one core function and serializes what it returns (the core's own
+//! `serde` forms). Errors carry the core's messages unchanged. The one
+//! error with more than a message is a failed platform choice, which also
+//! carries the per-entry explanation:
+//! `{"error":"no image in the list for …","explanation":[…]}`.
+//!
+//! | operation | arguments | `ok` value |
+//! |---|---|---|
+//! | `digest` | none | the manifest digest (`sha256:…`); refuses non-JSON |
+//! | `detectMediaType` | none | containers/image's guess, `""` when none fits |
+//! | `inspect` | `mediaType`: read as this type (optional) | [`inspect::Inspection`] |
+//! | `validate` | none | [`validate::Report`] plus `valid` |
+//! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
+//! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
+//! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`supportedTypes`, `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
+//!
+//! Arguments are a JSON object (an empty string means `{}`; `null` members
+//! count as absent). Member names are exact, and unknown or repeated ones
+//! are refused, so a misspelt option fails loudly instead of being ignored.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Serialize;
+
+use crate::choose::{self, ChooseOptions, Verdict};
+use crate::json::{self, Object, Value};
+use crate::list::{ConvertOptions, ListKind, Loss};
+use crate::plan::{self, CopyOptions, Destination, ImageContext, Selection, Unselected};
+use crate::platform::Platform;
+use crate::{List, inspect, manifest, media_type, validate};
+
+/// The operations [`call`] knows, in the order the table above lists them.
+pub const OPERATIONS: [&str; 7] = [
+    "digest",
+    "detectMediaType",
+    "inspect",
+    "validate",
+    "chooseInstance",
+    "convertList",
+    "planImage",
+];
+
+/// Runs `op` on `input` with `args_json`, answering `{"ok":…}` or
+/// `{"error":"…"}` as compact JSON. Never panics.
+pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
+    let answer = match op {
+        "digest" => with_args(op, args_json, |a| digest(input, a)),
+        "detectMediaType" => with_args(op, args_json, |a| detect_media_type(input, a)),
+        "inspect" => with_args(op, args_json, |a| inspect(input, a)),
+        "validate" => with_args(op, args_json, |a| validate(input, a)),
+        "chooseInstance" => with_args(op, args_json, |a| choose_instance(input, a)),
+        "convertList" => with_args(op, args_json, |a| convert_list(input, a)),
+        "planImage" => with_args(op, args_json, |a| plan_image(input, a)),
+        _ => Err(Failure::message(alloc::format!(
+            "unknown operation {op:?} (expected one of {})",
+            OPERATIONS.join(", ")
+        ))),
+    };
+    match answer {
+        Ok(json) => {
+            let mut out = String::with_capacity(json.len() + 7);
+            out.push_str("{\"ok\":");
+            out.push_str(&json);
+            out.push('}');
+            out
+        }
+        Err(failure) => to_json(&failure),
+    }
+}
+
+/// The `error` side of an answer.
+#[derive(Debug, Serialize)]
+struct Failure {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<Verdict>>,
+}
+
+impl Failure {
+    fn message(error: impl ToString) -> Self {
+        Failure {
+            error: error.to_string(),
+            explanation: None,
+        }
+    }
+}
+
+/// An answer: the `ok` value already serialized, or the failure.
+type Answer = Result<String, Failure>;
+
+fn ok<T: Serialize>(value: T) -> Answer {
+    Ok(to_json(&value))
+}
+
+/// Serializes one of the core's values. The core's types serialize as
+/// structs, sequences, strings, numbers and string-keyed maps, none of
+/// which can fail; the fallback keeps [`call`] free of panics regardless.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        alloc::format!(
+            "{{\"error\":{}}}",
+            serde_json::to_string(&alloc::format!("cannot serialize the answer: {e}"))
+                .unwrap_or_else(|_| "\"cannot serialize the answer\"".to_string())
+        )
+    })
+}
+
+/// A JSON object of arguments, read strictly: exact member names, no
+/// duplicates, nothing unknown. Read with the core's own JSON reader, so the
+/// module carries no second JSON parser.
+struct Args<'a> {
+    op: &'a str,
+    /// Where this object sits in the arguments, for messages (`options.`).
+    at: &'static str,
+    object: &'a Object,
+}
+
+impl<'a> Args<'a> {
+    fn fail(&self, what: impl core::fmt::Display) -> Failure {
+        Failure::message(alloc::format!("invalid arguments for {}: {what}", self.op))
+    }
+
+    /// Refuses members other than `known`, and repeated ones.
+    fn only(self, known: &[&str]) -> Result<Self, Failure> {
+        for (i, m) in self.object.members.iter().enumerate() {
+            if !known.contains(&m.key.as_str()) {
+                return Err(self.fail(alloc::format!(
+                    "unknown member \"{}{}\" (expected {})",
+                    self.at,
+                    m.key,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            if self.object.members[..i].iter().any(|p| p.key == m.key) {
+                return Err(self.fail(alloc::format!(
+                    "member \"{}{}\" appears twice",
+                    self.at,
+                    m.key
+                )));
+            }
+        }
+        Ok(self)
+    }
+
+    fn value(&self, name: &str) -> Option<&'a Value> {
+        match self.object.get_exact(name) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    fn wrong_type(&self, name: &str, expected: &str) -> Failure {
+        self.fail(alloc::format!("\"{}{name}\" must be {expected}", self.at))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, Failure> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.wrong_type(name, "a string")),
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<String, Failure> {
+        self.string(name)?
+            .ok_or_else(|| self.fail(alloc::format!("\"{}{name}\" is required", self.at)))
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, Failure> {
+        match self.value(name) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(self.wrong_type(name, "true or false")),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<String>, Failure> {
+        match self.value(name) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(self.wrong_type(name, "an array of strings")),
+                })
+                .collect(),
+            Some(_) => Err(self.wrong_type(name, "an array of strings")),
+        }
+    }
+
+    /// A nested object (`options`, `destination`); absent reads as `{}`.
+    fn object(&self, name: &str, at: &'static str) -> Result<Args<'a>, Failure> {
+        static EMPTY: Object = Object {
+            members: Vec::new(),
+        };
+        match self.value(name) {
+            None => Ok(Args {
+                op: self.op,
+                at,
+                object: &EMPTY,
+            }),
+            Some(Value::Object(object)) => Ok(Args {
+                op: self.op,
+                at,
+                object,
+            }),
+            Some(_) => Err(self.wrong_type(name, "an object")),
+        }
+    }
+}
+
+/// Parses the arguments text and hands the top-level [`Args`] to `f`.
+fn with_args(op: &str, args_json: &str, f: impl FnOnce(Args<'_>) -> Answer) -> Answer {
+    let text = if args_json.trim().is_empty() {
+        "{}"
+    } else {
+        args_json
+    };
+    let value = json::parse(text.as_bytes())
+        .map_err(|e| Failure::message(alloc::format!("invalid arguments for {op}: {e}")))?;
+    let Value::Object(object) = &value else {
+        return Err(Failure::message(alloc::format!(
+            "invalid arguments for {op}: expected a JSON object, found a JSON {}",
+            value.kind()
+        )));
+    };
+    f(Args { op, at: "", object })
+}
+
+fn platform(text: &str) -> Result<Platform, Failure> {
+    text.parse::<Platform>().map_err(Failure::message)
+}
+
+fn digest(input: &[u8], args: Args<'_>) -> Answer {
+    args.only(&[])?;
+    let digest = manifest::digest_document(input).map_err(Failure::message)?;
+    ok(digest.as_str())
+}
+
+fn detect_media_type(input: &[u8], args: Args<'_>) -> Answer {
+    args.only(&[])?;
+    ok(media_type::guess(input))
+}
+
+fn inspect(input: &[u8], args: Args<'_>) -> Answer {
+    let args = args.only(&["mediaType"])?;
+    let media_type = args.string("mediaType")?;
+    let inspection = inspect::inspect(input, media_type.as_deref()).map_err(Failure::message)?;
+    ok(inspection)
+}
+
+fn validate(input: &[u8], args: Args<'_>) -> Answer {
+    #[derive(Serialize)]
+    struct Validation {
+        #[serde(flatten)]
+        report: validate::Report,
+        valid: bool,
+    }
+    args.only(&[])?;
+    let report = validate::validate(input);
+    let valid = report.is_valid();
+    ok(Validation { report, valid })
+}
+
+fn choose_instance(input: &[u8], args: Args<'_>) -> Answer {
+    let args = args.only(&["platform", "options"])?;
+    let mut wanted = platform(&args.required_string("platform")?)?;
+    let o = args.object("options", "options.")?.only(&[
+        "osVersion",
+        "preferGzip",
+        "amd64Levels",
+        "windowsOsVersion",
+        "skipAttestations",
+    ])?;
+    wanted.os_version = o.string("osVersion")?.unwrap_or_default();
+    let options = ChooseOptions {
+        prefer_gzip: o.boolean("preferGzip")?,
+        amd64_levels: o.boolean("amd64Levels")?,
+        windows_os_version: o.boolean("windowsOsVersion")?,
+        skip_attestations: o.boolean("skipAttestations")?,
+    };
+    let list = List::parse(input).map_err(Failure::message)?;
+    match choose::choose_instance(&list, &wanted, &options) {
+        Ok(choice) => ok(choice),
+        Err(no_match) => Err(Failure {
+            error: no_match.to_string(),
+            explanation: Some(no_match.explanation),
+        }),
+    }
+}
+
+fn convert_list(input: &[u8], args: Args<'_>) -> Answer {
+    #[derive(Serialize)]
+    struct Converted<'a> {
+        #[serde(rename = "mediaType")]
+        media_type: &'a str,
+        digest: &'a str,
+        size: usize,
+        manifest: &'a str,
+        losses: &'a [Loss],
+    }
+    let args = args.only(&["to", "options"])?;
+    let kind = match args.required_string("to")?.as_str() {
+        "oci-index" => ListKind::OciIndex,
+        "docker-list" => ListKind::DockerList,
+        other => {
+            return Err(Failure::message(alloc::format!(
+                "cannot convert to {other:?}: expected \"oci-index\" or \"docker-list\""
+            )));
+        }
+    };
+    let o = args
+        .object("options", "options.")?
+        .only(&["defaultPlatform"])?;
+    let options = ConvertOptions {
+        platform_for_unplatformed: match o.string("defaultPlatform")? {
+            Some(text) => Some(platform(&text)?),
+            None => None,
+        },
+    };
+    let list = List::parse(input).map_err(Failure::message)?;
+    let conversion = list.convert_to(kind, &options).map_err(Failure::message)?;
+    let converted = &conversion.list;
+    // JSON text cannot hold invalid UTF-8. A converted list is always
+    // re-encoded text; only an unchanged list keeps its input bytes, which
+    // Go's reader accepts even when they are not UTF-8.
+    let manifest = core::str::from_utf8(converted.serialize()).map_err(|e| {
+        Failure::message(alloc::format!(
+            "the list is not UTF-8 text ({e}), so it cannot be returned as a string"
+        ))
+    })?;
+    ok(Converted {
+        media_type: converted.list_media_type(),
+        digest: converted.digest().as_str(),
+        size: manifest.len(),
+        manifest,
+        losses: &conversion.losses,
+    })
+}
+
+fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
+    let args = args.only(&["options"])?;
+    let o = args.object("options", "options.")?.only(&[
+        "mediaType",
+        "hasSignatures",
+        "destination",
+        "format",
+        "removeSignatures",
+        "preserveDigests",
+    ])?;
+    let d = o
+        .object("destination", "options.destination.")?
+        .only(&["supportedTypes", "referenceDigest"])?;
+    let destination = Destination {
+        supported_types: d.strings("supportedTypes")?,
+        reference_digest: d.string("referenceDigest")?,
+    };
+    let options = CopyOptions {
+        // A single image is copied whatever the selection says.
+        selection: Selection::All,
+        choose: ChooseOptions::default(),
+        unselected: Unselected::Keep,
+        forced: o.string("format")?,
+        remove_signatures: o.boolean("removeSignatures")?,
+        preserve_digests: o.boolean("preserveDigests")?,
+    };
+    let context = ImageContext {
+        list_digest: None,
+        in_list: false,
+    };
+    let plan = plan::plan_image(
+        input,
+        o.string("mediaType")?.as_deref().unwrap_or(""),
+        o.boolean("hasSignatures")?,
+        &destination,
+        &options,
+        context,
+    )
+    .map_err(Failure::message)?;
+    ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":2,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}"#;
+
+    #[test]
+    fn answers_are_wrapped_in_ok() {
+        assert_eq!(
+            call("detectMediaType", INDEX, ""),
+            r#"{"ok":"application/vnd.oci.image.index.v1+json"}"#
+        );
+    }
+
+    #[test]
+    fn digest_of_non_json_is_an_error_with_the_cores_message() {
+        let answer = call("digest", b"not json", "{}");
+        assert!(
+            answer.starts_with(r#"{"error":"not a manifest: not valid JSON"#),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn unknown_operations_and_arguments_are_refused() {
+        assert!(call("dgest", INDEX, "").starts_with(r#"{"error":"unknown operation \"dgest\""#));
+        let answer = call("inspect", INDEX, r#"{"mediatype":"x"}"#);
+        assert_eq!(
+            answer,
+            r#"{"error":"invalid arguments for inspect: unknown member \"mediatype\" (expected mediaType)"}"#
+        );
+        assert!(call("validate", INDEX, r#"{"x":1}"#).starts_with(r#"{"error":"#));
+        for bad in [
+            r#"{"platform":"linux/amd64","platform":"linux/arm64"}"#,
+            r#"{"platform":1}"#,
+            r#"{"platform":"linux/amd64","options":{"preferGzip":"yes"}}"#,
+            r#"{"platform":"linux/amd64","options":[]}"#,
+            r#"{}"#,
+            "[]",
+        ] {
+            let answer = call("chooseInstance", INDEX, bad);
+            assert!(
+                answer.starts_with(r#"{"error":"invalid arguments for chooseInstance: "#),
+                "{bad}: {answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn validate_adds_the_verdict() {
+        let answer = call("validate", INDEX, "");
+        assert!(
+            answer.ends_with(r#""diagnostics":[],"valid":true}}"#),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn failed_choice_carries_the_explanation() {
+        let answer = call("chooseInstance", INDEX, r#"{"platform":"linux/arm/v6"}"#);
+        assert!(
+            answer.starts_with(r#"{"error":"no image in the list for platform linux/arm/v6"#),
+            "{answer}"
+        );
+        assert!(answer.contains(r#""explanation":[{"index":0,"#), "{answer}");
+        let answer = call("chooseInstance", INDEX, r#"{"platform":"linux/arm/v8"}"#);
+        assert!(
+            answer.starts_with(r#"{"ok":{"digest":"sha256:e3b0"#),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn converting_a_list_to_its_own_form_returns_its_text() {
+        let answer = call("convertList", INDEX, r#"{"to":"oci-index"}"#);
+        let text = core::str::from_utf8(INDEX).unwrap();
+        let quoted = serde_json::to_string(text).unwrap();
+        assert!(
+            answer.contains(&alloc::format!(r#""manifest":{quoted},"losses":[]"#)),
+            "{answer}"
+        );
+        assert!(call("convertList", INDEX, r#"{"to":"docker"}"#).starts_with(r#"{"error":"#));
+    }
+}
