@@ -670,6 +670,11 @@ pub struct CopyPlan {
     /// List entries kept without copying their manifests, or dropped.
     #[serde(rename = "listEntries")]
     pub list_entries: Vec<EntryAction>,
+    /// HTTP requests a registry destination would see, at least: an
+    /// existence check per blob, an upload start and finish per blob moved,
+    /// one PUT per manifest (authentication and retries come on top).
+    #[serde(rename = "registryRequests")]
+    pub registry_requests: usize,
 }
 
 /// Combines the plans of a copy into one [`CopyPlan`]. `images` are the
@@ -741,6 +746,8 @@ pub fn summarize(
             bytes_to_copy = bytes_to_copy.saturating_add(size);
         }
     }
+    let moved = blobs.iter().filter(|b| !b.skip).count();
+    let registry_requests = blobs.len() + 2 * moved + manifests.len();
     CopyPlan {
         manifests,
         blobs,
@@ -748,5 +755,6 @@ pub fn summarize(
         bytes_skipped,
         sizes_incomplete,
         list_entries,
+        registry_requests,
     }
 }

@@ -332,4 +332,8 @@ fn print_plan(report: &copy::Report) {
         plan.blobs.len() - to_copy,
         human_size(plan.bytes_skipped)
     );
+    println!(
+        "  a registry destination would see at least {} request(s)",
+        plan.registry_requests
+    );
 }
