@@ -36,7 +36,9 @@ use serde::Serialize;
 use crate::choose::{self, ChooseOptions, Verdict};
 use crate::json::{self, Object, Value};
 use crate::list::{ConvertOptions, ListKind, Loss};
-use crate::plan::{self, CopyOptions, Destination, ImageContext, Selection, Unselected};
+use crate::plan::{
+    self, CopyOptions, Destination, ImageContext, Selection, Unselected, compression,
+};
 use crate::platform::Platform;
 use crate::{List, inspect, manifest, media_type, validate};
 
@@ -363,12 +365,25 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         "removeSignatures",
         "preserveDigests",
     ])?;
-    let d = o
-        .object("destination", "options.destination.")?
-        .only(&["supportedTypes", "referenceDigest"])?;
+    let d = o.object("destination", "options.destination.")?.only(&[
+        "supportedTypes",
+        "referenceDigest",
+        "layerCompression",
+    ])?;
+    let layer_compression = match d.string("layerCompression")?.as_deref() {
+        None | Some("preserve") => compression::Desired::Preserve,
+        Some("compress") => compression::Desired::Compress,
+        Some("decompress") => compression::Desired::Decompress,
+        Some(other) => {
+            return Err(Failure::message(alloc::format!(
+                "invalid arguments for planImage: options.destination.layerCompression: {other:?} is not preserve, compress or decompress"
+            )));
+        }
+    };
     let destination = Destination {
         supported_types: d.strings("supportedTypes")?,
         reference_digest: d.string("referenceDigest")?,
+        layer_compression,
     };
     let options = CopyOptions {
         // A single image is copied whatever the selection says.

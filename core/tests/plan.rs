@@ -49,6 +49,7 @@ fn oci_layout() -> Destination {
     Destination {
         supported_types: vec![mt::OCI_MANIFEST.into(), mt::OCI_INDEX.into()],
         reference_digest: None,
+        ..Destination::default()
     }
 }
 
@@ -198,6 +199,7 @@ fn a_destination_without_list_types_refuses_list_copies() {
     let archive = Destination {
         supported_types: vec![mt::DOCKER_V2S2.into()],
         reference_digest: None,
+        ..Destination::default()
     };
     let err = plan_top(&top(&bytes), &archive, &options(Selection::All)).unwrap_err();
     assert!(
@@ -339,6 +341,7 @@ fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
         let dest = Destination {
             supported_types: vec![],
             reference_digest: Some(accepted),
+            ..Destination::default()
         };
         let plan = plan_image(
             &amd64,
@@ -360,6 +363,7 @@ fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
     let dest = Destination {
         supported_types: vec![],
         reference_digest: Some(instance_digest(1)),
+        ..Destination::default()
     };
     let err = plan_image(
         &amd64,
@@ -385,6 +389,7 @@ fn a_digested_destination_must_match_the_list_for_list_copies() {
     let dest = Destination {
         supported_types: vec![],
         reference_digest: Some(instance_digest(0)),
+        ..Destination::default()
     };
     let err = plan_top(&top(&bytes), &dest, &options(Selection::All)).unwrap_err();
     assert!(
@@ -399,6 +404,7 @@ fn schema1_converted_to_schema2_needs_diff_ids() {
     let dest = Destination {
         supported_types: vec![mt::DOCKER_V2S2.into()],
         reference_digest: None,
+        ..Destination::default()
     };
     let mut opts = options(Selection::All);
     opts.remove_signatures = true;

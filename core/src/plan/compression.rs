@@ -5,8 +5,9 @@
 use crate::media_type as mt;
 
 /// What the destination would like layers to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Desired {
+    #[default]
     Preserve,
     Compress,
     Decompress,

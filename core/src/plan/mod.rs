@@ -83,6 +83,8 @@ pub struct Destination {
     pub supported_types: Vec<String>,
     /// The digest in the destination reference (`repo@sha256:…`), if any.
     pub reference_digest: Option<String>,
+    /// How it wants layers stored.
+    pub layer_compression: compression::Desired,
 }
 
 impl Destination {
@@ -426,6 +428,8 @@ pub struct ImagePlan {
     #[serde(rename = "needsDiffIds")]
     pub needs_diff_ids: bool,
     pub blobs: Vec<BlobNeed>,
+    /// What happens to each of `blobs` in transit.
+    pub operations: Vec<compression::BlobOperation>,
 }
 
 /// Where an image sits in the copy, for the digest-reference check.
@@ -513,6 +517,33 @@ pub fn plan_image(
             empty_layer: layer.empty_layer,
         });
     }
+    // Layers change form only when the manifest may change, never for
+    // artifacts (their "layers" are not filesystem changes), and schema 1
+    // layers travel as they are (a conversion rebuilds the manifest).
+    let config_type = blobs
+        .iter()
+        .find(|b| b.config)
+        .map(|b| b.media_type.as_str());
+    let is_image = matches!(
+        config_type,
+        None | Some(mt::OCI_CONFIG) | Some(mt::DOCKER_CONFIG)
+    );
+    let may_modify = reason.is_none() && !schema1;
+    let operations = blobs
+        .iter()
+        .map(|b| {
+            if b.config {
+                compression::BlobOperation::Keep
+            } else {
+                compression::blob_operation(
+                    &b.media_type,
+                    destination.layer_compression,
+                    may_modify,
+                    is_image,
+                )
+            }
+        })
+        .collect();
     Ok(ImagePlan {
         source_digest,
         source_media_type: media_type,
@@ -520,6 +551,7 @@ pub fn plan_image(
         cannot_modify: reason,
         needs_diff_ids,
         blobs,
+        operations,
     })
 }
 

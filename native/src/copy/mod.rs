@@ -171,42 +171,6 @@ struct Job {
     bytes: Vec<u8>,
     signatures: Vec<Vec<u8>>,
     plan: ImagePlan,
-    /// What happens to each of `plan.blobs` in transit.
-    operations: Vec<BlobOperation>,
-}
-
-impl Job {
-    /// Decides each blob's operation from the destination's wishes.
-    fn decide_operations(&mut self, desired: Desired) {
-        let config_type = self
-            .plan
-            .blobs
-            .iter()
-            .find(|b| b.config)
-            .map(|b| b.media_type.as_str());
-        // Schema 1 has no config blob; its layers are image layers.
-        let is_image = matches!(
-            config_type,
-            None | Some(mt::OCI_CONFIG) | Some(mt::DOCKER_CONFIG)
-        );
-        let may_modify = self.plan.cannot_modify.is_none()
-            && !matches!(
-                self.plan.source_media_type.as_str(),
-                mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED
-            );
-        self.operations = self
-            .plan
-            .blobs
-            .iter()
-            .map(|b| {
-                if b.config {
-                    BlobOperation::Keep
-                } else {
-                    compression::blob_operation(&b.media_type, desired, may_modify, is_image)
-                }
-            })
-            .collect();
-    }
 }
 
 /// One blob to move: the source blob and what happens to it.
@@ -254,6 +218,11 @@ pub async fn copy(
     let destination = Destination {
         supported_types: dst.supported_manifest_types(),
         reference_digest: dst.reference_digest(),
+        layer_compression: match dst.desired_layer_compression() {
+            LayerCompression::Preserve => Desired::Preserve,
+            LayerCompression::Compress => Desired::Compress,
+            LayerCompression::Decompress => Desired::Decompress,
+        },
     };
     let top = Top {
         bytes: &top_bytes,
@@ -282,7 +251,6 @@ pub async fn copy(
                 bytes: top_bytes.clone(),
                 signatures: top_signatures.clone(),
                 plan,
-                operations: Vec::new(),
             });
         }
         TopPlan::Instance {
@@ -328,20 +296,11 @@ pub async fn copy(
         }
     }
 
-    let desired = match dst.desired_layer_compression() {
-        LayerCompression::Preserve => Desired::Preserve,
-        LayerCompression::Compress => Desired::Compress,
-        LayerCompression::Decompress => Desired::Decompress,
-    };
-    for job in &mut jobs {
-        job.decide_operations(desired);
-    }
-
     // The blobs to move, once each, and which the destination already has.
     let mut present = Vec::new();
     let mut tasks: Vec<BlobTask> = Vec::new();
     for job in &jobs {
-        for (need, operation) in job.plan.blobs.iter().zip(&job.operations) {
+        for (need, operation) in job.plan.blobs.iter().zip(&job.plan.operations) {
             let wants_diff_id = job.plan.needs_diff_ids && !need.config;
             if let Some(task) = tasks
                 .iter_mut()
@@ -589,7 +548,6 @@ async fn fetch_job(
         bytes,
         signatures,
         plan,
-        operations: Vec::new(),
     })
 }
 
@@ -610,13 +568,18 @@ async fn write_image(
     let mut parsed =
         Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(manifest_error)?;
     let mut base = job.bytes.clone();
-    if job.operations.iter().any(|o| *o != BlobOperation::Keep) {
+    if job
+        .plan
+        .operations
+        .iter()
+        .any(|o| *o != BlobOperation::Keep)
+    {
         // Layers changed form in transit: the manifest names the new blobs.
         let updates: Vec<LayerUpdate> = job
             .plan
             .blobs
             .iter()
-            .zip(&job.operations)
+            .zip(&job.plan.operations)
             .filter(|(b, _)| !b.config)
             .map(|(b, op)| {
                 changed
