@@ -8,4 +8,5 @@ pub mod demo;
 pub mod host;
 pub mod input;
 pub mod output;
+pub mod serve;
 pub mod transport;

@@ -3,6 +3,7 @@
 mod copy;
 mod manifest;
 mod registry;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ enum Command {
     ListTags(registry::ListTagsArgs),
     /// Delete a manifest from a registry.
     Delete(registry::DeleteArgs),
+    /// Serve the browser inspector, with a read-only proxy to registries.
+    Serve(serve::ServeArgs),
     /// Read, digest and validate manifest and list files.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => registry::inspect(&args),
         Command::ListTags(args) => registry::list_tags(&args),
         Command::Delete(args) => registry::delete(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Manifest(command) => manifest::run(command),
         Command::ManifestDigest(args) => manifest::digest(&args),
     }

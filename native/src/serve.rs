@@ -1,0 +1,295 @@
+//! `ferry serve`: the browser inspector's files and a read-only,
+//! same-origin proxy to registries.
+//!
+//! Browsers cannot read most registries directly (no CORS headers, and
+//! credentials live on this machine), so the page asks this server, which
+//! uses ferry's registry transport with the local credentials. The server
+//! only reads: it answers GET for manifests and small blobs (configs), never
+//! writes anywhere, listens on loopback unless told otherwise, and never
+//! sends credentials to the page.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_core::Digest;
+use ferry_core::manifest::MAX_MANIFEST_SIZE;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::transport::registry::{Registry, RegistryOptions};
+use crate::transport::{BlobInfo, ImageSource, Reference};
+
+/// Where the page's files are, and how to reach registries.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The inspector (`web/`).
+    pub web: PathBuf,
+    /// The wasm package (`wasm/pkg`), served under `/pkg/`.
+    pub pkg: PathBuf,
+    /// Verify registries' TLS certificates.
+    pub tls_verify: bool,
+    /// Credentials file, as `--authfile`.
+    pub authfile: Option<PathBuf>,
+}
+
+/// A response: status, content type, body.
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn text(status: u16, message: impl Into<String>) -> Self {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: message.into().into_bytes(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// Serves connections from `listener` until the process ends.
+pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
+    let options = Arc::new(options);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let options = options.clone();
+        tokio::spawn(async move {
+            let _ = handle(stream, &options).await;
+        });
+    }
+}
+
+async fn handle(mut stream: TcpStream, options: &ServeOptions) -> std::io::Result<()> {
+    let (read, mut write) = stream.split();
+    let mut reader = BufReader::new(read.take(64 * 1024));
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).await?;
+    // Headers are read and ignored; the server needs none of them.
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let reply = if method != "GET" && method != "HEAD" {
+        Reply::text(405, "this server only reads")
+    } else {
+        route(target, options).await
+    };
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Bad Gateway",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len()
+    );
+    for (name, value) in &reply.extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    write.write_all(head.as_bytes()).await?;
+    if method != "HEAD" {
+        write.write_all(&reply.body).await?;
+    }
+    write.shutdown().await
+}
+
+fn query<'a>(target: &'a str, key: &str) -> Option<String> {
+    let (_, q) = target.split_once('?')?;
+    q.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn route(target: &str, options: &ServeOptions) -> Reply {
+    let path = target.split('?').next().unwrap_or("/");
+    match path {
+        "/api/manifest" => manifest(target, options).await,
+        "/api/blob" => blob(target, options).await,
+        _ if path.starts_with("/pkg/") => static_file(&options.pkg, &path["/pkg/".len()..]).await,
+        _ => static_file(&options.web, path.trim_start_matches('/')).await,
+    }
+}
+
+/// Opens the registry named by `?ref=docker://…`.
+async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Reply> {
+    let Some(reference) = query(target, "ref") else {
+        return Err(Reply::text(
+            400,
+            "missing ?ref=docker://HOST/REPOSITORY[:TAG|@DIGEST]",
+        ));
+    };
+    let parsed = match Reference::parse(&reference) {
+        Ok(Reference::Docker(r)) => r,
+        Ok(_) => return Err(Reply::text(400, "only docker:// references are proxied")),
+        Err(e) => return Err(Reply::text(400, e.to_string())),
+    };
+    let credentials = crate::credentials::find(&parsed.registry, options.authfile.as_deref())
+        .map_err(|e| Reply::text(502, e.to_string()))?;
+    let registry_options = RegistryOptions {
+        credentials,
+        tls_verify: options.tls_verify,
+        cert_dir: None,
+        retry_times: 2,
+    };
+    Registry::connect(&parsed, &registry_options, false)
+        .await
+        .map_err(|e| Reply::text(502, e.to_string()))
+}
+
+async fn manifest(target: &str, options: &ServeOptions) -> Reply {
+    let registry = match registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let instance = match query(target, "digest").map(|d| Digest::parse(&d)) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => return Reply::text(400, e.to_string()),
+    };
+    match registry.manifest(instance.as_ref()).await {
+        Ok((bytes, media_type)) => Reply {
+            status: 200,
+            content_type: "application/octet-stream",
+            extra: vec![
+                ("X-Ferry-Media-Type", media_type),
+                (
+                    "X-Ferry-Digest",
+                    ferry_core::manifest::digest(&bytes)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                ),
+            ],
+            body: bytes,
+        },
+        Err(e) => Reply::text(502, e.to_string()),
+    }
+}
+
+/// Small blobs only (configs): the page shows them, it does not download
+/// images.
+async fn blob(target: &str, options: &ServeOptions) -> Reply {
+    let registry = match registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let digest = match query(target, "digest").map(|d| Digest::parse(&d)) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Reply::text(400, e.to_string()),
+        None => return Reply::text(400, "missing ?digest="),
+    };
+    let info = BlobInfo {
+        digest: digest.clone(),
+        size: -1,
+        media_type: String::new(),
+    };
+    let (stream, _) = match registry.blob(&info).await {
+        Ok(s) => s,
+        Err(e) => return Reply::text(502, e.to_string()),
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = stream
+        .take(MAX_MANIFEST_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+    {
+        return Reply::text(502, e.to_string());
+    }
+    if bytes.len() > MAX_MANIFEST_SIZE {
+        return Reply::text(403, "blobs over 4 MiB are not proxied");
+    }
+    if !digest.matches(&bytes) {
+        return Reply::text(
+            502,
+            format!("the registry sent content that does not match {digest}"),
+        );
+    }
+    Reply {
+        status: 200,
+        content_type: "application/octet-stream",
+        body: bytes,
+        extra: Vec::new(),
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("wasm") => "application/wasm",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A file under `root`, never outside it.
+async fn static_file(root: &Path, relative: &str) -> Reply {
+    let relative = if relative.is_empty() {
+        "index.html"
+    } else {
+        relative
+    };
+    if relative.split('/').any(|c| c == ".." || c.starts_with('.')) || relative.contains('\\') {
+        return Reply::text(403, "forbidden path");
+    }
+    let (Ok(root), Ok(path)) = (
+        tokio::fs::canonicalize(root).await,
+        tokio::fs::canonicalize(root.join(relative)).await,
+    ) else {
+        return Reply::text(404, "not found");
+    };
+    if !path.starts_with(&root) {
+        return Reply::text(403, "forbidden path");
+    }
+    match tokio::fs::read(&path).await {
+        Ok(body) => Reply {
+            status: 200,
+            content_type: content_type(&path),
+            body,
+            extra: Vec::new(),
+        },
+        Err(_) => Reply::text(404, "not found"),
+    }
+}
