@@ -107,7 +107,7 @@ async fn handle(mut stream: TcpStream, options: &ServeOptions) -> std::io::Resul
     write.shutdown().await
 }
 
-fn query<'a>(target: &'a str, key: &str) -> Option<String> {
+fn query(target: &str, key: &str) -> Option<String> {
     let (_, q) = target.split_once('?')?;
     q.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
