@@ -11,6 +11,7 @@
 #      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
 #      case through native ferry-core, Node, headless Chromium, workerd and
 #      wasmtime must give byte-identical JSON (tests/parity/)
+#   5. the browser inspector (web/) in headless Chromium
 # At the end it prints one closing line, "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,6 +56,19 @@ set +e
 FERRY_PARITY_NATIVE="$PWD/target/parity-native.jsonl" \
 FERRY_WASMTIME_TARGET_DIR="$HOME/.cache/ferry/wasmtime-runner" \
     node --test tests/parity/ 2>&1 | tee "$results"
+status=${PIPESTATUS[0]}
+set -e
+passed=$((passed + $(awk '/^# pass / { print $3 }' "$results")))
+failed=$((failed + $(awk '/^# fail / { print $3 }' "$results")))
+if [ "$status" -ne 0 ]; then
+    printf 'tests: %s passed, %s failed\n' "$passed" "$failed"
+    exit "$status"
+fi
+
+log "web inspector: the page in headless Chromium against the conformance cases"
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
+set +e
+node --test web/tests/ 2>&1 | tee "$results"
 status=${PIPESTATUS[0]}
 set -e
 passed=$((passed + $(awk '/^# pass / { print $3 }' "$results")))
