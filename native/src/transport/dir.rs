@@ -89,22 +89,7 @@ impl ImageSource for DirSource {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
         let path = self.root.join(info.digest.encoded());
-        let file = tokio::fs::File::open(&path).await.map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound {
-                TransportError::NotFound {
-                    what: format!("blob {}", info.digest),
-                    location: self.reference(),
-                }
-            } else {
-                io_error(&path, "open")(error)
-            }
-        })?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(io_error(&path, "stat"))?
-            .len();
-        Ok((Box::pin(file), size as i64))
+        fsutil::open_blob(&path, &info.digest, &self.reference()).await
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {

@@ -150,6 +150,27 @@ pub async fn write_blob_verified(
     Ok(size)
 }
 
+/// Opens a stored blob for streaming, with its size; a missing file is
+/// "blob not found at `location`", not an I/O error.
+pub async fn open_blob(
+    path: &Path,
+    digest: &ferry_core::Digest,
+    location: &str,
+) -> Result<(BlobStream, i64), TransportError> {
+    let file = tokio::fs::File::open(path).await.map_err(|error| {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            TransportError::NotFound {
+                what: format!("blob {digest}"),
+                location: location.to_string(),
+            }
+        } else {
+            io_error(path, "open")(error)
+        }
+    })?;
+    let size = file.metadata().await.map_err(io_error(path, "stat"))?.len();
+    Ok((Box::pin(file), size as i64))
+}
+
 /// Reads a whole small file (a manifest), refusing files over the manifest
 /// size limit so a hostile layout cannot make ferry allocate gigabytes.
 pub async fn read_small(path: &Path, limit: usize) -> Result<Vec<u8>, TransportError> {
