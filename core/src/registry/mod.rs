@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod lookaside;
 pub mod reference;
 pub mod response;
 
