@@ -134,6 +134,8 @@ pub struct DirDestination {
     /// earlier image is removed.
     written: Mutex<HashSet<String>>,
     top: Mutex<Option<Vec<u8>>>,
+    /// Undoes a copy that fails before commit.
+    rollback: fsutil::Rollback,
 }
 
 impl DirDestination {
@@ -141,9 +143,8 @@ impl DirDestination {
     /// `dir:` image (which this copy replaces). Any other non-empty
     /// directory is refused, so a typo cannot destroy unrelated files.
     pub async fn create(root: &Path) -> Result<Self, TransportError> {
-        tokio::fs::create_dir_all(root)
-            .await
-            .map_err(io_error(root, "create directory"))?;
+        let rollback = fsutil::Rollback::default();
+        rollback.create_dir_all(root).await?;
         let version = root.join("version");
         match tokio::fs::read(&version).await {
             Ok(bytes) if bytes == VERSION.as_bytes() => {}
@@ -167,7 +168,7 @@ impl DirDestination {
                         });
                     }
                 }
-                fsutil::write_atomic(&version, VERSION.as_bytes()).await?;
+                rollback.write_atomic(&version, VERSION.as_bytes()).await?;
             }
             Err(e) => return Err(io_error(&version, "read")(e)),
         }
@@ -178,6 +179,7 @@ impl DirDestination {
                 "manifest.json".to_string(),
             ])),
             top: Mutex::new(None),
+            rollback,
         })
     }
 
@@ -224,7 +226,9 @@ impl ImageDestination for DirDestination {
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
         let path = self.root.join(info.digest.encoded());
-        fsutil::write_blob_verified(stream, &path, info).await?;
+        self.rollback
+            .write_blob_verified(stream, &path, info)
+            .await?;
         self.note(&path);
         Ok(())
     }
@@ -242,7 +246,7 @@ impl ImageDestination for DirDestination {
             }
             Some(d) => {
                 let path = manifest_path(&self.root, Some(d));
-                fsutil::write_atomic(&path, manifest).await?;
+                self.rollback.write_atomic(&path, manifest).await?;
                 self.note(&path);
                 Ok(())
             }
@@ -256,7 +260,7 @@ impl ImageDestination for DirDestination {
     ) -> Result<(), TransportError> {
         for (i, signature) in signatures.iter().enumerate() {
             let path = signature_path(&self.root, instance, i + 1);
-            fsutil::write_atomic(&path, signature).await?;
+            self.rollback.write_atomic(&path, signature).await?;
             self.note(&path);
         }
         Ok(())
@@ -270,6 +274,7 @@ impl ImageDestination for DirDestination {
             .take()
             .unwrap_or_else(|| top.to_vec());
         fsutil::write_atomic(&manifest_path(&self.root, None), &manifest).await?;
+        self.rollback.commit();
         // The new image is complete; now drop what remains of an older one.
         let written = self.written.lock().expect("lock").clone();
         let mut entries = tokio::fs::read_dir(&self.root)

@@ -229,6 +229,8 @@ impl ImageSource for OciSource {
 pub struct OciDestination {
     reference: LayoutReference,
     top: Mutex<Option<(Vec<u8>, String)>>,
+    /// Undoes a copy that fails before commit.
+    rollback: fsutil::Rollback,
 }
 
 impl OciDestination {
@@ -240,14 +242,15 @@ impl OciDestination {
             });
         }
         let root = &reference.path;
-        tokio::fs::create_dir_all(root.join("blobs").join("sha256"))
-            .await
-            .map_err(io_error(root, "create layout"))?;
+        let rollback = fsutil::Rollback::default();
+        rollback
+            .create_dir_all(&root.join("blobs").join("sha256"))
+            .await?;
         let layout = root.join("oci-layout");
         match tokio::fs::read(&layout).await {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fsutil::write_atomic(&layout, LAYOUT_FILE).await?;
+                rollback.write_atomic(&layout, LAYOUT_FILE).await?;
             }
             Err(e) => return Err(io_error(&layout, "read")(e)),
         }
@@ -256,6 +259,7 @@ impl OciDestination {
         Ok(OciDestination {
             reference: reference.clone(),
             top: Mutex::new(None),
+            rollback,
         })
     }
 
@@ -263,7 +267,7 @@ impl OciDestination {
         let digest = Digest::sha256_of(bytes);
         let path = blob_path(&self.reference.path, &digest);
         if tokio::fs::metadata(&path).await.is_err() {
-            fsutil::write_atomic(&path, bytes).await?;
+            self.rollback.write_atomic(&path, bytes).await?;
         }
         Ok(digest)
     }
@@ -305,11 +309,11 @@ impl ImageDestination for OciDestination {
             .path
             .join("blobs")
             .join(info.digest.algorithm().name());
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(io_error(&dir, "create"))?;
+        self.rollback.create_dir_all(&dir).await?;
         let path = blob_path(&self.reference.path, &info.digest);
-        fsutil::write_blob_verified(stream, &path, info).await?;
+        self.rollback
+            .write_blob_verified(stream, &path, info)
+            .await?;
         Ok(())
     }
 
@@ -393,7 +397,9 @@ impl ImageDestination for OciDestination {
         }
         entries.push(Value::Object(descriptor));
         index.set("manifests", Value::Array(entries));
-        fsutil::write_atomic(&root.join("index.json"), index_bytes(&index).as_bytes()).await
+        fsutil::write_atomic(&root.join("index.json"), index_bytes(&index).as_bytes()).await?;
+        self.rollback.commit();
+        Ok(())
     }
 }
 
