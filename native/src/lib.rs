@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod demo;
 pub mod host;
 pub mod input;
+pub mod lookaside;
 pub mod output;
 pub mod serve;
 pub mod transport;

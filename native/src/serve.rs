@@ -170,6 +170,7 @@ async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Repl
         tls_verify: options.tls_verify,
         cert_dir: None,
         retry_times: 2,
+        ..RegistryOptions::default()
     };
     Registry::connect(&parsed, &registry_options, false)
         .await

@@ -99,6 +99,12 @@ pub struct CopyArgs {
     /// transfers that break off or arrive corrupt.
     #[arg(long, default_value_t = 3, value_name = "N")]
     retry_times: u32,
+    /// Where registries' lookaside signature storage is configured
+    /// (containers-registries.d(5)); default:
+    /// $HOME/.config/containers/registries.d if it exists, else
+    /// /etc/containers/registries.d.
+    #[arg(long = "registries.d", value_name = "DIR")]
+    registries_d: Option<std::path::PathBuf>,
 }
 
 /// Registry options from `--*-creds`, `--*-tls-verify` and `--*-cert-dir`.
@@ -135,6 +141,7 @@ pub(crate) fn registry_options(
         tls_verify,
         cert_dir: cert_dir.map(std::path::Path::to_path_buf),
         retry_times,
+        lookaside: Default::default(),
     })
 }
 
@@ -236,7 +243,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         ProgressKind::Json => Arc::new(JsonProgress),
         _ => Arc::new(NoProgress),
     };
-    let source_registry = registry_options(
+    let mut source_registry = registry_options(
         &source,
         args.src_creds.as_deref(),
         args.src_authfile.as_deref().or(args.authfile.as_deref()),
@@ -245,7 +252,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         args.retry_times,
         "src",
     )?;
-    let destination_registry = registry_options(
+    let mut destination_registry = registry_options(
         &destination,
         args.dest_creds.as_deref(),
         args.dest_authfile.as_deref().or(args.authfile.as_deref()),
@@ -254,6 +261,16 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         args.retry_times,
         "dest",
     )?;
+    // Signatures' lookaside storage, for whichever side is a registry.
+    if matches!(source, Reference::Docker(_)) || matches!(destination, Reference::Docker(_)) {
+        let dir = args
+            .registries_d
+            .clone()
+            .unwrap_or_else(ferry::lookaside::default_dir);
+        let config = Arc::new(ferry::lookaside::load(&dir)?);
+        source_registry.lookaside = config.clone();
+        destination_registry.lookaside = config;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -296,6 +296,21 @@ pub async fn copy(
         }
     }
 
+    // Signatures the destination cannot store fail the copy before
+    // anything is written, as in containers/image; the destination's own
+    // refusal names the way out (e.g. a registry's lookaside storage).
+    if !dst.supports_signatures() {
+        let signed = std::iter::once((&top_signatures, None))
+            .chain(jobs.iter().map(|j| (&j.signatures, j.instance.as_ref())));
+        for (signatures, instance) in signed {
+            if !signatures.is_empty() {
+                dst.put_signatures(signatures, instance)
+                    .await
+                    .map_err(transport("writing signatures", dst.reference()))?;
+            }
+        }
+    }
+
     // The blobs to move, once each, and which the destination already has.
     let mut present = Vec::new();
     let mut tasks: Vec<BlobTask> = Vec::new();

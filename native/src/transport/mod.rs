@@ -238,7 +238,10 @@ pub trait ImageDestination: Send + Sync {
         instance: Option<&Digest>,
     ) -> Result<(), TransportError>;
 
-    /// Stores signatures for the top level or an instance.
+    /// Stores signatures for the top level or an instance. A destination
+    /// whose [`supports_signatures`](Self::supports_signatures) is false
+    /// refuses any here, saying why, without writing anything; the engine
+    /// asks it so before the first blob.
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
@@ -461,9 +464,15 @@ impl ImageDestination for DryRun {
 
     async fn put_signatures(
         &self,
-        _s: &[Vec<u8>],
+        signatures: &[Vec<u8>],
         _i: Option<&Digest>,
     ) -> Result<(), TransportError> {
+        if !signatures.is_empty() && !self.supports_signatures() {
+            return Err(TransportError::Unsupported {
+                location: self.reference.to_string(),
+                reason: "the destination cannot store signatures (use --remove-signatures)".into(),
+            });
+        }
         Err(self.refuse())
     }
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
 use ferry_core::registry::DockerReference;
 use ferry_core::registry::auth::{self, Challenge};
+use ferry_core::registry::lookaside::{self, Purpose};
 use ferry_core::registry::response::{self, Outcome};
 use futures_util::TryStreamExt;
 
@@ -41,6 +42,9 @@ pub struct RegistryOptions {
     pub cert_dir: Option<PathBuf>,
     /// Attempts for requests that fail temporarily.
     pub retry_times: u32,
+    /// Lookaside signature storage, from `registries.d`
+    /// ([`crate::lookaside::load`]); empty: registries hold no signatures.
+    pub lookaside: Arc<lookaside::Config>,
 }
 
 impl std::fmt::Debug for RegistryOptions {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("tls_verify", &self.tls_verify)
             .field("cert_dir", &self.cert_dir)
             .field("retry_times", &self.retry_times)
+            .field("lookaside", &self.lookaside)
             .finish()
     }
 }
@@ -68,6 +73,9 @@ pub struct Registry {
     basic: Mutex<bool>,
     /// Scopes beyond this repository's, for cross-repository mounts.
     extra_scopes: Mutex<Vec<String>>,
+    /// The digest of the top-level manifest once read or written, which
+    /// names its lookaside signatures.
+    top_digest: Mutex<Option<Digest>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -149,6 +157,7 @@ impl Registry {
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(false),
             extra_scopes: Mutex::new(Vec::new()),
+            top_digest: Mutex::new(reference.digest.clone()),
         })
     }
 
@@ -418,6 +427,29 @@ impl Registry {
         Ok((bytes, media_type, registry_digest))
     }
 
+    fn remember_top(&self, bytes: &[u8]) -> Result<Digest, TransportError> {
+        let digest =
+            ferry_core::manifest::digest(bytes).map_err(|e| TransportError::Malformed {
+                location: self.location(),
+                reason: e.to_string(),
+            })?;
+        *self.top_digest.lock().map_err(|_| self.poisoned())? = Some(digest.clone());
+        Ok(digest)
+    }
+
+    /// The top-level manifest's digest: from the reference, from what was
+    /// read or written, else read now.
+    async fn top_digest(&self) -> Result<Digest, TransportError> {
+        if let Some(d) = self.top_digest.lock().map_err(|_| self.poisoned())?.clone() {
+            return Ok(d);
+        }
+        let (bytes, _, claimed) = self
+            .get_manifest(&self.reference.manifest_reference())
+            .await?;
+        self.verify(&bytes, None, claimed.as_deref())?;
+        self.remember_top(&bytes)
+    }
+
     fn verify(
         &self,
         bytes: &[u8],
@@ -616,6 +648,7 @@ impl ImageSource for Registry {
                     .get_manifest(&self.reference.manifest_reference())
                     .await?;
                 self.verify(&bytes, self.reference.digest.as_ref(), claimed.as_deref())?;
+                self.remember_top(&bytes)?;
                 Ok((bytes, media_type))
             }
             Some(d) => {
@@ -652,9 +685,16 @@ impl ImageSource for Registry {
         Ok((Box::pin(tokio_util::io::StreamReader::new(stream)), size))
     }
 
-    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
-        // No lookaside storage is configured: registries hold none.
-        Ok(Vec::new())
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Read) else {
+            // No lookaside storage is configured: the registry holds none.
+            return Ok(Vec::new());
+        };
+        let digest = match instance {
+            Some(d) => d.clone(),
+            None => self.top_digest().await?,
+        };
+        crate::lookaside::read(&self.http, &base, &digest).await
     }
 
     fn registry_location(&self) -> Option<(String, String)> {
@@ -690,7 +730,12 @@ impl ImageDestination for Registry {
     }
 
     fn supports_signatures(&self) -> bool {
-        false
+        // Only through a file:// lookaside staging location: distribution
+        // has no signature API. Otherwise put_signatures says why not.
+        self.options
+            .lookaside
+            .base(&self.reference, Purpose::Write)
+            .is_some_and(|base| lookaside::location(&base, Purpose::Write).is_ok())
     }
 
     fn reference_digest(&self) -> Option<String> {
@@ -848,6 +893,9 @@ impl ImageDestination for Registry {
             })
             .await?;
         if response.status().is_success() {
+            if instance.is_none() {
+                self.remember_top(manifest)?;
+            }
             return Ok(());
         }
         let status = response.status().as_u16();
@@ -876,15 +924,29 @@ impl ImageDestination for Registry {
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
+        instance: Option<&Digest>,
     ) -> Result<(), TransportError> {
         if signatures.is_empty() {
             return Ok(());
         }
-        Err(TransportError::Unsupported {
+        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Write) else {
+            // containers/image's words for the same refusal.
+            return Err(TransportError::Unsupported {
+                location: self.location(),
+                reason: "pushing signatures to a Docker Registry is not supported, and there is no applicable signature storage configured (set lookaside-staging in registries.d, or use --remove-signatures)".into(),
+            });
+        };
+        // A location ferry cannot write to is refused before the digest is
+        // needed: the engine asks before anything is written.
+        lookaside::location(&base, Purpose::Write).map_err(|e| TransportError::Unsupported {
             location: self.location(),
-            reason: "pushing signatures to a registry is not supported, and there is no lookaside signature storage configured (use --remove-signatures)".into(),
-        })
+            reason: e.to_string(),
+        })?;
+        let digest = match instance {
+            Some(d) => d.clone(),
+            None => self.top_digest().await?,
+        };
+        crate::lookaside::write(&base, &digest, signatures).await
     }
 
     async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {

@@ -26,18 +26,22 @@
 //! assert!(registry.token_requests().iter().all(|r| r.user.as_deref() == Some("alice")));
 //! ```
 
+mod cli;
 mod fixture;
 mod http;
 mod proxy;
+mod scripted;
 mod server;
 mod tls;
 mod token;
 
 use std::time::Duration;
 
+pub use cli::{failed, ferry, ferry_bin, succeeded};
 pub use fixture::{DEMO_INDEX_DIGEST, DemoImage, skopeo};
 pub use http::Response;
 pub use proxy::{Action, Exchange, FaultProxy, Faults, Match, Rule};
+pub use scripted::{Body, Reply, ScriptedServer, Seen};
 pub use server::{Auth, Credentials, MAX_LIFETIME, Registry, Setup, SkopeoSide};
 pub use tls::Pki;
 pub use token::{Access, TokenRequest, TokenServer, TokenServerConfig};

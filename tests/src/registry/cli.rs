@@ -1,0 +1,59 @@
+//! Running the ferry binary from registry tests.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The ferry binary: `FERRY_BIN`, else the one cargo built next to the
+/// running test (building it if it is missing).
+pub fn ferry_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FERRY_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("ferry"))
+        .unwrap_or_default();
+    if !bin.is_file() {
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .args(["build", "--quiet", "-p", "ferry"])
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "building ferry for the registry tests"
+        );
+    }
+    bin
+}
+
+/// Runs `ferry ARGS…` and returns what it did.
+pub fn ferry<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    Command::new(ferry_bin())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running ferry: {e}"))
+}
+
+/// stdout of a command that must have succeeded (stderr in the panic).
+pub fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "expected success; stderr:\n{}\nstdout:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// stderr of a command that must have failed.
+pub fn failed(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "expected failure; stdout:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
