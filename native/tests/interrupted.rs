@@ -1,146 +1,210 @@
-//! A copy killed midway leaves the destination consistent, and running it
-//! again finishes the job, skipping what is already there.
+//! A copy killed at any moment leaves the destination as it was or
+//! complete and valid, never half-written, and running it again finishes
+//! the job.
+//!
+//! Kill delays are random over the whole length of a copy (measured first)
+//! and seeded: the seed is printed, and `FERRY_TEST_SEED=<seed>` replays a
+//! run. Every destination is checked by `support::check`, which verifies
+//! every digest reachable from its entry point.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ferry_core::{Digest, List, Manifest};
+use support::{Found, Rng, Scratch, check, write_dir_image};
 
-struct Scratch(PathBuf);
+/// Big enough that a debug build takes a noticeable time to copy it.
+const LAYERS: usize = 4;
+const LAYER_SIZE: usize = 3 << 20;
+/// Kills per destination and starting state.
+const KILLS: usize = 4;
 
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-interrupted-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
+fn copy_command(src: &str, dst: &str, tmpdir: &std::path::Path) -> Command {
+    let mut command = Command::new(support::ferry_bin());
+    command
+        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
+        // oci-archive: stages in TMPDIR; a killed process cannot remove its
+        // staging directory, so keep it inside the scratch directory.
+        .env("TMPDIR", tmpdir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Copies `src` to `dst`, killing the copy `KILLS` times at random
+/// moments; after each kill the destination must hold what it held
+/// before or the whole new image; then a rerun must finish.
+fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
+    let (mut rng, seed) = Rng::from_env_or_clock();
+    println!("{kind} (prefilled: {prefill}): seed {seed}");
+    let s = Scratch::new(&format!("interrupted-{kind}-{prefill}"));
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    write_dir_image(&s.join("src"), 1, LAYERS, LAYER_SIZE);
+    write_dir_image(&s.join("old"), 2, 1, 4096);
+    let src = format!("dir:{}", s.join("src").display());
+    let (dst, dst_named) = match kind {
+        "dir" => {
+            let d = format!("dir:{}", s.join("dst").display());
+            (d.clone(), d)
+        }
+        "oci" => {
+            let d = format!("oci:{}", s.join("dst").display());
+            (d.clone(), format!("{d}:big"))
+        }
+        "oci-archive" => {
+            let d = format!("oci-archive:{}", s.join("dst.tar").display());
+            (d.clone(), format!("{d}:big"))
+        }
+        other => panic!("unknown destination kind {other}"),
+    };
+    let run_to_end = |from: &str, to: &str| {
+        let out = copy_command(from, to, &tmpdir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{from} -> {to}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
 
-/// Deterministic bytes that do not compress.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+    // How long a whole copy takes here, so kills spread over all of it.
+    let timing = s.join("timing");
+    let timing_ref = match kind {
+        "dir" => format!("dir:{}", timing.display()),
+        "oci" => format!("oci:{}", timing.display()),
+        _ => format!("oci-archive:{}.tar", timing.display()),
+    };
+    let started = Instant::now();
+    run_to_end(&src, &timing_ref);
+    let full = started.elapsed();
+    let expected = check(&timing_ref).expect("an uninterrupted copy is valid");
 
-/// A `dir:` image with a few large layers, so a copy takes long enough to
-/// be interrupted.
-fn big_image(root: &Path) {
-    std::fs::create_dir_all(root).unwrap();
-    let mut layers = Vec::new();
-    for i in 0..4u64 {
-        let blob = noise(i + 1, 12 * 1024 * 1024);
-        let digest = Digest::sha256_of(&blob);
-        std::fs::write(root.join(digest.encoded()), &blob).unwrap();
-        layers.push(format!(
-            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{digest}","size":{}}}"#,
-            blob.len()
+    // Each kill starts from the same state: a copy that found the new
+    // image already complete would skip everything and test nothing.
+    let reset = || {
+        let _ = std::fs::remove_dir_all(s.join("dst"));
+        let _ = std::fs::remove_file(s.join("dst.tar"));
+        if prefill {
+            run_to_end(&format!("dir:{}", s.join("old").display()), &dst_named);
+        }
+    };
+    reset();
+    let before = check(&dst).expect("the starting destination is valid");
+    assert_eq!(before == Found::Nothing, !prefill);
+
+    let window = (full.as_micros() as u64 * 6 / 5).max(1000);
+    let mut outcomes = Vec::new();
+    for kill in 0..KILLS {
+        if kill > 0 {
+            reset();
+        }
+        let delay = Duration::from_micros(rng.below(window));
+        let mut child = copy_command(&src, &dst_named, &tmpdir).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let found = check(&dst).unwrap_or_else(|e| {
+            panic!("{kind}: after a kill at {delay:?} (seed {seed}) the destination is broken: {e}")
+        });
+        let state = if found.tops() == before.tops() {
+            "as before"
+        } else if found.tops() == expected.tops() {
+            "complete"
+        } else {
+            panic!(
+                "{kind}: after a kill at {delay:?} (seed {seed}) the destination holds {found:?}, neither {before:?} nor {expected:?}"
+            )
+        };
+        outcomes.push(format!(
+            "{:.0?}: {state}{}",
+            delay,
+            if status.success() {
+                " (finished first)"
+            } else {
+                ""
+            }
         ));
     }
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let config_digest = Digest::sha256_of(config);
-    std::fs::write(root.join(config_digest.encoded()), config).unwrap();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
-        config.len(),
-        layers.join(",")
+    println!(
+        "{kind}: whole copy {full:.0?}; kills at {}",
+        outcomes.join(", ")
     );
-    std::fs::write(root.join("manifest.json"), manifest).unwrap();
-    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n").unwrap();
-}
 
-/// Checks an OCI layout: every blob reachable from index.json exists and
-/// has its digest; nothing temporary is visible under a final name.
-fn check_layout(root: &Path) -> Result<usize, String> {
-    let index_path = root.join("index.json");
-    if !index_path.exists() {
-        return Ok(0);
-    }
-    let index = List::parse_kind(
-        &std::fs::read(&index_path).unwrap(),
-        ferry_core::list::ListKind::OciIndex,
-    )
-    .map_err(|e| format!("index.json: {e}"))?;
-    let blob = |d: &str| -> Result<Vec<u8>, String> {
-        let digest = Digest::parse(d).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(root.join("blobs/sha256").join(digest.encoded()))
-            .map_err(|e| format!("{d}: {e}"))?;
-        if !digest.matches(&bytes) {
-            return Err(format!("{d}: content does not match"));
-        }
-        Ok(bytes)
-    };
-    let mut checked = 0;
-    for entry in &index.entries {
-        let manifest = Manifest::parse(&blob(&entry.digest_text)?).map_err(|e| e.to_string())?;
-        blob(&manifest.config().digest_text)?;
-        for layer in manifest.layers() {
-            blob(&layer.descriptor.digest_text)?;
-            checked += 1;
-        }
-    }
-    Ok(checked)
+    // The last kill's leftovers stay: the rerun must finish from there.
+    run_to_end(&src, &dst_named);
+    let after = check(&dst).expect("the rerun leaves a valid destination");
+    assert_eq!(after.tops(), expected.tops(), "{kind}: the rerun finished");
 }
 
 #[test]
-fn a_killed_copy_leaves_a_consistent_layout_and_a_rerun_finishes_it() {
-    let s = Scratch::new("kill");
-    let (src, dst) = (s.0.join("src"), s.0.join("dst"));
-    big_image(&src);
-    let args = |extra: &[&str]| {
-        let mut v: Vec<String> = vec![
-            "copy".into(),
-            "--progress".into(),
-            "none".into(),
-            "--jobs".into(),
-            "1".into(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v.push(format!("dir:{}", src.display()));
-        v.push(format!("oci:{}:big", dst.display()));
-        v
-    };
-    for delay_ms in [30u64, 200, 800] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(args(&[]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+fn killed_copies_into_an_empty_dir_leave_nothing_or_the_whole_image() {
+    killed_copies_leave_the_destination_consistent("dir", false);
+}
+
+#[test]
+fn killed_copies_over_a_dir_image_leave_the_old_or_the_new_image() {
+    killed_copies_leave_the_destination_consistent("dir", true);
+}
+
+#[test]
+fn killed_copies_into_an_empty_oci_layout_leave_nothing_or_the_whole_image() {
+    killed_copies_leave_the_destination_consistent("oci", false);
+}
+
+#[test]
+fn killed_copies_over_an_oci_image_leave_the_old_or_the_new_image() {
+    killed_copies_leave_the_destination_consistent("oci", true);
+}
+
+#[test]
+fn killed_copies_into_a_new_oci_archive_leave_nothing_or_the_whole_archive() {
+    killed_copies_leave_the_destination_consistent("oci-archive", false);
+}
+
+#[test]
+fn killed_copies_over_an_oci_archive_leave_the_old_or_the_new_archive() {
+    killed_copies_leave_the_destination_consistent("oci-archive", true);
+}
+
+/// The rerun after kills skips the blobs the killed runs completed.
+#[test]
+fn a_rerun_after_kills_reuses_the_blobs_already_written() {
+    let (mut rng, seed) = Rng::from_env_or_clock();
+    println!("seed {seed}");
+    let s = Scratch::new("interrupted-reuse");
+    write_dir_image(&s.join("src"), 3, LAYERS, LAYER_SIZE);
+    let src = format!("dir:{}", s.join("src").display());
+    let dst = format!("oci:{}:big", s.join("dst").display());
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let started = Instant::now();
+    let timing = format!("oci:{}", s.join("timing").display());
+    assert!(
+        copy_command(&src, &timing, &tmpdir)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let full = started.elapsed().as_micros() as u64;
+    for _ in 0..3 {
+        let mut child = copy_command(&src, &dst, &tmpdir).spawn().unwrap();
+        // Late enough that some blobs are likely complete.
+        let delay = full / 4 + rng.below(full / 2);
+        std::thread::sleep(Duration::from_micros(delay));
         let _ = child.kill();
         let _ = child.wait();
-        check_layout(&dst).unwrap_or_else(|e| panic!("after a kill at {delay_ms} ms: {e}"));
+        check(&format!("oci:{}", s.join("dst").display())).expect("consistent after a kill");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args(&["--json"]))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = support::ferry(&["copy", "--progress", "none", "--json", &src, &dst]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(check_layout(&dst).unwrap(), 4);
     let copied = report["blobsCopied"].as_u64().unwrap();
     let skipped = report["blobsSkipped"].as_u64().unwrap();
-    assert_eq!(copied + skipped, 5, "{report}");
+    assert_eq!(copied + skipped, LAYERS as u64 + 1, "{report}");
+    match check(&format!("oci:{}", s.join("dst").display())).unwrap() {
+        Found::Images { blobs, .. } => assert_eq!(blobs, LAYERS + 2),
+        Found::Nothing => panic!("the rerun committed nothing"),
+    }
     println!("rerun after interruptions: {copied} blob(s) copied, {skipped} skipped");
 }

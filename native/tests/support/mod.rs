@@ -1,0 +1,448 @@
+//! What the fault and hostile-input tests share: a checker that walks a
+//! destination (`dir:`, `oci:`, `oci-archive:`) and verifies every digest
+//! reachable from its entry point, test images big enough to interrupt,
+//! scratch directories, sentinels, and a small tmpfs that is unmounted when
+//! dropped.
+//!
+//! The checker is written independently of ferry's transports (it reads
+//! files with `std::fs` and archives with `tar`), so a transport bug cannot
+//! hide itself by also being in the checker.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ferry_core::media_type as mt;
+use ferry_core::{Descriptor, Digest, List, Manifest};
+
+/// The ferry binary under test.
+pub fn ferry_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ferry")
+}
+
+/// Runs `ferry ARGS` and waits for it.
+pub fn ferry(args: &[&str]) -> Output {
+    Command::new(ferry_bin())
+        .args(args)
+        .output()
+        .expect("run ferry")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A directory removed when dropped, unique to the test and the process.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferry-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch directory");
+        Scratch(dir)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A tmpfs of a fixed size, unmounted (and its mount point removed) when
+/// dropped, so a failing test does not leave a mount behind.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`mount -o size=…` syntax) at `path`.
+    /// Needs root; the tests that use it say so when it fails.
+    pub fn mount(path: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).expect("create mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a {size} tmpfs at {} needs root: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Remounts it read-only (or read-write again).
+    pub fn set_read_only(&self, read_only: bool) {
+        let option = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        let out = Command::new("mount")
+            .args(["-o", option])
+            .arg(&self.path)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "{option} {}: {}",
+            self.path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // Busy (a child still running): detach it rather than leak it.
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Deterministic bytes that do not compress.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A small seeded generator for test choices (delays, offsets); the seed
+/// is printed by the tests so a failure can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `FERRY_TEST_SEED` if set, else from the clock.
+    pub fn from_env_or_clock() -> (Self, u64) {
+        let seed = std::env::var("FERRY_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        (Rng(seed | 1), seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Writes a one-platform OCI image as a `dir:` image: `layers` layers of
+/// `layer_size` noise bytes each, seeded so that different seeds give
+/// different images. Returns the manifest's digest.
+pub fn write_dir_image(root: &Path, seed: u64, layers: usize, layer_size: usize) -> String {
+    std::fs::create_dir_all(root).expect("create image directory");
+    let mut descriptors = Vec::new();
+    for i in 0..layers as u64 {
+        let blob = noise(seed * 1000 + i + 1, layer_size);
+        let digest = Digest::sha256_of(&blob);
+        std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
+        descriptors.push(format!(
+            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{digest}","size":{}}}"#,
+            blob.len()
+        ));
+    }
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":{seed}}}"#
+    );
+    let config_digest = Digest::sha256_of(config.as_bytes());
+    std::fs::write(root.join(config_digest.encoded()), &config).expect("write config");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
+        config.len(),
+        descriptors.join(",")
+    );
+    std::fs::write(root.join("manifest.json"), &manifest).expect("write manifest");
+    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n")
+        .expect("write version");
+    Digest::sha256_of(manifest.as_bytes()).to_string()
+}
+
+/// What a destination holds, as far as its entry point says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No entry point: nothing was ever committed.
+    Nothing,
+    /// Top-level manifest digests (one for `dir:`, one per `index.json`
+    /// entry for layouts), and how many blobs were verified under them.
+    Images { tops: Vec<String>, blobs: usize },
+}
+
+impl Found {
+    pub fn tops(&self) -> Vec<String> {
+        match self {
+            Found::Nothing => Vec::new(),
+            Found::Images { tops, .. } => tops.clone(),
+        }
+    }
+}
+
+/// Checks a destination given as a ferry reference (`dir:`, `oci:` or
+/// `oci-archive:`, without a `:NAME`).
+pub fn check(reference: &str) -> Result<Found, String> {
+    if let Some(path) = reference.strip_prefix("dir:") {
+        check_dir(Path::new(path))
+    } else if let Some(path) = reference.strip_prefix("oci-archive:") {
+        check_oci_archive(Path::new(path))
+    } else if let Some(path) = reference.strip_prefix("oci:") {
+        check_oci(Path::new(path))
+    } else {
+        Err(format!("the checker does not know {reference:?}"))
+    }
+}
+
+/// Reads a file that must hold exactly `descriptor`'s content.
+fn read_verified(path: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, String> {
+    let digest = Digest::parse(&descriptor.digest_text)
+        .map_err(|e| format!("{:?}: {e}", descriptor.digest_text))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !digest.matches(&bytes) {
+        return Err(format!(
+            "{}: content has digest {}, the manifest says {digest}",
+            path.display(),
+            Digest::of(digest.algorithm(), &bytes)
+        ));
+    }
+    if descriptor.size >= 0 && descriptor.size as usize != bytes.len() {
+        return Err(format!(
+            "{}: {} bytes, the manifest says {}",
+            path.display(),
+            bytes.len(),
+            descriptor.size
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Verifies an image manifest's config and layers, found by `locate`.
+fn check_image(
+    manifest: &[u8],
+    what: &str,
+    locate: &dyn Fn(&Digest) -> PathBuf,
+) -> Result<usize, String> {
+    let manifest = Manifest::parse(manifest).map_err(|e| format!("{what}: {e}"))?;
+    let mut blobs = Vec::new();
+    let config = manifest.config();
+    if !config.digest_text.is_empty() {
+        blobs.push(config);
+    }
+    blobs.extend(manifest.layers().into_iter().map(|l| l.descriptor));
+    for blob in &blobs {
+        let digest = Digest::parse(&blob.digest_text)
+            .map_err(|e| format!("{what}: blob {:?}: {e}", blob.digest_text))?;
+        read_verified(&locate(&digest), blob)?;
+    }
+    Ok(blobs.len())
+}
+
+/// `dir:`: `manifest.json`, its instances' `<hex>.manifest.json` if it is
+/// a list, and every config and layer file, each against its digest.
+pub fn check_dir(root: &Path) -> Result<Found, String> {
+    let top_path = root.join("manifest.json");
+    let top = match std::fs::read(&top_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(format!("{}: {e}", top_path.display())),
+    };
+    let version = std::fs::read(root.join("version")).map_err(|e| format!("version: {e}"))?;
+    if version != b"Directory Transport Version: 1.1\n" {
+        return Err(format!(
+            "version file says {:?}",
+            String::from_utf8_lossy(&version)
+        ));
+    }
+    let top_digest =
+        ferry_core::manifest::digest(&top).map_err(|e| format!("{}: {e}", top_path.display()))?;
+    let locate = |d: &Digest| root.join(d.encoded());
+    let blobs = if mt::is_list(&mt::guess(&top)) {
+        let list = List::parse(&top).map_err(|e| format!("{}: {e}", top_path.display()))?;
+        let mut blobs = 0;
+        for entry in &list.entries {
+            let digest = Digest::parse(&entry.digest_text)
+                .map_err(|e| format!("instance {:?}: {e}", entry.digest_text))?;
+            let path = root.join(format!("{}.manifest.json", digest.encoded()));
+            let bytes = read_verified(&path, entry)?;
+            blobs += check_image(&bytes, &path.display().to_string(), &locate)?;
+        }
+        blobs
+    } else {
+        check_image(&top, &top_path.display().to_string(), &locate)?
+    };
+    Ok(Found::Images {
+        tops: vec![top_digest.to_string()],
+        blobs,
+    })
+}
+
+/// `oci:`: `oci-layout`, `index.json`, and under each entry every
+/// manifest, nested index, config and layer in `blobs/`.
+pub fn check_oci(root: &Path) -> Result<Found, String> {
+    let index_path = root.join("index.json");
+    let index = match std::fs::read(&index_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(format!("{}: {e}", index_path.display())),
+    };
+    let layout = std::fs::read(root.join("oci-layout")).map_err(|e| format!("oci-layout: {e}"))?;
+    let layout: serde_json::Value =
+        serde_json::from_slice(&layout).map_err(|e| format!("oci-layout: {e}"))?;
+    if layout["imageLayoutVersion"] != "1.0.0" {
+        return Err(format!("oci-layout says {layout}"));
+    }
+    let index = List::parse_kind(&index, ferry_core::list::ListKind::OciIndex)
+        .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    if index.entries.is_empty() {
+        return Ok(Found::Nothing);
+    }
+    let locate = |d: &Digest| {
+        root.join("blobs")
+            .join(d.algorithm().name())
+            .join(d.encoded())
+    };
+    let mut tops = Vec::new();
+    let mut blobs = 0;
+    for entry in &index.entries {
+        tops.push(entry.digest_text.clone());
+        blobs += check_oci_entry(entry, &locate, 0)?;
+    }
+    Ok(Found::Images { tops, blobs })
+}
+
+fn check_oci_entry(
+    entry: &Descriptor,
+    locate: &dyn Fn(&Digest) -> PathBuf,
+    depth: usize,
+) -> Result<usize, String> {
+    if depth > 8 {
+        return Err(format!("{}: indexes nested too deep", entry.digest_text));
+    }
+    let digest =
+        Digest::parse(&entry.digest_text).map_err(|e| format!("{:?}: {e}", entry.digest_text))?;
+    let path = locate(&digest);
+    let bytes = read_verified(&path, entry)?;
+    if mt::is_list(&entry.media_type) || mt::is_list(&mt::guess(&bytes)) {
+        let list = List::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut blobs = 1;
+        for child in &list.entries {
+            blobs += check_oci_entry(child, locate, depth + 1)?;
+        }
+        Ok(blobs)
+    } else {
+        Ok(1 + check_image(&bytes, &path.display().to_string(), locate)?)
+    }
+}
+
+/// `oci-archive:`: the archive is unpacked with `tar` into a scratch
+/// directory and checked as a layout. A missing file is `Nothing`.
+pub fn check_oci_archive(path: &Path) -> Result<Found, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let unpacked = tempfile::tempdir().map_err(|e| e.to_string())?;
+    tar::Archive::new(file)
+        .unpack(unpacked.path())
+        .map_err(|e| format!("{}: not a readable tar: {e}", path.display()))?;
+    match check_oci(unpacked.path())? {
+        Found::Nothing => Err(format!("{}: an archive without an image", path.display())),
+        found => Ok(found),
+    }
+}
+
+/// Every file under `root` with a hash of its content, for "nothing
+/// changed" comparisons.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let meta = std::fs::symlink_metadata(&path).expect("stat");
+            if meta.is_dir() {
+                out.insert(format!("{rel}/"), String::new());
+                walk(base, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.insert(rel, Digest::sha256_of(&bytes).to_string());
+            }
+        }
+    }
+    if root.is_file() {
+        let bytes = std::fs::read(root).unwrap_or_default();
+        out.insert(String::new(), Digest::sha256_of(&bytes).to_string());
+    } else {
+        walk(root, root, &mut out);
+    }
+    out
+}
+
+/// A directory with one known file, placed beside a destination: tests
+/// check it is unchanged (nothing written outside the destination).
+pub struct Sentinel {
+    pub dir: PathBuf,
+    before: BTreeMap<String, String>,
+}
+
+impl Sentinel {
+    pub fn new(dir: PathBuf) -> Self {
+        std::fs::create_dir_all(&dir).expect("create sentinel directory");
+        std::fs::write(dir.join("passwd"), "root:x:0:0:sentinel\n").expect("write sentinel");
+        let before = snapshot(&dir);
+        Sentinel { dir, before }
+    }
+
+    /// Panics if anything under the sentinel directory changed.
+    pub fn assert_untouched(&self, context: &str) {
+        assert_eq!(
+            snapshot(&self.dir),
+            self.before,
+            "{context}: something was written into {}",
+            self.dir.display()
+        );
+    }
+}
