@@ -140,15 +140,10 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TransportError::Io { error, .. } => Some(error),
-            TransportError::Manifest { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: every message already ends with its cause, and giving the
+/// cause again as the source makes `{:#}` print it twice ("No space left on
+/// device (os error 28): No space left on device (os error 28)").
+impl std::error::Error for TransportError {}
 
 /// Shorthand for an I/O error on a path.
 pub(crate) fn io_error(
