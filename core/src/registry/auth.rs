@@ -148,6 +148,66 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
+/// The largest token response read (containers/image's limit too): a
+/// token server that never stops sending is cut off here.
+pub const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
+
+/// Why ferry will not ask a challenge's realm for a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RealmRefusal {
+    /// The realm is not an `http://` or `https://` URL (`file:`, `ftp:`…).
+    NotHttp { realm: String },
+    /// The registry speaks HTTPS but the realm is plain HTTP, and
+    /// credentials would cross in clear text.
+    CleartextCredentials { realm: String },
+}
+
+impl core::fmt::Display for RealmRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RealmRefusal::NotHttp { realm } => write!(
+                f,
+                "the registry's token realm {realm:?} is not an http(s) URL; refusing to use it"
+            ),
+            RealmRefusal::CleartextCredentials { realm } => write!(
+                f,
+                "the registry is HTTPS but its token realm {realm:?} is plain HTTP; refusing to send credentials there in clear text"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for RealmRefusal {}
+
+/// Decides whether a token may be asked for at `realm`. containers/image
+/// sends the request (and any credentials) to whatever realm the
+/// challenge names; ferry refuses what is not http(s), and refuses to send
+/// credentials over plain HTTP when the registry itself was reached over
+/// HTTPS (an anonymous token request there is allowed: it carries no
+/// secret, and the registry checks the token it gets back). A realm on
+/// another host is normal (Docker Hub's is) and allowed.
+pub fn check_realm(
+    realm: &str,
+    registry_https: bool,
+    sends_credentials: bool,
+) -> Result<(), RealmRefusal> {
+    let scheme = realm
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "https" => Ok(()),
+        "http" if registry_https && sends_credentials => Err(RealmRefusal::CleartextCredentials {
+            realm: realm.to_string(),
+        }),
+        "http" => Ok(()),
+        _ => Err(RealmRefusal::NotHttp {
+            realm: realm.to_string(),
+        }),
+    }
+}
+
 /// A token server's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -227,6 +287,29 @@ mod tests {
             url,
             "https://auth/token?service=reg%201&scope=repository%3Ax%3Apull%2Cpush&scope=repository%3Ax%3Apull&account=me"
         );
+    }
+
+    #[test]
+    fn realms_must_be_http_and_keep_credentials_off_cleartext_from_https() {
+        assert_eq!(
+            check_realm("https://auth.elsewhere/token", true, true),
+            Ok(())
+        );
+        assert_eq!(check_realm("http://auth/token", false, true), Ok(()));
+        assert_eq!(check_realm("http://auth/token", true, false), Ok(()));
+        assert!(matches!(
+            check_realm("http://auth/token", true, true),
+            Err(RealmRefusal::CleartextCredentials { .. })
+        ));
+        for realm in ["file:///etc/passwd", "ftp://x/y", "/relative", ""] {
+            assert!(
+                matches!(
+                    check_realm(realm, false, false),
+                    Err(RealmRefusal::NotHttp { .. })
+                ),
+                "{realm}"
+            );
+        }
     }
 
     #[test]

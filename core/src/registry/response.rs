@@ -39,6 +39,12 @@ pub fn classify(status: u16, error_codes: &[String]) -> Outcome {
     }
 }
 
+/// The most of an error body read for its message; the rest is dropped.
+pub const MAX_ERROR_BODY: usize = 1024 * 1024;
+
+/// The largest tag list page read.
+pub const MAX_TAG_LIST: usize = 16 * 1024 * 1024;
+
 /// The registry error body: `{"errors":[{"code","message","detail"}]}`.
 pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
     let Ok(Value::Object(top)) = json::parse(body) else {

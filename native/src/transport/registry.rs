@@ -237,8 +237,18 @@ impl Registry {
                 reason: "the registry's Bearer challenge has no realm".into(),
             }
         })?;
+        let basic = self.basic_header();
+        auth::check_realm(
+            challenge.param("realm").unwrap_or_default(),
+            self.base.starts_with("https://"),
+            basic.is_some(),
+        )
+        .map_err(|e| TransportError::Malformed {
+            location: self.location(),
+            reason: e.to_string(),
+        })?;
         let mut request = self.http.get(&url);
-        if let Some(basic) = self.basic_header() {
+        if let Some(basic) = basic {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
         }
         let answer = request
@@ -246,10 +256,20 @@ impl Registry {
             .await
             .map_err(|e| http_error("cannot reach the token server", &self.location(), e))?;
         let status = answer.status();
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|e| http_error("reading the token", &self.location(), e))?;
+        let body = match read_limited(answer, auth::MAX_TOKEN_RESPONSE).await {
+            Ok(body) => body,
+            Err(BodyError::Http(e)) => {
+                return Err(http_error("reading the token", &self.location(), e));
+            }
+            Err(BodyError::TooLarge(limit)) => {
+                return Err(TransportError::Malformed {
+                    location: self.location(),
+                    reason: format!(
+                        "the token server's response is larger than {limit} bytes; refused"
+                    ),
+                });
+            }
+        };
         if !status.is_success() {
             return Err(TransportError::Malformed {
                 location: self.location(),
@@ -341,7 +361,7 @@ impl Registry {
     /// Turns an unsuccessful response into an error naming the step.
     async fn failure(&self, what: &str, response: reqwest::Response) -> TransportError {
         let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = error_body(response).await;
         let errors = response::error_codes(&body);
         let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
         let detail = errors
@@ -403,6 +423,15 @@ impl Registry {
             .trim()
             .to_string();
         let registry_digest = header(&response, "docker-content-digest");
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_SIZE as u64)
+        {
+            return Err(TransportError::Malformed {
+                location: self.location(),
+                reason: format!("manifest {reference} is larger than the 4 MiB limit"),
+            });
+        }
         let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream
@@ -505,10 +534,18 @@ impl Registry {
                     format!("{}{target}", self.base)
                 })
             });
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| http_error("reading the tag list", &self.location(), e))?;
+            let body = match read_limited(response, response::MAX_TAG_LIST).await {
+                Ok(body) => body,
+                Err(BodyError::Http(e)) => {
+                    return Err(http_error("reading the tag list", &self.location(), e));
+                }
+                Err(BodyError::TooLarge(limit)) => {
+                    return Err(TransportError::Malformed {
+                        location: self.location(),
+                        reason: format!("a tag list page is larger than {limit} bytes; refused"),
+                    });
+                }
+            };
             let value: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
                     location: self.location(),
@@ -603,6 +640,37 @@ impl Resume {
     }
 }
 
+/// Why a bounded body could not be read.
+enum BodyError {
+    Http(reqwest::Error),
+    /// Longer than this limit (or endless).
+    TooLarge(usize),
+}
+
+/// Reads a body of at most `limit` bytes, stopping as soon as it is
+/// longer, so an endless response costs no more than the limit.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Http)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// An error body, cut at [`response::MAX_ERROR_BODY`]: only its message
+/// matters, and a hostile one must not fill memory.
+async fn error_body(response: reqwest::Response) -> Vec<u8> {
+    read_limited(response, response::MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default()
+}
+
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
@@ -668,6 +736,14 @@ impl ImageSource for Registry {
                 .await);
         }
         let size = response.content_length().map_or(-1, |n| n as i64);
+        if info.size >= 0 && size > info.size {
+            // The destination would refuse the excess anyway; say why now.
+            return Err(TransportError::SizeMismatch {
+                what: format!("blob {} from {}", info.digest, self.location()),
+                expected: info.size,
+                actual: size as u64,
+            });
+        }
         // A dropped connection resumes with a Range request from where it
         // broke off, a bounded number of times.
         let state = Resume {
@@ -899,7 +975,7 @@ impl ImageDestination for Registry {
             return Ok(());
         }
         let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = error_body(response).await;
         let errors = response::error_codes(&body);
         let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
         let detail = errors

@@ -174,6 +174,12 @@ async fn serve(
     handler: &Handler,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
+    // Clients told not to verify TLS try HTTPS first: close on a TLS
+    // handshake (0x16) so they fall back to plain HTTP at once.
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 0 || first[0] == 0x16 {
+        return Ok(());
+    }
     let (read, mut write) = stream.into_split();
     let mut reader = Reader::new(read);
     loop {
