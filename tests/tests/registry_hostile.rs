@@ -121,14 +121,10 @@ impl Scratch {
 fn pull(server: &str, extra: &[&str], scratch: &Scratch) -> std::process::Output {
     let source = format!("docker://{server}/x/app:v1");
     let dest = format!("dir:{}", scratch.dest().display());
-    let mut args = vec![
-        "copy",
-        "--src-tls-verify=false",
-        "--retry-times",
-        "1",
-        "--progress",
-        "none",
-    ];
+    let mut args = vec!["copy", "--src-tls-verify=false", "--progress", "none"];
+    if !extra.contains(&"--retry-times") {
+        args.extend(["--retry-times", "1"]);
+    }
     args.extend_from_slice(extra);
     args.extend([source.as_str(), dest.as_str()]);
     ferry(&args)
@@ -391,4 +387,98 @@ fn wrong_bytes_for_a_blob_digest_are_refused_and_not_kept() {
     assert_mentions(&stderr, &[tiny.layer_digest.as_str(), "content has digest"]);
     scratch.assert_nothing_written();
     assert!(!Path::new(&scratch.dest().join(tiny.layer_digest.encoded())).exists());
+}
+
+// ------------------------------------------------------------ scopes
+
+/// A bearer registry whose token server (on the same scripted host)
+/// grants `t1` for the repository's own scope and `t2` only when asked
+/// for `repository:shared/base:pull` too; blobs need `t2` unless
+/// `never_enough`, when every blob request is refused for scope.
+fn scoped_registry(never_enough: bool) -> ScriptedServer {
+    let tiny = Tiny::new();
+    let server = ScriptedServer::start(move |request| {
+        let realm = format!(
+            "Bearer realm=\"http://{}/token\",service=\"scripted\"",
+            request.header("host").unwrap_or_default()
+        );
+        if request.path() == "/token" {
+            let token = if request.target.contains("repository%3Ashared%2Fbase%3Apull") {
+                "t2"
+            } else {
+                "t1"
+            };
+            return Reply::ok(format!(r#"{{"token":"{token}","expires_in":300}}"#));
+        }
+        let auth = request.header("authorization");
+        if request.path().contains("/blobs/") && (never_enough || auth != Some("Bearer t2")) {
+            return Reply::status(401).header(
+                "WWW-Authenticate",
+                &format!(
+                    "{realm},scope=\"repository:shared/base:pull\",error=\"insufficient_scope\""
+                ),
+            );
+        }
+        if auth.is_none() {
+            return Reply::status(401).header(
+                "WWW-Authenticate",
+                &format!("{realm},scope=\"repository:x/app:pull\""),
+            );
+        }
+        tiny.honest(request)
+    });
+    server
+}
+
+#[test]
+fn insufficient_scope_gets_one_new_token_with_the_challenge_scope() {
+    let registry = scoped_registry(false);
+    let scratch = Scratch::new();
+    succeeded(&pull(&registry.host(), &[], &scratch));
+    let requests = registry.requests();
+    let tokens: Vec<&Seen> = requests.iter().filter(|r| r.path() == "/token").collect();
+    assert!(!tokens[0].target.contains("shared%2Fbase"));
+    // Each later token request adds the scope the challenge named.
+    assert!(tokens.len() >= 2, "{tokens:#?}");
+    assert!(
+        tokens[1..]
+            .iter()
+            .all(|t| t.target.contains("scope=repository%3Ashared%2Fbase%3Apull")),
+        "{tokens:#?}"
+    );
+    // One new token per blob request refused for scope (config and layer
+    // may be refused at the same moment), and every blob arrives.
+    let refused = requests
+        .iter()
+        .filter(|r| r.path().contains("/blobs/") && r.header("authorization") == Some("Bearer t1"))
+        .count();
+    assert_eq!(tokens.len() - 1, refused, "{requests:#?}");
+    let granted = requests
+        .iter()
+        .filter(|r| r.path().contains("/blobs/") && r.header("authorization") == Some("Bearer t2"))
+        .count();
+    assert_eq!(granted, 2, "config and layer, once each");
+}
+
+#[test]
+fn insufficient_scope_is_retried_exactly_once_per_request() {
+    let registry = scoped_registry(true);
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &["--retry-times", "0"], &scratch));
+    assert_mentions(&stderr, &["not authorized (401"]);
+    let requests = registry.requests();
+    let blob_requests = requests
+        .iter()
+        .filter(|r| r.path().contains("/blobs/"))
+        .count();
+    let tokens_after_manifest = requests
+        .iter()
+        .skip_while(|r| !r.path().contains("/blobs/"))
+        .filter(|r| r.path() == "/token")
+        .count();
+    // Every blob request that was refused for scope caused one token
+    // request and one retry, never more.
+    assert_eq!(blob_requests, 2 * tokens_after_manifest, "{requests:#?}");
+    assert!(tokens_after_manifest >= 1);
+    scratch.assert_nothing_written();
 }
