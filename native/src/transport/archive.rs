@@ -959,6 +959,17 @@ pub async fn check_target(
             reason: format!("{} is not a directory", parent.display()),
         });
     }
+    // The archive is written beside its final name at the very end; a
+    // directory that refuses files (read-only, not ours) should fail the
+    // copy now, not after every blob has been staged.
+    let probe = fsutil::temp_path(&parent.join("probe"));
+    tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .await
+        .map_err(io_error(parent, "create files in"))?;
+    let _ = tokio::fs::remove_file(&probe).await;
     match tokio::fs::metadata(path).await {
         Ok(meta) if meta.is_dir() => Err(TransportError::Unsupported {
             location: location.to_string(),

@@ -1,0 +1,238 @@
+//! A destination ferry may not write fails with an error naming the path
+//! and the cause, and is left as it was. Root bypasses file modes, so the
+//! tests deny writes three ways: a read-only mount, the immutable
+//! attribute (`chattr +i`), and running ferry as `nobody` (`setpriv`)
+//! against root's directories. They need root, as CI has.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{Found, Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image};
+
+const KINDS: [&str; 3] = ["dir", "oci", "oci-archive"];
+
+fn source(s: &Scratch) -> String {
+    write_dir_image(&s.join("src"), 20, 2, 64 << 10);
+    format!("dir:{}", s.join("src").display())
+}
+
+fn previous(s: &Scratch) -> String {
+    write_dir_image(&s.join("prev"), 21, 1, 4096);
+    format!("dir:{}", s.join("prev").display())
+}
+
+fn dest(kind: &str, parent: &Path) -> (PathBuf, String) {
+    let path = match kind {
+        "oci-archive" => parent.join("image.tar"),
+        _ => parent.join("image"),
+    };
+    let reference = format!("{kind}:{}", path.display());
+    (path, reference)
+}
+
+/// `ferry copy`, as root or (with `as_nobody`) as uid/gid 65534.
+fn copy(src: &str, dst: &str, tmpdir: &Path, as_nobody: bool) -> Output {
+    let mut command = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(support::ferry_bin());
+        c
+    } else {
+        Command::new(support::ferry_bin())
+    };
+    command
+        .args(["copy", "--progress", "none", src, dst])
+        .env("TMPDIR", tmpdir)
+        .output()
+        .expect("run ferry")
+}
+
+/// Asserts a one-line failure that names `path` and says `cause`.
+fn assert_refused(out: &Output, what: &str, path: &Path, cause: &str) {
+    let err = support::stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert!(err.contains(cause), "{what}: {err:?} lacks {cause:?}");
+    assert_eq!(err.matches(cause).count(), 1, "{what}: cause once: {err}");
+    assert!(
+        err.contains(&path.display().to_string()),
+        "{what}: {err:?} does not name {}",
+        path.display()
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
+    println!("{what}: {}", err.trim_end());
+}
+
+/// A scratch TMPDIR anyone may write, so staging is not what fails.
+fn open_tmpdir(s: &Scratch) -> PathBuf {
+    let tmp = s.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    tmp
+}
+
+/// Sets the immutable attribute on a path and clears it when dropped.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Self {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chattr +i {} (needs root)", path.display());
+        Immutable(path.to_path_buf())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn read_only_file_system_refuses_new_destinations_and_keeps_old_ones() {
+    for kind in KINDS {
+        for prefill in [false, true] {
+            let s = Scratch::new(&format!("ro-{kind}-{prefill}"));
+            let src = source(&s);
+            let tmp = open_tmpdir(&s);
+            let disk = Tmpfs::mount(&s.join("disk"), "4m");
+            let sentinel = Sentinel::new(disk.path.join("sentinel"));
+            let (_, dst) = dest(kind, &disk.path);
+            if prefill {
+                let out = copy(&previous(&s), &dst, &tmp, false);
+                assert!(out.status.success(), "{}", support::stderr(&out));
+            }
+            let found = check(&dst).unwrap();
+            assert_eq!(found == Found::Nothing, !prefill);
+            disk.set_read_only(true);
+            let before = snapshot(&disk.path);
+
+            let out = copy(&src, &dst, &tmp, false);
+            let what = format!("{kind} on a read-only mount (prefilled: {prefill})");
+            assert_refused(&out, &what, &disk.path, "Read-only file system");
+            assert_eq!(snapshot(&disk.path), before, "{what}");
+            assert_eq!(check(&dst).unwrap(), found, "{what}");
+            sentinel.assert_untouched(&what);
+            assert_eq!(
+                std::fs::read_dir(&tmp).unwrap().count(),
+                0,
+                "{what}: staging"
+            );
+        }
+    }
+}
+
+/// An immutable image directory (or archive file) cannot be changed; the
+/// copy fails and what the copy wrote elsewhere (blobs of a layout whose
+/// root is immutable are written under `blobs/`) is removed again.
+#[test]
+fn immutable_destinations_are_refused_and_left_as_they_were() {
+    for kind in KINDS {
+        let s = Scratch::new(&format!("immutable-{kind}"));
+        let src = source(&s);
+        let tmp = open_tmpdir(&s);
+        let parent = s.join("out");
+        std::fs::create_dir_all(&parent).unwrap();
+        let sentinel = Sentinel::new(s.join("sentinel"));
+        let (path, dst) = dest(kind, &parent);
+        let out = copy(&previous(&s), &dst, &tmp, false);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        let found = check(&dst).unwrap();
+        let before = snapshot(&parent);
+        let guard = Immutable::set(&path);
+
+        let out = copy(&src, &dst, &tmp, false);
+        let what = format!("{kind} immutable");
+        assert_refused(&out, &what, &path, "Operation not permitted");
+        drop(guard);
+        assert_eq!(snapshot(&parent), before, "{what}");
+        assert_eq!(check(&dst).unwrap(), found, "{what}");
+        sentinel.assert_untouched(&what);
+    }
+}
+
+/// As `nobody`, a directory owned by root with mode 0755 cannot receive
+/// a new destination, nor can root's existing layout be changed.
+#[test]
+fn an_unprivileged_user_cannot_write_into_roots_directories() {
+    for kind in KINDS {
+        for prefill in [false, true] {
+            let s = Scratch::new(&format!("nobody-{kind}-{prefill}"));
+            let src = source(&s);
+            let tmp = open_tmpdir(&s);
+            let parent = s.join("root-owned");
+            std::fs::create_dir_all(&parent).unwrap();
+            let sentinel = Sentinel::new(s.join("sentinel"));
+            let (path, dst) = dest(kind, &parent);
+            if prefill {
+                let out = copy(&previous(&s), &dst, &tmp, false);
+                assert!(out.status.success(), "{}", support::stderr(&out));
+            }
+            let found = check(&dst).unwrap();
+            let before = snapshot(&parent);
+
+            let out = copy(&src, &dst, &tmp, true);
+            let what = format!("{kind} as nobody (prefilled: {prefill})");
+            let named = if prefill && kind != "oci-archive" {
+                &path
+            } else {
+                &parent
+            };
+            assert_refused(&out, &what, named, "Permission denied");
+            assert_eq!(snapshot(&parent), before, "{what}");
+            assert_eq!(check(&dst).unwrap(), found, "{what}");
+            sentinel.assert_untouched(&what);
+            assert_eq!(
+                std::fs::read_dir(&tmp).unwrap().count(),
+                0,
+                "{what}: staging"
+            );
+        }
+    }
+}
+
+/// A source blob the user may not read fails the copy naming that blob's
+/// file, and the new destination is not left behind.
+#[test]
+fn an_unreadable_source_blob_is_named_and_nothing_is_left_behind() {
+    let s = Scratch::new("nobody-source");
+    let src = source(&s);
+    let tmp = open_tmpdir(&s);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.join("src/manifest.json")).unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = s.join("src").join(layer.trim_start_matches("sha256:"));
+    std::fs::set_permissions(&blob, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out_dir = s.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::set_permissions(
+        &out_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    for kind in KINDS {
+        let (_, dst) = dest(kind, &out_dir);
+        let out = copy(&src, &dst, &tmp, true);
+        assert_refused(
+            &out,
+            &format!("unreadable source blob into {kind}"),
+            &blob,
+            "Permission denied",
+        );
+        assert_eq!(
+            std::fs::read_dir(&out_dir).unwrap().count(),
+            0,
+            "{kind}: nothing left in the destination's directory"
+        );
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{kind}: staging"
+        );
+    }
+}
