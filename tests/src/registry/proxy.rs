@@ -111,6 +111,28 @@ pub enum Action {
     Delay(Duration),
     /// Close the connection without forwarding the request or answering.
     Reset,
+    /// Forward the request head and this many bytes of its body, then
+    /// close both connections: an upload reset mid-stream. Only counts as
+    /// fired when the body was that long. Plain HTTP only.
+    CutRequest {
+        /// Request body bytes let through before the cut.
+        after: u64,
+    },
+    /// Forward the response, flipping every bit of the body byte at this
+    /// offset (as on the wire): a registry sending wrong bytes for a
+    /// digest. Plain HTTP only.
+    Corrupt {
+        /// The body offset of the byte to flip.
+        at: u64,
+    },
+    /// Forward the response body at most `bytes` at a time with `pause`
+    /// between writes: a slow trickle. Plain HTTP only.
+    Trickle {
+        /// Bytes per write.
+        bytes: usize,
+        /// The pause after each write.
+        pause: Duration,
+    },
 }
 
 /// One fault: which requests, what to do, how many times.
@@ -163,6 +185,33 @@ impl Rule {
         Rule {
             on,
             action: Action::Delay(delay),
+            times: None,
+        }
+    }
+
+    /// Cut the first matching request's body after `after` bytes.
+    pub fn cut_request(on: Match, after: u64) -> Rule {
+        Rule {
+            on,
+            action: Action::CutRequest { after },
+            times: Some(1),
+        }
+    }
+
+    /// Flip the body byte at offset `at` of the first matching response.
+    pub fn corrupt(on: Match, at: u64) -> Rule {
+        Rule {
+            on,
+            action: Action::Corrupt { at },
+            times: Some(1),
+        }
+    }
+
+    /// Trickle every matching response body, `bytes` per `pause`.
+    pub fn trickle(on: Match, bytes: usize, pause: Duration) -> Rule {
+        Rule {
+            on,
+            action: Action::Trickle { bytes, pause },
             times: None,
         }
     }
@@ -351,7 +400,11 @@ impl State {
         let mut plan = Plan::default();
         for (i, rule) in self.rules.iter().enumerate() {
             let applicable = if tls {
-                rule.on.is_any() && !matches!(rule.action, Action::Status { .. })
+                rule.on.is_any()
+                    && matches!(
+                        rule.action,
+                        Action::CutBody { .. } | Action::Delay(_) | Action::Reset
+                    )
             } else {
                 rule.on.matches(method, target)
             };
@@ -450,6 +503,8 @@ async fn relay_http(
             faults: plan.applied.clone(),
         });
         let mut cut = None;
+        let (mut corrupt_at, mut trickle) = (None, None);
+        let mut cut_request = None;
         match plan.terminal {
             Some((_, Action::Reset)) => return Ok(()),
             Some((
@@ -479,11 +534,33 @@ async fn relay_http(
                 continue;
             }
             Some((rule, Action::CutBody { after })) => cut = Some((rule, after)),
+            Some((_, Action::Corrupt { at })) => corrupt_at = Some(at),
+            Some((_, Action::Trickle { bytes, pause })) => trickle = Some((bytes, pause)),
+            Some((rule, Action::CutRequest { after })) => cut_request = Some((rule, after)),
             _ => {}
         }
 
         http::write_all(&mut upstream_write, &request.raw).await?;
         let request_framing = request.request_framing();
+        if let Some((rule, after)) = cut_request {
+            // The upload breaks off: both connections close after `after`
+            // bytes of its body, and the client gets no answer.
+            let end = client_read
+                .body(request_framing, &mut upstream_write, Some(after))
+                .await?;
+            match end {
+                BodyEnd::Cut(bytes) => {
+                    state.update(exchange, |e| e.body_bytes = bytes);
+                    return Ok(());
+                }
+                BodyEnd::Complete(_) => state.refund(rule, exchange),
+            }
+        }
+        let request_framing = if cut_request.is_some() {
+            Framing::None
+        } else {
+            request_framing
+        };
         let forward = client_read.body(request_framing, &mut upstream_write, None);
         let respond = async {
             loop {
@@ -510,8 +587,15 @@ async fn relay_http(
             return Ok(());
         }
         let framing = response.response_framing(&method);
+        let mut tamper = Tamper {
+            inner: &mut client_write,
+            written: 0,
+            corrupt_at,
+            trickle,
+            pause: None,
+        };
         let end = upstream_read
-            .body(framing, &mut client_write, cut.map(|(_, after)| after))
+            .body(framing, &mut tamper, cut.map(|(_, after)| after))
             .await?;
         match end {
             BodyEnd::Cut(bytes) => {
@@ -532,6 +616,61 @@ async fn relay_http(
         {
             return Ok(());
         }
+    }
+}
+
+/// A response body writer that flips one byte and/or trickles.
+struct Tamper<'a, W> {
+    inner: &'a mut W,
+    written: u64,
+    corrupt_at: Option<u64>,
+    trickle: Option<(usize, Duration)>,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Tamper<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::future::Future as _;
+        let this = &mut *self;
+        if let Some(pause) = &mut this.pause {
+            std::task::ready!(pause.as_mut().poll(cx));
+            this.pause = None;
+        }
+        let n = this
+            .trickle
+            .map_or(buf.len(), |(bytes, _)| buf.len().min(bytes.max(1)));
+        let mut chunk = buf[..n].to_vec();
+        if let Some(at) = this.corrupt_at
+            && at >= this.written
+            && at < this.written + n as u64
+        {
+            chunk[(at - this.written) as usize] ^= 0xff;
+        }
+        let written =
+            std::task::ready!(std::pin::Pin::new(&mut *this.inner).poll_write(cx, &chunk))?;
+        this.written += written as u64;
+        if let Some((_, pause)) = this.trickle {
+            this.pause = Some(Box::pin(tokio::time::sleep(pause)));
+        }
+        std::task::Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }
 
