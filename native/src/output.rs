@@ -26,9 +26,40 @@ pub fn short_digest(digest: &str) -> &str {
     }
 }
 
+/// Text for a terminal with control characters (ESC, BEL, CR, NUL, C1
+/// codes) shown as `\u{1b}` escapes, line breaks and tabs kept. Manifests
+/// come from strangers; printed raw, a media type or platform holding
+/// `ESC ]0;…BEL` would retitle the terminal or repaint what is above it.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals() {
+        assert_eq!(terminal_safe("linux/amd64\n\t"), "linux/amd64\n\t");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;x\u{7}\r\0\u{9b}"),
+            "a\\u{1b}]0;x\\u{7}\\u{d}\\u{0}\\u{9b}"
+        );
+    }
 
     #[test]
     fn sizes_read_naturally() {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use ferry::input::{self, Source};
-use ferry::output::{human_size, short_digest};
+use ferry::output::{human_size, short_digest, terminal_safe};
 use ferry_core::inspect::{Content, Inspection};
 use ferry_core::validate::Severity;
 
@@ -128,12 +128,22 @@ pub fn run(command: ManifestCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Parses the list `choose` and `convert` work on. Input that is not JSON
+/// says so: the core, following containers/image, would guess it to be
+/// schema 1 and call it "a single image manifest, not a manifest list".
+fn parse_list(bytes: &[u8], source: &Source) -> anyhow::Result<ferry_core::List> {
+    if let Err(e) = ferry_core::json::parse(bytes) {
+        anyhow::bail!("{source}: not a manifest list: not valid JSON: {e}");
+    }
+    ferry_core::List::parse(bytes).with_context(|| source.to_string())
+}
+
 fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
     use ferry_core::list::{ConvertOptions, ListKind};
     use std::io::Write as _;
     let source = Source::parse(&args.file);
     let bytes = input::read_manifest(&source)?;
-    let list = ferry_core::List::parse(&bytes).with_context(|| source.to_string())?;
+    let list = parse_list(&bytes, &source)?;
     let kind = match args.to {
         ListFormat::OciIndex => ListKind::OciIndex,
         ListFormat::DockerList => ListKind::DockerList,
@@ -166,7 +176,7 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
     use ferry_core::choose::{ChooseOptions, Verdict, choose_instance};
     let source = Source::parse(&args.file);
     let bytes = input::read_manifest(&source)?;
-    let list = ferry_core::List::parse(&bytes).with_context(|| source.to_string())?;
+    let list = parse_list(&bytes, &source)?;
     let mut wanted = args.platform.clone();
     wanted.os_version = args.os_version.clone().unwrap_or_default();
     let options = ChooseOptions {
@@ -184,17 +194,23 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "rejected"
             };
-            let platform = v.platform.as_deref().unwrap_or("(no platform)");
+            let platform = terminal_safe(v.platform.as_deref().unwrap_or("(no platform)"));
             eprintln!(
                 "  {:>3}  {mark}  {platform:<20}  {}  {}",
                 v.index + 1,
-                short_digest(&v.digest),
-                v.reason
+                terminal_safe(short_digest(&v.digest)),
+                terminal_safe(&v.reason)
             );
         }
     };
     match choose_instance(&list, &wanted, &options) {
         Ok(choice) => {
+            // Scripts use the printed digest as a reference or a file name;
+            // the list is a stranger's, so an entry whose digest is not one
+            // (`sha256:../../etc/passwd`) is refused, not passed on.
+            if let Err(e) = ferry_core::Digest::parse(&choice.digest) {
+                anyhow::bail!("{source}: the chosen entry {} has an {e}", choice.index + 1);
+            }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&choice)?);
             } else {
@@ -240,7 +256,7 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {
-        print!("{}", render(&inspection));
+        print!("{}", terminal_safe(&render(&inspection)));
     }
     Ok(ExitCode::SUCCESS)
 }
