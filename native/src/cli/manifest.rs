@@ -380,7 +380,12 @@ fn render(i: &Inspection) -> String {
             manifests,
             annotations,
         } => {
-            let total: i64 = manifests.iter().map(|m| m.size.max(0)).sum();
+            // Sizes are a stranger's numbers: three of i64::MAX must not
+            // overflow (a panic in debug builds, nonsense in release).
+            let total = manifests
+                .iter()
+                .map(|m| m.size.max(0))
+                .fold(0i64, i64::saturating_add);
             let _ = writeln!(
                 out,
                 "Manifests:   {} ({} of manifests)",
