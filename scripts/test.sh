@@ -4,7 +4,9 @@
 #
 # Steps, each fatal on failure:
 #   1. formatting (cargo fmt --check) and lints (clippy -D warnings)
-#   2. every Rust test in the workspace (unit, conformance, CLI)
+#   2. every Rust test in the workspace (unit, conformance, CLI), then a
+#      short pass of every ferry-core fuzz target (scripts/fuzz.sh,
+#      FERRY_FUZZ_SECONDS per target, default 30; each target counts as a test)
 #   3. ferry-core built for wasm32-unknown-unknown, with a check that the
 #      module imports nothing from its host (scripts/build-core-wasm.sh)
 #   4. the npm package of ferry-wasm and the C-ABI module
@@ -38,6 +40,20 @@ passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/)
 failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) n += $i } END { print n + 0 }' "$results")
 if [ "$status" -ne 0 ]; then
     printf 'tests: %s passed, %s failed\n' "${passed:-0}" "${failed:-1}"
+    exit "$status"
+fi
+
+log "fuzzing ferry-core: each target for ${FERRY_FUZZ_SECONDS:-30}s"
+set +e
+bash scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-30}" 2>&1 | tee "$results"
+status=${PIPESTATUS[0]}
+set -e
+fuzz_passed=$(awk '/^fuzz: / { n = $2 } END { print n + 0 }' "$results")
+fuzz_failed=$(awk '/^fuzz: / { n = $5 } END { print n + 0 }' "$results")
+passed=$((passed + fuzz_passed))
+failed=$((failed + fuzz_failed))
+if [ "$status" -ne 0 ]; then
+    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
     exit "$status"
 fi
 
