@@ -143,10 +143,8 @@ fn parse(text: &str) -> Result<Config, ParseError> {
     };
     for (key, value) in top {
         match key.as_str() {
-            Some("default-docker") => {
-                if !value.is_null() {
-                    config.default_docker = Some(namespace("default-docker", &value)?);
-                }
+            Some("default-docker") if !value.is_null() => {
+                config.default_docker = Some(namespace("default-docker", &value)?);
             }
             Some("docker") => match value {
                 Yaml::Null => {}

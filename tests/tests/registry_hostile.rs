@@ -52,12 +52,12 @@ impl Tiny {
         if path == "/v2/" {
             return Reply::ok(b"{}".to_vec());
         }
-        if let Some(reference) = path.strip_prefix("/v2/x/app/manifests/") {
-            if reference == "v1" || reference == self.manifest_digest.as_str() {
-                return Reply::ok(self.manifest.clone())
-                    .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-                    .header("Docker-Content-Digest", self.manifest_digest.as_str());
-            }
+        if let Some(reference) = path.strip_prefix("/v2/x/app/manifests/")
+            && (reference == "v1" || reference == self.manifest_digest.as_str())
+        {
+            return Reply::ok(self.manifest.clone())
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                .header("Docker-Content-Digest", self.manifest_digest.as_str());
         }
         if let Some(digest) = path.strip_prefix("/v2/x/app/blobs/") {
             if digest == self.config_digest.as_str() {
@@ -397,7 +397,7 @@ fn wrong_bytes_for_a_blob_digest_are_refused_and_not_kept() {
 /// `never_enough`, when every blob request is refused for scope.
 fn scoped_registry(never_enough: bool) -> ScriptedServer {
     let tiny = Tiny::new();
-    let server = ScriptedServer::start(move |request| {
+    ScriptedServer::start(move |request| {
         let realm = format!(
             "Bearer realm=\"http://{}/token\",service=\"scripted\"",
             request.header("host").unwrap_or_default()
@@ -426,8 +426,7 @@ fn scoped_registry(never_enough: bool) -> ScriptedServer {
             );
         }
         tiny.honest(request)
-    });
-    server
+    })
 }
 
 #[test]
