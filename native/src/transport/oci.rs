@@ -434,6 +434,26 @@ pub(crate) fn select_entry(
     reference: &LayoutReference,
     location: &str,
 ) -> Result<Descriptor, TransportError> {
+    let entry = pick_entry(entries, reference, location)?;
+    // An unknown type would be read as schema 1 (containers/image's rule)
+    // and fail later with a message about schema 1; say what is wrong.
+    if !entry.media_type.is_empty() && !mt::is_manifest_type(&entry.media_type) {
+        return Err(TransportError::Malformed {
+            location: format!("{location}: index.json"),
+            reason: format!(
+                "the entry for {} has media type {:?}, which is not a manifest type",
+                entry.digest_text, entry.media_type
+            ),
+        });
+    }
+    Ok(entry)
+}
+
+fn pick_entry(
+    entries: &[Descriptor],
+    reference: &LayoutReference,
+    location: &str,
+) -> Result<Descriptor, TransportError> {
     if let Some(i) = reference.index {
         return entries
             .get(i)

@@ -406,6 +406,9 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
             if meta.is_dir() {
                 out.insert(format!("{rel}/"), String::new());
                 walk(base, &path, out);
+            } else if !meta.is_file() {
+                // FIFOs (traps for reads) and links: never opened here.
+                out.insert(rel, format!("{:?}", meta.file_type()));
             } else {
                 let bytes = std::fs::read(&path).unwrap_or_default();
                 out.insert(rel, Digest::sha256_of(&bytes).to_string());
@@ -419,6 +422,41 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
         walk(root, root, &mut out);
     }
     out
+}
+
+/// Creates a FIFO at `path`: anything that opens it for reading blocks,
+/// so a test that finishes proves nothing read it.
+pub fn fifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create FIFO directory");
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Runs ferry, failing the test (and killing ferry) if it has not finished
+/// in `limit`: a ferry blocked opening a FIFO trap read outside where it
+/// should.
+pub fn ferry_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(ferry_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ferry");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait for ferry").is_some() {
+            return child.wait_with_output().expect("collect ferry's output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ferry {args:?} did not finish within {limit:?}: blocked on a FIFO trap?");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// A directory with one known file, placed beside a destination: tests
