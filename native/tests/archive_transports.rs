@@ -1356,3 +1356,180 @@ async fn files_that_are_not_tar_are_refused() {
         "{result:?}"
     );
 }
+
+// ---------------------------------------------------------------------
+// Tar bombs: tiny archives that claim terabytes
+// ---------------------------------------------------------------------
+
+const TERABYTE: u64 = 1 << 40;
+
+/// A GNU sparse entry: a 512-byte map that claims `real_size` bytes.
+fn gnu_sparse(name: &str, real_size: u64) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_path(name).expect("name");
+    header.set_entry_type(tar::EntryType::GNUSparse);
+    header.set_mode(0o644);
+    header.set_size(512);
+    let gnu = header.as_gnu_mut().expect("GNU header");
+    gnu.set_real_size(real_size);
+    header.set_cksum();
+    let mut out = header.as_bytes().to_vec();
+    out.extend_from_slice(&[0u8; 512]);
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+/// Whatever an archive claims, indexing it is refused quickly, leaves no
+/// temporary file, and the message says what was wrong and where.
+async fn assert_bomb_refused(bytes: &[u8], needle: &str) {
+    assert!(
+        bytes.len() < 64 << 10,
+        "a bomb is small: {} bytes",
+        bytes.len()
+    );
+    assert_malformed(open_bytes(bytes, Limits::default()).await, needle);
+    assert_eq!(leftovers(), Vec::<String>::new(), "no temporary file left");
+}
+
+#[tokio::test]
+async fn a_header_claiming_a_terabyte_is_refused_as_truncated() {
+    let _lock = TEMP_LOCK.lock().await;
+    // The size field in base-256, as GNU tar writes sizes over 8 GiB.
+    let bomb = raw_tar(&[Raw::Sized("blobs/sha256/huge", b"tiny", TERABYTE)]);
+    assert_bomb_refused(
+        &bomb,
+        "truncated archive: the header says 1099511627776 bytes follow",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_pax_size_claiming_a_terabyte_is_refused_as_truncated() {
+    let _lock = TEMP_LOCK.lock().await;
+    let records = pax_record("size", &TERABYTE.to_string());
+    let bomb = raw_tar(&[Raw::Pax(&records), Raw::File("blobs/sha256/huge", b"tiny")]);
+    assert_bomb_refused(
+        &bomb,
+        "truncated archive: the header says 1099511627776 bytes follow",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_gzip_archive_whose_header_claims_a_terabyte_is_refused() {
+    let _lock = TEMP_LOCK.lock().await;
+    let bomb = gzip(&raw_tar(&[Raw::Sized("layer.tar", b"tiny", TERABYTE)]));
+    assert_bomb_refused(&bomb, "truncated archive").await;
+}
+
+#[tokio::test]
+async fn sparse_entries_claiming_a_terabyte_are_refused() {
+    let _lock = TEMP_LOCK.lock().await;
+    assert_bomb_refused(
+        &gnu_sparse("blobs/sha256/sparse", TERABYTE),
+        "sparse files are not supported in image archives",
+    )
+    .await;
+    // PAX sparse format 1.0: a regular entry whose records declare the
+    // real size.
+    let records = format!(
+        "{}{}{}",
+        pax_record("GNU.sparse.major", "1"),
+        pax_record("GNU.sparse.minor", "0"),
+        pax_record("GNU.sparse.realsize", &TERABYTE.to_string())
+    );
+    assert_bomb_refused(
+        &raw_tar(&[Raw::Pax(&records), Raw::File("blobs/sha256/sparse", b"")]),
+        "sparse files are not supported in image archives",
+    )
+    .await;
+}
+
+/// DEFLATE expands at most about 1032 to 1, so a small gzip stream cannot
+/// reach terabytes, but 64 KiB can still become 64 MiB: decompression
+/// stops at the limit, long before the stream ends, and removes what it
+/// wrote. (`tests/disk_full.rs` checks the same stream against a full
+/// TMPDIR through the CLI.)
+#[tokio::test]
+async fn a_gzip_stream_expanding_a_thousandfold_stops_at_the_limit() {
+    let _lock = TEMP_LOCK.lock().await;
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = gzip(&raw_tar(&[Raw::File("zeros", &zeros)]));
+    drop(zeros);
+    assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
+    let limits = Limits {
+        max_decompressed_size: 4 << 20,
+        ..Limits::default()
+    };
+    assert_malformed(
+        open_bytes(&bomb, limits).await,
+        "decompresses to more than 4194304 bytes; refusing it as a possible decompression bomb",
+    );
+    assert_eq!(
+        leftovers(),
+        Vec::<String>::new(),
+        "partial decompression removed"
+    );
+}
+
+/// The same bombs through `ferry copy`: a one-line error naming the
+/// archive, no destination created, nothing written beside it.
+#[tokio::test]
+async fn tar_bombs_through_copy_fail_without_writing_anything() {
+    let _lock = TEMP_LOCK.lock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sentinel = dir.path().join("sentinel");
+    std::fs::create_dir_all(&sentinel).unwrap();
+    std::fs::write(sentinel.join("passwd"), "root:x:0:0\n").unwrap();
+    let records = pax_record("size", &TERABYTE.to_string());
+    let bombs: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "header.tar",
+            raw_tar(&[Raw::Sized("index.json", b"{}", TERABYTE)]),
+            "truncated archive",
+        ),
+        (
+            "pax.tar",
+            raw_tar(&[Raw::Pax(&records), Raw::File("oci-layout", b"{}")]),
+            "truncated archive",
+        ),
+        (
+            "sparse.tar",
+            gnu_sparse("blobs/sha256/x", TERABYTE),
+            "sparse files",
+        ),
+    ];
+    for (name, bytes, needle) in bombs {
+        let archive = dir.path().join(name);
+        std::fs::write(&archive, &bytes).unwrap();
+        let out_dir = dir.path().join(format!("out-{name}"));
+        for source in [
+            format!("oci-archive:{}", archive.display()),
+            format!("docker-archive:{}", archive.display()),
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(["copy", "--progress", "none", &source])
+                .arg(format!("oci:{}", out_dir.display()))
+                .output()
+                .expect("run ferry");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{source}: {err}");
+            assert!(err.contains(needle), "{source}: {err}");
+            assert!(
+                err.contains(&archive.display().to_string()),
+                "{source}: {err}"
+            );
+            assert_eq!(err.trim_end().lines().count(), 1, "{source}: {err}");
+            assert!(!out_dir.exists(), "{source}: destination created");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&sentinel).unwrap().count(),
+        1,
+        "nothing written beside the archives"
+    );
+    assert_eq!(
+        std::fs::read(sentinel.join("passwd")).unwrap(),
+        b"root:x:0:0\n"
+    );
+}
