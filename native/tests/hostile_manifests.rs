@@ -207,8 +207,9 @@ fn nesting_a_hundred_thousand_deep_is_refused_by_every_command() {
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{EMPTY}","size":0}},"layers":[],"annotations":{nested}}}"#
     );
     let list = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
-        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}{}]}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
     );
     for (name, doc) in [("deep-manifest.json", manifest), ("deep-list.json", list)] {
         let path = s.join(name);
@@ -238,10 +239,7 @@ fn nesting_a_hundred_thousand_deep_is_refused_by_every_command() {
 #[test]
 fn a_fifty_megabyte_string_is_refused_by_every_command() {
     let s = Scratch::new("hostile-giant");
-    let mut doc = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"x":""#
-    )
-    .into_bytes();
+    let mut doc = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"x":""#.to_vec();
     doc.extend(std::iter::repeat_n(b'x', 50 << 20));
     doc.extend_from_slice(br#""}}"#);
     let path = s.join("giant-string.json");
