@@ -22,7 +22,13 @@
 //! | `validate` | none | [`validate::Report`] plus `valid` |
 //! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
-//! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`supportedTypes`, `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
+//! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
+//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests`) and `stripUnselected`; `instances`: instance digest → manifest text | `top`, `images`, `missing`, `summary` ([`plan::CopyPlan`], once no instance is missing) |
+//!
+//! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
+//! `docker`) stands for what that transport declares about itself (the
+//! manifest types it accepts and the layer compression it wants), so a
+//! browser can plan a copy to it without knowing transports.
 //!
 //! Arguments are a JSON object (an empty string means `{}`; `null` members
 //! count as absent). Member names are exact, and unknown or repeated ones
@@ -43,7 +49,7 @@ use crate::platform::Platform;
 use crate::{List, inspect, manifest, media_type, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
-pub const OPERATIONS: [&str; 7] = [
+pub const OPERATIONS: [&str; 8] = [
     "digest",
     "detectMediaType",
     "inspect",
@@ -51,6 +57,7 @@ pub const OPERATIONS: [&str; 7] = [
     "chooseInstance",
     "convertList",
     "planImage",
+    "planCopy",
 ];
 
 /// Runs `op` on `input` with `args_json`, answering `{"ok":…}` or
@@ -64,6 +71,7 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "chooseInstance" => with_args(op, args_json, |a| choose_instance(input, a)),
         "convertList" => with_args(op, args_json, |a| convert_list(input, a)),
         "planImage" => with_args(op, args_json, |a| plan_image(input, a)),
+        "planCopy" => with_args(op, args_json, |a| plan_copy(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
             OPERATIONS.join(", ")
@@ -355,36 +363,95 @@ fn convert_list(input: &[u8], args: Args<'_>) -> Answer {
     })
 }
 
-fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
-    let args = args.only(&["options"])?;
-    let o = args.object("options", "options.")?.only(&[
-        "mediaType",
-        "hasSignatures",
-        "destination",
-        "format",
-        "removeSignatures",
-        "preserveDigests",
-    ])?;
+/// The members of `options` that `planImage` and `planCopy` share.
+const PLAN_OPTIONS: [&str; 6] = [
+    "mediaType",
+    "hasSignatures",
+    "destination",
+    "format",
+    "removeSignatures",
+    "preserveDigests",
+];
+
+/// What each destination transport declares about itself; native
+/// transports answer the same from `supported_manifest_types` and
+/// `desired_layer_compression` (the web inspector's tests compare this
+/// table with `ferry copy --dry-run` to each kind).
+fn destination_kind(
+    kind: &str,
+    args: &Args<'_>,
+) -> Result<(Vec<String>, compression::Desired), Failure> {
+    use compression::Desired;
+    let types = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    Ok(match kind {
+        "dir" => (Vec::new(), Desired::Preserve),
+        "oci" | "oci-archive" => (
+            types(&[media_type::OCI_MANIFEST, media_type::OCI_INDEX]),
+            Desired::Compress,
+        ),
+        "docker-archive" => (types(&[media_type::DOCKER_V2S2]), Desired::Decompress),
+        "docker" => (
+            types(&[
+                media_type::OCI_MANIFEST,
+                media_type::DOCKER_V2S2,
+                media_type::OCI_INDEX,
+                media_type::DOCKER_LIST,
+                media_type::DOCKER_V2S1_SIGNED,
+                media_type::DOCKER_V2S1,
+            ]),
+            Desired::Compress,
+        ),
+        other => {
+            return Err(args.fail(alloc::format!(
+                "options.destination.kind: {other:?} is not dir, oci, oci-archive, docker-archive or docker"
+            )));
+        }
+    })
+}
+
+/// `options.destination`: a transport kind, or its capabilities spelt out.
+fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
     let d = o.object("destination", "options.destination.")?.only(&[
+        "kind",
         "supportedTypes",
         "referenceDigest",
         "layerCompression",
     ])?;
+    let reference_digest = d.string("referenceDigest")?;
+    if let Some(kind) = d.string("kind")? {
+        if d.value("supportedTypes").is_some() || d.value("layerCompression").is_some() {
+            return Err(d.fail(
+                "options.destination: kind already says what the destination accepts; leave out supportedTypes and layerCompression",
+            ));
+        }
+        let (supported_types, layer_compression) = destination_kind(&kind, &d)?;
+        return Ok(Destination {
+            supported_types,
+            reference_digest,
+            layer_compression,
+        });
+    }
     let layer_compression = match d.string("layerCompression")?.as_deref() {
         None | Some("preserve") => compression::Desired::Preserve,
         Some("compress") => compression::Desired::Compress,
         Some("decompress") => compression::Desired::Decompress,
         Some(other) => {
-            return Err(Failure::message(alloc::format!(
-                "invalid arguments for planImage: options.destination.layerCompression: {other:?} is not preserve, compress or decompress"
+            return Err(d.fail(alloc::format!(
+                "options.destination.layerCompression: {other:?} is not preserve, compress or decompress"
             )));
         }
     };
-    let destination = Destination {
+    Ok(Destination {
         supported_types: d.strings("supportedTypes")?,
-        reference_digest: d.string("referenceDigest")?,
+        reference_digest,
         layer_compression,
-    };
+    })
+}
+
+fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
+    let args = args.only(&["options"])?;
+    let o = args.object("options", "options.")?.only(&PLAN_OPTIONS)?;
+    let destination = destination(&o)?;
     let options = CopyOptions {
         // A single image is copied whatever the selection says.
         selection: Selection::All,
@@ -408,6 +475,206 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
     )
     .map_err(Failure::message)?;
     ok(plan)
+}
+
+/// `options.selection` and its companions, as `--multi-arch` gives them
+/// (instances by digest only: `chooseInstance` turns a platform into one).
+fn selection(o: &Args<'_>) -> Result<Selection, Failure> {
+    match o.string("selection")?.as_deref() {
+        None | Some("all") => Ok(Selection::All),
+        Some("system") => Ok(Selection::System(platform(
+            &o.string("platform")?.ok_or_else(|| {
+                o.fail("\"options.platform\" is required with \"selection\": \"system\"")
+            })?,
+        )?)),
+        Some("instances") => Ok(Selection::Instances {
+            digests: o.strings("digests")?,
+            platforms: Vec::new(),
+        }),
+        Some(other) => Err(o.fail(alloc::format!(
+            "\"options.selection\": {other:?} is not system, all or instances"
+        ))),
+    }
+}
+
+/// Plans a whole copy as `ferry copy --dry-run` does, to a destination
+/// that has none of the blobs yet: the top-level decision, then each
+/// image whose manifest is at hand, then the summary. Instance manifests
+/// come in `instances` (digest → text) and must match their digest; those
+/// not given are listed in `missing`, and the summary waits for them.
+fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
+    /// The top-level decision: `kind` is `image`, `instance` (with
+    /// `listDigest` and `choice`) or `list` (with the rest).
+    #[derive(Serialize)]
+    struct TopAnswer<'a> {
+        kind: &'static str,
+        #[serde(rename = "listDigest", skip_serializing_if = "Option::is_none")]
+        list_digest: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        choice: Option<&'a choose::Choice>,
+        #[serde(rename = "listMediaType", skip_serializing_if = "Option::is_none")]
+        list_media_type: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        entries: Option<&'a [plan::EntryAction]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversion: Option<&'a plan::ListConversion>,
+        #[serde(rename = "cannotModify", skip_serializing_if = "Option::is_none")]
+        cannot_modify: Option<Option<plan::CannotModify>>,
+    }
+    #[derive(Serialize)]
+    struct CopyAnswer<'a> {
+        top: TopAnswer<'a>,
+        images: &'a [plan::ImagePlan],
+        missing: &'a [String],
+        summary: Option<plan::CopyPlan>,
+    }
+    let args = args.only(&["options", "instances"])?;
+    let mut known = PLAN_OPTIONS.to_vec();
+    known.extend(["selection", "platform", "digests", "stripUnselected"]);
+    let o = args.object("options", "options.")?.only(&known)?;
+    let instances = args.object("instances", "instances.")?;
+    let destination = destination(&o)?;
+    let options = CopyOptions {
+        selection: selection(&o)?,
+        choose: ChooseOptions::default(),
+        unselected: if o.boolean("stripUnselected")? {
+            Unselected::Strip
+        } else {
+            Unselected::Keep
+        },
+        forced: o.string("format")?,
+        remove_signatures: o.boolean("removeSignatures")?,
+        preserve_digests: o.boolean("preserveDigests")?,
+    };
+    let media_type = o.string("mediaType")?.unwrap_or_default();
+    let has_signatures = o.boolean("hasSignatures")?;
+    let top = plan::Top {
+        bytes: input,
+        media_type: &media_type,
+        has_signatures,
+    };
+    let top_plan = plan::plan_top(&top, &destination, &options).map_err(Failure::message)?;
+
+    // The images to plan: (digest, media type from the list, list digest, in a list).
+    let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
+    match &top_plan {
+        plan::TopPlan::Image => {}
+        plan::TopPlan::Instance {
+            list_digest,
+            choice,
+        } => {
+            let list = List::parse(input).map_err(Failure::message)?;
+            let entry_type = list
+                .entries
+                .get(choice.index)
+                .map(|e| e.media_type.clone())
+                .unwrap_or_default();
+            wanted.push((
+                choice.digest.clone(),
+                entry_type,
+                Some(list_digest.to_string()),
+                false,
+            ));
+        }
+        plan::TopPlan::List(list_plan) => {
+            for d in list_plan.instances_to_copy() {
+                let entry_type = list_plan
+                    .list
+                    .instance(d)
+                    .map(|e| e.media_type.clone())
+                    .unwrap_or_default();
+                wanted.push((d.to_string(), entry_type, None, true));
+            }
+        }
+    }
+    let mut images = Vec::new();
+    let mut missing = Vec::new();
+    if matches!(top_plan, plan::TopPlan::Image) {
+        images.push(
+            plan::plan_image(
+                input,
+                &media_type,
+                has_signatures,
+                &destination,
+                &options,
+                ImageContext {
+                    list_digest: None,
+                    in_list: false,
+                },
+            )
+            .map_err(Failure::message)?,
+        );
+    }
+    for (digest, entry_type, list_digest, in_list) in &wanted {
+        let Some(text) = instances.string(digest)? else {
+            missing.push(digest.clone());
+            continue;
+        };
+        // The manifest digest (of the signed payload for signed schema 1),
+        // as list entries name it. Only sha256 is checked: hashing sha512
+        // here would cost the WebAssembly module about 10 KiB.
+        let actual = manifest::digest(text.as_bytes()).map_err(|e| {
+            Failure::message(alloc::format!(
+                "the manifest given for instance {digest}: {e}"
+            ))
+        })?;
+        if actual.as_str() != digest {
+            return Err(Failure::message(alloc::format!(
+                "the manifest given for instance {digest} does not match that digest (it is {actual})"
+            )));
+        }
+        images.push(
+            plan::plan_image(
+                text.as_bytes(),
+                entry_type,
+                // Signatures of instances are not known here.
+                false,
+                &destination,
+                &options,
+                ImageContext {
+                    list_digest: list_digest.as_deref(),
+                    in_list: *in_list,
+                },
+            )
+            .map_err(Failure::message)?,
+        );
+    }
+    let summary = missing
+        .is_empty()
+        .then(|| plan::summarize(&top_plan, input, &images, &[]));
+    let mut top = TopAnswer {
+        kind: "image",
+        list_digest: None,
+        choice: None,
+        list_media_type: None,
+        entries: None,
+        conversion: None,
+        cannot_modify: None,
+    };
+    match &top_plan {
+        plan::TopPlan::Image => {}
+        plan::TopPlan::Instance {
+            list_digest,
+            choice,
+        } => {
+            top.kind = "instance";
+            top.list_digest = Some(list_digest.as_str());
+            top.choice = Some(choice);
+        }
+        plan::TopPlan::List(list_plan) => {
+            top.kind = "list";
+            top.list_media_type = Some(list_plan.list.list_media_type());
+            top.entries = Some(&list_plan.entries);
+            top.conversion = Some(&list_plan.conversion);
+            top.cannot_modify = Some(list_plan.cannot_modify);
+        }
+    }
+    ok(CopyAnswer {
+        top,
+        images: &images,
+        missing: &missing,
+        summary,
+    })
 }
 
 #[cfg(test)]
@@ -492,5 +759,89 @@ mod tests {
             "{answer}"
         );
         assert!(call("convertList", INDEX, r#"{"to":"docker"}"#).starts_with(r#"{"error":"#));
+    }
+    const IMAGE: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef","size":1024}]}"#;
+
+    fn index_of(image: &str) -> String {
+        let digest = crate::Digest::sha256_of(image.as_bytes());
+        alloc::format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+            image.len()
+        )
+    }
+
+    #[test]
+    fn plan_copy_lists_instances_it_was_not_given_and_waits_to_summarize() {
+        let index = index_of(IMAGE);
+        let answer = call(
+            "planCopy",
+            index.as_bytes(),
+            r#"{"options":{"destination":{"kind":"docker-archive"},"selection":"system","platform":"linux/amd64"}}"#,
+        );
+        assert!(
+            answer.starts_with(r#"{"ok":{"top":{"kind":"instance","#),
+            "{answer}"
+        );
+        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        assert!(
+            answer.contains(&alloc::format!(r#""images":[],"missing":["{digest}"]"#)),
+            "{answer}"
+        );
+        assert!(answer.ends_with(r#""summary":null}}"#), "{answer}");
+    }
+
+    #[test]
+    fn plan_copy_with_the_instance_summarizes_as_dry_run_does() {
+        let index = index_of(IMAGE);
+        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let args = alloc::format!(
+            r#"{{"options":{{"destination":{{"kind":"oci"}}}},"instances":{{"{digest}":{}}}}}"#,
+            serde_json::to_string(IMAGE).unwrap()
+        );
+        let answer = call("planCopy", index.as_bytes(), &args);
+        assert!(answer.contains(r#""top":{"kind":"list","#), "{answer}");
+        assert!(answer.contains(r#""entries":["copy"]"#), "{answer}");
+        assert!(answer.contains(r#""missing":[],"summary":{"#), "{answer}");
+        // The uncompressed layer is compressed for an OCI layout.
+        assert!(
+            answer.contains(r#""operations":["keep","compress"]"#),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn plan_copy_refuses_a_manifest_that_does_not_match_its_digest() {
+        let index = index_of(IMAGE);
+        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let args = alloc::format!(r#"{{"instances":{{"{digest}":"{{}}"}}}}"#);
+        let answer = call("planCopy", index.as_bytes(), &args);
+        assert!(
+            answer.starts_with(r#"{"error":"the manifest given for instance sha256:"#),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn a_destination_kind_excludes_spelt_out_capabilities() {
+        let answer = call(
+            "planImage",
+            IMAGE.as_bytes(),
+            r#"{"options":{"destination":{"kind":"oci","supportedTypes":[]}}}"#,
+        );
+        assert!(
+            answer.starts_with(
+                r#"{"error":"invalid arguments for planImage: options.destination: kind already"#
+            ),
+            "{answer}"
+        );
+        let answer = call(
+            "planImage",
+            IMAGE.as_bytes(),
+            r#"{"options":{"destination":{"kind":"tape"}}}"#,
+        );
+        assert!(
+            answer.contains(r#"kind: \"tape\" is not dir, oci"#),
+            "{answer}"
+        );
     }
 }

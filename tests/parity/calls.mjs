@@ -21,6 +21,7 @@ export function friendly(ferry, bytes, { op, args }) {
       case "chooseInstance": return { ok: ferry.chooseInstance(bytes, a.platform, a.options) };
       case "convertList": return { ok: ferry.convertList(bytes, a.to, a.options) };
       case "planImage": return { ok: ferry.planImage(bytes, a.options) };
+      case "planCopy": return { ok: ferry.planCopy(bytes, a.options, a.instances) };
       default: throw new TypeError(`no friendly function for ${op}`);
     }
   } catch (e) {

@@ -40,6 +40,14 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "PlanOptions")]
     #[derive(Debug)]
     pub type PlanOptions;
+    /// `CopyPlanOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "CopyPlanOptions")]
+    #[derive(Debug)]
+    pub type CopyPlanOptions;
+    /// `Record<string, string>` in TypeScript: instance digest → manifest text.
+    #[wasm_bindgen(typescript_type = "Record<string, string>")]
+    #[derive(Debug)]
+    pub type InstanceManifests;
 }
 
 /// The manifest digest (`sha256:…`): of the bytes, or of the signed
@@ -116,6 +124,25 @@ pub fn convert_list(
 pub fn plan_image(bytes: &[u8], options: Option<PlanOptions>) -> Result<JsValue, JsValue> {
     let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
     run("planImage", bytes, &[("options", &options)])
+}
+
+/// How copying this manifest or list would go, as `ferry copy --dry-run`
+/// plans it: the top-level decision for the selection, a plan per image
+/// whose manifest is at hand (`instances`: digest → manifest text), the
+/// instances still `missing`, and the summary once none is.
+#[wasm_bindgen(js_name = planCopy, unchecked_return_type = "CopyPlanAnswer")]
+pub fn plan_copy(
+    bytes: &[u8],
+    options: Option<CopyPlanOptions>,
+    instances: Option<InstanceManifests>,
+) -> Result<JsValue, JsValue> {
+    let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+    let instances = instances.map_or(JsValue::UNDEFINED, JsValue::from);
+    run(
+        "planCopy",
+        bytes,
+        &[("options", &options), ("instances", &instances)],
+    )
 }
 
 /// Calls the facade with `args` (members whose value is `undefined` are
@@ -283,13 +310,20 @@ export interface Conversion {
   losses: Loss[];
 }
 
+/** The destination transports `kind` stands for. */
+export type DestinationKind = "dir" | "oci" | "oci-archive" | "docker-archive" | "docker";
+
 export interface PlanOptions {
   /** The type the source reports; guessed from the bytes when absent. */
   mediaType?: string;
   hasSignatures?: boolean;
   destination?: {
+    /** What that transport declares (instead of supportedTypes and layerCompression). */
+    kind?: DestinationKind;
     /** Accepted manifest types, preferred first; empty means any. */
     supportedTypes?: string[];
+    /** How the destination wants layers stored. */
+    layerCompression?: "preserve" | "compress" | "decompress";
     /** The digest the destination reference names, if any. */
     referenceDigest?: string;
   };
@@ -323,5 +357,58 @@ export interface ImagePlan {
     | null;
   needsDiffIds: boolean;
   blobs: BlobNeed[];
+  /** What happens to each of `blobs` in transit. */
+  operations: ("keep" | "compress" | "decompress")[];
+}
+
+/** `planCopy`'s options: `planImage`'s, plus which images of a list to copy. */
+export interface CopyPlanOptions extends PlanOptions {
+  /** `system`: the one instance `platform` runs; `all`; `instances`: those in `digests` (none: the list only). */
+  selection?: "system" | "all" | "instances";
+  platform?: string;
+  digests?: string[];
+  /** Drop unselected entries from the list (`--strip-removed-platforms`). */
+  stripUnselected?: boolean;
+}
+
+export type TopPlan =
+  | { kind: "image" }
+  | { kind: "instance"; listDigest: string; choice: Choice }
+  | {
+      kind: "list";
+      listMediaType: string;
+      /** Per entry, in list order. */
+      entries: ("copy" | "keep" | "drop")[];
+      conversion: { selected: string; fallbacks: string[] };
+      cannotModify: ImagePlan["cannotModify"];
+    };
+
+/** `ferry copy --dry-run`'s summary. */
+export interface CopyPlan {
+  manifests: {
+    role: "image" | "instance" | "list";
+    sourceDigest: string;
+    mediaType: string;
+    /** Known when the manifest is written unchanged. */
+    digest: string | null;
+    fallbacks: string[];
+  }[];
+  /** Largest first. */
+  blobs: { digest: string; size: number; mediaType: string; usedBy: string[]; skip: boolean }[];
+  bytesToCopy: number;
+  bytesSkipped: number;
+  sizesIncomplete: boolean;
+  listEntries: ("copy" | "keep" | "drop")[];
+  registryRequests: number;
+}
+
+export interface CopyPlanAnswer {
+  top: TopPlan;
+  /** In copy order, for the images whose manifests were at hand. */
+  images: ImagePlan[];
+  /** Instances to copy whose manifests were not given. */
+  missing: string[];
+  /** Once nothing is missing. */
+  summary: CopyPlan | null;
 }
 "#;

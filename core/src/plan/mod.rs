@@ -24,7 +24,6 @@ pub use conversion::{
     list_type_for_forced, manifest_conversion,
 };
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -748,27 +747,42 @@ pub fn summarize(
         list_entries = plan.entries.clone();
     }
 
-    let mut blobs: BTreeMap<String, PlannedBlob> = BTreeMap::new();
+    // A Vec rather than a map: images share few blobs, and the map's code
+    // costs the WebAssembly module kilobytes.
+    let mut blobs: Vec<PlannedBlob> = Vec::new();
     let mut sizes_incomplete = false;
     for image in images {
         for need in &image.blobs {
             sizes_incomplete |= need.size < 0;
-            let blob = blobs
-                .entry(need.digest.clone())
-                .or_insert_with(|| PlannedBlob {
-                    digest: need.digest.clone(),
-                    size: need.size,
-                    media_type: need.media_type.clone(),
-                    used_by: Vec::new(),
-                    skip: present.contains(&need.digest),
-                });
-            if !blob.used_by.contains(&image.source_digest) {
-                blob.used_by.push(image.source_digest.clone());
+            let i = match blobs.iter().position(|b| b.digest == need.digest) {
+                Some(i) => i,
+                None => {
+                    blobs.push(PlannedBlob {
+                        digest: need.digest.clone(),
+                        size: need.size,
+                        media_type: need.media_type.clone(),
+                        used_by: Vec::new(),
+                        skip: present.contains(&need.digest),
+                    });
+                    blobs.len() - 1
+                }
+            };
+            if !blobs[i].used_by.contains(&image.source_digest) {
+                blobs[i].used_by.push(image.source_digest.clone());
             }
         }
     }
-    let mut blobs: Vec<PlannedBlob> = blobs.into_values().collect();
-    blobs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.digest.cmp(&b.digest)));
+    // Largest first, then by digest (unique, so the order is total). An
+    // insertion sort: a copy has tens of blobs, and the standard library's
+    // sorts cost the WebAssembly module kilobytes.
+    let before = |a: &PlannedBlob, b: &PlannedBlob| (b.size, &a.digest) < (a.size, &b.digest);
+    for i in 1..blobs.len() {
+        let mut j = i;
+        while j > 0 && before(&blobs[j], &blobs[j - 1]) {
+            blobs.swap(j, j - 1);
+            j -= 1;
+        }
+    }
     let (mut bytes_to_copy, mut bytes_skipped) = (0i64, 0i64);
     for b in &blobs {
         let size = b.size.max(0);
