@@ -588,3 +588,31 @@ fn a_layout_entry_media_type_with_control_characters_is_refused() {
     assert!(!dst.exists());
     sentinel.assert_untouched("media type");
 }
+
+/// Lone surrogates do not stop a copy: the manifest crosses byte for byte
+/// (its digest is of the bytes), and the checker finds the copy valid.
+#[test]
+fn a_manifest_with_lone_surrogates_is_copied_byte_for_byte() {
+    let s = Scratch::new("hostile-surrogates-copy");
+    let layout = s.join("layout");
+    let manifest = std::fs::read(fixture("manifest-lone-surrogates.json")).unwrap();
+    let index = index_for(&manifest, "application/vnd.oci.image.manifest.v1+json");
+    write_layout(&layout, &index, &[&manifest, b""]);
+    let dst = s.join("out");
+    let out = ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        &format!("oci:{}", layout.display()),
+        &format!("oci:{}", dst.display()),
+    ]);
+    assert_well_behaved(&out, "surrogates");
+    assert!(out.status.success(), "{}", text(&out));
+    let digest = Digest::sha256_of(&manifest);
+    assert_eq!(
+        std::fs::read(dst.join("blobs/sha256").join(digest.encoded())).unwrap(),
+        manifest
+    );
+    let found = support::check(&format!("oci:{}", dst.display())).unwrap();
+    assert_eq!(found.tops(), vec![digest.to_string()]);
+}
