@@ -143,10 +143,26 @@ fn percent_decode(s: &str) -> String {
 async fn route(target: &str, options: &ServeOptions) -> Reply {
     let path = target.split('?').next().unwrap_or("/");
     match path {
+        "/api/info" => info(),
         "/api/manifest" => manifest(target, options).await,
         "/api/blob" => blob(target, options).await,
         _ if path.starts_with("/pkg/") => static_file(&options.pkg, &path["/pkg/".len()..]).await,
         _ => static_file(&options.web, path.trim_start_matches('/')).await,
+    }
+}
+
+/// What the page asks first: whether it is served by `ferry serve` (a plain
+/// static host answers 404 here), and so may read registries through it.
+fn info() -> Reply {
+    Reply {
+        status: 200,
+        content_type: "application/json",
+        body: format!(
+            r#"{{"server":"ferry serve","version":"{}","proxy":["/api/manifest","/api/blob"]}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
+        .into_bytes(),
+        extra: Vec::new(),
     }
 }
 
