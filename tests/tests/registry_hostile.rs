@@ -192,6 +192,35 @@ fn credentials_do_not_follow_a_blob_redirect_to_another_host() {
     assert!(tiny.layer_digest.matches(&stored));
 }
 
+#[test]
+fn an_endless_redirect_chain_is_cut_off() {
+    let (registry, _) = hostile(|request, _| {
+        let path = request.path();
+        path.contains("/blobs/").then(|| {
+            let host = request.header("host").unwrap_or_default();
+            Reply::redirect(&format!("http://{host}{path}/again"))
+        })
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &[], &scratch));
+    assert_mentions(&stderr, &["more than 10 redirects"]);
+    scratch.assert_nothing_written();
+}
+
+#[test]
+fn a_redirect_to_a_file_url_is_refused() {
+    let (registry, _) = hostile(|request, _| {
+        request
+            .path()
+            .contains("/blobs/")
+            .then(|| Reply::redirect("file:///etc/passwd"))
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &[], &scratch));
+    assert_mentions(&stderr, &["file:///etc/passwd"]);
+    scratch.assert_nothing_written();
+}
+
 // ------------------------------------------------------------ realms
 
 #[test]

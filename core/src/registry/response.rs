@@ -39,6 +39,35 @@ pub fn classify(status: u16, error_codes: &[String]) -> Outcome {
     }
 }
 
+/// Redirects followed for one request at most.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Whether to follow a redirect from `previous` to `next` after `hops`
+/// redirects already followed; the reason when not. Credentials never
+/// follow a redirect to another host or port (the HTTP client drops them);
+/// this refuses what dropping them cannot make safe: a downgrade from
+/// HTTPS to plain HTTP (on the same host and port the credentials would
+/// travel in clear text), schemes other than http(s), and endless chains.
+pub fn redirect_refusal(previous: &str, next: &str, hops: usize) -> Option<String> {
+    let scheme = |url: &str| {
+        url.split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let (from, to) = (scheme(previous), scheme(next));
+    if hops >= MAX_REDIRECTS {
+        Some(alloc::format!("more than {MAX_REDIRECTS} redirects"))
+    } else if to != "http" && to != "https" {
+        Some(alloc::format!("refusing to follow a redirect to {next:?}"))
+    } else if from == "https" && to == "http" {
+        Some(alloc::format!(
+            "refusing to follow a redirect from HTTPS to plain HTTP ({next:?})"
+        ))
+    } else {
+        None
+    }
+}
+
 /// The most of an error body read for its message; the rest is dropped.
 pub const MAX_ERROR_BODY: usize = 1024 * 1024;
 
@@ -109,6 +138,20 @@ mod tests {
             )]
         );
         assert!(error_codes(b"<html>").is_empty());
+    }
+
+    #[test]
+    fn redirects_never_downgrade_leave_http_or_go_on_for_ever() {
+        assert_eq!(redirect_refusal("http://a/x", "http://b/y", 0), None);
+        assert_eq!(redirect_refusal("https://a/x", "https://cdn/y", 3), None);
+        assert_eq!(redirect_refusal("http://a/x", "https://a/y", 0), None);
+        for (from, to, hops) in [
+            ("https://a:5000/x", "http://a:5000/x", 0),
+            ("https://a/x", "file:///etc/passwd", 0),
+            ("http://a/x", "http://a/y", MAX_REDIRECTS),
+        ] {
+            assert!(redirect_refusal(from, to, hops).is_some(), "{from} -> {to}");
+        }
     }
 
     #[test]

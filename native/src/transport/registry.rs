@@ -88,10 +88,17 @@ impl std::fmt::Debug for Registry {
 }
 
 fn http_error(what: &str, location: &str, error: reqwest::Error) -> TransportError {
-    // reqwest's message carries the URL, never credentials.
+    // reqwest's message carries the URL, never credentials; its causes
+    // (a refused redirect, a reset connection) say what actually happened.
+    let mut reason = format!("{what}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     TransportError::Malformed {
         location: location.to_string(),
-        reason: format!("{what}: {error}"),
+        reason,
     }
 }
 
@@ -107,6 +114,18 @@ impl Registry {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let previous = attempt.previous().last().map_or("", |u| u.as_str());
+                match response::redirect_refusal(
+                    previous,
+                    attempt.url().as_str(),
+                    // `previous` holds the first request too.
+                    attempt.previous().len().saturating_sub(1),
+                ) {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                }
+            }))
             .danger_accept_invalid_certs(!options.tls_verify);
         if let Some(dir) = &options.cert_dir {
             let entries =
@@ -361,12 +380,17 @@ impl Registry {
     /// Turns an unsuccessful response into an error naming the step.
     async fn failure(&self, what: &str, response: reqwest::Response) -> TransportError {
         let status = response.status();
+        // A redirect that reaches here is one ferry would not follow.
+        let redirect = header(&response, "location")
+            .filter(|_| status.is_redirection())
+            .map(|l| format!("a redirect ferry does not follow, to {l:?}"));
         let body = error_body(response).await;
         let errors = response::error_codes(&body);
         let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
         let detail = errors
             .iter()
             .map(|(c, m)| format!("{c}: {m}"))
+            .chain(redirect)
             .collect::<Vec<_>>()
             .join("; ");
         match response::classify(status.as_u16(), &codes) {
