@@ -6,15 +6,33 @@
 use std::path::{Path, PathBuf};
 
 use ferry_tests::registry::{
-    DEMO_INDEX_DIGEST, DemoImage, Registry, Reply, ScriptedServer, Setup, failed, ferry, succeeded,
+    DEMO_INDEX_DIGEST, DemoImage, Registry, Reply, ScriptedServer, Setup, failed, ferry, skopeo,
+    succeeded,
 };
+
+/// A stand-in for a simple-signing signature: containers/image recognises
+/// the format by its first byte (0xA3 opens an OpenPGP compressed-data
+/// packet) and copies such signatures without verifying them.
+fn signature(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xa3];
+    bytes.extend_from_slice(text.as_bytes());
+    bytes
+}
 
 /// The demo image in `dir:` form with signatures: two for the index and
 /// one for each instance, with contents that name what they sign.
 fn signed_demo() -> (DemoImage, Vec<String>) {
     let demo = DemoImage::make();
-    std::fs::write(demo.path().join("signature-1"), b"index signature one").unwrap();
-    std::fs::write(demo.path().join("signature-2"), b"index signature two").unwrap();
+    std::fs::write(
+        demo.path().join("signature-1"),
+        signature("index signature one"),
+    )
+    .unwrap();
+    std::fs::write(
+        demo.path().join("signature-2"),
+        signature("index signature two"),
+    )
+    .unwrap();
     let list = ferry_core::List::parse(&demo.index()).unwrap();
     let mut instances = Vec::new();
     for entry in &list.entries {
@@ -22,7 +40,7 @@ fn signed_demo() -> (DemoImage, Vec<String>) {
         std::fs::write(
             demo.path()
                 .join(format!("{}.signature-1", digest.encoded())),
-            format!("signature of {digest}"),
+            signature(&format!("signature of {digest}")),
         )
         .unwrap();
         instances.push(digest.to_string());
@@ -101,12 +119,12 @@ fn signatures_go_to_file_staging_on_push_and_come_back_per_instance_on_pull() {
     // Staging holds signature-N files named by each manifest's digest.
     assert_eq!(
         std::fs::read(signature_file(&top, "signed/demo", DEMO_INDEX_DIGEST, 2)).unwrap(),
-        b"index signature two"
+        signature("index signature two")
     );
     for digest in &instances {
         assert_eq!(
-            std::fs::read_to_string(signature_file(&top, "signed/demo", digest, 1)).unwrap(),
-            format!("signature of {digest}")
+            std::fs::read(signature_file(&top, "signed/demo", digest, 1)).unwrap(),
+            signature(&format!("signature of {digest}"))
         );
         assert!(!signature_file(&top, "signed/demo", digest, 2).exists());
     }
@@ -275,5 +293,71 @@ fn an_http_staging_location_and_a_broken_configuration_are_refused_by_name() {
     assert!(
         stderr.contains("default-docker is configured in both"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn skopeo_reads_the_signatures_ferry_staged_and_ferry_reads_skopeos() {
+    let registry = Registry::start(Setup::plain());
+    let (demo, instances) = signed_demo();
+    let scratch = tempfile::tempdir().unwrap();
+    let top = scratch.path().join("sigstore");
+    let config = scratch.path().join("registries.d");
+    write_registries_d(
+        &config,
+        "shared.yaml",
+        &format!(
+            "default-docker:\n  sigstore: file://{top}\n  sigstore-staging: file://{top}\n",
+            top = top.display()
+        ),
+    );
+    let config_flag = format!("--registries.d={}", config.display());
+
+    // ferry pushes, skopeo pulls.
+    let by_ferry = registry.docker_ref("by-ferry/demo:v1");
+    succeeded(&ferry(&copy_args(&config, &demo.dir_ref(), &by_ferry)));
+    let skopeo_pulled = scratch.path().join("skopeo-pulled");
+    let out = skopeo([
+        config_flag.as_str(),
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        &by_ferry,
+        &format!("dir:{}", skopeo_pulled.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dir_signatures(&skopeo_pulled, &instances),
+        dir_signatures(demo.path(), &instances)
+    );
+
+    // skopeo pushes, ferry pulls.
+    let by_skopeo = registry.docker_ref("by-skopeo/demo:v1");
+    let out = skopeo([
+        config_flag.as_str(),
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &demo.dir_ref(),
+        &by_skopeo,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ferry_pulled = scratch.path().join("ferry-pulled");
+    succeeded(&ferry(&copy_args(
+        &config,
+        &by_skopeo,
+        &format!("dir:{}", ferry_pulled.display()),
+    )));
+    assert_eq!(
+        dir_signatures(&ferry_pulled, &instances),
+        dir_signatures(demo.path(), &instances)
     );
 }
