@@ -13,7 +13,10 @@
 #      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
 #      case through native ferry-core, Node, headless Chromium, workerd and
 #      wasmtime must give byte-identical JSON (tests/parity/)
-#   5. the browser inspector (web/) in headless Chromium
+#   5. the browser inspector (web/) in headless Chromium: served as static
+#      files (web/tests/inspector.test.mjs), and by `ferry serve` (the debug
+#      binary step 2 built) in front of Debian's docker-registry
+#      (web/tests/serve.test.mjs)
 # At the end it prints one closing line, "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -5,6 +5,9 @@
 // State in the hash (URLSearchParams syntax):
 //   m=<base64url of the manifest's exact bytes>  p=<platform>  to=<list format>
 //   dp=<default platform for conversion>  e=<expected digest>
+//   r=<registry reference, read through ferry serve>  d=<digest followed from it>
+//   dest=<copy plan destination kind>  sel=<system|all|instances>
+//   inst=<chosen instance digests, comma-separated>  strip=1
 
 const $ = (id) => document.getElementById(id);
 
@@ -90,9 +93,15 @@ const state = {
   source: "paste", // "paste" | "file" | "url"
   fileName: null,
   // A loaded OCI layout / oci-archive / dir: folder: blobs by digest, and the path followed.
-  layout: null, // { name, kind, blobs: Map<digest, Uint8Array>, root: Uint8Array }
+  // A registry image read through ferry serve has the same shape, with
+  // remote: true; its blobs map caches what was fetched.
+  layout: null, // { name, kind, blobs: Map<digest, Uint8Array>, types: Map<digest, string>, root: Uint8Array, remote? }
   trail: [], // [{ label, digest|null }]
+  mediaType: "", // the type the source reported for the shown bytes ("" when none did)
 };
+
+/** Whether this page is served by `ferry serve`, whose same-origin proxy reads registries. */
+const proxy = { available: false, checked: false };
 
 let ferry = null;
 
@@ -127,16 +136,33 @@ function readHash() {
     to: params.get("to"),
     dp: params.get("dp"),
     e: params.get("e"),
+    r: params.get("r"),
+    d: params.get("d"),
+    dest: params.get("dest"),
+    sel: params.get("sel"),
+    inst: params.get("inst"),
+    strip: params.get("strip"),
   };
 }
 
 function writeHash() {
   const params = new URLSearchParams();
-  if (state.bytes.length) params.set("m", toBase64url(state.bytes));
+  const remote = state.layout?.remote && state.source === "layout";
+  if (remote) {
+    // A registry view is shared as its reference, not its bytes.
+    params.set("r", state.layout.name);
+    const step = state.trail[state.trail.length - 1];
+    if (step?.digest) params.set("d", step.digest);
+  } else if (state.bytes.length) params.set("m", toBase64url(state.bytes));
   if ($("platform").value) params.set("p", $("platform").value);
   if ($("convert-to").dataset.chosen) params.set("to", $("convert-to").value);
   if ($("default-platform").value) params.set("dp", $("default-platform").value);
   if ($("expected").value.trim()) params.set("e", $("expected").value.trim());
+  if ($("plan-dest").dataset.chosen) params.set("dest", $("plan-dest").value);
+  const sel = planSelection();
+  if (sel !== "system") params.set("sel", sel);
+  if (sel === "instances" && chosenInstances().length) params.set("inst", chosenInstances().join(","));
+  if ($("plan-strip").checked) params.set("strip", "1");
   const hash = "#" + params.toString();
   if (hash !== location.hash && !(hash === "#" && !location.hash)) history.replaceState(null, "", hash);
   $("share").href = hash;
@@ -201,28 +227,132 @@ export function readLayout(files, name) {
 function openLayout(layout) {
   state.layout = layout;
   state.trail = [{ label: layout.rootLabel, digest: null }];
-  setBytes(layout.root, "layout", `${layout.name}/${layout.rootLabel}`);
+  state.mediaType = layout.rootType ?? "";
+  setBytes(layout.root, "layout", layout.remote ? layout.name : `${layout.name}/${layout.rootLabel}`);
 }
 
-function openDigest(digest) {
-  const bytes = state.layout?.blobs.get(digest);
-  if (!bytes) return;
+/** Shows the manifest `digest` refers to: from the loaded layout, or read through ferry serve. */
+async function openDigest(digest) {
+  const lay = state.layout;
+  if (!lay) return;
+  if (!lay.blobs.has(digest) && lay.remote) {
+    setStatus(`Reading ${digest} through ferry serve…`);
+    try {
+      const m = await fetchManifest(lay.name, digest);
+      lay.blobs.set(digest, m.bytes);
+      lay.types.set(digest, m.mediaType);
+    } catch (e) {
+      setStatus(e.message, true);
+      return;
+    }
+  }
+  const bytes = lay.blobs.get(digest);
+  if (!bytes || state.layout !== lay) return;
   state.trail.push({ label: digest.slice(0, 19), digest });
+  state.mediaType = lay.types?.get(digest) ?? "";
   setBytes(bytes, "layout", digest);
 }
 
 function goBackTo(i) {
   state.trail = state.trail.slice(0, i + 1);
   const step = state.trail[i];
-  setBytes(step.digest ? state.layout.blobs.get(step.digest) : state.layout.root, "layout",
-    step.digest ?? `${state.layout.name}/${state.layout.rootLabel}`);
+  const lay = state.layout;
+  state.mediaType = (step.digest ? lay.types?.get(step.digest) : lay.rootType) ?? "";
+  setBytes(step.digest ? lay.blobs.get(step.digest) : lay.root, "layout",
+    step.digest ?? (lay.remote ? lay.name : `${lay.name}/${lay.rootLabel}`));
+}
+
+// ---- registries, through ferry serve ---------------------------------------------
+
+/** Asks the page's own server whether it is `ferry serve` (a static host answers 404). */
+async function detectProxy() {
+  let why;
+  try {
+    const r = await fetch("api/info", { cache: "no-store" });
+    const info = r.ok ? await r.json().catch(() => null) : null;
+    proxy.available = info?.server === "ferry serve";
+    why = r.ok ? "it does not describe itself as ferry serve" : `it answered ${r.status} to api/info`;
+  } catch (e) {
+    why = e.message;
+  }
+  proxy.checked = true;
+  $("registry-ref").disabled = $("registry-read").disabled = !proxy.available;
+  $("registry-note").replaceChildren(...(proxy.available
+    ? ["Read through ", h("code", {}, "ferry serve"), " on this machine, with its credentials (they never reach this page). Read only."]
+    : ["Unavailable: browsers cannot read most registries directly, so this needs the page served by ",
+      h("code", {}, "ferry serve"), ` (this host is a plain static one: ${why}). Pasted and dropped input still works, offline.`]));
+}
+
+/** `docker://HOST/REPO[:TAG|@DIGEST]` from what a person typed (the prefix is optional). */
+export function registryReference(text) {
+  const t = text.trim().replace(/^docker:\/\//, "").replace(/^\/\//, "");
+  if (!t) throw new Error("Enter a registry reference such as localhost:5000/repository:tag.");
+  if (/\s/.test(t)) throw new Error(`“${text.trim()}” is not a registry reference: it contains spaces.`);
+  return "docker://" + t;
+}
+
+async function proxyGet(path, ref, digest) {
+  const q = new URLSearchParams({ ref });
+  if (digest) q.set("digest", digest);
+  const r = await fetch(`api/${path}?${q}`, { cache: "no-store" });
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  if (!r.ok) {
+    const what = digest ? `${ref} (${digest})` : ref;
+    throw new Error(`Reading ${what} through ferry serve failed (${r.status}): ${decoder.decode(bytes).trim() || r.statusText}`);
+  }
+  return { bytes, mediaType: r.headers.get("X-Ferry-Media-Type") ?? "" };
+}
+const fetchManifest = (ref, digest) => proxyGet("manifest", ref, digest);
+const fetchBlob = (ref, digest) => proxyGet("blob", ref, digest);
+
+/** Reads a reference's manifest through ferry serve and shows it; `follow` then opens that digest. */
+async function readRegistry(text, follow = null) {
+  let ref;
+  try {
+    ref = registryReference(text);
+  } catch (e) {
+    setStatus(e.message, true);
+    return;
+  }
+  $("registry-ref").value = ref;
+  setStatus(`Reading ${ref} through ferry serve…`);
+  try {
+    const m = await fetchManifest(ref);
+    openLayout({ name: ref, kind: "registry", remote: true, blobs: new Map(), types: new Map(),
+      root: m.bytes, rootType: m.mediaType, rootLabel: ref.replace(/^docker:\/\//, "") });
+    if (follow) await openDigest(follow);
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+/** A blob of the loaded layout, or of the registry image (fetched once, then `render` again). */
+const pendingBlobs = new Set();
+function blobAtHand(digest) {
+  const lay = state.layout;
+  if (!lay || state.source !== "layout") return null;
+  if (lay.blobs.has(digest)) return lay.blobs.get(digest);
+  if (lay.remote && !pendingBlobs.has(digest)) {
+    pendingBlobs.add(digest);
+    fetchBlob(lay.name, digest).then((b) => {
+      lay.blobs.set(digest, b.bytes);
+      if (state.layout === lay) render();
+    }, (e) => {
+      lay.failed = lay.failed ?? new Map();
+      lay.failed.set(digest, e.message);
+      if (state.layout === lay) render();
+    });
+  }
+  return null;
 }
 
 function renderLayout() {
   const lay = state.layout;
   show("layout", !!lay && state.source === "layout");
   if (!lay) return;
-  $("layout-info").textContent = `${lay.kind} “${lay.name}”: ${lay.blobs.size} blobs, read in this browser.`;
+  $("layout-info").textContent = lay.remote
+    ? `Registry image ${lay.name}, read through ferry serve.`
+    : `${lay.kind} “${lay.name}”: ${lay.blobs.size} blobs, read in this browser.`;
   $("trail").replaceChildren(...state.trail.map((step, i) => h("li", {},
     i === state.trail.length - 1
       ? h("span", { "aria-current": "page" }, step.label)
@@ -232,9 +362,9 @@ function renderLayout() {
 /** A digest cell: the digest, and a button to open it when the loaded layout has it. */
 function digestCell(desc, kind) {
   const cell = h("td", {}, h("code", {}, desc.digest));
-  const blobs = state.layout && state.source === "layout" ? state.layout.blobs : null;
-  if (!blobs) return cell;
-  if (!blobs.has(desc.digest)) {
+  const lay = state.layout && state.source === "layout" ? state.layout : null;
+  if (!lay) return cell;
+  if (!lay.remote && !lay.blobs.has(desc.digest)) {
     cell.append(h("div", { class: "note" }, "not in this layout"));
   } else if (kind === "manifest") {
     const b = h("button", { type: "button", class: "open", "aria-label": `Open ${desc.digest}` }, "open");
@@ -242,8 +372,18 @@ function digestCell(desc, kind) {
     cell.append(b);
   } else if (kind === "config") {
     const b = h("button", { type: "button", class: "open", "aria-label": `Show config ${desc.digest}` }, "show");
-    b.onclick = () => {
-      let text = decoder.decode(blobs.get(desc.digest));
+    b.onclick = async () => {
+      let bytes = lay.blobs.get(desc.digest);
+      if (!bytes) {
+        try {
+          bytes = (await fetchBlob(lay.name, desc.digest)).bytes;
+          lay.blobs.set(desc.digest, bytes);
+        } catch (e) {
+          setStatus(e.message, true);
+          return;
+        }
+      }
+      let text = decoder.decode(bytes);
       try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* as is */ }
       $("config-view").textContent = text;
       $("config-view").hidden = false;
@@ -289,6 +429,7 @@ function setBytes(bytes, source, fileName = null) {
   $("manifest").value = decoder.decode(bytes);
   const note = $("source-note");
   if (source === "file") note.textContent = `Read ${fileName} (${bytes.length} bytes) in this browser; its exact bytes are inspected until you edit the text.`;
+  else if (source === "layout" && state.layout?.remote) note.textContent = `Showing ${fileName} from the registry (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
   else if (source === "layout") note.textContent = `Showing ${fileName} from the layout (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
   else if (source === "url") note.textContent = `Restored from the link (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
   else note.textContent = "…or drop a file anywhere on this box, or choose one:";
@@ -300,6 +441,7 @@ const isTar = (bytes) => bytes.length >= 512 && decoder.decode(bytes.subarray(25
 
 async function readFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
+  state.mediaType = "";
   if (isTar(bytes)) {
     try { openLayout(readLayout(untar(bytes), file.name)); } catch (e) { layoutError(e); }
     return;
@@ -313,6 +455,7 @@ function wireInput() {
     state.bytes = new TextEncoder().encode($("manifest").value);
     state.source = "paste";
     state.fileName = null;
+    state.mediaType = "";
     renderLayout();
     $("source-note").textContent = "…or drop a file anywhere on this box, or choose one:";
     render();
@@ -351,6 +494,14 @@ function wireInput() {
   $("default-platform").addEventListener("input", render);
   $("convert-to").addEventListener("change", () => { $("convert-to").dataset.chosen = "1"; render(); });
   $("use-mine").addEventListener("click", async () => { $("platform").value = await guessPlatformPrecise(); render(); });
+  $("registry-read").addEventListener("click", () => readRegistry($("registry-ref").value));
+  $("registry-ref").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); readRegistry($("registry-ref").value); }
+  });
+  $("plan-dest").addEventListener("change", () => { $("plan-dest").dataset.chosen = "1"; render(); });
+  for (const r of document.querySelectorAll("input[name=plan-sel]")) r.addEventListener("change", render);
+  $("plan-strip").addEventListener("change", render);
+  $("plan-instances").addEventListener("change", render);
   $("share").addEventListener("click", async (e) => {
     e.preventDefault();
     writeHash();
@@ -370,6 +521,29 @@ function applyHash() {
   if (s.to === "oci-index" || s.to === "docker-list") { $("convert-to").value = s.to; $("convert-to").dataset.chosen = "1"; }
   if (s.dp !== null) $("default-platform").value = s.dp;
   if (s.e !== null) $("expected").value = s.e;
+  if (s.dest !== null && [...$("plan-dest").options].some((o) => o.value === s.dest)) {
+    $("plan-dest").value = s.dest;
+    $("plan-dest").dataset.chosen = "1";
+  }
+  if (s.sel !== null) for (const r of document.querySelectorAll("input[name=plan-sel]")) r.checked = r.value === s.sel;
+  $("plan-strip").checked = s.strip === "1";
+  planState.wanted = s.inst ? s.inst.split(",") : null;
+  if (s.r) {
+    const lay = state.layout?.remote ? state.layout : null;
+    const current = state.trail[state.trail.length - 1]?.digest ?? null;
+    if (!proxy.available) {
+      setStatus(`This link reads ${s.r} from a registry, which needs the page served by ferry serve.`, true);
+      return;
+    } else if (!lay || lay.name !== s.r) {
+      readRegistry(s.r, s.d);
+      return;
+    } else if (s.d && s.d !== current) {
+      openDigest(s.d);
+      return;
+    }
+    render();
+    return;
+  }
   if (s.m) {
     try {
       const bytes = fromBase64url(s.m);
@@ -426,7 +600,7 @@ function render() {
   const bytes = state.bytes;
   // An empty file is something to inspect; an empty text box is not.
   const any = bytes.length > 0 || state.source !== "paste";
-  for (const id of ["summary", "diagnostics", "image", "list", "choose", "convert"]) show(id, false);
+  for (const id of ["summary", "diagnostics", "image", "list", "choose", "convert", "plan"]) show(id, false);
   if (!any) { setStatus("Ready: paste a manifest or choose a file."); return; }
   setStatus(`Inspected ${bytes.length} bytes.`);
 
@@ -484,7 +658,11 @@ function render() {
 
   if (!inspection) return;
   if (Array.isArray(inspection.manifests)) renderList(bytes, inspection);
-  else renderImage(inspection);
+  else {
+    renderImage(inspection);
+    renderHistory(inspection);
+  }
+  renderPlan(bytes, inspection);
 }
 
 // ferry's digest is an error for bytes that are not JSON (containers/image
@@ -586,10 +764,190 @@ function renderList(bytes, ins) {
   show("convert", true);
 }
 
+// ---- config history beside the layers ----------------------------------------
+
+/**
+ * Lines the config's history up with the manifest's layers: each history
+ * entry without `empty_layer` created the next layer, in order. Returns the
+ * rows and the count mismatches (which make the pairing unreliable).
+ */
+export function historyRows(config, layers) {
+  const history = Array.isArray(config?.history) ? config.history : [];
+  const rows = [];
+  const problems = [];
+  let next = 0;
+  history.forEach((entry, step) => {
+    const empty = entry?.empty_layer === true;
+    rows.push({ step, entry, layer: empty ? null : (next < layers.length ? next : -1) });
+    if (!empty) next++;
+  });
+  for (; next < layers.length; next++) rows.push({ step: null, entry: null, layer: next });
+  const creating = history.filter((e) => e?.empty_layer !== true).length;
+  if (creating !== layers.length) {
+    problems.push(`The config's history has ${creating} entr${creating === 1 ? "y" : "ies"} that created a layer ` +
+      `(${history.length} in all), but the manifest has ${layers.length} layer${layers.length === 1 ? "" : "s"}: the pairing below is unreliable.`);
+  }
+  const diffIds = config?.rootfs?.diff_ids;
+  if (Array.isArray(diffIds) && diffIds.length !== layers.length) {
+    problems.push(`The config's rootfs.diff_ids has ${diffIds.length} entr${diffIds.length === 1 ? "y" : "ies"}, but the manifest has ${layers.length} layer${layers.length === 1 ? "" : "s"}.`);
+  }
+  return { rows, problems };
+}
+
+function renderHistory(ins) {
+  show("history", false);
+  if (!ins.config?.digest || !Array.isArray(ins.layers)) return;
+  const failed = state.layout?.failed?.get(ins.config.digest);
+  const bytes = blobAtHand(ins.config.digest);
+  if (!bytes) {
+    if (failed || state.layout?.remote) {
+      $("history-note").textContent = failed ? `The config could not be read: ${failed}` : "Reading the config through ferry serve…";
+      $("history-table").tBodies[0].replaceChildren();
+      $("history-diagnostics").replaceChildren();
+      show("history", true);
+    }
+    return;
+  }
+  let config;
+  try {
+    config = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    $("history-note").textContent = `The config ${ins.config.digest} is not JSON (${e.message}), so it has no history to show.`;
+    $("history-table").tBodies[0].replaceChildren();
+    $("history-diagnostics").replaceChildren();
+    show("history", true);
+    return;
+  }
+  const { rows, problems } = historyRows(config, ins.layers);
+  $("history-note").textContent = `From the config ${ins.config.digest}: ${Array.isArray(config?.history) ? config.history.length : 0} history entries, ${ins.layers.length} layers.`;
+  $("history-diagnostics").replaceChildren(...problems.map((p) =>
+    h("li", { class: "diagnostic history-mismatch" }, h("span", { class: "warning" }, "warning"), " ", p)));
+  $("history-table").tBodies[0].replaceChildren(...rows.map((r) => {
+    const layer = r.layer === null || r.layer < 0 ? null : ins.layers[r.layer];
+    const what = r.entry ? (r.entry.created_by ?? r.entry.comment ?? "(not recorded)") : "(no history entry)";
+    return h("tr", { class: r.layer === null ? "no-layer" : "with-layer" },
+      h("td", {}, r.step === null ? "–" : String(r.step)),
+      h("td", {}, h("code", {}, what)),
+      h("td", {}, r.entry?.created ?? ""),
+      h("td", {}, r.layer === null ? "no layer (empty_layer)" : layer ? h("span", {}, `#${r.layer} `, h("code", {}, layer.digest)) : "missing: the manifest has no more layers"),
+      h("td", { class: "num" }, layer ? formatSize(layer.size) : ""));
+  }));
+  labelCells($("history-table"));
+  show("history", true);
+}
+
+// ---- copy plan preview ---------------------------------------------------
+
+const planState = { wanted: null }; // chosen instance digests (selection "instances"), null until chosen
+
+function planSelection() {
+  return document.querySelector("input[name=plan-sel]:checked")?.value ?? "system";
+}
+function chosenInstances() {
+  const boxes = [...document.querySelectorAll("#plan-instances input[type=checkbox]")];
+  return boxes.length ? boxes.filter((b) => b.checked).map((b) => b.value) : (planState.wanted ?? []);
+}
+
+/** Instance manifests at hand (a loaded layout, or fetched through ferry serve), digest → text. */
+function instancesAtHand(digests) {
+  const out = {};
+  for (const d of digests) {
+    const bytes = state.layout && state.source === "layout" ? state.layout.blobs.get(d) : null;
+    if (bytes) out[d] = decoder.decode(bytes);
+    else if (state.layout?.remote && state.source === "layout" && !pendingBlobs.has("m:" + d)) {
+      pendingBlobs.add("m:" + d);
+      const lay = state.layout;
+      fetchManifest(lay.name, d).then((m) => {
+        lay.blobs.set(d, m.bytes);
+        lay.types.set(d, m.mediaType);
+        if (state.layout === lay) render();
+      }, (e) => setStatus(e.message, true));
+    }
+  }
+  return out;
+}
+
+const OPERATION_TEXT = { keep: "copied as is", compress: "gzip-compressed (new digest)", decompress: "decompressed (new digest)" };
+
+function renderPlan(bytes, ins) {
+  const isList = Array.isArray(ins.manifests);
+  show("plan-selection", isList);
+  if (isList) {
+    // One checkbox per entry, kept checked across renders.
+    const before = chosenInstances();
+    const wanted = new Set(planState.wanted ?? before);
+    planState.wanted = null;
+    $("plan-instances").replaceChildren(...ins.manifests.map((m, i) => h("li", {},
+      h("label", { class: "choice" },
+        Object.assign(h("input", { type: "checkbox", value: m.digest }), { checked: wanted.has(m.digest) }),
+        ` #${i} ${platformText(m.platform)} `, h("code", {}, m.digest.slice(0, 19))))));
+  }
+  const selection = isList ? planSelection() : "all";
+  const options = { destination: { kind: $("plan-dest").value }, selection };
+  if (state.mediaType) options.mediaType = state.mediaType;
+  if (selection === "system") options.platform = $("platform").value.trim() || guessPlatform();
+  if (selection === "instances") {
+    options.digests = chosenInstances();
+    options.stripUnselected = $("plan-strip").checked;
+  }
+  let answer;
+  try {
+    // First the top-level decision, to learn which instances it needs.
+    const first = ferry.planCopy(bytes, options);
+    answer = first.missing.length ? ferry.planCopy(bytes, options, instancesAtHand(first.missing)) : first;
+  } catch (e) {
+    $("plan-verdict").replaceChildren(h("span", { class: "bad", id: "plan-error" }, e.message));
+    for (const id of ["plan-manifests", "plan-blobs"]) $(id).tBodies[0].replaceChildren();
+    $("plan-missing").replaceChildren();
+    $("plan-summary").replaceChildren();
+    $("plan-json").textContent = "";
+    show("plan", true);
+    return;
+  }
+  const top = answer.top;
+  const verdict = top.kind === "image"
+    ? "Copies this one image."
+    : top.kind === "instance"
+      ? `Copies entry ${top.choice.index} (the one ${options.platform} runs), not the list.`
+      : `Writes the list as ${top.listMediaType === top.conversion.selected ? "it is typed" : "a converted list"} (${top.conversion.selected}` +
+        `${top.conversion.fallbacks.length ? `, then ${top.conversion.fallbacks.join(", ")}` : ""}): ` +
+        `${top.entries.filter((e) => e === "copy").length} entries copied, ${top.entries.filter((e) => e === "keep").length} kept without their images, ` +
+        `${top.entries.filter((e) => e === "drop").length} dropped.` +
+        (top.cannotModify ? ` It may not change: ${top.cannotModify}.` : "");
+  $("plan-verdict").replaceChildren(h("span", { class: "ok", id: "plan-top" }, verdict));
+  $("plan-missing").replaceChildren(...answer.missing.map((d) => h("li", { class: "missing" },
+    "The manifest of instance ", h("code", {}, d), state.layout?.remote && state.source === "layout"
+      ? " is being read through ferry serve…"
+      : " is not at hand (load the layout or read the image from a registry to plan it).")));
+  const ops = new Map();
+  for (const img of answer.images) img.blobs.forEach((b, i) => ops.set(b.digest, img.operations[i]));
+  const sum = answer.summary;
+  $("plan-manifests").tBodies[0].replaceChildren(...(sum ? sum.manifests : answer.images.map((i) => ({
+    role: top.kind === "list" ? "instance" : "image", sourceDigest: i.sourceDigest, mediaType: i.conversion.preferred,
+    digest: i.conversion.needs_conversion ? null : i.sourceDigest, fallbacks: i.conversion.fallbacks,
+  }))).map((m) => h("tr", { class: "planned-manifest" }, h("td", {}, m.role), h("td", {}, h("code", {}, m.sourceDigest)),
+    h("td", {}, m.mediaType, m.fallbacks.length ? h("div", { class: "note" }, `then ${m.fallbacks.join(", ")}`) : null),
+    h("td", {}, m.digest ? h("code", {}, m.digest) : "new (converted or rewritten)"))));
+  labelCells($("plan-manifests"));
+  $("plan-blobs").tBodies[0].replaceChildren(...(sum ? sum.blobs : []).map((b) => h("tr", { class: "planned-blob" },
+    h("td", {}, h("code", {}, b.digest)), h("td", {}, b.mediaType), h("td", {}, OPERATION_TEXT[ops.get(b.digest)] ?? ops.get(b.digest) ?? ""),
+    h("td", {}, String(b.usedBy.length)), h("td", { class: "num" }, formatSize(b.size)))));
+  labelCells($("plan-blobs"));
+  kv($("plan-summary"), sum ? [
+    ["Bytes to copy", formatSize(sum.bytesToCopy) + (sum.sizesIncomplete ? " (at least: schema 1 records no sizes)" : ""), { id: "plan-bytes" }],
+    ["Blobs", String(sum.blobs.length), { id: "plan-blob-count" }],
+    ["Manifests written", String(sum.manifests.length)],
+    ...($("plan-dest").value === "docker" ? [["Registry requests (at least)", String(sum.registryRequests)]] : []),
+  ] : [["Summary", "waits for the instance manifests above", { class: "note" }]]);
+  $("plan-json").textContent = sum ? JSON.stringify(sum, null, 2) : "";
+  show("plan", true);
+}
+
 // ---- start ---------------------------------------------------------------
 
 async function start() {
   wireInput();
+  await detectProxy();
   try {
     ferry = await import("./pkg/web/index.js");
   } catch (e) {
@@ -598,7 +956,8 @@ async function start() {
     return;
   }
   applyHash();
-  if (!state.bytes.length) setStatus("Ready: paste a manifest or choose a file.");
+  // A registry link is still being read, or its refusal is on show.
+  if (!state.bytes.length && readHash().r === null) setStatus("Ready: paste a manifest or choose a file.");
   document.documentElement.dataset.ready = "1";
 }
 

@@ -427,6 +427,110 @@ test("an oci-archive tar and an OCI layout folder: follow the index to a manifes
   }
 });
 
+test("on a plain static host the registry input is disabled with an explanation, and local input still works", async () => {
+  const page = await openPage();
+  assert.equal(await page.isDisabled("#registry-ref"), true);
+  assert.equal(await page.isDisabled("#registry-read"), true);
+  const note = await page.textContent("#registry-note");
+  assert.match(note, /needs the page served by ferry serve/);
+  assert.match(note, /answered 404 to api\/info/);
+  const name = "0015-schema2.json";
+  await paste(page, readFileSync(join(generated, name), "utf8"));
+  await checkSummary(page, name);
+  // A shared registry link on a static host says what it needs instead of failing silently.
+  const link = await openPage("#r=" + encodeURIComponent("docker://localhost:5000/demo:latest"));
+  assert.match(await link.textContent("#status"), /needs the page served by ferry serve/);
+  await link.close();
+  await page.close();
+});
+
+/** A dir: folder of one image whose config has `history`, with `layers` layer blobs. */
+function writeDirImage(folder, history, layers) {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "version"), "Directory Transport Version: 1.1\n");
+  const blob = (b) => { writeFileSync(join(folder, sha(b).slice(7)), b); return { digest: sha(b), size: b.length }; };
+  const layerDescs = Array.from({ length: layers }, (_, i) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...blob(Buffer.from(`layer ${i} of ${folder}`)) }));
+  const config = blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: layerDescs.map((l) => l.digest) }, history })));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config }, layers: layerDescs }));
+  writeFileSync(join(folder, "manifest.json"), manifest);
+  return { layers: layerDescs, digest: sha(manifest) };
+}
+
+test("config history beside the layers: empty_layer entries have none, and a count mismatch is a diagnostic", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ferry-web-history-"));
+  try {
+    const page = await openPage();
+    const good = writeDirImage(join(dir, "good"), [
+      { created_by: "ADD base.tar /" }, { created_by: "ENV A=1", empty_layer: true }, { created_by: "RUN make" }], 2);
+    await page.setInputFiles("#layout-dir", join(dir, "good"));
+    await summary(page, "good/manifest.json");
+    const rows = page.locator("#history-table tbody tr");
+    assert.equal(await rows.count(), 3);
+    const text = await rows.allTextContents();
+    assert.ok(text[0].includes("ADD base.tar") && text[0].includes(good.layers[0].digest), text[0]);
+    assert.ok(text[1].includes("ENV A=1") && text[1].includes("no layer"), text[1]);
+    assert.equal(await rows.nth(1).getAttribute("class"), "no-layer");
+    assert.ok(text[2].includes("RUN make") && text[2].includes(good.layers[1].digest), text[2]);
+    assert.equal(await page.locator("#history-diagnostics li").count(), 0);
+    await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
+
+    writeDirImage(join(dir, "bad"), [{ created_by: "ADD everything /" }], 3);
+    await page.setInputFiles("#layout-dir", join(dir, "bad"));
+    await summary(page, "bad/manifest.json");
+    const problems = await page.locator("#history-diagnostics li").allTextContents();
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0], /history has 1 entry that created a layer \(1 in all\), but the manifest has 3 layers/);
+    assert.equal(await page.locator("#history-table tbody tr").count(), 3, "layers without history still get a row");
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the copy plan preview of a layout: shared blobs once, transit operations per destination, selections and refusals from ferry-core", async () => {
+  const layout = makeLayout();
+  const dir = mkdtempSync(join(tmpdir(), "ferry-web-plan-"));
+  try {
+    writeFileSync(join(dir, "demo.tar"), tar(layout.files));
+    const page = await openPage();
+    await page.setInputFiles("#layout-file", join(dir, "demo.tar"));
+    await summary(page, "demo.tar/index.json");
+    await page.check("input[name=plan-sel][value=all]");
+    await page.selectOption("#plan-dest", "oci");
+    let plan = JSON.parse(await page.textContent("#plan-json"));
+    assert.deepEqual(plan.listEntries, ["copy", "copy"]);
+    assert.deepEqual(plan.manifests.map((m) => m.role), ["instance", "instance", "list"]);
+    // The shared base layer is moved once, for both images.
+    const base = plan.blobs.find((b) => b.usedBy.length === 2);
+    assert.ok(base, JSON.stringify(plan.blobs));
+    assert.equal(plan.blobs.length, 5);
+    assert.equal(plan.bytesToCopy, plan.blobs.reduce((a, b) => a + b.size, 0));
+    assert.match(await page.textContent("#plan-top"), /2 entries copied/);
+
+    // docker-archive: one image only, so "all" is refused and "system" copies one, layers decompressed.
+    await page.selectOption("#plan-dest", "docker-archive");
+    assert.match(await page.textContent("#plan-error"), /cannot store a manifest list/);
+    await page.check("input[name=plan-sel][value=system]");
+    await page.fill("#platform", "linux/arm64");
+    plan = JSON.parse(await page.textContent("#plan-json"));
+    assert.deepEqual(plan.manifests.map((m) => [m.role, m.sourceDigest, m.mediaType]),
+      [["image", layout.manifests["linux/arm64"].digest, "application/vnd.docker.distribution.manifest.v2+json"]]);
+    assert.equal(plan.manifests[0].digest, null, "converted: a new digest");
+    assert.match(await page.textContent("#plan-blobs tbody"), /decompressed/);
+
+    // A pasted list has no instance manifests at hand: the plan says which are missing.
+    await paste(page, layout.files.get("index.json").toString("utf8"));
+    await page.selectOption("#plan-dest", "oci");
+    await page.check("input[name=plan-sel][value=all]");
+    assert.equal(await page.locator("#plan-missing li").count(), 2);
+    assert.equal(await page.textContent("#plan-json"), "");
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("no script errors on the page", () => {
   assert.deepEqual(pageErrors, []);
 });

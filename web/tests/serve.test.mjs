@@ -1,0 +1,312 @@
+// The inspector served by `ferry serve` in front of a real registry
+// (Debian's docker-registry on a free loopback port, plain HTTP), driven in
+// headless Chromium: read a registry reference, see the index and its
+// platform table, choose a platform, follow a digest through the proxy, see
+// the config history beside the layers, preview a conversion and a copy
+// plan, share the view, all from the keyboard. Every answer is compared with
+// native ferry's (`ferry inspect`, `ferry manifest choose|convert`,
+// `ferry copy --dry-run --json`).
+//
+// FERRY_BIN overrides the ferry binary (default target/debug/ferry, which
+// `cargo test --workspace` and `cargo build -p ferry` build);
+// FERRY_DOCKER_REGISTRY the registry program; FERRY_CHROMIUM the browser.
+// Screenshots go to target/web-artifacts/ (gitignored).
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const web = dirname(here);
+const root = dirname(web);
+const FERRY = process.env.FERRY_BIN ?? join(root, "target", "debug", "ferry");
+const REGISTRY = process.env.FERRY_DOCKER_REGISTRY ?? "/usr/bin/docker-registry";
+const CHROMIUM = process.env.FERRY_CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = join(root, "target", "web-artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+const sha256 = (b) => "sha256:" + createHash("sha256").update(b).digest("hex");
+const children = [];
+let work, registry, ref, base, browser;
+const pageErrors = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** Starts a child that `after` ends; its output is kept for failure messages. */
+function start(program, args, options = {}) {
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  child.output = "";
+  child.stdout.on("data", (d) => { child.output += d; });
+  child.stderr.on("data", (d) => { child.output += d; });
+  children.push(child);
+  return child;
+}
+
+async function waitFor(what, check, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Native ferry, for the answers the page must match. */
+const ferry = (args, input) => execFileSync(FERRY, args, { cwd: root, input, maxBuffer: 64 << 20, stdio: "pipe" });
+const nativeRaw = (reference) => ferry(["inspect", "--raw", "--tls-verify=false", reference]);
+
+before(async () => {
+  assert.ok(existsSync(FERRY), `${FERRY} is missing: run cargo build -p ferry (or set FERRY_BIN)`);
+  assert.ok(existsSync(join(root, "wasm", "pkg", "web", "index.js")), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
+  work = mkdtempSync(join(tmpdir(), "ferry-web-serve-"));
+  const port = await freePort();
+  registry = `127.0.0.1:${port}`;
+  mkdirSync(join(work, "storage"));
+  writeFileSync(join(work, "config.yml"), [
+    "version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
+    `    rootdirectory: ${JSON.stringify(join(work, "storage"))}`, "  delete:", "    enabled: true",
+    "http:", `  addr: ${registry}`, "",
+  ].join("\n"));
+  const reg = start(REGISTRY, ["serve", join(work, "config.yml")]);
+  await waitFor(`docker-registry (${reg.output})`, async () => (await fetch(`http://${registry}/v2/`)).status === 200);
+
+  ref = `docker://${registry}/demo:latest`;
+  ferry(["copy", "--all", "--progress", "none", "--dest-tls-verify=false", "demo:", ref]);
+
+  const serve = start(FERRY, ["serve", "--listen", "127.0.0.1:0", "--tls-verify=false"], { cwd: root });
+  base = await waitFor("ferry serve", () => /http:\/\/(127\.0\.0\.1:\d+)\//.exec(serve.output)?.[0].replace(/\/$/, ""));
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function openPage(hash = "", viewport = { width: 1200, height: 900 }) {
+  const page = await browser.newPage({ viewport });
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(`${base}/${hash}`);
+  await page.waitForFunction(() => document.documentElement.dataset.ready, null, { timeout: 20_000 });
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.ready), "1", await page.textContent("#status"));
+  return page;
+}
+
+/** Waits until the summary shows `input` (a reference or a digest) and returns its digest. */
+async function shownDigest(page, input) {
+  const h = await page.waitForFunction((input) => document.getElementById("summary").dataset.input === input
+    && document.getElementById("digest")?.textContent, input, { timeout: 10_000 });
+  return h.jsonValue();
+}
+
+test("the registry input is enabled under ferry serve, and reads a reference typed and entered from the keyboard", async () => {
+  const page = await openPage();
+  assert.equal(await page.isDisabled("#registry-ref"), false);
+  assert.match(await page.textContent("#registry-note"), /ferry serve/);
+  // Keyboard: Tab from the manifest box reaches the reference box.
+  await page.focus("#manifest");
+  const seen = [];
+  for (let i = 0; i < 10 && !seen.includes("registry-ref"); i++) {
+    await page.keyboard.press("Tab");
+    seen.push(await page.evaluate(() => document.activeElement?.id));
+  }
+  assert.ok(seen.includes("registry-ref"), seen.join(","));
+  // Without the docker:// prefix, as people type it.
+  await page.keyboard.type(`${registry}/demo:latest`);
+  await page.keyboard.press("Enter");
+  const raw = nativeRaw(ref);
+  assert.equal(await shownDigest(page, ref), sha256(raw));
+  assert.equal(await page.inputValue("#manifest"), raw.toString("utf8"));
+  assert.match(await page.textContent("#layout-info"), /Registry image docker:\/\/127\.0\.0\.1:\d+\/demo:latest, read through ferry serve/);
+
+  // The index: four platforms, as native inspect lists them.
+  const index = JSON.parse(raw);
+  const rows = await page.locator("#platform-table tbody tr").allTextContents();
+  assert.equal(rows.length, index.manifests.length);
+  index.manifests.forEach((m, i) => assert.ok(rows[i].includes(m.digest), `row ${i}: ${rows[i]}`));
+  await page.screenshot({ path: join(artifacts, "serve-index.png"), fullPage: true });
+
+  // An unreadable reference is an error that names it, not a blank page.
+  await page.fill("#registry-ref", `${registry}/no-such-repository:latest`);
+  await page.click("#registry-read");
+  await page.waitForFunction(() => document.getElementById("status").className === "bad");
+  assert.match(await page.textContent("#status"), /no-such-repository/);
+  await page.close();
+});
+
+test("choosing a platform, following its digest through the proxy, the config history beside the layers, and back", async () => {
+  const page = await openPage();
+  await page.fill("#registry-ref", ref);
+  await page.press("#registry-ref", "Enter");
+  const listFile = join(work, "index.json");
+  writeFileSync(listFile, nativeRaw(ref));
+  await shownDigest(page, ref);
+
+  await page.fill("#platform", "linux/arm/v7");
+  const chosen = ferry(["manifest", "choose", listFile, "--platform", "linux/arm/v7"]).toString().trim();
+  assert.equal(await page.textContent("#chosen-digest"), chosen);
+
+  // Follow it with the keyboard: focus the entry's open button, press Enter.
+  await page.focus(`button[aria-label="Open ${chosen}"]`);
+  await page.keyboard.press("Enter");
+  const instanceRef = `docker://${registry}/demo@${chosen}`;
+  assert.equal(await shownDigest(page, chosen), chosen);
+  assert.equal(sha256(nativeRaw(instanceRef)), chosen);
+  const manifest = JSON.parse(nativeRaw(instanceRef));
+  assert.equal(await page.locator("#image-table tbody tr.layer").count(), manifest.layers.length);
+
+  // The config comes through /api/blob; its history is lined up with the layers.
+  const config = JSON.parse(ferry(["inspect", "--config", "--tls-verify=false", instanceRef]));
+  await page.waitForSelector("#history-table tbody tr");
+  const history = await page.locator("#history-table tbody tr").allTextContents();
+  assert.equal(history.length, config.history.length);
+  config.history.forEach((entry, i) => {
+    assert.ok(history[i].includes(entry.created_by), history[i]);
+    assert.ok(history[i].includes(manifest.layers[i].digest), `step ${i} beside layer ${i}: ${history[i]}`);
+  });
+  assert.equal(await page.locator("#history-diagnostics li").count(), 0, "counts agree: no diagnostic");
+  await page.click(`button[aria-label="Show config ${manifest.config.digest}"]`);
+  assert.deepEqual(JSON.parse(await page.textContent("#config-view")), config);
+  await page.screenshot({ path: join(artifacts, "serve-instance.png"), fullPage: true });
+
+  // The address holds the view: reference and followed digest.
+  const url = page.url();
+  assert.match(url, /[#&]r=docker%3A%2F%2F127\.0\.0\.1%3A\d+%2Fdemo%3Alatest/);
+  assert.ok(url.includes(`d=${encodeURIComponent(chosen)}`), url);
+  const again = await openPage(url.slice(base.length + 1));
+  assert.equal(await shownDigest(again, chosen), chosen);
+  assert.deepEqual(await again.locator("#trail li").allTextContents(), [`${registry}/demo:latest`, chosen.slice(0, 19)]);
+  await again.close();
+
+  // Back to the index through the trail.
+  await page.click("#trail button.back");
+  assert.equal(await shownDigest(page, ref), sha256(readFileSync(listFile)));
+  await page.close();
+});
+
+test("the conversion preview of the registry's index matches ferry manifest convert", async () => {
+  const page = await openPage();
+  await page.fill("#registry-ref", ref);
+  await page.click("#registry-read");
+  await shownDigest(page, ref);
+  const listFile = join(work, "index.json");
+  writeFileSync(listFile, nativeRaw(ref));
+  assert.equal(await page.inputValue("#convert-to"), "docker-list");
+  const native = ferry(["manifest", "convert", listFile, "--to", "docker-list"]);
+  const shown = await page.textContent("#converted");
+  assert.equal(shown, native.toString("utf8").replace(/\n$/, ""));
+  assert.equal(await page.textContent("#converted-digest"), sha256(shown));
+  await page.screenshot({ path: join(artifacts, "serve-convert.png"), fullPage: true });
+  await page.close();
+});
+
+/** The plan `ferry copy --dry-run --json` makes for the same copy. */
+function nativePlan(kind, selection) {
+  const dest = join(work, `dest-${kind}-${Math.random().toString(36).slice(2)}`);
+  const target = { dir: `dir:${dest}`, oci: `oci:${dest}`, "oci-archive": `oci-archive:${dest}.tar`,
+    "docker-archive": `docker-archive:${dest}.tar` }[kind];
+  const sel = selection === "all" ? ["--all"] : ["--multi-arch", "system", "--override-os", "linux", "--override-arch", selection.split("/")[1]];
+  const out = ferry(["copy", "--dry-run", "--json", "--progress", "none", "--src-tls-verify=false", ...sel, ref, target]);
+  return JSON.parse(out).plan;
+}
+
+test("the copy plan preview answers as ferry copy --dry-run for every destination kind and selection", async () => {
+  const page = await openPage();
+  await page.fill("#registry-ref", ref);
+  await page.click("#registry-read");
+  await shownDigest(page, ref);
+  await page.fill("#platform", "linux/s390x");
+  let compared = 0;
+  for (const kind of ["dir", "oci", "oci-archive", "docker-archive"]) {
+    await page.selectOption("#plan-dest", kind);
+    for (const selection of ["linux/s390x", "all"]) {
+      await page.check(`input[name=plan-sel][value=${selection === "all" ? "all" : "system"}]`);
+      if (kind === "docker-archive" && selection === "all") {
+        // A docker-archive holds one image: the page shows ferry's refusal.
+        await page.waitForSelector("#plan-error");
+        assert.match(await page.textContent("#plan-error"), /cannot store a manifest list/);
+        assert.throws(() => nativePlan(kind, selection), /cannot store a manifest list/);
+        continue;
+      }
+      // Instance manifests arrive through the proxy; the summary follows.
+      const handle = await page.waitForFunction(() => document.getElementById("plan-json").textContent || null, null, { timeout: 10_000 });
+      assert.deepEqual(JSON.parse(await handle.jsonValue()), nativePlan(kind, selection), `${kind}, ${selection}`);
+      compared++;
+    }
+  }
+  assert.equal(compared, 7);
+  // The blob table says what happens in transit; the registry kind counts requests.
+  await page.selectOption("#plan-dest", "docker");
+  assert.match(await page.textContent("#plan-summary"), /Registry requests/);
+  await page.check("input[name=plan-sel][value=all]");
+  await page.selectOption("#plan-dest", "oci");
+  await page.waitForFunction(() => document.getElementById("plan-json").textContent);
+  assert.ok((await page.locator("#plan-blobs tbody tr").count()) > 0);
+  await page.screenshot({ path: join(artifacts, "serve-plan.png"), fullPage: true });
+
+  // Chosen instances, by keyboard: the list and two entries, the rest dropped.
+  await page.focus("input[name=plan-sel][value=instances]");
+  await page.keyboard.press("Space");
+  const boxes = page.locator("#plan-instances input[type=checkbox]");
+  assert.equal(await boxes.count(), 4);
+  await boxes.nth(0).focus();
+  await page.keyboard.press("Space");
+  await boxes.nth(2).check();
+  await page.check("#plan-strip");
+  await page.waitForFunction(() => document.getElementById("plan-json").textContent.includes("\"drop\""));
+  const plan = JSON.parse(await page.textContent("#plan-json"));
+  assert.deepEqual(plan.listEntries, ["copy", "drop", "copy", "drop"]);
+  const listFile = join(work, "index.json");
+  writeFileSync(listFile, nativeRaw(ref));
+  const entries = JSON.parse(readFileSync(listFile)).manifests;
+  assert.deepEqual(plan.manifests.filter((m) => m.role === "instance").map((m) => m.sourceDigest), [entries[0].digest, entries[2].digest]);
+  // The selection is in the address too.
+  const url = page.url();
+  assert.match(url, /sel=instances/);
+  assert.ok(url.includes(encodeURIComponent(`${entries[0].digest},${entries[2].digest}`)), url);
+  const again = await openPage(url.slice(base.length + 1));
+  await again.waitForFunction(() => document.getElementById("plan-json").textContent.includes("\"drop\""));
+  assert.deepEqual(JSON.parse(await again.textContent("#plan-json")).listEntries, ["copy", "drop", "copy", "drop"]);
+  await again.close();
+  await page.close();
+});
+
+test("narrow screen under ferry serve: the registry row and plan fit without sideways scrolling", async () => {
+  const page = await openPage("", { width: 360, height: 780 });
+  await page.fill("#registry-ref", ref);
+  await page.click("#registry-read");
+  await shownDigest(page, ref);
+  await page.waitForFunction(() => document.getElementById("plan-json").textContent || document.getElementById("plan-error"));
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  const widest = await page.evaluate(() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > 361).map((e) => e.id || e.tagName).slice(0, 5).join(", "));
+  assert.ok(scrollWidth <= 361, `no horizontal page scroll (${scrollWidth}px; too wide: ${widest})`);
+  await page.screenshot({ path: join(artifacts, "serve-narrow.png"), fullPage: true });
+  await page.close();
+});
+
+test("no script errors on the page", () => {
+  assert.deepEqual(pageErrors, []);
+});
