@@ -48,6 +48,29 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// One value from a document, for showing on a line of a table or a
+/// `Key: value` line: as [`terminal_safe`], with line breaks escaped too
+/// (`\n`, and `\r`, `\u{85}`, `\u{2028}`, `\u{2029}`, vertical tab and
+/// form feed, which some terminals and viewers also break on); tabs stay.
+/// A value may hold a newline; printed raw it would end its line early
+/// and start one that looks like ferry's own (`Digest:      sha256:…`),
+/// misleading a reader or a script that splits lines.
+pub fn line_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let breaks = |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(breaks) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if breaks(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +81,15 @@ mod tests {
         assert_eq!(
             terminal_safe("a\u{1b}]0;x\u{7}\r\0\u{9b}"),
             "a\\u{1b}]0;x\\u{7}\\u{d}\\u{0}\\u{9b}"
+        );
+    }
+
+    #[test]
+    fn values_on_a_line_have_their_line_breaks_escaped() {
+        assert_eq!(line_safe("linux/amd64\t"), "linux/amd64\t");
+        assert_eq!(
+            line_safe("a\nDigest: x\r\u{2028}\u{85}\u{1b}"),
+            "a\\u{a}Digest: x\\u{d}\\u{2028}\\u{85}\\u{1b}"
         );
     }
 

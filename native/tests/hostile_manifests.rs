@@ -97,6 +97,9 @@ const CASES: &[Case] = &[
     Case { file: "index-control-characters.json", command: VALIDATE, code: 1, says: "contains whitespace or control characters" },
     Case { file: "index-control-characters.json", command: CHOOSE, code: 1, says: "os \"linux\\u{1b}]0;pwned\\u{7}\" is not \"linux\"" },
     Case { file: "index-control-characters.json", command: CONVERT, code: 0, says: "\\u001b[2J" },
+    // Newlines inside values stay on their line, escaped.
+    Case { file: "manifest-newlines-in-values.json", command: INSPECT, code: 0, says: "config.v1+json\\u{a}Digest:      sha256:forged-config" },
+    Case { file: "index-newlines-in-values.json", command: INSPECT, code: 0, says: "first line\\u{a}second line" },
     // Digests that look like paths: shown, flagged, never handed on.
     Case { file: "manifest-config-digest-traversal.json", command: VALIDATE, code: 1, says: "/config/digest: invalid digest \"sha256:../../../etc/passwd\"" },
     Case { file: "manifest-layer-digest-traversal.json", command: VALIDATE, code: 1, says: "/layers/0/digest: invalid digest" },
@@ -163,6 +166,46 @@ fn every_command_on_every_hostile_fixture_is_well_behaved() {
                 );
             }
         }
+    }
+}
+
+/// A newline or carriage return inside a value would end ferry's line
+/// early and start one that looks like ferry's own (`Digest:      …`,
+/// `Total size:  …`, a second table row): `inspect` shows each value on
+/// its own line, escaped, so the output has exactly the lines of an
+/// honest document with the same shape.
+#[test]
+fn newlines_inside_values_cannot_forge_lines_of_inspect_output() {
+    for (file, lines, forged) in [
+        (
+            "manifest-newlines-in-values.json",
+            // Media type, digest, size, config, layer count, one layer, total.
+            7,
+            &["Digest:      sha256:forged", "Total size:  0 B"][..],
+        ),
+        (
+            "index-newlines-in-values.json",
+            // Media type, digest, size, count, header, one entry, its
+            // annotation, "Annotations:", one annotation.
+            9,
+            &["  2    linux/arm64", "Manifests:   9", "second line", "1)"][..],
+        ),
+    ] {
+        let out = ferry(&["manifest", "inspect", fixture(file).to_str().unwrap()]);
+        assert_well_behaved(&out, file);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(!stdout.contains('\r'), "{file}: raw CR in {stdout:?}");
+        assert_eq!(stdout.lines().count(), lines, "{file}: {stdout}");
+        for line in stdout.lines() {
+            for fake in forged {
+                assert!(
+                    !line.starts_with(fake),
+                    "{file}: a value started the line {line:?}"
+                );
+            }
+        }
+        assert!(stdout.contains("\\u{a}"), "{file}: {stdout}");
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use ferry::input::{self, Source};
-use ferry::output::{human_size, short_digest, terminal_safe};
+use ferry::output::{human_size, line_safe, short_digest, terminal_safe};
 use ferry_core::inspect::{Content, Inspection};
 use ferry_core::validate::Severity;
 
@@ -194,12 +194,12 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "rejected"
             };
-            let platform = terminal_safe(v.platform.as_deref().unwrap_or("(no platform)"));
+            let platform = line_safe(v.platform.as_deref().unwrap_or("(no platform)"));
             eprintln!(
                 "  {:>3}  {mark}  {platform:<20}  {}  {}",
                 v.index + 1,
-                terminal_safe(short_digest(&v.digest)),
-                terminal_safe(&v.reason)
+                line_safe(short_digest(&v.digest)),
+                line_safe(&v.reason)
             );
         }
     };
@@ -310,7 +310,9 @@ fn count(report: &ferry_core::validate::Report, severity: Severity) -> usize {
         .count()
 }
 
-/// The text form of an inspection.
+/// The text form of an inspection: one line per fact, one row per layer
+/// or entry. Every value from the document goes through [`line_safe`], so
+/// a newline inside one cannot start a line of its own.
 fn render(i: &Inspection) -> String {
     let mut out = String::new();
     let declared = match &i.declared_media_type {
@@ -318,14 +320,14 @@ fn render(i: &Inspection) -> String {
         Some(d) => format!(" (declared {d:?})"),
         None => " (detected; no mediaType in the document)".to_string(),
     };
-    let _ = writeln!(out, "Media type:  {}{declared}", i.media_type);
+    let _ = writeln!(out, "Media type:  {}{declared}", line_safe(&i.media_type));
     if i.detected_media_type != i.media_type {
         let detected = if i.detected_media_type.is_empty() {
             "nothing recognisable"
         } else {
             &i.detected_media_type
         };
-        let _ = writeln!(out, "Detected:    {detected}");
+        let _ = writeln!(out, "Detected:    {}", line_safe(detected));
     }
     let _ = writeln!(out, "Digest:      {}", i.digest);
     let _ = writeln!(out, "Size:        {} bytes", i.size);
@@ -342,13 +344,13 @@ fn render(i: &Inspection) -> String {
                 let _ = writeln!(
                     out,
                     "Config:      {}  {}  {}",
-                    config.digest_text,
+                    line_safe(&config.digest_text),
                     human_size(config.size),
-                    config.media_type
+                    line_safe(&config.media_type)
                 );
             }
             if let Some(id) = image_id {
-                let _ = writeln!(out, "Image ID:    {id}");
+                let _ = writeln!(out, "Image ID:    {}", line_safe(id));
             }
             let _ = writeln!(out, "Layers:      {}", layers.len());
             for (n, layer) in layers.iter().enumerate() {
@@ -361,10 +363,11 @@ fn render(i: &Inspection) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "  {:>3}  {}  {:>10}  {media_type}{empty}",
+                    "  {:>3}  {}  {:>10}  {}{empty}",
                     n + 1,
-                    d.digest_text,
-                    human_size(d.size)
+                    line_safe(&d.digest_text),
+                    human_size(d.size),
+                    line_safe(media_type)
                 );
             }
             match total_size {
@@ -411,20 +414,21 @@ fn render(i: &Inspection) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "  {:<3}  {platform:<20}  {:<19}  {:>10}  {}",
+                    "  {:<3}  {:<20}  {:<19}  {:>10}  {}",
                     n + 1,
-                    short_digest(&m.digest_text),
+                    line_safe(&platform),
+                    line_safe(short_digest(&m.digest_text)),
                     human_size(m.size),
-                    m.media_type
+                    line_safe(&m.media_type)
                 );
                 for (k, v) in &m.annotations {
-                    let _ = writeln!(out, "         {k}={v}");
+                    let _ = writeln!(out, "         {}={}", line_safe(k), line_safe(v));
                 }
             }
             if !annotations.is_empty() {
                 let _ = writeln!(out, "Annotations:");
                 for (k, v) in annotations {
-                    let _ = writeln!(out, "  {k}={v}");
+                    let _ = writeln!(out, "  {}={}", line_safe(k), line_safe(v));
                 }
             }
         }
