@@ -95,6 +95,10 @@ fn fifty_parallel_copies_per_round_leak_no_descriptors_and_bounded_memory() {
     let mut fds = Vec::new();
     let mut rss = Vec::new();
     for round in 0..ROUNDS {
+        // The copies run concurrently on one thread of a multi-threaded
+        // runtime (a LocalSet asks nothing of their futures); the engine's
+        // own tasks spread over the workers.
+        let local = tokio::task::LocalSet::new();
         let jobs: Vec<_> = (0..COPIES_PER_ROUND)
             .map(|i| {
                 let source = source.clone();
@@ -107,10 +111,10 @@ fn fifty_parallel_copies_per_round_leak_no_descriptors_and_bounded_memory() {
                 } else {
                     registry.docker_ref(&format!("soak/copy-{i}:r{round}"))
                 };
-                runtime.spawn(async move { one_copy(&source, &destination).await })
+                local.spawn_local(async move { one_copy(&source, &destination).await })
             })
             .collect();
-        let results = runtime.block_on(async {
+        let results = local.block_on(&runtime, async {
             let mut out = Vec::new();
             for job in jobs {
                 out.push(job.await.map_err(|e| e.to_string()).and_then(|r| r));
