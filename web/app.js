@@ -861,7 +861,11 @@ function instancesAtHand(digests) {
         lay.blobs.set(d, m.bytes);
         lay.types.set(d, m.mediaType);
         if (state.layout === lay) render();
-      }, (e) => setStatus(e.message, true));
+      }, (e) => {
+        lay.failed = lay.failed ?? new Map();
+        lay.failed.set(d, e.message);
+        if (state.layout === lay) render();
+      });
     }
   }
   return out;
@@ -915,10 +919,13 @@ function renderPlan(bytes, ins) {
         `${top.entries.filter((e) => e === "drop").length} dropped.` +
         (top.cannotModify ? ` It may not change: ${top.cannotModify}.` : "");
   $("plan-verdict").replaceChildren(h("span", { class: "ok", id: "plan-top" }, verdict));
-  $("plan-missing").replaceChildren(...answer.missing.map((d) => h("li", { class: "missing" },
-    "The manifest of instance ", h("code", {}, d), state.layout?.remote && state.source === "layout"
-      ? " is being read through ferry serve…"
-      : " is not at hand (load the layout or read the image from a registry to plan it).")));
+  const remote = state.layout?.remote && state.source === "layout";
+  $("plan-missing").replaceChildren(...answer.missing.map((d) => {
+    const failed = remote ? state.layout.failed?.get(d) : null;
+    return h("li", { class: failed ? "missing bad" : "missing" }, "The manifest of instance ", h("code", {}, d),
+      failed ? ` could not be read: ${failed}` : remote ? " is being read through ferry serve…"
+        : " is not at hand (load the layout or read the image from a registry to plan it).");
+  }));
   const ops = new Map();
   for (const img of answer.images) img.blobs.forEach((b, i) => ops.set(b.digest, img.operations[i]));
   const sum = answer.summary;
