@@ -3,7 +3,7 @@
 // the page is served as a static site with the ferry-wasm package at
 // /pkg/, and every flow is checked against containers/image's answers in
 // ../shared/conformance (FERRY_CONFORMANCE overrides the folder).
-// Screenshots go to web/tests/artifacts/.
+// Screenshots go to target/web-artifacts/ (gitignored, with the build).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
@@ -21,7 +21,7 @@ const root = dirname(web);
 const pkg = join(root, "wasm", "pkg");
 const conformance = process.env.FERRY_CONFORMANCE ?? join(root, "..", "shared", "conformance");
 const generated = join(conformance, "generated");
-const artifacts = join(here, "artifacts");
+const artifacts = join(root, "target", "web-artifacts");
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? "/usr/bin/chromium";
 const TYPES = {
   ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
