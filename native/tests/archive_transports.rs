@@ -28,15 +28,15 @@ use tokio::io::AsyncReadExt;
 /// left none behind.
 static TEMP_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// ferry's temporary files and directories of this process.
+/// ferry's temporary files and staging directories of this process.
 fn leftovers() -> Vec<String> {
-    let prefix = archive::temp_prefix();
+    let prefixes = [archive::temp_prefix(), fsutil::staging_prefix()];
     std::fs::read_dir(archive::big_temp_dir())
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&prefix))
+                .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
                 .collect()
         })
         .unwrap_or_default()
@@ -1140,6 +1140,11 @@ async fn gzip_compressed_docker_archive_is_read() {
             .replace_descriptor_order()
     );
     verify_blobs(&source, &manifest, &media_type).await;
+    let staged = leftovers();
+    assert!(
+        staged.len() == 1 && staged[0].starts_with(&fsutil::staging_prefix()),
+        "decompressed into one locked staging directory: {staged:?}"
+    );
     drop(source);
     assert_eq!(
         leftovers(),

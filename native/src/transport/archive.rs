@@ -17,8 +17,9 @@
 //! archives ([`write_archive`]).
 //!
 //! A gzip-compressed archive (`docker save | gzip`) cannot be seeked into,
-//! so it is decompressed once into a temporary file, removed when the
-//! [`TarArchive`] is dropped; decompression stops at
+//! so it is decompressed once into a temporary file, in a locked staging
+//! directory ([`fsutil::StagingDir`]) removed when the [`TarArchive`] is
+//! dropped, or swept by the next archive copy if ferry was killed; decompression stops at
 //! [`Limits::max_decompressed_size`] so a small bomb cannot fill the disk.
 
 use std::collections::{BTreeMap, HashMap};
@@ -97,14 +98,14 @@ struct Inner {
     /// The archive as the user named it, for messages.
     path: PathBuf,
     /// The decompressed copy, when the archive is compressed.
-    decompressed: Option<tempfile::TempPath>,
+    decompressed: Option<Decompressed>,
     /// Regular files by normalised name, links already resolved.
     files: BTreeMap<String, Span>,
 }
 
 impl Inner {
     fn data_path(&self) -> &Path {
-        self.decompressed.as_deref().unwrap_or(&self.path)
+        self.decompressed.as_ref().map_or(&self.path, |d| &d.path)
     }
 }
 
@@ -328,7 +329,7 @@ fn index(path: PathBuf, limits: &Limits) -> Result<Inner, TransportError> {
             });
         }
     };
-    let data_path = decompressed.as_deref().unwrap_or(&path);
+    let data_path = decompressed.as_ref().map_or(&path, |d| &d.path);
     let mut data = std::fs::File::open(data_path).map_err(io_error(data_path, "open"))?;
     let len = data.metadata().map_err(io_error(data_path, "stat"))?.len();
     let files = Scanner {
@@ -370,6 +371,14 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
     Ok(filled)
 }
 
+/// A compressed archive's decompressed copy; the staging directory (and
+/// the copy in it) goes when this is dropped.
+#[derive(Debug)]
+struct Decompressed {
+    path: PathBuf,
+    _staging: fsutil::StagingDir,
+}
+
 /// Decompresses a gzip archive into a temporary file, counting bytes and
 /// stopping at `limit`. Multi-member gzip is read whole, as Go's reader
 /// does.
@@ -377,13 +386,14 @@ fn decompress(
     file: std::fs::File,
     archive: &Path,
     limit: u64,
-) -> Result<tempfile::TempPath, TransportError> {
-    let dir = big_temp_dir();
-    let (out, temp) = tempfile::Builder::new()
-        .prefix(&temp_prefix())
-        .tempfile_in(&dir)
-        .map_err(io_error(&dir, "create a temporary file in"))?
-        .into_parts();
+) -> Result<Decompressed, TransportError> {
+    let staging = fsutil::StagingDir::create_blocking(&big_temp_dir())?;
+    let temp = staging.path().join("archive.tar");
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(io_error(&temp, "create"))?;
     let mut writer = BufWriter::with_capacity(CHUNK, out);
     let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK, file));
     let mut buffer = vec![0u8; CHUNK];
@@ -420,10 +430,13 @@ fn decompress(
         }
         writer
             .write_all(&buffer[..n])
-            .map_err(io_error(&*temp, "write"))?;
+            .map_err(io_error(&temp, "write"))?;
     }
-    writer.flush().map_err(io_error(&*temp, "write"))?;
-    Ok(temp)
+    writer.flush().map_err(io_error(&temp, "write"))?;
+    Ok(Decompressed {
+        path: temp,
+        _staging: staging,
+    })
 }
 
 /// What a name in the archive is.

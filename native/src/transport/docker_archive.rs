@@ -23,8 +23,10 @@
 //! A destination takes one schema 2 image, with uncompressed layers, and
 //! writes `<hex>.json` (the config), `<hex>.tar` (each layer, named by
 //! the digest it was stored under), `manifest.json` and `repositories`;
-//! the tar is written beside `PATH` under a temporary name and renamed
-//! into place at commit. As in containers/image, an existing non-empty
+//! blobs are staged in a locked [`StagingDir`] (removed when the
+//! destination is dropped, or swept by the next archive copy if ferry is
+//! killed), and the tar is written beside `PATH` under a temporary name
+//! and renamed into place at commit, so `PATH` is never half-written. As in containers/image, an existing non-empty
 //! file at `PATH` is refused: the format cannot be added to in place.
 //! Archives carry no signatures.
 
@@ -40,7 +42,7 @@ use ferry_core::media_type as mt;
 use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
-use super::fsutil;
+use super::fsutil::{self, StagingDir};
 use super::oci::blob_path;
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
@@ -516,7 +518,7 @@ pub struct DockerArchiveDestination {
     reference: ArchiveReference,
     /// Blobs as they arrive, at `<alg>/<hex>`; removed on drop, on every
     /// path.
-    staging: tempfile::TempDir,
+    staging: StagingDir,
     manifest: Mutex<Option<Vec<u8>>>,
 }
 
@@ -540,11 +542,7 @@ impl DockerArchiveDestination {
                 reason: "the file exists; docker-archive cannot add to an existing archive (remove it first)".into(),
             });
         }
-        let base = archive::big_temp_dir();
-        let staging = tempfile::Builder::new()
-            .prefix(&archive::temp_prefix())
-            .tempdir_in(&base)
-            .map_err(io_error(&base, "create a temporary directory in"))?;
+        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
         Ok(DockerArchiveDestination {
             reference: reference.clone(),
             staging,

@@ -61,6 +61,141 @@ impl Drop for ScratchFile {
     }
 }
 
+/// Prefix of staging directories in the temporary directory. Unlike
+/// [`TEMP_PREFIX`] it does not hide the directory: a staging directory can
+/// hold gigabytes, and whoever looks for what fills `/var/tmp` should see
+/// whose it is.
+pub const STAGING_PREFIX: &str = "ferry-staging-";
+
+/// The lock file inside a staging directory, held (`flock`, exclusive) by
+/// the process using the directory for as long as the directory exists.
+const STAGING_LOCK: &str = ".lock";
+
+/// Prefix of this process's staging directories: [`STAGING_PREFIX`] and
+/// the process ID.
+pub fn staging_prefix() -> String {
+    format!("{STAGING_PREFIX}{}-", std::process::id())
+}
+
+/// A directory in the temporary directory where an archive is staged
+/// (an archive destination's layout, a decompressed source archive),
+/// removed when dropped.
+///
+/// A process killed mid-copy runs no destructor, and containers/image
+/// leaves such directories behind for good. ferry holds an advisory lock
+/// on a file inside the directory for its whole life; the kernel drops
+/// the lock when the process dies, however it dies. Creating a staging
+/// directory first sweeps the temporary directory for ferry staging
+/// directories whose lock is free, which can only be leftovers of a
+/// process that is gone ([`sweep_stale_staging`]).
+#[derive(Debug)]
+pub struct StagingDir {
+    // Field order is drop order: the directory goes while the lock is
+    // still held, so no sweeper races the removal.
+    dir: tempfile::TempDir,
+    _lock: std::fs::File,
+}
+
+impl StagingDir {
+    /// Creates a new staging directory in `base`, locked, then sweeps
+    /// `base` of stale ones. Blocking: call it off the async runtime.
+    pub fn create_blocking(base: &Path) -> Result<Self, TransportError> {
+        let dir = tempfile::Builder::new()
+            .prefix(&staging_prefix())
+            .tempdir_in(base)
+            .map_err(io_error(base, "create a temporary directory in"))?;
+        // The lock file is created and locked under another name, then
+        // renamed: a sweeper that finds `.lock` always finds it locked, and
+        // one that finds no `.lock` leaves the directory alone.
+        let unlocked = dir.path().join(".lock.new");
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&unlocked)
+            .map_err(io_error(&unlocked, "create"))?;
+        lock.try_lock().map_err(|e| {
+            io_error(&unlocked, "lock")(match e {
+                std::fs::TryLockError::Error(error) => error,
+                std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
+            })
+        })?;
+        let locked = dir.path().join(STAGING_LOCK);
+        std::fs::rename(&unlocked, &locked).map_err(io_error(&locked, "rename into place"))?;
+        let owner = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::symlink_metadata(dir.path()).map_err(io_error(dir.path(), "stat"))?,
+        );
+        sweep_stale_staging(base, owner, dir.path());
+        Ok(StagingDir { dir, _lock: lock })
+    }
+
+    /// [`StagingDir::create_blocking`] on a blocking thread.
+    pub async fn create(base: &Path) -> Result<Self, TransportError> {
+        let owned = base.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::create_blocking(&owned))
+            .await
+            .map_err(|e| {
+                io_error(base, "create a temporary directory in")(std::io::Error::other(e))
+            })?
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Removes the staging directories in `base` that a dead ferry left: those
+/// named [`STAGING_PREFIX`]…, real directories (a symbolic link is never
+/// followed, nor removed), owned by `owner` and writable by no one else,
+/// holding a regular `.lock` file that no live process has locked. Anything
+/// else, others' files above all, is left alone; so is `keep` (the
+/// caller's own). Best effort: a directory that cannot be judged or removed
+/// stays, and the copy goes on.
+pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
+        {
+            continue;
+        }
+        let dir = entry.path();
+        if dir == keep {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o022 != 0 {
+            continue;
+        }
+        let lock_path = dir.join(STAGING_LOCK);
+        match std::fs::symlink_metadata(&lock_path) {
+            Ok(m) if m.is_file() => {}
+            _ => continue,
+        }
+        let Ok(lock) = std::fs::File::open(&lock_path) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            // Locked: a live ferry is using it (or the lock cannot be
+            // taken at all, which says nothing about whether it is stale).
+            continue;
+        }
+        // std's remove_dir_all does not follow symbolic links inside.
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            removed.push(dir);
+        }
+        drop(lock);
+    }
+    removed
+}
+
 /// What a destination created, removed again if it is dropped before its
 /// commit: a copy that fails (disk full, permission denied, a blob that
 /// does not match its digest) leaves the destination as it found it, not

@@ -14,8 +14,10 @@
 //! temporary file beside `PATH`, renamed over `PATH` when complete. So the
 //! archive appears whole or not at all, and, as with containers/image, it
 //! holds exactly the one image copied: an existing archive at `PATH` is
-//! replaced, not added to. The temporary directory goes when the
-//! destination is dropped, whether or not the copy got to commit.
+//! replaced, not added to. The temporary directory (a locked
+//! [`StagingDir`]) goes when the destination is dropped, whether or not
+//! the copy got to commit; if ferry is killed, the next archive copy
+//! sweeps it.
 
 use std::path::Path;
 
@@ -26,7 +28,7 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::{Descriptor, Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
-use super::fsutil::TEMP_PREFIX;
+use super::fsutil::{StagingDir, TEMP_PREFIX};
 use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
@@ -176,7 +178,7 @@ impl ImageSource for OciArchiveSource {
 pub struct OciArchiveDestination {
     reference: LayoutReference,
     /// Removed on drop, on every path.
-    staging: tempfile::TempDir,
+    staging: StagingDir,
     layout: OciDestination,
 }
 
@@ -190,11 +192,7 @@ impl OciArchiveDestination {
             });
         }
         archive::check_target(&reference.path, &location).await?;
-        let base = archive::big_temp_dir();
-        let staging = tempfile::Builder::new()
-            .prefix(&archive::temp_prefix())
-            .tempdir_in(&base)
-            .map_err(io_error(&base, "create a temporary directory in"))?;
+        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
         let layout = OciDestination::create(&LayoutReference {
             path: staging.path().to_path_buf(),
             name: reference.name.clone(),
