@@ -2,22 +2,38 @@
 //! "No space left on device", and leaves the destination exactly as it
 //! was: empty, or the previous image intact. Space is made short with a
 //! small tmpfs (these tests need root, as CI has).
+//!
+//! `docker-archive:` never writes over a non-empty archive (as in
+//! containers/image), so its "previous image" is an archive beside the
+//! destination, and the destination an empty file as `mktemp` leaves one:
+//! that file must stay empty, not vanish or fill halfway.
 
 mod support;
 
 use std::path::Path;
 
-use support::{Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image};
+use support::{
+    Found, Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image, write_dir_image_uncompressed,
+};
 
-/// 3 layers of 512 KiB: more than the 1 MiB tmpfs holds.
-fn big_source(s: &Scratch) -> String {
-    write_dir_image(&s.join("src"), 10, 3, 512 << 10);
+/// 3 layers of 512 KiB: more than the 1 MiB tmpfs holds. For
+/// `docker-archive:`, which stores layers uncompressed, the layers are.
+fn big_source(s: &Scratch, kind: &str) -> String {
+    if kind == "docker-archive" {
+        write_dir_image_uncompressed(&s.join("src"), 10, 3, 512 << 10);
+    } else {
+        write_dir_image(&s.join("src"), 10, 3, 512 << 10);
+    }
     format!("dir:{}", s.join("src").display())
 }
 
 /// A small image that fits, to be the "previous image".
-fn small_source(s: &Scratch) -> String {
-    write_dir_image(&s.join("small"), 11, 1, 4096);
+fn small_source(s: &Scratch, kind: &str) -> String {
+    if kind == "docker-archive" {
+        write_dir_image_uncompressed(&s.join("small"), 11, 1, 4096);
+    } else {
+        write_dir_image(&s.join("small"), 11, 1, 4096);
+    }
     format!("dir:{}", s.join("small").display())
 }
 
@@ -62,16 +78,21 @@ fn full_disk_leaves_destination_as_it_was(test: &str, kind: &str, prefill: bool)
     let s = Scratch::new(test);
     let tmpdir = s.join("tmp");
     std::fs::create_dir_all(&tmpdir).unwrap();
-    let big = big_source(&s);
-    let small = small_source(&s);
+    let big = big_source(&s, kind);
+    let small = small_source(&s, kind);
     let disk = Tmpfs::mount(&s.join("disk"), "1m");
     let sentinel = Sentinel::new(disk.path.join("sentinel"));
     let dest_path = match kind {
-        "oci-archive" => disk.path.join("image.tar"),
+        "oci-archive" | "docker-archive" => disk.path.join("image.tar"),
         _ => disk.path.join("image"),
     };
     let dst = format!("{kind}:{}", dest_path.display());
-    if prefill {
+    if prefill && kind == "docker-archive" {
+        let previous = format!("{kind}:{}", disk.path.join("previous.tar").display());
+        copy_succeeds(&small, &previous, &tmpdir);
+        check(&previous).expect("the previous archive is valid");
+        std::fs::write(&dest_path, b"").unwrap();
+    } else if prefill {
         copy_succeeds(&small, &dst, &tmpdir);
     }
     let before = snapshot(&disk.path);
@@ -92,6 +113,11 @@ fn full_disk_leaves_destination_as_it_was(test: &str, kind: &str, prefill: bool)
         0,
         "no staging left in TMPDIR"
     );
+    if kind == "docker-archive" {
+        // The file is still one ferry writes into: an image that fits goes in.
+        copy_succeeds(&small, &dst, &tmpdir);
+        assert!(matches!(check(&dst), Ok(Found::Images { .. })), "{dst}");
+    }
 }
 
 #[test]
@@ -124,17 +150,35 @@ fn oci_archive_on_a_full_disk_keeps_the_previous_archive() {
     full_disk_leaves_destination_as_it_was("full-ociar-prev", "oci-archive", true);
 }
 
-/// oci-archive: stages the layout in TMPDIR; when that is what fills up,
-/// the error names TMPDIR, the staging goes, and the archive is untouched.
 #[test]
-fn oci_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
-    let s = Scratch::new("full-ociar-tmpdir");
-    let big = big_source(&s);
-    let small = small_source(&s);
+fn docker_archive_on_a_full_disk_fails_and_leaves_nothing() {
+    full_disk_leaves_destination_as_it_was("full-dockerar-empty", "docker-archive", false);
+}
+
+#[test]
+fn docker_archive_on_a_full_disk_keeps_the_empty_file_and_the_archive_beside_it() {
+    full_disk_leaves_destination_as_it_was("full-dockerar-prev", "docker-archive", true);
+}
+
+/// Archive destinations stage in TMPDIR; when that is what fills up, the
+/// error names TMPDIR, the staging goes, and the archive is untouched.
+fn full_temporary_directory_fails_and_cleans_up(test: &str, kind: &str) {
+    let s = Scratch::new(test);
+    let big = big_source(&s, kind);
+    let small = small_source(&s, kind);
     let dest_path = s.join("out/image.tar");
     std::fs::create_dir_all(s.join("out")).unwrap();
-    let dst = format!("oci-archive:{}", dest_path.display());
-    copy_succeeds(&small, &dst, &s.0);
+    let dst = format!("{kind}:{}", dest_path.display());
+    if kind == "docker-archive" {
+        // Never written over: the previous archive is beside it.
+        copy_succeeds(
+            &small,
+            &format!("{kind}:{}", s.join("out/previous.tar").display()),
+            &s.0,
+        );
+    } else {
+        copy_succeeds(&small, &dst, &s.0);
+    }
     let before = snapshot(&s.join("out"));
     let found_before = check(&dst).unwrap();
 
@@ -150,13 +194,23 @@ fn oci_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
     );
 }
 
+#[test]
+fn oci_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
+    full_temporary_directory_fails_and_cleans_up("full-ociar-tmpdir", "oci-archive");
+}
+
+#[test]
+fn docker_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
+    full_temporary_directory_fails_and_cleans_up("full-dockerar-tmpdir", "docker-archive");
+}
+
 /// A gzip-compressed archive is decompressed into TMPDIR before reading;
 /// when that fills up the copy fails naming TMPDIR and removes the
 /// partial file.
 #[test]
 fn decompressing_a_source_archive_into_a_full_temporary_directory_fails_and_cleans_up() {
     let s = Scratch::new("full-gunzip");
-    let big = big_source(&s);
+    let big = big_source(&s, "oci-archive");
     let archive = s.join("image.tar");
     copy_succeeds(&big, &format!("oci-archive:{}", archive.display()), &s.0);
     let gz = s.join("image.tar.gz");

@@ -1,5 +1,6 @@
 //! What the fault and hostile-input tests share: a checker that walks a
-//! destination (`dir:`, `oci:`, `oci-archive:`) and verifies every digest
+//! destination (`dir:`, `oci:`, `oci-archive:`, `docker-archive:`) and
+//! verifies every digest
 //! reachable from its entry point, test images big enough to interrupt,
 //! scratch directories, sentinels, and a small tmpfs that is unmounted when
 //! dropped.
@@ -195,13 +196,55 @@ pub fn write_dir_image(root: &Path, seed: u64, layers: usize, layer_size: usize)
     Digest::sha256_of(manifest.as_bytes()).to_string()
 }
 
+/// As [`write_dir_image`], with uncompressed layers
+/// (`application/vnd.oci.image.layer.v1.tar`) whose digests are also the
+/// config's `diff_ids`, as a real image's are: what `docker-archive:`, which
+/// stores layers uncompressed, takes without decompressing anything.
+pub fn write_dir_image_uncompressed(
+    root: &Path,
+    seed: u64,
+    layers: usize,
+    layer_size: usize,
+) -> String {
+    std::fs::create_dir_all(root).expect("create image directory");
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for i in 0..layers as u64 {
+        let blob = noise(seed * 1000 + i + 1, layer_size);
+        let digest = Digest::sha256_of(&blob);
+        std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
+        descriptors.push(format!(
+            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{digest}","size":{}}}"#,
+            blob.len()
+        ));
+        diff_ids.push(format!("\"{digest}\""));
+    }
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}},"seed":{seed}}}"#,
+        diff_ids.join(",")
+    );
+    let config_digest = Digest::sha256_of(config.as_bytes());
+    std::fs::write(root.join(config_digest.encoded()), &config).expect("write config");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
+        config.len(),
+        descriptors.join(",")
+    );
+    std::fs::write(root.join("manifest.json"), &manifest).expect("write manifest");
+    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n")
+        .expect("write version");
+    Digest::sha256_of(manifest.as_bytes()).to_string()
+}
+
 /// What a destination holds, as far as its entry point says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// No entry point: nothing was ever committed.
     Nothing,
     /// Top-level manifest digests (one for `dir:`, one per `index.json`
-    /// entry for layouts), and how many blobs were verified under them.
+    /// entry for layouts; for `docker-archive:`, which has no manifest,
+    /// each image's config digest), and how many blobs were verified
+    /// under them.
     Images { tops: Vec<String>, blobs: usize },
 }
 
@@ -214,10 +257,14 @@ impl Found {
     }
 }
 
-/// Checks a destination given as a ferry reference (`dir:`, `oci:` or
-/// `oci-archive:`, without a `:NAME`).
+/// Checks a destination given as a ferry reference (`dir:`, `oci:`,
+/// `oci-archive:` or `docker-archive:`, without a `:NAME`).
 pub fn check(reference: &str) -> Result<Found, String> {
-    if let Some(path) = reference.strip_prefix("dir:") {
+    if let Some(rest) = reference.strip_prefix("docker-archive:") {
+        // As in ferry, the path ends at the first colon.
+        let path = rest.split_once(':').map_or(rest, |(p, _)| p);
+        check_docker_archive(Path::new(path))
+    } else if let Some(path) = reference.strip_prefix("dir:") {
         check_dir(Path::new(path))
     } else if let Some(path) = reference.strip_prefix("oci-archive:") {
         check_oci_archive(Path::new(path))
@@ -385,6 +432,108 @@ pub fn check_oci_archive(path: &Path) -> Result<Found, String> {
         Found::Nothing => Err(format!("{}: an archive without an image", path.display())),
         found => Ok(found),
     }
+}
+
+/// `docker-archive:`: the archive is unpacked with `tar`; `manifest.json`
+/// names each image's config and layers. Every file must hold what its
+/// name (`<hex>.json`, `<hex>.tar`, as ferry writes them) says, and the
+/// layers must be the config's `diff_ids` in order. A missing or empty
+/// file is `Nothing`: ferry, like containers/image, writes into an empty
+/// file (as `mktemp` leaves one) but never into a non-empty one.
+pub fn check_docker_archive(path: &Path) -> Result<Found, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if file.metadata().map_err(|e| e.to_string())?.len() == 0 {
+        return Ok(Found::Nothing);
+    }
+    let unpacked = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = unpacked.path();
+    tar::Archive::new(file)
+        .unpack(root)
+        .map_err(|e| format!("{}: not a readable tar: {e}", path.display()))?;
+    let at = |name: &str| format!("{}: {name}", path.display());
+    let manifest = std::fs::read(root.join("manifest.json"))
+        .map_err(|e| at(&format!("manifest.json: {e}")))?;
+    let items: Vec<serde_json::Value> =
+        serde_json::from_slice(&manifest).map_err(|e| at(&format!("manifest.json: {e}")))?;
+    if items.is_empty() {
+        return Err(at("manifest.json lists no image"));
+    }
+    // A file named `<hex>.<ext>` holding content whose sha256 is `<hex>`.
+    let named_by_digest = |name: &str, ext: &str| -> Result<(Digest, Vec<u8>), String> {
+        let hex = name
+            .strip_suffix(ext)
+            .ok_or_else(|| at(&format!("{name:?} is not <hex>{ext}")))?;
+        let digest =
+            Digest::parse(&format!("sha256:{hex}")).map_err(|e| at(&format!("{name:?}: {e}")))?;
+        let bytes = std::fs::read(root.join(name)).map_err(|e| at(&format!("{name}: {e}")))?;
+        if !digest.matches(&bytes) {
+            return Err(at(&format!(
+                "{name}: content has digest {}",
+                Digest::sha256_of(&bytes)
+            )));
+        }
+        Ok((digest, bytes))
+    };
+    let mut tops = Vec::new();
+    let mut blobs = 0;
+    for (i, item) in items.iter().enumerate() {
+        let config_name = item["Config"]
+            .as_str()
+            .ok_or_else(|| at(&format!("manifest.json /{i}/Config is not a string")))?;
+        let (config_digest, config) = named_by_digest(config_name, ".json")?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&config).map_err(|e| at(&format!("{config_name}: {e}")))?;
+        let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(|d| d.as_str()).collect())
+            .unwrap_or_default();
+        let layers = item["Layers"]
+            .as_array()
+            .ok_or_else(|| at(&format!("manifest.json /{i}/Layers is not an array")))?;
+        if layers.len() != diff_ids.len() {
+            return Err(at(&format!(
+                "image {i}: {} layers, but the config has {} diff_ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        for (layer, diff_id) in layers.iter().zip(&diff_ids) {
+            let name = layer
+                .as_str()
+                .ok_or_else(|| at(&format!("manifest.json /{i}/Layers holds a non-string")))?;
+            let (digest, _) = named_by_digest(name, ".tar")?;
+            if digest.as_str() != *diff_id {
+                return Err(at(&format!("{name}: the config's diff_id is {diff_id}")));
+            }
+        }
+        tops.push(config_digest.to_string());
+        blobs += 1 + layers.len();
+    }
+    Ok(Found::Images { tops, blobs })
+}
+
+/// ferry's staging directories (`ferry-staging-*`) in a temporary
+/// directory.
+pub fn staging_dirs(tmpdir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(tmpdir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("ferry-staging-")
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
 }
 
 /// Every file under `root` with a hash of its content, for "nothing
