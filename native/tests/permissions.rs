@@ -3,29 +3,37 @@
 //! tests deny writes three ways: a read-only mount, the immutable
 //! attribute (`chattr +i`), and running ferry as `nobody` (`setpriv`)
 //! against root's directories. They need root, as CI has.
+//!
+//! `docker-archive:` never writes over a non-empty archive (as in
+//! containers/image), so where another kind is immutable with a previous
+//! image in it, the docker archive is an immutable empty file, as
+//! `mktemp` leaves one: ferry stages everything, then cannot put the
+//! archive in its place, and must clean up.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{Found, Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image};
+use support::{Found, Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image_uncompressed};
 
-const KINDS: [&str; 3] = ["dir", "oci", "oci-archive"];
+const KINDS: [&str; 4] = ["dir", "oci", "oci-archive", "docker-archive"];
 
+/// Uncompressed layers, which every kind (docker-archive: included)
+/// stores as they are.
 fn source(s: &Scratch) -> String {
-    write_dir_image(&s.join("src"), 20, 2, 64 << 10);
+    write_dir_image_uncompressed(&s.join("src"), 20, 2, 64 << 10);
     format!("dir:{}", s.join("src").display())
 }
 
 fn previous(s: &Scratch) -> String {
-    write_dir_image(&s.join("prev"), 21, 1, 4096);
+    write_dir_image_uncompressed(&s.join("prev"), 21, 1, 4096);
     format!("dir:{}", s.join("prev").display())
 }
 
 fn dest(kind: &str, parent: &Path) -> (PathBuf, String) {
     let path = match kind {
-        "oci-archive" => parent.join("image.tar"),
+        "oci-archive" | "docker-archive" => parent.join("image.tar"),
         _ => parent.join("image"),
     };
     let reference = format!("{kind}:{}", path.display());
@@ -140,8 +148,12 @@ fn immutable_destinations_are_refused_and_left_as_they_were() {
         std::fs::create_dir_all(&parent).unwrap();
         let sentinel = Sentinel::new(s.join("sentinel"));
         let (path, dst) = dest(kind, &parent);
-        let out = copy(&previous(&s), &dst, &tmp, false);
-        assert!(out.status.success(), "{}", support::stderr(&out));
+        if kind == "docker-archive" {
+            std::fs::write(&path, b"").unwrap();
+        } else {
+            let out = copy(&previous(&s), &dst, &tmp, false);
+            assert!(out.status.success(), "{}", support::stderr(&out));
+        }
         let found = check(&dst).unwrap();
         let before = snapshot(&parent);
         let guard = Immutable::set(&path);
@@ -153,6 +165,11 @@ fn immutable_destinations_are_refused_and_left_as_they_were() {
         assert_eq!(snapshot(&parent), before, "{what}");
         assert_eq!(check(&dst).unwrap(), found, "{what}");
         sentinel.assert_untouched(&what);
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{what}: staging"
+        );
     }
 }
 
@@ -178,7 +195,7 @@ fn an_unprivileged_user_cannot_write_into_roots_directories() {
 
             let out = copy(&src, &dst, &tmp, true);
             let what = format!("{kind} as nobody (prefilled: {prefill})");
-            let named = if prefill && kind != "oci-archive" {
+            let named = if prefill && !kind.ends_with("-archive") {
                 &path
             } else {
                 &parent
