@@ -194,14 +194,15 @@ async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Repl
 }
 
 async fn manifest(target: &str, options: &ServeOptions) -> Reply {
-    let registry = match registry(target, options).await {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+    // The request is checked before anything reaches the network.
     let instance = match query(target, "digest").map(|d| Digest::parse(&d)) {
         None => None,
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => return Reply::text(400, e.to_string()),
+    };
+    let registry = match registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
     };
     match registry.manifest(instance.as_ref()).await {
         Ok((bytes, media_type)) => Reply {
@@ -225,14 +226,15 @@ async fn manifest(target: &str, options: &ServeOptions) -> Reply {
 /// Small blobs only (configs): the page shows them, it does not download
 /// images.
 async fn blob(target: &str, options: &ServeOptions) -> Reply {
-    let registry = match registry(target, options).await {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+    // The request is checked before anything reaches the network.
     let digest = match query(target, "digest").map(|d| Digest::parse(&d)) {
         Some(Ok(d)) => d,
         Some(Err(e)) => return Reply::text(400, e.to_string()),
         None => return Reply::text(400, "missing ?digest="),
+    };
+    let registry = match registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
     };
     let info = BlobInfo {
         digest: digest.clone(),
@@ -308,5 +310,141 @@ async fn static_file(root: &Path, relative: &str) -> Reply {
             extra: Vec::new(),
         },
         Err(_) => Reply::text(404, "not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts the server on a free loopback port over a web folder with
+    /// one page and a package folder with one file.
+    async fn server() -> (std::net::SocketAddr, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let web = dir.path().join("web");
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(web.join(".hidden")).unwrap();
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(web.join("index.html"), "<!doctype html>page").unwrap();
+        std::fs::write(web.join(".hidden/secret"), "no").unwrap();
+        std::fs::write(pkg.join("m.wasm"), b"\0asm").unwrap();
+        std::fs::write(dir.path().join("outside"), "no").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let options = ServeOptions {
+            web,
+            pkg,
+            tls_verify: true,
+            authfile: None,
+        };
+        tokio::spawn(serve(listener, options));
+        (addr, dir)
+    }
+
+    /// One request; the status line's code, the headers and the body.
+    async fn request(
+        addr: std::net::SocketAddr,
+        method: &str,
+        target: &str,
+    ) -> (u16, String, Vec<u8>) {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head[9..12].parse().unwrap();
+        (status, head, answer[split + 4..].to_vec())
+    }
+
+    #[tokio::test]
+    async fn api_info_says_it_is_ferry_serve() {
+        let (addr, _dir) = server().await;
+        let (status, head, body) = request(addr, "GET", "/api/info").await;
+        assert_eq!(status, 200);
+        assert!(head.contains("Content-Type: application/json"), "{head}");
+        let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(info["server"], "ferry serve");
+        assert_eq!(
+            info["proxy"],
+            serde_json::json!(["/api/manifest", "/api/blob"])
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_the_page_and_the_package_with_their_types() {
+        let (addr, _dir) = server().await;
+        let (status, head, body) = request(addr, "GET", "/").await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (200, &b"<!doctype html>page"[..])
+        );
+        assert!(head.contains("text/html"), "{head}");
+        let (status, head, _) = request(addr, "GET", "/pkg/m.wasm").await;
+        assert_eq!(status, 200);
+        assert!(head.contains("Content-Type: application/wasm"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn refuses_paths_outside_its_folders_and_hidden_files() {
+        let (addr, _dir) = server().await;
+        for target in [
+            "/../outside",
+            "/pkg/../../outside",
+            "/.hidden/secret",
+            "/%2e%2e/outside",
+        ] {
+            let (status, _, body) = request(addr, "GET", target).await;
+            assert!(
+                status == 403 || status == 404,
+                "{target}: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+            assert_ne!(body, b"no", "{target} leaked a file");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_reads() {
+        let (addr, _dir) = server().await;
+        let (status, _, body) =
+            request(addr, "PUT", "/api/manifest?ref=docker://localhost/x:y").await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (405, &b"this server only reads"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_proxy_requests_say_what_is_wrong() {
+        let (addr, _dir) = server().await;
+        let (status, _, body) = request(addr, "GET", "/api/manifest").await;
+        assert_eq!(status, 400);
+        assert!(String::from_utf8_lossy(&body).contains("missing ?ref=docker://"));
+        let (status, _, body) = request(addr, "GET", "/api/manifest?ref=oci%3A%2Ftmp%2Fx").await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (400, &b"only docker:// references are proxied"[..])
+        );
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/blob?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay&digest=sha256%3Azz",
+        )
+        .await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(
+            String::from_utf8_lossy(&body).contains("sha256:zz"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/blob?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay",
+        )
+        .await;
+        assert_eq!((status, body.as_slice()), (400, &b"missing ?digest="[..]));
     }
 }
