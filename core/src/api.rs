@@ -28,7 +28,10 @@
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
 //! `docker`) stands for what that transport declares about itself (the
 //! manifest types it accepts and the layer compression it wants), so a
-//! browser can plan a copy to it without knowing transports.
+//! browser can plan a copy to it without knowing transports. `planCopy`
+//! plans for a destination that has none of the blobs yet; instance
+//! manifests in `instances` must match their digest, and those of
+//! instances the copy does not need are ignored.
 //!
 //! Arguments are a JSON object (an empty string means `{}`; `null` members
 //! count as absent). Member names are exact, and unknown or repeated ones
