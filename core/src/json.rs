@@ -109,7 +109,12 @@ fn quote_char(c: char) -> String {
 
 /// Parses one JSON document (surrounding whitespace allowed, nothing else).
 pub fn parse(input: &[u8]) -> Result<Value, SyntaxError> {
-    Parser { input, pos: 0 }.document()
+    Parser {
+        input,
+        pos: 0,
+        depth: 0,
+    }
+    .document()
 }
 
 /// A member's key and the byte range of its value.
@@ -119,7 +124,14 @@ pub type MemberSpan = (String, core::ops::Range<usize>);
 /// `input`, for code that must reuse values byte for byte (Go's
 /// `map[string]json.RawMessage`). Returns `None` for `null`.
 pub fn object_member_spans(input: &[u8]) -> Result<Option<Vec<MemberSpan>>, SyntaxError> {
-    let mut p = Parser { input, pos: 0 };
+    // The top-level object is one level of nesting: its values may nest one
+    // level less than a document, or this would accept documents that
+    // `parse` refuses as too deep.
+    let mut p = Parser {
+        input,
+        pos: 0,
+        depth: 1,
+    };
     p.skip_ws();
     match p.input.get(p.pos) {
         Some(b'n') => {
@@ -233,6 +245,9 @@ enum Frame {
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Containers already open around the value being parsed, which count
+    /// towards [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -295,7 +310,7 @@ impl Parser<'_> {
                         self.pos += 1;
                         Value::Object(Object::default())
                     } else {
-                        if stack.len() >= MAX_DEPTH {
+                        if self.depth + stack.len() >= MAX_DEPTH {
                             return Err(self.err(SyntaxErrorKind::TooDeep));
                         }
                         let key = self.key("looking for beginning of object key string")?;
@@ -311,7 +326,7 @@ impl Parser<'_> {
                         self.pos += 1;
                         Value::Array(Vec::new())
                     } else {
-                        if stack.len() >= MAX_DEPTH {
+                        if self.depth + stack.len() >= MAX_DEPTH {
                             return Err(self.err(SyntaxErrorKind::TooDeep));
                         }
                         stack.push(Frame::Array(Vec::new()));
