@@ -1,5 +1,7 @@
 //! Deterministic inputs for ferry's benchmarks.
 
+pub mod images;
+
 /// A sha256 digest string derived from `seed`, so inputs are reproducible.
 pub fn fake_digest(seed: &str) -> String {
     ferry_core::Digest::sha256_of(seed.as_bytes()).to_string()

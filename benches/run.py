@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""Whole-copy benchmarks: ferry beside skopeo and the physical floors.
+
+Every scenario runs ferry, skopeo and the scenario's floors in turn, round
+after round (the order rotates each round), on the same data in the same
+run, so a noisy machine slows them alike. Before each scenario the runner
+waits (bounded) until the CPUs are idle. Each command runs under
+/usr/bin/time for CPU time and peak RSS; wall time is measured around it.
+
+    python3 benches/run.py                 # everything, writes benches/RESULTS.md
+    python3 benches/run.py --runs 3 --only local   # a quick look at one group
+
+Needs: target/release/ferry and target/release/gen-images (the script
+builds them), skopeo, Debian's docker-registry, curl, openssl, /usr/bin/time.
+See benches/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+FERRY = REPO / "target" / "release" / "ferry"
+GEN = REPO / "target" / "release" / "gen-images"
+DIGEST_FILES = REPO / "target" / "release" / "digest-files"
+RESULTS = REPO / "benches" / "RESULTS.md"
+NOTES_MARKER = "<!-- notes: kept when the runner rewrites this file -->"
+MIB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds
+    user: float
+    sys: float
+    rss_kib: int
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.sys
+
+
+class CommandFailed(Exception):
+    pass
+
+
+def measure(cmd: list[str]) -> Sample:
+    """Runs `cmd` under /usr/bin/time; wall time from a monotonic clock."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        argv = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", out.name, *cmd]
+        start = time.perf_counter()
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise CommandFailed(
+                f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}"
+            )
+        fields = out.read().strip().splitlines()[-1].split()
+        _, user, sys_, rss = fields
+        return Sample(wall, float(user), float(sys_), int(rss))
+
+
+def measure_direct(cmd: list[str]) -> Sample:
+    """The same numbers as `measure`, from wait4() on the command itself:
+    for millisecond commands, where /usr/bin/time's own start-up would
+    be most of what is measured."""
+    devnull = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_WRONLY, 0) for fd in (1, 2)]
+    start = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=devnull)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise CommandFailed(f"{' '.join(cmd)} exited {code}")
+    return Sample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def run(cmd: list[str] | str, **kw) -> None:
+    if isinstance(cmd, str):
+        cmd = sh(cmd)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+
+
+def cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + parts[4]  # idle + iowait
+    return sum(parts), idle
+
+
+def busy_fraction(interval: float = 0.5) -> float:
+    t0, i0 = cpu_times()
+    time.sleep(interval)
+    t1, i1 = cpu_times()
+    total = t1 - t0
+    return 0.0 if total == 0 else 1.0 - (i1 - i0) / total
+
+
+def wait_idle(threshold: float, limit: float) -> float:
+    """Waits until the CPUs are less than `threshold` busy, at most
+    `limit` seconds; returns the last load seen."""
+    deadline = time.monotonic() + limit
+    while True:
+        load = busy_fraction()
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+
+
+# --------------------------------------------------------------------------
+# Registries
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1 with a storage dir of its own
+    (same configuration as tests/src/registry/server.rs, no blob cache so a
+    wiped storage dir is an empty registry)."""
+
+    def __init__(self, root: Path, name: str):
+        self.dir = root / name
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.storage = self.dir / "storage"
+        self.storage.mkdir(parents=True)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        config = self.dir / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: error\n  formatter: text\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {json.dumps(str(self.storage))}\n"
+            "  delete:\n    enabled: true\n"
+            "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+            f"http:\n  addr: {self.host}\n  secret: ferry-bench\n"
+        )
+        self.log = open(self.dir / "registry.log", "wb")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/docker-registry", "serve", str(config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).read()
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"registry {name} did not start; see {self.dir}/registry.log")
+                time.sleep(0.1)
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.storage / "docker", ignore_errors=True)
+
+    def drop_repository(self, repo: str) -> None:
+        shutil.rmtree(self.storage / "docker/registry/v2/repositories" / repo, ignore_errors=True)
+
+    def ref(self, repo: str, tag: str = "latest") -> str:
+        return f"docker://{self.host}/{repo}:{tag}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclass
+class Contender:
+    label: str
+    cmd: list[str]
+    setup: Callable[[], None] | None = None
+    kind: str = "tool"  # "tool" (ferry, skopeo) or "floor"
+
+
+@dataclass
+class Target:
+    """What ferry's median must satisfy in a scenario."""
+
+    text: str
+    check: Callable[[dict[str, list[Sample]]], tuple[bool, str]]
+
+
+@dataclass
+class Scenario:
+    group: str
+    name: str
+    contenders: list[Contender]
+    prepare: Callable[[], None] | None = None
+    targets: list[Target] = field(default_factory=list)
+    runs: int | None = None
+    # Millisecond commands: measured with wait4() rather than /usr/bin/time.
+    latency: bool = False
+
+
+def med(samples: list[Sample]) -> float:
+    return statistics.median(s.wall for s in samples)
+
+
+def faster_than_skopeo(times: float) -> Target:
+    def check(r):
+        ratio = med(r["skopeo"]) / med(r["ferry"])
+        return ratio >= times, f"{ratio:.1f}x faster"
+
+    return Target(f"≥ {times:g}x faster than skopeo", check)
+
+
+def within_floor(floor: str, times: float) -> Target:
+    def check(r):
+        ratio = med(r["ferry"]) / med(r[floor])
+        return ratio <= times, f"{ratio:.2f}x {floor}"
+
+    return Target(f"≤ {times:g}x `{floor}`", check)
+
+
+def under_ms(ms: float) -> Target:
+    def check(r):
+        m = med(r["ferry"]) * 1000
+        return m < ms, f"{m:.1f} ms"
+
+    return Target(f"< {ms:g} ms", check)
+
+
+def rss_under(mib: int) -> Target:
+    def check(r):
+        peak = max(s.rss_kib for s in r["ferry"]) / 1024
+        return peak < mib, f"{peak:.1f} MiB"
+
+    return Target(f"peak RSS < {mib} MiB", check)
+
+
+def blobs_of(layout: Path) -> list[Path]:
+    """The configs and layers of every image in `layout` (what a registry
+    serves from /blobs/; manifests live under /manifests/)."""
+    root = layout / "blobs" / "sha256"
+
+    def load(digest: str) -> dict:
+        return json.loads((root / digest.split(":", 1)[1]).read_bytes())
+
+    found: set[str] = set()
+    pending = [m["digest"] for m in json.loads((layout / "index.json").read_text())["manifests"]]
+    while pending:
+        doc = load(pending.pop())
+        pending += [m["digest"] for m in doc.get("manifests", [])]
+        if "config" in doc:
+            found.add(doc["config"]["digest"])
+            found.update(layer["digest"] for layer in doc["layers"])
+    return sorted(root / d.split(":", 1)[1] for d in found)
+
+
+def write_url_list(path: Path, registry: Registry, repo: str, layout: Path) -> None:
+    """`URL OUTFILE` lines for every blob of `layout`, for xargs + curl."""
+    with open(path, "w") as f:
+        for blob in blobs_of(layout):
+            f.write(f"http://{registry.host}/v2/{repo}/blobs/sha256:{blob.name} {blob.name}\n")
+
+
+def write_push_list(path: Path, layout: Path) -> None:
+    with open(path, "w") as f:
+        for blob in blobs_of(layout):
+            f.write(f"{blob} sha256:{blob.name}\n")
+
+
+PUSH_BLOB = REPO / "benches" / "push-blob.sh"
+
+
+def raw_push(host: str, repo: str, listing: Path, jobs: int) -> list[str]:
+    """POST + PUT per blob with curl, `jobs` at a time."""
+    return sh(
+        f"HOST={host} REPO={repo} xargs -P {jobs} -n 2 {PUSH_BLOB} < {listing}"
+    )
+
+
+def parallel_pull(listing: Path, into: Path, jobs: int) -> list[str]:
+    return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}")
+
+
+def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
+    f = str(FERRY)
+    oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
+    dst = work / "dst"
+    pulled = work / "pulled"
+    lists = work / "lists"
+    lists.mkdir(exist_ok=True)
+    write_url_list(lists / "oci4-urls", a, "src/oci4", oci4)
+    write_url_list(lists / "small-urls", a, "src/small", small)
+    write_push_list(lists / "oci4-push", oci4)
+    write_push_list(lists / "small-push", small)
+    write_url_list(lists / "docker4-urls", a, "src/docker4", docker4)
+    write_push_list(lists / "docker4-push", docker4)
+
+    def clean(*paths: Path) -> Callable[[], None]:
+        def go():
+            for p in paths:
+                shutil.rmtree(p, ignore_errors=True)
+
+        return go
+
+    def clean_and_sync(*paths: Path) -> Callable[[], None]:
+        # Dirty pages of the previous run must not be flushed on the next
+        # run's clock (skopeo fsyncs, cp && sync syncs everything).
+        def go():
+            clean(*paths)()
+            os.sync()
+
+        return go
+
+    local = clean_and_sync(dst)
+    copy_f = [f, "copy", "--progress", "none"]
+    copy_s = ["skopeo", "copy", "-q"]
+    src_tls_f, dst_tls_f = "--src-tls-verify=false", "--dest-tls-verify=false"
+    src_tls_s, dst_tls_s = "--src-tls-verify=false", "--dest-tls-verify=false"
+    oci_src = f"oci:{oci4}:bench"
+    oci_dst = f"oci:{dst}:bench"
+    blob_glob = f"{oci4}/blobs/sha256/*"
+    rss = rss_under(64)
+
+    def pair(ferry_args, skopeo_args, setup) -> list[Contender]:
+        return [
+            Contender("ferry", copy_f + ferry_args, setup),
+            Contender("skopeo", copy_s + skopeo_args, setup),
+        ]
+
+    def populate(registry: Registry, repo: str, layout: Path) -> Callable[[], None]:
+        return lambda: run(copy_f + ["--all", dst_tls_f, f"oci:{layout}:bench", registry.ref(repo)])
+
+    scenarios = [
+        Scenario(
+            "local", "oci→oci --all (142 MiB, 4 platforms)",
+            pair(["--all", oci_src, oci_dst], ["--all", oci_src, oci_dst], local)
+            + [
+                Contender("cp -r", ["cp", "-r", str(oci4), str(dst)], local, "floor"),
+                Contender("cp -r && sync", sh(f"cp -r {oci4} {dst} && sync"), local, "floor"),
+                Contender("sha256sum", sh(f"sha256sum {blob_glob}"), None, "floor"),
+                Contender("openssl dgst -sha256", sh(f"openssl dgst -sha256 {blob_glob}"), None, "floor"),
+            ],
+            targets=[faster_than_skopeo(3), within_floor("cp -r && sync", 2.2), rss],
+        ),
+        Scenario(
+            "local", "oci→oci one platform (linux/amd64)",
+            pair([oci_src, oci_dst], [oci_src, oci_dst], local),
+            targets=[faster_than_skopeo(3), rss],
+        ),
+        Scenario(
+            "local", "oci→dir --all",
+            pair(["--all", oci_src, f"dir:{dst}"], ["--all", oci_src, f"dir:{dst}"], local)
+            + [Contender("cp -r && sync", sh(f"cp -r {oci4} {dst} && sync"), local, "floor")],
+            targets=[faster_than_skopeo(3), within_floor("cp -r && sync", 2.2), rss],
+        ),
+        Scenario(
+            "registry", "oci→registry, empty repository (cold push)",
+            pair(["--all", dst_tls_f, oci_src, b.ref("push/oci4")],
+                 ["--all", dst_tls_s, oci_src, b.ref("push/oci4")], b.wipe)
+            + [Contender("raw parallel push", raw_push(b.host, "push/oci4", lists / "oci4-push", jobs), b.wipe, "floor")],
+            targets=[within_floor("raw parallel push", 1.2), rss],
+        ),
+        Scenario(
+            "registry", "oci→registry, populated repository (warm push)",
+            pair(["--all", dst_tls_f, oci_src, b.ref("push/oci4")],
+                 ["--all", dst_tls_s, oci_src, b.ref("push/oci4")], None),
+            prepare=lambda: (b.wipe(), populate(b, "push/oci4", oci4)()),
+            targets=[faster_than_skopeo(1), rss],
+        ),
+        Scenario(
+            "registry", "registry→oci (pull)",
+            pair(["--all", src_tls_f, a.ref("src/oci4"), oci_dst],
+                 ["--all", src_tls_s, a.ref("src/oci4"), oci_dst], local)
+            + [Contender("parallel curl", parallel_pull(lists / "oci4-urls", pulled, jobs), clean_and_sync(pulled), "floor")],
+            targets=[within_floor("parallel curl", 1.2), rss],
+        ),
+        Scenario(
+            "registry", "registry→registry, other registry (Docker types)",
+            pair(["--all", src_tls_f, dst_tls_f, a.ref("src/docker4"), b.ref("copy/docker4")],
+                 ["--all", src_tls_s, dst_tls_s, a.ref("src/docker4"), b.ref("copy/docker4")], b.wipe)
+            + [Contender("raw parallel push", raw_push(b.host, "copy/docker4", lists / "docker4-push", jobs), b.wipe, "floor"),
+               Contender("parallel curl", parallel_pull(lists / "docker4-urls", pulled, jobs), clean_and_sync(pulled), "floor")],
+            targets=[within_floor("raw parallel push", 1.2), rss],
+        ),
+        Scenario(
+            "registry", "registry→registry, other repository (cross-repository mounts)",
+            pair(["--all", src_tls_f, dst_tls_f, a.ref("src/oci4"), a.ref("copy/oci4")],
+                 ["--all", src_tls_s, dst_tls_s, a.ref("src/oci4"), a.ref("copy/oci4")],
+                 lambda: a.drop_repository("copy")),
+            targets=[faster_than_skopeo(1), rss],
+        ),
+        Scenario(
+            "small", "many-small local copy (200 × 50 KiB)",
+            pair([f"oci:{small}:bench", oci_dst], [f"oci:{small}:bench", oci_dst], local)
+            + [Contender("cp -r && sync", sh(f"cp -r {small} {dst} && sync"), local, "floor")],
+            targets=[faster_than_skopeo(10), within_floor("cp -r && sync", 2.2), rss],
+        ),
+        Scenario(
+            "small", "many-small cold push",
+            pair([dst_tls_f, f"oci:{small}:bench", b.ref("push/small")],
+                 [dst_tls_s, f"oci:{small}:bench", b.ref("push/small")], b.wipe)
+            + [Contender("raw parallel push", raw_push(b.host, "push/small", lists / "small-push", jobs), b.wipe, "floor")],
+            targets=[within_floor("raw parallel push", 1.2), rss],
+        ),
+        Scenario(
+            "small", "many-small warm push",
+            pair([dst_tls_f, f"oci:{small}:bench", b.ref("push/small")],
+                 [dst_tls_s, f"oci:{small}:bench", b.ref("push/small")], None),
+            prepare=lambda: (b.wipe(), populate(b, "push/small", small)()),
+            targets=[faster_than_skopeo(10), rss],
+        ),
+        Scenario(
+            "small", "many-small pull",
+            pair([src_tls_f, a.ref("src/small"), oci_dst], [src_tls_s, a.ref("src/small"), oci_dst], local)
+            + [Contender("parallel curl", parallel_pull(lists / "small-urls", pulled, jobs), clean_and_sync(pulled), "floor")],
+            targets=[within_floor("parallel curl", 1.2), rss],
+        ),
+    ]
+    all_blobs = [str(p) for p in sorted((oci4 / "blobs" / "sha256").iterdir())]
+    scenarios.append(
+        Scenario(
+            "digest", "sha256 of every oci4 blob (142 MiB, page cache)",
+            [Contender("ferry", [str(DIGEST_FILES), *all_blobs]),
+             Contender("openssl dgst -sha256", ["openssl", "dgst", "-sha256", *all_blobs], None, "floor"),
+             Contender("sha256sum", ["sha256sum", *all_blobs], None, "floor")],
+            targets=[within_floor("openssl dgst -sha256", 1 / 0.9)],
+        )
+    )
+    top = json.loads((oci4 / "index.json").read_text())["manifests"][0]["digest"]
+    index_blob = oci4 / "blobs" / "sha256" / top.split(":", 1)[1]
+    scenarios += [
+        Scenario(
+            "latency", "manifest digest (the index)",
+            [Contender("ferry", [f, "manifest", "digest", str(index_blob)]),
+             Contender("skopeo", ["skopeo", "manifest-digest", str(index_blob)]),
+             Contender("sha256sum", ["sha256sum", str(index_blob)], None, "floor"),
+             Contender("true (spawn)", ["true"], None, "floor")],
+            targets=[under_ms(5), rss], runs=30, latency=True,
+        ),
+        Scenario(
+            "latency", "inspect --raw oci:",
+            [Contender("ferry", [f, "inspect", "--raw", oci_src]),
+             Contender("skopeo", ["skopeo", "inspect", "--raw", oci_src]),
+             Contender("cat", ["cat", str(oci4 / "index.json"), str(index_blob)], None, "floor")],
+            targets=[under_ms(5), rss], runs=30, latency=True,
+        ),
+        Scenario(
+            "latency", "inspect --raw docker:// (local registry)",
+            [Contender("ferry", [f, "inspect", "--tls-verify=false", "--raw", a.ref("src/oci4")]),
+             Contender("skopeo", ["skopeo", "inspect", "--tls-verify=false", "--raw", a.ref("src/oci4")]),
+             Contender("curl", ["curl", "-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json",
+                                f"http://{a.host}/v2/src/oci4/manifests/latest"], None, "floor")],
+            targets=[under_ms(5), rss], runs=30, latency=True,
+        ),
+    ]
+    return scenarios
+
+
+# --------------------------------------------------------------------------
+# Running and reporting
+
+
+def run_scenario(sc: Scenario, runs: int, idle: float, idle_limit: float) -> tuple[dict, float]:
+    if sc.prepare:
+        sc.prepare()
+    load = wait_idle(idle, idle_limit)
+    results: dict[str, list[Sample]] = {c.label: [] for c in sc.contenders}
+    n = sc.runs or runs
+    for i in range(n):
+        k = i % len(sc.contenders)
+        order = sc.contenders[k:] + sc.contenders[:k]
+        for c in order:
+            if c.setup:
+                c.setup()
+            results[c.label].append((measure_direct if sc.latency else measure)(c.cmd))
+    return results, load
+
+
+def fmt_t(s: float) -> str:
+    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def machine() -> list[str]:
+    def out(cmd: str) -> str:
+        try:
+            return subprocess.run(sh(cmd), capture_output=True, text=True).stdout.strip()
+        except Exception as e:  # noqa: BLE001 - reported, not fatal
+            return f"({e})"
+
+    cpu = out("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    flags = "sha_ni" if "sha_ni" in Path("/proc/cpuinfo").read_text() else "no sha_ni"
+    mem = out("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    fs = out(f"df -T {REPO} | awk 'NR==2 {{print $2}}'")
+    return [
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {cpu} ({flags}), {os.cpu_count()} CPUs, {mem}, {fs}, kernel {os.uname().release}",
+        f"- ferry: {out(f'{FERRY} --version')} (git {out(f'git -C {REPO} rev-parse --short HEAD')}), release build",
+        f"- skopeo: {out('skopeo --version')}",
+        f"- docker-registry: {out('/usr/bin/docker-registry --version')}",
+        f"- {out('openssl version')}; {out('curl --version | head -1')}; {out('sha256sum --version | head -1')}",
+    ]
+
+
+def openssl_speed() -> str:
+    proc = subprocess.run(
+        ["openssl", "speed", "-seconds", "2", "-bytes", str(1 << 20), "-evp", "sha256"],
+        capture_output=True, text=True,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("sha256") or line.startswith("SHA256"):
+            kbytes = float(line.split()[-1].rstrip("k"))
+            return f"{kbytes * 1000 / MIB:.0f} MiB/s"
+    return "(unavailable)"
+
+
+def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
+    lines = ["# ferry benchmark results", "", *machine(),
+             f"- Runs per scenario: {runs} (latency: 30), contenders alternating round by round; "
+             f"floors use {jobs} parallel transfers; registry wiped before every cold run", *extra, ""]
+    missed = []
+    group = None
+    for sc, results in all_results:
+        if sc.group != group:
+            group = sc.group
+            lines += [f"## {group}", ""]
+        lines += [f"### {sc.name}", "",
+                  f"CPU busy before start: {loads[sc.name] * 100:.0f}%", "",
+                  "| contender | median | min–max | CPU (user+sys) | peak RSS | vs ferry |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        base = med(results["ferry"])
+        for c in sc.contenders:
+            s = results[c.label]
+            ws = [x.wall for x in s]
+            cpu = statistics.median(x.cpu for x in s)
+            peak = max(x.rss_kib for x in s) / 1024
+            ratio = "1.00×" if c.label == "ferry" else f"{med(s) / base:.2f}×"
+            name = f"**{c.label}**" if c.label == "ferry" else (c.label if c.kind == "tool" else f"floor: {c.label}")
+            lines.append(f"| {name} | {fmt_t(med(s))} | {fmt_t(min(ws))}–{fmt_t(max(ws))} | "
+                         f"{fmt_t(cpu)} | {peak:.1f} MiB | {ratio} |")
+        lines.append("")
+        for t in sc.targets:
+            ok, got = t.check(results)
+            mark = "met" if ok else "**missed**"
+            lines.append(f"- Target {t.text}: {got} — {mark}")
+            if not ok:
+                missed.append(f"{sc.name}: {t.text} ({got})")
+        lines.append("")
+    lines += ["## Targets missed in this run", ""]
+    lines += [f"- {m}" for m in missed] or ["- none"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--jobs", type=int, default=6, help="parallel transfers of the curl floors")
+    ap.add_argument("--data", type=Path, default=REPO / "target" / "bench" / "data")
+    ap.add_argument("--work", type=Path, default=REPO / "target" / "bench" / "work")
+    ap.add_argument("--only", help="run only scenarios whose group or name contains this")
+    ap.add_argument("--idle", type=float, default=0.25, help="CPU busy fraction counted as idle")
+    ap.add_argument("--idle-limit", type=float, default=60, help="longest wait for idle, seconds")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--output", type=Path, default=RESULTS)
+    args = ap.parse_args()
+
+    if not args.no_build:
+        run(["cargo", "build", "--release", "-p", "ferry", "-p", "ferry-benches", "--bin", "ferry", "--bin", "gen-images", "--bin", "digest-files"], cwd=REPO)
+    subprocess.run([str(GEN), str(args.data)], check=True)
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    a = Registry(args.work, "registry-a")
+    b = Registry(args.work, "registry-b")
+    try:
+        dst_tls = "--dest-tls-verify=false"
+        for repo, layout in [("src/oci4", "oci4"), ("src/docker4", "docker4"), ("src/small", "small")]:
+            run([str(FERRY), "copy", "--progress", "none", "--all", dst_tls,
+                 f"oci:{args.data / layout}:bench", a.ref(repo)])
+        scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
+        if args.only:
+            scenarios = [s for s in scenarios if args.only in s.group or args.only in s.name]
+        all_results, loads = [], {}
+        for sc in scenarios:
+            print(f"== {sc.name}", file=sys.stderr, flush=True)
+            results, load = run_scenario(sc, args.runs, args.idle, args.idle_limit)
+            loads[sc.name] = load
+            all_results.append((sc, results))
+            for c in sc.contenders:
+                s = results[c.label]
+                print(f"   {c.label:24} median {fmt_t(med(s)):>10}  cpu {fmt_t(statistics.median(x.cpu for x in s)):>10}"
+                      f"  rss {max(x.rss_kib for x in s) / 1024:6.1f} MiB", file=sys.stderr, flush=True)
+        extra = [f"- SHA-256 on this CPU: `openssl speed -evp sha256` (1 MiB blocks) {openssl_speed()}"]
+        text = report(all_results, loads, args.runs, args.jobs, extra)
+        notes = ""
+        if args.output.exists():
+            old = args.output.read_text()
+            if NOTES_MARKER in old:
+                notes = old[old.index(NOTES_MARKER):]
+        args.output.write_text(text + "\n" + (notes or NOTES_MARKER + "\n"))
+        print(f"wrote {args.output}", file=sys.stderr)
+    finally:
+        a.stop()
+        b.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
