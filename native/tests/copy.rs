@@ -816,3 +816,41 @@ fn a_whole_list_into_docker_archive_is_refused_clearly() {
     assert!(err.contains("list"), "{err}");
     assert!(!Path::new(&archive).exists());
 }
+
+#[test]
+fn a_copy_into_a_partly_filled_layout_skips_exactly_the_blobs_it_holds() {
+    let s = Scratch::new("partly-filled");
+    let oci = s.path("oci");
+    // This machine's platform only: its config, its own layer, the base.
+    ok(ferry(&["copy", "demo:", &format!("oci:{oci}")]));
+    let out = ok(ferry(&[
+        "copy",
+        "--all",
+        "--json",
+        "demo:",
+        &format!("oci:{oci}"),
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["blobsSkipped"], 3);
+    assert_eq!(report["blobsCopied"], 6);
+    assert_eq!(report["bytesSkipped"], report["plan"]["bytesSkipped"]);
+}
+
+#[test]
+fn a_dry_run_into_a_full_layout_counts_every_blob_as_present() {
+    let s = Scratch::new("dry-run-full");
+    let oci = s.path("oci");
+    ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}")]));
+    let before = files(Path::new(&oci));
+    let out = ok(ferry(&[
+        "copy",
+        "--all",
+        "--dry-run",
+        "--json",
+        "demo:",
+        &format!("oci:{oci}"),
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["blobsSkipped"], 9);
+    assert_eq!(files(Path::new(&oci)), before);
+}

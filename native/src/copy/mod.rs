@@ -9,7 +9,11 @@
 //!
 //! Blobs are scheduled once per copy, however many instances share them,
 //! largest first, with bounded concurrency; each streams from source to
-//! destination and is verified as the destination writes it.
+//! destination and is verified as the destination writes it. Whether the
+//! destination already has a blob is asked inside the blob's own transfer
+//! slot, not in a pass before the transfers: against a registry each
+//! question is a round trip, and asked one after another they cost more
+//! than a warm push's whole work (200 small layers: 0.9 s of waiting).
 
 mod progress;
 mod transform;
@@ -178,7 +182,10 @@ struct Job {
 struct BlobTask {
     info: BlobInfo,
     operation: BlobOperation,
-    skip: bool,
+    /// Ask the destination first and skip the blob if it is there (only
+    /// for blobs kept as they are: a changed blob's digest is not known
+    /// before the change).
+    check: bool,
     /// Compute the layer's diff ID on the way (schema 1 conversions).
     diff_id: bool,
 }
@@ -311,8 +318,7 @@ pub async fn copy(
         }
     }
 
-    // The blobs to move, once each, and which the destination already has.
-    let mut present = Vec::new();
+    // The blobs to move, once each.
     let mut tasks: Vec<BlobTask> = Vec::new();
     for job in &jobs {
         for (need, operation) in job.plan.blobs.iter().zip(&job.plan.operations) {
@@ -322,7 +328,7 @@ pub async fn copy(
                 .find(|t| t.info.digest.as_str() == need.digest && t.operation == *operation)
             {
                 task.diff_id |= wants_diff_id;
-                task.skip &= !wants_diff_id;
+                task.check &= !wants_diff_id;
                 continue;
             }
             let info = BlobInfo {
@@ -333,29 +339,18 @@ pub async fn copy(
                 size: need.size,
                 media_type: need.media_type.clone(),
             };
-            // A blob that changes in transit gets a new digest; whether the
-            // destination has that cannot be known before the change.
-            let skip = *operation == BlobOperation::Keep
-                && !wants_diff_id
-                && dst
-                    .has_blob(&info)
-                    .await
-                    .map_err(transport("checking for a blob", dst.reference()))?
-                    .is_some();
-            if skip {
-                present.push(need.digest.clone());
-            }
             tasks.push(BlobTask {
                 info,
                 operation: *operation,
-                skip,
+                check: *operation == BlobOperation::Keep && !wants_diff_id,
                 diff_id: wants_diff_id,
             });
         }
     }
     let images: Vec<ImagePlan> = jobs.iter().map(|j| j.plan.clone()).collect();
-    let summary = plan::summarize(&top_plan, &top_bytes, &images, &present);
     if settings.dry_run {
+        let present = present_blobs(&dst, &tasks, settings.jobs).await?;
+        let summary = plan::summarize(&top_plan, &top_bytes, &images, &present);
         return Ok(Report {
             top_manifest: top_bytes.clone(),
             digest: manifest::digest(&top_bytes)
@@ -377,6 +372,7 @@ pub async fn copy(
 
     // 1. Blobs, largest first, a bounded number at a time.
     let transfer = transfer_blobs(&src, &dst, tasks, settings, &progress).await?;
+    let summary = plan::summarize(&top_plan, &top_bytes, &images, &transfer.present);
 
     // 2. Manifests of the images, then 3. their signatures.
     let in_list = matches!(top_plan, TopPlan::List(_));
@@ -667,6 +663,8 @@ async fn write_image(
 struct Transfer {
     copied: usize,
     skipped: usize,
+    /// Digests of the blobs the destination already had.
+    present: Vec<String>,
     bytes_copied: u64,
     bytes_skipped: u64,
     /// Blobs that changed in transit: source digest, operation, new form.
@@ -677,6 +675,12 @@ struct Transfer {
     mounted: usize,
     /// Bytes fetched again after broken or corrupt transfers.
     refetched: u64,
+}
+
+/// How one blob's slot ended: the destination had it, or it was moved.
+enum Outcome {
+    Present(BlobInfo),
+    Moved(Moved),
 }
 
 /// What one finished blob transfer produced.
@@ -690,7 +694,16 @@ struct Moved {
 }
 
 impl Transfer {
-    fn record(&mut self, moved: Moved) {
+    fn record(&mut self, outcome: Outcome) {
+        let moved = match outcome {
+            Outcome::Present(info) => {
+                self.skipped += 1;
+                self.bytes_skipped += info.size.max(0) as u64;
+                self.present.push(info.digest.to_string());
+                return;
+            }
+            Outcome::Moved(moved) => moved,
+        };
         self.refetched += moved.refetched;
         if moved.mounted {
             self.mounted += 1;
@@ -777,15 +790,6 @@ async fn transfer_blobs(
     // Largest first: the long transfers start early and finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
     for task in tasks {
-        if task.skip {
-            result.skipped += 1;
-            result.bytes_skipped += task.info.size.max(0) as u64;
-            progress.event(Event::Skipped {
-                digest: task.info.digest.to_string(),
-                size: task.info.size,
-            });
-            continue;
-        }
         let permit = semaphore
             .clone()
             .acquire_owned()
@@ -794,7 +798,16 @@ async fn transfer_blobs(
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         running.spawn(async move {
             let _permit = permit;
-            copy_blob(&*src, &*dst, &task, &progress, retries).await
+            if task.check && is_present(&*dst, &task.info).await? {
+                progress.event(Event::Skipped {
+                    digest: task.info.digest.to_string(),
+                    size: task.info.size,
+                });
+                return Ok(Outcome::Present(task.info));
+            }
+            copy_blob(&*src, &*dst, &task, &progress, retries)
+                .await
+                .map(Outcome::Moved)
         });
         // Collect finished transfers as we go, so a failure stops new starts.
         while let Some(done) = running.try_join_next() {
@@ -812,8 +825,8 @@ async fn transfer_blobs(
 }
 
 fn flatten(
-    done: Result<Result<Moved, CopyError>, tokio::task::JoinError>,
-) -> Result<Moved, CopyError> {
+    done: Result<Result<Outcome, CopyError>, tokio::task::JoinError>,
+) -> Result<Outcome, CopyError> {
     done.map_err(|e| CopyError::Task(e.to_string()))?
 }
 
@@ -821,9 +834,44 @@ fn flatten(
 /// aborting them: each removes its own temporary file when it ends, which
 /// an aborted task cannot promise while the file system call it was waiting
 /// for completes in the background.
-async fn drain(mut running: JoinSet<Result<Moved, CopyError>>, error: CopyError) -> CopyError {
+async fn drain(mut running: JoinSet<Result<Outcome, CopyError>>, error: CopyError) -> CopyError {
     while running.join_next().await.is_some() {}
     error
+}
+
+/// Whether the destination already has a blob, as it is.
+async fn is_present(dst: &dyn ImageDestination, info: &BlobInfo) -> Result<bool, CopyError> {
+    Ok(dst
+        .has_blob(info)
+        .await
+        .map_err(transport("checking for a blob", dst.reference()))?
+        .is_some())
+}
+
+/// The digests of the checkable blobs the destination already has, asked
+/// `jobs` at a time (for `--dry-run`, which moves nothing).
+async fn present_blobs(
+    dst: &Arc<dyn ImageDestination>,
+    tasks: &[BlobTask],
+    jobs: usize,
+) -> Result<Vec<String>, CopyError> {
+    use futures_util::StreamExt as _;
+    let checks = tasks.iter().filter(|t| t.check).map(|t| async move {
+        Ok::<_, CopyError>(
+            is_present(&**dst, &t.info)
+                .await?
+                .then(|| t.info.digest.to_string()),
+        )
+    });
+    let answers: Vec<Result<Option<String>, CopyError>> = futures_util::stream::iter(checks)
+        .buffered(jobs.max(1))
+        .collect()
+        .await;
+    let mut present = Vec::new();
+    for answer in answers {
+        present.extend(answer?);
+    }
+    Ok(present)
 }
 
 /// Whether a failed transfer is worth another attempt: the connection
