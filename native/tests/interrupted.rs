@@ -6,13 +6,21 @@
 //! and seeded: the seed is printed, and `FERRY_TEST_SEED=<seed>` replays a
 //! run. Every destination is checked by `support::check`, which verifies
 //! every digest reachable from its entry point.
+//!
+//! `docker-archive:` never writes over a non-empty archive (as in
+//! containers/image), so its "previous" state is an empty file, as
+//! `mktemp` leaves one: after a kill it must still be there, empty or the
+//! whole archive. Archive copies leave their staging directory in TMPDIR
+//! when killed; the rerun must sweep every one.
 
 mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Found, Rng, Scratch, check, write_dir_image};
+use support::{
+    Found, Rng, Scratch, check, staging_dirs, write_dir_image, write_dir_image_uncompressed,
+};
 
 /// Big enough that a debug build takes a noticeable time to copy it.
 const LAYERS: usize = 4;
@@ -41,7 +49,12 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
     let s = Scratch::new(&format!("interrupted-{kind}-{prefill}"));
     let tmpdir = s.join("tmp");
     std::fs::create_dir_all(&tmpdir).unwrap();
-    write_dir_image(&s.join("src"), 1, LAYERS, LAYER_SIZE);
+    if kind == "docker-archive" {
+        // Stored uncompressed, so given uncompressed.
+        write_dir_image_uncompressed(&s.join("src"), 1, LAYERS, LAYER_SIZE);
+    } else {
+        write_dir_image(&s.join("src"), 1, LAYERS, LAYER_SIZE);
+    }
     write_dir_image(&s.join("old"), 2, 1, 4096);
     let src = format!("dir:{}", s.join("src").display());
     let (dst, dst_named) = match kind {
@@ -53,8 +66,8 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
             let d = format!("oci:{}", s.join("dst").display());
             (d.clone(), format!("{d}:big"))
         }
-        "oci-archive" => {
-            let d = format!("oci-archive:{}", s.join("dst.tar").display());
+        "oci-archive" | "docker-archive" => {
+            let d = format!("{kind}:{}", s.join("dst.tar").display());
             (d.clone(), format!("{d}:big"))
         }
         other => panic!("unknown destination kind {other}"),
@@ -73,7 +86,7 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
     let timing_ref = match kind {
         "dir" => format!("dir:{}", timing.display()),
         "oci" => format!("oci:{}", timing.display()),
-        _ => format!("oci-archive:{}.tar", timing.display()),
+        _ => format!("{kind}:{}.tar", timing.display()),
     };
     let started = Instant::now();
     run_to_end(&src, &timing_ref);
@@ -85,13 +98,18 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
     let reset = || {
         let _ = std::fs::remove_dir_all(s.join("dst"));
         let _ = std::fs::remove_file(s.join("dst.tar"));
-        if prefill {
+        if prefill && kind == "docker-archive" {
+            std::fs::write(s.join("dst.tar"), b"").unwrap();
+        } else if prefill {
             run_to_end(&format!("dir:{}", s.join("old").display()), &dst_named);
         }
     };
     reset();
     let before = check(&dst).expect("the starting destination is valid");
-    assert_eq!(before == Found::Nothing, !prefill);
+    assert_eq!(
+        before == Found::Nothing,
+        !prefill || kind == "docker-archive"
+    );
 
     let window = (full.as_micros() as u64 * 6 / 5).max(1000);
     let mut outcomes = Vec::new();
@@ -107,6 +125,12 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
         let found = check(&dst).unwrap_or_else(|e| {
             panic!("{kind}: after a kill at {delay:?} (seed {seed}) the destination is broken: {e}")
         });
+        if prefill && kind == "docker-archive" {
+            assert!(
+                s.join("dst.tar").is_file(),
+                "{kind}: after a kill at {delay:?} (seed {seed}) the empty file is gone"
+            );
+        }
         let state = if found.tops() == before.tops() {
             "as before"
         } else if found.tops() == expected.tops() {
@@ -132,9 +156,33 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
     );
 
     // The last kill's leftovers stay: the rerun must finish from there.
+    let staged = staging_dirs(&tmpdir);
+    if kind == "docker-archive" && check(&dst).unwrap() != Found::Nothing {
+        // A complete archive is never written over: the rerun says so and
+        // leaves it be; once the user removes it, the rerun goes ahead.
+        let archive = std::fs::read(s.join("dst.tar")).unwrap();
+        let out = copy_command(&src, &dst_named, &tmpdir).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("cannot add to an existing archive"),
+            "{kind}: {err}"
+        );
+        assert_eq!(std::fs::read(s.join("dst.tar")).unwrap(), archive);
+        std::fs::remove_file(s.join("dst.tar")).unwrap();
+    }
     run_to_end(&src, &dst_named);
     let after = check(&dst).expect("the rerun leaves a valid destination");
     assert_eq!(after.tops(), expected.tops(), "{kind}: the rerun finished");
+    assert_eq!(
+        staging_dirs(&tmpdir),
+        Vec::<std::path::PathBuf>::new(),
+        "{kind}: the rerun swept the {} staging director(ies) the kills left",
+        staged.len()
+    );
+    println!(
+        "{kind}: {} staging director(ies) left by kills, swept by the rerun",
+        staged.len()
+    );
 }
 
 #[test]
@@ -165,6 +213,16 @@ fn killed_copies_into_a_new_oci_archive_leave_nothing_or_the_whole_archive() {
 #[test]
 fn killed_copies_over_an_oci_archive_leave_the_old_or_the_new_archive() {
     killed_copies_leave_the_destination_consistent("oci-archive", true);
+}
+
+#[test]
+fn killed_copies_into_a_new_docker_archive_leave_nothing_or_the_whole_archive() {
+    killed_copies_leave_the_destination_consistent("docker-archive", false);
+}
+
+#[test]
+fn killed_copies_into_an_empty_docker_archive_file_leave_it_empty_or_the_whole_archive() {
+    killed_copies_leave_the_destination_consistent("docker-archive", true);
 }
 
 /// The rerun after kills skips the blobs the killed runs completed.

@@ -143,13 +143,20 @@ impl StagingDir {
     }
 }
 
+/// How long a staging directory may be without its `.lock` before it
+/// counts as dead: creating one takes microseconds from `mkdir` to the
+/// lock's rename, so only a process killed in between leaves one so.
+const STAGING_BIRTH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Removes the staging directories in `base` that a dead ferry left: those
 /// named [`STAGING_PREFIX`]…, real directories (a symbolic link is never
 /// followed, nor removed), owned by `owner` and writable by no one else,
-/// holding a regular `.lock` file that no live process has locked. Anything
-/// else, others' files above all, is left alone; so is `keep` (the
-/// caller's own). Best effort: a directory that cannot be judged or removed
-/// stays, and the copy goes on.
+/// holding a regular `.lock` file that no live process has locked (or, if
+/// the process died while creating it, no `.lock` yet and untouched for
+/// [`STAGING_BIRTH_GRACE`]). Anything else, others' files above all, is
+/// left alone; so is `keep` (the caller's own). Best effort: a directory
+/// that cannot be judged or removed stays, and the copy goes on. Returns
+/// what it removed.
 pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
@@ -174,26 +181,73 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
         if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o022 != 0 {
             continue;
         }
-        let lock_path = dir.join(STAGING_LOCK);
-        match std::fs::symlink_metadata(&lock_path) {
-            Ok(m) if m.is_file() => {}
-            _ => continue,
-        }
-        let Ok(lock) = std::fs::File::open(&lock_path) else {
-            continue;
+        let lock = match free_lock(&dir.join(STAGING_LOCK)) {
+            Lock::Free(file) => Some(file),
+            Lock::Held => continue,
+            Lock::Missing => {
+                let unborn = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age > STAGING_BIRTH_GRACE);
+                match free_lock(&dir.join(".lock.new")) {
+                    Lock::Held => continue,
+                    _ if !unborn => continue,
+                    _ => None,
+                }
+            }
         };
-        if lock.try_lock().is_err() {
-            // Locked: a live ferry is using it (or the lock cannot be
-            // taken at all, which says nothing about whether it is stale).
-            continue;
-        }
-        // std's remove_dir_all does not follow symbolic links inside.
-        if std::fs::remove_dir_all(&dir).is_ok() {
+        if remove_staging(&dir).is_ok() {
             removed.push(dir);
         }
         drop(lock);
     }
     removed
+}
+
+/// What a sweeper finds of a staging directory's lock.
+enum Lock {
+    /// A regular file nobody holds; now the sweeper holds it.
+    Free(std::fs::File),
+    /// Held by a live process, or not a regular file, or not openable:
+    /// nothing to conclude from, so the directory stays.
+    Held,
+    Missing,
+}
+
+fn free_lock(path: &Path) -> Lock {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lock::Missing,
+        _ => return Lock::Held,
+    }
+    match std::fs::File::open(path) {
+        Ok(file) if file.try_lock().is_ok() => Lock::Free(file),
+        _ => Lock::Held,
+    }
+}
+
+/// Removes a staging directory, its `.lock` last: a sweeper killed
+/// halfway leaves a directory that still has its (free) lock, which the
+/// next sweep finishes. std's `remove_dir_all` follows no symbolic link.
+fn remove_staging(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == STAGING_LOCK {
+            continue;
+        }
+        let path = entry.path();
+        if std::fs::symlink_metadata(&path)?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    match std::fs::remove_file(dir.join(STAGING_LOCK)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::remove_dir(dir)
 }
 
 /// What a destination created, removed again if it is dropped before its

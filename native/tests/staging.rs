@@ -1,0 +1,226 @@
+//! Archive copies stage in TMPDIR, in `ferry-staging-*` directories that
+//! hold an advisory lock (`flock` on `.lock` inside) for their whole life.
+//! A killed copy cannot remove its directory, but the kernel drops its
+//! lock; the next archive copy sweeps every ferry staging directory whose
+//! lock is free, and nothing else: not one in use, not one of another
+//! user, not through a symbolic link, not a name that is not ferry's.
+//!
+//! Each test gives ferry a TMPDIR of its own, so sweeps stay inside it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Found, Scratch, check, snapshot, staging_dirs, write_dir_image_uncompressed};
+
+fn copy_command(src: &str, dst: &str, tmpdir: &Path) -> Command {
+    let mut command = Command::new(support::ferry_bin());
+    command
+        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
+        .env("TMPDIR", tmpdir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn copy_succeeds(src: &str, dst: &str, tmpdir: &Path) {
+    let out = copy_command(src, dst, tmpdir).output().expect("run ferry");
+    assert!(
+        out.status.success(),
+        "{src} -> {dst}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a copy and kills it (SIGKILL) as soon as its staging directory
+/// has begun to fill; returns that directory.
+fn kill_while_staging(src: &str, dst: &str, tmpdir: &Path) -> PathBuf {
+    let mut child = copy_command(src, dst, tmpdir).spawn().expect("spawn ferry");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let staging = staging_dirs(tmpdir)
+            .into_iter()
+            .find(|d| d.join(".lock").is_file() && d.join("blobs").is_dir());
+        if let Some(dir) = staging {
+            child.kill().expect("kill ferry");
+            let status = child.wait().expect("wait for ferry");
+            assert!(!status.success(), "the copy finished before the kill");
+            return dir;
+        }
+        if let Some(status) = child.try_wait().expect("wait for ferry") {
+            panic!("the copy ended ({status}) before its staging directory was seen");
+        }
+        assert!(Instant::now() < deadline, "no staging directory appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A stand-in staging directory: mode 0700, a `.lock` and a payload.
+fn fake_staging(path: &Path) -> std::fs::File {
+    std::fs::create_dir_all(path.join("blobs/sha256")).unwrap();
+    std::fs::write(path.join("blobs/sha256/payload"), b"staged bytes").unwrap();
+    set_mode(path, 0o700);
+    std::fs::File::create(path.join(".lock")).unwrap()
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+/// Runs a small archive copy in `tmpdir` and checks it worked.
+fn another_archive_copy(s: &Scratch, tmpdir: &Path, name: &str) {
+    let src = s.join("small");
+    if !src.exists() {
+        write_dir_image_uncompressed(&src, 31, 1, 4096);
+    }
+    let dst = format!("oci-archive:{}", s.join(name).display());
+    copy_succeeds(&format!("dir:{}", src.display()), &dst, tmpdir);
+    assert!(matches!(check(&dst), Ok(Found::Images { .. })), "{dst}");
+}
+
+fn killed_copy_leaves_staging_that_the_next_copy_sweeps(kind: &str) {
+    let s = Scratch::new(&format!("staging-killed-{kind}"));
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    write_dir_image_uncompressed(&s.join("src"), 30, 4, 3 << 20);
+    let src = format!("dir:{}", s.join("src").display());
+    let dst = format!("{kind}:{}", s.join("image.tar").display());
+
+    let stale = kill_while_staging(&src, &dst, &tmpdir);
+    assert!(
+        stale.is_dir(),
+        "the killed copy's staging directory is gone"
+    );
+    assert_eq!(staging_dirs(&tmpdir), vec![stale.clone()]);
+    assert_eq!(check(&dst), Ok(Found::Nothing), "killed before its commit");
+    println!(
+        "{kind}: killed with {} left in {}",
+        stale.display(),
+        tmpdir.display()
+    );
+
+    // Another archive copy, to another destination, sweeps it.
+    another_archive_copy(&s, &tmpdir, "other.tar");
+    assert!(!stale.exists(), "{} was not swept", stale.display());
+    assert_eq!(staging_dirs(&tmpdir), Vec::<PathBuf>::new());
+
+    // And the interrupted copy, run again, completes: 4 layers and a
+    // config, and for oci-archive the manifest too.
+    copy_succeeds(&src, &dst, &tmpdir);
+    let blobs = if kind == "oci-archive" { 6 } else { 5 };
+    assert_eq!(
+        check(&dst).map(|f| matches!(f, Found::Images { blobs: b, .. } if b == blobs)),
+        Ok(true),
+        "{dst}"
+    );
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+}
+
+#[test]
+fn a_killed_oci_archive_copy_leaves_its_staging_and_the_next_archive_copy_sweeps_it() {
+    killed_copy_leaves_staging_that_the_next_copy_sweeps("oci-archive");
+}
+
+#[test]
+fn a_killed_docker_archive_copy_leaves_its_staging_and_the_next_archive_copy_sweeps_it() {
+    killed_copy_leaves_staging_that_the_next_copy_sweeps("docker-archive");
+}
+
+/// A staging directory whose lock is held belongs to a live copy: it
+/// stays until the lock is released, then goes with the next sweep.
+#[test]
+fn a_staging_directory_whose_lock_is_held_is_left_alone_until_released() {
+    let s = Scratch::new("staging-held");
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let live = tmpdir.join("ferry-staging-live");
+    let lock = fake_staging(&live);
+    lock.lock().expect("hold the lock as a live ferry would");
+    let dead = tmpdir.join("ferry-staging-dead");
+    drop(fake_staging(&dead));
+    let live_before = snapshot(&live);
+
+    another_archive_copy(&s, &tmpdir, "first.tar");
+    assert_eq!(
+        snapshot(&live),
+        live_before,
+        "a live staging directory was touched"
+    );
+    assert!(!dead.exists(), "a dead staging directory was not swept");
+
+    drop(lock);
+    another_archive_copy(&s, &tmpdir, "second.tar");
+    assert!(!live.exists(), "released, it should have been swept");
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+}
+
+/// Only real directories named `ferry-staging-*`, owned by the user,
+/// writable by no one else, with a regular, free `.lock` are swept: a
+/// link is neither followed nor removed, another user's directory and a
+/// world-writable one stay, as do names that are not ferry's. A directory
+/// without its `.lock` is one being created, unless it has been so for a
+/// minute: then its creator died before locking it.
+#[test]
+fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
+    let s = Scratch::new("staging-hostile");
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    // A directory of someone else's, reached only through links.
+    let victim = s.join("victim");
+    drop(fake_staging(&victim));
+    std::os::unix::fs::symlink(&victim, tmpdir.join("ferry-staging-link")).unwrap();
+    let through_link = tmpdir.join("ferry-staging-lock-link");
+    std::fs::create_dir_all(through_link.join("blobs")).unwrap();
+    std::fs::write(through_link.join("blobs/payload"), b"x").unwrap();
+    set_mode(&through_link, 0o700);
+    std::os::unix::fs::symlink(victim.join(".lock"), through_link.join(".lock")).unwrap();
+    // Another user's, and one anyone may write into.
+    let nobodys = tmpdir.join("ferry-staging-nobody");
+    drop(fake_staging(&nobodys));
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&nobodys)
+        .status()
+        .unwrap();
+    assert!(chown.success(), "chown (needs root)");
+    let open = tmpdir.join("ferry-staging-open");
+    drop(fake_staging(&open));
+    set_mode(&open, 0o777);
+    // Names that are not ferry's staging directories.
+    drop(fake_staging(&tmpdir.join("not-ferry-staging")));
+    std::fs::write(tmpdir.join("ferry-staging-file"), b"a file").unwrap();
+    // Being created: no `.lock` yet.
+    let young = tmpdir.join("ferry-staging-young");
+    std::fs::create_dir_all(young.join("blobs")).unwrap();
+    set_mode(&young, 0o700);
+    // Died while being created, two hours ago.
+    let unborn = tmpdir.join("ferry-staging-unborn");
+    std::fs::create_dir_all(&unborn).unwrap();
+    std::fs::write(unborn.join(".lock.new"), b"").unwrap();
+    set_mode(&unborn, 0o700);
+    let touched = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&unborn)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+
+    let victim_before = snapshot(&victim);
+    let mut tmp_before = snapshot(&tmpdir);
+    tmp_before.retain(|k, _| !k.starts_with("ferry-staging-unborn"));
+
+    another_archive_copy(&s, &tmpdir, "out.tar");
+
+    assert_eq!(snapshot(&victim), victim_before, "the link was followed");
+    assert_eq!(
+        snapshot(&tmpdir),
+        tmp_before,
+        "something not a dead ferry's was touched"
+    );
+    assert!(
+        !unborn.exists(),
+        "a directory that died unborn was not swept"
+    );
+}
