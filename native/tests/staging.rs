@@ -224,3 +224,118 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
         "a directory that died unborn was not swept"
     );
 }
+
+/// ferry's temporary archives beside `path` (`.ferry-tmp-*-<name>`).
+fn partial_archives(path: &Path) -> Vec<PathBuf> {
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(".ferry-tmp-") && n.ends_with(&format!("-{name}"))
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The archive is written beside its final name and renamed into place.
+/// A copy killed while writing it leaves that partial archive; the next
+/// copy to the same name removes it (its writer's lock is free), and the
+/// archive itself was never half-written.
+fn killed_while_writing_the_archive(kind: &str) {
+    let s = Scratch::new(&format!("staging-partial-{kind}"));
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    write_dir_image_uncompressed(&s.join("src"), 32, 4, 4 << 20);
+    let src = format!("dir:{}", s.join("src").display());
+    let path = s.join("out/image.tar");
+    std::fs::create_dir_all(s.join("out")).unwrap();
+    let dst = format!("{kind}:{}", path.display());
+
+    let mut child = copy_command(&src, &dst, &tmpdir).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let partial = loop {
+        if let Some(p) = partial_archives(&path).into_iter().next() {
+            child.kill().unwrap();
+            assert!(!child.wait().unwrap().success(), "finished before the kill");
+            break p;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the copy ended ({status}) before its archive was being written");
+        }
+        assert!(Instant::now() < deadline, "no partial archive appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert!(partial.is_file(), "the partial archive is gone");
+    assert!(
+        !path.exists(),
+        "the archive appeared before it was complete"
+    );
+    println!(
+        "{kind}: killed while writing {} ({} bytes)",
+        partial.display(),
+        std::fs::metadata(&partial).unwrap().len()
+    );
+
+    copy_succeeds(&src, &dst, &tmpdir);
+    assert_eq!(partial_archives(&path), Vec::<PathBuf>::new());
+    assert!(matches!(check(&dst), Ok(Found::Images { .. })), "{dst}");
+    assert_eq!(staging_dirs(&tmpdir), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_partial_oci_archive_left_by_a_kill_is_removed_by_the_next_copy_to_it() {
+    killed_while_writing_the_archive("oci-archive");
+}
+
+#[test]
+fn a_partial_docker_archive_left_by_a_kill_is_removed_by_the_next_copy_to_it() {
+    killed_while_writing_the_archive("docker-archive");
+}
+
+/// Beside the archive, only ferry's own temporary files for that archive
+/// whose lock is free go: one being written (locked), one for another
+/// archive, a link and another user's file stay.
+#[test]
+fn only_dead_partial_archives_of_the_same_name_are_removed() {
+    let s = Scratch::new("staging-partial-others");
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let out = s.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let dead = out.join(".ferry-tmp-1-0-image.tar");
+    std::fs::write(&dead, b"partial").unwrap();
+    let live = out.join(".ferry-tmp-2-0-image.tar");
+    std::fs::write(&live, b"being written").unwrap();
+    let held = std::fs::File::open(&live).unwrap();
+    held.lock().unwrap();
+    std::fs::write(out.join(".ferry-tmp-3-0-other.tar"), b"another archive's").unwrap();
+    std::fs::write(s.join("target"), b"outside").unwrap();
+    std::os::unix::fs::symlink(s.join("target"), out.join(".ferry-tmp-4-0-image.tar")).unwrap();
+    let nobodys = out.join(".ferry-tmp-5-0-image.tar");
+    std::fs::write(&nobodys, b"nobody's").unwrap();
+    let chown = Command::new("chown")
+        .arg("65534:65534")
+        .arg(&nobodys)
+        .status()
+        .unwrap();
+    assert!(chown.success(), "chown (needs root)");
+    std::fs::write(out.join(".ferry-tmp-x-0-image.tar"), b"not ferry's pattern").unwrap();
+    let mut before = snapshot(&out);
+    before.remove(".ferry-tmp-1-0-image.tar");
+    let outside = snapshot(&s.join("target"));
+
+    write_dir_image_uncompressed(&s.join("small"), 33, 1, 4096);
+    let dst = format!("oci-archive:{}", out.join("image.tar").display());
+    copy_succeeds(&format!("dir:{}", s.join("small").display()), &dst, &tmpdir);
+
+    assert!(!dead.exists(), "the dead partial archive was not removed");
+    let mut after = snapshot(&out);
+    assert!(after.remove("image.tar").is_some());
+    assert_eq!(after, before, "something else beside the archive changed");
+    assert_eq!(snapshot(&s.join("target")), outside);
+    drop(held);
+}

@@ -905,8 +905,34 @@ impl Drop for RemoveOnDrop {
 
 fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
     let temp = fsutil::temp_path(target);
-    let mut guard = RemoveOnDrop(Some(temp.clone()));
-    let file = std::fs::File::create(&temp).map_err(io_error(&temp, "create"))?;
+    // The temporary archive is locked (`flock`) while it is written, so a
+    // later copy to the same target can tell a dead ferry's partial
+    // archive from a live one's ([`sweep_partial_archives`]). It is created
+    // and locked under another name, then renamed: one under the swept
+    // name is always locked.
+    let mut unlocked = temp.clone().into_os_string();
+    unlocked.push(".new");
+    let unlocked = PathBuf::from(unlocked);
+    let mut guard = RemoveOnDrop(Some(unlocked.clone()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&unlocked)
+        .map_err(io_error(&unlocked, "create"))?;
+    file.try_lock().map_err(|e| {
+        io_error(&unlocked, "lock")(match e {
+            std::fs::TryLockError::Error(error) => error,
+            std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
+        })
+    })?;
+    std::fs::rename(&unlocked, &temp).map_err(io_error(&temp, "rename into place"))?;
+    guard.0 = Some(temp.clone());
+    // A second handle on the same open file keeps the lock held after the
+    // tar writer closes its own, until the rename below.
+    let lock = file.try_clone().map_err(io_error(&temp, "open"))?;
+    let owner =
+        std::os::unix::fs::MetadataExt::uid(&file.metadata().map_err(io_error(&temp, "stat"))?);
+    sweep_partial_archives(target, owner, &temp);
     let mut builder = tar::Builder::new(BufWriter::with_capacity(CHUNK, file));
     for member in members {
         let mut header = tar::Header::new_ustar();
@@ -949,7 +975,56 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
     drop(file);
     std::fs::rename(&temp, target).map_err(io_error(target, "rename into place"))?;
     guard.0 = None;
+    drop(lock);
     Ok(())
+}
+
+/// Removes the partial archives a killed ferry left beside `target`:
+/// regular files (never a link) named as [`fsutil::temp_path`] names
+/// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
+/// live process has locked. `keep` is the caller's own. Best effort, like
+/// [`fsutil::sweep_stale_staging`]: what cannot be judged stays.
+pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return removed;
+    };
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let ours = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| {
+                let (pid, rest) = rest.split_once('-')?;
+                let (count, tail) = rest.split_once('-')?;
+                Some(number(pid) && number(count) && tail == name)
+            })
+            .unwrap_or(false);
+        let path = entry.path();
+        if !ours || path == keep {
+            continue;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.uid() == owner => {}
+            _ => continue,
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 /// Checks that `path` can become an archive: its directory exists and it
