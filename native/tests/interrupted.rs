@@ -179,6 +179,17 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
         "{kind}: the rerun swept the {} staging director(ies) the kills left",
         staged.len()
     );
+    let partial: Vec<String> = std::fs::read_dir(&s.0)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ferry-tmp-") && n.ends_with("-dst.tar"))
+        .collect();
+    assert_eq!(
+        partial,
+        Vec::<String>::new(),
+        "{kind}: partial archives beside the destination after the rerun"
+    );
     println!(
         "{kind}: {} staging director(ies) left by kills, swept by the rerun",
         staged.len()
