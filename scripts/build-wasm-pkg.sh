@@ -130,6 +130,12 @@ cargo_args=(build --profile "$PROFILE" --target "$TARGET" "-Zbuild-std=std,panic
 if [ "${FERRY_WASM_OFFLINE:-0}" = 1 ]; then cargo_args+=(--offline); fi
 t=$(now)
 log "building ferry-wasm for $TARGET, profile $PROFILE ($(/usr/bin/rustc --version))"
+# panic=immediate-abort: a panic traps at once instead of formatting a
+# message nobody sees (ferry-core reports every failure as an error value, and
+# a trap surfaces in JavaScript as a RuntimeError anyway). It drops the panic
+# formatting machinery: 19 KB (7%) of the optimised module. Both modules share
+# this target directory, so both get the same flags and share one std build.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort"
 (cd "$ROOT" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LD" \
     /usr/bin/cargo "${cargo_args[@]}") || die "cargo build -p ferry-wasm --target $TARGET failed"
