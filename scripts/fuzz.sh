@@ -11,7 +11,9 @@
 # Installs cargo-fuzz if missing, builds the targets with the nightly
 # toolchain (AddressSanitizer), then runs each target in turn: one process,
 # -max_total_time=SECONDS, -rss_limit_mb=2048, the dictionary
-# fuzz/dict/manifest.dict. New inputs go to a scratch corpus under
+# fuzz/dict/manifest.dict, on the committed corpus (fuzz/corpus/<target>)
+# plus the conformance seeds (fuzz/seeds/<target>, made by
+# fuzz/scripts/seed.sh on first use). New inputs go to a scratch corpus under
 # fuzz/target/, so a run leaves the repository untouched unless
 # FERRY_FUZZ_GROW=1. Any crash, leak, timeout or broken invariant fails the
 # script, which prints the artefact (a hexdump) and how to reproduce it.
@@ -41,6 +43,11 @@ else
     mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
 fi
 
+if [ ! -d fuzz/seeds ]; then
+    log "seeding from the conformance cases (fuzz/seeds, not committed)"
+    bash fuzz/scripts/seed.sh fuzz/seeds || echo "fuzz.sh: no seeds; fuzzing from fuzz/corpus only" >&2
+fi
+
 log "building ${#targets[@]} fuzz targets (nightly, AddressSanitizer)"
 (cd fuzz && cargo +nightly fuzz build -O)
 
@@ -53,9 +60,9 @@ start=$(date +%s)
 summary=""
 for t in "${targets[@]}"; do
     log "fuzzing $t for ${seconds}s"
-    mkdir -p "$scratch/$t" "fuzz/corpus/$t" "fuzz/artifacts/$t"
+    mkdir -p "$scratch/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/artifacts/$t"
     set +e
-    (cd fuzz && cargo +nightly fuzz run -O "$t" "../$scratch/$t" "corpus/$t" -- \
+    (cd fuzz && cargo +nightly fuzz run -O "$t" "../$scratch/$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -dict=dict/manifest.dict -print_final_stats=1) > "$logs/$t.log" 2>&1
     status=$?

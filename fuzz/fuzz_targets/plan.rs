@@ -13,7 +13,7 @@
 //! 3. the type the source reports (`ferry_fuzz::media_type`);
 //! 4. choose options (`ferry_fuzz::choose_options`) and layer compression
 //!    (bits 4-5: preserve, compress, decompress);
-//! 5.. the platform, `OS/ARCH/VARIANT/OS.VERSION`.
+//! 5. onwards: the platform, `OS/ARCH/VARIANT/OS.VERSION`.
 //!
 //! Invariants: a list plan keeps the list's bytes and has one action per
 //! entry, copying every entry for `--all`; the instances to copy are in the

@@ -6,9 +6,9 @@
 # Copies each manifest of ../shared/conformance (FERRY_CONFORMANCE_DIR
 # overrides it) into OUT_DIR/<target>/, as it is for the targets that read a
 # bare document and behind a header for the ones that read one (see
-# fuzz/src/lib.rs: HEADER \n DOCUMENT). The committed corpus under
-# fuzz/corpus/ is this seed set minimised with `cargo fuzz cmin` and grown by
-# fuzzing; run this only to rebuild it from scratch.
+# fuzz/src/lib.rs: HEADER \n DOCUMENT). scripts/fuzz.sh runs it once and
+# fuzzes with the seeds beside the committed corpus (fuzz/corpus/), which
+# holds only what fuzzing found beyond them.
 set -euo pipefail
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 conformance="${FERRY_CONFORMANCE_DIR:-$fuzz/../../shared/conformance}"
