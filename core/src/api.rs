@@ -37,6 +37,7 @@
 //! count as absent). Member names are exact, and unknown or repeated ones
 //! are refused, so a misspelt option fails loudly instead of being ignored.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -580,13 +581,13 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             ));
         }
         plan::TopPlan::List(list_plan) => {
-            for d in list_plan.instances_to_copy() {
-                let entry_type = list_plan
-                    .list
-                    .instance(d)
-                    .map(|e| e.media_type.clone())
-                    .unwrap_or_default();
-                wanted.push((d.to_string(), entry_type, None, true));
+            for entry in list_plan.instances_to_copy() {
+                wanted.push((
+                    entry.digest_text.clone(),
+                    entry.media_type.clone(),
+                    None,
+                    true,
+                ));
             }
         }
     }
@@ -608,8 +609,21 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             .map_err(Failure::message)?,
         );
     }
+    // Looked up once per instance: an index, so thousands of instances do
+    // not make thousands of scans (the first member of a name wins, as in
+    // `Object::get_exact`).
+    let members = &instances.object.members;
+    let mut given: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, member) in members.iter().enumerate() {
+        given.entry(member.key.as_str()).or_insert(i);
+    }
     for (digest, entry_type, list_digest, in_list) in &wanted {
-        let Some(text) = instances.string(digest)? else {
+        let text = match given.get(digest.as_str()).map(|&i| &members[i].value) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err(instances.wrong_type(digest, "a string")),
+        };
+        let Some(text) = text else {
             missing.push(digest.clone());
             continue;
         };

@@ -116,8 +116,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(plan.conversion.selected, plan.list.list_media_type());
             }
             assert!(mt::is_list(&plan.conversion.selected));
-            for digest in plan.instances_to_copy() {
-                assert!(plan.list.instance(digest).is_some());
+            for entry in plan.instances_to_copy() {
+                assert!(plan.list.instance(&entry.digest_text).is_some());
             }
         }
         Err(e) => assert!(!e.to_string().is_empty()),

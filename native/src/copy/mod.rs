@@ -280,13 +280,9 @@ pub async fn copy(
             jobs.push(job);
         }
         TopPlan::List(list_plan) => {
-            for d in list_plan.instances_to_copy() {
-                let digest = parse_digest(d, "a list entry")?;
-                let media_type = list_plan
-                    .list
-                    .instance(d)
-                    .map(|e| e.media_type.clone())
-                    .unwrap_or_default();
+            for entry in list_plan.instances_to_copy() {
+                let digest = parse_digest(&entry.digest_text, "a list entry")?;
+                let media_type = entry.media_type.clone();
                 jobs.push(
                     fetch_job(
                         &*src,
