@@ -79,9 +79,12 @@ def measure(cmd: list[str]) -> Sample:
 
 
 def measure_direct(cmd: list[str]) -> Sample:
-    """The same numbers as `measure`, from wait4() on the command itself:
-    for millisecond commands, where /usr/bin/time's own start-up would
-    be most of what is measured."""
+    """Wall and CPU time from wait4() on the command itself, for
+    millisecond commands, where /usr/bin/time's own start-up would be most
+    of what is measured. Peak RSS comes from a second run under
+    /usr/bin/time: a child spawned by Python starts life in Python's
+    address space, and Linux keeps that high-water mark in ru_maxrss
+    across exec, so wait4() here reports Python's 25 MiB for `true`."""
     devnull = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_WRONLY, 0) for fd in (1, 2)]
     start = time.perf_counter()
     pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=devnull)
@@ -90,7 +93,7 @@ def measure_direct(cmd: list[str]) -> Sample:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise CommandFailed(f"{' '.join(cmd)} exited {code}")
-    return Sample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
+    return Sample(wall, usage.ru_utime, usage.ru_stime, measure(cmd).rss_kib)
 
 
 def sh(script: str) -> list[str]:
@@ -243,6 +246,14 @@ def within_floor(floor: str, times: float) -> Target:
         return ratio <= times, f"{ratio:.2f}x {floor}"
 
     return Target(f"≤ {times:g}x `{floor}`", check)
+
+
+def throughput_vs(floor: str, share: float) -> Target:
+    def check(r):
+        got = med(r[floor]) / med(r["ferry"])
+        return got >= share, f"{got * 100:.0f}% of {floor}'s throughput"
+
+    return Target(f"throughput ≥ {share * 100:.0f}% of `{floor}`", check)
 
 
 def under_ms(ms: float) -> Target:
@@ -449,7 +460,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             [Contender("ferry", [str(DIGEST_FILES), *all_blobs]),
              Contender("openssl dgst -sha256", ["openssl", "dgst", "-sha256", *all_blobs], None, "floor"),
              Contender("sha256sum", ["sha256sum", *all_blobs], None, "floor")],
-            targets=[within_floor("openssl dgst -sha256", 1 / 0.9)],
+            targets=[throughput_vs("openssl dgst -sha256", 0.9)],
         )
     )
     top = json.loads((oci4 / "index.json").read_text())["manifests"][0]["digest"]
@@ -476,7 +487,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
              Contender("skopeo", ["skopeo", "inspect", "--tls-verify=false", "--raw", a.ref("src/oci4")]),
              Contender("curl", ["curl", "-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json",
                                 f"http://{a.host}/v2/src/oci4/manifests/latest"], None, "floor")],
-            targets=[under_ms(5), rss], runs=30, latency=True,
+            targets=[under_ms(5), within_floor("curl", 1.2), rss], runs=30, latency=True,
         ),
     ]
     return scenarios
@@ -506,6 +517,9 @@ def fmt_t(s: float) -> str:
     return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
 
 
+CURL_VERSION = "curl --version | head -1 | cut -d' ' -f1-2"
+
+
 def machine() -> list[str]:
     def out(cmd: str) -> str:
         try:
@@ -520,10 +534,10 @@ def machine() -> list[str]:
     return [
         f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {cpu} ({flags}), {os.cpu_count()} CPUs, {mem}, {fs}, kernel {os.uname().release}",
-        f"- ferry: {out(f'{FERRY} --version')} (git {out(f'git -C {REPO} rev-parse --short HEAD')}), release build",
+        f"- ferry: {out(f'{FERRY} --version')} (git {out(f'git -C {REPO} describe --always --dirty')}), release build",
         f"- skopeo: {out('skopeo --version')}",
         f"- docker-registry: {out('/usr/bin/docker-registry --version')}",
-        f"- {out('openssl version')}; {out('curl --version | head -1')}; {out('sha256sum --version | head -1')}",
+        f"- {out('openssl version')}; {out(CURL_VERSION)}; {out('sha256sum --version | head -1')}",
     ]
 
 
