@@ -785,6 +785,22 @@ async fn transfer_blobs(
     let mut running = JoinSet::new();
     // Largest first: the long transfers start early and finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
+    // The first question goes alone: it settles authentication with a
+    // registry (a 401 challenge, then credentials or a token), which
+    // parallel first requests would each meet unauthenticated.
+    if let Some(first) = tasks.iter_mut().find(|t| t.check) {
+        first.check = false;
+        if is_present(&**dst, &first.info).await? {
+            let info = first.info.clone();
+            progress.event(Event::Skipped {
+                digest: info.digest.to_string(),
+                size: info.size,
+            });
+            result.record(Outcome::Present(info));
+            let digest = first.info.digest.clone();
+            tasks.retain(|t| t.info.digest != digest || t.check);
+        }
+    }
     for task in tasks {
         let permit = semaphore
             .clone()
