@@ -327,7 +327,12 @@ pub async fn write(
         ))?;
     for (i, signature) in signatures.iter().enumerate() {
         let path = dir.join(format!("signature-{}", i + 1));
-        crate::transport::fsutil::write_atomic(&path, signature).await?;
+        crate::transport::fsutil::write_atomic(
+            &path,
+            signature,
+            crate::transport::fsutil::Durability::Synced,
+        )
+        .await?;
     }
     for n in signatures.len() + 1.. {
         let stale = dir.join(format!("signature-{n}"));

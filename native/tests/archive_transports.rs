@@ -304,7 +304,7 @@ async fn verify_blobs(source: &dyn ImageSource, manifest: &[u8], media_type: &st
         let (stream, size) = source.blob(&info).await.expect("blob");
         assert_eq!(size, d.size, "size of {}", d.digest_text);
         let target = out.path().join(info.digest.encoded());
-        fsutil::write_blob_verified(stream, &target, &info)
+        fsutil::write_blob_verified(stream, &target, &info, fsutil::Durability::Synced)
             .await
             .expect("blob matches its digest");
     }
@@ -638,7 +638,7 @@ async fn oci_archive_blob_not_matching_its_digest_fails_the_verified_write() {
     let wanted = info(mt::OCI_LAYER, layer);
     let (stream, _) = source.blob(&wanted).await.expect("blob streams");
     let target = work.path().join("layer");
-    let err = fsutil::write_blob_verified(stream, &target, &wanted)
+    let err = fsutil::write_blob_verified(stream, &target, &wanted, fsutil::Durability::Synced)
         .await
         .expect_err("digest mismatch");
     assert!(

@@ -972,9 +972,19 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
     let file = writer
         .into_inner()
         .map_err(|e| io_error(&temp, "write")(e.into_error()))?;
+    // The archive is what the user keeps: on the disk before it takes its
+    // name, and the name on the disk before the copy reports success.
+    file.sync_all().map_err(io_error(&temp, "sync"))?;
     drop(file);
     std::fs::rename(&temp, target).map_err(io_error(target, "rename into place"))?;
     guard.0 = None;
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(parent, "sync directory"))?;
     drop(lock);
     Ok(())
 }

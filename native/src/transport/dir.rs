@@ -273,7 +273,12 @@ impl ImageDestination for DirDestination {
             .expect("lock")
             .take()
             .unwrap_or_else(|| top.to_vec());
-        fsutil::write_atomic(&manifest_path(&self.root, None), &manifest).await?;
+        fsutil::write_atomic(
+            &manifest_path(&self.root, None),
+            &manifest,
+            self.rollback.durability(),
+        )
+        .await?;
         self.rollback.commit();
         // The new image is complete; now drop what remains of an older one.
         let written = self.written.lock().expect("lock").clone();

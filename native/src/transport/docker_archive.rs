@@ -630,7 +630,8 @@ impl ImageDestination for DockerArchiveDestination {
                 .await
                 .map_err(io_error(dir, "create"))?;
         }
-        fsutil::write_blob_verified(stream, &path, info).await?;
+        // Staging, deleted once the archive is built: no syncs.
+        fsutil::write_blob_verified(stream, &path, info, fsutil::Durability::Scratch).await?;
         Ok(())
     }
 

@@ -4,9 +4,16 @@
 //! renamed into place only when complete (and, for blobs, verified), so a
 //! reader never sees a partial file under its final name, and a process
 //! killed mid-write leaves at most a `.ferry-tmp-*` file, which is not part
-//! of any format. Files are not fsynced: renames make writes atomic against
-//! crashes of the process, which is what a copy tool can promise; power
-//! loss is the file system's business.
+//! of any format.
+//!
+//! Destinations a user keeps are also durable ([`Durability::Synced`]): each
+//! file is fsynced before its rename, and a small file's directory after it.
+//! Blobs go first and the manifests that name them go into the same
+//! directory after them, so the directory sync that makes a manifest
+//! durable makes its blobs' names durable too, and `index.json` (synced
+//! last) never names what a power cut could lose. containers/image syncs
+//! each blob as well. Staging that is thrown away after the archive is
+//! built is [`Durability::Scratch`]: syncing it would only cost time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,6 +23,33 @@ use ferry_core::digest::Hasher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlobInfo, BlobStream, TransportError, io_error};
+
+/// Whether written files must survive a power cut once renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync every file before its rename, and the directory after a
+    /// small file's rename: for destinations the user keeps.
+    #[default]
+    Synced,
+    /// No syncs: for staging directories that are deleted after use.
+    Scratch,
+}
+
+/// fsyncs a directory, so the renames done in it are on the disk.
+pub async fn sync_dir(dir: &Path) -> Result<(), TransportError> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let handle = tokio::fs::File::open(dir)
+        .await
+        .map_err(io_error(dir, "open directory to sync"))?;
+    handle
+        .sync_all()
+        .await
+        .map_err(io_error(dir, "sync directory"))
+}
 
 /// Prefix of temporary files; nothing else in a layout starts with it.
 pub const TEMP_PREFIX: &str = ".ferry-tmp-";
@@ -265,6 +299,7 @@ fn remove_staging(dir: &Path) -> std::io::Result<()> {
 pub struct Rollback {
     created: Mutex<Vec<Created>>,
     committed: AtomicBool,
+    durability: Durability,
 }
 
 #[derive(Debug)]
@@ -274,6 +309,20 @@ enum Created {
 }
 
 impl Rollback {
+    /// A rollback for a destination written with `durability`.
+    pub fn new(durability: Durability) -> Self {
+        Rollback {
+            created: Mutex::default(),
+            committed: AtomicBool::default(),
+            durability,
+        }
+    }
+
+    /// How the files of this destination are written.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
     /// Records a file this copy put in place where none was before.
     pub fn created_file(&self, path: &Path) {
         self.created
@@ -304,7 +353,7 @@ impl Rollback {
     /// Writes `bytes` to `target` atomically, recording it if it is new.
     pub async fn write_atomic(&self, target: &Path, bytes: &[u8]) -> Result<(), TransportError> {
         let existed = tokio::fs::symlink_metadata(target).await.is_ok();
-        write_atomic(target, bytes).await?;
+        write_atomic(target, bytes, self.durability).await?;
         if !existed {
             self.created_file(target);
         }
@@ -319,7 +368,7 @@ impl Rollback {
         info: &BlobInfo,
     ) -> Result<u64, TransportError> {
         let existed = tokio::fs::symlink_metadata(target).await.is_ok();
-        let size = write_blob_verified(stream, target, info).await?;
+        let size = write_blob_verified(stream, target, info, self.durability).await?;
         if !existed {
             self.created_file(target);
         }
@@ -366,17 +415,32 @@ impl Drop for TempGuard {
     }
 }
 
-/// Writes `bytes` to `target` atomically.
-pub async fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), TransportError> {
+/// Writes `bytes` to `target` atomically (and durably, with the directory
+/// entry, when `durability` says so).
+pub async fn write_atomic(
+    target: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<(), TransportError> {
     let temp = temp_path(target);
     let mut guard = TempGuard(Some(temp.clone()));
-    tokio::fs::write(&temp, bytes)
+    let mut file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(io_error(&temp, "create"))?;
+    file.write_all(bytes)
         .await
         .map_err(io_error(&temp, "write"))?;
+    if durability == Durability::Synced {
+        file.sync_data().await.map_err(io_error(&temp, "sync"))?;
+    }
+    drop(file);
     tokio::fs::rename(&temp, target)
         .await
         .map_err(io_error(target, "rename into place"))?;
     guard.disarm();
+    if durability == Durability::Synced {
+        sync_dir(target.parent().unwrap_or(Path::new("."))).await?;
+    }
     Ok(())
 }
 
@@ -386,6 +450,7 @@ pub async fn write_blob_verified(
     mut stream: BlobStream,
     target: &Path,
     info: &BlobInfo,
+    durability: Durability,
 ) -> Result<u64, TransportError> {
     let temp = temp_path(target);
     let mut guard = TempGuard(Some(temp.clone()));
@@ -415,6 +480,9 @@ pub async fn write_blob_verified(
             .map_err(io_error(&temp, "write"))?;
     }
     file.flush().await.map_err(io_error(&temp, "flush"))?;
+    if durability == Durability::Synced {
+        file.sync_data().await.map_err(io_error(&temp, "sync"))?;
+    }
     drop(file);
     let size = hasher.bytes();
     if info.size >= 0 && size != info.size as u64 {

@@ -235,6 +235,15 @@ pub struct OciDestination {
 
 impl OciDestination {
     pub async fn create(reference: &LayoutReference) -> Result<Self, TransportError> {
+        Self::create_with(reference, fsutil::Durability::Synced).await
+    }
+
+    /// [`create`](Self::create), choosing whether files are synced: an
+    /// `oci-archive:` destination stages a layout it deletes afterwards.
+    pub async fn create_with(
+        reference: &LayoutReference,
+        durability: fsutil::Durability,
+    ) -> Result<Self, TransportError> {
         if reference.index.is_some() {
             return Err(TransportError::InvalidReference {
                 reference: format!("oci:{reference}"),
@@ -242,7 +251,7 @@ impl OciDestination {
             });
         }
         let root = &reference.path;
-        let rollback = fsutil::Rollback::default();
+        let rollback = fsutil::Rollback::new(durability);
         rollback
             .create_dir_all(&root.join("blobs").join("sha256"))
             .await?;
@@ -397,7 +406,12 @@ impl ImageDestination for OciDestination {
         }
         entries.push(Value::Object(descriptor));
         index.set("manifests", Value::Array(entries));
-        fsutil::write_atomic(&root.join("index.json"), index_bytes(&index).as_bytes()).await?;
+        fsutil::write_atomic(
+            &root.join("index.json"),
+            index_bytes(&index).as_bytes(),
+            self.rollback.durability(),
+        )
+        .await?;
         self.rollback.commit();
         Ok(())
     }

@@ -28,7 +28,7 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::{Descriptor, Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
-use super::fsutil::{StagingDir, TEMP_PREFIX};
+use super::fsutil::{self, StagingDir, TEMP_PREFIX};
 use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
@@ -193,11 +193,16 @@ impl OciArchiveDestination {
         }
         archive::check_target(&reference.path, &location).await?;
         let staging = StagingDir::create(&archive::big_temp_dir()).await?;
-        let layout = OciDestination::create(&LayoutReference {
-            path: staging.path().to_path_buf(),
-            name: reference.name.clone(),
-            index: None,
-        })
+        // The staged layout is deleted once the archive is built, so it is
+        // not synced; the archive itself is.
+        let layout = OciDestination::create_with(
+            &LayoutReference {
+                path: staging.path().to_path_buf(),
+                name: reference.name.clone(),
+                index: None,
+            },
+            fsutil::Durability::Scratch,
+        )
         .await?;
         Ok(OciArchiveDestination {
             reference: reference.clone(),
