@@ -74,8 +74,11 @@ pub struct DeleteArgs {
     registry: RegistryArgs,
 }
 
+/// These commands make one request after another, so one thread does: a
+/// multi-threaded runtime would start a worker per core for nothing (about
+/// a millisecond of `inspect --raw`'s few; benches/RESULTS.md).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
