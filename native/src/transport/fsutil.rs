@@ -430,6 +430,9 @@ pub async fn write_atomic(
     file.write_all(bytes)
         .await
         .map_err(io_error(&temp, "write"))?;
+    // tokio's File finishes writes in the background: flush, so the bytes
+    // are in the file (and any error is seen) before it takes its name.
+    file.flush().await.map_err(io_error(&temp, "flush"))?;
     if durability == Durability::Synced {
         file.sync_data().await.map_err(io_error(&temp, "sync"))?;
     }
