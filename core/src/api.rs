@@ -183,9 +183,18 @@ impl<'a> Args<'a> {
     }
 
     fn string(&self, name: &str) -> Result<Option<String>, Failure> {
-        match self.value(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+        Ok(self.string_value(name, self.value(name))?.cloned())
+    }
+
+    /// `value`, found for member `name`, as a string (`null` as absent).
+    fn string_value(
+        &self,
+        name: &str,
+        value: Option<&'a Value>,
+    ) -> Result<Option<&'a String>, Failure> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(self.wrong_type(name, "a string")),
         }
     }
@@ -618,11 +627,8 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         given.entry(member.key.as_str()).or_insert(i);
     }
     for (digest, entry_type, list_digest, in_list) in &wanted {
-        let text = match given.get(digest.as_str()).map(|&i| &members[i].value) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(instances.wrong_type(digest, "a string")),
-        };
+        let found = given.get(digest.as_str()).map(|&i| &members[i].value);
+        let text = instances.string_value(digest, found)?;
         let Some(text) = text else {
             missing.push(digest.clone());
             continue;
