@@ -183,7 +183,9 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".ferry-tmp-") && n.ends_with("-dst.tar"))
+        .filter(|n| {
+            n.starts_with(".ferry-tmp-") && (n.ends_with("-dst.tar") || n.ends_with("-dst.tar.new"))
+        })
         .collect();
     assert_eq!(
         partial,

@@ -160,8 +160,9 @@ fn a_staging_directory_whose_lock_is_held_is_left_alone_until_released() {
 /// writable by no one else, with a regular, free `.lock` are swept: a
 /// link is neither followed nor removed, another user's directory and a
 /// world-writable one stay, as do names that are not ferry's. A directory
-/// without its `.lock` is one being created, unless it has been so for a
-/// minute: then its creator died before locking it.
+/// without its `.lock` is one being created, unless the process named in
+/// it is gone or it has been so for a minute: then its creator died
+/// before locking it.
 #[test]
 fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let s = Scratch::new("staging-hostile");
@@ -195,6 +196,22 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let young = tmpdir.join("ferry-staging-young");
     std::fs::create_dir_all(young.join("blobs")).unwrap();
     set_mode(&young, 0o700);
+    // Being created by a live process (this one), named as ferry names
+    // them: the process lives, so the directory stays.
+    let being_born = tmpdir.join(format!("ferry-staging-{}-born", std::process::id()));
+    std::fs::create_dir_all(&being_born).unwrap();
+    std::fs::write(being_born.join(".lock.new"), b"").unwrap();
+    set_mode(&being_born, 0o700);
+    // Killed while being created a moment ago: its process is gone, so it
+    // goes at once.
+    let gone = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let killed_at_birth = tmpdir.join(format!("ferry-staging-{gone}-killed"));
+    std::fs::create_dir_all(&killed_at_birth).unwrap();
+    set_mode(&killed_at_birth, 0o700);
     // Died while being created, two hours ago.
     let unborn = tmpdir.join("ferry-staging-unborn");
     std::fs::create_dir_all(&unborn).unwrap();
@@ -209,7 +226,9 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
 
     let victim_before = snapshot(&victim);
     let mut tmp_before = snapshot(&tmpdir);
-    tmp_before.retain(|k, _| !k.starts_with("ferry-staging-unborn"));
+    tmp_before.retain(|k, _| {
+        !k.starts_with("ferry-staging-unborn") && !k.starts_with(&format!("ferry-staging-{gone}-"))
+    });
 
     another_archive_copy(&s, &tmpdir, "out.tar");
 
@@ -222,6 +241,10 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     assert!(
         !unborn.exists(),
         "a directory that died unborn was not swept"
+    );
+    assert!(
+        !killed_at_birth.exists(),
+        "a directory whose creator was killed before it locked it was not swept"
     );
 }
 
@@ -297,8 +320,9 @@ fn a_partial_docker_archive_left_by_a_kill_is_removed_by_the_next_copy_to_it() {
 }
 
 /// Beside the archive, only ferry's own temporary files for that archive
-/// whose lock is free go: one being written (locked), one for another
-/// archive, a link and another user's file stay.
+/// whose lock is free go, and those not locked yet whose process is gone:
+/// one being written (locked), one being created by a live process, one
+/// for another archive, a link and another user's file stay.
 #[test]
 fn only_dead_partial_archives_of_the_same_name_are_removed() {
     let s = Scratch::new("staging-partial-others");
@@ -324,8 +348,23 @@ fn only_dead_partial_archives_of_the_same_name_are_removed() {
         .unwrap();
     assert!(chown.success(), "chown (needs root)");
     std::fs::write(out.join(".ferry-tmp-x-0-image.tar"), b"not ferry's pattern").unwrap();
+    // Not locked yet: its creator was killed before it could lock it (its
+    // process is gone), or is about to (this process lives).
+    let gone = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let unborn = out.join(format!(".ferry-tmp-{gone}-0-image.tar.new"));
+    std::fs::write(&unborn, b"").unwrap();
+    std::fs::write(
+        out.join(format!(".ferry-tmp-{}-0-image.tar.new", std::process::id())),
+        b"",
+    )
+    .unwrap();
     let mut before = snapshot(&out);
     before.remove(".ferry-tmp-1-0-image.tar");
+    before.remove(&format!(".ferry-tmp-{gone}-0-image.tar.new"));
     let outside = snapshot(&s.join("target"));
 
     write_dir_image_uncompressed(&s.join("small"), 33, 1, 4096);
@@ -333,6 +372,10 @@ fn only_dead_partial_archives_of_the_same_name_are_removed() {
     copy_succeeds(&format!("dir:{}", s.join("small").display()), &dst, &tmpdir);
 
     assert!(!dead.exists(), "the dead partial archive was not removed");
+    assert!(
+        !unborn.exists(),
+        "the file a killed copy had not locked yet was not removed"
+    );
     let mut after = snapshot(&out);
     assert!(after.remove("image.tar").is_some());
     assert_eq!(after, before, "something else beside the archive changed");

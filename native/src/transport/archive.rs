@@ -903,30 +903,48 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Creates the temporary archive beside `target`, locked (`flock`) while
+/// it is written, so a later copy to the same target can tell a dead
+/// ferry's partial archive from a live one's ([`sweep_partial_archives`]).
+/// It is created and locked under another name (`….new`), then renamed:
+/// one under the swept name is always locked. A sweeper may take a `.new`
+/// file whose creator looks gone ([`fsutil::process_is_gone`]); if that
+/// misjudges us, we start over under a new name.
+fn create_locked_temp(target: &Path) -> Result<(PathBuf, std::fs::File), TransportError> {
+    let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    for _ in 0..3 {
+        let temp = fsutil::temp_path(target);
+        let mut unlocked = temp.clone().into_os_string();
+        unlocked.push(".new");
+        let unlocked = PathBuf::from(unlocked);
+        let mut guard = RemoveOnDrop(Some(unlocked.clone()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&unlocked)
+            .map_err(io_error(&unlocked, "create"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            // Only a sweeper about to remove it holds a lock on our file.
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&unlocked, "lock")(e)),
+        }
+        match std::fs::rename(&unlocked, &temp) {
+            Ok(()) => {}
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(io_error(&temp, "rename into place")(e)),
+        }
+        guard.0 = None;
+        return Ok((temp, file));
+    }
+    Err(io_error(target, "create a temporary archive beside")(
+        std::io::Error::other("it was removed while being created, three times"),
+    ))
+}
+
 fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
-    let temp = fsutil::temp_path(target);
-    // The temporary archive is locked (`flock`) while it is written, so a
-    // later copy to the same target can tell a dead ferry's partial
-    // archive from a live one's ([`sweep_partial_archives`]). It is created
-    // and locked under another name, then renamed: one under the swept
-    // name is always locked.
-    let mut unlocked = temp.clone().into_os_string();
-    unlocked.push(".new");
-    let unlocked = PathBuf::from(unlocked);
-    let mut guard = RemoveOnDrop(Some(unlocked.clone()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&unlocked)
-        .map_err(io_error(&unlocked, "create"))?;
-    file.try_lock().map_err(|e| {
-        io_error(&unlocked, "lock")(match e {
-            std::fs::TryLockError::Error(error) => error,
-            std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
-        })
-    })?;
-    std::fs::rename(&unlocked, &temp).map_err(io_error(&temp, "rename into place"))?;
-    guard.0 = Some(temp.clone());
+    let (temp, file) = create_locked_temp(target)?;
+    let mut guard = RemoveOnDrop(Some(temp.clone()));
     // A second handle on the same open file keeps the lock held after the
     // tar writer closes its own, until the rename below.
     let lock = file.try_clone().map_err(io_error(&temp, "open"))?;
@@ -992,7 +1010,8 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
 /// Removes the partial archives a killed ferry left beside `target`:
 /// regular files (never a link) named as [`fsutil::temp_path`] names
 /// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
-/// live process has locked. `keep` is the caller's own. Best effort, like
+/// live process has locked, and those still named `….new` whose process
+/// is gone (killed between creating and locking it). `keep` is the caller's own. Best effort, like
 /// [`fsutil::sweep_stale_staging`]: what cannot be judged stays.
 pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
@@ -1008,15 +1027,24 @@ pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<Pat
         return removed;
     };
     let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unborn_name = format!("{name}.new");
     for entry in entries.flatten() {
         let file_name = entry.file_name();
+        // Partial archives, and (`….new`) ones whose creator died before
+        // it could lock them.
         let ours = file_name
             .to_str()
             .and_then(|n| n.strip_prefix(TEMP_PREFIX))
             .and_then(|rest| {
                 let (pid, rest) = rest.split_once('-')?;
                 let (count, tail) = rest.split_once('-')?;
-                Some(number(pid) && number(count) && tail == name)
+                if !number(pid) || !number(count) {
+                    return Some(false);
+                }
+                Some(
+                    tail == name
+                        || (tail == unborn_name && pid.parse().is_ok_and(fsutil::process_is_gone)),
+                )
             })
             .unwrap_or(false);
         let path = entry.path();

@@ -137,32 +137,66 @@ impl StagingDir {
     /// Creates a new staging directory in `base`, locked, then sweeps
     /// `base` of stale ones. Blocking: call it off the async runtime.
     pub fn create_blocking(base: &Path) -> Result<Self, TransportError> {
+        // A sweeper that misjudges our birth (see `creator_is_gone`) may
+        // remove the directory before its lock is in place; the next
+        // attempt gets a new name. Three such races in a row mean
+        // something else is deleting our files.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::try_create(base)? {
+                Some(staging) => return Ok(staging),
+                None if attempts < 3 => continue,
+                None => {
+                    return Err(io_error(base, "create a temporary directory in")(
+                        std::io::Error::other(
+                            "the new staging directory was removed while being created, three times",
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`StagingDir::create_blocking`]: `None` if a
+    /// sweeper took the directory before its lock was in place.
+    fn try_create(base: &Path) -> Result<Option<Self>, TransportError> {
+        let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         let dir = tempfile::Builder::new()
             .prefix(&staging_prefix())
             .tempdir_in(base)
             .map_err(io_error(base, "create a temporary directory in"))?;
         // The lock file is created and locked under another name, then
         // renamed: a sweeper that finds `.lock` always finds it locked, and
-        // one that finds no `.lock` leaves the directory alone.
+        // one that finds no `.lock` leaves the directory alone while its
+        // creator lives.
         let unlocked = dir.path().join(".lock.new");
-        let lock = std::fs::OpenOptions::new()
+        let lock = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&unlocked)
-            .map_err(io_error(&unlocked, "create"))?;
-        lock.try_lock().map_err(|e| {
-            io_error(&unlocked, "lock")(match e {
-                std::fs::TryLockError::Error(error) => error,
-                std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
-            })
-        })?;
+        {
+            Ok(lock) => lock,
+            Err(e) if vanished(&e) => return Ok(None),
+            Err(e) => return Err(io_error(&unlocked, "create")(e)),
+        };
+        match lock.try_lock() {
+            Ok(()) => {}
+            // Only a sweeper about to remove it holds a lock on our file.
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&unlocked, "lock")(e)),
+        }
         let locked = dir.path().join(STAGING_LOCK);
-        std::fs::rename(&unlocked, &locked).map_err(io_error(&locked, "rename into place"))?;
+        match std::fs::rename(&unlocked, &locked) {
+            Ok(()) => {}
+            Err(e) if vanished(&e) => return Ok(None),
+            Err(e) => return Err(io_error(&locked, "rename into place")(e)),
+        }
         let owner = std::os::unix::fs::MetadataExt::uid(
             &std::fs::symlink_metadata(dir.path()).map_err(io_error(dir.path(), "stat"))?,
         );
         sweep_stale_staging(base, owner, dir.path());
-        Ok(StagingDir { dir, _lock: lock })
+        Ok(Some(StagingDir { dir, _lock: lock }))
     }
 
     /// [`StagingDir::create_blocking`] on a blocking thread.
@@ -183,7 +217,41 @@ impl StagingDir {
 /// How long a staging directory may be without its `.lock` before it
 /// counts as dead: creating one takes microseconds from `mkdir` to the
 /// lock's rename, so only a process killed in between leaves one so.
+/// Used only when the creator's liveness cannot be read
+/// ([`creator_is_gone`]).
 const STAGING_BIRTH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether the process whose ID is in a staging directory's name
+/// (`ferry-staging-<pid>-…`) is known to be gone ([`process_is_gone`]). A
+/// directory without its `.lock` is then a birth cut short by a kill, and
+/// can go at once instead of after [`STAGING_BIRTH_GRACE`]; such a
+/// directory is empty, but a user reasonably expects the next copy to
+/// leave none behind.
+fn creator_is_gone(name: &str) -> bool {
+    name.strip_prefix(STAGING_PREFIX)
+        .and_then(|rest| rest.split_once('-'))
+        .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        .is_some_and(process_is_gone)
+}
+
+/// Whether no process with ID `pid` exists: `/proc` is mounted and has no
+/// entry for it. False when it cannot be told.
+///
+/// A process in another PID namespace sharing the same temporary
+/// directory may look gone while it is alive. Sweepers therefore use this
+/// only for files that are not locked yet, which their creator has had
+/// for microseconds; a creator whose file is taken from it in that window
+/// starts over with a new name ([`StagingDir::create_blocking`]).
+pub fn process_is_gone(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    if std::fs::symlink_metadata(proc_root.join("self")).is_err() {
+        return false;
+    }
+    matches!(
+        std::fs::symlink_metadata(proc_root.join(pid.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    )
+}
 
 /// Removes the staging directories in `base` that a dead ferry left: those
 /// named [`STAGING_PREFIX`]…, real directories (a symbolic link is never
@@ -222,11 +290,12 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
             Lock::Free(file) => Some(file),
             Lock::Held => continue,
             Lock::Missing => {
-                let unborn = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.elapsed().ok())
-                    .is_some_and(|age| age > STAGING_BIRTH_GRACE);
+                let unborn = creator_is_gone(&entry.file_name().to_string_lossy())
+                    || meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .is_some_and(|age| age > STAGING_BIRTH_GRACE);
                 match free_lock(&dir.join(".lock.new")) {
                     Lock::Held => continue,
                     _ if !unborn => continue,
