@@ -11,7 +11,8 @@
 //! containers/image), so its "previous" state is an empty file, as
 //! `mktemp` leaves one: after a kill it must still be there, empty or the
 //! whole archive. Archive copies leave their staging directory in TMPDIR
-//! when killed; the rerun must sweep every one.
+//! when killed, and `dir:` and `oci:` copies their blobs' temporary files;
+//! the rerun must sweep every one.
 
 mod support;
 
@@ -19,7 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Found, Rng, Scratch, check, staging_dirs, write_dir_image, write_dir_image_uncompressed,
+    Found, Rng, Scratch, check, snapshot, staging_dirs, write_dir_image,
+    write_dir_image_uncompressed,
 };
 
 /// Big enough that a debug build takes a noticeable time to copy it.
@@ -191,6 +193,15 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
         partial,
         Vec::<String>::new(),
         "{kind}: partial archives beside the destination after the rerun"
+    );
+    let temporary: Vec<String> = snapshot(&s.join("dst"))
+        .into_keys()
+        .filter(|k| k.contains(".ferry-tmp-"))
+        .collect();
+    assert_eq!(
+        temporary,
+        Vec::<String>::new(),
+        "{kind}: temporary files of killed copies inside the destination after the rerun"
     );
     println!(
         "{kind}: {} staging director(ies) left by kills, swept by the rerun",

@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -381,4 +382,121 @@ fn only_dead_partial_archives_of_the_same_name_are_removed() {
     assert_eq!(after, before, "something else beside the archive changed");
     assert_eq!(snapshot(&s.join("target")), outside);
     drop(held);
+}
+
+/// A `dir:` image or an OCI layout keeps, after a kill, the temporary
+/// files (`.ferry-tmp-<pid>-<n>-<name>`) of the blobs being written. The
+/// next copy into it removes those whose process is gone and which no
+/// one holds locked, and nothing else: not a live process's, not one
+/// locked by another PID namespace's ferry, not a link (nor what it points
+/// to), not another user's, not a name that is not ferry's.
+fn dead_temporary_files_are_swept_from(kind: &str) {
+    let s = Scratch::new(&format!("staging-temp-files-{kind}"));
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    write_dir_image_uncompressed(&s.join("first"), 41, 1, 4096);
+    write_dir_image_uncompressed(&s.join("second"), 42, 1, 4096);
+    let root = s.join("dst");
+    let (first, second, blobs) = match kind {
+        "dir" => (
+            format!("dir:{}", root.display()),
+            format!("dir:{}", root.display()),
+            root.clone(),
+        ),
+        "oci" => (
+            format!("oci:{}:first", root.display()),
+            format!("oci:{}:second", root.display()),
+            root.join("blobs/sha256"),
+        ),
+        other => panic!("unknown destination kind {other}"),
+    };
+    copy_succeeds(
+        &format!("dir:{}", s.join("first").display()),
+        &first,
+        &tmpdir,
+    );
+
+    let gone = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let hex = "ab".repeat(32);
+    let dead = blobs.join(format!(".ferry-tmp-{gone}-7-{hex}"));
+    std::fs::write(&dead, b"the first 90% of a layer").unwrap();
+    let dead_index = root.join(format!(".ferry-tmp-{gone}-8-index.json"));
+    if kind == "oci" {
+        std::fs::write(&dead_index, b"{\"schemaVersion\":").unwrap();
+    }
+    std::fs::write(
+        blobs.join(format!(".ferry-tmp-{}-0-{hex}", std::process::id())),
+        b"being written by a live process",
+    )
+    .unwrap();
+    let locked = blobs.join(format!(".ferry-tmp-{gone}-9-{hex}"));
+    std::fs::write(&locked, b"written from another PID namespace").unwrap();
+    let held = std::fs::File::open(&locked).unwrap();
+    held.lock().unwrap();
+    std::fs::write(s.join("outside"), b"not ferry's").unwrap();
+    std::os::unix::fs::symlink(
+        s.join("outside"),
+        blobs.join(format!(".ferry-tmp-{gone}-10-{hex}")),
+    )
+    .unwrap();
+    let nobodys = blobs.join(format!(".ferry-tmp-{gone}-11-{hex}"));
+    std::fs::write(&nobodys, b"another user's").unwrap();
+    let chown = Command::new("chown")
+        .arg("65534:65534")
+        .arg(&nobodys)
+        .status()
+        .unwrap();
+    assert!(chown.success(), "chown (needs root)");
+    std::fs::write(blobs.join(".ferry-tmp-x-0-y"), b"not ferry's pattern").unwrap();
+    let temporary = |snap: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        snap.into_iter()
+            .filter(|(k, _)| k.contains(".ferry-tmp-"))
+            .collect()
+    };
+    let mut expected = temporary(snapshot(&root));
+    let dead_name = |p: &Path| p.strip_prefix(&root).unwrap().display().to_string();
+    assert!(expected.remove(&dead_name(&dead)).is_some());
+    if kind == "oci" {
+        assert!(expected.remove(&dead_name(&dead_index)).is_some());
+    }
+    let outside = snapshot(&s.join("outside"));
+
+    copy_succeeds(
+        &format!("dir:{}", s.join("second").display()),
+        &second,
+        &tmpdir,
+    );
+
+    assert!(!dead.exists(), "{kind}: a dead copy's partial blob stayed");
+    assert!(
+        !dead_index.exists(),
+        "{kind}: a dead copy's partial index.json stayed"
+    );
+    assert_eq!(
+        temporary(snapshot(&root)),
+        expected,
+        "{kind}: the sweep took a file that was not a dead ferry's"
+    );
+    assert_eq!(snapshot(&s.join("outside")), outside);
+    let whole = format!("{kind}:{}", root.display());
+    let found = check(&whole);
+    assert!(
+        matches!(found, Ok(Found::Images { .. })),
+        "{whole}: {found:?}"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_dir_image_keeps_no_temporary_file_of_a_dead_copy_after_the_next_copy() {
+    dead_temporary_files_are_swept_from("dir");
+}
+
+#[test]
+fn an_oci_layout_keeps_no_temporary_file_of_a_dead_copy_after_the_next_copy() {
+    dead_temporary_files_are_swept_from("oci");
 }

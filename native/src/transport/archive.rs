@@ -1026,7 +1026,6 @@ pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<Pat
     let Ok(entries) = std::fs::read_dir(dir) else {
         return removed;
     };
-    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let unborn_name = format!("{name}.new");
     for entry in entries.flatten() {
         let file_name = entry.file_name();
@@ -1034,19 +1033,10 @@ pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<Pat
         // it could lock them.
         let ours = file_name
             .to_str()
-            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
-            .and_then(|rest| {
-                let (pid, rest) = rest.split_once('-')?;
-                let (count, tail) = rest.split_once('-')?;
-                if !number(pid) || !number(count) {
-                    return Some(false);
-                }
-                Some(
-                    tail == name
-                        || (tail == unborn_name && pid.parse().is_ok_and(fsutil::process_is_gone)),
-                )
-            })
-            .unwrap_or(false);
+            .and_then(fsutil::parse_temp_name)
+            .is_some_and(|(pid, tail)| {
+                tail == name || (tail == unborn_name && fsutil::process_is_gone(pid))
+            });
         let path = entry.path();
         if !ours || path == keep {
             continue;

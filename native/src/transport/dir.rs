@@ -172,6 +172,9 @@ impl DirDestination {
             }
             Err(e) => return Err(io_error(&version, "read")(e)),
         }
+        // What killed copies left half-written goes before this copy adds
+        // its own temporary files.
+        fsutil::sweep_dead_temp_files_in(vec![root.to_path_buf()]).await;
         Ok(DirDestination {
             root: root.to_path_buf(),
             written: Mutex::new(HashSet::from([

@@ -4,7 +4,8 @@
 //! renamed into place only when complete (and, for blobs, verified), so a
 //! reader never sees a partial file under its final name, and a process
 //! killed mid-write leaves at most a `.ferry-tmp-*` file, which is not part
-//! of any format.
+//! of any format and which the next copy into the same place removes
+//! ([`sweep_dead_temp_files`]).
 //!
 //! Destinations a user keeps are also durable ([`Durability::Synced`]): each
 //! file is fsynced before its rename, and a small file's directory after it.
@@ -71,6 +72,97 @@ pub fn temp_path(target: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     target.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
+}
+
+/// The process ID and the target's name in a name [`temp_path`] made
+/// (`.ferry-tmp-<pid>-<n>-<name>`), or `None` for any other name.
+pub fn parse_temp_name(name: &str) -> Option<(u32, &str)> {
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let (pid, rest) = rest.split_once('-')?;
+    let (count, tail) = rest.split_once('-')?;
+    if !number(pid) || !number(count) {
+        return None;
+    }
+    Some((pid.parse().ok()?, tail))
+}
+
+/// Removes the temporary files a killed ferry left in `dir` (a `dir:`
+/// image, an OCI layout or its `blobs/<algorithm>` directory): regular
+/// files (never a link) named by [`temp_path`], owned by `dir`'s owner,
+/// whose process is gone ([`process_is_gone`]) and which no process holds
+/// locked (a writer locks its temporary file from creation until the
+/// rename, so a live ferry in another PID namespace keeps its files).
+///
+/// containers/image leaves its `oci-put-blob*` files behind for good: a
+/// copy of a 2 GiB layer killed at 90% costs 1.8 GiB until someone looks.
+/// Best effort: what cannot be judged or removed stays. Blocking.
+pub fn sweep_dead_temp_files(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    let Ok(owner) = std::fs::symlink_metadata(dir).map(|m| m.uid()) else {
+        return removed;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((pid, _)) = name.to_str().and_then(parse_temp_name) else {
+            continue;
+        };
+        if !process_is_gone(pid) {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.uid() == owner => {}
+            _ => continue,
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
+/// [`sweep_dead_temp_files`] over `dirs` on a blocking thread.
+pub async fn sweep_dead_temp_files_in(dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    tokio::task::spawn_blocking(move || {
+        dirs.iter()
+            .flat_map(|dir| sweep_dead_temp_files(dir))
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Creates `temp` for writing and locks it (`flock`), returning the file
+/// and a second handle that keeps the lock held after the first is
+/// closed, until the caller has renamed the file into place: a sweeper
+/// ([`sweep_dead_temp_files`]) never takes a file that is being written.
+async fn create_locked(temp: &Path) -> Result<(tokio::fs::File, std::fs::File), TransportError> {
+    let file = tokio::fs::File::create(temp)
+        .await
+        .map_err(io_error(temp, "create"))?;
+    let lock = file
+        .try_clone()
+        .await
+        .map_err(io_error(temp, "open"))?
+        .into_std()
+        .await;
+    match lock.try_lock() {
+        Ok(()) => Ok((file, lock)),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(temp, "lock")(e)),
+        // Only a sweeper that judged the file dead holds its lock; it is
+        // about to remove it from under us.
+        Err(std::fs::TryLockError::WouldBlock) => Err(io_error(temp, "lock")(
+            std::io::ErrorKind::WouldBlock.into(),
+        )),
+    }
 }
 
 /// A scratch file that is removed when dropped.
@@ -493,9 +585,7 @@ pub async fn write_atomic(
 ) -> Result<(), TransportError> {
     let temp = temp_path(target);
     let mut guard = TempGuard(Some(temp.clone()));
-    let mut file = tokio::fs::File::create(&temp)
-        .await
-        .map_err(io_error(&temp, "create"))?;
+    let (mut file, lock) = create_locked(&temp).await?;
     file.write_all(bytes)
         .await
         .map_err(io_error(&temp, "write"))?;
@@ -510,6 +600,7 @@ pub async fn write_atomic(
         .await
         .map_err(io_error(target, "rename into place"))?;
     guard.disarm();
+    drop(lock);
     if durability == Durability::Synced {
         sync_dir(target.parent().unwrap_or(Path::new("."))).await?;
     }
@@ -526,9 +617,7 @@ pub async fn write_blob_verified(
 ) -> Result<u64, TransportError> {
     let temp = temp_path(target);
     let mut guard = TempGuard(Some(temp.clone()));
-    let mut file = tokio::fs::File::create(&temp)
-        .await
-        .map_err(io_error(&temp, "create"))?;
+    let (mut file, lock) = create_locked(&temp).await?;
     let mut hasher: Hasher = info.digest.verifier();
     let mut buffer = vec![0u8; CHUNK];
     loop {
@@ -576,6 +665,7 @@ pub async fn write_blob_verified(
         .await
         .map_err(io_error(target, "rename into place"))?;
     guard.disarm();
+    drop(lock);
     Ok(size)
 }
 

@@ -265,6 +265,15 @@ impl OciDestination {
         }
         // Refuse a broken index.json now rather than at commit.
         read_index(root).await?;
+        // What killed copies left half-written goes before this copy adds
+        // its own temporary files.
+        let mut dirs = vec![root.clone()];
+        if let Ok(mut algorithms) = tokio::fs::read_dir(root.join("blobs")).await {
+            while let Ok(Some(entry)) = algorithms.next_entry().await {
+                dirs.push(entry.path());
+            }
+        }
+        fsutil::sweep_dead_temp_files_in(dirs).await;
         Ok(OciDestination {
             reference: reference.clone(),
             top: Mutex::new(None),
