@@ -394,8 +394,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl State {
     /// Picks (and uses up) the rules for one request; `tls` keeps only
-    /// [`Match::any`] rules that make sense on opaque bytes.
-    fn plan(&self, method: &str, target: &str, tls: bool) -> Plan {
+    /// [`Match::any`] rules that make sense on opaque bytes. `body` is the
+    /// request body's declared length, if it has one: a
+    /// [`Action::CutRequest`] is never taken by a body too short to cut.
+    /// Taken and given back instead, it would be out of reach of an upload
+    /// running alongside (a config's small PUT beside a layer's PATCH),
+    /// which would then go through uncut.
+    fn plan(&self, method: &str, target: &str, tls: bool, body: Option<u64>) -> Plan {
         let mut left = lock(&self.left);
         let mut plan = Plan::default();
         for (i, rule) in self.rules.iter().enumerate() {
@@ -408,7 +413,11 @@ impl State {
             } else {
                 rule.on.matches(method, target)
             };
-            if !applicable || left[i] == Some(0) {
+            let too_short = match (&rule.action, body) {
+                (Action::CutRequest { after }, Some(length)) => length <= *after,
+                _ => false,
+            };
+            if !applicable || too_short || left[i] == Some(0) {
                 continue;
             }
             let take = match &rule.action {
@@ -492,7 +501,12 @@ async fn relay_http(
             return Ok(());
         };
         let (method, target) = request.request_line();
-        let plan = state.plan(&method, &target, false);
+        let declared = match request.request_framing() {
+            Framing::None => Some(0),
+            Framing::Length(n) => Some(n),
+            Framing::Chunked | Framing::UntilClose => None,
+        };
+        let plan = state.plan(&method, &target, false, declared);
         let exchange = state.record(Exchange {
             connection,
             method: method.clone(),
@@ -681,7 +695,7 @@ async fn relay_opaque(
     state: &State,
     connection: usize,
 ) -> std::io::Result<()> {
-    let plan = state.plan("", "", true);
+    let plan = state.plan("", "", true, None);
     let exchange = state.record(Exchange {
         connection,
         method: String::new(),
@@ -802,17 +816,36 @@ mod tests {
             Rule::delay(Match::contains("*", "blobs"), Duration::from_millis(7)),
             Rule::status(Match::any(), 503),
         ]);
-        let first = state.plan("GET", "/v2/x/blobs/sha256:1", false);
+        let first = state.plan("GET", "/v2/x/blobs/sha256:1", false, Some(0));
         assert_eq!(first.delay, Duration::from_millis(12));
         assert_eq!(first.applied, [0, 1, 2]);
-        let second = state.plan("GET", "/v2/x/blobs/sha256:1", false);
+        let second = state.plan("GET", "/v2/x/blobs/sha256:1", false, Some(0));
         assert!(matches!(
             second.terminal,
             Some((3, Action::Status { status: 503, .. }))
         ));
-        let third = state.plan("get", "/v2/", false);
+        let third = state.plan("get", "/v2/", false, Some(0));
         assert!(third.terminal.is_none());
         assert_eq!(*lock(&state.fired), [3, 1, 2, 1]);
+    }
+
+    #[test]
+    fn an_upload_cut_is_kept_for_a_body_long_enough_to_cut() {
+        let state = state(vec![Rule::cut_request(
+            Match::contains("*", "/blobs/uploads/"),
+            1000,
+        )]);
+        let post = state.plan("POST", "/v2/r/blobs/uploads/", false, Some(0));
+        let config = state.plan("PUT", "/v2/r/blobs/uploads/1?digest=x", false, Some(1000));
+        assert!(post.terminal.is_none() && config.terminal.is_none());
+        let layer = state.plan("PATCH", "/v2/r/blobs/uploads/2", false, None);
+        assert!(matches!(
+            layer.terminal,
+            Some((0, Action::CutRequest { after: 1000 }))
+        ));
+        let again = state.plan("PATCH", "/v2/r/blobs/uploads/3", false, Some(5000));
+        assert!(again.terminal.is_none(), "the cut fires once");
+        assert_eq!(*lock(&state.fired), [1]);
     }
 
     #[test]
@@ -822,7 +855,7 @@ mod tests {
             Rule::cut_body(Match::prefix("GET", "/v2/"), 10),
             Rule::cut_body(Match::any(), 10),
         ]);
-        let plan = state.plan("", "", true);
+        let plan = state.plan("", "", true, None);
         assert!(matches!(
             plan.terminal,
             Some((2, Action::CutBody { after: 10 }))
