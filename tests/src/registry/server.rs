@@ -534,6 +534,13 @@ impl Drop for Process {
             .args(["-KILL", &self.pid.to_string()])
             .stderr(Stdio::null())
             .status();
+        // The shell is the registry's parent: let it reap the registry and
+        // end, or the registry stays a zombie (where PID 1 reaps nothing,
+        // for good) and its /proc entry with it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && self.exited().is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.shell.kill();
         let _ = self.shell.wait();
     }
