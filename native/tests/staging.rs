@@ -35,27 +35,50 @@ fn copy_succeeds(src: &str, dst: &str, tmpdir: &Path) {
     );
 }
 
-/// Starts a copy and kills it (SIGKILL) as soon as its staging directory
-/// has begun to fill; returns that directory.
-fn kill_while_staging(src: &str, dst: &str, tmpdir: &Path) -> PathBuf {
-    let mut child = copy_command(src, dst, tmpdir).spawn().expect("spawn ferry");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let staging = staging_dirs(tmpdir)
-            .into_iter()
-            .find(|d| d.join(".lock").is_file() && d.join("blobs").is_dir());
-        if let Some(dir) = staging {
-            child.kill().expect("kill ferry");
-            let status = child.wait().expect("wait for ferry");
-            assert!(!status.success(), "the copy finished before the kill");
-            return dir;
+/// Starts a copy of `src` to the archive at `archive` and kills it
+/// (SIGKILL) as soon as `seen` finds what it looks for; returns that. The
+/// window can be short, and a starved test thread can miss it: a copy that
+/// finishes first is not a failure, its archive is removed and the copy
+/// started again, up to five times.
+fn kill_once_seen<T>(
+    src: &str,
+    dst: &str,
+    archive: &Path,
+    tmpdir: &Path,
+    seen: impl Fn() -> Option<T>,
+) -> T {
+    for _ in 0..5 {
+        let mut child = copy_command(src, dst, tmpdir).spawn().expect("spawn ferry");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(found) = seen() {
+                child.kill().expect("kill ferry");
+                if !child.wait().expect("wait for ferry").success() {
+                    return found;
+                }
+                break;
+            }
+            if let Some(status) = child.try_wait().expect("wait for ferry") {
+                assert!(status.success(), "the copy failed ({status})");
+                break;
+            }
+            assert!(Instant::now() < deadline, "nothing to kill appeared");
+            std::thread::sleep(Duration::from_millis(1));
         }
-        if let Some(status) = child.try_wait().expect("wait for ferry") {
-            panic!("the copy ended ({status}) before its staging directory was seen");
-        }
-        assert!(Instant::now() < deadline, "no staging directory appeared");
-        std::thread::sleep(Duration::from_millis(1));
+        // Finished before the kill: start over.
+        std::fs::remove_file(archive).expect("remove the finished archive");
     }
+    panic!("five copies of {src} to {dst} finished before they could be killed");
+}
+
+/// Kills a copy as soon as its staging directory has begun to fill;
+/// returns that directory.
+fn kill_while_staging(src: &str, dst: &str, archive: &Path, tmpdir: &Path) -> PathBuf {
+    kill_once_seen(src, dst, archive, tmpdir, || {
+        staging_dirs(tmpdir)
+            .into_iter()
+            .find(|d| d.join(".lock").is_file() && d.join("blobs").is_dir())
+    })
 }
 
 /// A stand-in staging directory: mode 0700, a `.lock` and a payload.
@@ -89,7 +112,7 @@ fn killed_copy_leaves_staging_that_the_next_copy_sweeps(kind: &str) {
     let src = format!("dir:{}", s.join("src").display());
     let dst = format!("{kind}:{}", s.join("image.tar").display());
 
-    let stale = kill_while_staging(&src, &dst, &tmpdir);
+    let stale = kill_while_staging(&src, &dst, &s.join("image.tar"), &tmpdir);
     assert!(
         stale.is_dir(),
         "the killed copy's staging directory is gone"
@@ -279,20 +302,9 @@ fn killed_while_writing_the_archive(kind: &str) {
     std::fs::create_dir_all(s.join("out")).unwrap();
     let dst = format!("{kind}:{}", path.display());
 
-    let mut child = copy_command(&src, &dst, &tmpdir).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let partial = loop {
-        if let Some(p) = partial_archives(&path).into_iter().next() {
-            child.kill().unwrap();
-            assert!(!child.wait().unwrap().success(), "finished before the kill");
-            break p;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the copy ended ({status}) before its archive was being written");
-        }
-        assert!(Instant::now() < deadline, "no partial archive appeared");
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    let partial = kill_once_seen(&src, &dst, &path, &tmpdir, || {
+        partial_archives(&path).into_iter().next()
+    });
     assert!(partial.is_file(), "the partial archive is gone");
     assert!(
         !path.exists(),
