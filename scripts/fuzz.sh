@@ -7,6 +7,8 @@
 # Environment:
 #   FERRY_FUZZ_GROW=1   merge what the run found into fuzz/corpus/<target>
 #                       (minimised), so the committed corpus grows
+#   FERRY_FUZZ_SEED=N   libFuzzer's -seed (scripts/test.sh passes one derived
+#                       from the commit); unset, every run explores anew
 #
 # Installs cargo-fuzz if missing, builds the targets with the nightly
 # toolchain (AddressSanitizer), then runs each target in turn: one process,
@@ -64,11 +66,14 @@ for t in "${targets[@]}"; do
     set +e
     (cd fuzz && cargo +nightly fuzz run -O "$t" "../$scratch/$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-        -dict=dict/manifest.dict -print_final_stats=1) > "$logs/$t.log" 2>&1
+        -dict=dict/manifest.dict -print_final_stats=1 ${FERRY_FUZZ_SEED:+-seed=$FERRY_FUZZ_SEED}) \
+        > "$logs/$t.log" 2>&1
     status=$?
     set -e
     execs=$(awk '/^stat::number_of_executed_units/ { print $2 }' "$logs/$t.log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$logs/$t.log" | tail -1 | cut -d' ' -f2)
+    # A log without stats (a build failure, a crash on the first input)
+    # must still reach the report below, so no match is not an error.
+    cov=$(grep -oE 'cov: [0-9]+' "$logs/$t.log" | tail -1 | cut -d' ' -f2 || true)
     if [ "$status" -eq 0 ]; then
         passed=$((passed + 1))
         summary+=$(printf '%-10s %8ss %12s execs  cov %s  ok' "$t" "$seconds" "${execs:-?}" "${cov:-?}")$'\n'
@@ -82,7 +87,7 @@ for t in "${targets[@]}"; do
         summary+=$(printf '%-10s %8ss %12s execs  cov %s  FAILED (exit %s)' "$t" "$seconds" "${execs:-?}" "${cov:-?}" "$status")$'\n'
         echo "fuzz.sh: $t failed; the end of its log ($logs/$t.log):" >&2
         grep -vE '^#[0-9]+' "$logs/$t.log" | tail -60 >&2
-        artefact=$(grep -oE 'Test unit written to [^ ]+' "$logs/$t.log" | tail -1 | cut -d' ' -f5)
+        artefact=$(grep -oE 'Test unit written to [^ ]+' "$logs/$t.log" | tail -1 | cut -d' ' -f5 || true)
         if [ -n "$artefact" ]; then
             [ -f "$artefact" ] || artefact="fuzz/$artefact"
             echo "fuzz.sh: artefact $artefact ($(wc -c < "$artefact") bytes):" >&2

@@ -23,6 +23,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
+# Random test inputs (proptest cases, libFuzzer's mutations) are seeded from
+# the commit: a run is reproducible from its commit alone, and a red CI run
+# is never a coin toss on code that did not change. Set PROPTEST_RNG_SEED or
+# FERRY_FUZZ_SEED to explore other inputs.
+commit_seed=$(( 16#$(git rev-parse --short=8 HEAD 2>/dev/null || echo 1) ))
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-$commit_seed}"
+export FERRY_FUZZ_SEED="${FERRY_FUZZ_SEED:-$commit_seed}"
+printf 'random inputs: PROPTEST_RNG_SEED=%s FERRY_FUZZ_SEED=%s\n' "$PROPTEST_RNG_SEED" "$FERRY_FUZZ_SEED" >&2
+
 log "installing what is missing"
 bash scripts/install-deps.sh wasm services
 
@@ -74,7 +83,7 @@ cargo run -q -p ferry-tests --bin parity > target/parity-native.jsonl
 set +e
 FERRY_PARITY_NATIVE="$PWD/target/parity-native.jsonl" \
 FERRY_WASMTIME_TARGET_DIR="$HOME/.cache/ferry/wasmtime-runner" \
-    node --test tests/parity/ 2>&1 | tee "$results"
+    node --test --test-concurrency=1 tests/parity/ 2>&1 | tee "$results"
 status=${PIPESTATUS[0]}
 set -e
 passed=$((passed + $(awk '/^# pass / { print $3 }' "$results")))
@@ -87,7 +96,7 @@ fi
 log "web inspector: the page in headless Chromium against the conformance cases"
 (cd web && npm ci --no-audit --no-fund --loglevel=error)
 set +e
-node --test web/tests/ 2>&1 | tee "$results"
+node --test --test-concurrency=1 web/tests/ 2>&1 | tee "$results"
 status=${PIPESTATUS[0]}
 set -e
 passed=$((passed + $(awk '/^# pass / { print $3 }' "$results")))
