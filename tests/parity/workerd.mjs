@@ -14,15 +14,25 @@ import { here, root } from "./harness.mjs";
 
 const pkg = join(root, "wasm", "pkg");
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * `n` distinct free ports on 127.0.0.1: every listener stays open until all
+ * are chosen, so the kernel cannot hand the same port out twice.
+ */
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+      });
+    }
+    return servers.map((server) => server.address().port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 /** Module name → [kind, file]; files are linked into the config's folder. */
@@ -48,7 +58,8 @@ export async function startWorkerd() {
       ["operations.json", "json", join(here, "operations.json")],
     ],
   };
-  const ports = { gate: await freePort(), parity: await freePort() };
+  const [gatePort, parityPort] = await freePorts(2);
+  const ports = { gate: gatePort, parity: parityPort };
   let config = 'using Workerd = import "/workerd/workerd.capnp";\n\n';
   config += "const config :Workerd.Config = (\n  services = [\n";
   config += Object.keys(workers).map((w) => `    (name = "${w}", worker = .${w}Worker)`).join(",\n");

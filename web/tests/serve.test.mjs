@@ -62,7 +62,9 @@ async function waitFor(what, check, ms = 15_000) {
       const v = await check();
       if (v) return v;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${ms} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(`${typeof what === "function" ? what() : what} did not come up within ${ms} ms`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -75,16 +77,22 @@ before(async () => {
   assert.ok(existsSync(FERRY), `${FERRY} is missing: run cargo build -p ferry (or set FERRY_BIN)`);
   assert.ok(existsSync(join(root, "wasm", "pkg", "web", "index.js")), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
   work = mkdtempSync(join(tmpdir(), "ferry-web-serve-"));
-  const port = await freePort();
-  registry = `127.0.0.1:${port}`;
   mkdirSync(join(work, "storage"));
-  writeFileSync(join(work, "config.yml"), [
-    "version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(join(work, "storage"))}`, "  delete:", "    enabled: true",
-    "http:", `  addr: ${registry}`, "",
-  ].join("\n"));
-  const reg = start(REGISTRY, ["serve", join(work, "config.yml")]);
-  await waitFor(`docker-registry (${reg.output})`, async () => (await fetch(`http://${registry}/v2/`)).status === 200);
+  // The port is free when chosen, not necessarily when the registry binds
+  // it: a registry that exits (address in use) is started again elsewhere.
+  for (let attempt = 1; ; attempt++) {
+    registry = `127.0.0.1:${await freePort()}`;
+    writeFileSync(join(work, "config.yml"), [
+      "version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
+      `    rootdirectory: ${JSON.stringify(join(work, "storage"))}`, "  delete:", "    enabled: true",
+      "http:", `  addr: ${registry}`, "",
+    ].join("\n"));
+    const reg = start(REGISTRY, ["serve", join(work, "config.yml")]);
+    const up = await waitFor(() => `docker-registry on ${registry} (${reg.output})`, async () =>
+      reg.exitCode !== null ? "exited" : (await fetch(`http://${registry}/v2/`)).status === 200);
+    if (up === true) break;
+    assert.ok(attempt < 3, `docker-registry exited three times; last output: ${reg.output}`);
+  }
 
   ref = `docker://${registry}/demo:latest`;
   ferry(["copy", "--all", "--progress", "none", "--dest-tls-verify=false", "demo:", ref]);
