@@ -620,6 +620,7 @@ pub async fn write_blob_verified(
     let (mut file, lock) = create_locked(&temp).await?;
     let mut hasher: Hasher = info.digest.verifier();
     let mut buffer = vec![0u8; CHUNK];
+    let mut writeback = Writeback::default();
     loop {
         let n = stream
             .read(&mut buffer)
@@ -639,9 +640,13 @@ pub async fn write_blob_verified(
         file.write_all(&buffer[..n])
             .await
             .map_err(io_error(&temp, "write"))?;
+        if durability == Durability::Synced {
+            writeback.wrote(n, &mut file, &lock, &temp).await?;
+        }
     }
     file.flush().await.map_err(io_error(&temp, "flush"))?;
     if durability == Durability::Synced {
+        writeback.finish(&temp).await?;
         file.sync_data().await.map_err(io_error(&temp, "sync"))?;
     }
     drop(file);
@@ -667,6 +672,66 @@ pub async fn write_blob_verified(
     guard.disarm();
     drop(lock);
     Ok(size)
+}
+
+/// Bytes written between two early syncs of a blob being streamed in.
+/// Copying the 142 MiB benchmark image between OCI layouts on a loaded
+/// machine, 8 rounds each: one platform 390 ms without early syncs, 365,
+/// 339, 356 and 335 ms with steps of 2, 4, 8 and 16 MiB; all four
+/// platforms 591 ms against 521, 513, 546 and 540 ms.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
+/// Starts a blob's writeback while it is still arriving. The kernel
+/// writes dirty pages back only when they are old or plentiful, so
+/// without this the whole blob waits in memory until the final fsync, and
+/// that fsync (the disk's whole job for the blob) stalls the transfer
+/// slot. Every [`WRITEBACK_STEP`] bytes an fsync of what is there so far
+/// runs on a blocking thread, without being waited for: the disk works
+/// while the network and SHA-256 do, and the last fsync has at most a
+/// step left. (Linux's `sync_file_range` would do this without the flush
+/// of the disk's cache, but std, rustix and nix expose none.)
+#[derive(Default)]
+struct Writeback {
+    since: u64,
+    pending: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Writeback {
+    async fn wrote(
+        &mut self,
+        n: usize,
+        file: &mut tokio::fs::File,
+        handle: &std::fs::File,
+        temp: &Path,
+    ) -> Result<(), TransportError> {
+        self.since += n as u64;
+        if self.since < WRITEBACK_STEP {
+            return Ok(());
+        }
+        if self.pending.as_ref().is_some_and(|p| !p.is_finished()) {
+            // The disk is still busy with the last step: no new one.
+            return Ok(());
+        }
+        self.finish(temp).await?;
+        // tokio's File writes in the background: what is not in the file
+        // yet cannot be synced.
+        file.flush().await.map_err(io_error(temp, "flush"))?;
+        let handle = handle.try_clone().map_err(io_error(temp, "open"))?;
+        self.pending = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+        self.since = 0;
+        Ok(())
+    }
+
+    /// Waits for the early sync in flight, if any, and reports its error.
+    async fn finish(&mut self, temp: &Path) -> Result<(), TransportError> {
+        if let Some(pending) = self.pending.take() {
+            pending
+                .await
+                .map_err(|e| io_error(temp, "sync")(std::io::Error::other(e)))?
+                .map_err(io_error(temp, "sync"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Opens a stored blob for streaming, with its size; a missing file is
