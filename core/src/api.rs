@@ -23,7 +23,7 @@
 //! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
-//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests`) and `stripUnselected`; `instances`: instance digest → manifest text | `top`, `images`, `missing`, `summary` ([`plan::CopyPlan`], once no instance is missing) |
+//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance digest → manifest text | `top`, `images`, `missing`, `summary` ([`plan::CopyPlan`], once no instance is missing) |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
 //! `docker`) stands for what that transport declares about itself (the
@@ -502,7 +502,11 @@ fn selection(o: &Args<'_>) -> Result<Selection, Failure> {
         )?)),
         Some("instances") => Ok(Selection::Instances {
             digests: o.strings("digests")?,
-            platforms: Vec::new(),
+            platforms: o
+                .strings("platforms")?
+                .iter()
+                .map(|p| platform(p))
+                .collect::<Result<_, _>>()?,
         }),
         Some(other) => Err(o.fail(alloc::format!(
             "\"options.selection\": {other:?} is not system, all or instances"
@@ -543,7 +547,14 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     }
     let args = args.only(&["options", "instances"])?;
     let mut known = PLAN_OPTIONS.to_vec();
-    known.extend(["selection", "platform", "digests", "stripUnselected"]);
+    known.extend([
+        "selection",
+        "platform",
+        "digests",
+        "platforms",
+        "stripUnselected",
+        "signedInstances",
+    ]);
     let o = args.object("options", "options.")?.only(&known)?;
     let instances = args.object("instances", "instances.")?;
     let destination = destination(&o)?;
@@ -561,6 +572,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;
+    let signed_instances = o.strings("signedInstances")?;
     let top = plan::Top {
         bytes: input,
         media_type: &media_type,
@@ -650,8 +662,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             plan::plan_image(
                 text.as_bytes(),
                 entry_type,
-                // Signatures of instances are not known here.
-                false,
+                signed_instances.contains(digest),
                 &destination,
                 &options,
                 ImageContext {
@@ -829,6 +840,79 @@ mod tests {
         assert!(
             answer.contains(r#""operations":["keep","compress"]"#),
             "{answer}"
+        );
+    }
+
+    #[test]
+    fn plan_copy_chooses_instances_by_platform_as_platform_lists_do() {
+        let index = index_of(IMAGE);
+        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let plan = |platforms: &str| {
+            call(
+                "planCopy",
+                index.as_bytes(),
+                &alloc::format!(
+                    r#"{{"options":{{"destination":{{"kind":"oci"}},"selection":"instances","platforms":{platforms}}},"instances":{{"{digest}":{}}}}}"#,
+                    serde_json::to_string(IMAGE).unwrap()
+                ),
+            )
+        };
+        let amd64 = plan(r#"["linux/amd64"]"#);
+        assert!(amd64.contains(r#""entries":["copy"]"#), "{amd64}");
+        assert!(amd64.contains(r#""missing":[],"summary":{"#), "{amd64}");
+        // As `ferry copy --platform`: a platform the list lacks is an
+        // error that names it, and so is one that is not a platform.
+        let arm64 = plan(r#"["linux/arm64"]"#);
+        assert!(
+            arm64.starts_with(r#"{"error":"no image in the list for platform linux/arm64"#),
+            "{arm64}"
+        );
+        let bad = plan(r#"["linux"]"#);
+        assert!(bad.starts_with(r#"{"error":"#), "{bad}");
+    }
+
+    #[test]
+    fn plan_copy_knows_which_instances_are_signed() {
+        let index = index_of(IMAGE);
+        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let plan = |kind: &str, signed: &str| {
+            call(
+                "planCopy",
+                index.as_bytes(),
+                &alloc::format!(
+                    r#"{{"options":{{"destination":{{"kind":"{kind}"}},"selection":"system","platform":"linux/amd64","signedInstances":{signed}}},"instances":{{"{digest}":{}}}}}"#,
+                    serde_json::to_string(IMAGE).unwrap()
+                ),
+            )
+        };
+        let signed = alloc::format!(r#"["{digest}"]"#);
+        // A signed instance may not be modified: its layers stay as they
+        // are even where the destination would compress them.
+        let unsigned = plan("oci", "[]");
+        assert!(unsigned.contains(r#""cannotModify":null"#), "{unsigned}");
+        assert!(
+            unsigned.contains(r#""operations":["keep","compress"]"#),
+            "{unsigned}"
+        );
+        let kept = plan("oci", &signed);
+        assert!(
+            kept.contains(r#""cannotModify":"WouldInvalidateSignatures""#),
+            "{kept}"
+        );
+        assert!(kept.contains(r#""operations":["keep","keep"]"#), "{kept}");
+        // One that would need converting for the destination is planned
+        // unconverted, as containers/image plans it, and the destination
+        // then refuses it (`ferry copy`: docker-archive cannot store
+        // signatures; use --remove-signatures).
+        let converted = plan("docker-archive", "[]");
+        assert!(
+            converted.contains(r#""needs_conversion":true"#),
+            "{converted}"
+        );
+        let unconverted = plan("docker-archive", &signed);
+        assert!(
+            unconverted.contains(r#""needs_conversion":false"#),
+            "{unconverted}"
         );
     }
 

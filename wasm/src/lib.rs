@@ -363,10 +363,14 @@ export interface ImagePlan {
 
 /** `planCopy`'s options: `planImage`'s, plus which images of a list to copy. */
 export interface CopyPlanOptions extends PlanOptions {
-  /** `system`: the one instance `platform` runs; `all`; `instances`: those in `digests` (none: the list only). */
+  /** `system`: the one instance `platform` runs; `all`; `instances`: those in `digests` and those `platforms` choose (none: the list only). */
   selection?: "system" | "all" | "instances";
   platform?: string;
   digests?: string[];
+  /** With `instances`: the instance each of these runs (`os/arch[/variant]`), as `ferry copy --platform` lists. */
+  platforms?: string[];
+  /** Digests of the instances that carry signatures: they may not be modified. */
+  signedInstances?: string[];
   /** Drop unselected entries from the list (`--strip-removed-platforms`). */
   stripUnselected?: boolean;
 }
