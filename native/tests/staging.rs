@@ -89,6 +89,14 @@ fn fake_staging(path: &Path) -> std::fs::File {
     std::fs::File::create(path.join(".lock")).unwrap()
 }
 
+/// The ID of a process that has ended (and been reaped): nothing of it is
+/// alive, as nothing is of a copy killed before it locked its files.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().expect("run true");
+    child.wait().expect("wait for true");
+    child.id()
+}
+
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
@@ -228,11 +236,7 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     set_mode(&being_born, 0o700);
     // Killed while being created a moment ago: its process is gone, so it
     // goes at once.
-    let gone = {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        child.id()
-    };
+    let gone = dead_pid();
     let killed_at_birth = tmpdir.join(format!("ferry-staging-{gone}-killed"));
     std::fs::create_dir_all(&killed_at_birth).unwrap();
     set_mode(&killed_at_birth, 0o700);
@@ -363,11 +367,7 @@ fn only_dead_partial_archives_of_the_same_name_are_removed() {
     std::fs::write(out.join(".ferry-tmp-x-0-image.tar"), b"not ferry's pattern").unwrap();
     // Not locked yet: its creator was killed before it could lock it (its
     // process is gone), or is about to (this process lives).
-    let gone = {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        child.id()
-    };
+    let gone = dead_pid();
     let unborn = out.join(format!(".ferry-tmp-{gone}-0-image.tar.new"));
     std::fs::write(&unborn, b"").unwrap();
     std::fs::write(
@@ -428,11 +428,7 @@ fn dead_temporary_files_are_swept_from(kind: &str) {
         &tmpdir,
     );
 
-    let gone = {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        child.id()
-    };
+    let gone = dead_pid();
     let hex = "ab".repeat(32);
     let dead = blobs.join(format!(".ferry-tmp-{gone}-7-{hex}"));
     std::fs::write(&dead, b"the first 90% of a layer").unwrap();

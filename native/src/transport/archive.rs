@@ -1014,7 +1014,6 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
 /// is gone (killed between creating and locking it). `keep` is the caller's own. Best effort, like
 /// [`fsutil::sweep_stale_staging`]: what cannot be judged stays.
 pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
     let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
         return removed;
@@ -1038,17 +1037,7 @@ pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<Pat
                 tail == name || (tail == unborn_name && fsutil::process_is_gone(pid))
             });
         let path = entry.path();
-        if !ours || path == keep {
-            continue;
-        }
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.uid() == owner => {}
-            _ => continue,
-        }
-        let Ok(file) = std::fs::File::open(&path) else {
-            continue;
-        };
-        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+        if ours && path != keep && fsutil::remove_if_unlocked(&path, owner) {
             removed.push(path);
         }
     }

@@ -115,18 +115,26 @@ pub fn sweep_dead_temp_files(dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         let path = entry.path();
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.uid() == owner => {}
-            _ => continue,
-        }
-        let Ok(file) = std::fs::File::open(&path) else {
-            continue;
-        };
-        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+        if remove_if_unlocked(&path, owner) {
             removed.push(path);
         }
     }
     removed
+}
+
+/// Removes `path` if it is a regular file (not a link) owned by `owner`
+/// that no process holds locked: a dead writer's temporary file. The
+/// sweeper holds the lock while it removes the file.
+pub fn remove_if_unlocked(path: &Path, owner: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() && meta.uid() == owner => {}
+        _ => return false,
+    }
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    file.try_lock().is_ok() && std::fs::remove_file(path).is_ok()
 }
 
 /// [`sweep_dead_temp_files`] over `dirs` on a blocking thread.
