@@ -97,6 +97,16 @@ fn dead_pid() -> u32 {
     child.id()
 }
 
+/// Makes `path` (and all below it) another user's: nobody's.
+fn give_to_nobody(path: &Path) {
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(path)
+        .status()
+        .expect("run chown");
+    assert!(chown.success(), "chown (needs root)");
+}
+
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
@@ -212,12 +222,7 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     // Another user's, and one anyone may write into.
     let nobodys = tmpdir.join("ferry-staging-nobody");
     drop(fake_staging(&nobodys));
-    let chown = Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(&nobodys)
-        .status()
-        .unwrap();
-    assert!(chown.success(), "chown (needs root)");
+    give_to_nobody(&nobodys);
     let open = tmpdir.join("ferry-staging-open");
     drop(fake_staging(&open));
     set_mode(&open, 0o777);
@@ -358,12 +363,7 @@ fn only_dead_partial_archives_of_the_same_name_are_removed() {
     std::os::unix::fs::symlink(s.join("target"), out.join(".ferry-tmp-4-0-image.tar")).unwrap();
     let nobodys = out.join(".ferry-tmp-5-0-image.tar");
     std::fs::write(&nobodys, b"nobody's").unwrap();
-    let chown = Command::new("chown")
-        .arg("65534:65534")
-        .arg(&nobodys)
-        .status()
-        .unwrap();
-    assert!(chown.success(), "chown (needs root)");
+    give_to_nobody(&nobodys);
     std::fs::write(out.join(".ferry-tmp-x-0-image.tar"), b"not ferry's pattern").unwrap();
     // Not locked yet: its creator was killed before it could lock it (its
     // process is gone), or is about to (this process lives).
@@ -453,12 +453,7 @@ fn dead_temporary_files_are_swept_from(kind: &str) {
     .unwrap();
     let nobodys = blobs.join(format!(".ferry-tmp-{gone}-11-{hex}"));
     std::fs::write(&nobodys, b"another user's").unwrap();
-    let chown = Command::new("chown")
-        .arg("65534:65534")
-        .arg(&nobodys)
-        .status()
-        .unwrap();
-    assert!(chown.success(), "chown (needs root)");
+    give_to_nobody(&nobodys);
     std::fs::write(blobs.join(".ferry-tmp-x-0-y"), b"not ferry's pattern").unwrap();
     let temporary = |snap: BTreeMap<String, String>| -> BTreeMap<String, String> {
         snap.into_iter()
