@@ -1538,3 +1538,56 @@ async fn tar_bombs_through_copy_fail_without_writing_anything() {
         b"root:x:0:0\n"
     );
 }
+
+/// A layout addressed by sha512 is checked with sha512, and the error
+/// names what the content hashes to under that algorithm, in layouts and
+/// archives alike.
+#[tokio::test]
+async fn a_sha512_manifest_not_matching_its_digest_is_named_in_sha512() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let layout = work.path().join("layout");
+    let manifest = Image::oci("f").oci_manifest();
+    let digest = Digest::of(ferry_core::digest::Algorithm::Sha512, &manifest);
+    std::fs::create_dir_all(layout.join("blobs/sha512")).expect("layout dirs");
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let mut tampered = manifest.clone();
+    tampered.extend_from_slice(b" ");
+    std::fs::write(
+        layout.join("blobs/sha512").join(digest.encoded()),
+        &tampered,
+    )
+    .expect("tamper");
+    std::fs::write(
+        layout.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{digest}","size":{}}}]}}"#,
+            mt::OCI_MANIFEST,
+            manifest.len()
+        ),
+    )
+    .expect("index.json");
+    let actual = Digest::of(ferry_core::digest::Algorithm::Sha512, &tampered).to_string();
+
+    let source = OciSource::open(&layout_ref(&layout, None))
+        .await
+        .expect("open");
+    let err = source.manifest(None).await.expect_err("digest mismatch");
+    assert!(
+        matches!(&err, TransportError::DigestMismatch { actual: a, .. } if *a == actual),
+        "{err}"
+    );
+    let path = work.path().join("tampered.tar");
+    std::fs::write(&path, tar_dir(&layout)).expect("write archive");
+    let source = OciArchiveSource::open(&layout_ref(&path, None))
+        .await
+        .expect("open");
+    let err = source.manifest(None).await.expect_err("digest mismatch");
+    assert!(
+        matches!(&err, TransportError::DigestMismatch { actual: a, .. } if *a == actual),
+        "{err}"
+    );
+}

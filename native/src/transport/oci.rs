@@ -128,7 +128,7 @@ async fn read_index(root: &Path) -> Result<Option<Object>, TransportError> {
 #[derive(Debug)]
 pub struct OciSource {
     reference: LayoutReference,
-    top: Descriptor,
+    top: TopEntry,
 }
 
 impl OciSource {
@@ -164,11 +164,12 @@ impl OciSource {
             what: format!("{}: index.json", root.display()),
             error,
         })?;
-        let top = select_entry(&list.entries, reference, &location())?;
-        top.digest().map_err(|e| TransportError::Malformed {
-            location: root.join("index.json").display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let top = select_entry(
+            &list.entries,
+            reference,
+            &location(),
+            &root.join("index.json").display().to_string(),
+        )?;
         Ok(OciSource {
             reference: reference.clone(),
             top,
@@ -178,14 +179,7 @@ impl OciSource {
     async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>, TransportError> {
         let path = blob_path(&self.reference.path, digest);
         let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
-        if !digest.matches(&bytes) {
-            return Err(TransportError::DigestMismatch {
-                what: format!("manifest {}", path.display()),
-                expected: digest.to_string(),
-                actual: Digest::sha256_of(&bytes).to_string(),
-            });
-        }
-        Ok(bytes)
+        verified_manifest(bytes, digest, format!("manifest {}", path.display()))
     }
 }
 
@@ -200,14 +194,10 @@ impl ImageSource for OciSource {
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, String), TransportError> {
         match instance {
-            None => {
-                let digest = self.top.digest().map_err(|e| TransportError::Malformed {
-                    location: self.reference(),
-                    reason: e.to_string(),
-                })?;
-                let bytes = self.read_manifest_blob(&digest).await?;
-                Ok((bytes, self.top.media_type.clone()))
-            }
+            None => Ok((
+                self.read_manifest_blob(&self.top.digest).await?,
+                self.top.media_type.clone(),
+            )),
             // Instances' types are in the list, which the caller has.
             Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
         }
@@ -449,14 +439,24 @@ fn index_bytes(index: &Object) -> String {
     Value::Object(index.clone()).to_compact(true)
 }
 
+/// The manifest an `index.json` entry names: its digest, checked when the
+/// layout is opened, and its media type.
+#[derive(Debug, Clone)]
+pub(crate) struct TopEntry {
+    pub digest: Digest,
+    pub media_type: String,
+}
+
 /// Picks the `index.json` entry a reference means, with `oci:`'s rules:
 /// `@N` by position, a name by the ref-name annotation, and with neither
 /// the only entry; when there are several, the error lists them.
+/// `index_location` names `index.json` in errors about the entry itself.
 pub(crate) fn select_entry(
     entries: &[Descriptor],
     reference: &LayoutReference,
     location: &str,
-) -> Result<Descriptor, TransportError> {
+    index_location: &str,
+) -> Result<TopEntry, TransportError> {
     let entry = pick_entry(entries, reference, location)?;
     // An unknown type would be read as schema 1 (containers/image's rule)
     // and fail later with a message about schema 1; say what is wrong.
@@ -469,7 +469,32 @@ pub(crate) fn select_entry(
             ),
         });
     }
-    Ok(entry)
+    let digest = entry.digest().map_err(|e| TransportError::Malformed {
+        location: index_location.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(TopEntry {
+        digest,
+        media_type: entry.media_type,
+    })
+}
+
+/// A manifest read from a layout must be the one its digest names: a
+/// layout is content-addressed, and a file that is not is damage.
+pub(crate) fn verified_manifest(
+    bytes: Vec<u8>,
+    digest: &Digest,
+    what: String,
+) -> Result<Vec<u8>, TransportError> {
+    if digest.matches(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(TransportError::DigestMismatch {
+            what,
+            expected: digest.to_string(),
+            actual: Digest::of(digest.algorithm(), &bytes).to_string(),
+        })
+    }
 }
 
 fn pick_entry(

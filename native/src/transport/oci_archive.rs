@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use ferry_core::json::{self, Value};
 use ferry_core::list::ListKind;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
-use ferry_core::{Descriptor, Digest, List};
+use ferry_core::{Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
 use super::fsutil::{self, StagingDir, TEMP_PREFIX};
@@ -44,7 +44,7 @@ fn blob_name(digest: &Digest) -> String {
 pub struct OciArchiveSource {
     reference: LayoutReference,
     archive: TarArchive,
-    top: Descriptor,
+    top: super::oci::TopEntry,
 }
 
 impl OciArchiveSource {
@@ -99,11 +99,12 @@ impl OciArchiveSource {
                 error,
             }
         })?;
-        let top = super::oci::select_entry(&list.entries, reference, &location)?;
-        top.digest().map_err(|e| TransportError::Malformed {
-            location: archive.location("index.json"),
-            reason: e.to_string(),
-        })?;
+        let top = super::oci::select_entry(
+            &list.entries,
+            reference,
+            &location,
+            &archive.location("index.json"),
+        )?;
         Ok(OciArchiveSource {
             reference: reference.clone(),
             archive,
@@ -120,14 +121,11 @@ impl OciArchiveSource {
             });
         }
         let bytes = self.archive.read(&name, MAX_MANIFEST_SIZE).await?;
-        if !digest.matches(&bytes) {
-            return Err(TransportError::DigestMismatch {
-                what: format!("manifest {}", self.archive.location(&name)),
-                expected: digest.to_string(),
-                actual: Digest::of(digest.algorithm(), &bytes).to_string(),
-            });
-        }
-        Ok(bytes)
+        super::oci::verified_manifest(
+            bytes,
+            digest,
+            format!("manifest {}", self.archive.location(&name)),
+        )
     }
 }
 
@@ -142,14 +140,10 @@ impl ImageSource for OciArchiveSource {
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, String), TransportError> {
         match instance {
-            None => {
-                let digest = self.top.digest().map_err(|e| TransportError::Malformed {
-                    location: self.reference(),
-                    reason: e.to_string(),
-                })?;
-                let bytes = self.read_manifest_blob(&digest).await?;
-                Ok((bytes, self.top.media_type.clone()))
-            }
+            None => Ok((
+                self.read_manifest_blob(&self.top.digest).await?,
+                self.top.media_type.clone(),
+            )),
             // Instances' types are in the list, which the caller has.
             Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
         }
