@@ -314,8 +314,11 @@ def raw_push(host: str, repo: str, listing: Path, jobs: int) -> list[str]:
     )
 
 
-def parallel_pull(listing: Path, into: Path, jobs: int) -> list[str]:
-    return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}")
+def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False) -> list[str]:
+    """`jobs` curls at a time; with `sync`, then `sync`: the durable floor,
+    since ferry (like containers/image) fsyncs what it pulls."""
+    then = " && sync" if sync else ""
+    return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}{then}")
 
 
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
@@ -408,7 +411,8 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             "registry", "registry→oci (pull)",
             pair(["--all", src_tls_f, a.ref("src/oci4"), oci_dst],
                  ["--all", src_tls_s, a.ref("src/oci4"), oci_dst], local)
-            + [Contender("parallel curl", parallel_pull(lists / "oci4-urls", pulled, jobs), clean_and_sync(pulled), "floor")],
+            + [Contender("parallel curl", parallel_pull(lists / "oci4-urls", pulled, jobs), clean_and_sync(pulled), "floor"),
+               Contender("parallel curl && sync", parallel_pull(lists / "oci4-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")],
             targets=[within_floor("parallel curl", 1.2), rss],
         ),
         Scenario(
@@ -449,7 +453,8 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
         Scenario(
             "small", "many-small pull",
             pair([src_tls_f, a.ref("src/small"), oci_dst], [src_tls_s, a.ref("src/small"), oci_dst], local)
-            + [Contender("parallel curl", parallel_pull(lists / "small-urls", pulled, jobs), clean_and_sync(pulled), "floor")],
+            + [Contender("parallel curl", parallel_pull(lists / "small-urls", pulled, jobs), clean_and_sync(pulled), "floor"),
+               Contender("parallel curl && sync", parallel_pull(lists / "small-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")],
             targets=[within_floor("parallel curl", 1.2), rss],
         ),
     ]
