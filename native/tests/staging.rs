@@ -245,6 +245,12 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let killed_at_birth = tmpdir.join(format!("ferry-staging-{gone}-killed"));
     std::fs::create_dir_all(&killed_at_birth).unwrap();
     set_mode(&killed_at_birth, 0o700);
+    // No lock and a dead process, but not empty: not what a birth cut
+    // short leaves, so nothing to conclude from; it stays.
+    let not_a_birth = tmpdir.join(format!("ferry-staging-{gone}-full"));
+    std::fs::create_dir_all(not_a_birth.join("blobs")).unwrap();
+    std::fs::write(not_a_birth.join("blobs/payload"), b"x").unwrap();
+    set_mode(&not_a_birth, 0o700);
     // Died while being created, two hours ago.
     let unborn = tmpdir.join("ferry-staging-unborn");
     std::fs::create_dir_all(&unborn).unwrap();
@@ -260,7 +266,8 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let victim_before = snapshot(&victim);
     let mut tmp_before = snapshot(&tmpdir);
     tmp_before.retain(|k, _| {
-        !k.starts_with("ferry-staging-unborn") && !k.starts_with(&format!("ferry-staging-{gone}-"))
+        !k.starts_with("ferry-staging-unborn")
+            && !k.starts_with(&format!("ferry-staging-{gone}-killed"))
     });
 
     another_archive_copy(&s, &tmpdir, "out.tar");
@@ -502,4 +509,35 @@ fn a_dir_image_keeps_no_temporary_file_of_a_dead_copy_after_the_next_copy() {
 #[test]
 fn an_oci_layout_keeps_no_temporary_file_of_a_dead_copy_after_the_next_copy() {
     dead_temporary_files_are_swept_from("oci");
+}
+
+/// A copy that compresses a layer stages it in a scratch file in TMPDIR
+/// (`.ferry-tmp-<pid>-<n>-layer`); killed, it leaves that behind. The next
+/// scratch file's creation removes it, and only it.
+#[test]
+fn a_dead_copys_scratch_layer_goes_with_the_next_scratch_layer() {
+    let s = Scratch::new("staging-scratch-layer");
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let gone = dead_pid();
+    let dead = tmpdir.join(format!(".ferry-tmp-{gone}-0-layer"));
+    std::fs::write(&dead, b"half a compressed layer").unwrap();
+    let live = tmpdir.join(format!(".ferry-tmp-{}-0-layer", std::process::id()));
+    std::fs::write(&live, b"a live process's layer").unwrap();
+    let nobodys = tmpdir.join(format!(".ferry-tmp-{gone}-1-layer"));
+    std::fs::write(&nobodys, b"another user's").unwrap();
+    give_to_nobody(&nobodys);
+
+    write_dir_image_uncompressed(&s.join("src"), 43, 1, 4096);
+    let dst = format!("oci:{}:x", s.join("dst").display());
+    copy_succeeds(&format!("dir:{}", s.join("src").display()), &dst, &tmpdir);
+
+    assert!(!dead.exists(), "the dead copy's scratch layer stayed");
+    assert!(live.exists() && nobodys.exists(), "the sweep took too much");
+    let mut left: Vec<String> = std::fs::read_dir(&tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 2, "{left:?}");
 }

@@ -12,7 +12,7 @@ use ferry_core::digest::Hasher;
 use ferry_core::plan::compression::BlobOperation;
 use tokio::io::AsyncReadExt;
 
-use crate::transport::fsutil::ScratchFile;
+use crate::transport::leftovers::ScratchFile;
 use crate::transport::{BlobStream, TransportError, io_error};
 
 /// A file writer that hashes what it writes.
@@ -47,8 +47,9 @@ pub async fn transform(
     operation: BlobOperation,
     what: &str,
 ) -> Result<Transformed, TransportError> {
-    let file = ScratchFile::new("layer");
-    let out = std::fs::File::create(file.path()).map_err(io_error(file.path(), "create"))?;
+    let (file, out) = tokio::task::spawn_blocking(|| ScratchFile::create("layer"))
+        .await
+        .map_err(|e| io_error(what, "create a scratch file for")(std::io::Error::other(e)))??;
     let hashing = Hashing {
         file: out,
         hasher: Hasher::new(ferry_core::digest::Algorithm::Sha256),

@@ -31,7 +31,8 @@ use ferry_core::Digest;
 use ferry_core::digest::{Algorithm, Hasher};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::fsutil::{self, TEMP_PREFIX};
+use super::fsutil;
+use super::leftovers::{self, TEMP_PREFIX};
 use super::{BlobStream, TransportError, io_error};
 
 /// Most entries an archive may have. An image has a handful; a `docker
@@ -903,51 +904,17 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Creates the temporary archive beside `target`, locked (`flock`) while
-/// it is written, so a later copy to the same target can tell a dead
-/// ferry's partial archive from a live one's ([`sweep_partial_archives`]).
-/// It is created and locked under another name (`….new`), then renamed:
-/// one under the swept name is always locked. A sweeper may take a `.new`
-/// file whose creator looks gone ([`fsutil::process_is_gone`]); if that
-/// misjudges us, we start over under a new name.
-fn create_locked_temp(target: &Path) -> Result<(PathBuf, std::fs::File), TransportError> {
-    let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
-    for _ in 0..3 {
-        let temp = fsutil::temp_path(target);
-        let mut unlocked = temp.clone().into_os_string();
-        unlocked.push(".new");
-        let unlocked = PathBuf::from(unlocked);
-        let mut guard = RemoveOnDrop(Some(unlocked.clone()));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&unlocked)
-            .map_err(io_error(&unlocked, "create"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            // Only a sweeper about to remove it holds a lock on our file.
-            Err(std::fs::TryLockError::WouldBlock) => continue,
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&unlocked, "lock")(e)),
-        }
-        match std::fs::rename(&unlocked, &temp) {
-            Ok(()) => {}
-            Err(e) if vanished(&e) => continue,
-            Err(e) => return Err(io_error(&temp, "rename into place")(e)),
-        }
-        guard.0 = None;
-        return Ok((temp, file));
-    }
-    Err(io_error(target, "create a temporary archive beside")(
-        std::io::Error::other("it was removed while being created, three times"),
-    ))
-}
-
 fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
-    let (temp, file) = create_locked_temp(target)?;
+    // Locked while it is written, so a later copy to the same target can
+    // tell a dead ferry's partial archive from a live one's
+    // ([`sweep_partial_archives`]); the lock outlives the tar writer's
+    // handle until the rename below.
+    let leftovers::LockedTemp {
+        path: temp,
+        file,
+        lock,
+    } = leftovers::create_locked(target)?;
     let mut guard = RemoveOnDrop(Some(temp.clone()));
-    // A second handle on the same open file keeps the lock held after the
-    // tar writer closes its own, until the rename below.
-    let lock = file.try_clone().map_err(io_error(&temp, "open"))?;
     let owner =
         std::os::unix::fs::MetadataExt::uid(&file.metadata().map_err(io_error(&temp, "stat"))?);
     sweep_partial_archives(target, owner, &temp);
@@ -1008,11 +975,12 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
 }
 
 /// Removes the partial archives a killed ferry left beside `target`:
-/// regular files (never a link) named as [`fsutil::temp_path`] names
+/// regular files (never a link) named as [`leftovers::temp_path`] names
 /// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
 /// live process has locked, and those still named `….new` whose process
-/// is gone (killed between creating and locking it). `keep` is the caller's own. Best effort, like
-/// [`fsutil::sweep_stale_staging`]: what cannot be judged stays.
+/// is gone (killed between creating and locking it). `keep` is the
+/// caller's own. Best effort, like [`fsutil::sweep_stale_staging`]: what
+/// cannot be judged stays.
 pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
@@ -1025,19 +993,19 @@ pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<Pat
     let Ok(entries) = std::fs::read_dir(dir) else {
         return removed;
     };
-    let unborn_name = format!("{name}.new");
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         // Partial archives, and (`….new`) ones whose creator died before
         // it could lock them.
         let ours = file_name
             .to_str()
-            .and_then(fsutil::parse_temp_name)
+            .and_then(leftovers::parse_temp_name)
             .is_some_and(|(pid, tail)| {
-                tail == name || (tail == unborn_name && fsutil::process_is_gone(pid))
+                tail == name
+                    || (leftovers::is_unlocked_tail(tail, name) && leftovers::process_is_gone(pid))
             });
         let path = entry.path();
-        if ours && path != keep && fsutil::remove_if_unlocked(&path, owner) {
+        if ours && path != keep && leftovers::remove_if_unlocked(&path, owner) {
             removed.push(path);
         }
     }
@@ -1067,7 +1035,7 @@ pub async fn check_target(
     // The archive is written beside its final name at the very end; a
     // directory that refuses files (read-only, not ours) should fail the
     // copy now, not after every blob has been staged.
-    let probe = fsutil::temp_path(&parent.join("probe"));
+    let probe = leftovers::temp_path(&parent.join("probe"));
     tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

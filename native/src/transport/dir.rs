@@ -23,7 +23,8 @@ use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
-use super::fsutil::{self, TEMP_PREFIX};
+use super::fsutil;
+use super::leftovers::{self, TEMP_PREFIX};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
@@ -174,7 +175,7 @@ impl DirDestination {
         }
         // What killed copies left half-written goes before this copy adds
         // its own temporary files.
-        fsutil::sweep_dead_temp_files_in(vec![root.to_path_buf()]).await;
+        leftovers::sweep_dead_temp_files_in(vec![root.to_path_buf()]).await;
         Ok(DirDestination {
             root: root.to_path_buf(),
             written: Mutex::new(HashSet::from([

@@ -5,7 +5,7 @@
 //! reader never sees a partial file under its final name, and a process
 //! killed mid-write leaves at most a `.ferry-tmp-*` file, which is not part
 //! of any format and which the next copy into the same place removes
-//! ([`sweep_dead_temp_files`]).
+//! ([`leftovers`]).
 //!
 //! Destinations a user keeps are also durable ([`Durability::Synced`]): each
 //! file is fsynced before its rename, and a small file's directory after it.
@@ -18,11 +18,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_core::digest::Hasher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::leftovers;
 use super::{BlobInfo, BlobStream, TransportError, io_error};
 
 /// Whether written files must survive a power cut once renamed into place.
@@ -52,9 +53,6 @@ pub async fn sync_dir(dir: &Path) -> Result<(), TransportError> {
         .map_err(io_error(dir, "sync directory"))
 }
 
-/// Prefix of temporary files; nothing else in a layout starts with it.
-pub const TEMP_PREFIX: &str = ".ferry-tmp-";
-
 /// Chunk size for streaming copies. Each chunk is copied from the kernel,
 /// hashed and copied back, so it should stay in the CPU's L2 cache
 /// (512 KiB per core here): with 256 KiB chunks, hashing the 142 MiB
@@ -62,151 +60,18 @@ pub const TEMP_PREFIX: &str = ".ferry-tmp-";
 /// copy-out, not SHA-256, was the larger cost (benches/RESULTS.md).
 const CHUNK: usize = 64 * 1024;
 
-/// A temporary path next to `target`, unique within this process and
-/// across processes.
-pub fn temp_path(target: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
-}
-
-/// The process ID and the target's name in a name [`temp_path`] made
-/// (`.ferry-tmp-<pid>-<n>-<name>`), or `None` for any other name.
-pub fn parse_temp_name(name: &str) -> Option<(u32, &str)> {
-    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let rest = name.strip_prefix(TEMP_PREFIX)?;
-    let (pid, rest) = rest.split_once('-')?;
-    let (count, tail) = rest.split_once('-')?;
-    if !number(pid) || !number(count) {
-        return None;
-    }
-    Some((pid.parse().ok()?, tail))
-}
-
-/// Removes the temporary files a killed ferry left in `dir` (a `dir:`
-/// image, an OCI layout or its `blobs/<algorithm>` directory): regular
-/// files (never a link) named by [`temp_path`], owned by `dir`'s owner,
-/// whose process is gone ([`process_is_gone`]) and which no process holds
-/// locked (a writer locks its temporary file from creation until the
-/// rename, so a live ferry in another PID namespace keeps its files).
-///
-/// containers/image leaves its `oci-put-blob*` files behind for good: a
-/// copy of a 2 GiB layer killed at 90% costs 1.8 GiB until someone looks.
-/// Best effort: what cannot be judged or removed stays. Blocking.
-pub fn sweep_dead_temp_files(dir: &Path) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let mut removed = Vec::new();
-    let Ok(owner) = std::fs::symlink_metadata(dir).map(|m| m.uid()) else {
-        return removed;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return removed;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((pid, _)) = name.to_str().and_then(parse_temp_name) else {
-            continue;
-        };
-        if !process_is_gone(pid) {
-            continue;
-        }
-        let path = entry.path();
-        if remove_if_unlocked(&path, owner) {
-            removed.push(path);
-        }
-    }
-    removed
-}
-
-/// Removes `path` if it is a regular file (not a link) owned by `owner`
-/// that no process holds locked: a dead writer's temporary file. The
-/// sweeper holds the lock while it removes the file.
-pub fn remove_if_unlocked(path: &Path, owner: u32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.uid() == owner => {}
-        _ => return false,
-    }
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    file.try_lock().is_ok() && std::fs::remove_file(path).is_ok()
-}
-
-/// [`sweep_dead_temp_files`] over `dirs` on a blocking thread.
-pub async fn sweep_dead_temp_files_in(dirs: Vec<PathBuf>) -> Vec<PathBuf> {
-    tokio::task::spawn_blocking(move || {
-        dirs.iter()
-            .flat_map(|dir| sweep_dead_temp_files(dir))
-            .collect()
-    })
-    .await
-    .unwrap_or_default()
-}
-
-/// Creates `temp` for writing and locks it (`flock`), returning the file
-/// and a second handle that keeps the lock held after the first is
-/// closed, until the caller has renamed the file into place: a sweeper
-/// ([`sweep_dead_temp_files`]) never takes a file that is being written.
-async fn create_locked(temp: &Path) -> Result<(tokio::fs::File, std::fs::File), TransportError> {
-    let file = tokio::fs::File::create(temp)
-        .await
-        .map_err(io_error(temp, "create"))?;
-    let lock = file
-        .try_clone()
-        .await
-        .map_err(io_error(temp, "open"))?
-        .into_std()
-        .await;
-    match lock.try_lock() {
-        Ok(()) => Ok((file, lock)),
-        Err(std::fs::TryLockError::Error(e)) => Err(io_error(temp, "lock")(e)),
-        // Only a sweeper that judged the file dead holds its lock; it is
-        // about to remove it from under us.
-        Err(std::fs::TryLockError::WouldBlock) => Err(io_error(temp, "lock")(
-            std::io::ErrorKind::WouldBlock.into(),
-        )),
-    }
-}
-
-/// A scratch file that is removed when dropped.
-#[derive(Debug)]
-pub struct ScratchFile {
-    path: PathBuf,
-}
-
-impl ScratchFile {
-    /// A new, unique path in the system's temporary directory.
-    pub fn new(purpose: &str) -> Self {
-        ScratchFile {
-            path: temp_path(&std::env::temp_dir().join(purpose)),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// Prefix of staging directories in the temporary directory. Unlike
-/// [`TEMP_PREFIX`] it does not hide the directory: a staging directory can
-/// hold gigabytes, and whoever looks for what fills `/var/tmp` should see
-/// whose it is.
+/// [`leftovers::TEMP_PREFIX`] it does not hide the directory: a staging
+/// directory can hold gigabytes, and whoever looks for what fills
+/// `/var/tmp` should see whose it is.
 pub const STAGING_PREFIX: &str = "ferry-staging-";
 
 /// The lock file inside a staging directory, held (`flock`, exclusive) by
 /// the process using the directory for as long as the directory exists.
 const STAGING_LOCK: &str = ".lock";
+
+/// The lock file's name until it is locked.
+const STAGING_UNLOCKED: &str = ".lock.new";
 
 /// Prefix of this process's staging directories: [`STAGING_PREFIX`] and
 /// the process ID.
@@ -270,7 +135,7 @@ impl StagingDir {
         // renamed: a sweeper that finds `.lock` always finds it locked, and
         // one that finds no `.lock` leaves the directory alone while its
         // creator lives.
-        let unlocked = dir.path().join(".lock.new");
+        let unlocked = dir.path().join(STAGING_UNLOCKED);
         let lock = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -322,7 +187,8 @@ impl StagingDir {
 const STAGING_BIRTH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether the process whose ID is in a staging directory's name
-/// (`ferry-staging-<pid>-…`) is known to be gone ([`process_is_gone`]). A
+/// (`ferry-staging-<pid>-…`) is known to be gone
+/// ([`leftovers::process_is_gone`]). A
 /// directory without its `.lock` is then a birth cut short by a kill, and
 /// can go at once instead of after [`STAGING_BIRTH_GRACE`]; such a
 /// directory is empty, but a user reasonably expects the next copy to
@@ -331,26 +197,7 @@ fn creator_is_gone(name: &str) -> bool {
     name.strip_prefix(STAGING_PREFIX)
         .and_then(|rest| rest.split_once('-'))
         .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        .is_some_and(process_is_gone)
-}
-
-/// Whether no process with ID `pid` exists: `/proc` is mounted and has no
-/// entry for it. False when it cannot be told.
-///
-/// A process in another PID namespace sharing the same temporary
-/// directory may look gone while it is alive. Sweepers therefore use this
-/// only for files that are not locked yet, which their creator has had
-/// for microseconds; a creator whose file is taken from it in that window
-/// starts over with a new name ([`StagingDir::create_blocking`]).
-pub fn process_is_gone(pid: u32) -> bool {
-    let proc_root = Path::new("/proc");
-    if std::fs::symlink_metadata(proc_root.join("self")).is_err() {
-        return false;
-    }
-    matches!(
-        std::fs::symlink_metadata(proc_root.join(pid.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound
-    )
+        .is_some_and(leftovers::process_is_gone)
 }
 
 /// Removes the staging directories in `base` that a dead ferry left: those
@@ -387,7 +234,7 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
             continue;
         }
         let lock = match free_lock(&dir.join(STAGING_LOCK)) {
-            Lock::Free(file) => Some(file),
+            Lock::Free(file) => file,
             Lock::Held => continue,
             Lock::Missing => {
                 let unborn = creator_is_gone(&entry.file_name().to_string_lossy())
@@ -396,11 +243,10 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
                         .ok()
                         .and_then(|m| m.elapsed().ok())
                         .is_some_and(|age| age > STAGING_BIRTH_GRACE);
-                match free_lock(&dir.join(".lock.new")) {
-                    Lock::Held => continue,
-                    _ if !unborn => continue,
-                    _ => None,
+                if unborn && remove_unborn_staging(&dir) {
+                    removed.push(dir);
                 }
+                continue;
             }
         };
         if remove_staging(&dir).is_ok() {
@@ -408,6 +254,29 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
         }
         drop(lock);
     }
+    removed
+}
+
+/// Removes a staging directory whose creator died before its lock was in
+/// place: such a directory holds at most `.lock.new`. That file's lock is
+/// held while it goes, so a creator that is in fact alive (judged from
+/// another PID namespace) fails to take it and starts over; then the
+/// directory goes only if it is empty, so nothing its creator put in it
+/// since is touched.
+fn remove_unborn_staging(dir: &Path) -> bool {
+    let unlocked = dir.join(STAGING_UNLOCKED);
+    let held = match free_lock(&unlocked) {
+        Lock::Held => return false,
+        Lock::Free(file) => {
+            if std::fs::remove_file(&unlocked).is_err() {
+                return false;
+            }
+            Some(file)
+        }
+        Lock::Missing => None,
+    };
+    let removed = std::fs::remove_dir(dir).is_ok();
+    drop(held);
     removed
 }
 
@@ -427,8 +296,8 @@ fn free_lock(path: &Path) -> Lock {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lock::Missing,
         _ => return Lock::Held,
     }
-    match std::fs::File::open(path) {
-        Ok(file) if file.try_lock().is_ok() => Lock::Free(file),
+    match leftovers::open_regular(path) {
+        Some((file, _)) if file.try_lock().is_ok() => Lock::Free(file),
         _ => Lock::Held,
     }
 }
@@ -584,6 +453,19 @@ impl Drop for TempGuard {
     }
 }
 
+/// [`leftovers::create_locked`] on a blocking thread, with the file for
+/// tokio: the temporary path, the file, and the handle that holds the lock
+/// until the caller's rename is done.
+async fn create_locked(
+    target: &Path,
+) -> Result<(PathBuf, tokio::fs::File, std::fs::File), TransportError> {
+    let owned = target.to_path_buf();
+    let temp = tokio::task::spawn_blocking(move || leftovers::create_locked(&owned))
+        .await
+        .map_err(|e| io_error(target, "create a temporary file for")(std::io::Error::other(e)))??;
+    Ok((temp.path, tokio::fs::File::from_std(temp.file), temp.lock))
+}
+
 /// Writes `bytes` to `target` atomically (and durably, with the directory
 /// entry, when `durability` says so).
 pub async fn write_atomic(
@@ -591,9 +473,8 @@ pub async fn write_atomic(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<(), TransportError> {
-    let temp = temp_path(target);
+    let (temp, mut file, lock) = create_locked(target).await?;
     let mut guard = TempGuard(Some(temp.clone()));
-    let (mut file, lock) = create_locked(&temp).await?;
     file.write_all(bytes)
         .await
         .map_err(io_error(&temp, "write"))?;
@@ -623,9 +504,8 @@ pub async fn write_blob_verified(
     info: &BlobInfo,
     durability: Durability,
 ) -> Result<u64, TransportError> {
-    let temp = temp_path(target);
+    let (temp, mut file, lock) = create_locked(target).await?;
     let mut guard = TempGuard(Some(temp.clone()));
-    let (mut file, lock) = create_locked(&temp).await?;
     let mut hasher: Hasher = info.digest.verifier();
     let mut buffer = vec![0u8; CHUNK];
     let mut writeback = Writeback::default();

@@ -24,10 +24,10 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
 use ferry_core::{Descriptor, Digest};
 
-use super::fsutil;
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
+use super::{fsutil, leftovers};
 
 /// The annotation that names an `index.json` entry.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -260,10 +260,13 @@ impl OciDestination {
         let mut dirs = vec![root.clone()];
         if let Ok(mut algorithms) = tokio::fs::read_dir(root.join("blobs")).await {
             while let Ok(Some(entry)) = algorithms.next_entry().await {
-                dirs.push(entry.path());
+                // A link to a directory elsewhere is not the layout's.
+                if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
             }
         }
-        fsutil::sweep_dead_temp_files_in(dirs).await;
+        leftovers::sweep_dead_temp_files_in(dirs).await;
         Ok(OciDestination {
             reference: reference.clone(),
             top: Mutex::new(None),

@@ -28,7 +28,8 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::{Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
-use super::fsutil::{self, StagingDir, TEMP_PREFIX};
+use super::fsutil::{self, StagingDir};
+use super::leftovers::TEMP_PREFIX;
 use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
