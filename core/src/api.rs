@@ -490,8 +490,9 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
     ok(plan)
 }
 
-/// `options.selection` and its companions, as `--multi-arch` gives them
-/// (instances by digest only: `chooseInstance` turns a platform into one).
+/// `options.selection` and its companions, as `--multi-arch`, `--all`
+/// and `--platform` lists give them: `platform` for `system`; `digests`
+/// and `platforms` for `instances`.
 fn selection(o: &Args<'_>) -> Result<Selection, Failure> {
     match o.string("selection")?.as_deref() {
         None | Some("all") => Ok(Selection::All),
@@ -573,6 +574,14 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;
     let signed_instances = o.strings("signedInstances")?;
+    if let Some(bad) = signed_instances
+        .iter()
+        .find(|d| crate::Digest::parse(d).is_err())
+    {
+        return Err(o.fail(alloc::format!(
+            "\"options.signedInstances\": {bad:?} is not a digest"
+        )));
+    }
     let top = plan::Top {
         bytes: input,
         media_type: &media_type,
@@ -868,7 +877,10 @@ mod tests {
             "{arm64}"
         );
         let bad = plan(r#"["linux"]"#);
-        assert!(bad.starts_with(r#"{"error":"#), "{bad}");
+        assert!(
+            bad.starts_with(r#"{"error":"#) && bad.contains("linux"),
+            "{bad}"
+        );
     }
 
     #[test]
@@ -900,6 +912,14 @@ mod tests {
             "{kept}"
         );
         assert!(kept.contains(r#""operations":["keep","keep"]"#), "{kept}");
+        // A typo is named, not silently matched against nothing.
+        let typo = plan("oci", r#"["sha256:12"]"#);
+        assert!(
+            typo.starts_with(
+                r#"{"error":"invalid arguments for planCopy: \"options.signedInstances\": \"sha256:12\" is not a digest"#
+            ),
+            "{typo}"
+        );
         // One that would need converting for the destination is planned
         // unconverted, as containers/image plans it, and the destination
         // then refuses it (`ferry copy`: docker-archive cannot store
