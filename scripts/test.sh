@@ -23,14 +23,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
-# Random test inputs (proptest cases, libFuzzer's mutations) are seeded from
-# the commit: a run is reproducible from its commit alone, and a red CI run
-# is never a coin toss on code that did not change. Set PROPTEST_RNG_SEED or
-# FERRY_FUZZ_SEED to explore other inputs.
+# Random test inputs (proptest cases, libFuzzer's mutations, the kill delays
+# of native/tests/interrupted.rs, the fault offsets of registry_faults.rs)
+# are seeded from the commit: a failure can be replayed from its commit, and
+# what a run explores changes only with the code. (Kills and faults still
+# land wherever the machine's timing puts them.) Set any of the variables to
+# explore other inputs.
 commit_seed=$(( 16#$(git rev-parse --short=8 HEAD 2>/dev/null || echo 1) ))
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-$commit_seed}"
 export FERRY_FUZZ_SEED="${FERRY_FUZZ_SEED:-$commit_seed}"
-printf 'random inputs: PROPTEST_RNG_SEED=%s FERRY_FUZZ_SEED=%s\n' "$PROPTEST_RNG_SEED" "$FERRY_FUZZ_SEED" >&2
+export FERRY_TEST_SEED="${FERRY_TEST_SEED:-$commit_seed}"
+export FERRY_FAULT_SEED="${FERRY_FAULT_SEED:-$commit_seed}"
+printf 'random inputs: PROPTEST_RNG_SEED=%s FERRY_FUZZ_SEED=%s FERRY_TEST_SEED=%s FERRY_FAULT_SEED=%s\n' \
+    "$PROPTEST_RNG_SEED" "$FERRY_FUZZ_SEED" "$FERRY_TEST_SEED" "$FERRY_FAULT_SEED" >&2
 
 log "installing what is missing"
 bash scripts/install-deps.sh wasm services
