@@ -315,7 +315,7 @@ def raw_push(host: str, repo: str, listing: Path, jobs: int) -> list[str]:
 
 
 def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False) -> list[str]:
-    """`jobs` curls at a time; with `sync`, then `sync`: the durable floor,
+    """`jobs` curls at a time; with `sync`, then `sync`: a durable baseline,
     since ferry (like containers/image) fsyncs what it pulls."""
     then = " && sync" if sync else ""
     return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}{then}")
