@@ -188,11 +188,10 @@ const STAGING_BIRTH_GRACE: std::time::Duration = std::time::Duration::from_secs(
 
 /// Whether the process whose ID is in a staging directory's name
 /// (`ferry-staging-<pid>-…`) is known to be gone
-/// ([`leftovers::process_is_gone`]). A
-/// directory without its `.lock` is then a birth cut short by a kill, and
-/// can go at once instead of after [`STAGING_BIRTH_GRACE`]; such a
-/// directory is empty, but a user reasonably expects the next copy to
-/// leave none behind.
+/// ([`leftovers::process_is_gone`]). A directory without its `.lock` is
+/// then a birth cut short by a kill, and can go at once instead of after
+/// [`STAGING_BIRTH_GRACE`]; such a directory is empty, but a user
+/// reasonably expects the next copy to leave none behind.
 fn creator_is_gone(name: &str) -> bool {
     name.strip_prefix(STAGING_PREFIX)
         .and_then(|rest| rest.split_once('-'))
