@@ -37,6 +37,16 @@ fn ferry(args: &[&str]) -> Output {
         .expect("run ferry")
 }
 
+/// Runs `ferry copy --all --json <extra…> demo: oci:<oci>` and returns its
+/// report.
+fn copy_demo_report(extra: &[&str], oci: &str) -> serde_json::Value {
+    let dst = format!("oci:{oci}");
+    let mut args = vec!["copy", "--all", "--json"];
+    args.extend_from_slice(extra);
+    args.extend(["demo:", dst.as_str()]);
+    serde_json::from_str(&ok(ferry(&args))).unwrap()
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -499,16 +509,8 @@ fn a_corrupt_source_blob_is_refused_and_leaves_the_destination_as_it_was() {
 fn dry_run_changes_nothing_and_reports_the_plan() {
     let s = Scratch::new("dry-run");
     let oci = s.path("oci");
-    let out = ok(ferry(&[
-        "copy",
-        "--all",
-        "--dry-run",
-        "--json",
-        "demo:",
-        &format!("oci:{oci}"),
-    ]));
+    let report = copy_demo_report(&["--dry-run"], &oci);
     assert!(!Path::new(&oci).exists());
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["dryRun"], true);
     assert_eq!(report["plan"]["manifests"].as_array().unwrap().len(), 5);
     // Four configs, four own layers, one shared base: nine blobs, once each.
@@ -520,14 +522,7 @@ fn a_repeated_copy_skips_what_is_already_there() {
     let s = Scratch::new("repeat");
     let oci = s.path("oci");
     ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}")]));
-    let out = ok(ferry(&[
-        "copy",
-        "--all",
-        "--json",
-        "demo:",
-        &format!("oci:{oci}"),
-    ]));
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = copy_demo_report(&[], &oci);
     assert_eq!(report["blobsCopied"], 0);
     assert_eq!(report["blobsSkipped"], 9);
 }
@@ -823,14 +818,7 @@ fn a_copy_into_a_partly_filled_layout_skips_exactly_the_blobs_it_holds() {
     let oci = s.path("oci");
     // This machine's platform only: its config, its own layer, the base.
     ok(ferry(&["copy", "demo:", &format!("oci:{oci}")]));
-    let out = ok(ferry(&[
-        "copy",
-        "--all",
-        "--json",
-        "demo:",
-        &format!("oci:{oci}"),
-    ]));
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = copy_demo_report(&[], &oci);
     assert_eq!(report["blobsSkipped"], 3);
     assert_eq!(report["blobsCopied"], 6);
     assert_eq!(report["bytesSkipped"], report["plan"]["bytesSkipped"]);
@@ -842,15 +830,7 @@ fn a_dry_run_into_a_full_layout_counts_every_blob_as_present() {
     let oci = s.path("oci");
     ok(ferry(&["copy", "--all", "demo:", &format!("oci:{oci}")]));
     let before = files(Path::new(&oci));
-    let out = ok(ferry(&[
-        "copy",
-        "--all",
-        "--dry-run",
-        "--json",
-        "demo:",
-        &format!("oci:{oci}"),
-    ]));
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = copy_demo_report(&["--dry-run"], &oci);
     assert_eq!(report["blobsSkipped"], 9);
     assert_eq!(files(Path::new(&oci)), before);
 }

@@ -16,12 +16,11 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Found, Rng, Scratch, check, snapshot, staging_dirs, write_dir_image,
-    write_dir_image_uncompressed,
+    Found, Rng, Scratch, check, copy_command, copy_succeeds, snapshot, staging_dirs,
+    write_dir_image, write_dir_image_uncompressed,
 };
 
 /// Big enough that a debug build takes a noticeable time to copy it.
@@ -29,18 +28,6 @@ const LAYERS: usize = 4;
 const LAYER_SIZE: usize = 3 << 20;
 /// Kills per destination and starting state.
 const KILLS: usize = 4;
-
-fn copy_command(src: &str, dst: &str, tmpdir: &std::path::Path) -> Command {
-    let mut command = Command::new(support::ferry_bin());
-    command
-        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
-        // oci-archive: stages in TMPDIR; a killed process cannot remove its
-        // staging directory, so keep it inside the scratch directory.
-        .env("TMPDIR", tmpdir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// Copies `src` to `dst`, killing the copy `KILLS` times at random
 /// moments; after each kill the destination must hold what it held
@@ -74,14 +61,7 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
         }
         other => panic!("unknown destination kind {other}"),
     };
-    let run_to_end = |from: &str, to: &str| {
-        let out = copy_command(from, to, &tmpdir).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{from} -> {to}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run_to_end = |from: &str, to: &str| copy_succeeds(from, to, &tmpdir);
 
     // How long a whole copy takes here, so kills spread over all of it.
     let timing = s.join("timing");

@@ -11,29 +11,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Found, Scratch, check, snapshot, staging_dirs, write_dir_image_uncompressed};
-
-fn copy_command(src: &str, dst: &str, tmpdir: &Path) -> Command {
-    let mut command = Command::new(support::ferry_bin());
-    command
-        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
-        .env("TMPDIR", tmpdir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn copy_succeeds(src: &str, dst: &str, tmpdir: &Path) {
-    let out = copy_command(src, dst, tmpdir).output().expect("run ferry");
-    assert!(
-        out.status.success(),
-        "{src} -> {dst}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use support::{
+    Found, Scratch, check, copy_command, copy_succeeds, snapshot, staging_dirs,
+    write_dir_image_uncompressed,
+};
 
 /// Starts a copy of `src` to the archive at `archive` and kills it
 /// (SIGKILL) as soon as `seen` finds what it looks for; returns that. The

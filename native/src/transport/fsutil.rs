@@ -126,7 +126,6 @@ impl StagingDir {
     /// One attempt of [`StagingDir::create_blocking`]: `None` if a
     /// sweeper took the directory before its lock was in place.
     fn try_create(base: &Path) -> Result<Option<Self>, TransportError> {
-        let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         let dir = tempfile::Builder::new()
             .prefix(&staging_prefix())
             .tempdir_in(base)
@@ -142,20 +141,12 @@ impl StagingDir {
             .open(&unlocked)
         {
             Ok(lock) => lock,
-            Err(e) if vanished(&e) => return Ok(None),
+            // The directory is gone: a sweeper took it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error(&unlocked, "create")(e)),
         };
-        match lock.try_lock() {
-            Ok(()) => {}
-            // Only a sweeper about to remove it holds a lock on our file.
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&unlocked, "lock")(e)),
-        }
-        let locked = dir.path().join(STAGING_LOCK);
-        match std::fs::rename(&unlocked, &locked) {
-            Ok(()) => {}
-            Err(e) if vanished(&e) => return Ok(None),
-            Err(e) => return Err(io_error(&locked, "rename into place")(e)),
+        if !leftovers::lock_into_place(&lock, &unlocked, &dir.path().join(STAGING_LOCK))? {
+            return Ok(None);
         }
         let owner = std::os::unix::fs::MetadataExt::uid(
             &std::fs::symlink_metadata(dir.path()).map_err(io_error(dir.path(), "stat"))?,

@@ -115,21 +115,12 @@ pub fn create_locked(target: &Path) -> Result<LockedTemp, TransportError> {
             .create_new(true)
             .open(&unlocked)
             .map_err(io_error(&unlocked, "create"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            // Only a sweeper about to remove it holds a lock on our file.
-            Err(std::fs::TryLockError::WouldBlock) => continue,
-            Err(std::fs::TryLockError::Error(e)) => {
-                let _ = std::fs::remove_file(&unlocked);
-                return Err(io_error(&unlocked, "lock")(e));
-            }
-        }
-        match std::fs::rename(&unlocked, &path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        match lock_into_place(&file, &unlocked, &path) {
+            Ok(true) => {}
+            Ok(false) => continue,
             Err(e) => {
                 let _ = std::fs::remove_file(&unlocked);
-                return Err(io_error(&path, "rename into place")(e));
+                return Err(e);
             }
         }
         let lock = match file.try_clone() {
@@ -144,6 +135,28 @@ pub fn create_locked(target: &Path) -> Result<LockedTemp, TransportError> {
     Err(io_error(target, "create a temporary file for")(
         std::io::Error::other("it was removed while being created, three times"),
     ))
+}
+
+/// Locks `file`, just created as `unlocked`, and renames it to `locked`:
+/// under its locked name a live writer's file is always locked. `false`
+/// if a sweeper that judged the file dead took it first (it held the lock,
+/// or the file is gone): the caller starts over under a new name.
+pub fn lock_into_place(
+    file: &std::fs::File,
+    unlocked: &Path,
+    locked: &Path,
+) -> Result<bool, TransportError> {
+    match file.try_lock() {
+        Ok(()) => {}
+        // Only a sweeper about to remove it holds a lock on our file.
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(unlocked, "lock")(e)),
+    }
+    match std::fs::rename(unlocked, locked) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_error(locked, "rename into place")(e)),
+    }
 }
 
 /// Removes the temporary files a killed ferry left in `dir` (a `dir:`
@@ -209,8 +222,8 @@ pub fn open_regular(path: &Path) -> Option<(std::fs::File, std::fs::Metadata)> {
 }
 
 /// A scratch file in the temporary directory, locked while it lives and
-/// removed when dropped: if the process is killed, the next scratch file
-/// sweeps it ([`sweep_dead_temp_files`]).
+/// removed when dropped: if the process is killed, the next process's
+/// first scratch file sweeps it ([`sweep_dead_temp_files`]).
 #[derive(Debug)]
 pub struct ScratchFile {
     path: PathBuf,
@@ -222,7 +235,12 @@ impl ScratchFile {
     /// open for writing. Blocking.
     pub fn create(purpose: &str) -> Result<(Self, std::fs::File), TransportError> {
         let dir = std::env::temp_dir();
-        sweep_dead_temp_files(&dir);
+        // Once per process: a copy that compresses a hundred layers need
+        // not read the temporary directory a hundred times.
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| {
+            sweep_dead_temp_files(&dir);
+        });
         let temp = create_locked(&dir.join(purpose))?;
         Ok((
             ScratchFile {

@@ -32,6 +32,29 @@ pub fn ferry(args: &[&str]) -> Output {
         .expect("run ferry")
 }
 
+/// `ferry copy SRC DST`, one transfer at a time, with `tmpdir` as TMPDIR:
+/// archive copies stage there, and a killed copy's staging stays inside
+/// the test's scratch directory. Output is not read; stderr is kept.
+pub fn copy_command(src: &str, dst: &str, tmpdir: &Path) -> Command {
+    let mut command = Command::new(ferry_bin());
+    command
+        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
+        .env("TMPDIR", tmpdir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// [`copy_command`] run to its end, which must be a success.
+pub fn copy_succeeds(src: &str, dst: &str, tmpdir: &Path) {
+    let out = copy_command(src, dst, tmpdir).output().expect("run ferry");
+    assert!(
+        out.status.success(),
+        "{src} -> {dst}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
