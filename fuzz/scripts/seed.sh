@@ -3,7 +3,7 @@
 #
 # Usage: fuzz/scripts/seed.sh [OUT_DIR]   (default: fuzz/seeds)
 #
-# Copies each manifest of ../shared/conformance (FERRY_CONFORMANCE_DIR
+# Copies each manifest of tests/conformance (FERRY_CONFORMANCE_DIR
 # overrides it) into OUT_DIR/<target>/, as it is for the targets that read a
 # bare document and behind a header for the ones that read one (see
 # fuzz/src/lib.rs: HEADER \n DOCUMENT). scripts/fuzz.sh runs it once and
@@ -11,7 +11,7 @@
 # holds only what fuzzing found beyond them.
 set -euo pipefail
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-conformance="${FERRY_CONFORMANCE_DIR:-$fuzz/../../shared/conformance}"
+conformance="${FERRY_CONFORMANCE_DIR:-$fuzz/../tests/conformance}"
 out="${1:-$fuzz/seeds}"
 [ -d "$conformance" ] || { echo "seed.sh: no conformance cases at $conformance" >&2; exit 2; }
 

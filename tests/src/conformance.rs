@@ -1,5 +1,7 @@
-//! Loading the conformance cases in `shared/conformance`: manifests with
-//! the answers containers/image gives for them.
+//! Loading the conformance cases in `tests/conformance`: manifests with
+//! the answers containers/image gives for them. The corpus lives in the
+//! repository (its README says where each case comes from), so a clone with
+//! nothing beside it tests against the same answers as every other machine.
 
 use std::path::{Path, PathBuf};
 
@@ -24,13 +26,13 @@ impl Case {
     }
 }
 
-/// Where the cases are: `$FERRY_CONFORMANCE_DIR`, else `shared/conformance`
-/// beside the repository.
+/// Where the cases are: `$FERRY_CONFORMANCE_DIR`, else `tests/conformance`
+/// in this repository.
 pub fn dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FERRY_CONFORMANCE_DIR") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
 
 /// Every case, sorted by name. Panics (failing the test) when the folder
@@ -127,6 +129,28 @@ impl Tally {
         assert_eq!(
             failures, 0,
             "{failures} conformance mismatches (listed above)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clone with nothing beside it must test against the same answers:
+    /// the corpus is part of the repository, not of the machine.
+    #[test]
+    fn the_corpus_lives_in_the_repository() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
+        assert!(corpus.join("README.md").is_file(), "no README beside the cases");
+        assert!(corpus.join("containers-image/COPYRIGHT").is_file());
+        let mut cases = Vec::new();
+        collect(&corpus, &corpus, &mut cases);
+        assert!(cases.len() >= 200, "found {} cases", cases.len());
+        assert!(
+            corpus.canonicalize().unwrap().starts_with(repo.canonicalize().unwrap()),
+            "the corpus must be inside the repository"
         );
     }
 }

@@ -2,7 +2,7 @@
 // (Debian's, driven by playwright-core; FERRY_CHROMIUM overrides the path):
 // the page is served as a static site with the ferry-wasm package at
 // /pkg/, and every flow is checked against containers/image's answers in
-// ../shared/conformance (FERRY_CONFORMANCE overrides the folder).
+// tests/conformance (FERRY_CONFORMANCE overrides the folder).
 // Screenshots go to target/web-artifacts/ (gitignored, with the build).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -19,7 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const web = dirname(here);
 const root = dirname(web);
 const pkg = join(root, "wasm", "pkg");
-const conformance = process.env.FERRY_CONFORMANCE ?? join(root, "..", "shared", "conformance");
+const conformance = process.env.FERRY_CONFORMANCE ?? join(root, "tests", "conformance");
 const generated = join(conformance, "generated");
 const artifacts = join(root, "target", "web-artifacts");
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? "/usr/bin/chromium";
