@@ -143,13 +143,19 @@ mod tests {
     fn the_corpus_lives_in_the_repository() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
-        assert!(corpus.join("README.md").is_file(), "no README beside the cases");
+        assert!(
+            corpus.join("README.md").is_file(),
+            "no README beside the cases"
+        );
         assert!(corpus.join("containers-image/COPYRIGHT").is_file());
         let mut cases = Vec::new();
         collect(&corpus, &corpus, &mut cases);
         assert!(cases.len() >= 200, "found {} cases", cases.len());
         assert!(
-            corpus.canonicalize().unwrap().starts_with(repo.canonicalize().unwrap()),
+            corpus
+                .canonicalize()
+                .unwrap()
+                .starts_with(repo.canonicalize().unwrap()),
             "the corpus must be inside the repository"
         );
     }
