@@ -402,6 +402,17 @@ fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
         "demo:",
         &format!("oci:{oci}:latest"),
     ]));
+    // The list's entry stays, unnamed, as containers/image leaves it.
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(entries[0]["digest"], DEMO_INDEX);
+    assert!(entries[0].get("annotations").is_none(), "{index}");
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "latest"
+    );
+    // Naming the list again takes over its unnamed entry, in place.
     ok(ferry(&[
         "copy",
         "--all",
@@ -419,11 +430,133 @@ fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(names, ["latest", "all"]);
+    assert_eq!(names, ["all", "latest"]);
     assert_eq!(
-        entries[0]["mediaType"],
+        entries[1]["mediaType"],
         "application/vnd.oci.image.manifest.v1+json"
     );
+}
+
+/// A layout whose `index.json` is the fixture `oci-index-names/NAME.json`.
+fn layout_with_index(s: &Scratch, fixture: &str, layout: &str) -> String {
+    let oci = s.path(layout);
+    std::fs::create_dir_all(&oci).unwrap();
+    std::fs::write(
+        Path::new(&oci).join("oci-layout"),
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oci-index-names")
+        .join(format!("{fixture}.json"));
+    std::fs::copy(fixture, Path::new(&oci).join("index.json")).unwrap();
+    oci
+}
+
+#[test]
+fn an_older_entry_that_loses_its_name_keeps_its_other_annotations() {
+    let s = Scratch::new("name-keeps-annotations");
+    let oci = layout_with_index(&s, "other-annotations", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{index}");
+    assert_eq!(
+        entries[0]["annotations"],
+        serde_json::json!({"org.example.owner": "someone else"})
+    );
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "other"
+    );
+    assert_eq!(entries[2]["digest"], DEMO_INDEX);
+    assert_eq!(
+        entries[2]["annotations"]["org.opencontainers.image.ref.name"],
+        "demo"
+    );
+}
+
+#[test]
+fn an_older_entry_left_without_annotations_has_no_annotations_member() {
+    let s = Scratch::new("name-only");
+    let oci = layout_with_index(&s, "name-only", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert!(entries[0].get("annotations").is_none(), "{index}");
+    assert_eq!(entries[1]["digest"], DEMO_INDEX);
+}
+
+#[test]
+fn an_older_entry_for_the_same_manifest_is_replaced_where_it_stands() {
+    let s = Scratch::new("same-digest");
+    let oci = layout_with_index(&s, "same-digest-named", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(entries[0]["digest"], DEMO_INDEX);
+    assert_eq!(
+        entries[0]["annotations"],
+        serde_json::json!({"org.opencontainers.image.ref.name": "demo"})
+    );
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "other"
+    );
+}
+
+#[test]
+fn index_json_after_naming_an_image_is_byte_for_byte_what_skopeo_writes() {
+    let s = Scratch::new("names-vs-skopeo");
+    let src = s.path("src");
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{src}")]));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci-index-names");
+    let mut names: Vec<String> = std::fs::read_dir(fixtures)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            path.file_stem().unwrap().to_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for name in names {
+        let by_ferry = layout_with_index(&s, &name, &format!("{name}-by-ferry"));
+        let by_skopeo = layout_with_index(&s, &name, &format!("{name}-by-skopeo"));
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("dir:{src}"),
+            &format!("oci:{by_ferry}:demo"),
+        ]));
+        ok(skopeo(&[
+            "copy",
+            "--all",
+            &format!("dir:{src}"),
+            &format!("oci:{by_skopeo}:demo"),
+        ]));
+        let read = |layout: &str| {
+            String::from_utf8(std::fs::read(Path::new(layout).join("index.json")).unwrap()).unwrap()
+        };
+        assert_eq!(read(&by_ferry), read(&by_skopeo), "fixture {name}");
+    }
 }
 
 #[test]
