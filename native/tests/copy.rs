@@ -309,6 +309,66 @@ fn per_instance_signatures_survive_a_dir_round_trip() {
     ]));
 }
 
+/// The demo list in `dir:{src}`, and the digest of its linux/arm/v7
+/// instance (what `--override-arch arm --override-variant v7` copies).
+fn demo_dir_and_arm_instance(src: &str) -> ferry_core::Digest {
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{src}")]));
+    let list =
+        ferry_core::List::parse(&std::fs::read(Path::new(src).join("manifest.json")).unwrap())
+            .unwrap();
+    list.entries[2].digest().unwrap()
+}
+
+const ARM_V7: [&str; 4] = ["--override-arch", "arm", "--override-variant", "v7"];
+
+#[test]
+fn one_unsigned_platform_of_a_signed_list_copies_into_a_layout() {
+    let s = Scratch::new("signed-list-one-platform");
+    let src = s.path("src");
+    let instance = demo_dir_and_arm_instance(&src);
+    std::fs::write(Path::new(&src).join("signature-1"), b"list signature").unwrap();
+    // The list's signature is not copied with one instance: nothing to refuse.
+    let (oci, by_skopeo) = (s.path("oci"), s.path("by-skopeo"));
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let (from, to) = (format!("dir:{src}"), format!("oci:{oci}"));
+    args.extend([from.as_str(), to.as_str()]);
+    assert_eq!(ok(ferry(&args)), instance.to_string());
+    // skopeo 1.9.3 agrees.
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let to = format!("oci:{by_skopeo}");
+    args.extend([from.as_str(), to.as_str()]);
+    let out = skopeo(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn one_signed_platform_of_a_list_into_a_layout_is_refused_before_anything_is_written() {
+    let s = Scratch::new("signed-instance-one-platform");
+    let src = s.path("src");
+    let instance = demo_dir_and_arm_instance(&src);
+    std::fs::write(
+        Path::new(&src).join(format!("{}.signature-1", instance.encoded())),
+        b"instance signature",
+    )
+    .unwrap();
+    let oci = s.path("oci");
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let (from, to) = (format!("dir:{src}"), format!("oci:{oci}"));
+    args.extend([from.as_str(), to.as_str()]);
+    let out = ferry(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--remove-signatures"), "{err}");
+    assert!(!Path::new(&oci).exists(), "{:?}", files(Path::new(&oci)));
+}
+
 #[test]
 fn the_system_image_is_chosen_for_the_requested_platform() {
     let s = Scratch::new("system");
