@@ -1006,6 +1006,34 @@ fn a_whole_list_into_docker_archive_is_refused_clearly() {
 }
 
 #[test]
+fn json_progress_writes_only_json_events_and_ends_with_the_summary() {
+    let s = Scratch::new("json-progress");
+    let out = ferry(&[
+        "copy",
+        "--all",
+        "--progress=json",
+        "demo:",
+        &format!("oci:{}", s.path("oci")),
+    ]);
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(ok(out), DEMO_INDEX);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            assert!(event["event"].is_string(), "{line}");
+            event
+        })
+        .collect();
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "copied", "{stderr}");
+    assert_eq!(last["digest"], DEMO_INDEX);
+    assert_eq!(last["manifests"], 5);
+    assert_eq!(last["blobsCopied"], 9);
+}
+
+#[test]
 fn a_copy_into_a_partly_filled_layout_skips_exactly_the_blobs_it_holds() {
     let s = Scratch::new("partly-filled");
     let oci = s.path("oci");
