@@ -309,6 +309,66 @@ fn per_instance_signatures_survive_a_dir_round_trip() {
     ]));
 }
 
+/// The demo list in `dir:{src}`, and the digest of its linux/arm/v7
+/// instance (what `--override-arch arm --override-variant v7` copies).
+fn demo_dir_and_arm_instance(src: &str) -> ferry_core::Digest {
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{src}")]));
+    let list =
+        ferry_core::List::parse(&std::fs::read(Path::new(src).join("manifest.json")).unwrap())
+            .unwrap();
+    list.entries[2].digest().unwrap()
+}
+
+const ARM_V7: [&str; 4] = ["--override-arch", "arm", "--override-variant", "v7"];
+
+#[test]
+fn one_unsigned_platform_of_a_signed_list_copies_into_a_layout() {
+    let s = Scratch::new("signed-list-one-platform");
+    let src = s.path("src");
+    let instance = demo_dir_and_arm_instance(&src);
+    std::fs::write(Path::new(&src).join("signature-1"), b"list signature").unwrap();
+    // The list's signature is not copied with one instance: nothing to refuse.
+    let (oci, by_skopeo) = (s.path("oci"), s.path("by-skopeo"));
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let (from, to) = (format!("dir:{src}"), format!("oci:{oci}"));
+    args.extend([from.as_str(), to.as_str()]);
+    assert_eq!(ok(ferry(&args)), instance.to_string());
+    // skopeo 1.9.3 agrees.
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let to = format!("oci:{by_skopeo}");
+    args.extend([from.as_str(), to.as_str()]);
+    let out = skopeo(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn one_signed_platform_of_a_list_into_a_layout_is_refused_before_anything_is_written() {
+    let s = Scratch::new("signed-instance-one-platform");
+    let src = s.path("src");
+    let instance = demo_dir_and_arm_instance(&src);
+    std::fs::write(
+        Path::new(&src).join(format!("{}.signature-1", instance.encoded())),
+        b"instance signature",
+    )
+    .unwrap();
+    let oci = s.path("oci");
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let (from, to) = (format!("dir:{src}"), format!("oci:{oci}"));
+    args.extend([from.as_str(), to.as_str()]);
+    let out = ferry(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--remove-signatures"), "{err}");
+    assert!(!Path::new(&oci).exists(), "{:?}", files(Path::new(&oci)));
+}
+
 #[test]
 fn the_system_image_is_chosen_for_the_requested_platform() {
     let s = Scratch::new("system");
@@ -402,6 +462,17 @@ fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
         "demo:",
         &format!("oci:{oci}:latest"),
     ]));
+    // The list's entry stays, unnamed, as containers/image leaves it.
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(entries[0]["digest"], DEMO_INDEX);
+    assert!(entries[0].get("annotations").is_none(), "{index}");
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "latest"
+    );
+    // Naming the list again takes over its unnamed entry, in place.
     ok(ferry(&[
         "copy",
         "--all",
@@ -419,11 +490,133 @@ fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(names, ["latest", "all"]);
+    assert_eq!(names, ["all", "latest"]);
     assert_eq!(
-        entries[0]["mediaType"],
+        entries[1]["mediaType"],
         "application/vnd.oci.image.manifest.v1+json"
     );
+}
+
+/// A layout whose `index.json` is the fixture `oci-index-names/NAME.json`.
+fn layout_with_index(s: &Scratch, fixture: &str, layout: &str) -> String {
+    let oci = s.path(layout);
+    std::fs::create_dir_all(&oci).unwrap();
+    std::fs::write(
+        Path::new(&oci).join("oci-layout"),
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oci-index-names")
+        .join(format!("{fixture}.json"));
+    std::fs::copy(fixture, Path::new(&oci).join("index.json")).unwrap();
+    oci
+}
+
+#[test]
+fn an_older_entry_that_loses_its_name_keeps_its_other_annotations() {
+    let s = Scratch::new("name-keeps-annotations");
+    let oci = layout_with_index(&s, "other-annotations", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{index}");
+    assert_eq!(
+        entries[0]["annotations"],
+        serde_json::json!({"org.example.owner": "someone else"})
+    );
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "other"
+    );
+    assert_eq!(entries[2]["digest"], DEMO_INDEX);
+    assert_eq!(
+        entries[2]["annotations"]["org.opencontainers.image.ref.name"],
+        "demo"
+    );
+}
+
+#[test]
+fn an_older_entry_left_without_annotations_has_no_annotations_member() {
+    let s = Scratch::new("name-only");
+    let oci = layout_with_index(&s, "name-only", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert!(entries[0].get("annotations").is_none(), "{index}");
+    assert_eq!(entries[1]["digest"], DEMO_INDEX);
+}
+
+#[test]
+fn an_older_entry_for_the_same_manifest_is_replaced_where_it_stands() {
+    let s = Scratch::new("same-digest");
+    let oci = layout_with_index(&s, "same-digest-named", "oci");
+    ok(ferry(&[
+        "copy",
+        "--all",
+        "demo:",
+        &format!("oci:{oci}:demo"),
+    ]));
+    let index = index_json(&oci);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(entries[0]["digest"], DEMO_INDEX);
+    assert_eq!(
+        entries[0]["annotations"],
+        serde_json::json!({"org.opencontainers.image.ref.name": "demo"})
+    );
+    assert_eq!(
+        entries[1]["annotations"]["org.opencontainers.image.ref.name"],
+        "other"
+    );
+}
+
+#[test]
+fn index_json_after_naming_an_image_is_byte_for_byte_what_skopeo_writes() {
+    let s = Scratch::new("names-vs-skopeo");
+    let src = s.path("src");
+    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{src}")]));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci-index-names");
+    let mut names: Vec<String> = std::fs::read_dir(fixtures)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            path.file_stem().unwrap().to_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for name in names {
+        let by_ferry = layout_with_index(&s, &name, &format!("{name}-by-ferry"));
+        let by_skopeo = layout_with_index(&s, &name, &format!("{name}-by-skopeo"));
+        ok(ferry(&[
+            "copy",
+            "--all",
+            &format!("dir:{src}"),
+            &format!("oci:{by_ferry}:demo"),
+        ]));
+        ok(skopeo(&[
+            "copy",
+            "--all",
+            &format!("dir:{src}"),
+            &format!("oci:{by_skopeo}:demo"),
+        ]));
+        let read = |layout: &str| {
+            String::from_utf8(std::fs::read(Path::new(layout).join("index.json")).unwrap()).unwrap()
+        };
+        assert_eq!(read(&by_ferry), read(&by_skopeo), "fixture {name}");
+    }
 }
 
 #[test]
@@ -810,6 +1003,34 @@ fn a_whole_list_into_docker_archive_is_refused_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("list"), "{err}");
     assert!(!Path::new(&archive).exists());
+}
+
+#[test]
+fn json_progress_writes_only_json_events_and_ends_with_the_summary() {
+    let s = Scratch::new("json-progress");
+    let out = ferry(&[
+        "copy",
+        "--all",
+        "--progress=json",
+        "demo:",
+        &format!("oci:{}", s.path("oci")),
+    ]);
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(ok(out), DEMO_INDEX);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            assert!(event["event"].is_string(), "{line}");
+            event
+        })
+        .collect();
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "copied", "{stderr}");
+    assert_eq!(last["digest"], DEMO_INDEX);
+    assert_eq!(last["manifests"], 5);
+    assert_eq!(last["blobsCopied"], 9);
 }
 
 #[test]

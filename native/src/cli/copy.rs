@@ -296,7 +296,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
             Some(d) => Arc::from(d),
             None => Arc::new(ferry::transport::DryRun::new(&destination)),
         };
-        copy::copy(Arc::from(src), dst, &options, &settings, progress)
+        copy::copy(Arc::from(src), dst, &options, &settings, progress.clone())
             .await
             .with_context(|| format!("copying {source} to {destination}"))
     })?;
@@ -306,10 +306,17 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, &report.digest)
             .with_context(|| format!("writing --digestfile {}", path.display()))?;
     }
+    // Every line of a JSON progress stream is an event, the summary too.
+    let json_progress = args.progress == ProgressKind::Json;
+    if json_progress && !report.dry_run {
+        progress.event(copy::Event::copied(&report));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.dry_run {
         print_plan(&report);
+    } else if json_progress {
+        println!("{}", report.digest);
     } else {
         eprintln!(
             "Copied {} manifest(s), {} blob(s) ({}), skipped {} blob(s) already present ({}), mounted {}, fetched {} again, in {:.2}s",

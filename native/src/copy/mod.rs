@@ -302,8 +302,13 @@ pub async fn copy(
     // Signatures the destination cannot store fail the copy before
     // anything is written, as in containers/image; the destination's own
     // refusal names the way out (e.g. a registry's lookaside storage).
+    // Only what this copy writes counts: a list's own signatures go with
+    // the list, not with one instance taken out of it.
     if !dst.supports_signatures() {
-        let signed = std::iter::once((&top_signatures, None))
+        let list_signatures =
+            matches!(top_plan, TopPlan::List(_)).then_some((&top_signatures, None));
+        let signed = list_signatures
+            .into_iter()
             .chain(jobs.iter().map(|j| (&j.signatures, j.instance.as_ref())));
         for (signatures, instance) in signed {
             if !signatures.is_empty() {

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use crate::transport::BlobStream;
 
 /// Something that happened during a copy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
     /// A blob transfer began; `size` is -1 when unknown.
@@ -36,6 +36,43 @@ pub enum Event {
         #[serde(rename = "mediaType")]
         media_type: String,
     },
+    /// The copy is committed: the summary that text progress prints as
+    /// `Copied N manifest(s), …`, with the report's names. The last event.
+    Copied {
+        /// The copied top-level manifest, as printed on stdout.
+        digest: String,
+        manifests: usize,
+        #[serde(rename = "blobsCopied")]
+        blobs_copied: usize,
+        #[serde(rename = "bytesCopied")]
+        bytes_copied: u64,
+        #[serde(rename = "blobsSkipped")]
+        blobs_skipped: usize,
+        #[serde(rename = "bytesSkipped")]
+        bytes_skipped: u64,
+        #[serde(rename = "blobsMounted")]
+        blobs_mounted: usize,
+        #[serde(rename = "bytesRefetched")]
+        bytes_refetched: u64,
+        seconds: f64,
+    },
+}
+
+impl Event {
+    /// The [`Event::Copied`] summary of a finished copy.
+    pub fn copied(report: &super::Report) -> Self {
+        Event::Copied {
+            digest: report.digest.clone(),
+            manifests: report.manifests.len(),
+            blobs_copied: report.blobs_copied,
+            bytes_copied: report.bytes_copied,
+            blobs_skipped: report.blobs_skipped,
+            bytes_skipped: report.bytes_skipped,
+            blobs_mounted: report.blobs_mounted,
+            bytes_refetched: report.bytes_refetched,
+            seconds: report.elapsed,
+        }
+    }
 }
 
 /// Receives events; must be cheap, it is called from transfer tasks.
@@ -98,7 +135,8 @@ impl Progress for TextProgress {
             Event::Manifest { digest, media_type } => {
                 format!("Wrote manifest {} ({media_type})", short(digest))
             }
-            Event::Bytes { .. } => return,
+            // The summary line is the caller's to print.
+            Event::Bytes { .. } | Event::Copied { .. } => return,
         };
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -274,6 +312,7 @@ impl Progress for BarProgress {
                     self.overall.finish_and_clear();
                 }
             }
+            Event::Copied { .. } => self.overall.finish_and_clear(),
         }
     }
 }

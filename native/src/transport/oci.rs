@@ -7,8 +7,10 @@
 //! ```
 //!
 //! Only the copied top-level manifest (list or image) gets an `index.json`
-//! entry, with its media type and, given a `:REF`, the ref name annotation;
-//! the name moves off any entry that had it. `index.json` is replaced
+//! entry, with its media type and, given a `:REF`, the ref name annotation.
+//! As in containers/image, the name moves off the entry that had it, which
+//! stays with its other annotations; the new entry takes the place of an
+//! unnamed entry for the same manifest, or goes last. `index.json` is replaced
 //! atomically at commit, after every blob it leads to is in place, so an
 //! interrupted copy leaves the layout as it was plus unreferenced blobs.
 //! Entries of `index.json` that ferry does not change are kept as they
@@ -380,21 +382,6 @@ impl ImageDestination for OciDestination {
             _ => Vec::new(),
         };
         let name = self.reference.name.as_deref();
-        // A name belongs to one entry: take it off older ones, and drop
-        // older entries that carried only that name.
-        entries.retain_mut(|entry| {
-            let Some(o) = entry_object(entry) else {
-                return true;
-            };
-            let Some(n) = name else {
-                // Unnamed: an identical unnamed entry is not repeated.
-                return !(entry_digest(o) == Some(digest.as_str()) && entry_name(o).is_none());
-            };
-            if entry_name(o) != Some(n) {
-                return true;
-            }
-            false
-        });
         let mut descriptor = Object::from_pairs([
             ("mediaType", Value::from(media_type.as_str())),
             ("digest", Value::from(digest.as_str())),
@@ -405,8 +392,28 @@ impl ImageDestination for OciDestination {
                 "annotations",
                 Value::Object(Object::from_pairs([(REF_NAME, Value::from(n))])),
             );
+            // As in containers/image: the first older entry with the name
+            // loses only that annotation (and `annotations` once it is
+            // empty); the entry itself and its other annotations stay.
+            if let Some(older) = entries
+                .iter_mut()
+                .filter_map(entry_object_mut)
+                .find(|o| entry_name(o) == Some(n))
+            {
+                take_name(older);
+            }
         }
-        entries.push(Value::Object(descriptor));
+        // An unnamed entry for the same manifest is replaced where it
+        // stands; otherwise the new entry goes last.
+        let same = entries.iter().position(|entry| {
+            entry_object(entry).is_some_and(|o| {
+                entry_digest(o) == Some(digest.as_str()) && entry_name(o).is_none_or(str::is_empty)
+            })
+        });
+        match same {
+            Some(i) => entries[i] = Value::Object(descriptor),
+            None => entries.push(Value::Object(descriptor)),
+        }
         index.set("manifests", Value::Array(entries));
         fsutil::write_atomic(
             &root.join("index.json"),
@@ -419,7 +426,14 @@ impl ImageDestination for OciDestination {
     }
 }
 
-fn entry_object(v: &mut Value) -> Option<&Object> {
+fn entry_object(v: &Value) -> Option<&Object> {
+    match v {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+fn entry_object_mut(v: &mut Value) -> Option<&mut Object> {
     match v {
         Value::Object(o) => Some(o),
         _ => None,
@@ -430,11 +444,28 @@ fn entry_digest(o: &Object) -> Option<&str> {
     o.field("digest").and_then(Value::as_str)
 }
 
+/// The entry's ref name. `annotations` is a map in Go: keys match
+/// exactly, and of repeated keys the last counts.
 fn entry_name(o: &Object) -> Option<&str> {
     o.field("annotations")?
         .as_object()?
-        .field(REF_NAME)?
+        .members
+        .iter()
+        .rev()
+        .find(|m| m.key == REF_NAME)?
+        .value
         .as_str()
+}
+
+/// Removes the ref name from an entry, and `annotations` with it when
+/// nothing else is left (Go omits an empty map).
+fn take_name(o: &mut Object) {
+    if let Some(Value::Object(annotations)) = o.field_mut("annotations") {
+        annotations.members.retain(|m| m.key != REF_NAME);
+        if annotations.members.is_empty() {
+            o.remove("annotations");
+        }
+    }
 }
 
 /// `index.json` as Go writes it: compact, `schemaVersion` first.
