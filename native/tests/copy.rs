@@ -1034,6 +1034,31 @@ fn json_progress_writes_only_json_events_and_ends_with_the_summary() {
 }
 
 #[test]
+fn json_progress_reports_a_failed_copy_as_its_last_event() {
+    let s = Scratch::new("json-progress-failed");
+    let missing = s.path("missing");
+    let out = ferry(&[
+        "copy",
+        "--progress=json",
+        &format!("dir:{missing}"),
+        &format!("oci:{}", s.path("oci")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"))
+        })
+        .collect();
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "failed", "{stderr}");
+    let error = last["error"].as_str().expect("an error message");
+    assert!(error.contains(&missing), "{error}");
+}
+
+#[test]
 fn a_copy_into_a_partly_filled_layout_skips_exactly_the_blobs_it_holds() {
     let s = Scratch::new("partly-filled");
     let oci = s.path("oci");

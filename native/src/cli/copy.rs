@@ -191,6 +191,26 @@ fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
 }
 
 pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
+    if args.progress != ProgressKind::Json {
+        return copy_image(args);
+    }
+    // Every line of a JSON progress stream is an event: a failure too, and
+    // a bug's panic, which would otherwise print its own text.
+    std::panic::set_hook(Box::new(|panic| {
+        JsonProgress.event(copy::Event::Failed {
+            error: panic.to_string(),
+        });
+    }));
+    copy_image(args).or_else(|error| {
+        JsonProgress.event(copy::Event::Failed {
+            error: format!("{error:#}"),
+        });
+        // The status main.rs gives any error.
+        Ok(ExitCode::from(1))
+    })
+}
+
+fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
     let mut host = ferry::host::platform();
     if let Some(os) = &args.override_os {
         host.os = os.clone();

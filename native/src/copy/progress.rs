@@ -56,6 +56,9 @@ pub enum Event {
         bytes_refetched: u64,
         seconds: f64,
     },
+    /// The command failed: the message text progress prints as
+    /// `ferry: error: …`, without that prefix. The last event.
+    Failed { error: String },
 }
 
 impl Event {
@@ -135,8 +138,8 @@ impl Progress for TextProgress {
             Event::Manifest { digest, media_type } => {
                 format!("Wrote manifest {} ({media_type})", short(digest))
             }
-            // The summary line is the caller's to print.
-            Event::Bytes { .. } | Event::Copied { .. } => return,
+            // The summary and the error are the caller's to print.
+            Event::Bytes { .. } | Event::Copied { .. } | Event::Failed { .. } => return,
         };
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -312,7 +315,7 @@ impl Progress for BarProgress {
                     self.overall.finish_and_clear();
                 }
             }
-            Event::Copied { .. } => self.overall.finish_and_clear(),
+            Event::Copied { .. } | Event::Failed { .. } => self.overall.finish_and_clear(),
         }
     }
 }
