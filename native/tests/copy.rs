@@ -348,6 +348,57 @@ fn one_unsigned_platform_of_a_signed_list_copies_into_a_layout() {
 }
 
 #[test]
+fn an_unreadable_list_signature_fails_only_copies_that_write_the_list() {
+    let s = Scratch::new("unreadable-list-signature");
+    let src = s.path("src");
+    let instance = demo_dir_and_arm_instance(&src);
+    // A directory where the list's first signature should be: reading it fails.
+    std::fs::create_dir(Path::new(&src).join("signature-1")).unwrap();
+    let from = format!("dir:{src}");
+    // One platform leaves the list behind, so its signatures are never read,
+    // as in containers/image.
+    let mut args = vec!["copy"];
+    args.extend(ARM_V7);
+    let to = format!("oci:{}", s.path("oci"));
+    args.extend([from.as_str(), to.as_str()]);
+    assert_eq!(ok(ferry(&args)), instance.to_string());
+    let to = format!("oci:{}", s.path("by-skopeo"));
+    *args.last_mut().unwrap() = to.as_str();
+    let out = skopeo(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The whole list carries them along: the broken one fails the copy.
+    let out = ferry(&["copy", "--all", &from, &format!("dir:{}", s.path("dst"))]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("signature-1"), "{err}");
+    let out = skopeo(&["copy", "--all", &from, &format!("dir:{}", s.path("sk-dst"))]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_signed_list_is_not_stripped_of_platforms() {
+    let s = Scratch::new("signed-list-strip");
+    let src = s.path("src");
+    demo_dir_and_arm_instance(&src);
+    std::fs::write(Path::new(&src).join("signature-1"), b"list signature").unwrap();
+    let out = ferry(&[
+        "copy",
+        "--multi-arch",
+        "linux/arm/v7",
+        "--strip-removed-platforms",
+        &format!("dir:{src}"),
+        &format!("dir:{}", s.path("dst")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalidate its signatures"), "{err}");
+}
+
+#[test]
 fn one_signed_platform_of_a_list_into_a_layout_is_refused_before_anything_is_written() {
     let s = Scratch::new("signed-instance-one-platform");
     let src = s.path("src");

@@ -215,13 +215,6 @@ pub async fn copy(
         .manifest(None)
         .await
         .map_err(transport("reading the manifest", src.reference()))?;
-    let top_signatures = if options.remove_signatures {
-        Vec::new()
-    } else {
-        src.signatures(None)
-            .await
-            .map_err(transport("reading signatures", src.reference()))?
-    };
     let destination = Destination {
         supported_types: dst.supported_manifest_types(),
         reference_digest: dst.reference_digest(),
@@ -234,9 +227,29 @@ pub async fn copy(
     let top = Top {
         bytes: &top_bytes,
         media_type: &top_type,
-        has_signatures: !top_signatures.is_empty(),
+        has_signatures: false,
     };
-    let top_plan = plan::plan_top(&top, &destination, options)?;
+    let mut top_plan = plan::plan_top(&top, &destination, options)?;
+    // The top level's own signatures are read only when the copy writes
+    // the top level: one instance taken out of a list leaves the list and
+    // its signatures behind, and containers/image does not read them then,
+    // so a broken signature source for the list cannot fail that copy.
+    let top_signatures =
+        if options.remove_signatures || matches!(top_plan, TopPlan::Instance { .. }) {
+            Vec::new()
+        } else {
+            src.signatures(None)
+                .await
+                .map_err(transport("reading signatures", src.reference()))?
+        };
+    // A signed list may not be changed: plan it again knowing that.
+    if !top_signatures.is_empty() && matches!(top_plan, TopPlan::List(_)) {
+        let top = Top {
+            has_signatures: true,
+            ..top
+        };
+        top_plan = plan::plan_top(&top, &destination, options)?;
+    }
 
     // The images to copy, with their manifests and signatures.
     let mut jobs = Vec::new();
