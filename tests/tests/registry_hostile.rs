@@ -342,13 +342,58 @@ fn a_blob_longer_than_its_descriptor_is_refused() {
         &[
             tiny.layer_digest.as_str(),
             &format!(
-                "content is {} bytes, expected {}",
+                "the layer of manifest {}: content of {} is {} bytes, its descriptor says {}",
+                tiny.manifest_digest,
+                tiny.layer_digest,
                 tiny.layer.len() + 100,
                 tiny.layer.len()
             ),
         ],
     );
     scratch.assert_nothing_written();
+}
+
+/// A list whose entry states another size than its instance has: the
+/// instance is refused before any blob is fetched.
+#[test]
+fn a_list_entry_whose_size_is_not_the_instances_is_refused() {
+    let (registry, tiny) = hostile(|request, tiny| {
+        request.path().ends_with("/manifests/v1").then(|| {
+            Reply::ok(lying_list(tiny))
+                .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        })
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &["--all"], &scratch));
+    let list = lying_list(&tiny);
+    assert_mentions(
+        &stderr,
+        &[&format!(
+            "entry 0 of list {}: content of {} is {} bytes, its descriptor says {}",
+            Digest::sha256_of(&list),
+            tiny.manifest_digest,
+            tiny.manifest.len(),
+            tiny.manifest.len() + 100
+        )],
+    );
+    assert!(!scratch.dest().exists(), "the destination was created");
+    scratch.assert_nothing_written();
+    let blobs_read = registry
+        .requests()
+        .iter()
+        .filter(|r| r.path().contains("/blobs/"))
+        .count();
+    assert_eq!(blobs_read, 0, "blobs were fetched");
+}
+
+/// An OCI index naming [`Tiny`]'s manifest with 100 bytes too many.
+fn lying_list(tiny: &Tiny) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+        tiny.manifest_digest,
+        tiny.manifest.len() + 100
+    )
+    .into_bytes()
 }
 
 #[test]

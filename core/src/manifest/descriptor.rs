@@ -4,6 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::base64::{self, Alphabet};
 use crate::digest::{Digest, DigestError};
@@ -41,6 +42,12 @@ impl Descriptor {
     /// The digest, validated.
     pub fn digest(&self) -> Result<Digest, DigestError> {
         Digest::parse(&self.digest_text)
+    }
+
+    /// Whether content of `length` bytes may be what this descriptor names:
+    /// see [`check_size`].
+    pub fn check_size(&self, length: u64) -> Result<(), SizeMismatch> {
+        check_size(&self.digest_text, self.size, length)
     }
 
     /// Reads an OCI descriptor (`imgspecv1.Descriptor`).
@@ -125,6 +132,83 @@ impl Descriptor {
     }
 }
 
+/// The size that means "not known": containers/image's convention for
+/// blobs whose length it has not been told, and what ferry gives schema 1
+/// layers, whose manifests carry no sizes.
+pub const UNKNOWN_SIZE: i64 = -1;
+
+/// Content whose length is not the size its descriptor states.
+///
+/// The OCI image spec gives a descriptor's size so that a client knows
+/// what to expect before it reads, and says content of another length
+/// should not be trusted. Writing such content on with its true size
+/// would turn a lie into a valid image, so ferry refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeMismatch {
+    /// The digest the descriptor names, as it wrote it.
+    pub digest: String,
+    /// The size the descriptor states.
+    pub stated: i64,
+    /// The content's length (for a stream cut short of its end, how far
+    /// it got).
+    pub actual: u64,
+}
+
+impl fmt::Display for SizeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "content of {} is {} bytes, its descriptor says {}",
+            self.digest, self.actual, self.stated
+        )
+    }
+}
+
+impl core::error::Error for SizeMismatch {}
+
+/// Whether content of `length` bytes may be what a descriptor naming
+/// `digest` with size `stated` names.
+///
+/// [`UNKNOWN_SIZE`] accepts any length. Every other size must be the
+/// length exactly: zero (what a descriptor without a size reads as) and
+/// other negative numbers included, since the spec requires the size and
+/// no content is -5 bytes long. containers/image checks less: it compares
+/// a manifest read through a list or `index.json` with its digest only,
+/// and a layer with the length its source reports rather than with the
+/// manifest's descriptor.
+pub fn check_size(digest: &str, stated: i64, length: u64) -> Result<(), SizeMismatch> {
+    if size_matches(stated, length) {
+        Ok(())
+    } else {
+        Err(SizeMismatch {
+            digest: digest.into(),
+            stated,
+            actual: length,
+        })
+    }
+}
+
+/// [`check_size`]'s rule as a yes or no, for a destination asking whether
+/// a blob it holds is the one a descriptor names.
+pub fn size_matches(stated: i64, length: u64) -> bool {
+    stated == UNKNOWN_SIZE || u64::try_from(stated) == Ok(length)
+}
+
+/// [`check_size`] for content still arriving: whether, after `so_far`
+/// bytes, it may yet be what the descriptor names. It may not once it is
+/// longer than stated, so a stream that goes on for ever is cut off there.
+pub fn check_size_so_far(digest: &str, stated: i64, so_far: u64) -> Result<(), SizeMismatch> {
+    if stated == UNKNOWN_SIZE || u64::try_from(stated).is_ok_and(|s| so_far <= s) {
+        Ok(())
+    } else {
+        Err(SizeMismatch {
+            digest: digest.into(),
+            stated,
+            actual: so_far,
+        })
+    }
+}
+
 /// A struct-typed JSON value: an object, or null for the zero value.
 fn struct_value<'a>(value: &'a Value, pointer: &str) -> Result<Option<&'a Object>, TypeError> {
     match value {
@@ -135,5 +219,73 @@ fn struct_value<'a>(value: &'a Value, pointer: &str) -> Result<Option<&'a Object
             found: other.kind().into(),
             expected: "struct",
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn content_of_the_stated_size_is_accepted() {
+        assert_eq!(check_size(DIGEST, 42, 42), Ok(()));
+        assert_eq!(check_size(DIGEST, 0, 0), Ok(()));
+    }
+
+    #[test]
+    fn content_of_another_size_is_refused_naming_digest_and_both_sizes() {
+        let error = check_size(DIGEST, 42, 43).unwrap_err();
+        assert_eq!(
+            error,
+            SizeMismatch {
+                digest: DIGEST.into(),
+                stated: 42,
+                actual: 43
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("content of {DIGEST} is 43 bytes, its descriptor says 42")
+        );
+    }
+
+    #[test]
+    fn an_unknown_size_accepts_any_length() {
+        for length in [0, 1, u64::MAX] {
+            assert_eq!(check_size(DIGEST, UNKNOWN_SIZE, length), Ok(()));
+            assert_eq!(check_size_so_far(DIGEST, UNKNOWN_SIZE, length), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_missing_size_reads_as_zero_and_is_checked() {
+        let descriptor = Descriptor {
+            digest_text: DIGEST.into(),
+            ..Descriptor::default()
+        };
+        assert!(descriptor.check_size(2).is_err());
+        assert_eq!(descriptor.check_size(0), Ok(()));
+    }
+
+    #[test]
+    fn negative_sizes_other_than_unknown_fit_no_content() {
+        for stated in [-2, -7, i64::MIN] {
+            assert!(check_size(DIGEST, stated, 0).is_err(), "{stated}");
+            assert!(check_size_so_far(DIGEST, stated, 0).is_err(), "{stated}");
+        }
+    }
+
+    #[test]
+    fn content_still_arriving_is_refused_once_longer_than_stated() {
+        assert_eq!(check_size_so_far(DIGEST, 10, 0), Ok(()));
+        assert_eq!(check_size_so_far(DIGEST, 10, 10), Ok(()));
+        assert_eq!(
+            check_size_so_far(DIGEST, 10, 11).map_err(|e| e.actual),
+            Err(11)
+        );
     }
 }

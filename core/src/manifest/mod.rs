@@ -18,7 +18,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use descriptor::Descriptor;
+pub use descriptor::{
+    Descriptor, SizeMismatch, UNKNOWN_SIZE, check_size, check_size_so_far, size_matches,
+};
 pub use oci::OciManifest;
 pub use schema1::Schema1;
 pub use schema2::Schema2;

@@ -241,7 +241,8 @@ pub struct Top<'a> {
 }
 
 impl Top<'_> {
-    fn media_type(&self) -> String {
+    /// The media type as given, or guessed from the bytes when not.
+    pub fn media_type(&self) -> String {
         if self.media_type.is_empty() {
             mt::guess(self.bytes)
         } else {

@@ -116,6 +116,9 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             let entry = &list.entries[choice.index];
             let digest = entry.digest().with_context(|| reference.to_string())?;
             let (bytes, reported) = source.manifest(Some(&digest)).await?;
+            entry
+                .check_size(bytes.len() as u64)
+                .with_context(|| format!("{reference}: entry {} of the list", choice.index))?;
             let t = if reported.is_empty() {
                 entry.media_type.clone()
             } else {
@@ -151,6 +154,9 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
                     info.digest
                 );
             }
+            config_descriptor
+                .check_size(bytes.len() as u64)
+                .with_context(|| format!("{reference}: the config"))?;
             Some(bytes)
         };
         if args.config {

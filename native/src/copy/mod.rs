@@ -181,6 +181,8 @@ struct Job {
 #[derive(Debug, Clone)]
 struct BlobTask {
     info: BlobInfo,
+    /// Whose descriptor named it, for errors: "the layer of manifest …".
+    what: String,
     operation: BlobOperation,
     /// Ask the destination first and skip the blob if it is there (only
     /// for blobs kept as they are: a changed blob's digest is not known
@@ -277,13 +279,11 @@ pub async fn copy(
             list_digest,
             choice,
         } => {
-            let entry = &choice.explanation[choice.index];
-            let digest = parse_digest(&entry.digest, "the chosen instance")?;
-            let media_type = list_entry_type(&top_bytes, choice.index);
+            let descriptor = list_entry(&top, choice.index)?;
             let job = fetch_job(
                 &*src,
-                &digest,
-                &media_type,
+                &descriptor,
+                &format!("entry {} of list {list_digest}", choice.index),
                 &destination,
                 options,
                 Some(list_digest.as_str()),
@@ -293,14 +293,18 @@ pub async fn copy(
             jobs.push(job);
         }
         TopPlan::List(list_plan) => {
+            let list_digest = Digest::sha256_of(&top_bytes);
+            let entries = &list_plan.list.entries;
             for entry in list_plan.instances_to_copy() {
-                let digest = parse_digest(&entry.digest_text, "a list entry")?;
-                let media_type = entry.media_type.clone();
+                let position = entries
+                    .iter()
+                    .position(|e| std::ptr::eq(e, entry))
+                    .unwrap_or_default();
                 jobs.push(
                     fetch_job(
                         &*src,
-                        &digest,
-                        &media_type,
+                        entry,
+                        &format!("entry {position} of list {list_digest}"),
                         &destination,
                         options,
                         None,
@@ -353,7 +357,9 @@ pub async fn copy(
                 size: need.size,
                 media_type: need.media_type.clone(),
             };
+            let role = if need.config { "config" } else { "layer" };
             tasks.push(BlobTask {
+                what: format!("the {role} of manifest {}", job.plan.source_digest),
                 info,
                 operation: *operation,
                 check: *operation == BlobOperation::Keep && !wants_diff_id,
@@ -523,29 +529,45 @@ fn parse_digest(text: &str, what: &str) -> Result<Digest, CopyError> {
     })
 }
 
-/// The media type of a list entry, from the list bytes.
-fn list_entry_type(list: &[u8], index: usize) -> String {
-    ferry_core::List::parse(list)
-        .ok()
-        .and_then(|l| l.entries.get(index).map(|e| e.media_type.clone()))
-        .unwrap_or_default()
+/// A list entry, from the list the plan chose it from.
+fn list_entry(top: &Top<'_>, index: usize) -> Result<ferry_core::Descriptor, CopyError> {
+    let list = ferry_core::List::from_blob(top.bytes, &top.media_type()).map_err(|error| {
+        CopyError::from(PlanError::Manifest {
+            what: "the manifest list".into(),
+            error,
+        })
+    })?;
+    list.entries
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| CopyError::Task(format!("the list has no entry {index}")))
 }
 
+/// Reads the instance a list entry (`what`, for errors) names, refusing it
+/// unless its length is the entry's size, and plans its copy.
 async fn fetch_job(
     src: &dyn ImageSource,
-    digest: &Digest,
-    list_entry_type: &str,
+    entry: &ferry_core::Descriptor,
+    what: &str,
     destination: &Destination,
     options: &CopyOptions,
     list_digest: Option<&str>,
     in_list: bool,
 ) -> Result<Job, CopyError> {
-    let (bytes, reported) = src.manifest(Some(digest)).await.map_err(transport(
-        format!("reading instance {digest}"),
-        src.reference(),
-    ))?;
+    let digest = &parse_digest(&entry.digest_text, what)?;
+    let step = format!("reading instance {digest}");
+    let (bytes, reported) = src
+        .manifest(Some(digest))
+        .await
+        .map_err(transport(step.clone(), src.reference()))?;
+    entry.check_size(bytes.len() as u64).map_err(|error| {
+        transport(step, src.reference())(TransportError::DescriptorSize {
+            what: what.to_string(),
+            error,
+        })
+    })?;
     let media_type = if reported.is_empty() {
-        list_entry_type.to_string()
+        entry.media_type.clone()
     } else {
         reported
     };
@@ -989,14 +1011,17 @@ async fn copy_blob_once(
         format!("reading blob {}", info.digest),
         src.reference(),
     ))?;
-    if info.size >= 0 && size >= 0 && size != info.size {
+    // The source knows the blob's length before sending it: one that is
+    // not the descriptor's size is refused now, and not fetched again.
+    if size >= 0
+        && let Err(error) = manifest::check_size(info.digest.as_str(), info.size, size as u64)
+    {
         return Err(CopyError::Transport {
             step: format!("reading blob {}", info.digest),
             reference: src.reference(),
-            error: Box::new(TransportError::SizeMismatch {
-                what: format!("blob {}", info.digest),
-                expected: info.size,
-                actual: size as u64,
+            error: Box::new(TransportError::DescriptorSize {
+                what: task.what.clone(),
+                error,
             }),
         });
     }
@@ -1142,7 +1167,8 @@ impl tokio::io::AsyncRead for VerifyingReader {
             } else if let Some(hasher) = this.hasher.take() {
                 let size = hasher.bytes();
                 let digest = hasher.finish();
-                let size_ok = this.info.size < 0 || size == this.info.size as u64;
+                let size_ok =
+                    manifest::check_size(this.info.digest.as_str(), this.info.size, size).is_ok();
                 if digest != this.info.digest || !size_ok {
                     return Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,

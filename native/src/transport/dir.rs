@@ -218,7 +218,7 @@ impl ImageDestination for DirDestination {
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         let path = self.root.join(info.digest.encoded());
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
                 self.note(&path);
                 Ok(Some(meta.len() as i64))
             }

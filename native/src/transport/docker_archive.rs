@@ -614,7 +614,7 @@ impl ImageDestination for DockerArchiveDestination {
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         let path = blob_path(self.staging.path(), &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
                 Ok(Some(meta.len() as i64))
             }
             Ok(_) => Ok(None),

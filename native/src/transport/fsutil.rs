@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_core::digest::Hasher;
+use ferry_core::manifest::{check_size, check_size_so_far};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::leftovers;
@@ -508,11 +509,11 @@ pub async fn write_blob_verified(
             break;
         }
         hasher.update(&buffer[..n]);
-        if info.size >= 0 && hasher.bytes() > info.size as u64 {
+        if let Err(e) = check_size_so_far(info.digest.as_str(), info.size, hasher.bytes()) {
             return Err(TransportError::SizeMismatch {
                 what: format!("blob {}", info.digest),
-                expected: info.size,
-                actual: hasher.bytes(),
+                expected: e.stated,
+                actual: e.actual,
             });
         }
         file.write_all(&buffer[..n])
@@ -529,11 +530,11 @@ pub async fn write_blob_verified(
     }
     drop(file);
     let size = hasher.bytes();
-    if info.size >= 0 && size != info.size as u64 {
+    if let Err(e) = check_size(info.digest.as_str(), info.size, size) {
         return Err(TransportError::SizeMismatch {
             what: format!("blob {}", info.digest),
-            expected: info.size,
-            actual: size,
+            expected: e.stated,
+            actual: e.actual,
         });
     }
     let actual = hasher.finish();

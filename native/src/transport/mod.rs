@@ -90,6 +90,15 @@ pub enum TransportError {
         expected: i64,
         actual: u64,
     },
+    /// Content whose length, known before it is used, is not the size
+    /// its descriptor states: it is not what the descriptor names, and
+    /// fetching it again will not change that.
+    DescriptorSize {
+        /// Which descriptor: an `index.json` entry, a list entry, a
+        /// manifest's config or layer.
+        what: String,
+        error: ferry_core::manifest::SizeMismatch,
+    },
     /// A manifest or list that does not parse.
     Manifest {
         what: String,
@@ -131,6 +140,7 @@ impl fmt::Display for TransportError {
                 expected,
                 actual,
             } => write!(f, "{what}: content is {actual} bytes, expected {expected}"),
+            TransportError::DescriptorSize { what, error } => write!(f, "{what}: {error}"),
             TransportError::Manifest { what, error } => write!(f, "{what}: {error}"),
             TransportError::Malformed { location, reason } => write!(f, "{location}: {reason}"),
             TransportError::Unsupported { location, reason } => write!(f, "{location}: {reason}"),

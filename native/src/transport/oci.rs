@@ -197,10 +197,12 @@ impl ImageSource for OciSource {
     ) -> Result<(Vec<u8>, String), TransportError> {
         match instance {
             None => Ok((
-                self.read_manifest_blob(&self.top.digest).await?,
+                self.top
+                    .checked(self.read_manifest_blob(&self.top.digest).await?)?,
                 self.top.media_type.clone(),
             )),
-            // Instances' types are in the list, which the caller has.
+            // Instances' types are in the list, which the caller has, and
+            // so are their sizes: the copy engine checks those.
             Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
         }
     }
@@ -307,7 +309,7 @@ impl ImageDestination for OciDestination {
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size < 0 || meta.len() == info.size as u64 => {
+            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
                 Ok(Some(meta.len() as i64))
             }
             Ok(_) => Ok(None),
@@ -474,11 +476,27 @@ fn index_bytes(index: &Object) -> String {
 }
 
 /// The manifest an `index.json` entry names: its digest, checked when the
-/// layout is opened, and its media type.
+/// layout is opened, its media type and its size.
 #[derive(Debug, Clone)]
 pub(crate) struct TopEntry {
     pub digest: Digest,
     pub media_type: String,
+    pub size: i64,
+    /// The entry, for errors: `<index.json>: entry @N`.
+    pub what: String,
+}
+
+impl TopEntry {
+    /// The manifest read through this entry, refused unless its length is
+    /// the entry's size.
+    pub fn checked(&self, manifest: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        ferry_core::manifest::check_size(self.digest.as_str(), self.size, manifest.len() as u64)
+            .map_err(|error| TransportError::DescriptorSize {
+                what: self.what.clone(),
+                error,
+            })?;
+        Ok(manifest)
+    }
 }
 
 /// Picks the `index.json` entry a reference means, with `oci:`'s rules:
@@ -491,7 +509,7 @@ pub(crate) fn select_entry(
     location: &str,
     index_location: &str,
 ) -> Result<TopEntry, TransportError> {
-    let entry = pick_entry(entries, reference, location)?;
+    let (position, entry) = pick_entry(entries, reference, location)?;
     // An unknown type would be read as schema 1 (containers/image's rule)
     // and fail later with a message about schema 1; say what is wrong.
     if !entry.media_type.is_empty() && !mt::is_manifest_type(&entry.media_type) {
@@ -510,6 +528,8 @@ pub(crate) fn select_entry(
     Ok(TopEntry {
         digest,
         media_type: entry.media_type,
+        size: entry.size,
+        what: format!("{index_location}: entry @{position}"),
     })
 }
 
@@ -531,15 +551,17 @@ pub(crate) fn verified_manifest(
     }
 }
 
+/// The entry a reference means, and its position in `index.json`.
 fn pick_entry(
     entries: &[Descriptor],
     reference: &LayoutReference,
     location: &str,
-) -> Result<Descriptor, TransportError> {
+) -> Result<(usize, Descriptor), TransportError> {
     if let Some(i) = reference.index {
         return entries
             .get(i)
             .cloned()
+            .map(|d| (i, d))
             .ok_or_else(|| TransportError::NotFound {
                 what: format!("entry @{i} (index.json has {} entries)", entries.len()),
                 location: location.to_string(),
@@ -548,15 +570,16 @@ fn pick_entry(
     if let Some(name) = &reference.name {
         return entries
             .iter()
-            .find(|d| d.annotations.get(REF_NAME) == Some(name))
-            .cloned()
+            .enumerate()
+            .find(|(_, d)| d.annotations.get(REF_NAME) == Some(name))
+            .map(|(i, d)| (i, d.clone()))
             .ok_or_else(|| TransportError::NotFound {
                 what: format!("image named {name:?}"),
                 location: location.to_string(),
             });
     }
     match entries {
-        [one] => Ok(one.clone()),
+        [one] => Ok((0, one.clone())),
         [] => Err(TransportError::NotFound {
             what: "any image (index.json is empty)".into(),
             location: location.to_string(),

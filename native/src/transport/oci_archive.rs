@@ -142,10 +142,12 @@ impl ImageSource for OciArchiveSource {
     ) -> Result<(Vec<u8>, String), TransportError> {
         match instance {
             None => Ok((
-                self.read_manifest_blob(&self.top.digest).await?,
+                self.top
+                    .checked(self.read_manifest_blob(&self.top.digest).await?)?,
                 self.top.media_type.clone(),
             )),
-            // Instances' types are in the list, which the caller has.
+            // Instances' types are in the list, which the caller has, and
+            // so are their sizes: the copy engine checks those.
             Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
         }
     }
