@@ -155,6 +155,12 @@ pub enum PlanError {
         destination_types: Vec<String>,
         encryption: bool,
     },
+    /// The forced manifest type (`--format`) is one the destination cannot
+    /// store.
+    ForcedTypeRefused {
+        forced: String,
+        destination_types: Vec<String>,
+    },
     /// A digest named in the selection is not in the list.
     UnknownInstance { digest: String },
     /// The destination reference's digest matches nothing being written.
@@ -202,6 +208,14 @@ impl fmt::Display for PlanError {
                 } else {
                     ""
                 }
+            ),
+            PlanError::ForcedTypeRefused {
+                forced,
+                destination_types,
+            } => write!(
+                f,
+                "the destination cannot store {forced} manifests (it accepts {})",
+                destination_types.join(", ")
             ),
             PlanError::UnknownInstance { digest } => {
                 write!(f, "instance {digest} is not in the list")
