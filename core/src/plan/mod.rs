@@ -515,7 +515,14 @@ pub fn plan_image(
         );
     let mut blobs = Vec::new();
     let config = parsed.config();
-    if !config.digest_text.is_empty() {
+    // Schema 1 has no config blob: an image written only as schema 1 has
+    // its config read at the source to build the manifest, and stores none
+    // (as in containers/image).
+    let only_schema1 = !schema1
+        && core::iter::once(&conversion.preferred)
+            .chain(&conversion.fallbacks)
+            .all(|t| matches!(t.as_str(), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED));
+    if !config.digest_text.is_empty() && !only_schema1 {
         blobs.push(BlobNeed {
             digest: config.digest_text,
             size: config.size,
