@@ -67,18 +67,17 @@ impl Drop for Scratch {
     }
 }
 
-/// Writes an OCI `dir:` image with two layers (arbitrary bytes: nothing
-/// here unpacks them) and a history whose ENV and CMD entries have no
-/// layer. Returns the `dir:` reference.
-fn write_image(root: &Path) -> String {
+/// Writes an OCI `dir:` image with two layers of `layer_type` (arbitrary
+/// bytes: nothing here unpacks them) and a history whose ENV and CMD
+/// entries have no layer. Returns the `dir:` reference.
+fn write_image(root: &Path, layer_type: &str) -> String {
     std::fs::create_dir_all(root).unwrap();
     let mut descriptors = Vec::new();
     for content in [&b"base layer"[..], b"app layer"] {
         let digest = Digest::sha256_of(content);
         std::fs::write(root.join(digest.encoded()), content).unwrap();
         descriptors.push(format!(
-            r#"{{"mediaType":"{}","digest":"{digest}","size":{}}}"#,
-            mt::OCI_LAYER_GZIP,
+            r#"{{"mediaType":"{layer_type}","digest":"{digest}","size":{}}}"#,
             content.len()
         ));
     }
@@ -114,7 +113,7 @@ fn push_v2s1(registry: &Registry, src: &str, name: &str) -> Output {
 fn a_v2s1_push_passes_the_registrys_schema1_checks_and_skopeo_pulls_it() {
     let registry = Registry::start(Setup::plain().with_schema1());
     let s = Scratch::new("push");
-    let src = write_image(&s.path("src"));
+    let src = write_image(&s.path("src"), mt::OCI_LAYER_GZIP);
     let digest = ok(push_v2s1(&registry, &src, "ferry/s1:v1"));
 
     let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
@@ -165,9 +164,50 @@ fn a_v2s1_push_passes_the_registrys_schema1_checks_and_skopeo_pulls_it() {
 fn a_registry_that_refuses_schema1_says_so() {
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("refused");
-    let src = write_image(&s.path("src"));
+    let src = write_image(&s.path("src"), mt::OCI_LAYER_GZIP);
     let out = push_v2s1(&registry, &src, "ferry/s1:v1");
     assert!(!out.status.success());
     let message = String::from_utf8_lossy(&out.stderr);
     assert!(message.contains(mt::DOCKER_V2S1_SIGNED), "{message}");
+}
+
+/// A registry wants layers compressed: uncompressed layers are gzipped on
+/// the way, and the manifest names the compressed blobs.
+#[test]
+fn uncompressed_layers_are_pushed_gzipped_and_named_so_in_schema1() {
+    let registry = Registry::start(Setup::plain().with_schema1());
+    let s = Scratch::new("gzipped");
+    let src = write_image(&s.path("src"), mt::OCI_LAYER);
+    ok(push_v2s1(&registry, &src, "ferry/gz:v1"));
+    let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
+    inspect.extend(registry.skopeo_flags(SkopeoSide::Only));
+    inspect.push(registry.docker_ref("ferry/gz:v1"));
+    let raw = skopeo(&inspect);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let Manifest::Schema1(s1) = Manifest::parse(&raw.stdout).unwrap() else {
+        panic!("not schema 1")
+    };
+    let source: Vec<String> = [&b"base layer"[..], b"app layer"]
+        .iter()
+        .map(|c| Digest::sha256_of(c).to_string())
+        .collect();
+    for layer in [&s1.fs_layers[1], &s1.fs_layers[3]] {
+        assert!(!source.contains(layer), "{layer} is not the gzipped layer");
+    }
+    let mut pull: Vec<String> = vec!["copy".into()];
+    pull.extend(registry.skopeo_flags(SkopeoSide::Src));
+    pull.extend([
+        registry.docker_ref("ferry/gz:v1"),
+        format!("dir:{}", s.path("pulled").display()),
+    ]);
+    let out = skopeo(&pull);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
