@@ -1,6 +1,7 @@
 //! Base64 as Go's `encoding/base64` reads it: the standard alphabet for
 //! `[]byte` fields in JSON (`data` in OCI descriptors), the URL-safe one for
-//! JWS in signed schema 1 manifests.
+//! JWS in signed schema 1 manifests; and base64url without padding, as JOSE
+//! writes it, for signing schema 1 manifests.
 
 use alloc::vec::Vec;
 
@@ -98,9 +99,41 @@ pub fn decode_jose(input: &str) -> Result<Vec<u8>, Base64Error> {
     decode_padded(&padded, Alphabet::UrlSafe)
 }
 
+/// Encodes base64url without padding, as libtrust writes every JWS part.
+pub fn encode_jose(input: &[u8]) -> alloc::string::String {
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = alloc::string::String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        // One input byte gives two symbols, two give three, three give four.
+        for k in 0..=chunk.len() {
+            out.push(char::from(URL_SAFE[((n >> (18 - 6 * k)) & 63) as usize]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_jose_unpadded_urlsafe_and_round_trips() {
+        assert_eq!(encode_jose(b""), "");
+        assert_eq!(encode_jose(b"hi"), "aGk");
+        assert_eq!(encode_jose(b"}"), "fQ");
+        assert_eq!(encode_jose(&[0xfb, 0xff]), "-_8");
+        assert_eq!(encode_jose(b"hello!"), "aGVsbG8h");
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            assert_eq!(decode_jose(&encode_jose(&all[..len])).unwrap(), &all[..len]);
+        }
+    }
 
     #[test]
     fn decodes_standard_padded() {

@@ -399,6 +399,54 @@ fn a_digested_destination_must_match_the_list_for_list_copies() {
 }
 
 #[test]
+fn an_image_forced_to_schema1_needs_its_layers_but_stores_no_config() {
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S1_SIGNED.into());
+    let plan = plan_image(
+        &fixture("amd64.json"),
+        "",
+        false,
+        &anything(),
+        &opts,
+        ImageContext {
+            list_digest: None,
+            in_list: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(plan.conversion.preferred, mt::DOCKER_V2S1_SIGNED);
+    assert!(plan.conversion.needs_conversion && !plan.needs_diff_ids);
+    let layers = ferry_core::Manifest::parse(&fixture("amd64.json"))
+        .unwrap()
+        .layers()
+        .len();
+    assert_eq!(plan.blobs.len(), layers);
+    assert!(plan.blobs.iter().all(|b| !b.config));
+}
+
+#[test]
+fn forcing_schema1_into_an_oci_layout_is_refused_before_any_copy() {
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S1_SIGNED.into());
+    let err = plan_image(
+        &fixture("amd64.json"),
+        "",
+        false,
+        &oci_layout(),
+        &opts,
+        ImageContext {
+            list_digest: None,
+            in_list: false,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PlanError::ForcedTypeRefused { forced, .. } if forced == mt::DOCKER_V2S1_SIGNED),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn schema1_converted_to_schema2_needs_diff_ids() {
     let schema1 = fixture("v2s1-signed.json");
     let dest = Destination {

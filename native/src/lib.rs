@@ -10,4 +10,5 @@ pub mod input;
 pub mod lookaside;
 pub mod output;
 pub mod serve;
+pub mod sign;
 pub mod transport;

@@ -1,8 +1,10 @@
-//! Converting single-image manifests between Docker schema 2 and OCI.
+//! Converting single-image manifests between Docker schema 2 and OCI, and
+//! from either to Docker schema 1 ([`to_schema1`]).
 //!
 //! Layer media types map one to one (gzip ↔ gzip, tar ↔ tar, foreign ↔
 //! non-distributable); a zstd layer has no schema 2 form, so that
-//! conversion fails and the copy tries its next candidate type.
+//! conversion fails and the copy tries its next candidate type. Schema 1
+//! is reached through schema 2, as in containers/image.
 //!
 //! One deliberate difference from containers/image: the config blob is not
 //! rewritten. containers/image re-encodes a Docker config as an OCI config
@@ -20,7 +22,7 @@ use crate::json::{Member, Object, Value};
 use crate::media_type as mt;
 
 /// Why a manifest cannot take the wanted form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConvertError {
     /// A layer media type with no equivalent in the target format.
@@ -31,9 +33,30 @@ pub enum ConvertError {
     },
     /// OCI artifacts (non-image configs) have no schema 2 form.
     Artifact { config_media_type: String },
-    /// Conversions ferry does not perform (schema 1 needs the layers'
-    /// uncompressed digests, which the engine computes while copying).
+    /// Conversions ferry does not perform here (schema 1 to schema 2 needs
+    /// the layers' uncompressed digests, which the engine computes while
+    /// copying; schema 1 is built by [`to_schema1`]).
     Unsupported { from: String, to: String },
+    /// The config blob does not match the manifest's config digest.
+    ConfigDigest { expected: String },
+    /// The config blob is not a Docker image config.
+    Config { reason: String },
+    /// The config has no history, from which schema 1 is built.
+    NoHistory,
+    /// The history has more entries with layers than the image has layers.
+    HistoryNeedsMoreLayers { layers: usize },
+    /// Layers that no history entry accounts for (containers/image drops
+    /// them from the schema 1 manifest; ferry refuses).
+    LayersWithoutHistory { layers: usize, unused: usize },
+    /// The written layers do not line up with the manifest's.
+    LayerCount { layers: usize, written: usize },
+    /// A layer digest is malformed.
+    LayerDigest {
+        digest: String,
+        error: crate::digest::DigestError,
+    },
+    /// The schema 1 manifest built does not read back as schema 1.
+    Schema1 { error: super::ManifestError },
 }
 
 impl fmt::Display for ConvertError {
@@ -53,6 +76,35 @@ impl fmt::Display for ConvertError {
             ),
             ConvertError::Unsupported { from, to } => {
                 write!(f, "converting {from} to {to} is not supported")
+            }
+            ConvertError::ConfigDigest { expected } => {
+                write!(f, "the config blob does not match its digest {expected}")
+            }
+            ConvertError::Config { reason } => {
+                write!(f, "the config is not a Docker image config: {reason}")
+            }
+            ConvertError::NoHistory => f.write_str(
+                "the config has no history entries, from which Docker schema 1 is built",
+            ),
+            ConvertError::HistoryNeedsMoreLayers { layers } => write!(
+                f,
+                "the config's history names more layers than the image's {layers}"
+            ),
+            ConvertError::LayersWithoutHistory { layers, unused } => write!(
+                f,
+                "{unused} of the image's {layers} layers have no history entry, and Docker schema 1 would leave them out"
+            ),
+            ConvertError::LayerCount { layers, written } => {
+                write!(f, "{written} written layers for the manifest's {layers}")
+            }
+            ConvertError::LayerDigest { digest, error } => {
+                write!(f, "layer digest {digest:?}: {error}")
+            }
+            ConvertError::Schema1 { error } => {
+                write!(
+                    f,
+                    "the Docker schema 1 manifest built from the config: {error}"
+                )
             }
         }
     }
@@ -115,6 +167,70 @@ pub fn convert(manifest: &Manifest, target: &str) -> Result<Vec<u8>, ConvertErro
             to: target.to_string(),
         }),
     }
+}
+
+/// Where a schema 1 manifest goes, and what it is built from besides the
+/// manifest.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema1Inputs<'a> {
+    /// The config blob the manifest names.
+    pub config: &'a [u8],
+    /// The layer digests as the destination stores them, base first,
+    /// aligned with the manifest's layers.
+    pub written_layers: &'a [String],
+    /// The repository path of a registry destination, else empty.
+    pub name: &'a str,
+    /// The tag of a registry destination, else empty.
+    pub tag: &'a str,
+}
+
+/// Converts a schema 2 or OCI image manifest to an unsigned Docker schema 1
+/// manifest (see [`super::schema1::from_config`]); sign it with
+/// [`super::jws::Signing`]. OCI goes through schema 2 first, so artifacts
+/// and zstd layers are refused as they are there.
+pub fn to_schema1(
+    manifest: &Manifest,
+    inputs: &Schema1Inputs<'_>,
+) -> Result<super::schema1::Built, ConvertError> {
+    let via;
+    let schema2 = match manifest {
+        Manifest::Schema2(m) => m,
+        Manifest::Oci(_) => {
+            via = Manifest::parse(&convert(manifest, mt::DOCKER_V2S2)?)
+                .map_err(|error| ConvertError::Schema1 { error })?;
+            match &via {
+                Manifest::Schema2(m) => m,
+                _ => unreachable!("converting to schema 2 yields schema 2"),
+            }
+        }
+        Manifest::Schema1(_) => {
+            return Err(ConvertError::Unsupported {
+                from: manifest.media_type().to_string(),
+                to: mt::DOCKER_V2S1_SIGNED.to_string(),
+            });
+        }
+    };
+    if !schema2
+        .config
+        .digest()
+        .is_ok_and(|d| d.matches(inputs.config))
+    {
+        return Err(ConvertError::ConfigDigest {
+            expected: schema2.config.digest_text.clone(),
+        });
+    }
+    let source_layers: Vec<String> = schema2
+        .layers
+        .iter()
+        .map(|l| l.digest_text.clone())
+        .collect();
+    super::schema1::from_config(&super::schema1::FromConfig {
+        config: inputs.config,
+        source_layers: &source_layers,
+        written_layers: inputs.written_layers,
+        name: inputs.name,
+        tag: inputs.tag,
+    })
 }
 
 fn map_layers(
@@ -251,5 +367,301 @@ mod tests {
     fn converting_to_the_same_type_keeps_the_bytes() {
         let s2 = Manifest::parse(SCHEMA2.as_bytes()).unwrap();
         assert_eq!(convert(&s2, mt::DOCKER_V2S2).unwrap(), SCHEMA2.as_bytes());
+    }
+
+    /// containers/image's own vectors for schema 1 conversion.
+    mod to_schema1 {
+        use super::super::*;
+        use crate::digest::Digest;
+        use crate::manifest::Schema1;
+        use crate::manifest::jws;
+        use crate::manifest::schema1::{Built, GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
+
+        macro_rules! fixture {
+            ($name:literal) => {
+                include_bytes!(concat!(
+                    "../../../tests/conformance/containers-image/image/",
+                    $name
+                ))
+            };
+        }
+
+        const SCHEMA2: &[u8] = fixture!("schema2.json");
+        const OCI: &[u8] = fixture!("oci1.json");
+        const CONFIG: &[u8] = fixture!("schema2-config.json");
+
+        fn layers(m: &Manifest) -> Vec<String> {
+            m.layers()
+                .into_iter()
+                .map(|l| l.descriptor.digest_text)
+                .collect()
+        }
+
+        /// What containers/image's test destination is called: the name
+        /// and tag land in the manifest.
+        fn convert(bytes: &[u8], written: Option<&[String]>) -> Result<Vec<u8>, ConvertError> {
+            let m = Manifest::parse(bytes).unwrap();
+            let own = layers(&m);
+            to_schema1(
+                &m,
+                &Schema1Inputs {
+                    config: CONFIG,
+                    written_layers: written.unwrap_or(&own),
+                    name: "library/httpd-copy",
+                    tag: "latest",
+                },
+            )
+            .map(|b| b.unsigned)
+        }
+
+        fn without_signatures(bytes: &[u8]) -> serde_json::Value {
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            v.as_object_mut().unwrap().remove("signatures");
+            v
+        }
+
+        /// `TestConvertToManifestSchema1`: what Docker Hub serves for the
+        /// same image, down to every `v1Compatibility` string.
+        #[test]
+        fn schema2_converts_to_what_docker_serves_as_schema1() {
+            let unsigned = convert(SCHEMA2, None).unwrap();
+            assert_eq!(
+                without_signatures(&unsigned),
+                without_signatures(fixture!("schema2-to-schema1-by-docker.json"))
+            );
+        }
+
+        /// `TestManifestOCI1ConvertToManifestSchema1`.
+        #[test]
+        fn oci_converts_to_schema1_through_schema2() {
+            let unsigned = convert(OCI, None).unwrap();
+            assert_eq!(
+                without_signatures(&unsigned),
+                without_signatures(fixture!("oci1-to-schema1.json"))
+            );
+        }
+
+        #[test]
+        fn the_unsigned_manifest_is_gos_compact_encoding() {
+            let unsigned = convert(SCHEMA2, None).unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&unsigned).unwrap();
+            let keys: Vec<&str> = value
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            assert!(unsigned.starts_with(br#"{"name":"library/httpd-copy","tag":"latest","architecture":"amd64","fsLayers":[{"blobSum":"#));
+            assert!(unsigned.ends_with(br#"],"schemaVersion":1}"#));
+            assert_eq!(keys.len(), 6);
+            assert!(!unsigned.contains(&b'\n'));
+        }
+
+        /// The second half of `TestConvertToManifestSchema1`: layers that
+        /// changed on the way (compressed for a registry) are named as
+        /// written, and empty layers stay the gzipped empty layer.
+        #[test]
+        fn written_layers_are_named_while_legacy_ids_follow_the_source() {
+            let m = Manifest::parse(SCHEMA2).unwrap();
+            let written: Vec<String> = layers(&m)
+                .iter()
+                .map(|d| {
+                    let flipped = if d.ends_with('0') { '1' } else { '0' };
+                    alloc::format!("{}{flipped}", &d[..d.len() - 1])
+                })
+                .collect();
+            let changed = Schema1::parse(&convert(SCHEMA2, Some(&written)).unwrap()).unwrap();
+            let original = Schema1::parse(&convert(SCHEMA2, None).unwrap()).unwrap();
+            let sums: Vec<&str> = changed.fs_layers.iter().map(String::as_str).collect();
+            let e = GZIPPED_EMPTY_LAYER_DIGEST;
+            let w = |i: usize| written[i].as_str();
+            // Top first, as c/image's expectation (base first) reversed.
+            assert_eq!(
+                sums,
+                [e, e, w(4), w(3), e, e, e, e, w(2), e, w(1), e, e, e, w(0)]
+            );
+            assert_eq!(changed.history, original.history);
+        }
+
+        #[test]
+        fn the_empty_layer_blob_has_the_digest_schema1_names() {
+            assert_eq!(
+                Digest::sha256_of(&GZIPPED_EMPTY_LAYER).as_str(),
+                GZIPPED_EMPTY_LAYER_DIGEST
+            );
+            let m = Manifest::parse(SCHEMA2).unwrap();
+            let own = layers(&m);
+            let built = to_schema1(
+                &m,
+                &Schema1Inputs {
+                    config: CONFIG,
+                    written_layers: &own,
+                    name: "",
+                    tag: "",
+                },
+            )
+            .unwrap();
+            assert!(built.uses_empty_layer);
+            assert!(built.unsigned.starts_with(br#"{"name":"","tag":"","#));
+        }
+
+        #[test]
+        fn the_signed_manifest_digest_is_the_unsigned_payloads() {
+            let unsigned = convert(SCHEMA2, None).unwrap();
+            let signing = jws::Signing::new(&unsigned, 1_700_000_000).unwrap();
+            let key = jws::EcP256PublicKey {
+                x: [3; 32],
+                y: [4; 32],
+            };
+            let signed = signing.finish(&key, &[5; 64]);
+            let parsed = Manifest::parse(&signed).unwrap();
+            assert_eq!(parsed.media_type(), mt::DOCKER_V2S1_SIGNED);
+            assert_eq!(parsed.digest().unwrap(), Digest::sha256_of(&unsigned));
+            assert_eq!(parsed.layers().len(), 15);
+        }
+
+        fn config_with_history(history: &str) -> Vec<u8> {
+            alloc::format!(r#"{{"architecture":"amd64","os":"linux","history":{history}}}"#)
+                .into_bytes()
+        }
+
+        /// A one-layer schema 2 manifest naming `config`.
+        fn one_layer_manifest(config: &[u8], layers: usize) -> Manifest {
+            let layer = r#"{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000002"}"#;
+            let list: Vec<&str> = (0..layers).map(|_| layer).collect();
+            let text = alloc::format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{}"}},"layers":[{}]}}"#,
+                config.len(),
+                Digest::sha256_of(config),
+                list.join(",")
+            );
+            Manifest::parse(text.as_bytes()).unwrap()
+        }
+
+        fn convert_config(config: &[u8], layers: usize) -> Result<Built, ConvertError> {
+            let m = one_layer_manifest(config, layers);
+            let own: Vec<String> = m
+                .layers()
+                .into_iter()
+                .map(|l| l.descriptor.digest_text)
+                .collect();
+            to_schema1(
+                &m,
+                &Schema1Inputs {
+                    config,
+                    written_layers: &own,
+                    name: "",
+                    tag: "",
+                },
+            )
+        }
+
+        #[test]
+        fn a_config_without_history_cannot_become_schema1() {
+            for history in ["[]", "null"] {
+                assert_eq!(
+                    convert_config(&config_with_history(history), 1),
+                    Err(ConvertError::NoHistory)
+                );
+            }
+        }
+
+        #[test]
+        fn history_naming_more_layers_than_the_image_has_is_refused() {
+            let config = config_with_history(r#"[{"created_by":"a"},{"created_by":"b"}]"#);
+            assert_eq!(
+                convert_config(&config, 1),
+                Err(ConvertError::HistoryNeedsMoreLayers { layers: 1 })
+            );
+        }
+
+        #[test]
+        fn layers_without_history_are_refused_rather_than_dropped() {
+            let config = config_with_history(r#"[{"created_by":"a"}]"#);
+            assert_eq!(
+                convert_config(&config, 3),
+                Err(ConvertError::LayersWithoutHistory {
+                    layers: 3,
+                    unused: 2
+                })
+            );
+        }
+
+        #[test]
+        fn a_config_that_does_not_match_its_digest_is_refused() {
+            let config = config_with_history(r#"[{"created_by":"a"}]"#);
+            let m = one_layer_manifest(&config, 1);
+            let own = layers(&m);
+            let err = to_schema1(
+                &m,
+                &Schema1Inputs {
+                    config: b"{}",
+                    written_layers: &own,
+                    name: "",
+                    tag: "",
+                },
+            )
+            .unwrap_err();
+            assert!(matches!(err, ConvertError::ConfigDigest { .. }), "{err:?}");
+        }
+
+        #[test]
+        fn mistyped_history_fields_are_refused_with_their_pointer() {
+            for (history, pointer) in [
+                (r#"[{"created":5}]"#, "/history/0/created"),
+                (r#"[{"created":"yesterday"}]"#, "/history/0/created"),
+                (r#"[{"empty_layer":"yes"}]"#, "/history/0/empty_layer"),
+                (r#"{"a":1}"#, "/history"),
+            ] {
+                let err = convert_config(&config_with_history(history), 1).unwrap_err();
+                match &err {
+                    ConvertError::Config { reason } => {
+                        assert!(reason.contains(pointer), "{history}: {reason}")
+                    }
+                    other => panic!("{history}: {other:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn a_single_entry_image_has_no_parent_and_its_config_on_top() {
+            let config = config_with_history(
+                r#"[{"created":"2020-01-01T00:00:00+00:00","created_by":"ADD <x> & y","empty_layer":true}]"#,
+            );
+            let built = convert_config(&config, 0).unwrap();
+            let s1 = Schema1::parse(&built.unsigned).unwrap();
+            assert_eq!(s1.fs_layers, [GZIPPED_EMPTY_LAYER_DIGEST]);
+            let top = &s1.history[0];
+            assert!(
+                top.starts_with(r#"{"architecture":"amd64","id":""#),
+                "{top}"
+            );
+            assert!(
+                top.ends_with(r#"","os":"linux","throwaway":true}"#),
+                "{top}"
+            );
+            assert!(!top.contains("parent") && !top.contains("history"), "{top}");
+        }
+
+        #[test]
+        fn artifacts_and_schema1_are_not_converted_to_schema1() {
+            let doc = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+            let m = Manifest::parse(doc.as_bytes()).unwrap();
+            let inputs = Schema1Inputs {
+                config: b"{}",
+                written_layers: &[],
+                name: "",
+                tag: "",
+            };
+            assert!(matches!(
+                to_schema1(&m, &inputs),
+                Err(ConvertError::Artifact { .. })
+            ));
+            let s1 = Manifest::parse(fixture!("schema2-to-schema1-by-docker.json")).unwrap();
+            assert!(matches!(
+                to_schema1(&s1, &inputs),
+                Err(ConvertError::Unsupported { .. })
+            ));
+        }
     }
 }

@@ -11,10 +11,20 @@
 //! that disagree on `formatLength` only conflict when the first is nonzero.
 //! Signatures are not verified (containers/image does not either; trust
 //! comes from the digest).
+//!
+//! It also signs, as containers/image does when it writes a schema 1
+//! manifest: libtrust's `NewJSONSignature`, `Sign` and `PrettySignature`
+//! with a throwaway ECDSA P-256 key ([`Signing`]). Nothing here is random
+//! or reads the clock: the caller generates the key, performs the ECDSA
+//! operation over [`Signing::signing_input`] and gives the time, and this
+//! module lays out every byte around them. [`signatures`] reads the
+//! signatures back, for a caller that wants to verify them.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+
+use sha2::Digest as _;
 
 use crate::base64;
 use crate::json::{self, Fields, Value};
@@ -39,6 +49,8 @@ pub enum JwsError {
     Conflicting { field: &'static str },
     /// `formatLength` points outside the document.
     InvalidFormatLength { length: f64, document_len: usize },
+    /// A payload to sign is not a compact JSON object.
+    NotSignable { reason: &'static str },
 }
 
 impl fmt::Display for JwsError {
@@ -68,6 +80,7 @@ impl fmt::Display for JwsError {
                 f,
                 "formatLength {length} is outside the {document_len}-byte document"
             ),
+            JwsError::NotSignable { reason } => write!(f, "cannot sign the payload: {reason}"),
         }
     }
 }
@@ -109,7 +122,7 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     let mut format_length: i64 = 0;
     let mut format_tail: Vec<u8> = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
-        let protected = signature_block_protected(block, index)?;
+        let protected = signature_block(block, index)?.protected;
         let pointer = alloc::format!("/signatures/{index}/protected");
         let header_bytes = decode_jose(&protected, &pointer)?;
         let header = match json::parse(&header_bytes) {
@@ -172,9 +185,31 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     Ok(out)
 }
 
+/// The members of one signature block that signing and verifying use.
+struct Block {
+    protected: String,
+    signature: String,
+    algorithm: String,
+    jwk: Option<json::Object>,
+}
+
+/// The `signatures` array of a document, or an empty one when it is null.
+fn signature_blocks(root: &Value) -> &[Value] {
+    match root {
+        Value::Object(o) => match o.members.iter().rev().find(|m| m.key == "signatures") {
+            Some(json::Member {
+                value: Value::Array(items),
+                ..
+            }) => items,
+            _ => &[],
+        },
+        _ => &[],
+    }
+}
+
 /// Checks a signature block's shape as libtrust's `jsParsedSignature`
-/// decoding does, and returns its `protected` string.
-fn signature_block_protected(block: &Value, index: usize) -> Result<String, JwsError> {
+/// decoding does, and returns the members ferry reads.
+fn signature_block(block: &Value, index: usize) -> Result<Block, JwsError> {
     let pointer = alloc::format!("/signatures/{index}");
     let malformed = |e: json::TypeError| JwsError::MalformedSignatures {
         reason: alloc::format!("{e}"),
@@ -190,13 +225,20 @@ fn signature_block_protected(block: &Value, index: usize) -> Result<String, JwsE
         }
     };
     let f = Fields::new(object, &pointer);
+    let mut algorithm = String::new();
+    let mut jwk = None;
     if let Some((header, p)) = f.object("header").map_err(malformed)? {
         let h = Fields::new(header, &p);
-        h.string("alg").map_err(malformed)?;
+        algorithm = h.string("alg").map_err(malformed)?;
         h.strings("x5c").map_err(malformed)?;
+        jwk = h.object("jwk").map_err(malformed)?.map(|(o, _)| o.clone());
     }
-    f.string("signature").map_err(malformed)?;
-    f.string("protected").map_err(malformed)
+    Ok(Block {
+        signature: f.string("signature").map_err(malformed)?,
+        protected: f.string("protected").map_err(malformed)?,
+        algorithm,
+        jwk,
+    })
 }
 
 /// libtrust's base64url decoding: newlines and spaces are dropped first.
@@ -205,4 +247,360 @@ fn decode_jose(text: &str, pointer: &str) -> Result<Vec<u8>, JwsError> {
     base64::decode_jose(&cleaned).map_err(|_| JwsError::Base64 {
         pointer: pointer.into(),
     })
+}
+
+/// An ECDSA P-256 public key: the affine coordinates of its point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcP256PublicKey {
+    pub x: [u8; 32],
+    pub y: [u8; 32],
+}
+
+/// The DER prefix of a P-256 `SubjectPublicKeyInfo` (id-ecPublicKey,
+/// prime256v1, then a 66-byte BIT STRING holding the uncompressed point).
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+impl EcP256PublicKey {
+    /// From the uncompressed SEC 1 point (`0x04`, X, Y), the form crypto
+    /// libraries hand out.
+    pub fn from_uncompressed(point: &[u8]) -> Option<Self> {
+        let (&tag, rest) = point.split_first()?;
+        if tag != 0x04 || rest.len() != 64 {
+            return None;
+        }
+        let mut key = EcP256PublicKey {
+            x: [0; 32],
+            y: [0; 32],
+        };
+        key.x.copy_from_slice(&rest[..32]);
+        key.y.copy_from_slice(&rest[32..]);
+        Some(key)
+    }
+
+    /// The uncompressed SEC 1 point.
+    pub fn to_uncompressed(&self) -> [u8; 65] {
+        let mut out = [0x04; 65];
+        out[1..33].copy_from_slice(&self.x);
+        out[33..].copy_from_slice(&self.y);
+        out
+    }
+
+    /// libtrust's key ID: the sha256 of the key's DER `SubjectPublicKeyInfo`,
+    /// cut to 240 bits, in base32 as twelve colon-separated groups of four.
+    pub fn key_id(&self) -> String {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(P256_SPKI_PREFIX);
+        hasher.update(self.to_uncompressed());
+        let sum = hasher.finalize();
+        let encoded = base32(&sum[..30]);
+        let mut out = String::with_capacity(59);
+        for (i, group) in encoded.as_bytes().chunks(4).enumerate() {
+            if i > 0 {
+                out.push(':');
+            }
+            out.extend(group.iter().map(|b| char::from(*b)));
+        }
+        out
+    }
+
+    /// The JWK libtrust writes: a Go map, so its keys are sorted.
+    fn jwk(&self) -> Value {
+        Value::Object(json::Object::from_pairs([
+            ("crv", Value::from("P-256")),
+            ("kid", Value::from(self.key_id().as_str())),
+            ("kty", Value::from("EC")),
+            ("x", Value::from(base64::encode_jose(&self.x).as_str())),
+            ("y", Value::from(base64::encode_jose(&self.y).as_str())),
+        ]))
+    }
+
+    /// Reads a JWK; `None` unless it is an EC key on P-256 with 32-byte
+    /// coordinates.
+    fn from_jwk(jwk: &json::Object) -> Option<Self> {
+        let text = |k: &str| match jwk.get_exact(k) {
+            Some(Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        if text("kty")? != "EC" || text("crv")? != "P-256" {
+            return None;
+        }
+        let coordinate =
+            |k: &str| -> Option<[u8; 32]> { base64::decode_jose(text(k)?).ok()?.try_into().ok() };
+        Some(EcP256PublicKey {
+            x: coordinate("x")?,
+            y: coordinate("y")?,
+        })
+    }
+}
+
+/// RFC 4648 base32, standard alphabet, without padding.
+fn base32(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in input {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// A payload being signed the way containers/image signs schema 1
+/// manifests (`AddDummyV2S1Signature`): one ES256 signature by a fresh key,
+/// with the public key in the header as a JWK.
+///
+/// The protected header is libtrust's: `formatLength` (the payload up to
+/// its closing brace), `formatTail` (the brace, base64url) and `time`
+/// (the signing time, RFC 3339 in UTC, whole seconds), a Go map so in that
+/// key order. The signed bytes are the base64url protected header, a dot,
+/// and the base64url payload, as in any JWS. The signed document is the
+/// payload up to `formatLength`, then `,"signatures":[…]` and the tail, so
+/// its digest ([`payload`]) is the payload's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signing {
+    payload: Vec<u8>,
+    format_length: usize,
+    protected: String,
+}
+
+impl Signing {
+    /// Prepares to sign `payload`, a compact JSON object (as Go's
+    /// `json.Marshal` writes one), at `unix_seconds`.
+    pub fn new(payload: &[u8], unix_seconds: i64) -> Result<Self, JwsError> {
+        if !matches!(json::parse(payload), Ok(Value::Object(_))) {
+            return Err(JwsError::NotSignable {
+                reason: "it is not a JSON object",
+            });
+        }
+        // libtrust keeps an indented payload's indentation and indents the
+        // signatures to match; ferry only signs what it wrote itself, which
+        // is compact.
+        if payload.get(1) == Some(&b'\n') || payload.last() != Some(&b'}') {
+            return Err(JwsError::NotSignable {
+                reason: "it is not compact JSON",
+            });
+        }
+        let format_length = payload.len() - 1;
+        let mut header = String::from("{\"formatLength\":");
+        header.push_str(&format_length.to_string());
+        header.push_str(",\"formatTail\":");
+        json::write_string(&mut header, &base64::encode_jose(b"}"), true);
+        header.push_str(",\"time\":");
+        json::write_string(&mut header, &rfc3339_utc(unix_seconds), true);
+        header.push('}');
+        Ok(Signing {
+            payload: payload.to_vec(),
+            format_length,
+            protected: base64::encode_jose(header.as_bytes()),
+        })
+    }
+
+    /// The bytes to sign with ECDSA P-256 over SHA-256.
+    pub fn signing_input(&self) -> Vec<u8> {
+        let mut out = self.protected.as_bytes().to_vec();
+        out.push(b'.');
+        out.extend_from_slice(base64::encode_jose(&self.payload).as_bytes());
+        out
+    }
+
+    /// The signed document, given the key's public half and the signature
+    /// over [`Signing::signing_input`] (`r` then `s`, 32 bytes each).
+    pub fn finish(&self, key: &EcP256PublicKey, signature: &[u8; 64]) -> Vec<u8> {
+        // Go's encoder writes libtrust's jsSignature struct in field order.
+        let block = json::Object::from_pairs([
+            (
+                "header",
+                Value::Object(json::Object::from_pairs([
+                    ("jwk", key.jwk()),
+                    ("alg", Value::from("ES256")),
+                ])),
+            ),
+            (
+                "signature",
+                Value::from(base64::encode_jose(signature).as_str()),
+            ),
+            ("protected", Value::from(self.protected.as_str())),
+        ]);
+        let signatures = Value::Array(alloc::vec![Value::Object(block)]).to_compact(true);
+        let mut out = self.payload[..self.format_length].to_vec();
+        out.extend_from_slice(b",\"signatures\":");
+        out.extend_from_slice(signatures.as_bytes());
+        out.push(b'}');
+        out
+    }
+}
+
+/// Go's `time.RFC3339` layout for a UTC time in whole seconds.
+fn rfc3339_utc(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let second_of_day = unix_seconds.rem_euclid(86_400);
+    // Days since 1970-01-01 to a proleptic Gregorian date, counting in
+    // 400-year eras that start on 0000-03-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    alloc::format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// One signature of a pretty JWS document, ready to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The `alg` of its header (`ES256` for what ferry writes).
+    pub algorithm: String,
+    /// The header's JWK when it is a P-256 key; `None` for other keys and
+    /// for signatures that carry an x509 chain instead.
+    pub key: Option<EcP256PublicKey>,
+    /// The bytes that were signed: the protected header, a dot, and the
+    /// base64url payload.
+    pub signing_input: Vec<u8>,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// The signatures of a pretty JWS document, each with the bytes it signs,
+/// read with the same rules as [`payload`].
+pub fn signatures(document: &[u8]) -> Result<Vec<Signature>, JwsError> {
+    let payload = base64::encode_jose(&payload(document)?);
+    let root = json::parse(document).map_err(JwsError::Syntax)?;
+    signature_blocks(&root)
+        .iter()
+        .enumerate()
+        .map(|(index, block)| {
+            let block = signature_block(block, index)?;
+            let mut signing_input = block.protected.into_bytes();
+            signing_input.push(b'.');
+            signing_input.extend_from_slice(payload.as_bytes());
+            Ok(Signature {
+                algorithm: block.algorithm,
+                key: block.jwk.as_ref().and_then(EcP256PublicKey::from_jwk),
+                signing_input,
+                signature: decode_jose(
+                    &block.signature,
+                    &alloc::format!("/signatures/{index}/signature"),
+                )?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+
+    const PAYLOAD: &[u8] = br#"{"name":"","tag":"","architecture":"amd64","schemaVersion":1}"#;
+
+    fn key() -> EcP256PublicKey {
+        EcP256PublicKey {
+            x: [1; 32],
+            y: [2; 32],
+        }
+    }
+
+    #[test]
+    fn times_are_written_as_go_writes_rfc3339_in_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_utc(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn the_protected_header_is_libtrusts() {
+        let signing = Signing::new(PAYLOAD, 1_700_000_000).unwrap();
+        let header = base64::decode_jose(&signing.protected).unwrap();
+        assert_eq!(
+            core::str::from_utf8(&header).unwrap(),
+            alloc::format!(
+                r#"{{"formatLength":{},"formatTail":"fQ","time":"2023-11-14T22:13:20Z"}}"#,
+                PAYLOAD.len() - 1
+            )
+        );
+        let input = signing.signing_input();
+        let (protected, body) = input.split_at(signing.protected.len());
+        assert_eq!(protected, signing.protected.as_bytes());
+        assert_eq!(
+            base64::decode_jose(core::str::from_utf8(&body[1..]).unwrap()).unwrap(),
+            PAYLOAD
+        );
+    }
+
+    #[test]
+    fn a_signed_document_yields_its_payload_and_signature_back() {
+        let signing = Signing::new(PAYLOAD, 1_700_000_000).unwrap();
+        let signature = [7u8; 64];
+        let document = signing.finish(&key(), &signature);
+        assert_eq!(payload(&document).unwrap(), PAYLOAD);
+        let read = signatures(&document).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].algorithm, "ES256");
+        assert_eq!(read[0].key, Some(key()));
+        assert_eq!(read[0].signing_input, signing.signing_input());
+        assert_eq!(read[0].signature, signature);
+    }
+
+    #[test]
+    fn only_compact_objects_are_signed() {
+        for bad in [&b"[1]"[..], b"{\n   \"a\": 1\n}", b"{\"a\":1} ", b"nul"] {
+            assert!(
+                matches!(Signing::new(bad, 0), Err(JwsError::NotSignable { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// A manifest signed by libtrust (the conformance corpus's
+    /// `0050-schema1-signed.json`): its JWK's `kid` is libtrust's key ID of
+    /// its `x` and `y`.
+    #[test]
+    fn key_ids_match_libtrusts() {
+        let document =
+            include_bytes!("../../../tests/conformance/generated/0050-schema1-signed.json");
+        let read = signatures(document).unwrap();
+        let key = read[0].key.clone().expect("a P-256 JWK");
+        assert_eq!(
+            key.key_id(),
+            "HNWI:Q4UY:N6MZ:3X2Z:7GK3:4IH5:HBMT:VOLW:4LBE:XVLW:FJZ5:ERZL"
+        );
+        assert_eq!(read[0].algorithm, "ES256");
+        assert_eq!(read[0].signature.len(), 64);
+    }
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        assert_eq!(base32(b""), "");
+        assert_eq!(base32(b"f"), "MY");
+        assert_eq!(base32(b"fo"), "MZXQ");
+        assert_eq!(base32(b"foo"), "MZXW6");
+        assert_eq!(base32(b"foob"), "MZXW6YQ");
+        assert_eq!(base32(b"fooba"), "MZXW6YTB");
+        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+    }
 }

@@ -310,22 +310,6 @@ impl Schema1 {
         } else {
             text
         };
-        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-        if let Ok(Some(spans)) = json::object_member_spans(top) {
-            for (key, range) in spans {
-                if matches!(
-                    key.as_str(),
-                    "id" | "parent" | "parent_id" | "layer_id" | "throwaway" | "Size"
-                ) {
-                    continue;
-                }
-                let mut value = Vec::new();
-                json::compact_raw(&top[range], &mut value);
-                // A map keeps the last duplicate.
-                entries.retain(|(k, _)| *k != key);
-                entries.push((key, value));
-            }
-        }
         let mut rootfs = String::from(r#"{"type":"layers""#);
         if !diff_ids.is_empty() {
             rootfs.push_str(r#","diff_ids":["#);
@@ -338,25 +322,14 @@ impl Schema1 {
             rootfs.push(']');
         }
         rootfs.push('}');
-        entries.retain(|(k, _)| k != "rootfs" && k != "history");
-        entries.push(("rootfs".into(), rootfs.into_bytes()));
-        entries.push(("history".into(), self.converted_history().into_bytes()));
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-
-        let mut out = Vec::new();
-        out.push(b'{');
-        for (i, (key, value)) in entries.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            let mut k = String::new();
-            json::write_string(&mut k, key, true);
-            out.extend_from_slice(k.as_bytes());
-            out.push(b':');
-            out.extend_from_slice(value);
-        }
-        out.push(b'}');
-        Ok(out)
+        Ok(marshal_raw_map(
+            top,
+            &["id", "parent", "parent_id", "layer_id", "throwaway", "Size"],
+            [
+                ("rootfs", rootfs.into_bytes()),
+                ("history", self.converted_history().into_bytes()),
+            ],
+        ))
     }
 
     /// The OCI-style history, base first, as Go marshals
@@ -399,6 +372,273 @@ impl Schema1 {
     }
 }
 
+/// The gzip stream of an empty tar archive (1024 zero bytes) that schema 1
+/// names for history entries without a layer of their own, byte for byte
+/// the one Docker and containers/image write, so that its digest is
+/// [`GZIPPED_EMPTY_LAYER_DIGEST`].
+pub const GZIPPED_EMPTY_LAYER: [u8; 32] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x09, 0x6e, 0x88, 0x00, 0xff, 0x62, 0x18, 0x05, 0xa3, 0x60, 0x14,
+    0x8c, 0x58, 0x00, 0x08, 0x00, 0x00, 0xff, 0xff, 0x2e, 0xaf, 0xb5, 0xef, 0x00, 0x04, 0x00, 0x00,
+];
+
+/// The digest of [`GZIPPED_EMPTY_LAYER`].
+pub const GZIPPED_EMPTY_LAYER_DIGEST: &str =
+    "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4";
+
+/// What building a schema 1 manifest from an image config needs.
+#[derive(Debug, Clone, Copy)]
+pub struct FromConfig<'a> {
+    /// The Docker image config.
+    pub config: &'a [u8],
+    /// The layer digests, base first, as the source manifest names them
+    /// (the legacy image IDs are derived from these).
+    pub source_layers: &'a [String],
+    /// The same layers as the destination stores them (different when a
+    /// layer was compressed on the way).
+    pub written_layers: &'a [String],
+    /// The repository path of a registry destination, else empty.
+    pub name: &'a str,
+    /// The tag of a registry destination, else empty.
+    pub tag: &'a str,
+}
+
+/// An unsigned schema 1 manifest built from an image config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// Go's compact encoding of the manifest, ready for
+    /// [`super::jws::Signing`].
+    pub unsigned: Vec<u8>,
+    /// Whether it names [`GZIPPED_EMPTY_LAYER`], which the destination must
+    /// then hold.
+    pub uses_empty_layer: bool,
+}
+
+/// One entry of the config's `history`, as Docker's `image.History`
+/// decodes it.
+struct ConfigHistory {
+    /// As Go writes the decoded `time.Time` back; the zero time if unset.
+    created: String,
+    author: String,
+    created_by: String,
+    comment: String,
+    empty_layer: bool,
+}
+
+/// Builds the schema 1 manifest containers/image makes of a schema 2 image
+/// (`convertToManifestSchema1`, after docker/distribution's schema 1
+/// builder):
+///
+/// - one `fsLayers`/`history` pair per entry of the config's `history`,
+///   top first; entries marked `empty_layer` name the gzipped empty layer,
+///   the others the image's layers in order;
+/// - each entry gets a legacy ID, the sha256 of the layer's hex digest and
+///   its parent's ID joined by a space (the base's parent is empty), and a
+///   `v1Compatibility` of just its ID, parent, comment, creation time, a
+///   `container_config.Cmd` holding `created_by`, author and `throwaway`;
+/// - the top entry instead carries the whole config less `rootfs` and
+///   `history`, with its ID (from its layer, its parent and the config text)
+///   and parent.
+///
+/// Layers that no history entry accounts for are refused: containers/image
+/// leaves them out of the manifest, which silently yields a different
+/// image.
+pub fn from_config(input: &FromConfig<'_>) -> Result<Built, super::convert::ConvertError> {
+    use super::convert::ConvertError;
+    if input.source_layers.len() != input.written_layers.len() {
+        return Err(ConvertError::LayerCount {
+            layers: input.source_layers.len(),
+            written: input.written_layers.len(),
+        });
+    }
+    let config_error = |reason: String| ConvertError::Config { reason };
+    let root = json::parse(input.config).map_err(|e| config_error(e.to_string()))?;
+    let empty = json::Object::default();
+    let object = match &root {
+        Value::Object(o) => o,
+        Value::Null => &empty,
+        other => {
+            return Err(config_error(alloc::format!(
+                "a JSON {}, not an object",
+                other.kind()
+            )));
+        }
+    };
+    let f = Fields::new(object, "");
+    let architecture = f
+        .string("architecture")
+        .map_err(|e| config_error(e.to_string()))?;
+    let history = f
+        .slice("history", ConfigHistory::decode)
+        .map_err(|e| config_error(e.to_string()))?;
+    let Some(top) = history.last() else {
+        return Err(ConvertError::NoHistory);
+    };
+
+    let layer_hex = |digest: &str| -> Result<String, ConvertError> {
+        Digest::parse(digest)
+            .map(|d| d.encoded().to_string())
+            .map_err(|error| ConvertError::LayerDigest {
+                digest: digest.to_string(),
+                error,
+            })
+    };
+    let legacy_id = |parts: &[&str]| {
+        Digest::sha256_of(parts.join(" ").as_bytes())
+            .encoded()
+            .to_string()
+    };
+    // Base first, as the config lists history.
+    let mut blob_sums = Vec::with_capacity(history.len());
+    let mut entries = Vec::with_capacity(history.len());
+    let mut layers = input.source_layers.iter().zip(input.written_layers);
+    let mut parent = String::new();
+    let mut top_source_hex = String::new();
+    for h in &history {
+        let (source, written) = if h.empty_layer {
+            (GZIPPED_EMPTY_LAYER_DIGEST, GZIPPED_EMPTY_LAYER_DIGEST)
+        } else {
+            let (s, w) = layers.next().ok_or(ConvertError::HistoryNeedsMoreLayers {
+                layers: input.source_layers.len(),
+            })?;
+            (s.as_str(), w.as_str())
+        };
+        top_source_hex = layer_hex(source)?;
+        layer_hex(written)?;
+        let id = legacy_id(&[&top_source_hex, &parent]);
+        entries.push(h.v1_compatibility(&id, &parent));
+        blob_sums.push(written.to_string());
+        if entries.len() < history.len() {
+            parent = id;
+        }
+    }
+    let unused = layers.count();
+    if unused > 0 {
+        return Err(ConvertError::LayersWithoutHistory {
+            layers: input.source_layers.len(),
+            unused,
+        });
+    }
+    // The top entry: the config itself, under an ID that also covers it.
+    let config_text =
+        core::str::from_utf8(input.config).map_err(|_| config_error("not UTF-8".into()))?;
+    let top_id = legacy_id(&[&top_source_hex, &parent, config_text]);
+    let mut set = alloc::vec![("id", quoted(&top_id))];
+    if !parent.is_empty() {
+        set.push(("parent", quoted(&parent)));
+    }
+    if top.empty_layer {
+        set.push(("throwaway", b"true".to_vec()));
+    }
+    let top_entry = marshal_raw_map(input.config, &["rootfs", "history"], set);
+    if let Some(last) = entries.last_mut() {
+        *last = String::from_utf8(top_entry).map_err(|_| config_error("not UTF-8".into()))?;
+    }
+
+    // Go's encoding of containers/image's `Schema1` struct, top first.
+    let mut out = String::from("{\"name\":");
+    json::write_string(&mut out, input.name, true);
+    out.push_str(",\"tag\":");
+    json::write_string(&mut out, input.tag, true);
+    out.push_str(",\"architecture\":");
+    json::write_string(&mut out, &architecture, true);
+    out.push_str(",\"fsLayers\":[");
+    for (i, sum) in blob_sums.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"blobSum\":");
+        json::write_string(&mut out, sum, true);
+        out.push('}');
+    }
+    out.push_str("],\"history\":[");
+    for (i, entry) in entries.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"v1Compatibility\":");
+        json::write_string(&mut out, entry, true);
+        out.push('}');
+    }
+    out.push_str("],\"schemaVersion\":1}");
+    let unsigned = out.into_bytes();
+    // What containers/image does with the result next: read it back as
+    // schema 1. A config whose fields do not fit there fails here.
+    Schema1::parse(&unsigned).map_err(|error| ConvertError::Schema1 { error })?;
+    Ok(Built {
+        uses_empty_layer: history.iter().any(|h| h.empty_layer),
+        unsigned,
+    })
+}
+
+/// A string as Go's encoder writes it, as bytes.
+fn quoted(text: &str) -> Vec<u8> {
+    let mut out = String::new();
+    json::write_string(&mut out, text, true);
+    out.into_bytes()
+}
+
+impl ConfigHistory {
+    fn decode(value: &Value, pointer: &str) -> Result<Self, json::TypeError> {
+        let empty = json::Object::default();
+        let object = match value {
+            Value::Object(o) => o,
+            Value::Null => &empty,
+            other => return Err(other.type_error(pointer, "struct")),
+        };
+        let f = Fields::new(object, pointer);
+        let created = match object.field("created") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(rfc3339::normalize(s).ok_or_else(|| json::TypeError {
+                    pointer: json::child_pointer(pointer, "created"),
+                    found: alloc::format!("{s:?}"),
+                    expected: "an RFC 3339 time",
+                })?)
+            }
+            Some(other) => {
+                return Err(other.type_error(&json::child_pointer(pointer, "created"), "time"));
+            }
+        };
+        Ok(ConfigHistory {
+            created: created.unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
+            author: f.string("author")?,
+            created_by: f.string("created_by")?,
+            comment: f.string("comment")?,
+            empty_layer: f.get::<bool>("empty_layer")?.unwrap_or(false),
+        })
+    }
+
+    /// Go's encoding of containers/image's `Schema1V1Compatibility` for
+    /// this entry: fields in struct order, `omitempty` where the struct
+    /// says so (never for `created` and `container_config`).
+    fn v1_compatibility(&self, id: &str, parent: &str) -> String {
+        let mut out = String::from("{\"id\":");
+        json::write_string(&mut out, id, true);
+        if !parent.is_empty() {
+            out.push_str(",\"parent\":");
+            json::write_string(&mut out, parent, true);
+        }
+        if !self.comment.is_empty() {
+            out.push_str(",\"comment\":");
+            json::write_string(&mut out, &self.comment, true);
+        }
+        out.push_str(",\"created\":");
+        json::write_string(&mut out, &self.created, true);
+        out.push_str(",\"container_config\":{\"Cmd\":[");
+        json::write_string(&mut out, &self.created_by, true);
+        out.push_str("]}");
+        if !self.author.is_empty() {
+            out.push_str(",\"author\":");
+            json::write_string(&mut out, &self.author, true);
+        }
+        if self.empty_layer {
+            out.push_str(",\"throwaway\":true");
+        }
+        out.push('}');
+        out
+    }
+}
+
 /// Reads `{"<field>": "..."}` as a Go struct with one string field.
 fn struct_string_field(
     value: &Value,
@@ -414,6 +654,50 @@ fn struct_string_field(
             expected: "struct",
         }),
     }
+}
+
+/// Go's `json.Marshal` of the `map[string]*json.RawMessage` that
+/// `json.Unmarshal` makes of the object `text` (exact keys, the last
+/// duplicate winning), less the `drop` keys and with `set` added or
+/// replacing: keys sorted by their bytes, values compacted with HTML
+/// escaping. `text` must be valid JSON; anything but an object counts as
+/// an empty map.
+fn marshal_raw_map<'a>(
+    text: &[u8],
+    drop: &[&str],
+    set: impl IntoIterator<Item = (&'a str, Vec<u8>)>,
+) -> Vec<u8> {
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Ok(Some(spans)) = json::object_member_spans(text) {
+        for (key, range) in spans {
+            if drop.contains(&key.as_str()) {
+                continue;
+            }
+            let mut value = Vec::new();
+            json::compact_raw(&text[range], &mut value);
+            entries.retain(|(k, _)| *k != key);
+            entries.push((key, value));
+        }
+    }
+    for (key, value) in set {
+        entries.retain(|(k, _)| k != key);
+        entries.push((key.to_string(), value));
+    }
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut out = Vec::new();
+    out.push(b'{');
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut k = String::new();
+        json::write_string(&mut k, key, true);
+        out.extend_from_slice(k.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
 }
 
 fn is_v1_id(id: &str) -> bool {

@@ -48,7 +48,10 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
 /// 3. Then schema 2, then signed schema 1, then the destination's other
 ///    types in its own order.
 ///
-/// One deliberate difference from containers/image: with
+/// Two deliberate differences from containers/image. A forced type the
+/// destination does not accept is refused here, before anything is copied
+/// (containers/image tries it anyway, and the destination refuses the
+/// manifest after every blob has moved). With
 /// `requires_oci_encryption`, only OCI is ever a candidate. containers/image
 /// filters the preferred types but then appends the destination's whole
 /// list, so an encrypted copy could end up in a format that cannot carry
@@ -80,6 +83,15 @@ pub fn manifest_conversion(
     }
     if input.cannot_modify.is_some() {
         return Ok(keep());
+    }
+    if let Some(forced) = input.forced
+        && !input.destination_types.is_empty()
+        && !input.destination_types.iter().any(|t| t == forced)
+    {
+        return Err(PlanError::ForcedTypeRefused {
+            forced: forced.to_string(),
+            destination_types: input.destination_types.to_vec(),
+        });
     }
     for t in [mt::DOCKER_V2S2, mt::DOCKER_V2S1_SIGNED] {
         if destination.iter().any(|d| d == t) && allowed(t) {
@@ -248,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_forced_format_is_the_only_candidate() {
-        let dest = types(&[S2, S1S]);
+        let dest = types(&[S2, S1S, OCI]);
         let plan = manifest_conversion(&ManifestConversionInput {
             source_type: S2,
             destination_types: &dest,
@@ -262,6 +274,29 @@ mod tests {
             (OCI, true)
         );
         assert!(plan.fallbacks.is_empty());
+    }
+
+    #[test]
+    fn a_forced_format_the_destination_cannot_store_is_refused_before_copying() {
+        // An OCI layout: OCI manifests and indexes only.
+        let dest = types(&[OCI, OIDX]);
+        for forced in [S1S, S2] {
+            let err = manifest_conversion(&ManifestConversionInput {
+                source_type: OCI,
+                destination_types: &dest,
+                forced: Some(forced),
+                requires_oci_encryption: false,
+                cannot_modify: None,
+            })
+            .unwrap_err();
+            assert_eq!(
+                err,
+                PlanError::ForcedTypeRefused {
+                    forced: forced.to_string(),
+                    destination_types: dest.clone(),
+                }
+            );
+        }
     }
 
     #[test]

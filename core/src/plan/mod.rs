@@ -155,6 +155,12 @@ pub enum PlanError {
         destination_types: Vec<String>,
         encryption: bool,
     },
+    /// The forced manifest type (`--format`) is one the destination cannot
+    /// store.
+    ForcedTypeRefused {
+        forced: String,
+        destination_types: Vec<String>,
+    },
     /// A digest named in the selection is not in the list.
     UnknownInstance { digest: String },
     /// The destination reference's digest matches nothing being written.
@@ -202,6 +208,14 @@ impl fmt::Display for PlanError {
                 } else {
                     ""
                 }
+            ),
+            PlanError::ForcedTypeRefused {
+                forced,
+                destination_types,
+            } => write!(
+                f,
+                "the destination cannot store {forced} manifests (it accepts {})",
+                destination_types.join(", ")
             ),
             PlanError::UnknownInstance { digest } => {
                 write!(f, "instance {digest} is not in the list")
@@ -502,7 +516,14 @@ pub fn plan_image(
         );
     let mut blobs = Vec::new();
     let config = parsed.config();
-    if !config.digest_text.is_empty() {
+    // Schema 1 has no config blob: an image written only as schema 1 has
+    // its config read at the source to build the manifest, and stores none
+    // (as in containers/image).
+    let only_schema1 = !schema1
+        && core::iter::once(&conversion.preferred)
+            .chain(&conversion.fallbacks)
+            .all(|t| matches!(t.as_str(), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED));
+    if !config.digest_text.is_empty() && !only_schema1 {
         blobs.push(BlobNeed {
             digest: config.digest_text,
             size: config.size,

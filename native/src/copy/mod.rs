@@ -16,6 +16,7 @@
 //! than a warm push's whole work (200 small layers: 0.9 s of waiting).
 
 mod progress;
+mod to_schema1;
 mod transform;
 
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
@@ -400,7 +401,7 @@ pub async fn copy(
     let mut copied = Vec::new();
     let mut single: Option<(Vec<u8>, String)> = None;
     for job in &jobs {
-        let (bytes, media_type) = write_image(&*dst, job, &transfer, in_list).await?;
+        let (bytes, media_type) = write_image(&*src, &*dst, job, &transfer, in_list).await?;
         let digest = manifest::digest(&bytes)
             .map_err(|e| CopyError::Task(format!("digest of a written manifest: {e}")))?;
         progress.event(Event::Manifest {
@@ -600,6 +601,7 @@ async fn fetch_job(
 
 /// Writes one image's manifest, trying the plan's types in order.
 async fn write_image(
+    src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     job: &Job,
     transfer: &Transfer,
@@ -660,6 +662,18 @@ async fn write_image(
                 }
                 Err(e) => return Err(e),
             }
+        } else if !matches!(parsed, Manifest::Schema1(_))
+            && matches!(target.as_str(), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED)
+        {
+            let source = Manifest::from_blob(&job.bytes, &job.plan.source_media_type)
+                .map_err(manifest_error)?;
+            match to_schema1::converted(src, dst, &source, &parsed).await? {
+                Ok(b) => b,
+                Err(e) => {
+                    attempts.push(format!("{target}: {e}"));
+                    continue;
+                }
+            }
         } else {
             match manifest::convert::convert(&parsed, target) {
                 Ok(b) => b,
@@ -671,10 +685,13 @@ async fn write_image(
         };
         let digest = manifest::digest(&bytes).unwrap_or_else(|_| Digest::sha256_of(&bytes));
         let instance = in_list.then_some(&digest);
-        let media_type = if *target == mt::DOCKER_V2S1_SIGNED || *target == mt::DOCKER_V2S1 {
-            parsed.media_type().to_string()
-        } else {
-            target.clone()
+        let media_type = match (&parsed, target.as_str()) {
+            (Manifest::Schema1(_), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED) => {
+                parsed.media_type().to_string()
+            }
+            // What ferry converts to schema 1 it signs.
+            (_, mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED) => mt::DOCKER_V2S1_SIGNED.to_string(),
+            _ => target.clone(),
         };
         match dst.put_manifest(&bytes, &media_type, instance).await {
             Ok(()) => return Ok((bytes, media_type)),

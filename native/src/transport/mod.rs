@@ -217,6 +217,13 @@ pub trait ImageDestination: Send + Sync {
         None
     }
 
+    /// For registries: the repository path and tag (empty when none) that
+    /// a Docker schema 1 manifest written there names; containers/image
+    /// leaves both empty elsewhere.
+    fn docker_reference(&self) -> Option<(String, String)> {
+        None
+    }
+
     /// Whether it already has the blob (and its size), so the copy can
     /// skip it.
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;

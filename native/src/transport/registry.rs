@@ -836,6 +836,13 @@ impl ImageDestination for Registry {
         self.reference.digest.as_ref().map(Digest::to_string)
     }
 
+    fn docker_reference(&self) -> Option<(String, String)> {
+        Some((
+            self.reference.repository.clone(),
+            self.reference.tag.clone().unwrap_or_default(),
+        ))
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         let url = self.url(&format!("blobs/{}", info.digest));
         let response = self
@@ -1014,7 +1021,14 @@ impl ImageDestination for Registry {
             _ => Err(TransportError::Malformed {
                 location: self.location(),
                 reason: format!(
-                    "writing manifest {target}: the registry answered {status} ({detail})"
+                    "writing manifest {target}: the registry answered {status} ({detail}){}",
+                    // distribution 2.8 refuses schema 1 with a bare 500
+                    // unless configured to accept it.
+                    if matches!(media_type, mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED) {
+                        format!("; many registries no longer accept {media_type} manifests")
+                    } else {
+                        String::new()
+                    }
                 ),
             }),
         }

@@ -74,6 +74,9 @@ pub struct Setup {
     pub auth: Auth,
     /// HTTPS with a CA made at start, instead of plain HTTP.
     pub tls: bool,
+    /// Accept Docker schema 1 manifests, which distribution 2.8 refuses
+    /// unless its `compatibility.schema1` is enabled.
+    pub schema1: bool,
 }
 
 impl Setup {
@@ -82,6 +85,7 @@ impl Setup {
         Setup {
             auth: Auth::Anonymous,
             tls: false,
+            schema1: false,
         }
     }
 
@@ -90,6 +94,7 @@ impl Setup {
         Setup {
             auth: Auth::Basic(Credentials::new(user, password)),
             tls: false,
+            schema1: false,
         }
     }
 
@@ -98,6 +103,7 @@ impl Setup {
         Setup {
             auth: Auth::Token(Credentials::new(user, password)),
             tls: false,
+            schema1: false,
         }
     }
 
@@ -109,6 +115,15 @@ impl Setup {
     /// The same, over HTTPS (the token server stays plain HTTP).
     pub fn with_tls(self) -> Setup {
         Setup { tls: true, ..self }
+    }
+
+    /// The same, also accepting Docker schema 1 manifests (whose
+    /// signatures the registry then verifies).
+    pub fn with_schema1(self) -> Setup {
+        Setup {
+            schema1: true,
+            ..self
+        }
     }
 }
 
@@ -175,7 +190,7 @@ impl Registry {
         loop {
             attempt += 1;
             let addr = free_port()?;
-            let text = config_text(&storage, addr, pki.as_ref(), &auth);
+            let text = config_text(&storage, addr, pki.as_ref(), &auth, setup.schema1);
             std::fs::write(&config, text)
                 .map_err(Error::io(format!("writing {}", config.display())))?;
             let mut process = Process::spawn(&program, &config, &log_path)?;
@@ -387,7 +402,13 @@ fn auth_section(auth: &Auth, dir: &Path) -> Result<(String, Option<TokenServer>)
     }
 }
 
-fn config_text(storage: &Path, addr: SocketAddr, pki: Option<&Pki>, auth: &str) -> String {
+fn config_text(
+    storage: &Path,
+    addr: SocketAddr,
+    pki: Option<&Pki>,
+    auth: &str,
+    schema1: bool,
+) -> String {
     let mut secret = [0u8; 16];
     let _ = SystemRandom::new().fill(&mut secret);
     let tls = match pki {
@@ -403,8 +424,13 @@ fn config_text(storage: &Path, addr: SocketAddr, pki: Option<&Pki>, auth: &str) 
          log:\n  level: info\n  formatter: text\n\
          storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n  \
          maintenance:\n    uploadpurging:\n      enabled: false\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n{tls}{auth}",
+         http:\n  addr: {addr}\n  secret: {secret}\n{tls}{auth}{compatibility}",
         storage = yaml_path(storage),
+        compatibility = if schema1 {
+            "compatibility:\n  schema1:\n    enabled: true\n"
+        } else {
+            ""
+        },
         secret = yaml(&STANDARD.encode(secret)),
     )
 }
