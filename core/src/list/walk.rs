@@ -292,12 +292,14 @@ impl Tree {
         self.node(digest).map(|n| &self.nodes[n].list)
     }
 
-    /// The known lists in the order to write them: each once, every list
+    /// The known lists, each with the digest it is known by (its parent's
+    /// spelling; the top-level list's sha256), in the order to write them:
+    /// each once, every list
     /// after the lists it names, the top-level list last. Lists not yet
     /// provided are left out. Refuses loops and chains deeper than
     /// [`MAX_NESTING`] along any path (a list met early through a short
     /// path may also sit at the end of a long one).
-    pub fn order(&self) -> Result<Vec<&List>, WalkError> {
+    pub fn order(&self) -> Result<Vec<(&str, &List)>, WalkError> {
         // Depth-first, with an explicit stack (a long chain must not
         // overflow WebAssembly's small stack). `height` is the longest
         // chain of lists below a finished node.
@@ -368,7 +370,10 @@ impl Tree {
             }
             return Err(WalkError::TooDeep { chain });
         }
-        Ok(order.into_iter().map(|n| &self.nodes[n].list).collect())
+        Ok(order
+            .into_iter()
+            .map(|n| (self.nodes[n].digest.as_str(), &self.nodes[n].list))
+            .collect())
     }
 
     /// The images (entries that are not lists) under the top-level list,
@@ -471,7 +476,7 @@ mod tests {
             .order()
             .unwrap()
             .iter()
-            .map(|l| l.digest().to_string())
+            .map(|(d, _)| d.to_string())
             .collect();
         assert_eq!(order, [digest(&top)]);
     }
@@ -495,7 +500,7 @@ mod tests {
             .order()
             .unwrap()
             .iter()
-            .map(|l| l.digest().to_string())
+            .map(|(d, _)| d.to_string())
             .collect();
         assert_eq!(
             order,
@@ -533,7 +538,7 @@ mod tests {
             .order()
             .unwrap()
             .iter()
-            .map(|l| l.digest().to_string())
+            .map(|(d, _)| d.to_string())
             .collect();
         assert_eq!(order, [digest(&shared), digest(&left), digest(&top)]);
         assert_eq!(tree.images().len(), 1);
