@@ -416,18 +416,12 @@ pub fn plan_top_nested(
             });
         }
         let lists = tree.order().map_err(PlanError::Nested)?;
-        let wants_platform = match &options.selection {
-            Selection::System(_) => true,
-            Selection::Instances { platforms, .. } => !platforms.is_empty(),
-            Selection::All => false,
-        };
-        if wants_platform {
-            let images = tree.images();
-            let choose = |platform: &Platform| {
-                choose_among(&images, platform, &options.choose).map_err(PlanError::NoMatch)
-            };
-            if let Selection::System(platform) = &options.selection {
-                let choice = choose(platform)?;
+        // Platforms are chosen among the images, nested ones included.
+        match &options.selection {
+            Selection::System(platform) => {
+                let images = tree.images();
+                let choice =
+                    choose_among(&images, platform, &options.choose).map_err(PlanError::NoMatch)?;
                 let media_type = images[choice.index].media_type.clone();
                 return Ok(TopPlan::Instance {
                     list_digest,
@@ -435,10 +429,13 @@ pub fn plan_top_nested(
                     media_type,
                 });
             }
-            if let Selection::Instances { digests, platforms } = &options.selection {
+            Selection::Instances { digests, platforms } if !platforms.is_empty() => {
+                let images = tree.images();
                 let mut chosen = digests.clone();
                 for p in platforms {
-                    chosen.push(choose(p)?.digest);
+                    let choice =
+                        choose_among(&images, p, &options.choose).map_err(PlanError::NoMatch)?;
+                    chosen.push(choice.digest);
                 }
                 return plan_lists(
                     top,
@@ -449,6 +446,7 @@ pub fn plan_top_nested(
                     options,
                 );
             }
+            _ => {}
         }
         lists
     };
