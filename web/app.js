@@ -896,9 +896,16 @@ function renderPlan(bytes, ins) {
   }
   let answer;
   try {
-    // First the top-level decision, to learn which instances it needs.
-    const first = ferry.planCopy(bytes, options);
-    answer = first.missing.length ? ferry.planCopy(bytes, options, instancesAtHand(first.missing)) : first;
+    // First the top-level decision, to learn which manifests it needs:
+    // nested lists first, then the instances under them.
+    const given = {};
+    answer = ferry.planCopy(bytes, options);
+    while (answer.missing.length) {
+      const more = instancesAtHand(answer.missing.filter((d) => !(d in given)));
+      if (!Object.keys(more).length) break;
+      Object.assign(given, more);
+      answer = ferry.planCopy(bytes, options, given);
+    }
   } catch (e) {
     $("plan-verdict").replaceChildren(h("span", { class: "bad", id: "plan-error" }, e.message));
     for (const id of ["plan-manifests", "plan-blobs"]) $(id).tBodies[0].replaceChildren();
@@ -908,8 +915,10 @@ function renderPlan(bytes, ins) {
     show("plan", true);
     return;
   }
-  const top = answer.top;
-  const verdict = top.kind === "image"
+  const top = answer.top ?? { kind: "nested" };
+  const verdict = top.kind === "nested"
+    ? "The list names nested lists: their manifests are needed first."
+    : top.kind === "image"
     ? "Copies this one image."
     : top.kind === "instance"
       ? `Copies entry ${top.choice.index} (the one ${options.platform} runs), not the list.`

@@ -23,7 +23,7 @@
 //! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
-//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance digest → manifest text | `top`, `images`, `missing`, `summary` ([`plan::CopyPlan`], once no instance is missing) |
+//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
 //! `docker`) stands for what that transport declares about itself (the
@@ -31,7 +31,11 @@
 //! browser can plan a copy to it without knowing transports. `planCopy`
 //! plans for a destination that has none of the blobs yet; instance
 //! manifests in `instances` must match their digest, and those of
-//! instances the copy does not need are ignored.
+//! instances the copy does not need are ignored. A list whose entries are
+//! lists is planned as `ferry copy` plans it: the nested lists come in
+//! `instances` like images, and until all of them are there, `missing`
+//! names the nested lists still needed (a second call then names the
+//! images).
 //!
 //! Arguments are a JSON object (an empty string means `{}`; `null` members
 //! count as absent). Member names are exact, and unknown or repeated ones
@@ -538,10 +542,25 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         conversion: Option<&'a plan::ListConversion>,
         #[serde(rename = "cannotModify", skip_serializing_if = "Option::is_none")]
         cannot_modify: Option<Option<plan::CannotModify>>,
+        /// The nested lists to write, in writing order.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nested: Option<Vec<NestedAnswer<'a>>>,
+    }
+    /// A nested list to write.
+    #[derive(Serialize)]
+    struct NestedAnswer<'a> {
+        digest: &'a str,
+        #[serde(rename = "listMediaType")]
+        list_media_type: &'a str,
+        entries: &'a [plan::EntryAction],
+        conversion: &'a plan::ListConversion,
+        #[serde(rename = "cannotModify")]
+        cannot_modify: Option<plan::CannotModify>,
     }
     #[derive(Serialize)]
     struct CopyAnswer<'a> {
-        top: TopAnswer<'a>,
+        /// `None` until every nested list is given.
+        top: Option<TopAnswer<'a>>,
         images: &'a [plan::ImagePlan],
         missing: &'a [String],
         summary: Option<plan::CopyPlan>,
@@ -587,7 +606,54 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         media_type: &media_type,
         has_signatures,
     };
-    let top_plan = plan::plan_top(&top, &destination, &options).map_err(Failure::message)?;
+    // Looked up once per manifest: an index, so thousands of instances do
+    // not make thousands of scans (the first member of a name wins, as in
+    // `Object::get_exact`).
+    let members = &instances.object.members;
+    let mut given: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, member) in members.iter().enumerate() {
+        given.entry(member.key.as_str()).or_insert(i);
+    }
+    let lookup = |digest: &str| {
+        let found = given.get(digest).map(|&i| &members[i].value);
+        instances.string_value(digest, found)
+    };
+    // Nested lists come in `instances` too; the plan waits for them.
+    let mut tree = plan::nested_lists(&top, &options).map_err(Failure::message)?;
+    if let Some(tree) = &mut tree {
+        loop {
+            let mut ready = Vec::new();
+            for wanted in tree.wanted() {
+                if let Some(text) = lookup(&wanted.digest)? {
+                    ready.push((wanted.digest.clone(), text));
+                }
+            }
+            if ready.is_empty() {
+                break;
+            }
+            for (digest, text) in ready {
+                tree.provide(&digest, text.as_bytes(), "")
+                    .map_err(Failure::message)?;
+            }
+        }
+        if !tree.is_complete() {
+            let missing: Vec<String> = tree.wanted().iter().map(|w| w.digest.clone()).collect();
+            return ok(CopyAnswer {
+                top: None,
+                images: &[],
+                missing: &missing,
+                summary: None,
+            });
+        }
+    }
+    let top_plan = plan::plan_top_nested(
+        &top,
+        tree.as_ref(),
+        &signed_instances,
+        &destination,
+        &options,
+    )
+    .map_err(Failure::message)?;
 
     // The images to plan: (digest, media type from the list, list digest, in a list).
     let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
@@ -596,16 +662,11 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         plan::TopPlan::Instance {
             list_digest,
             choice,
+            entry,
         } => {
-            let list = List::parse(input).map_err(Failure::message)?;
-            let entry_type = list
-                .entries
-                .get(choice.index)
-                .map(|e| e.media_type.clone())
-                .unwrap_or_default();
             wanted.push((
                 choice.digest.clone(),
-                entry_type,
+                entry.media_type.clone(),
                 Some(list_digest.to_string()),
                 false,
             ));
@@ -639,18 +700,8 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             .map_err(Failure::message)?,
         );
     }
-    // Looked up once per instance: an index, so thousands of instances do
-    // not make thousands of scans (the first member of a name wins, as in
-    // `Object::get_exact`).
-    let members = &instances.object.members;
-    let mut given: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, member) in members.iter().enumerate() {
-        given.entry(member.key.as_str()).or_insert(i);
-    }
     for (digest, entry_type, list_digest, in_list) in &wanted {
-        let found = given.get(digest.as_str()).map(|&i| &members[i].value);
-        let text = instances.string_value(digest, found)?;
-        let Some(text) = text else {
+        let Some(text) = lookup(digest)? else {
             missing.push(digest.clone());
             continue;
         };
@@ -693,12 +744,14 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         entries: None,
         conversion: None,
         cannot_modify: None,
+        nested: None,
     };
     match &top_plan {
         plan::TopPlan::Image => {}
         plan::TopPlan::Instance {
             list_digest,
             choice,
+            ..
         } => {
             top.kind = "instance";
             top.list_digest = Some(list_digest.as_str());
@@ -710,10 +763,23 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             top.entries = Some(&list_plan.entries);
             top.conversion = Some(&list_plan.conversion);
             top.cannot_modify = Some(list_plan.cannot_modify);
+            top.nested = Some(
+                list_plan
+                    .nested
+                    .iter()
+                    .map(|n| NestedAnswer {
+                        digest: &n.digest,
+                        list_media_type: n.list.list_media_type(),
+                        entries: &n.entries,
+                        conversion: &n.conversion,
+                        cannot_modify: n.cannot_modify,
+                    })
+                    .collect(),
+            );
         }
     }
     ok(CopyAnswer {
-        top,
+        top: Some(top),
         images: &images,
         missing: &missing,
         summary,
@@ -934,6 +1000,63 @@ mod tests {
             unconverted.contains(r#""needs_conversion":false"#),
             "{unconverted}"
         );
+    }
+
+    #[test]
+    fn plan_copy_asks_for_nested_lists_then_their_images_and_counts_them() {
+        const TOP: &str = include_str!("../tests/fixtures/plan/nested-index.json");
+        const CHILD: &str = include_str!("../tests/fixtures/plan/nested-child.json");
+        const IMAGES: [&str; 3] = [
+            include_str!("../tests/fixtures/plan/amd64.json"),
+            include_str!("../tests/fixtures/plan/arm64.json"),
+            include_str!("../tests/fixtures/plan/arm-v7.json"),
+        ];
+        let child = crate::Digest::sha256_of(CHILD.as_bytes());
+        let plan = |given: &[&str]| {
+            let members: Vec<String> = given
+                .iter()
+                .map(|text| {
+                    alloc::format!(
+                        "\"{}\":{}",
+                        crate::Digest::sha256_of(text.as_bytes()),
+                        serde_json::to_string(text).unwrap()
+                    )
+                })
+                .collect();
+            call(
+                "planCopy",
+                TOP.as_bytes(),
+                &alloc::format!(
+                    r#"{{"options":{{"destination":{{"kind":"oci"}},"selection":"all"}},"instances":{{{}}}}}"#,
+                    members.join(",")
+                ),
+            )
+        };
+        let first = plan(&[]);
+        assert_eq!(
+            first,
+            alloc::format!(
+                r#"{{"ok":{{"top":null,"images":[],"missing":["{child}"],"summary":null}}}}"#
+            )
+        );
+        let second = plan(&[CHILD]);
+        assert!(second.contains(r#""top":{"kind":"list","#), "{second}");
+        assert!(
+            second.contains(&alloc::format!(r#""nested":[{{"digest":"{child}","#)),
+            "{second}"
+        );
+        assert!(second.contains(r#""summary":null"#), "{second}");
+        let mut all = alloc::vec![CHILD];
+        all.extend(IMAGES);
+        let third = plan(&all);
+        let answer: serde_json::Value = serde_json::from_str(&third).unwrap();
+        let manifests = answer["ok"]["summary"]["manifests"].as_array().unwrap();
+        let roles: Vec<&str> = manifests
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["instance", "instance", "instance", "list", "list"]);
+        assert_eq!(manifests[3]["sourceDigest"], child.as_str());
     }
 
     #[test]

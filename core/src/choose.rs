@@ -173,6 +173,19 @@ pub fn choose_instance(
     wanted: &Platform,
     options: &ChooseOptions,
 ) -> Result<Choice, NoMatch> {
+    let entries: Vec<&crate::Descriptor> = list.entries.iter().collect();
+    choose_among(&entries, wanted, options)
+}
+
+/// Chooses among `entries` as [`choose_instance`] does among a list's: the
+/// images of a list with nested lists, in the order
+/// [`crate::list::Tree::images`] gives them (`index` and the explanation
+/// count positions in `entries`).
+pub fn choose_among(
+    entries: &[&crate::Descriptor],
+    wanted: &Platform,
+    options: &ChooseOptions,
+) -> Result<Choice, NoMatch> {
     let ladder = wanted_platforms(wanted, options);
     let rungs = ladder.len();
     let ladder_text = ladder
@@ -188,9 +201,9 @@ pub fn choose_instance(
         .join(", ");
 
     // (rank, zstd-preference key, revision preference, index) per entry.
-    let mut verdicts: Vec<Verdict> = Vec::with_capacity(list.entries.len());
+    let mut verdicts: Vec<Verdict> = Vec::with_capacity(entries.len());
     let mut best: Option<((usize, bool, u64, usize), usize)> = None;
-    for (index, entry) in list.entries.iter().enumerate() {
+    for (index, entry) in entries.iter().enumerate() {
         let platform_text = entry.platform.as_ref().map(Platform::to_string);
         let mut verdict = Verdict {
             index,
@@ -290,7 +303,7 @@ pub fn choose_instance(
         Some((_, index)) => {
             verdicts[index].chosen = true;
             Ok(Choice {
-                digest: list.entries[index].digest_text.clone(),
+                digest: entries[index].digest_text.clone(),
                 index,
                 explanation: verdicts,
             })

@@ -7,7 +7,8 @@ use ferry_core::list::{ConvertOptions, InstanceUpdate};
 use ferry_core::media_type as mt;
 use ferry_core::plan::{
     CannotModify, CopiedInstance, CopyOptions, Destination, EntryAction, ImageContext, PlanError,
-    Selection, Top, TopPlan, Unselected, finish_list, plan_image, plan_top, summarize,
+    Selection, Top, TopPlan, Unselected, finish_list, nested_lists, plan_image, plan_top,
+    plan_top_nested, summarize,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -511,4 +512,218 @@ fn the_summary_moves_a_shared_blob_once_largest_first_and_skips_present_ones() {
     // Nothing converts, so every digest is known, the list's included.
     assert_eq!(summary.manifests.len(), 4);
     assert!(summary.manifests.iter().all(|m| m.digest.is_some()));
+}
+
+// Nested lists: nested-index.json names nested-child.json (amd64, arm64)
+// and arm-v7.json.
+
+fn digest_of(bytes: &[u8]) -> String {
+    ferry_core::Digest::sha256_of(bytes).to_string()
+}
+
+/// Plans the nested fixture with its nested list read, as the engine does.
+fn plan_nested(
+    opts: &CopyOptions,
+    destination: &Destination,
+    signed_lists: &[String],
+) -> Result<TopPlan, PlanError> {
+    let bytes = fixture("nested-index.json");
+    let child = fixture("nested-child.json");
+    let top = top(&bytes);
+    let mut tree = nested_lists(&top, opts)?.expect("a list");
+    let wanted: Vec<String> = tree.wanted().iter().map(|w| w.digest.clone()).collect();
+    assert_eq!(wanted, [digest_of(&child)]);
+    tree.provide(&wanted[0], &child, "").unwrap();
+    plan_top_nested(&top, Some(&tree), signed_lists, destination, opts)
+}
+
+fn copied_digests(plan: &ferry_core::plan::ListPlan) -> Vec<&str> {
+    plan.instances_to_copy()
+        .iter()
+        .map(|d| d.digest_text.as_str())
+        .collect()
+}
+
+#[test]
+fn a_nested_list_that_was_not_read_is_missing_from_the_plan() {
+    let bytes = fixture("nested-index.json");
+    let err = plan_top(&top(&bytes), &anything(), &options(Selection::All)).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::MissingInstance {
+            digest: digest_of(&fixture("nested-child.json"))
+        }
+    );
+}
+
+#[test]
+fn all_copies_every_image_under_a_nested_list_and_the_nested_list_itself() {
+    let plan = list_plan(plan_nested(&options(Selection::All), &oci_layout(), &[]).unwrap());
+    assert_eq!(plan.entries, [EntryAction::Copy; 2]);
+    assert_eq!(plan.nested.len(), 1);
+    assert_eq!(
+        plan.nested[0].digest,
+        digest_of(&fixture("nested-child.json"))
+    );
+    assert_eq!(plan.nested[0].entries, [EntryAction::Copy; 2]);
+    assert_eq!(
+        copied_digests(&plan),
+        [
+            digest_of(&fixture("amd64.json")),
+            digest_of(&fixture("arm64.json")),
+            digest_of(&fixture("arm-v7.json"))
+        ]
+    );
+}
+
+#[test]
+fn an_unchanged_nested_list_keeps_its_parent_byte_for_byte() {
+    let plan = list_plan(plan_nested(&options(Selection::All), &oci_layout(), &[]).unwrap());
+    let nested = &plan.nested[0];
+    let child = finish_list(
+        nested,
+        &copied_unchanged(nested),
+        &ConvertOptions::default(),
+    )
+    .unwrap()
+    .remove(0);
+    assert!(child.unchanged);
+    let copied = vec![CopiedInstance {
+        source_digest: nested.digest.clone(),
+        written: InstanceUpdate {
+            digest: child.digest.to_string(),
+            size: child.bytes.len() as i64,
+            media_type: child.media_type,
+        },
+    }]
+    .into_iter()
+    .chain(copied_unchanged(&plan).into_iter().skip(1))
+    .collect::<Vec<_>>();
+    let top = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap();
+    assert_eq!(top[0].bytes, fixture("nested-index.json"));
+}
+
+#[test]
+fn the_system_image_is_chosen_among_the_images_inside_nested_lists() {
+    let opts = options(Selection::System(Platform::new("linux", "arm64", "")));
+    match plan_nested(&opts, &anything(), &[]).unwrap() {
+        TopPlan::Instance {
+            choice,
+            entry,
+            list_digest,
+        } => {
+            assert_eq!(choice.digest, digest_of(&fixture("arm64.json")));
+            // Positions count images: amd64, arm64, then arm/v7.
+            assert_eq!(choice.index, 1);
+            assert_eq!(choice.explanation.len(), 3);
+            assert_eq!(entry.media_type, mt::OCI_MANIFEST);
+            assert_eq!(
+                list_digest.to_string(),
+                digest_of(&fixture("nested-index.json"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_platform_inside_a_nested_list_copies_that_list_with_the_rest_kept() {
+    let opts = options(Selection::Instances {
+        digests: vec![],
+        platforms: vec![Platform::new("linux", "arm64", "")],
+    });
+    let plan = list_plan(plan_nested(&opts, &oci_layout(), &[]).unwrap());
+    assert_eq!(plan.entries, [EntryAction::Copy, EntryAction::Keep]);
+    assert_eq!(
+        plan.nested[0].entries,
+        [EntryAction::Keep, EntryAction::Copy]
+    );
+    assert_eq!(copied_digests(&plan), [digest_of(&fixture("arm64.json"))]);
+}
+
+#[test]
+fn stripping_around_a_platform_inside_a_nested_list_drops_at_every_level() {
+    let mut opts = options(Selection::Instances {
+        digests: vec![],
+        platforms: vec![Platform::new("linux", "arm64", "")],
+    });
+    opts.unselected = Unselected::Strip;
+    let plan = list_plan(plan_nested(&opts, &oci_layout(), &[]).unwrap());
+    assert_eq!(plan.entries, [EntryAction::Copy, EntryAction::Drop]);
+    assert_eq!(
+        plan.nested[0].entries,
+        [EntryAction::Drop, EntryAction::Copy]
+    );
+}
+
+#[test]
+fn a_digest_naming_a_nested_list_copies_it_whole() {
+    let child = digest_of(&fixture("nested-child.json"));
+    let opts = options(Selection::Instances {
+        digests: vec![child],
+        platforms: vec![],
+    });
+    let plan = list_plan(plan_nested(&opts, &oci_layout(), &[]).unwrap());
+    assert_eq!(plan.entries, [EntryAction::Copy, EntryAction::Keep]);
+    assert_eq!(plan.nested[0].entries, [EntryAction::Copy; 2]);
+    assert_eq!(copied_digests(&plan).len(), 2);
+}
+
+#[test]
+fn a_signed_nested_list_may_not_be_converted() {
+    let mut opts = options(Selection::All);
+    opts.forced = Some(mt::DOCKER_V2S2.into());
+    let child = digest_of(&fixture("nested-child.json"));
+    let err = plan_nested(&opts, &anything(), std::slice::from_ref(&child)).unwrap_err();
+    match &err {
+        PlanError::ListMustChange { reason, change } => {
+            assert_eq!(*reason, CannotModify::WouldInvalidateSignatures);
+            assert!(change.contains(&child), "{change}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(plan_nested(&opts, &anything(), &[]).is_ok());
+}
+
+#[test]
+fn the_summary_lists_nested_lists_before_the_top_level_list() {
+    let opts = options(Selection::All);
+    let plan = plan_nested(&opts, &oci_layout(), &[]).unwrap();
+    let images: Vec<_> = ["amd64.json", "arm64.json", "arm-v7.json"]
+        .iter()
+        .map(|f| {
+            plan_image(
+                &fixture(f),
+                "",
+                false,
+                &oci_layout(),
+                &opts,
+                ImageContext {
+                    list_digest: None,
+                    in_list: true,
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let bytes = fixture("nested-index.json");
+    let summary = summarize(&plan, &bytes, &images, &[]);
+    let roles: Vec<(&str, &str)> = summary
+        .manifests
+        .iter()
+        .map(|m| (m.role, m.source_digest.as_str()))
+        .collect();
+    let child = digest_of(&fixture("nested-child.json"));
+    let top_digest = digest_of(&bytes);
+    assert_eq!(roles.len(), 5);
+    assert_eq!(
+        &roles[3..],
+        [("list", child.as_str()), ("list", top_digest.as_str())]
+    );
+    assert!(roles[..3].iter().all(|(role, _)| *role == "instance"));
+    assert_eq!(summary.manifests[3].digest.as_deref(), Some(child.as_str()));
+    assert_eq!(
+        summary.manifests[4].digest.as_deref(),
+        Some(top_digest.as_str())
+    );
 }

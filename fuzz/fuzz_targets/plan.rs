@@ -91,6 +91,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(TopPlan::Instance {
             list_digest,
             choice,
+            ..
         }) => {
             assert_eq!(list_digest.as_str(), sha256(document));
             let list = ferry_core::List::from_blob(

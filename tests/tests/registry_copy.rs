@@ -401,3 +401,69 @@ fn credentials_come_from_an_auth_file_when_no_creds_are_given() {
     );
     assert_eq!(sha256(&out.stdout), DEMO_INDEX_DIGEST);
 }
+
+/// ferry's nested-index fixture (native/tests/fixtures/nested-index): an
+/// OCI index naming a nested index of two images, and a third image.
+const NESTED_TOP: &str = "sha256:128b09475903ed6931059bea70e791d8b73cc325abe294db73907b89805a2088";
+const NESTED_CHILD: &str =
+    "sha256:42c47f7995a56036f10631bcf126e7923e79b459663c51942cb20fe5fd05b60e";
+
+#[test]
+fn a_nested_index_is_pushed_whole_and_skopeo_reads_both_indexes_back() {
+    let registry = Registry::start(Setup::plain());
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../native/tests/fixtures/nested-index");
+    let target = registry.docker_ref("nested/index:v1");
+    let digest = ok(ferry(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        &format!("oci:{}:nested", fixture.display()),
+        &target,
+    ]));
+    assert_eq!(digest, NESTED_TOP);
+    let raw = skopeo(["inspect", "--raw", "--tls-verify=false", &target]);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(sha256(&raw.stdout), NESTED_TOP);
+    let child = registry.docker_ref(&format!("nested/index@{NESTED_CHILD}"));
+    let raw = skopeo(["inspect", "--raw", "--tls-verify=false", &child]);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(sha256(&raw.stdout), NESTED_CHILD);
+    for entry in ferry_core::List::parse(&raw.stdout).unwrap().entries {
+        let image = registry.docker_ref(&format!("nested/index@{}", entry.digest_text));
+        let raw = skopeo(["inspect", "--raw", "--tls-verify=false", &image]);
+        assert!(
+            raw.status.success(),
+            "{}",
+            String::from_utf8_lossy(&raw.stderr)
+        );
+        assert_eq!(sha256(&raw.stdout), entry.digest_text);
+    }
+    // And ferry pulls it back whole.
+    let s = Scratch::new("nested-pull");
+    let oci = s.path("oci");
+    let digest = ok(ferry(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--progress",
+        "none",
+        &target,
+        &format!("oci:{oci}"),
+    ]));
+    assert_eq!(digest, NESTED_TOP);
+    let blob = Path::new(&oci)
+        .join("blobs/sha256")
+        .join(NESTED_CHILD.trim_start_matches("sha256:"));
+    assert!(blob.is_file(), "the nested index was not pulled");
+}

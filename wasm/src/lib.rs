@@ -385,11 +385,20 @@ export type TopPlan =
       entries: ("copy" | "keep" | "drop")[];
       conversion: { selected: string; fallbacks: string[] };
       cannotModify: ImagePlan["cannotModify"];
+      /** The lists nested in it that are written, in writing order (each before the lists naming it). */
+      nested: {
+        digest: string;
+        listMediaType: string;
+        entries: ("copy" | "keep" | "drop")[];
+        conversion: { selected: string; fallbacks: string[] };
+        cannotModify: ImagePlan["cannotModify"];
+      }[];
     };
 
 /** `ferry copy --dry-run`'s summary. */
 export interface CopyPlan {
   manifests: {
+    /** `list`: the top-level list, or a list nested in it (nested lists come first). */
     role: "image" | "instance" | "list";
     sourceDigest: string;
     mediaType: string;
@@ -407,10 +416,11 @@ export interface CopyPlan {
 }
 
 export interface CopyPlanAnswer {
-  top: TopPlan;
+  /** `null` while a nested list is missing (then `missing` names the nested lists). */
+  top: TopPlan | null;
   /** In copy order, for the images whose manifests were at hand. */
   images: ImagePlan[];
-  /** Instances to copy whose manifests were not given. */
+  /** Instances to copy (or nested lists to read) whose manifests were not given. */
   missing: string[];
   /** Once nothing is missing. */
   summary: CopyPlan | null;

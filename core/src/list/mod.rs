@@ -5,7 +5,7 @@ mod convert;
 mod walk;
 
 pub use convert::{Conversion, ConvertOptions, Loss, LossKind};
-pub use walk::{MAX_NESTING, Visit, WalkError};
+pub use walk::{MAX_NESTING, Tree, WalkError, Wanted, is_nested};
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};

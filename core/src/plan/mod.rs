@@ -4,7 +4,10 @@
 //! each is a function over plain data:
 //! 1. [`plan_top`]: what the top-level manifest means for this copy: a
 //!    single image, one instance chosen out of a list, or a list whose
-//!    instances are selected (all, by digest, by platform, or none).
+//!    instances are selected (all, by digest, by platform, or none). A
+//!    list whose entries are lists is read first ([`nested_lists`], then
+//!    [`plan_top_nested`]): selections reach the images inside nested
+//!    lists, and the nested lists are written before the lists naming them.
 //! 2. [`plan_image`]: for each image to copy, the manifest type to write
 //!    (and fallbacks), the blobs it needs, and whether it may be changed.
 //! 3. [`finish_list`]: after the instances are copied, the list bytes to
@@ -29,9 +32,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::choose::{Choice, ChooseOptions, NoMatch, choose_instance};
+use crate::choose::{Choice, ChooseOptions, NoMatch, choose_among};
 use crate::digest::Digest;
-use crate::list::{ConvertOptions, InstanceUpdate, List, ListError, Loss};
+use crate::list::{
+    ConvertOptions, InstanceUpdate, List, ListError, Loss, Tree, WalkError, is_nested,
+};
 use crate::manifest::{self, Descriptor, Manifest, ManifestError};
 use crate::media_type as mt;
 use crate::platform::Platform;
@@ -170,11 +175,15 @@ pub enum PlanError {
         reason: CannotModify,
         change: String,
     },
-    /// An instance manifest the plan needs was not provided.
+    /// An instance manifest (or nested list) the plan needs was not
+    /// provided.
     MissingInstance { digest: String },
-    /// An instance is itself a list (nested lists are copied as part of
-    /// their parent only).
+    /// A manifest planned as an image is a list: the source calls a list
+    /// what the list naming it calls an image.
     NestedList { digest: String },
+    /// Nested lists that cannot be walked (a loop, too deep, or content
+    /// that does not match its digest).
+    Nested(WalkError),
     /// Editing the list failed.
     List(ListError),
     /// A signed schema 1 manifest whose digest cannot be computed.
@@ -233,8 +242,9 @@ impl fmt::Display for PlanError {
             }
             PlanError::NestedList { digest } => write!(
                 f,
-                "instance {digest} is itself a list; copy its parent list with --all"
+                "manifest {digest} is a list, but the list naming it gives it the type of an image"
             ),
+            PlanError::Nested(e) => e.fmt(f),
             PlanError::List(e) => e.fmt(f),
             PlanError::Digest(e) => write!(f, "cannot compute the manifest digest: {e}"),
         }
@@ -270,11 +280,18 @@ impl Top<'_> {
 pub enum TopPlan {
     /// The top level is an image: copy it as it is.
     Image,
-    /// One instance out of a list, for one platform.
+    /// One instance out of a list, for one platform: an image of the list
+    /// or of a list nested in it.
     Instance {
         /// The list's digest, which a digested destination may also name.
         list_digest: Digest,
+        /// `index` and the explanation count the list's images in
+        /// [`Tree::images`] order (for a list without nested lists, its
+        /// entries).
         choice: Choice,
+        /// The chosen entry as its list gives it: its media type, and the
+        /// size its manifest must have.
+        entry: alloc::boxed::Box<Descriptor>,
     },
     /// The list and some of its instances.
     List(alloc::boxed::Box<ListPlan>),
@@ -283,11 +300,18 @@ pub enum TopPlan {
 /// How a list is copied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPlan {
+    /// The digest the list is known by: the top-level list's sha256, a
+    /// nested list's digest as the list naming it writes it.
+    pub digest: String,
     pub list: List,
     /// For each entry: copy it, keep it as it is, or drop it.
     pub entries: Vec<EntryAction>,
     pub conversion: ListConversion,
     pub cannot_modify: Option<CannotModify>,
+    /// For the top-level list: the nested lists to write, in the order to
+    /// write them (every list after the lists it names), each once. Empty
+    /// for a list without nested lists, and in the nested lists' own plans.
+    pub nested: Vec<ListPlan>,
 }
 
 /// What happens to one list entry.
@@ -300,24 +324,75 @@ pub enum EntryAction {
 }
 
 impl ListPlan {
-    /// The entries of the instances to copy, in list order, each digest
-    /// once (the first entry naming it). A set, not a search of the output,
-    /// so a list of thousands of entries plans in O(n log n).
+    /// The entries of the images to copy, each digest once (the first entry
+    /// naming it): those of the nested lists in the order they are written,
+    /// then the list's own, each list in its order. A set, not a search of
+    /// the output, so a list of thousands of entries plans in O(n log n).
     pub fn instances_to_copy(&self) -> Vec<&Descriptor> {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         let mut out = Vec::new();
-        for (i, (entry, action)) in self.list.entries.iter().zip(&self.entries).enumerate() {
-            if *action == EntryAction::Copy && seen.insert(&entry.digest_text, i).is_none() {
-                out.push(entry);
+        for plan in self.nested.iter().chain(core::iter::once(self)) {
+            for (i, (entry, action)) in plan.list.entries.iter().zip(&plan.entries).enumerate() {
+                if *action == EntryAction::Copy
+                    && !is_nested(entry)
+                    && seen.insert(&entry.digest_text, i).is_none()
+                {
+                    out.push(entry);
+                }
             }
         }
         out
     }
 }
 
-/// Decides what the top-level manifest means for the copy.
+/// Whether the selection copies no image (`--multi-arch index-only`): the
+/// list alone is written, and lists nested in it are not read.
+fn copies_no_image(selection: &Selection) -> bool {
+    matches!(selection, Selection::Instances { digests, platforms } if digests.is_empty() && platforms.is_empty())
+}
+
+/// The lists nested in the top-level list that this copy must read: a
+/// [`Tree`] of the top-level list, to grow with [`Tree::wanted`] and
+/// [`Tree::provide`] before [`plan_top_nested`]. `None` when the top level
+/// is an image, or when the selection copies no image.
+pub fn nested_lists(top: &Top<'_>, options: &CopyOptions) -> Result<Option<Tree>, PlanError> {
+    let media_type = top.media_type();
+    if !mt::is_list(&media_type) || copies_no_image(&options.selection) {
+        return Ok(None);
+    }
+    let list = List::from_blob(top.bytes, &media_type).map_err(|error| PlanError::Manifest {
+        what: "the manifest list".into(),
+        error,
+    })?;
+    Tree::new(list).map(Some).map_err(PlanError::Nested)
+}
+
+/// Decides what the top-level manifest means for the copy, for a list
+/// without nested lists (or a selection that copies no image). A nested
+/// list the selection needs is [`PlanError::MissingInstance`]; read them
+/// with [`nested_lists`] and plan with [`plan_top_nested`].
 pub fn plan_top(
     top: &Top<'_>,
+    destination: &Destination,
+    options: &CopyOptions,
+) -> Result<TopPlan, PlanError> {
+    plan_top_nested(top, None, &[], destination, options)
+}
+
+/// Decides what the top-level manifest means for the copy. `tree` is
+/// [`nested_lists`]'s tree for this same top, grown until nothing is
+/// wanted; `signed_lists` are the digests of nested lists that carry
+/// signatures (they may not change unless signatures are removed).
+///
+/// A platform choice (`System`, or platforms in `Instances`) chooses among
+/// the images under the list, nested lists descended into in document
+/// order ([`Tree::images`]); a nested list's own entry is never chosen. A
+/// selected image is copied with every list on its way up, and a digest
+/// in `Instances` may also name a nested list, which is then copied whole.
+pub fn plan_top_nested(
+    top: &Top<'_>,
+    tree: Option<&Tree>,
+    signed_lists: &[String],
     destination: &Destination,
     options: &CopyOptions,
 ) -> Result<TopPlan, PlanError> {
@@ -326,37 +401,97 @@ pub fn plan_top(
         // A single image is copied whatever the selection says.
         return Ok(TopPlan::Image);
     }
-    let list = List::from_blob(top.bytes, &media_type).map_err(|error| PlanError::Manifest {
-        what: "the manifest list".into(),
-        error,
-    })?;
-    let list_digest = Digest::sha256_of(top.bytes);
-    let wanted = match &options.selection {
-        Selection::System(platform) => {
-            let choice =
-                choose_instance(&list, platform, &options.choose).map_err(PlanError::NoMatch)?;
-            return Ok(TopPlan::Instance {
-                list_digest,
-                choice,
-            });
-        }
-        Selection::All => None,
-        Selection::Instances { digests, platforms } => {
-            let mut wanted: Vec<String> = Vec::new();
-            for d in digests {
-                if list.instance(d).is_none() {
-                    return Err(PlanError::UnknownInstance { digest: d.clone() });
-                }
-                wanted.push(d.clone());
-            }
-            for p in platforms {
-                let choice =
-                    choose_instance(&list, p, &options.choose).map_err(PlanError::NoMatch)?;
-                wanted.push(choice.digest);
-            }
-            Some(wanted)
+    let parsed;
+    let list = match tree {
+        Some(tree) => tree.root(),
+        None => {
+            parsed =
+                List::from_blob(top.bytes, &media_type).map_err(|error| PlanError::Manifest {
+                    what: "the manifest list".into(),
+                    error,
+                })?;
+            &parsed
         }
     };
+    let list_digest = Digest::sha256_of(top.bytes);
+    // The lists to plan, children first, the top-level list last.
+    let built;
+    let lists: Vec<(&str, &List)> = if copies_no_image(&options.selection) {
+        alloc::vec![(list_digest.as_str(), list)]
+    } else {
+        let tree = match tree {
+            Some(tree) => tree,
+            None => {
+                built = Tree::new(list.clone()).map_err(PlanError::Nested)?;
+                &built
+            }
+        };
+        if let Some(wanted) = tree.wanted().first() {
+            return Err(PlanError::MissingInstance {
+                digest: wanted.digest.clone(),
+            });
+        }
+        let lists = tree.order().map_err(PlanError::Nested)?;
+        // Platforms are chosen among the images, nested ones included.
+        match &options.selection {
+            Selection::System(platform) => {
+                let images = tree.images();
+                let choice =
+                    choose_among(&images, platform, &options.choose).map_err(PlanError::NoMatch)?;
+                let entry = alloc::boxed::Box::new(images[choice.index].clone());
+                return Ok(TopPlan::Instance {
+                    list_digest,
+                    choice,
+                    entry,
+                });
+            }
+            Selection::Instances { digests, platforms } if !platforms.is_empty() => {
+                let images = tree.images();
+                let mut chosen = digests.clone();
+                for p in platforms {
+                    let choice =
+                        choose_among(&images, p, &options.choose).map_err(PlanError::NoMatch)?;
+                    chosen.push(choice.digest);
+                }
+                return plan_lists(
+                    top,
+                    &lists,
+                    Some(&chosen),
+                    signed_lists,
+                    destination,
+                    options,
+                );
+            }
+            _ => {}
+        }
+        lists
+    };
+    let wanted = match &options.selection {
+        Selection::Instances { digests, .. } => Some(digests.as_slice()),
+        _ => None,
+    };
+    plan_lists(top, &lists, wanted, signed_lists, destination, options)
+}
+
+/// Plans a list and the lists nested in it (`lists`, children first, the
+/// top-level list last), copying the images and lists named in `wanted`
+/// (everything when `None`).
+fn plan_lists(
+    top: &Top<'_>,
+    lists: &[(&str, &List)],
+    wanted: Option<&[String]>,
+    signed_lists: &[String],
+    destination: &Destination,
+    options: &CopyOptions,
+) -> Result<TopPlan, PlanError> {
+    let (list_digest, list) = lists[lists.len() - 1];
+    if let Some(wanted) = wanted {
+        for d in wanted {
+            if !lists.iter().any(|(_, l)| l.instance(d).is_some()) {
+                return Err(PlanError::UnknownInstance { digest: d.clone() });
+            }
+        }
+    }
     if !destination.accepts_lists() {
         return Err(PlanError::DestinationRejectsLists {
             supported_types: destination.supported_types.clone(),
@@ -364,55 +499,127 @@ pub fn plan_top(
     }
     let digested = destination.reference_digest.is_some();
     if let Some(expected) = &destination.reference_digest
-        && expected != list_digest.as_str()
+        && expected != list_digest
     {
         return Err(PlanError::DestinationDigestMismatch {
             expected: expected.clone(),
             actual: list_digest.to_string(),
         });
     }
-    let reason = cannot_modify(
-        top.has_signatures && !options.remove_signatures,
-        digested,
-        options.preserve_digests,
-    );
-    let conversion = list_conversion(
-        list.list_media_type(),
-        &destination.supported_types,
-        options.forced.as_deref(),
-    )?;
-    if let Some(reason) = reason
-        && conversion.selected != list.list_media_type()
-    {
-        return Err(PlanError::ListMustChange {
-            reason,
-            change: alloc::format!("converted to {}", conversion.selected),
+    let actions = entry_actions(lists, wanted, options.unselected);
+    let mut plans = Vec::new();
+    for (i, ((digest, this), (entries, copied))) in lists.iter().zip(actions).enumerate() {
+        let is_top = i == lists.len() - 1;
+        if !copied && !is_top {
+            continue;
+        }
+        let signed = if is_top {
+            top.has_signatures
+        } else {
+            signed_lists.iter().any(|s| s == digest)
+        };
+        let reason = cannot_modify(
+            signed && !options.remove_signatures,
+            digested,
+            options.preserve_digests,
+        );
+        let conversion = list_conversion(
+            this.list_media_type(),
+            &destination.supported_types,
+            options.forced.as_deref(),
+        )?;
+        let which = if is_top {
+            String::new()
+        } else {
+            alloc::format!("nested list {digest} ")
+        };
+        if let Some(reason) = reason
+            && conversion.selected != this.list_media_type()
+        {
+            return Err(PlanError::ListMustChange {
+                reason,
+                change: alloc::format!("{which}converted to {}", conversion.selected),
+            });
+        }
+        if let Some(reason) = reason
+            && entries.contains(&EntryAction::Drop)
+        {
+            return Err(PlanError::ListMustChange {
+                reason,
+                change: alloc::format!("{which}unselected platforms stripped"),
+            });
+        }
+        plans.push(ListPlan {
+            digest: digest.to_string(),
+            list: (*this).clone(),
+            entries,
+            conversion,
+            cannot_modify: reason,
+            nested: Vec::new(),
         });
     }
-    let entries: Vec<EntryAction> = list
-        .entries
-        .iter()
-        .map(|e| match &wanted {
-            None => EntryAction::Copy,
-            Some(w) if w.contains(&e.digest_text) => EntryAction::Copy,
-            Some(_) if options.unselected == Unselected::Strip => EntryAction::Drop,
-            Some(_) => EntryAction::Keep,
-        })
-        .collect();
-    if let Some(reason) = reason
-        && entries.contains(&EntryAction::Drop)
-    {
-        return Err(PlanError::ListMustChange {
-            reason,
-            change: "unselected platforms stripped".into(),
-        });
+    let mut root = plans.pop().expect("the top-level list is always planned");
+    debug_assert_eq!(root.list.raw(), list.raw());
+    root.nested = plans;
+    Ok(TopPlan::List(alloc::boxed::Box::new(root)))
+}
+
+/// For each of `lists` (children first, the top-level list last): what
+/// happens to each entry, and whether the list is copied at all. A list
+/// named in `wanted` is copied whole, with everything below it; an entry
+/// is copied when it is a wanted image or a nested list that is copied;
+/// the rest are kept or dropped as `unselected` says. `None` copies all.
+fn entry_actions(
+    lists: &[(&str, &List)],
+    wanted: Option<&[String]>,
+    unselected: Unselected,
+) -> Vec<(Vec<EntryAction>, bool)> {
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (digest, _)) in lists.iter().enumerate() {
+        at.insert(digest, i);
     }
-    Ok(TopPlan::List(alloc::boxed::Box::new(ListPlan {
-        list,
-        entries,
-        conversion,
-        cannot_modify: reason,
-    })))
+    let is_wanted = |digest: &str| wanted.is_none_or(|w| w.iter().any(|d| d == digest));
+    let child = |entry: &Descriptor| {
+        if is_nested(entry) {
+            at.get(entry.digest_text.as_str()).copied()
+        } else {
+            None
+        }
+    };
+    // Whole lists, parents first (the reverse of writing order).
+    let mut whole = alloc::vec![false; lists.len()];
+    for (i, (digest, list)) in lists.iter().enumerate().rev() {
+        whole[i] |= is_wanted(digest);
+        if whole[i] {
+            for c in list.entries.iter().filter_map(child) {
+                whole[c] = true;
+            }
+        }
+    }
+    // Copied lists, children first.
+    let mut copied = alloc::vec![false; lists.len()];
+    let mut out = Vec::with_capacity(lists.len());
+    for (i, (_, list)) in lists.iter().enumerate() {
+        let entries: Vec<EntryAction> = list
+            .entries
+            .iter()
+            .map(|e| {
+                let copy = whole[i]
+                    || match child(e) {
+                        Some(c) => copied[c],
+                        None => !is_nested(e) && is_wanted(&e.digest_text),
+                    };
+                match copy {
+                    true => EntryAction::Copy,
+                    false if unselected == Unselected::Strip => EntryAction::Drop,
+                    false => EntryAction::Keep,
+                }
+            })
+            .collect();
+        copied[i] = whole[i] || entries.contains(&EntryAction::Copy);
+        out.push((entries, copied[i]));
+    }
+    out
 }
 
 /// One blob an image needs.
@@ -684,7 +891,8 @@ pub fn finish_list(
 /// A manifest the copy will write.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlannedManifest {
-    /// `image`, `instance` or `list`.
+    /// `image`, `instance` (an image of a list) or `list` (the top-level
+    /// list, or a list nested in it).
     pub role: &'static str,
     #[serde(rename = "sourceDigest")]
     pub source_digest: String,
@@ -735,7 +943,8 @@ pub struct CopyPlan {
 
 /// Combines the plans of a copy into one [`CopyPlan`]. `images` are the
 /// image plans in copy order; `present` lists blob digests the destination
-/// already has.
+/// already has. Nested lists are listed before the lists naming them, in
+/// the order they are written, the top-level list last.
 pub fn summarize(
     top: &TopPlan,
     top_bytes: &[u8],
@@ -758,17 +967,51 @@ pub fn summarize(
     }
     let mut list_entries = Vec::new();
     if let TopPlan::List(plan) = top {
-        let unchanged = plan.conversion.selected == plan.list.list_media_type()
-            && !plan.entries.contains(&EntryAction::Drop)
-            && images.iter().all(|i| !i.conversion.needs_conversion);
-        let digest = Digest::sha256_of(top_bytes).to_string();
-        manifests.push(PlannedManifest {
-            role: "list",
-            source_digest: digest.clone(),
-            media_type: plan.conversion.selected.clone(),
-            digest: unchanged.then_some(digest),
-            fallbacks: plan.conversion.fallbacks.clone(),
-        });
+        // A list is written unchanged when its type stays, nothing is
+        // dropped, and everything it copies is unchanged: nested lists are
+        // decided before the lists naming them.
+        let mut image_at: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, image) in images.iter().enumerate() {
+            image_at.entry(&image.source_digest).or_insert(i);
+        }
+        let mut list_at: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut unchanged_lists: Vec<bool> = Vec::new();
+        let top_digest = Digest::sha256_of(top_bytes).to_string();
+        for (i, list) in plan
+            .nested
+            .iter()
+            .chain(core::iter::once(&**plan))
+            .enumerate()
+        {
+            let unchanged = list.conversion.selected == list.list.list_media_type()
+                && !list.entries.contains(&EntryAction::Drop)
+                && list.list.entries.iter().zip(&list.entries).all(|(e, a)| {
+                    *a != EntryAction::Copy
+                        || if is_nested(e) {
+                            list_at
+                                .get(e.digest_text.as_str())
+                                .is_some_and(|&j| unchanged_lists[j])
+                        } else {
+                            image_at
+                                .get(e.digest_text.as_str())
+                                .is_none_or(|&k| !images[k].conversion.needs_conversion)
+                        }
+                });
+            list_at.insert(&list.digest, i);
+            unchanged_lists.push(unchanged);
+            let digest = if i == plan.nested.len() {
+                top_digest.clone()
+            } else {
+                list.digest.clone()
+            };
+            manifests.push(PlannedManifest {
+                role: "list",
+                source_digest: digest.clone(),
+                media_type: list.conversion.selected.clone(),
+                digest: unchanged.then_some(digest),
+                fallbacks: list.conversion.fallbacks.clone(),
+            });
+        }
         list_entries = plan.entries.clone();
     }
 

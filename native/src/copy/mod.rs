@@ -25,14 +25,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_core::list::{ConvertOptions, InstanceUpdate, LossKind};
+use ferry_core::list::{ConvertOptions, InstanceUpdate, LossKind, Tree};
 use ferry_core::manifest::edit::{self, LayerUpdate};
 use ferry_core::manifest::{self, Manifest};
 use ferry_core::media_type as mt;
 use ferry_core::plan::compression::{self, BlobOperation, Desired};
 use ferry_core::plan::{
-    self, CopiedInstance, CopyOptions, CopyPlan, Destination, ImageContext, ImagePlan, PlanError,
-    Top, TopPlan,
+    self, CopiedInstance, CopyOptions, CopyPlan, Destination, ImageContext, ImagePlan,
+    ListCandidate, PlanError, Top, TopPlan,
 };
 use ferry_core::{Digest, DigestError};
 use tokio::sync::Semaphore;
@@ -232,7 +232,16 @@ pub async fn copy(
         media_type: &top_type,
         has_signatures: false,
     };
-    let mut top_plan = plan::plan_top(&top, &destination, options)?;
+    // Lists nested in the list are read before planning: a platform choice
+    // reaches into them, and they are copied with it.
+    let nested = read_nested_lists(&*src, &top, options).await?;
+    let mut top_plan = plan::plan_top_nested(
+        &top,
+        nested.tree.as_ref(),
+        &nested.signed(),
+        &destination,
+        options,
+    )?;
     // The top level's own signatures are read only when the copy writes
     // the top level: one instance taken out of a list leaves the list and
     // its signatures behind, and containers/image does not read them then,
@@ -251,7 +260,13 @@ pub async fn copy(
             has_signatures: true,
             ..top
         };
-        top_plan = plan::plan_top(&top, &destination, options)?;
+        top_plan = plan::plan_top_nested(
+            &top,
+            nested.tree.as_ref(),
+            &nested.signed(),
+            &destination,
+            options,
+        )?;
     }
 
     // The images to copy, with their manifests and signatures.
@@ -277,14 +292,28 @@ pub async fn copy(
             });
         }
         TopPlan::Instance {
-            list_digest,
-            choice,
+            list_digest, entry, ..
         } => {
-            let descriptor = list_entry(&top, choice.index)?;
+            // The chosen image's entry: in the list itself, or in a list
+            // nested in it.
+            let position = ferry_core::List::from_blob(&top_bytes, &top.media_type())
+                .ok()
+                .and_then(|l| {
+                    l.entries
+                        .iter()
+                        .position(|e| e.digest_text == entry.digest_text)
+                });
+            let what = match position {
+                Some(i) => format!("entry {i} of list {list_digest}"),
+                None => format!(
+                    "the entry of {} in a list nested in list {list_digest}",
+                    entry.digest_text
+                ),
+            };
             let job = fetch_job(
                 &*src,
-                &descriptor,
-                &format!("entry {} of list {list_digest}", choice.index),
+                entry,
+                &what,
                 &destination,
                 options,
                 Some(list_digest.as_str()),
@@ -295,24 +324,26 @@ pub async fn copy(
         }
         TopPlan::List(list_plan) => {
             let list_digest = Digest::sha256_of(&top_bytes);
-            let entries = &list_plan.list.entries;
             for entry in list_plan.instances_to_copy() {
-                let position = entries
-                    .iter()
-                    .position(|e| std::ptr::eq(e, entry))
-                    .unwrap_or_default();
-                jobs.push(
-                    fetch_job(
-                        &*src,
-                        entry,
-                        &format!("entry {position} of list {list_digest}"),
-                        &destination,
-                        options,
-                        None,
-                        true,
-                    )
-                    .await?,
-                );
+                // Which list names the entry, and where: the top-level
+                // list or one nested in it.
+                let what = std::iter::once(&**list_plan)
+                    .chain(&list_plan.nested)
+                    .find_map(|plan| {
+                        let i = plan
+                            .list
+                            .entries
+                            .iter()
+                            .position(|e| std::ptr::eq(e, entry))?;
+                        let digest = if std::ptr::eq(plan, &**list_plan) {
+                            list_digest.to_string()
+                        } else {
+                            plan.digest.clone()
+                        };
+                        Some(format!("entry {i} of list {digest}"))
+                    })
+                    .unwrap_or_else(|| format!("the list entry of {}", entry.digest_text));
+                jobs.push(fetch_job(&*src, entry, &what, &destination, options, None, true).await?);
             }
         }
     }
@@ -323,11 +354,18 @@ pub async fn copy(
     // Only what this copy writes counts: a list's own signatures go with
     // the list, not with one instance taken out of it.
     if !dst.supports_signatures() {
-        let list_signatures =
-            matches!(top_plan, TopPlan::List(_)).then_some((&top_signatures, None));
+        // Nested lists are written only with their parent.
+        let writes_lists = matches!(top_plan, TopPlan::List(_));
+        let list_signatures = writes_lists.then_some((&top_signatures, None));
+        let nested_signatures = nested
+            .signatures
+            .iter()
+            .filter(|_| writes_lists)
+            .map(|(d, s)| (s, Some(d)));
         let signed = list_signatures
             .into_iter()
-            .chain(jobs.iter().map(|j| (&j.signatures, j.instance.as_ref())));
+            .chain(jobs.iter().map(|j| (&j.signatures, j.instance.as_ref())))
+            .chain(nested_signatures);
         for (signatures, instance) in signed {
             if !signatures.is_empty() {
                 dst.put_signatures(signatures, instance)
@@ -431,50 +469,38 @@ pub async fn copy(
         }
     }
 
+    // Nested lists, each after what it names and before the lists naming it.
+    if let TopPlan::List(list_plan) = &top_plan {
+        for list in &list_plan.nested {
+            let candidates = plan::finish_list(list, &copied, &ConvertOptions::default())?;
+            let (bytes, media_type) = write_list(&*dst, candidates, true).await?;
+            let digest = Digest::sha256_of(&bytes);
+            progress.event(Event::Manifest {
+                digest: digest.to_string(),
+                media_type: media_type.clone(),
+            });
+            written.push(Written {
+                role: "list",
+                digest: digest.to_string(),
+                media_type: media_type.clone(),
+            });
+            put_signatures(&*dst, nested.signatures_of(&list.digest), Some(&digest)).await?;
+            copied.push(CopiedInstance {
+                source_digest: list.digest.clone(),
+                written: InstanceUpdate {
+                    digest: digest.to_string(),
+                    size: bytes.len() as i64,
+                    media_type,
+                },
+            });
+        }
+    }
+
     // The top level: the list, or the single image already written.
     let (top_written, top_written_type, top_sigs) = match &top_plan {
         TopPlan::List(list_plan) => {
             let candidates = plan::finish_list(list_plan, &copied, &ConvertOptions::default())?;
-            let mut attempts = Vec::new();
-            let mut done = None;
-            for candidate in candidates {
-                let invented: Vec<String> = candidate
-                    .losses
-                    .iter()
-                    .filter(|l| l.kind == LossKind::Defaulted)
-                    .map(|l| l.pointer.clone())
-                    .collect();
-                if !invented.is_empty() {
-                    attempts.push(format!(
-                        "{}: {}",
-                        candidate.media_type,
-                        CopyError::ListConversionLosesPlatforms {
-                            media_type: candidate.media_type.clone(),
-                            entries: invented,
-                        }
-                    ));
-                    continue;
-                }
-                match dst
-                    .put_manifest(&candidate.bytes, &candidate.media_type, None)
-                    .await
-                {
-                    Ok(()) => {
-                        done = Some((candidate.bytes, candidate.media_type));
-                        break;
-                    }
-                    Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
-                        attempts.push(format!("{media_type}: {reason}"));
-                    }
-                    Err(e) => {
-                        return Err(transport("writing the manifest list", dst.reference())(e));
-                    }
-                }
-            }
-            let (bytes, media_type) = done.ok_or_else(|| CopyError::ManifestRejected {
-                reference: dst.reference(),
-                attempts,
-            })?;
+            let (bytes, media_type) = write_list(&*dst, candidates, false).await?;
             let digest = Digest::sha256_of(&bytes);
             progress.event(Event::Manifest {
                 digest: digest.to_string(),
@@ -530,18 +556,112 @@ fn parse_digest(text: &str, what: &str) -> Result<Digest, CopyError> {
     })
 }
 
-/// A list entry, from the list the plan chose it from.
-fn list_entry(top: &Top<'_>, index: usize) -> Result<ferry_core::Descriptor, CopyError> {
-    let list = ferry_core::List::from_blob(top.bytes, &top.media_type()).map_err(|error| {
-        CopyError::from(PlanError::Manifest {
-            what: "the manifest list".into(),
-            error,
-        })
-    })?;
-    list.entries
-        .into_iter()
-        .nth(index)
-        .ok_or_else(|| CopyError::Task(format!("the list has no entry {index}")))
+/// The lists nested in the top-level list, read as the core asks for
+/// them, with their signatures.
+struct NestedLists {
+    tree: Option<Tree>,
+    /// Signatures of the nested lists that have any, by source digest.
+    signatures: Vec<(Digest, Vec<Vec<u8>>)>,
+}
+
+impl NestedLists {
+    fn signed(&self) -> Vec<String> {
+        self.signatures.iter().map(|(d, _)| d.to_string()).collect()
+    }
+
+    fn signatures_of(&self, digest: &str) -> &[Vec<u8>] {
+        self.signatures
+            .iter()
+            .find(|(d, _)| d.as_str() == digest)
+            .map_or(&[], |(_, s)| s.as_slice())
+    }
+}
+
+/// Reads every nested list the plan will need, one at a time, as the
+/// core's tree names them (it verifies each and refuses loops and
+/// runaway depth).
+async fn read_nested_lists(
+    src: &dyn ImageSource,
+    top: &Top<'_>,
+    options: &CopyOptions,
+) -> Result<NestedLists, CopyError> {
+    let mut out = NestedLists {
+        tree: plan::nested_lists(top, options)?,
+        signatures: Vec::new(),
+    };
+    let Some(tree) = &mut out.tree else {
+        return Ok(out);
+    };
+    while let Some(wanted) = tree.wanted().first().cloned() {
+        let digest = parse_digest(&wanted.digest, "a nested list")?;
+        let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
+            format!("reading nested list {digest}"),
+            src.reference(),
+        ))?;
+        tree.provide(&wanted.digest, &bytes, &media_type)
+            .map_err(PlanError::Nested)?;
+        if !options.remove_signatures {
+            let signatures = src.signatures(Some(&digest)).await.map_err(transport(
+                format!("reading signatures of {digest}"),
+                src.reference(),
+            ))?;
+            if !signatures.is_empty() {
+                out.signatures.push((digest, signatures));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a list, trying the candidate forms in order; a nested list is
+/// written as an instance, under its digest.
+async fn write_list(
+    dst: &dyn ImageDestination,
+    candidates: Vec<ListCandidate>,
+    nested: bool,
+) -> Result<(Vec<u8>, String), CopyError> {
+    let mut attempts = Vec::new();
+    for candidate in candidates {
+        let invented: Vec<String> = candidate
+            .losses
+            .iter()
+            .filter(|l| l.kind == LossKind::Defaulted)
+            .map(|l| l.pointer.clone())
+            .collect();
+        if !invented.is_empty() {
+            attempts.push(format!(
+                "{}: {}",
+                candidate.media_type,
+                CopyError::ListConversionLosesPlatforms {
+                    media_type: candidate.media_type.clone(),
+                    entries: invented,
+                }
+            ));
+            continue;
+        }
+        let instance = nested.then_some(&candidate.digest);
+        match dst
+            .put_manifest(&candidate.bytes, &candidate.media_type, instance)
+            .await
+        {
+            Ok(()) => return Ok((candidate.bytes, candidate.media_type)),
+            Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
+                attempts.push(format!("{media_type}: {reason}"));
+            }
+            Err(e) => {
+                let step = if nested {
+                    format!("writing nested list {}", candidate.digest)
+                } else {
+                    "writing the manifest list".into()
+                };
+                return Err(transport(step, dst.reference())(e));
+            }
+        }
+    }
+    Err(CopyError::ManifestRejected {
+        reference: dst.reference(),
+        attempts,
+    })
 }
 
 /// Reads the instance a list entry (`what`, for errors) names, refusing it

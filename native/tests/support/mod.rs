@@ -343,7 +343,8 @@ fn check_image(
 }
 
 /// `dir:`: `manifest.json`, its instances' `<hex>.manifest.json` if it is
-/// a list, and every config and layer file, each against its digest.
+/// a list (and theirs, for nested lists), and every config and layer file,
+/// each against its digest.
 pub fn check_dir(root: &Path) -> Result<Found, String> {
     let top_path = root.join("manifest.json");
     let top = match std::fs::read(&top_path) {
@@ -365,11 +366,7 @@ pub fn check_dir(root: &Path) -> Result<Found, String> {
         let list = List::parse(&top).map_err(|e| format!("{}: {e}", top_path.display()))?;
         let mut blobs = 0;
         for entry in &list.entries {
-            let digest = Digest::parse(&entry.digest_text)
-                .map_err(|e| format!("instance {:?}: {e}", entry.digest_text))?;
-            let path = root.join(format!("{}.manifest.json", digest.encoded()));
-            let bytes = read_verified(&path, entry)?;
-            blobs += check_image(&bytes, &path.display().to_string(), &locate)?;
+            blobs += check_dir_entry(root, entry, &locate, 0)?;
         }
         blobs
     } else {
@@ -379,6 +376,33 @@ pub fn check_dir(root: &Path) -> Result<Found, String> {
         tops: vec![top_digest.to_string()],
         blobs,
     })
+}
+
+/// One instance of a list in a `dir:`: `<hex>.manifest.json`, an image's
+/// blobs, or a nested list's own instances.
+fn check_dir_entry(
+    root: &Path,
+    entry: &Descriptor,
+    locate: &dyn Fn(&Digest) -> PathBuf,
+    depth: usize,
+) -> Result<usize, String> {
+    if depth > 8 {
+        return Err(format!("{}: lists nested too deep", entry.digest_text));
+    }
+    let digest = Digest::parse(&entry.digest_text)
+        .map_err(|e| format!("instance {:?}: {e}", entry.digest_text))?;
+    let path = root.join(format!("{}.manifest.json", digest.encoded()));
+    let bytes = read_verified(&path, entry)?;
+    if mt::is_list(&entry.media_type) {
+        let list = List::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut blobs = 0;
+        for child in &list.entries {
+            blobs += check_dir_entry(root, child, locate, depth + 1)?;
+        }
+        Ok(blobs)
+    } else {
+        check_image(&bytes, &path.display().to_string(), locate)
+    }
 }
 
 /// `oci:`: `oci-layout`, `index.json`, and under each entry every
