@@ -24,6 +24,7 @@
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
 //! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
+//! | `parseReference` | `syntax`: `docker` (default: what follows `docker://`, tagged `latest` when it has neither tag nor digest), `normalized` (no tag added) or `docker-archive` (a `NAME[:TAG]`, no digest); the input is the reference's text | [`reference::Named`]: `name`, `domain`, `path`, `tag`, `digest`, `string`, `familiar` |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
 //! `docker`) stands for what that transport declares about itself (the
@@ -54,10 +55,11 @@ use crate::plan::{
     self, CopyOptions, Destination, ImageContext, Selection, Unselected, compression,
 };
 use crate::platform::Platform;
+use crate::reference::{self, Named};
 use crate::{List, inspect, manifest, media_type, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
-pub const OPERATIONS: [&str; 8] = [
+pub const OPERATIONS: [&str; 9] = [
     "digest",
     "detectMediaType",
     "inspect",
@@ -66,6 +68,7 @@ pub const OPERATIONS: [&str; 8] = [
     "convertList",
     "planImage",
     "planCopy",
+    "parseReference",
 ];
 
 /// Runs `op` on `input` with `args_json`, answering `{"ok":…}` or
@@ -80,6 +83,7 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "convertList" => with_args(op, args_json, |a| convert_list(input, a)),
         "planImage" => with_args(op, args_json, |a| plan_image(input, a)),
         "planCopy" => with_args(op, args_json, |a| plan_copy(input, a)),
+        "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
             OPERATIONS.join(", ")
@@ -786,11 +790,55 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     })
 }
 
+fn parse_reference(input: &[u8], args: Args<'_>) -> Answer {
+    let args = args.only(&["syntax"])?;
+    let text = core::str::from_utf8(input)
+        .map_err(|_| Failure::message("the reference is not UTF-8 text"))?;
+    let named = match args.string("syntax")?.as_deref() {
+        None | Some("docker") => reference::transport::docker(text),
+        Some("normalized") => Named::parse_normalized(text),
+        Some("docker-archive") => reference::transport::docker_archive_tag(text),
+        Some(other) => {
+            return Err(Failure::message(alloc::format!(
+                "cannot read a reference as {other:?}: expected \"docker\", \"normalized\" or \"docker-archive\""
+            )));
+        }
+    };
+    ok(named.map_err(Failure::message)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":2,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}"#;
+
+    #[test]
+    fn parse_reference_answers_the_parts_docker_reads() {
+        assert_eq!(
+            call("parseReference", b"busybox", ""),
+            r#"{"ok":{"name":"docker.io/library/busybox","domain":"docker.io","path":"library/busybox","tag":"latest","digest":null,"string":"docker.io/library/busybox:latest","familiar":"busybox:latest"}}"#
+        );
+        let answer = call("parseReference", b"busybox", r#"{"syntax":"normalized"}"#);
+        assert!(answer.contains(r#""tag":null"#), "{answer}");
+        assert_eq!(
+            call("parseReference", b"Busybox", ""),
+            r#"{"error":"\"Busybox\": invalid reference format: repository name must be lowercase"}"#
+        );
+        let digested =
+            "busybox@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let answer = call(
+            "parseReference",
+            digested.as_bytes(),
+            r#"{"syntax":"docker-archive"}"#,
+        );
+        assert!(answer.starts_with(r#"{"error":"#), "{answer}");
+        let answer = call("parseReference", b"busybox", r#"{"syntax":"oci"}"#);
+        assert!(
+            answer.starts_with(r#"{"error":"cannot read a reference as \"oci\""#),
+            "{answer}"
+        );
+    }
 
     #[test]
     fn answers_are_wrapped_in_ok() {

@@ -188,7 +188,7 @@ impl Digest {
 
 /// Error inputs can be arbitrarily long (a hostile manifest's "digest" may be
 /// megabytes); errors quote a bounded prefix.
-fn truncate_for_error(input: &str) -> String {
+pub(crate) fn truncate_for_error(input: &str) -> String {
     const MAX: usize = 200;
     if input.len() <= MAX {
         return input.to_string();

@@ -34,6 +34,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod plan;
 pub mod platform;
+pub mod reference;
 pub mod registry;
 pub mod validate;
 

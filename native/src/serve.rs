@@ -179,7 +179,7 @@ async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Repl
         Ok(_) => return Err(Reply::text(400, "only docker:// references are proxied")),
         Err(e) => return Err(Reply::text(400, e.to_string())),
     };
-    let credentials = crate::credentials::find(&parsed.registry, options.authfile.as_deref())
+    let credentials = crate::credentials::find(parsed.domain(), options.authfile.as_deref())
         .map_err(|e| Reply::text(502, e.to_string()))?;
     let registry_options = RegistryOptions {
         credentials,

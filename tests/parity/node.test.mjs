@@ -13,7 +13,7 @@ const expected = native();
 test("the node export condition loads the nodejs build", () => {
   const require = createRequire(import.meta.url);
   assert.match(require.resolve("ferry-wasm"), /\/node\/ferry_wasm\.js$/);
-  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage"]) {
+  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage", "parseReference"]) {
     assert.equal(typeof ferry[name], "function", name);
   }
 });
@@ -25,6 +25,14 @@ test("every conformance case: wasm answers byte-identical to native", async () =
   console.log(`parity node: ${cases} cases × ${calls.length} calls = ${answers} answers, ${mismatches.length} mismatches (${ms} ms)`);
   assert.ok(cases >= 200, `only ${cases} cases`);
   assert.deepEqual(mismatches.slice(0, 20), []);
+});
+
+test("parseReference reads a docker reference as docker:// does", () => {
+  const r = ferry.parseReference("busybox");
+  assert.equal(r.string, "docker.io/library/busybox:latest");
+  assert.equal(r.familiar, "busybox:latest");
+  assert.equal(ferry.parseReference("busybox", "normalized").tag, null);
+  assert.throws(() => ferry.parseReference("Busybox"), (e) => e instanceof Error && /must be lowercase/.test(e.message));
 });
 
 test("errors are Error objects with the core's message", () => {

@@ -145,6 +145,18 @@ pub fn plan_copy(
     )
 }
 
+/// A docker reference read with `syntax` (`"docker"`, the default: what
+/// follows `docker://`; `"normalized"`; `"docker-archive"`): its parts,
+/// normalised as Docker does. Throws for text that is not a reference.
+#[wasm_bindgen(js_name = parseReference, unchecked_return_type = "Reference")]
+pub fn parse_reference(
+    text: &str,
+    #[wasm_bindgen(unchecked_param_type = "ReferenceSyntax")] syntax: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let syntax = syntax.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s));
+    run("parseReference", text.as_bytes(), &[("syntax", &syntax)])
+}
+
 /// Calls the facade with `args` (members whose value is `undefined` are
 /// left out, as `JSON.stringify` leaves them out) and unwraps the answer.
 fn run(op: &str, bytes: &[u8], args: &[(&str, &JsValue)]) -> Result<JsValue, JsValue> {
@@ -168,6 +180,25 @@ fn run(op: &str, bytes: &[u8], args: &[(&str, &JsValue)]) -> Result<JsValue, JsV
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
+/** How `parseReference` reads its text. */
+export type ReferenceSyntax = "docker" | "normalized" | "docker-archive";
+
+/** A docker reference, normalised (`busybox` is `docker.io/library/busybox`). */
+export interface Reference {
+  /** `domain/path`. */
+  name: string;
+  /** `host[:port]`; `docker.io` for Docker Hub. */
+  domain: string;
+  /** The repository path, `library/busybox`. */
+  path: string;
+  tag: string | null;
+  digest: string | null;
+  /** The whole reference: `name[:tag][@digest]`. */
+  string: string;
+  /** As Docker shows it: `busybox:latest`. */
+  familiar: string;
+}
+
 /** The list formats `convertList` writes. */
 export type ListFormat = "oci-index" | "docker-list";
 

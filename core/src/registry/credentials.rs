@@ -51,7 +51,7 @@ fn candidate_keys(registry: &str) -> Vec<String> {
         alloc::format!("https://{registry}/v1/"),
         alloc::format!("https://{registry}/v2/"),
     ];
-    if registry == super::reference::DOCKER_HUB {
+    if registry == crate::reference::DEFAULT_DOMAIN {
         keys.push("https://index.docker.io/v1/".into());
         keys.push("index.docker.io".into());
         keys.push("registry-1.docker.io".into());

@@ -15,8 +15,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::DockerReference;
 use crate::digest::Digest;
+use crate::reference::Named;
 
 /// At most this many signatures are read for one manifest, as
 /// containers/image does, so a lookaside server cannot keep a copy going
@@ -170,7 +170,7 @@ impl Config {
     /// The top-level URL for `reference`: the most specific `docker:`
     /// entry that sets one for this purpose, else `default-docker`'s.
     /// Trailing slashes are dropped.
-    pub fn top_level(&self, reference: &DockerReference, purpose: Purpose) -> Option<&str> {
+    pub fn top_level(&self, reference: &Named, purpose: Purpose) -> Option<&str> {
         scopes(reference)
             .iter()
             .find_map(|scope| self.entry(scope).and_then(|e| e.top_level(purpose)))
@@ -184,9 +184,9 @@ impl Config {
 
     /// Where `reference`'s signatures live: the top level followed by the
     /// repository path, or `None` when nothing is configured for it.
-    pub fn base(&self, reference: &DockerReference, purpose: Purpose) -> Option<String> {
+    pub fn base(&self, reference: &Named, purpose: Purpose) -> Option<String> {
         self.top_level(reference, purpose)
-            .map(|top| format!("{top}/{}", reference.repository))
+            .map(|top| format!("{top}/{}", reference.path()))
     }
 }
 
@@ -195,21 +195,21 @@ impl Config {
 /// PolicyConfigurationNamespaces: `host/repo:tag` (or `@digest`),
 /// `host/repo`, each parent path, `host`, then `*.domain` wildcards
 /// (`*.b.c` then `*.c` for host `a.b.c`; ports never take part).
-pub fn scopes(reference: &DockerReference) -> Vec<String> {
-    let name = format!("{}/{}", reference.registry, reference.repository);
+pub fn scopes(reference: &Named) -> Vec<String> {
+    let name = reference.name();
     let mut out = Vec::new();
-    match (&reference.tag, &reference.digest) {
+    match (reference.tag(), reference.digest()) {
         (_, Some(d)) => out.push(format!("{name}@{d}")),
         (Some(t), None) => out.push(format!("{name}:{t}")),
         (None, None) => {}
     }
-    let mut current = name.as_str();
+    let mut current = name;
     out.push(current.to_string());
     while let Some(i) = current.rfind('/') {
         current = &current[..i];
         out.push(current.to_string());
     }
-    let mut host = reference.registry.as_str();
+    let mut host = reference.domain();
     if let Some(i) = host.rfind(':')
         && !host.ends_with(']')
     {
@@ -268,8 +268,8 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn reference(s: &str) -> DockerReference {
-        DockerReference::parse(s).unwrap()
+    fn reference(s: &str) -> Named {
+        crate::reference::transport::docker(s).unwrap()
     }
 
     fn read_only(url: &str) -> Namespace {

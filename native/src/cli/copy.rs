@@ -120,8 +120,8 @@ pub(crate) fn registry_options(
     let credentials = match creds {
         // Without --creds, look in the credential files (registries only).
         None => match reference {
-            Reference::Docker(r) => ferry::credentials::find(&r.registry, authfile)
-                .with_context(|| format!("looking up credentials for {}", r.registry))?,
+            Reference::Docker(r) => ferry::credentials::find(r.domain(), authfile)
+                .with_context(|| format!("looking up credentials for {}", r.domain()))?,
             _ => None,
         },
         Some(c) => {

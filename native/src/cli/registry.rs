@@ -208,7 +208,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn docker_reference(input: &str) -> anyhow::Result<ferry_core::registry::DockerReference> {
+fn docker_reference(input: &str) -> anyhow::Result<ferry_core::reference::Named> {
     match Reference::parse(input)? {
         Reference::Docker(r) => Ok(r),
         other => bail!("{other}: this command works on docker:// references only"),
@@ -225,14 +225,9 @@ pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
             let registry = Registry::connect(&reference, &options, false).await?;
             registry.tags().await
         })
-        .with_context(|| {
-            format!(
-                "listing tags of docker://{}/{}",
-                reference.registry, reference.repository
-            )
-        })?;
+        .with_context(|| format!("listing tags of docker://{}", reference.name()))?;
     let output = serde_json::json!({
-        "Repository": format!("{}/{}", reference.registry, reference.repository),
+        "Repository": reference.name(),
         "Tags": tags,
     });
     println!("{}", serde_json::to_string_pretty(&output)?);

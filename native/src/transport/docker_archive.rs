@@ -39,6 +39,8 @@ use async_trait::async_trait;
 use ferry_core::json::{self, Fields, Object, Value};
 use ferry_core::manifest::{MAX_MANIFEST_SIZE, Schema2};
 use ferry_core::media_type as mt;
+use ferry_core::reference::transport::{self, Image, PathReference};
+use ferry_core::reference::{Named, ReferenceError};
 use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
@@ -48,191 +50,31 @@ use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
 
-/// A Docker image name with a tag, normalised as Docker normalises it:
-/// `busybox` is `docker.io/library/busybox:latest`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedTag {
-    name: String,
-    tag: String,
-}
-
-impl NamedTag {
-    /// Parses `NAME[:TAG]` with the rules of Docker's reference package
-    /// (`ParseNormalizedNamed`, then `TagNameOnly`). Digests are refused:
-    /// an archive's `RepoTags` can only hold tags.
-    pub fn parse(input: &str) -> Result<Self, String> {
-        if input.contains('@') {
-            return Err(format!(
-                "{input:?}: docker-archive names images by tag, not by digest"
-            ));
-        }
-        let (name, tag) = match input.rfind(':') {
-            Some(i) if !input[i + 1..].contains('/') => (&input[..i], &input[i + 1..]),
-            _ => (input, "latest"),
-        };
-        if name.is_empty() || name.len() > 255 {
-            return Err(format!("{input:?}: a name must have 1 to 255 characters"));
-        }
-        if !valid_tag(tag) {
-            return Err(format!(
-                "{input:?}: invalid tag {tag:?} (letters, digits, _ . -, not starting with . or -, at most 128)"
-            ));
-        }
-        let (domain, path) = split_domain(name);
-        if domain.as_deref().is_some_and(|d| !valid_domain(d)) {
-            return Err(format!("{input:?}: invalid registry host"));
-        }
-        if !path.split('/').all(valid_path_component) {
-            return Err(format!(
-                "{input:?}: invalid repository name (lowercase letters, digits and . _ __ - between them)"
-            ));
-        }
-        if domain.is_none() && path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "{input:?}: a 64-character hex string is an image ID, not a name"
-            ));
-        }
-        let domain = match domain.as_deref() {
-            None | Some("index.docker.io") => "docker.io",
-            Some(d) => d,
-        };
-        let path = if domain == "docker.io" && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path.to_string()
-        };
-        Ok(NamedTag {
-            name: format!("{domain}/{path}"),
-            tag: tag.to_string(),
-        })
-    }
-
-    /// The fully qualified name, `docker.io/library/busybox`.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn tag(&self) -> &str {
-        &self.tag
-    }
-}
-
-impl fmt::Display for NamedTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.name, self.tag)
-    }
-}
-
-/// Splits off the registry host, which Docker recognises by a `.` or `:`,
-/// by being `localhost`, or by an upper-case letter (repository paths
-/// cannot have one).
-fn split_domain(name: &str) -> (Option<String>, &str) {
-    match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
-            (Some(first.to_string()), rest)
-        }
-        _ => (None, name),
-    }
-}
-
-fn valid_tag(tag: &str) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let bytes = tag.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 128
-        && word(bytes[0])
-        && bytes.iter().all(|b| word(*b) || *b == b'.' || *b == b'-')
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn valid_path_component(component: &str) -> bool {
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = component.as_bytes();
-    if !bytes.first().is_some_and(alnum) || !bytes.last().is_some_and(alnum) {
-        return false;
-    }
-    let mut separator = String::new();
-    for b in bytes {
-        if alnum(b) {
-            let ok = separator.is_empty()
-                || matches!(separator.as_str(), "." | "_" | "__")
-                || separator.bytes().all(|c| c == b'-');
-            if !ok {
-                return false;
-            }
-            separator.clear();
-        } else if matches!(b, b'.' | b'_' | b'-') {
-            separator.push(char::from(*b));
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
-/// A host name or IP with an optional port: `registry.example:5000`,
-/// `[::1]:5000`.
-fn valid_domain(domain: &str) -> bool {
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, Some(p)),
-        _ => (domain, None),
-    };
-    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-        return false;
-    }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
-    }
-    !host.is_empty()
-        && host.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            !bytes.is_empty()
-                && bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        })
-}
-
 /// `PATH[:NAME[:TAG]]` or `PATH:@N`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveReference {
     pub path: PathBuf,
-    pub tag: Option<NamedTag>,
+    /// `NAME[:TAG]`, normalised and tagged (`busybox` is
+    /// `docker.io/library/busybox:latest`), never with a digest.
+    pub tag: Option<Named>,
     /// `@N`: the N-th image of `manifest.json` (sources only).
     pub index: Option<usize>,
 }
 
 impl ArchiveReference {
-    /// Parses what follows `docker-archive:`. As in containers/image, the
-    /// path ends at the first colon.
-    pub fn parse(rest: &str) -> Result<Self, String> {
-        let (path, tail) = match rest.split_once(':') {
-            Some((p, t)) => (p, Some(t)),
-            None => (rest, None),
-        };
-        if path.is_empty() {
-            return Err("empty archive path".into());
-        }
+    /// Parses what follows `docker-archive:`, with ferry-core's rules for
+    /// the path and the name.
+    pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
+        let parsed = PathReference::parse(rest)?;
         let mut reference = ArchiveReference {
-            path: PathBuf::from(path),
+            path: PathBuf::from(parsed.path),
             tag: None,
             index: None,
         };
-        match tail {
-            None | Some("") => {}
-            Some(t) if t.starts_with('@') => {
-                let index = t[1..]
-                    .parse::<usize>()
-                    .map_err(|_| format!("{t:?} is not @ followed by an image number"))?;
-                reference.index = Some(index);
-            }
-            Some(t) => reference.tag = Some(NamedTag::parse(t)?),
+        match parsed.image {
+            None => {}
+            Some(Image::Index(i)) => reference.index = Some(i),
+            Some(Image::Name(n)) => reference.tag = Some(transport::docker_archive_tag(n)?),
         }
         Ok(reference)
     }
@@ -309,10 +151,12 @@ fn choose<'a>(
     if let Some(wanted) = &reference.tag {
         for (i, item) in items.iter().enumerate() {
             for tag in &item.repo_tags {
-                let parsed = NamedTag::parse(tag).map_err(|reason| TransportError::Malformed {
-                    location: format!("{location}: manifest.json"),
-                    reason: format!("image @{i} has an invalid tag: {reason}"),
-                })?;
+                // As containers/image: normalised, with no tag added.
+                let parsed =
+                    Named::parse_normalized(tag).map_err(|e| TransportError::Malformed {
+                        location: format!("{location}: manifest.json"),
+                        reason: format!("image @{i} has an invalid tag: {e}"),
+                    })?;
                 if &parsed == wanted {
                     return Ok((i, item));
                 }
@@ -724,11 +568,15 @@ impl ImageDestination for DockerArchiveDestination {
 /// The legacy `repositories` file: name → tag → the top layer's ID. Only
 /// pre-1.10 Docker reads it, and ferry writes no legacy per-layer
 /// directories, so it is informational; `{}` for an untagged image.
-fn repositories(tag: Option<&NamedTag>, top_layer: Option<&Descriptor>) -> String {
+fn repositories(tag: Option<&Named>, top_layer: Option<&Descriptor>) -> String {
     let mut repositories = Object::default();
-    if let (Some(tag), Some(layer)) = (tag, top_layer.and_then(|l| l.digest().ok())) {
-        let tags = Object::from_pairs([(tag.tag(), Value::from(layer.encoded()))]);
-        repositories.set(tag.name(), Value::Object(tags));
+    if let (Some(named), Some(tag), Some(layer)) = (
+        tag,
+        tag.and_then(Named::tag),
+        top_layer.and_then(|l| l.digest().ok()),
+    ) {
+        let tags = Object::from_pairs([(tag, Value::from(layer.encoded()))]);
+        repositories.set(named.name(), Value::Object(tags));
     }
     Value::Object(repositories).to_compact(true)
 }
@@ -738,43 +586,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_normalise_as_docker_does() {
-        for (input, full) in [
-            ("busybox", "docker.io/library/busybox:latest"),
-            ("busybox:1.36", "docker.io/library/busybox:1.36"),
-            ("user/app:v1", "docker.io/user/app:v1"),
-            (
-                "index.docker.io/busybox",
-                "docker.io/library/busybox:latest",
-            ),
-            ("localhost:5000/app", "localhost:5000/app:latest"),
-            ("quay.io/org/app:1.0-rc_1", "quay.io/org/app:1.0-rc_1"),
-        ] {
-            assert_eq!(
-                NamedTag::parse(input).map(|t| t.to_string()).as_deref(),
-                Ok(full),
-                "{input}"
-            );
-        }
-    }
-
-    #[test]
-    fn invalid_names_are_refused() {
-        for bad in [
-            "",
-            "Busybox",
-            "a//b",
-            "app:",
-            "app:-x",
-            "app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            "a..b",
-        ] {
-            assert!(NamedTag::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn reference_path_ends_at_the_first_colon() {
         let r = ArchiveReference::parse("/tmp/x.tar:busybox:1").unwrap();
         assert_eq!(r.path, PathBuf::from("/tmp/x.tar"));
@@ -782,5 +593,29 @@ mod tests {
         let r = ArchiveReference::parse("/tmp/x.tar:@2").unwrap();
         assert_eq!(r.index, Some(2));
         assert!(ArchiveReference::parse("/tmp/x.tar:@x").is_err());
+    }
+
+    #[test]
+    fn repo_tags_match_once_normalised_without_a_default_tag() {
+        let items = |tag: &str| {
+            vec![Item {
+                config: "c.json".into(),
+                repo_tags: vec![tag.into()],
+                layers: Vec::new(),
+            }]
+        };
+        let wanted = ArchiveReference::parse("x.tar:busybox").unwrap();
+        for matching in [
+            "busybox:latest",
+            "docker.io/library/busybox:latest",
+            "index.docker.io/library/busybox:latest",
+        ] {
+            assert!(choose(&items(matching), &wanted, "x").is_ok(), "{matching}");
+        }
+        // As in containers/image, an untagged entry names no tag at all.
+        assert!(matches!(
+            choose(&items("busybox"), &wanted, "x"),
+            Err(TransportError::NotFound { .. })
+        ));
     }
 }

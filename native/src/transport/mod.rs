@@ -279,7 +279,7 @@ pub enum Reference {
     /// `docker-archive:PATH:@N`.
     DockerArchive(docker_archive::ArchiveReference),
     /// `docker://[HOST/]REPOSITORY[:TAG|@DIGEST]`.
-    Docker(ferry_core::registry::DockerReference),
+    Docker(ferry_core::reference::Named),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -310,21 +310,21 @@ impl Reference {
             "dir" => Ok(Reference::Dir(PathBuf::from(rest))),
             "oci" => oci::LayoutReference::parse(rest)
                 .map(Reference::Oci)
-                .map_err(|reason| invalid(&reason)),
+                .map_err(|e| invalid(&e.to_string())),
             "docker" => {
                 let Some(name) = rest.strip_prefix("//") else {
                     return Err(invalid("expected docker://HOST/REPOSITORY[:TAG]"));
                 };
-                ferry_core::registry::DockerReference::parse(name)
+                ferry_core::reference::transport::docker(name)
                     .map(Reference::Docker)
-                    .map_err(|e| invalid(&e.reason))
+                    .map_err(|e| invalid(&e.to_string()))
             }
             "oci-archive" => oci::LayoutReference::parse(rest)
                 .map(Reference::OciArchive)
-                .map_err(|reason| invalid(&reason)),
+                .map_err(|e| invalid(&e.to_string())),
             "docker-archive" => docker_archive::ArchiveReference::parse(rest)
                 .map(Reference::DockerArchive)
-                .map_err(|reason| invalid(&reason)),
+                .map_err(|e| invalid(&e.to_string())),
             other => Err(invalid(&format!(
                 "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, demo)"
             ))),

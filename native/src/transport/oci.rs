@@ -24,6 +24,8 @@ use async_trait::async_trait;
 use ferry_core::json::{self, Object, Value};
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
+use ferry_core::reference::ReferenceError;
+use ferry_core::reference::transport::{self, Image, PathReference};
 use ferry_core::{Descriptor, Digest};
 
 use super::{
@@ -46,39 +48,20 @@ pub struct LayoutReference {
 }
 
 impl LayoutReference {
-    /// Parses what follows `oci:`. As in containers/image, the path ends
-    /// at the first colon.
-    pub fn parse(rest: &str) -> Result<Self, String> {
-        let (path, name) = match rest.split_once(':') {
-            Some((p, n)) => (p, Some(n)),
-            None => (rest, None),
-        };
-        if path.is_empty() {
-            return Err("empty layout path".into());
-        }
+    /// Parses what follows `oci:` (or `oci-archive:`), with ferry-core's
+    /// rules for the path and the image name.
+    pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
+        let parsed = PathReference::parse(rest)?;
         let mut reference = LayoutReference {
-            path: PathBuf::from(path),
+            path: PathBuf::from(parsed.path),
             name: None,
             index: None,
         };
-        match name {
-            None | Some("") => {}
-            Some(n) if n.starts_with('@') => {
-                let index = n[1..]
-                    .parse::<usize>()
-                    .map_err(|_| format!("{n:?} is not @ followed by an entry number"))?;
-                reference.index = Some(index);
-            }
-            Some(n) => {
-                let valid = n
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-:/@+".contains(c))
-                    && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-                if !valid {
-                    return Err(format!(
-                        "invalid image name {n:?}: use letters, digits and . _ - : / + @, starting with a letter or digit"
-                    ));
-                }
+        match parsed.image {
+            None => {}
+            Some(Image::Index(i)) => reference.index = Some(i),
+            Some(Image::Name(n)) => {
+                transport::oci_image_name(n)?;
                 reference.name = Some(n.to_string());
             }
         }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
-use ferry_core::registry::DockerReference;
+use ferry_core::reference::Named;
 use ferry_core::registry::auth::{self, Challenge};
 use ferry_core::registry::lookaside::{self, Purpose};
 use ferry_core::registry::response::{self, Outcome};
@@ -64,7 +64,7 @@ impl std::fmt::Debug for RegistryOptions {
 pub struct Registry {
     http: reqwest::Client,
     base: String,
-    reference: DockerReference,
+    reference: Named,
     options: RegistryOptions,
     push: bool,
     /// Bearer tokens by scope, with their expiry.
@@ -106,7 +106,7 @@ impl Registry {
     /// Connects: builds the HTTP client, and finds out whether the registry
     /// speaks HTTPS (plain HTTP only when TLS verification is off).
     pub async fn connect(
-        reference: &DockerReference,
+        reference: &Named,
         options: &RegistryOptions,
         push: bool,
     ) -> Result<Self, TransportError> {
@@ -176,7 +176,7 @@ impl Registry {
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(false),
             extra_scopes: Mutex::new(Vec::new()),
-            top_digest: Mutex::new(reference.digest.clone()),
+            top_digest: Mutex::new(reference.digest().cloned()),
         })
     }
 
@@ -185,16 +185,13 @@ impl Registry {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/v2/{}/{path}", self.base, self.reference.repository)
+        format!("{}/v2/{}/{path}", self.base, self.reference.path())
     }
 
     /// The token scope key: this repository's access plus any other
     /// repositories mounts read from.
     fn scope(&self) -> String {
-        let mut scopes = vec![auth::repository_scope(
-            &self.reference.repository,
-            self.push,
-        )];
+        let mut scopes = vec![auth::repository_scope(self.reference.path(), self.push)];
         if let Ok(extra) = self.extra_scopes.lock() {
             scopes.extend(extra.iter().cloned());
         }
@@ -585,7 +582,7 @@ impl Registry {
     /// Deletes a manifest by digest (the tag is resolved first when the
     /// reference has no digest).
     pub async fn delete(&self) -> Result<Digest, TransportError> {
-        let digest = match &self.reference.digest {
+        let digest = match self.reference.digest() {
             Some(d) => d.clone(),
             None => {
                 let (bytes, _, _) = self
@@ -739,7 +736,7 @@ impl ImageSource for Registry {
                 let (bytes, media_type, claimed) = self
                     .get_manifest(&self.reference.manifest_reference())
                     .await?;
-                self.verify(&bytes, self.reference.digest.as_ref(), claimed.as_deref())?;
+                self.verify(&bytes, self.reference.digest(), claimed.as_deref())?;
                 self.remember_top(&bytes)?;
                 Ok((bytes, media_type))
             }
@@ -794,7 +791,7 @@ impl ImageSource for Registry {
     fn registry_location(&self) -> Option<(String, String)> {
         Some((
             self.reference.api_host().to_string(),
-            self.reference.repository.clone(),
+            self.reference.path().to_string(),
         ))
     }
 }
@@ -833,13 +830,13 @@ impl ImageDestination for Registry {
     }
 
     fn reference_digest(&self) -> Option<String> {
-        self.reference.digest.as_ref().map(Digest::to_string)
+        self.reference.digest().map(Digest::to_string)
     }
 
     fn docker_reference(&self) -> Option<(String, String)> {
         Some((
-            self.reference.repository.clone(),
-            self.reference.tag.clone().unwrap_or_default(),
+            self.reference.path().to_string(),
+            self.reference.tag().unwrap_or_default().to_string(),
         ))
     }
 
@@ -865,7 +862,7 @@ impl ImageDestination for Registry {
         from: &(String, String),
     ) -> Result<bool, TransportError> {
         let (host, repository) = from;
-        if host != self.reference.api_host() || *repository == self.reference.repository {
+        if host != self.reference.api_host() || *repository == self.reference.path() {
             return Ok(false);
         }
         // The token must cover pulling from the other repository too.
