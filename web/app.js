@@ -201,7 +201,10 @@ export function untar(buf) {
   return files;
 }
 
-/** Reads path → bytes as an OCI layout (index.json + blobs/ALG/HEX) or a dir: folder (manifest.json + HEX files). */
+/**
+ * Reads path → bytes as an OCI layout (index.json + blobs/ALG/HEX) or a dir: folder (manifest.json + HEX files,
+ * and for a list each instance's manifest as HEX.manifest.json, as containers/image's dir: transport writes it).
+ */
 export function readLayout(files, name) {
   // Folders arrive with their own name as the first component: strip a common one.
   const paths = [...files.keys()];
@@ -218,7 +221,10 @@ export function readLayout(files, name) {
     return { name, kind: "OCI layout", blobs, root: files.get("index.json"), rootLabel: "index.json" };
   }
   if (files.has("manifest.json")) {
-    for (const [p, b] of files) if (/^[a-f0-9]{64}$/.test(p)) blobs.set(`sha256:${p}`, b);
+    for (const [p, b] of files) {
+      const m = /^([a-f0-9]{64})(?:\.manifest\.json)?$/.exec(p);
+      if (m) blobs.set(`sha256:${m[1]}`, b);
+    }
     return { name, kind: "dir: folder", blobs, root: files.get("manifest.json"), rootLabel: "manifest.json" };
   }
   throw new Error(`${name}: neither an OCI layout (no index.json) nor a dir: folder (no manifest.json)`);

@@ -427,6 +427,25 @@ test("an oci-archive tar and an OCI layout folder: follow the index to a manifes
   }
 });
 
+test("a dir: folder holding a list: its instances, stored as <hex>.manifest.json, open on a click", async () => {
+  // Written by skopeo (web/tests/fixtures/README.md); ferry writes the same.
+  const folder = join(here, "fixtures", "demo-list-dir");
+  const list = readFileSync(join(folder, "manifest.json"));
+  const amd = JSON.parse(list).manifests.find((m) => m.platform.architecture === "amd64");
+  const manifest = JSON.parse(readFileSync(join(folder, `${amd.digest.slice(7)}.manifest.json`)));
+  const page = await openPage();
+  await page.setInputFiles("#layout-dir", folder);
+  assert.equal((await summary(page, "demo-list-dir/manifest.json")).digest, sha(list));
+  assert.match(await page.textContent("#layout-info"), /dir: folder “demo-list-dir”/);
+  await page.click(`button[aria-label="Open ${amd.digest}"]`);
+  assert.equal((await summary(page, amd.digest)).digest, amd.digest);
+  assert.deepEqual(await page.locator("#trail li").allTextContents(), ["manifest.json", amd.digest.slice(0, 19)]);
+  assert.equal(await page.locator("#image-table tbody tr.layer").count(), manifest.layers.length);
+  await page.click(`button[aria-label="Show config ${manifest.config.digest}"]`);
+  assert.match(await page.textContent("#config-view"), /"architecture": "amd64"/);
+  await page.close();
+});
+
 test("on a plain static host the registry input is disabled with an explanation, and local input still works", async () => {
   const page = await openPage();
   assert.equal(await page.isDisabled("#registry-ref"), true);
