@@ -73,7 +73,7 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 
