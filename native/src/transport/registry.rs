@@ -846,8 +846,12 @@ impl ImageDestination for Registry {
             .send("checking for a blob", |http| http.head(&url))
             .await?;
         match response.status().as_u16() {
+            // The header, not `content_length()`: reqwest gives a HEAD
+            // response's (empty) body length, 0, as Go does not.
             200..=299 => Ok(Some(
-                response.content_length().map_or(info.size, |n| n as i64),
+                header(&response, "content-length")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(info.size),
             )),
             404 => Ok(None),
             _ => Err(self
