@@ -22,7 +22,7 @@ use ferry_core::Digest;
 use ferry_core::media_type as mt;
 
 use crate::transport::registry::RegistryOptions;
-use crate::transport::{BlobInfo, BlobStream, ImageDestination, Reference, TransportError};
+use crate::transport::{BlobInfo, BlobStream, DryRun, ImageDestination, Reference, TransportError};
 
 /// The `BlobInfo` for a blob.
 pub fn blob_info(digest: &Digest, size: usize, media_type: &str) -> BlobInfo {
@@ -657,6 +657,57 @@ pub async fn a_list_is_stored_after_its_instances_or_refused(place: &Place) {
     }
 }
 
+/// `--dry-run`'s stand-in for the place declares what the destination
+/// declares, so the plan is the one a real copy makes, claims no blob
+/// the destination lacks, and refuses every write, writing nothing.
+pub async fn a_dry_run_declares_what_the_destination_declares_and_writes_nothing(place: &Place) {
+    let image = TestImage::new(14, mt::OCI_MANIFEST);
+    if place.promises.replaces {
+        place.store(&image).await;
+    }
+    let dst = place.open().await;
+    let dry = DryRun::new(&place.destination);
+    assert_eq!(
+        dry.supported_manifest_types(),
+        dst.supported_manifest_types(),
+        "supported_manifest_types"
+    );
+    assert_eq!(
+        dry.desired_layer_compression(),
+        dst.desired_layer_compression(),
+        "desired_layer_compression"
+    );
+    assert_eq!(
+        dry.supports_signatures(),
+        dst.supports_signatures(),
+        "supports_signatures"
+    );
+    let absent = TestImage::new(15, mt::OCI_MANIFEST);
+    for (info, _) in image.blobs().into_iter().chain(absent.blobs()) {
+        if dry.has_blob(&info).await.unwrap().is_some() {
+            assert!(
+                dst.has_blob(&info).await.unwrap().is_some(),
+                "the dry run claims {}, which the destination lacks",
+                info.digest
+            );
+        }
+    }
+    drop(dst);
+    let before = place.seen().await;
+    let next = TestImage::for_destination(16, &dry);
+    let [(config, bytes), _] = next.blobs();
+    assert!(
+        dry.put_blob(stream(bytes), &config).await.is_err(),
+        "put_blob"
+    );
+    assert!(next.put_manifest(&dry, None).await.is_err(), "put_manifest");
+    assert!(
+        dry.commit(&next.manifest, &next.media_type).await.is_err(),
+        "commit"
+    );
+    assert_eq!(place.seen().await, before, "the dry run wrote something");
+}
+
 /// One `#[test]` per property of [`crate::testing::contract`] for the
 /// place `$place` makes (evaluated afresh in each test), e.g.
 /// `mod dir { ferry::destination_contract_tests!(Place::dir()); }`.
@@ -674,6 +725,7 @@ macro_rules! destination_contract_tests {
             nothing_is_visible_before_commit,
             dropping_without_commit_leaves_the_place_as_it_was,
             a_list_is_stored_after_its_instances_or_refused,
+            a_dry_run_declares_what_the_destination_declares_and_writes_nothing,
         );
     };
     (@each $place:expr; $($property:ident),+ $(,)?) => {
