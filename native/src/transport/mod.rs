@@ -431,7 +431,10 @@ impl ImageDestination for DryRun {
 
     fn supported_manifest_types(&self) -> Vec<String> {
         match &self.reference {
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => Vec::new(),
+            Reference::Dir(_) | Reference::Demo => Vec::new(),
+            Reference::Docker(_) => registry::SUPPORTED_MANIFEST_TYPES
+                .map(String::from)
+                .to_vec(),
             Reference::Oci(_) | Reference::OciArchive(_) => vec![
                 ferry_core::media_type::OCI_MANIFEST.into(),
                 ferry_core::media_type::OCI_INDEX.into(),
@@ -445,9 +448,8 @@ impl ImageDestination for DryRun {
         match &self.reference {
             Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
             Reference::DockerArchive(_) => LayerCompression::Decompress,
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => {
-                LayerCompression::Preserve
-            }
+            Reference::Docker(_) => registry::DESIRED_LAYER_COMPRESSION,
+            Reference::Dir(_) | Reference::Demo => LayerCompression::Preserve,
         }
     }
 

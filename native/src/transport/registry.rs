@@ -30,6 +30,20 @@ use super::{
 /// streaming PATCH and a closing PUT, as registries expect for big content.
 const MONOLITHIC_LIMIT: i64 = 1024 * 1024;
 
+/// The manifest types a registry destination takes, preferred first
+/// (also what `--dry-run` plans with).
+pub(crate) const SUPPORTED_MANIFEST_TYPES: [&str; 6] = [
+    mt::OCI_MANIFEST,
+    mt::DOCKER_V2S2,
+    mt::OCI_INDEX,
+    mt::DOCKER_LIST,
+    mt::DOCKER_V2S1_SIGNED,
+    mt::DOCKER_V2S1,
+];
+
+/// How a registry destination wants layers.
+pub(crate) const DESIRED_LAYER_COMPRESSION: LayerCompression = LayerCompression::Compress;
+
 /// How to reach a registry.
 #[derive(Clone, Default)]
 pub struct RegistryOptions {
@@ -803,21 +817,11 @@ impl ImageDestination for Registry {
     }
 
     fn supported_manifest_types(&self) -> Vec<String> {
-        [
-            mt::OCI_MANIFEST,
-            mt::DOCKER_V2S2,
-            mt::OCI_INDEX,
-            mt::DOCKER_LIST,
-            mt::DOCKER_V2S1_SIGNED,
-            mt::DOCKER_V2S1,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        SUPPORTED_MANIFEST_TYPES.map(String::from).to_vec()
     }
 
     fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Compress
+        DESIRED_LAYER_COMPRESSION
     }
 
     fn supports_signatures(&self) -> bool {
