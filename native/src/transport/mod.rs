@@ -12,8 +12,14 @@
 //! 2. instance manifests ([`ImageDestination::put_manifest`] with
 //!    `Some(instance)`), then the top-level manifest (`None`);
 //! 3. signatures ([`ImageDestination::put_signatures`]), per instance and
-//!    for the top level;
+//!    for the top level, each after the manifest it signs (an instance's
+//!    come before the next instance's manifest, as in containers/image);
 //! 4. [`ImageDestination::commit`], exactly once, last.
+//!
+//! Order matters per manifest: a blob may follow an unrelated instance's
+//! manifest (a config made by converting a schema 1 image), never one
+//! naming it. `ferry::testing::Contract` states these rules as code, and
+//! its suite (`ferry::testing::contract`) runs against every destination.
 //!
 //! Nothing a destination writes may be visible as complete before `commit`
 //! where the format has a single point of truth (an OCI layout's
