@@ -12,8 +12,14 @@
 //! 2. instance manifests ([`ImageDestination::put_manifest`] with
 //!    `Some(instance)`), then the top-level manifest (`None`);
 //! 3. signatures ([`ImageDestination::put_signatures`]), per instance and
-//!    for the top level;
+//!    for the top level, each after the manifest it signs (an instance's
+//!    come before the next instance's manifest, as in containers/image);
 //! 4. [`ImageDestination::commit`], exactly once, last.
+//!
+//! Order matters per manifest: a blob may follow an unrelated instance's
+//! manifest (a config made by converting a schema 1 image), never one
+//! naming it. `ferry::testing::Contract` states these rules as code, and
+//! its suite (`ferry::testing::contract`) runs against every destination.
 //!
 //! Nothing a destination writes may be visible as complete before `commit`
 //! where the format has a single point of truth (an OCI layout's
@@ -431,7 +437,10 @@ impl ImageDestination for DryRun {
 
     fn supported_manifest_types(&self) -> Vec<String> {
         match &self.reference {
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => Vec::new(),
+            Reference::Dir(_) | Reference::Demo => Vec::new(),
+            Reference::Docker(_) => registry::SUPPORTED_MANIFEST_TYPES
+                .map(String::from)
+                .to_vec(),
             Reference::Oci(_) | Reference::OciArchive(_) => vec![
                 ferry_core::media_type::OCI_MANIFEST.into(),
                 ferry_core::media_type::OCI_INDEX.into(),
@@ -445,9 +454,8 @@ impl ImageDestination for DryRun {
         match &self.reference {
             Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
             Reference::DockerArchive(_) => LayerCompression::Decompress,
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => {
-                LayerCompression::Preserve
-            }
+            Reference::Docker(_) => registry::DESIRED_LAYER_COMPRESSION,
+            Reference::Dir(_) | Reference::Demo => LayerCompression::Preserve,
         }
     }
 

@@ -30,6 +30,20 @@ use super::{
 /// streaming PATCH and a closing PUT, as registries expect for big content.
 const MONOLITHIC_LIMIT: i64 = 1024 * 1024;
 
+/// The manifest types a registry destination takes, preferred first
+/// (also what `--dry-run` plans with).
+pub(crate) const SUPPORTED_MANIFEST_TYPES: [&str; 6] = [
+    mt::OCI_MANIFEST,
+    mt::DOCKER_V2S2,
+    mt::OCI_INDEX,
+    mt::DOCKER_LIST,
+    mt::DOCKER_V2S1_SIGNED,
+    mt::DOCKER_V2S1,
+];
+
+/// How a registry destination wants layers.
+pub(crate) const DESIRED_LAYER_COMPRESSION: LayerCompression = LayerCompression::Compress;
+
 /// How to reach a registry.
 #[derive(Clone, Default)]
 pub struct RegistryOptions {
@@ -803,21 +817,11 @@ impl ImageDestination for Registry {
     }
 
     fn supported_manifest_types(&self) -> Vec<String> {
-        [
-            mt::OCI_MANIFEST,
-            mt::DOCKER_V2S2,
-            mt::OCI_INDEX,
-            mt::DOCKER_LIST,
-            mt::DOCKER_V2S1_SIGNED,
-            mt::DOCKER_V2S1,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        SUPPORTED_MANIFEST_TYPES.map(String::from).to_vec()
     }
 
     fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Compress
+        DESIRED_LAYER_COMPRESSION
     }
 
     fn supports_signatures(&self) -> bool {
@@ -846,8 +850,12 @@ impl ImageDestination for Registry {
             .send("checking for a blob", |http| http.head(&url))
             .await?;
         match response.status().as_u16() {
+            // The header, not `content_length()`: reqwest gives a HEAD
+            // response's (empty) body length, 0, as Go does not.
             200..=299 => Ok(Some(
-                response.content_length().map_or(info.size, |n| n as i64),
+                header(&response, "content-length")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(info.size),
             )),
             404 => Ok(None),
             _ => Err(self
