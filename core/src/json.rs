@@ -746,7 +746,7 @@ impl Value {
         }
     }
 
-    fn type_error(&self, pointer: &str, expected: &'static str) -> TypeError {
+    pub(crate) fn type_error(&self, pointer: &str, expected: &'static str) -> TypeError {
         TypeError {
             pointer: pointer.to_string(),
             found: self.kind().to_string(),

@@ -10,14 +10,16 @@
 //! an empty `signatures` array yields an empty payload, and signatures
 //! that disagree on `formatLength` only conflict when the first is nonzero.
 //! Signatures are not verified (containers/image does not either; trust
-//! comes from the digest).
+//! comes from the digest), but each signature's public key must be one
+//! libtrust can read ([`super::jwk`]), or there is no payload.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::jwk::{self, JwkError};
 use crate::base64;
-use crate::json::{self, Fields, Value};
+use crate::json::{self, GoDecode as _, Value};
 
 /// Why the payload cannot be recovered.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +41,8 @@ pub enum JwsError {
     Conflicting { field: &'static str },
     /// `formatLength` points outside the document.
     InvalidFormatLength { length: f64, document_len: usize },
+    /// A signature's public key (`header.jwk`) is not one libtrust reads.
+    PublicKey { index: usize, error: JwkError },
 }
 
 impl fmt::Display for JwsError {
@@ -68,6 +72,9 @@ impl fmt::Display for JwsError {
                 f,
                 "formatLength {length} is outside the {document_len}-byte document"
             ),
+            JwsError::PublicKey { index, error } => {
+                write!(f, "public key of /signatures/{index}: {error}")
+            }
         }
     }
 }
@@ -106,10 +113,15 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
         }
     };
 
+    // libtrust decodes every block before it reads any of them.
+    let blocks = blocks
+        .iter()
+        .enumerate()
+        .map(|(index, block)| signature_block(block, index))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut format_length: i64 = 0;
     let mut format_tail: Vec<u8> = Vec::new();
-    for (index, block) in blocks.iter().enumerate() {
-        let protected = signature_block_protected(block, index)?;
+    for (index, Block { protected, jwk }) in blocks.into_iter().enumerate() {
         let pointer = alloc::format!("/signatures/{index}/protected");
         let header_bytes = decode_jose(&protected, &pointer)?;
         let header = match json::parse(&header_bytes) {
@@ -158,6 +170,9 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
                 field: "formatTail",
             });
         }
+        if let Some(key) = jwk {
+            jwk::check(key).map_err(|error| JwsError::PublicKey { index, error })?;
+        }
     }
     let length = usize::try_from(format_length)
         .ok()
@@ -172,37 +187,81 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     Ok(out)
 }
 
-/// Checks a signature block's shape as libtrust's `jsParsedSignature`
-/// decoding does, and returns its `protected` string.
-fn signature_block_protected(block: &Value, index: usize) -> Result<String, JwsError> {
+/// What libtrust keeps of one signature block.
+struct Block<'a> {
+    protected: String,
+    /// The header's `jwk` as written (`null` included), if there is one.
+    jwk: Option<&'a Value>,
+}
+
+/// Decodes a signature block as Go decodes libtrust's `jsParsedSignature`:
+/// keys match fields ignoring case, every member is decoded in turn (so a
+/// repeated `header` merges into the one before, and a `null` leaves a
+/// field as it was), and a value of the wrong type anywhere fails.
+fn signature_block(block: &Value, index: usize) -> Result<Block<'_>, JwsError> {
     let pointer = alloc::format!("/signatures/{index}");
-    let malformed = |e: json::TypeError| JwsError::MalformedSignatures {
-        reason: alloc::format!("{e}"),
+    let mut out = Block {
+        protected: String::new(),
+        jwk: None,
     };
-    let empty = json::Object::default();
-    let object = match block {
-        Value::Object(o) => o,
-        Value::Null => &empty,
+    let members = match block {
+        Value::Object(o) => &o.members[..],
+        Value::Null => &[],
         other => {
             return Err(JwsError::MalformedSignatures {
                 reason: alloc::format!("{pointer} is a {}, not an object", other.kind()),
             });
         }
     };
-    let f = Fields::new(object, &pointer);
-    if let Some((header, p)) = f.object("header").map_err(malformed)? {
-        let h = Fields::new(header, &p);
-        h.string("alg").map_err(malformed)?;
-        h.strings("x5c").map_err(malformed)?;
+    let malformed = |e: json::TypeError| JwsError::MalformedSignatures {
+        reason: alloc::format!("{e}"),
+    };
+    let string = |value: &Value, at: &str| String::go_decode(value, at).map_err(malformed);
+    for member in members {
+        let at = json::child_pointer(&pointer, &member.key);
+        if json::go_fold_eq(&member.key, "protected") {
+            if let Some(protected) = string(&member.value, &at)? {
+                out.protected = protected;
+            }
+        } else if json::go_fold_eq(&member.key, "signature") {
+            string(&member.value, &at)?;
+        } else if json::go_fold_eq(&member.key, "header") {
+            let header = match &member.value {
+                Value::Null => continue,
+                Value::Object(o) => o,
+                other => return Err(malformed(other.type_error(&at, "struct"))),
+            };
+            for field in &header.members {
+                let at = json::child_pointer(&at, &field.key);
+                if json::go_fold_eq(&field.key, "jwk") {
+                    out.jwk = Some(&field.value);
+                } else if json::go_fold_eq(&field.key, "alg") {
+                    string(&field.value, &at)?;
+                } else if json::go_fold_eq(&field.key, "x5c") {
+                    match &field.value {
+                        Value::Null => {}
+                        Value::Array(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                string(item, &json::index_pointer(&at, i))?;
+                            }
+                        }
+                        other => return Err(malformed(other.type_error(&at, "slice"))),
+                    }
+                }
+            }
+        }
     }
-    f.string("signature").map_err(malformed)?;
-    f.string("protected").map_err(malformed)
+    Ok(out)
+}
+
+fn decode_jose(text: &str, pointer: &str) -> Result<Vec<u8>, JwsError> {
+    decode_jose_text(text).map_err(|_| JwsError::Base64 {
+        pointer: pointer.into(),
+    })
 }
 
 /// libtrust's base64url decoding: newlines and spaces are dropped first.
-fn decode_jose(text: &str, pointer: &str) -> Result<Vec<u8>, JwsError> {
+pub(super) fn decode_jose_text(text: &str) -> Result<Vec<u8>, base64::Base64Error> {
     let cleaned: String = text.chars().filter(|c| *c != '\n' && *c != ' ').collect();
-    base64::decode_jose(&cleaned).map_err(|_| JwsError::Base64 {
-        pointer: pointer.into(),
-    })
+    base64::decode_jose(&cleaned)
 }
