@@ -38,16 +38,26 @@ fn opted_out() -> bool {
 /// not and `FERRY_SKIP_SKOPEO=1` (with a note naming `what`). Panics
 /// when it does not run and nothing opted out.
 pub fn available(what: &str) -> bool {
-    if installed() {
-        return true;
+    match decide(installed(), opted_out(), what) {
+        Ok(compare) => compare,
+        Err(failure) => panic!("{failure}"),
     }
-    assert!(
-        opted_out(),
-        "skopeo is not installed, so {what} cannot be compared with it; install it \
-         (bash scripts/install-deps.sh services) or set {SKIP_VARIABLE}=1 to skip comparisons with skopeo"
-    );
+}
+
+/// The rule: compare when installed; when not, skip (saying so) only if
+/// opted out, else fail with how to fix it.
+fn decide(installed: bool, opted_out: bool, what: &str) -> Result<bool, String> {
+    if installed {
+        return Ok(true);
+    }
+    if !opted_out {
+        return Err(format!(
+            "skopeo is not installed, so {what} cannot be compared with it; install it \
+             (bash scripts/install-deps.sh services) or set {SKIP_VARIABLE}=1 to skip comparisons with skopeo"
+        ));
+    }
     eprintln!("note: {SKIP_VARIABLE}=1 and skopeo is not installed: skipping {what}");
-    false
+    Ok(false)
 }
 
 /// Panics unless skopeo runs: for tests that cannot do without it.
@@ -57,4 +67,19 @@ pub fn require(what: &str) {
         "skopeo is not installed, and {what} needs it (bash scripts/install-deps.sh services); \
          {SKIP_VARIABLE} only skips comparisons, not tests that use skopeo as a peer"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decide;
+
+    #[test]
+    fn a_missing_skopeo_fails_the_comparison_unless_opted_out() {
+        assert_eq!(decide(true, false, "x"), Ok(true));
+        assert_eq!(decide(true, true, "x"), Ok(true));
+        assert_eq!(decide(false, true, "x"), Ok(false));
+        let failure = decide(false, false, "the digest comparison").unwrap_err();
+        assert!(failure.contains("the digest comparison"), "{failure}");
+        assert!(failure.contains("FERRY_SKIP_SKOPEO=1"), "{failure}");
+    }
 }
