@@ -489,3 +489,140 @@ fn convert_report_is_json_with_the_new_digest() {
             .any(|l| l["kind"] == "defaulted" && l["pointer"] == "/manifests/1/platform")
     );
 }
+
+/// The digest of the built-in demo index (pinned in `demo.rs` too).
+const DEMO_INDEX: &str = "sha256:dceb5d4a6bad3eb2dd02f10a6b6a19a36cce7e0850d937fb68b81dfae2811111";
+
+/// ferry's demo list (linux amd64, arm64/v8, arm/v7, s390x) in an OCI
+/// layout of its own, removed when dropped.
+struct DemoLayout(PathBuf);
+
+impl DemoLayout {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferry-cli-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let layout = DemoLayout(dir);
+        let out = ferry(&[
+            "copy",
+            "--progress",
+            "none",
+            "--all",
+            "demo:",
+            &layout.reference(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        layout
+    }
+
+    fn reference(&self) -> String {
+        format!("oci:{}:demo", self.0.display())
+    }
+}
+
+impl Drop for DemoLayout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn inspect_with_overrides_describes_the_image_chosen_for_that_platform() {
+    let layout = DemoLayout::new("inspect-overrides");
+    let out = ferry(&[
+        "inspect",
+        "--override-arch",
+        "arm",
+        "--override-variant",
+        "v7",
+        &layout.reference(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Architecture"], "arm");
+    assert_eq!(v["Variant"], "v7");
+    // The digest is the list's, as skopeo reports it.
+    assert_eq!(v["Digest"], DEMO_INDEX);
+}
+
+#[test]
+fn inspect_raw_prints_the_list_whatever_the_overrides_say() {
+    let layout = DemoLayout::new("inspect-raw-overrides");
+    let out = ferry(&[
+        "inspect",
+        "--raw",
+        "--override-arch",
+        "arm64",
+        &layout.reference(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        ferry_core::Digest::sha256_of(&out.stdout).to_string(),
+        DEMO_INDEX
+    );
+}
+
+#[test]
+fn inspect_with_overrides_no_image_matches_names_the_platform() {
+    let layout = DemoLayout::new("inspect-no-match");
+    let out = ferry(&["inspect", "--override-os", "windows", &layout.reference()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("windows/"), "{}", stderr(&out));
+}
+
+/// `ferry inspect` and `skopeo inspect` with the same overrides: the same
+/// bytes for `--raw`, the same image described otherwise, the same
+/// failures.
+#[test]
+fn inspect_with_overrides_answers_as_skopeo_inspect_does() {
+    if !skopeo_check::available("ferry inspect --override-* against skopeo inspect") {
+        return;
+    }
+    let layout = DemoLayout::new("inspect-vs-skopeo");
+    let reference = layout.reference();
+    let cases: &[&[&str]] = &[
+        &["--override-arch", "arm64"],
+        &["--override-arch", "arm", "--override-variant", "v7"],
+        &["--override-os", "linux", "--override-arch", "s390x"],
+        &["--override-arch", "arm", "--override-variant", "v6"],
+        &["--override-os", "windows"],
+        &["--raw", "--override-arch", "arm64"],
+        &["--config", "--raw", "--override-arch", "arm64"],
+        &[
+            "--config",
+            "--raw",
+            "--override-arch",
+            "arm",
+            "--override-variant",
+            "v7",
+        ],
+    ];
+    for flags in cases {
+        let mut args = vec!["inspect"];
+        args.extend_from_slice(flags);
+        args.push(&reference);
+        let theirs = Command::new(skopeo_check::PROGRAM)
+            .args(&args)
+            .output()
+            .expect("run skopeo");
+        let ours = ferry(&args);
+        assert_eq!(
+            ours.status.success(),
+            theirs.status.success(),
+            "{flags:?}: ferry {}, skopeo {}",
+            stderr(&ours),
+            stderr(&theirs)
+        );
+        if !theirs.status.success() {
+            continue;
+        }
+        if flags.contains(&"--raw") {
+            assert_eq!(ours.stdout, theirs.stdout, "{flags:?}");
+            continue;
+        }
+        let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+        for key in ["Digest", "Created", "Architecture", "Os", "Layers", "Env"] {
+            assert_eq!(ours[key], theirs[key], "{flags:?}: {key}");
+        }
+    }
+}

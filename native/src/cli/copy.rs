@@ -191,18 +191,11 @@ fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
 }
 
 pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
-    let mut host = ferry::host::platform();
-    if let Some(os) = &args.override_os {
-        host.os = os.clone();
-    }
-    if let Some(arch) = &args.override_arch {
-        host.architecture = arch.clone();
-        // As in containers/image: a chosen architecture has no detected variant.
-        host.variant.clear();
-    }
-    if let Some(variant) = &args.override_variant {
-        host.variant = variant.clone();
-    }
+    let host = ferry::host::wanted_platform(
+        args.override_os.as_deref(),
+        args.override_arch.as_deref(),
+        args.override_variant.as_deref(),
+    );
     let selection = selection(args, host)?;
     if args.strip_removed_platforms && matches!(selection, Selection::All | Selection::System(_)) {
         bail!("--strip-removed-platforms needs --multi-arch with platforms or index-only");
