@@ -352,11 +352,18 @@ fn the_system_image_is_chosen_for_the_requested_platform() {
     assert_eq!(ferry_core::Digest::sha256_of(&written).to_string(), digest);
 }
 
+/// The demo index as ferry writes it, made once per process: tests run in
+/// parallel, and each making it in the same scratch directory would race.
 fn ferry_demo_index() -> Vec<u8> {
-    let s = Scratch::new("demo-index");
-    let dir = s.path("dir");
-    ok(ferry(&["copy", "--all", "demo:", &format!("dir:{dir}")]));
-    std::fs::read(Path::new(&dir).join("manifest.json")).unwrap()
+    static INDEX: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let s = Scratch::new("demo-index");
+            let dir = s.path("dir");
+            ok(ferry(&["copy", "--all", "demo:", &format!("dir:{dir}")]));
+            std::fs::read(Path::new(&dir).join("manifest.json")).unwrap()
+        })
+        .clone()
 }
 
 #[test]
@@ -410,6 +417,97 @@ fn index_only_keeps_the_list_digest_and_copies_no_instance() {
     );
     let names: Vec<String> = files(Path::new(&dir)).into_iter().map(|f| f.0).collect();
     assert_eq!(names, ["manifest.json", "version"]);
+}
+
+#[test]
+fn instances_named_by_digest_are_copied_with_the_list_kept_as_it_was() {
+    let list = ferry_core::List::parse(&ferry_demo_index()).unwrap();
+    let (arm64, s390x) = (&list.entries[1].digest_text, &list.entries[3].digest_text);
+    let s = Scratch::new("instances");
+    let dir = s.path("dir");
+    let digest = ok(ferry(&[
+        "copy",
+        "--instance",
+        arm64,
+        "--instance",
+        s390x,
+        "demo:",
+        &format!("dir:{dir}"),
+    ]));
+    // A sparse copy, as containers/image's CopySpecificImages makes it:
+    // the list keeps every entry, so its digest holds.
+    assert_eq!(digest, DEMO_INDEX);
+    let names: Vec<String> = files(Path::new(&dir)).into_iter().map(|f| f.0).collect();
+    for instance in [arm64, s390x] {
+        let name = format!("{}.manifest.json", instance.trim_start_matches("sha256:"));
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let others = [&list.entries[0].digest_text, &list.entries[2].digest_text];
+    for other in others {
+        let name = format!("{}.manifest.json", other.trim_start_matches("sha256:"));
+        assert!(!names.contains(&name), "{name} copied: {names:?}");
+    }
+}
+
+#[test]
+fn instances_named_by_digest_with_stripping_write_a_list_of_just_those() {
+    let list = ferry_core::List::parse(&ferry_demo_index()).unwrap();
+    let arm64 = &list.entries[1].digest_text;
+    let s = Scratch::new("instances-strip");
+    let oci = s.path("oci");
+    let digest = ok(ferry(&[
+        "copy",
+        "--instance",
+        arm64,
+        "--multi-arch",
+        "linux/amd64",
+        "--strip-removed-platforms",
+        "demo:",
+        &format!("oci:{oci}:small"),
+    ]));
+    let blob = Path::new(&oci)
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let written = ferry_core::List::parse(&std::fs::read(&blob).unwrap()).unwrap();
+    let digests: Vec<&str> = written
+        .entries
+        .iter()
+        .map(|e| e.digest_text.as_str())
+        .collect();
+    assert_eq!(digests, [&list.entries[0].digest_text, arm64]);
+}
+
+#[test]
+fn an_instance_digest_not_in_the_list_is_an_error_naming_it() {
+    let s = Scratch::new("instance-unknown");
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let out = ferry(&[
+        "copy",
+        "--instance",
+        &missing,
+        "demo:",
+        &format!("dir:{}", s.path("dir")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("instance {missing} is not in the list")),
+        "{err}"
+    );
+    assert!(!Path::new(&s.path("dir")).join("manifest.json").exists());
+}
+
+#[test]
+fn an_instance_that_is_not_a_digest_is_a_usage_error() {
+    let out = ferry(&[
+        "copy",
+        "--instance",
+        "sha256:abc",
+        "demo:",
+        "dir:/nonexistent/x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid digest"));
 }
 
 #[test]
