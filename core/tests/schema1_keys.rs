@@ -183,7 +183,7 @@ fn the_error_names_the_signature_and_the_key_member() {
     let err = digest(&fixture("second-signature-jwk-private")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "public key of /signatures/1: an RSA public key cannot contain the private exponent \"d\""
+        "public key of /signatures/1: a public key with a private exponent \"d\""
     );
 }
 

@@ -30,8 +30,6 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt;
 
-use sha2::Digest as _;
-
 use crate::json::Value;
 
 /// Why libtrust would not read a signature's public key.
@@ -67,39 +65,29 @@ pub enum JwkError {
 impl fmt::Display for JwkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JwkError::NotAnObject { found } => {
-                write!(f, "the key is a JSON {found}, not an object")
+            JwkError::NotAnObject { found } => write!(f, "the key is a JSON {found}"),
+            JwkError::Missing { member } => write!(f, "\"{member}\" value not specified"),
+            JwkError::NotAString { member } => write!(f, "\"{member}\" value must be a string"),
+            JwkError::UnsupportedKeyType { kty: name }
+            | JwkError::UnsupportedCurve { crv: name } => {
+                write!(
+                    f,
+                    "{name:?} is not supported (EC P-256, P-384, P-521 or RSA)"
+                )
             }
-            JwkError::Missing { member } => write!(f, "{member:?} value not specified"),
-            JwkError::NotAString { member } => write!(f, "{member:?} value must be a string"),
-            JwkError::UnsupportedKeyType { kty } => {
-                write!(f, "key type {kty:?} is not supported (EC or RSA)")
-            }
-            JwkError::UnsupportedCurve { crv } => {
-                write!(f, "curve {crv:?} is not supported (P-256, P-384 or P-521)")
-            }
-            JwkError::Base64 { member } => write!(f, "{member:?} is not base64url"),
+            JwkError::Base64 { member } => write!(f, "\"{member}\" is not base64url"),
             JwkError::CoordinateLength {
                 member,
                 found,
                 expected,
-            } => write!(
-                f,
-                "{member:?} has {found} bytes, the curve's coordinates have {expected}"
-            ),
-            JwkError::ExponentTooLong { found } => write!(
-                f,
-                "\"e\" has {found} bytes, more than 4 (containers/image crashes on it)"
-            ),
-            JwkError::PrivateExponent => {
-                f.write_str("an RSA public key cannot contain the private exponent \"d\"")
+            } => write!(f, "\"{member}\" has {found} bytes, not {expected}"),
+            JwkError::ExponentTooLong { found } => {
+                write!(f, "\"e\" has {found} bytes, more than 4 (skopeo crashes)")
             }
-            JwkError::KeyIdMismatch { kid, computed } if computed.is_empty() => write!(
-                f,
-                "\"kid\" {kid:?} does not match: the point is not on its curve, so its ID is empty"
-            ),
+            JwkError::PrivateExponent => f.write_str("a public key with a private exponent \"d\""),
             JwkError::KeyIdMismatch { kid, computed } => {
-                write!(f, "\"kid\" {kid:?} does not match the key's ID {computed}")
+                // Empty for a point off its curve.
+                write!(f, "\"kid\" {kid:?} is not the key's ID {computed:?}")
             }
         }
     }
@@ -228,8 +216,10 @@ fn check_rsa(key: &Key<'_>) -> Result<(), JwkError> {
 fn key_id(algorithm: &[u8], bit_string: &[u8]) -> String {
     let mut info = der(TAG_SEQUENCE, algorithm);
     info.extend(der(TAG_BIT_STRING, bit_string));
-    let hash = sha2::Sha256::digest(der(TAG_SEQUENCE, &info));
-    let encoded = base32(&hash[..30]);
+    // The core's one sha256 (a second use of sha2's API would cost the
+    // .wasm its own copy of the hashing code).
+    let hash = crate::Digest::sha256_of(&der(TAG_SEQUENCE, &info));
+    let encoded = base32_of_hex(&hash.encoded()[..60]);
     let mut id = String::with_capacity(encoded.len() + encoded.len() / 4);
     for (i, group) in encoded.as_bytes().chunks(4).enumerate() {
         if i > 0 {
@@ -240,17 +230,38 @@ fn key_id(algorithm: &[u8], bit_string: &[u8]) -> String {
     id
 }
 
-/// RFC 4648 base32 of a multiple of 5 bytes (no padding needed).
-fn base32(bytes: &[u8]) -> String {
+/// RFC 4648 base32 (unpadded) of the bits that lowercase hex spells.
+fn base32_of_hex(hex: &str) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(bytes.len() / 5 * 8);
-    for chunk in bytes.chunks(5) {
-        let mut buf = [0u8; 8];
-        buf[3..3 + chunk.len()].copy_from_slice(chunk);
-        let bits = u64::from_be_bytes(buf);
-        for i in (0..8).rev() {
-            out.push(char::from(ALPHABET[((bits >> (5 * i)) & 31) as usize]));
+    let mut out = String::with_capacity(hex.len() * 4 / 5);
+    let (mut bits, mut held) = (0u32, 0);
+    for c in hex.bytes() {
+        bits = bits << 4 | u32::from(nibble(c));
+        held += 4;
+        if held >= 5 {
+            held -= 5;
+            out.push(char::from(ALPHABET[(bits >> held & 31) as usize]));
         }
+    }
+    out
+}
+
+/// A lowercase hex digit's value.
+const fn nibble(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        _ => c - b'a' + 10,
+    }
+}
+
+/// Lowercase hex to bytes, at compile time.
+const fn hex<const N: usize>(text: &str) -> [u8; N] {
+    let text = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]);
+        i += 1;
     }
     out
 }
@@ -296,8 +307,8 @@ fn der_unsigned(magnitude: &[u8]) -> Vec<u8> {
 struct Curve {
     name: &'static str,
     byte_len: usize,
-    p: &'static str,
-    b: &'static str,
+    p: &'static [u8],
+    b: &'static [u8],
     oid: &'static [u8],
 }
 
@@ -305,24 +316,32 @@ const CURVES: [Curve; 3] = [
     Curve {
         name: "P-256",
         byte_len: 32,
-        p: "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
-        b: "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
+        p: &hex::<32>("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff"),
+        b: &hex::<32>("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b"),
         // 1.2.840.10045.3.1.7
         oid: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
     },
     Curve {
         name: "P-384",
         byte_len: 48,
-        p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
-        b: "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
+        p: &hex::<48>(
+            "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
+        ),
+        b: &hex::<48>(
+            "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
+        ),
         // 1.3.132.0.34
         oid: &[0x2b, 0x81, 0x04, 0x00, 0x22],
     },
     Curve {
         name: "P-521",
         byte_len: 66,
-        p: "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-        b: "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+        p: &hex::<66>(
+            "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
+        b: &hex::<66>(
+            "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+        ),
         // 1.3.132.0.35
         oid: &[0x2b, 0x81, 0x04, 0x00, 0x23],
     },
@@ -332,13 +351,13 @@ impl Curve {
     /// Whether (x, y) is a point of the curve, as Go's `IsOnCurve` decides:
     /// both coordinates below p, not (0, 0), and the equation holds.
     fn contains(&self, x: &[u8], y: &[u8]) -> bool {
-        let p = Uint::from_hex(self.p);
+        let p = Uint::from_be(self.p);
         let (x, y) = (Uint::from_be(x), Uint::from_be(y));
         if x.is_zero() && y.is_zero() || x.cmp(&p) != Ordering::Less || y.cmp(&p) != Ordering::Less
         {
             return false;
         }
-        let b = Uint::from_hex(self.b);
+        let b = Uint::from_be(self.b);
         let x3 = x.mul_mod(&x, &p).mul_mod(&x, &p);
         let three_x = x.add_mod(&x, &p).add_mod(&x, &p);
         let right = x3.sub_mod(&three_x, &p).add_mod(&b, &p);
@@ -358,19 +377,6 @@ impl Uint {
             limbs[i / 8] |= u64::from(*byte) << (8 * (i % 8));
         }
         Uint(limbs)
-    }
-
-    fn from_hex(hex: &str) -> Self {
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => c - b'0',
-            _ => c - b'a' + 10,
-        };
-        let bytes: Vec<u8> = hex
-            .as_bytes()
-            .chunks(2)
-            .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1]))
-            .collect();
-        Uint::from_be(&bytes)
     }
 
     fn is_zero(&self) -> bool {
@@ -451,8 +457,8 @@ mod tests {
 
     #[test]
     fn base32_of_five_bytes_is_eight_symbols() {
-        // RFC 4648's test vector "fooba".
-        assert_eq!(base32(b"fooba"), "MZXW6YTB");
+        // RFC 4648's test vector "fooba" (66 6f 6f 62 61).
+        assert_eq!(base32_of_hex("666f6f6261"), "MZXW6YTB");
     }
 
     #[test]
@@ -472,16 +478,8 @@ mod tests {
 
     #[test]
     fn the_p256_generator_is_on_the_curve_and_a_neighbour_is_not() {
-        let g = |hex: &str| {
-            let u = Uint::from_hex(hex);
-            let mut bytes = [0u8; 32];
-            for (i, b) in bytes.iter_mut().rev().enumerate() {
-                *b = (u.0[i / 8] >> (8 * (i % 8))) as u8;
-            }
-            bytes
-        };
-        let x = g("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
-        let mut y = g("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+        let x = hex::<32>("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
+        let mut y = hex::<32>("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
         let curve = &CURVES[0];
         assert!(curve.contains(&x, &y));
         y[31] ^= 1;

@@ -19,7 +19,7 @@ use core::fmt;
 
 use super::jwk::{self, JwkError};
 use crate::base64;
-use crate::json::{self, GoDecode as _, Value};
+use crate::json::{self, Value};
 
 /// Why the payload cannot be recovered.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,15 +113,12 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
         }
     };
 
-    // libtrust decodes every block before it reads any of them.
-    let blocks = blocks
-        .iter()
-        .enumerate()
-        .map(|(index, block)| signature_block(block, index))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut format_length: i64 = 0;
     let mut format_tail: Vec<u8> = Vec::new();
-    for (index, Block { protected, jwk }) in blocks.into_iter().enumerate() {
+    for (index, block) in blocks.iter().enumerate() {
+        // libtrust decodes every block before it reads any, so with several
+        // bad blocks it may name another; it fails all the same.
+        let Block { protected, jwk } = signature_block(block, index)?;
         let pointer = alloc::format!("/signatures/{index}/protected");
         let header_bytes = decode_jose(&protected, &pointer)?;
         let header = match json::parse(&header_bytes) {
@@ -199,7 +196,6 @@ struct Block<'a> {
 /// repeated `header` merges into the one before, and a `null` leaves a
 /// field as it was), and a value of the wrong type anywhere fails.
 fn signature_block(block: &Value, index: usize) -> Result<Block<'_>, JwsError> {
-    let pointer = alloc::format!("/signatures/{index}");
     let mut out = Block {
         protected: String::new(),
         jwk: None,
@@ -209,44 +205,58 @@ fn signature_block(block: &Value, index: usize) -> Result<Block<'_>, JwsError> {
         Value::Null => &[],
         other => {
             return Err(JwsError::MalformedSignatures {
-                reason: alloc::format!("{pointer} is a {}, not an object", other.kind()),
+                reason: alloc::format!("/signatures/{index} is a {}, not an object", other.kind()),
             });
         }
     };
-    let malformed = |e: json::TypeError| JwsError::MalformedSignatures {
-        reason: alloc::format!("{e}"),
+    // The pointer is only built when there is an error to report.
+    let wrong = |path: &[&str], value: &Value, expected: &'static str| {
+        let mut pointer = alloc::format!("/signatures/{index}");
+        for key in path {
+            pointer = json::child_pointer(&pointer, key);
+        }
+        JwsError::MalformedSignatures {
+            reason: alloc::format!("{}", value.type_error(&pointer, expected)),
+        }
     };
-    let string = |value: &Value, at: &str| String::go_decode(value, at).map_err(malformed);
+    let string = |v: &Value| matches!(v, Value::String(_) | Value::Null);
     for member in members {
-        let at = json::child_pointer(&pointer, &member.key);
-        if json::go_fold_eq(&member.key, "protected") {
-            if let Some(protected) = string(&member.value, &at)? {
-                out.protected = protected;
+        let (key, value) = (member.key.as_str(), &member.value);
+        if json::go_fold_eq(key, "protected") {
+            match value {
+                Value::String(s) => out.protected.clone_from(s),
+                Value::Null => {}
+                _ => return Err(wrong(&[key], value, "string")),
             }
-        } else if json::go_fold_eq(&member.key, "signature") {
-            string(&member.value, &at)?;
-        } else if json::go_fold_eq(&member.key, "header") {
-            let header = match &member.value {
+        } else if json::go_fold_eq(key, "signature") {
+            if !string(value) {
+                return Err(wrong(&[key], value, "string"));
+            }
+        } else if json::go_fold_eq(key, "header") {
+            let header = match value {
                 Value::Null => continue,
                 Value::Object(o) => o,
-                other => return Err(malformed(other.type_error(&at, "struct"))),
+                _ => return Err(wrong(&[key], value, "struct")),
             };
             for field in &header.members {
-                let at = json::child_pointer(&at, &field.key);
-                if json::go_fold_eq(&field.key, "jwk") {
-                    out.jwk = Some(&field.value);
-                } else if json::go_fold_eq(&field.key, "alg") {
-                    string(&field.value, &at)?;
-                } else if json::go_fold_eq(&field.key, "x5c") {
-                    match &field.value {
-                        Value::Null => {}
-                        Value::Array(items) => {
-                            for (i, item) in items.iter().enumerate() {
-                                string(item, &json::index_pointer(&at, i))?;
-                            }
-                        }
-                        other => return Err(malformed(other.type_error(&at, "slice"))),
-                    }
+                let (name, v) = (field.key.as_str(), &field.value);
+                let (fits, expected) = if json::go_fold_eq(name, "jwk") {
+                    out.jwk = Some(v);
+                    (true, "")
+                } else if json::go_fold_eq(name, "alg") {
+                    (string(v), "string")
+                } else if json::go_fold_eq(name, "x5c") {
+                    let fits = match v {
+                        Value::Null => true,
+                        Value::Array(items) => items.iter().all(string),
+                        _ => false,
+                    };
+                    (fits, "[]string")
+                } else {
+                    (true, "")
+                };
+                if !fits {
+                    return Err(wrong(&[key, name], v, expected));
                 }
             }
         }
