@@ -13,7 +13,8 @@ use ferry_core::validate::Severity;
 #[derive(Debug, Subcommand)]
 pub enum ManifestCommand {
     /// Print the manifest digest: sha256 of the exact bytes, or of the
-    /// signed payload for signed Docker schema 1.
+    /// signed payload for signed Docker schema 1. Refuses what is not JSON
+    /// (`ferry manifest-digest` hashes anything, as skopeo does).
     Digest(DigestArgs),
     /// Show a manifest's or list's media type, digest, config and layers
     /// or entries and platforms.
