@@ -16,7 +16,7 @@
 //!
 //! | operation | arguments | `ok` value |
 //! |---|---|---|
-//! | `digest` | none | the manifest digest (`sha256:…`); refuses non-JSON |
+//! | `digest` | none | the manifest digest (`sha256:…`) as containers/image's `manifest.Digest` computes it: of any bytes, or of the signed payload for signed schema 1 (an error when that cannot be recovered); `validate` is the strict check |
 //! | `detectMediaType` | none | containers/image's guess, `""` when none fits |
 //! | `inspect` | `mediaType`: read as this type (optional) | [`inspect::Inspection`] |
 //! | `validate` | none | [`validate::Report`] plus `valid` |
@@ -279,7 +279,7 @@ fn platform(text: &str) -> Result<Platform, Failure> {
 
 fn digest(input: &[u8], args: Args<'_>) -> Answer {
     args.only(&[])?;
-    let digest = manifest::digest_document(input).map_err(Failure::message)?;
+    let digest = manifest::digest(input).map_err(Failure::message)?;
     ok(digest.as_str())
 }
 
@@ -848,12 +848,68 @@ mod tests {
         );
     }
 
+    /// sha256 of the bytes, as `call` answers it.
+    fn sha256_answer(bytes: &[u8]) -> String {
+        alloc::format!(r#"{{"ok":"{}"}}"#, crate::Digest::sha256_of(bytes))
+    }
+
     #[test]
-    fn digest_of_non_json_is_an_error_with_the_cores_message() {
-        let answer = call("digest", b"not json", "{}");
-        assert!(
-            answer.starts_with(r#"{"error":"not a manifest: not valid JSON"#),
-            "{answer}"
+    fn digest_of_bytes_that_are_no_manifest_is_their_sha256() {
+        // containers/image's manifest.Digest hashes whatever it is given.
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"not json",
+            b"   ",
+            b"{\"schemaVersion\":2} trailing",
+            b"\xef\xbb\xbf{\"schemaVersion\":2}",
+            b"\xff\xfe\x00",
+        ];
+        for bytes in cases {
+            assert_eq!(call("digest", bytes, ""), sha256_answer(bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn digest_of_signed_schema1_is_its_payloads() {
+        let signed = include_bytes!("../tests/fixtures/plan/v2s1-signed.json");
+        let payload = manifest::jws::payload(signed).unwrap();
+        assert_eq!(call("digest", signed, ""), sha256_answer(&payload));
+        assert_ne!(call("digest", signed, ""), sha256_answer(signed));
+    }
+
+    #[test]
+    fn inspect_describes_signed_schema1_whose_signatures_are_malformed() {
+        let doc = include_bytes!("../tests/fixtures/schema1-keys/jwk-null.json");
+        let answer: serde_json::Value = serde_json::from_str(&call("inspect", doc, "")).unwrap();
+        let inspection = &answer["ok"];
+        assert_eq!(
+            inspection["mediaType"],
+            "application/vnd.docker.distribution.manifest.v1+prettyjws"
+        );
+        assert_eq!(inspection["layers"].as_array().unwrap().len(), 1);
+        assert_eq!(inspection["digest"], serde_json::Value::Null);
+        let diagnostics = inspection["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0]["pointer"], "/signatures");
+        assert_eq!(diagnostics[0]["severity"], "error");
+        assert_eq!(
+            diagnostics[0]["message"],
+            "the manifest digest cannot be computed: public key of /signatures/0: \"kty\" value not specified"
+        );
+    }
+
+    #[test]
+    fn inspect_has_no_diagnostics_member_when_there_are_none() {
+        let answer = call("inspect", INDEX, "");
+        assert!(!answer.contains("diagnostics"), "{answer}");
+    }
+
+    #[test]
+    fn digest_of_signed_schema1_with_malformed_signatures_is_an_error() {
+        let doc = br#"{"schemaVersion":1,"signatures":[{"protected":"!"}]}"#;
+        assert_eq!(
+            call("digest", doc, ""),
+            r#"{"error":"invalid base64url at /signatures/0/protected"}"#
         );
     }
 

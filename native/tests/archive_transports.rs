@@ -48,17 +48,16 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn skopeo() -> Option<&'static str> {
-    let found = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        Some("skopeo")
-    } else {
-        eprintln!("note: skopeo is not installed; skipping the check against containers/image");
-        None
-    }
+// Each test file uses part of the shared rule (its `require` is for
+// registry tests).
+#[allow(dead_code)]
+#[path = "../../tests/src/skopeo.rs"]
+mod skopeo_check;
+
+/// skopeo, to compare with ([`skopeo_check::available`]: missing fails
+/// the test unless `FERRY_SKIP_SKOPEO=1`).
+fn skopeo(what: &str) -> Option<&'static str> {
+    skopeo_check::available(what).then_some(skopeo_check::PROGRAM)
 }
 
 fn run(program: &str, args: &[&str]) -> Vec<u8> {
@@ -504,7 +503,9 @@ async fn oci_archive_is_reproducible_with_fixed_headers() {
 #[tokio::test]
 async fn oci_archive_written_by_ferry_is_read_by_skopeo() {
     let _lock = TEMP_LOCK.lock().await;
-    let Some(skopeo) = skopeo() else { return };
+    let Some(skopeo) = skopeo("reading the OCI archive ferry wrote with skopeo") else {
+        return;
+    };
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("c");
     let layout = work.path().join("layout");
@@ -993,7 +994,7 @@ async fn docker_archive_round_trip_through_ferry() {
     assert_eq!(read, manifest.replace_descriptor_order());
     verify_blobs(&source, &read, &media_type).await;
 
-    if let Some(skopeo) = skopeo() {
+    if let Some(skopeo) = skopeo("reading the docker archive ferry wrote with skopeo") {
         let reference = format!("docker-archive:{}", path.display());
         let theirs = run(skopeo, &["inspect", "--raw", &reference]);
         let Manifest::Schema2(theirs) =

@@ -50,8 +50,11 @@ extern "C" {
     pub type InstanceManifests;
 }
 
-/// The manifest digest (`sha256:…`): of the bytes, or of the signed
-/// payload for signed Docker schema 1. Throws for input that is not JSON.
+/// The manifest digest (`sha256:…`), as containers/image's
+/// `manifest.Digest` computes it: the sha256 of any bytes (JSON or not),
+/// or of the signed payload for signed Docker schema 1. Throws only for a
+/// signed schema 1 manifest whose signatures are malformed; `validate` is
+/// the strict check.
 #[wasm_bindgen(js_name = digest, unchecked_return_type = "string")]
 pub fn digest(bytes: &[u8]) -> Result<JsValue, JsValue> {
     run("digest", bytes, &[])
@@ -238,10 +241,12 @@ interface InspectionBase {
   declaredMediaType: string | null;
   /** containers/image's guess from the bytes ("" when none fits). */
   detectedMediaType: string;
-  /** The manifest digest. */
-  digest: string;
+  /** The manifest digest; null when a signed schema 1 manifest's signatures are malformed (the reason is in `diagnostics`). */
+  digest: string | null;
   /** Size of the document in bytes. */
   size: number;
+  /** Problems that did not stop the summary (a missing digest); absent when there are none. */
+  diagnostics?: Diagnostic[];
 }
 
 /** `inspect` of a single-image manifest. */

@@ -8,6 +8,7 @@
 pub mod convert;
 mod descriptor;
 pub mod edit;
+pub mod jwk;
 pub mod jws;
 mod oci;
 pub mod schema1;

@@ -1123,26 +1123,39 @@ async fn copy_blob_once(
     read: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Moved, CopyError> {
     let info = &task.info;
-    // Same registry, other repository: a mount moves no bytes.
+    // Same registry, other repository: a mount moves no bytes. A refused
+    // one is reported, and the blob is copied instead.
     if task.operation == BlobOperation::Keep
         && !task.diff_id
         && let Some(from) = src.registry_location()
-        && dst.mount_blob(info, &from).await.map_err(transport(
+    {
+        let mount = dst.mount_blob(info, &from).await.map_err(transport(
             format!("mounting blob {}", info.digest),
             dst.reference(),
-        ))?
-    {
-        progress.event(Event::Mounted {
-            digest: info.digest.to_string(),
-            size: info.size,
-        });
-        return Ok(Moved {
-            size: 0,
-            changed: None,
-            diff_id: None,
-            mounted: true,
-            refetched: 0,
-        });
+        ))?;
+        match mount {
+            crate::transport::Mount::Mounted => {
+                progress.event(Event::Mounted {
+                    digest: info.digest.to_string(),
+                    size: info.size,
+                });
+                return Ok(Moved {
+                    size: 0,
+                    changed: None,
+                    diff_id: None,
+                    mounted: true,
+                    refetched: 0,
+                });
+            }
+            crate::transport::Mount::Refused { reason } => {
+                progress.event(Event::MountRefused {
+                    digest: info.digest.to_string(),
+                    from: from.1,
+                    reason,
+                });
+            }
+            crate::transport::Mount::NotTried => {}
+        }
     }
     let (stream, size) = src.blob(info).await.map_err(transport(
         format!("reading blob {}", info.digest),

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use ferry_core::media_type as mt;
 use ferry_core::{Digest, List, Manifest};
 
-use crate::transport::{BlobInfo, BlobStream, ImageDestination, LayerCompression, TransportError};
+use crate::transport::{
+    BlobInfo, BlobStream, ImageDestination, LayerCompression, Mount, TransportError,
+};
 
 /// One call a destination received, with its outcome: `refused` is `None`
 /// when the call succeeded, else the error's message.
@@ -564,17 +566,17 @@ impl ImageDestination for Recording {
         &self,
         info: &BlobInfo,
         from: &(String, String),
-    ) -> Result<bool, TransportError> {
+    ) -> Result<Mount, TransportError> {
         let call = Call::MountBlob {
             digest: info.digest.clone(),
             mounted: false,
         };
         self.admit(&call)?;
         let result = self.inner.mount_blob(info, from).await;
-        if let Ok(mounted) = &result {
+        if let Ok(mount) = &result {
             self.finish(Call::MountBlob {
                 digest: info.digest.clone(),
-                mounted: *mounted,
+                mounted: *mount == Mount::Mounted,
             });
         }
         result

@@ -59,6 +59,19 @@ pub struct BlobInfo {
     pub media_type: String,
 }
 
+/// What became of an attempt to mount a blob from another repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// The destination has the blob now; nothing need be copied.
+    Mounted,
+    /// Not tried: another registry, the same repository, or a
+    /// destination that cannot mount.
+    NotTried,
+    /// The registry would not mount it (why, in words); the blob must be
+    /// copied, as containers/image then copies it.
+    Refused { reason: String },
+}
+
 /// How a destination wants layers stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerCompression {
@@ -235,14 +248,15 @@ pub trait ImageDestination: Send + Sync {
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;
 
     /// Makes a blob of another repository on the same registry available
-    /// without copying it (`from` is `(api host, repository)`); false when
-    /// the destination cannot, and the blob must be copied.
+    /// without copying it (`from` is `(api host, repository)`). Unless it
+    /// is [`Mount::Mounted`], the blob must be copied; a refusal is not an
+    /// error of the copy.
     async fn mount_blob(
         &self,
         _info: &BlobInfo,
         _from: &(String, String),
-    ) -> Result<bool, TransportError> {
-        Ok(false)
+    ) -> Result<Mount, TransportError> {
+        Ok(Mount::NotTried)
     }
 
     /// Stores a blob from a stream, verifying its digest and size while

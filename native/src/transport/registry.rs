@@ -868,26 +868,70 @@ impl ImageDestination for Registry {
         &self,
         info: &BlobInfo,
         from: &(String, String),
-    ) -> Result<bool, TransportError> {
+    ) -> Result<super::Mount, TransportError> {
+        use super::Mount;
+        use response::{MountAnswer, mount_answer};
         let (host, repository) = from;
         if host != self.reference.api_host() || *repository == self.reference.path() {
-            return Ok(false);
+            return Ok(Mount::NotTried);
         }
         // The token must cover pulling from the other repository too.
+        let scope = auth::repository_scope(repository, false);
         self.extra_scopes
             .lock()
             .map_err(|_| self.poisoned())?
-            .push(auth::repository_scope(repository, false));
+            .push(scope.clone());
         let url = self.url(&format!(
             "blobs/uploads/?mount={}&from={repository}",
             info.digest
         ));
-        let response = self.send("mounting a blob", |http| http.post(&url)).await?;
-        match response.status().as_u16() {
-            201 => Ok(true),
-            // The registry opened an ordinary upload instead; let it lapse.
-            202 => Ok(false),
-            _ => Ok(false),
+        // Whatever goes wrong, containers/image uploads the blob instead,
+        // and so does ferry; the refusal is reported, not swallowed.
+        let refused = |reason: String| -> Result<Mount, TransportError> {
+            // A scope the registry would not grant must not spoil the
+            // tokens later requests ask for (containers/image asks for it
+            // for the mount alone).
+            let mut scopes = self.extra_scopes.lock().map_err(|_| self.poisoned())?;
+            if let Some(i) = scopes.iter().rposition(|s| *s == scope) {
+                scopes.remove(i);
+            }
+            Ok(Mount::Refused { reason })
+        };
+        let response = match self.send("mounting a blob", |http| http.post(&url)).await {
+            Ok(response) => response,
+            Err(e) => return refused(e.to_string()),
+        };
+        match mount_answer(response.status().as_u16()) {
+            MountAnswer::Mounted => Ok(Mount::Mounted),
+            MountAnswer::UploadStarted => {
+                // Cancel the upload the registry opened; if that fails, the
+                // registry lets it lapse.
+                if let Some(location) = header(&response, "location") {
+                    let location =
+                        if location.starts_with("http://") || location.starts_with("https://") {
+                            location
+                        } else {
+                            format!("{}{location}", self.base)
+                        };
+                    let _ = self
+                        .send("cancelling the upload a mount started", |http| {
+                            http.delete(&location)
+                        })
+                        .await;
+                }
+                refused(format!(
+                    "the registry started an upload instead of mounting it from {repository}"
+                ))
+            }
+            MountAnswer::Refused => {
+                let error = self
+                    .failure(
+                        &format!("mounting blob {} from {repository}", info.digest),
+                        response,
+                    )
+                    .await;
+                refused(error.to_string())
+            }
         }
     }
 
