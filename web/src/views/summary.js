@@ -62,9 +62,8 @@ export function renderSummary(app, bytes) {
   return inspection;
 }
 
-// ferry's digest is an error for bytes that are not JSON (containers/image
-// would give their plain sha256); the plain sha256 is shown beside it, and
-// differs from the manifest digest only for signed schema 1.
+// The plain sha256 of the bytes, shown beside the manifest digest; the two
+// differ only for signed schema 1.
 async function plainSha256(state, bytes) {
   const token = ++state.shaToken;
   let text;
