@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use ferry::copy::{self, NoProgress, Settings};
 use ferry::transport::registry::RegistryOptions;
 use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, LayerCompression, Reference, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Reference, TransportError,
 };
 use ferry_core::Digest;
 use ferry_core::choose::ChooseOptions;
@@ -248,14 +248,8 @@ impl ImageDestination for Recording {
     fn reference(&self) -> String {
         self.inner.reference()
     }
-    fn supported_manifest_types(&self) -> Vec<String> {
-        self.inner.supported_manifest_types()
-    }
-    fn desired_layer_compression(&self) -> LayerCompression {
-        self.inner.desired_layer_compression()
-    }
-    fn supports_signatures(&self) -> bool {
-        self.inner.supports_signatures()
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
         self.inner.has_blob(info).await

@@ -28,17 +28,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_core::copy::{self as machine, Answer, BlobOutcome, Copy, Mode, Need, Role};
-use ferry_core::destination::Capabilities;
 use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::manifest::{self, MAX_MANIFEST_SIZE};
-use ferry_core::plan::compression::{self, BlobOperation, Desired};
+use ferry_core::plan::compression::{self, BlobOperation};
 use ferry_core::plan::{CopyOptions, CopyPlan, PlanError};
 use ferry_core::{Digest, DigestError};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::transport::{BlobInfo, ImageDestination, ImageSource, LayerCompression, TransportError};
+use crate::transport::{BlobInfo, ImageDestination, ImageSource, TransportError};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -196,16 +195,7 @@ fn transport(
 /// What the destination declares, for the machine.
 fn destination(dst: &dyn ImageDestination) -> machine::Destination {
     machine::Destination {
-        capabilities: Capabilities {
-            manifest_types: dst.supported_manifest_types(),
-            layer_compression: match dst.desired_layer_compression() {
-                LayerCompression::Preserve => Desired::Preserve,
-                LayerCompression::Compress => Desired::Compress,
-                LayerCompression::Decompress => Desired::Decompress,
-            },
-            signatures: dst.supports_signatures(),
-            digested_references: dst.reference_digest().is_some(),
-        },
+        capabilities: dst.capabilities(),
         reference_digest: dst.reference_digest(),
         docker_reference: dst.docker_reference(),
     }

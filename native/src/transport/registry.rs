@@ -23,7 +23,7 @@ use ferry_core::registry::response::{self, Outcome};
 use futures_util::TryStreamExt;
 
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
 };
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
@@ -802,31 +802,16 @@ impl ImageDestination for Registry {
         self.location()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        [
-            mt::OCI_MANIFEST,
-            mt::DOCKER_V2S2,
-            mt::OCI_INDEX,
-            mt::DOCKER_LIST,
-            mt::DOCKER_V2S1_SIGNED,
-            mt::DOCKER_V2S1,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Compress
-    }
-
-    fn supports_signatures(&self) -> bool {
-        // Only through a file:// lookaside staging location: distribution
-        // has no signature API. Otherwise put_signatures says why not.
-        self.options
+    fn capabilities(&self) -> Capabilities {
+        // Signatures only through a file:// lookaside staging location:
+        // distribution has no signature API. Otherwise put_signatures says
+        // why not.
+        let signatures = self
+            .options
             .lookaside
             .base(&self.reference, Purpose::Write)
-            .is_some_and(|base| lookaside::location(&base, Purpose::Write).is_ok())
+            .is_some_and(|base| lookaside::location(&base, Purpose::Write).is_ok());
+        Kind::Docker.capabilities().with_signatures(signatures)
     }
 
     fn reference_digest(&self) -> Option<String> {
