@@ -49,7 +49,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::choose::{self, ChooseOptions, Verdict};
-use crate::copy::{self, Copy, Mode, Need};
+use crate::copy::{self, Copy, Need};
 use crate::destination::{Capabilities, Kind};
 use crate::json::{self, Object, Value};
 use crate::list::{ConvertOptions, ListKind, Loss};
@@ -605,8 +605,8 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             Vec::new()
         })
     };
-    let mut copy = Copy::new(input.to_vec(), media_type, destination, options, Mode::Plan)
-        .map_err(Failure::message)?;
+    let mut copy =
+        Copy::plan(input.to_vec(), media_type, destination, options).map_err(Failure::message)?;
     let missing = loop {
         let answers = match copy.poll() {
             Need::NestedList { digest } => alloc::vec![match lookup(digest.as_str())? {
