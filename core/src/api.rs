@@ -49,11 +49,11 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::choose::{self, ChooseOptions, Verdict};
+use crate::copy::{self, Copy, Need};
+use crate::destination::{Capabilities, Kind};
 use crate::json::{self, Object, Value};
 use crate::list::{ConvertOptions, ListKind, Loss};
-use crate::plan::{
-    self, CopyOptions, Destination, ImageContext, Selection, Unselected, compression,
-};
+use crate::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
 use crate::platform::Platform;
 use crate::reference::{self, Named};
 use crate::{List, inspect, manifest, media_type, validate};
@@ -394,44 +394,10 @@ const PLAN_OPTIONS: [&str; 6] = [
     "preserveDigests",
 ];
 
-/// What each destination transport declares about itself; native
-/// transports answer the same from `supported_manifest_types` and
-/// `desired_layer_compression` (the web inspector's tests compare this
-/// table with `ferry copy --dry-run` to each kind).
-fn destination_kind(
-    kind: &str,
-    args: &Args<'_>,
-) -> Result<(Vec<String>, compression::Desired), Failure> {
-    use compression::Desired;
-    let types = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
-    Ok(match kind {
-        "dir" => (Vec::new(), Desired::Preserve),
-        "oci" | "oci-archive" => (
-            types(&[media_type::OCI_MANIFEST, media_type::OCI_INDEX]),
-            Desired::Compress,
-        ),
-        "docker-archive" => (types(&[media_type::DOCKER_V2S2]), Desired::Decompress),
-        "docker" => (
-            types(&[
-                media_type::OCI_MANIFEST,
-                media_type::DOCKER_V2S2,
-                media_type::OCI_INDEX,
-                media_type::DOCKER_LIST,
-                media_type::DOCKER_V2S1_SIGNED,
-                media_type::DOCKER_V2S1,
-            ]),
-            Desired::Compress,
-        ),
-        other => {
-            return Err(args.fail(alloc::format!(
-                "options.destination.kind: {other:?} is not dir, oci, oci-archive, docker-archive or docker"
-            )));
-        }
-    })
-}
-
-/// `options.destination`: a transport kind, or its capabilities spelt out.
-fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
+/// `options.destination`: a transport kind (its entry in
+/// [`crate::destination`]'s table, which the native transports answer
+/// with too), or its capabilities spelt out.
+fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
     let d = o.object("destination", "options.destination.")?.only(&[
         "kind",
         "supportedTypes",
@@ -445,11 +411,15 @@ fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
                 "options.destination: kind already says what the destination accepts; leave out supportedTypes and layerCompression",
             ));
         }
-        let (supported_types, layer_compression) = destination_kind(&kind, &d)?;
-        return Ok(Destination {
-            supported_types,
+        let kind = Kind::from_name(&kind).ok_or_else(|| {
+            d.fail(alloc::format!(
+                "options.destination.kind: {kind:?} is not dir, oci, oci-archive, docker-archive or docker"
+            ))
+        })?;
+        return Ok(copy::Destination {
+            capabilities: kind.capabilities(),
             reference_digest,
-            layer_compression,
+            docker_reference: None,
         });
     }
     let layer_compression = match d.string("layerCompression")?.as_deref() {
@@ -462,10 +432,15 @@ fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
             )));
         }
     };
-    Ok(Destination {
-        supported_types: d.strings("supportedTypes")?,
+    Ok(copy::Destination {
+        capabilities: Capabilities {
+            manifest_types: d.strings("supportedTypes")?,
+            layer_compression,
+            signatures: false,
+            digested_references: reference_digest.is_some(),
+        },
         reference_digest,
-        layer_compression,
+        docker_reference: None,
     })
 }
 
@@ -473,6 +448,9 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
     let args = args.only(&["options"])?;
     let o = args.object("options", "options.")?.only(&PLAN_OPTIONS)?;
     let destination = destination(&o)?;
+    let destination = destination
+        .capabilities
+        .plan_destination(destination.reference_digest);
     let options = CopyOptions {
         // A single image is copied whatever the selection says.
         selection: Selection::All,
@@ -565,7 +543,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     struct CopyAnswer<'a> {
         /// `None` until every nested list is given.
         top: Option<TopAnswer<'a>>,
-        images: &'a [plan::ImagePlan],
+        images: Vec<&'a plan::ImagePlan>,
         missing: &'a [String],
         summary: Option<plan::CopyPlan>,
     }
@@ -605,11 +583,6 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             "\"options.signedInstances\": {bad:?} is not a digest"
         )));
     }
-    let top = plan::Top {
-        bytes: input,
-        media_type: &media_type,
-        has_signatures,
-    };
     // Looked up once per manifest: an index, so thousands of instances do
     // not make thousands of scans (the first member of a name wins, as in
     // `Object::get_exact`).
@@ -622,124 +595,76 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         let found = given.get(digest).map(|&i| &members[i].value);
         instances.string_value(digest, found)
     };
-    // Nested lists come in `instances` too; the plan waits for them.
-    let mut tree = plan::nested_lists(&top, &options).map_err(Failure::message)?;
-    if let Some(tree) = &mut tree {
-        loop {
-            let mut ready = Vec::new();
-            for wanted in tree.wanted() {
-                if let Some(text) = lookup(&wanted.digest)? {
-                    ready.push((wanted.digest.clone(), text));
-                }
-            }
-            if ready.is_empty() {
-                break;
-            }
-            for (digest, text) in ready {
-                tree.provide(&digest, text.as_bytes(), "")
-                    .map_err(Failure::message)?;
-            }
-        }
-        if !tree.is_complete() {
-            let missing: Vec<String> = tree.wanted().iter().map(|w| w.digest.clone()).collect();
-            return ok(CopyAnswer {
-                top: None,
-                images: &[],
-                missing: &missing,
-                summary: None,
-            });
-        }
-    }
-    let top_plan = plan::plan_top_nested(
-        &top,
-        tree.as_ref(),
-        &signed_instances,
-        &destination,
-        &options,
-    )
-    .map_err(Failure::message)?;
-
-    // The images to plan: (digest, media type from the list, list digest, in a list).
-    let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
-    match &top_plan {
-        plan::TopPlan::Image => {}
-        plan::TopPlan::Instance {
-            list_digest,
-            choice,
-            entry,
-        } => {
-            wanted.push((
-                choice.digest.clone(),
-                entry.media_type.clone(),
-                Some(list_digest.to_string()),
-                false,
-            ));
-        }
-        plan::TopPlan::List(list_plan) => {
-            for entry in list_plan.instances_to_copy() {
-                wanted.push((
-                    entry.digest_text.clone(),
-                    entry.media_type.clone(),
-                    None,
-                    true,
-                ));
-            }
-        }
-    }
-    let mut images = Vec::new();
-    let mut missing = Vec::new();
-    if matches!(top_plan, plan::TopPlan::Image) {
-        images.push(
-            plan::plan_image(
-                input,
-                &media_type,
-                has_signatures,
-                &destination,
-                &options,
-                ImageContext {
-                    list_digest: None,
-                    in_list: false,
+    // The copy machine `ferry copy --dry-run` drives, answered from the
+    // manifests given. Signatures are known only to exist: a dry run
+    // never writes them, so one empty signature stands for them.
+    let signed = |yes: bool| {
+        copy::Answer::Signatures(if yes {
+            alloc::vec![Vec::new()]
+        } else {
+            Vec::new()
+        })
+    };
+    let mut copy =
+        Copy::plan(input.to_vec(), media_type, destination, options).map_err(Failure::message)?;
+    let missing = loop {
+        let answers = match copy.poll() {
+            Need::NestedList { digest } => alloc::vec![match lookup(digest.as_str())? {
+                Some(text) => copy::Answer::Manifest {
+                    bytes: text.as_bytes().to_vec(),
+                    media_type: String::new(),
                 },
-            )
-            .map_err(Failure::message)?,
-        );
-    }
-    for (digest, entry_type, list_digest, in_list) in &wanted {
-        let Some(text) = lookup(digest)? else {
-            missing.push(digest.clone());
-            continue;
+                None => copy::Answer::Missing,
+            }],
+            Need::Instance { digest } => {
+                let digest = digest.as_str();
+                alloc::vec![match lookup(digest)? {
+                    Some(text) => {
+                        // The manifest digest (of the signed payload for
+                        // signed schema 1), as list entries name it. Only
+                        // sha256 is checked: hashing sha512 here would cost
+                        // the WebAssembly module about 10 KiB.
+                        let actual = manifest::digest(text.as_bytes()).map_err(|e| {
+                            Failure::message(alloc::format!(
+                                "the manifest given for instance {digest}: {e}"
+                            ))
+                        })?;
+                        if actual.as_str() != digest {
+                            return Err(Failure::message(alloc::format!(
+                                "the manifest given for instance {digest} does not match that digest (it is {actual})"
+                            )));
+                        }
+                        copy::Answer::Manifest {
+                            bytes: text.as_bytes().to_vec(),
+                            media_type: String::new(),
+                        }
+                    }
+                    None => copy::Answer::Missing,
+                }]
+            }
+            Need::Signatures { instance: None } => alloc::vec![signed(has_signatures)],
+            Need::Signatures {
+                instance: Some(digest),
+            } => alloc::vec![signed(
+                signed_instances.iter().any(|s| s == digest.as_str())
+            )],
+            // Planning refuses nothing a destination would refuse itself.
+            Need::RefuseSignatures { .. } => alloc::vec![copy::Answer::Done],
+            Need::Unavailable { missing } => break missing,
+            _ => break Vec::new(),
         };
-        // The manifest digest (of the signed payload for signed schema 1),
-        // as list entries name it. Only sha256 is checked: hashing sha512
-        // here would cost the WebAssembly module about 10 KiB.
-        let actual = manifest::digest(text.as_bytes()).map_err(|e| {
-            Failure::message(alloc::format!(
-                "the manifest given for instance {digest}: {e}"
-            ))
-        })?;
-        if actual.as_str() != digest {
-            return Err(Failure::message(alloc::format!(
-                "the manifest given for instance {digest} does not match that digest (it is {actual})"
-            )));
+        for answer in answers {
+            copy.handle(answer).map_err(Failure::message)?;
         }
-        images.push(
-            plan::plan_image(
-                text.as_bytes(),
-                entry_type,
-                signed_instances.contains(digest),
-                &destination,
-                &options,
-                ImageContext {
-                    list_digest: list_digest.as_deref(),
-                    in_list: *in_list,
-                },
-            )
-            .map_err(Failure::message)?,
-        );
-    }
-    let summary = missing
-        .is_empty()
-        .then(|| plan::summarize(&top_plan, input, &images, &[]));
+    };
+    let Some(top_plan) = copy.top_plan() else {
+        return ok(CopyAnswer {
+            top: None,
+            images: Vec::new(),
+            missing: &missing,
+            summary: None,
+        });
+    };
     let mut top = TopAnswer {
         kind: "image",
         list_digest: None,
@@ -750,7 +675,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         cannot_modify: None,
         nested: None,
     };
-    match &top_plan {
+    match top_plan {
         plan::TopPlan::Image => {}
         plan::TopPlan::Instance {
             list_digest,
@@ -784,9 +709,9 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     }
     ok(CopyAnswer {
         top: Some(top),
-        images: &images,
+        images: copy.images(),
         missing: &missing,
-        summary,
+        summary: copy.summary().cloned(),
     })
 }
 

@@ -26,6 +26,8 @@ extern crate alloc;
 pub mod api;
 pub mod base64;
 pub mod choose;
+pub mod copy;
+pub mod destination;
 pub mod digest;
 pub mod inspect;
 pub mod json;

@@ -12,10 +12,11 @@ use ferry::transport::docker_archive::{
 use ferry::transport::oci::{LayoutReference, OciSource};
 use ferry::transport::oci_archive::{OciArchiveDestination, OciArchiveSource};
 use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, fsutil,
+    BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError, fsutil,
 };
 use ferry_core::json::{self, Value};
 use ferry_core::media_type as mt;
+use ferry_core::plan::compression::Desired;
 use ferry_core::{Descriptor, Digest, Manifest};
 use tokio::io::AsyncReadExt;
 
@@ -919,12 +920,10 @@ async fn docker_archive_round_trip_through_ferry() {
     let dest = DockerArchiveDestination::create(&docker_ref(&path, "app:v1"))
         .await
         .expect("create");
-    assert_eq!(dest.supported_manifest_types(), [mt::DOCKER_V2S2]);
-    assert_eq!(
-        dest.desired_layer_compression(),
-        LayerCompression::Decompress
-    );
-    assert!(!dest.supports_signatures());
+    let capabilities = dest.capabilities();
+    assert_eq!(capabilities.manifest_types, [mt::DOCKER_V2S2]);
+    assert_eq!(capabilities.layer_compression, Desired::Decompress);
+    assert!(!capabilities.signatures);
     dest.put_blob(
         stream_of(&image.config),
         &info(mt::DOCKER_CONFIG, &image.config),

@@ -345,7 +345,7 @@ impl TestImage {
     /// An image of the first image type `dst` accepts (an OCI manifest
     /// where it takes any).
     pub fn for_destination(seed: u8, dst: &dyn ImageDestination) -> TestImage {
-        let types = dst.supported_manifest_types();
+        let types = dst.capabilities().manifest_types;
         let media_type = types
             .iter()
             .find(|t| !mt::is_list(t))
@@ -424,11 +424,11 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub async fn declares_what_it_promises(place: &Place) {
     let dst = place.open().await;
     assert_eq!(
-        dst.supports_signatures(),
+        dst.capabilities().signatures,
         place.promises.signatures,
         "supports_signatures"
     );
-    let types = dst.supported_manifest_types();
+    let types = dst.capabilities().manifest_types;
     if let Some(refused) = place.promises.refused_type {
         assert!(
             !types.iter().any(|t| t == refused),
@@ -668,18 +668,18 @@ pub async fn a_dry_run_declares_what_the_destination_declares_and_writes_nothing
     let dst = place.open().await;
     let dry = DryRun::new(&place.destination);
     assert_eq!(
-        dry.supported_manifest_types(),
-        dst.supported_manifest_types(),
+        dry.capabilities().manifest_types,
+        dst.capabilities().manifest_types,
         "supported_manifest_types"
     );
     assert_eq!(
-        dry.desired_layer_compression(),
-        dst.desired_layer_compression(),
+        dry.capabilities().layer_compression,
+        dst.capabilities().layer_compression,
         "desired_layer_compression"
     );
     assert_eq!(
-        dry.supports_signatures(),
-        dst.supports_signatures(),
+        dry.capabilities().signatures,
+        dst.capabilities().signatures,
         "supports_signatures"
     );
     let absent = TestImage::new(15, mt::OCI_MANIFEST);

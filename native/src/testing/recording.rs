@@ -10,7 +10,7 @@ use ferry_core::media_type as mt;
 use ferry_core::{Digest, List, Manifest};
 
 use crate::transport::{
-    BlobInfo, BlobStream, ImageDestination, LayerCompression, Mount, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Mount, TransportError,
 };
 
 /// One call a destination received, with its outcome: `refused` is `None`
@@ -417,7 +417,7 @@ impl Recording {
     /// [`Reference::open_destination`](crate::transport::Reference::open_destination)
     /// returns it.
     pub fn boxed(inner: Box<dyn ImageDestination>, strict: bool) -> Self {
-        let contract = strict.then(|| Mutex::new(Contract::new(inner.supports_signatures())));
+        let contract = strict.then(|| Mutex::new(Contract::new(inner.capabilities().signatures)));
         Recording {
             inner,
             calls: Mutex::new(Vec::new()),
@@ -449,7 +449,7 @@ impl Recording {
         let violations = if self.contract.is_some() {
             self.violations()
         } else {
-            check(&calls, self.inner.supports_signatures())
+            check(&calls, self.inner.capabilities().signatures)
         };
         let listing = || {
             calls
@@ -526,16 +526,8 @@ impl ImageDestination for Recording {
         self.inner.reference()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        self.inner.supported_manifest_types()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        self.inner.desired_layer_compression()
-    }
-
-    fn supports_signatures(&self) -> bool {
-        self.inner.supports_signatures()
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     fn reference_digest(&self) -> Option<String> {

@@ -26,7 +26,8 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use super::fsutil;
 use super::leftovers::{self, TEMP_PREFIX};
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 
 /// The version file's exact content.
@@ -203,16 +204,8 @@ impl ImageDestination for DirDestination {
         format!("dir:{}", self.root.display())
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Preserve
-    }
-
-    fn supports_signatures(&self) -> bool {
-        true
+    fn capabilities(&self) -> Capabilities {
+        Kind::Dir.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {

@@ -47,7 +47,8 @@ use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
 use super::fsutil::{self, StagingDir};
 use super::oci::blob_path;
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 
 /// `PATH[:NAME[:TAG]]` or `PATH:@N`.
@@ -443,16 +444,8 @@ impl ImageDestination for DockerArchiveDestination {
         format!("docker-archive:{}", self.reference)
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        vec![mt::DOCKER_V2S2.into()]
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Decompress
-    }
-
-    fn supports_signatures(&self) -> bool {
-        false
+    fn capabilities(&self) -> Capabilities {
+        Kind::DockerArchive.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {

@@ -45,6 +45,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use ferry_core::Digest;
+pub use ferry_core::destination::{Capabilities, Kind};
 use tokio::io::AsyncRead;
 
 /// A blob being read.
@@ -70,17 +71,6 @@ pub enum Mount {
     /// The registry would not mount it (why, in words); the blob must be
     /// copied, as containers/image then copies it.
     Refused { reason: String },
-}
-
-/// How a destination wants layers stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerCompression {
-    /// As they are.
-    Preserve,
-    /// Compressed (registries, OCI layouts).
-    Compress,
-    /// Uncompressed (docker-archive).
-    Decompress,
 }
 
 /// Why a transport operation failed. Each variant names the input.
@@ -220,15 +210,11 @@ pub trait ImageDestination: Send + Sync {
     /// The reference, for messages.
     fn reference(&self) -> String;
 
-    /// Manifest and list types it accepts, preferred first; empty means
-    /// any. Lists are accepted when a list type is among them.
-    fn supported_manifest_types(&self) -> Vec<String>;
-
-    /// How it wants layers stored.
-    fn desired_layer_compression(&self) -> LayerCompression;
-
-    /// Whether it can store signatures.
-    fn supports_signatures(&self) -> bool;
+    /// What it accepts (manifest types, layer compression, signatures):
+    /// its kind's entry in [`ferry_core::destination`]'s table, refined
+    /// only by configuration the destination holds (a registry's
+    /// lookaside storage).
+    fn capabilities(&self) -> Capabilities;
 
     /// The digest the destination reference names (`repo@sha256:…`), which
     /// what is written must match.
@@ -272,7 +258,7 @@ pub trait ImageDestination: Send + Sync {
     ) -> Result<(), TransportError>;
 
     /// Stores signatures for the top level or an instance. A destination
-    /// whose [`supports_signatures`](Self::supports_signatures) is false
+    /// whose [`capabilities`](Self::capabilities) exclude signatures
     /// refuses any here, saying why, without writing anything; the engine
     /// asks it so before the first blob.
     async fn put_signatures(
@@ -305,6 +291,18 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// The kind of destination it names (none for `demo:`, a source only).
+    pub fn kind(&self) -> Option<Kind> {
+        Some(match self {
+            Reference::Dir(_) => Kind::Dir,
+            Reference::Oci(_) => Kind::Oci,
+            Reference::OciArchive(_) => Kind::OciArchive,
+            Reference::DockerArchive(_) => Kind::DockerArchive,
+            Reference::Docker(_) => Kind::Docker,
+            Reference::Demo => return None,
+        })
+    }
+
     /// Parses `transport:rest`.
     pub fn parse(input: &str) -> Result<Self, TransportError> {
         let invalid = |reason: &str| TransportError::InvalidReference {
@@ -449,32 +447,12 @@ impl ImageDestination for DryRun {
         self.reference.to_string()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        match &self.reference {
-            Reference::Dir(_) | Reference::Demo => Vec::new(),
-            Reference::Docker(_) => registry::SUPPORTED_MANIFEST_TYPES
-                .map(String::from)
-                .to_vec(),
-            Reference::Oci(_) | Reference::OciArchive(_) => vec![
-                ferry_core::media_type::OCI_MANIFEST.into(),
-                ferry_core::media_type::OCI_INDEX.into(),
-            ],
-            Reference::DockerArchive(_) => vec![ferry_core::media_type::DOCKER_V2S2.into()],
-        }
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        // What the real destination would ask for, so the plan matches.
-        match &self.reference {
-            Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
-            Reference::DockerArchive(_) => LayerCompression::Decompress,
-            Reference::Docker(_) => registry::DESIRED_LAYER_COMPRESSION,
-            Reference::Dir(_) | Reference::Demo => LayerCompression::Preserve,
-        }
-    }
-
-    fn supports_signatures(&self) -> bool {
-        matches!(self.reference, Reference::Dir(_))
+    fn capabilities(&self) -> Capabilities {
+        // What the real destination would declare, so the plan matches.
+        self.reference
+            .kind()
+            .map(Kind::capabilities)
+            .unwrap_or_default()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
@@ -502,7 +480,7 @@ impl ImageDestination for DryRun {
         signatures: &[Vec<u8>],
         _i: Option<&Digest>,
     ) -> Result<(), TransportError> {
-        if !signatures.is_empty() && !self.supports_signatures() {
+        if !signatures.is_empty() && !self.capabilities().signatures {
             return Err(TransportError::Unsupported {
                 location: self.reference.to_string(),
                 reason: "the destination cannot store signatures (use --remove-signatures)".into(),

@@ -32,7 +32,8 @@ use super::fsutil::{self, StagingDir};
 use super::leftovers::TEMP_PREFIX;
 use super::oci::{LayoutReference, OciDestination};
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 
 /// The blob's name inside the archive.
@@ -215,16 +216,8 @@ impl ImageDestination for OciArchiveDestination {
         format!("oci-archive:{}", self.reference)
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        self.layout.supported_manifest_types()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        self.layout.desired_layer_compression()
-    }
-
-    fn supports_signatures(&self) -> bool {
-        false
+    fn capabilities(&self) -> Capabilities {
+        Kind::OciArchive.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {

@@ -23,26 +23,12 @@ use ferry_core::registry::response::{self, Outcome};
 use futures_util::TryStreamExt;
 
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
 };
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
 /// streaming PATCH and a closing PUT, as registries expect for big content.
 const MONOLITHIC_LIMIT: i64 = 1024 * 1024;
-
-/// The manifest types a registry destination takes, preferred first
-/// (also what `--dry-run` plans with).
-pub(crate) const SUPPORTED_MANIFEST_TYPES: [&str; 6] = [
-    mt::OCI_MANIFEST,
-    mt::DOCKER_V2S2,
-    mt::OCI_INDEX,
-    mt::DOCKER_LIST,
-    mt::DOCKER_V2S1_SIGNED,
-    mt::DOCKER_V2S1,
-];
-
-/// How a registry destination wants layers.
-pub(crate) const DESIRED_LAYER_COMPRESSION: LayerCompression = LayerCompression::Compress;
 
 /// How to reach a registry.
 #[derive(Clone, Default)]
@@ -816,21 +802,16 @@ impl ImageDestination for Registry {
         self.location()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        SUPPORTED_MANIFEST_TYPES.map(String::from).to_vec()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        DESIRED_LAYER_COMPRESSION
-    }
-
-    fn supports_signatures(&self) -> bool {
-        // Only through a file:// lookaside staging location: distribution
-        // has no signature API. Otherwise put_signatures says why not.
-        self.options
+    fn capabilities(&self) -> Capabilities {
+        // Signatures only through a file:// lookaside staging location:
+        // distribution has no signature API. Otherwise put_signatures says
+        // why not.
+        let signatures = self
+            .options
             .lookaside
             .base(&self.reference, Purpose::Write)
-            .is_some_and(|base| lookaside::location(&base, Purpose::Write).is_ok())
+            .is_some_and(|base| lookaside::location(&base, Purpose::Write).is_ok());
+        Kind::Docker.capabilities().with_signatures(signatures)
     }
 
     fn reference_digest(&self) -> Option<String> {
