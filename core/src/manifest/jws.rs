@@ -313,6 +313,25 @@ pub(super) fn decode_jose_text(text: &str) -> Result<Vec<u8>, base64::Base64Erro
     base64::decode_jose(&cleaned)
 }
 
+/// The P-256 base point: a public key that is on its curve, as every key
+/// a signature carries must be (libtrust computes its ID from it), for
+/// tests that sign with a made-up signature.
+#[cfg(test)]
+pub(crate) fn p256_generator() -> EcP256PublicKey {
+    EcP256PublicKey {
+        x: [
+            0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4,
+            0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45,
+            0xd8, 0x98, 0xc2, 0x96,
+        ],
+        y: [
+            0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f,
+            0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68,
+            0x37, 0xbf, 0x51, 0xf5,
+        ],
+    }
+}
+
 /// An ECDSA P-256 public key: the affine coordinates of its point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EcP256PublicKey {
@@ -584,10 +603,7 @@ mod signing_tests {
     const PAYLOAD: &[u8] = br#"{"name":"","tag":"","architecture":"amd64","schemaVersion":1}"#;
 
     fn key() -> EcP256PublicKey {
-        EcP256PublicKey {
-            x: [1; 32],
-            y: [2; 32],
-        }
+        p256_generator()
     }
 
     #[test]
