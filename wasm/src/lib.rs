@@ -1,7 +1,7 @@
 //! ferry-wasm: ferry-core for JavaScript, through wasm-bindgen.
 //!
 //! Every function here is marshalling only: it turns its JavaScript
-//! arguments into the JSON arguments of [`ferry_core::api::call`], calls it,
+//! arguments into the JSON arguments of [`ferry_api::call`], calls it,
 //! and turns the JSON answer into a plain object (or throws an `Error`
 //! carrying the core's message). Going through the same JSON facade as the
 //! native parity runner is what makes "wasm answers like native" a string
@@ -20,10 +20,10 @@ use wasm_bindgen::prelude::*;
 
 /// The JSON facade itself: `call(op, bytes, argsJson)` answers
 /// `{"ok":…}` or `{"error":"…"}` as text, byte for byte what native
-/// ferry-core answers. See `ferry_core::api` for the operations.
+/// ferry-core answers. See `ferry_api` for the operations.
 #[wasm_bindgen(js_name = call)]
 pub fn call(op: &str, bytes: &[u8], #[wasm_bindgen(js_name = argsJson)] args_json: &str) -> String {
-    ferry_core::api::call(op, bytes, args_json)
+    ferry_api::call(op, bytes, args_json)
 }
 
 #[wasm_bindgen]
@@ -165,7 +165,7 @@ fn run(op: &str, bytes: &[u8], args: &[(&str, &JsValue)]) -> Result<JsValue, JsV
         Reflect::set(&object, &JsValue::from_str(name), value)?;
     }
     let args_json = JSON::stringify(&object)?.as_string().unwrap_or_default();
-    let answer = JSON::parse(&ferry_core::api::call(op, bytes, &args_json))?;
+    let answer = JSON::parse(&ferry_api::call(op, bytes, &args_json))?;
     let message = Reflect::get(&answer, &JsValue::from_str("error"))?;
     if let Some(message) = message.as_string() {
         let error = Error::new(&message);
