@@ -940,7 +940,7 @@ function renderPlan(bytes, ins) {
   const sum = answer.summary;
   $("plan-manifests").tBodies[0].replaceChildren(...(sum ? sum.manifests : answer.images.map((i) => ({
     role: top.kind === "list" ? "instance" : "image", sourceDigest: i.sourceDigest, mediaType: i.conversion.preferred,
-    digest: i.conversion.needs_conversion ? null : i.sourceDigest, fallbacks: i.conversion.fallbacks,
+    digest: i.conversion.needsConversion ? null : i.sourceDigest, fallbacks: i.conversion.fallbacks,
   }))).map((m) => h("tr", { class: "planned-manifest" }, h("td", {}, m.role), h("td", {}, h("code", {}, m.sourceDigest)),
     h("td", {}, m.mediaType, m.fallbacks.length ? h("div", { class: "note" }, `then ${m.fallbacks.join(", ")}`) : null),
     h("td", {}, m.digest ? h("code", {}, m.digest) : "new (converted or rewritten)"))));

@@ -1052,12 +1052,12 @@ mod tests {
         // signatures; use --remove-signatures).
         let converted = plan("docker-archive", "[]");
         assert!(
-            converted.contains(r#""needs_conversion":true"#),
+            converted.contains(r#""needsConversion":true"#),
             "{converted}"
         );
         let unconverted = plan("docker-archive", &signed);
         assert!(
-            unconverted.contains(r#""needs_conversion":false"#),
+            unconverted.contains(r#""needsConversion":false"#),
             "{unconverted}"
         );
     }
