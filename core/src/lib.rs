@@ -23,7 +23,6 @@
 
 extern crate alloc;
 
-pub mod api;
 pub mod base64;
 pub mod choose;
 pub mod copy;

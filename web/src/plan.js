@@ -69,6 +69,6 @@ export function plannedManifests(answer, top) {
   if (answer.summary) return answer.summary.manifests;
   return answer.images.map((i) => ({
     role: top.kind === "list" ? "instance" : "image", sourceDigest: i.sourceDigest, mediaType: i.conversion.preferred,
-    digest: i.conversion.needs_conversion ? null : i.sourceDigest, fallbacks: i.conversion.fallbacks,
+    digest: i.conversion.needsConversion ? null : i.sourceDigest, fallbacks: i.conversion.fallbacks,
   }));
 }

@@ -1,4 +1,5 @@
-//! One JSON-in, JSON-out entry point over the core, for every runtime.
+//! ferry-api: one JSON-in, JSON-out entry point over ferry-core, for every
+//! runtime.
 //!
 //! [`call`] takes an operation name, the document's bytes and the
 //! operation's arguments as a JSON object, and answers with one line of
@@ -41,6 +42,17 @@
 //! Arguments are a JSON object (an empty string means `{}`; `null` members
 //! count as absent). Member names are exact, and unknown or repeated ones
 //! are refused, so a misspelt option fails loudly instead of being ignored.
+//!
+//! **The wire**: every member name of every answer is camelCase (the one
+//! exception is a document's own keys that an answer repeats: a platform's
+//! `os.version` and `os.features`, annotations). `wire.d.ts`, beside this
+//! crate's `Cargo.toml`, declares every answer in TypeScript; the npm
+//! package ships it, and `tests/wire.rs` checks it against the answers to
+//! every operation over the conformance cases, key by key.
+
+#![no_std]
+
+extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -48,15 +60,15 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use crate::choose::{self, ChooseOptions, Verdict};
-use crate::copy::{self, Copy, Need};
-use crate::destination::{Capabilities, Kind};
-use crate::json::{self, Object, Value};
-use crate::list::{ConvertOptions, ListKind, Loss};
-use crate::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
-use crate::platform::Platform;
-use crate::reference::{self, Named};
-use crate::{List, inspect, manifest, media_type, validate};
+use ferry_core::choose::{self, ChooseOptions, Verdict};
+use ferry_core::copy::{self, Copy, Need};
+use ferry_core::destination::{Capabilities, Kind};
+use ferry_core::json::{self, Object, Value};
+use ferry_core::list::{ConvertOptions, ListKind, Loss};
+use ferry_core::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
+use ferry_core::platform::Platform;
+use ferry_core::reference::{self, Named};
+use ferry_core::{List, inspect, manifest, media_type, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
 pub const OPERATIONS: [&str; 9] = [
@@ -395,7 +407,7 @@ const PLAN_OPTIONS: [&str; 6] = [
 ];
 
 /// `options.destination`: a transport kind (its entry in
-/// [`crate::destination`]'s table, which the native transports answer
+/// [`ferry_core::destination`]'s table, which the native transports answer
 /// with too), or its capabilities spelt out.
 fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
     let d = o.object("destination", "options.destination.")?.only(&[
@@ -577,7 +589,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     let signed_instances = o.strings("signedInstances")?;
     if let Some(bad) = signed_instances
         .iter()
-        .find(|d| crate::Digest::parse(d).is_err())
+        .find(|d| ferry_core::Digest::parse(d).is_err())
     {
         return Err(o.fail(alloc::format!(
             "\"options.signedInstances\": {bad:?} is not a digest"
@@ -775,7 +787,7 @@ mod tests {
 
     /// sha256 of the bytes, as `call` answers it.
     fn sha256_answer(bytes: &[u8]) -> String {
-        alloc::format!(r#"{{"ok":"{}"}}"#, crate::Digest::sha256_of(bytes))
+        alloc::format!(r#"{{"ok":"{}"}}"#, ferry_core::Digest::sha256_of(bytes))
     }
 
     #[test]
@@ -796,7 +808,7 @@ mod tests {
 
     #[test]
     fn digest_of_signed_schema1_is_its_payloads() {
-        let signed = include_bytes!("../tests/fixtures/plan/v2s1-signed.json");
+        let signed = include_bytes!("../../core/tests/fixtures/plan/v2s1-signed.json");
         let payload = manifest::jws::payload(signed).unwrap();
         assert_eq!(call("digest", signed, ""), sha256_answer(&payload));
         assert_ne!(call("digest", signed, ""), sha256_answer(signed));
@@ -804,7 +816,7 @@ mod tests {
 
     #[test]
     fn inspect_describes_signed_schema1_whose_signatures_are_malformed() {
-        let doc = include_bytes!("../tests/fixtures/schema1-keys/jwk-null.json");
+        let doc = include_bytes!("../../core/tests/fixtures/schema1-keys/jwk-null.json");
         let answer: serde_json::Value = serde_json::from_str(&call("inspect", doc, "")).unwrap();
         let inspection = &answer["ok"];
         assert_eq!(
@@ -901,7 +913,7 @@ mod tests {
     const IMAGE: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef","size":1024}]}"#;
 
     fn index_of(image: &str) -> String {
-        let digest = crate::Digest::sha256_of(image.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(image.as_bytes());
         alloc::format!(
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
             image.len()
@@ -920,7 +932,7 @@ mod tests {
             answer.starts_with(r#"{"ok":{"top":{"kind":"instance","#),
             "{answer}"
         );
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         assert!(
             answer.contains(&alloc::format!(r#""images":[],"missing":["{digest}"]"#)),
             "{answer}"
@@ -931,7 +943,7 @@ mod tests {
     #[test]
     fn plan_copy_with_the_instance_summarizes_as_dry_run_does() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let args = alloc::format!(
             r#"{{"options":{{"destination":{{"kind":"oci"}}}},"instances":{{"{digest}":{}}}}}"#,
             serde_json::to_string(IMAGE).unwrap()
@@ -950,7 +962,7 @@ mod tests {
     #[test]
     fn plan_copy_chooses_instances_by_platform_as_platform_lists_do() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let plan = |platforms: &str| {
             call(
                 "planCopy",
@@ -981,7 +993,7 @@ mod tests {
     #[test]
     fn plan_copy_knows_which_instances_are_signed() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let plan = |kind: &str, signed: &str| {
             call(
                 "planCopy",
@@ -1021,33 +1033,33 @@ mod tests {
         // signatures; use --remove-signatures).
         let converted = plan("docker-archive", "[]");
         assert!(
-            converted.contains(r#""needs_conversion":true"#),
+            converted.contains(r#""needsConversion":true"#),
             "{converted}"
         );
         let unconverted = plan("docker-archive", &signed);
         assert!(
-            unconverted.contains(r#""needs_conversion":false"#),
+            unconverted.contains(r#""needsConversion":false"#),
             "{unconverted}"
         );
     }
 
     #[test]
     fn plan_copy_asks_for_nested_lists_then_their_images_and_counts_them() {
-        const TOP: &str = include_str!("../tests/fixtures/plan/nested-index.json");
-        const CHILD: &str = include_str!("../tests/fixtures/plan/nested-child.json");
+        const TOP: &str = include_str!("../../core/tests/fixtures/plan/nested-index.json");
+        const CHILD: &str = include_str!("../../core/tests/fixtures/plan/nested-child.json");
         const IMAGES: [&str; 3] = [
-            include_str!("../tests/fixtures/plan/amd64.json"),
-            include_str!("../tests/fixtures/plan/arm64.json"),
-            include_str!("../tests/fixtures/plan/arm-v7.json"),
+            include_str!("../../core/tests/fixtures/plan/amd64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
         ];
-        let child = crate::Digest::sha256_of(CHILD.as_bytes());
+        let child = ferry_core::Digest::sha256_of(CHILD.as_bytes());
         let plan = |given: &[&str]| {
             let members: Vec<String> = given
                 .iter()
                 .map(|text| {
                     alloc::format!(
                         "\"{}\":{}",
-                        crate::Digest::sha256_of(text.as_bytes()),
+                        ferry_core::Digest::sha256_of(text.as_bytes()),
                         serde_json::to_string(text).unwrap()
                     )
                 })
@@ -1091,7 +1103,7 @@ mod tests {
     #[test]
     fn plan_copy_refuses_a_manifest_that_does_not_match_its_digest() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let args = alloc::format!(r#"{{"instances":{{"{digest}":"{{}}"}}}}"#);
         let answer = call("planCopy", index.as_bytes(), &args);
         assert!(
