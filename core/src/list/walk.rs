@@ -138,16 +138,17 @@ pub struct Tree {
     wanted: Vec<Wanted>,
     /// For each of `wanted`, the node that first named it.
     wanted_by: Vec<usize>,
-    /// Every digest met, the nodes' and the wanted lists'. A set, as a
-    /// hostile top-level list may name tens of thousands of lists.
+    /// Every digest met, the nodes' and the wanted lists', as keys (the
+    /// values are empty). A map, as a hostile top-level list may name tens
+    /// of thousands of lists.
     ///
-    /// Only a set, and [`Tree::index`] finds nodes by digest, for the
+    /// Keys only, and [`Tree::index`] finds nodes by digest, for the
     /// WebAssembly module's size: every key and value type of a `BTreeMap`
-    /// is its own copy of the map's code. `BTreeMap<String, ()>` (also
-    /// v1image's) and `BTreeMap<&str, usize>` (planning's) are already in
-    /// the module; a `BTreeMap<String, Option<usize>>` here cost 4,469
+    /// is its own copy of the map's code. `BTreeMap<String, String>` (the
+    /// annotations') and `BTreeMap<&str, usize>` (planning's) are already
+    /// in the module; a `BTreeMap<String, Option<usize>>` here cost 4,469
     /// bytes of it after wasm-opt.
-    known: BTreeMap<String, ()>,
+    known: BTreeMap<String, String>,
 }
 
 impl Tree {
@@ -259,12 +260,16 @@ impl Tree {
             .collect();
         for wanted in named {
             // A list may name the same new list twice: want it once.
-            if self.known.insert(wanted.digest.clone(), ()).is_none() {
+            if self
+                .known
+                .insert(wanted.digest.clone(), String::new())
+                .is_none()
+            {
                 self.wanted.push(wanted);
                 self.wanted_by.push(index);
             }
         }
-        self.known.insert(digest.clone(), ());
+        self.known.insert(digest.clone(), String::new());
         self.nodes.push(Node {
             digest,
             list,
