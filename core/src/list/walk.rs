@@ -138,9 +138,17 @@ pub struct Tree {
     wanted: Vec<Wanted>,
     /// For each of `wanted`, the node that first named it.
     wanted_by: Vec<usize>,
-    /// Every digest met: its node, or `None` while it is wanted. A map, as
-    /// a hostile top-level list may name tens of thousands of lists.
-    known: BTreeMap<String, Option<usize>>,
+    /// Every digest met, the nodes' and the wanted lists', as keys (the
+    /// values are empty). A map, as a hostile top-level list may name tens
+    /// of thousands of lists.
+    ///
+    /// Keys only, and [`Tree::index`] finds nodes by digest, for the
+    /// WebAssembly module's size: every key and value type of a `BTreeMap`
+    /// is its own copy of the map's code. `BTreeMap<String, String>` (the
+    /// annotations') and `BTreeMap<&str, usize>` (planning's) are already
+    /// in the module; a `BTreeMap<String, Option<usize>>` here cost 4,469
+    /// bytes of it after wasm-opt.
+    known: BTreeMap<String, String>,
 }
 
 impl Tree {
@@ -252,12 +260,16 @@ impl Tree {
             .collect();
         for wanted in named {
             // A list may name the same new list twice: want it once.
-            if self.known.insert(wanted.digest.clone(), None).is_none() {
+            if self
+                .known
+                .insert(wanted.digest.clone(), String::new())
+                .is_none()
+            {
                 self.wanted.push(wanted);
                 self.wanted_by.push(index);
             }
         }
-        self.known.insert(digest.clone(), Some(index));
+        self.known.insert(digest.clone(), String::new());
         self.nodes.push(Node {
             digest,
             list,
@@ -278,8 +290,14 @@ impl Tree {
         chain
     }
 
-    fn node(&self, digest: &str) -> Option<usize> {
-        self.known.get(digest).copied().flatten()
+    /// The known lists by digest, built for one walk over the tree (see
+    /// `known` for why it is not kept).
+    fn index(&self) -> BTreeMap<&str, usize> {
+        let mut index = BTreeMap::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            index.insert(node.digest.as_str(), i);
+        }
+        index
     }
 
     /// The top-level list.
@@ -289,7 +307,10 @@ impl Tree {
 
     /// A known list by digest (the top-level list included).
     pub fn get(&self, digest: &str) -> Option<&List> {
-        self.node(digest).map(|n| &self.nodes[n].list)
+        self.nodes
+            .iter()
+            .find(|n| n.digest == digest)
+            .map(|n| &n.list)
     }
 
     /// The known lists, each with the digest it is known by (its parent's
@@ -306,6 +327,7 @@ impl Tree {
         const NEW: u8 = 0;
         const OPEN: u8 = 1;
         const DONE: u8 = 2;
+        let index = self.index();
         let mut state = alloc::vec![NEW; self.nodes.len()];
         let mut height = alloc::vec![0usize; self.nodes.len()];
         let mut order = Vec::with_capacity(self.nodes.len());
@@ -318,7 +340,7 @@ impl Tree {
                 if !is_nested(entry) {
                     continue;
                 }
-                let Some(child) = self.node(&entry.digest_text) else {
+                let Some(child) = index.get(entry.digest_text.as_str()).copied() else {
                     continue;
                 };
                 match state[child] {
@@ -357,7 +379,7 @@ impl Tree {
                     .entries
                     .iter()
                     .filter(|e| is_nested(e))
-                    .filter_map(|e| self.node(&e.digest_text))
+                    .filter_map(|e| index.get(e.digest_text.as_str()).copied())
                     .find(|c| height[*c] + 1 == height[node]);
                 match next {
                     Some(c) if chain.len() <= MAX_NESTING => node = c,
@@ -381,6 +403,7 @@ impl Tree {
     /// entry's place. A list named twice contributes its images once, where
     /// it is first met; lists not yet provided contribute nothing.
     pub fn images(&self) -> Vec<&Descriptor> {
+        let index = self.index();
         let mut seen = alloc::vec![false; self.nodes.len()];
         let mut out = Vec::new();
         let mut stack: Vec<(usize, usize)> = alloc::vec![(0, 0)];
@@ -393,7 +416,7 @@ impl Tree {
             *next += 1;
             if !is_nested(entry) {
                 out.push(entry);
-            } else if let Some(child) = self.node(&entry.digest_text)
+            } else if let Some(child) = index.get(entry.digest_text.as_str()).copied()
                 && !seen[child]
             {
                 seen[child] = true;

@@ -49,8 +49,14 @@ pub enum JwsError {
     MissingFormat { index: usize, field: &'static str },
     /// Signatures disagree on how the payload is formatted.
     Conflicting { field: &'static str },
-    /// `formatLength` points outside the document.
-    InvalidFormatLength { length: f64, document_len: usize },
+    /// `formatLength` points outside the document. `length` is the number
+    /// as the protected header writes it when it is beyond ±10^15 (or not
+    /// a finite float64), else the whole number it truncates to.
+    ///
+    /// Text rather than the `f64` itself: formatting a float pulled
+    /// `core`'s float-printing code and tables into the WebAssembly module,
+    /// and this was their only use there (10,379 bytes of it).
+    InvalidFormatLength { length: String, document_len: usize },
     /// A payload to sign is not a compact JSON object.
     NotSignable { reason: &'static str },
     /// A signature's public key (`header.jwk`) is not one libtrust reads.
@@ -140,8 +146,8 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
             _ => return Err(JwsError::MalformedProtectedHeader { index }),
         };
         let exact = |key: &str| header.members.iter().rev().find(|m| m.key == key);
-        let length = match exact("formatLength").map(|m| &m.value) {
-            Some(Value::Number(n)) => n.as_str().parse::<f64>().unwrap_or(f64::NAN),
+        let (length_text, length) = match exact("formatLength").map(|m| &m.value) {
+            Some(Value::Number(n)) => (n.as_str(), n.as_str().parse::<f64>().unwrap_or(f64::NAN)),
             _ => {
                 return Err(JwsError::MissingFormat {
                     index,
@@ -161,7 +167,7 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
         // Go converts the float64 to int by truncation.
         if !length.is_finite() || length.abs() > 1e15 {
             return Err(JwsError::InvalidFormatLength {
-                length,
+                length: length_text.to_string(),
                 document_len: document.len(),
             });
         }
@@ -187,8 +193,8 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     let length = usize::try_from(format_length)
         .ok()
         .filter(|l| *l <= document.len())
-        .ok_or(JwsError::InvalidFormatLength {
-            length: format_length as f64,
+        .ok_or_else(|| JwsError::InvalidFormatLength {
+            length: format_length.to_string(),
             document_len: document.len(),
         })?;
     let mut out = Vec::with_capacity(length + format_tail.len());
@@ -674,6 +680,49 @@ mod signing_tests {
         );
         assert_eq!(read[0].algorithm, "ES256");
         assert_eq!(read[0].signature.len(), 64);
+    }
+
+    /// `document` signed, with `header` as its protected header.
+    fn with_protected_header(header: &str) -> Vec<u8> {
+        let signing = Signing::new(PAYLOAD, 1_700_000_000).unwrap();
+        let document = signing.finish(&key(), &[7u8; 64]);
+        let text = core::str::from_utf8(&document).unwrap();
+        let forged = base64::encode_jose(header.as_bytes());
+        text.replace(signing.protected.as_str(), &forged)
+            .into_bytes()
+    }
+
+    /// The message for a document whose `formatLength` is `length`, and
+    /// the message expected when it names `shown`.
+    fn format_length_messages(length: &str, shown: &str) -> (String, String) {
+        let header = alloc::format!(r#"{{"formatLength":{length},"formatTail":"fQ"}}"#);
+        let document = with_protected_header(&header);
+        let error = payload(&document).unwrap_err();
+        assert!(
+            matches!(error, JwsError::InvalidFormatLength { .. }),
+            "{error:?}"
+        );
+        let expected = alloc::format!(
+            "formatLength {shown} is outside the {}-byte document",
+            document.len()
+        );
+        (error.to_string(), expected)
+    }
+
+    #[test]
+    fn a_format_length_beyond_the_document_is_named_as_a_whole_number() {
+        for (written, shown) in [("999999", "999999"), ("999999.9", "999999"), ("-5e0", "-5")] {
+            let (message, expected) = format_length_messages(written, shown);
+            assert_eq!(message, expected, "{written}");
+        }
+    }
+
+    #[test]
+    fn a_format_length_beyond_a_float64_s_whole_numbers_is_named_as_written() {
+        for written in ["1e16", "-1000000000000000.5", "1E400"] {
+            let (message, expected) = format_length_messages(written, written);
+            assert_eq!(message, expected, "{written}");
+        }
     }
 
     #[test]

@@ -667,6 +667,16 @@ fn marshal_raw_map<'a>(
     drop: &[&str],
     set: impl IntoIterator<Item = (&'a str, Vec<u8>)>,
 ) -> Vec<u8> {
+    // Kept sorted by key as it is filled, a later duplicate replacing the
+    // earlier value, rather than deduplicated and sorted at the end: the
+    // same map, and no stable sort of `(String, Vec<u8>)` in the
+    // WebAssembly module (4,099 bytes of it after wasm-opt).
+    fn put(entries: &mut Vec<(String, Vec<u8>)>, key: String, value: Vec<u8>) {
+        match entries.binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes())) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (key, value)),
+        }
+    }
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     if let Ok(Some(spans)) = json::object_member_spans(text) {
         for (key, range) in spans {
@@ -675,15 +685,12 @@ fn marshal_raw_map<'a>(
             }
             let mut value = Vec::new();
             json::compact_raw(&text[range], &mut value);
-            entries.retain(|(k, _)| *k != key);
-            entries.push((key, value));
+            put(&mut entries, key, value);
         }
     }
     for (key, value) in set {
-        entries.retain(|(k, _)| k != key);
-        entries.push((key.to_string(), value));
+        put(&mut entries, key.to_string(), value);
     }
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut out = Vec::new();
     out.push(b'{');
     for (i, (key, value)) in entries.iter().enumerate() {
