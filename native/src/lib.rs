@@ -5,6 +5,7 @@
 pub mod copy;
 pub mod credentials;
 pub mod demo;
+pub mod fs;
 pub mod host;
 pub mod input;
 pub mod lookaside;

@@ -25,6 +25,7 @@ use ferry_core::registry::lookaside::{
 };
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::fs::atomic;
 use crate::transport::TransportError;
 
 /// The system-wide configuration directory.
@@ -327,12 +328,7 @@ pub async fn write(
         ))?;
     for (i, signature) in signatures.iter().enumerate() {
         let path = dir.join(format!("signature-{}", i + 1));
-        crate::transport::fsutil::write_atomic(
-            &path,
-            signature,
-            crate::transport::fsutil::Durability::Synced,
-        )
-        .await?;
+        atomic::write_atomic(&path, signature, atomic::Durability::Synced).await?;
     }
     for n in signatures.len() + 1.. {
         let stale = dir.join(format!("signature-{n}"));

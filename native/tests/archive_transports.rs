@@ -5,14 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry::transport::archive::{self, Limits, TarArchive};
+use ferry::fs::{atomic, leftovers, staging};
+use ferry::transport::archive::{Limits, TarArchive};
 use ferry::transport::docker_archive::{
     ArchiveReference, DockerArchiveDestination, DockerArchiveSource,
 };
 use ferry::transport::oci::{LayoutReference, OciSource};
 use ferry::transport::oci_archive::{OciArchiveDestination, OciArchiveSource};
 use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, fsutil,
+    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
 };
 use ferry_core::json::{self, Value};
 use ferry_core::media_type as mt;
@@ -30,8 +31,8 @@ static TEMP_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// ferry's temporary files and staging directories of this process.
 fn leftovers() -> Vec<String> {
-    let prefixes = [archive::temp_prefix(), fsutil::staging_prefix()];
-    std::fs::read_dir(archive::big_temp_dir())
+    let prefixes = [leftovers::temp_prefix(), staging::staging_prefix()];
+    std::fs::read_dir(staging::big_temp_dir())
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
@@ -304,7 +305,7 @@ async fn verify_blobs(source: &dyn ImageSource, manifest: &[u8], media_type: &st
         let (stream, size) = source.blob(&info).await.expect("blob");
         assert_eq!(size, d.size, "size of {}", d.digest_text);
         let target = out.path().join(info.digest.encoded());
-        fsutil::write_blob_verified(stream, &target, &info, fsutil::Durability::Synced)
+        atomic::write_blob_verified(stream, &target, &info, atomic::Durability::Synced)
             .await
             .expect("blob matches its digest");
     }
@@ -638,7 +639,7 @@ async fn oci_archive_blob_not_matching_its_digest_fails_the_verified_write() {
     let wanted = info(mt::OCI_LAYER, layer);
     let (stream, _) = source.blob(&wanted).await.expect("blob streams");
     let target = work.path().join("layer");
-    let err = fsutil::write_blob_verified(stream, &target, &wanted, fsutil::Durability::Synced)
+    let err = atomic::write_blob_verified(stream, &target, &wanted, atomic::Durability::Synced)
         .await
         .expect_err("digest mismatch");
     assert!(
@@ -1142,7 +1143,7 @@ async fn gzip_compressed_docker_archive_is_read() {
     verify_blobs(&source, &manifest, &media_type).await;
     let staged = leftovers();
     assert!(
-        staged.len() == 1 && staged[0].starts_with(&fsutil::staging_prefix()),
+        staged.len() == 1 && staged[0].starts_with(&staging::staging_prefix()),
         "decompressed into one locked staging directory: {staged:?}"
     );
     drop(source);

@@ -12,7 +12,7 @@ use ferry_core::digest::Hasher;
 use ferry_core::plan::compression::BlobOperation;
 use tokio::io::AsyncReadExt;
 
-use crate::transport::leftovers::ScratchFile;
+use crate::fs::leftovers::ScratchFile;
 use crate::transport::{BlobStream, TransportError, io_error};
 
 /// A file writer that hashes what it writes.

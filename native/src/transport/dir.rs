@@ -23,11 +23,12 @@ use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
-use super::fsutil;
-use super::leftovers::{self, TEMP_PREFIX};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
+use crate::fs::leftovers::{self, TEMP_PREFIX};
+use crate::fs::rollback::Rollback;
+use crate::fs::{atomic, read};
 
 /// The version file's exact content.
 pub const VERSION: &str = "Directory Transport Version: 1.1\n";
@@ -80,7 +81,7 @@ impl ImageSource for DirSource {
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, String), TransportError> {
         let path = manifest_path(&self.root, instance);
-        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         if let Some(d) = instance {
             verify_manifest(&bytes, d, &path)?;
         }
@@ -90,7 +91,7 @@ impl ImageSource for DirSource {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
         let path = self.root.join(info.digest.encoded());
-        fsutil::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference()).await
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -136,7 +137,7 @@ pub struct DirDestination {
     written: Mutex<HashSet<String>>,
     top: Mutex<Option<Vec<u8>>>,
     /// Undoes a copy that fails before commit.
-    rollback: fsutil::Rollback,
+    rollback: Rollback,
 }
 
 impl DirDestination {
@@ -144,7 +145,7 @@ impl DirDestination {
     /// `dir:` image (which this copy replaces). Any other non-empty
     /// directory is refused, so a typo cannot destroy unrelated files.
     pub async fn create(root: &Path) -> Result<Self, TransportError> {
-        let rollback = fsutil::Rollback::default();
+        let rollback = Rollback::default();
         rollback.create_dir_all(root).await?;
         let version = root.join("version");
         match tokio::fs::read(&version).await {
@@ -277,7 +278,7 @@ impl ImageDestination for DirDestination {
             .expect("lock")
             .take()
             .unwrap_or_else(|| top.to_vec());
-        fsutil::write_atomic(
+        atomic::write_atomic(
             &manifest_path(&self.root, None),
             &manifest,
             self.rollback.durability(),

@@ -44,11 +44,12 @@ use ferry_core::reference::{Named, ReferenceError};
 use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
-use super::fsutil::{self, StagingDir};
 use super::oci::blob_path;
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
+use crate::fs::atomic::{self, Durability};
+use crate::fs::staging::{self, StagingDir};
 
 /// `PATH[:NAME[:TAG]]` or `PATH:@N`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +387,7 @@ impl DockerArchiveDestination {
                 reason: "the file exists; docker-archive cannot add to an existing archive (remove it first)".into(),
             });
         }
-        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
+        let staging = StagingDir::create(&staging::big_temp_dir()).await?;
         Ok(DockerArchiveDestination {
             reference: reference.clone(),
             staging,
@@ -475,7 +476,7 @@ impl ImageDestination for DockerArchiveDestination {
                 .map_err(io_error(dir, "create"))?;
         }
         // Staging, deleted once the archive is built: no syncs.
-        fsutil::write_blob_verified(stream, &path, info, fsutil::Durability::Scratch).await?;
+        atomic::write_blob_verified(stream, &path, info, Durability::Scratch).await?;
         Ok(())
     }
 

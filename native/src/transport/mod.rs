@@ -27,8 +27,6 @@
 pub mod archive;
 pub mod dir;
 pub mod docker_archive;
-pub mod fsutil;
-pub mod leftovers;
 pub mod oci;
 pub mod oci_archive;
 pub mod registry;

@@ -31,7 +31,10 @@ use ferry_core::{Descriptor, Digest};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
-use super::{fsutil, leftovers};
+use crate::fs::atomic::{self, Durability};
+use crate::fs::leftovers;
+use crate::fs::read;
+use crate::fs::rollback::Rollback;
 
 /// The annotation that names an `index.json` entry.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -94,7 +97,7 @@ async fn read_index(root: &Path) -> Result<Option<Object>, TransportError> {
     let path = root.join("index.json");
     let bytes = match tokio::fs::metadata(&path).await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        _ => fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?,
+        _ => read::read_small(&path, MAX_MANIFEST_SIZE).await?,
     };
     match json::parse(&bytes) {
         Ok(Value::Object(o)) => Ok(Some(o)),
@@ -121,7 +124,7 @@ impl OciSource {
         let root = &reference.path;
         let location = || format!("oci:{reference}");
         let layout = root.join("oci-layout");
-        let layout_bytes = fsutil::read_small(&layout, 4096).await?;
+        let layout_bytes = read::read_small(&layout, 4096).await?;
         let version = json::parse(&layout_bytes).ok().and_then(|v| {
             v.as_object()?
                 .get_exact("imageLayoutVersion")?
@@ -163,7 +166,7 @@ impl OciSource {
 
     async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>, TransportError> {
         let path = blob_path(&self.reference.path, digest);
-        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         verified_manifest(bytes, digest, format!("manifest {}", path.display()))
     }
 }
@@ -192,7 +195,7 @@ impl ImageSource for OciSource {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
-        fsutil::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference()).await
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -207,19 +210,19 @@ pub struct OciDestination {
     reference: LayoutReference,
     top: Mutex<Option<(Vec<u8>, String)>>,
     /// Undoes a copy that fails before commit.
-    rollback: fsutil::Rollback,
+    rollback: Rollback,
 }
 
 impl OciDestination {
     pub async fn create(reference: &LayoutReference) -> Result<Self, TransportError> {
-        Self::create_with(reference, fsutil::Durability::Synced).await
+        Self::create_with(reference, Durability::Synced).await
     }
 
     /// [`create`](Self::create), choosing whether files are synced: an
     /// `oci-archive:` destination stages a layout it deletes afterwards.
     pub async fn create_with(
         reference: &LayoutReference,
-        durability: fsutil::Durability,
+        durability: Durability,
     ) -> Result<Self, TransportError> {
         if reference.index.is_some() {
             return Err(TransportError::InvalidReference {
@@ -228,7 +231,7 @@ impl OciDestination {
             });
         }
         let root = &reference.path;
-        let rollback = fsutil::Rollback::new(durability);
+        let rollback = Rollback::new(durability);
         rollback
             .create_dir_all(&root.join("blobs").join("sha256"))
             .await?;
@@ -400,7 +403,7 @@ impl ImageDestination for OciDestination {
             None => entries.push(Value::Object(descriptor)),
         }
         index.set("manifests", Value::Array(entries));
-        fsutil::write_atomic(
+        atomic::write_atomic(
             &root.join("index.json"),
             index_bytes(&index).as_bytes(),
             self.rollback.durability(),

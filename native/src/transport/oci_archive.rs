@@ -28,12 +28,13 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::{Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
-use super::fsutil::{self, StagingDir};
-use super::leftovers::TEMP_PREFIX;
 use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
 };
+use crate::fs::atomic::Durability;
+use crate::fs::leftovers::TEMP_PREFIX;
+use crate::fs::staging::{self, StagingDir};
 
 /// The blob's name inside the archive.
 fn blob_name(digest: &Digest) -> String {
@@ -189,7 +190,7 @@ impl OciArchiveDestination {
             });
         }
         archive::check_target(&reference.path, &location).await?;
-        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
+        let staging = StagingDir::create(&staging::big_temp_dir()).await?;
         // The staged layout is deleted once the archive is built, so it is
         // not synced; the archive itself is.
         let layout = OciDestination::create_with(
@@ -198,7 +199,7 @@ impl OciArchiveDestination {
                 name: reference.name.clone(),
                 index: None,
             },
-            fsutil::Durability::Scratch,
+            Durability::Scratch,
         )
         .await?;
         Ok(OciArchiveDestination {
