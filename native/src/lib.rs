@@ -8,7 +8,6 @@ pub mod demo;
 pub mod fs;
 pub mod host;
 pub mod input;
-pub mod lookaside;
 pub mod output;
 pub mod serve;
 pub mod sign;

@@ -286,8 +286,8 @@ fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         let dir = args
             .registries_d
             .clone()
-            .unwrap_or_else(ferry::lookaside::default_dir);
-        let config = Arc::new(ferry::lookaside::load(&dir)?);
+            .unwrap_or_else(ferry::transport::registry::lookaside::default_dir);
+        let config = Arc::new(ferry::transport::registry::lookaside::load(&dir)?);
         source_registry.lookaside = config.clone();
         destination_registry.lookaside = config;
     }
