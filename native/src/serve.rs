@@ -209,7 +209,7 @@ async fn manifest(target: &str, options: &ServeOptions) -> Reply {
             status: 200,
             content_type: "application/octet-stream",
             extra: vec![
-                ("X-Ferry-Media-Type", media_type),
+                ("X-Ferry-Media-Type", media_type.unwrap_or_default()),
                 (
                     "X-Ferry-Digest",
                     ferry_core::manifest::digest(&bytes)
@@ -238,8 +238,8 @@ async fn blob(target: &str, options: &ServeOptions) -> Reply {
     };
     let info = BlobInfo {
         digest: digest.clone(),
-        size: -1,
-        media_type: String::new(),
+        size: None,
+        media_type: None,
     };
     let (stream, _) = match registry.blob(&info).await {
         Ok(s) => s,

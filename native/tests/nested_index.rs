@@ -257,7 +257,7 @@ impl ImageDestination for Recording {
     fn supports_signatures(&self) -> bool {
         self.inner.supports_signatures()
     }
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         self.inner.has_blob(info).await
     }
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {

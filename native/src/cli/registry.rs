@@ -101,11 +101,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&top)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let top_type = if top_type.is_empty() {
-            mt::guess(&top)
-        } else {
-            top_type
-        };
+        let top_type = top_type.unwrap_or_else(|| mt::guess(&top));
         // A list: look at the image this machine would run, as skopeo does.
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
             let list = ferry_core::List::from_blob(&top, &top_type)
@@ -119,11 +115,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             entry
                 .check_size(bytes.len() as u64)
                 .with_context(|| format!("{reference}: entry {} of the list", choice.index))?;
-            let t = if reported.is_empty() {
-                entry.media_type.clone()
-            } else {
-                reported
-            };
+            let t = reported.unwrap_or_else(|| entry.media_type.clone());
             (bytes, t)
         } else {
             (top.clone(), top_type.clone())
@@ -134,13 +126,13 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         let config = if config_descriptor.digest_text.is_empty() {
             None
         } else {
-            let info = ferry::transport::BlobInfo {
-                digest: config_descriptor
+            let info = ferry::transport::BlobInfo::described(
+                config_descriptor
                     .digest()
                     .with_context(|| reference.to_string())?,
-                size: config_descriptor.size,
-                media_type: config_descriptor.media_type.clone(),
-            };
+                config_descriptor.size,
+                &config_descriptor.media_type,
+            );
             let (stream, _) = source.blob(&info).await?;
             let mut bytes = Vec::new();
             // Configs are small; a hostile one is cut off, then refused.

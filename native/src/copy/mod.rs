@@ -218,6 +218,8 @@ pub async fn copy(
         .manifest(None)
         .await
         .map_err(transport("reading the manifest", src.reference()))?;
+    // ferry-core's convention: an empty type is one the source did not record.
+    let top_type = top_type.unwrap_or_default();
     let destination = Destination {
         supported_types: dst.supported_manifest_types(),
         reference_digest: dst.reference_digest(),
@@ -388,14 +390,14 @@ pub async fn copy(
                 task.check &= !wants_diff_id;
                 continue;
             }
-            let info = BlobInfo {
-                digest: parse_digest(
+            let info = BlobInfo::described(
+                parse_digest(
                     &need.digest,
                     &format!("a blob of {}", job.plan.source_digest),
                 )?,
-                size: need.size,
-                media_type: need.media_type.clone(),
-            };
+                need.size,
+                &need.media_type,
+            );
             let role = if need.config { "config" } else { "layer" };
             tasks.push(BlobTask {
                 what: format!("the {role} of manifest {}", job.plan.source_digest),
@@ -598,7 +600,7 @@ async fn read_nested_lists(
             format!("reading nested list {digest}"),
             src.reference(),
         ))?;
-        tree.provide(&wanted.digest, &bytes, &media_type)
+        tree.provide(&wanted.digest, &bytes, &media_type.unwrap_or_default())
             .map_err(PlanError::Nested)?;
         if !options.remove_signatures {
             let signatures = src.signatures(Some(&digest)).await.map_err(transport(
@@ -687,11 +689,7 @@ async fn fetch_job(
             error,
         })
     })?;
-    let media_type = if reported.is_empty() {
-        entry.media_type.clone()
-    } else {
-        reported
-    };
+    let media_type = reported.unwrap_or_else(|| entry.media_type.clone());
     let signatures = if options.remove_signatures {
         Vec::new()
     } else {
@@ -871,7 +869,7 @@ impl Transfer {
         let moved = match outcome {
             Outcome::Present(info) => {
                 self.skipped += 1;
-                self.bytes_skipped += info.size.max(0) as u64;
+                self.bytes_skipped += info.stated_size().max(0) as u64;
                 self.present.push(info.digest.to_string());
                 return;
             }
@@ -923,8 +921,8 @@ async fn schema1_converted(
     })?;
     let config_info = BlobInfo {
         digest: Digest::sha256_of(&config),
-        size: config.len() as i64,
-        media_type: mt::DOCKER_CONFIG.into(),
+        size: Some(config.len() as i64),
+        media_type: Some(mt::DOCKER_CONFIG.into()),
     };
     if dst
         .has_blob(&config_info)
@@ -961,7 +959,7 @@ async fn transfer_blobs(
     let retries = settings.blob_retries;
     let mut running = JoinSet::new();
     // Largest first: the long transfers start early and finish together.
-    tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.info.stated_size()));
     // The first question goes alone: it settles authentication with a
     // registry (a 401 challenge, then credentials or a token), which
     // parallel first requests would each meet unauthenticated.
@@ -971,7 +969,7 @@ async fn transfer_blobs(
             let info = first.info.clone();
             progress.event(Event::Skipped {
                 digest: info.digest.to_string(),
-                size: info.size,
+                size: info.stated_size(),
             });
             result.record(Outcome::Present(info));
             let digest = first.info.digest.clone();
@@ -990,7 +988,7 @@ async fn transfer_blobs(
             if task.check && is_present(&*dst, &task.info).await? {
                 progress.event(Event::Skipped {
                     digest: task.info.digest.to_string(),
-                    size: task.info.size,
+                    size: task.info.stated_size(),
                 });
                 return Ok(Outcome::Present(task.info));
             }
@@ -1134,7 +1132,7 @@ async fn copy_blob_once(
     {
         progress.event(Event::Mounted {
             digest: info.digest.to_string(),
-            size: info.size,
+            size: info.stated_size(),
         });
         return Ok(Moved {
             size: 0,
@@ -1150,8 +1148,8 @@ async fn copy_blob_once(
     ))?;
     // The source knows the blob's length before sending it: one that is
     // not the descriptor's size is refused now, and not fetched again.
-    if size >= 0
-        && let Err(error) = manifest::check_size(info.digest.as_str(), info.size, size as u64)
+    if let Some(size) = size
+        && let Err(error) = info.check_size(size)
     {
         return Err(CopyError::Transport {
             step: format!("reading blob {}", info.digest),
@@ -1164,7 +1162,7 @@ async fn copy_blob_once(
     }
     progress.event(Event::Started {
         digest: info.digest.to_string(),
-        size: if info.size >= 0 { info.size } else { size },
+        size: info.size.unwrap_or(size.map_or(-1, |s| s as i64)),
     });
     let counted = progress::Counting::with_counter(
         stream,
@@ -1224,9 +1222,11 @@ async fn copy_blob_once(
         .map_err(transport(format!("transforming {what}"), src.reference()))?;
     let new_info = BlobInfo {
         digest: transformed.digest.clone(),
-        size: transformed.size as i64,
-        media_type: compression::transformed_media_type(&info.media_type, task.operation)
-            .to_string(),
+        size: Some(transformed.size as i64),
+        media_type: Some(
+            compression::transformed_media_type(info.media_type_or_empty(), task.operation)
+                .to_string(),
+        ),
     };
     if dst
         .has_blob(&new_info)
@@ -1258,8 +1258,8 @@ async fn copy_blob_once(
             task.operation,
             LayerUpdate {
                 digest: new_info.digest.to_string(),
-                size: new_info.size,
-                media_type: new_info.media_type,
+                size: new_info.stated_size(),
+                media_type: new_info.media_type.unwrap_or_default(),
             },
         )),
     })
@@ -1304,8 +1304,7 @@ impl tokio::io::AsyncRead for VerifyingReader {
             } else if let Some(hasher) = this.hasher.take() {
                 let size = hasher.bytes();
                 let digest = hasher.finish();
-                let size_ok =
-                    manifest::check_size(this.info.digest.as_str(), this.info.size, size).is_ok();
+                let size_ok = this.info.check_size(size).is_ok();
                 if digest != this.info.digest || !size_ok {
                     return Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,

@@ -51,8 +51,8 @@ pub(super) async fn converted(
         let info = BlobInfo {
             digest: Digest::parse(GZIPPED_EMPTY_LAYER_DIGEST)
                 .map_err(|e| CopyError::Task(format!("the empty layer's digest: {e}")))?,
-            size: GZIPPED_EMPTY_LAYER.len() as i64,
-            media_type: mt::DOCKER_LAYER_GZIP.into(),
+            size: Some(GZIPPED_EMPTY_LAYER.len() as i64),
+            media_type: Some(mt::DOCKER_LAYER_GZIP.into()),
         };
         if dst
             .has_blob(&info)
@@ -74,11 +74,11 @@ pub(super) async fn converted(
 /// past the manifest size limit is cut off, and then fails its digest).
 async fn read_config(src: &dyn ImageSource, manifest: &Manifest) -> Result<Vec<u8>, CopyError> {
     let descriptor = manifest.config();
-    let info = BlobInfo {
-        digest: super::parse_digest(&descriptor.digest_text, "the config")?,
-        size: descriptor.size,
-        media_type: descriptor.media_type.clone(),
-    };
+    let info = BlobInfo::described(
+        super::parse_digest(&descriptor.digest_text, "the config")?,
+        descriptor.size,
+        &descriptor.media_type,
+    );
     let step = format!("reading config {}", info.digest);
     let (stream, _) = src
         .blob(&info)

@@ -19,7 +19,6 @@
 use std::path::{Path, PathBuf};
 
 use ferry_core::digest::Hasher;
-use ferry_core::manifest::{check_size, check_size_so_far};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::leftovers;
@@ -141,7 +140,7 @@ pub async fn write_blob_verified(
             break;
         }
         hasher.update(&buffer[..n]);
-        if let Err(e) = check_size_so_far(info.digest.as_str(), info.size, hasher.bytes()) {
+        if let Err(e) = info.check_size_so_far(hasher.bytes()) {
             return Err(TransportError::SizeMismatch {
                 what: format!("blob {}", info.digest),
                 expected: e.stated,
@@ -162,7 +161,7 @@ pub async fn write_blob_verified(
     }
     drop(file);
     let size = hasher.bytes();
-    if let Err(e) = check_size(info.digest.as_str(), info.size, size) {
+    if let Err(e) = info.check_size(size) {
         return Err(TransportError::SizeMismatch {
             what: format!("blob {}", info.digest),
             expected: e.stated,

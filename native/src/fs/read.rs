@@ -12,7 +12,7 @@ pub async fn open_blob(
     path: &Path,
     digest: &ferry_core::Digest,
     location: &str,
-) -> Result<(BlobStream, i64), TransportError> {
+) -> Result<(BlobStream, u64), TransportError> {
     let file = tokio::fs::File::open(path).await.map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
             TransportError::NotFound {
@@ -24,7 +24,7 @@ pub async fn open_blob(
         }
     })?;
     let size = file.metadata().await.map_err(io_error(path, "stat"))?.len();
-    Ok((Box::pin(file), size as i64))
+    Ok((Box::pin(file), size))
 }
 
 /// Reads a whole small file (a manifest), refusing files over the manifest

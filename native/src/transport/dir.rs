@@ -79,19 +79,21 @@ impl ImageSource for DirSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         let path = manifest_path(&self.root, instance);
         let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         if let Some(d) = instance {
             verify_manifest(&bytes, d, &path)?;
         }
         // The directory does not record media types.
-        Ok((bytes, String::new()))
+        Ok((bytes, None))
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let path = self.root.join(info.digest.encoded());
-        read::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference())
+            .await
+            .map(|(stream, size)| (stream, Some(size)))
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -216,12 +218,12 @@ impl ImageDestination for DirDestination {
         true
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = self.root.join(info.digest.encoded());
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
+            Ok(meta) if info.size_matches(meta.len()) => {
                 self.note(&path);
-                Ok(Some(meta.len() as i64))
+                Ok(Some(meta.len()))
             }
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

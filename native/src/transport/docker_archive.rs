@@ -329,17 +329,17 @@ impl ImageSource for DockerArchiveSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             Some(d) if d != &self.manifest_digest => Err(TransportError::NotFound {
                 what: format!("manifest {d} (a docker-archive image has no list and no instances)"),
                 location: self.reference(),
             }),
-            _ => Ok((self.manifest.clone(), mt::DOCKER_V2S2.to_string())),
+            _ => Ok((self.manifest.clone(), Some(mt::DOCKER_V2S2.to_string()))),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let name = self
             .blobs
             .get(&info.digest)
@@ -348,7 +348,7 @@ impl ImageSource for DockerArchiveSource {
                 location: self.reference(),
             })?;
         let (stream, size) = self.archive.stream(name).await?;
-        Ok((stream, size as i64))
+        Ok((stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -456,12 +456,10 @@ impl ImageDestination for DockerArchiveDestination {
         false
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = blob_path(self.staging.path(), &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
-                Ok(Some(meta.len() as i64))
-            }
+            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, "stat")(e)),

@@ -42,13 +42,59 @@ use tokio::io::AsyncRead;
 /// A blob being read.
 pub type BlobStream = Pin<Box<dyn AsyncRead + Send>>;
 
-/// What is known about a blob: its digest, its size (-1 when unknown) and
-/// the media type the manifest gives it.
+/// What is known about a blob: its digest, and the size and media type
+/// the descriptor naming it states, when it states them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
     pub digest: Digest,
-    pub size: i64,
-    pub media_type: String,
+    /// The size the descriptor states; `None` when it is not known (schema
+    /// 1 layers, whose manifests carry no sizes; a blob asked for by digest
+    /// alone). A stated size must be the blob's length exactly: a negative
+    /// one is a descriptor's lie and matches no content.
+    pub size: Option<i64>,
+    /// The media type the descriptor gives; `None` when it gives none.
+    pub media_type: Option<String>,
+}
+
+impl BlobInfo {
+    /// The blob a descriptor names, from ferry-core's fields (its size
+    /// [`UNKNOWN_SIZE`](ferry_core::manifest::UNKNOWN_SIZE) when not known,
+    /// an empty media type when none is given).
+    pub fn described(digest: Digest, size: i64, media_type: &str) -> Self {
+        BlobInfo {
+            digest,
+            size: (size != ferry_core::manifest::UNKNOWN_SIZE).then_some(size),
+            media_type: (!media_type.is_empty()).then(|| media_type.to_string()),
+        }
+    }
+
+    /// The size in ferry-core's convention ([`UNKNOWN_SIZE`](ferry_core::manifest::UNKNOWN_SIZE)
+    /// when not known), for its rules and for reports.
+    pub fn stated_size(&self) -> i64 {
+        self.size.unwrap_or(ferry_core::manifest::UNKNOWN_SIZE)
+    }
+
+    /// Whether content of `length` bytes may be this blob
+    /// ([`ferry_core::manifest::check_size`]).
+    pub fn check_size(&self, length: u64) -> Result<(), ferry_core::manifest::SizeMismatch> {
+        ferry_core::manifest::check_size(self.digest.as_str(), self.stated_size(), length)
+    }
+
+    /// Whether content still arriving, `so_far` bytes long, may yet be this
+    /// blob ([`ferry_core::manifest::check_size_so_far`]).
+    pub fn check_size_so_far(&self, so_far: u64) -> Result<(), ferry_core::manifest::SizeMismatch> {
+        ferry_core::manifest::check_size_so_far(self.digest.as_str(), self.stated_size(), so_far)
+    }
+
+    /// [`check_size`](Self::check_size) as a yes or no.
+    pub fn size_matches(&self, length: u64) -> bool {
+        ferry_core::manifest::size_matches(self.stated_size(), length)
+    }
+
+    /// The media type, or `""` when none is given.
+    pub fn media_type_or_empty(&self) -> &str {
+        self.media_type.as_deref().unwrap_or_default()
+    }
 }
 
 /// How a destination wants layers stored.
@@ -174,14 +220,15 @@ pub trait ImageSource: Send + Sync {
     fn reference(&self) -> String;
 
     /// The top-level manifest (`None`) or an instance's manifest, with its
-    /// media type as the source records it (may be empty: unknown).
+    /// media type as the source records it (`None`: not recorded).
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError>;
+    ) -> Result<(Vec<u8>, Option<String>), TransportError>;
 
-    /// A blob as a stream, and its size if the source knows it (-1 if not).
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError>;
+    /// A blob as a stream, and its length if the source knows it before
+    /// sending it.
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError>;
 
     /// Signatures of the top level or of an instance.
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError>;
@@ -222,9 +269,9 @@ pub trait ImageDestination: Send + Sync {
         None
     }
 
-    /// Whether it already has the blob (and its size), so the copy can
-    /// skip it.
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;
+    /// Whether it already has the blob, and its length, so the copy can
+    /// skip it (`None`: it has not).
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;
 
     /// Makes a blob of another repository on the same registry available
     /// without copying it (`from` is `(api host, repository)`); false when
@@ -453,11 +500,11 @@ impl ImageDestination for DryRun {
         matches!(self.reference, Reference::Dir(_))
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         Ok(tokio::fs::metadata(self.blob_path(&info.digest))
             .await
             .ok()
-            .map(|m| m.len() as i64))
+            .map(|m| m.len()))
     }
 
     async fn put_blob(&self, _stream: BlobStream, _info: &BlobInfo) -> Result<(), TransportError> {

@@ -180,22 +180,24 @@ impl ImageSource for OciSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             None => Ok((
                 self.top
                     .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                self.top.media_type.clone(),
+                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
             )),
             // Instances' types are in the list, which the caller has, and
             // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
-        read::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference())
+            .await
+            .map(|(stream, size)| (stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -292,12 +294,10 @@ impl ImageDestination for OciDestination {
         false
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
-                Ok(Some(meta.len() as i64))
-            }
+            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, "stat")(e)),

@@ -140,20 +140,20 @@ impl ImageSource for OciArchiveSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             None => Ok((
                 self.top
                     .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                self.top.media_type.clone(),
+                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
             )),
             // Instances' types are in the list, which the caller has, and
             // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let name = blob_name(&info.digest);
         if self.archive.get(&name).is_none() {
             return Err(TransportError::NotFound {
@@ -162,7 +162,7 @@ impl ImageSource for OciArchiveSource {
             });
         }
         let (stream, size) = self.archive.stream(&name).await?;
-        Ok((stream, size as i64))
+        Ok((stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -228,7 +228,7 @@ impl ImageDestination for OciArchiveDestination {
         false
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         self.layout.has_blob(info).await
     }
 

@@ -14,7 +14,7 @@ use crate::transport::{BlobInfo, BlobStream, ImageDestination, LayerCompression,
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
 /// streaming PATCH and a closing PUT, as registries expect for big content.
-const MONOLITHIC_LIMIT: i64 = 1024 * 1024;
+const MONOLITHIC_LIMIT: u64 = 1024 * 1024;
 
 #[async_trait]
 impl ImageDestination for Registry {
@@ -60,14 +60,19 @@ impl ImageDestination for Registry {
         ))
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let url = self.url(&format!("blobs/{}", info.digest));
         let response = self
             .send("checking for a blob", |http| http.head(&url))
             .await?;
         match response.status().as_u16() {
             200..=299 => Ok(Some(
-                response.content_length().map_or(info.size, |n| n as i64),
+                // distribution always sends the length; without it the
+                // descriptor's word is taken (its size is informational).
+                response
+                    .content_length()
+                    .or(info.size.and_then(|s| u64::try_from(s).ok()))
+                    .unwrap_or_default(),
             )),
             404 => Ok(None),
             _ => Err(self
@@ -141,7 +146,9 @@ impl ImageDestination for Registry {
             stream,
             64 * 1024,
         ));
-        let small = info.size >= 0 && info.size <= MONOLITHIC_LIMIT;
+        // A stated size is what is sent: a wrong one fails the upload.
+        let size = info.size.and_then(|s| u64::try_from(s).ok());
+        let small = size.is_some_and(|s| s <= MONOLITHIC_LIMIT);
         let what = format!("uploading blob {}", info.digest);
         let finish = if small {
             // Small blobs: one PUT carries the content and closes the upload.
@@ -149,7 +156,7 @@ impl ImageDestination for Registry {
                 .http
                 .put(with_digest(&location))
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .header(reqwest::header::CONTENT_LENGTH, info.size)
+                .header(reqwest::header::CONTENT_LENGTH, size.unwrap_or_default())
                 .body(body);
             if let Some(auth) = self.authorization() {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
@@ -166,8 +173,8 @@ impl ImageDestination for Registry {
                 .patch(&location)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(body);
-            if info.size >= 0 {
-                request = request.header(reqwest::header::CONTENT_LENGTH, info.size);
+            if let Some(size) = size {
+                request = request.header(reqwest::header::CONTENT_LENGTH, size);
             }
             if let Some(auth) = self.authorization() {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);

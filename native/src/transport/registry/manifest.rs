@@ -14,7 +14,7 @@ impl Registry {
     pub(super) async fn get_manifest(
         &self,
         reference: &str,
-    ) -> Result<(Vec<u8>, String, Option<String>), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>, Option<String>), TransportError> {
         let url = self.url(&format!("manifests/{reference}"));
         let accept = mt::MANIFEST_TYPES.join(", ");
         let response = self
@@ -60,11 +60,7 @@ impl Registry {
             }
         }
         // Registries send JSON types with other labels at times.
-        let media_type = if mt::is_manifest_type(&media_type) {
-            media_type
-        } else {
-            String::new()
-        };
+        let media_type = Some(media_type).filter(|t| mt::is_manifest_type(t));
         Ok((bytes, media_type, registry_digest))
     }
 

@@ -17,7 +17,7 @@ impl ImageSource for Registry {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             None => {
                 let (bytes, media_type, claimed) = self
@@ -35,7 +35,7 @@ impl ImageSource for Registry {
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let url = self.url(&format!("blobs/{}", info.digest));
         let response = self.send("reading a blob", |http| http.get(&url)).await?;
         if !response.status().is_success() {
@@ -45,7 +45,7 @@ impl ImageSource for Registry {
         }
         // The copy engine compares this with the descriptor's size before
         // it reads a byte.
-        let size = response.content_length().map_or(-1, |n| n as i64);
+        let size = response.content_length();
         // A dropped connection resumes with a Range request from where it
         // broke off, a bounded number of times.
         let state = Resume {
