@@ -34,6 +34,7 @@ use ferry_core::plan::{
     self, CopiedInstance, CopyOptions, CopyPlan, Destination, ImageContext, ImagePlan,
     ListCandidate, PlanError, Top, TopPlan,
 };
+use ferry_core::retry::Failure;
 use ferry_core::{Digest, DigestError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -86,8 +87,35 @@ pub enum CopyError {
         media_type: String,
         entries: Vec<String>,
     },
-    /// A blob task panicked or was cancelled.
-    Task(String),
+    /// A manifest the copy wrote has no digest: its signature does not
+    /// parse.
+    WrittenDigest(manifest::jws::JwsError),
+    /// A manifest's layers cannot be updated to the blobs as written.
+    EditLayers {
+        manifest: String,
+        error: edit::EditError,
+    },
+    /// A manifest cannot be converted to the type the destination takes.
+    Convert {
+        target: String,
+        error: manifest::convert::ConvertError,
+    },
+    /// A manifest converted to Docker schema 1 cannot be signed.
+    Sign(crate::sign::SignError),
+    /// A layer's diff ID (for a schema 1 conversion) was not computed.
+    DiffId { layer: String, reason: String },
+    /// A transformed layer's scratch file cannot be read back.
+    Scratch(std::io::Error),
+    /// Reading a blob's stream broke off.
+    Stream {
+        step: String,
+        reference: String,
+        error: std::io::Error,
+    },
+    /// A blob transfer task panicked or was cancelled.
+    TaskFailed(String),
+    /// The engine reached a state its plan rules out: a bug in ferry.
+    Internal(String),
 }
 
 impl fmt::Display for CopyError {
@@ -116,7 +144,21 @@ impl fmt::Display for CopyError {
                 "converting the list to {media_type} would invent platforms for entries without one ({}); keep the list's type",
                 entries.join(", ")
             ),
-            CopyError::Task(e) => write!(f, "blob transfer task failed: {e}"),
+            CopyError::WrittenDigest(e) => write!(f, "digest of a written manifest: {e}"),
+            CopyError::EditLayers { manifest, error } => {
+                write!(f, "updating the layers of manifest {manifest}: {error}")
+            }
+            CopyError::Convert { target, error } => write!(f, "converting to {target}: {error}"),
+            CopyError::Sign(e) => write!(f, "signing the schema 1 manifest: {e}"),
+            CopyError::DiffId { layer, reason } => write!(f, "diff ID of layer {layer}: {reason}"),
+            CopyError::Scratch(e) => write!(f, "reopening a transformed layer: {e}"),
+            CopyError::Stream {
+                step,
+                reference,
+                error,
+            } => write!(f, "{step} ({reference}): {error}"),
+            CopyError::TaskFailed(e) => write!(f, "blob transfer task failed: {e}"),
+            CopyError::Internal(e) => write!(f, "internal error: {e}"),
         }
     }
 }
@@ -442,8 +484,7 @@ pub async fn copy(
     let mut single: Option<(Vec<u8>, String)> = None;
     for job in &jobs {
         let (bytes, media_type) = write_image(&*src, &*dst, job, &transfer, in_list).await?;
-        let digest = manifest::digest(&bytes)
-            .map_err(|e| CopyError::Task(format!("digest of a written manifest: {e}")))?;
+        let digest = manifest::digest(&bytes).map_err(CopyError::WrittenDigest)?;
         progress.event(Event::Manifest {
             digest: digest.to_string(),
             media_type: media_type.clone(),
@@ -517,7 +558,7 @@ pub async fn copy(
         }
         _ => {
             let (bytes, media_type) =
-                single.ok_or_else(|| CopyError::Task("no image was written".into()))?;
+                single.ok_or_else(|| CopyError::Internal("no image was written".into()))?;
             let signatures = jobs
                 .first()
                 .map(|j| j.signatures.clone())
@@ -760,8 +801,10 @@ async fn write_image(
                     })
             })
             .collect();
-        base = edit::with_layers(&parsed, &updates)
-            .map_err(|e| CopyError::Task(format!("updating the manifest's layers: {e}")))?;
+        base = edit::with_layers(&parsed, &updates).map_err(|error| CopyError::EditLayers {
+            manifest: job.plan.source_digest.to_string(),
+            error,
+        })?;
         parsed = Manifest::from_blob(&base, &job.plan.source_media_type).map_err(manifest_error)?;
     }
     let conversion = &job.plan.conversion;
@@ -905,11 +948,9 @@ async fn schema1_converted(
             .diff_ids
             .iter()
             .find(|(d, _, _)| d.as_str() == info.descriptor.digest_text)
-            .ok_or_else(|| {
-                CopyError::Task(format!(
-                    "no diff ID was computed for layer {}",
-                    info.descriptor.digest_text
-                ))
+            .ok_or_else(|| CopyError::DiffId {
+                layer: info.descriptor.digest_text.clone(),
+                reason: "no diff ID was computed".into(),
             })?;
         layers.push((found.1 as i64, found.2.clone()));
     }
@@ -943,8 +984,10 @@ async fn schema1_converted(
             error,
         })
     })?;
-    manifest::convert::convert(&schema2, target)
-        .map_err(|e| CopyError::Task(format!("converting to {target}: {e}")))
+    manifest::convert::convert(&schema2, target).map_err(|error| CopyError::Convert {
+        target: target.to_string(),
+        error,
+    })
 }
 
 async fn transfer_blobs(
@@ -981,7 +1024,7 @@ async fn transfer_blobs(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| CopyError::Task(e.to_string()))?;
+            .map_err(|e| CopyError::Internal(format!("the transfer slots: {e}")))?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         running.spawn(async move {
             let _permit = permit;
@@ -1014,7 +1057,7 @@ async fn transfer_blobs(
 fn flatten(
     done: Result<Result<Outcome, CopyError>, tokio::task::JoinError>,
 ) -> Result<Outcome, CopyError> {
-    done.map_err(|e| CopyError::Task(e.to_string()))?
+    done.map_err(|e| CopyError::TaskFailed(e.to_string()))?
 }
 
 /// After a failure, lets the transfers in flight finish rather than
@@ -1061,17 +1104,15 @@ async fn present_blobs(
     Ok(present)
 }
 
-/// Whether a failed transfer is worth another attempt: the connection
-/// broke or the bytes arrived wrong, as opposed to a refusal.
-fn retryable(error: &CopyError) -> bool {
+/// Whether a failed transfer is worth another attempt, by ferry-core's
+/// rule ([`ferry_core::retry::is_transient`]): the connection broke or the
+/// bytes were damaged on their way, as opposed to a refusal, malformed
+/// input or content stored wrong. `in_transit`: the blob came over the
+/// network (only registry sources send it so).
+fn retryable(error: &CopyError, in_transit: bool) -> bool {
     match error {
-        CopyError::Transport { error, .. } => matches!(
-            **error,
-            TransportError::Io { .. }
-                | TransportError::SizeMismatch { .. }
-                | TransportError::DigestMismatch { .. }
-                | TransportError::Malformed { .. }
-        ),
+        CopyError::Transport { error, .. } => error.is_transient(in_transit),
+        CopyError::Stream { .. } => ferry_core::retry::is_transient(&Failure::Network),
         _ => false,
     }
 }
@@ -1085,6 +1126,7 @@ async fn copy_blob(
     progress: &Arc<dyn Progress>,
     retries: u32,
 ) -> Result<Moved, CopyError> {
+    let in_transit = src.registry_location().is_some();
     let mut refetched = 0u64;
     let mut attempt = 0;
     loop {
@@ -1095,7 +1137,7 @@ async fn copy_blob(
                 moved.refetched = refetched;
                 return Ok(moved);
             }
-            Err(e) if attempt <= retries && retryable(&e) => {
+            Err(e) if attempt <= retries && retryable(&e, in_transit) => {
                 let wasted = read.load(std::sync::atomic::Ordering::Relaxed);
                 refetched += wasted;
                 progress.event(Event::Retried {
@@ -1192,16 +1234,16 @@ async fn copy_blob_once(
             Some(slot) => match slot.lock().ok().and_then(|mut s| s.take()) {
                 Some(Ok(d)) => Some((info.digest.clone(), total, d)),
                 Some(Err(e)) => {
-                    return Err(CopyError::Task(format!(
-                        "diff ID of layer {}: {e}",
-                        info.digest
-                    )));
+                    return Err(CopyError::DiffId {
+                        layer: info.digest.to_string(),
+                        reason: e.to_string(),
+                    });
                 }
                 None => {
-                    return Err(CopyError::Task(format!(
-                        "layer {} was not read to its end",
-                        info.digest
-                    )));
+                    return Err(CopyError::DiffId {
+                        layer: info.digest.to_string(),
+                        reason: "the layer was not read to its end".into(),
+                    });
                 }
             },
         };
@@ -1236,7 +1278,7 @@ async fn copy_blob_once(
     {
         let file = tokio::fs::File::open(transformed.file.path())
             .await
-            .map_err(|e| CopyError::Task(format!("reopening a transformed layer: {e}")))?;
+            .map_err(CopyError::Scratch)?;
         dst.put_blob(Box::pin(file), &new_info)
             .await
             .map_err(transport(

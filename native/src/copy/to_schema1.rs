@@ -50,7 +50,7 @@ pub(super) async fn converted(
     if built.uses_empty_layer {
         let info = BlobInfo {
             digest: Digest::parse(GZIPPED_EMPTY_LAYER_DIGEST)
-                .map_err(|e| CopyError::Task(format!("the empty layer's digest: {e}")))?,
+                .map_err(|e| CopyError::Internal(format!("the empty layer's digest: {e}")))?,
             size: Some(GZIPPED_EMPTY_LAYER.len() as i64),
             media_type: Some(mt::DOCKER_LAYER_GZIP.into()),
         };
@@ -67,7 +67,7 @@ pub(super) async fn converted(
     }
     crate::sign::sign_schema1(&built.unsigned)
         .map(Ok)
-        .map_err(|e| CopyError::Task(e.to_string()))
+        .map_err(CopyError::Sign)
 }
 
 /// The config blob, read whole from the source (configs are small; one
@@ -89,6 +89,10 @@ async fn read_config(src: &dyn ImageSource, manifest: &Manifest) -> Result<Vec<u
         .take(MAX_MANIFEST_SIZE as u64 + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|e| CopyError::Task(format!("{step} from {}: {e}", src.reference())))?;
+        .map_err(|error| CopyError::Stream {
+            step,
+            reference: src.reference(),
+            error,
+        })?;
     Ok(bytes)
 }

@@ -37,6 +37,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use ferry_core::Digest;
+use ferry_core::retry::Failure;
 use tokio::io::AsyncRead;
 
 /// A blob being read.
@@ -148,8 +149,31 @@ pub enum TransportError {
         what: String,
         error: ferry_core::ManifestError,
     },
-    /// A layout or archive that is malformed or hostile.
+    /// Input that is malformed or hostile: a layout, an archive, a
+    /// registry's answer that breaks a limit or a rule, a configuration.
     Malformed { location: String, reason: String },
+    /// A blob's content that does not decode as its media type says (a
+    /// layer that is not gzip): it is not what its digest names.
+    Corrupt { location: String, reason: String },
+    /// A server could not be reached, or the connection broke off.
+    Network { location: String, reason: String },
+    /// A server answered with an unsuccessful status; `codes` are the
+    /// registry's error codes from the body.
+    Status {
+        location: String,
+        reason: String,
+        status: u16,
+        codes: Vec<String>,
+    },
+    /// The registry or its token server refused the credentials, or wants
+    /// some and none were given.
+    Unauthorized {
+        location: String,
+        reason: String,
+        status: u16,
+    },
+    /// ferry itself failed (a poisoned lock): a bug, not the input.
+    Internal { location: String, reason: String },
     /// The destination cannot store this (e.g. a list in docker-archive).
     Unsupported { location: String, reason: String },
     /// The destination refused a manifest type; the engine may try
@@ -186,12 +210,56 @@ impl fmt::Display for TransportError {
             } => write!(f, "{what}: content is {actual} bytes, expected {expected}"),
             TransportError::DescriptorSize { what, error } => write!(f, "{what}: {error}"),
             TransportError::Manifest { what, error } => write!(f, "{what}: {error}"),
-            TransportError::Malformed { location, reason } => write!(f, "{location}: {reason}"),
+            TransportError::Malformed { location, reason }
+            | TransportError::Corrupt { location, reason }
+            | TransportError::Network { location, reason }
+            | TransportError::Status {
+                location, reason, ..
+            }
+            | TransportError::Unauthorized {
+                location, reason, ..
+            }
+            | TransportError::Internal { location, reason } => write!(f, "{location}: {reason}"),
             TransportError::Unsupported { location, reason } => write!(f, "{location}: {reason}"),
             TransportError::ManifestTypeRejected { media_type, reason } => {
                 write!(f, "manifest type {media_type} refused: {reason}")
             }
         }
+    }
+}
+
+impl TransportError {
+    /// What kind of failure this is, for ferry-core's retry rule
+    /// ([`ferry_core::retry::is_transient`]). `in_transit`: the content
+    /// involved came over the network, so damage to it may be the
+    /// transfer's.
+    pub fn failure(&self, in_transit: bool) -> Failure<'_> {
+        match self {
+            TransportError::Network { .. } => Failure::Network,
+            TransportError::Status { status, codes, .. } => Failure::Status {
+                status: *status,
+                codes,
+            },
+            TransportError::Unauthorized { .. } => Failure::Unauthorized,
+            TransportError::Malformed { .. }
+            | TransportError::Manifest { .. }
+            | TransportError::DescriptorSize { .. } => Failure::Malformed,
+            TransportError::DigestMismatch { .. }
+            | TransportError::SizeMismatch { .. }
+            | TransportError::Corrupt { .. } => Failure::Integrity { in_transit },
+            TransportError::Io { .. } => Failure::Io,
+            TransportError::InvalidReference { .. }
+            | TransportError::NotFound { .. }
+            | TransportError::Unsupported { .. }
+            | TransportError::ManifestTypeRejected { .. }
+            | TransportError::Internal { .. } => Failure::Refused,
+        }
+    }
+
+    /// Whether another attempt may succeed ([`failure`](Self::failure)
+    /// judged by ferry-core's rule).
+    pub fn is_transient(&self, in_transit: bool) -> bool {
+        ferry_core::retry::is_transient(&self.failure(in_transit))
     }
 }
 

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ferry_core::registry::auth::{self, Challenge};
+use ferry_core::retry::{self, Failure};
 
 use super::Registry;
 use super::http::{BodyError, base64_encode, http_error, read_limited};
@@ -103,16 +104,36 @@ impl Registry {
             }
         };
         if !status.is_success() {
-            return Err(TransportError::Malformed {
-                location: self.location(),
-                reason: format!(
-                    "the token server refused ({status}){}",
-                    if self.options.credentials.is_some() {
-                        "; check the credentials"
-                    } else {
-                        "; credentials may be needed (--creds)"
-                    }
-                ),
+            let location = self.location();
+            let reason = format!(
+                "the token server refused ({status}){}",
+                if self.options.credentials.is_some() {
+                    "; check the credentials"
+                } else {
+                    "; credentials may be needed (--creds)"
+                }
+            );
+            let status = status.as_u16();
+            // A token server that is down for a moment is waited for like
+            // the registry; any other refusal is about the credentials.
+            let codes = Vec::new();
+            let failure = Failure::Status {
+                status,
+                codes: &codes,
+            };
+            return Err(if retry::is_transient(&failure) {
+                TransportError::Status {
+                    location,
+                    reason,
+                    status,
+                    codes,
+                }
+            } else {
+                TransportError::Unauthorized {
+                    location,
+                    reason,
+                    status,
+                }
             });
         }
         let token = auth::parse_token(&body).map_err(|e| TransportError::Malformed {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ferry_core::reference::Named;
 use ferry_core::registry::response::{self, Outcome};
+use ferry_core::retry::{self, Failure};
 
 use super::http::{error_body, header, http_error};
 use super::{Registry, RegistryOptions};
@@ -121,7 +122,8 @@ impl Registry {
                 }
                 Err(e) => return Err(http_error(what, &self.location(), e)),
             };
-            match response::classify(response.status().as_u16(), &[]) {
+            let status = response.status().as_u16();
+            match response::classify(status, &[]) {
                 Outcome::Unauthorized if !authenticated => {
                     authenticated = true;
                     let header = response
@@ -134,7 +136,9 @@ impl Registry {
                     }
                     return Ok(response);
                 }
-                Outcome::Retry if attempt <= self.options.retry_times => {
+                _ if attempt <= self.options.retry_times
+                    && retry::is_transient(&Failure::Status { status, codes: &[] }) =>
+                {
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
@@ -173,7 +177,7 @@ impl Registry {
                 what: what.to_string(),
                 location: self.location(),
             },
-            Outcome::Unauthorized => TransportError::Malformed {
+            Outcome::Unauthorized => TransportError::Unauthorized {
                 location: self.location(),
                 reason: format!(
                     "{what}: not authorized ({status}){}",
@@ -183,8 +187,9 @@ impl Registry {
                         ""
                     }
                 ),
+                status: status.as_u16(),
             },
-            _ => TransportError::Malformed {
+            _ => TransportError::Status {
                 location: self.location(),
                 reason: format!(
                     "{what}: the registry answered {status}{}",
@@ -194,6 +199,8 @@ impl Registry {
                         format!(" ({detail})")
                     }
                 ),
+                status: status.as_u16(),
+                codes,
             },
         }
     }

@@ -242,9 +242,9 @@ impl ImageDestination for Registry {
                 media_type: media_type.to_string(),
                 reason: format!("{} answered {status} ({detail})", self.location()),
             }),
-            _ => Err(TransportError::Malformed {
-                location: self.location(),
-                reason: format!(
+            outcome => {
+                let location = self.location();
+                let reason = format!(
                     "writing manifest {target}: the registry answered {status} ({detail}){}",
                     // distribution 2.8 refuses schema 1 with a bare 500
                     // unless configured to accept it.
@@ -253,8 +253,22 @@ impl ImageDestination for Registry {
                     } else {
                         String::new()
                     }
-                ),
-            }),
+                );
+                Err(if outcome == Outcome::Unauthorized {
+                    TransportError::Unauthorized {
+                        location,
+                        reason,
+                        status,
+                    }
+                } else {
+                    TransportError::Status {
+                        location,
+                        reason,
+                        status,
+                        codes,
+                    }
+                })
+            }
         }
     }
 

@@ -14,9 +14,15 @@ pub(super) fn http_error(what: &str, location: &str, error: reqwest::Error) -> T
         reason.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    TransportError::Malformed {
-        location: location.to_string(),
-        reason,
+    let location = location.to_string();
+    if error.is_redirect() {
+        // A redirect ferry refuses to follow: the answer, not the
+        // connection, is at fault.
+        TransportError::Malformed { location, reason }
+    } else if error.is_builder() {
+        TransportError::Internal { location, reason }
+    } else {
+        TransportError::Network { location, reason }
     }
 }
 

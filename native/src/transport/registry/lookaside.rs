@@ -267,7 +267,7 @@ async fn read_file(path: &Path) -> Result<Option<Vec<u8>>, TransportError> {
 }
 
 async fn read_http(http: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>, TransportError> {
-    let failed = |reason: String| TransportError::Malformed {
+    let network = |reason: String| TransportError::Network {
         location: url.to_string(),
         reason,
     };
@@ -275,21 +275,24 @@ async fn read_http(http: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>,
         .get(url)
         .send()
         .await
-        .map_err(|e| failed(format!("cannot fetch signature: {e}")))?;
+        .map_err(|e| network(format!("cannot fetch signature: {e}")))?;
     match response.status().as_u16() {
         200 => {}
         404 => return Ok(None),
         status => {
-            return Err(failed(format!(
-                "the lookaside server answered {status} for a signature"
-            )));
+            return Err(TransportError::Status {
+                location: url.to_string(),
+                reason: format!("the lookaside server answered {status} for a signature"),
+                status,
+                codes: Vec::new(),
+            });
         }
     }
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| failed(format!("reading signature: {e}")))?
+        .map_err(|e| network(format!("reading signature: {e}")))?
     {
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_SIGNATURE_SIZE {

@@ -106,7 +106,7 @@ impl Registry {
     }
 
     fn poisoned(&self) -> TransportError {
-        TransportError::Malformed {
+        TransportError::Internal {
             location: self.location(),
             reason: "internal lock poisoned".into(),
         }
