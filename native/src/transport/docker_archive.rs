@@ -496,21 +496,6 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "docker-archive cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
-    }
-
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
         let stored = self
             .manifest

@@ -367,16 +367,32 @@ pub trait ImageDestination: Send + Sync {
     /// Stores signatures for the top level or an instance. A destination
     /// whose [`supports_signatures`](Self::supports_signatures) is false
     /// refuses any here, saying why, without writing anything; the engine
-    /// asks it so before the first blob.
+    /// asks it so before the first blob. The default is that refusal:
+    /// nothing to store is fine, anything else is [`refused`](Self::refused).
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError>;
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(self.refused("the destination cannot store signatures (use --remove-signatures)"))
+        }
+    }
 
     /// Makes everything written visible, atomically where the format
     /// allows. `top` is the top-level manifest as written.
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError>;
+
+    /// The refusal of an operation this destination cannot do: `reason`
+    /// says why.
+    fn refused(&self, reason: &str) -> TransportError {
+        TransportError::Unsupported {
+            location: self.reference(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// A parsed image reference, skopeo's `transport:rest`.

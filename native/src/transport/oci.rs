@@ -337,21 +337,6 @@ impl ImageDestination for OciDestination {
         Ok(())
     }
 
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "OCI layouts cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
-    }
-
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
         let (bytes, media_type) = self
             .top

@@ -247,21 +247,6 @@ impl ImageDestination for OciArchiveDestination {
             .await
     }
 
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "OCI archives cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
-    }
-
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
         self.layout.commit(top, media_type).await?;
         let members = layout_members(self.staging.path()).await?;
