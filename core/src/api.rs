@@ -285,7 +285,7 @@ fn digest(input: &[u8], args: Args<'_>) -> Answer {
 
 fn detect_media_type(input: &[u8], args: Args<'_>) -> Answer {
     args.only(&[])?;
-    ok(media_type::guess(input))
+    ok(manifest::guess_media_type(input))
 }
 
 fn inspect(input: &[u8], args: Args<'_>) -> Answer {

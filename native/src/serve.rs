@@ -16,8 +16,9 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::transport::reference::Reference;
 use crate::transport::registry::{Registry, RegistryOptions};
-use crate::transport::{BlobInfo, ImageSource, Reference};
+use crate::transport::{BlobInfo, ImageSource};
 
 /// Where the page's files are, and how to reach registries.
 #[derive(Debug, Clone)]

@@ -11,10 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ferry::copy::{self, NoProgress, Settings};
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
-use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, LayerCompression, Reference, TransportError,
-};
+use ferry::transport::{BlobInfo, BlobStream, ImageDestination, LayerCompression, TransportError};
 use ferry_core::Digest;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::plan::{CopyOptions, Selection, Unselected};

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use ferry::copy::{self, BarProgress, JsonProgress, NoProgress, Progress, Settings, TextProgress};
 use ferry::output::human_size;
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry_core::Platform;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::media_type as mt;
@@ -314,7 +314,7 @@ fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         };
         let dst: Arc<dyn ferry::transport::ImageDestination> = match dst {
             Some(d) => Arc::from(d),
-            None => Arc::new(ferry::transport::DryRun::new(&destination)),
+            None => Arc::new(ferry::transport::dry_run::DryRun::new(&destination)),
         };
         copy::copy(Arc::from(src), dst, &options, &settings, progress.clone())
             .await

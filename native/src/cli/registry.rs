@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::{Registry, RegistryOptions};
 use ferry_core::media_type as mt;
 use tokio::io::AsyncReadExt as _;
@@ -101,7 +101,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&top)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let top_type = top_type.unwrap_or_else(|| mt::guess(&top));
+        let top_type = top_type.unwrap_or_else(|| ferry_core::manifest::guess_media_type(&top));
         // A list: look at the image this machine would run, as skopeo does.
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
             let list = ferry_core::List::from_blob(&top, &top_type)

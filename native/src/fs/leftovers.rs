@@ -275,7 +275,7 @@ pub fn temp_prefix() -> String {
 /// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
 /// live process has locked, and those still named `….new` whose process
 /// is gone (killed between creating and locking it). `keep` is the
-/// caller's own. Best effort, like [`super::staging::sweep_stale_staging`]: what
+/// caller's own. Best effort, like the sweep of staging directories: what
 /// cannot be judged stays.
 pub fn sweep_partial_files(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
