@@ -283,7 +283,14 @@ pub(crate) fn io_error(
     }
 }
 
-/// Reading an image. See the module documentation for the contract.
+/// Reading an image.
+///
+/// A copy reads the top-level manifest first (`manifest(None)`), then,
+/// for a list, the instances and nested lists it names; blobs are read
+/// concurrently, each possibly more than once (a transfer that broke off is
+/// fetched again from the start). A source may check what it serves
+/// against the digests it is asked for; the copy checks lengths against
+/// descriptors itself.
 #[async_trait]
 pub trait ImageSource: Send + Sync {
     /// The reference, for messages.
@@ -310,7 +317,22 @@ pub trait ImageSource: Send + Sync {
     }
 }
 
-/// Writing an image. See the module documentation for the call order.
+/// Writing an image.
+///
+/// The questions (`supported_manifest_types`, `desired_layer_compression`,
+/// `supports_signatures`, `reference_digest`, `docker_reference`) may be
+/// asked at any time. The writes come in this order, and an implementation
+/// may rely on it:
+/// 1. blobs: [`has_blob`](Self::has_blob), [`mount_blob`](Self::mount_blob)
+///    and [`put_blob`](Self::put_blob), concurrently, in any order;
+/// 2. manifests: every instance's (`put_manifest` with `Some`), then the
+///    top level's (`None`); a manifest type may be refused
+///    ([`TransportError::ManifestTypeRejected`]) and another tried;
+/// 3. signatures ([`put_signatures`](Self::put_signatures)), per instance
+///    and for the top level, after the manifest they sign;
+/// 4. [`commit`](Self::commit), exactly once, last, and only if everything
+///    before succeeded. A destination dropped without a commit leaves its
+///    place as it was, or with unreferenced blobs only.
 #[async_trait]
 pub trait ImageDestination: Send + Sync {
     /// The reference, for messages.

@@ -9,15 +9,15 @@
 //!
 //! One [`Registry`] is a connection to one repository; its parts are
 //! split by concern:
-//! - [`client`]: connecting, sending with authentication and retries, and
+//! - `client`: connecting, sending with authentication and retries, and
 //!   turning an unsuccessful answer into an error;
-//! - [`auth`]: Basic credentials and Bearer tokens;
-//! - [`manifest`]: reading manifests, and the top-level digest that names
+//! - `auth`: Basic credentials and Bearer tokens;
+//! - `manifest`: reading manifests, and the top-level digest that names
 //!   lookaside signatures;
-//! - [`source`] and [`destination`]: the transport traits;
-//! - [`repository`]: listing tags and deleting manifests, for the CLI;
+//! - `source` and `destination`: the transport traits;
+//! - `repository`: listing tags and deleting manifests, for the CLI;
 //! - [`lookaside`]: signature storage beside the registry;
-//! - [`http`]: reading bounded bodies and headers.
+//! - `http`: reading bounded bodies and headers.
 
 mod auth;
 mod client;
