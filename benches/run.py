@@ -9,6 +9,8 @@ waits (bounded) until the CPUs are idle. Each command runs under
 
     python3 benches/run.py                 # everything, writes benches/RESULTS.md
     python3 benches/run.py --runs 3 --only local   # a quick look at one group
+    python3 benches/run.py --baseline /tmp/ferry-before  # also time an older build
+                                                         # in the same rounds
 
 Needs: target/release/ferry and target/release/gen-images (the script
 builds them), skopeo, Debian's docker-registry, curl, openssl, /usr/bin/time.
@@ -558,6 +560,34 @@ def openssl_speed() -> str:
     return "(unavailable)"
 
 
+BASELINE = "ferry (baseline)"
+
+
+def add_baseline(scenarios: list[Scenario], binary: Path) -> None:
+    """Runs `binary` beside ferry in every scenario ferry's binary runs in,
+    with the same arguments and setup: a before/after comparison whose
+    rounds share the machine's noise."""
+    for sc in scenarios:
+        for c in list(sc.contenders):
+            if c.label == "ferry" and c.cmd and c.cmd[0] == str(FERRY):
+                sc.contenders.append(Contender(BASELINE, [str(binary), *c.cmd[1:]], c.setup))
+
+
+def baseline_lines(all_results) -> list[str]:
+    """ferry's median against the baseline's, scenario by scenario."""
+    rows = [(sc, r) for sc, r in all_results if BASELINE in r]
+    if not rows:
+        return []
+    lines = ["## Against the baseline build", "",
+             "| scenario | ferry | baseline | ferry / baseline |", "|---|---:|---:|---:|"]
+    for sc, r in rows:
+        now, before = med(r["ferry"]), med(r[BASELINE])
+        ratio = now / before
+        mark = " **slower by more than 5%**" if ratio > 1.05 else ""
+        lines.append(f"| {sc.name} | {fmt_t(now)} | {fmt_t(before)} | {ratio:.2f}×{mark} |")
+    return lines + [""]
+
+
 def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
     lines = ["# ferry benchmark results", "", *machine(),
              f"- Runs per scenario: {runs} (latency: 30), contenders alternating round by round; "
@@ -590,6 +620,7 @@ def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
             if not ok:
                 missed.append(f"{sc.name}: {t.text} ({got})")
         lines.append("")
+    lines += baseline_lines(all_results)
     lines += ["## Targets missed in this run", ""]
     lines += [f"- {m}" for m in missed] or ["- none"]
     lines.append("")
@@ -607,6 +638,9 @@ def main() -> int:
     ap.add_argument("--idle-limit", type=float, default=60, help="longest wait for idle, seconds")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--output", type=Path, default=RESULTS)
+    ap.add_argument("--baseline", type=Path,
+                    help="another ferry binary (e.g. a release build of an older commit), run beside "
+                         "ferry in the same rounds; the report says where ferry is more than 5%% slower")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -624,6 +658,8 @@ def main() -> int:
         scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
         if args.only:
             scenarios = [s for s in scenarios if args.only in s.group or args.only in s.name]
+        if args.baseline:
+            add_baseline(scenarios, args.baseline)
         all_results, loads = [], {}
         for sc in scenarios:
             print(f"== {sc.name}", file=sys.stderr, flush=True)

@@ -34,7 +34,7 @@
 #      package.json `exports` routes workerd/worker → workerd/, node → node/,
 #      browser/import/default → web/index.js; `./web` is the raw web build
 #      for callers that want to choose where the .wasm comes from.
-#   6. Builds wasm/cabi (ferry-core's JSON facade behind a C ABI, for wasm
+#   6. Builds wasm/cabi (ferry-api's JSON facade behind a C ABI, for wasm
 #      hosts without JavaScript such as wasmtime) the same way, checks that it
 #      imports nothing, runs wasm-opt and writes target/wasm32/ferry_core_cabi.wasm.
 #      FERRY_WASM_CABI=0 skips it.

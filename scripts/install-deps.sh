@@ -10,7 +10,8 @@
 #             source at /usr/lib/rustlib/src/rust) + wasm-ld + wasm-objdump.
 #             Used by scripts/build-core-wasm.sh with -Zbuild-std, because rustup
 #             here cannot fetch the wasm32 target.
-#   services  skopeo docker-registry
+#   services  skopeo docker-registry strace
+#             (strace stops a copy at an exact system call in native/tests/staging.rs)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #
@@ -65,14 +66,14 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry)
+SERVICES_PKGS=(skopeo docker-registry strace)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 

@@ -13,7 +13,8 @@
 #      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
 #      case through native ferry-core, Node, headless Chromium, workerd and
 #      wasmtime must give byte-identical JSON (tests/parity/)
-#   5. the browser inspector (web/) in headless Chromium: served as static
+#   5. the browser inspector (web/): its pure modules under node --test
+#      (web/tests/unit/), and the page in headless Chromium: served as static
 #      files (web/tests/inspector.test.mjs), and by `ferry serve` (the debug
 #      binary step 2 built) in front of Debian's docker-registry
 #      (web/tests/serve.test.mjs)
@@ -98,7 +99,7 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
-log "web inspector: the page in headless Chromium against the conformance cases"
+log "web inspector: its modules under node --test, the page in headless Chromium against the conformance cases"
 (cd web && npm ci --no-audit --no-fund --loglevel=error)
 set +e
 node --test --test-concurrency=1 web/tests/ 2>&1 | tee "$results"

@@ -7,8 +7,9 @@ use core::fmt;
 
 use crate::json::{self, Value};
 use crate::list::List;
-use crate::manifest::{Descriptor, LayerInfo, Manifest, ManifestError, jws::JwsError};
+use crate::manifest::{Descriptor, LayerInfo, Manifest, ManifestError};
 use crate::media_type as mt;
+use crate::validate::{Diagnostic, digest_diagnostic};
 
 /// The summary of one document.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -23,12 +24,18 @@ pub struct Inspection {
     /// containers/image's guess from the bytes alone.
     #[serde(rename = "detectedMediaType")]
     pub detected_media_type: String,
-    /// The manifest digest (for signed schema 1, of the JWS payload).
-    pub digest: String,
+    /// The manifest digest (for signed schema 1, of the JWS payload);
+    /// `None` when a signed schema 1 manifest's signatures are malformed,
+    /// with the reason in `diagnostics`.
+    pub digest: Option<String>,
     /// Size of the document in bytes.
     pub size: usize,
     #[serde(flatten)]
     pub content: Content,
+    /// Problems that did not stop the summary (the one so far: no digest),
+    /// as [`crate::validate`] reports them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// What the document references.
@@ -66,8 +73,6 @@ pub enum InspectError {
     },
     /// Nothing identifies the format.
     UnknownFormat { reason: String },
-    /// The manifest digest cannot be computed (a broken signed schema 1).
-    Digest(JwsError),
 }
 
 impl fmt::Display for InspectError {
@@ -79,7 +84,6 @@ impl fmt::Display for InspectError {
             InspectError::UnknownFormat { reason } => {
                 write!(f, "not a manifest or list: {reason}")
             }
-            InspectError::Digest(e) => write!(f, "cannot compute the manifest digest: {e}"),
         }
     }
 }
@@ -141,13 +145,20 @@ pub fn inspect(bytes: &[u8], media_type: Option<&str>) -> Result<Inspection, Ins
             image_id: manifest.image_id().ok(),
         }
     };
-    let digest = crate::manifest::digest(bytes).map_err(InspectError::Digest)?;
+    // containers/image parses a signed schema 1 manifest without
+    // recovering its payload, so malformed signatures do not stop the
+    // summary; only the digest is missing.
+    let (digest, diagnostics) = match crate::manifest::digest(bytes) {
+        Ok(d) => (Some(d.to_string()), Vec::new()),
+        Err(e) => (None, alloc::vec![digest_diagnostic(&e)]),
+    };
     Ok(Inspection {
         media_type: chosen,
         declared_media_type: declared,
         detected_media_type: detected,
-        digest: digest.to_string(),
+        digest,
         size: bytes.len(),
         content,
+        diagnostics,
     })
 }

@@ -23,9 +23,10 @@
 
 extern crate alloc;
 
-pub mod api;
 pub mod base64;
 pub mod choose;
+pub mod copy;
+pub mod destination;
 pub mod digest;
 pub mod inspect;
 pub mod json;

@@ -215,15 +215,21 @@ pub fn validate(bytes: &[u8]) -> Report {
     }
 
     check_descriptors(top, &format, &mut report);
-    // A signed schema 1 manifest whose payload cannot be recovered has no
-    // digest: no registry can store or address it.
     if let Err(e) = crate::manifest::digest(bytes) {
-        report.error(
-            "/signatures",
-            alloc::format!("the manifest digest cannot be computed: {e}"),
-        );
+        report.diagnostics.push(digest_diagnostic(&e));
     }
     report
+}
+
+/// The finding for a manifest without a digest: a signed schema 1
+/// manifest whose payload cannot be recovered. No registry can store or
+/// address it.
+pub fn digest_diagnostic(e: &crate::manifest::jws::JwsError) -> Diagnostic {
+    Diagnostic {
+        pointer: "/signatures".into(),
+        severity: Severity::Error,
+        message: alloc::format!("the manifest digest cannot be computed: {e}"),
+    }
 }
 
 /// What a document's members say it is, ignoring `mediaType`.

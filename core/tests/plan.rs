@@ -727,3 +727,36 @@ fn the_summary_lists_nested_lists_before_the_top_level_list() {
         Some(top_digest.as_str())
     );
 }
+
+#[test]
+fn a_blob_kept_by_one_image_and_compressed_by_another_is_counted_as_two_transfers() {
+    // One uncompressed layer, in a signed image (kept as it is) and an
+    // unsigned one (gzipped for the layout): two transfers, two results.
+    let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#;
+    let mut dest = oci_layout();
+    dest.layer_compression = ferry_core::plan::compression::Desired::Compress;
+    let opts = options(Selection::All);
+    let plan = |signed| {
+        plan_image(
+            image,
+            "",
+            signed,
+            &dest,
+            &opts,
+            ImageContext {
+                list_digest: None,
+                in_list: true,
+            },
+        )
+        .unwrap()
+    };
+    let images = [plan(true), plan(false)];
+    let transfers = ferry_core::plan::blob_transfers(&images);
+    // The config once, the layer as it is and gzipped.
+    assert_eq!(transfers.len(), 3);
+    let bytes = index();
+    let top = plan_top(&top(&bytes), &oci_layout(), &opts).unwrap();
+    let summary = summarize(&top, &bytes, &images, &[]);
+    assert_eq!(summary.blobs.len(), 3);
+    assert_eq!(summary.bytes_to_copy, 2 * 3_000_000 + 1200);
+}

@@ -1,14 +1,14 @@
-//! The JSON facade every runtime calls (`ferry_core::api::call`).
+//! The JSON facade every runtime calls (`ferry_api::call`).
 //!
 //! Header (before the first newline): one byte picking the operation (one of
-//! `api::OPERATIONS`, or an unknown name), then the arguments' JSON text.
+//! `ferry_api::OPERATIONS`, or an unknown name), then the arguments' JSON text.
 //!
 //! Invariants: the answer is always one JSON object with exactly one of
 //! `ok` or `error` (an error may add `explanation`); `digest` answers what
-//! `manifest::digest_document` computes; a chosen instance is in the list.
+//! `manifest::digest` computes (containers/image's digest of any bytes); a chosen instance is in the list.
 #![no_main]
 
-use ferry_core::api::{OPERATIONS, call};
+use ferry_api::{OPERATIONS, call};
 use ferry_core::{List, manifest};
 use ferry_fuzz::{byte, split};
 use libfuzzer_sys::fuzz_target;
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(object.len(), 1, "{answer}");
             match op {
                 "digest" => {
-                    let expected = manifest::digest_document(input).expect("digest succeeded");
+                    let expected = manifest::digest(input).expect("digest succeeded");
                     assert_eq!(ok.as_str(), Some(expected.as_str()));
                 }
                 "chooseInstance" => {

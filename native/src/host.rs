@@ -19,6 +19,30 @@ pub fn platform() -> Platform {
     Platform::new(os, architecture, &variant)
 }
 
+/// The platform to choose a list's image for: the host's, with skopeo's
+/// `--override-os`, `--override-arch` and `--override-variant` applied as
+/// containers/image applies them. A chosen architecture has no detected
+/// variant (even when it is the host's own), so only `--override-variant`
+/// can give it one.
+pub fn wanted_platform(
+    os: Option<&str>,
+    architecture: Option<&str>,
+    variant: Option<&str>,
+) -> Platform {
+    let mut wanted = platform();
+    if let Some(os) = os {
+        wanted.os = os.to_string();
+    }
+    if let Some(architecture) = architecture {
+        wanted.architecture = architecture.to_string();
+        wanted.variant.clear();
+    }
+    if let Some(variant) = variant {
+        wanted.variant = variant.to_string();
+    }
+    wanted
+}
+
 /// Rust's architecture names mapped to Go's (`GOARCH`).
 pub fn go_arch(rust: &str) -> &str {
     match rust {

@@ -100,6 +100,26 @@ pub fn read_bounded(source: &Source) -> Result<Read, InputError> {
     Ok(Read::Bytes(bytes))
 }
 
+/// Reads everything, however much there is, as skopeo reads a file it is
+/// asked to digest.
+pub fn read_all(source: &Source) -> Result<Vec<u8>, InputError> {
+    let io = |error| InputError::Io {
+        source: source.to_string(),
+        error,
+    };
+    match source {
+        Source::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(io)?;
+            Ok(bytes)
+        }
+        Source::File(path) => std::fs::read(path).map_err(io),
+    }
+}
+
 /// Reads a manifest, refusing empty and oversized input.
 pub fn read_manifest(source: &Source) -> Result<Vec<u8>, InputError> {
     match read_bounded(source)? {

@@ -11,4 +11,6 @@ pub mod input;
 pub mod output;
 pub mod serve;
 pub mod sign;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transport;

@@ -12,11 +12,10 @@ use ferry::transport::docker_archive::{
 };
 use ferry::transport::oci::{LayoutReference, OciSource};
 use ferry::transport::oci_archive::{OciArchiveDestination, OciArchiveSource};
-use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError,
-};
+use ferry::transport::{BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError};
 use ferry_core::json::{self, Value};
 use ferry_core::media_type as mt;
+use ferry_core::plan::compression::Desired;
 use ferry_core::{Descriptor, Digest, Manifest};
 use tokio::io::AsyncReadExt;
 
@@ -49,17 +48,16 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn skopeo() -> Option<&'static str> {
-    let found = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        Some("skopeo")
-    } else {
-        eprintln!("note: skopeo is not installed; skipping the check against containers/image");
-        None
-    }
+// Each test file uses part of the shared rule (its `require` is for
+// registry tests).
+#[allow(dead_code)]
+#[path = "../../tests/src/skopeo.rs"]
+mod skopeo_check;
+
+/// skopeo, to compare with ([`skopeo_check::available`]: missing fails
+/// the test unless `FERRY_SKIP_SKOPEO=1`).
+fn skopeo(what: &str) -> Option<&'static str> {
+    skopeo_check::available(what).then_some(skopeo_check::PROGRAM)
 }
 
 fn run(program: &str, args: &[&str]) -> Vec<u8> {
@@ -509,7 +507,9 @@ async fn oci_archive_is_reproducible_with_fixed_headers() {
 #[tokio::test]
 async fn oci_archive_written_by_ferry_is_read_by_skopeo() {
     let _lock = TEMP_LOCK.lock().await;
-    let Some(skopeo) = skopeo() else { return };
+    let Some(skopeo) = skopeo("reading the OCI archive ferry wrote with skopeo") else {
+        return;
+    };
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("c");
     let layout = work.path().join("layout");
@@ -926,12 +926,10 @@ async fn docker_archive_round_trip_through_ferry() {
     let dest = DockerArchiveDestination::create(&docker_ref(&path, "app:v1"))
         .await
         .expect("create");
-    assert_eq!(dest.supported_manifest_types(), [mt::DOCKER_V2S2]);
-    assert_eq!(
-        dest.desired_layer_compression(),
-        LayerCompression::Decompress
-    );
-    assert!(!dest.supports_signatures());
+    let capabilities = dest.capabilities();
+    assert_eq!(capabilities.manifest_types, [mt::DOCKER_V2S2]);
+    assert_eq!(capabilities.layer_compression, Desired::Decompress);
+    assert!(!capabilities.signatures);
     dest.put_blob(
         stream_of(&image.config),
         &info(mt::DOCKER_CONFIG, &image.config),
@@ -1002,7 +1000,7 @@ async fn docker_archive_round_trip_through_ferry() {
     assert_eq!(read, manifest.replace_descriptor_order());
     verify_blobs(&source, &read, &media_type).await;
 
-    if let Some(skopeo) = skopeo() {
+    if let Some(skopeo) = skopeo("reading the docker archive ferry wrote with skopeo") {
         let reference = format!("docker-archive:{}", path.display());
         let theirs = run(skopeo, &["inspect", "--raw", &reference]);
         let Manifest::Schema2(theirs) =

@@ -92,6 +92,133 @@ fn manifest_digest_is_skopeos_spelling_of_the_same_command() {
     assert_eq!(stdout(&a), stdout(&b));
 }
 
+// Each test file uses part of the shared rule (its `require` is for
+// registry tests).
+#[allow(dead_code)]
+#[path = "../../tests/src/skopeo.rs"]
+mod skopeo_check;
+
+/// Every manifest file the digest comparison covers: the conformance
+/// corpus and ferry-core's schema 1 key fixtures (signed with libtrust).
+fn digest_comparison_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if name.ends_with(".json") && !name.ends_with(".expected.json") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    walk(&root.join("tests/conformance"), &mut files);
+    walk(&root.join("core/tests/fixtures/schema1-keys"), &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn manifest_digest_prints_what_skopeo_prints_for_every_file() {
+    if !skopeo_check::available("ferry manifest-digest against skopeo manifest-digest") {
+        return;
+    }
+    // Beyond the corpus: a file over the 4 MiB manifest limit, which skopeo
+    // reads whole.
+    let mut big = b"{\"pad\":\"".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 5 << 20));
+    big.extend_from_slice(b"\"}");
+    let big = Scratch::new("five-mebibytes.json", &big);
+    let mut files = digest_comparison_files();
+    assert!(files.len() >= 280, "only {} files", files.len());
+    files.push(PathBuf::from(big.path()));
+
+    let mut differences = Vec::new();
+    for path in &files {
+        let theirs = Command::new(skopeo_check::PROGRAM)
+            .arg("manifest-digest")
+            .arg(path)
+            .output()
+            .expect("run skopeo");
+        let ours = ferry(&["manifest-digest", path.to_str().unwrap()]);
+        // skopeo panics (exit 2) on an RSA exponent over 4 bytes; ferry
+        // fails as on any other key it cannot read.
+        let skopeo_panicked = stderr(&theirs).contains("panic: ");
+        let same_status = if skopeo_panicked {
+            ours.status.code() == Some(1)
+        } else {
+            ours.status.code() == theirs.status.code()
+        };
+        if theirs.stdout != ours.stdout || !same_status {
+            differences.push(format!(
+                "{}: skopeo {:?} {:?} {}, ferry {:?} {:?} {}",
+                path.display(),
+                theirs.status.code(),
+                stdout(&theirs),
+                stderr(&theirs).trim(),
+                ours.status.code(),
+                stdout(&ours),
+                stderr(&ours).trim()
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
+}
+
+#[test]
+fn manifest_digest_hashes_what_is_not_json_and_manifest_digest_refuses_it() {
+    let sha256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let empty = Scratch::new("empty-for-digest.json", b"");
+    let out = ferry(&["manifest-digest", empty.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{sha256}\n"));
+    let strict = ferry(&["manifest", "digest", empty.path()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stdout(&strict).is_empty());
+}
+
+#[test]
+fn manifest_digest_fails_like_skopeo_when_signatures_are_malformed() {
+    let out = ferry(&[
+        "manifest-digest",
+        fixture("v2s1-signed-bad-protected.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("invalid base64url at /signatures/0/protected"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn inspect_describes_a_signed_schema1_whose_signatures_are_malformed() {
+    let file = fixture("v2s1-signed-bad-protected.json");
+    let out = ferry(&["manifest", "inspect", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["mediaType"],
+        "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    );
+    assert!(!v["layers"].as_array().unwrap().is_empty());
+    assert_eq!(v["digest"], serde_json::Value::Null);
+    assert_eq!(v["diagnostics"][0]["pointer"], "/signatures");
+    assert_eq!(v["diagnostics"][0]["severity"], "error");
+
+    let text = ferry(&["manifest", "inspect", file.to_str().unwrap()]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(text.contains("Digest:      none"), "{text}");
+    assert!(
+        text.contains("Problem:     error: /signatures: the manifest digest cannot be computed: invalid base64url at /signatures/0/protected"),
+        "{text}"
+    );
+}
+
 #[test]
 fn dash_reads_standard_input() {
     let bytes = std::fs::read(fixture("oci-index.json")).unwrap();
@@ -361,4 +488,141 @@ fn convert_report_is_json_with_the_new_digest() {
             .iter()
             .any(|l| l["kind"] == "defaulted" && l["pointer"] == "/manifests/1/platform")
     );
+}
+
+/// The digest of the built-in demo index (pinned in `demo.rs` too).
+const DEMO_INDEX: &str = "sha256:dceb5d4a6bad3eb2dd02f10a6b6a19a36cce7e0850d937fb68b81dfae2811111";
+
+/// ferry's demo list (linux amd64, arm64/v8, arm/v7, s390x) in an OCI
+/// layout of its own, removed when dropped.
+struct DemoLayout(PathBuf);
+
+impl DemoLayout {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferry-cli-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let layout = DemoLayout(dir);
+        let out = ferry(&[
+            "copy",
+            "--progress",
+            "none",
+            "--all",
+            "demo:",
+            &layout.reference(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        layout
+    }
+
+    fn reference(&self) -> String {
+        format!("oci:{}:demo", self.0.display())
+    }
+}
+
+impl Drop for DemoLayout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn inspect_with_overrides_describes_the_image_chosen_for_that_platform() {
+    let layout = DemoLayout::new("inspect-overrides");
+    let out = ferry(&[
+        "inspect",
+        "--override-arch",
+        "arm",
+        "--override-variant",
+        "v7",
+        &layout.reference(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Architecture"], "arm");
+    assert_eq!(v["Variant"], "v7");
+    // The digest is the list's, as skopeo reports it.
+    assert_eq!(v["Digest"], DEMO_INDEX);
+}
+
+#[test]
+fn inspect_raw_prints_the_list_whatever_the_overrides_say() {
+    let layout = DemoLayout::new("inspect-raw-overrides");
+    let out = ferry(&[
+        "inspect",
+        "--raw",
+        "--override-arch",
+        "arm64",
+        &layout.reference(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        ferry_core::Digest::sha256_of(&out.stdout).to_string(),
+        DEMO_INDEX
+    );
+}
+
+#[test]
+fn inspect_with_overrides_no_image_matches_names_the_platform() {
+    let layout = DemoLayout::new("inspect-no-match");
+    let out = ferry(&["inspect", "--override-os", "windows", &layout.reference()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("windows/"), "{}", stderr(&out));
+}
+
+/// `ferry inspect` and `skopeo inspect` with the same overrides: the same
+/// bytes for `--raw`, the same image described otherwise, the same
+/// failures.
+#[test]
+fn inspect_with_overrides_answers_as_skopeo_inspect_does() {
+    if !skopeo_check::available("ferry inspect --override-* against skopeo inspect") {
+        return;
+    }
+    let layout = DemoLayout::new("inspect-vs-skopeo");
+    let reference = layout.reference();
+    let cases: &[&[&str]] = &[
+        &["--override-arch", "arm64"],
+        &["--override-arch", "arm", "--override-variant", "v7"],
+        &["--override-os", "linux", "--override-arch", "s390x"],
+        &["--override-arch", "arm", "--override-variant", "v6"],
+        &["--override-os", "windows"],
+        &["--raw", "--override-arch", "arm64"],
+        &["--config", "--raw", "--override-arch", "arm64"],
+        &[
+            "--config",
+            "--raw",
+            "--override-arch",
+            "arm",
+            "--override-variant",
+            "v7",
+        ],
+    ];
+    for flags in cases {
+        let mut args = vec!["inspect"];
+        args.extend_from_slice(flags);
+        args.push(&reference);
+        let theirs = Command::new(skopeo_check::PROGRAM)
+            .args(&args)
+            .output()
+            .expect("run skopeo");
+        let ours = ferry(&args);
+        assert_eq!(
+            ours.status.success(),
+            theirs.status.success(),
+            "{flags:?}: ferry {}, skopeo {}",
+            stderr(&ours),
+            stderr(&theirs)
+        );
+        if !theirs.status.success() {
+            continue;
+        }
+        if flags.contains(&"--raw") {
+            assert_eq!(ours.stdout, theirs.stdout, "{flags:?}");
+            continue;
+        }
+        let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+        for key in ["Digest", "Created", "Architecture", "Os", "Layers", "Env"] {
+            assert_eq!(ours[key], theirs[key], "{flags:?}: {key}");
+        }
+    }
 }

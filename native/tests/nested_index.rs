@@ -7,13 +7,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use ferry::copy::{self, NoProgress, Settings};
+use ferry::testing::Recording;
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
-use ferry::transport::{BlobInfo, BlobStream, ImageDestination, LayerCompression, TransportError};
 use ferry_core::Digest;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::plan::{CopyOptions, Selection, Unselected};
@@ -236,57 +235,21 @@ enum Call {
     Commit,
 }
 
-/// An OCI layout destination that records manifest writes.
-struct Recording {
-    inner: Box<dyn ImageDestination>,
-    calls: Arc<Mutex<Vec<Call>>>,
-}
-
-#[async_trait]
-impl ImageDestination for Recording {
-    fn reference(&self) -> String {
-        self.inner.reference()
-    }
-    fn supported_manifest_types(&self) -> Vec<String> {
-        self.inner.supported_manifest_types()
-    }
-    fn desired_layer_compression(&self) -> LayerCompression {
-        self.inner.desired_layer_compression()
-    }
-    fn supports_signatures(&self) -> bool {
-        self.inner.supports_signatures()
-    }
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        self.inner.has_blob(info).await
-    }
-    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
-        self.inner.put_blob(stream, info).await
-    }
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        self.calls.lock().unwrap().push(Call::Manifest {
-            digest: Digest::sha256_of(manifest).to_string(),
-            instance: instance.is_some(),
-        });
-        self.inner
-            .put_manifest(manifest, media_type, instance)
-            .await
-    }
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        self.inner.put_signatures(signatures, instance).await
-    }
-    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
-        self.calls.lock().unwrap().push(Call::Commit);
-        self.inner.commit(top, media_type).await
-    }
+/// The manifest writes and the commit among what a destination recorded.
+fn manifest_calls(calls: &[ferry::testing::Call]) -> Vec<Call> {
+    calls
+        .iter()
+        .filter_map(|call| match call {
+            ferry::testing::Call::PutManifest {
+                digest, instance, ..
+            } => Some(Call::Manifest {
+                digest: digest.to_string(),
+                instance: instance.is_some(),
+            }),
+            ferry::testing::Call::Commit { .. } => Some(Call::Commit),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `--all` from the fixture into an OCI layout at `dst`: the manifest
@@ -303,11 +266,7 @@ async fn copy_all_recording(dst: &Path) -> Vec<Call> {
         .open_destination(&options)
         .await
         .unwrap();
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let recording = Recording {
-        inner,
-        calls: calls.clone(),
-    };
+    let recording = Arc::new(Recording::boxed(inner, false));
     let copy_options = CopyOptions {
         selection: Selection::All,
         choose: ChooseOptions::default(),
@@ -318,14 +277,14 @@ async fn copy_all_recording(dst: &Path) -> Vec<Call> {
     };
     copy::copy(
         Arc::from(src),
-        Arc::new(recording),
+        recording.clone(),
         &copy_options,
         &Settings::default(),
         Arc::new(NoProgress),
     )
     .await
     .unwrap();
-    calls.lock().unwrap().clone()
+    manifest_calls(&recording.calls())
 }
 
 fn manifest(digest: &str, instance: bool) -> Call {

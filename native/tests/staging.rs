@@ -3,7 +3,11 @@
 //! A killed copy cannot remove its directory, but the kernel drops its
 //! lock; the next archive copy sweeps every ferry staging directory whose
 //! lock is free, and nothing else: not one in use, not one of another
-//! user, not through a symbolic link, not a name that is not ferry's.
+//! user, not through a symbolic link, not a name that is not ferry's. A
+//! staging directory is born locked (built as `….new`, renamed once its
+//! `.lock` is held), and what a kill during its birth leaves goes with the
+//! next copy once its process is gone. Two tests kill a copy under strace
+//! (installed on the machines here; `apt-get install strace`).
 //!
 //! Each test gives ferry a TMPDIR of its own, so sweeps stay inside it.
 
@@ -154,6 +158,80 @@ fn a_killed_docker_archive_copy_leaves_its_staging_and_the_next_archive_copy_swe
     killed_copy_leaves_staging_that_the_next_copy_sweeps("docker-archive");
 }
 
+/// Runs an archive copy of `src` to `dst` under strace, which kills it
+/// (SIGKILL) as it enters its first call of one of `syscalls`: a kill at
+/// an exact step, the same on every run. The first `flock` and the first
+/// rename of an archive copy are those of its staging directory's birth.
+fn killed_on_first(syscalls: &str, src: &str, dst: &str, tmpdir: &Path) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscalls}"))
+        .arg("-e")
+        .arg(format!("inject={syscalls}:signal=KILL:when=1"))
+        .arg("--")
+        .arg(support::ferry_bin())
+        .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
+        .env("TMPDIR", tmpdir)
+        .output()
+        .expect("run strace (apt-get install strace)");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "the copy was not killed at its first {syscalls}: {}",
+        support::stderr(&out)
+    );
+}
+
+/// A copy killed while its staging directory is being born leaves no
+/// directory under a staging name (`ferry-staging-<pid>-<random>`) without
+/// its `.lock`: the directory is built as `….new` and renamed once its lock
+/// is held inside. What the kill left (`….new`, its creator gone) goes
+/// with the next archive copy, and nothing stays.
+fn killed_while_staging_is_born(syscalls: &str) {
+    let s = Scratch::new(&format!("staging-birth-{}", &syscalls[..4]));
+    let tmpdir = s.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    write_dir_image_uncompressed(&s.join("src"), 34, 1, 4096);
+    let src = format!("dir:{}", s.join("src").display());
+    let dst = format!("oci-archive:{}", s.join("image.tar").display());
+
+    killed_on_first(syscalls, &src, &dst, &tmpdir);
+    let left = staging_dirs(&tmpdir);
+    assert_eq!(
+        left.len(),
+        1,
+        "the kill did not cut a birth short: {left:?}"
+    );
+    for dir in &left {
+        let name = dir.file_name().unwrap().to_string_lossy();
+        assert!(
+            name.ends_with(".new") || dir.join(".lock").is_file(),
+            "{} has a staging name and no .lock",
+            dir.display()
+        );
+    }
+    assert!(!s.join("image.tar").exists());
+
+    another_archive_copy(&s, &tmpdir, "other.tar");
+    assert_eq!(
+        std::fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "the next copy left {left:?}"
+    );
+}
+
+#[test]
+fn a_copy_killed_before_its_staging_lock_is_held_leaves_no_staging_name_without_a_lock() {
+    killed_while_staging_is_born("flock");
+}
+
+#[test]
+fn a_copy_killed_before_its_staging_directory_takes_its_name_leaves_no_staging_name_without_a_lock()
+{
+    killed_while_staging_is_born("rename,renameat,renameat2");
+}
+
 /// A staging directory whose lock is held belongs to a live copy: it
 /// stays until the lock is released, then goes with the next sweep.
 #[test]
@@ -185,10 +263,11 @@ fn a_staging_directory_whose_lock_is_held_is_left_alone_until_released() {
 /// Only real directories named `ferry-staging-*`, owned by the user,
 /// writable by no one else, with a regular, free `.lock` are swept: a
 /// link is neither followed nor removed, another user's directory and a
-/// world-writable one stay, as do names that are not ferry's. A directory
-/// without its `.lock` is one being created, unless the process named in
-/// it is gone or it has been so for a minute: then its creator died
-/// before locking it.
+/// world-writable one stay, as do names that are not ferry's, and one
+/// under a staging name without its `.lock`, which ferry never makes. A
+/// directory being born (`….new`) goes only if the process named in it is
+/// gone and it holds nothing but a `.lock` nobody holds: its creator was
+/// killed before it could take its name.
 #[test]
 fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let s = Scratch::new("staging-hostile");
@@ -213,45 +292,60 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     // Names that are not ferry's staging directories.
     drop(fake_staging(&tmpdir.join("not-ferry-staging")));
     std::fs::write(tmpdir.join("ferry-staging-file"), b"a file").unwrap();
-    // Being created: no `.lock` yet.
-    let young = tmpdir.join("ferry-staging-young");
-    std::fs::create_dir_all(young.join("blobs")).unwrap();
-    set_mode(&young, 0o700);
-    // Being created by a live process (this one), named as ferry names
-    // them: the process lives, so the directory stays.
-    let being_born = tmpdir.join(format!("ferry-staging-{}-born", std::process::id()));
-    std::fs::create_dir_all(&being_born).unwrap();
-    std::fs::write(being_born.join(".lock.new"), b"").unwrap();
-    set_mode(&being_born, 0o700);
-    // Killed while being created a moment ago: its process is gone, so it
-    // goes at once.
+    // A staging name without a `.lock`, of a dead process or not, old or
+    // new: not something ferry makes.
     let gone = dead_pid();
-    let killed_at_birth = tmpdir.join(format!("ferry-staging-{gone}-killed"));
-    std::fs::create_dir_all(&killed_at_birth).unwrap();
-    set_mode(&killed_at_birth, 0o700);
-    // No lock and a dead process, but not empty: not what a birth cut
-    // short leaves, so nothing to conclude from; it stays.
-    let not_a_birth = tmpdir.join(format!("ferry-staging-{gone}-full"));
-    std::fs::create_dir_all(not_a_birth.join("blobs")).unwrap();
-    std::fs::write(not_a_birth.join("blobs/payload"), b"x").unwrap();
-    set_mode(&not_a_birth, 0o700);
-    // Died while being created, two hours ago.
-    let unborn = tmpdir.join("ferry-staging-unborn");
-    std::fs::create_dir_all(&unborn).unwrap();
-    std::fs::write(unborn.join(".lock.new"), b"").unwrap();
-    set_mode(&unborn, 0o700);
+    for name in [
+        "ferry-staging-young".to_string(),
+        format!("ferry-staging-{gone}-bare"),
+    ] {
+        std::fs::create_dir_all(tmpdir.join(&name).join("blobs")).unwrap();
+        set_mode(&tmpdir.join(&name), 0o700);
+    }
+    let old = tmpdir.join("ferry-staging-old");
+    std::fs::create_dir_all(&old).unwrap();
+    set_mode(&old, 0o700);
     let touched = Command::new("touch")
         .args(["-d", "2 hours ago"])
-        .arg(&unborn)
+        .arg(&old)
         .status()
         .unwrap();
     assert!(touched.success());
+    // Being born to a live process (this one), its `.lock` not held yet:
+    // the process lives, so the directory stays.
+    let being_born = tmpdir.join(format!("ferry-staging-{}-born.new", std::process::id()));
+    std::fs::create_dir_all(&being_born).unwrap();
+    std::fs::write(being_born.join(".lock"), b"").unwrap();
+    set_mode(&being_born, 0o700);
+    // Being born, its `.lock` held: by a ferry in another PID namespace,
+    // whose process ID means nothing here. It stays.
+    let elsewhere = tmpdir.join(format!("ferry-staging-{gone}-elsewhere.new"));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    set_mode(&elsewhere, 0o700);
+    let held = std::fs::File::create(elsewhere.join(".lock")).unwrap();
+    held.lock().unwrap();
+    // Killed while being born: empty, or with its `.lock` free. Its
+    // process is gone, so it goes at once.
+    let killed_at_mkdir = tmpdir.join(format!("ferry-staging-{gone}-mkdir.new"));
+    std::fs::create_dir_all(&killed_at_mkdir).unwrap();
+    set_mode(&killed_at_mkdir, 0o700);
+    let killed_at_lock = tmpdir.join(format!("ferry-staging-{gone}-lock.new"));
+    std::fs::create_dir_all(&killed_at_lock).unwrap();
+    std::fs::write(killed_at_lock.join(".lock"), b"").unwrap();
+    set_mode(&killed_at_lock, 0o700);
+    // Being born, a dead process, but not what a birth cut short leaves:
+    // nothing to conclude from, it stays.
+    let not_a_birth = tmpdir.join(format!("ferry-staging-{gone}-full.new"));
+    std::fs::create_dir_all(not_a_birth.join("blobs")).unwrap();
+    std::fs::write(not_a_birth.join("blobs/payload"), b"x").unwrap();
+    std::fs::write(not_a_birth.join(".lock"), b"").unwrap();
+    set_mode(&not_a_birth, 0o700);
 
     let victim_before = snapshot(&victim);
     let mut tmp_before = snapshot(&tmpdir);
     tmp_before.retain(|k, _| {
-        !k.starts_with("ferry-staging-unborn")
-            && !k.starts_with(&format!("ferry-staging-{gone}-killed"))
+        !k.starts_with(&format!("ferry-staging-{gone}-mkdir.new"))
+            && !k.starts_with(&format!("ferry-staging-{gone}-lock.new"))
     });
 
     another_archive_copy(&s, &tmpdir, "out.tar");
@@ -263,13 +357,10 @@ fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
         "something not a dead ferry's was touched"
     );
     assert!(
-        !unborn.exists(),
-        "a directory that died unborn was not swept"
+        !killed_at_mkdir.exists() && !killed_at_lock.exists(),
+        "a directory whose creator was killed while it was being born was not swept"
     );
-    assert!(
-        !killed_at_birth.exists(),
-        "a directory whose creator was killed before it locked it was not swept"
-    );
+    drop(held);
 }
 
 /// ferry's temporary archives beside `path` (`.ferry-tmp-*-<name>`).

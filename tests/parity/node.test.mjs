@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createRequire } from "node:module";
+import { createHash } from "node:crypto";
 
 import * as ferry from "ferry-wasm";
 import { calls, compare, native } from "./harness.mjs";
@@ -37,9 +38,17 @@ test("parseReference reads a docker reference as docker:// does", () => {
 
 test("errors are Error objects with the core's message", () => {
   const notJson = new TextEncoder().encode("not json");
-  assert.throws(() => ferry.digest(notJson), (e) => e instanceof Error && /^not a manifest: not valid JSON/.test(e.message));
+  const badSignatures = new TextEncoder().encode('{"schemaVersion":1,"signatures":[{"protected":"!"}]}');
+  assert.throws(() => ferry.digest(badSignatures), (e) => e instanceof Error && e.message === "invalid base64url at /signatures/0/protected");
   assert.throws(() => ferry.convertList(notJson, "oci-index"), Error);
   assert.throws(() => ferry.chooseInstance(notJson, "linux"), Error);
+});
+
+test("digest hashes any bytes, as containers/image's manifest.Digest does", () => {
+  for (const text of ["", "not json", "{} trailing", "\ufeff{}"]) {
+    const bytes = new TextEncoder().encode(text);
+    assert.equal(ferry.digest(bytes), "sha256:" + createHash("sha256").update(bytes).digest("hex"), JSON.stringify(text));
+  }
 });
 
 test("a failed platform choice carries the explanation", () => {

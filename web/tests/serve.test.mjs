@@ -315,6 +315,23 @@ test("narrow screen under ferry serve: the registry row and plan fit without sid
   await page.close();
 });
 
+test("a reference ferry-core's grammar refuses is refused in the page with core's message, before anything reaches ferry serve", async () => {
+  const page = await openPage();
+  const proxied = [];
+  page.on("request", (r) => { if (r.url().includes("/api/")) proxied.push(r.url()); });
+  for (const [typed, message] of [
+    ["Foo/bar", '"Foo/bar": invalid reference format: repository name must be lowercase'],
+    ["docker://a..b/c", '"a..b/c": invalid reference format'],
+  ]) {
+    await page.fill("#registry-ref", typed);
+    await page.press("#registry-ref", "Enter");
+    await page.waitForFunction((m) => document.getElementById("status").textContent === m, message, { timeout: 10_000 });
+    assert.equal(await page.getAttribute("#status", "class"), "bad");
+  }
+  assert.deepEqual(proxied, []);
+  await page.close();
+});
+
 test("no script errors on the page", () => {
   assert.deepEqual(pageErrors, []);
 });

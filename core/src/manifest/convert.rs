@@ -419,10 +419,7 @@ mod tests {
         fn the_signed_manifest_digest_is_the_unsigned_payloads() {
             let unsigned = convert(SCHEMA2, None).unwrap();
             let signing = jws::Signing::new(&unsigned, 1_700_000_000).unwrap();
-            let key = jws::EcP256PublicKey {
-                x: [3; 32],
-                y: [4; 32],
-            };
+            let key = jws::p256_generator();
             let signed = signing.finish(&key, &[5; 64]);
             let parsed = Manifest::parse(&signed).unwrap();
             assert_eq!(parsed.media_type(), mt::DOCKER_V2S1_SIGNED);

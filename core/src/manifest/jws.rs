@@ -10,7 +10,8 @@
 //! an empty `signatures` array yields an empty payload, and signatures
 //! that disagree on `formatLength` only conflict when the first is nonzero.
 //! Signatures are not verified (containers/image does not either; trust
-//! comes from the digest).
+//! comes from the digest), but each signature's public key must be one
+//! libtrust can read ([`super::jwk`]), or there is no payload.
 //!
 //! It also signs, as containers/image does when it writes a schema 1
 //! manifest: libtrust's `NewJSONSignature`, `Sign` and `PrettySignature`
@@ -24,10 +25,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::jwk::{self, JwkError};
 use sha2::Digest as _;
 
 use crate::base64;
-use crate::json::{self, Fields, Value};
+use crate::json::{self, Value};
 
 /// Why the payload cannot be recovered.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,8 @@ pub enum JwsError {
     InvalidFormatLength { length: f64, document_len: usize },
     /// A payload to sign is not a compact JSON object.
     NotSignable { reason: &'static str },
+    /// A signature's public key (`header.jwk`) is not one libtrust reads.
+    PublicKey { index: usize, error: JwkError },
 }
 
 impl fmt::Display for JwsError {
@@ -81,6 +85,9 @@ impl fmt::Display for JwsError {
                 "formatLength {length} is outside the {document_len}-byte document"
             ),
             JwsError::NotSignable { reason } => write!(f, "cannot sign the payload: {reason}"),
+            JwsError::PublicKey { index, error } => {
+                write!(f, "public key of /signatures/{index}: {error}")
+            }
         }
     }
 }
@@ -122,7 +129,9 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     let mut format_length: i64 = 0;
     let mut format_tail: Vec<u8> = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
-        let protected = signature_block(block, index)?.protected;
+        // libtrust decodes every block before it reads any, so with several
+        // bad blocks it may name another; it fails all the same.
+        let Block { protected, jwk, .. } = signature_block(block, index)?;
         let pointer = alloc::format!("/signatures/{index}/protected");
         let header_bytes = decode_jose(&protected, &pointer)?;
         let header = match json::parse(&header_bytes) {
@@ -171,6 +180,9 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
                 field: "formatTail",
             });
         }
+        if let Some(key) = jwk {
+            jwk::check(key).map_err(|error| JwsError::PublicKey { index, error })?;
+        }
     }
     let length = usize::try_from(format_length)
         .ok()
@@ -185,12 +197,14 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     Ok(out)
 }
 
-/// The members of one signature block that signing and verifying use.
-struct Block {
+/// What libtrust keeps of one signature block.
+struct Block<'a> {
     protected: String,
     signature: String,
+    /// The header's `alg`.
     algorithm: String,
-    jwk: Option<json::Object>,
+    /// The header's `jwk` as written (`null` included), if there is one.
+    jwk: Option<&'a Value>,
 }
 
 /// The `signatures` array of a document, or an empty one when it is null.
@@ -207,46 +221,115 @@ fn signature_blocks(root: &Value) -> &[Value] {
     }
 }
 
-/// Checks a signature block's shape as libtrust's `jsParsedSignature`
-/// decoding does, and returns the members ferry reads.
-fn signature_block(block: &Value, index: usize) -> Result<Block, JwsError> {
-    let pointer = alloc::format!("/signatures/{index}");
-    let malformed = |e: json::TypeError| JwsError::MalformedSignatures {
-        reason: alloc::format!("{e}"),
+/// Decodes a signature block as Go decodes libtrust's `jsParsedSignature`:
+/// keys match fields ignoring case, every member is decoded in turn (so a
+/// repeated `header` merges into the one before, and a `null` leaves a
+/// field as it was), and a value of the wrong type anywhere fails.
+fn signature_block(block: &Value, index: usize) -> Result<Block<'_>, JwsError> {
+    let mut out = Block {
+        protected: String::new(),
+        signature: String::new(),
+        algorithm: String::new(),
+        jwk: None,
     };
-    let empty = json::Object::default();
-    let object = match block {
-        Value::Object(o) => o,
-        Value::Null => &empty,
+    let members = match block {
+        Value::Object(o) => &o.members[..],
+        Value::Null => &[],
         other => {
             return Err(JwsError::MalformedSignatures {
-                reason: alloc::format!("{pointer} is a {}, not an object", other.kind()),
+                reason: alloc::format!("/signatures/{index} is a {}, not an object", other.kind()),
             });
         }
     };
-    let f = Fields::new(object, &pointer);
-    let mut algorithm = String::new();
-    let mut jwk = None;
-    if let Some((header, p)) = f.object("header").map_err(malformed)? {
-        let h = Fields::new(header, &p);
-        algorithm = h.string("alg").map_err(malformed)?;
-        h.strings("x5c").map_err(malformed)?;
-        jwk = h.object("jwk").map_err(malformed)?.map(|(o, _)| o.clone());
+    // The pointer is only built when there is an error to report.
+    let wrong = |path: &[&str], value: &Value, expected: &'static str| {
+        let mut pointer = alloc::format!("/signatures/{index}");
+        for key in path {
+            pointer = json::child_pointer(&pointer, key);
+        }
+        JwsError::MalformedSignatures {
+            reason: alloc::format!("{}", value.type_error(&pointer, expected)),
+        }
+    };
+    let string = |v: &Value| matches!(v, Value::String(_) | Value::Null);
+    for member in members {
+        let (key, value) = (member.key.as_str(), &member.value);
+        if json::go_fold_eq(key, "protected") {
+            match value {
+                Value::String(s) => out.protected.clone_from(s),
+                Value::Null => {}
+                _ => return Err(wrong(&[key], value, "string")),
+            }
+        } else if json::go_fold_eq(key, "signature") {
+            match value {
+                Value::String(s) => out.signature.clone_from(s),
+                Value::Null => {}
+                _ => return Err(wrong(&[key], value, "string")),
+            }
+        } else if json::go_fold_eq(key, "header") {
+            let header = match value {
+                Value::Null => continue,
+                Value::Object(o) => o,
+                _ => return Err(wrong(&[key], value, "struct")),
+            };
+            for field in &header.members {
+                let (name, v) = (field.key.as_str(), &field.value);
+                let (fits, expected) = if json::go_fold_eq(name, "jwk") {
+                    out.jwk = Some(v);
+                    (true, "")
+                } else if json::go_fold_eq(name, "alg") {
+                    if let Value::String(alg) = v {
+                        out.algorithm.clone_from(alg);
+                    }
+                    (string(v), "string")
+                } else if json::go_fold_eq(name, "x5c") {
+                    let fits = match v {
+                        Value::Null => true,
+                        Value::Array(items) => items.iter().all(string),
+                        _ => false,
+                    };
+                    (fits, "[]string")
+                } else {
+                    (true, "")
+                };
+                if !fits {
+                    return Err(wrong(&[key, name], v, expected));
+                }
+            }
+        }
     }
-    Ok(Block {
-        signature: f.string("signature").map_err(malformed)?,
-        protected: f.string("protected").map_err(malformed)?,
-        algorithm,
-        jwk,
+    Ok(out)
+}
+
+fn decode_jose(text: &str, pointer: &str) -> Result<Vec<u8>, JwsError> {
+    decode_jose_text(text).map_err(|_| JwsError::Base64 {
+        pointer: pointer.into(),
     })
 }
 
 /// libtrust's base64url decoding: newlines and spaces are dropped first.
-fn decode_jose(text: &str, pointer: &str) -> Result<Vec<u8>, JwsError> {
+pub(super) fn decode_jose_text(text: &str) -> Result<Vec<u8>, base64::Base64Error> {
     let cleaned: String = text.chars().filter(|c| *c != '\n' && *c != ' ').collect();
-    base64::decode_jose(&cleaned).map_err(|_| JwsError::Base64 {
-        pointer: pointer.into(),
-    })
+    base64::decode_jose(&cleaned)
+}
+
+/// The P-256 base point: a public key that is on its curve, as every key
+/// a signature carries must be (libtrust computes its ID from it), for
+/// tests that sign with a made-up signature.
+#[cfg(test)]
+pub(crate) fn p256_generator() -> EcP256PublicKey {
+    EcP256PublicKey {
+        x: [
+            0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4,
+            0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45,
+            0xd8, 0x98, 0xc2, 0x96,
+        ],
+        y: [
+            0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f,
+            0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68,
+            0x37, 0xbf, 0x51, 0xf5,
+        ],
+    }
 }
 
 /// An ECDSA P-256 public key: the affine coordinates of its point.
@@ -499,7 +582,10 @@ pub fn signatures(document: &[u8]) -> Result<Vec<Signature>, JwsError> {
             signing_input.extend_from_slice(payload.as_bytes());
             Ok(Signature {
                 algorithm: block.algorithm,
-                key: block.jwk.as_ref().and_then(EcP256PublicKey::from_jwk),
+                key: block
+                    .jwk
+                    .and_then(Value::as_object)
+                    .and_then(EcP256PublicKey::from_jwk),
                 signing_input,
                 signature: decode_jose(
                     &block.signature,
@@ -517,10 +603,7 @@ mod signing_tests {
     const PAYLOAD: &[u8] = br#"{"name":"","tag":"","architecture":"amd64","schemaVersion":1}"#;
 
     fn key() -> EcP256PublicKey {
-        EcP256PublicKey {
-            x: [1; 32],
-            y: [2; 32],
-        }
+        p256_generator()
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod convert_error;
 mod descriptor;
 pub mod edit;
 mod guess;
+pub mod jwk;
 pub mod jws;
 mod oci;
 pub(crate) mod rfc3339;

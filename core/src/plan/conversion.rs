@@ -14,6 +14,7 @@ use crate::media_type as mt;
 pub struct ManifestConversion {
     pub preferred: String,
     /// Whether `preferred` differs from the source's (normalised) type.
+    #[serde(rename = "needsConversion")]
     pub needs_conversion: bool,
     pub fallbacks: Vec<String>,
 }

@@ -941,15 +941,122 @@ pub struct CopyPlan {
     pub registry_requests: usize,
 }
 
+/// One blob to move, once however many images name it: the one
+/// de-duplication of a copy, shared by the copy machine and [`summarize`],
+/// so a dry run and the copy count the same transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobTransfer {
+    /// As the first manifest naming it writes it.
+    pub digest: String,
+    /// -1 when unknown (schema 1).
+    pub size: i64,
+    pub media_type: String,
+    /// Whether the first image naming it names it as its config.
+    pub config: bool,
+    pub operation: compression::BlobOperation,
+    /// Ask the destination first and skip the blob if it is there (only
+    /// for blobs kept as they are: a changed blob's digest is not known
+    /// before the change, and a layer whose diff ID is wanted must be read).
+    pub check: bool,
+    /// Compute the layer's diff ID on the way (schema 1 conversions).
+    pub diff_id: bool,
+    /// The source manifests naming it, in copy order.
+    pub used_by: Vec<String>,
+}
+
+/// The blobs `images` (in copy order) need, each `(digest, operation)`
+/// once, in the order first named: a blob that one image keeps and another
+/// compresses is two transfers, with two results.
+pub fn blob_transfers(images: &[ImagePlan]) -> Vec<BlobTransfer> {
+    // A map by digest, so a list of thousands of instances that all share
+    // a base layer plans in O(n log n), not O(n²) (a 10,000-entry list took
+    // seconds with a linear search here). The same digest under another
+    // operation is rare; those are chained from the first (`next`).
+    // (Every map in planning is a `BTreeMap<&str, usize>`: one
+    // instantiation of the map's code keeps the WebAssembly module small.)
+    let mut out: Vec<BlobTransfer> = Vec::new();
+    let mut next: Vec<Option<usize>> = Vec::new();
+    let mut by_digest: BTreeMap<&str, usize> = BTreeMap::new();
+    for image in images {
+        for (need, operation) in image.blobs.iter().zip(&image.operations) {
+            let wants_diff_id = image.needs_diff_ids && !need.config;
+            let mut at = by_digest.get(need.digest.as_str()).copied();
+            let mut last = None;
+            while let Some(i) = at {
+                if out[i].operation == *operation {
+                    break;
+                }
+                last = Some(i);
+                at = next[i];
+            }
+            let i = match at {
+                Some(i) => {
+                    let t = &mut out[i];
+                    t.diff_id |= wants_diff_id;
+                    t.check &= !wants_diff_id;
+                    i
+                }
+                None => {
+                    out.push(BlobTransfer {
+                        digest: need.digest.clone(),
+                        size: need.size,
+                        media_type: need.media_type.clone(),
+                        config: need.config,
+                        operation: *operation,
+                        check: *operation == compression::BlobOperation::Keep && !wants_diff_id,
+                        diff_id: wants_diff_id,
+                        used_by: Vec::new(),
+                    });
+                    next.push(None);
+                    let i = out.len() - 1;
+                    match last {
+                        Some(l) => next[l] = Some(i),
+                        None => {
+                            by_digest.insert(&need.digest, i);
+                        }
+                    }
+                    i
+                }
+            };
+            // Images are visited one at a time, so a repeat within one image
+            // is always the last user recorded.
+            let t = &mut out[i];
+            if t.used_by.last() != Some(&image.source_digest) {
+                t.used_by.push(image.source_digest.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Combines the plans of a copy into one [`CopyPlan`]. `images` are the
 /// image plans in copy order; `present` lists blob digests the destination
-/// already has. Nested lists are listed before the lists naming them, in
-/// the order they are written, the top-level list last.
+/// already has (of the blobs it is asked about: those kept as they are).
+/// Nested lists are listed before the lists naming them, in the order they
+/// are written, the top-level list last.
 pub fn summarize(
     top: &TopPlan,
     top_bytes: &[u8],
     images: &[ImagePlan],
     present: &[String],
+) -> CopyPlan {
+    let transfers = blob_transfers(images);
+    let skip: Vec<bool> = transfers
+        .iter()
+        .map(|t| t.check && present.contains(&t.digest))
+        .collect();
+    summarize_transfers(top, top_bytes, images, &transfers, &skip)
+}
+
+/// [`summarize`] for transfers already worked out ([`blob_transfers`] of
+/// the same `images`), `skip[i]` saying whether the destination had
+/// `transfers[i]`.
+pub fn summarize_transfers(
+    top: &TopPlan,
+    top_bytes: &[u8],
+    images: &[ImagePlan],
+    transfers: &[BlobTransfer],
+    skip: &[bool],
 ) -> CopyPlan {
     let mut manifests = Vec::new();
     let role = match top {
@@ -1015,36 +1122,22 @@ pub fn summarize(
         list_entries = plan.entries.clone();
     }
 
-    // A map by digest, so a list of thousands of instances that all share
-    // a base layer plans in O(n log n), not O(n²) (a 10,000-entry list took
-    // seconds with a linear search here).
-    // (Every map in planning is a `BTreeMap<&str, usize>`: one
-    // instantiation of the map's code keeps the WebAssembly module small.)
-    let mut blobs: Vec<PlannedBlob> = Vec::new();
-    let mut by_digest: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut blobs: Vec<PlannedBlob> = Vec::with_capacity(transfers.len());
     let mut sizes_incomplete = false;
     for image in images {
-        for need in &image.blobs {
-            sizes_incomplete |= need.size < 0;
-            let i = *by_digest.entry(&need.digest).or_insert_with(|| {
-                blobs.push(PlannedBlob {
-                    digest: need.digest.clone(),
-                    size: need.size,
-                    media_type: need.media_type.clone(),
-                    used_by: Vec::new(),
-                    skip: present.contains(&need.digest),
-                });
-                blobs.len() - 1
-            });
-            // Images are visited one at a time, so a repeat within one image
-            // is always the last user recorded.
-            let blob = &mut blobs[i];
-            if blob.used_by.last() != Some(&image.source_digest) {
-                blob.used_by.push(image.source_digest.clone());
-            }
-        }
+        sizes_incomplete |= image.blobs.iter().any(|need| need.size < 0);
     }
-    // Largest first, then by digest (unique, so the order is total).
+    for (t, skip) in transfers.iter().zip(skip) {
+        blobs.push(PlannedBlob {
+            digest: t.digest.clone(),
+            size: t.size,
+            media_type: t.media_type.clone(),
+            used_by: t.used_by.clone(),
+            skip: *skip,
+        });
+    }
+    // Largest first, then by digest (unique but for a blob moved in two
+    // forms, which keep their order: the sort is stable).
     blobs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.digest.cmp(&b.digest)));
     let (mut bytes_to_copy, mut bytes_skipped) = (0i64, 0i64);
     for b in &blobs {

@@ -92,6 +92,34 @@ pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What the answer to a cross-repository mount
+/// (`POST /v2/REPO/blobs/uploads/?mount=DIGEST&from=OTHER`) means.
+///
+/// containers/image takes every answer but 201 as "not mounted" and
+/// uploads the blob instead, whatever the reason: a 401 or 403 usually
+/// means the credentials may push here but not pull from the other
+/// repository, which an upload does not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountAnswer {
+    /// 201: the repository has the blob now.
+    Mounted,
+    /// 202: the registry ignored the mount and opened an ordinary upload;
+    /// cancel it (`DELETE` its `Location`) and upload the blob.
+    UploadStarted,
+    /// Anything else: refused; upload the blob.
+    Refused,
+}
+
+/// Classifies the status of a mount request's final answer (after any
+/// authentication and retries).
+pub fn mount_answer(status: u16) -> MountAnswer {
+    match status {
+        201 => MountAnswer::Mounted,
+        202 => MountAnswer::UploadStarted,
+        _ => MountAnswer::Refused,
+    }
+}
+
 /// How long to wait before retry number `attempt` (1-based), in
 /// milliseconds: the server's `Retry-After` seconds when given (capped at
 /// a minute), else exponential backoff from 200 ms, capped at 10 s.
@@ -123,6 +151,15 @@ mod tests {
             classify(400, &["DIGEST_INVALID".to_string()]),
             Outcome::Failure
         );
+    }
+
+    #[test]
+    fn only_201_is_a_mount_and_every_refusal_means_upload() {
+        assert_eq!(mount_answer(201), MountAnswer::Mounted);
+        assert_eq!(mount_answer(202), MountAnswer::UploadStarted);
+        for status in [200, 400, 401, 403, 404, 405, 500] {
+            assert_eq!(mount_answer(status), MountAnswer::Refused, "{status}");
+        }
     }
 
     #[test]

@@ -26,8 +26,13 @@ pub struct CopyArgs {
     /// index-only (the list alone), or platforms: os/arch[/variant],…
     #[arg(long, value_name = "MODE")]
     multi_arch: Option<String>,
-    /// With platforms or index-only: drop unselected entries from the list
-    /// instead of keeping them (a new, smaller list).
+    /// Copy the list and the instance with this manifest digest
+    /// (repeatable), as containers/image's CopySpecificImages does; with
+    /// --multi-arch platforms, those platforms' instances too.
+    #[arg(long = "instance", value_name = "DIGEST", conflicts_with = "all", value_parser = instance_digest)]
+    instances: Vec<String>,
+    /// With platforms, instances or index-only: drop unselected entries
+    /// from the list instead of keeping them (a new, smaller list).
     #[arg(long)]
     strip_removed_platforms: bool,
     /// Convert manifests to this format.
@@ -163,9 +168,40 @@ pub enum ProgressKind {
     None,
 }
 
+/// `--instance`'s value: a digest, so that a typo is named as one rather
+/// than as an instance missing from the list.
+fn instance_digest(text: &str) -> Result<String, ferry_core::digest::DigestError> {
+    ferry_core::Digest::parse(text).map(|d| d.to_string())
+}
+
+fn platform_list(list: &str) -> anyhow::Result<Vec<Platform>> {
+    list.split(',')
+        .map(|p| p.trim().parse::<Platform>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| {
+            format!(
+                "--multi-arch {list:?}: expected system, all, index-only or os/arch[/variant],…"
+            )
+        })
+}
+
 fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
     if args.all {
         return Ok(Selection::All);
+    }
+    if !args.instances.is_empty() {
+        // The planner checks that each digest is in the list.
+        let platforms = match args.multi_arch.as_deref() {
+            None => Vec::new(),
+            Some(mode @ ("system" | "all" | "index-only")) => {
+                bail!("--instance cannot be combined with --multi-arch {mode}")
+            }
+            Some(list) => platform_list(list)?,
+        };
+        return Ok(Selection::Instances {
+            digests: args.instances.clone(),
+            platforms,
+        });
     }
     match args.multi_arch.as_deref() {
         None | Some("system") => Ok(Selection::System(host)),
@@ -174,19 +210,10 @@ fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
             digests: Vec::new(),
             platforms: Vec::new(),
         }),
-        Some(list) => {
-            let platforms = list
-                .split(',')
-                .map(|p| p.trim().parse::<Platform>())
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| {
-                    format!("--multi-arch {list:?}: expected system, all, index-only or os/arch[/variant],…")
-                })?;
-            Ok(Selection::Instances {
-                digests: Vec::new(),
-                platforms,
-            })
-        }
+        Some(list) => Ok(Selection::Instances {
+            digests: Vec::new(),
+            platforms: platform_list(list)?,
+        }),
     }
 }
 
@@ -211,21 +238,16 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
-    let mut host = ferry::host::platform();
-    if let Some(os) = &args.override_os {
-        host.os = os.clone();
-    }
-    if let Some(arch) = &args.override_arch {
-        host.architecture = arch.clone();
-        // As in containers/image: a chosen architecture has no detected variant.
-        host.variant.clear();
-    }
-    if let Some(variant) = &args.override_variant {
-        host.variant = variant.clone();
-    }
+    let host = ferry::host::wanted_platform(
+        args.override_os.as_deref(),
+        args.override_arch.as_deref(),
+        args.override_variant.as_deref(),
+    );
     let selection = selection(args, host)?;
     if args.strip_removed_platforms && matches!(selection, Selection::All | Selection::System(_)) {
-        bail!("--strip-removed-platforms needs --multi-arch with platforms or index-only");
+        bail!(
+            "--strip-removed-platforms needs --instance, or --multi-arch with platforms or index-only"
+        );
     }
     let options = CopyOptions {
         selection,

@@ -13,7 +13,8 @@ use ferry_core::validate::Severity;
 #[derive(Debug, Subcommand)]
 pub enum ManifestCommand {
     /// Print the manifest digest: sha256 of the exact bytes, or of the
-    /// signed payload for signed Docker schema 1.
+    /// signed payload for signed Docker schema 1. Refuses what is not JSON
+    /// (`ferry manifest-digest` hashes anything, as skopeo does).
     Digest(DigestArgs),
     /// Show a manifest's or list's media type, digest, config and layers
     /// or entries and platforms.
@@ -239,6 +240,19 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `ferry manifest-digest`: what `skopeo manifest-digest` prints, for any
+/// file. skopeo reads the whole file, whatever its size, and hashes it as
+/// containers/image's `manifest.Digest` does, so the strict checks of
+/// [`digest`] (JSON, not empty, at most 4 MiB) do not apply.
+pub fn skopeo_digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(&args.file);
+    let bytes = input::read_all(&source)?;
+    let digest = ferry_core::manifest::digest(&bytes)
+        .with_context(|| format!("{source}: cannot compute the manifest digest"))?;
+    println!("{digest}");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
     let source = Source::parse(&args.file);
     let bytes = input::read_manifest(&source)?;
@@ -329,7 +343,14 @@ fn render(i: &Inspection) -> String {
         };
         let _ = writeln!(out, "Detected:    {}", line_safe(detected));
     }
-    let _ = writeln!(out, "Digest:      {}", i.digest);
+    match &i.digest {
+        Some(digest) => {
+            let _ = writeln!(out, "Digest:      {digest}");
+        }
+        None => {
+            let _ = writeln!(out, "Digest:      none (see the problem below)");
+        }
+    }
     let _ = writeln!(out, "Size:        {} bytes", i.size);
     match &i.content {
         Content::Image {
@@ -432,6 +453,9 @@ fn render(i: &Inspection) -> String {
                 }
             }
         }
+    }
+    for d in &i.diagnostics {
+        let _ = writeln!(out, "Problem:     {}", line_safe(&d.to_string()));
     }
     out
 }

@@ -19,6 +19,9 @@ pub struct Cli {
     command: Command,
 }
 
+// One command line is parsed per process; boxing the larger arguments
+// would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Copy an image or a whole manifest list between places.
@@ -35,8 +38,9 @@ enum Command {
     /// Read, digest and validate manifest and list files.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
-    /// Print the digest of a manifest file (skopeo's spelling of
-    /// `ferry manifest digest`).
+    /// Print the digest of a file exactly as `skopeo manifest-digest`
+    /// does: of any bytes, JSON or not (`ferry manifest digest` refuses
+    /// what is not a manifest).
     #[command(name = "manifest-digest")]
     ManifestDigest(manifest::DigestArgs),
 }
@@ -50,6 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete(args) => registry::delete(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Manifest(command) => manifest::run(command),
-        Command::ManifestDigest(args) => manifest::digest(&args),
+        Command::ManifestDigest(args) => manifest::skopeo_digest(&args),
     }
 }

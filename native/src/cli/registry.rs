@@ -47,13 +47,24 @@ impl RegistryArgs {
 pub struct InspectArgs {
     /// The image: docker://…, oci:…, dir:…, oci-archive:…, docker-archive:…
     image: String,
-    /// Print the top-level manifest exactly as stored.
+    /// Print the top-level manifest exactly as stored (a list stays a
+    /// list, whatever the overrides say).
     #[arg(long)]
     raw: bool,
     /// Print the image's config (for a list, the config of the image this
-    /// machine would run).
+    /// machine, or the overrides, would run).
     #[arg(long)]
     config: bool,
+    /// For a list, describe the image for this OS instead of the host's.
+    #[arg(long, value_name = "OS")]
+    override_os: Option<String>,
+    /// For a list, describe the image for this architecture instead of the
+    /// host's.
+    #[arg(long, value_name = "ARCH")]
+    override_arch: Option<String>,
+    /// For a list, describe the image for this architecture variant.
+    #[arg(long, value_name = "VARIANT")]
+    override_variant: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -102,13 +113,19 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let top_type = top_type.unwrap_or_else(|| ferry_core::manifest::guess_media_type(&top));
-        // A list: look at the image this machine would run, as skopeo does.
+        // A list: look at the image this machine (or the overrides) would
+        // run, as skopeo does.
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
             let list = ferry_core::List::from_blob(&top, &top_type)
                 .with_context(|| reference.to_string())?;
-            let host = ferry::host::platform();
-            let choice = ferry_core::choose::choose_instance(&list, &host, &Default::default())
-                .with_context(|| format!("{reference}: choosing the image for this machine"))?;
+            let wanted = ferry::host::wanted_platform(
+                args.override_os.as_deref(),
+                args.override_arch.as_deref(),
+                args.override_variant.as_deref(),
+            );
+            let choice =
+                ferry_core::choose::choose_instance(&list, &wanted, &Default::default())
+                    .with_context(|| format!("{reference}: choosing the image for {wanted}"))?;
             let entry = &list.entries[choice.index];
             let digest = entry.digest().with_context(|| reference.to_string())?;
             let (bytes, reported) = source.manifest(Some(&digest)).await?;

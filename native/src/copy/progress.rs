@@ -24,6 +24,14 @@ pub enum Event {
     Skipped { digest: String, size: i64 },
     /// The destination mounted the blob from another repository.
     Mounted { digest: String, size: i64 },
+    /// The registry would not mount the blob from repository `from`; it is
+    /// copied instead.
+    #[serde(rename = "mountRefused")]
+    MountRefused {
+        digest: String,
+        from: String,
+        reason: String,
+    },
     /// A transfer broke off or arrived corrupt and starts again.
     Retried {
         digest: String,
@@ -125,6 +133,11 @@ impl Progress for TextProgress {
             Event::Mounted { digest, .. } => {
                 format!("Mounted blob {} from another repository", short(digest))
             }
+            Event::MountRefused {
+                digest,
+                from,
+                reason,
+            } => mount_refused(digest, from, reason),
             Event::Retried {
                 digest,
                 attempt,
@@ -148,6 +161,17 @@ impl Progress for TextProgress {
 
 fn short(digest: &str) -> &str {
     crate::output::short_digest(digest)
+}
+
+/// The line for a refused mount; the reason quotes the registry, so it
+/// is kept to one harmless line.
+fn mount_refused(digest: &str, from: &str, reason: &str) -> String {
+    format!(
+        "Mounting blob {} from {} refused ({}); copying it instead",
+        short(digest),
+        crate::output::line_safe(from),
+        crate::output::line_safe(reason)
+    )
 }
 
 /// Counts bytes as they stream past, reporting progress now and then.
@@ -306,6 +330,13 @@ impl Progress for BarProgress {
                     "Mounted blob {} from another repository",
                     short(&digest)
                 ));
+            }
+            Event::MountRefused {
+                digest,
+                from,
+                reason,
+            } => {
+                let _ = self.bars.println(mount_refused(&digest, &from, &reason));
             }
             Event::Manifest { digest, media_type } => {
                 let _ = self

@@ -137,10 +137,11 @@ pub fn create_locked(target: &Path) -> Result<LockedTemp, TransportError> {
     ))
 }
 
-/// Locks `file`, just created as `unlocked`, and renames it to `locked`:
-/// under its locked name a live writer's file is always locked. `false`
-/// if a sweeper that judged the file dead took it first (it held the lock,
-/// or the file is gone): the caller starts over under a new name.
+/// Locks `file`, just created as `unlocked` (or inside `unlocked`, a new
+/// staging directory), and renames `unlocked` to `locked`: under its
+/// locked name a live writer's file is always locked. `false` if a
+/// sweeper that judged the file dead took it first (it held the lock, or
+/// the file is gone): the caller starts over under a new name.
 pub fn lock_into_place(
     file: &std::fs::File,
     unlocked: &Path,
@@ -151,6 +152,11 @@ pub fn lock_into_place(
         // Only a sweeper about to remove it holds a lock on our file.
         Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
         Err(std::fs::TryLockError::Error(e)) => return Err(io_error(unlocked, "lock")(e)),
+    }
+    // A sweeper that removed the file and let go of its lock: what we
+    // hold is the lock of a file no name leads to.
+    if file.metadata().map_err(io_error(unlocked, "stat"))?.nlink() == 0 {
+        return Ok(false);
     }
     match std::fs::rename(unlocked, locked) {
         Ok(()) => Ok(true),

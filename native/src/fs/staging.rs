@@ -31,8 +31,10 @@ pub const STAGING_PREFIX: &str = "ferry-staging-";
 /// the process using the directory for as long as the directory exists.
 const STAGING_LOCK: &str = ".lock";
 
-/// The lock file's name until it is locked.
-const STAGING_UNLOCKED: &str = ".lock.new";
+/// Suffix of a staging directory being born: created under
+/// `ferry-staging-<pid>-<random>.new`, it takes its name without the
+/// suffix only once its `.lock` is inside and held.
+const NEWBORN_SUFFIX: &str = ".new";
 
 /// Prefix of this process's staging directories: [`STAGING_PREFIX`] and
 /// the process ID.
@@ -47,15 +49,17 @@ pub fn staging_prefix() -> String {
 /// A process killed mid-copy runs no destructor, and containers/image
 /// leaves such directories behind for good. ferry holds an advisory lock
 /// on a file inside the directory for its whole life; the kernel drops
-/// the lock when the process dies, however it dies. Creating a staging
-/// directory first sweeps the temporary directory for ferry staging
-/// directories whose lock is free, which can only be leftovers of a
-/// process that is gone ([`sweep_stale_staging`]).
+/// the lock when the process dies, however it dies. A directory is born
+/// locked: it is made as `….new`, its `.lock` created and locked inside,
+/// and only then renamed to its name, so a directory under a staging name
+/// always holds its `.lock`, and a free one means its process is gone.
+/// Creating a staging directory then sweeps the temporary directory for
+/// those, and for births a kill cut short ([`sweep_stale_staging`]).
 #[derive(Debug)]
 pub struct StagingDir {
-    // Field order is drop order: the directory goes while the lock is
-    // still held, so no sweeper races the removal.
-    dir: tempfile::TempDir,
+    path: PathBuf,
+    // Dropped after `drop` has removed the directory: no sweeper races
+    // the removal.
     _lock: std::fs::File,
 }
 
@@ -63,39 +67,35 @@ impl StagingDir {
     /// Creates a new staging directory in `base`, locked, then sweeps
     /// `base` of stale ones. Blocking: call it off the async runtime.
     pub fn create_blocking(base: &Path) -> Result<Self, TransportError> {
-        // A sweeper that misjudges our birth (see `creator_is_gone`) may
-        // remove the directory before its lock is in place; the next
-        // attempt gets a new name. Three such races in a row mean
-        // something else is deleting our files.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match Self::try_create(base)? {
-                Some(staging) => return Ok(staging),
-                None if attempts < 3 => continue,
-                None => {
-                    return Err(io_error(base, "create a temporary directory in")(
-                        std::io::Error::other(
-                            "the new staging directory was removed while being created, three times",
-                        ),
-                    ));
-                }
+        // A sweeper that misjudges our birth (from another PID namespace,
+        // see `sweep_stale_staging`) may remove the new directory before
+        // its lock is held; the next attempt gets a new name. Three such
+        // races in a row mean something else is deleting our files.
+        for _ in 0..3 {
+            if let Some(staging) = Self::try_create(base)? {
+                return Ok(staging);
             }
         }
+        Err(io_error(base, "create a temporary directory in")(
+            std::io::Error::other(
+                "the new staging directory was removed while being created, three times",
+            ),
+        ))
     }
 
     /// One attempt of [`StagingDir::create_blocking`]: `None` if a
-    /// sweeper took the directory before its lock was in place.
+    /// sweeper took the directory before its lock was held.
     fn try_create(base: &Path) -> Result<Option<Self>, TransportError> {
-        let dir = tempfile::Builder::new()
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // Private whatever the umask: a sweep leaves directories others
+        // may write into alone, and staged images are nobody else's.
+        let newborn = tempfile::Builder::new()
             .prefix(&staging_prefix())
+            .suffix(NEWBORN_SUFFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)
             .map_err(io_error(base, "create a temporary directory in"))?;
-        // The lock file is created and locked under another name, then
-        // renamed: a sweeper that finds `.lock` always finds it locked, and
-        // one that finds no `.lock` leaves the directory alone while its
-        // creator lives.
-        let unlocked = dir.path().join(STAGING_UNLOCKED);
+        let unlocked = newborn.path().join(STAGING_LOCK);
         let lock = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -106,14 +106,19 @@ impl StagingDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error(&unlocked, "create")(e)),
         };
-        if !leftovers::lock_into_place(&lock, &unlocked, &dir.path().join(STAGING_LOCK))? {
+        let name = newborn.path().to_string_lossy();
+        let path = PathBuf::from(name.strip_suffix(NEWBORN_SUFFIX).unwrap_or(&name));
+        if !leftovers::lock_into_place(&lock, newborn.path(), &path)? {
             return Ok(None);
         }
-        let owner = std::os::unix::fs::MetadataExt::uid(
-            &std::fs::symlink_metadata(dir.path()).map_err(io_error(dir.path(), "stat"))?,
-        );
-        sweep_stale_staging(base, owner, dir.path());
-        Ok(Some(StagingDir { dir, _lock: lock }))
+        // Renamed: from here on `StagingDir` removes it, by its new name.
+        let _ = newborn.keep();
+        let staging = StagingDir { path, _lock: lock };
+        let owner = std::fs::symlink_metadata(&staging.path)
+            .map_err(io_error(&staging.path, "stat"))?
+            .uid();
+        sweep_stale_staging(base, owner, &staging.path);
+        Ok(Some(staging))
     }
 
     /// [`StagingDir::create_blocking`] on a blocking thread.
@@ -127,39 +132,41 @@ impl StagingDir {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 }
 
-/// How long a staging directory may be without its `.lock` before it
-/// counts as dead: creating one takes microseconds from `mkdir` to the
-/// lock's rename, so only a process killed in between leaves one so.
-/// Used only when the creator's liveness cannot be read
-/// ([`creator_is_gone`]).
-const STAGING_BIRTH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Whether the process whose ID is in a staging directory's name
-/// (`ferry-staging-<pid>-…`) is known to be gone
-/// ([`leftovers::process_is_gone`]). A directory without its `.lock` is
-/// then a birth cut short by a kill, and can go at once instead of after
-/// [`STAGING_BIRTH_GRACE`]; such a directory is empty, but a user
-/// reasonably expects the next copy to leave none behind.
-fn creator_is_gone(name: &str) -> bool {
-    name.strip_prefix(STAGING_PREFIX)
-        .and_then(|rest| rest.split_once('-'))
-        .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        .is_some_and(leftovers::process_is_gone)
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        // Best effort: what stays is a directory with a free `.lock`,
+        // which the next sweep takes.
+        let _ = remove_staging(&self.path);
+    }
 }
 
-/// Removes the staging directories in `base` that a dead ferry left: those
-/// named [`STAGING_PREFIX`]…, real directories (a symbolic link is never
-/// followed, nor removed), owned by `owner` and writable by no one else,
-/// holding a regular `.lock` file that no live process has locked (or, if
-/// the process died while creating it, no `.lock` yet and untouched for
-/// [`STAGING_BIRTH_GRACE`]). Anything else, others' files above all, is
-/// left alone; so is `keep` (the caller's own). Best effort: a directory
-/// that cannot be judged or removed stays, and the copy goes on. Returns
-/// what it removed.
+/// The process that made a staging directory being born, from its name
+/// (`ferry-staging-<pid>-<random>.new`); `None` for any other name.
+fn newborn_creator(name: &str) -> Option<u32> {
+    let (pid, _) = name
+        .strip_suffix(NEWBORN_SUFFIX)?
+        .strip_prefix(STAGING_PREFIX)?
+        .split_once('-')?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Removes the staging directories in `base` that a dead ferry left: real
+/// directories (a symbolic link is never followed, nor removed), owned by
+/// `owner` and writable by no one else, and either named [`STAGING_PREFIX`]…
+/// and holding a regular `.lock` that no live process has locked, or
+/// named …`.new` (a birth cut short) by a process that is gone and holding
+/// nothing but a `.lock` nobody holds ([`remove_newborn`]): the rule
+/// [`leftovers::sweep_dead_temp_files`] applies to files. Anything else,
+/// others' files above all, is left alone, and so is `keep` (the caller's
+/// own). Best effort: a directory that cannot be judged or removed stays,
+/// and the copy goes on. Returns what it removed.
 pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
@@ -167,11 +174,10 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
         return removed;
     };
     for entry in entries.flatten() {
-        if !entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
-        {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !name.starts_with(STAGING_PREFIX) {
             continue;
         }
         let dir = entry.path();
@@ -184,21 +190,18 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
         if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o022 != 0 {
             continue;
         }
-        let lock = match free_lock(&dir.join(STAGING_LOCK)) {
-            Lock::Free(file) => file,
-            Lock::Held => continue,
-            Lock::Missing => {
-                let unborn = creator_is_gone(&entry.file_name().to_string_lossy())
-                    || meta
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.elapsed().ok())
-                        .is_some_and(|age| age > STAGING_BIRTH_GRACE);
-                if unborn && remove_unborn_staging(&dir) {
-                    removed.push(dir);
-                }
-                continue;
+        if name.ends_with(NEWBORN_SUFFIX) {
+            if newborn_creator(&name).is_some_and(leftovers::process_is_gone)
+                && remove_newborn(&dir)
+            {
+                removed.push(dir);
             }
+            continue;
+        }
+        // Under its name a staging directory always has its `.lock`:
+        // without one it is not a ferry's, and nothing can be concluded.
+        let Lock::Free(lock) = free_lock(&dir.join(STAGING_LOCK)) else {
+            continue;
         };
         if remove_staging(&dir).is_ok() {
             removed.push(dir);
@@ -208,18 +211,31 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
     removed
 }
 
-/// Removes a staging directory whose creator died before its lock was in
-/// place: such a directory holds at most `.lock.new`. That file's lock is
-/// held while it goes, so a creator that is in fact alive (judged from
-/// another PID namespace) fails to take it and starts over; then the
-/// directory goes only if it is empty, so nothing its creator put in it
-/// since is touched.
-fn remove_unborn_staging(dir: &Path) -> bool {
-    let unlocked = dir.join(STAGING_UNLOCKED);
-    let held = match free_lock(&unlocked) {
+/// Removes a staging directory whose creator died while it was being
+/// born: such a directory holds at most its `.lock`, anything else and it
+/// stays. The lock is held while the lock file and then the directory go,
+/// so a creator that is in fact alive (judged from another PID namespace)
+/// fails to take it, or finds its directory gone when it renames it, and
+/// starts over under a new name.
+fn remove_newborn(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut only_the_lock = true;
+    for entry in entries {
+        match entry {
+            Ok(e) if e.file_name() == STAGING_LOCK => {}
+            _ => only_the_lock = false,
+        }
+    }
+    if !only_the_lock {
+        return false;
+    }
+    let lock = dir.join(STAGING_LOCK);
+    let held = match free_lock(&lock) {
         Lock::Held => return false,
         Lock::Free(file) => {
-            if std::fs::remove_file(&unlocked).is_err() {
+            if std::fs::remove_file(&lock).is_err() {
                 return false;
             }
             Some(file)

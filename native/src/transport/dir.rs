@@ -24,7 +24,8 @@ use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 use crate::fs::leftovers::{self, TEMP_PREFIX};
 use crate::fs::rollback::Rollback;
@@ -206,16 +207,8 @@ impl ImageDestination for DirDestination {
         format!("dir:{}", self.root.display())
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Preserve
-    }
-
-    fn supports_signatures(&self) -> bool {
-        true
+    fn capabilities(&self) -> Capabilities {
+        Kind::Dir.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {

@@ -46,7 +46,8 @@ use ferry_core::{Descriptor, Digest};
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
 use super::oci::blob_path;
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::staging::{self, StagingDir};
@@ -444,16 +445,8 @@ impl ImageDestination for DockerArchiveDestination {
         format!("docker-archive:{}", self.reference)
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        vec![mt::DOCKER_V2S2.into()]
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Decompress
-    }
-
-    fn supports_signatures(&self) -> bool {
-        false
+    fn capabilities(&self) -> Capabilities {
+        Kind::DockerArchive.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {

@@ -8,7 +8,7 @@ use ferry_core::Digest;
 
 use super::oci;
 use super::reference::Reference;
-use super::{BlobInfo, BlobStream, ImageDestination, LayerCompression, TransportError};
+use super::{BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, TransportError};
 
 /// A stand-in destination for `--dry-run`: it declares what the real
 /// destination would accept and which blobs it already has, reading only,
@@ -51,30 +51,12 @@ impl ImageDestination for DryRun {
         self.reference.to_string()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        match &self.reference {
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => Vec::new(),
-            Reference::Oci(_) | Reference::OciArchive(_) => vec![
-                ferry_core::media_type::OCI_MANIFEST.into(),
-                ferry_core::media_type::OCI_INDEX.into(),
-            ],
-            Reference::DockerArchive(_) => vec![ferry_core::media_type::DOCKER_V2S2.into()],
-        }
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        // What the real destination would ask for, so the plan matches.
-        match &self.reference {
-            Reference::Oci(_) | Reference::OciArchive(_) => LayerCompression::Compress,
-            Reference::DockerArchive(_) => LayerCompression::Decompress,
-            Reference::Dir(_) | Reference::Demo | Reference::Docker(_) => {
-                LayerCompression::Preserve
-            }
-        }
-    }
-
-    fn supports_signatures(&self) -> bool {
-        matches!(self.reference, Reference::Dir(_))
+    fn capabilities(&self) -> Capabilities {
+        // What the real destination would declare, so the plan matches.
+        self.reference
+            .kind()
+            .map(Kind::capabilities)
+            .unwrap_or_default()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
@@ -102,7 +84,7 @@ impl ImageDestination for DryRun {
         signatures: &[Vec<u8>],
         _i: Option<&Digest>,
     ) -> Result<(), TransportError> {
-        if !signatures.is_empty() && !self.supports_signatures() {
+        if !signatures.is_empty() && !self.capabilities().signatures {
             return Err(TransportError::Unsupported {
                 location: self.reference.to_string(),
                 reason: "the destination cannot store signatures (use --remove-signatures)".into(),

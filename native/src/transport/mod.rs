@@ -12,8 +12,14 @@
 //! 2. instance manifests ([`ImageDestination::put_manifest`] with
 //!    `Some(instance)`), then the top-level manifest (`None`);
 //! 3. signatures ([`ImageDestination::put_signatures`]), per instance and
-//!    for the top level;
+//!    for the top level, each after the manifest it signs (an instance's
+//!    come before the next instance's manifest, as in containers/image);
 //! 4. [`ImageDestination::commit`], exactly once, last.
+//!
+//! Order matters per manifest: a blob may follow an unrelated instance's
+//! manifest (a config made by converting a schema 1 image), never one
+//! naming it. `ferry::testing::Contract` states these rules as code, and
+//! its suite (`ferry::testing::contract`) runs against every destination.
 //!
 //! Nothing a destination writes may be visible as complete before `commit`
 //! where the format has a single point of truth (an OCI layout's
@@ -39,6 +45,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use ferry_core::Digest;
+pub use ferry_core::destination::{Capabilities, Kind};
 use ferry_core::retry::Failure;
 use tokio::io::AsyncRead;
 
@@ -100,15 +107,17 @@ impl BlobInfo {
     }
 }
 
-/// How a destination wants layers stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerCompression {
-    /// As they are.
-    Preserve,
-    /// Compressed (registries, OCI layouts).
-    Compress,
-    /// Uncompressed (docker-archive).
-    Decompress,
+/// What became of an attempt to mount a blob from another repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// The destination has the blob now; nothing need be copied.
+    Mounted,
+    /// Not tried: another registry, the same repository, or a
+    /// destination that cannot mount.
+    NotTried,
+    /// The registry would not mount it (why, in words); the blob must be
+    /// copied, as containers/image then copies it.
+    Refused { reason: String },
 }
 
 /// Why a transport operation failed. Each variant names the input.
@@ -319,8 +328,8 @@ pub trait ImageSource: Send + Sync {
 
 /// Writing an image.
 ///
-/// The questions (`supported_manifest_types`, `desired_layer_compression`,
-/// `supports_signatures`, `reference_digest`, `docker_reference`) may be
+/// The questions (`capabilities`, `reference_digest`, `docker_reference`)
+/// may be
 /// asked at any time. The writes come in this order, and an implementation
 /// may rely on it:
 /// 1. blobs: [`has_blob`](Self::has_blob), [`mount_blob`](Self::mount_blob)
@@ -338,15 +347,11 @@ pub trait ImageDestination: Send + Sync {
     /// The reference, for messages.
     fn reference(&self) -> String;
 
-    /// Manifest and list types it accepts, preferred first; empty means
-    /// any. Lists are accepted when a list type is among them.
-    fn supported_manifest_types(&self) -> Vec<String>;
-
-    /// How it wants layers stored.
-    fn desired_layer_compression(&self) -> LayerCompression;
-
-    /// Whether it can store signatures.
-    fn supports_signatures(&self) -> bool;
+    /// What it accepts (manifest types, layer compression, signatures):
+    /// its kind's entry in [`ferry_core::destination`]'s table, refined
+    /// only by configuration the destination holds (a registry's
+    /// lookaside storage).
+    fn capabilities(&self) -> Capabilities;
 
     /// The digest the destination reference names (`repo@sha256:…`), which
     /// what is written must match.
@@ -366,14 +371,15 @@ pub trait ImageDestination: Send + Sync {
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;
 
     /// Makes a blob of another repository on the same registry available
-    /// without copying it (`from` is `(api host, repository)`); false when
-    /// the destination cannot, and the blob must be copied.
+    /// without copying it (`from` is `(api host, repository)`). Unless it
+    /// is [`Mount::Mounted`], the blob must be copied; a refusal is not an
+    /// error of the copy.
     async fn mount_blob(
         &self,
         _info: &BlobInfo,
         _from: &(String, String),
-    ) -> Result<bool, TransportError> {
-        Ok(false)
+    ) -> Result<Mount, TransportError> {
+        Ok(Mount::NotTried)
     }
 
     /// Stores a blob from a stream, verifying its digest and size while
@@ -389,7 +395,7 @@ pub trait ImageDestination: Send + Sync {
     ) -> Result<(), TransportError>;
 
     /// Stores signatures for the top level or an instance. A destination
-    /// whose [`supports_signatures`](Self::supports_signatures) is false
+    /// whose [`capabilities`](Self::capabilities) exclude signatures
     /// refuses any here, saying why, without writing anything; the engine
     /// asks it so before the first blob. The default is that refusal:
     /// nothing to store is fine, anything else is [`refused`](Self::refused).

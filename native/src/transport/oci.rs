@@ -29,7 +29,8 @@ use ferry_core::reference::transport::{self, Image, PathReference};
 use ferry_core::{Descriptor, Digest};
 
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::leftovers;
@@ -282,16 +283,8 @@ impl ImageDestination for OciDestination {
         format!("oci:{}", self.reference)
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        vec![mt::OCI_MANIFEST.into(), mt::OCI_INDEX.into()]
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Compress
-    }
-
-    fn supports_signatures(&self) -> bool {
-        false
+    fn capabilities(&self) -> Capabilities {
+        Kind::Oci.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {

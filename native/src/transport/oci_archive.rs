@@ -30,7 +30,8 @@ use ferry_core::{Digest, List};
 use super::archive::{self, Limits, Member, TarArchive};
 use super::oci::{LayoutReference, OciDestination};
 use super::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, LayerCompression, TransportError, io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
+    io_error,
 };
 use crate::fs::atomic::Durability;
 use crate::fs::leftovers::TEMP_PREFIX;
@@ -216,16 +217,8 @@ impl ImageDestination for OciArchiveDestination {
         format!("oci-archive:{}", self.reference)
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        self.layout.supported_manifest_types()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        self.layout.desired_layer_compression()
-    }
-
-    fn supports_signatures(&self) -> bool {
-        false
+    fn capabilities(&self) -> Capabilities {
+        Kind::OciArchive.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{ImageDestination, ImageSource, TransportError};
+use super::{ImageDestination, ImageSource, Kind, TransportError};
 use super::{dir, docker_archive, oci, oci_archive, registry};
 
 /// A parsed image reference, skopeo's `transport:rest`.
@@ -26,6 +26,18 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// The kind of destination it names (none for `demo:`, a source only).
+    pub fn kind(&self) -> Option<Kind> {
+        Some(match self {
+            Reference::Dir(_) => Kind::Dir,
+            Reference::Oci(_) => Kind::Oci,
+            Reference::OciArchive(_) => Kind::OciArchive,
+            Reference::DockerArchive(_) => Kind::DockerArchive,
+            Reference::Docker(_) => Kind::Docker,
+            Reference::Demo => return None,
+        })
+    }
+
     /// Parses `transport:rest`.
     pub fn parse(input: &str) -> Result<Self, TransportError> {
         let invalid = |reason: &str| TransportError::InvalidReference {

@@ -1,5 +1,5 @@
 //! The native side of the parity suite: every conformance case through
-//! `ferry_core::api::call`, one JSON line per case.
+//! `ferry_api::call`, one JSON line per case.
 //!
 //! The calls are the ones in `tests/parity/operations.json`; the other
 //! runtimes (the npm package under Node, in Chromium, in workerd) make the
@@ -63,7 +63,7 @@ fn run() -> Result<(), String> {
             if i > 0 {
                 out.write_all(b",").map_err(write_error)?;
             }
-            let answer = ferry_core::api::call(op, &case.bytes, args);
+            let answer = ferry_api::call(op, &case.bytes, args);
             out.write_all(answer.as_bytes()).map_err(write_error)?;
         }
         out.write_all(b"]}\n").map_err(write_error)?;
@@ -103,13 +103,13 @@ fn bench() -> Result<(), String> {
     };
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     for op in ["digest", "inspect"] {
-        let first = ferry_core::api::call(op, &bytes, "");
+        let first = ferry_api::call(op, &bytes, "");
         if !first.starts_with("{\"ok\":") {
             return Err(format!("{op} failed on {path}: {first}"));
         }
         let start = std::time::Instant::now();
         for _ in 0..iterations {
-            std::hint::black_box(ferry_core::api::call(op, std::hint::black_box(&bytes), ""));
+            std::hint::black_box(ferry_api::call(op, std::hint::black_box(&bytes), ""));
         }
         let ns = start.elapsed().as_nanos() / u128::from(iterations.max(1));
         println!(

@@ -153,17 +153,19 @@ fn ferry() -> Command {
 }
 
 /// Runs `skopeo --insecure-policy ARGS…` (Debian's skopeo 1.9.3), killed
-/// after 300 s at the latest.
+/// after 300 s at the latest. The registry tests use skopeo as a peer, so
+/// a missing skopeo fails them ([`crate::skopeo::require`]).
 pub fn skopeo<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    crate::skopeo::require("a registry test that runs skopeo as the peer client");
     Command::new("timeout")
         .args([
             "--kill-after=10",
             &SKOPEO_TIMEOUT_SECS.to_string(),
-            "skopeo",
+            crate::skopeo::PROGRAM,
             "--insecure-policy",
         ])
         .args(args)

@@ -1,4 +1,4 @@
-//! ferry-core's JSON facade ([`ferry_core::api::call`]) behind a C ABI.
+//! ferry-core's JSON facade ([`ferry_api::call`]) behind a C ABI.
 //!
 //! wasm-bindgen's output needs its JavaScript glue; hosts such as wasmtime
 //! call plain exports over linear memory instead. The protocol, with no
@@ -45,7 +45,7 @@ pub extern "C" fn ferry_buffer(slot: u32, len: u32) -> *mut u8 {
 #[unsafe(no_mangle)]
 pub extern "C" fn ferry_call() -> u32 {
     let answer = INPUTS.with_borrow(|[op, bytes, args]| {
-        ferry_core::api::call(
+        ferry_api::call(
             &String::from_utf8_lossy(op),
             bytes,
             &String::from_utf8_lossy(args),

@@ -10,7 +10,9 @@ use ferry_core::registry::response::{self, Outcome};
 
 use super::http::{error_body, header, http_error};
 use super::{Registry, lookaside};
-use crate::transport::{BlobInfo, BlobStream, ImageDestination, LayerCompression, TransportError};
+use crate::transport::{
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, Mount, TransportError,
+};
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
 /// streaming PATCH and a closing PUT, as registries expect for big content.
@@ -22,31 +24,16 @@ impl ImageDestination for Registry {
         self.location()
     }
 
-    fn supported_manifest_types(&self) -> Vec<String> {
-        [
-            mt::OCI_MANIFEST,
-            mt::DOCKER_V2S2,
-            mt::OCI_INDEX,
-            mt::DOCKER_LIST,
-            mt::DOCKER_V2S1_SIGNED,
-            mt::DOCKER_V2S1,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    }
-
-    fn desired_layer_compression(&self) -> LayerCompression {
-        LayerCompression::Compress
-    }
-
-    fn supports_signatures(&self) -> bool {
-        // Only through a file:// lookaside staging location: distribution
-        // has no signature API. Otherwise put_signatures says why not.
-        self.options
+    fn capabilities(&self) -> Capabilities {
+        // Signatures only through a file:// lookaside staging location:
+        // distribution has no signature API. Otherwise put_signatures says
+        // why not.
+        let signatures = self
+            .options
             .lookaside
             .base(&self.reference, Purpose::Write)
-            .is_some_and(|base| decide::location(&base, Purpose::Write).is_ok())
+            .is_some_and(|base| decide::location(&base, Purpose::Write).is_ok());
+        Kind::Docker.capabilities().with_signatures(signatures)
     }
 
     fn reference_digest(&self) -> Option<String> {
@@ -69,8 +56,10 @@ impl ImageDestination for Registry {
             200..=299 => Ok(Some(
                 // distribution always sends the length; without it the
                 // descriptor's word is taken (its size is informational).
-                response
-                    .content_length()
+                // The header, not `content_length()`: reqwest gives a HEAD
+                // response's (empty) body length, 0, as Go does not.
+                header(&response, "content-length")
+                    .and_then(|n| n.parse::<u64>().ok())
                     .or(info.size.and_then(|s| u64::try_from(s).ok()))
                     .unwrap_or_default(),
             )),
@@ -85,26 +74,69 @@ impl ImageDestination for Registry {
         &self,
         info: &BlobInfo,
         from: &(String, String),
-    ) -> Result<bool, TransportError> {
+    ) -> Result<Mount, TransportError> {
+        use response::{MountAnswer, mount_answer};
         let (host, repository) = from;
         if host != self.reference.api_host() || *repository == self.reference.path() {
-            return Ok(false);
+            return Ok(Mount::NotTried);
         }
         // The token must cover pulling from the other repository too.
+        let scope = auth::repository_scope(repository, false);
         self.extra_scopes
             .lock()
             .map_err(|_| self.poisoned())?
-            .push(auth::repository_scope(repository, false));
+            .push(scope.clone());
         let url = self.url(&format!(
             "blobs/uploads/?mount={}&from={repository}",
             info.digest
         ));
-        let response = self.send("mounting a blob", |http| http.post(&url)).await?;
-        match response.status().as_u16() {
-            201 => Ok(true),
-            // The registry opened an ordinary upload instead; let it lapse.
-            202 => Ok(false),
-            _ => Ok(false),
+        // Whatever goes wrong, containers/image uploads the blob instead,
+        // and so does ferry; the refusal is reported, not swallowed.
+        let refused = |reason: String| -> Result<Mount, TransportError> {
+            // A scope the registry would not grant must not spoil the
+            // tokens later requests ask for (containers/image asks for it
+            // for the mount alone).
+            let mut scopes = self.extra_scopes.lock().map_err(|_| self.poisoned())?;
+            if let Some(i) = scopes.iter().rposition(|s| *s == scope) {
+                scopes.remove(i);
+            }
+            Ok(Mount::Refused { reason })
+        };
+        let response = match self.send("mounting a blob", |http| http.post(&url)).await {
+            Ok(response) => response,
+            Err(e) => return refused(e.to_string()),
+        };
+        match mount_answer(response.status().as_u16()) {
+            MountAnswer::Mounted => Ok(Mount::Mounted),
+            MountAnswer::UploadStarted => {
+                // Cancel the upload the registry opened; if that fails, the
+                // registry lets it lapse.
+                if let Some(location) = header(&response, "location") {
+                    let location =
+                        if location.starts_with("http://") || location.starts_with("https://") {
+                            location
+                        } else {
+                            format!("{}{location}", self.base)
+                        };
+                    let _ = self
+                        .send("cancelling the upload a mount started", |http| {
+                            http.delete(&location)
+                        })
+                        .await;
+                }
+                refused(format!(
+                    "the registry started an upload instead of mounting it from {repository}"
+                ))
+            }
+            MountAnswer::Refused => {
+                let error = self
+                    .failure(
+                        &format!("mounting blob {} from {repository}", info.digest),
+                        response,
+                    )
+                    .await;
+                refused(error.to_string())
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! One JSON-in, JSON-out entry point over the core, for every runtime.
+//! ferry-api: one JSON-in, JSON-out entry point over ferry-core, for every
+//! runtime.
 //!
 //! [`call`] takes an operation name, the document's bytes and the
 //! operation's arguments as a JSON object, and answers with one line of
@@ -16,7 +17,7 @@
 //!
 //! | operation | arguments | `ok` value |
 //! |---|---|---|
-//! | `digest` | none | the manifest digest (`sha256:…`); refuses non-JSON |
+//! | `digest` | none | the manifest digest (`sha256:…`) as containers/image's `manifest.Digest` computes it: of any bytes, or of the signed payload for signed schema 1 (an error when that cannot be recovered); `validate` is the strict check |
 //! | `detectMediaType` | none | containers/image's guess, `""` when none fits |
 //! | `inspect` | `mediaType`: read as this type (optional) | [`inspect::Inspection`] |
 //! | `validate` | none | [`validate::Report`] plus `valid` |
@@ -41,6 +42,17 @@
 //! Arguments are a JSON object (an empty string means `{}`; `null` members
 //! count as absent). Member names are exact, and unknown or repeated ones
 //! are refused, so a misspelt option fails loudly instead of being ignored.
+//!
+//! **The wire**: every member name of every answer is camelCase (the one
+//! exception is a document's own keys that an answer repeats: a platform's
+//! `os.version` and `os.features`, annotations). `wire.d.ts`, beside this
+//! crate's `Cargo.toml`, declares every answer in TypeScript; the npm
+//! package ships it, and `tests/wire.rs` checks it against the answers to
+//! every operation over the conformance cases, key by key.
+
+#![no_std]
+
+extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -48,15 +60,15 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use crate::choose::{self, ChooseOptions, Verdict};
-use crate::json::{self, Object, Value};
-use crate::list::{ConvertOptions, ListKind, Loss};
-use crate::plan::{
-    self, CopyOptions, Destination, ImageContext, Selection, Unselected, compression,
-};
-use crate::platform::Platform;
-use crate::reference::{self, Named};
-use crate::{List, inspect, manifest, media_type, validate};
+use ferry_core::choose::{self, ChooseOptions, Verdict};
+use ferry_core::copy::{self, Copy, Need};
+use ferry_core::destination::{Capabilities, Kind};
+use ferry_core::json::{self, Object, Value};
+use ferry_core::list::{ConvertOptions, ListKind, Loss};
+use ferry_core::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
+use ferry_core::platform::Platform;
+use ferry_core::reference::{self, Named};
+use ferry_core::{List, inspect, manifest, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
 pub const OPERATIONS: [&str; 9] = [
@@ -279,7 +291,7 @@ fn platform(text: &str) -> Result<Platform, Failure> {
 
 fn digest(input: &[u8], args: Args<'_>) -> Answer {
     args.only(&[])?;
-    let digest = manifest::digest_document(input).map_err(Failure::message)?;
+    let digest = manifest::digest(input).map_err(Failure::message)?;
     ok(digest.as_str())
 }
 
@@ -394,44 +406,10 @@ const PLAN_OPTIONS: [&str; 6] = [
     "preserveDigests",
 ];
 
-/// What each destination transport declares about itself; native
-/// transports answer the same from `supported_manifest_types` and
-/// `desired_layer_compression` (the web inspector's tests compare this
-/// table with `ferry copy --dry-run` to each kind).
-fn destination_kind(
-    kind: &str,
-    args: &Args<'_>,
-) -> Result<(Vec<String>, compression::Desired), Failure> {
-    use compression::Desired;
-    let types = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
-    Ok(match kind {
-        "dir" => (Vec::new(), Desired::Preserve),
-        "oci" | "oci-archive" => (
-            types(&[media_type::OCI_MANIFEST, media_type::OCI_INDEX]),
-            Desired::Compress,
-        ),
-        "docker-archive" => (types(&[media_type::DOCKER_V2S2]), Desired::Decompress),
-        "docker" => (
-            types(&[
-                media_type::OCI_MANIFEST,
-                media_type::DOCKER_V2S2,
-                media_type::OCI_INDEX,
-                media_type::DOCKER_LIST,
-                media_type::DOCKER_V2S1_SIGNED,
-                media_type::DOCKER_V2S1,
-            ]),
-            Desired::Compress,
-        ),
-        other => {
-            return Err(args.fail(alloc::format!(
-                "options.destination.kind: {other:?} is not dir, oci, oci-archive, docker-archive or docker"
-            )));
-        }
-    })
-}
-
-/// `options.destination`: a transport kind, or its capabilities spelt out.
-fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
+/// `options.destination`: a transport kind (its entry in
+/// [`ferry_core::destination`]'s table, which the native transports answer
+/// with too), or its capabilities spelt out.
+fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
     let d = o.object("destination", "options.destination.")?.only(&[
         "kind",
         "supportedTypes",
@@ -445,11 +423,15 @@ fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
                 "options.destination: kind already says what the destination accepts; leave out supportedTypes and layerCompression",
             ));
         }
-        let (supported_types, layer_compression) = destination_kind(&kind, &d)?;
-        return Ok(Destination {
-            supported_types,
+        let kind = Kind::from_name(&kind).ok_or_else(|| {
+            d.fail(alloc::format!(
+                "options.destination.kind: {kind:?} is not dir, oci, oci-archive, docker-archive or docker"
+            ))
+        })?;
+        return Ok(copy::Destination {
+            capabilities: kind.capabilities(),
             reference_digest,
-            layer_compression,
+            docker_reference: None,
         });
     }
     let layer_compression = match d.string("layerCompression")?.as_deref() {
@@ -462,10 +444,15 @@ fn destination(o: &Args<'_>) -> Result<Destination, Failure> {
             )));
         }
     };
-    Ok(Destination {
-        supported_types: d.strings("supportedTypes")?,
+    Ok(copy::Destination {
+        capabilities: Capabilities {
+            manifest_types: d.strings("supportedTypes")?,
+            layer_compression,
+            signatures: false,
+            digested_references: reference_digest.is_some(),
+        },
         reference_digest,
-        layer_compression,
+        docker_reference: None,
     })
 }
 
@@ -473,6 +460,9 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
     let args = args.only(&["options"])?;
     let o = args.object("options", "options.")?.only(&PLAN_OPTIONS)?;
     let destination = destination(&o)?;
+    let destination = destination
+        .capabilities
+        .plan_destination(destination.reference_digest);
     let options = CopyOptions {
         // A single image is copied whatever the selection says.
         selection: Selection::All,
@@ -565,7 +555,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     struct CopyAnswer<'a> {
         /// `None` until every nested list is given.
         top: Option<TopAnswer<'a>>,
-        images: &'a [plan::ImagePlan],
+        images: Vec<&'a plan::ImagePlan>,
         missing: &'a [String],
         summary: Option<plan::CopyPlan>,
     }
@@ -599,17 +589,12 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     let signed_instances = o.strings("signedInstances")?;
     if let Some(bad) = signed_instances
         .iter()
-        .find(|d| crate::Digest::parse(d).is_err())
+        .find(|d| ferry_core::Digest::parse(d).is_err())
     {
         return Err(o.fail(alloc::format!(
             "\"options.signedInstances\": {bad:?} is not a digest"
         )));
     }
-    let top = plan::Top {
-        bytes: input,
-        media_type: &media_type,
-        has_signatures,
-    };
     // Looked up once per manifest: an index, so thousands of instances do
     // not make thousands of scans (the first member of a name wins, as in
     // `Object::get_exact`).
@@ -622,124 +607,76 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         let found = given.get(digest).map(|&i| &members[i].value);
         instances.string_value(digest, found)
     };
-    // Nested lists come in `instances` too; the plan waits for them.
-    let mut tree = plan::nested_lists(&top, &options).map_err(Failure::message)?;
-    if let Some(tree) = &mut tree {
-        loop {
-            let mut ready = Vec::new();
-            for wanted in tree.wanted() {
-                if let Some(text) = lookup(&wanted.digest)? {
-                    ready.push((wanted.digest.clone(), text));
-                }
-            }
-            if ready.is_empty() {
-                break;
-            }
-            for (digest, text) in ready {
-                tree.provide(&digest, text.as_bytes(), "")
-                    .map_err(Failure::message)?;
-            }
-        }
-        if !tree.is_complete() {
-            let missing: Vec<String> = tree.wanted().iter().map(|w| w.digest.clone()).collect();
-            return ok(CopyAnswer {
-                top: None,
-                images: &[],
-                missing: &missing,
-                summary: None,
-            });
-        }
-    }
-    let top_plan = plan::plan_top_nested(
-        &top,
-        tree.as_ref(),
-        &signed_instances,
-        &destination,
-        &options,
-    )
-    .map_err(Failure::message)?;
-
-    // The images to plan: (digest, media type from the list, list digest, in a list).
-    let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
-    match &top_plan {
-        plan::TopPlan::Image => {}
-        plan::TopPlan::Instance {
-            list_digest,
-            choice,
-            entry,
-        } => {
-            wanted.push((
-                choice.digest.clone(),
-                entry.media_type.clone(),
-                Some(list_digest.to_string()),
-                false,
-            ));
-        }
-        plan::TopPlan::List(list_plan) => {
-            for entry in list_plan.instances_to_copy() {
-                wanted.push((
-                    entry.digest_text.clone(),
-                    entry.media_type.clone(),
-                    None,
-                    true,
-                ));
-            }
-        }
-    }
-    let mut images = Vec::new();
-    let mut missing = Vec::new();
-    if matches!(top_plan, plan::TopPlan::Image) {
-        images.push(
-            plan::plan_image(
-                input,
-                &media_type,
-                has_signatures,
-                &destination,
-                &options,
-                ImageContext {
-                    list_digest: None,
-                    in_list: false,
+    // The copy machine `ferry copy --dry-run` drives, answered from the
+    // manifests given. Signatures are known only to exist: a dry run
+    // never writes them, so one empty signature stands for them.
+    let signed = |yes: bool| {
+        copy::Answer::Signatures(if yes {
+            alloc::vec![Vec::new()]
+        } else {
+            Vec::new()
+        })
+    };
+    let mut copy =
+        Copy::plan(input.to_vec(), media_type, destination, options).map_err(Failure::message)?;
+    let missing = loop {
+        let answers = match copy.poll() {
+            Need::NestedList { digest } => alloc::vec![match lookup(digest.as_str())? {
+                Some(text) => copy::Answer::Manifest {
+                    bytes: text.as_bytes().to_vec(),
+                    media_type: String::new(),
                 },
-            )
-            .map_err(Failure::message)?,
-        );
-    }
-    for (digest, entry_type, list_digest, in_list) in &wanted {
-        let Some(text) = lookup(digest)? else {
-            missing.push(digest.clone());
-            continue;
+                None => copy::Answer::Missing,
+            }],
+            Need::Instance { digest } => {
+                let digest = digest.as_str();
+                alloc::vec![match lookup(digest)? {
+                    Some(text) => {
+                        // The manifest digest (of the signed payload for
+                        // signed schema 1), as list entries name it. Only
+                        // sha256 is checked: hashing sha512 here would cost
+                        // the WebAssembly module about 10 KiB.
+                        let actual = manifest::digest(text.as_bytes()).map_err(|e| {
+                            Failure::message(alloc::format!(
+                                "the manifest given for instance {digest}: {e}"
+                            ))
+                        })?;
+                        if actual.as_str() != digest {
+                            return Err(Failure::message(alloc::format!(
+                                "the manifest given for instance {digest} does not match that digest (it is {actual})"
+                            )));
+                        }
+                        copy::Answer::Manifest {
+                            bytes: text.as_bytes().to_vec(),
+                            media_type: String::new(),
+                        }
+                    }
+                    None => copy::Answer::Missing,
+                }]
+            }
+            Need::Signatures { instance: None } => alloc::vec![signed(has_signatures)],
+            Need::Signatures {
+                instance: Some(digest),
+            } => alloc::vec![signed(
+                signed_instances.iter().any(|s| s == digest.as_str())
+            )],
+            // Planning refuses nothing a destination would refuse itself.
+            Need::RefuseSignatures { .. } => alloc::vec![copy::Answer::Done],
+            Need::Unavailable { missing } => break missing,
+            _ => break Vec::new(),
         };
-        // The manifest digest (of the signed payload for signed schema 1),
-        // as list entries name it. Only sha256 is checked: hashing sha512
-        // here would cost the WebAssembly module about 10 KiB.
-        let actual = manifest::digest(text.as_bytes()).map_err(|e| {
-            Failure::message(alloc::format!(
-                "the manifest given for instance {digest}: {e}"
-            ))
-        })?;
-        if actual.as_str() != digest {
-            return Err(Failure::message(alloc::format!(
-                "the manifest given for instance {digest} does not match that digest (it is {actual})"
-            )));
+        for answer in answers {
+            copy.handle(answer).map_err(Failure::message)?;
         }
-        images.push(
-            plan::plan_image(
-                text.as_bytes(),
-                entry_type,
-                signed_instances.contains(digest),
-                &destination,
-                &options,
-                ImageContext {
-                    list_digest: list_digest.as_deref(),
-                    in_list: *in_list,
-                },
-            )
-            .map_err(Failure::message)?,
-        );
-    }
-    let summary = missing
-        .is_empty()
-        .then(|| plan::summarize(&top_plan, input, &images, &[]));
+    };
+    let Some(top_plan) = copy.top_plan() else {
+        return ok(CopyAnswer {
+            top: None,
+            images: Vec::new(),
+            missing: &missing,
+            summary: None,
+        });
+    };
     let mut top = TopAnswer {
         kind: "image",
         list_digest: None,
@@ -750,7 +687,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         cannot_modify: None,
         nested: None,
     };
-    match &top_plan {
+    match top_plan {
         plan::TopPlan::Image => {}
         plan::TopPlan::Instance {
             list_digest,
@@ -784,9 +721,9 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     }
     ok(CopyAnswer {
         top: Some(top),
-        images: &images,
+        images: copy.images(),
         missing: &missing,
-        summary,
+        summary: copy.summary().cloned(),
     })
 }
 
@@ -848,12 +785,68 @@ mod tests {
         );
     }
 
+    /// sha256 of the bytes, as `call` answers it.
+    fn sha256_answer(bytes: &[u8]) -> String {
+        alloc::format!(r#"{{"ok":"{}"}}"#, ferry_core::Digest::sha256_of(bytes))
+    }
+
     #[test]
-    fn digest_of_non_json_is_an_error_with_the_cores_message() {
-        let answer = call("digest", b"not json", "{}");
-        assert!(
-            answer.starts_with(r#"{"error":"not a manifest: not valid JSON"#),
-            "{answer}"
+    fn digest_of_bytes_that_are_no_manifest_is_their_sha256() {
+        // containers/image's manifest.Digest hashes whatever it is given.
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"not json",
+            b"   ",
+            b"{\"schemaVersion\":2} trailing",
+            b"\xef\xbb\xbf{\"schemaVersion\":2}",
+            b"\xff\xfe\x00",
+        ];
+        for bytes in cases {
+            assert_eq!(call("digest", bytes, ""), sha256_answer(bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn digest_of_signed_schema1_is_its_payloads() {
+        let signed = include_bytes!("../../core/tests/fixtures/plan/v2s1-signed.json");
+        let payload = manifest::jws::payload(signed).unwrap();
+        assert_eq!(call("digest", signed, ""), sha256_answer(&payload));
+        assert_ne!(call("digest", signed, ""), sha256_answer(signed));
+    }
+
+    #[test]
+    fn inspect_describes_signed_schema1_whose_signatures_are_malformed() {
+        let doc = include_bytes!("../../core/tests/fixtures/schema1-keys/jwk-null.json");
+        let answer: serde_json::Value = serde_json::from_str(&call("inspect", doc, "")).unwrap();
+        let inspection = &answer["ok"];
+        assert_eq!(
+            inspection["mediaType"],
+            "application/vnd.docker.distribution.manifest.v1+prettyjws"
+        );
+        assert_eq!(inspection["layers"].as_array().unwrap().len(), 1);
+        assert_eq!(inspection["digest"], serde_json::Value::Null);
+        let diagnostics = inspection["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0]["pointer"], "/signatures");
+        assert_eq!(diagnostics[0]["severity"], "error");
+        assert_eq!(
+            diagnostics[0]["message"],
+            "the manifest digest cannot be computed: public key of /signatures/0: \"kty\" value not specified"
+        );
+    }
+
+    #[test]
+    fn inspect_has_no_diagnostics_member_when_there_are_none() {
+        let answer = call("inspect", INDEX, "");
+        assert!(!answer.contains("diagnostics"), "{answer}");
+    }
+
+    #[test]
+    fn digest_of_signed_schema1_with_malformed_signatures_is_an_error() {
+        let doc = br#"{"schemaVersion":1,"signatures":[{"protected":"!"}]}"#;
+        assert_eq!(
+            call("digest", doc, ""),
+            r#"{"error":"invalid base64url at /signatures/0/protected"}"#
         );
     }
 
@@ -920,7 +913,7 @@ mod tests {
     const IMAGE: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef","size":1024}]}"#;
 
     fn index_of(image: &str) -> String {
-        let digest = crate::Digest::sha256_of(image.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(image.as_bytes());
         alloc::format!(
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
             image.len()
@@ -939,7 +932,7 @@ mod tests {
             answer.starts_with(r#"{"ok":{"top":{"kind":"instance","#),
             "{answer}"
         );
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         assert!(
             answer.contains(&alloc::format!(r#""images":[],"missing":["{digest}"]"#)),
             "{answer}"
@@ -950,7 +943,7 @@ mod tests {
     #[test]
     fn plan_copy_with_the_instance_summarizes_as_dry_run_does() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let args = alloc::format!(
             r#"{{"options":{{"destination":{{"kind":"oci"}}}},"instances":{{"{digest}":{}}}}}"#,
             serde_json::to_string(IMAGE).unwrap()
@@ -969,7 +962,7 @@ mod tests {
     #[test]
     fn plan_copy_chooses_instances_by_platform_as_platform_lists_do() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let plan = |platforms: &str| {
             call(
                 "planCopy",
@@ -1000,7 +993,7 @@ mod tests {
     #[test]
     fn plan_copy_knows_which_instances_are_signed() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let plan = |kind: &str, signed: &str| {
             call(
                 "planCopy",
@@ -1040,33 +1033,33 @@ mod tests {
         // signatures; use --remove-signatures).
         let converted = plan("docker-archive", "[]");
         assert!(
-            converted.contains(r#""needs_conversion":true"#),
+            converted.contains(r#""needsConversion":true"#),
             "{converted}"
         );
         let unconverted = plan("docker-archive", &signed);
         assert!(
-            unconverted.contains(r#""needs_conversion":false"#),
+            unconverted.contains(r#""needsConversion":false"#),
             "{unconverted}"
         );
     }
 
     #[test]
     fn plan_copy_asks_for_nested_lists_then_their_images_and_counts_them() {
-        const TOP: &str = include_str!("../tests/fixtures/plan/nested-index.json");
-        const CHILD: &str = include_str!("../tests/fixtures/plan/nested-child.json");
+        const TOP: &str = include_str!("../../core/tests/fixtures/plan/nested-index.json");
+        const CHILD: &str = include_str!("../../core/tests/fixtures/plan/nested-child.json");
         const IMAGES: [&str; 3] = [
-            include_str!("../tests/fixtures/plan/amd64.json"),
-            include_str!("../tests/fixtures/plan/arm64.json"),
-            include_str!("../tests/fixtures/plan/arm-v7.json"),
+            include_str!("../../core/tests/fixtures/plan/amd64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
         ];
-        let child = crate::Digest::sha256_of(CHILD.as_bytes());
+        let child = ferry_core::Digest::sha256_of(CHILD.as_bytes());
         let plan = |given: &[&str]| {
             let members: Vec<String> = given
                 .iter()
                 .map(|text| {
                     alloc::format!(
                         "\"{}\":{}",
-                        crate::Digest::sha256_of(text.as_bytes()),
+                        ferry_core::Digest::sha256_of(text.as_bytes()),
                         serde_json::to_string(text).unwrap()
                     )
                 })
@@ -1110,7 +1103,7 @@ mod tests {
     #[test]
     fn plan_copy_refuses_a_manifest_that_does_not_match_its_digest() {
         let index = index_of(IMAGE);
-        let digest = crate::Digest::sha256_of(IMAGE.as_bytes());
+        let digest = ferry_core::Digest::sha256_of(IMAGE.as_bytes());
         let args = alloc::format!(r#"{{"instances":{{"{digest}":"{{}}"}}}}"#);
         let answer = call("planCopy", index.as_bytes(), &args);
         assert!(

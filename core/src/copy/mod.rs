@@ -1,0 +1,1722 @@
+//! A whole copy as a state machine that performs no I/O.
+//!
+//! [`Copy`] holds every decision of `ferry copy` (and of its dry run, and
+//! of the facade's `planCopy`): which lists and instances to read, what
+//! the top level means, which blobs move and in which form, each once,
+//! which manifest type to try after the destination refuses one, when a
+//! list form that would invent platforms is refused, what schema 1 is
+//! written as, where signatures go and what the summary says. A driver
+//! asks it what it needs next ([`Copy::poll`]), performs that (reads,
+//! writes, transfers), and hands the result back ([`Copy::handle`]), as
+//! quinn's `Connection` is driven by its endpoint. The native engine
+//! drives it with transports; a dry run is the same machine fed with
+//! answers instead of I/O, and stops once the transfers are settled
+//! ([`Copy::summary`]).
+//!
+//! The conversation follows the destination contract: nested lists and
+//! their signatures; the top level's signatures (unless one instance is
+//! taken out of the list); the instances and their signatures; a refusal
+//! of signatures the destination cannot store, before anything is
+//! written; every blob transfer at once ([`Need::Transfer`], answered per
+//! blob in any order, so the driver may run them concurrently); then each
+//! image manifest (with the small reads and writes a conversion needs, and
+//! its signatures), the nested lists, the top-level list, the top level's
+//! signatures, and the commit.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::destination::Capabilities;
+use crate::digest::{Digest, DigestError};
+use crate::list::{ConvertOptions, InstanceUpdate, List, LossKind, Tree};
+use crate::manifest::convert::{self, ConvertError, Schema1Inputs};
+use crate::manifest::edit::{self, EditError, LayerUpdate};
+use crate::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
+use crate::manifest::{self, Descriptor, Manifest, SizeMismatch};
+use crate::media_type as mt;
+use crate::plan::compression::BlobOperation;
+use crate::plan::{
+    self, BlobTransfer, CopiedInstance, CopyOptions, CopyPlan, ImageContext, ImagePlan,
+    ListCandidate, PlanError, Top, TopPlan,
+};
+
+/// What the copy writes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destination {
+    /// Its kind's entry in [`crate::destination`]'s table (refined, for a
+    /// registry, by its lookaside configuration).
+    pub capabilities: Capabilities,
+    /// The digest its reference names (`repo@sha256:…`), which what is
+    /// written must match.
+    pub reference_digest: Option<String>,
+    /// For a registry: the repository path and tag (empty when none) that
+    /// a Docker schema 1 manifest written there names.
+    pub docker_reference: Option<(String, String)>,
+}
+
+/// Whether the copy writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads, moves blobs, writes manifests and signatures, commits.
+    Copy,
+    /// Reads, asks about blobs, and stops once the transfers are answered
+    /// ([`BlobOutcome::Present`] or [`BlobOutcome::Absent`]) with the
+    /// summary ([`Copy::summary`]); writes nothing.
+    DryRun,
+    /// Reads manifests only, for a destination that has none of the blobs
+    /// yet, and stops with the summary: no [`Need::Transfer`], so blob
+    /// digests are never used as names and need not be ones ferry can
+    /// fetch (the facade's `planCopy`).
+    Plan,
+}
+
+/// What the copy needs done next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// The manifest of a list nested in the top-level list:
+    /// [`Answer::Manifest`] (or [`Answer::Missing`] when the driver only
+    /// has some manifests at hand).
+    NestedList { digest: Digest },
+    /// The signatures of the top level (`None`), a nested list or an
+    /// instance: [`Answer::Signatures`].
+    Signatures { instance: Option<Digest> },
+    /// The manifest of an image to copy, named by a list entry:
+    /// [`Answer::Manifest`] (or [`Answer::Missing`]).
+    Instance { digest: Digest },
+    /// Signatures the destination cannot store are to be copied: ask it to
+    /// take them, so that it refuses saying why (and which configuration
+    /// would let it), before anything is written; [`Answer::Done`] if it
+    /// does not refuse after all.
+    RefuseSignatures {
+        signatures: Vec<Vec<u8>>,
+        instance: Option<Digest>,
+    },
+    /// Move these blobs, in any order, at once: [`Answer::Blob`] for each
+    /// (by its `id`). A task with `check` is asked about at the
+    /// destination first and skipped if there.
+    Transfer(Vec<BlobTask>),
+    /// A config blob from the source, whole (to build a schema 1
+    /// manifest): [`Answer::Config`].
+    Config {
+        digest: Digest,
+        size: i64,
+        media_type: String,
+    },
+    /// Store this small blob unless the destination has it:
+    /// [`Answer::Done`].
+    PutBlob {
+        digest: Digest,
+        media_type: String,
+        bytes: Vec<u8>,
+        /// What it is, for messages: "the converted config", "the empty
+        /// layer".
+        what: &'static str,
+    },
+    /// Sign this schema 1 manifest: [`Answer::Signed`].
+    Sign { unsigned: Vec<u8> },
+    /// Write a manifest: [`Answer::Written`], or [`Answer::Rejected`] when
+    /// the destination refuses its type (the machine then decides what to
+    /// try next).
+    WriteManifest {
+        bytes: Vec<u8>,
+        media_type: String,
+        /// Its manifest digest.
+        digest: Digest,
+        /// `Some(digest)` for an instance or nested list of a list being
+        /// written, `None` for the top level.
+        instance: Option<Digest>,
+        role: Role,
+    },
+    /// Write signatures: [`Answer::Done`].
+    WriteSignatures {
+        signatures: Vec<Vec<u8>>,
+        instance: Option<Digest>,
+    },
+    /// Make everything visible: [`Answer::Done`].
+    Commit { bytes: Vec<u8>, media_type: String },
+    /// The copy cannot go on: these manifests (nested lists, or images)
+    /// were answered [`Answer::Missing`]. Final.
+    Unavailable { missing: Vec<String> },
+    /// The copy is complete. Final.
+    Done,
+}
+
+/// Which manifest a [`Need::WriteManifest`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The single image of the copy (the top level, or one instance taken
+    /// out of a list).
+    Image,
+    /// An image of a list being copied.
+    Instance,
+    /// A list nested in the top-level list.
+    NestedList,
+    /// The top-level list.
+    List,
+}
+
+impl Role {
+    /// As reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Image => "image",
+            Role::Instance => "instance",
+            Role::NestedList | Role::List => "list",
+        }
+    }
+}
+
+/// One blob to move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobTask {
+    /// Which task of the batch, for [`Answer::Blob`].
+    pub id: usize,
+    pub digest: Digest,
+    /// -1 when unknown (schema 1).
+    pub size: i64,
+    pub media_type: String,
+    /// Whose descriptor named it, for errors: "the layer of manifest …".
+    pub what: String,
+    pub operation: BlobOperation,
+    /// Ask the destination first and skip the blob if it is there.
+    pub check: bool,
+    /// Compute the layer's diff ID on the way (schema 1 conversions).
+    pub diff_id: bool,
+}
+
+/// How one blob's transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// The destination had it.
+    Present,
+    /// The destination does not have it, and nothing moved (a dry run).
+    Absent,
+    /// Made available from another repository of the same registry.
+    Mounted {
+        /// Bytes read by earlier, failed attempts.
+        refetched: u64,
+    },
+    /// Moved.
+    Copied {
+        /// Bytes written (of the new form, for a changed layer).
+        size: u64,
+        /// Bytes read by earlier, failed attempts.
+        refetched: u64,
+        /// The layer's new form, for a task whose operation changes it.
+        changed: Option<LayerUpdate>,
+        /// The layer's diff ID, for a task that asked for it.
+        diff_id: Option<Digest>,
+    },
+}
+
+/// A result handed back for the current [`Need`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A manifest, with the media type the source gives it (empty:
+    /// unknown, then the naming list's type is used).
+    Manifest {
+        bytes: Vec<u8>,
+        media_type: String,
+    },
+    /// The driver does not have this manifest (planning from manifests at
+    /// hand); the copy asks for the rest, then stops at
+    /// [`Need::Unavailable`].
+    Missing,
+    Signatures(Vec<Vec<u8>>),
+    Blob {
+        id: usize,
+        outcome: BlobOutcome,
+    },
+    Config(Vec<u8>),
+    Signed(Vec<u8>),
+    Written,
+    /// The destination refused the manifest's type.
+    Rejected {
+        media_type: String,
+        reason: String,
+    },
+    Done,
+}
+
+/// What the blob transfers came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub copied: usize,
+    pub skipped: usize,
+    pub mounted: usize,
+    pub bytes_copied: u64,
+    pub bytes_skipped: u64,
+    /// Bytes fetched again after broken or corrupt transfers.
+    pub refetched: u64,
+}
+
+/// A manifest the copy wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    pub role: &'static str,
+    pub digest: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+}
+
+/// Why a copy cannot go on.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plan refuses the copy.
+    Plan(PlanError),
+    /// A digest a manifest names is malformed.
+    Digest { what: String, error: DigestError },
+    /// An instance manifest whose length is not the size its list entry
+    /// states (`what`: "entry 2 of list sha256:…").
+    InstanceSize {
+        digest: Digest,
+        what: String,
+        error: SizeMismatch,
+    },
+    /// Every form of the manifest the destination might accept was
+    /// refused or impossible; each attempt says why.
+    ManifestRejected { attempts: Vec<String> },
+    /// Signatures are to be written, and the destination cannot store
+    /// them.
+    SignaturesUnsupported,
+    /// A schema 1 layer's diff ID was not computed during its transfer.
+    MissingDiffId { layer: String },
+    /// The manifest could not name its layers' new forms.
+    Edit(EditError),
+    /// A converted schema 2 manifest could not be converted on.
+    Convert { target: String, error: ConvertError },
+    /// A manifest built by the copy has no digest.
+    WrittenDigest(manifest::jws::JwsError),
+    /// The driver's answer is not one the current need takes.
+    UnexpectedAnswer { need: &'static str },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Plan(e) => e.fmt(f),
+            Error::Digest { what, error } => write!(f, "{what}: {error}"),
+            Error::InstanceSize { what, error, .. } => write!(f, "{what}: {error}"),
+            Error::ManifestRejected { attempts } => write!(
+                f,
+                "every acceptable manifest type failed: {}",
+                attempts.join("; ")
+            ),
+            Error::SignaturesUnsupported => {
+                f.write_str("the destination cannot store signatures (use --remove-signatures)")
+            }
+            Error::MissingDiffId { layer } => {
+                write!(f, "no diff ID was computed for layer {layer}")
+            }
+            Error::Edit(e) => write!(f, "updating the manifest's layers: {e}"),
+            Error::Convert { target, error } => write!(f, "converting to {target}: {error}"),
+            Error::WrittenDigest(e) => write!(f, "digest of a written manifest: {e}"),
+            Error::UnexpectedAnswer { need } => {
+                write!(f, "the copy's driver answered {need} with something else")
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        Error::Plan(e)
+    }
+}
+
+/// The list form that would invent platforms for entries without one:
+/// written only if the user says so (`--format` keeps the list's type).
+fn invented_platforms(candidate: &ListCandidate) -> Option<String> {
+    let entries: Vec<String> = candidate
+        .losses
+        .iter()
+        .filter(|l| l.kind == LossKind::Defaulted)
+        .map(|l| l.pointer.clone())
+        .collect();
+    (!entries.is_empty()).then(|| {
+        format!(
+            "{}: converting the list to {} would invent platforms for entries without one ({}); keep the list's type",
+            candidate.media_type,
+            candidate.media_type,
+            entries.join(", ")
+        )
+    })
+}
+
+/// One image to copy: the top level, the chosen instance, or an instance
+/// of a list.
+#[derive(Debug, Clone)]
+struct Job {
+    /// The source instance digest, for lists and chosen instances.
+    instance: Option<Digest>,
+    bytes: Vec<u8>,
+    signatures: Vec<Vec<u8>>,
+    plan: ImagePlan,
+}
+
+/// An image the copy reads, as its list names it.
+#[derive(Debug, Clone)]
+struct Wanted {
+    entry: Descriptor,
+    /// Which entry of which list, for errors.
+    what: String,
+    list_digest: Option<String>,
+    in_list: bool,
+}
+
+/// Where the conversation is.
+#[derive(Debug, Clone)]
+enum Phase {
+    /// Reading nested lists; `reading` is the one asked for.
+    NestedLists {
+        reading: Option<String>,
+    },
+    /// The signatures of the nested list just read.
+    NestedSignatures {
+        digest: String,
+    },
+    TopSignatures,
+    /// Reading `wanted[index]`; its manifest once read.
+    Instance {
+        index: usize,
+        read: Option<(Vec<u8>, String)>,
+    },
+    Refusals {
+        next: usize,
+    },
+    Transfers {
+        outstanding: usize,
+    },
+    /// The transfers are settled; the manifests follow.
+    StartWrites,
+    Image(ImageWrite),
+    ImageSignatures {
+        job: usize,
+    },
+    /// Writing list `index` (the nested lists, then the top-level list).
+    List(ListWrite),
+    ListSignatures {
+        index: usize,
+    },
+    TopSignaturesWrite,
+    Commit,
+    Final,
+}
+
+/// One image manifest being written: the forms to try, and where the
+/// current one is.
+#[derive(Debug, Clone)]
+struct ImageWrite {
+    job: usize,
+    /// The manifest as the destination will hold it before conversion
+    /// (naming any layers that changed form), parsed and raw.
+    base: Vec<u8>,
+    targets: Vec<String>,
+    next: usize,
+    attempts: Vec<String>,
+    step: ImageStep,
+}
+
+#[derive(Debug, Clone)]
+enum ImageStep {
+    /// Deciding the next form.
+    Idle,
+    /// A schema 1 image's new config is being stored; the manifest follows.
+    ConfigStored {
+        target: String,
+        manifest: Vec<u8>,
+    },
+    /// The source config is being read, to build schema 1.
+    ConfigRead {
+        target: String,
+    },
+    /// The empty layer is being stored; the manifest is then signed.
+    EmptyLayerStored {
+        target: String,
+        unsigned: Vec<u8>,
+    },
+    Signing {
+        target: String,
+    },
+    Writing {
+        target: String,
+        bytes: Vec<u8>,
+        digest: Digest,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct ListWrite {
+    index: usize,
+    candidates: Vec<ListCandidate>,
+    next: usize,
+    attempts: Vec<String>,
+}
+
+/// The copy machine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    top_bytes: Vec<u8>,
+    top_type: String,
+    plan_destination: plan::Destination,
+    signatures_supported: bool,
+    docker_reference: (String, String),
+    options: CopyOptions,
+    mode: Mode,
+
+    tree: Option<Tree>,
+    /// Nested lists answered [`Answer::Missing`].
+    unavailable: Vec<String>,
+    nested_signatures: Vec<(String, Vec<Vec<u8>>)>,
+    top_plan: Option<TopPlan>,
+    top_signatures: Vec<Vec<u8>>,
+    wanted: Vec<Wanted>,
+    jobs: Vec<Job>,
+    missing: Vec<String>,
+    refusals: Vec<(Vec<Vec<u8>>, Option<Digest>)>,
+    transfers: Vec<BlobTransfer>,
+    tasks: Vec<BlobTask>,
+    outcomes: Vec<Option<BlobOutcome>>,
+    tally: Tally,
+    summary: Option<CopyPlan>,
+    copied: Vec<CopiedInstance>,
+    written: Vec<Written>,
+    /// The single image as written, for a copy without a list.
+    single: Option<(Vec<u8>, String)>,
+    committed: Option<(Vec<u8>, String)>,
+
+    phase: Phase,
+    need: Need,
+    /// Everything after the transfers, reached through a pointer so that
+    /// a planner that never writes ([`Copy::plan`]) does not carry the
+    /// conversion and list-writing code: the WebAssembly facade plans
+    /// copies, and that code made its module 328 KiB instead of 290 KiB
+    /// (after wasm-opt).
+    writer: Option<Writer>,
+}
+
+/// The writing half of the machine: decides the next write step, with
+/// the answer to the last one (`None` to start or go on).
+type Writer = fn(&mut Copy, Option<Answer>) -> Result<(), Error>;
+
+impl Copy {
+    /// A copy of the image or list `top_bytes` (of `top_type` as the source
+    /// reports it; empty to guess) to `destination`.
+    pub fn new(
+        top_bytes: Vec<u8>,
+        top_type: String,
+        destination: Destination,
+        options: CopyOptions,
+        mode: Mode,
+    ) -> Result<Copy, Error> {
+        Copy::build(
+            top_bytes,
+            top_type,
+            destination,
+            options,
+            mode,
+            Some(Copy::write_step),
+        )
+    }
+
+    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes.
+    pub fn plan(
+        top_bytes: Vec<u8>,
+        top_type: String,
+        destination: Destination,
+        options: CopyOptions,
+    ) -> Result<Copy, Error> {
+        Copy::build(top_bytes, top_type, destination, options, Mode::Plan, None)
+    }
+
+    fn build(
+        top_bytes: Vec<u8>,
+        top_type: String,
+        destination: Destination,
+        options: CopyOptions,
+        mode: Mode,
+        writer: Option<Writer>,
+    ) -> Result<Copy, Error> {
+        let mut copy = Copy {
+            plan_destination: destination
+                .capabilities
+                .plan_destination(destination.reference_digest),
+            signatures_supported: destination.capabilities.signatures,
+            docker_reference: destination.docker_reference.unwrap_or_default(),
+            top_bytes,
+            top_type,
+            options,
+            mode,
+            tree: None,
+            unavailable: Vec::new(),
+            nested_signatures: Vec::new(),
+            top_plan: None,
+            top_signatures: Vec::new(),
+            wanted: Vec::new(),
+            jobs: Vec::new(),
+            missing: Vec::new(),
+            refusals: Vec::new(),
+            transfers: Vec::new(),
+            tasks: Vec::new(),
+            outcomes: Vec::new(),
+            tally: Tally::default(),
+            summary: None,
+            copied: Vec::new(),
+            written: Vec::new(),
+            single: None,
+            committed: None,
+            phase: Phase::NestedLists { reading: None },
+            need: Need::Done,
+            writer,
+        };
+        // Lists nested in the list are read before planning: a platform
+        // choice reaches into them, and they are copied with it.
+        copy.tree = plan::nested_lists(&copy.top(false), &copy.options)?;
+        copy.advance()?;
+        Ok(copy)
+    }
+
+    /// What the copy needs next. The same need until it is answered.
+    pub fn poll(&self) -> Need {
+        self.need.clone()
+    }
+
+    /// Takes the result of the current need and decides the next.
+    pub fn handle(&mut self, answer: Answer) -> Result<(), Error> {
+        let phase = core::mem::replace(&mut self.phase, Phase::Final);
+        match (phase, answer) {
+            (
+                Phase::NestedLists {
+                    reading: Some(digest),
+                },
+                Answer::Manifest { bytes, media_type },
+            ) => {
+                if let Some(tree) = &mut self.tree {
+                    tree.provide(&digest, &bytes, &media_type)
+                        .map_err(PlanError::Nested)?;
+                }
+                if self.options.remove_signatures {
+                    self.phase = Phase::NestedLists { reading: None };
+                } else {
+                    self.need = Need::Signatures {
+                        instance: Some(parse(&digest, "a nested list")?),
+                    };
+                    self.phase = Phase::NestedSignatures { digest };
+                    return Ok(());
+                }
+            }
+            (
+                Phase::NestedLists {
+                    reading: Some(digest),
+                },
+                Answer::Missing,
+            ) => {
+                self.unavailable.push(digest);
+                self.phase = Phase::NestedLists { reading: None };
+            }
+            (Phase::NestedSignatures { digest }, Answer::Signatures(signatures)) => {
+                if !signatures.is_empty() {
+                    self.nested_signatures.push((digest, signatures));
+                }
+                self.phase = Phase::NestedLists { reading: None };
+            }
+            (Phase::TopSignatures, Answer::Signatures(signatures)) => {
+                self.top_signatures = signatures;
+                // A signed list may not be changed: plan it again knowing
+                // that.
+                if !self.top_signatures.is_empty()
+                    && matches!(self.top_plan, Some(TopPlan::List(_)))
+                {
+                    self.top_plan = Some(self.plan_top(true)?);
+                }
+                self.start_instances()?;
+            }
+            (Phase::Instance { index, read: None }, Answer::Manifest { bytes, media_type }) => {
+                let wanted = &self.wanted[index];
+                let digest = parse(&wanted.entry.digest_text, &wanted.what)?;
+                wanted
+                    .entry
+                    .check_size(bytes.len() as u64)
+                    .map_err(|error| Error::InstanceSize {
+                        digest: digest.clone(),
+                        what: wanted.what.clone(),
+                        error,
+                    })?;
+                let media_type = if media_type.is_empty() {
+                    wanted.entry.media_type.clone()
+                } else {
+                    media_type
+                };
+                if self.options.remove_signatures {
+                    self.add_job(index, bytes, media_type, Vec::new())?;
+                } else {
+                    self.need = Need::Signatures {
+                        instance: Some(digest),
+                    };
+                    self.phase = Phase::Instance {
+                        index,
+                        read: Some((bytes, media_type)),
+                    };
+                    return Ok(());
+                }
+            }
+            (Phase::Instance { index, read: None }, Answer::Missing) => {
+                self.missing
+                    .push(self.wanted[index].entry.digest_text.clone());
+                self.phase = Phase::Instance {
+                    index: index + 1,
+                    read: None,
+                };
+            }
+            (
+                Phase::Instance {
+                    index,
+                    read: Some((bytes, media_type)),
+                },
+                Answer::Signatures(signatures),
+            ) => {
+                self.add_job(index, bytes, media_type, signatures)?;
+            }
+            (Phase::Refusals { next }, Answer::Done) => {
+                self.phase = Phase::Refusals { next: next + 1 };
+            }
+            (Phase::Transfers { outstanding }, Answer::Blob { id, outcome }) => {
+                if !matches!(self.outcomes.get(id), Some(None)) {
+                    self.phase = Phase::Transfers { outstanding };
+                    return Err(Error::UnexpectedAnswer { need: "Transfer" });
+                }
+                self.tally_outcome(&outcome);
+                self.outcomes[id] = Some(outcome);
+                if outstanding > 1 {
+                    self.phase = Phase::Transfers {
+                        outstanding: outstanding - 1,
+                    };
+                    return Ok(());
+                }
+                self.finish_transfers()?;
+            }
+            (
+                phase @ (Phase::StartWrites
+                | Phase::Image(_)
+                | Phase::ImageSignatures { .. }
+                | Phase::List(_)
+                | Phase::ListSignatures { .. }
+                | Phase::TopSignaturesWrite
+                | Phase::Commit),
+                answer,
+            ) => {
+                self.phase = phase;
+                return self.write(Some(answer));
+            }
+            (phase, _) => {
+                let need = self.need_name();
+                self.phase = phase;
+                return Err(Error::UnexpectedAnswer { need });
+            }
+        }
+        self.advance()
+    }
+
+    /// The plan's summary: what is written and moved. Known once the
+    /// transfers are settled (for a dry run: answered
+    /// [`BlobOutcome::Present`] or [`BlobOutcome::Absent`]).
+    pub fn summary(&self) -> Option<&CopyPlan> {
+        self.summary.as_ref()
+    }
+
+    /// What the transfers answered so far came to.
+    pub fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    /// The top-level decision, once the nested lists are read.
+    pub fn top_plan(&self) -> Option<&TopPlan> {
+        self.top_plan.as_ref()
+    }
+
+    /// The plans of the images read so far, in copy order.
+    pub fn images(&self) -> Vec<&ImagePlan> {
+        self.jobs.iter().map(|j| &j.plan).collect()
+    }
+
+    /// The manifests written so far, in order.
+    pub fn written(&self) -> &[Written] {
+        &self.written
+    }
+
+    /// The top-level manifest as committed, and its type.
+    pub fn committed(&self) -> Option<(&[u8], &str)> {
+        self.committed
+            .as_ref()
+            .map(|(b, t)| (b.as_slice(), t.as_str()))
+    }
+
+    fn need_name(&self) -> &'static str {
+        match self.need {
+            Need::NestedList { .. } => "NestedList",
+            Need::Signatures { .. } => "Signatures",
+            Need::Instance { .. } => "Instance",
+            Need::RefuseSignatures { .. } => "RefuseSignatures",
+            Need::Transfer(_) => "Transfer",
+            Need::Config { .. } => "Config",
+            Need::PutBlob { .. } => "PutBlob",
+            Need::Sign { .. } => "Sign",
+            Need::WriteManifest { .. } => "WriteManifest",
+            Need::WriteSignatures { .. } => "WriteSignatures",
+            Need::Commit { .. } => "Commit",
+            Need::Unavailable { .. } => "Unavailable",
+            Need::Done => "Done",
+        }
+    }
+
+    fn top(&self, has_signatures: bool) -> Top<'_> {
+        Top {
+            bytes: &self.top_bytes,
+            media_type: &self.top_type,
+            has_signatures,
+        }
+    }
+
+    fn plan_top(&self, has_signatures: bool) -> Result<TopPlan, Error> {
+        let signed: Vec<String> = self
+            .nested_signatures
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect();
+        Ok(plan::plan_top_nested(
+            &self.top(has_signatures),
+            self.tree.as_ref(),
+            &signed,
+            &self.plan_destination,
+            &self.options,
+        )?)
+    }
+
+    /// Moves on from the current phase until something is needed.
+    fn advance(&mut self) -> Result<(), Error> {
+        loop {
+            match &self.phase {
+                Phase::NestedLists { .. } => {
+                    let next = self.tree.as_ref().and_then(|tree| {
+                        tree.wanted()
+                            .iter()
+                            .find(|w| !self.unavailable.contains(&w.digest))
+                            .map(|w| w.digest.clone())
+                    });
+                    if let Some(digest) = next {
+                        self.need = Need::NestedList {
+                            digest: parse(&digest, "a nested list")?,
+                        };
+                        self.phase = Phase::NestedLists {
+                            reading: Some(digest),
+                        };
+                        return Ok(());
+                    }
+                    if let Some(tree) = &self.tree
+                        && !tree.is_complete()
+                    {
+                        let missing = tree.wanted().iter().map(|w| w.digest.clone()).collect();
+                        return self.stop(Need::Unavailable { missing });
+                    }
+                    let top_plan = self.plan_top(false)?;
+                    // The top level's own signatures are read only when the
+                    // copy writes the top level: one instance taken out of a
+                    // list leaves the list and its signatures behind, and
+                    // containers/image does not read them then, so a broken
+                    // signature source for the list cannot fail that copy.
+                    let reads_signatures = !self.options.remove_signatures
+                        && !matches!(top_plan, TopPlan::Instance { .. });
+                    self.top_plan = Some(top_plan);
+                    if reads_signatures {
+                        self.need = Need::Signatures { instance: None };
+                        self.phase = Phase::TopSignatures;
+                        return Ok(());
+                    }
+                    self.start_instances()?;
+                }
+                Phase::Instance { index, read: None } => {
+                    let index = *index;
+                    if let Some(wanted) = self.wanted.get(index) {
+                        match parse(&wanted.entry.digest_text, &wanted.what) {
+                            Ok(digest) => {
+                                self.need = Need::Instance { digest };
+                                return Ok(());
+                            }
+                            // No manifest can be given for what is not a
+                            // digest: planning names it missing.
+                            Err(_) if self.mode == Mode::Plan => {
+                                self.missing.push(wanted.entry.digest_text.clone());
+                                self.phase = Phase::Instance {
+                                    index: index + 1,
+                                    read: None,
+                                };
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if !self.missing.is_empty() {
+                        let missing = self.missing.clone();
+                        return self.stop(Need::Unavailable { missing });
+                    }
+                    self.refusals = self.signatures_to_refuse();
+                    self.phase = Phase::Refusals { next: 0 };
+                }
+                Phase::Refusals { next } => {
+                    if let Some((signatures, instance)) = self.refusals.get(*next) {
+                        self.need = Need::RefuseSignatures {
+                            signatures: signatures.clone(),
+                            instance: instance.clone(),
+                        };
+                        return Ok(());
+                    }
+                    self.start_transfers()?;
+                    if !self.tasks.is_empty() {
+                        self.need = Need::Transfer(self.tasks.clone());
+                        return Ok(());
+                    }
+                }
+                Phase::StartWrites
+                | Phase::Image(_)
+                | Phase::List(_)
+                | Phase::TopSignaturesWrite
+                | Phase::Commit => return self.write(None),
+                Phase::Final => return Ok(()),
+                // Phases that wait for an answer.
+                Phase::NestedSignatures { .. }
+                | Phase::TopSignatures
+                | Phase::Instance { read: Some(_), .. }
+                | Phase::Transfers { .. }
+                | Phase::ImageSignatures { .. }
+                | Phase::ListSignatures { .. } => return Ok(()),
+            }
+        }
+    }
+
+    /// Hands the writing phases to the writer.
+    fn write(&mut self, answer: Option<Answer>) -> Result<(), Error> {
+        match self.writer {
+            Some(writer) => writer(self, answer),
+            None => self.stop(Need::Done),
+        }
+    }
+
+    /// The writer of [`Copy::new`]: image manifests, nested lists, the
+    /// top-level list, the top level's signatures, the commit.
+    fn write_step(&mut self, answer: Option<Answer>) -> Result<(), Error> {
+        let Some(answer) = answer else {
+            return match &self.phase {
+                Phase::StartWrites => {
+                    self.phase = Phase::Image(self.image_write(0)?);
+                    self.write_step(None)
+                }
+                Phase::Image(write) => {
+                    let write = write.clone();
+                    self.next_image_form(write)
+                }
+                Phase::List(write) => {
+                    let write = write.clone();
+                    self.next_list_form(write)
+                }
+                Phase::TopSignaturesWrite => {
+                    let signatures = match &self.top_plan {
+                        Some(TopPlan::List(_)) => self.top_signatures.clone(),
+                        _ => self
+                            .jobs
+                            .first()
+                            .map(|j| j.signatures.clone())
+                            .unwrap_or_default(),
+                    };
+                    if self.write_signatures(signatures, None)? {
+                        return Ok(());
+                    }
+                    self.phase = Phase::Commit;
+                    self.write_step(None)
+                }
+                Phase::Commit => {
+                    let (bytes, media_type) = self
+                        .committed
+                        .clone()
+                        .expect("the top level is written before the commit");
+                    self.need = Need::Commit { bytes, media_type };
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+        };
+        let phase = core::mem::replace(&mut self.phase, Phase::Final);
+        match (phase, answer) {
+            (Phase::Image(write), answer) => self.handle_image(write, answer),
+            (Phase::ImageSignatures { job }, Answer::Done) => {
+                self.phase = Phase::Image(self.image_write(job + 1)?);
+                self.write_step(None)
+            }
+            (Phase::List(write), answer) => self.handle_list(write, answer),
+            (Phase::ListSignatures { index }, Answer::Done) => {
+                self.phase = Phase::List(self.list_write(index + 1)?);
+                self.write_step(None)
+            }
+            (Phase::TopSignaturesWrite, Answer::Done) => {
+                self.phase = Phase::Commit;
+                self.write_step(None)
+            }
+            (Phase::Commit, Answer::Done) => {
+                self.need = Need::Done;
+                Ok(())
+            }
+            (phase, _) => {
+                self.phase = phase;
+                Err(Error::UnexpectedAnswer {
+                    need: self.need_name(),
+                })
+            }
+        }
+    }
+
+    fn stop(&mut self, need: Need) -> Result<(), Error> {
+        self.need = need;
+        self.phase = Phase::Final;
+        Ok(())
+    }
+
+    /// The images to read, as the top-level decision names them.
+    fn start_instances(&mut self) -> Result<(), Error> {
+        let top_plan = self.top_plan.as_ref().expect("planned");
+        let mut wanted = Vec::new();
+        match top_plan {
+            TopPlan::Image => {
+                let plan = plan::plan_image(
+                    &self.top_bytes,
+                    &self.top_type,
+                    !self.top_signatures.is_empty(),
+                    &self.plan_destination,
+                    &self.options,
+                    ImageContext {
+                        list_digest: None,
+                        in_list: false,
+                    },
+                )?;
+                self.jobs.push(Job {
+                    instance: None,
+                    bytes: self.top_bytes.clone(),
+                    signatures: self.top_signatures.clone(),
+                    plan,
+                });
+            }
+            TopPlan::Instance {
+                list_digest, entry, ..
+            } => {
+                // The chosen image's entry: in the list itself, or in a
+                // list nested in it.
+                let position = List::from_blob(&self.top_bytes, &self.top(false).media_type())
+                    .ok()
+                    .and_then(|l| {
+                        l.entries
+                            .iter()
+                            .position(|e| e.digest_text == entry.digest_text)
+                    });
+                let what = match position {
+                    Some(i) => format!("entry {i} of list {list_digest}"),
+                    None => format!(
+                        "the entry of {} in a list nested in list {list_digest}",
+                        entry.digest_text
+                    ),
+                };
+                wanted.push(Wanted {
+                    entry: (**entry).clone(),
+                    what,
+                    list_digest: Some(list_digest.to_string()),
+                    in_list: false,
+                });
+            }
+            TopPlan::List(list_plan) => {
+                let list_digest = Digest::sha256_of(&self.top_bytes);
+                for entry in list_plan.instances_to_copy() {
+                    // Which list names the entry, and where: the top-level
+                    // list or one nested in it.
+                    let what = core::iter::once(&**list_plan)
+                        .chain(&list_plan.nested)
+                        .find_map(|plan| {
+                            let i = plan
+                                .list
+                                .entries
+                                .iter()
+                                .position(|e| core::ptr::eq(e, entry))?;
+                            let digest = if core::ptr::eq(plan, &**list_plan) {
+                                list_digest.to_string()
+                            } else {
+                                plan.digest.clone()
+                            };
+                            Some(format!("entry {i} of list {digest}"))
+                        })
+                        .unwrap_or_else(|| format!("the list entry of {}", entry.digest_text));
+                    wanted.push(Wanted {
+                        entry: entry.clone(),
+                        what,
+                        list_digest: None,
+                        in_list: true,
+                    });
+                }
+            }
+        }
+        self.wanted = wanted;
+        self.phase = Phase::Instance {
+            index: 0,
+            read: None,
+        };
+        Ok(())
+    }
+
+    fn add_job(
+        &mut self,
+        index: usize,
+        bytes: Vec<u8>,
+        media_type: String,
+        signatures: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let wanted = &self.wanted[index];
+        let plan = plan::plan_image(
+            &bytes,
+            &media_type,
+            !signatures.is_empty(),
+            &self.plan_destination,
+            &self.options,
+            ImageContext {
+                list_digest: wanted.list_digest.as_deref(),
+                in_list: wanted.in_list,
+            },
+        )?;
+        self.jobs.push(Job {
+            instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
+            bytes,
+            signatures,
+            plan,
+        });
+        self.phase = Phase::Instance {
+            index: index + 1,
+            read: None,
+        };
+        Ok(())
+    }
+
+    /// Signatures the destination cannot store fail the copy before
+    /// anything is written, as in containers/image. Only what this copy
+    /// writes counts: a list's own signatures go with the list, not with
+    /// one instance taken out of it, and nested lists are written only
+    /// with their parent.
+    fn signatures_to_refuse(&self) -> Vec<(Vec<Vec<u8>>, Option<Digest>)> {
+        if self.signatures_supported {
+            return Vec::new();
+        }
+        let writes_lists = matches!(self.top_plan, Some(TopPlan::List(_)));
+        let mut out = Vec::new();
+        if writes_lists {
+            out.push((self.top_signatures.clone(), None));
+        }
+        for job in &self.jobs {
+            out.push((job.signatures.clone(), job.instance.clone()));
+        }
+        if writes_lists {
+            for (digest, signatures) in &self.nested_signatures {
+                out.push((signatures.clone(), Digest::parse(digest).ok()));
+            }
+        }
+        out.retain(|(s, _)| !s.is_empty());
+        out
+    }
+
+    fn start_transfers(&mut self) -> Result<(), Error> {
+        let images: Vec<ImagePlan> = self.jobs.iter().map(|j| j.plan.clone()).collect();
+        self.transfers = plan::blob_transfers(&images);
+        if self.mode == Mode::Plan {
+            return self.finish_transfers();
+        }
+        let mut tasks = Vec::with_capacity(self.transfers.len());
+        for (id, t) in self.transfers.iter().enumerate() {
+            let source = t.used_by.first().map(String::as_str).unwrap_or_default();
+            tasks.push(BlobTask {
+                id,
+                digest: parse(&t.digest, &format!("a blob of {source}"))?,
+                size: t.size,
+                media_type: t.media_type.clone(),
+                what: format!(
+                    "the {} of manifest {source}",
+                    if t.config { "config" } else { "layer" }
+                ),
+                operation: t.operation,
+                check: t.check,
+                diff_id: t.diff_id,
+            });
+        }
+        self.outcomes = alloc::vec![None; tasks.len()];
+        self.tasks = tasks;
+        if self.tasks.is_empty() {
+            self.finish_transfers()?;
+        } else {
+            self.phase = Phase::Transfers {
+                outstanding: self.tasks.len(),
+            };
+        }
+        Ok(())
+    }
+
+    fn tally_outcome(&mut self, outcome: &BlobOutcome) {
+        let tally = &mut self.tally;
+        match outcome {
+            BlobOutcome::Present => {
+                tally.skipped += 1;
+                // The task is looked up by the caller; sizes are added in
+                // `finish_transfers`.
+            }
+            BlobOutcome::Absent => {}
+            BlobOutcome::Mounted { refetched } => {
+                tally.mounted += 1;
+                tally.refetched += refetched;
+            }
+            BlobOutcome::Copied {
+                size, refetched, ..
+            } => {
+                tally.copied += 1;
+                tally.bytes_copied += size;
+                tally.refetched += refetched;
+            }
+        }
+    }
+
+    /// With every transfer answered: the summary, then the manifests (or
+    /// the end, for a dry run).
+    fn finish_transfers(&mut self) -> Result<(), Error> {
+        let skip: Vec<bool> = (0..self.transfers.len())
+            .map(|i| matches!(self.outcomes.get(i), Some(Some(BlobOutcome::Present))))
+            .collect();
+        self.tally.bytes_skipped = self
+            .tasks
+            .iter()
+            .zip(&skip)
+            .filter(|(_, s)| **s)
+            .map(|(t, _)| t.size.max(0) as u64)
+            .sum();
+        let images: Vec<ImagePlan> = self.jobs.iter().map(|j| j.plan.clone()).collect();
+        let top_plan = self.top_plan.as_ref().expect("planned");
+        self.summary = Some(plan::summarize_transfers(
+            top_plan,
+            &self.top_bytes,
+            &images,
+            &self.transfers,
+            &skip,
+        ));
+        if self.mode == Mode::Copy {
+            self.phase = Phase::StartWrites;
+        } else {
+            self.need = Need::Done;
+            self.phase = Phase::Final;
+        }
+        Ok(())
+    }
+
+    fn in_list(&self) -> bool {
+        matches!(self.top_plan, Some(TopPlan::List(_)))
+    }
+
+    /// The layer's new form, if its transfer changed it.
+    fn changed(&self, digest: &str, operation: BlobOperation) -> Option<&LayerUpdate> {
+        self.transfers
+            .iter()
+            .zip(&self.outcomes)
+            .find(|(t, _)| t.digest == digest && t.operation == operation)
+            .and_then(|(_, o)| match o {
+                Some(BlobOutcome::Copied { changed, .. }) => changed.as_ref(),
+                _ => None,
+            })
+    }
+
+    /// The size and diff ID computed while copying a layer.
+    fn diff_id(&self, digest: &str) -> Option<(i64, Digest)> {
+        self.transfers
+            .iter()
+            .zip(&self.outcomes)
+            .find_map(|(t, o)| match o {
+                Some(BlobOutcome::Copied {
+                    size,
+                    diff_id: Some(d),
+                    ..
+                }) if t.digest == digest => Some((*size as i64, d.clone())),
+                _ => None,
+            })
+    }
+
+    /// Starts writing image `job`, or the lists after the last image.
+    fn image_write(&mut self, job: usize) -> Result<ImageWrite, Error> {
+        let Some(j) = self.jobs.get(job) else {
+            // Not reached when there are no more images: see `advance`.
+            return Ok(ImageWrite {
+                job,
+                base: Vec::new(),
+                targets: Vec::new(),
+                next: 0,
+                attempts: Vec::new(),
+                step: ImageStep::Idle,
+            });
+        };
+        let plan = &j.plan;
+        let mut base = j.bytes.clone();
+        if plan.operations.iter().any(|o| *o != BlobOperation::Keep) {
+            // Layers changed form in transit: the manifest names the new
+            // blobs.
+            let parsed = self.parse_job(job, &base)?;
+            let updates: Vec<LayerUpdate> = plan
+                .blobs
+                .iter()
+                .zip(&plan.operations)
+                .filter(|(b, _)| !b.config)
+                .map(|(b, op)| {
+                    self.changed(&b.digest, *op)
+                        .cloned()
+                        .unwrap_or_else(|| LayerUpdate {
+                            digest: b.digest.clone(),
+                            size: b.size,
+                            media_type: b.media_type.clone(),
+                        })
+                })
+                .collect();
+            base = edit::with_layers(&parsed, &updates).map_err(Error::Edit)?;
+        }
+        let conversion = &plan.conversion;
+        Ok(ImageWrite {
+            job,
+            base,
+            targets: core::iter::once(&conversion.preferred)
+                .chain(&conversion.fallbacks)
+                .cloned()
+                .collect(),
+            next: 0,
+            attempts: Vec::new(),
+            step: ImageStep::Idle,
+        })
+    }
+
+    fn parse_job(&self, job: usize, bytes: &[u8]) -> Result<Manifest, Error> {
+        let plan = &self.jobs[job].plan;
+        Manifest::from_blob(bytes, &plan.source_media_type).map_err(|error| {
+            Error::Plan(PlanError::Manifest {
+                what: format!("manifest {}", plan.source_digest),
+                error,
+            })
+        })
+    }
+
+    /// Tries the image's next form: decides it, and asks for the first
+    /// thing writing it needs.
+    fn next_image_form(&mut self, mut write: ImageWrite) -> Result<(), Error> {
+        if write.job >= self.jobs.len() {
+            self.phase = Phase::List(self.list_write(0)?);
+            return self.advance();
+        }
+        let parsed = self.parse_job(write.job, &write.base)?;
+        let conversion = self.jobs[write.job].plan.conversion.clone();
+        while let Some(target) = write.targets.get(write.next).cloned() {
+            write.next += 1;
+            if !conversion.needs_conversion && target == conversion.preferred {
+                let bytes = write.base.clone();
+                return self.write_image(write, target, bytes);
+            }
+            if let Manifest::Schema1(schema1) = &parsed
+                && matches!(target.as_str(), mt::DOCKER_V2S2 | mt::OCI_MANIFEST)
+            {
+                // Schema 1 to schema 2 (and on to OCI), with the diff IDs
+                // computed while its layers were copied; the new config
+                // is stored first.
+                let mut layers = Vec::new();
+                for info in schema1.layer_infos() {
+                    let layer = info.descriptor.digest_text;
+                    let found = self.diff_id(&layer).ok_or(Error::MissingDiffId { layer })?;
+                    layers.push(found);
+                }
+                let (config, manifest) = match schema1.to_schema2(&layers) {
+                    Ok(built) => built,
+                    Err(error) => {
+                        let e = PlanError::Manifest {
+                            what: "the schema 1 history".into(),
+                            error,
+                        };
+                        write.attempts.push(format!("{target}: {e}"));
+                        continue;
+                    }
+                };
+                self.need = Need::PutBlob {
+                    digest: Digest::sha256_of(&config),
+                    media_type: mt::DOCKER_CONFIG.into(),
+                    bytes: config,
+                    what: "the converted config",
+                };
+                write.step = ImageStep::ConfigStored { target, manifest };
+                self.phase = Phase::Image(write);
+                return Ok(());
+            }
+            if !matches!(parsed, Manifest::Schema1(_))
+                && matches!(target.as_str(), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED)
+            {
+                // Schema 1 is built from the source's config.
+                let config = parsed.config();
+                self.need = Need::Config {
+                    digest: parse(&config.digest_text, "the config")?,
+                    size: config.size,
+                    media_type: config.media_type,
+                };
+                write.step = ImageStep::ConfigRead { target };
+                self.phase = Phase::Image(write);
+                return Ok(());
+            }
+            match convert::convert(&parsed, &target) {
+                Ok(bytes) => return self.write_image(write, target, bytes),
+                Err(e) => write.attempts.push(format!("{target}: {e}")),
+            }
+        }
+        Err(Error::ManifestRejected {
+            attempts: write.attempts,
+        })
+    }
+
+    /// Asks for the image's manifest in this form to be written.
+    fn write_image(
+        &mut self,
+        mut write: ImageWrite,
+        target: String,
+        bytes: Vec<u8>,
+    ) -> Result<(), Error> {
+        let digest = manifest::digest(&bytes).map_err(Error::WrittenDigest)?;
+        let media_type = self.image_media_type(write.job, &target);
+        let in_list = self.in_list();
+        self.need = Need::WriteManifest {
+            bytes: bytes.clone(),
+            media_type,
+            digest: digest.clone(),
+            instance: in_list.then(|| digest.clone()),
+            role: if in_list { Role::Instance } else { Role::Image },
+        };
+        write.step = ImageStep::Writing {
+            target,
+            bytes,
+            digest,
+        };
+        self.phase = Phase::Image(write);
+        Ok(())
+    }
+
+    /// The type a manifest converted to `target` is written as: schema 1
+    /// keeps its own (signed or not); what ferry converts to schema 1 it
+    /// signs.
+    fn image_media_type(&self, job: usize, target: &str) -> String {
+        if !matches!(target, mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED) {
+            return target.to_string();
+        }
+        let job = &self.jobs[job];
+        match Manifest::from_blob(&job.bytes, &job.plan.source_media_type) {
+            Ok(source @ Manifest::Schema1(_)) => source.media_type().to_string(),
+            _ => mt::DOCKER_V2S1_SIGNED.to_string(),
+        }
+    }
+
+    fn handle_image(&mut self, mut write: ImageWrite, answer: Answer) -> Result<(), Error> {
+        let step = core::mem::replace(&mut write.step, ImageStep::Idle);
+        match (step, answer) {
+            (ImageStep::ConfigStored { target, manifest }, Answer::Done) => {
+                if target == mt::DOCKER_V2S2 {
+                    return self.write_image(write, target, manifest);
+                }
+                let schema2 = match Manifest::parse(&manifest) {
+                    Ok(m) => m,
+                    Err(error) => {
+                        let e = PlanError::Manifest {
+                            what: "the converted manifest".into(),
+                            error,
+                        };
+                        write.attempts.push(format!("{target}: {e}"));
+                        return self.next_image_form(write);
+                    }
+                };
+                let bytes =
+                    convert::convert(&schema2, &target).map_err(|error| Error::Convert {
+                        target: target.clone(),
+                        error,
+                    })?;
+                self.write_image(write, target, bytes)
+            }
+            (ImageStep::ConfigRead { target }, Answer::Config(config)) => {
+                let job = &self.jobs[write.job];
+                let source = Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(
+                    |error| {
+                        Error::Plan(PlanError::Manifest {
+                            what: format!("manifest {}", job.plan.source_digest),
+                            error,
+                        })
+                    },
+                )?;
+                let written = self.parse_job(write.job, &write.base)?;
+                let written_layers: Vec<String> = written
+                    .layers()
+                    .into_iter()
+                    .map(|l| l.descriptor.digest_text)
+                    .collect();
+                let (name, tag) = &self.docker_reference;
+                let built = match convert::to_schema1(
+                    &source,
+                    &Schema1Inputs {
+                        config: &config,
+                        written_layers: &written_layers,
+                        name,
+                        tag,
+                    },
+                ) {
+                    Ok(built) => built,
+                    Err(e) => {
+                        write.attempts.push(format!("{target}: {e}"));
+                        return self.next_image_form(write);
+                    }
+                };
+                if built.uses_empty_layer {
+                    // Stored during the conversion, as containers/image does.
+                    self.need = Need::PutBlob {
+                        digest: Digest::parse(GZIPPED_EMPTY_LAYER_DIGEST)
+                            .expect("the empty layer's digest is well formed"),
+                        media_type: mt::DOCKER_LAYER_GZIP.into(),
+                        bytes: GZIPPED_EMPTY_LAYER.to_vec(),
+                        what: "the empty layer",
+                    };
+                    write.step = ImageStep::EmptyLayerStored {
+                        target,
+                        unsigned: built.unsigned,
+                    };
+                } else {
+                    self.need = Need::Sign {
+                        unsigned: built.unsigned,
+                    };
+                    write.step = ImageStep::Signing { target };
+                }
+                self.phase = Phase::Image(write);
+                Ok(())
+            }
+            (ImageStep::EmptyLayerStored { target, unsigned }, Answer::Done) => {
+                self.need = Need::Sign { unsigned };
+                write.step = ImageStep::Signing { target };
+                self.phase = Phase::Image(write);
+                Ok(())
+            }
+            (ImageStep::Signing { target }, Answer::Signed(bytes)) => {
+                self.write_image(write, target, bytes)
+            }
+            (
+                ImageStep::Writing {
+                    target,
+                    bytes,
+                    digest,
+                },
+                Answer::Written,
+            ) => {
+                let media_type = self.image_media_type(write.job, &target);
+                let in_list = self.in_list();
+                let job = &self.jobs[write.job];
+                self.written.push(Written {
+                    role: if in_list { "instance" } else { "image" },
+                    digest: digest.to_string(),
+                    media_type: media_type.clone(),
+                });
+                if let Some(source) = &job.instance {
+                    self.copied.push(CopiedInstance {
+                        source_digest: source.to_string(),
+                        written: InstanceUpdate {
+                            digest: digest.to_string(),
+                            size: bytes.len() as i64,
+                            media_type: media_type.clone(),
+                        },
+                    });
+                }
+                let signatures = job.signatures.clone();
+                if !in_list {
+                    self.single = Some((bytes, media_type));
+                }
+                let job = write.job;
+                if in_list && self.write_signatures(signatures, Some(digest))? {
+                    self.phase = Phase::ImageSignatures { job };
+                    return Ok(());
+                }
+                self.phase = Phase::Image(self.image_write(job + 1)?);
+                self.advance()
+            }
+            (ImageStep::Writing { .. }, Answer::Rejected { media_type, reason }) => {
+                write.attempts.push(format!("{media_type}: {reason}"));
+                self.next_image_form(write)
+            }
+            (step, _) => {
+                write.step = step;
+                self.phase = Phase::Image(write);
+                Err(Error::UnexpectedAnswer {
+                    need: self.need_name(),
+                })
+            }
+        }
+    }
+
+    /// Asks for signatures to be written; false when there are none.
+    fn write_signatures(
+        &mut self,
+        signatures: Vec<Vec<u8>>,
+        instance: Option<Digest>,
+    ) -> Result<bool, Error> {
+        if signatures.is_empty() {
+            return Ok(false);
+        }
+        if !self.signatures_supported {
+            return Err(Error::SignaturesUnsupported);
+        }
+        self.need = Need::WriteSignatures {
+            signatures,
+            instance,
+        };
+        Ok(true)
+    }
+
+    /// The lists to write: the nested lists (`index` below their count),
+    /// then the top-level list; past those, the top level is done.
+    fn list_write(&mut self, index: usize) -> Result<ListWrite, Error> {
+        let candidates = match &self.top_plan {
+            Some(TopPlan::List(list_plan)) => {
+                let plan = match list_plan.nested.get(index) {
+                    Some(nested) => Some(nested),
+                    None if index == list_plan.nested.len() => Some(&**list_plan),
+                    None => None,
+                };
+                match plan {
+                    Some(plan) => {
+                        plan::finish_list(plan, &self.copied, &ConvertOptions::default())?
+                    }
+                    None => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        Ok(ListWrite {
+            index,
+            candidates,
+            next: 0,
+            attempts: Vec::new(),
+        })
+    }
+
+    fn nested_count(&self) -> Option<usize> {
+        match &self.top_plan {
+            Some(TopPlan::List(list_plan)) => Some(list_plan.nested.len()),
+            _ => None,
+        }
+    }
+
+    /// Tries the list's next form.
+    fn next_list_form(&mut self, mut write: ListWrite) -> Result<(), Error> {
+        let Some(nested) = self.nested_count().filter(|n| write.index <= *n) else {
+            // No list left: the top level is the single image.
+            if self.committed.is_none() {
+                self.committed = self.single.clone();
+            }
+            self.phase = Phase::TopSignaturesWrite;
+            return self.advance();
+        };
+        while let Some(candidate) = write.candidates.get(write.next) {
+            write.next += 1;
+            if let Some(refusal) = invented_platforms(candidate) {
+                write.attempts.push(refusal);
+                continue;
+            }
+            let is_nested = write.index < nested;
+            self.need = Need::WriteManifest {
+                bytes: candidate.bytes.clone(),
+                media_type: candidate.media_type.clone(),
+                digest: candidate.digest.clone(),
+                instance: is_nested.then(|| candidate.digest.clone()),
+                role: if is_nested {
+                    Role::NestedList
+                } else {
+                    Role::List
+                },
+            };
+            self.phase = Phase::List(write);
+            return Ok(());
+        }
+        Err(Error::ManifestRejected {
+            attempts: write.attempts,
+        })
+    }
+
+    fn handle_list(&mut self, mut write: ListWrite, answer: Answer) -> Result<(), Error> {
+        let nested = self.nested_count().unwrap_or_default();
+        let Some(candidate) = write
+            .next
+            .checked_sub(1)
+            .map(|i| write.candidates[i].clone())
+        else {
+            self.phase = Phase::List(write);
+            return Err(Error::UnexpectedAnswer {
+                need: self.need_name(),
+            });
+        };
+        match answer {
+            Answer::Written => {
+                self.written.push(Written {
+                    role: "list",
+                    digest: candidate.digest.to_string(),
+                    media_type: candidate.media_type.clone(),
+                });
+                let index = write.index;
+                if index < nested {
+                    let source = match &self.top_plan {
+                        Some(TopPlan::List(p)) => p.nested[index].digest.clone(),
+                        _ => unreachable!("lists are written for list plans"),
+                    };
+                    self.copied.push(CopiedInstance {
+                        source_digest: source.clone(),
+                        written: InstanceUpdate {
+                            digest: candidate.digest.to_string(),
+                            size: candidate.bytes.len() as i64,
+                            media_type: candidate.media_type.clone(),
+                        },
+                    });
+                    let signatures = self
+                        .nested_signatures
+                        .iter()
+                        .find(|(d, _)| *d == source)
+                        .map(|(_, s)| s.clone())
+                        .unwrap_or_default();
+                    if self.write_signatures(signatures, Some(candidate.digest))? {
+                        self.phase = Phase::ListSignatures { index };
+                        return Ok(());
+                    }
+                } else {
+                    self.committed = Some((candidate.bytes, candidate.media_type));
+                }
+                self.phase = Phase::List(self.list_write(index + 1)?);
+                self.advance()
+            }
+            Answer::Rejected { media_type, reason } => {
+                write.attempts.push(format!("{media_type}: {reason}"));
+                self.next_list_form(write)
+            }
+            _ => {
+                self.phase = Phase::List(write);
+                Err(Error::UnexpectedAnswer {
+                    need: self.need_name(),
+                })
+            }
+        }
+    }
+}
+
+fn parse(text: &str, what: &str) -> Result<Digest, Error> {
+    Digest::parse(text).map_err(|error| Error::Digest {
+        what: what.to_string(),
+        error,
+    })
+}

@@ -1,0 +1,173 @@
+//! What each kind of destination accepts: one table, read by the copy
+//! machine, `ferry copy --dry-run`, the native transports and the
+//! WebAssembly facade alike.
+//!
+//! | kind | manifest types, preferred first | layers | signatures | digested references |
+//! |---|---|---|---|---|
+//! | `dir` | any | as they are | yes | no |
+//! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
+//! | `docker-archive` | Docker schema 2 | uncompressed | no | no |
+//! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | with lookaside storage | yes |
+//!
+//! These are containers/image's answers to `SupportedManifestMIMETypes`,
+//! `DesiredLayerCompression` and `SupportsSignatures` for the same
+//! transports. A registry's signature support depends on the lookaside
+//! configuration, which is data the caller has: it refines the table's
+//! entry ([`Capabilities::with_signatures`]) rather than declaring its own.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::media_type as mt;
+use crate::plan::compression::Desired;
+
+/// A kind of destination: a transport that can be written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `dir:`, a directory of files named by digest.
+    Dir,
+    /// `oci:`, an OCI image layout.
+    Oci,
+    /// `oci-archive:`, an OCI image layout in a tar file.
+    OciArchive,
+    /// `docker-archive:`, `docker save`'s format.
+    DockerArchive,
+    /// `docker://`, a registry.
+    Docker,
+}
+
+impl Kind {
+    /// Every kind, in the order the table lists them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Dir,
+        Kind::Oci,
+        Kind::OciArchive,
+        Kind::DockerArchive,
+        Kind::Docker,
+    ];
+
+    /// The transport's name, as references spell it (`docker-archive`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Dir => "dir",
+            Kind::Oci => "oci",
+            Kind::OciArchive => "oci-archive",
+            Kind::DockerArchive => "docker-archive",
+            Kind::Docker => "docker",
+        }
+    }
+
+    /// The kind a transport name stands for.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// What destinations of this kind accept.
+    pub fn capabilities(self) -> Capabilities {
+        let (types, layer_compression, signatures): (&[&str], Desired, bool) = match self {
+            Kind::Dir => (&[], Desired::Preserve, true),
+            Kind::Oci | Kind::OciArchive => {
+                (&[mt::OCI_MANIFEST, mt::OCI_INDEX], Desired::Compress, false)
+            }
+            Kind::DockerArchive => (&[mt::DOCKER_V2S2], Desired::Decompress, false),
+            // Signatures only through lookaside storage: see
+            // [`Capabilities::with_signatures`].
+            Kind::Docker => (
+                &[
+                    mt::OCI_MANIFEST,
+                    mt::DOCKER_V2S2,
+                    mt::OCI_INDEX,
+                    mt::DOCKER_LIST,
+                    mt::DOCKER_V2S1_SIGNED,
+                    mt::DOCKER_V2S1,
+                ],
+                Desired::Compress,
+                false,
+            ),
+        };
+        Capabilities {
+            manifest_types: types.iter().map(|t| t.to_string()).collect(),
+            layer_compression,
+            signatures,
+            digested_references: self == Kind::Docker,
+        }
+    }
+}
+
+/// What a destination accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Manifest and list types, preferred first; empty means any.
+    pub manifest_types: Vec<String>,
+    /// How it wants layers stored.
+    pub layer_compression: Desired,
+    /// Whether it can store signatures.
+    pub signatures: bool,
+    /// Whether its references can name a digest (`repo@sha256:…`), which
+    /// what is written must then match.
+    pub digested_references: bool,
+}
+
+impl Capabilities {
+    /// Whether it can store a list with its instances.
+    pub fn accepts_lists(&self) -> bool {
+        self.manifest_types.is_empty() || self.manifest_types.iter().any(|t| mt::is_list(t))
+    }
+
+    /// The same, storing signatures or not (a registry with or without a
+    /// lookaside location to write them to).
+    pub fn with_signatures(self, signatures: bool) -> Self {
+        Capabilities { signatures, ..self }
+    }
+
+    /// The planner's view of it, for a reference naming `reference_digest`.
+    pub fn plan_destination(&self, reference_digest: Option<String>) -> crate::plan::Destination {
+        crate::plan::Destination {
+            supported_types: self.manifest_types.clone(),
+            reference_digest,
+            layer_compression: self.layer_compression,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_found_by_its_name() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(Kind::from_name("demo"), None);
+    }
+
+    #[test]
+    fn only_dir_and_docker_accept_lists_of_docker_type() {
+        let accepts = |k: Kind, t: &str| {
+            let c = k.capabilities();
+            c.manifest_types.is_empty() || c.manifest_types.iter().any(|m| m == t)
+        };
+        assert!(accepts(Kind::Dir, mt::DOCKER_LIST));
+        assert!(accepts(Kind::Docker, mt::DOCKER_LIST));
+        assert!(!accepts(Kind::Oci, mt::DOCKER_LIST));
+        assert!(!Kind::DockerArchive.capabilities().accepts_lists());
+    }
+
+    #[test]
+    fn a_registry_stores_signatures_only_when_told_it_can() {
+        let registry = Kind::Docker.capabilities();
+        assert!(!registry.signatures);
+        assert!(registry.with_signatures(true).signatures);
+    }
+
+    #[test]
+    fn only_registry_references_name_digests() {
+        for kind in Kind::ALL {
+            assert_eq!(
+                kind.capabilities().digested_references,
+                kind == Kind::Docker
+            );
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The copy machine (`ferry_core::copy`): what it asks for, in which
+//! order, and what it decides from the answers. Fixtures in
+//! fixtures/plan: a three-platform OCI index whose instances share a base
+//! layer, and a signed schema 1 image.
+
+use ferry_core::choose::ChooseOptions;
+use ferry_core::copy::{Answer, BlobOutcome, Copy, Destination, Error, Mode, Need, Role};
+use ferry_core::destination::{Capabilities, Kind};
+use ferry_core::manifest::edit::LayerUpdate;
+use ferry_core::media_type as mt;
+use ferry_core::plan::compression::BlobOperation;
+use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::{Digest, List};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/plan/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn options(selection: Selection) -> CopyOptions {
+    CopyOptions {
+        selection,
+        choose: ChooseOptions::default(),
+        unselected: Unselected::Keep,
+        forced: None,
+        remove_signatures: false,
+        preserve_digests: false,
+    }
+}
+
+fn to(kind: Kind) -> Destination {
+    Destination {
+        capabilities: kind.capabilities(),
+        ..Destination::default()
+    }
+}
+
+fn start(top: &[u8], destination: Destination, options: CopyOptions, mode: Mode) -> Copy {
+    Copy::new(top.to_vec(), String::new(), destination, options, mode).unwrap()
+}
+
+/// The manifests of the index's instances, by digest.
+fn instance(digest: &Digest) -> Vec<u8> {
+    ["amd64.json", "arm64.json", "arm-v7.json"]
+        .into_iter()
+        .map(fixture)
+        .find(|b| Digest::sha256_of(b) == *digest)
+        .unwrap_or_else(|| panic!("no fixture for {digest}"))
+}
+
+/// Answers every read from the fixtures, without signatures, and every
+/// transfer with `outcome`, until the machine asks for a write (or ends).
+fn read_everything(copy: &mut Copy, outcome: BlobOutcome) -> Vec<&'static str> {
+    let mut asked = Vec::new();
+    loop {
+        let answers = match copy.poll() {
+            Need::Signatures { .. } => {
+                asked.push("signatures");
+                vec![Answer::Signatures(Vec::new())]
+            }
+            Need::Instance { digest } | Need::NestedList { digest } => {
+                asked.push("manifest");
+                vec![Answer::Manifest {
+                    bytes: instance(&digest),
+                    media_type: String::new(),
+                }]
+            }
+            Need::Transfer(tasks) => {
+                asked.push("transfer");
+                tasks
+                    .iter()
+                    .map(|t| Answer::Blob {
+                        id: t.id,
+                        outcome: match (&outcome, t.check) {
+                            (BlobOutcome::Present, false) => BlobOutcome::Absent,
+                            (o, _) => o.clone(),
+                        },
+                    })
+                    .collect()
+            }
+            _ => return asked,
+        };
+        for a in answers {
+            copy.handle(a).unwrap();
+        }
+    }
+}
+
+fn copied(size: u64) -> BlobOutcome {
+    BlobOutcome::Copied {
+        size,
+        refetched: 0,
+        changed: None,
+        diff_id: None,
+    }
+}
+
+#[test]
+fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_blobs_once() {
+    let mut copy = start(
+        &fixture("index.json"),
+        to(Kind::Oci),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    let asked = read_everything(&mut copy, copied(1));
+    assert_eq!(
+        asked,
+        [
+            "signatures",
+            "manifest",
+            "signatures",
+            "manifest",
+            "signatures",
+            "manifest",
+            "signatures",
+            "transfer"
+        ]
+    );
+    // 3 configs, the shared base layer once, 3 own layers.
+    assert_eq!(copy.tally().copied, 7);
+}
+
+#[test]
+fn manifests_are_written_instances_first_then_the_list_then_committed() {
+    let index = fixture("index.json");
+    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    read_everything(&mut copy, copied(1));
+    let mut roles = Vec::new();
+    loop {
+        match copy.poll() {
+            Need::WriteManifest { role, .. } => {
+                roles.push(role);
+                copy.handle(Answer::Written).unwrap();
+            }
+            Need::Commit { bytes, .. } => {
+                // Nothing changed: the list keeps its bytes and digest.
+                assert_eq!(bytes, index);
+                copy.handle(Answer::Done).unwrap();
+            }
+            Need::Done => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        roles,
+        [Role::Instance, Role::Instance, Role::Instance, Role::List]
+    );
+    assert_eq!(copy.written().len(), 4);
+}
+
+#[test]
+fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts() {
+    let image = fixture("amd64.json");
+    let mut copy = start(
+        &image,
+        to(Kind::Docker),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    read_everything(&mut copy, copied(1));
+    let Need::WriteManifest { media_type, .. } = copy.poll() else {
+        panic!("expected a manifest to write, got {:?}", copy.poll());
+    };
+    assert_eq!(media_type, mt::OCI_MANIFEST);
+    copy.handle(Answer::Rejected {
+        media_type,
+        reason: "not here".into(),
+    })
+    .unwrap();
+    let Need::WriteManifest { media_type, .. } = copy.poll() else {
+        panic!("expected the next form, got {:?}", copy.poll());
+    };
+    assert_eq!(media_type, mt::DOCKER_V2S2);
+}
+
+#[test]
+fn when_every_manifest_type_is_refused_the_copy_fails_naming_each_attempt() {
+    let image = fixture("amd64.json");
+    let mut copy = start(
+        &image,
+        to(Kind::Docker),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    read_everything(&mut copy, copied(1));
+    let error = loop {
+        let answer = match copy.poll() {
+            Need::WriteManifest { media_type, .. } => Answer::Rejected {
+                media_type,
+                reason: "no".into(),
+            },
+            // Schema 1 is built from the config: this one is no config.
+            Need::Config { .. } => Answer::Config(b"[]".to_vec()),
+            other => panic!("unexpected {other:?}"),
+        };
+        if let Err(e) = copy.handle(answer) {
+            break e;
+        }
+    };
+    let Error::ManifestRejected { attempts } = error else {
+        panic!("{error:?}");
+    };
+    // Each type a registry lists, in its order: the two it refused, the
+    // schema 1 form the config does not allow, the list types an image
+    // cannot become, and unsigned schema 1.
+    assert_eq!(attempts.len(), 6, "{attempts:?}");
+    assert!(attempts[0].starts_with(mt::OCI_MANIFEST), "{attempts:?}");
+}
+
+#[test]
+fn a_dry_run_ends_after_the_transfers_with_present_blobs_skipped() {
+    let mut copy = start(
+        &fixture("index.json"),
+        to(Kind::Oci),
+        options(Selection::All),
+        Mode::DryRun,
+    );
+    read_everything(&mut copy, BlobOutcome::Present);
+    assert_eq!(copy.poll(), Need::Done);
+    let summary = copy.summary().unwrap();
+    assert!(summary.blobs.iter().all(|b| b.skip));
+    assert_eq!(summary.bytes_to_copy, 0);
+    assert_eq!(copy.tally().skipped, 7);
+    assert!(copy.written().is_empty());
+}
+
+#[test]
+fn a_dry_run_and_a_copy_summarize_alike() {
+    let index = fixture("index.json");
+    let mut dry = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    read_everything(&mut dry, BlobOutcome::Absent);
+    let mut real = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    read_everything(&mut real, copied(1));
+    assert_eq!(dry.summary(), real.summary());
+}
+
+/// An OCI image with one uncompressed layer.
+fn uncompressed_image() -> Vec<u8> {
+    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#.to_vec()
+}
+
+#[test]
+fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
+    let image = uncompressed_image();
+    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let Need::Signatures { instance: None } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    let Need::Transfer(tasks) = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    let layer = tasks
+        .iter()
+        .find(|t| t.operation == BlobOperation::Compress)
+        .unwrap();
+    // A changed blob's digest is not known before: it is not asked about.
+    assert!(!layer.check);
+    let new = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+    for t in &tasks {
+        let changed = (t.operation == BlobOperation::Compress).then(|| LayerUpdate {
+            digest: new.into(),
+            size: 1000,
+            media_type: mt::OCI_LAYER_GZIP.into(),
+        });
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Copied {
+                size: 1000,
+                refetched: 0,
+                changed,
+                diff_id: None,
+            },
+        })
+        .unwrap();
+    }
+    let Need::WriteManifest { bytes, .. } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(new), "{text}");
+    assert!(text.contains(mt::OCI_LAYER_GZIP), "{text}");
+}
+
+#[test]
+fn signatures_the_destination_cannot_store_are_refused_before_any_blob_moves() {
+    let image = fixture("amd64.json");
+    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    copy.handle(Answer::Signatures(vec![b"sig".to_vec()]))
+        .unwrap();
+    assert_eq!(
+        copy.poll(),
+        Need::RefuseSignatures {
+            signatures: vec![b"sig".to_vec()],
+            instance: None
+        }
+    );
+    // Should the destination take them after all, writing them fails.
+    copy.handle(Answer::Done).unwrap();
+    assert!(matches!(copy.poll(), Need::Transfer(_)));
+}
+
+#[test]
+fn a_list_form_that_would_invent_platforms_is_never_written() {
+    // An OCI index whose entry has no platform, to a destination whose only
+    // list type is Docker's, which requires one.
+    let amd64 = fixture("amd64.json");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{}}}]}}"#,
+        Digest::sha256_of(&amd64),
+        amd64.len()
+    );
+    let destination = Destination {
+        capabilities: Capabilities {
+            manifest_types: vec![mt::DOCKER_V2S2.into(), mt::DOCKER_LIST.into()],
+            ..Capabilities::default()
+        },
+        ..Destination::default()
+    };
+    let mut copy = start(
+        index.as_bytes(),
+        destination,
+        options(Selection::All),
+        Mode::Copy,
+    );
+    read_everything(&mut copy, copied(1));
+    let Need::WriteManifest { role, .. } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    assert_eq!(role, Role::Instance);
+    let error = copy.handle(Answer::Written).unwrap_err();
+    let Error::ManifestRejected { attempts } = error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        attempts[0].contains("would invent platforms"),
+        "{attempts:?}"
+    );
+}
+
+#[test]
+fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
+    let index = fixture("index.json");
+    let list = List::parse(&index).unwrap();
+    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    while let Need::Instance { digest }
+    | Need::Signatures {
+        instance: Some(digest),
+    } = copy.poll()
+    {
+        let answer = match copy.poll() {
+            Need::Signatures { .. } => Answer::Signatures(Vec::new()),
+            _ if digest.as_str() == list.entries[1].digest_text => Answer::Missing,
+            _ => Answer::Manifest {
+                bytes: instance(&digest),
+                media_type: String::new(),
+            },
+        };
+        copy.handle(answer).unwrap();
+    }
+    assert_eq!(
+        copy.poll(),
+        Need::Unavailable {
+            missing: vec![list.entries[1].digest_text.clone()]
+        }
+    );
+    assert_eq!(copy.images().len(), 2);
+    assert!(copy.summary().is_none());
+}
+
+#[test]
+fn an_instance_whose_length_is_not_its_entry_size_is_refused() {
+    let index = fixture("index.json");
+    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    let Need::Instance { digest } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    let mut bytes = instance(&digest);
+    bytes.push(b'\n');
+    let error = copy
+        .handle(Answer::Manifest {
+            bytes,
+            media_type: String::new(),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InstanceSize { what, .. } if what.starts_with("entry 0 of list")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn schema1_to_schema2_computes_diff_ids_and_stores_the_new_config_before_the_manifest() {
+    let schema1 = fixture("v2s1-signed.json");
+    let mut opts = options(Selection::All);
+    opts.remove_signatures = true;
+    let mut copy = start(&schema1, to(Kind::DockerArchive), opts, Mode::Copy);
+    let Need::Transfer(tasks) = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    assert!(tasks.iter().all(|t| t.diff_id && !t.check));
+    for t in &tasks {
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Copied {
+                size: 32,
+                refetched: 0,
+                changed: None,
+                diff_id: Some(Digest::sha256_of(t.digest.as_str().as_bytes())),
+            },
+        })
+        .unwrap();
+    }
+    let Need::PutBlob { media_type, .. } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    assert_eq!(media_type, mt::DOCKER_CONFIG);
+    copy.handle(Answer::Done).unwrap();
+    let Need::WriteManifest { media_type, .. } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    assert_eq!(media_type, mt::DOCKER_V2S2);
+}
+
+#[test]
+fn an_answer_to_another_question_is_an_error_not_a_panic() {
+    let image = fixture("amd64.json");
+    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    assert!(matches!(
+        copy.handle(Answer::Written),
+        Err(Error::UnexpectedAnswer { .. })
+    ));
+    assert_eq!(copy.poll(), Need::Signatures { instance: None });
+}

@@ -1,0 +1,45 @@
+// Talking to `ferry serve`: whether it hosts the page (GET api/info), and
+// its same-origin, read-only registry proxy (api/manifest, api/blob).
+// `fetchFn` is the browser's fetch (or a stand-in); paths are relative to
+// the page.
+
+const text = new TextDecoder("utf-8", { fatal: false });
+
+/** A client of ferry serve's API over `fetchFn`. */
+export function createProxy(fetchFn) {
+  /** GET api/PATH?ref=…[&digest=…]: the body's bytes and the media type ferry serve read. */
+  async function get(path, ref, digest) {
+    const q = new URLSearchParams({ ref });
+    if (digest) q.set("digest", digest);
+    const r = await fetchFn(`api/${path}?${q}`, { cache: "no-store" });
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    if (!r.ok) {
+      const what = digest ? `${ref} (${digest})` : ref;
+      throw new Error(`Reading ${what} through ferry serve failed (${r.status}): ${text.decode(bytes).trim() || r.statusText}`);
+    }
+    return { bytes, mediaType: r.headers.get("X-Ferry-Media-Type") ?? "" };
+  }
+
+  return {
+    /**
+     * Whether the page's own server is ferry serve (a static host answers
+     * 404 to api/info): `{ available, why }`, why saying what it answered.
+     */
+    async detect() {
+      try {
+        const r = await fetchFn("api/info", { cache: "no-store" });
+        const info = r.ok ? await r.json().catch(() => null) : null;
+        return {
+          available: info?.server === "ferry serve",
+          why: r.ok ? "it does not describe itself as ferry serve" : `it answered ${r.status} to api/info`,
+        };
+      } catch (e) {
+        return { available: false, why: e.message };
+      }
+    },
+    /** The manifest `ref` names, or its instance `digest`. */
+    manifest: (ref, digest) => get("manifest", ref, digest),
+    /** A blob (a config) of the repository `ref` names. */
+    blob: (ref, digest) => get("blob", ref, digest),
+  };
+}

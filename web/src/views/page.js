@@ -1,0 +1,39 @@
+// The whole page for the state: the summary and diagnostics, then an
+// image's tables or a list's, and the copy plan.
+
+import { $, setStatus, show } from "./dom.js";
+import { renderHistory, renderImage } from "./image.js";
+import { renderList } from "./list.js";
+import { renderPlan } from "./plan.js";
+import { renderSummary } from "./summary.js";
+
+export function renderPage(app) {
+  const { state } = app;
+  if (!app.ferry) return;
+  const bytes = state.bytes;
+  // An empty file is something to inspect; an empty text box is not.
+  const any = bytes.length > 0 || state.source !== "paste";
+  for (const id of ["summary", "diagnostics", "image", "list", "choose", "convert", "plan"]) show(id, false);
+  if (!any) { setStatus("Ready: paste a manifest or choose a file."); return; }
+  setStatus(`Inspected ${bytes.length} bytes.`);
+
+  const inspection = renderSummary(app, bytes);
+  if (!inspection) return;
+  if (Array.isArray(inspection.manifests)) renderList(app, bytes, inspection);
+  else {
+    renderImage(app, inspection);
+    renderHistory(app, inspection);
+  }
+  renderPlan(app, bytes, inspection);
+}
+
+/** The note under the text box: where the shown bytes came from. */
+export function renderSourceNote(state) {
+  const { bytes, source, fileName } = state;
+  const note = $("source-note");
+  if (source === "file") note.textContent = `Read ${fileName} (${bytes.length} bytes) in this browser; its exact bytes are inspected until you edit the text.`;
+  else if (source === "layout" && state.layout?.remote) note.textContent = `Showing ${fileName} from the registry (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
+  else if (source === "layout") note.textContent = `Showing ${fileName} from the layout (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
+  else if (source === "url") note.textContent = `Restored from the link (${bytes.length} bytes); its exact bytes are inspected until you edit the text.`;
+  else note.textContent = "…or drop a file anywhere on this box, or choose one:";
+}
