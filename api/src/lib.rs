@@ -68,7 +68,7 @@ use ferry_core::list::{ConvertOptions, ListKind, Loss};
 use ferry_core::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
 use ferry_core::platform::Platform;
 use ferry_core::reference::{self, Named};
-use ferry_core::{List, inspect, manifest, media_type, validate};
+use ferry_core::{List, inspect, manifest, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
 pub const OPERATIONS: [&str; 9] = [
@@ -297,7 +297,7 @@ fn digest(input: &[u8], args: Args<'_>) -> Answer {
 
 fn detect_media_type(input: &[u8], args: Args<'_>) -> Answer {
     args.only(&[])?;
-    ok(media_type::guess(input))
+    ok(manifest::guess_media_type(input))
 }
 
 fn inspect(input: &[u8], args: Args<'_>) -> Answer {

@@ -92,7 +92,7 @@ impl core::error::Error for InspectError {}
 
 /// Summarises `bytes`, read as `media_type` when given.
 pub fn inspect(bytes: &[u8], media_type: Option<&str>) -> Result<Inspection, InspectError> {
-    let detected = mt::guess(bytes);
+    let detected = crate::manifest::guess_media_type(bytes);
     let root = json::parse(bytes).map_err(|e| InspectError::UnknownFormat {
         reason: alloc::format!("not valid JSON: {e}"),
     })?;

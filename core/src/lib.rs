@@ -37,6 +37,7 @@ pub mod plan;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod retry;
 pub mod validate;
 
 pub use digest::{Digest, DigestError};

@@ -98,7 +98,7 @@ impl Report {
 pub fn validate(bytes: &[u8]) -> Report {
     let mut report = Report {
         declared_media_type: None,
-        detected_media_type: mt::guess(bytes),
+        detected_media_type: crate::manifest::guess_media_type(bytes),
         diagnostics: Vec::new(),
     };
     if bytes.len() > MAX_MANIFEST_SIZE {
@@ -490,7 +490,7 @@ fn media_type_problem(s: &str) -> Option<String> {
 
 /// Whether `bytes` would be accepted by [`Manifest::parse`] or as a list.
 pub fn parses(bytes: &[u8]) -> bool {
-    let guessed = mt::guess(bytes);
+    let guessed = crate::manifest::guess_media_type(bytes);
     if mt::is_list(&guessed) {
         List::from_blob(bytes, &guessed).is_ok()
     } else {

@@ -15,7 +15,7 @@ use ferry_fuzz::sha256;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let signed = mt::guess(data) == mt::DOCKER_V2S1_SIGNED;
+    let signed = ferry_core::manifest::guess_media_type(data) == mt::DOCKER_V2S1_SIGNED;
     let digest = manifest::digest(data);
     match &digest {
         Ok(d) if signed => {

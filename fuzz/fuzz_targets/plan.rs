@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
             let list = ferry_core::List::from_blob(
                 document,
                 if reported.is_empty() {
-                    mt::guess(document)
+                    ferry_core::manifest::guess_media_type(document)
                 } else {
                     reported.to_string()
                 }

@@ -6,13 +6,15 @@
 //! serializes.
 #![no_main]
 
-use ferry_core::media_type as mt;
 use ferry_core::validate::{self, Severity};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let report = validate::validate(data);
-    assert_eq!(report.detected_media_type, mt::guess(data));
+    assert_eq!(
+        report.detected_media_type,
+        ferry_core::manifest::guess_media_type(data)
+    );
     if report.is_valid() {
         assert!(
             validate::parses(data),

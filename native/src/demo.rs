@@ -146,11 +146,11 @@ impl ImageSource for Demo {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
-            None => Ok((self.index.clone(), mt::OCI_INDEX.into())),
+            None => Ok((self.index.clone(), Some(mt::OCI_INDEX.into()))),
             Some(d) => match self.objects.get(d) {
-                Some((bytes, media_type)) => Ok((bytes.clone(), (*media_type).into())),
+                Some((bytes, media_type)) => Ok((bytes.clone(), Some((*media_type).into()))),
                 None => Err(TransportError::NotFound {
                     what: format!("manifest {d}"),
                     location: self.reference(),
@@ -159,11 +159,11 @@ impl ImageSource for Demo {
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         match self.objects.get(&info.digest) {
             Some((bytes, _)) => Ok((
                 Box::pin(std::io::Cursor::new(bytes.clone())),
-                bytes.len() as i64,
+                Some(bytes.len() as u64),
             )),
             None => Err(TransportError::NotFound {
                 what: format!("blob {}", info.digest),

@@ -5,9 +5,9 @@
 pub mod copy;
 pub mod credentials;
 pub mod demo;
+pub mod fs;
 pub mod host;
 pub mod input;
-pub mod lookaside;
 pub mod output;
 pub mod serve;
 pub mod sign;

@@ -16,8 +16,9 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::transport::reference::Reference;
 use crate::transport::registry::{Registry, RegistryOptions};
-use crate::transport::{BlobInfo, ImageSource, Reference};
+use crate::transport::{BlobInfo, ImageSource};
 
 /// Where the page's files are, and how to reach registries.
 #[derive(Debug, Clone)]
@@ -209,7 +210,7 @@ async fn manifest(target: &str, options: &ServeOptions) -> Reply {
             status: 200,
             content_type: "application/octet-stream",
             extra: vec![
-                ("X-Ferry-Media-Type", media_type),
+                ("X-Ferry-Media-Type", media_type.unwrap_or_default()),
                 (
                     "X-Ferry-Digest",
                     ferry_core::manifest::digest(&bytes)
@@ -238,8 +239,8 @@ async fn blob(target: &str, options: &ServeOptions) -> Reply {
     };
     let info = BlobInfo {
         digest: digest.clone(),
-        size: -1,
-        media_type: String::new(),
+        size: None,
+        media_type: None,
     };
     let (stream, _) = match registry.blob(&info).await {
         Ok(s) => s,

@@ -5,15 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry::transport::archive::{self, Limits, TarArchive};
+use ferry::fs::{atomic, leftovers, staging};
+use ferry::transport::archive::{Limits, TarArchive};
 use ferry::transport::docker_archive::{
     ArchiveReference, DockerArchiveDestination, DockerArchiveSource,
 };
 use ferry::transport::oci::{LayoutReference, OciSource};
 use ferry::transport::oci_archive::{OciArchiveDestination, OciArchiveSource};
-use ferry::transport::{
-    BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError, fsutil,
-};
+use ferry::transport::{BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError};
 use ferry_core::json::{self, Value};
 use ferry_core::media_type as mt;
 use ferry_core::plan::compression::Desired;
@@ -31,8 +30,8 @@ static TEMP_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// ferry's temporary files and staging directories of this process.
 fn leftovers() -> Vec<String> {
-    let prefixes = [archive::temp_prefix(), fsutil::staging_prefix()];
-    std::fs::read_dir(archive::big_temp_dir())
+    let prefixes = [leftovers::temp_prefix(), staging::staging_prefix()];
+    std::fs::read_dir(staging::big_temp_dir())
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
@@ -123,17 +122,13 @@ fn descriptor(media_type: &str, bytes: &[u8]) -> String {
 fn info(media_type: &str, bytes: &[u8]) -> BlobInfo {
     BlobInfo {
         digest: Digest::sha256_of(bytes),
-        size: bytes.len() as i64,
-        media_type: media_type.to_string(),
+        size: Some(bytes.len() as i64),
+        media_type: Some(media_type.to_string()),
     }
 }
 
 fn info_of(d: &Descriptor) -> BlobInfo {
-    BlobInfo {
-        digest: d.digest().expect("valid digest"),
-        size: d.size,
-        media_type: d.media_type.clone(),
-    }
+    BlobInfo::described(d.digest().expect("valid digest"), d.size, &d.media_type)
 }
 
 fn stream_of(bytes: &[u8]) -> BlobStream {
@@ -263,6 +258,7 @@ fn tar_dir(root: &Path) -> Vec<u8> {
 /// signatures, commit.
 async fn copy(source: &dyn ImageSource, dest: &dyn ImageDestination) -> (Vec<u8>, String) {
     let (manifest, media_type) = source.manifest(None).await.expect("source manifest");
+    let media_type = media_type.unwrap_or_default();
     let parsed = Manifest::from_blob(&manifest, &media_type).expect("parse manifest");
     let mut blobs = vec![parsed.config()];
     blobs.extend(parsed.layers().into_iter().map(|l| l.descriptor));
@@ -286,6 +282,7 @@ async fn copy(source: &dyn ImageSource, dest: &dyn ImageDestination) -> (Vec<u8>
 /// The config digest of a source's image.
 async fn config_digest(source: &dyn ImageSource) -> String {
     let (manifest, media_type) = source.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     Manifest::from_blob(&manifest, &media_type)
         .expect("parses")
         .config()
@@ -302,9 +299,14 @@ async fn verify_blobs(source: &dyn ImageSource, manifest: &[u8], media_type: &st
     for d in blobs {
         let info = info_of(&d);
         let (stream, size) = source.blob(&info).await.expect("blob");
-        assert_eq!(size, d.size, "size of {}", d.digest_text);
+        assert_eq!(
+            size,
+            u64::try_from(d.size).ok(),
+            "size of {}",
+            d.digest_text
+        );
         let target = out.path().join(info.digest.encoded());
-        fsutil::write_blob_verified(stream, &target, &info, fsutil::Durability::Synced)
+        atomic::write_blob_verified(stream, &target, &info, atomic::Durability::Synced)
             .await
             .expect("blob matches its digest");
     }
@@ -422,6 +424,7 @@ async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
         .await
         .expect("open archive");
     let (bytes, media_type) = read.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     assert_eq!(bytes, manifest);
     assert_eq!(media_type, mt::OCI_MANIFEST);
     let digest = Digest::sha256_of(&manifest);
@@ -431,7 +434,7 @@ async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
     );
     for blob in image.blobs() {
         let (stream, size) = read.blob(&info("", blob)).await.expect("blob");
-        assert_eq!(size, blob.len() as i64);
+        assert_eq!(size, Some(blob.len() as u64));
         assert_eq!(read_stream(stream).await, blob);
     }
     verify_blobs(&read, &bytes, &media_type).await;
@@ -536,6 +539,7 @@ async fn oci_archive_written_by_skopeo_is_read_by_ferry() {
         .await
         .expect("open");
     let (manifest, media_type) = source.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     assert_eq!(manifest, expected);
     assert_eq!(media_type, mt::OCI_MANIFEST);
     verify_blobs(&source, &manifest, &media_type).await;
@@ -640,7 +644,7 @@ async fn oci_archive_blob_not_matching_its_digest_fails_the_verified_write() {
     let wanted = info(mt::OCI_LAYER, layer);
     let (stream, _) = source.blob(&wanted).await.expect("blob streams");
     let target = work.path().join("layer");
-    let err = fsutil::write_blob_verified(stream, &target, &wanted, fsutil::Durability::Synced)
+    let err = atomic::write_blob_verified(stream, &target, &wanted, atomic::Durability::Synced)
         .await
         .expect_err("digest mismatch");
     assert!(
@@ -713,6 +717,7 @@ async fn docker_archive_read_gives_a_schema2_manifest_matching_the_files() {
         .await
         .expect("open");
     let (manifest, media_type) = source.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     assert_eq!(media_type, mt::DOCKER_V2S2);
     assert_eq!(
         manifest,
@@ -813,6 +818,7 @@ async fn docker_archive_written_by_skopeo_is_read_by_ferry() {
             .await
             .expect("open");
         let (manifest, media_type) = source.manifest(None).await.expect("manifest");
+        let media_type = media_type.unwrap_or_default();
         let Manifest::Schema2(ours) = Manifest::from_blob(&manifest, &media_type).expect("parses")
         else {
             panic!("not schema 2");
@@ -990,6 +996,7 @@ async fn docker_archive_round_trip_through_ferry() {
         .await
         .expect("read back");
     let (read, media_type) = source.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     assert_eq!(read, manifest.replace_descriptor_order());
     verify_blobs(&source, &read, &media_type).await;
 
@@ -1133,6 +1140,7 @@ async fn gzip_compressed_docker_archive_is_read() {
         .await
         .expect("open");
     let (manifest, media_type) = source.manifest(None).await.expect("manifest");
+    let media_type = media_type.unwrap_or_default();
     assert_eq!(
         manifest,
         image
@@ -1142,7 +1150,7 @@ async fn gzip_compressed_docker_archive_is_read() {
     verify_blobs(&source, &manifest, &media_type).await;
     let staged = leftovers();
     assert!(
-        staged.len() == 1 && staged[0].starts_with(&fsutil::staging_prefix()),
+        staged.len() == 1 && staged[0].starts_with(&staging::staging_prefix()),
         "decompressed into one locked staging directory: {staged:?}"
     );
     drop(source);

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use ferry::copy::{self, CopyError, NoProgress, Report, Settings};
 use ferry::testing::{Call, Recording};
+use ferry::transport::ImageDestination;
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
-use ferry::transport::{ImageDestination, Reference};
 use ferry_core::choose::ChooseOptions;
 use ferry_core::plan::{CopyOptions, Selection, Unselected};
 use ferry_core::{Digest, List, Platform};

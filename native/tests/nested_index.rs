@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ferry::copy::{self, NoProgress, Settings};
 use ferry::testing::Recording;
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
 use ferry_core::Digest;
 use ferry_core::choose::ChooseOptions;

@@ -4,7 +4,7 @@
 use ferry_core::Platform;
 use ferry_core::choose::{ChooseOptions, choose_instance};
 use ferry_core::list::{ConvertOptions, List, ListKind, LossKind};
-use ferry_core::media_type as mt;
+
 use ferry_tests::conformance::{self, Tally};
 use serde_json::{Value, json};
 
@@ -39,7 +39,7 @@ fn lists_match_containers_image() {
     let mut tally = Tally::default();
     for case in conformance::load() {
         let name = case.name.as_str();
-        let guessed = mt::guess(&case.bytes);
+        let guessed = ferry_core::manifest::guess_media_type(&case.bytes);
         let parsed = List::from_blob(&case.bytes, &guessed);
         tally.check(
             "list_from_blob",

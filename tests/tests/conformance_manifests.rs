@@ -40,7 +40,7 @@ fn manifests_match_containers_image() {
         let name = case.name.as_str();
         let bytes = &case.bytes;
 
-        let guessed = mt::guess(bytes);
+        let guessed = manifest::guess_media_type(bytes);
         tally.check(
             "guess_mime",
             name,

@@ -555,3 +555,100 @@ fn insufficient_scope_is_retried_exactly_once_per_request() {
     assert!(tokens_after_manifest >= 1);
     scratch.assert_nothing_written();
 }
+
+// ------------------------------------------------------------ retries
+
+/// How many requests `registry` saw whose path ends with `suffix`.
+fn requests_ending(registry: &ScriptedServer, suffix: &str) -> usize {
+    registry
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with(suffix))
+        .count()
+}
+
+#[test]
+fn a_blob_refused_as_unauthorized_is_not_fetched_again() {
+    let (registry, tiny) = hostile(|request, tiny| {
+        request
+            .path()
+            .ends_with(tiny.layer_digest.as_str())
+            .then(|| Reply::status(401))
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &["--retry-times", "3"], &scratch));
+    assert_mentions(&stderr, &["not authorized (401"]);
+    assert_eq!(
+        requests_ending(&registry, tiny.layer_digest.as_str()),
+        1,
+        "{:#?}",
+        registry.requests()
+    );
+    scratch.assert_nothing_written();
+}
+
+#[test]
+fn a_refused_token_is_not_asked_for_again() {
+    // Manifests are public; blobs need a token, which the token server
+    // refuses.
+    let (registry, _) = hostile(|request, _| {
+        if request.path() == "/token" {
+            return Some(Reply::status(401));
+        }
+        (request.path().contains("/blobs/") && request.header("authorization").is_none()).then(
+            || {
+                Reply::status(401).header(
+                    "WWW-Authenticate",
+                    &format!(
+                        "Bearer realm=\"http://{}/token\",service=\"scripted\"",
+                        request.header("host").unwrap_or_default()
+                    ),
+                )
+            },
+        )
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &["--retry-times", "3"], &scratch));
+    assert_mentions(&stderr, &["the token server refused (401"]);
+    // Each blob asked for (the copy may start both before the first
+    // refusal) is asked for once, with one token request.
+    let requests = registry.requests();
+    let blobs: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.path().contains("/blobs/"))
+        .map(Seen::path)
+        .collect();
+    let mut distinct = blobs.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(blobs.len(), distinct.len(), "{requests:#?}");
+    assert_eq!(
+        requests_ending(&registry, "/token"),
+        blobs.len(),
+        "{requests:#?}"
+    );
+    scratch.assert_nothing_written();
+}
+
+#[test]
+fn a_manifest_over_its_limit_is_not_fetched_again() {
+    // Malformed input: the same answer would come again.
+    let (registry, _) = hostile(|request, _| {
+        request
+            .path()
+            .starts_with("/v2/x/app/manifests/")
+            .then(|| Reply::ok(vec![b' '; 5 * 1024 * 1024]))
+    });
+    let scratch = Scratch::new();
+    let stderr = failed(&pull(&registry.host(), &["--retry-times", "3"], &scratch));
+    assert_mentions(&stderr, &["larger than the 4 MiB limit"]);
+    assert_eq!(
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.path().starts_with("/v2/x/app/manifests/"))
+            .count(),
+        1
+    );
+    scratch.assert_nothing_written();
+}

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use ferry::copy::{self, NoProgress, Settings};
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::plan::{CopyOptions, Selection, Unselected};

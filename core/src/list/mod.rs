@@ -72,7 +72,7 @@ impl List {
     /// Parses `bytes` as a list of the type it declares or, failing that,
     /// the type containers/image guesses.
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        Self::from_blob(bytes, &mt::guess(bytes))
+        Self::from_blob(bytes, &crate::manifest::guess_media_type(bytes))
     }
 
     /// Parses `bytes` as a list of the given kind.

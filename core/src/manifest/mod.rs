@@ -6,11 +6,14 @@
 //! 1, of the JWS payload inside them), never of a re-serialization.
 
 pub mod convert;
+mod convert_error;
 mod descriptor;
 pub mod edit;
+mod guess;
 pub mod jwk;
 pub mod jws;
 mod oci;
+pub(crate) mod rfc3339;
 pub mod schema1;
 mod schema2;
 mod v1image;
@@ -22,6 +25,7 @@ use core::fmt;
 pub use descriptor::{
     Descriptor, SizeMismatch, UNKNOWN_SIZE, check_size, check_size_so_far, size_matches,
 };
+pub use guess::guess_media_type;
 pub use oci::OciManifest;
 pub use schema1::Schema1;
 pub use schema2::Schema2;
@@ -178,7 +182,7 @@ impl Manifest {
 
     /// Guesses the type from the bytes, then parses.
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        Self::from_blob(bytes, &media_type::guess(bytes))
+        Self::from_blob(bytes, &guess_media_type(bytes))
     }
 
     /// The exact bytes this manifest was parsed from.
@@ -270,7 +274,7 @@ fn config_digest_hex(config: &Descriptor) -> Result<String, ManifestError> {
 /// sha256 of the exact bytes, except for signed schema 1, where it is the
 /// sha256 of the JWS payload (the document without its `signatures`).
 pub fn digest(bytes: &[u8]) -> Result<Digest, jws::JwsError> {
-    if media_type::guess(bytes) == media_type::DOCKER_V2S1_SIGNED {
+    if guess_media_type(bytes) == media_type::DOCKER_V2S1_SIGNED {
         let payload = jws::payload(bytes)?;
         return Ok(Digest::sha256_of(&payload));
     }

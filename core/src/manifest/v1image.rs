@@ -189,7 +189,7 @@ fn decode_field(value: &Value, pointer: &str, kind: Kind, old: &Field) -> Result
         },
         Kind::Time => match value {
             Value::Null => old.clone(),
-            Value::String(s) => match super::schema1::rfc3339::normalize(s) {
+            Value::String(s) => match super::rfc3339::normalize(s) {
                 Some(t) => Field::Time(Some(t)),
                 None => return Err(type_error("time.Time")),
             },

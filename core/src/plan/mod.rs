@@ -268,7 +268,7 @@ impl Top<'_> {
     /// The media type as given, or guessed from the bytes when not.
     pub fn media_type(&self) -> String {
         if self.media_type.is_empty() {
-            mt::guess(self.bytes)
+            manifest::guess_media_type(self.bytes)
         } else {
             self.media_type.to_string()
         }
@@ -677,7 +677,7 @@ pub fn plan_image(
     context: ImageContext<'_>,
 ) -> Result<ImagePlan, PlanError> {
     let media_type = if media_type.is_empty() {
-        mt::guess(bytes)
+        manifest::guess_media_type(bytes)
     } else {
         media_type.to_string()
     };

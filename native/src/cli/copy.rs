@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use ferry::copy::{self, BarProgress, JsonProgress, NoProgress, Progress, Settings, TextProgress};
 use ferry::output::human_size;
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry_core::Platform;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::media_type as mt;
@@ -308,8 +308,8 @@ fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         let dir = args
             .registries_d
             .clone()
-            .unwrap_or_else(ferry::lookaside::default_dir);
-        let config = Arc::new(ferry::lookaside::load(&dir)?);
+            .unwrap_or_else(ferry::transport::registry::lookaside::default_dir);
+        let config = Arc::new(ferry::transport::registry::lookaside::load(&dir)?);
         source_registry.lookaside = config.clone();
         destination_registry.lookaside = config;
     }
@@ -336,7 +336,7 @@ fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         };
         let dst: Arc<dyn ferry::transport::ImageDestination> = match dst {
             Some(d) => Arc::from(d),
-            None => Arc::new(ferry::transport::DryRun::new(&destination)),
+            None => Arc::new(ferry::transport::dry_run::DryRun::new(&destination)),
         };
         copy::copy(Arc::from(src), dst, &options, &settings, progress.clone())
             .await

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use ferry::transport::Reference;
+use ferry::transport::reference::Reference;
 use ferry::transport::registry::{Registry, RegistryOptions};
 use ferry_core::media_type as mt;
 use tokio::io::AsyncReadExt as _;
@@ -112,11 +112,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&top)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let top_type = if top_type.is_empty() {
-            mt::guess(&top)
-        } else {
-            top_type
-        };
+        let top_type = top_type.unwrap_or_else(|| ferry_core::manifest::guess_media_type(&top));
         // A list: look at the image this machine (or the overrides) would
         // run, as skopeo does.
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
@@ -136,11 +132,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             entry
                 .check_size(bytes.len() as u64)
                 .with_context(|| format!("{reference}: entry {} of the list", choice.index))?;
-            let t = if reported.is_empty() {
-                entry.media_type.clone()
-            } else {
-                reported
-            };
+            let t = reported.unwrap_or_else(|| entry.media_type.clone());
             (bytes, t)
         } else {
             (top.clone(), top_type.clone())
@@ -151,13 +143,13 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         let config = if config_descriptor.digest_text.is_empty() {
             None
         } else {
-            let info = ferry::transport::BlobInfo {
-                digest: config_descriptor
+            let info = ferry::transport::BlobInfo::described(
+                config_descriptor
                     .digest()
                     .with_context(|| reference.to_string())?,
-                size: config_descriptor.size,
-                media_type: config_descriptor.media_type.clone(),
-            };
+                config_descriptor.size,
+                &config_descriptor.media_type,
+            );
             let (stream, _) = source.blob(&info).await?;
             let mut bytes = Vec::new();
             // Configs are small; a hostile one is cut off, then refused.

@@ -32,6 +32,7 @@ use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::manifest::{self, MAX_MANIFEST_SIZE};
 use ferry_core::plan::compression::{self, BlobOperation};
 use ferry_core::plan::{CopyOptions, CopyPlan, PlanError};
+use ferry_core::retry::Failure;
 use ferry_core::{Digest, DigestError};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::Semaphore;
@@ -80,8 +81,32 @@ pub enum CopyError {
         reference: String,
         attempts: Vec<String>,
     },
-    /// A blob task panicked or was cancelled.
-    Task(String),
+    /// A manifest's layers cannot be updated to the blobs as written.
+    EditLayers(manifest::edit::EditError),
+    /// A manifest cannot be converted to the type the destination takes.
+    Convert {
+        target: String,
+        error: manifest::convert::ConvertError,
+    },
+    /// A manifest the copy wrote has no digest: its signature does not
+    /// parse.
+    WrittenDigest(manifest::jws::JwsError),
+    /// A manifest converted to Docker schema 1 cannot be signed.
+    Sign(crate::sign::SignError),
+    /// A layer's diff ID (for a schema 1 conversion) was not computed.
+    DiffId { layer: String, reason: String },
+    /// A transformed layer's scratch file cannot be read back.
+    Scratch(std::io::Error),
+    /// Reading a blob's stream broke off.
+    Stream {
+        step: String,
+        reference: String,
+        error: std::io::Error,
+    },
+    /// A blob transfer task panicked or was cancelled.
+    TaskFailed(String),
+    /// The engine reached a state its plan rules out: a bug in ferry.
+    Internal(String),
 }
 
 impl fmt::Display for CopyError {
@@ -102,7 +127,19 @@ impl fmt::Display for CopyError {
                 "writing the manifest to {reference}: every acceptable type failed: {}",
                 attempts.join("; ")
             ),
-            CopyError::Task(e) => write!(f, "blob transfer task failed: {e}"),
+            CopyError::EditLayers(e) => write!(f, "updating the manifest's layers: {e}"),
+            CopyError::Convert { target, error } => write!(f, "converting to {target}: {error}"),
+            CopyError::WrittenDigest(e) => write!(f, "digest of a written manifest: {e}"),
+            CopyError::Sign(e) => write!(f, "signing the schema 1 manifest: {e}"),
+            CopyError::DiffId { layer, reason } => write!(f, "diff ID of layer {layer}: {reason}"),
+            CopyError::Scratch(e) => write!(f, "reopening a transformed layer: {e}"),
+            CopyError::Stream {
+                step,
+                reference,
+                error,
+            } => write!(f, "{step} ({reference}): {error}"),
+            CopyError::TaskFailed(e) => write!(f, "blob transfer task failed: {e}"),
+            CopyError::Internal(e) => write!(f, "internal error: {e}"),
         }
     }
 }
@@ -167,11 +204,7 @@ impl From<machine::BlobTask> for BlobTask {
     fn from(t: machine::BlobTask) -> Self {
         BlobTask {
             id: t.id,
-            info: BlobInfo {
-                digest: t.digest,
-                size: t.size,
-                media_type: t.media_type,
-            },
+            info: BlobInfo::described(t.digest, t.size, &t.media_type),
             what: t.what,
             operation: t.operation,
             check: t.check,
@@ -228,7 +261,14 @@ fn refused(error: machine::Error, src: &dyn ImageSource, dst: &dyn ImageDestinat
                 reason: machine::Error::SignaturesUnsupported.to_string(),
             }),
         },
-        other => CopyError::Task(other.to_string()),
+        machine::Error::MissingDiffId { layer } => CopyError::DiffId {
+            layer,
+            reason: "no diff ID was computed".into(),
+        },
+        machine::Error::Edit(e) => CopyError::EditLayers(e),
+        machine::Error::Convert { target, error } => CopyError::Convert { target, error },
+        machine::Error::WrittenDigest(e) => CopyError::WrittenDigest(e),
+        other => CopyError::Internal(other.to_string()),
     }
 }
 
@@ -245,6 +285,8 @@ pub async fn copy(
         .manifest(None)
         .await
         .map_err(transport("reading the manifest", src.reference()))?;
+    // ferry-core's convention: an empty type is one the source did not record.
+    let top_type = top_type.unwrap_or_default();
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {
@@ -264,7 +306,7 @@ pub async fn copy(
             Need::Done => break,
             Need::Unavailable { missing } => {
                 // The engine answers every read or fails: not reached.
-                return Err(CopyError::Task(format!(
+                return Err(CopyError::Internal(format!(
                     "manifests not read: {}",
                     missing.join(", ")
                 )));
@@ -315,7 +357,7 @@ pub async fn copy(
     let (top_written, top_written_type) = copy
         .committed()
         .map(|(b, t)| (b.to_vec(), t.to_string()))
-        .ok_or_else(|| CopyError::Task("no image was written".into()))?;
+        .ok_or_else(|| CopyError::Internal("no image was written".into()))?;
     let digest = manifest::digest(&top_written)
         .map(|d| d.to_string())
         .unwrap_or_else(|_| Digest::sha256_of(&top_written).to_string());
@@ -349,14 +391,20 @@ async fn perform(
                 format!("reading nested list {digest}"),
                 src.reference(),
             ))?;
-            Answer::Manifest { bytes, media_type }
+            Answer::Manifest {
+                bytes,
+                media_type: media_type.unwrap_or_default(),
+            }
         }
         Need::Instance { digest } => {
             let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
                 format!("reading instance {digest}"),
                 src.reference(),
             ))?;
-            Answer::Manifest { bytes, media_type }
+            Answer::Manifest {
+                bytes,
+                media_type: media_type.unwrap_or_default(),
+            }
         }
         Need::Signatures { instance } => {
             let step = match &instance {
@@ -386,17 +434,9 @@ async fn perform(
             digest,
             size,
             media_type,
-        } => Answer::Config(
-            read_config(
-                src,
-                BlobInfo {
-                    digest,
-                    size,
-                    media_type,
-                },
-            )
-            .await?,
-        ),
+        } => {
+            Answer::Config(read_config(src, BlobInfo::described(digest, size, &media_type)).await?)
+        }
         Need::PutBlob {
             digest,
             media_type,
@@ -405,8 +445,8 @@ async fn perform(
         } => {
             let info = BlobInfo {
                 digest,
-                size: bytes.len() as i64,
-                media_type,
+                size: Some(bytes.len() as i64),
+                media_type: (!media_type.is_empty()).then_some(media_type),
             };
             if dst
                 .has_blob(&info)
@@ -420,9 +460,9 @@ async fn perform(
             }
             Answer::Done
         }
-        Need::Sign { unsigned } => Answer::Signed(
-            crate::sign::sign_schema1(&unsigned).map_err(|e| CopyError::Task(e.to_string()))?,
-        ),
+        Need::Sign { unsigned } => {
+            Answer::Signed(crate::sign::sign_schema1(&unsigned).map_err(CopyError::Sign)?)
+        }
         Need::WriteManifest {
             bytes,
             media_type,
@@ -477,7 +517,11 @@ async fn read_config(src: &dyn ImageSource, info: BlobInfo) -> Result<Vec<u8>, C
         .take(MAX_MANIFEST_SIZE as u64 + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|e| CopyError::Task(format!("{step} from {}: {e}", src.reference())))?;
+        .map_err(|error| CopyError::Stream {
+            step,
+            reference: src.reference(),
+            error,
+        })?;
     Ok(bytes)
 }
 
@@ -493,7 +537,7 @@ async fn transfer_blobs(
     let retries = settings.blob_retries;
     let mut running = JoinSet::new();
     // Largest first: the long transfers start early and finish together.
-    tasks.sort_by_key(|t| std::cmp::Reverse(t.info.size));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.info.stated_size()));
     // The first question goes alone: it settles authentication with a
     // registry (a 401 challenge, then credentials or a token), which
     // parallel first requests would each meet unauthenticated.
@@ -502,7 +546,7 @@ async fn transfer_blobs(
         if is_present(&**dst, &first.info).await? {
             progress.event(Event::Skipped {
                 digest: first.info.digest.to_string(),
-                size: first.info.size,
+                size: first.info.stated_size(),
             });
             let id = first.id;
             result.push(Answer::Blob {
@@ -517,14 +561,14 @@ async fn transfer_blobs(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| CopyError::Task(e.to_string()))?;
+            .map_err(|e| CopyError::Internal(format!("the transfer slots: {e}")))?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         running.spawn(async move {
             let _permit = permit;
             let outcome = if task.check && is_present(&*dst, &task.info).await? {
                 progress.event(Event::Skipped {
                     digest: task.info.digest.to_string(),
-                    size: task.info.size,
+                    size: task.info.stated_size(),
                 });
                 BlobOutcome::Present
             } else {
@@ -553,7 +597,7 @@ async fn transfer_blobs(
 fn flatten(
     done: Result<Result<Answer, CopyError>, tokio::task::JoinError>,
 ) -> Result<Answer, CopyError> {
-    done.map_err(|e| CopyError::Task(e.to_string()))?
+    done.map_err(|e| CopyError::TaskFailed(e.to_string()))?
 }
 
 /// After a failure, lets the transfers in flight finish rather than
@@ -601,17 +645,15 @@ async fn present_blobs(
         .collect()
 }
 
-/// Whether a failed transfer is worth another attempt: the connection
-/// broke or the bytes arrived wrong, as opposed to a refusal.
-fn retryable(error: &CopyError) -> bool {
+/// Whether a failed transfer is worth another attempt, by ferry-core's
+/// rule ([`ferry_core::retry::is_transient`]): the connection broke or the
+/// bytes were damaged on their way, as opposed to a refusal, malformed
+/// input or content stored wrong. `in_transit`: the blob came over the
+/// network (only registry sources send it so).
+fn retryable(error: &CopyError, in_transit: bool) -> bool {
     match error {
-        CopyError::Transport { error, .. } => matches!(
-            **error,
-            TransportError::Io { .. }
-                | TransportError::SizeMismatch { .. }
-                | TransportError::DigestMismatch { .. }
-                | TransportError::Malformed { .. }
-        ),
+        CopyError::Transport { error, .. } => error.is_transient(in_transit),
+        CopyError::Stream { .. } => ferry_core::retry::is_transient(&Failure::Network),
         _ => false,
     }
 }
@@ -625,6 +667,7 @@ async fn copy_blob(
     progress: &Arc<dyn Progress>,
     retries: u32,
 ) -> Result<BlobOutcome, CopyError> {
+    let in_transit = src.registry_location().is_some();
     let mut refetched = 0u64;
     let mut attempt = 0;
     loop {
@@ -644,7 +687,7 @@ async fn copy_blob(
                     diff_id,
                 });
             }
-            Err(e) if attempt <= retries && retryable(&e) => {
+            Err(e) if attempt <= retries && retryable(&e, in_transit) => {
                 let wasted = read.load(std::sync::atomic::Ordering::Relaxed);
                 refetched += wasted;
                 progress.event(Event::Retried {
@@ -695,7 +738,7 @@ async fn copy_blob_once(
             crate::transport::Mount::Mounted => {
                 progress.event(Event::Mounted {
                     digest: info.digest.to_string(),
-                    size: info.size,
+                    size: info.stated_size(),
                 });
                 return Ok(Moved::Mounted);
             }
@@ -715,8 +758,8 @@ async fn copy_blob_once(
     ))?;
     // The source knows the blob's length before sending it: one that is
     // not the descriptor's size is refused now, and not fetched again.
-    if size >= 0
-        && let Err(error) = manifest::check_size(info.digest.as_str(), info.size, size as u64)
+    if let Some(size) = size
+        && let Err(error) = info.check_size(size)
     {
         return Err(CopyError::Transport {
             step: format!("reading blob {}", info.digest),
@@ -729,7 +772,7 @@ async fn copy_blob_once(
     }
     progress.event(Event::Started {
         digest: info.digest.to_string(),
-        size: if info.size >= 0 { info.size } else { size },
+        size: info.size.unwrap_or(size.map_or(-1, |s| s as i64)),
     });
     let counted = progress::Counting::with_counter(
         stream,
@@ -759,16 +802,16 @@ async fn copy_blob_once(
             Some(slot) => match slot.lock().ok().and_then(|mut s| s.take()) {
                 Some(Ok(d)) => Some(d),
                 Some(Err(e)) => {
-                    return Err(CopyError::Task(format!(
-                        "diff ID of layer {}: {e}",
-                        info.digest
-                    )));
+                    return Err(CopyError::DiffId {
+                        layer: info.digest.to_string(),
+                        reason: e.to_string(),
+                    });
                 }
                 None => {
-                    return Err(CopyError::Task(format!(
-                        "layer {} was not read to its end",
-                        info.digest
-                    )));
+                    return Err(CopyError::DiffId {
+                        layer: info.digest.to_string(),
+                        reason: "the layer was not read to its end".into(),
+                    });
                 }
             },
         };
@@ -787,9 +830,11 @@ async fn copy_blob_once(
         .map_err(transport(format!("transforming {what}"), src.reference()))?;
     let new_info = BlobInfo {
         digest: transformed.digest.clone(),
-        size: transformed.size as i64,
-        media_type: compression::transformed_media_type(&info.media_type, task.operation)
-            .to_string(),
+        size: Some(transformed.size as i64),
+        media_type: Some(
+            compression::transformed_media_type(info.media_type_or_empty(), task.operation)
+                .to_string(),
+        ),
     };
     if dst
         .has_blob(&new_info)
@@ -799,7 +844,7 @@ async fn copy_blob_once(
     {
         let file = tokio::fs::File::open(transformed.file.path())
             .await
-            .map_err(|e| CopyError::Task(format!("reopening a transformed layer: {e}")))?;
+            .map_err(CopyError::Scratch)?;
         dst.put_blob(Box::pin(file), &new_info)
             .await
             .map_err(transport(
@@ -816,8 +861,8 @@ async fn copy_blob_once(
         diff_id: None,
         changed: Some(LayerUpdate {
             digest: new_info.digest.to_string(),
-            size: new_info.size,
-            media_type: new_info.media_type,
+            size: new_info.stated_size(),
+            media_type: new_info.media_type.unwrap_or_default(),
         }),
     })
 }
@@ -861,8 +906,7 @@ impl tokio::io::AsyncRead for VerifyingReader {
             } else if let Some(hasher) = this.hasher.take() {
                 let size = hasher.bytes();
                 let digest = hasher.finish();
-                let size_ok =
-                    manifest::check_size(this.info.digest.as_str(), this.info.size, size).is_ok();
+                let size_ok = this.info.check_size(size).is_ok();
                 if digest != this.info.digest || !size_ok {
                     return Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,

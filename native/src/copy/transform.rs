@@ -12,7 +12,7 @@ use ferry_core::digest::Hasher;
 use ferry_core::plan::compression::BlobOperation;
 use tokio::io::AsyncReadExt;
 
-use crate::transport::leftovers::ScratchFile;
+use crate::fs::leftovers::ScratchFile;
 use crate::transport::{BlobStream, TransportError, io_error};
 
 /// A file writer that hashes what it writes.
@@ -55,16 +55,10 @@ pub async fn transform(
         hasher: Hasher::new(ferry_core::digest::Algorithm::Sha256),
     };
     let mut buffer = vec![0u8; 256 * 1024];
-    let malformed = |e: std::io::Error| TransportError::Malformed {
+    // A layer that does not decompress is not what its digest names.
+    let corrupt = |e: std::io::Error| TransportError::Corrupt {
         location: what.to_string(),
-        reason: format!(
-            "cannot {} the layer: {e}",
-            if operation == BlobOperation::Compress {
-                "compress"
-            } else {
-                "decompress"
-            }
-        ),
+        reason: format!("cannot decompress the layer: {e}"),
     };
     let hashing = match operation {
         BlobOperation::Compress => {
@@ -78,9 +72,13 @@ pub async fn transform(
                 if n == 0 {
                     break;
                 }
-                encoder.write_all(&buffer[..n]).map_err(malformed)?;
+                encoder
+                    .write_all(&buffer[..n])
+                    .map_err(io_error(what, "write the compressed layer for"))?;
             }
-            encoder.finish().map_err(malformed)?
+            encoder
+                .finish()
+                .map_err(io_error(what, "write the compressed layer for"))?
         }
         BlobOperation::Decompress => {
             let mut decoder = flate2::write::GzDecoder::new(hashing);
@@ -92,9 +90,9 @@ pub async fn transform(
                 if n == 0 {
                     break;
                 }
-                decoder.write_all(&buffer[..n]).map_err(malformed)?;
+                decoder.write_all(&buffer[..n]).map_err(corrupt)?;
             }
-            decoder.finish().map_err(malformed)?
+            decoder.finish().map_err(corrupt)?
         }
         BlobOperation::Keep => {
             let mut hashing = hashing;

@@ -21,15 +21,17 @@ use std::path::{Path, PathBuf};
 use ferry_core::Digest;
 use ferry_core::media_type as mt;
 
+use crate::transport::dry_run::DryRun;
+use crate::transport::reference::Reference;
 use crate::transport::registry::RegistryOptions;
-use crate::transport::{BlobInfo, BlobStream, DryRun, ImageDestination, Reference, TransportError};
+use crate::transport::{BlobInfo, BlobStream, ImageDestination, TransportError};
 
 /// The `BlobInfo` for a blob.
 pub fn blob_info(digest: &Digest, size: usize, media_type: &str) -> BlobInfo {
     BlobInfo {
         digest: digest.clone(),
-        size: size as i64,
-        media_type: media_type.to_string(),
+        size: Some(size as i64),
+        media_type: Some(media_type.to_string()),
     }
 }
 
@@ -480,7 +482,7 @@ pub async fn has_blob_finds_a_blob_once_put(place: &Place) {
     dst.put_blob(stream(bytes), &layer).await.unwrap();
     assert_eq!(
         dst.has_blob(&layer).await.unwrap(),
-        Some(bytes.len() as i64),
+        Some(bytes.len() as u64),
         "after put_blob"
     );
 }
@@ -507,7 +509,7 @@ pub async fn a_blob_shorter_than_its_size_is_refused_and_not_kept(place: &Place)
     let image = TestImage::for_destination(4, &*dst);
     let [_, (layer, bytes)] = image.blobs();
     let short = &bytes[..bytes.len() - 1];
-    let info = blob_info(&layer.digest, bytes.len(), &layer.media_type);
+    let info = blob_info(&layer.digest, bytes.len(), layer.media_type_or_empty());
     let result = dst.put_blob(stream(short), &info).await;
     assert!(result.is_err(), "short content was accepted");
     assert_eq!(dst.has_blob(&layer).await.unwrap(), None, "after refusal");

@@ -63,7 +63,7 @@ impl Names {
     /// nothing (the destination will refuse it itself).
     fn of(manifest: &[u8], media_type: &str) -> Names {
         let media_type = if media_type.is_empty() {
-            mt::guess(manifest)
+            ferry_core::manifest::guess_media_type(manifest)
         } else {
             media_type.to_string()
         };
@@ -414,7 +414,7 @@ impl Recording {
     }
 
     /// For a destination already boxed, as
-    /// [`Reference::open_destination`](crate::transport::Reference::open_destination)
+    /// [`Reference::open_destination`](crate::transport::reference::Reference::open_destination)
     /// returns it.
     pub fn boxed(inner: Box<dyn ImageDestination>, strict: bool) -> Self {
         let contract = strict.then(|| Mutex::new(Contract::new(inner.capabilities().signatures)));
@@ -538,7 +538,7 @@ impl ImageDestination for Recording {
         self.inner.docker_reference()
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let call = Call::HasBlob {
             digest: info.digest.clone(),
             found: false,

@@ -18,7 +18,7 @@
 //!
 //! A gzip-compressed archive (`docker save | gzip`) cannot be seeked into,
 //! so it is decompressed once into a temporary file, in a locked staging
-//! directory ([`fsutil::StagingDir`]) removed when the [`TarArchive`] is
+//! directory ([`StagingDir`]) removed when the [`TarArchive`] is
 //! dropped, or swept by the next archive copy if ferry was killed; decompression stops at
 //! [`Limits::max_decompressed_size`] so a small bomb cannot fill the disk.
 
@@ -31,9 +31,9 @@ use ferry_core::Digest;
 use ferry_core::digest::{Algorithm, Hasher};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::fsutil;
-use super::leftovers::{self, TEMP_PREFIX};
 use super::{BlobStream, TransportError, io_error};
+use crate::fs::leftovers;
+use crate::fs::staging::{self, StagingDir};
 
 /// Most entries an archive may have. An image has a handful; a `docker
 /// save` of many images a few thousand.
@@ -280,27 +280,6 @@ fn detect_compression(head: &[u8]) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Where big temporary files and directories go: `TMPDIR` if set, else
-/// `/var/tmp` where it exists, as containers/image does, because `/tmp` is
-/// often a small RAM disk and images can be gigabytes.
-pub fn big_temp_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let var_tmp = Path::new("/var/tmp");
-    if var_tmp.is_dir() {
-        return var_tmp.to_path_buf();
-    }
-    std::env::temp_dir()
-}
-
-/// Prefix of the temporary files and directories archives use:
-/// fsutil's, plus the process ID, so leftovers of a killed process can be
-/// told from files another ferry is still using.
-pub fn temp_prefix() -> String {
-    format!("{TEMP_PREFIX}{}-", std::process::id())
-}
-
 fn index(path: PathBuf, limits: &Limits) -> Result<Inner, TransportError> {
     let mut file = std::fs::File::open(&path).map_err(io_error(&path, "open archive"))?;
     let mut head = tar::Header::new_old();
@@ -377,7 +356,7 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
 #[derive(Debug)]
 struct Decompressed {
     path: PathBuf,
-    _staging: fsutil::StagingDir,
+    _staging: StagingDir,
 }
 
 /// Decompresses a gzip archive into a temporary file, counting bytes and
@@ -388,7 +367,7 @@ fn decompress(
     archive: &Path,
     limit: u64,
 ) -> Result<Decompressed, TransportError> {
-    let staging = fsutil::StagingDir::create_blocking(&big_temp_dir())?;
+    let staging = StagingDir::create_blocking(&staging::big_temp_dir())?;
     let temp = staging.path().join("archive.tar");
     let out = std::fs::OpenOptions::new()
         .write(true)
@@ -907,7 +886,7 @@ impl Drop for RemoveOnDrop {
 fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), TransportError> {
     // Locked while it is written, so a later copy to the same target can
     // tell a dead ferry's partial archive from a live one's
-    // ([`sweep_partial_archives`]); the lock outlives the tar writer's
+    // ([`leftovers::sweep_partial_files`]); the lock outlives the tar writer's
     // handle until the rename below.
     let leftovers::LockedTemp {
         path: temp,
@@ -917,7 +896,7 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
     let mut guard = RemoveOnDrop(Some(temp.clone()));
     let owner =
         std::os::unix::fs::MetadataExt::uid(&file.metadata().map_err(io_error(&temp, "stat"))?);
-    sweep_partial_archives(target, owner, &temp);
+    leftovers::sweep_partial_files(target, owner, &temp);
     let mut builder = tar::Builder::new(BufWriter::with_capacity(CHUNK, file));
     for member in members {
         let mut header = tar::Header::new_ustar();
@@ -972,44 +951,6 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
         .map_err(io_error(parent, "sync directory"))?;
     drop(lock);
     Ok(())
-}
-
-/// Removes the partial archives a killed ferry left beside `target`:
-/// regular files (never a link) named as [`leftovers::temp_path`] names
-/// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
-/// live process has locked, and those still named `….new` whose process
-/// is gone (killed between creating and locking it). `keep` is the
-/// caller's own. Best effort, like [`fsutil::sweep_stale_staging`]: what
-/// cannot be judged stays.
-pub fn sweep_partial_archives(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
-        return removed;
-    };
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return removed;
-    };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        // Partial archives, and (`….new`) ones whose creator died before
-        // it could lock them.
-        let ours = file_name
-            .to_str()
-            .and_then(leftovers::parse_temp_name)
-            .is_some_and(|(pid, tail)| {
-                tail == name
-                    || (leftovers::is_unlocked_tail(tail, name) && leftovers::process_is_gone(pid))
-            });
-        let path = entry.path();
-        if ours && path != keep && leftovers::remove_if_unlocked(&path, owner) {
-            removed.push(path);
-        }
-    }
-    removed
 }
 
 /// Checks that `path` can become an archive: its directory exists and it

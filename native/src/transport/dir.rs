@@ -23,12 +23,13 @@ use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
-use super::fsutil;
-use super::leftovers::{self, TEMP_PREFIX};
 use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
     io_error,
 };
+use crate::fs::leftovers::{self, TEMP_PREFIX};
+use crate::fs::rollback::Rollback;
+use crate::fs::{atomic, read};
 
 /// The version file's exact content.
 pub const VERSION: &str = "Directory Transport Version: 1.1\n";
@@ -79,19 +80,21 @@ impl ImageSource for DirSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         let path = manifest_path(&self.root, instance);
-        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         if let Some(d) = instance {
             verify_manifest(&bytes, d, &path)?;
         }
         // The directory does not record media types.
-        Ok((bytes, String::new()))
+        Ok((bytes, None))
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let path = self.root.join(info.digest.encoded());
-        fsutil::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference())
+            .await
+            .map(|(stream, size)| (stream, Some(size)))
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -137,7 +140,7 @@ pub struct DirDestination {
     written: Mutex<HashSet<String>>,
     top: Mutex<Option<Vec<u8>>>,
     /// Undoes a copy that fails before commit.
-    rollback: fsutil::Rollback,
+    rollback: Rollback,
 }
 
 impl DirDestination {
@@ -145,7 +148,7 @@ impl DirDestination {
     /// `dir:` image (which this copy replaces). Any other non-empty
     /// directory is refused, so a typo cannot destroy unrelated files.
     pub async fn create(root: &Path) -> Result<Self, TransportError> {
-        let rollback = fsutil::Rollback::default();
+        let rollback = Rollback::default();
         rollback.create_dir_all(root).await?;
         let version = root.join("version");
         match tokio::fs::read(&version).await {
@@ -208,12 +211,12 @@ impl ImageDestination for DirDestination {
         Kind::Dir.capabilities()
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = self.root.join(info.digest.encoded());
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
+            Ok(meta) if info.size_matches(meta.len()) => {
                 self.note(&path);
-                Ok(Some(meta.len() as i64))
+                Ok(Some(meta.len()))
             }
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -270,7 +273,7 @@ impl ImageDestination for DirDestination {
             .expect("lock")
             .take()
             .unwrap_or_else(|| top.to_vec());
-        fsutil::write_atomic(
+        atomic::write_atomic(
             &manifest_path(&self.root, None),
             &manifest,
             self.rollback.durability(),

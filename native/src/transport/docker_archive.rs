@@ -44,12 +44,13 @@ use ferry_core::reference::{Named, ReferenceError};
 use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
-use super::fsutil::{self, StagingDir};
 use super::oci::blob_path;
 use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
     io_error,
 };
+use crate::fs::atomic::{self, Durability};
+use crate::fs::staging::{self, StagingDir};
 
 /// `PATH[:NAME[:TAG]]` or `PATH:@N`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,17 +330,17 @@ impl ImageSource for DockerArchiveSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             Some(d) if d != &self.manifest_digest => Err(TransportError::NotFound {
                 what: format!("manifest {d} (a docker-archive image has no list and no instances)"),
                 location: self.reference(),
             }),
-            _ => Ok((self.manifest.clone(), mt::DOCKER_V2S2.to_string())),
+            _ => Ok((self.manifest.clone(), Some(mt::DOCKER_V2S2.to_string()))),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let name = self
             .blobs
             .get(&info.digest)
@@ -348,7 +349,7 @@ impl ImageSource for DockerArchiveSource {
                 location: self.reference(),
             })?;
         let (stream, size) = self.archive.stream(name).await?;
-        Ok((stream, size as i64))
+        Ok((stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -387,7 +388,7 @@ impl DockerArchiveDestination {
                 reason: "the file exists; docker-archive cannot add to an existing archive (remove it first)".into(),
             });
         }
-        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
+        let staging = StagingDir::create(&staging::big_temp_dir()).await?;
         Ok(DockerArchiveDestination {
             reference: reference.clone(),
             staging,
@@ -448,12 +449,10 @@ impl ImageDestination for DockerArchiveDestination {
         Kind::DockerArchive.capabilities()
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = blob_path(self.staging.path(), &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
-                Ok(Some(meta.len() as i64))
-            }
+            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, "stat")(e)),
@@ -468,7 +467,7 @@ impl ImageDestination for DockerArchiveDestination {
                 .map_err(io_error(dir, "create"))?;
         }
         // Staging, deleted once the archive is built: no syncs.
-        fsutil::write_blob_verified(stream, &path, info, fsutil::Durability::Scratch).await?;
+        atomic::write_blob_verified(stream, &path, info, Durability::Scratch).await?;
         Ok(())
     }
 
@@ -488,21 +487,6 @@ impl ImageDestination for DockerArchiveDestination {
         self.accept(manifest, media_type)?;
         *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest.to_vec());
         Ok(())
-    }
-
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "docker-archive cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
     }
 
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {

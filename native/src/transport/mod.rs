@@ -2,7 +2,7 @@
 //!
 //! Every transport implements [`ImageSource`] and/or [`ImageDestination`];
 //! the copy engine talks only to these two traits, and transports never
-//! know about each other. [`Reference::parse`] is the one place that maps
+//! know about each other. [`reference::Reference::parse`] is the one place that maps
 //! skopeo's `transport:rest` syntax to an implementation.
 //!
 //! # The contract
@@ -33,10 +33,10 @@
 pub mod archive;
 pub mod dir;
 pub mod docker_archive;
-pub mod fsutil;
-pub mod leftovers;
+pub mod dry_run;
 pub mod oci;
 pub mod oci_archive;
+pub mod reference;
 pub mod registry;
 
 use std::fmt;
@@ -46,18 +46,65 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use ferry_core::Digest;
 pub use ferry_core::destination::{Capabilities, Kind};
+use ferry_core::retry::Failure;
 use tokio::io::AsyncRead;
 
 /// A blob being read.
 pub type BlobStream = Pin<Box<dyn AsyncRead + Send>>;
 
-/// What is known about a blob: its digest, its size (-1 when unknown) and
-/// the media type the manifest gives it.
+/// What is known about a blob: its digest, and the size and media type
+/// the descriptor naming it states, when it states them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
     pub digest: Digest,
-    pub size: i64,
-    pub media_type: String,
+    /// The size the descriptor states; `None` when it is not known (schema
+    /// 1 layers, whose manifests carry no sizes; a blob asked for by digest
+    /// alone). A stated size must be the blob's length exactly: a negative
+    /// one is a descriptor's lie and matches no content.
+    pub size: Option<i64>,
+    /// The media type the descriptor gives; `None` when it gives none.
+    pub media_type: Option<String>,
+}
+
+impl BlobInfo {
+    /// The blob a descriptor names, from ferry-core's fields (its size
+    /// [`UNKNOWN_SIZE`](ferry_core::manifest::UNKNOWN_SIZE) when not known,
+    /// an empty media type when none is given).
+    pub fn described(digest: Digest, size: i64, media_type: &str) -> Self {
+        BlobInfo {
+            digest,
+            size: (size != ferry_core::manifest::UNKNOWN_SIZE).then_some(size),
+            media_type: (!media_type.is_empty()).then(|| media_type.to_string()),
+        }
+    }
+
+    /// The size in ferry-core's convention ([`UNKNOWN_SIZE`](ferry_core::manifest::UNKNOWN_SIZE)
+    /// when not known), for its rules and for reports.
+    pub fn stated_size(&self) -> i64 {
+        self.size.unwrap_or(ferry_core::manifest::UNKNOWN_SIZE)
+    }
+
+    /// Whether content of `length` bytes may be this blob
+    /// ([`ferry_core::manifest::check_size`]).
+    pub fn check_size(&self, length: u64) -> Result<(), ferry_core::manifest::SizeMismatch> {
+        ferry_core::manifest::check_size(self.digest.as_str(), self.stated_size(), length)
+    }
+
+    /// Whether content still arriving, `so_far` bytes long, may yet be this
+    /// blob ([`ferry_core::manifest::check_size_so_far`]).
+    pub fn check_size_so_far(&self, so_far: u64) -> Result<(), ferry_core::manifest::SizeMismatch> {
+        ferry_core::manifest::check_size_so_far(self.digest.as_str(), self.stated_size(), so_far)
+    }
+
+    /// [`check_size`](Self::check_size) as a yes or no.
+    pub fn size_matches(&self, length: u64) -> bool {
+        ferry_core::manifest::size_matches(self.stated_size(), length)
+    }
+
+    /// The media type, or `""` when none is given.
+    pub fn media_type_or_empty(&self) -> &str {
+        self.media_type.as_deref().unwrap_or_default()
+    }
 }
 
 /// What became of an attempt to mount a blob from another repository.
@@ -113,8 +160,31 @@ pub enum TransportError {
         what: String,
         error: ferry_core::ManifestError,
     },
-    /// A layout or archive that is malformed or hostile.
+    /// Input that is malformed or hostile: a layout, an archive, a
+    /// registry's answer that breaks a limit or a rule, a configuration.
     Malformed { location: String, reason: String },
+    /// A blob's content that does not decode as its media type says (a
+    /// layer that is not gzip): it is not what its digest names.
+    Corrupt { location: String, reason: String },
+    /// A server could not be reached, or the connection broke off.
+    Network { location: String, reason: String },
+    /// A server answered with an unsuccessful status; `codes` are the
+    /// registry's error codes from the body.
+    Status {
+        location: String,
+        reason: String,
+        status: u16,
+        codes: Vec<String>,
+    },
+    /// The registry or its token server refused the credentials, or wants
+    /// some and none were given.
+    Unauthorized {
+        location: String,
+        reason: String,
+        status: u16,
+    },
+    /// ferry itself failed (a poisoned lock): a bug, not the input.
+    Internal { location: String, reason: String },
     /// The destination cannot store this (e.g. a list in docker-archive).
     Unsupported { location: String, reason: String },
     /// The destination refused a manifest type; the engine may try
@@ -151,12 +221,56 @@ impl fmt::Display for TransportError {
             } => write!(f, "{what}: content is {actual} bytes, expected {expected}"),
             TransportError::DescriptorSize { what, error } => write!(f, "{what}: {error}"),
             TransportError::Manifest { what, error } => write!(f, "{what}: {error}"),
-            TransportError::Malformed { location, reason } => write!(f, "{location}: {reason}"),
+            TransportError::Malformed { location, reason }
+            | TransportError::Corrupt { location, reason }
+            | TransportError::Network { location, reason }
+            | TransportError::Status {
+                location, reason, ..
+            }
+            | TransportError::Unauthorized {
+                location, reason, ..
+            }
+            | TransportError::Internal { location, reason } => write!(f, "{location}: {reason}"),
             TransportError::Unsupported { location, reason } => write!(f, "{location}: {reason}"),
             TransportError::ManifestTypeRejected { media_type, reason } => {
                 write!(f, "manifest type {media_type} refused: {reason}")
             }
         }
+    }
+}
+
+impl TransportError {
+    /// What kind of failure this is, for ferry-core's retry rule
+    /// ([`ferry_core::retry::is_transient`]). `in_transit`: the content
+    /// involved came over the network, so damage to it may be the
+    /// transfer's.
+    pub fn failure(&self, in_transit: bool) -> Failure<'_> {
+        match self {
+            TransportError::Network { .. } => Failure::Network,
+            TransportError::Status { status, codes, .. } => Failure::Status {
+                status: *status,
+                codes,
+            },
+            TransportError::Unauthorized { .. } => Failure::Unauthorized,
+            TransportError::Malformed { .. }
+            | TransportError::Manifest { .. }
+            | TransportError::DescriptorSize { .. } => Failure::Malformed,
+            TransportError::DigestMismatch { .. }
+            | TransportError::SizeMismatch { .. }
+            | TransportError::Corrupt { .. } => Failure::Integrity { in_transit },
+            TransportError::Io { .. } => Failure::Io,
+            TransportError::InvalidReference { .. }
+            | TransportError::NotFound { .. }
+            | TransportError::Unsupported { .. }
+            | TransportError::ManifestTypeRejected { .. }
+            | TransportError::Internal { .. } => Failure::Refused,
+        }
+    }
+
+    /// Whether another attempt may succeed ([`failure`](Self::failure)
+    /// judged by ferry-core's rule).
+    pub fn is_transient(&self, in_transit: bool) -> bool {
+        ferry_core::retry::is_transient(&self.failure(in_transit))
     }
 }
 
@@ -178,21 +292,29 @@ pub(crate) fn io_error(
     }
 }
 
-/// Reading an image. See the module documentation for the contract.
+/// Reading an image.
+///
+/// A copy reads the top-level manifest first (`manifest(None)`), then,
+/// for a list, the instances and nested lists it names; blobs are read
+/// concurrently, each possibly more than once (a transfer that broke off is
+/// fetched again from the start). A source may check what it serves
+/// against the digests it is asked for; the copy checks lengths against
+/// descriptors itself.
 #[async_trait]
 pub trait ImageSource: Send + Sync {
     /// The reference, for messages.
     fn reference(&self) -> String;
 
     /// The top-level manifest (`None`) or an instance's manifest, with its
-    /// media type as the source records it (may be empty: unknown).
+    /// media type as the source records it (`None`: not recorded).
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError>;
+    ) -> Result<(Vec<u8>, Option<String>), TransportError>;
 
-    /// A blob as a stream, and its size if the source knows it (-1 if not).
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError>;
+    /// A blob as a stream, and its length if the source knows it before
+    /// sending it.
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError>;
 
     /// Signatures of the top level or of an instance.
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError>;
@@ -204,7 +326,22 @@ pub trait ImageSource: Send + Sync {
     }
 }
 
-/// Writing an image. See the module documentation for the call order.
+/// Writing an image.
+///
+/// The questions (`capabilities`, `reference_digest`, `docker_reference`)
+/// may be
+/// asked at any time. The writes come in this order, and an implementation
+/// may rely on it:
+/// 1. blobs: [`has_blob`](Self::has_blob), [`mount_blob`](Self::mount_blob)
+///    and [`put_blob`](Self::put_blob), concurrently, in any order;
+/// 2. manifests: every instance's (`put_manifest` with `Some`), then the
+///    top level's (`None`); a manifest type may be refused
+///    ([`TransportError::ManifestTypeRejected`]) and another tried;
+/// 3. signatures ([`put_signatures`](Self::put_signatures)), per instance
+///    and for the top level, after the manifest they sign;
+/// 4. [`commit`](Self::commit), exactly once, last, and only if everything
+///    before succeeded. A destination dropped without a commit leaves its
+///    place as it was, or with unreferenced blobs only.
 #[async_trait]
 pub trait ImageDestination: Send + Sync {
     /// The reference, for messages.
@@ -229,9 +366,9 @@ pub trait ImageDestination: Send + Sync {
         None
     }
 
-    /// Whether it already has the blob (and its size), so the copy can
-    /// skip it.
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError>;
+    /// Whether it already has the blob, and its length, so the copy can
+    /// skip it (`None`: it has not).
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;
 
     /// Makes a blob of another repository on the same registry available
     /// without copying it (`from` is `(api host, repository)`). Unless it
@@ -260,236 +397,30 @@ pub trait ImageDestination: Send + Sync {
     /// Stores signatures for the top level or an instance. A destination
     /// whose [`capabilities`](Self::capabilities) exclude signatures
     /// refuses any here, saying why, without writing anything; the engine
-    /// asks it so before the first blob.
+    /// asks it so before the first blob. The default is that refusal:
+    /// nothing to store is fine, anything else is [`refused`](Self::refused).
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError>;
+        _instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(self.refused("the destination cannot store signatures (use --remove-signatures)"))
+        }
+    }
 
     /// Makes everything written visible, atomically where the format
     /// allows. `top` is the top-level manifest as written.
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError>;
-}
 
-/// A parsed image reference, skopeo's `transport:rest`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reference {
-    /// `dir:PATH`.
-    Dir(PathBuf),
-    /// `oci:PATH[:REF]` or, as a source, `oci:PATH:@N`.
-    Oci(oci::LayoutReference),
-    /// `oci-archive:PATH[:REF]` or, as a source, `oci-archive:PATH:@N`.
-    OciArchive(oci::LayoutReference),
-    /// `docker-archive:PATH[:NAME[:TAG]]` or, as a source,
-    /// `docker-archive:PATH:@N`.
-    DockerArchive(docker_archive::ArchiveReference),
-    /// `docker://[HOST/]REPOSITORY[:TAG|@DIGEST]`.
-    Docker(ferry_core::reference::Named),
-    /// `demo:`, the built-in demo image (a source only).
-    Demo,
-}
-
-impl Reference {
-    /// The kind of destination it names (none for `demo:`, a source only).
-    pub fn kind(&self) -> Option<Kind> {
-        Some(match self {
-            Reference::Dir(_) => Kind::Dir,
-            Reference::Oci(_) => Kind::Oci,
-            Reference::OciArchive(_) => Kind::OciArchive,
-            Reference::DockerArchive(_) => Kind::DockerArchive,
-            Reference::Docker(_) => Kind::Docker,
-            Reference::Demo => return None,
-        })
-    }
-
-    /// Parses `transport:rest`.
-    pub fn parse(input: &str) -> Result<Self, TransportError> {
-        let invalid = |reason: &str| TransportError::InvalidReference {
-            reference: input.to_string(),
-            reason: reason.to_string(),
-        };
-        let Some((transport, rest)) = input.split_once(':') else {
-            return Err(invalid(
-                "expected transport:reference, e.g. dir:/tmp/image or oci:/tmp/layout:tag",
-            ));
-        };
-        if transport == "demo" {
-            return if rest.is_empty() {
-                Ok(Reference::Demo)
-            } else {
-                Err(invalid("demo: takes nothing after the colon"))
-            };
-        }
-        if rest.is_empty() {
-            return Err(invalid("empty path"));
-        }
-        match transport {
-            "dir" => Ok(Reference::Dir(PathBuf::from(rest))),
-            "oci" => oci::LayoutReference::parse(rest)
-                .map(Reference::Oci)
-                .map_err(|e| invalid(&e.to_string())),
-            "docker" => {
-                let Some(name) = rest.strip_prefix("//") else {
-                    return Err(invalid("expected docker://HOST/REPOSITORY[:TAG]"));
-                };
-                ferry_core::reference::transport::docker(name)
-                    .map(Reference::Docker)
-                    .map_err(|e| invalid(&e.to_string()))
-            }
-            "oci-archive" => oci::LayoutReference::parse(rest)
-                .map(Reference::OciArchive)
-                .map_err(|e| invalid(&e.to_string())),
-            "docker-archive" => docker_archive::ArchiveReference::parse(rest)
-                .map(Reference::DockerArchive)
-                .map_err(|e| invalid(&e.to_string())),
-            other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, demo)"
-            ))),
-        }
-    }
-
-    /// Opens the image for reading; `registry` applies to `docker://`.
-    pub async fn open_source(
-        &self,
-        registry: &registry::RegistryOptions,
-    ) -> Result<Box<dyn ImageSource>, TransportError> {
-        match self {
-            Reference::Docker(r) => Ok(Box::new(
-                registry::Registry::connect(r, registry, false).await?,
-            )),
-            Reference::Dir(path) => Ok(Box::new(dir::DirSource::open(path).await?)),
-            Reference::Oci(r) => Ok(Box::new(oci::OciSource::open(r).await?)),
-            Reference::OciArchive(r) => Ok(Box::new(oci_archive::OciArchiveSource::open(r).await?)),
-            Reference::DockerArchive(r) => Ok(Box::new(
-                docker_archive::DockerArchiveSource::open(r).await?,
-            )),
-            Reference::Demo => Ok(Box::new(crate::demo::Demo::build())),
-        }
-    }
-
-    /// Opens the place for writing; `registry` applies to `docker://`.
-    pub async fn open_destination(
-        &self,
-        registry: &registry::RegistryOptions,
-    ) -> Result<Box<dyn ImageDestination>, TransportError> {
-        match self {
-            Reference::Docker(r) => Ok(Box::new(
-                registry::Registry::connect(r, registry, true).await?,
-            )),
-            Reference::Dir(path) => Ok(Box::new(dir::DirDestination::create(path).await?)),
-            Reference::Oci(r) => Ok(Box::new(oci::OciDestination::create(r).await?)),
-            Reference::OciArchive(r) => Ok(Box::new(
-                oci_archive::OciArchiveDestination::create(r).await?,
-            )),
-            Reference::DockerArchive(r) => Ok(Box::new(
-                docker_archive::DockerArchiveDestination::create(r).await?,
-            )),
-            Reference::Demo => Err(TransportError::Unsupported {
-                location: "demo:".into(),
-                reason: "the demo image can only be copied from, not to".into(),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reference::Dir(p) => write!(f, "dir:{}", p.display()),
-            Reference::Oci(r) => write!(f, "oci:{r}"),
-            Reference::OciArchive(r) => write!(f, "oci-archive:{r}"),
-            Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
-            Reference::Docker(r) => write!(f, "docker://{r}"),
-            Reference::Demo => f.write_str("demo:"),
-        }
-    }
-}
-
-/// A stand-in destination for `--dry-run`: it declares what the real
-/// destination would accept and which blobs it already has, reading only,
-/// and refuses every write.
-#[derive(Debug)]
-pub struct DryRun {
-    reference: Reference,
-}
-
-impl DryRun {
-    pub fn new(reference: &Reference) -> Self {
-        DryRun {
-            reference: reference.clone(),
-        }
-    }
-
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
-        match &self.reference {
-            Reference::Dir(p) => p.join(digest.encoded()),
-            Reference::Oci(r) => oci::blob_path(&r.path, digest),
-            // An archive is written whole at commit: it has no blob yet.
-            Reference::OciArchive(_)
-            | Reference::DockerArchive(_)
-            | Reference::Docker(_)
-            | Reference::Demo => PathBuf::new(),
-        }
-    }
-
-    fn refuse(&self) -> TransportError {
+    /// The refusal of an operation this destination cannot do: `reason`
+    /// says why.
+    fn refused(&self, reason: &str) -> TransportError {
         TransportError::Unsupported {
-            location: self.reference.to_string(),
-            reason: "dry run: nothing is written".into(),
+            location: self.reference(),
+            reason: reason.to_string(),
         }
-    }
-}
-
-#[async_trait]
-impl ImageDestination for DryRun {
-    fn reference(&self) -> String {
-        self.reference.to_string()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        // What the real destination would declare, so the plan matches.
-        self.reference
-            .kind()
-            .map(Kind::capabilities)
-            .unwrap_or_default()
-    }
-
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
-        Ok(tokio::fs::metadata(self.blob_path(&info.digest))
-            .await
-            .ok()
-            .map(|m| m.len() as i64))
-    }
-
-    async fn put_blob(&self, _stream: BlobStream, _info: &BlobInfo) -> Result<(), TransportError> {
-        Err(self.refuse())
-    }
-
-    async fn put_manifest(
-        &self,
-        _m: &[u8],
-        _t: &str,
-        _i: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        Err(self.refuse())
-    }
-
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _i: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if !signatures.is_empty() && !self.capabilities().signatures {
-            return Err(TransportError::Unsupported {
-                location: self.reference.to_string(),
-                reason: "the destination cannot store signatures (use --remove-signatures)".into(),
-            });
-        }
-        Err(self.refuse())
-    }
-
-    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
-        Err(self.refuse())
     }
 }

@@ -32,7 +32,10 @@ use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
     io_error,
 };
-use super::{fsutil, leftovers};
+use crate::fs::atomic::{self, Durability};
+use crate::fs::leftovers;
+use crate::fs::read;
+use crate::fs::rollback::Rollback;
 
 /// The annotation that names an `index.json` entry.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -95,7 +98,7 @@ async fn read_index(root: &Path) -> Result<Option<Object>, TransportError> {
     let path = root.join("index.json");
     let bytes = match tokio::fs::metadata(&path).await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        _ => fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?,
+        _ => read::read_small(&path, MAX_MANIFEST_SIZE).await?,
     };
     match json::parse(&bytes) {
         Ok(Value::Object(o)) => Ok(Some(o)),
@@ -122,7 +125,7 @@ impl OciSource {
         let root = &reference.path;
         let location = || format!("oci:{reference}");
         let layout = root.join("oci-layout");
-        let layout_bytes = fsutil::read_small(&layout, 4096).await?;
+        let layout_bytes = read::read_small(&layout, 4096).await?;
         let version = json::parse(&layout_bytes).ok().and_then(|v| {
             v.as_object()?
                 .get_exact("imageLayoutVersion")?
@@ -164,7 +167,7 @@ impl OciSource {
 
     async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>, TransportError> {
         let path = blob_path(&self.reference.path, digest);
-        let bytes = fsutil::read_small(&path, MAX_MANIFEST_SIZE).await?;
+        let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         verified_manifest(bytes, digest, format!("manifest {}", path.display()))
     }
 }
@@ -178,22 +181,24 @@ impl ImageSource for OciSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             None => Ok((
                 self.top
                     .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                self.top.media_type.clone(),
+                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
             )),
             // Instances' types are in the list, which the caller has, and
             // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
-        fsutil::open_blob(&path, &info.digest, &self.reference()).await
+        read::open_blob(&path, &info.digest, &self.reference())
+            .await
+            .map(|(stream, size)| (stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -208,19 +213,19 @@ pub struct OciDestination {
     reference: LayoutReference,
     top: Mutex<Option<(Vec<u8>, String)>>,
     /// Undoes a copy that fails before commit.
-    rollback: fsutil::Rollback,
+    rollback: Rollback,
 }
 
 impl OciDestination {
     pub async fn create(reference: &LayoutReference) -> Result<Self, TransportError> {
-        Self::create_with(reference, fsutil::Durability::Synced).await
+        Self::create_with(reference, Durability::Synced).await
     }
 
     /// [`create`](Self::create), choosing whether files are synced: an
     /// `oci-archive:` destination stages a layout it deletes afterwards.
     pub async fn create_with(
         reference: &LayoutReference,
-        durability: fsutil::Durability,
+        durability: Durability,
     ) -> Result<Self, TransportError> {
         if reference.index.is_some() {
             return Err(TransportError::InvalidReference {
@@ -229,7 +234,7 @@ impl OciDestination {
             });
         }
         let root = &reference.path;
-        let rollback = fsutil::Rollback::new(durability);
+        let rollback = Rollback::new(durability);
         rollback
             .create_dir_all(&root.join("blobs").join("sha256"))
             .await?;
@@ -282,12 +287,10 @@ impl ImageDestination for OciDestination {
         Kind::Oci.capabilities()
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = blob_path(&self.reference.path, &info.digest);
         match tokio::fs::metadata(&path).await {
-            Ok(meta) if ferry_core::manifest::size_matches(info.size, meta.len()) => {
-                Ok(Some(meta.len() as i64))
-            }
+            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, "stat")(e)),
@@ -325,21 +328,6 @@ impl ImageDestination for OciDestination {
             *self.top.lock().expect("lock") = Some((manifest.to_vec(), media_type.to_string()));
         }
         Ok(())
-    }
-
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "OCI layouts cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
     }
 
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
@@ -393,7 +381,7 @@ impl ImageDestination for OciDestination {
             None => entries.push(Value::Object(descriptor)),
         }
         index.set("manifests", Value::Array(entries));
-        fsutil::write_atomic(
+        atomic::write_atomic(
             &root.join("index.json"),
             index_bytes(&index).as_bytes(),
             self.rollback.durability(),

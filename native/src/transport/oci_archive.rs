@@ -28,13 +28,14 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::{Digest, List};
 
 use super::archive::{self, Limits, Member, TarArchive};
-use super::fsutil::{self, StagingDir};
-use super::leftovers::TEMP_PREFIX;
 use super::oci::{LayoutReference, OciDestination};
 use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
     io_error,
 };
+use crate::fs::atomic::Durability;
+use crate::fs::leftovers::TEMP_PREFIX;
+use crate::fs::staging::{self, StagingDir};
 
 /// The blob's name inside the archive.
 fn blob_name(digest: &Digest) -> String {
@@ -140,20 +141,20 @@ impl ImageSource for OciArchiveSource {
     async fn manifest(
         &self,
         instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, String), TransportError> {
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
             None => Ok((
                 self.top
                     .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                self.top.media_type.clone(),
+                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
             )),
             // Instances' types are in the list, which the caller has, and
             // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, String::new())),
+            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
         }
     }
 
-    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, i64), TransportError> {
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let name = blob_name(&info.digest);
         if self.archive.get(&name).is_none() {
             return Err(TransportError::NotFound {
@@ -162,7 +163,7 @@ impl ImageSource for OciArchiveSource {
             });
         }
         let (stream, size) = self.archive.stream(&name).await?;
-        Ok((stream, size as i64))
+        Ok((stream, Some(size)))
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -190,7 +191,7 @@ impl OciArchiveDestination {
             });
         }
         archive::check_target(&reference.path, &location).await?;
-        let staging = StagingDir::create(&archive::big_temp_dir()).await?;
+        let staging = StagingDir::create(&staging::big_temp_dir()).await?;
         // The staged layout is deleted once the archive is built, so it is
         // not synced; the archive itself is.
         let layout = OciDestination::create_with(
@@ -199,7 +200,7 @@ impl OciArchiveDestination {
                 name: reference.name.clone(),
                 index: None,
             },
-            fsutil::Durability::Scratch,
+            Durability::Scratch,
         )
         .await?;
         Ok(OciArchiveDestination {
@@ -220,7 +221,7 @@ impl ImageDestination for OciArchiveDestination {
         Kind::OciArchive.capabilities()
     }
 
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<i64>, TransportError> {
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         self.layout.has_blob(info).await
     }
 
@@ -237,21 +238,6 @@ impl ImageDestination for OciArchiveDestination {
         self.layout
             .put_manifest(manifest, media_type, instance)
             .await
-    }
-
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            Ok(())
-        } else {
-            Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: "OCI archives cannot store signatures (use --remove-signatures)".into(),
-            })
-        }
     }
 
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {

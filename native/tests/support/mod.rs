@@ -362,7 +362,7 @@ pub fn check_dir(root: &Path) -> Result<Found, String> {
     let top_digest =
         ferry_core::manifest::digest(&top).map_err(|e| format!("{}: {e}", top_path.display()))?;
     let locate = |d: &Digest| root.join(d.encoded());
-    let blobs = if mt::is_list(&mt::guess(&top)) {
+    let blobs = if mt::is_list(&ferry_core::manifest::guess_media_type(&top)) {
         let list = List::parse(&top).map_err(|e| format!("{}: {e}", top_path.display()))?;
         let mut blobs = 0;
         for entry in &list.entries {
@@ -451,7 +451,9 @@ fn check_oci_entry(
         Digest::parse(&entry.digest_text).map_err(|e| format!("{:?}: {e}", entry.digest_text))?;
     let path = locate(&digest);
     let bytes = read_verified(&path, entry)?;
-    if mt::is_list(&entry.media_type) || mt::is_list(&mt::guess(&bytes)) {
+    if mt::is_list(&entry.media_type)
+        || mt::is_list(&ferry_core::manifest::guess_media_type(&bytes))
+    {
         let list = List::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut blobs = 1;
         for child in &list.entries {

@@ -25,6 +25,7 @@ use ferry_core::registry::lookaside::{
 };
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::fs::atomic;
 use crate::transport::TransportError;
 
 /// The system-wide configuration directory.
@@ -266,7 +267,7 @@ async fn read_file(path: &Path) -> Result<Option<Vec<u8>>, TransportError> {
 }
 
 async fn read_http(http: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>, TransportError> {
-    let failed = |reason: String| TransportError::Malformed {
+    let network = |reason: String| TransportError::Network {
         location: url.to_string(),
         reason,
     };
@@ -274,21 +275,24 @@ async fn read_http(http: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>,
         .get(url)
         .send()
         .await
-        .map_err(|e| failed(format!("cannot fetch signature: {e}")))?;
+        .map_err(|e| network(format!("cannot fetch signature: {e}")))?;
     match response.status().as_u16() {
         200 => {}
         404 => return Ok(None),
         status => {
-            return Err(failed(format!(
-                "the lookaside server answered {status} for a signature"
-            )));
+            return Err(TransportError::Status {
+                location: url.to_string(),
+                reason: format!("the lookaside server answered {status} for a signature"),
+                status,
+                codes: Vec::new(),
+            });
         }
     }
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| failed(format!("reading signature: {e}")))?
+        .map_err(|e| network(format!("reading signature: {e}")))?
     {
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_SIGNATURE_SIZE {
@@ -327,12 +331,7 @@ pub async fn write(
         ))?;
     for (i, signature) in signatures.iter().enumerate() {
         let path = dir.join(format!("signature-{}", i + 1));
-        crate::transport::fsutil::write_atomic(
-            &path,
-            signature,
-            crate::transport::fsutil::Durability::Synced,
-        )
-        .await?;
+        atomic::write_atomic(&path, signature, atomic::Durability::Synced).await?;
     }
     for n in signatures.len() + 1.. {
         let stale = dir.join(format!("signature-{n}"));

@@ -23,7 +23,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{TransportError, io_error};
+use crate::transport::{TransportError, io_error};
 
 /// Prefix of temporary files; nothing else in a layout starts with it.
 pub const TEMP_PREFIX: &str = ".ferry-tmp-";
@@ -266,6 +266,51 @@ impl Drop for ScratchFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Prefix of this process's temporary files and the directories archives
+/// use:
+/// [`TEMP_PREFIX`] and the process ID, so leftovers of a killed process can be
+/// told from files another ferry is still using.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// Removes the partial files (archives) a killed ferry left beside `target`:
+/// regular files (never a link) named as [`temp_path`] names
+/// `target`'s (`.ferry-tmp-<pid>-<n>-<name>`), owned by `owner`, that no
+/// live process has locked, and those still named `….new` whose process
+/// is gone (killed between creating and locking it). `keep` is the
+/// caller's own. Best effort, like the sweep of staging directories: what
+/// cannot be judged stays.
+pub fn sweep_partial_files(target: &Path, owner: u32, keep: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return removed;
+    };
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        // Partial archives, and (`….new`) ones whose creator died before
+        // it could lock them.
+        let ours = file_name
+            .to_str()
+            .and_then(parse_temp_name)
+            .is_some_and(|(pid, tail)| {
+                tail == name || (is_unlocked_tail(tail, name) && process_is_gone(pid))
+            });
+        let path = entry.path();
+        if ours && path != keep && remove_if_unlocked(&path, owner) {
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

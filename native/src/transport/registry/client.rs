@@ -1,0 +1,207 @@
+//! Connecting to a registry, sending requests with authentication and
+//! retries, and what an unsuccessful answer means.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferry_core::reference::Named;
+use ferry_core::registry::response::{self, Outcome};
+use ferry_core::retry::{self, Failure};
+
+use super::http::{error_body, header, http_error};
+use super::{Registry, RegistryOptions};
+use crate::transport::TransportError;
+
+impl Registry {
+    /// Connects: builds the HTTP client, and finds out whether the registry
+    /// speaks HTTPS (plain HTTP only when TLS verification is off).
+    pub async fn connect(
+        reference: &Named,
+        options: &RegistryOptions,
+        push: bool,
+    ) -> Result<Self, TransportError> {
+        let location = format!("docker://{reference}");
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let previous = attempt.previous().last().map_or("", |u| u.as_str());
+                match response::redirect_refusal(
+                    previous,
+                    attempt.url().as_str(),
+                    // `previous` holds the first request too.
+                    attempt.previous().len().saturating_sub(1),
+                ) {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                }
+            }))
+            .danger_accept_invalid_certs(!options.tls_verify);
+        if let Some(dir) = &options.cert_dir {
+            let entries = std::fs::read_dir(dir)
+                .map_err(crate::transport::io_error(dir, "read --cert-dir"))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "crt") {
+                    let pem =
+                        std::fs::read(&path).map_err(crate::transport::io_error(&path, "read"))?;
+                    let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                        TransportError::Malformed {
+                            location: path.display().to_string(),
+                            reason: format!("not a PEM certificate: {e}"),
+                        }
+                    })?;
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| http_error("cannot set up HTTP", &location, e))?;
+        let host = reference.api_host();
+        let https = format!("https://{host}");
+        let base = match http.get(format!("{https}/v2/")).send().await {
+            Ok(_) => https,
+            Err(e) if !options.tls_verify => {
+                // An insecure registry may speak plain HTTP.
+                let http_base = format!("http://{host}");
+                match http.get(format!("{http_base}/v2/")).send().await {
+                    Ok(_) => http_base,
+                    Err(_) => return Err(http_error("cannot reach the registry", &location, e)),
+                }
+            }
+            Err(e) => {
+                return Err(http_error(
+                    "cannot reach the registry over HTTPS",
+                    &location,
+                    e,
+                ));
+            }
+        };
+        Ok(Registry {
+            http,
+            base,
+            reference: reference.clone(),
+            options: options.clone(),
+            push,
+            tokens: Mutex::new(HashMap::new()),
+            basic: Mutex::new(false),
+            extra_scopes: Mutex::new(Vec::new()),
+            top_digest: Mutex::new(reference.digest().cloned()),
+        })
+    }
+
+    /// Sends a request built by `build`, authenticating and retrying as the
+    /// responses ask.
+    pub(super) async fn send(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TransportError> {
+        let mut attempt = 0;
+        let mut authenticated = false;
+        loop {
+            attempt += 1;
+            let mut request = build(&self.http);
+            if let Some(header) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, header);
+            }
+            let result = request.send().await;
+            let response = match result {
+                Ok(r) => r,
+                Err(e)
+                    if attempt <= self.options.retry_times
+                        && (e.is_connect() || e.is_timeout() || e.is_request()) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(response::retry_delay_ms(
+                        attempt, None,
+                    )))
+                    .await;
+                    continue;
+                }
+                Err(e) => return Err(http_error(what, &self.location(), e)),
+            };
+            let status = response.status().as_u16();
+            match response::classify(status, &[]) {
+                Outcome::Unauthorized if !authenticated => {
+                    authenticated = true;
+                    let header = response
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string);
+                    if self.authenticate(header.as_deref()).await? {
+                        continue;
+                    }
+                    return Ok(response);
+                }
+                _ if attempt <= self.options.retry_times
+                    && retry::is_transient(&Failure::Status { status, codes: &[] }) =>
+                {
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string);
+                    tokio::time::sleep(Duration::from_millis(response::retry_delay_ms(
+                        attempt,
+                        retry_after.as_deref(),
+                    )))
+                    .await;
+                    continue;
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Turns an unsuccessful response into an error naming the step.
+    pub(super) async fn failure(&self, what: &str, response: reqwest::Response) -> TransportError {
+        let status = response.status();
+        // A redirect that reaches here is one ferry would not follow.
+        let redirect = header(&response, "location")
+            .filter(|_| status.is_redirection())
+            .map(|l| format!("a redirect ferry does not follow, to {l:?}"));
+        let body = error_body(response).await;
+        let errors = response::error_codes(&body);
+        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
+        let detail = errors
+            .iter()
+            .map(|(c, m)| format!("{c}: {m}"))
+            .chain(redirect)
+            .collect::<Vec<_>>()
+            .join("; ");
+        match response::classify(status.as_u16(), &codes) {
+            Outcome::NotFound => TransportError::NotFound {
+                what: what.to_string(),
+                location: self.location(),
+            },
+            Outcome::Unauthorized => TransportError::Unauthorized {
+                location: self.location(),
+                reason: format!(
+                    "{what}: not authorized ({status}){}",
+                    if self.options.credentials.is_none() {
+                        "; credentials may be needed (--creds)"
+                    } else {
+                        ""
+                    }
+                ),
+                status: status.as_u16(),
+            },
+            _ => TransportError::Status {
+                location: self.location(),
+                reason: format!(
+                    "{what}: the registry answered {status}{}",
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({detail})")
+                    }
+                ),
+                status: status.as_u16(),
+                codes,
+            },
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Writing images to a registry: blobs (mounted, or uploaded whole or
+//! streamed), manifests, and signatures to lookaside staging.
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use ferry_core::media_type as mt;
+use ferry_core::registry::auth;
+use ferry_core::registry::lookaside::{self as decide, Purpose};
+use ferry_core::registry::response::{self, Outcome};
+
+use super::http::{error_body, header, http_error};
+use super::{Registry, lookaside};
+use crate::transport::{
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, Mount, TransportError,
+};
+
+/// Blobs up to this size are uploaded with a single PUT; larger ones with a
+/// streaming PATCH and a closing PUT, as registries expect for big content.
+const MONOLITHIC_LIMIT: u64 = 1024 * 1024;
+
+#[async_trait]
+impl ImageDestination for Registry {
+    fn reference(&self) -> String {
+        self.location()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // Signatures only through a file:// lookaside staging location:
+        // distribution has no signature API. Otherwise put_signatures says
+        // why not.
+        let signatures = self
+            .options
+            .lookaside
+            .base(&self.reference, Purpose::Write)
+            .is_some_and(|base| decide::location(&base, Purpose::Write).is_ok());
+        Kind::Docker.capabilities().with_signatures(signatures)
+    }
+
+    fn reference_digest(&self) -> Option<String> {
+        self.reference.digest().map(Digest::to_string)
+    }
+
+    fn docker_reference(&self) -> Option<(String, String)> {
+        Some((
+            self.reference.path().to_string(),
+            self.reference.tag().unwrap_or_default().to_string(),
+        ))
+    }
+
+    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
+        let url = self.url(&format!("blobs/{}", info.digest));
+        let response = self
+            .send("checking for a blob", |http| http.head(&url))
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => Ok(Some(
+                // distribution always sends the length; without it the
+                // descriptor's word is taken (its size is informational).
+                // The header, not `content_length()`: reqwest gives a HEAD
+                // response's (empty) body length, 0, as Go does not.
+                header(&response, "content-length")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .or(info.size.and_then(|s| u64::try_from(s).ok()))
+                    .unwrap_or_default(),
+            )),
+            404 => Ok(None),
+            _ => Err(self
+                .failure(&format!("blob {}", info.digest), response)
+                .await),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        info: &BlobInfo,
+        from: &(String, String),
+    ) -> Result<Mount, TransportError> {
+        use response::{MountAnswer, mount_answer};
+        let (host, repository) = from;
+        if host != self.reference.api_host() || *repository == self.reference.path() {
+            return Ok(Mount::NotTried);
+        }
+        // The token must cover pulling from the other repository too.
+        let scope = auth::repository_scope(repository, false);
+        self.extra_scopes
+            .lock()
+            .map_err(|_| self.poisoned())?
+            .push(scope.clone());
+        let url = self.url(&format!(
+            "blobs/uploads/?mount={}&from={repository}",
+            info.digest
+        ));
+        // Whatever goes wrong, containers/image uploads the blob instead,
+        // and so does ferry; the refusal is reported, not swallowed.
+        let refused = |reason: String| -> Result<Mount, TransportError> {
+            // A scope the registry would not grant must not spoil the
+            // tokens later requests ask for (containers/image asks for it
+            // for the mount alone).
+            let mut scopes = self.extra_scopes.lock().map_err(|_| self.poisoned())?;
+            if let Some(i) = scopes.iter().rposition(|s| *s == scope) {
+                scopes.remove(i);
+            }
+            Ok(Mount::Refused { reason })
+        };
+        let response = match self.send("mounting a blob", |http| http.post(&url)).await {
+            Ok(response) => response,
+            Err(e) => return refused(e.to_string()),
+        };
+        match mount_answer(response.status().as_u16()) {
+            MountAnswer::Mounted => Ok(Mount::Mounted),
+            MountAnswer::UploadStarted => {
+                // Cancel the upload the registry opened; if that fails, the
+                // registry lets it lapse.
+                if let Some(location) = header(&response, "location") {
+                    let location =
+                        if location.starts_with("http://") || location.starts_with("https://") {
+                            location
+                        } else {
+                            format!("{}{location}", self.base)
+                        };
+                    let _ = self
+                        .send("cancelling the upload a mount started", |http| {
+                            http.delete(&location)
+                        })
+                        .await;
+                }
+                refused(format!(
+                    "the registry started an upload instead of mounting it from {repository}"
+                ))
+            }
+            MountAnswer::Refused => {
+                let error = self
+                    .failure(
+                        &format!("mounting blob {} from {repository}", info.digest),
+                        response,
+                    )
+                    .await;
+                refused(error.to_string())
+            }
+        }
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        let start = self.url("blobs/uploads/");
+        let response = self
+            .send("starting a blob upload", |http| http.post(&start))
+            .await?;
+        if response.status().as_u16() != 202 {
+            return Err(self
+                .failure(&format!("upload of blob {}", info.digest), response)
+                .await);
+        }
+        let location = header(&response, "location").ok_or_else(|| TransportError::Malformed {
+            location: self.location(),
+            reason: "the registry started an upload without a Location".into(),
+        })?;
+        let location = if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else {
+            format!("{}{location}", self.base)
+        };
+        let absolute = |l: String| {
+            if l.starts_with("http://") || l.starts_with("https://") {
+                l
+            } else {
+                format!("{}{l}", self.base)
+            }
+        };
+        let with_digest = |l: &str| {
+            let separator = if l.contains('?') { '&' } else { '?' };
+            format!("{l}{separator}digest={}", info.digest)
+        };
+        // The body streams once, so an upload is retried by the engine,
+        // which fetches the blob again, not here.
+        // 64 KiB frames: ReaderStream's default 4 KiB made a 142 MiB push
+        // 36,000 body frames (benches/RESULTS.md).
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            stream,
+            64 * 1024,
+        ));
+        // A stated size is what is sent: a wrong one fails the upload.
+        let size = info.size.and_then(|s| u64::try_from(s).ok());
+        let small = size.is_some_and(|s| s <= MONOLITHIC_LIMIT);
+        let what = format!("uploading blob {}", info.digest);
+        let finish = if small {
+            // Small blobs: one PUT carries the content and closes the upload.
+            let mut request = self
+                .http
+                .put(with_digest(&location))
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, size.unwrap_or_default())
+                .body(body);
+            if let Some(auth) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            request
+                .send()
+                .await
+                .map_err(|e| http_error(&what, &self.location(), e))?
+        } else {
+            // Large or unsized blobs: stream them in one PATCH, then close the
+            // upload with an empty PUT naming the digest.
+            let mut request = self
+                .http
+                .patch(&location)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(body);
+            if let Some(size) = size {
+                request = request.header(reqwest::header::CONTENT_LENGTH, size);
+            }
+            if let Some(auth) = self.authorization() {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            let patched = request
+                .send()
+                .await
+                .map_err(|e| http_error(&what, &self.location(), e))?;
+            if patched.status().as_u16() != 202 {
+                return Err(self
+                    .failure(&format!("upload of blob {}", info.digest), patched)
+                    .await);
+            }
+            let next = header(&patched, "location").map_or(location.clone(), absolute);
+            let url = with_digest(&next);
+            self.send("completing a blob upload", |http| {
+                http.put(&url).header(reqwest::header::CONTENT_LENGTH, 0)
+            })
+            .await?
+        };
+        if finish.status().as_u16() != 201 {
+            return Err(self
+                .failure(&format!("upload of blob {}", info.digest), finish)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        let target = match instance {
+            Some(d) => d.to_string(),
+            None => self.reference.manifest_reference(),
+        };
+        let url = self.url(&format!("manifests/{target}"));
+        let body = manifest.to_vec();
+        let response = self
+            .send("writing the manifest", |http| {
+                http.put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, media_type)
+                    .body(body.clone())
+            })
+            .await?;
+        if response.status().is_success() {
+            if instance.is_none() {
+                self.remember_top(manifest)?;
+            }
+            return Ok(());
+        }
+        let status = response.status().as_u16();
+        let body = error_body(response).await;
+        let errors = response::error_codes(&body);
+        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
+        let detail = errors
+            .iter()
+            .map(|(c, m)| format!("{c}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match response::classify(status, &codes) {
+            Outcome::ManifestRejected => Err(TransportError::ManifestTypeRejected {
+                media_type: media_type.to_string(),
+                reason: format!("{} answered {status} ({detail})", self.location()),
+            }),
+            outcome => {
+                let location = self.location();
+                let reason = format!(
+                    "writing manifest {target}: the registry answered {status} ({detail}){}",
+                    // distribution 2.8 refuses schema 1 with a bare 500
+                    // unless configured to accept it.
+                    if matches!(media_type, mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED) {
+                        format!("; many registries no longer accept {media_type} manifests")
+                    } else {
+                        String::new()
+                    }
+                );
+                Err(if outcome == Outcome::Unauthorized {
+                    TransportError::Unauthorized {
+                        location,
+                        reason,
+                        status,
+                    }
+                } else {
+                    TransportError::Status {
+                        location,
+                        reason,
+                        status,
+                        codes,
+                    }
+                })
+            }
+        }
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Write) else {
+            // containers/image's words for the same refusal.
+            return Err(TransportError::Unsupported {
+                location: self.location(),
+                reason: "pushing signatures to a Docker Registry is not supported, and there is no applicable signature storage configured (set lookaside-staging in registries.d, or use --remove-signatures)".into(),
+            });
+        };
+        // A location ferry cannot write to is refused before the digest is
+        // needed: the engine asks before anything is written.
+        decide::location(&base, Purpose::Write).map_err(|e| TransportError::Unsupported {
+            location: self.location(),
+            reason: e.to_string(),
+        })?;
+        let digest = match instance {
+            Some(d) => d.clone(),
+            None => self.top_digest().await?,
+        };
+        lookaside::write(&base, &digest, signatures).await
+    }
+
+    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
+        // A registry makes each manifest visible when it is written.
+        Ok(())
+    }
+}

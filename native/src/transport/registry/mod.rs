@@ -1,0 +1,114 @@
+//! `docker://HOST/REPOSITORY[:TAG|@DIGEST]`: registries speaking the
+//! distribution (OCI) HTTP API v2.
+//!
+//! The protocol decisions (what a reference means, what a challenge asks
+//! for, what a status means, how long to back off) are ferry-core's
+//! `registry` module; this module performs the HTTP with reqwest over
+//! rustls. Credentials are only ever sent to the registry and to the realm
+//! its challenge names, and never appear in errors or logs.
+//!
+//! One [`Registry`] is a connection to one repository; its parts are
+//! split by concern:
+//! - `client`: connecting, sending with authentication and retries, and
+//!   turning an unsuccessful answer into an error;
+//! - `auth`: Basic credentials and Bearer tokens;
+//! - `manifest`: reading manifests, and the top-level digest that names
+//!   lookaside signatures;
+//! - `source` and `destination`: the transport traits;
+//! - `repository`: listing tags and deleting manifests, for the CLI;
+//! - [`lookaside`]: signature storage beside the registry;
+//! - `http`: reading bounded bodies and headers.
+
+mod auth;
+mod client;
+mod destination;
+mod http;
+pub mod lookaside;
+mod manifest;
+mod repository;
+mod source;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ferry_core::Digest;
+use ferry_core::reference::Named;
+use ferry_core::registry::lookaside::Config as LookasideConfig;
+
+use crate::transport::TransportError;
+
+/// How to reach a registry.
+#[derive(Clone, Default)]
+pub struct RegistryOptions {
+    /// `user:password`.
+    pub credentials: Option<(String, String)>,
+    /// Verify TLS certificates (and use HTTPS only).
+    pub tls_verify: bool,
+    /// A directory of `*.crt` CA certificates to trust, as skopeo's
+    /// `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+    /// Attempts for requests that fail temporarily.
+    pub retry_times: u32,
+    /// Lookaside signature storage, from `registries.d`
+    /// ([`lookaside::load`]); empty: registries hold no signatures.
+    pub lookaside: Arc<LookasideConfig>,
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("user", &self.credentials.as_ref().map(|c| &c.0))
+            .field("tls_verify", &self.tls_verify)
+            .field("cert_dir", &self.cert_dir)
+            .field("retry_times", &self.retry_times)
+            .field("lookaside", &self.lookaside)
+            .finish()
+    }
+}
+
+/// A connection to one repository of one registry.
+pub struct Registry {
+    http: reqwest::Client,
+    base: String,
+    reference: Named,
+    options: RegistryOptions,
+    push: bool,
+    /// Bearer tokens by scope, with their expiry.
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// The registry asked for Basic authentication.
+    basic: Mutex<bool>,
+    /// Scopes beyond this repository's, for cross-repository mounts.
+    extra_scopes: Mutex<Vec<String>>,
+    /// The digest of the top-level manifest once read or written, which
+    /// names its lookaside signatures.
+    top_digest: Mutex<Option<Digest>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("base", &self.base)
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    fn location(&self) -> String {
+        format!("docker://{}", self.reference)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.base, self.reference.path())
+    }
+
+    fn poisoned(&self) -> TransportError {
+        TransportError::Internal {
+            location: self.location(),
+            reason: "internal lock poisoned".into(),
+        }
+    }
+}

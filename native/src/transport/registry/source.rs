@@ -1,0 +1,140 @@
+//! Reading images from a registry; blob downloads resume where a dropped
+//! connection left them.
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use ferry_core::registry::lookaside::Purpose;
+
+use super::{Registry, lookaside};
+use crate::transport::{BlobInfo, BlobStream, ImageSource, TransportError};
+
+#[async_trait]
+impl ImageSource for Registry {
+    fn reference(&self) -> String {
+        self.location()
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
+        match instance {
+            None => {
+                let (bytes, media_type, claimed) = self
+                    .get_manifest(&self.reference.manifest_reference())
+                    .await?;
+                self.verify(&bytes, self.reference.digest(), claimed.as_deref())?;
+                self.remember_top(&bytes)?;
+                Ok((bytes, media_type))
+            }
+            Some(d) => {
+                let (bytes, media_type, _) = self.get_manifest(d.as_str()).await?;
+                self.verify(&bytes, Some(d), None)?;
+                Ok((bytes, media_type))
+            }
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
+        let url = self.url(&format!("blobs/{}", info.digest));
+        let response = self.send("reading a blob", |http| http.get(&url)).await?;
+        if !response.status().is_success() {
+            return Err(self
+                .failure(&format!("blob {}", info.digest), response)
+                .await);
+        }
+        // The copy engine compares this with the descriptor's size before
+        // it reads a byte.
+        let size = response.content_length();
+        // A dropped connection resumes with a Range request from where it
+        // broke off, a bounded number of times.
+        let state = Resume {
+            http: self.http.clone(),
+            url: response.url().to_string(),
+            // After a redirect to another host (a CDN), credentials stay home.
+            authorization: self
+                .authorization()
+                .filter(|_| response.url().as_str().starts_with(&self.base)),
+            response: Some(response),
+            received: 0,
+            resumes_left: self.options.retry_times,
+        };
+        let stream = futures_util::stream::unfold(state, Resume::next);
+        Ok((Box::pin(tokio_util::io::StreamReader::new(stream)), size))
+    }
+
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Read) else {
+            // No lookaside storage is configured: the registry holds none.
+            return Ok(Vec::new());
+        };
+        let digest = match instance {
+            Some(d) => d.clone(),
+            None => self.top_digest().await?,
+        };
+        lookaside::read(&self.http, &base, &digest).await
+    }
+
+    fn registry_location(&self) -> Option<(String, String)> {
+        Some((
+            self.reference.api_host().to_string(),
+            self.reference.path().to_string(),
+        ))
+    }
+}
+
+/// A blob download that picks up where a dropped connection left it.
+struct Resume {
+    http: reqwest::Client,
+    /// The final URL (after redirects), so a resume does not send
+    /// credentials anywhere new.
+    url: String,
+    authorization: Option<String>,
+    response: Option<reqwest::Response>,
+    received: u64,
+    resumes_left: u32,
+}
+
+impl Resume {
+    async fn next(mut self) -> Option<(Result<bytes::Bytes, std::io::Error>, Self)> {
+        loop {
+            let response = self.response.as_mut()?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.received += chunk.len() as u64;
+                    return Some((Ok(chunk), self));
+                }
+                Ok(None) => return None,
+                Err(e) if self.resumes_left > 0 => {
+                    self.resumes_left -= 1;
+                    let mut request = self
+                        .http
+                        .get(&self.url)
+                        .header(reqwest::header::RANGE, format!("bytes={}-", self.received));
+                    if let Some(auth) = &self.authorization {
+                        request = request.header(reqwest::header::AUTHORIZATION, auth);
+                    }
+                    match request.send().await {
+                        Ok(r) if r.status().as_u16() == 206 => self.response = Some(r),
+                        Ok(r) => {
+                            self.response = None;
+                            let error = std::io::Error::other(format!(
+                                "resuming after {e}: the registry answered {} to a range request",
+                                r.status()
+                            ));
+                            return Some((Err(error), self));
+                        }
+                        Err(again) => {
+                            self.response = None;
+                            return Some((Err(std::io::Error::other(again)), self));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.response = None;
+                    return Some((Err(std::io::Error::other(e)), self));
+                }
+            }
+        }
+    }
+}
