@@ -1,7 +1,7 @@
 //! `digest-files [--chunk BYTES] FILE...`: prints `sha256:<hex>  FILE`
 //! for each file, hashing with ferry-core's streaming hasher exactly as the
 //! copy engine does while it writes a blob (64 KiB reads, as
-//! `native/src/transport/fsutil.rs` does, unless
+//! `native/src/fs/atomic.rs` does, unless
 //! `--chunk` says otherwise, to measure what the read size costs). `run.py` runs it beside
 //! `openssl dgst -sha256` and `sha256sum` on the same files: the digest
 //! throughput target is a ratio to OpenSSL on the same machine.
