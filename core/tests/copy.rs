@@ -3,33 +3,16 @@
 //! fixtures/plan: a three-platform OCI index whose instances share a base
 //! layer, and a signed schema 1 image.
 
-use ferry_core::choose::ChooseOptions;
+mod support;
+
 use ferry_core::copy::{Answer, BlobOutcome, Copy, Destination, Error, Mode, Need, Role};
 use ferry_core::destination::{Capabilities, Kind};
 use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::media_type as mt;
 use ferry_core::plan::compression::BlobOperation;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/plan/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-    }
-}
+use support::{options, plan_fixture as fixture};
 
 fn to(kind: Kind) -> Destination {
     Destination {
@@ -238,14 +221,9 @@ fn a_dry_run_and_a_copy_summarize_alike() {
     assert_eq!(dry.summary(), real.summary());
 }
 
-/// An OCI image with one uncompressed layer.
-fn uncompressed_image() -> Vec<u8> {
-    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#.to_vec()
-}
-
 #[test]
 fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
-    let image = uncompressed_image();
+    let image = fixture("oci-uncompressed-layer.json");
     let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
     let Need::Signatures { instance: None } = copy.poll() else {
         panic!("{:?}", copy.poll());

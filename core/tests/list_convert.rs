@@ -1,16 +1,13 @@
 //! Converting lists between Docker and OCI forms: nothing is invented, and
 //! everything lost is reported.
 
+mod support;
+
 use ferry_core::Platform;
 use ferry_core::list::{ConvertOptions, List, ListKind, LossKind};
 
 fn fixture(name: &str) -> List {
-    let bytes = std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    List::parse(&bytes).unwrap()
+    List::parse(&support::fixture(name)).unwrap()
 }
 
 fn pointers(losses: &[ferry_core::list::Loss], kind: LossKind) -> Vec<&str> {

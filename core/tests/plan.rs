@@ -1,8 +1,9 @@
 //! Copy planning: one test per decision, over a three-platform index whose
 //! instances share a base layer (fixtures/plan).
 
+mod support;
+
 use ferry_core::Platform;
-use ferry_core::choose::ChooseOptions;
 use ferry_core::list::{ConvertOptions, InstanceUpdate};
 use ferry_core::media_type as mt;
 use ferry_core::plan::{
@@ -10,14 +11,7 @@ use ferry_core::plan::{
     Selection, Top, TopPlan, Unselected, finish_list, nested_lists, plan_image, plan_top,
     plan_top_nested, summarize,
 };
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/plan/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use support::{options, plan_fixture as fixture};
 
 fn index() -> Vec<u8> {
     fixture("index.json")
@@ -28,17 +22,6 @@ fn top(bytes: &[u8]) -> Top<'_> {
         bytes,
         media_type: "",
         has_signatures: false,
-    }
-}
-
-fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
     }
 }
 
@@ -732,7 +715,7 @@ fn the_summary_lists_nested_lists_before_the_top_level_list() {
 fn a_blob_kept_by_one_image_and_compressed_by_another_is_counted_as_two_transfers() {
     // One uncompressed layer, in a signed image (kept as it is) and an
     // unsigned one (gzipped for the layout): two transfers, two results.
-    let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#;
+    let image = &fixture("oci-uncompressed-layer.json");
     let mut dest = oci_layout();
     dest.layer_compression = ferry_core::plan::compression::Desired::Compress;
     let opts = options(Selection::All);
