@@ -25,6 +25,11 @@ fn start(top: &[u8], destination: Destination, options: CopyOptions, mode: Mode)
     Copy::new(top.to_vec(), String::new(), destination, options, mode).unwrap()
 }
 
+/// Starts copying `top` and everything it names to a destination of `kind`.
+fn start_all(top: &[u8], kind: Kind, mode: Mode) -> Copy {
+    start(top, to(kind), options(Selection::All), mode)
+}
+
 /// The manifests of the index's instances, by digest.
 fn instance(digest: &Digest) -> Vec<u8> {
     ["amd64.json", "arm64.json", "arm-v7.json"]
@@ -83,12 +88,7 @@ fn copied(size: u64) -> BlobOutcome {
 
 #[test]
 fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_blobs_once() {
-    let mut copy = start(
-        &fixture("index.json"),
-        to(Kind::Oci),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&fixture("index.json"), Kind::Oci, Mode::Copy);
     let asked = read_everything(&mut copy, copied(1));
     assert_eq!(
         asked,
@@ -110,7 +110,7 @@ fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_b
 #[test]
 fn manifests_are_written_instances_first_then_the_list_then_committed() {
     let index = fixture("index.json");
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&index, Kind::Oci, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let mut roles = Vec::new();
     loop {
@@ -138,12 +138,7 @@ fn manifests_are_written_instances_first_then_the_list_then_committed() {
 #[test]
 fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts() {
     let image = fixture("amd64.json");
-    let mut copy = start(
-        &image,
-        to(Kind::Docker),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&image, Kind::Docker, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let Need::WriteManifest { media_type, .. } = copy.poll() else {
         panic!("expected a manifest to write, got {:?}", copy.poll());
@@ -163,12 +158,7 @@ fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts()
 #[test]
 fn when_every_manifest_type_is_refused_the_copy_fails_naming_each_attempt() {
     let image = fixture("amd64.json");
-    let mut copy = start(
-        &image,
-        to(Kind::Docker),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&image, Kind::Docker, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let error = loop {
         let answer = match copy.poll() {
@@ -196,12 +186,7 @@ fn when_every_manifest_type_is_refused_the_copy_fails_naming_each_attempt() {
 
 #[test]
 fn a_dry_run_ends_after_the_transfers_with_present_blobs_skipped() {
-    let mut copy = start(
-        &fixture("index.json"),
-        to(Kind::Oci),
-        options(Selection::All),
-        Mode::DryRun,
-    );
+    let mut copy = start_all(&fixture("index.json"), Kind::Oci, Mode::DryRun);
     read_everything(&mut copy, BlobOutcome::Present);
     assert_eq!(copy.poll(), Need::Done);
     let summary = copy.summary().unwrap();
@@ -214,9 +199,9 @@ fn a_dry_run_ends_after_the_transfers_with_present_blobs_skipped() {
 #[test]
 fn a_dry_run_and_a_copy_summarize_alike() {
     let index = fixture("index.json");
-    let mut dry = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    let mut dry = start_all(&index, Kind::Oci, Mode::DryRun);
     read_everything(&mut dry, BlobOutcome::Absent);
-    let mut real = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut real = start_all(&index, Kind::Oci, Mode::Copy);
     read_everything(&mut real, copied(1));
     assert_eq!(dry.summary(), real.summary());
 }
@@ -224,7 +209,7 @@ fn a_dry_run_and_a_copy_summarize_alike() {
 #[test]
 fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
     let image = fixture("oci-uncompressed-layer.json");
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     let Need::Signatures { instance: None } = copy.poll() else {
         panic!("{:?}", copy.poll());
     };
@@ -267,7 +252,7 @@ fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
 #[test]
 fn signatures_the_destination_cannot_store_are_refused_before_any_blob_moves() {
     let image = fixture("amd64.json");
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     copy.handle(Answer::Signatures(vec![b"sig".to_vec()]))
         .unwrap();
     assert_eq!(
@@ -324,7 +309,7 @@ fn a_list_form_that_would_invent_platforms_is_never_written() {
 fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
     let index = fixture("index.json");
     let list = List::parse(&index).unwrap();
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    let mut copy = start_all(&index, Kind::Oci, Mode::DryRun);
     copy.handle(Answer::Signatures(Vec::new())).unwrap();
     while let Need::Instance { digest }
     | Need::Signatures {
@@ -354,7 +339,7 @@ fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
 #[test]
 fn an_instance_whose_length_is_not_its_entry_size_is_refused() {
     let index = fixture("index.json");
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&index, Kind::Oci, Mode::Copy);
     copy.handle(Answer::Signatures(Vec::new())).unwrap();
     let Need::Instance { digest } = copy.poll() else {
         panic!("{:?}", copy.poll());
@@ -409,7 +394,7 @@ fn schema1_to_schema2_computes_diff_ids_and_stores_the_new_config_before_the_man
 #[test]
 fn an_answer_to_another_question_is_an_error_not_a_panic() {
     let image = fixture("amd64.json");
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     assert!(matches!(
         copy.handle(Answer::Written),
         Err(Error::UnexpectedAnswer { .. })
