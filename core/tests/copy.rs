@@ -3,33 +3,16 @@
 //! fixtures/plan: a three-platform OCI index whose instances share a base
 //! layer, and a signed schema 1 image.
 
-use ferry_core::choose::ChooseOptions;
+mod support;
+
 use ferry_core::copy::{Answer, BlobOutcome, Copy, Destination, Error, Mode, Need, Role};
 use ferry_core::destination::{Capabilities, Kind};
 use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::media_type as mt;
 use ferry_core::plan::compression::BlobOperation;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/plan/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-    }
-}
+use support::{options, plan_fixture as fixture};
 
 fn to(kind: Kind) -> Destination {
     Destination {
@@ -40,6 +23,11 @@ fn to(kind: Kind) -> Destination {
 
 fn start(top: &[u8], destination: Destination, options: CopyOptions, mode: Mode) -> Copy {
     Copy::new(top.to_vec(), String::new(), destination, options, mode).unwrap()
+}
+
+/// Starts copying `top` and everything it names to a destination of `kind`.
+fn start_all(top: &[u8], kind: Kind, mode: Mode) -> Copy {
+    start(top, to(kind), options(Selection::All), mode)
 }
 
 /// The manifests of the index's instances, by digest.
@@ -100,12 +88,7 @@ fn copied(size: u64) -> BlobOutcome {
 
 #[test]
 fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_blobs_once() {
-    let mut copy = start(
-        &fixture("index.json"),
-        to(Kind::Oci),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&fixture("index.json"), Kind::Oci, Mode::Copy);
     let asked = read_everything(&mut copy, copied(1));
     assert_eq!(
         asked,
@@ -127,7 +110,7 @@ fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_b
 #[test]
 fn manifests_are_written_instances_first_then_the_list_then_committed() {
     let index = fixture("index.json");
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&index, Kind::Oci, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let mut roles = Vec::new();
     loop {
@@ -155,12 +138,7 @@ fn manifests_are_written_instances_first_then_the_list_then_committed() {
 #[test]
 fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts() {
     let image = fixture("amd64.json");
-    let mut copy = start(
-        &image,
-        to(Kind::Docker),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&image, Kind::Docker, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let Need::WriteManifest { media_type, .. } = copy.poll() else {
         panic!("expected a manifest to write, got {:?}", copy.poll());
@@ -180,12 +158,7 @@ fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts()
 #[test]
 fn when_every_manifest_type_is_refused_the_copy_fails_naming_each_attempt() {
     let image = fixture("amd64.json");
-    let mut copy = start(
-        &image,
-        to(Kind::Docker),
-        options(Selection::All),
-        Mode::Copy,
-    );
+    let mut copy = start_all(&image, Kind::Docker, Mode::Copy);
     read_everything(&mut copy, copied(1));
     let error = loop {
         let answer = match copy.poll() {
@@ -213,12 +186,7 @@ fn when_every_manifest_type_is_refused_the_copy_fails_naming_each_attempt() {
 
 #[test]
 fn a_dry_run_ends_after_the_transfers_with_present_blobs_skipped() {
-    let mut copy = start(
-        &fixture("index.json"),
-        to(Kind::Oci),
-        options(Selection::All),
-        Mode::DryRun,
-    );
+    let mut copy = start_all(&fixture("index.json"), Kind::Oci, Mode::DryRun);
     read_everything(&mut copy, BlobOutcome::Present);
     assert_eq!(copy.poll(), Need::Done);
     let summary = copy.summary().unwrap();
@@ -231,22 +199,17 @@ fn a_dry_run_ends_after_the_transfers_with_present_blobs_skipped() {
 #[test]
 fn a_dry_run_and_a_copy_summarize_alike() {
     let index = fixture("index.json");
-    let mut dry = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    let mut dry = start_all(&index, Kind::Oci, Mode::DryRun);
     read_everything(&mut dry, BlobOutcome::Absent);
-    let mut real = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut real = start_all(&index, Kind::Oci, Mode::Copy);
     read_everything(&mut real, copied(1));
     assert_eq!(dry.summary(), real.summary());
 }
 
-/// An OCI image with one uncompressed layer.
-fn uncompressed_image() -> Vec<u8> {
-    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#.to_vec()
-}
-
 #[test]
 fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
-    let image = uncompressed_image();
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let image = fixture("oci-uncompressed-layer.json");
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     let Need::Signatures { instance: None } = copy.poll() else {
         panic!("{:?}", copy.poll());
     };
@@ -289,7 +252,7 @@ fn a_changed_layer_is_named_by_its_new_form_in_the_manifest_written() {
 #[test]
 fn signatures_the_destination_cannot_store_are_refused_before_any_blob_moves() {
     let image = fixture("amd64.json");
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     copy.handle(Answer::Signatures(vec![b"sig".to_vec()]))
         .unwrap();
     assert_eq!(
@@ -346,7 +309,7 @@ fn a_list_form_that_would_invent_platforms_is_never_written() {
 fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
     let index = fixture("index.json");
     let list = List::parse(&index).unwrap();
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::DryRun);
+    let mut copy = start_all(&index, Kind::Oci, Mode::DryRun);
     copy.handle(Answer::Signatures(Vec::new())).unwrap();
     while let Need::Instance { digest }
     | Need::Signatures {
@@ -376,7 +339,7 @@ fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
 #[test]
 fn an_instance_whose_length_is_not_its_entry_size_is_refused() {
     let index = fixture("index.json");
-    let mut copy = start(&index, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&index, Kind::Oci, Mode::Copy);
     copy.handle(Answer::Signatures(Vec::new())).unwrap();
     let Need::Instance { digest } = copy.poll() else {
         panic!("{:?}", copy.poll());
@@ -431,7 +394,7 @@ fn schema1_to_schema2_computes_diff_ids_and_stores_the_new_config_before_the_man
 #[test]
 fn an_answer_to_another_question_is_an_error_not_a_panic() {
     let image = fixture("amd64.json");
-    let mut copy = start(&image, to(Kind::Oci), options(Selection::All), Mode::Copy);
+    let mut copy = start_all(&image, Kind::Oci, Mode::Copy);
     assert!(matches!(
         copy.handle(Answer::Written),
         Err(Error::UnexpectedAnswer { .. })

@@ -1,15 +1,10 @@
 //! `json::object_member_spans` reads a top-level object member by member;
 //! it must accept exactly the documents `json::parse` accepts.
 
-use ferry_core::json::{self, MAX_DEPTH, SyntaxErrorKind, Value};
+mod support;
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use ferry_core::json::{self, MAX_DEPTH, SyntaxErrorKind, Value};
+use support::fixture;
 
 /// Found by the `json` fuzz target's invariant on a hand-made boundary
 /// input: `{"a": [[…]]}` with 1,001 arrays inside the object. `parse`

@@ -1,16 +1,18 @@
 //! Converting lists between Docker and OCI forms: nothing is invented, and
 //! everything lost is reported.
 
+mod support;
+
 use ferry_core::Platform;
-use ferry_core::list::{ConvertOptions, List, ListKind, LossKind};
+use ferry_core::list::{Conversion, ConvertOptions, List, ListKind, LossKind};
 
 fn fixture(name: &str) -> List {
-    let bytes = std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    List::parse(&bytes).unwrap()
+    List::parse(&support::fixture(name)).unwrap()
+}
+
+/// `list` converted to `kind` with the default options.
+fn convert(list: &List, kind: ListKind) -> Conversion {
+    list.convert_to(kind, &ConvertOptions::default()).unwrap()
 }
 
 fn pointers(losses: &[ferry_core::list::Loss], kind: LossKind) -> Vec<&str> {
@@ -24,9 +26,7 @@ fn pointers(losses: &[ferry_core::list::Loss], kind: LossKind) -> Vec<&str> {
 #[test]
 fn oci_to_docker_reports_every_dropped_value() {
     let index = fixture("oci-index-annotated.json");
-    let c = index
-        .convert_to(ListKind::DockerList, &ConvertOptions::default())
-        .unwrap();
+    let c = convert(&index, ListKind::DockerList);
     assert_eq!(c.list.kind, ListKind::DockerList);
     let mut dropped = pointers(&c.losses, LossKind::Dropped);
     dropped.sort_unstable();
@@ -46,9 +46,7 @@ fn oci_to_docker_reports_every_dropped_value() {
 #[test]
 fn oci_to_docker_never_invents_a_platform() {
     let index = fixture("oci-index-annotated.json");
-    let c = index
-        .convert_to(ListKind::DockerList, &ConvertOptions::default())
-        .unwrap();
+    let c = convert(&index, ListKind::DockerList);
     assert_eq!(
         pointers(&c.losses, LossKind::Defaulted),
         ["/manifests/1/platform"]
@@ -77,9 +75,7 @@ fn oci_to_docker_fills_a_platform_only_when_asked() {
 #[test]
 fn docker_to_oci_drops_features_and_unknown_members() {
     let list = fixture("docker-list-with-unknown-fields.json");
-    let c = list
-        .convert_to(ListKind::OciIndex, &ConvertOptions::default())
-        .unwrap();
+    let c = convert(&list, ListKind::OciIndex);
     let mut dropped = pointers(&c.losses, LossKind::Dropped);
     dropped.sort_unstable();
     assert_eq!(
@@ -98,14 +94,9 @@ fn docker_to_oci_drops_features_and_unknown_members() {
 #[test]
 fn docker_to_oci_and_back_is_the_identity_when_nothing_is_lost() {
     let list = fixture("docker-list-windows.json");
-    let there = list
-        .convert_to(ListKind::OciIndex, &ConvertOptions::default())
-        .unwrap();
+    let there = convert(&list, ListKind::OciIndex);
     assert!(there.is_lossless(), "{:?}", there.losses);
-    let back = there
-        .list
-        .convert_to(ListKind::DockerList, &ConvertOptions::default())
-        .unwrap();
+    let back = convert(&there.list, ListKind::DockerList);
     assert!(back.is_lossless(), "{:?}", back.losses);
     assert_eq!(back.list.entries, list.entries);
 }
@@ -113,9 +104,7 @@ fn docker_to_oci_and_back_is_the_identity_when_nothing_is_lost() {
 #[test]
 fn converting_to_the_same_kind_keeps_the_bytes() {
     let index = fixture("oci-index-annotated.json");
-    let c = index
-        .convert_to(ListKind::OciIndex, &ConvertOptions::default())
-        .unwrap();
+    let c = convert(&index, ListKind::OciIndex);
     assert!(c.is_lossless());
     assert_eq!(c.list.serialize(), index.serialize());
 }
@@ -123,9 +112,7 @@ fn converting_to_the_same_kind_keeps_the_bytes() {
 #[test]
 fn converted_lists_are_written_compactly_in_the_target_formats_field_order() {
     let list = fixture("docker-list-windows.json");
-    let c = list
-        .convert_to(ListKind::OciIndex, &ConvertOptions::default())
-        .unwrap();
+    let c = convert(&list, ListKind::OciIndex);
     let text = std::str::from_utf8(c.list.serialize()).unwrap();
     assert!(text.starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"#), "{text}");
     assert!(text.contains(r#""digest":"sha256:d7ce67d2e61cffd62a314b6cfe6c3f740ee9b9ac7b63382412497601fd313c30","size":1254,"platform":{"architecture":"amd64","os":"windows","os.version":"10.0.20348.2227"}"#), "{text}");

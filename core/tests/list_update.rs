@@ -1,14 +1,9 @@
 //! Editing lists: `update_instances` keeps what it does not change.
 
-use ferry_core::list::{InstanceUpdate, List, ListError};
+mod support;
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use ferry_core::list::{InstanceUpdate, List, ListError};
+use support::fixture;
 
 fn same_updates(list: &List) -> Vec<InstanceUpdate> {
     list.instances()

@@ -1,23 +1,17 @@
 //! Copy planning: one test per decision, over a three-platform index whose
 //! instances share a base layer (fixtures/plan).
 
+mod support;
+
 use ferry_core::Platform;
-use ferry_core::choose::ChooseOptions;
 use ferry_core::list::{ConvertOptions, InstanceUpdate};
 use ferry_core::media_type as mt;
 use ferry_core::plan::{
-    CannotModify, CopiedInstance, CopyOptions, Destination, EntryAction, ImageContext, PlanError,
-    Selection, Top, TopPlan, Unselected, finish_list, nested_lists, plan_image, plan_top,
-    plan_top_nested, summarize,
+    CannotModify, CopiedInstance, CopyOptions, Destination, EntryAction, ImageContext, ImagePlan,
+    PlanError, Selection, Top, TopPlan, Unselected, finish_list, nested_lists, plan_image,
+    plan_top, plan_top_nested, summarize,
 };
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/plan/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use support::{options, plan_fixture as fixture};
 
 fn index() -> Vec<u8> {
     fixture("index.json")
@@ -31,17 +25,6 @@ fn top(bytes: &[u8]) -> Top<'_> {
     }
 }
 
-fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-    }
-}
-
 fn anything() -> Destination {
     Destination::default()
 }
@@ -52,6 +35,45 @@ fn oci_layout() -> Destination {
         reference_digest: None,
         ..Destination::default()
     }
+}
+
+/// A destination named by `digest`, accepting any manifest type.
+fn digested(digest: String) -> Destination {
+    Destination {
+        supported_types: vec![],
+        reference_digest: Some(digest),
+        ..Destination::default()
+    }
+}
+
+/// An image copied on its own, not as part of a list.
+const ALONE: ImageContext<'static> = ImageContext {
+    list_digest: None,
+    in_list: false,
+};
+
+/// An instance copied as part of its list.
+const IN_LIST: ImageContext<'static> = ImageContext {
+    list_digest: None,
+    in_list: true,
+};
+
+/// Plans an unsigned image.
+fn plan_unsigned(
+    bytes: &[u8],
+    destination: &Destination,
+    opts: &CopyOptions,
+    context: ImageContext<'_>,
+) -> Result<ImagePlan, PlanError> {
+    plan_image(bytes, "", false, destination, opts, context)
+}
+
+/// Plans index.json's three instances for an OCI layout, in its order.
+fn plan_instances(opts: &CopyOptions) -> Vec<ImagePlan> {
+    ["amd64.json", "arm64.json", "arm-v7.json"]
+        .into_iter()
+        .map(|f| plan_unsigned(&fixture(f), &oci_layout(), opts, IN_LIST).unwrap())
+        .collect()
 }
 
 fn instance_digest(position: usize) -> String {
@@ -245,18 +267,7 @@ fn forced_docker_format_converts_the_list_and_its_instances() {
     opts.forced = Some(mt::DOCKER_V2S2.into());
     let plan = list_plan(plan_top(&top(&bytes), &anything(), &opts).unwrap());
     assert_eq!(plan.conversion.selected, mt::DOCKER_LIST);
-    let image = plan_image(
-        &fixture("amd64.json"),
-        "",
-        false,
-        &anything(),
-        &opts,
-        ImageContext {
-            list_digest: None,
-            in_list: true,
-        },
-    )
-    .unwrap();
+    let image = plan_unsigned(&fixture("amd64.json"), &anything(), &opts, IN_LIST).unwrap();
     assert_eq!(image.conversion.preferred, mt::DOCKER_V2S2);
     assert!(image.conversion.needs_conversion);
 }
@@ -338,46 +349,22 @@ fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
     let amd64 = fixture("amd64.json");
     let list_digest = ferry_core::Digest::sha256_of(&bytes).to_string();
     let opts = options(Selection::System(Platform::new("linux", "amd64", "")));
-    for accepted in [instance_digest(0), list_digest.clone()] {
-        let dest = Destination {
-            supported_types: vec![],
-            reference_digest: Some(accepted),
-            ..Destination::default()
+    // The instance, copied alone from the list it was chosen from.
+    let plan_with_list = |dest: &Destination| {
+        let context = ImageContext {
+            list_digest: Some(&list_digest),
+            in_list: false,
         };
-        let plan = plan_image(
-            &amd64,
-            "",
-            false,
-            &dest,
-            &opts,
-            ImageContext {
-                list_digest: Some(&list_digest),
-                in_list: false,
-            },
-        )
-        .unwrap();
+        plan_unsigned(&amd64, dest, &opts, context)
+    };
+    for accepted in [instance_digest(0), list_digest.clone()] {
+        let plan = plan_with_list(&digested(accepted)).unwrap();
         assert_eq!(
             plan.cannot_modify,
             Some(CannotModify::DestinationSpecifiesDigest)
         );
     }
-    let dest = Destination {
-        supported_types: vec![],
-        reference_digest: Some(instance_digest(1)),
-        ..Destination::default()
-    };
-    let err = plan_image(
-        &amd64,
-        "",
-        false,
-        &dest,
-        &opts,
-        ImageContext {
-            list_digest: Some(&list_digest),
-            in_list: false,
-        },
-    )
-    .unwrap_err();
+    let err = plan_with_list(&digested(instance_digest(1))).unwrap_err();
     assert!(
         matches!(err, PlanError::DestinationDigestMismatch { .. }),
         "{err:?}"
@@ -387,12 +374,12 @@ fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
 #[test]
 fn a_digested_destination_must_match_the_list_for_list_copies() {
     let bytes = index();
-    let dest = Destination {
-        supported_types: vec![],
-        reference_digest: Some(instance_digest(0)),
-        ..Destination::default()
-    };
-    let err = plan_top(&top(&bytes), &dest, &options(Selection::All)).unwrap_err();
+    let err = plan_top(
+        &top(&bytes),
+        &digested(instance_digest(0)),
+        &options(Selection::All),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, PlanError::DestinationDigestMismatch { .. }),
         "{err:?}"
@@ -403,18 +390,7 @@ fn a_digested_destination_must_match_the_list_for_list_copies() {
 fn an_image_forced_to_schema1_needs_its_layers_but_stores_no_config() {
     let mut opts = options(Selection::All);
     opts.forced = Some(mt::DOCKER_V2S1_SIGNED.into());
-    let plan = plan_image(
-        &fixture("amd64.json"),
-        "",
-        false,
-        &anything(),
-        &opts,
-        ImageContext {
-            list_digest: None,
-            in_list: false,
-        },
-    )
-    .unwrap();
+    let plan = plan_unsigned(&fixture("amd64.json"), &anything(), &opts, ALONE).unwrap();
     assert_eq!(plan.conversion.preferred, mt::DOCKER_V2S1_SIGNED);
     assert!(plan.conversion.needs_conversion && !plan.needs_diff_ids);
     let layers = ferry_core::Manifest::parse(&fixture("amd64.json"))
@@ -429,18 +405,7 @@ fn an_image_forced_to_schema1_needs_its_layers_but_stores_no_config() {
 fn forcing_schema1_into_an_oci_layout_is_refused_before_any_copy() {
     let mut opts = options(Selection::All);
     opts.forced = Some(mt::DOCKER_V2S1_SIGNED.into());
-    let err = plan_image(
-        &fixture("amd64.json"),
-        "",
-        false,
-        &oci_layout(),
-        &opts,
-        ImageContext {
-            list_digest: None,
-            in_list: false,
-        },
-    )
-    .unwrap_err();
+    let err = plan_unsigned(&fixture("amd64.json"), &oci_layout(), &opts, ALONE).unwrap_err();
     assert!(
         matches!(&err, PlanError::ForcedTypeRefused { forced, .. } if forced == mt::DOCKER_V2S1_SIGNED),
         "{err:?}"
@@ -457,18 +422,7 @@ fn schema1_converted_to_schema2_needs_diff_ids() {
     };
     let mut opts = options(Selection::All);
     opts.remove_signatures = true;
-    let plan = plan_image(
-        &schema1,
-        "",
-        false,
-        &dest,
-        &opts,
-        ImageContext {
-            list_digest: None,
-            in_list: false,
-        },
-    )
-    .unwrap();
+    let plan = plan_unsigned(&schema1, &dest, &opts, ALONE).unwrap();
     assert!(plan.needs_diff_ids);
     assert!(plan.blobs.iter().all(|b| b.size == -1 && !b.config));
 }
@@ -478,23 +432,7 @@ fn the_summary_moves_a_shared_blob_once_largest_first_and_skips_present_ones() {
     let bytes = index();
     let opts = options(Selection::All);
     let plan = plan_top(&top(&bytes), &oci_layout(), &opts).unwrap();
-    let images: Vec<_> = ["amd64.json", "arm64.json", "arm-v7.json"]
-        .iter()
-        .map(|f| {
-            plan_image(
-                &fixture(f),
-                "",
-                false,
-                &oci_layout(),
-                &opts,
-                ImageContext {
-                    list_digest: None,
-                    in_list: true,
-                },
-            )
-            .unwrap()
-        })
-        .collect();
+    let images = plan_instances(&opts);
     let base = images[0].blobs[1].digest.clone();
     let summary = summarize(&plan, &bytes, &images, std::slice::from_ref(&base));
     // 3 configs + 1 shared base + 3 own layers.
@@ -689,23 +627,7 @@ fn a_signed_nested_list_may_not_be_converted() {
 fn the_summary_lists_nested_lists_before_the_top_level_list() {
     let opts = options(Selection::All);
     let plan = plan_nested(&opts, &oci_layout(), &[]).unwrap();
-    let images: Vec<_> = ["amd64.json", "arm64.json", "arm-v7.json"]
-        .iter()
-        .map(|f| {
-            plan_image(
-                &fixture(f),
-                "",
-                false,
-                &oci_layout(),
-                &opts,
-                ImageContext {
-                    list_digest: None,
-                    in_list: true,
-                },
-            )
-            .unwrap()
-        })
-        .collect();
+    let images = plan_instances(&opts);
     let bytes = fixture("nested-index.json");
     let summary = summarize(&plan, &bytes, &images, &[]);
     let roles: Vec<(&str, &str)> = summary
@@ -732,7 +654,7 @@ fn the_summary_lists_nested_lists_before_the_top_level_list() {
 fn a_blob_kept_by_one_image_and_compressed_by_another_is_counted_as_two_transfers() {
     // One uncompressed layer, in a signed image (kept as it is) and an
     // unsigned one (gzipped for the layout): two transfers, two results.
-    let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:15bb04d9cb3817ba57f751dc189c10dbd906b0587dcb4f252c95df1c4ba8c036","size":1200},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d","size":3000000}]}"#;
+    let image = &fixture("oci-uncompressed-layer.json");
     let mut dest = oci_layout();
     dest.layer_compression = ferry_core::plan::compression::Desired::Compress;
     let opts = options(Selection::All);

@@ -2,6 +2,8 @@
 //! unusual public keys: ferry has a digest exactly when containers/image
 //! has one (fixtures/schema1-keys, with skopeo 1.9.3's answers).
 
+mod support;
+
 use ferry_core::manifest::jwk::JwkError;
 use ferry_core::manifest::jws::JwsError;
 use ferry_core::manifest::{digest, digest_document};
@@ -10,11 +12,7 @@ use ferry_core::manifest::{digest, digest_document};
 const PAYLOAD: &str = "sha256:46cc9182e0c1f1cfaee8a33ef6a6e7328e3a09fdd606e467346b213e7a254a48";
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/schema1-keys/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    support::fixture(&format!("schema1-keys/{name}.json"))
 }
 
 /// What containers/image answers for a fixture.

@@ -34,7 +34,7 @@ use crate::list::{ConvertOptions, InstanceUpdate, List, LossKind, Tree};
 use crate::manifest::convert::{self, ConvertError, Schema1Inputs};
 use crate::manifest::edit::{self, EditError, LayerUpdate};
 use crate::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
-use crate::manifest::{self, Descriptor, Manifest, SizeMismatch};
+use crate::manifest::{self, Descriptor, Manifest, ManifestError, SizeMismatch};
 use crate::media_type as mt;
 use crate::plan::compression::BlobOperation;
 use crate::plan::{
@@ -420,6 +420,18 @@ struct ImageWrite {
     next: usize,
     attempts: Vec<String>,
     step: ImageStep,
+}
+
+impl ImageWrite {
+    /// Records that `target` was given up because `what` could not be
+    /// built as a manifest.
+    fn unbuildable(&mut self, target: &str, what: &str, error: ManifestError) {
+        let e = PlanError::Manifest {
+            what: what.into(),
+            error,
+        };
+        self.attempts.push(format!("{target}: {e}"));
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1340,11 +1352,7 @@ impl Copy {
                 let (config, manifest) = match schema1.to_schema2(&layers) {
                     Ok(built) => built,
                     Err(error) => {
-                        let e = PlanError::Manifest {
-                            what: "the schema 1 history".into(),
-                            error,
-                        };
-                        write.attempts.push(format!("{target}: {e}"));
+                        write.unbuildable(&target, "the schema 1 history", error);
                         continue;
                     }
                 };
@@ -1432,11 +1440,7 @@ impl Copy {
                 let schema2 = match Manifest::parse(&manifest) {
                     Ok(m) => m,
                     Err(error) => {
-                        let e = PlanError::Manifest {
-                            what: "the converted manifest".into(),
-                            error,
-                        };
-                        write.attempts.push(format!("{target}: {e}"));
+                        write.unbuildable(&target, "the converted manifest", error);
                         return self.next_image_form(write);
                     }
                 };
@@ -1448,15 +1452,7 @@ impl Copy {
                 self.write_image(write, target, bytes)
             }
             (ImageStep::ConfigRead { target }, Answer::Config(config)) => {
-                let job = &self.jobs[write.job];
-                let source = Manifest::from_blob(&job.bytes, &job.plan.source_media_type).map_err(
-                    |error| {
-                        Error::Plan(PlanError::Manifest {
-                            what: format!("manifest {}", job.plan.source_digest),
-                            error,
-                        })
-                    },
-                )?;
+                let source = self.parse_job(write.job, &self.jobs[write.job].bytes)?;
                 let written = self.parse_job(write.job, &write.base)?;
                 let written_layers: Vec<String> = written
                     .layers()

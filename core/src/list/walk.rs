@@ -208,6 +208,11 @@ impl Tree {
             digest: digest.into(),
             error,
         })?;
+        self.place(at, digest, list)
+    }
+
+    /// Adds `list`, wanted at `at`, one level below the list that named it.
+    fn place(&mut self, at: usize, digest: &str, list: List) -> Result<(), WalkError> {
         let parent = self.wanted_by[at];
         let depth = self.nodes[parent].depth + 1;
         self.add(digest.into(), list, Some(parent), depth)?;
@@ -437,12 +442,7 @@ impl Tree {
             .iter()
             .position(|w| w.digest == digest)
             .expect("wanted");
-        let parent = self.wanted_by[at];
-        let depth = self.nodes[parent].depth + 1;
-        self.add(digest.into(), list, Some(parent), depth)?;
-        self.wanted.remove(at);
-        self.wanted_by.remove(at);
-        Ok(())
+        self.place(at, digest, list)
     }
 }
 
@@ -481,6 +481,30 @@ mod tests {
         List::parse(bytes).unwrap()
     }
 
+    fn tree(top: &[u8]) -> Tree {
+        Tree::new(list(top)).unwrap()
+    }
+
+    /// The digests of the tree's lists, in the order they are written.
+    fn order(tree: &Tree) -> Vec<String> {
+        tree.order()
+            .unwrap()
+            .iter()
+            .map(|(d, _)| d.to_string())
+            .collect()
+    }
+
+    /// The tree of `top` whose nested lists each name one list:
+    /// `(digest, names)`, read without checking their digests.
+    fn looped(top: &[u8], links: &[(&str, &str)]) -> Tree {
+        let mut tree = tree(top);
+        for (digest, names) in links {
+            tree.provide_unverified(digest, list(&index(&[(INDEX, names)])))
+                .unwrap();
+        }
+        tree
+    }
+
     /// Grows `tree` from `store` until nothing more is wanted.
     fn grow(tree: &mut Tree, store: &[Vec<u8>]) -> Result<(), WalkError> {
         while let Some(w) = tree.wanted().first().cloned() {
@@ -493,15 +517,9 @@ mod tests {
     #[test]
     fn a_list_without_nested_lists_wants_nothing_and_is_its_own_order() {
         let top = index(&[(MANIFEST, &image("a"))]);
-        let tree = Tree::new(list(&top)).unwrap();
+        let tree = tree(&top);
         assert!(tree.is_complete());
-        let order: Vec<String> = tree
-            .order()
-            .unwrap()
-            .iter()
-            .map(|(d, _)| d.to_string())
-            .collect();
-        assert_eq!(order, [digest(&top)]);
+        assert_eq!(order(&tree), [digest(&top)]);
     }
 
     #[test]
@@ -515,18 +533,12 @@ mod tests {
             (MANIFEST, &image("t")),
             (INDEX, &digest(&right)),
         ]);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         let wanted: Vec<String> = tree.wanted().iter().map(|w| w.digest.clone()).collect();
         assert_eq!(wanted, [digest(&left), digest(&right)]);
         grow(&mut tree, &[deep.clone(), left.clone(), right.clone()]).unwrap();
-        let order: Vec<String> = tree
-            .order()
-            .unwrap()
-            .iter()
-            .map(|(d, _)| d.to_string())
-            .collect();
         assert_eq!(
-            order,
+            order(&tree),
             [digest(&deep), digest(&left), digest(&right), digest(&top)]
         );
     }
@@ -535,7 +547,7 @@ mod tests {
     fn images_are_listed_depth_first_in_document_order() {
         let inner = index(&[(MANIFEST, &image("a")), (MANIFEST, &image("b"))]);
         let top = index(&[(INDEX, &digest(&inner)), (MANIFEST, &image("c"))]);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         grow(&mut tree, &[inner]).unwrap();
         let images: Vec<&str> = tree
             .images()
@@ -554,23 +566,17 @@ mod tests {
             (INDEX, &digest(&shared)),
             (INDEX, &digest(&shared)),
         ]);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         assert_eq!(tree.wanted().len(), 2);
         grow(&mut tree, &[shared.clone(), left.clone()]).unwrap();
-        let order: Vec<String> = tree
-            .order()
-            .unwrap()
-            .iter()
-            .map(|(d, _)| d.to_string())
-            .collect();
-        assert_eq!(order, [digest(&shared), digest(&left), digest(&top)]);
+        assert_eq!(order(&tree), [digest(&shared), digest(&left), digest(&top)]);
         assert_eq!(tree.images().len(), 1);
     }
 
     #[test]
     fn bytes_that_do_not_match_the_digest_are_refused() {
         let top = index(&[(INDEX, &image("x"))]);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         let err = tree.provide(&image("x"), &index(&[]), "").unwrap_err();
         assert!(matches!(err, WalkError::DigestMismatch { .. }), "{err:?}");
         assert!(
@@ -584,7 +590,7 @@ mod tests {
     #[test]
     fn a_list_not_asked_for_is_refused() {
         let top = index(&[(MANIFEST, &image("a"))]);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         let other = index(&[]);
         let err = tree.provide(&digest(&other), &other, "").unwrap_err();
         assert!(matches!(err, WalkError::NotWanted { .. }), "{err:?}");
@@ -594,9 +600,7 @@ mod tests {
     fn a_list_that_names_itself_is_refused_naming_it() {
         let fake = image("self");
         let top = index(&[(INDEX, &fake)]);
-        let mut tree = Tree::new(list(&top)).unwrap();
-        tree.provide_unverified(&fake, list(&index(&[(INDEX, &fake)])))
-            .unwrap();
+        let tree = looped(&top, &[(&fake, &fake)]);
         let err = tree.order().unwrap_err();
         assert_eq!(
             err,
@@ -617,11 +621,7 @@ mod tests {
         // top -> a -> b -> a
         let (a, b) = (image("a"), image("b"));
         let top = index(&[(INDEX, &a)]);
-        let mut tree = Tree::new(list(&top)).unwrap();
-        tree.provide_unverified(&a, list(&index(&[(INDEX, &b)])))
-            .unwrap();
-        tree.provide_unverified(&b, list(&index(&[(INDEX, &a)])))
-            .unwrap();
+        let tree = looped(&top, &[(&a, &b), (&b, &a)]);
         assert!(tree.is_complete());
         let err = tree.order().unwrap_err();
         assert_eq!(
@@ -637,9 +637,7 @@ mod tests {
         let top_digest_holder = image("b");
         let top = index(&[(INDEX, &top_digest_holder)]);
         let root = digest(&top);
-        let mut tree = Tree::new(list(&top)).unwrap();
-        tree.provide_unverified(&top_digest_holder, list(&index(&[(INDEX, &root)])))
-            .unwrap();
+        let tree = looped(&top, &[(&top_digest_holder, &root)]);
         let err = tree.order().unwrap_err();
         assert_eq!(
             err,
@@ -663,7 +661,7 @@ mod tests {
     #[test]
     fn nesting_down_to_the_limit_is_accepted() {
         let (top, store) = chain(MAX_NESTING);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         grow(&mut tree, &store).unwrap();
         assert_eq!(tree.order().unwrap().len(), MAX_NESTING + 1);
     }
@@ -671,7 +669,7 @@ mod tests {
     #[test]
     fn nesting_deeper_than_the_limit_is_refused_before_the_list_too_deep_is_read() {
         let (top, store) = chain(MAX_NESTING + 1);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         let err = grow(&mut tree, &store).unwrap_err();
         let WalkError::TooDeep { chain } = &err else {
             panic!("{err:?}")
@@ -694,7 +692,7 @@ mod tests {
         let entries: Vec<String> = store.iter().rev().map(|b| digest(b)).collect();
         let pairs: Vec<(&str, &str)> = entries.iter().map(|d| (INDEX, d.as_str())).collect();
         let top = index(&pairs);
-        let mut tree = Tree::new(list(&top)).unwrap();
+        let mut tree = tree(&top);
         grow(&mut tree, &store).unwrap();
         let err = tree.order().unwrap_err();
         let WalkError::TooDeep { chain } = &err else {

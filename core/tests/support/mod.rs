@@ -1,0 +1,32 @@
+//! What several test files share: reading fixtures and the copy options
+//! most tests start from.
+
+// Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use ferry_core::choose::ChooseOptions;
+use ferry_core::plan::{CopyOptions, Selection, Unselected};
+
+/// The bytes of `tests/fixtures/{path}`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {full}: {e}"))
+}
+
+/// The bytes of `tests/fixtures/plan/{name}`: a three-platform index, its
+/// instances and the other copy-planning fixtures (see its README).
+pub fn plan_fixture(name: &str) -> Vec<u8> {
+    fixture(&format!("plan/{name}"))
+}
+
+/// The options of a plain `ferry copy`, selecting `selection`.
+pub fn options(selection: Selection) -> CopyOptions {
+    CopyOptions {
+        selection,
+        choose: ChooseOptions::default(),
+        unselected: Unselected::Keep,
+        forced: None,
+        remove_signatures: false,
+        preserve_digests: false,
+    }
+}
