@@ -47,6 +47,11 @@ fn copy_demo_report(extra: &[&str], oci: &str) -> serde_json::Value {
     serde_json::from_str(&ok(ferry(&args))).unwrap()
 }
 
+/// Runs `ferry copy --all SRC DST`, which must succeed; returns its stdout.
+fn copy_all(src: &str, dst: &str) -> String {
+    ok(ferry(&["copy", "--all", src, dst]))
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -161,19 +166,9 @@ fn demo_round_trips_through_every_local_transport_keeping_digests() {
 fn a_dir_that_ferry_writes_for_a_list_is_file_for_file_what_skopeo_writes() {
     let s = Scratch::new("dir-vs-skopeo");
     let oci = s.path("oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     let (by_ferry, by_skopeo) = (s.path("by-ferry"), s.path("by-skopeo"));
-    ok(ferry(&[
-        "copy",
-        "--all",
-        &format!("oci:{oci}:demo"),
-        &format!("dir:{by_ferry}"),
-    ]));
+    copy_all(&format!("oci:{oci}:demo"), &format!("dir:{by_ferry}"));
     if !compare_with_skopeo(
         "a_dir_that_ferry_writes_for_a_list_is_file_for_file_what_skopeo_writes",
     ) {
@@ -197,12 +192,7 @@ fn a_dir_that_ferry_writes_for_a_list_is_file_for_file_what_skopeo_writes() {
 fn skopeo_reads_what_ferry_writes() {
     let s = Scratch::new("skopeo-reads");
     let oci = s.path("oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     if !compare_with_skopeo("skopeo_reads_what_ferry_writes") {
         return;
     }
@@ -235,12 +225,7 @@ fn skopeo_reads_what_ferry_writes() {
 fn ferry_reads_what_skopeo_writes_with_identical_digests() {
     let s = Scratch::new("ferry-reads");
     let oci = s.path("oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     let (sk_oci, sk_dir) = (s.path("sk-oci"), s.path("sk-dir"));
     if !compare_with_skopeo("ferry_reads_what_skopeo_writes_with_identical_digests") {
         return;
@@ -625,12 +610,7 @@ fn an_instance_that_is_not_a_digest_is_a_usage_error() {
 fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
     let s = Scratch::new("names");
     let oci = s.path("oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:latest"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:latest"));
     ok(ferry(&[
         "copy",
         "--override-arch",
@@ -649,12 +629,7 @@ fn naming_an_image_in_a_layout_moves_the_name_off_older_entries() {
         "latest"
     );
     // Naming the list again takes over its unnamed entry, in place.
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:all"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:all"));
     let index = index_json(&oci);
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{index}");
@@ -693,12 +668,7 @@ fn layout_with_index(s: &Scratch, fixture: &str, layout: &str) -> String {
 fn an_older_entry_that_loses_its_name_keeps_its_other_annotations() {
     let s = Scratch::new("name-keeps-annotations");
     let oci = layout_with_index(&s, "other-annotations", "oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     let index = index_json(&oci);
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 3, "{index}");
@@ -721,12 +691,7 @@ fn an_older_entry_that_loses_its_name_keeps_its_other_annotations() {
 fn an_older_entry_left_without_annotations_has_no_annotations_member() {
     let s = Scratch::new("name-only");
     let oci = layout_with_index(&s, "name-only", "oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     let index = index_json(&oci);
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{index}");
@@ -738,12 +703,7 @@ fn an_older_entry_left_without_annotations_has_no_annotations_member() {
 fn an_older_entry_for_the_same_manifest_is_replaced_where_it_stands() {
     let s = Scratch::new("same-digest");
     let oci = layout_with_index(&s, "same-digest-named", "oci");
-    ok(ferry(&[
-        "copy",
-        "--all",
-        "demo:",
-        &format!("oci:{oci}:demo"),
-    ]));
+    copy_all("demo:", &format!("oci:{oci}:demo"));
     let index = index_json(&oci);
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{index}");
@@ -776,12 +736,7 @@ fn index_json_after_naming_an_image_is_byte_for_byte_what_skopeo_writes() {
     for name in names {
         let by_ferry = layout_with_index(&s, &name, &format!("{name}-by-ferry"));
         let by_skopeo = layout_with_index(&s, &name, &format!("{name}-by-skopeo"));
-        ok(ferry(&[
-            "copy",
-            "--all",
-            &format!("dir:{src}"),
-            &format!("oci:{by_ferry}:demo"),
-        ]));
+        copy_all(&format!("dir:{src}"), &format!("oci:{by_ferry}:demo"));
         ok(skopeo(&[
             "copy",
             "--all",

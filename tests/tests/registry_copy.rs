@@ -3,45 +3,12 @@
 //! faults injected by a proxy.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use ferry_tests::registry::{
     DEMO_INDEX_DIGEST, DemoImage, FaultProxy, Faults, Match, Registry, Rule, Setup, SkopeoSide,
-    skopeo,
+    ferry, ferry_bin, skopeo, succeeded,
 };
-
-/// The ferry binary: `FERRY_BIN`, else the one `cargo test --workspace`
-/// built next to this test.
-fn ferry_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("FERRY_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("ferry");
-    if !bin.is_file() {
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-            .args(["build", "--quiet", "-p", "ferry"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building ferry");
-    }
-    bin
-}
-
-fn ferry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(ferry_bin()).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn sha256(bytes: &[u8]) -> String {
     ferry_core::Digest::sha256_of(bytes).to_string()
@@ -87,7 +54,11 @@ fn round_trip(setup: Setup, name: &str) {
     ];
     push.extend(dest.iter().cloned());
     push.extend(["demo:".into(), registry.docker_ref("ferry/demo:v1")]);
-    assert_eq!(ok(ferry(&push)), DEMO_INDEX_DIGEST, "{name}: ferry push");
+    assert_eq!(
+        succeeded(&ferry(&push)),
+        DEMO_INDEX_DIGEST,
+        "{name}: ferry push"
+    );
 
     let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
     inspect.extend(only.iter().cloned());
@@ -138,7 +109,7 @@ fn round_trip(setup: Setup, name: &str) {
         format!("oci:{}:pulled", s.path("oci")),
     ]);
     assert_eq!(
-        ok(ferry(&ferry_pull)),
+        succeeded(&ferry(&ferry_pull)),
         DEMO_INDEX_DIGEST,
         "{name}: ferry reads skopeo's push"
     );
@@ -146,13 +117,13 @@ fn round_trip(setup: Setup, name: &str) {
     let mut tags: Vec<String> = vec!["list-tags".into()];
     tags.extend(only.iter().cloned());
     tags.push(registry.docker_ref("ferry/demo"));
-    let listed: serde_json::Value = serde_json::from_str(&ok(ferry(&tags))).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&succeeded(&ferry(&tags))).unwrap();
     assert_eq!(listed["Tags"], serde_json::json!(["v1"]), "{name}");
 
     let mut summary: Vec<String> = vec!["inspect".into()];
     summary.extend(only.iter().cloned());
     summary.push(registry.docker_ref("ferry/demo:v1"));
-    let inspected: serde_json::Value = serde_json::from_str(&ok(ferry(&summary))).unwrap();
+    let inspected: serde_json::Value = serde_json::from_str(&succeeded(&ferry(&summary))).unwrap();
     assert_eq!(inspected["Digest"], DEMO_INDEX_DIGEST);
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 2);
 }
@@ -188,7 +159,7 @@ fn tokens_are_asked_for_with_the_repository_scope_and_reused() {
     ];
     push.extend(registry.skopeo_flags(SkopeoSide::Dest));
     push.extend(["demo:".into(), registry.docker_ref("scoped/demo:v1")]);
-    ok(ferry(&push));
+    succeeded(&ferry(&push));
     let requests = registry.token_requests();
     assert!(!requests.is_empty());
     assert!(
@@ -244,12 +215,12 @@ fn registry_to_registry_mounts_shared_blobs_and_keeps_the_list_digest() {
     first.extend(flags);
     let target = registry.docker_ref("a/demo:v1");
     first.extend(["demo:", &target]);
-    ok(ferry(&first));
+    succeeded(&ferry(&first));
     let other = registry.docker_ref("b/demo:v1");
     let mut second = vec!["copy", "--all", "--json"];
     second.extend(flags);
     second.extend([target.as_str(), other.as_str()]);
-    let report: serde_json::Value = serde_json::from_str(&ok(ferry(&second))).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&succeeded(&ferry(&second))).unwrap();
     assert_eq!(report["digest"], DEMO_INDEX_DIGEST);
     assert_eq!(report["blobsMounted"], 9, "{report}");
     assert_eq!(report["blobsCopied"], 0);
@@ -259,7 +230,7 @@ fn registry_to_registry_mounts_shared_blobs_and_keeps_the_list_digest() {
 fn stripping_platforms_writes_a_smaller_list_the_registry_accepts() {
     let registry = Registry::start(Setup::plain());
     let target = registry.docker_ref("small/demo:v1");
-    let digest = ok(ferry(&[
+    let digest = succeeded(&ferry(&[
         "copy",
         "--dest-tls-verify=false",
         "--progress",
@@ -307,7 +278,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
         "Directory Transport Version: 1.1\n",
     )
     .unwrap();
-    ok(ferry(&[
+    succeeded(&ferry(&[
         "copy",
         "--dest-tls-verify=false",
         "--progress",
@@ -339,7 +310,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
         &source,
         &format!("oci:{}:pulled", s.path("oci")),
     ]);
-    let report: serde_json::Value = serde_json::from_str(&ok(out)).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&succeeded(&out)).unwrap();
     assert_eq!(
         proxy.fired(1),
         1,
@@ -387,7 +358,7 @@ fn credentials_come_from_an_auth_file_when_no_creds_are_given() {
         "demo:",
         &target,
     ]);
-    assert_eq!(ok(out), DEMO_INDEX_DIGEST);
+    assert_eq!(succeeded(&out), DEMO_INDEX_DIGEST);
     // The same file through $REGISTRY_AUTH_FILE, for inspect.
     let out = Command::new(ferry_bin())
         .env("REGISTRY_AUTH_FILE", &file)
@@ -414,7 +385,7 @@ fn a_nested_index_is_pushed_whole_and_skopeo_reads_both_indexes_back() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../native/tests/fixtures/nested-index");
     let target = registry.docker_ref("nested/index:v1");
-    let digest = ok(ferry(&[
+    let digest = succeeded(&ferry(&[
         "copy",
         "--all",
         "--dest-tls-verify=false",
@@ -452,7 +423,7 @@ fn a_nested_index_is_pushed_whole_and_skopeo_reads_both_indexes_back() {
     // And ferry pulls it back whole.
     let s = Scratch::new("nested-pull");
     let oci = s.path("oci");
-    let digest = ok(ferry(&[
+    let digest = succeeded(&ferry(&[
         "copy",
         "--all",
         "--src-tls-verify=false",

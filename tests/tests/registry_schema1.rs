@@ -4,45 +4,12 @@
 //! so a push it accepts is a well-formed one; skopeo then pulls it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ferry_core::manifest::schema1::GZIPPED_EMPTY_LAYER_DIGEST;
 use ferry_core::media_type as mt;
 use ferry_core::{Digest, Manifest};
-use ferry_tests::registry::{Registry, Setup, SkopeoSide, skopeo};
-
-/// The ferry binary: `FERRY_BIN`, else the one `cargo test --workspace`
-/// built next to this test.
-fn ferry_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("FERRY_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("ferry");
-    if !bin.is_file() {
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-            .args(["build", "--quiet", "-p", "ferry"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building ferry");
-    }
-    bin
-}
-
-fn ferry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(ferry_bin()).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use ferry_tests::registry::{Registry, Setup, SkopeoSide, ferry, skopeo, succeeded};
 
 /// A scratch directory removed at the end.
 struct Scratch(PathBuf);
@@ -114,7 +81,7 @@ fn a_v2s1_push_passes_the_registrys_schema1_checks_and_skopeo_pulls_it() {
     let registry = Registry::start(Setup::plain().with_schema1());
     let s = Scratch::new("push");
     let src = write_image(&s.path("src"), mt::OCI_LAYER_GZIP);
-    let digest = ok(push_v2s1(&registry, &src, "ferry/s1:v1"));
+    let digest = succeeded(&push_v2s1(&registry, &src, "ferry/s1:v1"));
 
     let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
     inspect.extend(registry.skopeo_flags(SkopeoSide::Only));
@@ -178,7 +145,7 @@ fn uncompressed_layers_are_pushed_gzipped_and_named_so_in_schema1() {
     let registry = Registry::start(Setup::plain().with_schema1());
     let s = Scratch::new("gzipped");
     let src = write_image(&s.path("src"), mt::OCI_LAYER);
-    ok(push_v2s1(&registry, &src, "ferry/gz:v1"));
+    succeeded(&push_v2s1(&registry, &src, "ferry/gz:v1"));
     let mut inspect: Vec<String> = vec!["inspect".into(), "--raw".into()];
     inspect.extend(registry.skopeo_flags(SkopeoSide::Only));
     inspect.push(registry.docker_ref("ferry/gz:v1"));

@@ -2,18 +2,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use ferry_tests::registry::{DEMO_INDEX_DIGEST, Registry, Setup};
-
-fn ferry_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("FERRY_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("ferry")
-}
+use ferry_tests::registry::{DEMO_INDEX_DIGEST, Registry, Setup, ferry_bin};
 
 /// The server process, killed on drop.
 struct Server {

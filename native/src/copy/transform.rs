@@ -64,56 +64,55 @@ pub async fn transform(
         BlobOperation::Compress => {
             let mut encoder =
                 flate2::write::GzEncoder::new(hashing, flate2::Compression::default());
-            loop {
-                let n = input
-                    .read(&mut buffer)
-                    .await
-                    .map_err(io_error(what, "read"))?;
-                if n == 0 {
-                    break;
-                }
+            pump(&mut input, &mut buffer, what, |chunk| {
                 encoder
-                    .write_all(&buffer[..n])
-                    .map_err(io_error(what, "write the compressed layer for"))?;
-            }
+                    .write_all(chunk)
+                    .map_err(io_error(what, "write the compressed layer for"))
+            })
+            .await?;
             encoder
                 .finish()
                 .map_err(io_error(what, "write the compressed layer for"))?
         }
         BlobOperation::Decompress => {
             let mut decoder = flate2::write::GzDecoder::new(hashing);
-            loop {
-                let n = input
-                    .read(&mut buffer)
-                    .await
-                    .map_err(io_error(what, "read"))?;
-                if n == 0 {
-                    break;
-                }
-                decoder.write_all(&buffer[..n]).map_err(corrupt)?;
-            }
+            pump(&mut input, &mut buffer, what, |chunk| {
+                decoder.write_all(chunk).map_err(corrupt)
+            })
+            .await?;
             decoder.finish().map_err(corrupt)?
         }
         BlobOperation::Keep => {
             let mut hashing = hashing;
-            loop {
-                let n = input
-                    .read(&mut buffer)
-                    .await
-                    .map_err(io_error(what, "read"))?;
-                if n == 0 {
-                    break;
-                }
+            pump(&mut input, &mut buffer, what, |chunk| {
                 hashing
-                    .write_all(&buffer[..n])
-                    .map_err(io_error(file.path(), "write"))?;
-            }
+                    .write_all(chunk)
+                    .map_err(io_error(file.path(), "write"))
+            })
+            .await?;
             hashing
         }
     };
     let size = hashing.hasher.bytes();
     let digest = hashing.hasher.finish();
     Ok(Transformed { file, digest, size })
+}
+
+/// Reads `input` to its end through `buffer`, handing each chunk to
+/// `write`.
+async fn pump(
+    input: &mut BlobStream,
+    buffer: &mut [u8],
+    what: &str,
+    mut write: impl FnMut(&[u8]) -> Result<(), TransportError>,
+) -> Result<(), TransportError> {
+    loop {
+        let n = input.read(buffer).await.map_err(io_error(what, "read"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        write(&buffer[..n])?;
+    }
 }
 
 /// Computes a layer's diff ID (the sha256 of its uncompressed content)

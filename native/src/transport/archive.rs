@@ -166,6 +166,22 @@ impl TarArchive {
         Ok((Box::pin(file.take(span.size)), span.size))
     }
 
+    /// Blob `digest`, kept as member `name` (`None`: the archive has no
+    /// such blob, which is named as missing from `location`).
+    pub async fn blob(
+        &self,
+        name: Option<&str>,
+        digest: &Digest,
+        location: String,
+    ) -> Result<(BlobStream, Option<u64>), TransportError> {
+        let name = name.ok_or_else(|| TransportError::NotFound {
+            what: format!("blob {digest}"),
+            location,
+        })?;
+        let (stream, size) = self.stream(name).await?;
+        Ok((stream, Some(size)))
+    }
+
     /// A whole small entry (a manifest, `index.json`), refused if it is over
     /// `limit` bytes so a hostile archive cannot make ferry allocate
     /// gigabytes.

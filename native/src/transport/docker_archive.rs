@@ -341,15 +341,10 @@ impl ImageSource for DockerArchiveSource {
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
-        let name = self
-            .blobs
-            .get(&info.digest)
-            .ok_or_else(|| TransportError::NotFound {
-                what: format!("blob {}", info.digest),
-                location: self.reference(),
-            })?;
-        let (stream, size) = self.archive.stream(name).await?;
-        Ok((stream, Some(size)))
+        let name = self.blobs.get(&info.digest).map(String::as_str);
+        self.archive
+            .blob(name, &info.digest, self.reference())
+            .await
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {

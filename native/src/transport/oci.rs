@@ -182,16 +182,10 @@ impl ImageSource for OciSource {
         &self,
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, Option<String>), TransportError> {
-        match instance {
-            None => Ok((
-                self.top
-                    .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
-            )),
-            // Instances' types are in the list, which the caller has, and
-            // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
-        }
+        let bytes = self
+            .read_manifest_blob(instance.unwrap_or(&self.top.digest))
+            .await?;
+        self.top.answer(instance, bytes)
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
@@ -451,6 +445,24 @@ pub(crate) struct TopEntry {
 }
 
 impl TopEntry {
+    /// What a layout source's `manifest` answers: the top-level manifest,
+    /// its size checked, with the entry's media type; an instance's bytes
+    /// as they are (instances' types and sizes are in the list, which the
+    /// caller has: the copy engine checks those).
+    pub fn answer(
+        &self,
+        instance: Option<&Digest>,
+        bytes: Vec<u8>,
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
+        match instance {
+            None => Ok((
+                self.checked(bytes)?,
+                Some(self.media_type.clone()).filter(|t| !t.is_empty()),
+            )),
+            Some(_) => Ok((bytes, None)),
+        }
+    }
+
     /// The manifest read through this entry, refused unless its length is
     /// the entry's size.
     pub fn checked(&self, manifest: Vec<u8>) -> Result<Vec<u8>, TransportError> {

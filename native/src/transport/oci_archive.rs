@@ -142,28 +142,18 @@ impl ImageSource for OciArchiveSource {
         &self,
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, Option<String>), TransportError> {
-        match instance {
-            None => Ok((
-                self.top
-                    .checked(self.read_manifest_blob(&self.top.digest).await?)?,
-                Some(self.top.media_type.clone()).filter(|t| !t.is_empty()),
-            )),
-            // Instances' types are in the list, which the caller has, and
-            // so are their sizes: the copy engine checks those.
-            Some(d) => Ok((self.read_manifest_blob(d).await?, None)),
-        }
+        let bytes = self
+            .read_manifest_blob(instance.unwrap_or(&self.top.digest))
+            .await?;
+        self.top.answer(instance, bytes)
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let name = blob_name(&info.digest);
-        if self.archive.get(&name).is_none() {
-            return Err(TransportError::NotFound {
-                what: format!("blob {}", info.digest),
-                location: self.reference(),
-            });
-        }
-        let (stream, size) = self.archive.stream(&name).await?;
-        Ok((stream, Some(size)))
+        let name = Some(name.as_str()).filter(|n| self.archive.get(n).is_some());
+        self.archive
+            .blob(name, &info.digest, self.reference())
+            .await
     }
 
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {

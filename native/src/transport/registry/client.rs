@@ -9,7 +9,7 @@ use ferry_core::reference::Named;
 use ferry_core::registry::response::{self, Outcome};
 use ferry_core::retry::{self, Failure};
 
-use super::http::{error_body, header, http_error};
+use super::http::{error_details, header, http_error};
 use super::{Registry, RegistryOptions};
 use crate::transport::TransportError;
 
@@ -163,15 +163,9 @@ impl Registry {
         let redirect = header(&response, "location")
             .filter(|_| status.is_redirection())
             .map(|l| format!("a redirect ferry does not follow, to {l:?}"));
-        let body = error_body(response).await;
-        let errors = response::error_codes(&body);
-        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
-        let detail = errors
-            .iter()
-            .map(|(c, m)| format!("{c}: {m}"))
-            .chain(redirect)
-            .collect::<Vec<_>>()
-            .join("; ");
+        let (codes, mut detail) = error_details(response).await;
+        detail.extend(redirect);
+        let detail = detail.join("; ");
         match response::classify(status.as_u16(), &codes) {
             Outcome::NotFound => TransportError::NotFound {
                 what: what.to_string(),

@@ -8,7 +8,7 @@ use ferry_core::registry::auth;
 use ferry_core::registry::lookaside::{self as decide, Purpose};
 use ferry_core::registry::response::{self, Outcome};
 
-use super::http::{error_body, header, http_error};
+use super::http::{error_details, header, http_error};
 use super::{Registry, lookaside};
 use crate::transport::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, Mount, TransportError,
@@ -261,14 +261,8 @@ impl ImageDestination for Registry {
             return Ok(());
         }
         let status = response.status().as_u16();
-        let body = error_body(response).await;
-        let errors = response::error_codes(&body);
-        let codes: Vec<String> = errors.iter().map(|e| e.0.clone()).collect();
-        let detail = errors
-            .iter()
-            .map(|(c, m)| format!("{c}: {m}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let (codes, detail) = error_details(response).await;
+        let detail = detail.join("; ");
         match response::classify(status, &codes) {
             Outcome::ManifestRejected => Err(TransportError::ManifestTypeRejected {
                 media_type: media_type.to_string(),

@@ -60,6 +60,15 @@ pub(super) async fn error_body(response: reqwest::Response) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// An unsuccessful response's error codes, and a `code: message` line for
+/// each error its body names.
+pub(super) async fn error_details(response: reqwest::Response) -> (Vec<String>, Vec<String>) {
+    let errors = response::error_codes(&error_body(response).await);
+    let codes = errors.iter().map(|e| e.0.clone()).collect();
+    let lines = errors.iter().map(|(c, m)| format!("{c}: {m}")).collect();
+    (codes, lines)
+}
+
 pub(super) fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
