@@ -211,10 +211,9 @@ const FORMAT_LENGTH_LIMIT: u64 = 1_000_000_000_000_000;
 /// the number as written.
 ///
 /// Exact decimal arithmetic rather than `text.parse::<f64>()`: `core`'s
-/// float parser and its power-of-five tables were about 17 KB of the
-/// WebAssembly module and this was their only use there (see the commit
-/// that introduced this function: 266,575 -> 250,807 bytes, -15,768). Below 10^15 every
-/// whole number is a float64 and the float64s between `n` and `n + 1` are
+/// float parser and its power-of-five tables were 15,768 bytes of the
+/// WebAssembly module (266,575 -> 250,807 after wasm-opt) and this was
+/// their only use there. Below 10^15 every whole number is a float64 and the float64s between `n` and `n + 1` are
 /// `2^(e-52)` apart (`2^e <= n + 1 < 2^(e+1)`), so rounding only decides
 /// whether a fraction reaches `n + 1`: it does from `n + 1 - 2^(e-53)` on
 /// (`2^(e-54)` when `n + 1` is a power of two, whose float64 neighbour
