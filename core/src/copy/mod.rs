@@ -389,6 +389,8 @@ enum Phase {
     Refusals {
         next: usize,
     },
+    /// The transfers are known; the [`Writer`] hands them out as tasks.
+    StartTransfers,
     Transfers {
         outstanding: usize,
     },
@@ -504,16 +506,18 @@ pub struct Copy {
 
     phase: Phase,
     need: Need,
-    /// Everything after the transfers, reached through a pointer so that
-    /// a planner that never writes ([`Copy::plan`]) does not carry the
-    /// conversion and list-writing code: the WebAssembly facade plans
-    /// copies, and that code made its module 328 KiB instead of 290 KiB
-    /// (after wasm-opt).
+    /// The transfers' tasks and everything after the transfers, reached
+    /// through a pointer so that a planner that never writes
+    /// ([`Copy::plan`]) does not carry the conversion and list-writing
+    /// code: the WebAssembly facade plans copies, and that code made its
+    /// module 328 KiB instead of 290 KiB (after wasm-opt); handing out the
+    /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
     writer: Option<Writer>,
 }
 
-/// The writing half of the machine: decides the next write step, with
-/// the answer to the last one (`None` to start or go on).
+/// The half of the machine that moves and writes ([`Mode::Copy`]):
+/// decides the next step of the transfers or writes, with the answer to
+/// the last one (`None` to start or go on).
 type Writer = fn(&mut Copy, Option<Answer>) -> Result<(), Error>;
 
 impl Copy {
@@ -697,23 +701,9 @@ impl Copy {
             (Phase::Refusals { next }, Answer::Done) => {
                 self.phase = Phase::Refusals { next: next + 1 };
             }
-            (Phase::Transfers { outstanding }, Answer::Blob { id, outcome }) => {
-                if !matches!(self.outcomes.get(id), Some(None)) {
-                    self.phase = Phase::Transfers { outstanding };
-                    return Err(Error::UnexpectedAnswer { need: "Transfer" });
-                }
-                self.tally_outcome(&outcome);
-                self.outcomes[id] = Some(outcome);
-                if outstanding > 1 {
-                    self.phase = Phase::Transfers {
-                        outstanding: outstanding - 1,
-                    };
-                    return Ok(());
-                }
-                self.finish_transfers()?;
-            }
             (
-                phase @ (Phase::StartWrites
+                phase @ (Phase::Transfers { .. }
+                | Phase::StartWrites
                 | Phase::Image(_)
                 | Phase::ImageSignatures { .. }
                 | Phase::List(_)
@@ -888,12 +878,9 @@ impl Copy {
                         return Ok(());
                     }
                     self.start_transfers()?;
-                    if !self.tasks.is_empty() {
-                        self.need = Need::Transfer(self.tasks.clone());
-                        return Ok(());
-                    }
                 }
-                Phase::StartWrites
+                Phase::StartTransfers
+                | Phase::StartWrites
                 | Phase::Image(_)
                 | Phase::List(_)
                 | Phase::TopSignaturesWrite
@@ -923,6 +910,10 @@ impl Copy {
     fn write_step(&mut self, answer: Option<Answer>) -> Result<(), Error> {
         let Some(answer) = answer else {
             return match &self.phase {
+                Phase::StartTransfers => {
+                    self.start_tasks()?;
+                    self.advance()
+                }
                 Phase::StartWrites => {
                     self.phase = Phase::Image(self.image_write(0)?);
                     self.write_step(None)
@@ -963,6 +954,22 @@ impl Copy {
         };
         let phase = core::mem::replace(&mut self.phase, Phase::Final);
         match (phase, answer) {
+            (Phase::Transfers { outstanding }, Answer::Blob { id, outcome }) => {
+                if !matches!(self.outcomes.get(id), Some(None)) {
+                    self.phase = Phase::Transfers { outstanding };
+                    return Err(Error::UnexpectedAnswer { need: "Transfer" });
+                }
+                self.tally_outcome(&outcome);
+                self.outcomes[id] = Some(outcome);
+                if outstanding > 1 {
+                    self.phase = Phase::Transfers {
+                        outstanding: outstanding - 1,
+                    };
+                    return Ok(());
+                }
+                self.finish_transfers()?;
+                self.advance()
+            }
             (Phase::Image(write), answer) => self.handle_image(write, answer),
             (Phase::ImageSignatures { job }, Answer::Done) => {
                 self.phase = Phase::Image(self.image_write(job + 1)?);
@@ -1148,6 +1155,13 @@ impl Copy {
         if self.mode == Mode::Plan {
             return self.finish_transfers();
         }
+        self.phase = Phase::StartTransfers;
+        Ok(())
+    }
+
+    /// The transfers as tasks for the driver (by the [`Writer`], in
+    /// [`Phase::StartTransfers`]).
+    fn start_tasks(&mut self) -> Result<(), Error> {
         let mut tasks = Vec::with_capacity(self.transfers.len());
         for (id, t) in self.transfers.iter().enumerate() {
             let source = t.used_by.first().map(String::as_str).unwrap_or_default();
@@ -1173,6 +1187,7 @@ impl Copy {
             self.phase = Phase::Transfers {
                 outstanding: self.tasks.len(),
             };
+            self.need = Need::Transfer(self.tasks.clone());
         }
         Ok(())
     }

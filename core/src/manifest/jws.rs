@@ -147,7 +147,7 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
         };
         let exact = |key: &str| header.members.iter().rev().find(|m| m.key == key);
         let (length_text, length) = match exact("formatLength").map(|m| &m.value) {
-            Some(Value::Number(n)) => (n.as_str(), n.as_str().parse::<f64>().unwrap_or(f64::NAN)),
+            Some(Value::Number(n)) => (n.as_str(), whole_float64(n.as_str())),
             _ => {
                 return Err(JwsError::MissingFormat {
                     index,
@@ -164,14 +164,12 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
                 });
             }
         };
-        // Go converts the float64 to int by truncation.
-        if !length.is_finite() || length.abs() > 1e15 {
+        let Some(length) = length else {
             return Err(JwsError::InvalidFormatLength {
                 length: length_text.to_string(),
                 document_len: document.len(),
             });
-        }
-        let length = length as i64;
+        };
         if format_length == 0 {
             format_length = length;
         } else if format_length != length {
@@ -201,6 +199,107 @@ pub fn payload(document: &[u8]) -> Result<Vec<u8>, JwsError> {
     out.extend_from_slice(&document[..length]);
     out.extend_from_slice(&format_tail);
     Ok(out)
+}
+
+/// Beyond this a `formatLength` is refused, as the text it is written as.
+const FORMAT_LENGTH_LIMIT: u64 = 1_000_000_000_000_000;
+
+/// The whole number Go makes of the JSON number `text` (valid JSON number
+/// grammar): libtrust reads it as the nearest float64 (ties to even), then
+/// converts it to int by truncation. `None` when that float64 is beyond
+/// ±10^15 (or infinite): lengths there mean nothing, and the error names
+/// the number as written.
+///
+/// Exact decimal arithmetic rather than `text.parse::<f64>()`: `core`'s
+/// float parser and its power-of-five tables were 15,768 bytes of the
+/// WebAssembly module (266,575 -> 250,807 after wasm-opt) and this was
+/// their only use there. Below 10^15 every whole number is a float64 and the float64s between `n` and `n + 1` are
+/// `2^(e-52)` apart (`2^e <= n + 1 < 2^(e+1)`), so rounding only decides
+/// whether a fraction reaches `n + 1`: it does from `n + 1 - 2^(e-53)` on
+/// (`2^(e-54)` when `n + 1` is a power of two, whose float64 neighbour
+/// below is half as far), the tie going to `n + 1`, whose mantissa is even.
+/// At 10^15 itself the float64s are 1/8 apart, so up to 10^15 + 1/16 still
+/// rounds to 10^15.
+fn whole_float64(text: &str) -> Option<i64> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, ""));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut exp: i64 = 0;
+    for b in exponent.bytes().filter(u8::is_ascii_digit) {
+        // Saturates far beyond any document's length of digits.
+        exp = (exp * 10 + i64::from(b - b'0')).min(1 << 40);
+    }
+    if exponent.starts_with('-') {
+        exp = -exp;
+    }
+    // The digits of `int` then `frac`, zero outside them; the decimal
+    // point is before digit `point`.
+    let count = (int.len() + frac.len()) as i64;
+    let point = exp + int.len() as i64;
+    let digit = |i: i64| -> u64 {
+        let i = usize::try_from(i).unwrap_or(usize::MAX);
+        let b = int
+            .as_bytes()
+            .get(i)
+            .or_else(|| frac.as_bytes().get(i.wrapping_sub(int.len())));
+        u64::from(b.copied().unwrap_or(b'0') - b'0')
+    };
+    let Some(first) = (0..count).find(|&i| digit(i) != 0) else {
+        return Some(0);
+    };
+    if point - first > 16 {
+        return None; // at least 10^16
+    }
+    let n = (first..point).fold(0, |n, i| n * 10 + digit(i));
+    // How the fraction compares with 2^-k, or with 1 - 2^-k (`complement`).
+    let fraction_cmp = |k: u32, complement: bool| -> core::cmp::Ordering {
+        let k = k as usize;
+        let mut c = [0u8; 54];
+        c[0] = 5;
+        for _ in 1..k {
+            let mut carry = 0;
+            for d in c.iter_mut() {
+                let v = carry * 10 + *d;
+                *d = v / 2;
+                carry = v % 2;
+            }
+        }
+        if complement {
+            // 2^-k ends in 5 at digit k: 1 - 2^-k is its nines' complement
+            // with that last 5 kept.
+            for d in &mut c[..k - 1] {
+                *d = 9 - *d;
+            }
+        }
+        for (i, &c) in c[..k].iter().enumerate() {
+            let d = digit(point + i as i64);
+            if d != u64::from(c) {
+                return d.cmp(&u64::from(c));
+            }
+        }
+        if (point + k as i64..count).any(|i| digit(i) != 0) {
+            core::cmp::Ordering::Greater
+        } else {
+            core::cmp::Ordering::Equal
+        }
+    };
+    let whole = if n > FORMAT_LENGTH_LIMIT {
+        return None;
+    } else if n == FORMAT_LENGTH_LIMIT {
+        if fraction_cmp(4, false).is_gt() {
+            return None;
+        }
+        n
+    } else {
+        let m = n + 1;
+        let e = m.ilog2();
+        let k = if m.is_power_of_two() { 54 - e } else { 53 - e };
+        n + u64::from(fraction_cmp(k, true).is_ge())
+    } as i64;
+    Some(if negative { -whole } else { whole })
 }
 
 /// What libtrust keeps of one signature block.
@@ -605,6 +704,7 @@ pub fn signatures(document: &[u8]) -> Result<Vec<Signature>, JwsError> {
 #[cfg(test)]
 mod signing_tests {
     use super::*;
+    use alloc::{format, vec};
 
     const PAYLOAD: &[u8] = br#"{"name":"","tag":"","architecture":"amd64","schemaVersion":1}"#;
 
@@ -722,6 +822,153 @@ mod signing_tests {
         for written in ["1e16", "-1000000000000000.5", "1E400"] {
             let (message, expected) = format_length_messages(written, written);
             assert_eq!(message, expected, "{written}");
+        }
+    }
+
+    /// What `payload` did with a `formatLength` before `whole_float64`:
+    /// the nearest float64, refused beyond ±10^15, else truncated.
+    fn through_float64(text: &str) -> Option<i64> {
+        let f: f64 = text.parse().unwrap();
+        (f.is_finite() && f.abs() <= 1e15).then_some(f as i64)
+    }
+
+    /// Inputs where rounding to a float64 decides the whole number: for
+    /// each `n`, fractions at, just below and just above `1 - 2^-k` for the
+    /// `k` around the rounding point of `n + 1`, and the same around 1/16
+    /// (the rounding point above 10^15), written with and without
+    /// exponents and signs.
+    fn rounding_boundaries() -> Vec<String> {
+        let mut wholes: Vec<u64> = vec![0, 1, 2, 3, 6, 7, 8, 12, 999_999, 1 << 20];
+        for e in [30, 40, 48, 49] {
+            wholes.extend([(1u64 << e) - 2, (1 << e) - 1, 1 << e, (1 << e) + 1]);
+        }
+        wholes.extend([
+            999_999_999_999_998,
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+        ]);
+        wholes.extend([1_000_000_000_000_001, 9_999_999_999_999_999]);
+        let mut fractions: Vec<String> = vec!["0".into(), "5".into(), "9".into(), "99".into()];
+        for k in 1..=60 {
+            // 2^-k exactly (k digits), and 1 - 2^-k.
+            let power = format!("{:.*}", k, 2f64.powi(-(k as i32)));
+            let power = &power[2..];
+            let complement: String = power[..k - 1]
+                .bytes()
+                .map(|b| char::from(b'9' - (b - b'0')))
+                .chain(['5'])
+                .collect();
+            for base in [power, complement.as_str()] {
+                fractions.push(base.to_string());
+                fractions.push(format!("{base}0000"));
+                fractions.push(format!("{base}0000000000000000000001"));
+                // Just below: the last 5 becomes 4999….
+                fractions.push(format!("{}4999999999999999999999", &base[..k - 1]));
+            }
+        }
+        let mut inputs = Vec::new();
+        for n in &wholes {
+            for f in &fractions {
+                let digits = format!("{n}{f}");
+                let scale = f.len();
+                inputs.push(format!("{n}.{f}"));
+                inputs.push(format!("-{n}.{f}"));
+                // The same number as 0.digits e+len(n), and digits e-len(f).
+                let whole_len = n.to_string().len();
+                inputs.push(format!("0.{digits}e{whole_len}"));
+                inputs.push(format!("{digits}E-{scale}"));
+                inputs.push(format!("-{digits}e-{scale}"));
+            }
+        }
+        inputs
+    }
+
+    #[test]
+    fn a_format_length_rounds_as_a_float64_would_at_every_boundary() {
+        for input in rounding_boundaries() {
+            assert_eq!(whole_float64(&input), through_float64(&input), "{input}");
+        }
+    }
+
+    #[test]
+    fn a_format_length_reads_as_a_float64_would_for_assorted_numbers() {
+        let mut inputs: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "0e0",
+            "0E+5",
+            "0e-400",
+            "0e400",
+            "1",
+            "-1",
+            "12.7",
+            "-12.7",
+            "1.2e2",
+            "1.25e1",
+            "125e-1",
+            "1e15",
+            "-1e15",
+            "1e16",
+            "1E400",
+            "-1e400",
+            "1e-400",
+            "0.000001e20",
+            "0.0000001e22",
+            "0.00000001e22",
+            "100000000000000000e-2",
+            "1000000000000000.0625",
+            "1000000000000000.0625000001",
+            "1000000000000000.06",
+            "-1000000000000000.0625",
+            "-1000000000000000.07",
+            "999999999999999.9375",
+            "999999999999999.93749999",
+            "0.99999999999999994448884876874217",
+            "0.99999999999999994448884876874218",
+            "0.9999999999999999444888487687421",
+            "1e99999999999999999999",
+            "1e-99999999999999999999",
+            "5e-324",
+            "1.7976931348623157e308",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Pseudo-random mantissas and exponents (a fixed linear congruential
+        // sequence, so every run tries the same numbers).
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        for _ in 0..20_000 {
+            let int: String = (0..=next(18))
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect();
+            let int = int.trim_start_matches('0');
+            let int = if int.is_empty() { "0" } else { int };
+            let mut text = String::new();
+            if next(2) == 0 {
+                text.push('-');
+            }
+            text.push_str(int);
+            if next(2) == 0 {
+                text.push('.');
+                for _ in 0..=next(25) {
+                    text.push(char::from(b'0' + next(10) as u8));
+                }
+            }
+            if next(2) == 0 {
+                let exp = next(40) as i64 - 20;
+                text.push_str(&format!("e{exp}"));
+            }
+            inputs.push(text);
+        }
+        for input in inputs {
+            assert_eq!(whole_float64(&input), through_float64(&input), "{input}");
         }
     }
 
