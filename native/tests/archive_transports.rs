@@ -388,6 +388,27 @@ async fn open_bytes(
     TarArchive::open(&path, limits).await.map(|a| (dir, a))
 }
 
+/// Asserts the refusal of a reference that chose no image among several:
+/// an invalid reference listing each image as `@INDEX: NAME`.
+fn assert_lists_images(err: TransportError, listed: &[&str]) {
+    let message = err.to_string();
+    assert!(
+        matches!(err, TransportError::InvalidReference { .. }),
+        "{message}"
+    );
+    for entry in listed {
+        assert!(message.contains(entry), "{message} lacks {entry}");
+    }
+}
+
+/// Asserts a `NotFound` error.
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, TransportError>) {
+    assert!(
+        matches!(result, Err(TransportError::NotFound { .. })),
+        "{result:?}"
+    );
+}
+
 /// Asserts a `Malformed` error whose message contains `needle`.
 fn assert_malformed<T: std::fmt::Debug>(result: Result<T, TransportError>, needle: &str) {
     match result {
@@ -557,15 +578,7 @@ async fn oci_archive_lists_its_images_when_none_is_chosen() {
     let err = OciArchiveSource::open(&layout_ref(&path, None))
         .await
         .expect_err("ambiguous");
-    let message = err.to_string();
-    assert!(
-        matches!(err, TransportError::InvalidReference { .. }),
-        "{message}"
-    );
-    assert!(
-        message.contains("@0: one") && message.contains("@1: two"),
-        "{message}"
-    );
+    assert_lists_images(err, &["@0: one", "@1: two"]);
 
     let by_name = OciArchiveSource::open(&layout_ref(&path, Some("two")))
         .await
@@ -581,11 +594,7 @@ async fn oci_archive_lists_its_images_when_none_is_chosen() {
         by_index.manifest(None).await.expect("manifest").0,
         manifests[0]
     );
-    let missing = OciArchiveSource::open(&layout_ref(&path, Some("three"))).await;
-    assert!(
-        matches!(missing, Err(TransportError::NotFound { .. })),
-        "{missing:?}"
-    );
+    assert_not_found(OciArchiveSource::open(&layout_ref(&path, Some("three"))).await);
 }
 
 #[tokio::test]
@@ -852,48 +861,28 @@ async fn docker_archive_lists_its_images_when_none_is_chosen() {
     let err = DockerArchiveSource::open(&docker_ref(&path, ""))
         .await
         .expect_err("ambiguous");
-    let message = err.to_string();
-    assert!(
-        matches!(err, TransportError::InvalidReference { .. }),
-        "{message}"
-    );
-    assert!(
-        message.contains("@0: first:1") && message.contains("@1: docker.io/library/second:2"),
-        "{message}"
-    );
+    assert_lists_images(err, &["@0: first:1", "@1: docker.io/library/second:2"]);
 
-    // Tags match after normalisation, whichever form the archive uses.
-    let by_tag = DockerArchiveSource::open(&docker_ref(&path, "second:2"))
-        .await
-        .expect("by tag");
-    assert_eq!(
-        config_digest(&by_tag).await,
-        Digest::sha256_of(&second.config).as_str()
-    );
-    let by_full = DockerArchiveSource::open(&docker_ref(&path, "docker.io/library/first:1"))
-        .await
-        .expect("by full name");
-    assert_eq!(
-        config_digest(&by_full).await,
-        Digest::sha256_of(&first.config).as_str()
-    );
-    let by_index = DockerArchiveSource::open(&docker_ref(&path, "@1"))
-        .await
-        .expect("by index");
-    assert_eq!(
-        config_digest(&by_index).await,
-        Digest::sha256_of(&second.config).as_str()
-    );
-    let missing = DockerArchiveSource::open(&docker_ref(&path, "first:2")).await;
-    assert!(
-        matches!(missing, Err(TransportError::NotFound { .. })),
-        "{missing:?}"
-    );
-    let out_of_range = DockerArchiveSource::open(&docker_ref(&path, "@2")).await;
-    assert!(
-        matches!(out_of_range, Err(TransportError::NotFound { .. })),
-        "{out_of_range:?}"
-    );
+    // Tags match after normalisation, whichever form the archive uses; an
+    // index picks by position.
+    for (chosen, image) in [
+        ("second:2", &second),
+        ("docker.io/library/first:1", &first),
+        ("@1", &second),
+    ] {
+        let source = DockerArchiveSource::open(&docker_ref(&path, chosen))
+            .await
+            .unwrap_or_else(|e| panic!("{chosen}: {e}"));
+        assert_eq!(
+            config_digest(&source).await,
+            Digest::sha256_of(&image.config).as_str(),
+            "{chosen}"
+        );
+    }
+    // A tag it lacks, an index past its end.
+    for chosen in ["first:2", "@2"] {
+        assert_not_found(DockerArchiveSource::open(&docker_ref(&path, chosen)).await);
+    }
 }
 
 #[tokio::test]
