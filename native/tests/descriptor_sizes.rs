@@ -178,15 +178,7 @@ fn an_oci_archive_index_json_entry_whose_size_is_not_the_manifests_is_refused() 
         &[&manifest],
     );
     let archive = s.join("image.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-cf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&layout)
-        .args(["oci-layout", "index.json", "blobs"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::tar_layout(&layout, &archive);
     std::fs::remove_dir_all(&layout).unwrap();
     assert_refused(
         &s,

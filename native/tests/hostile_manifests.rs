@@ -502,15 +502,7 @@ fn an_oci_archive_whose_index_json_digest_is_a_path_is_refused() {
         &[],
     );
     let archive = s.join("image.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-cf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&layout)
-        .args(["oci-layout", "index.json", "blobs"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::tar_layout(&layout, &archive);
     assert_copy_refused(
         &s,
         &format!("oci-archive:{}", archive.display()),

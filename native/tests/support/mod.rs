@@ -59,6 +59,71 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The trimmed stdout of a run that must have succeeded.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+// Each test file uses part of the shared rule (its `require` is for
+// registry tests).
+#[path = "../../../tests/src/skopeo.rs"]
+pub mod skopeo_check;
+
+/// Whether to run the comparison with skopeo that follows: a missing
+/// skopeo fails the test unless `FERRY_SKIP_SKOPEO=1`.
+pub fn compare_with_skopeo(what: &str) -> bool {
+    skopeo_check::available(what)
+}
+
+/// Runs skopeo without a signature policy; call [`compare_with_skopeo`]
+/// first.
+pub fn skopeo(args: &[&str]) -> Output {
+    Command::new(skopeo_check::PROGRAM)
+        .args(["--insecure-policy"])
+        .args(args)
+        .output()
+        .expect("skopeo is installed (scripts/install-deps.sh services)")
+}
+
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A tar holding one file, `name`, with `content`.
+pub fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, name, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Packs the OCI layout at `layout` into the tar `archive` (an
+/// `oci-archive:`) with the system's tar.
+pub fn tar_layout(layout: &Path, archive: &Path) {
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(archive)
+        .arg("-C")
+        .arg(layout)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// A directory removed when dropped, unique to the test and the process.
 pub struct Scratch(pub PathBuf);
 
@@ -72,6 +137,11 @@ impl Scratch {
 
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
+    }
+
+    /// [`Scratch::join`] as text, for a reference.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
     }
 }
 
