@@ -16,7 +16,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ferry_core::Digest;
-use support::{Scratch, Sentinel, ferry, ferry_within, fifo};
+use support::{Scratch, Sentinel, ferry, ferry_within, fifo, index_for, write_layout};
 
 const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -355,31 +355,6 @@ fn a_ten_thousand_entry_list_works_with_every_command() {
 // ---------------------------------------------------------------------
 // Through copy: digests that try to be paths
 // ---------------------------------------------------------------------
-
-/// An OCI layout at `root` whose `index.json` is `index`, with `blobs`
-/// stored under their digests.
-fn write_layout(root: &Path, index: &[u8], blobs: &[&[u8]]) {
-    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-    std::fs::write(
-        root.join("oci-layout"),
-        r#"{"imageLayoutVersion": "1.0.0"}"#,
-    )
-    .unwrap();
-    std::fs::write(root.join("index.json"), index).unwrap();
-    for blob in blobs {
-        let d = Digest::sha256_of(blob);
-        std::fs::write(root.join("blobs/sha256").join(d.encoded()), blob).unwrap();
-    }
-}
-
-fn index_for(manifest: &[u8], media_type: &str) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{}}}]}}"#,
-        Digest::sha256_of(manifest),
-        manifest.len()
-    )
-    .into_bytes()
-}
 
 /// Copies `source` into a fresh `oci:` destination beside it and expects a
 /// clear refusal: the message names the bad digest; the destination is

@@ -110,6 +110,32 @@ pub fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+/// An OCI layout at `root` whose `index.json` is `index`, with `blobs`
+/// stored under their sha256 digests.
+pub fn write_layout(root: &Path, index: &[u8], blobs: &[&[u8]]) {
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        root.join("oci-layout"),
+        r#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("index.json"), index).unwrap();
+    for blob in blobs {
+        let d = Digest::sha256_of(blob);
+        std::fs::write(root.join("blobs/sha256").join(d.encoded()), blob).unwrap();
+    }
+}
+
+/// An honest `index.json` whose one entry is `top`, of `media_type`.
+pub fn index_for(top: &[u8], media_type: &str) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{}}}]}}"#,
+        Digest::sha256_of(top),
+        top.len()
+    )
+    .into_bytes()
+}
+
 /// Packs the OCI layout at `layout` into the tar `archive` (an
 /// `oci-archive:`) with the system's tar.
 pub fn tar_layout(layout: &Path, archive: &Path) {
