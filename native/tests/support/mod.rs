@@ -288,31 +288,7 @@ impl Rng {
 /// `layer_size` noise bytes each, seeded so that different seeds give
 /// different images. Returns the manifest's digest.
 pub fn write_dir_image(root: &Path, seed: u64, layers: usize, layer_size: usize) -> String {
-    std::fs::create_dir_all(root).expect("create image directory");
-    let mut descriptors = Vec::new();
-    for i in 0..layers as u64 {
-        let blob = noise(seed * 1000 + i + 1, layer_size);
-        let digest = Digest::sha256_of(&blob);
-        std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
-        descriptors.push(format!(
-            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{digest}","size":{}}}"#,
-            blob.len()
-        ));
-    }
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":{seed}}}"#
-    );
-    let config_digest = Digest::sha256_of(config.as_bytes());
-    std::fs::write(root.join(config_digest.encoded()), &config).expect("write config");
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
-        config.len(),
-        descriptors.join(",")
-    );
-    std::fs::write(root.join("manifest.json"), &manifest).expect("write manifest");
-    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n")
-        .expect("write version");
-    Digest::sha256_of(manifest.as_bytes()).to_string()
+    write_dir_image_of(root, seed, layers, layer_size, false)
 }
 
 /// As [`write_dir_image`], with uncompressed layers
@@ -325,6 +301,23 @@ pub fn write_dir_image_uncompressed(
     layers: usize,
     layer_size: usize,
 ) -> String {
+    write_dir_image_of(root, seed, layers, layer_size, true)
+}
+
+/// [`write_dir_image`] (gzip layer type, empty `diff_ids`) or, when
+/// `uncompressed`, [`write_dir_image_uncompressed`].
+fn write_dir_image_of(
+    root: &Path,
+    seed: u64,
+    layers: usize,
+    layer_size: usize,
+    uncompressed: bool,
+) -> String {
+    let layer_type = if uncompressed {
+        "application/vnd.oci.image.layer.v1.tar"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    };
     std::fs::create_dir_all(root).expect("create image directory");
     let mut descriptors = Vec::new();
     let mut diff_ids = Vec::new();
@@ -333,10 +326,12 @@ pub fn write_dir_image_uncompressed(
         let digest = Digest::sha256_of(&blob);
         std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
         descriptors.push(format!(
-            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{digest}","size":{}}}"#,
+            r#"{{"mediaType":"{layer_type}","digest":"{digest}","size":{}}}"#,
             blob.len()
         ));
-        diff_ids.push(format!("\"{digest}\""));
+        if uncompressed {
+            diff_ids.push(format!("\"{digest}\""));
+        }
     }
     let config = format!(
         r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}},"seed":{seed}}}"#,
