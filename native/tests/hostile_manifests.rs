@@ -49,6 +49,31 @@ fn assert_well_behaved(o: &Output, context: &str) {
     );
 }
 
+/// `ferry COMMAND... FILE`.
+fn run_on(command: &[&str], file: &Path) -> Output {
+    let mut args = command.to_vec();
+    args.push(file.to_str().unwrap());
+    ferry(&args)
+}
+
+/// Every manifest command refuses `file`, well behaved, its output naming
+/// each of `says`.
+fn assert_every_command_refuses(file: &Path, context: &str, says: &[&str]) {
+    for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
+        let out = run_on(command, file);
+        let context = format!("{command:?} {context}");
+        assert_well_behaved(&out, &context);
+        assert!(!out.status.success(), "{context} succeeded");
+        for phrase in says {
+            assert!(
+                text(&out).contains(phrase),
+                "{context}: lacks {phrase:?}: {}",
+                text(&out)
+            );
+        }
+    }
+}
+
 /// One command on one fixture: the exit code and a phrase the output must
 /// contain. Failures must also name the file.
 struct Case {
@@ -112,10 +137,7 @@ const CASES: &[Case] = &[
 fn hostile_manifest_fixtures_get_clear_answers_from_every_command() {
     for case in CASES {
         let path = fixture(case.file);
-        let mut args = case.command.to_vec();
-        let path_text = path.to_str().unwrap();
-        args.push(path_text);
-        let out = ferry(&args);
+        let out = run_on(case.command, &path);
         let context = format!("{:?} {}", case.command, case.file);
         assert_well_behaved(&out, &context);
         assert_eq!(
@@ -152,9 +174,7 @@ fn every_command_on_every_hostile_fixture_is_well_behaved() {
     assert!(files.len() >= 10);
     for file in &files {
         for command in [DIGEST, INSPECT, INSPECT_JSON, VALIDATE, CHOOSE, CONVERT] {
-            let mut args = command.to_vec();
-            args.push(file.to_str().unwrap());
-            let out = ferry(&args);
+            let out = run_on(command, file);
             assert_well_behaved(&out, &format!("{command:?} {}", file.display()));
             if command == DIGEST {
                 let bytes = std::fs::read(file).unwrap();
@@ -230,9 +250,7 @@ fn sizes_summing_past_i64_max_do_not_overflow() {
         let path = s.join(name);
         std::fs::write(&path, doc).unwrap();
         for command in [INSPECT, INSPECT_JSON] {
-            let mut args = command.to_vec();
-            args.push(path.to_str().unwrap());
-            let out = ferry(&args);
+            let out = run_on(command, &path);
             assert_well_behaved(&out, name);
             assert!(out.status.success(), "{name}: {}", text(&out));
         }
@@ -257,23 +275,8 @@ fn nesting_a_hundred_thousand_deep_is_refused_by_every_command() {
     for (name, doc) in [("deep-manifest.json", manifest), ("deep-list.json", list)] {
         let path = s.join(name);
         std::fs::write(&path, doc).unwrap();
-        for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
-            let mut args = command.to_vec();
-            args.push(path.to_str().unwrap());
-            let out = ferry(&args);
-            let context = format!("{command:?} {name}");
-            assert_well_behaved(&out, &context);
-            assert!(!out.status.success(), "{context} succeeded");
-            assert!(
-                text(&out).contains("nested deeper than 1000 levels"),
-                "{context}: {}",
-                text(&out)
-            );
-            assert!(
-                text(&out).contains(name),
-                "{context}: does not name the file"
-            );
-        }
+        // The cause, and the file.
+        assert_every_command_refuses(&path, name, &["nested deeper than 1000 levels", name]);
     }
 }
 
@@ -287,24 +290,8 @@ fn a_fifty_megabyte_string_is_refused_by_every_command() {
     doc.extend_from_slice(br#""}}"#);
     let path = s.join("giant-string.json");
     std::fs::write(&path, doc).unwrap();
-    for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
-        let mut args = command.to_vec();
-        args.push(path.to_str().unwrap());
-        let out = ferry(&args);
-        let context = format!("{command:?}");
-        assert_well_behaved(&out, &context);
-        assert!(!out.status.success(), "{context} succeeded");
-        assert!(
-            text(&out).contains("giant-string.json"),
-            "{context}: {}",
-            text(&out)
-        );
-        assert!(
-            text(&out).contains("4194304"),
-            "{context}: names the limit: {}",
-            text(&out)
-        );
-    }
+    // The file, and the limit.
+    assert_every_command_refuses(&path, "", &["giant-string.json", "4194304"]);
 }
 
 /// 10,000 entries work with every command; how long each takes is
