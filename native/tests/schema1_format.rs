@@ -5,11 +5,25 @@
 mod support;
 
 use std::path::Path;
+use std::process::Output;
 
 use ferry_core::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
 use ferry_core::media_type as mt;
 use ferry_core::{Digest, Manifest};
 use support::{Scratch, gzip, ok, skopeo, tar_of};
+
+/// `ferry copy --format v2s1 dir:SRC DST`.
+fn ferry_v2s1(src: &Path, dst: String) -> Output {
+    support::ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        "--format",
+        "v2s1",
+        &format!("dir:{}", src.display()),
+        &dst,
+    ])
+}
 
 /// Which manifest format the source image has.
 #[derive(Clone, Copy)]
@@ -57,15 +71,7 @@ fn check_dir_copy(kind: Kind, test: &str) {
     let s = Scratch::new(test);
     let (src, out) = (s.join("src"), s.join("out"));
     let layers = write_image(&src, kind);
-    let digest = ok(support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", out.display()),
-    ]));
+    let digest = ok(ferry_v2s1(&src, format!("dir:{}", out.display())));
     let written = std::fs::read(out.join("manifest.json")).unwrap();
     let manifest = Manifest::parse(&written).unwrap();
     assert_eq!(manifest.media_type(), mt::DOCKER_V2S1_SIGNED);
@@ -144,15 +150,7 @@ fn the_schema1_payload_is_the_one_skopeo_writes() {
     let s = Scratch::new("same-as-skopeo");
     let (src, ours, theirs) = (s.join("src"), s.join("ours"), s.join("theirs"));
     write_image(&src, Kind::Oci);
-    let digest = ok(support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", ours.display()),
-    ]));
+    let digest = ok(ferry_v2s1(&src, format!("dir:{}", ours.display())));
     ok(skopeo(&[
         "copy",
         "-q",
@@ -184,15 +182,7 @@ fn schema1_into_an_oci_layout_is_refused_before_any_blob_is_copied() {
     let s = Scratch::new("oci-refused");
     let (src, layout) = (s.join("src"), s.join("layout"));
     write_image(&src, Kind::Oci);
-    let out = support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("oci:{}:x", layout.display()),
-    ]);
+    let out = ferry_v2s1(&src, format!("oci:{}:x", layout.display()));
     assert!(!out.status.success());
     let message = support::stderr(&out);
     assert!(
@@ -213,15 +203,7 @@ fn an_image_without_history_cannot_become_schema1_and_says_so() {
     let (src, out) = (s.join("src"), s.join("out"));
     std::fs::create_dir_all(&src).unwrap();
     support::write_dir_image(&src, 7, 1, 64);
-    let result = support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", out.display()),
-    ]);
+    let result = ferry_v2s1(&src, format!("dir:{}", out.display()));
     assert!(!result.status.success());
     let message = support::stderr(&result);
     assert!(message.contains("no history entries"), "{message}");
