@@ -24,8 +24,8 @@ use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::leftovers::{self, TEMP_PREFIX};
 use crate::fs::rollback::Rollback;
@@ -233,12 +233,12 @@ impl ImageDestination for DirDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        _media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let ManifestToStore {
+            bytes: manifest,
+            instance,
+            ..
+        } = manifest;
         match instance {
             None => {
                 *self.top.lock().expect("lock") = Some(manifest.to_vec());

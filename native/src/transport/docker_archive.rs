@@ -46,8 +46,8 @@ use ferry_core::{Descriptor, Digest};
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
 use super::oci::blob_path;
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::staging::{self, StagingDir};
@@ -466,12 +466,12 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let ManifestToStore {
+            bytes: manifest,
+            media_type,
+            instance,
+        } = manifest;
         if instance.is_some() {
             // Instances come only with a list, which cannot be stored.
             return Err(TransportError::Unsupported {

@@ -326,6 +326,15 @@ pub trait ImageSource: Send + Sync {
     }
 }
 
+/// A manifest for [`ImageDestination::store_manifest`]: its bytes, its
+/// media type, and which list instance it is (`None`: the top level).
+#[derive(Clone, Copy, Debug)]
+pub struct ManifestToStore<'a> {
+    pub bytes: &'a [u8],
+    pub media_type: &'a str,
+    pub instance: Option<&'a Digest>,
+}
+
 /// Writing an image.
 ///
 /// The questions (`capabilities`, `reference_digest`, `docker_reference`)
@@ -386,13 +395,25 @@ pub trait ImageDestination: Send + Sync {
     /// writing; content that does not match is refused and not kept.
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError>;
 
-    /// Stores the top-level manifest (`None`) or an instance's manifest.
+    /// Stores the top-level manifest (`instance` `None`) or an instance's
+    /// manifest.
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError>;
+
+    /// [`store_manifest`](Self::store_manifest) of `manifest`, of
+    /// `media_type`, as `instance` (`None`: the top level).
     async fn put_manifest(
         &self,
         manifest: &[u8],
         media_type: &str,
         instance: Option<&Digest>,
-    ) -> Result<(), TransportError>;
+    ) -> Result<(), TransportError> {
+        self.store_manifest(ManifestToStore {
+            bytes: manifest,
+            media_type,
+            instance,
+        })
+        .await
+    }
 
     /// Stores signatures for the top level or an instance. A destination
     /// whose [`capabilities`](Self::capabilities) exclude signatures

@@ -29,8 +29,8 @@ use ferry_core::reference::transport::{self, Image, PathReference};
 use ferry_core::{Descriptor, Digest};
 
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::leftovers;
@@ -305,12 +305,12 @@ impl ImageDestination for OciDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let ManifestToStore {
+            bytes: manifest,
+            media_type,
+            instance,
+        } = manifest;
         if !matches!(media_type, mt::OCI_MANIFEST | mt::OCI_INDEX) {
             return Err(TransportError::ManifestTypeRejected {
                 media_type: media_type.to_string(),

@@ -11,7 +11,8 @@ use ferry_core::registry::response::{self, Outcome};
 use super::http::{error_details, header, http_error};
 use super::{Registry, lookaside};
 use crate::transport::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, Mount, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, ManifestToStore, Mount,
+    TransportError,
 };
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
@@ -235,12 +236,12 @@ impl ImageDestination for Registry {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let ManifestToStore {
+            bytes: manifest,
+            media_type,
+            instance,
+        } = manifest;
         let target = match instance {
             Some(d) => d.to_string(),
             None => self.reference.manifest_reference(),
