@@ -585,23 +585,15 @@ impl ImageDestination for Recording {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let ManifestToStore {
-            bytes: manifest,
-            media_type,
-            instance,
-        } = manifest;
         let call = Call::PutManifest {
-            digest: manifest_digest(manifest),
-            media_type: media_type.to_string(),
-            instance: instance.cloned(),
-            names: Names::of(manifest, media_type),
+            digest: manifest_digest(manifest.bytes),
+            media_type: manifest.media_type.to_string(),
+            instance: manifest.instance.cloned(),
+            names: Names::of(manifest.bytes, manifest.media_type),
             refused: None,
         };
         self.admit(&call)?;
-        let result = self
-            .inner
-            .put_manifest(manifest, media_type, instance)
-            .await;
+        let result = self.inner.store_manifest(manifest).await;
         self.finish_with(call, result)
     }
 

@@ -234,19 +234,14 @@ impl ImageDestination for DirDestination {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let ManifestToStore {
-            bytes: manifest,
-            instance,
-            ..
-        } = manifest;
-        match instance {
+        match manifest.instance {
             None => {
-                *self.top.lock().expect("lock") = Some(manifest.to_vec());
+                *self.top.lock().expect("lock") = Some(manifest.bytes.to_vec());
                 Ok(())
             }
             Some(d) => {
                 let path = manifest_path(&self.root, Some(d));
-                self.rollback.write_atomic(&path, manifest).await?;
+                self.rollback.write_atomic(&path, manifest.bytes).await?;
                 self.note(&path);
                 Ok(())
             }

@@ -467,20 +467,16 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let ManifestToStore {
-            bytes: manifest,
-            media_type,
-            instance,
-        } = manifest;
-        if instance.is_some() {
+        if manifest.instance.is_some() {
             // Instances come only with a list, which cannot be stored.
             return Err(TransportError::Unsupported {
                 location: self.reference(),
                 reason: LIST_REFUSED.into(),
             });
         }
-        self.accept(manifest, media_type)?;
-        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest.to_vec());
+        self.accept(manifest.bytes, manifest.media_type)?;
+        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(manifest.bytes.to_vec());
         Ok(())
     }
 

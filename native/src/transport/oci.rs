@@ -306,20 +306,17 @@ impl ImageDestination for OciDestination {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let ManifestToStore {
-            bytes: manifest,
-            media_type,
-            instance,
-        } = manifest;
+        let media_type = manifest.media_type;
         if !matches!(media_type, mt::OCI_MANIFEST | mt::OCI_INDEX) {
             return Err(TransportError::ManifestTypeRejected {
                 media_type: media_type.to_string(),
                 reason: "OCI layouts store OCI manifests and indexes only".into(),
             });
         }
-        self.put_bytes(manifest).await?;
-        if instance.is_none() {
-            *self.top.lock().expect("lock") = Some((manifest.to_vec(), media_type.to_string()));
+        self.put_bytes(manifest.bytes).await?;
+        if manifest.instance.is_none() {
+            *self.top.lock().expect("lock") =
+                Some((manifest.bytes.to_vec(), media_type.to_string()));
         }
         Ok(())
     }

@@ -237,17 +237,13 @@ impl ImageDestination for Registry {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let ManifestToStore {
-            bytes: manifest,
-            media_type,
-            instance,
-        } = manifest;
-        let target = match instance {
+        let media_type = manifest.media_type;
+        let target = match manifest.instance {
             Some(d) => d.to_string(),
             None => self.reference.manifest_reference(),
         };
         let url = self.url(&format!("manifests/{target}"));
-        let body = manifest.to_vec();
+        let body = manifest.bytes.to_vec();
         let response = self
             .send("writing the manifest", |http| {
                 http.put(&url)
@@ -256,8 +252,8 @@ impl ImageDestination for Registry {
             })
             .await?;
         if response.status().is_success() {
-            if instance.is_none() {
-                self.remember_top(manifest)?;
+            if manifest.instance.is_none() {
+                self.remember_top(manifest.bytes)?;
             }
             return Ok(());
         }
