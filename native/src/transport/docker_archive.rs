@@ -39,7 +39,7 @@ use async_trait::async_trait;
 use ferry_core::json::{self, Fields, Object, Value};
 use ferry_core::manifest::{MAX_MANIFEST_SIZE, Schema2};
 use ferry_core::media_type as mt;
-use ferry_core::reference::transport::{self, Image, PathReference};
+use ferry_core::reference::transport;
 use ferry_core::reference::{Named, ReferenceError};
 use ferry_core::{Descriptor, Digest};
 
@@ -67,31 +67,16 @@ impl ArchiveReference {
     /// Parses what follows `docker-archive:`, with ferry-core's rules for
     /// the path and the name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let parsed = PathReference::parse(rest)?;
-        let mut reference = ArchiveReference {
-            path: PathBuf::from(parsed.path),
-            tag: None,
-            index: None,
-        };
-        match parsed.image {
-            None => {}
-            Some(Image::Index(i)) => reference.index = Some(i),
-            Some(Image::Name(n)) => reference.tag = Some(transport::docker_archive_tag(n)?),
-        }
-        Ok(reference)
+        let (path, tag, index) =
+            super::reference::parse_path_image(rest, transport::docker_archive_tag)?;
+        Ok(ArchiveReference { path, tag, index })
     }
 }
 
 impl fmt::Display for ArchiveReference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(i) = self.index {
-            write!(f, ":@{i}")?;
-        }
-        Ok(())
+        let tag = self.tag.as_ref().map(|t| t as &dyn fmt::Display);
+        super::reference::fmt_path_image(f, &self.path, tag, self.index)
     }
 }
 

@@ -25,7 +25,7 @@ use ferry_core::json::{self, Object, Value};
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
 use ferry_core::reference::ReferenceError;
-use ferry_core::reference::transport::{self, Image, PathReference};
+use ferry_core::reference::transport;
 use ferry_core::{Descriptor, Digest};
 
 use super::{
@@ -55,34 +55,18 @@ impl LayoutReference {
     /// Parses what follows `oci:` (or `oci-archive:`), with ferry-core's
     /// rules for the path and the image name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let parsed = PathReference::parse(rest)?;
-        let mut reference = LayoutReference {
-            path: PathBuf::from(parsed.path),
-            name: None,
-            index: None,
-        };
-        match parsed.image {
-            None => {}
-            Some(Image::Index(i)) => reference.index = Some(i),
-            Some(Image::Name(n)) => {
-                transport::oci_image_name(n)?;
-                reference.name = Some(n.to_string());
-            }
-        }
-        Ok(reference)
+        let (path, name, index) = super::reference::parse_path_image(rest, |n| {
+            transport::oci_image_name(n)?;
+            Ok(n.to_string())
+        })?;
+        Ok(LayoutReference { path, name, index })
     }
 }
 
 impl fmt::Display for LayoutReference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(n) = &self.name {
-            write!(f, ":{n}")?;
-        }
-        if let Some(i) = self.index {
-            write!(f, ":@{i}")?;
-        }
-        Ok(())
+        let name = self.name.as_ref().map(|n| n as &dyn fmt::Display);
+        super::reference::fmt_path_image(f, &self.path, name, self.index)
     }
 }
 

@@ -2,7 +2,10 @@
 //! a destination: the one place that knows every transport.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use ferry_core::reference::ReferenceError;
+use ferry_core::reference::transport::{Image, PathReference};
 
 use super::{ImageDestination, ImageSource, Kind, TransportError};
 use super::{dir, docker_archive, oci, oci_archive, registry};
@@ -139,4 +142,36 @@ impl fmt::Display for Reference {
             Reference::Demo => f.write_str("demo:"),
         }
     }
+}
+
+/// A file transport's `PATH[:NAME]` or `PATH:@N`, parsed with ferry-core's
+/// rules for the path: the path, the name as `name` reads it, the index.
+pub(crate) fn parse_path_image<N>(
+    rest: &str,
+    name: impl FnOnce(&str) -> Result<N, ReferenceError>,
+) -> Result<(PathBuf, Option<N>, Option<usize>), ReferenceError> {
+    let parsed = PathReference::parse(rest)?;
+    let path = PathBuf::from(parsed.path);
+    Ok(match parsed.image {
+        None => (path, None, None),
+        Some(Image::Index(i)) => (path, None, Some(i)),
+        Some(Image::Name(n)) => (path, Some(name(n)?), None),
+    })
+}
+
+/// Writes `PATH[:NAME]` or `PATH:@N` as [`parse_path_image`] reads it.
+pub(crate) fn fmt_path_image(
+    f: &mut fmt::Formatter<'_>,
+    path: &Path,
+    name: Option<&dyn fmt::Display>,
+    index: Option<usize>,
+) -> fmt::Result {
+    write!(f, "{}", path.display())?;
+    if let Some(n) = name {
+        write!(f, ":{n}")?;
+    }
+    if let Some(i) = index {
+        write!(f, ":@{i}")?;
+    }
+    Ok(())
 }
