@@ -74,6 +74,17 @@ fn assert_every_command_refuses(file: &Path, context: &str, says: &[&str]) {
     }
 }
 
+/// A well-behaved failure (exit 1) whose output says `says`.
+fn assert_refused_saying(out: &Output, context: &str, says: &str) {
+    assert_well_behaved(out, context);
+    assert_eq!(out.status.code(), Some(1), "{context}: {}", text(out));
+    assert!(
+        text(out).contains(says),
+        "{context}: {:?} lacks {says:?}",
+        text(out)
+    );
+}
+
 /// One command on one fixture: the exit code and a phrase the output must
 /// contain. Failures must also name the file.
 struct Case {
@@ -361,13 +372,7 @@ fn assert_copy_refused(s: &Scratch, source: &str, says: &str) {
         ],
         Duration::from_secs(60),
     );
-    assert_well_behaved(&out, source);
-    assert_eq!(out.status.code(), Some(1), "{source}: {}", text(&out));
-    assert!(
-        text(&out).contains(says),
-        "{source}: {:?} lacks {says:?}",
-        text(&out)
-    );
+    assert_refused_saying(&out, source, says);
     assert!(!dst.exists(), "{source}: the destination was created");
     sentinel.assert_untouched(source);
     // Inspecting the source reads no blob through the bad digest either
@@ -537,13 +542,7 @@ fn layouts_with_hostile_numbers_nesting_sizes_and_media_types_are_refused() {
             ],
             Duration::from_secs(60),
         );
-        assert_well_behaved(&out, name);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
-        assert!(
-            text(&out).contains(says),
-            "{name}: {:?} lacks {says:?}",
-            text(&out)
-        );
+        assert_refused_saying(&out, name, says);
         assert!(!dst.exists(), "{name}: the destination was created");
         sentinel.assert_untouched(name);
     }
