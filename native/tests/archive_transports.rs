@@ -409,6 +409,19 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, TransportError>) {
     );
 }
 
+/// Asserts that nothing ferry stages is left in the temporary directory.
+fn assert_no_leftovers(why: &str) {
+    assert_eq!(leftovers(), Vec::<String>::new(), "{why}");
+}
+
+/// The default limits, but decompressing at most `bytes`.
+fn decompressing_at_most(bytes: u64) -> Limits {
+    Limits {
+        max_decompressed_size: bytes,
+        ..Limits::default()
+    }
+}
+
 /// Asserts a `Malformed` error whose message contains `needle`.
 fn assert_malformed<T: std::fmt::Debug>(result: Result<T, TransportError>, needle: &str) {
     match result {
@@ -471,11 +484,7 @@ async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
         ["image.tar", "layout"],
         "no temporary file beside the archive"
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 }
 
 #[tokio::test]
@@ -938,11 +947,7 @@ async fn docker_archive_round_trip_through_ferry() {
         .await
         .expect("commit");
     drop(dest);
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 
     let written = TarArchive::open(&path, Limits::default())
         .await
@@ -1064,11 +1069,7 @@ async fn docker_archive_destination_refuses_lists_other_types_and_signatures() {
         !work.path().join("x.tar").exists(),
         "nothing written without commit"
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 }
 
 #[tokio::test]
@@ -1143,11 +1144,7 @@ async fn gzip_compressed_docker_archive_is_read() {
         "decompressed into one locked staging directory: {staged:?}"
     );
     drop(source);
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "decompressed copy removed"
-    );
+    assert_no_leftovers("decompressed copy removed");
 }
 
 // ---------------------------------------------------------------------
@@ -1161,16 +1158,9 @@ async fn gzip_bomb_over_the_limit_is_refused() {
     let zeros = vec![0u8; 8 << 20];
     let bomb = gzip(&raw_tar(&[Raw::File("zeros", &zeros)]));
     assert!(bomb.len() < 64 << 10);
-    let limits = Limits {
-        max_decompressed_size: 1 << 20,
-        ..Limits::default()
-    };
+    let limits = decompressing_at_most(1 << 20);
     assert_malformed(open_bytes(&bomb, limits).await, "decompression bomb");
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "partial decompression removed"
-    );
+    assert_no_leftovers("partial decompression removed");
 }
 
 #[tokio::test]
@@ -1390,7 +1380,7 @@ async fn assert_bomb_refused(bytes: &[u8], needle: &str) {
         bytes.len()
     );
     assert_malformed(open_bytes(bytes, Limits::default()).await, needle);
-    assert_eq!(leftovers(), Vec::<String>::new(), "no temporary file left");
+    assert_no_leftovers("no temporary file left");
 }
 
 #[tokio::test]
@@ -1459,19 +1449,12 @@ async fn a_gzip_stream_expanding_a_thousandfold_stops_at_the_limit() {
     let bomb = gzip(&raw_tar(&[Raw::File("zeros", &zeros)]));
     drop(zeros);
     assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
-    let limits = Limits {
-        max_decompressed_size: 4 << 20,
-        ..Limits::default()
-    };
+    let limits = decompressing_at_most(4 << 20);
     assert_malformed(
         open_bytes(&bomb, limits).await,
         "decompresses to more than 4194304 bytes; refusing it as a possible decompression bomb",
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "partial decompression removed"
-    );
+    assert_no_leftovers("partial decompression removed");
 }
 
 /// The same bombs through `ferry copy`: a one-line error naming the
