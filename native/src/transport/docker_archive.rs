@@ -31,7 +31,6 @@
 //! Archives carry no signatures.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
@@ -45,6 +44,7 @@ use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
 use super::oci::blob_path;
+use super::reference::PathImage;
 use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
     TransportError, io_error,
@@ -52,31 +52,16 @@ use super::{
 use crate::fs::atomic::{self, Durability};
 use crate::fs::staging::{self, StagingDir};
 
-/// `PATH[:NAME[:TAG]]` or `PATH:@N`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveReference {
-    pub path: PathBuf,
-    /// `NAME[:TAG]`, normalised and tagged (`busybox` is
-    /// `docker.io/library/busybox:latest`), never with a digest.
-    pub tag: Option<Named>,
-    /// `@N`: the N-th image of `manifest.json` (sources only).
-    pub index: Option<usize>,
-}
+/// `PATH[:NAME[:TAG]]` or `PATH:@N`: the name is normalised and tagged
+/// (`busybox` is `docker.io/library/busybox:latest`), never with a digest;
+/// `@N` is the N-th image of `manifest.json`.
+pub type ArchiveReference = PathImage<Named>;
 
 impl ArchiveReference {
     /// Parses what follows `docker-archive:`, with ferry-core's rules for
     /// the path and the name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let (path, tag, index) =
-            super::reference::parse_path_image(rest, transport::docker_archive_tag)?;
-        Ok(ArchiveReference { path, tag, index })
-    }
-}
-
-impl fmt::Display for ArchiveReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = self.tag.as_ref().map(|t| t as &dyn fmt::Display);
-        super::reference::fmt_path_image(f, &self.path, tag, self.index)
+        PathImage::parse_with(rest, transport::docker_archive_tag)
     }
 }
 
@@ -135,7 +120,7 @@ fn choose<'a>(
     reference: &ArchiveReference,
     location: &str,
 ) -> Result<(usize, &'a Item), TransportError> {
-    if let Some(wanted) = &reference.tag {
+    if let Some(wanted) = &reference.name {
         for (i, item) in items.iter().enumerate() {
             for tag in &item.repo_tags {
                 // As containers/image: normalised, with no tag added.
@@ -497,7 +482,7 @@ impl ImageDestination for DockerArchiveDestination {
         }
         let repo_tags: Vec<Value> = self
             .reference
-            .tag
+            .name
             .iter()
             .map(|t| Value::from(t.to_string()))
             .collect();
@@ -512,7 +497,7 @@ impl ImageDestination for DockerArchiveDestination {
         });
         members.push(Member::Bytes {
             name: "repositories".into(),
-            bytes: repositories(self.reference.tag.as_ref(), manifest.layers.last()).into_bytes(),
+            bytes: repositories(self.reference.name.as_ref(), manifest.layers.last()).into_bytes(),
         });
         archive::write_archive(&self.reference.path, members).await
     }
@@ -542,7 +527,7 @@ mod tests {
     fn reference_path_ends_at_the_first_colon() {
         let r = ArchiveReference::parse("/tmp/x.tar:busybox:1").unwrap();
         assert_eq!(r.path, PathBuf::from("/tmp/x.tar"));
-        assert_eq!(r.tag.unwrap().to_string(), "docker.io/library/busybox:1");
+        assert_eq!(r.name.unwrap().to_string(), "docker.io/library/busybox:1");
         let r = ArchiveReference::parse("/tmp/x.tar:@2").unwrap();
         assert_eq!(r.index, Some(2));
         assert!(ArchiveReference::parse("/tmp/x.tar:@x").is_err());

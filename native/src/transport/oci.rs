@@ -16,7 +16,6 @@
 //! Entries of `index.json` that ferry does not change are kept as they
 //! were, member for member.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -28,6 +27,7 @@ use ferry_core::reference::ReferenceError;
 use ferry_core::reference::transport;
 use ferry_core::{Descriptor, Digest};
 
+use super::reference::PathImage;
 use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
     TransportError, io_error,
@@ -42,31 +42,17 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// What `oci-layout` says.
 pub const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion": "1.0.0"}"#;
 
-/// `PATH[:REF]` or `PATH:@N`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayoutReference {
-    pub path: PathBuf,
-    pub name: Option<String>,
-    /// `@N`: the N-th `index.json` entry (sources only).
-    pub index: Option<usize>,
-}
+/// `PATH[:REF]` or `PATH:@N`: `@N` is the N-th `index.json` entry.
+pub type LayoutReference = PathImage<String>;
 
 impl LayoutReference {
     /// Parses what follows `oci:` (or `oci-archive:`), with ferry-core's
     /// rules for the path and the image name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let (path, name, index) = super::reference::parse_path_image(rest, |n| {
+        PathImage::parse_with(rest, |n| {
             transport::oci_image_name(n)?;
             Ok(n.to_string())
-        })?;
-        Ok(LayoutReference { path, name, index })
-    }
-}
-
-impl fmt::Display for LayoutReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.name.as_ref().map(|n| n as &dyn fmt::Display);
-        super::reference::fmt_path_image(f, &self.path, name, self.index)
+        })
     }
 }
 

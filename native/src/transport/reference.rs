@@ -2,7 +2,7 @@
 //! a destination: the one place that knows every transport.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ferry_core::reference::ReferenceError;
 use ferry_core::reference::transport::{Image, PathReference};
@@ -144,34 +144,56 @@ impl fmt::Display for Reference {
     }
 }
 
-/// A file transport's `PATH[:NAME]` or `PATH:@N`, parsed with ferry-core's
-/// rules for the path: the path, the name as `name` reads it, the index.
-pub(crate) fn parse_path_image<N>(
-    rest: &str,
-    name: impl FnOnce(&str) -> Result<N, ReferenceError>,
-) -> Result<(PathBuf, Option<N>, Option<usize>), ReferenceError> {
-    let parsed = PathReference::parse(rest)?;
-    let path = PathBuf::from(parsed.path);
-    Ok(match parsed.image {
-        None => (path, None, None),
-        Some(Image::Index(i)) => (path, None, Some(i)),
-        Some(Image::Name(n)) => (path, Some(name(n)?), None),
-    })
+/// A file transport's image reference, `PATH[:NAME]` or, for sources,
+/// `PATH:@N`; each transport reads the name its own way
+/// ([`oci::LayoutReference`], [`docker_archive::ArchiveReference`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathImage<N> {
+    pub path: PathBuf,
+    /// The image's name, as the transport reads it.
+    pub name: Option<N>,
+    /// `@N`: the N-th image of the file's index (sources only).
+    pub index: Option<usize>,
 }
 
-/// Writes `PATH[:NAME]` or `PATH:@N` as [`parse_path_image`] reads it.
-pub(crate) fn fmt_path_image(
-    f: &mut fmt::Formatter<'_>,
-    path: &Path,
-    name: Option<&dyn fmt::Display>,
-    index: Option<usize>,
-) -> fmt::Result {
-    write!(f, "{}", path.display())?;
-    if let Some(n) = name {
-        write!(f, ":{n}")?;
+impl<N> PathImage<N> {
+    /// Parses `rest` with ferry-core's rules for the path, reading a name
+    /// with `name`.
+    pub(crate) fn parse_with(
+        rest: &str,
+        name: impl FnOnce(&str) -> Result<N, ReferenceError>,
+    ) -> Result<Self, ReferenceError> {
+        let parsed = PathReference::parse(rest)?;
+        let path = PathBuf::from(parsed.path);
+        Ok(match parsed.image {
+            None => PathImage {
+                path,
+                name: None,
+                index: None,
+            },
+            Some(Image::Index(i)) => PathImage {
+                path,
+                name: None,
+                index: Some(i),
+            },
+            Some(Image::Name(n)) => PathImage {
+                path,
+                name: Some(name(n)?),
+                index: None,
+            },
+        })
     }
-    if let Some(i) = index {
-        write!(f, ":@{i}")?;
+}
+
+impl<N: fmt::Display> fmt::Display for PathImage<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(n) = &self.name {
+            write!(f, ":{n}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, ":@{i}")?;
+        }
+        Ok(())
     }
-    Ok(())
 }
