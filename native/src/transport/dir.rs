@@ -213,15 +213,11 @@ impl ImageDestination for DirDestination {
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = self.root.join(info.digest.encoded());
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size_matches(meta.len()) => {
-                self.note(&path);
-                Ok(Some(meta.len()))
-            }
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, "stat")(e)),
+        let stored = info.stored_at(&path).await?;
+        if stored.is_some() {
+            self.note(&path);
         }
+        Ok(stored)
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {

@@ -415,13 +415,8 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        let path = blob_path(self.staging.path(), &info.digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, "stat")(e)),
-        }
+        info.stored_at(&blob_path(self.staging.path(), &info.digest))
+            .await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {

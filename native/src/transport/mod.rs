@@ -105,6 +105,21 @@ impl BlobInfo {
     pub fn media_type_or_empty(&self) -> &str {
         self.media_type.as_deref().unwrap_or_default()
     }
+
+    /// Whether the file at `path` holds this blob, as far as its length
+    /// tells: its length when it matches the stated size, `None` when it
+    /// does not or there is no file.
+    pub(crate) async fn stored_at(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Option<u64>, TransportError> {
+        match tokio::fs::metadata(path).await {
+            Ok(meta) if self.size_matches(meta.len()) => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(path, "stat")(e)),
+        }
+    }
 }
 
 /// What became of an attempt to mount a blob from another repository.
