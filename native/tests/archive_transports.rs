@@ -437,22 +437,28 @@ fn assert_malformed<T: std::fmt::Debug>(result: Result<T, TransportError>, needl
 // oci-archive
 // ---------------------------------------------------------------------
 
+/// `image` copied by ferry from an OCI layout into `WORK/image.tar` as
+/// `v1`: its manifest, and the archive's path.
+async fn archive_of(work: &Path, image: &Image) -> (Vec<u8>, PathBuf) {
+    let layout = work.join("layout");
+    let manifest = write_layout(&layout, &[(image, None)]).remove(0);
+    let source = OciSource::open(&layout_ref(&layout, None))
+        .await
+        .expect("open layout");
+    let path = work.join("image.tar");
+    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
+        .await
+        .expect("create");
+    copy(&source, &dest).await;
+    (manifest, path)
+}
+
 #[tokio::test]
 async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
     let _lock = TEMP_LOCK.lock().await;
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("a");
-    let layout = work.path().join("layout");
-    let manifest = write_layout(&layout, &[(&image, None)]).remove(0);
-    let source = OciSource::open(&layout_ref(&layout, None))
-        .await
-        .expect("open layout");
-    let path = work.path().join("image.tar");
-    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
-        .await
-        .expect("create");
-    copy(&source, &dest).await;
-    drop(dest);
+    let (manifest, path) = archive_of(work.path(), &image).await;
 
     let read = OciArchiveSource::open(&layout_ref(&path, Some("v1")))
         .await
@@ -542,16 +548,7 @@ async fn oci_archive_written_by_ferry_is_read_by_skopeo() {
     };
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("c");
-    let layout = work.path().join("layout");
-    let manifest = write_layout(&layout, &[(&image, None)]).remove(0);
-    let source = OciSource::open(&layout_ref(&layout, None))
-        .await
-        .expect("open layout");
-    let path = work.path().join("image.tar");
-    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
-        .await
-        .expect("create");
-    copy(&source, &dest).await;
+    let (manifest, path) = archive_of(work.path(), &image).await;
 
     let reference = format!("oci-archive:{}:v1", path.display());
     assert_eq!(run(skopeo, &["inspect", "--raw", &reference]), manifest);
