@@ -388,6 +388,40 @@ async fn open_bytes(
     TarArchive::open(&path, limits).await.map(|a| (dir, a))
 }
 
+/// Asserts the refusal of a reference that chose no image among several:
+/// an invalid reference listing each image as `@INDEX: NAME`.
+fn assert_lists_images(err: TransportError, listed: &[&str]) {
+    let message = err.to_string();
+    assert!(
+        matches!(err, TransportError::InvalidReference { .. }),
+        "{message}"
+    );
+    for entry in listed {
+        assert!(message.contains(entry), "{message} lacks {entry}");
+    }
+}
+
+/// Asserts a `NotFound` error.
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, TransportError>) {
+    assert!(
+        matches!(result, Err(TransportError::NotFound { .. })),
+        "{result:?}"
+    );
+}
+
+/// Asserts that nothing ferry stages is left in the temporary directory.
+fn assert_no_leftovers(why: &str) {
+    assert_eq!(leftovers(), Vec::<String>::new(), "{why}");
+}
+
+/// The default limits, but decompressing at most `bytes`.
+fn decompressing_at_most(bytes: u64) -> Limits {
+    Limits {
+        max_decompressed_size: bytes,
+        ..Limits::default()
+    }
+}
+
 /// Asserts a `Malformed` error whose message contains `needle`.
 fn assert_malformed<T: std::fmt::Debug>(result: Result<T, TransportError>, needle: &str) {
     match result {
@@ -403,22 +437,28 @@ fn assert_malformed<T: std::fmt::Debug>(result: Result<T, TransportError>, needl
 // oci-archive
 // ---------------------------------------------------------------------
 
+/// `image` copied by ferry from an OCI layout into `WORK/image.tar` as
+/// `v1`: its manifest, and the archive's path.
+async fn archive_of(work: &Path, image: &Image) -> (Vec<u8>, PathBuf) {
+    let layout = work.join("layout");
+    let manifest = write_layout(&layout, &[(image, None)]).remove(0);
+    let source = OciSource::open(&layout_ref(&layout, None))
+        .await
+        .expect("open layout");
+    let path = work.join("image.tar");
+    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
+        .await
+        .expect("create");
+    copy(&source, &dest).await;
+    (manifest, path)
+}
+
 #[tokio::test]
 async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
     let _lock = TEMP_LOCK.lock().await;
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("a");
-    let layout = work.path().join("layout");
-    let manifest = write_layout(&layout, &[(&image, None)]).remove(0);
-    let source = OciSource::open(&layout_ref(&layout, None))
-        .await
-        .expect("open layout");
-    let path = work.path().join("image.tar");
-    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
-        .await
-        .expect("create");
-    copy(&source, &dest).await;
-    drop(dest);
+    let (manifest, path) = archive_of(work.path(), &image).await;
 
     let read = OciArchiveSource::open(&layout_ref(&path, Some("v1")))
         .await
@@ -450,11 +490,7 @@ async fn oci_archive_round_trip_keeps_manifest_and_blob_digests() {
         ["image.tar", "layout"],
         "no temporary file beside the archive"
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 }
 
 #[tokio::test]
@@ -512,16 +548,7 @@ async fn oci_archive_written_by_ferry_is_read_by_skopeo() {
     };
     let work = tempfile::tempdir().expect("tempdir");
     let image = Image::oci("c");
-    let layout = work.path().join("layout");
-    let manifest = write_layout(&layout, &[(&image, None)]).remove(0);
-    let source = OciSource::open(&layout_ref(&layout, None))
-        .await
-        .expect("open layout");
-    let path = work.path().join("image.tar");
-    let dest = OciArchiveDestination::create(&layout_ref(&path, Some("v1")))
-        .await
-        .expect("create");
-    copy(&source, &dest).await;
+    let (manifest, path) = archive_of(work.path(), &image).await;
 
     let reference = format!("oci-archive:{}:v1", path.display());
     assert_eq!(run(skopeo, &["inspect", "--raw", &reference]), manifest);
@@ -557,15 +584,7 @@ async fn oci_archive_lists_its_images_when_none_is_chosen() {
     let err = OciArchiveSource::open(&layout_ref(&path, None))
         .await
         .expect_err("ambiguous");
-    let message = err.to_string();
-    assert!(
-        matches!(err, TransportError::InvalidReference { .. }),
-        "{message}"
-    );
-    assert!(
-        message.contains("@0: one") && message.contains("@1: two"),
-        "{message}"
-    );
+    assert_lists_images(err, &["@0: one", "@1: two"]);
 
     let by_name = OciArchiveSource::open(&layout_ref(&path, Some("two")))
         .await
@@ -581,11 +600,7 @@ async fn oci_archive_lists_its_images_when_none_is_chosen() {
         by_index.manifest(None).await.expect("manifest").0,
         manifests[0]
     );
-    let missing = OciArchiveSource::open(&layout_ref(&path, Some("three"))).await;
-    assert!(
-        matches!(missing, Err(TransportError::NotFound { .. })),
-        "{missing:?}"
-    );
+    assert_not_found(OciArchiveSource::open(&layout_ref(&path, Some("three"))).await);
 }
 
 #[tokio::test]
@@ -852,48 +867,28 @@ async fn docker_archive_lists_its_images_when_none_is_chosen() {
     let err = DockerArchiveSource::open(&docker_ref(&path, ""))
         .await
         .expect_err("ambiguous");
-    let message = err.to_string();
-    assert!(
-        matches!(err, TransportError::InvalidReference { .. }),
-        "{message}"
-    );
-    assert!(
-        message.contains("@0: first:1") && message.contains("@1: docker.io/library/second:2"),
-        "{message}"
-    );
+    assert_lists_images(err, &["@0: first:1", "@1: docker.io/library/second:2"]);
 
-    // Tags match after normalisation, whichever form the archive uses.
-    let by_tag = DockerArchiveSource::open(&docker_ref(&path, "second:2"))
-        .await
-        .expect("by tag");
-    assert_eq!(
-        config_digest(&by_tag).await,
-        Digest::sha256_of(&second.config).as_str()
-    );
-    let by_full = DockerArchiveSource::open(&docker_ref(&path, "docker.io/library/first:1"))
-        .await
-        .expect("by full name");
-    assert_eq!(
-        config_digest(&by_full).await,
-        Digest::sha256_of(&first.config).as_str()
-    );
-    let by_index = DockerArchiveSource::open(&docker_ref(&path, "@1"))
-        .await
-        .expect("by index");
-    assert_eq!(
-        config_digest(&by_index).await,
-        Digest::sha256_of(&second.config).as_str()
-    );
-    let missing = DockerArchiveSource::open(&docker_ref(&path, "first:2")).await;
-    assert!(
-        matches!(missing, Err(TransportError::NotFound { .. })),
-        "{missing:?}"
-    );
-    let out_of_range = DockerArchiveSource::open(&docker_ref(&path, "@2")).await;
-    assert!(
-        matches!(out_of_range, Err(TransportError::NotFound { .. })),
-        "{out_of_range:?}"
-    );
+    // Tags match after normalisation, whichever form the archive uses; an
+    // index picks by position.
+    for (chosen, image) in [
+        ("second:2", &second),
+        ("docker.io/library/first:1", &first),
+        ("@1", &second),
+    ] {
+        let source = DockerArchiveSource::open(&docker_ref(&path, chosen))
+            .await
+            .unwrap_or_else(|e| panic!("{chosen}: {e}"));
+        assert_eq!(
+            config_digest(&source).await,
+            Digest::sha256_of(&image.config).as_str(),
+            "{chosen}"
+        );
+    }
+    // A tag it lacks, an index past its end.
+    for chosen in ["first:2", "@2"] {
+        assert_not_found(DockerArchiveSource::open(&docker_ref(&path, chosen)).await);
+    }
 }
 
 #[tokio::test]
@@ -949,11 +944,7 @@ async fn docker_archive_round_trip_through_ferry() {
         .await
         .expect("commit");
     drop(dest);
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 
     let written = TarArchive::open(&path, Limits::default())
         .await
@@ -1075,11 +1066,7 @@ async fn docker_archive_destination_refuses_lists_other_types_and_signatures() {
         !work.path().join("x.tar").exists(),
         "nothing written without commit"
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "staging directory removed"
-    );
+    assert_no_leftovers("staging directory removed");
 }
 
 #[tokio::test]
@@ -1154,11 +1141,7 @@ async fn gzip_compressed_docker_archive_is_read() {
         "decompressed into one locked staging directory: {staged:?}"
     );
     drop(source);
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "decompressed copy removed"
-    );
+    assert_no_leftovers("decompressed copy removed");
 }
 
 // ---------------------------------------------------------------------
@@ -1172,16 +1155,9 @@ async fn gzip_bomb_over_the_limit_is_refused() {
     let zeros = vec![0u8; 8 << 20];
     let bomb = gzip(&raw_tar(&[Raw::File("zeros", &zeros)]));
     assert!(bomb.len() < 64 << 10);
-    let limits = Limits {
-        max_decompressed_size: 1 << 20,
-        ..Limits::default()
-    };
+    let limits = decompressing_at_most(1 << 20);
     assert_malformed(open_bytes(&bomb, limits).await, "decompression bomb");
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "partial decompression removed"
-    );
+    assert_no_leftovers("partial decompression removed");
 }
 
 #[tokio::test]
@@ -1401,7 +1377,7 @@ async fn assert_bomb_refused(bytes: &[u8], needle: &str) {
         bytes.len()
     );
     assert_malformed(open_bytes(bytes, Limits::default()).await, needle);
-    assert_eq!(leftovers(), Vec::<String>::new(), "no temporary file left");
+    assert_no_leftovers("no temporary file left");
 }
 
 #[tokio::test]
@@ -1470,19 +1446,12 @@ async fn a_gzip_stream_expanding_a_thousandfold_stops_at_the_limit() {
     let bomb = gzip(&raw_tar(&[Raw::File("zeros", &zeros)]));
     drop(zeros);
     assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
-    let limits = Limits {
-        max_decompressed_size: 4 << 20,
-        ..Limits::default()
-    };
+    let limits = decompressing_at_most(4 << 20);
     assert_malformed(
         open_bytes(&bomb, limits).await,
         "decompresses to more than 4194304 bytes; refusing it as a possible decompression bomb",
     );
-    assert_eq!(
-        leftovers(),
-        Vec::<String>::new(),
-        "partial decompression removed"
-    );
+    assert_no_leftovers("partial decompression removed");
 }
 
 /// The same bombs through `ferry copy`: a one-line error naming the

@@ -48,6 +48,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that ferry exited with `code`, saying `needle` on stderr.
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
+}
+
+/// `ferry manifest COMMAND FILE FLAGS...`.
+fn manifest(command: &str, file: &Path, flags: &[&str]) -> Output {
+    let mut args = vec!["manifest", command, file.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    ferry(&args)
+}
+
+/// The JSON a successful run printed; a failed run fails the test with its
+/// stderr.
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A scratch file that is removed when dropped.
 struct Scratch(PathBuf);
 
@@ -73,11 +93,7 @@ impl Drop for Scratch {
 
 #[test]
 fn digest_of_signed_schema1_is_the_payload_digest() {
-    let out = ferry(&[
-        "manifest",
-        "digest",
-        fixture("v2s1-signed.json").to_str().unwrap(),
-    ]);
+    let out = manifest("digest", &fixture("v2s1-signed.json"), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), V2S1_SIGNED_DIGEST);
     assert_ne!(V2S1_SIGNED_DIGEST, V2S1_SIGNED_FILE_SHA256);
@@ -197,9 +213,7 @@ fn manifest_digest_fails_like_skopeo_when_signatures_are_malformed() {
 #[test]
 fn inspect_describes_a_signed_schema1_whose_signatures_are_malformed() {
     let file = fixture("v2s1-signed-bad-protected.json");
-    let out = ferry(&["manifest", "inspect", "--json", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_of(&manifest("inspect", &file, &["--json"]));
     assert_eq!(
         v["mediaType"],
         "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -209,7 +223,7 @@ fn inspect_describes_a_signed_schema1_whose_signatures_are_malformed() {
     assert_eq!(v["diagnostics"][0]["pointer"], "/signatures");
     assert_eq!(v["diagnostics"][0]["severity"], "error");
 
-    let text = ferry(&["manifest", "inspect", file.to_str().unwrap()]);
+    let text = manifest("inspect", &file, &[]);
     assert!(text.status.success(), "{}", stderr(&text));
     let text = stdout(&text);
     assert!(text.contains("Digest:      none"), "{text}");
@@ -229,14 +243,7 @@ fn dash_reads_standard_input() {
 
 #[test]
 fn inspect_json_describes_an_image() {
-    let out = ferry(&[
-        "manifest",
-        "inspect",
-        "--json",
-        fixture("v2s2.json").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_of(&manifest("inspect", &fixture("v2s2.json"), &["--json"]));
     assert_eq!(
         v["mediaType"],
         "application/vnd.docker.distribution.manifest.v2+json"
@@ -251,14 +258,11 @@ fn inspect_json_describes_an_image() {
 
 #[test]
 fn inspect_json_describes_a_list_with_platforms() {
-    let out = ferry(&[
-        "manifest",
+    let v = json_of(&manifest(
         "inspect",
-        "--json",
-        fixture("oci-index.json").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        &fixture("oci-index.json"),
+        &["--json"],
+    ));
     assert_eq!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
     assert_eq!(v["digest"], OCI_INDEX_DIGEST);
     let manifests = v["manifests"].as_array().unwrap();
@@ -272,11 +276,7 @@ fn inspect_json_describes_a_list_with_platforms() {
 
 #[test]
 fn inspect_text_shows_platforms_and_sizes() {
-    let out = ferry(&[
-        "manifest",
-        "inspect",
-        fixture("oci-index.json").to_str().unwrap(),
-    ]);
+    let out = manifest("inspect", &fixture("oci-index.json"), &[]);
     let text = stdout(&out);
     assert!(text.contains("linux/arm"), "{text}");
     assert!(text.contains("linux/ppc64le"), "{text}");
@@ -285,11 +285,7 @@ fn inspect_text_shows_platforms_and_sizes() {
 
 #[test]
 fn validate_exits_zero_for_a_valid_manifest() {
-    let out = ferry(&[
-        "manifest",
-        "validate",
-        fixture("v2s2.json").to_str().unwrap(),
-    ]);
+    let out = manifest("validate", &fixture("v2s2.json"), &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -385,13 +381,7 @@ fn bad_input_gets_a_one_line_error_never_a_panic() {
 #[test]
 fn choose_prints_the_digest_for_a_platform() {
     let list = fixture("oci-index.json");
-    let out = ferry(&[
-        "manifest",
-        "choose",
-        list.to_str().unwrap(),
-        "--platform",
-        "linux/ppc64le",
-    ]);
+    let out = manifest("choose", &list, &["--platform", "linux/ppc64le"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&list).unwrap()).unwrap();
     assert_eq!(
@@ -403,16 +393,11 @@ fn choose_prints_the_digest_for_a_platform() {
 #[test]
 fn choose_json_explains_every_entry() {
     let list = fixture("oci-index.json");
-    let out = ferry(&[
-        "manifest",
+    let v = json_of(&manifest(
         "choose",
-        "--json",
-        list.to_str().unwrap(),
-        "--platform",
-        "linux/arm",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        &list,
+        &["--json", "--platform", "linux/arm"],
+    ));
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(v["explanation"].as_array().unwrap().len(), 2);
 }
@@ -420,43 +405,22 @@ fn choose_json_explains_every_entry() {
 #[test]
 fn choose_without_a_match_exits_one_naming_the_platform() {
     let list = fixture("oci-index.json");
-    let out = ferry(&[
-        "manifest",
-        "choose",
-        list.to_str().unwrap(),
-        "--platform",
-        "linux/riscv64",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("linux/riscv64"), "{}", stderr(&out));
+    let out = manifest("choose", &list, &["--platform", "linux/riscv64"]);
+    assert_exit(&out, 1, "linux/riscv64");
 }
 
 #[test]
 fn choose_rejects_a_malformed_platform_as_a_usage_error() {
     let list = fixture("oci-index.json");
-    let out = ferry(&[
-        "manifest",
-        "choose",
-        list.to_str().unwrap(),
-        "--platform",
-        "linux",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("os/architecture"), "{}", stderr(&out));
+    let out = manifest("choose", &list, &["--platform", "linux"]);
+    assert_exit(&out, 2, "os/architecture");
 }
 
 #[test]
 fn convert_writes_the_new_list_and_reports_losses_on_stderr() {
     let list = fixture("oci-index-annotated.json");
-    let out = ferry(&[
-        "manifest",
-        "convert",
-        list.to_str().unwrap(),
-        "--to",
-        "docker-list",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = manifest("convert", &list, &["--to", "docker-list"]);
+    let v = json_of(&out);
     assert_eq!(
         v["mediaType"],
         "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -469,18 +433,17 @@ fn convert_writes_the_new_list_and_reports_losses_on_stderr() {
 #[test]
 fn convert_report_is_json_with_the_new_digest() {
     let list = fixture("oci-index-annotated.json");
-    let out = ferry(&[
-        "manifest",
+    let v = json_of(&manifest(
         "convert",
-        list.to_str().unwrap(),
-        "--to",
-        "docker-list",
-        "--report",
-        "--default-platform",
-        "linux/amd64",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        &list,
+        &[
+            "--to",
+            "docker-list",
+            "--report",
+            "--default-platform",
+            "linux/amd64",
+        ],
+    ));
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
     let losses = v["losses"].as_array().unwrap();
     assert!(
@@ -536,8 +499,7 @@ fn inspect_with_overrides_describes_the_image_chosen_for_that_platform() {
         "v7",
         &layout.reference(),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_of(&out);
     assert_eq!(v["Architecture"], "arm");
     assert_eq!(v["Variant"], "v7");
     // The digest is the list's, as skopeo reports it.
@@ -565,8 +527,7 @@ fn inspect_raw_prints_the_list_whatever_the_overrides_say() {
 fn inspect_with_overrides_no_image_matches_names_the_platform() {
     let layout = DemoLayout::new("inspect-no-match");
     let out = ferry(&["inspect", "--override-os", "windows", &layout.reference()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("windows/"), "{}", stderr(&out));
+    assert_exit(&out, 1, "windows/");
 }
 
 /// `ferry inspect` and `skopeo inspect` with the same overrides: the same

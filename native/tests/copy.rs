@@ -2,40 +2,14 @@
 //! package, installed by scripts/install-deps.sh) as the cross-check of
 //! layouts and digests.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::Path;
+
+use support::{Scratch, compare_with_skopeo, ferry, gzip, ok, skopeo, tar_of};
 
 /// The digest of the built-in demo index (pinned in `demo.rs` too).
 const DEMO_INDEX: &str = "sha256:dceb5d4a6bad3eb2dd02f10a6b6a19a36cce7e0850d937fb68b81dfae2811111";
-
-/// A scratch directory removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferry-copy-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn ferry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .output()
-        .expect("run ferry")
-}
 
 /// Runs `ferry copy --all --json <extra…> demo: oci:<oci>` and returns its
 /// report.
@@ -50,37 +24,6 @@ fn copy_demo_report(extra: &[&str], oci: &str) -> serde_json::Value {
 /// Runs `ferry copy --all SRC DST`, which must succeed; returns its stdout.
 fn copy_all(src: &str, dst: &str) -> String {
     ok(ferry(&["copy", "--all", src, dst]))
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-// Each test file uses part of the shared rule (its `require` is for
-// registry tests).
-#[allow(dead_code)]
-#[path = "../../tests/src/skopeo.rs"]
-mod skopeo_check;
-
-/// Whether to run the comparison with skopeo that follows: a missing
-/// skopeo fails the test unless `FERRY_SKIP_SKOPEO=1`.
-fn compare_with_skopeo(what: &str) -> bool {
-    skopeo_check::available(what)
-}
-
-/// Runs skopeo; call [`compare_with_skopeo`] first.
-fn skopeo(args: &[&str]) -> Output {
-    Command::new(skopeo_check::PROGRAM)
-        .args(["--insecure-policy"])
-        .args(args)
-        .output()
-        .expect("skopeo is installed (scripts/install-deps.sh services)")
 }
 
 /// Every file under `dir`, relative path → bytes.
@@ -961,24 +904,6 @@ fn uncompressed_layers_are_gzipped_for_an_oci_layout() {
     assert_eq!(kept, original.to_string());
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
-
-fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder.append_data(&mut header, name, content).unwrap();
-    builder.into_inner().unwrap()
-}
-
-/// Writes an unsigned schema 1 `dir:` image with two real layers; returns
 /// the layers' diff IDs, base first.
 fn schema1_dir(root: &Path) -> Vec<String> {
     std::fs::create_dir_all(root).unwrap();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use ferry_core::Digest;
-use support::{Scratch, Sentinel, ferry};
+use support::{Scratch, Sentinel, ferry, index_for};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -41,31 +41,13 @@ fn image_blobs() -> [Vec<u8>; 2] {
 /// An OCI layout at `root` with `index.json` and, as blobs, `manifests`
 /// and the fixture image's config and layer.
 fn write_layout(root: &Path, index: &[u8], manifests: &[&[u8]]) {
-    let blobs = root.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(
-        root.join("oci-layout"),
-        r#"{"imageLayoutVersion": "1.0.0"}"#,
-    )
-    .unwrap();
-    std::fs::write(root.join("index.json"), index).unwrap();
-    for blob in image_blobs()
+    let image = image_blobs();
+    let blobs: Vec<&[u8]> = image
         .iter()
         .map(Vec::as_slice)
         .chain(manifests.iter().copied())
-    {
-        std::fs::write(blobs.join(Digest::sha256_of(blob).encoded()), blob).unwrap();
-    }
-}
-
-/// An honest `index.json` whose one entry is `top`.
-fn index_for(top: &[u8], media_type: &str) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{}}}]}}"#,
-        Digest::sha256_of(top),
-        top.len()
-    )
-    .into_bytes()
+        .collect();
+    support::write_layout(root, index, &blobs);
 }
 
 /// A `dir:` image at `root`: `top` as `manifest.json`, `instances` as
@@ -178,15 +160,7 @@ fn an_oci_archive_index_json_entry_whose_size_is_not_the_manifests_is_refused() 
         &[&manifest],
     );
     let archive = s.join("image.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-cf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&layout)
-        .args(["oci-layout", "index.json", "blobs"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::tar_layout(&layout, &archive);
     std::fs::remove_dir_all(&layout).unwrap();
     assert_refused(
         &s,

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{Scratch, ferry, write_dir_image, write_dir_image_uncompressed};
+use support::{Scratch, ferry, gzip, tar_of, write_dir_image, write_dir_image_uncompressed};
 
 /// Runs `ferry copy --json ARGS SRC DST` (with `--dry-run` first when
 /// `dry`) and returns its report.
@@ -46,23 +46,6 @@ fn dry_run_agrees(scenario: &str, args: &[&str], src: &str, dst: &str) {
         planned["bytesSkipped"], done["bytesSkipped"],
         "{scenario}: skipped bytes differ"
     );
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
-
-fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder.append_data(&mut header, name, content).unwrap();
-    builder.into_inner().unwrap()
 }
 
 /// An unsigned schema 1 `dir:` image with one real layer.

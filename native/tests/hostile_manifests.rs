@@ -16,7 +16,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ferry_core::Digest;
-use support::{Scratch, Sentinel, ferry, ferry_within, fifo};
+use support::{Scratch, Sentinel, ferry, ferry_within, fifo, index_for, write_layout};
 
 const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -46,6 +46,42 @@ fn assert_well_behaved(o: &Output, context: &str) {
     assert!(
         bad.is_empty(),
         "{context}: raw control characters {bad:?} in {all:?}"
+    );
+}
+
+/// `ferry COMMAND... FILE`.
+fn run_on(command: &[&str], file: &Path) -> Output {
+    let mut args = command.to_vec();
+    args.push(file.to_str().unwrap());
+    ferry(&args)
+}
+
+/// Every manifest command refuses `file`, well behaved, its output naming
+/// each of `says`.
+fn assert_every_command_refuses(file: &Path, context: &str, says: &[&str]) {
+    for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
+        let out = run_on(command, file);
+        let context = format!("{command:?} {context}");
+        assert_well_behaved(&out, &context);
+        assert!(!out.status.success(), "{context} succeeded");
+        for phrase in says {
+            assert!(
+                text(&out).contains(phrase),
+                "{context}: lacks {phrase:?}: {}",
+                text(&out)
+            );
+        }
+    }
+}
+
+/// A well-behaved failure (exit 1) whose output says `says`.
+fn assert_refused_saying(out: &Output, context: &str, says: &str) {
+    assert_well_behaved(out, context);
+    assert_eq!(out.status.code(), Some(1), "{context}: {}", text(out));
+    assert!(
+        text(out).contains(says),
+        "{context}: {:?} lacks {says:?}",
+        text(out)
     );
 }
 
@@ -112,10 +148,7 @@ const CASES: &[Case] = &[
 fn hostile_manifest_fixtures_get_clear_answers_from_every_command() {
     for case in CASES {
         let path = fixture(case.file);
-        let mut args = case.command.to_vec();
-        let path_text = path.to_str().unwrap();
-        args.push(path_text);
-        let out = ferry(&args);
+        let out = run_on(case.command, &path);
         let context = format!("{:?} {}", case.command, case.file);
         assert_well_behaved(&out, &context);
         assert_eq!(
@@ -152,9 +185,7 @@ fn every_command_on_every_hostile_fixture_is_well_behaved() {
     assert!(files.len() >= 10);
     for file in &files {
         for command in [DIGEST, INSPECT, INSPECT_JSON, VALIDATE, CHOOSE, CONVERT] {
-            let mut args = command.to_vec();
-            args.push(file.to_str().unwrap());
-            let out = ferry(&args);
+            let out = run_on(command, file);
             assert_well_behaved(&out, &format!("{command:?} {}", file.display()));
             if command == DIGEST {
                 let bytes = std::fs::read(file).unwrap();
@@ -230,9 +261,7 @@ fn sizes_summing_past_i64_max_do_not_overflow() {
         let path = s.join(name);
         std::fs::write(&path, doc).unwrap();
         for command in [INSPECT, INSPECT_JSON] {
-            let mut args = command.to_vec();
-            args.push(path.to_str().unwrap());
-            let out = ferry(&args);
+            let out = run_on(command, &path);
             assert_well_behaved(&out, name);
             assert!(out.status.success(), "{name}: {}", text(&out));
         }
@@ -257,23 +286,8 @@ fn nesting_a_hundred_thousand_deep_is_refused_by_every_command() {
     for (name, doc) in [("deep-manifest.json", manifest), ("deep-list.json", list)] {
         let path = s.join(name);
         std::fs::write(&path, doc).unwrap();
-        for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
-            let mut args = command.to_vec();
-            args.push(path.to_str().unwrap());
-            let out = ferry(&args);
-            let context = format!("{command:?} {name}");
-            assert_well_behaved(&out, &context);
-            assert!(!out.status.success(), "{context} succeeded");
-            assert!(
-                text(&out).contains("nested deeper than 1000 levels"),
-                "{context}: {}",
-                text(&out)
-            );
-            assert!(
-                text(&out).contains(name),
-                "{context}: does not name the file"
-            );
-        }
+        // The cause, and the file.
+        assert_every_command_refuses(&path, name, &["nested deeper than 1000 levels", name]);
     }
 }
 
@@ -287,24 +301,8 @@ fn a_fifty_megabyte_string_is_refused_by_every_command() {
     doc.extend_from_slice(br#""}}"#);
     let path = s.join("giant-string.json");
     std::fs::write(&path, doc).unwrap();
-    for command in [DIGEST, INSPECT, VALIDATE, CHOOSE, CONVERT] {
-        let mut args = command.to_vec();
-        args.push(path.to_str().unwrap());
-        let out = ferry(&args);
-        let context = format!("{command:?}");
-        assert_well_behaved(&out, &context);
-        assert!(!out.status.success(), "{context} succeeded");
-        assert!(
-            text(&out).contains("giant-string.json"),
-            "{context}: {}",
-            text(&out)
-        );
-        assert!(
-            text(&out).contains("4194304"),
-            "{context}: names the limit: {}",
-            text(&out)
-        );
-    }
+    // The file, and the limit.
+    assert_every_command_refuses(&path, "", &["giant-string.json", "4194304"]);
 }
 
 /// 10,000 entries work with every command; how long each takes is
@@ -356,31 +354,6 @@ fn a_ten_thousand_entry_list_works_with_every_command() {
 // Through copy: digests that try to be paths
 // ---------------------------------------------------------------------
 
-/// An OCI layout at `root` whose `index.json` is `index`, with `blobs`
-/// stored under their digests.
-fn write_layout(root: &Path, index: &[u8], blobs: &[&[u8]]) {
-    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-    std::fs::write(
-        root.join("oci-layout"),
-        r#"{"imageLayoutVersion": "1.0.0"}"#,
-    )
-    .unwrap();
-    std::fs::write(root.join("index.json"), index).unwrap();
-    for blob in blobs {
-        let d = Digest::sha256_of(blob);
-        std::fs::write(root.join("blobs/sha256").join(d.encoded()), blob).unwrap();
-    }
-}
-
-fn index_for(manifest: &[u8], media_type: &str) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{}}}]}}"#,
-        Digest::sha256_of(manifest),
-        manifest.len()
-    )
-    .into_bytes()
-}
-
 /// Copies `source` into a fresh `oci:` destination beside it and expects a
 /// clear refusal: the message names the bad digest; the destination is
 /// not created; FIFO traps where `../` would lead are never opened (ferry
@@ -399,13 +372,7 @@ fn assert_copy_refused(s: &Scratch, source: &str, says: &str) {
         ],
         Duration::from_secs(60),
     );
-    assert_well_behaved(&out, source);
-    assert_eq!(out.status.code(), Some(1), "{source}: {}", text(&out));
-    assert!(
-        text(&out).contains(says),
-        "{source}: {:?} lacks {says:?}",
-        text(&out)
-    );
+    assert_refused_saying(&out, source, says);
     assert!(!dst.exists(), "{source}: the destination was created");
     sentinel.assert_untouched(source);
     // Inspecting the source reads no blob through the bad digest either
@@ -502,15 +469,7 @@ fn an_oci_archive_whose_index_json_digest_is_a_path_is_refused() {
         &[],
     );
     let archive = s.join("image.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-cf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&layout)
-        .args(["oci-layout", "index.json", "blobs"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::tar_layout(&layout, &archive);
     assert_copy_refused(
         &s,
         &format!("oci-archive:{}", archive.display()),
@@ -583,13 +542,7 @@ fn layouts_with_hostile_numbers_nesting_sizes_and_media_types_are_refused() {
             ],
             Duration::from_secs(60),
         );
-        assert_well_behaved(&out, name);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
-        assert!(
-            text(&out).contains(says),
-            "{name}: {:?} lacks {says:?}",
-            text(&out)
-        );
+        assert_refused_saying(&out, name, says);
         assert!(!dst.exists(), "{name}: the destination was created");
         sentinel.assert_untouched(name);
     }

@@ -72,6 +72,45 @@ fn assert_refused(out: &Output, what: &str, path: &Path, cause: &str) {
     println!("{what}: {}", err.trim_end());
 }
 
+/// Copies the previous image to `dst`, which must succeed.
+fn copy_previous(s: &Scratch, dst: &str, tmp: &Path) {
+    let out = copy(&previous(s), dst, tmp, false);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+}
+
+/// A destination's place (`dir`) as it was before a copy that must be
+/// refused: its files, and what the checker finds at `dst`.
+struct Before {
+    dir: PathBuf,
+    dst: String,
+    files: std::collections::BTreeMap<String, String>,
+    found: Found,
+}
+
+impl Before {
+    fn take(dir: &Path, dst: &str) -> Self {
+        Before {
+            dir: dir.to_path_buf(),
+            dst: dst.to_string(),
+            files: snapshot(dir),
+            found: check(dst).unwrap(),
+        }
+    }
+
+    /// The refused copy left the place, the sentinel and the staging
+    /// directory `tmp` as they were.
+    fn assert_kept(&self, what: &str, sentinel: &Sentinel, tmp: &Path) {
+        assert_eq!(snapshot(&self.dir), self.files, "{what}");
+        assert_eq!(check(&self.dst).unwrap(), self.found, "{what}");
+        sentinel.assert_untouched(what);
+        assert_eq!(
+            std::fs::read_dir(tmp).unwrap().count(),
+            0,
+            "{what}: staging"
+        );
+    }
+}
+
 /// A scratch TMPDIR anyone may write, so staging is not what fails.
 fn open_tmpdir(s: &Scratch) -> PathBuf {
     let tmp = s.join("tmp");
@@ -112,25 +151,16 @@ fn read_only_file_system_refuses_new_destinations_and_keeps_old_ones() {
             let sentinel = Sentinel::new(disk.path.join("sentinel"));
             let (_, dst) = dest(kind, &disk.path);
             if prefill {
-                let out = copy(&previous(&s), &dst, &tmp, false);
-                assert!(out.status.success(), "{}", support::stderr(&out));
+                copy_previous(&s, &dst, &tmp);
             }
-            let found = check(&dst).unwrap();
-            assert_eq!(found == Found::Nothing, !prefill);
+            assert_eq!(check(&dst).unwrap() == Found::Nothing, !prefill);
             disk.set_read_only(true);
-            let before = snapshot(&disk.path);
+            let before = Before::take(&disk.path, &dst);
 
             let out = copy(&src, &dst, &tmp, false);
             let what = format!("{kind} on a read-only mount (prefilled: {prefill})");
             assert_refused(&out, &what, &disk.path, "Read-only file system");
-            assert_eq!(snapshot(&disk.path), before, "{what}");
-            assert_eq!(check(&dst).unwrap(), found, "{what}");
-            sentinel.assert_untouched(&what);
-            assert_eq!(
-                std::fs::read_dir(&tmp).unwrap().count(),
-                0,
-                "{what}: staging"
-            );
+            before.assert_kept(&what, &sentinel, &tmp);
         }
     }
 }
@@ -151,25 +181,16 @@ fn immutable_destinations_are_refused_and_left_as_they_were() {
         if kind == "docker-archive" {
             std::fs::write(&path, b"").unwrap();
         } else {
-            let out = copy(&previous(&s), &dst, &tmp, false);
-            assert!(out.status.success(), "{}", support::stderr(&out));
+            copy_previous(&s, &dst, &tmp);
         }
-        let found = check(&dst).unwrap();
-        let before = snapshot(&parent);
+        let before = Before::take(&parent, &dst);
         let guard = Immutable::set(&path);
 
         let out = copy(&src, &dst, &tmp, false);
         let what = format!("{kind} immutable");
         assert_refused(&out, &what, &path, "Operation not permitted");
         drop(guard);
-        assert_eq!(snapshot(&parent), before, "{what}");
-        assert_eq!(check(&dst).unwrap(), found, "{what}");
-        sentinel.assert_untouched(&what);
-        assert_eq!(
-            std::fs::read_dir(&tmp).unwrap().count(),
-            0,
-            "{what}: staging"
-        );
+        before.assert_kept(&what, &sentinel, &tmp);
     }
 }
 
@@ -187,11 +208,9 @@ fn an_unprivileged_user_cannot_write_into_roots_directories() {
             let sentinel = Sentinel::new(s.join("sentinel"));
             let (path, dst) = dest(kind, &parent);
             if prefill {
-                let out = copy(&previous(&s), &dst, &tmp, false);
-                assert!(out.status.success(), "{}", support::stderr(&out));
+                copy_previous(&s, &dst, &tmp);
             }
-            let found = check(&dst).unwrap();
-            let before = snapshot(&parent);
+            let before = Before::take(&parent, &dst);
 
             let out = copy(&src, &dst, &tmp, true);
             let what = format!("{kind} as nobody (prefilled: {prefill})");
@@ -201,14 +220,7 @@ fn an_unprivileged_user_cannot_write_into_roots_directories() {
                 &parent
             };
             assert_refused(&out, &what, named, "Permission denied");
-            assert_eq!(snapshot(&parent), before, "{what}");
-            assert_eq!(check(&dst).unwrap(), found, "{what}");
-            sentinel.assert_untouched(&what);
-            assert_eq!(
-                std::fs::read_dir(&tmp).unwrap().count(),
-                0,
-                "{what}: staging"
-            );
+            before.assert_kept(&what, &sentinel, &tmp);
         }
     }
 }

@@ -49,11 +49,23 @@ fn flip_byte_of(path: &Path, content: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// A one-layer 64 KiB `dir:` image, seeded with `seed`, in `s`.
+fn image_in(s: &Scratch, seed: u64) -> std::path::PathBuf {
+    let image = s.join("image");
+    write_dir_image(&image, seed, 1, 64 * 1024);
+    image
+}
+
+/// The copy failed saying `says`, without retrying.
+fn assert_failed_without_retries(out: &Output, says: &str) {
+    assert!(stderr(out).contains(says), "{}", stderr(out));
+    assert_eq!(retries(out), 0, "{}", stderr(out));
+}
+
 #[test]
 fn a_blob_stored_wrong_in_a_dir_image_is_read_once() {
     let s = Scratch::new("retries-dir");
-    let image = s.join("image");
-    write_dir_image(&image, 1, 1, 64 * 1024);
+    let image = image_in(&s, 1);
     let layer = only_layer(&image);
     let digest = ferry_core::Digest::sha256_of(&layer);
     flip_byte_of(&image.join(digest.encoded()), &layer);
@@ -62,19 +74,13 @@ fn a_blob_stored_wrong_in_a_dir_image_is_read_once() {
         &format!("oci:{}:v1", s.join("out").display()),
         &s.0,
     );
-    assert!(
-        stderr(&out).contains("content has digest"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(retries(&out), 0, "{}", stderr(&out));
+    assert_failed_without_retries(&out, "content has digest");
 }
 
 #[test]
 fn a_blob_stored_wrong_in_an_oci_archive_is_read_once() {
     let s = Scratch::new("retries-archive");
-    let image = s.join("image");
-    write_dir_image(&image, 2, 1, 64 * 1024);
+    let image = image_in(&s, 2);
     let layer = only_layer(&image);
     let archive = s.join("image.tar");
     copy_succeeds(
@@ -88,12 +94,7 @@ fn a_blob_stored_wrong_in_an_oci_archive_is_read_once() {
         &format!("dir:{}", s.join("out").display()),
         &s.0,
     );
-    assert!(
-        stderr(&out).contains("content has digest"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(retries(&out), 0, "{}", stderr(&out));
+    assert_failed_without_retries(&out, "content has digest");
 }
 
 #[test]
@@ -101,22 +102,19 @@ fn a_layer_that_does_not_decompress_is_read_once() {
     // The layer claims gzip and is noise: docker-archive, which stores
     // layers uncompressed, cannot decompress it.
     let s = Scratch::new("retries-gzip");
-    let image = s.join("image");
-    write_dir_image(&image, 3, 1, 64 * 1024);
+    let image = image_in(&s, 3);
     let out = copy_with_retries(
         &format!("dir:{}", image.display()),
         &format!("docker-archive:{}", s.join("out.tar").display()),
         &s.0,
     );
-    assert!(stderr(&out).contains("decompress"), "{}", stderr(&out));
-    assert_eq!(retries(&out), 0, "{}", stderr(&out));
+    assert_failed_without_retries(&out, "decompress");
 }
 
 #[test]
 fn an_intact_image_copies_without_retries() {
     let s = Scratch::new("retries-intact");
-    let image = s.join("image");
-    write_dir_image(&image, 4, 1, 64 * 1024);
+    let image = image_in(&s, 4);
     let out = ferry(&[
         "copy",
         "--progress",

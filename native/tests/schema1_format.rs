@@ -4,65 +4,25 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use ferry_core::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
 use ferry_core::media_type as mt;
 use ferry_core::{Digest, Manifest};
+use support::{Scratch, gzip, ok, skopeo, tar_of};
 
-/// A scratch directory removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferry-s1-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        support::stderr(&out),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn skopeo(args: &[&str]) -> Output {
-    Command::new("skopeo")
-        .args(["--insecure-policy"])
-        .args(args)
-        .output()
-        .expect("skopeo is installed (scripts/install-deps.sh services)")
-}
-
-fn gzipped_tar(name: &str, content: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder.append_data(&mut header, name, content).unwrap();
-    let tar = builder.into_inner().unwrap();
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(&tar).unwrap();
-    encoder.finish().unwrap()
+/// `ferry copy --format v2s1 dir:SRC DST`.
+fn ferry_v2s1(src: &Path, dst: String) -> Output {
+    support::ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        "--format",
+        "v2s1",
+        &format!("dir:{}", src.display()),
+        &dst,
+    ])
 }
 
 /// Which manifest format the source image has.
@@ -84,7 +44,7 @@ fn write_image(root: &Path, kind: Kind) -> Vec<String> {
     let mut layers = Vec::new();
     let mut descriptors = Vec::new();
     for (name, content) in [("base.txt", &b"base"[..]), ("app.txt", b"app")] {
-        let blob = gzipped_tar(name, content);
+        let blob = gzip(&tar_of(name, content));
         let digest = Digest::sha256_of(&blob);
         std::fs::write(root.join(digest.encoded()), &blob).unwrap();
         descriptors.push(format!(
@@ -109,17 +69,9 @@ fn write_image(root: &Path, kind: Kind) -> Vec<String> {
 /// Copies `kind` into a `dir:` as v2s1 and checks what was written.
 fn check_dir_copy(kind: Kind, test: &str) {
     let s = Scratch::new(test);
-    let (src, out) = (s.path("src"), s.path("out"));
+    let (src, out) = (s.join("src"), s.join("out"));
     let layers = write_image(&src, kind);
-    let digest = ok(support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", out.display()),
-    ]));
+    let digest = ok(ferry_v2s1(&src, format!("dir:{}", out.display())));
     let written = std::fs::read(out.join("manifest.json")).unwrap();
     let manifest = Manifest::parse(&written).unwrap();
     assert_eq!(manifest.media_type(), mt::DOCKER_V2S1_SIGNED);
@@ -171,7 +123,7 @@ fn check_dir_copy(kind: Kind, test: &str) {
     assert_eq!(inspected["Architecture"], "amd64");
     assert_eq!(inspected["Env"], serde_json::json!(["PATH=/bin"]));
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 4);
-    let again = s.path("again");
+    let again = s.join("again");
     ok(skopeo(&[
         "copy",
         "-q",
@@ -196,17 +148,9 @@ fn a_schema2_image_is_written_as_signed_schema1_that_skopeo_reads() {
 #[test]
 fn the_schema1_payload_is_the_one_skopeo_writes() {
     let s = Scratch::new("same-as-skopeo");
-    let (src, ours, theirs) = (s.path("src"), s.path("ours"), s.path("theirs"));
+    let (src, ours, theirs) = (s.join("src"), s.join("ours"), s.join("theirs"));
     write_image(&src, Kind::Oci);
-    let digest = ok(support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", ours.display()),
-    ]));
+    let digest = ok(ferry_v2s1(&src, format!("dir:{}", ours.display())));
     ok(skopeo(&[
         "copy",
         "-q",
@@ -236,17 +180,9 @@ fn the_schema1_payload_is_the_one_skopeo_writes() {
 #[test]
 fn schema1_into_an_oci_layout_is_refused_before_any_blob_is_copied() {
     let s = Scratch::new("oci-refused");
-    let (src, layout) = (s.path("src"), s.path("layout"));
+    let (src, layout) = (s.join("src"), s.join("layout"));
     write_image(&src, Kind::Oci);
-    let out = support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("oci:{}:x", layout.display()),
-    ]);
+    let out = ferry_v2s1(&src, format!("oci:{}:x", layout.display()));
     assert!(!out.status.success());
     let message = support::stderr(&out);
     assert!(
@@ -264,18 +200,10 @@ fn schema1_into_an_oci_layout_is_refused_before_any_blob_is_copied() {
 #[test]
 fn an_image_without_history_cannot_become_schema1_and_says_so() {
     let s = Scratch::new("no-history");
-    let (src, out) = (s.path("src"), s.path("out"));
+    let (src, out) = (s.join("src"), s.join("out"));
     std::fs::create_dir_all(&src).unwrap();
     support::write_dir_image(&src, 7, 1, 64);
-    let result = support::ferry(&[
-        "copy",
-        "--progress",
-        "none",
-        "--format",
-        "v2s1",
-        &format!("dir:{}", src.display()),
-        &format!("dir:{}", out.display()),
-    ]);
+    let result = ferry_v2s1(&src, format!("dir:{}", out.display()));
     assert!(!result.status.success());
     let message = support::stderr(&result);
     assert!(message.contains("no history entries"), "{message}");

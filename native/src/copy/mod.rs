@@ -893,31 +893,28 @@ impl tokio::io::AsyncRead for VerifyingReader {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
         let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = this.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let read = &buf.filled()[before..];
+        let (info, hasher) = (&this.info, &mut this.hasher);
+        transform::poll_read_observed(&mut this.inner, cx, buf, |read| {
             if !read.is_empty() {
-                if let Some(hasher) = this.hasher.as_mut() {
+                if let Some(hasher) = hasher.as_mut() {
                     hasher.update(read);
                 }
-            } else if let Some(hasher) = this.hasher.take() {
+            } else if let Some(hasher) = hasher.take() {
                 let size = hasher.bytes();
                 let digest = hasher.finish();
-                let size_ok = this.info.check_size(size).is_ok();
-                if digest != this.info.digest || !size_ok {
-                    return Poll::Ready(Err(std::io::Error::new(
+                let size_ok = info.check_size(size).is_ok();
+                if digest != info.digest || !size_ok {
+                    return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         format!(
                             "content of {} has digest {digest} and {size} bytes",
-                            this.info.digest
+                            info.digest
                         ),
-                    )));
+                    ));
                 }
             }
-        }
-        poll
+            Ok(())
+        })
     }
 }

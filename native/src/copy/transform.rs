@@ -161,15 +161,17 @@ impl DiffIdTee {
             result,
         )
     }
+}
 
+impl DiffState {
     fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
-        if let DiffState::Undecided(seen) = &mut self.state {
+        if let DiffState::Undecided(seen) = self {
             seen.extend_from_slice(bytes);
             if seen.len() < 2 {
                 return Ok(());
             }
             let seen = std::mem::take(seen);
-            self.state = if seen[..2] == [0x1f, 0x8b] {
+            *self = if seen[..2] == [0x1f, 0x8b] {
                 DiffState::Gzip(Box::new(flate2::write::GzDecoder::new(HashSink(
                     Hasher::new(ferry_core::digest::Algorithm::Sha256),
                 ))))
@@ -178,7 +180,7 @@ impl DiffIdTee {
             };
             return self.feed(&seen);
         }
-        match &mut self.state {
+        match self {
             DiffState::Gzip(decoder) => decoder.write_all(bytes).map_err(|e| format!("gzip: {e}")),
             DiffState::Plain(hasher) => {
                 hasher.update(bytes);
@@ -189,13 +191,13 @@ impl DiffIdTee {
     }
 
     fn finish(&mut self) -> Result<Digest, String> {
-        if let DiffState::Undecided(seen) = &mut self.state {
+        if let DiffState::Undecided(seen) = self {
             let seen = std::mem::take(seen);
             let mut hasher = Hasher::new(ferry_core::digest::Algorithm::Sha256);
             hasher.update(&seen);
-            self.state = DiffState::Plain(Box::new(hasher));
+            *self = DiffState::Plain(Box::new(hasher));
         }
-        match std::mem::replace(&mut self.state, DiffState::Finished) {
+        match std::mem::replace(self, DiffState::Finished) {
             DiffState::Gzip(decoder) => decoder
                 .finish()
                 .map(|sink| sink.0.finish())
@@ -212,26 +214,43 @@ impl tokio::io::AsyncRead for DiffIdTee {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
         let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = this.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let read = &buf.filled()[before..];
+        let (state, result) = (&mut this.state, &this.result);
+        poll_read_observed(&mut this.inner, cx, buf, |read| {
             let outcome = if read.is_empty() {
-                if matches!(this.state, DiffState::Finished) {
-                    return poll;
+                if matches!(state, DiffState::Finished) {
+                    return Ok(());
                 }
-                Some(this.finish())
+                Some(state.finish())
             } else {
-                this.feed(read).err().map(Err)
+                state.feed(read).err().map(Err)
             };
             if let Some(outcome) = outcome
-                && let Ok(mut slot) = this.result.lock()
+                && let Ok(mut slot) = result.lock()
             {
                 *slot = Some(outcome);
             }
-        }
-        poll
+            Ok(())
+        })
     }
+}
+
+/// Reads from `stream` into `buf` and, when the read succeeds, hands
+/// `observe` what it added (nothing at the end of the stream); an error
+/// from `observe` becomes the read's.
+pub(crate) fn poll_read_observed(
+    stream: &mut BlobStream,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut tokio::io::ReadBuf<'_>,
+    observe: impl FnOnce(&[u8]) -> std::io::Result<()>,
+) -> std::task::Poll<std::io::Result<()>> {
+    use std::task::Poll;
+    let before = buf.filled().len();
+    let poll = stream.as_mut().poll_read(cx, buf);
+    if let Poll::Ready(Ok(())) = &poll
+        && let Err(e) = observe(&buf.filled()[before..])
+    {
+        return Poll::Ready(Err(e));
+    }
+    poll
 }

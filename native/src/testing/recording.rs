@@ -10,7 +10,7 @@ use ferry_core::media_type as mt;
 use ferry_core::{Digest, List, Manifest};
 
 use crate::transport::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, Mount, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ManifestToStore, Mount, TransportError,
 };
 
 /// One call a destination received, with its outcome: `refused` is `None`
@@ -584,24 +584,16 @@ impl ImageDestination for Recording {
         self.finish_with(call, result)
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
         let call = Call::PutManifest {
-            digest: manifest_digest(manifest),
-            media_type: media_type.to_string(),
-            instance: instance.cloned(),
-            names: Names::of(manifest, media_type),
+            digest: manifest_digest(manifest.bytes),
+            media_type: manifest.media_type.to_string(),
+            instance: manifest.instance.cloned(),
+            names: Names::of(manifest.bytes, manifest.media_type),
             refused: None,
         };
         self.admit(&call)?;
-        let result = self
-            .inner
-            .put_manifest(manifest, media_type, instance)
-            .await;
+        let result = self.inner.store_manifest(manifest).await;
         self.finish_with(call, result)
     }
 

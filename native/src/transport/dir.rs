@@ -24,8 +24,8 @@ use ferry_core::Digest;
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::leftovers::{self, TEMP_PREFIX};
 use crate::fs::rollback::Rollback;
@@ -213,15 +213,11 @@ impl ImageDestination for DirDestination {
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let path = self.root.join(info.digest.encoded());
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size_matches(meta.len()) => {
-                self.note(&path);
-                Ok(Some(meta.len()))
-            }
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, "stat")(e)),
+        let stored = info.stored_at(&path).await?;
+        if stored.is_some() {
+            self.note(&path);
         }
+        Ok(stored)
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
@@ -233,20 +229,15 @@ impl ImageDestination for DirDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        _media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        match instance {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        match manifest.instance {
             None => {
-                *self.top.lock().expect("lock") = Some(manifest.to_vec());
+                *self.top.lock().expect("lock") = Some(manifest.bytes.to_vec());
                 Ok(())
             }
             Some(d) => {
                 let path = manifest_path(&self.root, Some(d));
-                self.rollback.write_atomic(&path, manifest).await?;
+                self.rollback.write_atomic(&path, manifest.bytes).await?;
                 self.note(&path);
                 Ok(())
             }

@@ -31,7 +31,6 @@
 //! Archives carry no signatures.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
@@ -39,59 +38,30 @@ use async_trait::async_trait;
 use ferry_core::json::{self, Fields, Object, Value};
 use ferry_core::manifest::{MAX_MANIFEST_SIZE, Schema2};
 use ferry_core::media_type as mt;
-use ferry_core::reference::transport::{self, Image, PathReference};
+use ferry_core::reference::transport;
 use ferry_core::reference::{Named, ReferenceError};
 use ferry_core::{Descriptor, Digest};
 
 use super::archive::{self, EntryDigest, Limits, Member, TarArchive};
 use super::oci::blob_path;
+use super::reference::PathImage;
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::staging::{self, StagingDir};
 
-/// `PATH[:NAME[:TAG]]` or `PATH:@N`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveReference {
-    pub path: PathBuf,
-    /// `NAME[:TAG]`, normalised and tagged (`busybox` is
-    /// `docker.io/library/busybox:latest`), never with a digest.
-    pub tag: Option<Named>,
-    /// `@N`: the N-th image of `manifest.json` (sources only).
-    pub index: Option<usize>,
-}
+/// `PATH[:NAME[:TAG]]` or `PATH:@N`: the name is normalised and tagged
+/// (`busybox` is `docker.io/library/busybox:latest`), never with a digest;
+/// `@N` is the N-th image of `manifest.json`.
+pub type ArchiveReference = PathImage<Named>;
 
 impl ArchiveReference {
     /// Parses what follows `docker-archive:`, with ferry-core's rules for
     /// the path and the name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let parsed = PathReference::parse(rest)?;
-        let mut reference = ArchiveReference {
-            path: PathBuf::from(parsed.path),
-            tag: None,
-            index: None,
-        };
-        match parsed.image {
-            None => {}
-            Some(Image::Index(i)) => reference.index = Some(i),
-            Some(Image::Name(n)) => reference.tag = Some(transport::docker_archive_tag(n)?),
-        }
-        Ok(reference)
-    }
-}
-
-impl fmt::Display for ArchiveReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(i) = self.index {
-            write!(f, ":@{i}")?;
-        }
-        Ok(())
+        PathImage::parse_with(rest, transport::docker_archive_tag)
     }
 }
 
@@ -150,7 +120,7 @@ fn choose<'a>(
     reference: &ArchiveReference,
     location: &str,
 ) -> Result<(usize, &'a Item), TransportError> {
-    if let Some(wanted) = &reference.tag {
+    if let Some(wanted) = &reference.name {
         for (i, item) in items.iter().enumerate() {
             for tag in &item.repo_tags {
                 // As containers/image: normalised, with no tag added.
@@ -445,13 +415,8 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        let path = blob_path(self.staging.path(), &info.digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, "stat")(e)),
-        }
+        info.stored_at(&blob_path(self.staging.path(), &info.digest))
+            .await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
@@ -466,21 +431,17 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if instance.is_some() {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        if manifest.instance.is_some() {
             // Instances come only with a list, which cannot be stored.
             return Err(TransportError::Unsupported {
                 location: self.reference(),
                 reason: LIST_REFUSED.into(),
             });
         }
-        self.accept(manifest, media_type)?;
-        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest.to_vec());
+        self.accept(manifest.bytes, manifest.media_type)?;
+        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(manifest.bytes.to_vec());
         Ok(())
     }
 
@@ -516,7 +477,7 @@ impl ImageDestination for DockerArchiveDestination {
         }
         let repo_tags: Vec<Value> = self
             .reference
-            .tag
+            .name
             .iter()
             .map(|t| Value::from(t.to_string()))
             .collect();
@@ -531,7 +492,7 @@ impl ImageDestination for DockerArchiveDestination {
         });
         members.push(Member::Bytes {
             name: "repositories".into(),
-            bytes: repositories(self.reference.tag.as_ref(), manifest.layers.last()).into_bytes(),
+            bytes: repositories(self.reference.name.as_ref(), manifest.layers.last()).into_bytes(),
         });
         archive::write_archive(&self.reference.path, members).await
     }
@@ -561,7 +522,7 @@ mod tests {
     fn reference_path_ends_at_the_first_colon() {
         let r = ArchiveReference::parse("/tmp/x.tar:busybox:1").unwrap();
         assert_eq!(r.path, PathBuf::from("/tmp/x.tar"));
-        assert_eq!(r.tag.unwrap().to_string(), "docker.io/library/busybox:1");
+        assert_eq!(r.name.unwrap().to_string(), "docker.io/library/busybox:1");
         let r = ArchiveReference::parse("/tmp/x.tar:@2").unwrap();
         assert_eq!(r.index, Some(2));
         assert!(ArchiveReference::parse("/tmp/x.tar:@x").is_err());

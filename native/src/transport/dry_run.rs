@@ -8,7 +8,9 @@ use ferry_core::Digest;
 
 use super::oci;
 use super::reference::Reference;
-use super::{BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, TransportError};
+use super::{
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, ManifestToStore, TransportError,
+};
 
 /// A stand-in destination for `--dry-run`: it declares what the real
 /// destination would accept and which blobs it already has, reading only,
@@ -70,12 +72,7 @@ impl ImageDestination for DryRun {
         Err(self.refuse())
     }
 
-    async fn put_manifest(
-        &self,
-        _m: &[u8],
-        _t: &str,
-        _i: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, _manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
         Err(self.refuse())
     }
 

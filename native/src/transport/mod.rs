@@ -105,6 +105,21 @@ impl BlobInfo {
     pub fn media_type_or_empty(&self) -> &str {
         self.media_type.as_deref().unwrap_or_default()
     }
+
+    /// Whether the file at `path` holds this blob, as far as its length
+    /// tells: its length when it matches the stated size, `None` when it
+    /// does not or there is no file.
+    pub(crate) async fn stored_at(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Option<u64>, TransportError> {
+        match tokio::fs::metadata(path).await {
+            Ok(meta) if self.size_matches(meta.len()) => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(path, "stat")(e)),
+        }
+    }
 }
 
 /// What became of an attempt to mount a blob from another repository.
@@ -326,6 +341,15 @@ pub trait ImageSource: Send + Sync {
     }
 }
 
+/// A manifest for [`ImageDestination::store_manifest`]: its bytes, its
+/// media type, and which list instance it is (`None`: the top level).
+#[derive(Clone, Copy, Debug)]
+pub struct ManifestToStore<'a> {
+    pub bytes: &'a [u8],
+    pub media_type: &'a str,
+    pub instance: Option<&'a Digest>,
+}
+
 /// Writing an image.
 ///
 /// The questions (`capabilities`, `reference_digest`, `docker_reference`)
@@ -386,13 +410,25 @@ pub trait ImageDestination: Send + Sync {
     /// writing; content that does not match is refused and not kept.
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError>;
 
-    /// Stores the top-level manifest (`None`) or an instance's manifest.
+    /// Stores the top-level manifest (`instance` `None`) or an instance's
+    /// manifest.
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError>;
+
+    /// [`store_manifest`](Self::store_manifest) of `manifest`, of
+    /// `media_type`, as `instance` (`None`: the top level).
     async fn put_manifest(
         &self,
         manifest: &[u8],
         media_type: &str,
         instance: Option<&Digest>,
-    ) -> Result<(), TransportError>;
+    ) -> Result<(), TransportError> {
+        self.store_manifest(ManifestToStore {
+            bytes: manifest,
+            media_type,
+            instance,
+        })
+        .await
+    }
 
     /// Stores signatures for the top level or an instance. A destination
     /// whose [`capabilities`](Self::capabilities) exclude signatures

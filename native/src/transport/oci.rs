@@ -16,7 +16,6 @@
 //! Entries of `index.json` that ferry does not change are kept as they
 //! were, member for member.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,12 +24,13 @@ use ferry_core::json::{self, Object, Value};
 use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use ferry_core::media_type as mt;
 use ferry_core::reference::ReferenceError;
-use ferry_core::reference::transport::{self, Image, PathReference};
+use ferry_core::reference::transport;
 use ferry_core::{Descriptor, Digest};
 
+use super::reference::PathImage;
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::atomic::{self, Durability};
 use crate::fs::leftovers;
@@ -42,47 +42,17 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// What `oci-layout` says.
 pub const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion": "1.0.0"}"#;
 
-/// `PATH[:REF]` or `PATH:@N`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayoutReference {
-    pub path: PathBuf,
-    pub name: Option<String>,
-    /// `@N`: the N-th `index.json` entry (sources only).
-    pub index: Option<usize>,
-}
+/// `PATH[:REF]` or `PATH:@N`: `@N` is the N-th `index.json` entry.
+pub type LayoutReference = PathImage<String>;
 
 impl LayoutReference {
     /// Parses what follows `oci:` (or `oci-archive:`), with ferry-core's
     /// rules for the path and the image name.
     pub fn parse(rest: &str) -> Result<Self, ReferenceError> {
-        let parsed = PathReference::parse(rest)?;
-        let mut reference = LayoutReference {
-            path: PathBuf::from(parsed.path),
-            name: None,
-            index: None,
-        };
-        match parsed.image {
-            None => {}
-            Some(Image::Index(i)) => reference.index = Some(i),
-            Some(Image::Name(n)) => {
-                transport::oci_image_name(n)?;
-                reference.name = Some(n.to_string());
-            }
-        }
-        Ok(reference)
-    }
-}
-
-impl fmt::Display for LayoutReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(n) = &self.name {
-            write!(f, ":{n}")?;
-        }
-        if let Some(i) = self.index {
-            write!(f, ":@{i}")?;
-        }
-        Ok(())
+        PathImage::parse_with(rest, |n| {
+            transport::oci_image_name(n)?;
+            Ok(n.to_string())
+        })
     }
 }
 
@@ -282,13 +252,8 @@ impl ImageDestination for OciDestination {
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        let path = blob_path(&self.reference.path, &info.digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if info.size_matches(meta.len()) => Ok(Some(meta.len())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, "stat")(e)),
-        }
+        info.stored_at(&blob_path(&self.reference.path, &info.digest))
+            .await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
@@ -305,21 +270,18 @@ impl ImageDestination for OciDestination {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let media_type = manifest.media_type;
         if !matches!(media_type, mt::OCI_MANIFEST | mt::OCI_INDEX) {
             return Err(TransportError::ManifestTypeRejected {
                 media_type: media_type.to_string(),
                 reason: "OCI layouts store OCI manifests and indexes only".into(),
             });
         }
-        self.put_bytes(manifest).await?;
-        if instance.is_none() {
-            *self.top.lock().expect("lock") = Some((manifest.to_vec(), media_type.to_string()));
+        self.put_bytes(manifest.bytes).await?;
+        if manifest.instance.is_none() {
+            *self.top.lock().expect("lock") =
+                Some((manifest.bytes.to_vec(), media_type.to_string()));
         }
         Ok(())
     }

@@ -30,8 +30,8 @@ use ferry_core::{Digest, List};
 use super::archive::{self, Limits, Member, TarArchive};
 use super::oci::{LayoutReference, OciDestination};
 use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, TransportError,
-    io_error,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
+    TransportError, io_error,
 };
 use crate::fs::atomic::Durability;
 use crate::fs::leftovers::TEMP_PREFIX;
@@ -219,15 +219,8 @@ impl ImageDestination for OciArchiveDestination {
         self.layout.put_blob(stream, info).await
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        self.layout
-            .put_manifest(manifest, media_type, instance)
-            .await
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        self.layout.store_manifest(manifest).await
     }
 
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use ferry_core::reference::ReferenceError;
+use ferry_core::reference::transport::{Image, PathReference};
+
 use super::{ImageDestination, ImageSource, Kind, TransportError};
 use super::{dir, docker_archive, oci, oci_archive, registry};
 
@@ -138,5 +141,59 @@ impl fmt::Display for Reference {
             Reference::Docker(r) => write!(f, "docker://{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
+    }
+}
+
+/// A file transport's image reference, `PATH[:NAME]` or, for sources,
+/// `PATH:@N`; each transport reads the name its own way
+/// ([`oci::LayoutReference`], [`docker_archive::ArchiveReference`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathImage<N> {
+    pub path: PathBuf,
+    /// The image's name, as the transport reads it.
+    pub name: Option<N>,
+    /// `@N`: the N-th image of the file's index (sources only).
+    pub index: Option<usize>,
+}
+
+impl<N> PathImage<N> {
+    /// Parses `rest` with ferry-core's rules for the path, reading a name
+    /// with `name`.
+    pub(crate) fn parse_with(
+        rest: &str,
+        name: impl FnOnce(&str) -> Result<N, ReferenceError>,
+    ) -> Result<Self, ReferenceError> {
+        let parsed = PathReference::parse(rest)?;
+        let path = PathBuf::from(parsed.path);
+        Ok(match parsed.image {
+            None => PathImage {
+                path,
+                name: None,
+                index: None,
+            },
+            Some(Image::Index(i)) => PathImage {
+                path,
+                name: None,
+                index: Some(i),
+            },
+            Some(Image::Name(n)) => PathImage {
+                path,
+                name: Some(name(n)?),
+                index: None,
+            },
+        })
+    }
+}
+
+impl<N: fmt::Display> fmt::Display for PathImage<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(n) = &self.name {
+            write!(f, ":{n}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, ":@{i}")?;
+        }
+        Ok(())
     }
 }

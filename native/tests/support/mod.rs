@@ -59,6 +59,97 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The trimmed stdout of a run that must have succeeded.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+// Each test file uses part of the shared rule (its `require` is for
+// registry tests).
+#[path = "../../../tests/src/skopeo.rs"]
+pub mod skopeo_check;
+
+/// Whether to run the comparison with skopeo that follows: a missing
+/// skopeo fails the test unless `FERRY_SKIP_SKOPEO=1`.
+pub fn compare_with_skopeo(what: &str) -> bool {
+    skopeo_check::available(what)
+}
+
+/// Runs skopeo without a signature policy; call [`compare_with_skopeo`]
+/// first.
+pub fn skopeo(args: &[&str]) -> Output {
+    Command::new(skopeo_check::PROGRAM)
+        .args(["--insecure-policy"])
+        .args(args)
+        .output()
+        .expect("skopeo is installed (scripts/install-deps.sh services)")
+}
+
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A tar holding one file, `name`, with `content`.
+pub fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, name, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// An OCI layout at `root` whose `index.json` is `index`, with `blobs`
+/// stored under their sha256 digests.
+pub fn write_layout(root: &Path, index: &[u8], blobs: &[&[u8]]) {
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        root.join("oci-layout"),
+        r#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("index.json"), index).unwrap();
+    for blob in blobs {
+        let d = Digest::sha256_of(blob);
+        std::fs::write(root.join("blobs/sha256").join(d.encoded()), blob).unwrap();
+    }
+}
+
+/// An honest `index.json` whose one entry is `top`, of `media_type`.
+pub fn index_for(top: &[u8], media_type: &str) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{}}}]}}"#,
+        Digest::sha256_of(top),
+        top.len()
+    )
+    .into_bytes()
+}
+
+/// Packs the OCI layout at `layout` into the tar `archive` (an
+/// `oci-archive:`) with the system's tar.
+pub fn tar_layout(layout: &Path, archive: &Path) {
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(archive)
+        .arg("-C")
+        .arg(layout)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// A directory removed when dropped, unique to the test and the process.
 pub struct Scratch(pub PathBuf);
 
@@ -72,6 +163,11 @@ impl Scratch {
 
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
+    }
+
+    /// [`Scratch::join`] as text, for a reference.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
     }
 }
 
@@ -192,31 +288,7 @@ impl Rng {
 /// `layer_size` noise bytes each, seeded so that different seeds give
 /// different images. Returns the manifest's digest.
 pub fn write_dir_image(root: &Path, seed: u64, layers: usize, layer_size: usize) -> String {
-    std::fs::create_dir_all(root).expect("create image directory");
-    let mut descriptors = Vec::new();
-    for i in 0..layers as u64 {
-        let blob = noise(seed * 1000 + i + 1, layer_size);
-        let digest = Digest::sha256_of(&blob);
-        std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
-        descriptors.push(format!(
-            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{digest}","size":{}}}"#,
-            blob.len()
-        ));
-    }
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":{seed}}}"#
-    );
-    let config_digest = Digest::sha256_of(config.as_bytes());
-    std::fs::write(root.join(config_digest.encoded()), &config).expect("write config");
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
-        config.len(),
-        descriptors.join(",")
-    );
-    std::fs::write(root.join("manifest.json"), &manifest).expect("write manifest");
-    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n")
-        .expect("write version");
-    Digest::sha256_of(manifest.as_bytes()).to_string()
+    write_dir_image_of(root, seed, layers, layer_size, false)
 }
 
 /// As [`write_dir_image`], with uncompressed layers
@@ -229,6 +301,23 @@ pub fn write_dir_image_uncompressed(
     layers: usize,
     layer_size: usize,
 ) -> String {
+    write_dir_image_of(root, seed, layers, layer_size, true)
+}
+
+/// [`write_dir_image`] (gzip layer type, empty `diff_ids`) or, when
+/// `uncompressed`, [`write_dir_image_uncompressed`].
+fn write_dir_image_of(
+    root: &Path,
+    seed: u64,
+    layers: usize,
+    layer_size: usize,
+    uncompressed: bool,
+) -> String {
+    let layer_type = if uncompressed {
+        "application/vnd.oci.image.layer.v1.tar"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    };
     std::fs::create_dir_all(root).expect("create image directory");
     let mut descriptors = Vec::new();
     let mut diff_ids = Vec::new();
@@ -237,10 +326,12 @@ pub fn write_dir_image_uncompressed(
         let digest = Digest::sha256_of(&blob);
         std::fs::write(root.join(digest.encoded()), &blob).expect("write layer");
         descriptors.push(format!(
-            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{digest}","size":{}}}"#,
+            r#"{{"mediaType":"{layer_type}","digest":"{digest}","size":{}}}"#,
             blob.len()
         ));
-        diff_ids.push(format!("\"{digest}\""));
+        if uncompressed {
+            diff_ids.push(format!("\"{digest}\""));
+        }
     }
     let config = format!(
         r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}},"seed":{seed}}}"#,

@@ -8,7 +8,7 @@ use ferry_core::registry::auth::{self, Challenge};
 use ferry_core::retry::{self, Failure};
 
 use super::Registry;
-use super::http::{BodyError, base64_encode, http_error, read_limited};
+use super::http::{base64_encode, http_error, read_body};
 use crate::transport::TransportError;
 
 impl Registry {
@@ -89,20 +89,14 @@ impl Registry {
             .await
             .map_err(|e| http_error("cannot reach the token server", &self.location(), e))?;
         let status = answer.status();
-        let body = match read_limited(answer, auth::MAX_TOKEN_RESPONSE).await {
-            Ok(body) => body,
-            Err(BodyError::Http(e)) => {
-                return Err(http_error("reading the token", &self.location(), e));
-            }
-            Err(BodyError::TooLarge(limit)) => {
-                return Err(TransportError::Malformed {
-                    location: self.location(),
-                    reason: format!(
-                        "the token server's response is larger than {limit} bytes; refused"
-                    ),
-                });
-            }
-        };
+        let body = read_body(
+            answer,
+            auth::MAX_TOKEN_RESPONSE,
+            &self.location(),
+            "reading the token",
+            |limit| format!("the token server's response is larger than {limit} bytes; refused"),
+        )
+        .await?;
         if !status.is_success() {
             let location = self.location();
             let reason = format!(

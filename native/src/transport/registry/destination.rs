@@ -11,7 +11,8 @@ use ferry_core::registry::response::{self, Outcome};
 use super::http::{error_details, header, http_error};
 use super::{Registry, lookaside};
 use crate::transport::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, Mount, TransportError,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, ManifestToStore, Mount,
+    TransportError,
 };
 
 /// Blobs up to this size are uploaded with a single PUT; larger ones with a
@@ -235,18 +236,14 @@ impl ImageDestination for Registry {
         Ok(())
     }
 
-    async fn put_manifest(
-        &self,
-        manifest: &[u8],
-        media_type: &str,
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        let target = match instance {
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        let media_type = manifest.media_type;
+        let target = match manifest.instance {
             Some(d) => d.to_string(),
             None => self.reference.manifest_reference(),
         };
         let url = self.url(&format!("manifests/{target}"));
-        let body = manifest.to_vec();
+        let body = manifest.bytes.to_vec();
         let response = self
             .send("writing the manifest", |http| {
                 http.put(&url)
@@ -255,8 +252,8 @@ impl ImageDestination for Registry {
             })
             .await?;
         if response.status().is_success() {
-            if instance.is_none() {
-                self.remember_top(manifest)?;
+            if manifest.instance.is_none() {
+                self.remember_top(manifest.bytes)?;
             }
             return Ok(());
         }

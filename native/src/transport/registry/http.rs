@@ -52,6 +52,25 @@ pub(super) async fn read_limited(
     Ok(bytes)
 }
 
+/// [`read_limited`] for a body that is needed whole: a failed read is an
+/// error `reading` at `location`; a body over the limit is malformed, as
+/// `too_large` (given the limit) says.
+pub(super) async fn read_body(
+    response: reqwest::Response,
+    limit: usize,
+    location: &str,
+    reading: &str,
+    too_large: impl FnOnce(usize) -> String,
+) -> Result<Vec<u8>, TransportError> {
+    read_limited(response, limit).await.map_err(|e| match e {
+        BodyError::Http(e) => http_error(reading, location, e),
+        BodyError::TooLarge(limit) => TransportError::Malformed {
+            location: location.to_string(),
+            reason: too_large(limit),
+        },
+    })
+}
+
 /// An error body, cut at [`response::MAX_ERROR_BODY`]: only its message
 /// matters, and a hostile one must not fill memory.
 pub(super) async fn error_body(response: reqwest::Response) -> Vec<u8> {

@@ -5,7 +5,7 @@ use ferry_core::Digest;
 use ferry_core::registry::response;
 
 use super::Registry;
-use super::http::{BodyError, header, http_error, read_limited};
+use super::http::{header, read_body};
 use crate::transport::TransportError;
 
 impl Registry {
@@ -36,18 +36,14 @@ impl Registry {
                     format!("{}{target}", self.base)
                 })
             });
-            let body = match read_limited(response, response::MAX_TAG_LIST).await {
-                Ok(body) => body,
-                Err(BodyError::Http(e)) => {
-                    return Err(http_error("reading the tag list", &self.location(), e));
-                }
-                Err(BodyError::TooLarge(limit)) => {
-                    return Err(TransportError::Malformed {
-                        location: self.location(),
-                        reason: format!("a tag list page is larger than {limit} bytes; refused"),
-                    });
-                }
-            };
+            let body = read_body(
+                response,
+                response::MAX_TAG_LIST,
+                &self.location(),
+                "reading the tag list",
+                |limit| format!("a tag list page is larger than {limit} bytes; refused"),
+            )
+            .await?;
             let value: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
                     location: self.location(),
