@@ -242,7 +242,7 @@ pub extern "C" fn ferry_probe_digest_parse(ptr: *const u8, len: usize) -> u32 {
 
 #[no_mangle]
 pub extern "C" fn ferry_probe_media_type(ptr: *const u8, len: usize) -> u32 {
-    let r = ferry_core::media_type::guess(black_box(input(ptr, len)));
+    let r = ferry_core::manifest::guess_media_type(black_box(input(ptr, len)));
     black_box(&r);
     0
 }
