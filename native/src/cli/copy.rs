@@ -44,15 +44,8 @@ pub struct CopyArgs {
     /// Do not copy signatures.
     #[arg(long)]
     remove_signatures: bool,
-    /// Choose the image for this OS instead of the host's.
-    #[arg(long, value_name = "OS")]
-    override_os: Option<String>,
-    /// Choose the image for this architecture instead of the host's.
-    #[arg(long, value_name = "ARCH")]
-    override_arch: Option<String>,
-    /// Choose the image for this architecture variant.
-    #[arg(long, value_name = "VARIANT")]
-    override_variant: Option<String>,
+    #[command(flatten)]
+    platform: super::PlatformOverrides,
     /// Write the digest of the copied top-level manifest to this file.
     #[arg(long, value_name = "PATH")]
     digestfile: Option<std::path::PathBuf>,
@@ -238,11 +231,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
-    let host = ferry::host::wanted_platform(
-        args.override_os.as_deref(),
-        args.override_arch.as_deref(),
-        args.override_variant.as_deref(),
-    );
+    let host = args.platform.wanted();
     let selection = selection(args, host)?;
     if args.strip_removed_platforms && matches!(selection, Selection::All | Selection::System(_)) {
         bail!(

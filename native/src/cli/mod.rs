@@ -5,6 +5,33 @@ mod manifest;
 mod registry;
 mod serve;
 
+/// `--override-os/--override-arch/--override-variant`, as skopeo spells
+/// them for `copy` and `inspect`: which image of a list to take instead of
+/// the one this machine would run.
+#[derive(Debug, clap::Args)]
+pub struct PlatformOverrides {
+    /// For a list, the image for this OS instead of the host's.
+    #[arg(long, value_name = "OS")]
+    override_os: Option<String>,
+    /// For a list, the image for this architecture instead of the host's.
+    #[arg(long, value_name = "ARCH")]
+    override_arch: Option<String>,
+    /// For a list, the image for this architecture variant.
+    #[arg(long, value_name = "VARIANT")]
+    override_variant: Option<String>,
+}
+
+impl PlatformOverrides {
+    /// The platform wanted: the host's, with the overrides applied.
+    pub fn wanted(&self) -> ferry_core::platform::Platform {
+        ferry::host::wanted_platform(
+            self.override_os.as_deref(),
+            self.override_arch.as_deref(),
+            self.override_variant.as_deref(),
+        )
+    }
+}
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -55,16 +55,8 @@ pub struct InspectArgs {
     /// machine, or the overrides, would run).
     #[arg(long)]
     config: bool,
-    /// For a list, describe the image for this OS instead of the host's.
-    #[arg(long, value_name = "OS")]
-    override_os: Option<String>,
-    /// For a list, describe the image for this architecture instead of the
-    /// host's.
-    #[arg(long, value_name = "ARCH")]
-    override_arch: Option<String>,
-    /// For a list, describe the image for this architecture variant.
-    #[arg(long, value_name = "VARIANT")]
-    override_variant: Option<String>,
+    #[command(flatten)]
+    platform: super::PlatformOverrides,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -118,11 +110,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
             let list = ferry_core::List::from_blob(&top, &top_type)
                 .with_context(|| reference.to_string())?;
-            let wanted = ferry::host::wanted_platform(
-                args.override_os.as_deref(),
-                args.override_arch.as_deref(),
-                args.override_variant.as_deref(),
-            );
+            let wanted = args.platform.wanted();
             let choice =
                 ferry_core::choose::choose_instance(&list, &wanted, &Default::default())
                     .with_context(|| format!("{reference}: choosing the image for {wanted}"))?;
