@@ -14,3 +14,4 @@ pub mod sign;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
+pub mod trust;
