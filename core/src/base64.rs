@@ -101,7 +101,21 @@ pub fn decode_jose(input: &str) -> Result<Vec<u8>, Base64Error> {
 
 /// Encodes base64url without padding, as libtrust writes every JWS part.
 pub fn encode_jose(input: &[u8]) -> alloc::string::String {
+    encode(input, Alphabet::UrlSafe, false)
+}
+
+/// Encodes padded standard base64, as Go writes `[]byte` in JSON.
+pub fn encode_standard(input: &[u8]) -> alloc::string::String {
+    encode(input, Alphabet::Standard, true)
+}
+
+fn encode(input: &[u8], alphabet: Alphabet, pad: bool) -> alloc::string::String {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let symbols = match alphabet {
+        Alphabet::Standard => STANDARD,
+        Alphabet::UrlSafe => URL_SAFE,
+    };
     let mut out = alloc::string::String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         let b = [
@@ -112,7 +126,12 @@ pub fn encode_jose(input: &[u8]) -> alloc::string::String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         // One input byte gives two symbols, two give three, three give four.
         for k in 0..=chunk.len() {
-            out.push(char::from(URL_SAFE[((n >> (18 - 6 * k)) & 63) as usize]));
+            out.push(char::from(symbols[((n >> (18 - 6 * k)) & 63) as usize]));
+        }
+        if pad {
+            for _ in chunk.len()..3 {
+                out.push('=');
+            }
         }
     }
     out
@@ -121,6 +140,15 @@ pub fn encode_jose(input: &[u8]) -> alloc::string::String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_standard_padded() {
+        assert_eq!(encode_standard(b""), "");
+        assert_eq!(encode_standard(b"h"), "aA==");
+        assert_eq!(encode_standard(b"hi"), "aGk=");
+        assert_eq!(encode_standard(b"hi!"), "aGkh");
+        assert_eq!(encode_standard(&[0xfb, 0xff]), "+/8=");
+    }
 
     #[test]
     fn encodes_jose_unpadded_urlsafe_and_round_trips() {

@@ -414,6 +414,22 @@ fn split(text: &str) -> Option<Parts<'_>> {
     })
 }
 
+/// A `remapIdentity` prefix in a policy: a whole domain (`example.com`),
+/// or a name whose first component is a domain (`example.com/ns`), as
+/// containers/image checks it against distribution's domain and name
+/// grammars. Its domain grammar admits single-label hosts, so `ns/repo`
+/// is accepted too, as there.
+pub fn is_remap_prefix(prefix: &str) -> bool {
+    if is_domain(prefix) {
+        return true;
+    }
+    let name_only = split(prefix).is_some_and(|p| p.tag.is_none() && p.digest.is_none());
+    name_only
+        && prefix
+            .split_once('/')
+            .is_some_and(|(domain, _)| is_domain(domain))
+}
+
 /// distribution's `splitDockerDomain`: the first component is a domain
 /// when it is `localhost` or has a `.` or `:`.
 fn split_docker_domain(input: &str) -> (&str, &str) {
