@@ -101,7 +101,9 @@ fn reads_sigstore_fulcio_and_rekor_as_later_containers_image_does() {
 
 #[test]
 fn refuses_policies_containers_image_refuses_naming_where() {
-    let cases: &[(&str, &str, fn(&Problem) -> bool)] = &[
+    /// (policy, pointer of the refusal, what the refusal must be)
+    type Case = (&'static str, &'static str, fn(&Problem) -> bool);
+    let cases: &[Case] = &[
         ("{}", "", |p| matches!(p, Problem::MissingKey("default"))),
         (r#"{"default": []}"#, "/default", |p| {
             matches!(p, Problem::EmptyRequirements)
@@ -738,7 +740,7 @@ fn every_requirement_of_the_scope_must_be_met() {
     let sig = signature("good", &payload("example.com/app:1", &digest));
     let both = r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/keys/good"},
                                  {"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/keys/second"}]}"#;
-    assert!(!judge(both, "example.com/app:1", &[sig.clone()]).is_allowed());
+    assert!(!judge(both, "example.com/app:1", std::slice::from_ref(&sig)).is_allowed());
     let second = signature("second", &payload("example.com/app:1", &digest));
     assert!(judge(both, "example.com/app:1", &[sig, second]).is_allowed());
 }
