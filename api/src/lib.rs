@@ -471,6 +471,7 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         forced: o.string("format")?,
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
+        judge_signatures: false,
     };
     let context = ImageContext {
         list_digest: None,
@@ -583,6 +584,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         forced: o.string("format")?,
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
+        judge_signatures: false,
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;

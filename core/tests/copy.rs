@@ -401,3 +401,84 @@ fn an_answer_to_another_question_is_an_error_not_a_panic() {
     ));
     assert_eq!(copy.poll(), Need::Signatures { instance: None });
 }
+
+/// Answers reads as [`read_everything`] does, each signature read with
+/// one signature naming what it signs, until the machine asks for
+/// anything else.
+fn read_signed(copy: &mut Copy) {
+    loop {
+        let answer = match copy.poll() {
+            Need::Signatures { instance } => {
+                let name = instance.map_or("top".to_string(), |d| d.to_string());
+                Answer::Signatures(vec![name.into_bytes()])
+            }
+            Need::Instance { digest } => Answer::Manifest {
+                bytes: instance(&digest),
+                media_type: String::new(),
+            },
+            _ => return,
+        };
+        copy.handle(answer).unwrap();
+    }
+}
+
+#[test]
+fn a_judged_copy_asks_for_the_verdict_on_the_list_and_every_instance_before_any_blob_moves() {
+    let top = fixture("index.json");
+    let options = CopyOptions {
+        judge_signatures: true,
+        ..options(Selection::All)
+    };
+    let mut copy = start(&top, to(Kind::Dir), options, Mode::Copy);
+    read_signed(&mut copy);
+    let Need::Judge(images) = copy.poll() else {
+        panic!("expected Judge, got {:?}", copy.poll());
+    };
+    assert_eq!(images.len(), 4);
+    assert_eq!(images[0].instance, None);
+    assert_eq!(images[0].manifest, top);
+    assert_eq!(images[0].signatures, [b"top".to_vec()]);
+    for judged in &images[1..] {
+        let digest = judged.instance.clone().unwrap();
+        assert_eq!(judged.manifest, instance(&digest));
+        assert_eq!(judged.signatures, [digest.to_string().into_bytes()]);
+    }
+    copy.handle(Answer::Done).unwrap();
+    assert!(matches!(copy.poll(), Need::Transfer(_)));
+}
+
+#[test]
+fn signatures_are_read_for_the_judgement_even_when_they_are_not_copied() {
+    let top = fixture("index.json");
+    let options = CopyOptions {
+        judge_signatures: true,
+        remove_signatures: true,
+        ..options(Selection::All)
+    };
+    let mut copy = start(&top, to(Kind::Oci), options, Mode::Copy);
+    read_signed(&mut copy);
+    let Need::Judge(images) = copy.poll() else {
+        panic!("expected Judge, got {:?}", copy.poll());
+    };
+    assert!(images.iter().all(|i| i.signatures.len() == 1));
+    // Not copied: an OCI layout cannot store signatures, and is not asked.
+    copy.handle(Answer::Done).unwrap();
+    assert!(matches!(copy.poll(), Need::Transfer(_)));
+}
+
+#[test]
+fn one_instance_taken_out_of_a_list_is_judged_alone() {
+    let top = fixture("index.json");
+    let arm64 = ferry_core::Platform::new("linux", "arm64", "");
+    let options = CopyOptions {
+        judge_signatures: true,
+        ..options(Selection::System(arm64))
+    };
+    let mut copy = start(&top, to(Kind::Dir), options, Mode::Copy);
+    read_signed(&mut copy);
+    let Need::Judge(images) = copy.poll() else {
+        panic!("expected Judge, got {:?}", copy.poll());
+    };
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].manifest, fixture("arm64.json"));
+}

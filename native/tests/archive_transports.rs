@@ -1490,6 +1490,10 @@ async fn tar_bombs_through_copy_fail_without_writing_anything() {
             format!("docker-archive:{}", archive.display()),
         ] {
             let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .env(
+                    "HOME",
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/home"),
+                )
                 .args(["copy", "--progress", "none", &source])
                 .arg(format!("oci:{}", out_dir.display()))
                 .output()

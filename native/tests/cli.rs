@@ -20,6 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn ferry(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("HOME", fixture("../../../tests/fixtures/home"))
         .args(args)
         .output()
         .expect("run ferry")
@@ -27,6 +28,7 @@ fn ferry(args: &[&str]) -> Output {
 
 fn ferry_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("HOME", fixture("../../../tests/fixtures/home"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -32,6 +32,7 @@ fn options(selection: Selection) -> CopyOptions {
         forced: None,
         remove_signatures: false,
         preserve_digests: false,
+        judge_signatures: false,
     }
 }
 

@@ -274,6 +274,7 @@ async fn copy_all_recording(dst: &Path) -> Vec<Call> {
         forced: None,
         remove_signatures: false,
         preserve_digests: false,
+        judge_signatures: false,
     };
     copy::copy(
         Arc::from(src),

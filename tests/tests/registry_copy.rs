@@ -361,6 +361,7 @@ fn credentials_come_from_an_auth_file_when_no_creds_are_given() {
     assert_eq!(succeeded(&out), DEMO_INDEX_DIGEST);
     // The same file through $REGISTRY_AUTH_FILE, for inspect.
     let out = Command::new(ferry_bin())
+        .env("HOME", ferry_tests::test_home())
         .env("REGISTRY_AUTH_FILE", &file)
         .args(["inspect", "--raw", "--tls-verify=false", &target])
         .output()

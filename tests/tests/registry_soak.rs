@@ -56,6 +56,7 @@ async fn one_copy(source: &str, destination: &str) -> Result<String, String> {
         forced: None,
         remove_signatures: false,
         preserve_digests: false,
+        judge_signatures: false,
     };
     let settings = Settings {
         jobs: 2,

@@ -21,6 +21,7 @@ impl Drop for Server {
 
 fn start(web: &std::path::Path) -> Server {
     let mut child = Command::new(ferry_bin())
+        .env("HOME", ferry_tests::test_home())
         .args([
             "serve",
             "--listen",
@@ -70,6 +71,7 @@ fn request(address: &str, method: &str, target: &str) -> (u16, String, Vec<u8>) 
 fn serves_the_page_and_proxies_registry_reads() {
     let registry = Registry::start(Setup::plain());
     let push = Command::new(ferry_bin())
+        .env("HOME", ferry_tests::test_home())
         .args([
             "copy",
             "--all",

@@ -70,7 +70,9 @@ async function waitFor(what, check, ms = 15_000) {
 }
 
 /** Native ferry, for the answers the page must match. */
-const ferry = (args, input) => execFileSync(FERRY, args, { cwd: root, input, maxBuffer: 64 << 20, stdio: "pipe" });
+// HOME: the repository's test home, whose signature policy accepts anything.
+const home = join(root, "tests/fixtures/home");
+const ferry = (args, input) => execFileSync(FERRY, args, { cwd: root, input, maxBuffer: 64 << 20, stdio: "pipe", env: { ...process.env, HOME: home } });
 const nativeRaw = (reference) => ferry(["inspect", "--raw", "--tls-verify=false", reference]);
 
 before(async () => {

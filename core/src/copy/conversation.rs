@@ -54,6 +54,11 @@ pub enum Need {
     /// The manifest of an image to copy, named by a list entry:
     /// [`Answer::Manifest`] (or [`Answer::Missing`]).
     Instance { digest: Digest },
+    /// Judge these images under the trust policy before anything moves
+    /// ([`CopyOptions::judge_signatures`](crate::plan::CopyOptions)):
+    /// [`Answer::Done`] when every one is allowed; a driver that refuses
+    /// one stops the copy with its own error.
+    Judge(Vec<Judged>),
     /// Signatures the destination cannot store are to be copied: ask it to
     /// take them, so that it refuses saying why (and which configuration
     /// would let it), before anything is written; [`Answer::Done`] if it
@@ -110,6 +115,18 @@ pub enum Need {
     Unavailable { missing: Vec<String> },
     /// The copy is complete. Final.
     Done,
+}
+
+/// An image the trust policy must allow: the single image, each
+/// instance copied, and the list when it is written (as containers/image
+/// judges every image it copies; ferry judges the list too, and all of
+/// them before the first byte moves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The instance digest; `None` for the top level.
+    pub instance: Option<Digest>,
+    pub manifest: Vec<u8>,
+    pub signatures: Vec<Vec<u8>>,
 }
 
 /// Which manifest a [`Need::WriteManifest`] writes.

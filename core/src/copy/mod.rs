@@ -44,7 +44,7 @@ mod conversation;
 mod error;
 
 pub use conversation::{
-    Answer, BlobOutcome, BlobTask, Destination, Mode, Need, Role, Tally, Written,
+    Answer, BlobOutcome, BlobTask, Destination, Judged, Mode, Need, Role, Tally, Written,
 };
 pub use error::Error;
 
@@ -105,6 +105,8 @@ enum Phase {
         index: usize,
         read: Option<(Vec<u8>, String)>,
     },
+    /// The images are read; the policy judges them.
+    Judge,
     Refusals {
         next: usize,
     },
@@ -208,6 +210,9 @@ pub struct Copy {
     nested_signatures: Vec<(String, Vec<Vec<u8>>)>,
     top_plan: Option<TopPlan>,
     top_signatures: Vec<Vec<u8>>,
+    /// Signatures read only for the policy to judge (with
+    /// `remove_signatures`), by instance; never written.
+    judged_signatures: Vec<(Option<Digest>, Vec<Vec<u8>>)>,
     wanted: Vec<Wanted>,
     jobs: Vec<Job>,
     missing: Vec<String>,
@@ -292,6 +297,7 @@ impl Copy {
             nested_signatures: Vec::new(),
             top_plan: None,
             top_signatures: Vec::new(),
+            judged_signatures: Vec::new(),
             wanted: Vec::new(),
             jobs: Vec::new(),
             missing: Vec::new(),
@@ -360,6 +366,12 @@ impl Copy {
                 }
                 self.phase = Phase::NestedLists { reading: None };
             }
+            (Phase::TopSignatures, Answer::Signatures(signatures))
+                if self.options.remove_signatures =>
+            {
+                self.judged_signatures.push((None, signatures));
+                self.start_instances()?;
+            }
             (Phase::TopSignatures, Answer::Signatures(signatures)) => {
                 self.top_signatures = signatures;
                 // A signed list may not be changed: plan it again knowing
@@ -387,7 +399,7 @@ impl Copy {
                 } else {
                     media_type
                 };
-                if self.options.remove_signatures {
+                if self.options.remove_signatures && !self.options.judge_signatures {
                     self.add_job(index, bytes, media_type, Vec::new())?;
                 } else {
                     self.need = Need::Signatures {
@@ -415,7 +427,20 @@ impl Copy {
                 },
                 Answer::Signatures(signatures),
             ) => {
-                self.add_job(index, bytes, media_type, signatures)?;
+                if self.options.remove_signatures {
+                    let instance = parse(
+                        &self.wanted[index].entry.digest_text,
+                        &self.wanted[index].what,
+                    )?;
+                    self.judged_signatures.push((Some(instance), signatures));
+                    self.add_job(index, bytes, media_type, Vec::new())?;
+                } else {
+                    self.add_job(index, bytes, media_type, signatures)?;
+                }
+            }
+            (Phase::Judge, Answer::Done) => {
+                self.refusals = self.signatures_to_refuse();
+                self.phase = Phase::Refusals { next: 0 };
             }
             (Phase::Refusals { next }, Answer::Done) => {
                 self.phase = Phase::Refusals { next: next + 1 };
@@ -482,6 +507,7 @@ impl Copy {
             Need::NestedList { .. } => "NestedList",
             Need::Signatures { .. } => "Signatures",
             Need::Instance { .. } => "Instance",
+            Need::Judge(_) => "Judge",
             Need::RefuseSignatures { .. } => "RefuseSignatures",
             Need::Transfer(_) => "Transfer",
             Need::Config { .. } => "Config",
@@ -550,7 +576,8 @@ impl Copy {
                     // list leaves the list and its signatures behind, and
                     // containers/image does not read them then, so a broken
                     // signature source for the list cannot fail that copy.
-                    let reads_signatures = !self.options.remove_signatures
+                    let reads_signatures = (!self.options.remove_signatures
+                        || self.options.judge_signatures)
                         && !matches!(top_plan, TopPlan::Instance { .. });
                     self.top_plan = Some(top_plan);
                     if reads_signatures {
@@ -585,6 +612,11 @@ impl Copy {
                         let missing = self.missing.clone();
                         return self.stop(Need::Unavailable { missing });
                     }
+                    if self.options.judge_signatures {
+                        self.need = Need::Judge(self.to_judge());
+                        self.phase = Phase::Judge;
+                        return Ok(());
+                    }
                     self.refusals = self.signatures_to_refuse();
                     self.phase = Phase::Refusals { next: 0 };
                 }
@@ -608,6 +640,7 @@ impl Copy {
                 // Phases that wait for an answer.
                 Phase::NestedSignatures { .. }
                 | Phase::TopSignatures
+                | Phase::Judge
                 | Phase::Instance { read: Some(_), .. }
                 | Phase::Transfers { .. }
                 | Phase::ImageSignatures { .. }
@@ -840,6 +873,38 @@ impl Copy {
             read: None,
         };
         Ok(())
+    }
+
+    /// The images the policy judges: the list when it is written, then
+    /// every image copied, with the signatures read for them.
+    fn to_judge(&self) -> Vec<Judged> {
+        let signatures_of = |instance: Option<&Digest>, kept: &[Vec<u8>]| {
+            self.judged_signatures
+                .iter()
+                .find(|(i, _)| i.as_ref() == instance)
+                .map_or_else(|| kept.to_vec(), |(_, s)| s.clone())
+        };
+        let mut out = Vec::new();
+        if matches!(self.top_plan, Some(TopPlan::List(_))) {
+            out.push(Judged {
+                instance: None,
+                manifest: self.top_bytes.clone(),
+                signatures: signatures_of(None, &self.top_signatures),
+            });
+        }
+        for job in &self.jobs {
+            let kept = if job.instance.is_none() {
+                &self.top_signatures
+            } else {
+                &job.signatures
+            };
+            out.push(Judged {
+                instance: job.instance.clone(),
+                manifest: job.bytes.clone(),
+                signatures: signatures_of(job.instance.as_ref(), kept),
+            });
+        }
+        out
     }
 
     /// Signatures the destination cannot store fail the copy before

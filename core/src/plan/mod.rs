@@ -78,6 +78,11 @@ pub struct CopyOptions {
     pub forced: Option<String>,
     pub remove_signatures: bool,
     pub preserve_digests: bool,
+    /// A trust policy judges the source: the signatures of every image
+    /// copied (and of the list, when it is written) are read even with
+    /// `remove_signatures`, and the copy stops at
+    /// [`Need::Judge`](crate::copy::Need::Judge) before anything moves.
+    pub judge_signatures: bool,
 }
 
 /// What the destination declares about itself.

@@ -28,5 +28,6 @@ pub fn options(selection: Selection) -> CopyOptions {
         forced: None,
         remove_signatures: false,
         preserve_digests: false,
+        judge_signatures: false,
     }
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::trust::TrustArgs;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use ferry::copy::{self, BarProgress, JsonProgress, NoProgress, Progress, Settings, TextProgress};
@@ -210,9 +211,9 @@ fn selection(args: &CopyArgs, host: Platform) -> anyhow::Result<Selection> {
     }
 }
 
-pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     if args.progress != ProgressKind::Json {
-        return copy_image(args);
+        return copy_image(args, trust);
     }
     // Every line of a JSON progress stream is an event: a failure too, and
     // a bug's panic, which would otherwise print its own text.
@@ -221,7 +222,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
             error: panic.to_string(),
         });
     }));
-    copy_image(args).or_else(|error| {
+    copy_image(args, trust).or_else(|error| {
         JsonProgress.event(copy::Event::Failed {
             error: format!("{error:#}"),
         });
@@ -230,7 +231,7 @@ pub fn run(args: &CopyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
+fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let host = args.platform.wanted();
     let selection = selection(args, host)?;
     if args.strip_removed_platforms && matches!(selection, Selection::All | Selection::System(_)) {
@@ -256,13 +257,22 @@ fn copy_image(args: &CopyArgs) -> anyhow::Result<ExitCode> {
         }),
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
+        judge_signatures: false,
     };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
+    // The policy is read before anything is opened: a copy it cannot
+    // judge does not start.
+    let trust = trust.trust_for(&source)?;
+    let options = CopyOptions {
+        judge_signatures: trust.is_some(),
+        ..options
+    };
     let settings = Settings {
         jobs: args.jobs.max(1),
         dry_run: args.dry_run,
         blob_retries: args.retry_times,
+        trust,
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text

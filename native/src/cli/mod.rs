@@ -4,6 +4,7 @@ mod copy;
 mod manifest;
 mod registry;
 mod serve;
+mod trust;
 
 /// `--override-os/--override-arch/--override-variant`, as skopeo spells
 /// them for `copy` and `inspect`: which image of a list to take instead of
@@ -44,6 +45,8 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    trust: trust::TrustArgs,
 }
 
 // One command line is parsed per process; boxing the larger arguments
@@ -53,6 +56,9 @@ pub struct Cli {
 enum Command {
     /// Copy an image or a whole manifest list between places.
     Copy(copy::CopyArgs),
+    /// Judge an image by the signature policy, as `copy` judges it:
+    /// exit 0 allowed, 1 refused, 2 unusable input.
+    Verify(trust::VerifyArgs),
     /// Show an image's manifest, config or summary, from any transport.
     Inspect(registry::InspectArgs),
     /// List a registry repository's tags.
@@ -75,7 +81,8 @@ enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Copy(args) => copy::run(&args),
+        Command::Copy(args) => copy::run(&args, &cli.trust),
+        Command::Verify(args) => trust::verify(&args, &cli.trust),
         Command::Inspect(args) => registry::inspect(&args),
         Command::ListTags(args) => registry::list_tags(&args),
         Command::Delete(args) => registry::delete(&args),

@@ -50,6 +50,10 @@ pub struct Settings {
     /// Extra attempts for a blob whose transfer broke off or arrived
     /// corrupt (the blob is fetched again from the start).
     pub blob_retries: u32,
+    /// The policy that judges the source before anything moves (with
+    /// [`CopyOptions::judge_signatures`]); `None` for
+    /// `--insecure-policy` and for sources no policy judges.
+    pub trust: Option<Arc<crate::trust::Trust>>,
 }
 
 impl Default for Settings {
@@ -58,6 +62,7 @@ impl Default for Settings {
             jobs: 6,
             dry_run: false,
             blob_retries: 3,
+            trust: None,
         }
     }
 }
@@ -103,6 +108,8 @@ pub enum CopyError {
         reference: String,
         error: std::io::Error,
     },
+    /// The signature policy does not allow the source image.
+    Refused(Box<crate::trust::Refused>),
     /// A blob transfer task panicked or was cancelled.
     TaskFailed(String),
     /// The engine reached a state its plan rules out: a bug in ferry.
@@ -138,6 +145,7 @@ impl fmt::Display for CopyError {
                 reference,
                 error,
             } => write!(f, "{step} ({reference}): {error}"),
+            CopyError::Refused(e) => e.fmt(f),
             CopyError::TaskFailed(e) => write!(f, "blob transfer task failed: {e}"),
             CopyError::Internal(e) => write!(f, "internal error: {e}"),
         }
@@ -319,6 +327,15 @@ pub async fn copy(
                     transfer_blobs(&src, &dst, tasks, settings, &progress).await?
                 }
             }
+            Need::Judge(images) => {
+                let trust = settings.trust.as_ref().ok_or_else(|| {
+                    CopyError::Internal("the copy asks for a judgement and has no policy".into())
+                })?;
+                trust
+                    .judge(&images)
+                    .map_err(|refused| CopyError::Refused(Box::new(refused)))?;
+                vec![Answer::Done]
+            }
             need => vec![perform(&*src, &*dst, need, &progress).await?],
         };
         for answer in answers {
@@ -498,7 +515,7 @@ async fn perform(
                 .map_err(transport("committing", dst.reference()))?;
             Answer::Done
         }
-        Need::Transfer(_) | Need::Unavailable { .. } | Need::Done => {
+        Need::Transfer(_) | Need::Judge(_) | Need::Unavailable { .. } | Need::Done => {
             unreachable!("handled by the caller")
         }
     })

@@ -24,19 +24,29 @@ pub fn ferry_bin() -> &'static str {
     env!("CARGO_BIN_EXE_ferry")
 }
 
+/// The home directory tests give ferry (`tests/fixtures/home`): its
+/// policy accepts anything, so nothing comes from the machine's home.
+pub fn test_home() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/home")
+}
+
+/// `ferry` with [`test_home`] as `HOME`.
+pub fn ferry_command() -> Command {
+    let mut command = Command::new(ferry_bin());
+    command.env("HOME", test_home());
+    command
+}
+
 /// Runs `ferry ARGS` and waits for it.
 pub fn ferry(args: &[&str]) -> Output {
-    Command::new(ferry_bin())
-        .args(args)
-        .output()
-        .expect("run ferry")
+    ferry_command().args(args).output().expect("run ferry")
 }
 
 /// `ferry copy SRC DST`, one transfer at a time, with `tmpdir` as TMPDIR:
 /// archive copies stage there, and a killed copy's staging stays inside
 /// the test's scratch directory. Output is not read; stderr is kept.
 pub fn copy_command(src: &str, dst: &str, tmpdir: &Path) -> Command {
-    let mut command = Command::new(ferry_bin());
+    let mut command = ferry_command();
     command
         .args(["copy", "--progress", "none", "--jobs", "1", src, dst])
         .env("TMPDIR", tmpdir)
@@ -728,7 +738,7 @@ pub fn fifo(path: &Path) {
 /// in `limit`: a ferry blocked opening a FIFO trap read outside where it
 /// should.
 pub fn ferry_within(args: &[&str], limit: std::time::Duration) -> Output {
-    let mut child = Command::new(ferry_bin())
+    let mut child = ferry_command()
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -32,6 +32,7 @@ pub fn ferry_bin() -> PathBuf {
 /// Runs `ferry ARGS…` and returns what it did.
 pub fn ferry<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Command::new(ferry_bin())
+        .env("HOME", crate::test_home())
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running ferry: {e}"))

@@ -130,10 +130,17 @@ fn demo_files() -> Result<Files, Error> {
     Ok(files)
 }
 
+/// ferry (see [`ferry_binary`]) with the tests' home.
+fn ferry() -> Command {
+    let mut command = ferry_binary();
+    command.env("HOME", crate::test_home());
+    command
+}
+
 /// ferry, found in this order: the binary named by `FERRY_BIN`; the one in
 /// this test binary's target directory (`cargo test --workspace` builds
 /// it); `cargo run -p ferry`, which builds it.
-fn ferry() -> Command {
+fn ferry_binary() -> Command {
     if let Some(bin) = std::env::var_os("FERRY_BIN") {
         return Command::new(bin);
     }
