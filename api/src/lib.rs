@@ -472,6 +472,7 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
+        sign: false,
     };
     let context = ImageContext {
         list_digest: None,
@@ -585,6 +586,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
+        sign: false,
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;

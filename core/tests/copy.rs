@@ -482,3 +482,66 @@ fn one_instance_taken_out_of_a_list_is_judged_alone() {
     assert_eq!(images.len(), 1);
     assert_eq!(images[0].manifest, fixture("arm64.json"));
 }
+
+#[test]
+fn a_signing_copy_signs_each_instance_as_written_then_the_list_and_writes_old_and_new_signatures() {
+    let index = fixture("index.json");
+    let options = CopyOptions {
+        sign: true,
+        ..options(Selection::All)
+    };
+    let mut copy = start(&index, to(Kind::Dir), options, Mode::Copy);
+    read_everything(&mut copy, copied(1));
+    let mut steps = Vec::new();
+    loop {
+        let answer = match copy.poll() {
+            Need::WriteManifest { role, .. } => {
+                steps.push(format!("write {}", role.name()));
+                Answer::Written
+            }
+            Need::SignManifest { digest, instance } => {
+                assert_eq!(instance.is_some(), instance.as_ref() == Some(&digest));
+                steps.push(format!(
+                    "sign {}",
+                    if instance.is_some() {
+                        "instance"
+                    } else {
+                        "list"
+                    }
+                ));
+                Answer::Signatures(vec![format!("new {digest}").into_bytes()])
+            }
+            Need::WriteSignatures {
+                signatures,
+                instance,
+            } => {
+                let digest = instance.unwrap_or_else(|| Digest::sha256_of(&index));
+                assert_eq!(signatures, [format!("new {digest}").into_bytes()]);
+                steps.push("signatures".into());
+                Answer::Done
+            }
+            Need::Commit { .. } => Answer::Done,
+            Need::Done => break,
+            other => panic!("unexpected {other:?}"),
+        };
+        copy.handle(answer).unwrap();
+    }
+    let per_instance = ["write instance", "sign instance", "signatures"];
+    let mut expected: Vec<&str> = per_instance.repeat(3);
+    expected.extend(["write list", "sign list", "signatures"]);
+    assert_eq!(steps, expected);
+}
+
+#[test]
+fn signing_for_a_destination_without_signatures_fails_before_any_blob_moves() {
+    let options = CopyOptions {
+        sign: true,
+        ..options(Selection::All)
+    };
+    let mut copy = start(&fixture("amd64.json"), to(Kind::Oci), options, Mode::Copy);
+    let result = copy.handle(Answer::Signatures(Vec::new()));
+    assert!(
+        matches!(result, Err(Error::SigningUnsupported)),
+        "{result:?}"
+    );
+}

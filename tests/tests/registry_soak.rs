@@ -57,6 +57,7 @@ async fn one_copy(source: &str, destination: &str) -> Result<String, String> {
         remove_signatures: false,
         preserve_digests: false,
         judge_signatures: false,
+        sign: false,
     };
     let settings = Settings {
         jobs: 2,

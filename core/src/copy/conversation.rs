@@ -103,6 +103,13 @@ pub enum Need {
         instance: Option<Digest>,
         role: Role,
     },
+    /// Make new signatures (`--sign-by…`) of the manifest written as
+    /// `digest`: [`Answer::Signatures`] with them.
+    SignManifest {
+        digest: Digest,
+        /// As in [`Need::WriteSignatures`].
+        instance: Option<Digest>,
+    },
     /// Write signatures: [`Answer::Done`].
     WriteSignatures {
         signatures: Vec<Vec<u8>>,

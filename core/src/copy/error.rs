@@ -31,6 +31,9 @@ pub enum Error {
     /// Signatures are to be written, and the destination cannot store
     /// them.
     SignaturesUnsupported,
+    /// New signatures are to be made, and the destination cannot store
+    /// them.
+    SigningUnsupported,
     /// A schema 1 layer's diff ID was not computed during its transfer.
     MissingDiffId { layer: String },
     /// The manifest could not name its layers' new forms.
@@ -56,6 +59,9 @@ impl fmt::Display for Error {
             ),
             Error::SignaturesUnsupported => {
                 f.write_str("the destination cannot store signatures (use --remove-signatures)")
+            }
+            Error::SigningUnsupported => {
+                f.write_str("cannot sign: the destination cannot store signatures")
             }
             Error::MissingDiffId { layer } => {
                 write!(f, "no diff ID was computed for layer {layer}")

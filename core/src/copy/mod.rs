@@ -23,6 +23,7 @@
 //! its signatures), the nested lists, the top-level list, the top level's
 //! signatures, and the commit.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -127,6 +128,13 @@ enum Phase {
         index: usize,
     },
     TopSignaturesWrite,
+    /// New signatures are being made; with them and `signatures`, the
+    /// copy writes the signatures of `instance` and waits in `then`.
+    Signing {
+        signatures: Vec<Vec<u8>>,
+        instance: Option<Digest>,
+        then: Box<Phase>,
+    },
     Commit,
     Final,
 }
@@ -438,10 +446,7 @@ impl Copy {
                     self.add_job(index, bytes, media_type, signatures)?;
                 }
             }
-            (Phase::Judge, Answer::Done) => {
-                self.refusals = self.signatures_to_refuse();
-                self.phase = Phase::Refusals { next: 0 };
-            }
+            (Phase::Judge, Answer::Done) => return self.start_refusals(),
             (Phase::Refusals { next }, Answer::Done) => {
                 self.phase = Phase::Refusals { next: next + 1 };
             }
@@ -453,6 +458,7 @@ impl Copy {
                 | Phase::List(_)
                 | Phase::ListSignatures { .. }
                 | Phase::TopSignaturesWrite
+                | Phase::Signing { .. }
                 | Phase::Commit),
                 answer,
             ) => {
@@ -514,6 +520,7 @@ impl Copy {
             Need::PutBlob { .. } => "PutBlob",
             Need::Sign { .. } => "Sign",
             Need::WriteManifest { .. } => "WriteManifest",
+            Need::SignManifest { .. } => "SignManifest",
             Need::WriteSignatures { .. } => "WriteSignatures",
             Need::Commit { .. } => "Commit",
             Need::Unavailable { .. } => "Unavailable",
@@ -617,8 +624,7 @@ impl Copy {
                         self.phase = Phase::Judge;
                         return Ok(());
                     }
-                    self.refusals = self.signatures_to_refuse();
-                    self.phase = Phase::Refusals { next: 0 };
+                    return self.start_refusals();
                 }
                 Phase::Refusals { next } => {
                     if let Some((signatures, instance)) = self.refusals.get(*next) {
@@ -644,7 +650,8 @@ impl Copy {
                 | Phase::Instance { read: Some(_), .. }
                 | Phase::Transfers { .. }
                 | Phase::ImageSignatures { .. }
-                | Phase::ListSignatures { .. } => return Ok(()),
+                | Phase::ListSignatures { .. }
+                | Phase::Signing { .. } => return Ok(()),
             }
         }
     }
@@ -687,6 +694,14 @@ impl Copy {
                             .map(|j| j.signatures.clone())
                             .unwrap_or_default(),
                     };
+                    if self.options.sign {
+                        let (bytes, _) = self
+                            .committed
+                            .as_ref()
+                            .expect("the top level is written before its signatures");
+                        let digest = manifest::digest(bytes).map_err(Error::WrittenDigest)?;
+                        return self.sign(signatures, digest, None, Phase::TopSignaturesWrite);
+                    }
                     if self.write_signatures(signatures, None)? {
                         return Ok(());
                     }
@@ -735,6 +750,22 @@ impl Copy {
             (Phase::TopSignaturesWrite, Answer::Done) => {
                 self.phase = Phase::Commit;
                 self.write_step(None)
+            }
+            (
+                Phase::Signing {
+                    mut signatures,
+                    instance,
+                    then,
+                },
+                Answer::Signatures(new),
+            ) => {
+                signatures.extend(new);
+                self.phase = *then;
+                if self.write_signatures(signatures, instance)? {
+                    return Ok(());
+                }
+                // Nothing to write after all (the signer made none).
+                self.write_step(Some(Answer::Done))
             }
             (Phase::Commit, Answer::Done) => {
                 self.need = Need::Done;
@@ -873,6 +904,18 @@ impl Copy {
             read: None,
         };
         Ok(())
+    }
+
+    /// Before anything moves: a copy that would sign and cannot store
+    /// signatures fails, and signatures the destination cannot store are
+    /// offered to it so that it refuses them saying why.
+    fn start_refusals(&mut self) -> Result<(), Error> {
+        if self.options.sign && !self.signatures_supported {
+            return Err(Error::SigningUnsupported);
+        }
+        self.refusals = self.signatures_to_refuse();
+        self.phase = Phase::Refusals { next: 0 };
+        self.advance()
     }
 
     /// The images the policy judges: the list when it is written, then
@@ -1336,6 +1379,14 @@ impl Copy {
                     self.single = Some((bytes, media_type));
                 }
                 let job = write.job;
+                if in_list && self.options.sign {
+                    return self.sign(
+                        signatures,
+                        digest.clone(),
+                        Some(digest),
+                        Phase::ImageSignatures { job },
+                    );
+                }
                 if in_list && self.write_signatures(signatures, Some(digest))? {
                     self.phase = Phase::ImageSignatures { job };
                     return Ok(());
@@ -1355,6 +1406,27 @@ impl Copy {
                 })
             }
         }
+    }
+
+    /// Asks for new signatures of the manifest written as `digest`, to be
+    /// written with `signatures` before going on in `then`.
+    fn sign(
+        &mut self,
+        signatures: Vec<Vec<u8>>,
+        digest: Digest,
+        instance: Option<Digest>,
+        then: Phase,
+    ) -> Result<(), Error> {
+        self.need = Need::SignManifest {
+            digest,
+            instance: instance.clone(),
+        };
+        self.phase = Phase::Signing {
+            signatures,
+            instance,
+            then: Box::new(then),
+        };
+        Ok(())
     }
 
     /// Asks for signatures to be written; false when there are none.

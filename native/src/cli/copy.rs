@@ -258,6 +258,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
         judge_signatures: false,
+        sign: false,
     };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
@@ -266,6 +267,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let trust = trust.trust_for(&source)?;
     let options = CopyOptions {
         judge_signatures: trust.is_some(),
+        sign: false,
         ..options
     };
     let settings = Settings {
@@ -273,6 +275,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         blob_retries: args.retry_times,
         trust,
+        signer: None,
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text

@@ -54,6 +54,9 @@ pub struct Settings {
     /// [`CopyOptions::judge_signatures`]); `None` for
     /// `--insecure-policy` and for sources no policy judges.
     pub trust: Option<Arc<crate::trust::Trust>>,
+    /// What makes new signatures (`--sign-by…`, with
+    /// [`CopyOptions::sign`]).
+    pub signer: Option<Arc<dyn crate::trust::Sign>>,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             dry_run: false,
             blob_retries: 3,
             trust: None,
+            signer: None,
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum CopyError {
         reference: String,
         error: std::io::Error,
     },
+    /// New signatures could not be made.
+    Signing { digest: String, error: String },
     /// The signature policy does not allow the source image.
     Refused(Box<crate::trust::Refused>),
     /// A blob transfer task panicked or was cancelled.
@@ -146,6 +152,7 @@ impl fmt::Display for CopyError {
                 error,
             } => write!(f, "{step} ({reference}): {error}"),
             CopyError::Refused(e) => e.fmt(f),
+            CopyError::Signing { digest, error } => write!(f, "signing {digest}: {error}"),
             CopyError::TaskFailed(e) => write!(f, "blob transfer task failed: {e}"),
             CopyError::Internal(e) => write!(f, "internal error: {e}"),
         }
@@ -269,6 +276,14 @@ fn refused(error: machine::Error, src: &dyn ImageSource, dst: &dyn ImageDestinat
                 reason: machine::Error::SignaturesUnsupported.to_string(),
             }),
         },
+        machine::Error::SigningUnsupported => CopyError::Transport {
+            step: "signing".into(),
+            reference: dst.reference(),
+            error: Box::new(TransportError::Unsupported {
+                location: dst.reference(),
+                reason: machine::Error::SigningUnsupported.to_string(),
+            }),
+        },
         machine::Error::MissingDiffId { layer } => CopyError::DiffId {
             layer,
             reason: "no diff ID was computed".into(),
@@ -335,6 +350,16 @@ pub async fn copy(
                     .judge(&images)
                     .map_err(|refused| CopyError::Refused(Box::new(refused)))?;
                 vec![Answer::Done]
+            }
+            Need::SignManifest { digest, .. } => {
+                let signer = settings.signer.as_ref().ok_or_else(|| {
+                    CopyError::Internal("the copy asks for signatures and has no signer".into())
+                })?;
+                let signatures = signer.sign(&digest).map_err(|error| CopyError::Signing {
+                    digest: digest.to_string(),
+                    error,
+                })?;
+                vec![Answer::Signatures(signatures)]
             }
             need => vec![perform(&*src, &*dst, need, &progress).await?],
         };
@@ -515,7 +540,11 @@ async fn perform(
                 .map_err(transport("committing", dst.reference()))?;
             Answer::Done
         }
-        Need::Transfer(_) | Need::Judge(_) | Need::Unavailable { .. } | Need::Done => {
+        Need::Transfer(_)
+        | Need::Judge(_)
+        | Need::SignManifest { .. }
+        | Need::Unavailable { .. }
+        | Need::Done => {
             unreachable!("handled by the caller")
         }
     })

@@ -231,6 +231,13 @@ fn explicit_path(path: &Path) -> String {
     resolved.to_string_lossy().into_owned()
 }
 
+/// What makes a copy's new signatures (`--sign-by…`).
+pub trait Sign: Send + Sync + fmt::Debug {
+    /// The signatures, in their stored form, of the manifest written as
+    /// `digest`.
+    fn sign(&self, digest: &Digest) -> Result<Vec<Vec<u8>>, String>;
+}
+
 /// The native [`Verifier`]: key files from disk, OpenPGP in-process.
 #[derive(Debug, Default)]
 pub struct KeyFiles {
