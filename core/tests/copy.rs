@@ -401,3 +401,37 @@ fn an_answer_to_another_question_is_an_error_not_a_panic() {
     ));
     assert_eq!(copy.poll(), Need::Signatures { instance: None });
 }
+
+/// The transfers the machine asks for first when copying `top` (without
+/// signatures) to a docker archive.
+fn transfer_tasks(top: &[u8]) -> Vec<ferry_core::copy::BlobTask> {
+    let mut opts = options(Selection::All);
+    opts.remove_signatures = true;
+    let copy = start(top, to(Kind::DockerArchive), opts, Mode::Copy);
+    match copy.poll() {
+        Need::Transfer(tasks) => tasks,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_schema1_layer_is_transferred_with_no_stated_size() {
+    let tasks = transfer_tasks(&fixture("v2s1-signed.json"));
+    assert!(!tasks.is_empty());
+    assert!(tasks.iter().all(|t| t.size.is_none()), "{tasks:?}");
+}
+
+#[test]
+fn a_described_blob_is_transferred_with_the_size_its_descriptor_states() {
+    let image = fixture("amd64.json");
+    let manifest = ferry_core::Manifest::parse(&image).unwrap();
+    let tasks = transfer_tasks(&image);
+    let layers = manifest.layers().into_iter().map(|l| l.descriptor);
+    for descriptor in layers.chain([manifest.config()]) {
+        let task = tasks
+            .iter()
+            .find(|t| t.digest.as_str() == descriptor.digest_text)
+            .unwrap();
+        assert_eq!(task.size, Some(descriptor.size));
+    }
+}
