@@ -305,39 +305,18 @@ fn encode_field(field: &Field, out: &mut String) {
         Field::List(None) | Field::Set(None) | Field::Map(None) | Field::Raw(None) => {
             out.push_str("null");
         }
-        Field::List(Some(items)) => {
-            out.push('[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, s, true);
-            }
-            out.push(']');
-        }
-        Field::Set(Some(set)) => {
-            out.push('{');
-            for (i, k) in set.keys().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k, true);
-                out.push_str(":{}");
-            }
-            out.push('}');
-        }
-        Field::Map(Some(map)) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k, true);
-                out.push(':');
-                write_string(out, v, true);
-            }
-            out.push('}');
-        }
+        Field::List(Some(items)) => json::write_joined(out, ('[', ']'), items, |out, s| {
+            write_string(out, s, true);
+        }),
+        Field::Set(Some(set)) => json::write_joined(out, ('{', '}'), set.keys(), |out, k| {
+            write_string(out, k, true);
+            out.push_str(":{}");
+        }),
+        Field::Map(Some(map)) => json::write_joined(out, ('{', '}'), map, |out, (k, v)| {
+            write_string(out, k, true);
+            out.push(':');
+            write_string(out, v, true);
+        }),
         Field::Raw(Some(v)) => v.write_compact(out, true),
         Field::Time(t) => write_string(out, t.as_deref().unwrap_or("0001-01-01T00:00:00Z"), true),
         Field::Config(None) => encode_struct(&CONFIG, &CONFIG.map(|(_, k, _)| zero(k)), out),
