@@ -439,13 +439,23 @@ mod tests {
         }
     }
 
-    /// Annotates the entries whose tag ends in `zstd` as zstd instances.
-    fn zstd_annotated(tag: &str) -> String {
-        if tag.ends_with("zstd") {
-            format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
-        } else {
-            String::new()
-        }
+    /// An index as [`index`] writes it, with the entries whose tag ends in
+    /// `zstd` annotated as zstd instances.
+    fn zstd_index(entries: &[(&str, &str)]) -> List {
+        index_with(entries, |tag| {
+            if tag.ends_with("zstd") {
+                format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
+            } else {
+                String::new()
+            }
+        })
+    }
+
+    /// The default options, with `set` applied.
+    fn options(set: impl FnOnce(&mut ChooseOptions)) -> ChooseOptions {
+        let mut options = ChooseOptions::default();
+        set(&mut options);
+        options
     }
 
     /// Asserts that, with `options`, the entry tagged `tag` (none for
@@ -456,38 +466,24 @@ mod tests {
 
     #[test]
     fn zstd_instances_are_preferred_among_equals_unless_gzip_is() {
-        let list = index_with(
-            &[("linux/amd64", "gzip"), ("linux/amd64", "zstd")],
-            zstd_annotated,
-        );
-        assert_chooses(
-            &list,
-            "linux/amd64",
-            &ChooseOptions::default(),
-            Some("zstd"),
-        );
-        let gzip = ChooseOptions {
-            prefer_gzip: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let list = zstd_index(&[("linux/amd64", "gzip"), ("linux/amd64", "zstd")]);
+        assert_chooses(&list, "linux/amd64", &default, Some("zstd"));
+        let gzip = options(|o| o.prefer_gzip = true);
         assert_chooses(&list, "linux/amd64", &gzip, Some("gzip"));
     }
 
     #[test]
     fn a_better_rung_beats_zstd() {
-        let list = index_with(
-            &[("linux/arm/v6", "v6-zstd"), ("linux/arm/v7", "v7")],
-            zstd_annotated,
-        );
-        assert_chooses(&list, "linux/arm/v7", &ChooseOptions::default(), Some("v7"));
+        let default = ChooseOptions::default();
+        let list = zstd_index(&[("linux/arm/v6", "v6-zstd"), ("linux/arm/v7", "v7")]);
+        assert_chooses(&list, "linux/arm/v7", &default, Some("v7"));
     }
 
     #[test]
     fn amd64_levels_accept_lower_levels_and_prefer_the_highest() {
-        let levels = ChooseOptions {
-            amd64_levels: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let levels = options(|o| o.amd64_levels = true);
         assert_eq!(ladder("linux/amd64/v3", &levels), ["v3", "v2", "v1", ""]);
         assert_eq!(ladder("linux/amd64", &levels), ["", "v1"]);
         let list = index(&[
@@ -496,20 +492,13 @@ mod tests {
             ("linux/amd64/v4", "v4"),
         ]);
         assert_chooses(&list, "linux/amd64/v3", &levels, Some("v2"));
-        assert_chooses(
-            &list,
-            "linux/amd64/v3",
-            &ChooseOptions::default(),
-            Some("plain"),
-        );
+        assert_chooses(&list, "linux/amd64/v3", &default, Some("plain"));
     }
 
     #[test]
     fn windows_os_version_matches_the_build_and_prefers_the_newest_revision() {
-        let opts = ChooseOptions {
-            windows_os_version: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let opts = options(|o| o.windows_os_version = true);
         let list = index(&[
             ("windows/amd64@10.0.17763.1000", "1809-old"),
             ("windows/amd64@10.0.20348.500", "2022"),
@@ -520,25 +509,18 @@ mod tests {
         assert_chooses(
             &list,
             "windows/amd64@10.0.17763.1",
-            &ChooseOptions::default(),
+            &default,
             Some("1809-old"),
         );
     }
 
     #[test]
     fn attestations_can_be_skipped_even_as_last_resort() {
-        let skip = ChooseOptions {
-            skip_attestations: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let skip = options(|o| o.skip_attestations = true);
         let list = index(&[("unknown/unknown", "attestation"), ("-", "none")]);
         assert_chooses(&list, "unknown/unknown", &skip, Some("none"));
-        assert_chooses(
-            &list,
-            "unknown/unknown",
-            &ChooseOptions::default(),
-            Some("attestation"),
-        );
+        assert_chooses(&list, "unknown/unknown", &default, Some("attestation"));
     }
 
     #[test]
