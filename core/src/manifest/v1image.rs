@@ -168,6 +168,24 @@ fn decode_struct(
     Ok(fields)
 }
 
+/// Go decoding an object into a map (or set) that already holds `old`'s
+/// entries: each member adds its key, or replaces its value, with what
+/// `value` makes of it.
+fn merge(
+    old: &Field,
+    object: &Object,
+    mut value: impl FnMut(&json::Member) -> Result<String, TypeError>,
+) -> Result<BTreeMap<String, String>, TypeError> {
+    let mut map = match old {
+        Field::Set(Some(m)) | Field::Map(Some(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    for m in &object.members {
+        map.insert(m.key.clone(), value(m)?);
+    }
+    Ok(map)
+}
+
 fn decode_field(value: &Value, pointer: &str, kind: Kind, old: &Field) -> Result<Field, TypeError> {
     let type_error = |expected: &'static str| TypeError {
         pointer: pointer.into(),
@@ -208,37 +226,21 @@ fn decode_field(value: &Value, pointer: &str, kind: Kind, old: &Field) -> Result
         },
         Kind::Set => match value {
             Value::Null => Field::Set(None),
-            Value::Object(o) => {
-                let mut set = match old {
-                    Field::Set(Some(s)) => s.clone(),
-                    _ => BTreeMap::new(),
-                };
-                for m in &o.members {
-                    if !matches!(m.value, Value::Object(_) | Value::Null) {
-                        return Err(type_error("struct {}"));
-                    }
-                    set.insert(m.key.clone(), String::new());
+            Value::Object(o) => Field::Set(Some(merge(old, o, |m| {
+                if matches!(m.value, Value::Object(_) | Value::Null) {
+                    Ok(String::new())
+                } else {
+                    Err(type_error("struct {}"))
                 }
-                Field::Set(Some(set))
-            }
+            })?)),
             _ => return Err(type_error("map[string]struct {}")),
         },
         Kind::StringMap => match value {
             Value::Null => Field::Map(None),
-            Value::Object(o) => {
-                let mut map = match old {
-                    Field::Map(Some(m)) => m.clone(),
-                    _ => BTreeMap::new(),
-                };
-                for m in &o.members {
-                    let p = json::child_pointer(pointer, &m.key);
-                    map.insert(
-                        m.key.clone(),
-                        String::go_decode(&m.value, &p)?.unwrap_or_default(),
-                    );
-                }
-                Field::Map(Some(map))
-            }
+            Value::Object(o) => Field::Map(Some(merge(old, o, |m| {
+                let p = json::child_pointer(pointer, &m.key);
+                Ok(String::go_decode(&m.value, &p)?.unwrap_or_default())
+            })?)),
             _ => return Err(type_error("map[string]string")),
         },
         Kind::Raw => match value {
