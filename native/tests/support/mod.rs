@@ -749,3 +749,28 @@ impl Sentinel {
         );
     }
 }
+
+/// One `#[test]` per row, each calling `helper` with its row's arguments:
+/// for tests that are one scenario run with different inputs, each named
+/// for the behaviour it shows.
+///
+/// ```ignore
+/// one_test_per_row! {
+///     scenario:
+///     first_behaviour("a", 1);
+///     second_behaviour("b", 2);
+/// }
+/// ```
+#[allow(unused_macros)]
+macro_rules! one_test_per_row {
+    ($helper:ident: $($name:ident($($arg:expr),* $(,)?);)+) => {
+        $(
+            #[test]
+            fn $name() {
+                $helper($($arg),*);
+            }
+        )+
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use one_test_per_row;
