@@ -391,132 +391,99 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn arm_ladder_walks_down_from_the_wanted_variant_then_tries_no_variant() {
-        let o = ChooseOptions::default();
-        assert_eq!(ladder("linux/arm/v7", &o), ["v7", "v6", "v5", ""]);
-        assert_eq!(ladder("linux/arm/v8", &o), ["v8", "v7", "v6", "v5", ""]);
-        assert_eq!(ladder("linux/arm/v5", &o), ["v5", ""]);
+    fn cases() -> serde_json::Value {
+        serde_json::from_str(include_str!("../tests/fixtures/choose-cases.json")).unwrap()
+    }
+
+    fn text(v: &serde_json::Value) -> &str {
+        v.as_str().unwrap()
     }
 
     #[test]
-    fn without_a_variant_no_variant_comes_first_then_the_whole_ladder() {
-        let o = ChooseOptions::default();
-        assert_eq!(ladder("linux/arm", &o), ["", "v8", "v7", "v6", "v5"]);
-        assert_eq!(ladder("linux/arm64", &o), ["", "v8"]);
-        assert_eq!(ladder("linux/amd64", &o), [""]);
+    fn each_wanted_platform_has_its_ladder_of_variants() {
+        for group in cases()["ladders"].as_array().unwrap() {
+            for case in group["cases"].as_array().unwrap() {
+                let wanted = text(&case["wanted"]);
+                let expected: Vec<&str> = case["ladder"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(text)
+                    .collect();
+                assert_eq!(
+                    ladder(wanted, &ChooseOptions::default()),
+                    expected,
+                    "{wanted}: {}",
+                    group["behaviour"]
+                );
+            }
+        }
     }
 
     #[test]
-    fn an_unknown_variant_is_tried_as_itself_then_as_no_variant() {
-        assert_eq!(
-            ladder("linux/amd64/v3", &ChooseOptions::default()),
-            ["v3", ""]
-        );
-        assert_eq!(
-            ladder("linux/arm/v9", &ChooseOptions::default()),
-            ["v9", ""]
-        );
+    fn each_list_yields_the_entry_its_rule_chooses() {
+        for case in cases()["choices"].as_array().unwrap() {
+            let entries: Vec<(&str, &str)> = case["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (text(&e[0]), text(&e[1])))
+                .collect();
+            let wanted = text(&case["wanted"]);
+            assert_eq!(
+                chosen(&index(&entries), wanted),
+                case["chosen"].as_str().map(digest),
+                "{wanted}: {}",
+                case["behaviour"]
+            );
+        }
     }
 
-    #[test]
-    fn chooses_arm_v6_when_v7_absent() {
-        let list = index(&[("linux/arm/v5", "v5"), ("linux/arm/v6", "v6")]);
-        assert_eq!(chosen(&list, "linux/arm/v7"), Some(digest("v6")));
-    }
-
-    #[test]
-    fn an_older_arm_never_gets_a_newer_variant() {
-        let list = index(&[("linux/arm/v6", "v6"), ("linux/arm/v7", "v7")]);
-        assert_eq!(chosen(&list, "linux/arm/v5"), None);
-    }
-
-    #[test]
-    fn no_variant_in_the_wanted_platform_prefers_an_entry_without_variant() {
-        let list = index(&[("linux/arm/v7", "v7"), ("linux/arm", "plain")]);
-        assert_eq!(chosen(&list, "linux/arm"), Some(digest("plain")));
-    }
-
-    #[test]
-    fn no_variant_in_the_wanted_platform_falls_back_to_the_best_variant() {
-        let list = index(&[("linux/arm/v5", "v5"), ("linux/arm/v7", "v7")]);
-        assert_eq!(chosen(&list, "linux/arm"), Some(digest("v7")));
-    }
-
-    #[test]
-    fn arm64_v8_matches_an_entry_without_variant() {
-        let list = index(&[("linux/arm64", "plain")]);
-        assert_eq!(chosen(&list, "linux/arm64/v8"), Some(digest("plain")));
-    }
-
-    #[test]
-    fn variant_spelling_must_be_exact() {
-        let list = index(&[("linux/arm64/armv8", "odd")]);
-        assert_eq!(chosen(&list, "linux/arm64/v8"), None);
-    }
-
-    #[test]
-    fn os_and_architecture_match_exactly_including_case() {
-        let list = index(&[("Linux/AMD64", "upper"), ("linux/amd64", "lower")]);
-        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("lower")));
-        let list = index(&[("Linux/AMD64", "upper")]);
-        assert_eq!(chosen(&list, "linux/amd64"), None);
-    }
-
-    #[test]
-    fn list_order_decides_among_equals() {
-        let list = index(&[("linux/amd64", "first"), ("linux/amd64", "second")]);
-        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("first")));
-    }
-
-    #[test]
-    fn entries_without_platform_are_the_last_resort() {
-        let list = index(&[("-", "none"), ("linux/arm64", "arm64")]);
-        assert_eq!(chosen(&list, "linux/arm64"), Some(digest("arm64")));
-        assert_eq!(chosen(&list, "linux/s390x"), Some(digest("none")));
-    }
-
-    #[test]
-    fn zstd_instances_are_preferred_among_equals_unless_gzip_is() {
-        let list = index_with(&[("linux/amd64", "gzip"), ("linux/amd64", "zstd")], |tag| {
-            if tag == "zstd" {
+    /// An index as [`index`] writes it, with the entries whose tag ends in
+    /// `zstd` annotated as zstd instances.
+    fn zstd_index(entries: &[(&str, &str)]) -> List {
+        index_with(entries, |tag| {
+            if tag.ends_with("zstd") {
                 format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
             } else {
                 String::new()
             }
-        });
-        assert_eq!(chosen(&list, "linux/amd64"), Some(digest("zstd")));
-        let gzip = ChooseOptions {
-            prefer_gzip: true,
-            ..ChooseOptions::default()
-        };
-        assert_eq!(
-            chosen_with(&list, "linux/amd64", &gzip),
-            Some(digest("gzip"))
-        );
+        })
+    }
+
+    /// The default options, with `set` applied.
+    fn options(set: impl FnOnce(&mut ChooseOptions)) -> ChooseOptions {
+        let mut options = ChooseOptions::default();
+        set(&mut options);
+        options
+    }
+
+    /// Asserts that, with `options`, the entry tagged `tag` (none for
+    /// `None`) is chosen from `list` for the platform `spec`.
+    fn assert_chooses(list: &List, spec: &str, options: &ChooseOptions, tag: Option<&str>) {
+        assert_eq!(chosen_with(list, spec, options), tag.map(digest), "{spec}");
+    }
+
+    #[test]
+    fn zstd_instances_are_preferred_among_equals_unless_gzip_is() {
+        let default = ChooseOptions::default();
+        let list = zstd_index(&[("linux/amd64", "gzip"), ("linux/amd64", "zstd")]);
+        assert_chooses(&list, "linux/amd64", &default, Some("zstd"));
+        let gzip = options(|o| o.prefer_gzip = true);
+        assert_chooses(&list, "linux/amd64", &gzip, Some("gzip"));
     }
 
     #[test]
     fn a_better_rung_beats_zstd() {
-        let list = index_with(
-            &[("linux/arm/v6", "v6-zstd"), ("linux/arm/v7", "v7")],
-            |tag| {
-                if tag.ends_with("zstd") {
-                    format!(r#","annotations":{{"{ZSTD_ANNOTATION}":"true"}}"#)
-                } else {
-                    String::new()
-                }
-            },
-        );
-        assert_eq!(chosen(&list, "linux/arm/v7"), Some(digest("v7")));
+        let default = ChooseOptions::default();
+        let list = zstd_index(&[("linux/arm/v6", "v6-zstd"), ("linux/arm/v7", "v7")]);
+        assert_chooses(&list, "linux/arm/v7", &default, Some("v7"));
     }
 
     #[test]
     fn amd64_levels_accept_lower_levels_and_prefer_the_highest() {
-        let levels = ChooseOptions {
-            amd64_levels: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let levels = options(|o| o.amd64_levels = true);
         assert_eq!(ladder("linux/amd64/v3", &levels), ["v3", "v2", "v1", ""]);
         assert_eq!(ladder("linux/amd64", &levels), ["", "v1"]);
         let list = index(&[
@@ -524,53 +491,36 @@ mod tests {
             ("linux/amd64/v2", "v2"),
             ("linux/amd64/v4", "v4"),
         ]);
-        assert_eq!(
-            chosen_with(&list, "linux/amd64/v3", &levels),
-            Some(digest("v2"))
-        );
-        assert_eq!(chosen(&list, "linux/amd64/v3"), Some(digest("plain")));
+        assert_chooses(&list, "linux/amd64/v3", &levels, Some("v2"));
+        assert_chooses(&list, "linux/amd64/v3", &default, Some("plain"));
     }
 
     #[test]
     fn windows_os_version_matches_the_build_and_prefers_the_newest_revision() {
-        let opts = ChooseOptions {
-            windows_os_version: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let opts = options(|o| o.windows_os_version = true);
         let list = index(&[
             ("windows/amd64@10.0.17763.1000", "1809-old"),
             ("windows/amd64@10.0.20348.500", "2022"),
             ("windows/amd64@10.0.17763.2000", "1809-new"),
         ]);
-        assert_eq!(
-            chosen_with(&list, "windows/amd64@10.0.17763.1", &opts),
-            Some(digest("1809-new"))
-        );
-        assert_eq!(
-            chosen_with(&list, "windows/amd64@10.0.19041.1", &opts),
-            None
-        );
-        assert_eq!(
-            chosen(&list, "windows/amd64@10.0.17763.1"),
-            Some(digest("1809-old"))
+        assert_chooses(&list, "windows/amd64@10.0.17763.1", &opts, Some("1809-new"));
+        assert_chooses(&list, "windows/amd64@10.0.19041.1", &opts, None);
+        assert_chooses(
+            &list,
+            "windows/amd64@10.0.17763.1",
+            &default,
+            Some("1809-old"),
         );
     }
 
     #[test]
     fn attestations_can_be_skipped_even_as_last_resort() {
-        let skip = ChooseOptions {
-            skip_attestations: true,
-            ..ChooseOptions::default()
-        };
+        let default = ChooseOptions::default();
+        let skip = options(|o| o.skip_attestations = true);
         let list = index(&[("unknown/unknown", "attestation"), ("-", "none")]);
-        assert_eq!(
-            chosen_with(&list, "unknown/unknown", &skip),
-            Some(digest("none"))
-        );
-        assert_eq!(
-            chosen(&list, "unknown/unknown"),
-            Some(digest("attestation"))
-        );
+        assert_chooses(&list, "unknown/unknown", &skip, Some("none"));
+        assert_chooses(&list, "unknown/unknown", &default, Some("attestation"));
     }
 
     #[test]

@@ -295,6 +295,23 @@ impl Parser<'_> {
         Ok(value)
     }
 
+    /// Steps over a container's opening bracket and the whitespace after
+    /// it: `true` if `close` follows at once (the empty container, stepped
+    /// over too), `false` if members follow and `open` more containers
+    /// (and this one) are still within [`MAX_DEPTH`].
+    fn open(&mut self, close: u8, open: usize) -> Result<bool, SyntaxError> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.input.get(self.pos) == Some(&close) {
+            self.pos += 1;
+            return Ok(true);
+        }
+        if self.depth + open >= MAX_DEPTH {
+            return Err(self.err(SyntaxErrorKind::TooDeep));
+        }
+        Ok(false)
+    }
+
     /// Parses one value starting at the cursor (no leading whitespace) and
     /// leaves the cursor just after it.
     fn value(&mut self) -> Result<Value, SyntaxError> {
@@ -304,15 +321,9 @@ impl Parser<'_> {
             let mut value = match self.input.get(self.pos) {
                 None => return Err(self.err(SyntaxErrorKind::UnexpectedEnd)),
                 Some(b'{') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.input.get(self.pos) == Some(&b'}') {
-                        self.pos += 1;
+                    if self.open(b'}', stack.len())? {
                         Value::Object(Object::default())
                     } else {
-                        if self.depth + stack.len() >= MAX_DEPTH {
-                            return Err(self.err(SyntaxErrorKind::TooDeep));
-                        }
                         let key = self.key("looking for beginning of object key string")?;
                         stack.push(Frame::Object(Vec::new(), key));
                         self.skip_ws();
@@ -320,15 +331,9 @@ impl Parser<'_> {
                     }
                 }
                 Some(b'[') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.input.get(self.pos) == Some(&b']') {
-                        self.pos += 1;
+                    if self.open(b']', stack.len())? {
                         Value::Array(Vec::new())
                     } else {
-                        if self.depth + stack.len() >= MAX_DEPTH {
-                            return Err(self.err(SyntaxErrorKind::TooDeep));
-                        }
                         stack.push(Frame::Array(Vec::new()));
                         continue 'value;
                     }
@@ -739,6 +744,20 @@ impl Value {
         }
     }
 
+    /// The members Go's decoder reads when it unmarshals this value into a
+    /// struct: an object's own, none for `null` (which sets nothing), and
+    /// `None` for any other kind, a type error.
+    pub fn as_struct(&self) -> Option<&Object> {
+        static NO_MEMBERS: Object = Object {
+            members: Vec::new(),
+        };
+        match self {
+            Value::Object(o) => Some(o),
+            Value::Null => Some(&NO_MEMBERS),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -898,6 +917,24 @@ impl Value {
             }
         }
     }
+}
+
+/// `items` between `brackets`, comma-separated, each written by `write`:
+/// an array, or an object whose members `write` writes.
+pub fn write_joined<I: IntoIterator>(
+    out: &mut String,
+    (open, close): (char, char),
+    items: I,
+    mut write: impl FnMut(&mut String, I::Item),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(close);
 }
 
 /// Writes `s` as a JSON string literal with Go's escaping rules.

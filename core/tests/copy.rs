@@ -77,6 +77,14 @@ fn read_everything(copy: &mut Copy, outcome: BlobOutcome) -> Vec<&'static str> {
     }
 }
 
+/// The media type of the manifest the machine asks to write next.
+fn manifest_to_write(copy: &Copy) -> String {
+    match copy.poll() {
+        Need::WriteManifest { media_type, .. } => media_type,
+        other => panic!("expected a manifest to write, got {other:?}"),
+    }
+}
+
 fn copied(size: u64) -> BlobOutcome {
     BlobOutcome::Copied {
         size,
@@ -140,19 +148,14 @@ fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts()
     let image = fixture("amd64.json");
     let mut copy = start_all(&image, Kind::Docker, Mode::Copy);
     read_everything(&mut copy, copied(1));
-    let Need::WriteManifest { media_type, .. } = copy.poll() else {
-        panic!("expected a manifest to write, got {:?}", copy.poll());
-    };
+    let media_type = manifest_to_write(&copy);
     assert_eq!(media_type, mt::OCI_MANIFEST);
     copy.handle(Answer::Rejected {
         media_type,
         reason: "not here".into(),
     })
     .unwrap();
-    let Need::WriteManifest { media_type, .. } = copy.poll() else {
-        panic!("expected the next form, got {:?}", copy.poll());
-    };
-    assert_eq!(media_type, mt::DOCKER_V2S2);
+    assert_eq!(manifest_to_write(&copy), mt::DOCKER_V2S2);
 }
 
 #[test]
@@ -385,10 +388,7 @@ fn schema1_to_schema2_computes_diff_ids_and_stores_the_new_config_before_the_man
     };
     assert_eq!(media_type, mt::DOCKER_CONFIG);
     copy.handle(Answer::Done).unwrap();
-    let Need::WriteManifest { media_type, .. } = copy.poll() else {
-        panic!("{:?}", copy.poll());
-    };
-    assert_eq!(media_type, mt::DOCKER_V2S2);
+    assert_eq!(manifest_to_write(&copy), mt::DOCKER_V2S2);
 }
 
 #[test]
@@ -400,6 +400,40 @@ fn an_answer_to_another_question_is_an_error_not_a_panic() {
         Err(Error::UnexpectedAnswer { .. })
     ));
     assert_eq!(copy.poll(), Need::Signatures { instance: None });
+}
+
+/// The transfers the machine asks for first when copying `top` (without
+/// signatures) to a docker archive.
+fn transfer_tasks(top: &[u8]) -> Vec<ferry_core::copy::BlobTask> {
+    let mut opts = options(Selection::All);
+    opts.remove_signatures = true;
+    let copy = start(top, to(Kind::DockerArchive), opts, Mode::Copy);
+    match copy.poll() {
+        Need::Transfer(tasks) => tasks,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_schema1_layer_is_transferred_with_no_stated_size() {
+    let tasks = transfer_tasks(&fixture("v2s1-signed.json"));
+    assert!(!tasks.is_empty());
+    assert!(tasks.iter().all(|t| t.size.is_none()), "{tasks:?}");
+}
+
+#[test]
+fn a_described_blob_is_transferred_with_the_size_its_descriptor_states() {
+    let image = fixture("amd64.json");
+    let manifest = ferry_core::Manifest::parse(&image).unwrap();
+    let tasks = transfer_tasks(&image);
+    let layers = manifest.layers().into_iter().map(|l| l.descriptor);
+    for descriptor in layers.chain([manifest.config()]) {
+        let task = tasks
+            .iter()
+            .find(|t| t.digest.as_str() == descriptor.digest_text)
+            .unwrap();
+        assert_eq!(task.size, Some(descriptor.size));
+    }
 }
 
 /// Answers reads as [`read_everything`] does, each signature read with

@@ -118,15 +118,15 @@ fn a_single_image_is_copied_whatever_the_selection() {
     }
 }
 
+/// The plan for `selection` of the three-platform index, to `destination`.
+fn plan_index(destination: &Destination, selection: Selection) -> Result<TopPlan, PlanError> {
+    plan_top(&top(&index()), destination, &options(selection))
+}
+
 #[test]
 fn system_selection_chooses_one_instance_for_the_platform() {
-    let bytes = index();
-    let plan = plan_top(
-        &top(&bytes),
-        &anything(),
-        &options(Selection::System(Platform::new("linux", "arm", "v7"))),
-    )
-    .unwrap();
+    let arm_v7 = Selection::System(Platform::new("linux", "arm", "v7"));
+    let plan = plan_index(&anything(), arm_v7).unwrap();
     match plan {
         TopPlan::Instance { choice, .. } => assert_eq!(choice.digest, instance_digest(2)),
         other => panic!("{other:?}"),
@@ -135,13 +135,8 @@ fn system_selection_chooses_one_instance_for_the_platform() {
 
 #[test]
 fn system_selection_fails_naming_a_platform_the_list_lacks() {
-    let bytes = index();
-    let err = plan_top(
-        &top(&bytes),
-        &anything(),
-        &options(Selection::System(Platform::new("linux", "s390x", ""))),
-    )
-    .unwrap_err();
+    let s390x = Selection::System(Platform::new("linux", "s390x", ""));
+    let err = plan_index(&anything(), s390x).unwrap_err();
     assert!(matches!(err, PlanError::NoMatch(_)));
     assert!(err.to_string().contains("linux/s390x"), "{err}");
 }
@@ -218,13 +213,12 @@ fn an_unknown_instance_digest_is_an_error() {
 
 #[test]
 fn a_destination_without_list_types_refuses_list_copies() {
-    let bytes = index();
     let archive = Destination {
         supported_types: vec![mt::DOCKER_V2S2.into()],
         reference_digest: None,
         ..Destination::default()
     };
-    let err = plan_top(&top(&bytes), &archive, &options(Selection::All)).unwrap_err();
+    let err = plan_index(&archive, Selection::All).unwrap_err();
     assert!(
         matches!(err, PlanError::DestinationRejectsLists { .. }),
         "{err:?}"
@@ -373,13 +367,7 @@ fn a_digested_destination_accepts_the_instance_or_the_list_digest() {
 
 #[test]
 fn a_digested_destination_must_match_the_list_for_list_copies() {
-    let bytes = index();
-    let err = plan_top(
-        &top(&bytes),
-        &digested(instance_digest(0)),
-        &options(Selection::All),
-    )
-    .unwrap_err();
+    let err = plan_index(&digested(instance_digest(0)), Selection::All).unwrap_err();
     assert!(
         matches!(err, PlanError::DestinationDigestMismatch { .. }),
         "{err:?}"

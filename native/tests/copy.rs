@@ -131,6 +131,22 @@ fn a_dir_that_ferry_writes_for_a_list_is_file_for_file_what_skopeo_writes() {
     assert_eq!(a, b);
 }
 
+/// The raw manifest skopeo reads from `reference` (the test fails if it
+/// cannot).
+fn skopeo_raw(reference: &str) -> Vec<u8> {
+    let out = skopeo(&["inspect", "--raw", reference]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    ferry_core::Digest::sha256_of(bytes).to_string()
+}
+
 #[test]
 fn skopeo_reads_what_ferry_writes() {
     let s = Scratch::new("skopeo-reads");
@@ -139,14 +155,8 @@ fn skopeo_reads_what_ferry_writes() {
     if !compare_with_skopeo("skopeo_reads_what_ferry_writes") {
         return;
     }
-    let raw = skopeo(&["inspect", "--raw", &format!("oci:{oci}:demo")]);
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
     assert_eq!(
-        ferry_core::Digest::sha256_of(&raw.stdout).to_string(),
+        sha256_of(&skopeo_raw(&format!("oci:{oci}:demo"))),
         DEMO_INDEX
     );
     let copied = s.path("copied");
@@ -388,7 +398,7 @@ fn the_system_image_is_chosen_for_the_requested_platform() {
     let list = ferry_core::List::parse(&ferry_demo_index()).unwrap();
     assert_eq!(digest, list.entries[2].digest_text);
     let written = std::fs::read(Path::new(&dir).join("manifest.json")).unwrap();
-    assert_eq!(ferry_core::Digest::sha256_of(&written).to_string(), digest);
+    assert_eq!(sha256_of(&written), digest);
 }
 
 /// The demo index as ferry writes it, made once per process: tests run in
@@ -432,12 +442,7 @@ fn stripping_unselected_platforms_writes_a_valid_smaller_list() {
     if !compare_with_skopeo("stripping_unselected_platforms_writes_a_valid_smaller_list") {
         return;
     }
-    let out = skopeo(&["inspect", "--raw", &format!("oci:{oci}:small")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skopeo_raw(&format!("oci:{oci}:small"));
 }
 
 #[test]
@@ -824,12 +829,7 @@ fn format_conversion_writes_docker_manifests_into_a_dir() {
     if !compare_with_skopeo("format_conversion_writes_docker_manifests_into_a_dir") {
         return;
     }
-    let out = skopeo(&["inspect", "--raw", &format!("dir:{dir}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skopeo_raw(&format!("dir:{dir}"));
 }
 
 /// Writes a single-image `dir:` whose one layer is an uncompressed tar.
@@ -1005,14 +1005,8 @@ fn a_list_round_trips_through_oci_archive_keeping_its_digest() {
     if !compare_with_skopeo("a_list_round_trips_through_oci_archive_keeping_its_digest") {
         return;
     }
-    let out = skopeo(&["inspect", "--raw", &format!("oci-archive:{archive}:demo")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        ferry_core::Digest::sha256_of(&out.stdout).to_string(),
+        sha256_of(&skopeo_raw(&format!("oci-archive:{archive}:demo"))),
         DEMO_INDEX
     );
 }

@@ -120,18 +120,21 @@ async fn signed_demo_dir(root: &Path) -> Digest {
     instance
 }
 
+/// Copies the demo image for `platform` to `dst` through a strict
+/// recording, which must see the contract kept.
+async fn copy_one_demo_image_strictly(dst: &str, platform: Platform) -> Arc<Recording> {
+    let (strict, result) = copy_strictly("demo:", dst, Selection::System(platform), 6).await;
+    result.unwrap();
+    strict.assert_contract_kept();
+    strict
+}
+
 #[tokio::test]
 async fn a_single_image_is_written_in_contract_order() {
     let s = Scratch::new("contract-single");
-    let (strict, result) = copy_strictly(
-        "demo:",
-        &format!("oci:{}", s.join("oci").display()),
-        Selection::System(Platform::new("linux", "arm64", "v8")),
-        6,
-    )
-    .await;
-    result.unwrap();
-    strict.assert_contract_kept();
+    let arm64 = Platform::new("linux", "arm64", "v8");
+    let oci = format!("oci:{}", s.join("oci").display());
+    let strict = copy_one_demo_image_strictly(&oci, arm64).await;
     let written = manifests(&strict.calls());
     assert_eq!(written.len(), 1, "{written:?}");
     assert!(!written[0].1, "written as an instance");
@@ -140,15 +143,9 @@ async fn a_single_image_is_written_in_contract_order() {
 #[tokio::test]
 async fn a_single_image_into_a_docker_archive_is_written_in_contract_order() {
     let s = Scratch::new("contract-single-archive");
-    let (strict, result) = copy_strictly(
-        "demo:",
-        &format!("docker-archive:{}", s.join("image.tar").display()),
-        Selection::System(Platform::new("linux", "amd64", "")),
-        6,
-    )
-    .await;
-    result.unwrap();
-    strict.assert_contract_kept();
+    let amd64 = Platform::new("linux", "amd64", "");
+    let archive = format!("docker-archive:{}", s.join("image.tar").display());
+    copy_one_demo_image_strictly(&archive, amd64).await;
 }
 
 #[tokio::test]

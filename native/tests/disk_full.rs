@@ -13,7 +13,8 @@ mod support;
 use std::path::Path;
 
 use support::{
-    Found, Scratch, Sentinel, Tmpfs, check, snapshot, write_dir_image, write_dir_image_uncompressed,
+    Found, Scratch, Sentinel, Tmpfs, check, one_test_per_row, snapshot, write_dir_image,
+    write_dir_image_uncompressed,
 };
 
 /// 3 layers of 512 KiB: more than the 1 MiB tmpfs holds. For
@@ -120,44 +121,16 @@ fn full_disk_leaves_destination_as_it_was(test: &str, kind: &str, prefill: bool)
     }
 }
 
-#[test]
-fn dir_on_a_full_disk_fails_and_leaves_nothing() {
-    full_disk_leaves_destination_as_it_was("full-dir-empty", "dir", false);
-}
-
-#[test]
-fn dir_on_a_full_disk_keeps_the_previous_image() {
-    full_disk_leaves_destination_as_it_was("full-dir-prev", "dir", true);
-}
-
-#[test]
-fn oci_on_a_full_disk_fails_and_leaves_nothing() {
-    full_disk_leaves_destination_as_it_was("full-oci-empty", "oci", false);
-}
-
-#[test]
-fn oci_on_a_full_disk_keeps_the_previous_image() {
-    full_disk_leaves_destination_as_it_was("full-oci-prev", "oci", true);
-}
-
-#[test]
-fn oci_archive_on_a_full_disk_fails_and_leaves_nothing() {
-    full_disk_leaves_destination_as_it_was("full-ociar-empty", "oci-archive", false);
-}
-
-#[test]
-fn oci_archive_on_a_full_disk_keeps_the_previous_archive() {
-    full_disk_leaves_destination_as_it_was("full-ociar-prev", "oci-archive", true);
-}
-
-#[test]
-fn docker_archive_on_a_full_disk_fails_and_leaves_nothing() {
-    full_disk_leaves_destination_as_it_was("full-dockerar-empty", "docker-archive", false);
-}
-
-#[test]
-fn docker_archive_on_a_full_disk_keeps_the_empty_file_and_the_archive_beside_it() {
-    full_disk_leaves_destination_as_it_was("full-dockerar-prev", "docker-archive", true);
+one_test_per_row! {
+    full_disk_leaves_destination_as_it_was:
+    dir_on_a_full_disk_fails_and_leaves_nothing("full-dir-empty", "dir", false);
+    dir_on_a_full_disk_keeps_the_previous_image("full-dir-prev", "dir", true);
+    oci_on_a_full_disk_fails_and_leaves_nothing("full-oci-empty", "oci", false);
+    oci_on_a_full_disk_keeps_the_previous_image("full-oci-prev", "oci", true);
+    oci_archive_on_a_full_disk_fails_and_leaves_nothing("full-ociar-empty", "oci-archive", false);
+    oci_archive_on_a_full_disk_keeps_the_previous_archive("full-ociar-prev", "oci-archive", true);
+    docker_archive_on_a_full_disk_fails_and_leaves_nothing("full-dockerar-empty", "docker-archive", false);
+    docker_archive_on_a_full_disk_keeps_the_empty_file_and_the_archive_beside_it("full-dockerar-prev", "docker-archive", true);
 }
 
 /// Archive destinations stage in TMPDIR; when that is what fills up, the
@@ -194,14 +167,10 @@ fn full_temporary_directory_fails_and_cleans_up(test: &str, kind: &str) {
     );
 }
 
-#[test]
-fn oci_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
-    full_temporary_directory_fails_and_cleans_up("full-ociar-tmpdir", "oci-archive");
-}
-
-#[test]
-fn docker_archive_with_a_full_temporary_directory_fails_and_cleans_up() {
-    full_temporary_directory_fails_and_cleans_up("full-dockerar-tmpdir", "docker-archive");
+one_test_per_row! {
+    full_temporary_directory_fails_and_cleans_up:
+    oci_archive_with_a_full_temporary_directory_fails_and_cleans_up("full-ociar-tmpdir", "oci-archive");
+    docker_archive_with_a_full_temporary_directory_fails_and_cleans_up("full-dockerar-tmpdir", "docker-archive");
 }
 
 /// A gzip-compressed archive is decompressed into TMPDIR before reading;

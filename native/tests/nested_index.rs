@@ -62,24 +62,32 @@ fn assert_complete(reference: &str) {
     }
 }
 
+/// Copies `--all` from `src` to `dst`, which must keep the top digest.
+fn copy_all_keeping_the_top(src: &str, dst: &str) {
+    assert_eq!(copy_ok(&["--all", src, dst]), TOP);
+}
+
+/// Every manifest of the nested index is a blob of the layout at `root`.
+fn assert_every_manifest_in(root: &Path) {
+    for manifest in MANIFESTS {
+        assert!(oci_blob(root, manifest).is_file(), "{manifest} is missing");
+    }
+}
+
 #[test]
 fn all_copies_a_nested_index_between_oci_layouts_keeping_every_digest() {
     let s = Scratch::new("nested-oci");
     let dst = s.join("oci");
-    let digest = copy_ok(&["--all", &fixture(), &format!("oci:{}", dst.display())]);
-    assert_eq!(digest, TOP);
+    copy_all_keeping_the_top(&fixture(), &format!("oci:{}", dst.display()));
     assert_complete(&format!("oci:{}", dst.display()));
-    for manifest in MANIFESTS {
-        assert!(oci_blob(&dst, manifest).is_file(), "{manifest} is missing");
-    }
+    assert_every_manifest_in(&dst);
 }
 
 #[test]
 fn all_copies_a_nested_index_into_a_dir() {
     let s = Scratch::new("nested-dir");
     let dst = s.join("dir");
-    let digest = copy_ok(&["--all", &fixture(), &format!("dir:{}", dst.display())]);
-    assert_eq!(digest, TOP);
+    copy_all_keeping_the_top(&fixture(), &format!("dir:{}", dst.display()));
     assert_complete(&format!("dir:{}", dst.display()));
     let top = std::fs::read(dst.join("manifest.json")).unwrap();
     assert_eq!(Digest::sha256_of(&top).to_string(), TOP);
@@ -95,16 +103,12 @@ fn all_copies_a_nested_index_into_a_dir() {
 fn all_copies_a_nested_index_into_an_oci_archive() {
     let s = Scratch::new("nested-archive");
     let dst = format!("oci-archive:{}", s.join("image.tar").display());
-    let digest = copy_ok(&["--all", &fixture(), &dst]);
-    assert_eq!(digest, TOP);
+    copy_all_keeping_the_top(&fixture(), &dst);
     assert_complete(&dst);
     // And back out of the archive, whole.
     let back = s.join("back");
-    let digest = copy_ok(&["--all", &dst, &format!("oci:{}", back.display())]);
-    assert_eq!(digest, TOP);
-    for manifest in MANIFESTS {
-        assert!(oci_blob(&back, manifest).is_file(), "{manifest} is missing");
-    }
+    copy_all_keeping_the_top(&dst, &format!("oci:{}", back.display()));
+    assert_every_manifest_in(&back);
 }
 
 #[test]
@@ -113,12 +117,9 @@ fn all_copies_a_nested_index_from_a_dir_into_an_oci_layout() {
     let dir = format!("dir:{}", s.join("dir").display());
     copy_ok(&["--all", &fixture(), &dir]);
     let dst = s.join("oci");
-    let digest = copy_ok(&["--all", &dir, &format!("oci:{}", dst.display())]);
-    assert_eq!(digest, TOP);
+    copy_all_keeping_the_top(&dir, &format!("oci:{}", dst.display()));
     assert_complete(&format!("oci:{}", dst.display()));
-    for manifest in MANIFESTS {
-        assert!(oci_blob(&dst, manifest).is_file(), "{manifest} is missing");
-    }
+    assert_every_manifest_in(&dst);
 }
 
 #[test]

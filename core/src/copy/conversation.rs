@@ -167,8 +167,10 @@ pub struct BlobTask {
     /// Which task of the batch, for [`Answer::Blob`].
     pub id: usize,
     pub digest: Digest,
-    /// -1 when unknown (schema 1).
-    pub size: i64,
+    /// The size its descriptor states; `None` when not known (schema 1
+    /// layers). Kept signed, as stated: a negative size is a descriptor's
+    /// lie, which no content may match, not an unknown size.
+    pub size: Option<i64>,
     pub media_type: String,
     /// Whose descriptor named it, for errors: "the layer of manifest …".
     pub what: String,

@@ -995,7 +995,7 @@ impl Copy {
             tasks.push(BlobTask {
                 id,
                 digest: parse(&t.digest, &format!("a blob of {source}"))?,
-                size: t.size,
+                size: (t.size != manifest::UNKNOWN_SIZE).then_some(t.size),
                 media_type: t.media_type.clone(),
                 what: format!(
                     "the {} of manifest {source}",
@@ -1053,7 +1053,7 @@ impl Copy {
             .iter()
             .zip(&skip)
             .filter(|(_, s)| **s)
-            .map(|(t, _)| t.size.max(0) as u64)
+            .map(|(t, _)| t.size.map_or(0, |s| s.max(0) as u64))
             .sum();
         let images: Vec<ImagePlan> = self.jobs.iter().map(|j| j.plan.clone()).collect();
         let top_plan = self.top_plan.as_ref().expect("planned");

@@ -135,12 +135,7 @@ impl List {
 
 /// New values for one list entry, as the copy engine reports them after
 /// copying (and perhaps converting) that instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceUpdate {
-    pub digest: String,
-    pub size: i64,
-    pub media_type: String,
-}
+pub type InstanceUpdate = crate::manifest::DescriptorUpdate;
 
 /// Why a list cannot be edited as asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,9 +217,11 @@ impl List {
                 });
             }
         }
-        let unchanged = self.entries.iter().zip(updates).all(|(e, u)| {
-            e.digest_text == u.digest && e.size == u.size && e.media_type == u.media_type
-        });
+        let unchanged = self
+            .entries
+            .iter()
+            .zip(updates)
+            .all(|(e, u)| u.changes_nothing_in(e));
         if unchanged {
             return Ok(());
         }
@@ -233,16 +230,13 @@ impl List {
             && let Some(Value::Array(items)) = top.field_mut("manifests")
         {
             for (item, u) in items.iter_mut().zip(updates) {
+                // An entry that is not an object becomes one holding only
+                // the new values.
+                if !matches!(item, Value::Object(_)) {
+                    *item = Value::Object(json::Object::default());
+                }
                 if let Value::Object(entry) = item {
-                    entry.set("mediaType", Value::from(u.media_type.as_str()));
-                    entry.set("digest", Value::from(u.digest.as_str()));
-                    entry.set("size", Value::from(u.size));
-                } else {
-                    *item = Value::Object(json::Object::from_pairs([
-                        ("mediaType", Value::from(u.media_type.as_str())),
-                        ("digest", Value::from(u.digest.as_str())),
-                        ("size", Value::from(u.size)),
-                    ]));
+                    u.set_on(entry);
                 }
             }
         }

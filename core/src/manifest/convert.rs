@@ -330,25 +330,23 @@ mod tests {
             v
         }
 
+        /// Asserts that `source` converts to `expected`, signatures aside.
+        fn assert_converts_to(source: &[u8], expected: &[u8]) {
+            let unsigned = convert(source, None).unwrap();
+            assert_eq!(without_signatures(&unsigned), without_signatures(expected));
+        }
+
         /// `TestConvertToManifestSchema1`: what Docker Hub serves for the
         /// same image, down to every `v1Compatibility` string.
         #[test]
         fn schema2_converts_to_what_docker_serves_as_schema1() {
-            let unsigned = convert(SCHEMA2, None).unwrap();
-            assert_eq!(
-                without_signatures(&unsigned),
-                without_signatures(fixture!("schema2-to-schema1-by-docker.json"))
-            );
+            assert_converts_to(SCHEMA2, fixture!("schema2-to-schema1-by-docker.json"));
         }
 
         /// `TestManifestOCI1ConvertToManifestSchema1`.
         #[test]
         fn oci_converts_to_schema1_through_schema2() {
-            let unsigned = convert(OCI, None).unwrap();
-            assert_eq!(
-                without_signatures(&unsigned),
-                without_signatures(fixture!("oci1-to-schema1.json"))
-            );
+            assert_converts_to(OCI, fixture!("oci1-to-schema1.json"));
         }
 
         #[test]

@@ -132,6 +132,37 @@ impl Descriptor {
     }
 }
 
+/// New values for the members of a descriptor that a copy rewrites: a
+/// layer's after it is compressed or decompressed ([`LayerUpdate`]), a
+/// list entry's after its instance is copied or converted
+/// ([`InstanceUpdate`]).
+///
+/// [`LayerUpdate`]: super::edit::LayerUpdate
+/// [`InstanceUpdate`]: crate::list::InstanceUpdate
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescriptorUpdate {
+    pub digest: String,
+    pub size: i64,
+    pub media_type: String,
+}
+
+impl DescriptorUpdate {
+    /// Whether `descriptor` already says all this.
+    pub(crate) fn changes_nothing_in(&self, descriptor: &Descriptor) -> bool {
+        descriptor.digest_text == self.digest
+            && descriptor.size == self.size
+            && descriptor.media_type == self.media_type
+    }
+
+    /// Writes the new values into the descriptor's JSON object, keeping its
+    /// other members.
+    pub(crate) fn set_on(&self, object: &mut Object) {
+        object.set("mediaType", Value::from(self.media_type.as_str()));
+        object.set("digest", Value::from(self.digest.as_str()));
+        object.set("size", Value::from(self.size));
+    }
+}
+
 /// The size that means "not known": containers/image's convention for
 /// blobs whose length it has not been told, and what ferry gives schema 1
 /// layers, whose manifests carry no sizes.

@@ -5,19 +5,13 @@
 //! document itself, so members ferry does not model survive; the result is
 //! written compactly, as Go's encoder would.
 
-use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::{Manifest, ManifestError};
 use crate::json::{self, Value};
 
 /// A layer's new representation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerUpdate {
-    pub digest: String,
-    pub size: i64,
-    pub media_type: String,
-}
+pub type LayerUpdate = super::DescriptorUpdate;
 
 /// Why an edit is impossible.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +54,10 @@ pub fn with_layers(manifest: &Manifest, updates: &[LayerUpdate]) -> Result<Vec<u
             updates: updates.len(),
         });
     }
-    let unchanged = layers.iter().zip(updates).all(|(l, u)| {
-        l.digest_text == u.digest && l.size == u.size && l.media_type == u.media_type
-    });
+    let unchanged = layers
+        .iter()
+        .zip(updates)
+        .all(|(l, u)| u.changes_nothing_in(l));
     if unchanged {
         return Ok(manifest.raw().to_vec());
     }
@@ -72,9 +67,7 @@ pub fn with_layers(manifest: &Manifest, updates: &[LayerUpdate]) -> Result<Vec<u
     {
         for (item, u) in items.iter_mut().zip(updates) {
             if let Value::Object(layer) = item {
-                layer.set("mediaType", Value::from(u.media_type.as_str()));
-                layer.set("digest", Value::from(u.digest.to_string()));
-                layer.set("size", Value::from(u.size));
+                u.set_on(layer);
             }
         }
     }

@@ -27,13 +27,10 @@ fn guess_inner(bytes: &[u8]) -> alloc::borrow::Cow<'static, str> {
     let Ok(doc) = json::parse(bytes) else {
         return "".into();
     };
-    let empty = json::Object::default();
-    let obj = match &doc {
-        Value::Object(o) => o,
-        // Unmarshalling `null` into a struct succeeds and sets nothing;
-        // any other non-object is a type error.
-        Value::Null => &empty,
-        _ => return "".into(),
+    // Unmarshalling `null` into a struct succeeds and sets nothing; any
+    // other non-object is a type error.
+    let Some(obj) = doc.as_struct() else {
+        return "".into();
     };
     // containers/image first reads mediaType, schemaVersion and signatures
     // in one struct: a wrong type in any of them makes the guess "".

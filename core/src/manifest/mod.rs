@@ -23,7 +23,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub use descriptor::{
-    Descriptor, SizeMismatch, UNKNOWN_SIZE, check_size, check_size_so_far, size_matches,
+    Descriptor, DescriptorUpdate, SizeMismatch, UNKNOWN_SIZE, check_size, check_size_so_far,
+    size_matches,
 };
 pub use guess::guess_media_type;
 pub use oci::OciManifest;

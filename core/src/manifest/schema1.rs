@@ -453,17 +453,9 @@ pub fn from_config(input: &FromConfig<'_>) -> Result<Built, ConvertError> {
     }
     let config_error = |reason: String| ConvertError::Config { reason };
     let root = json::parse(input.config).map_err(|e| config_error(e.to_string()))?;
-    let empty = json::Object::default();
-    let object = match &root {
-        Value::Object(o) => o,
-        Value::Null => &empty,
-        other => {
-            return Err(config_error(alloc::format!(
-                "a JSON {}, not an object",
-                other.kind()
-            )));
-        }
-    };
+    let object = root
+        .as_struct()
+        .ok_or_else(|| config_error(not_an_object(&root)))?;
     let f = Fields::new(object, "");
     let architecture = f
         .string("architecture")
@@ -542,25 +534,11 @@ pub fn from_config(input: &FromConfig<'_>) -> Result<Built, ConvertError> {
     json::write_string(&mut out, input.tag, true);
     out.push_str(",\"architecture\":");
     json::write_string(&mut out, &architecture, true);
-    out.push_str(",\"fsLayers\":[");
-    for (i, sum) in blob_sums.iter().rev().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"blobSum\":");
-        json::write_string(&mut out, sum, true);
-        out.push('}');
-    }
-    out.push_str("],\"history\":[");
-    for (i, entry) in entries.iter().rev().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"v1Compatibility\":");
-        json::write_string(&mut out, entry, true);
-        out.push('}');
-    }
-    out.push_str("],\"schemaVersion\":1}");
+    out.push_str(",\"fsLayers\":");
+    write_wrapped(&mut out, "blobSum", blob_sums.iter().rev());
+    out.push_str(",\"history\":");
+    write_wrapped(&mut out, "v1Compatibility", entries.iter().rev());
+    out.push_str(",\"schemaVersion\":1}");
     let unsigned = out.into_bytes();
     // What containers/image does with the result next: read it back as
     // schema 1. A config whose fields do not fit there fails here.
@@ -580,12 +558,9 @@ fn quoted(text: &str) -> Vec<u8> {
 
 impl ConfigHistory {
     fn decode(value: &Value, pointer: &str) -> Result<Self, json::TypeError> {
-        let empty = json::Object::default();
-        let object = match value {
-            Value::Object(o) => o,
-            Value::Null => &empty,
-            other => return Err(other.type_error(pointer, "struct")),
-        };
+        let object = value
+            .as_struct()
+            .ok_or_else(|| value.type_error(pointer, "struct"))?;
         let f = Fields::new(object, pointer);
         let created = match object.field("created") {
             None | Some(Value::Null) => None,
@@ -708,6 +683,23 @@ fn marshal_raw_map<'a>(
     out
 }
 
+/// An array of objects with one string member `key` each, one for each of
+/// `values`: schema 1's `fsLayers` and `history`.
+fn write_wrapped<'a>(out: &mut String, key: &str, values: impl Iterator<Item = &'a String>) {
+    json::write_joined(out, ('[', ']'), values, |out, value| {
+        out.push_str("{\"");
+        out.push_str(key);
+        out.push_str("\":");
+        json::write_string(out, value, true);
+        out.push('}');
+    });
+}
+
+/// Why a document read as a Go struct is not one.
+fn not_an_object(value: &Value) -> String {
+    alloc::format!("a JSON {}, not an object", value.kind())
+}
+
 fn is_v1_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -716,17 +708,9 @@ impl V1Compatibility {
     fn parse(text: &str, index: usize) -> Result<Self, HistoryError> {
         let entry_error = |reason: String| HistoryError::Entry { index, reason };
         let value = json::parse(text.as_bytes()).map_err(|e| entry_error(e.to_string()))?;
-        let empty = json::Object::default();
-        let object = match &value {
-            Value::Object(o) => o,
-            Value::Null => &empty,
-            other => {
-                return Err(entry_error(alloc::format!(
-                    "a JSON {}, not an object",
-                    other.kind()
-                )));
-            }
-        };
+        let object = value
+            .as_struct()
+            .ok_or_else(|| entry_error(not_an_object(&value)))?;
         let f = Fields::new(object, "");
         let type_error = |e: json::TypeError| entry_error(e.to_string());
         let created = match f.object.field("created") {

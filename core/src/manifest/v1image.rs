@@ -168,6 +168,24 @@ fn decode_struct(
     Ok(fields)
 }
 
+/// Go decoding an object into a map (or set) that already holds `old`'s
+/// entries: each member adds its key, or replaces its value, with what
+/// `value` makes of it.
+fn merge(
+    old: &Field,
+    object: &Object,
+    mut value: impl FnMut(&json::Member) -> Result<String, TypeError>,
+) -> Result<BTreeMap<String, String>, TypeError> {
+    let mut map = match old {
+        Field::Set(Some(m)) | Field::Map(Some(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    for m in &object.members {
+        map.insert(m.key.clone(), value(m)?);
+    }
+    Ok(map)
+}
+
 fn decode_field(value: &Value, pointer: &str, kind: Kind, old: &Field) -> Result<Field, TypeError> {
     let type_error = |expected: &'static str| TypeError {
         pointer: pointer.into(),
@@ -208,37 +226,21 @@ fn decode_field(value: &Value, pointer: &str, kind: Kind, old: &Field) -> Result
         },
         Kind::Set => match value {
             Value::Null => Field::Set(None),
-            Value::Object(o) => {
-                let mut set = match old {
-                    Field::Set(Some(s)) => s.clone(),
-                    _ => BTreeMap::new(),
-                };
-                for m in &o.members {
-                    if !matches!(m.value, Value::Object(_) | Value::Null) {
-                        return Err(type_error("struct {}"));
-                    }
-                    set.insert(m.key.clone(), String::new());
+            Value::Object(o) => Field::Set(Some(merge(old, o, |m| {
+                if matches!(m.value, Value::Object(_) | Value::Null) {
+                    Ok(String::new())
+                } else {
+                    Err(type_error("struct {}"))
                 }
-                Field::Set(Some(set))
-            }
+            })?)),
             _ => return Err(type_error("map[string]struct {}")),
         },
         Kind::StringMap => match value {
             Value::Null => Field::Map(None),
-            Value::Object(o) => {
-                let mut map = match old {
-                    Field::Map(Some(m)) => m.clone(),
-                    _ => BTreeMap::new(),
-                };
-                for m in &o.members {
-                    let p = json::child_pointer(pointer, &m.key);
-                    map.insert(
-                        m.key.clone(),
-                        String::go_decode(&m.value, &p)?.unwrap_or_default(),
-                    );
-                }
-                Field::Map(Some(map))
-            }
+            Value::Object(o) => Field::Map(Some(merge(old, o, |m| {
+                let p = json::child_pointer(pointer, &m.key);
+                Ok(String::go_decode(&m.value, &p)?.unwrap_or_default())
+            })?)),
             _ => return Err(type_error("map[string]string")),
         },
         Kind::Raw => match value {
@@ -305,39 +307,18 @@ fn encode_field(field: &Field, out: &mut String) {
         Field::List(None) | Field::Set(None) | Field::Map(None) | Field::Raw(None) => {
             out.push_str("null");
         }
-        Field::List(Some(items)) => {
-            out.push('[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, s, true);
-            }
-            out.push(']');
-        }
-        Field::Set(Some(set)) => {
-            out.push('{');
-            for (i, k) in set.keys().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k, true);
-                out.push_str(":{}");
-            }
-            out.push('}');
-        }
-        Field::Map(Some(map)) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k, true);
-                out.push(':');
-                write_string(out, v, true);
-            }
-            out.push('}');
-        }
+        Field::List(Some(items)) => json::write_joined(out, ('[', ']'), items, |out, s| {
+            write_string(out, s, true);
+        }),
+        Field::Set(Some(set)) => json::write_joined(out, ('{', '}'), set.keys(), |out, k| {
+            write_string(out, k, true);
+            out.push_str(":{}");
+        }),
+        Field::Map(Some(map)) => json::write_joined(out, ('{', '}'), map, |out, (k, v)| {
+            write_string(out, k, true);
+            out.push(':');
+            write_string(out, v, true);
+        }),
         Field::Raw(Some(v)) => v.write_compact(out, true),
         Field::Time(t) => write_string(out, t.as_deref().unwrap_or("0001-01-01T00:00:00Z"), true),
         Field::Config(None) => encode_struct(&CONFIG, &CONFIG.map(|(_, k, _)| zero(k)), out),

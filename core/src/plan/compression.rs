@@ -101,39 +101,29 @@ pub fn transformed_media_type(media_type: &str, operation: BlobOperation) -> &st
 
 #[cfg(test)]
 mod tests {
+    use super::BlobOperation::{Compress, Decompress, Keep};
     use super::*;
+
+    /// The operation on a layer of `media_type` of an image that may change.
+    fn op(media_type: &str, desired: Desired) -> BlobOperation {
+        blob_operation(media_type, desired, true, true)
+    }
 
     #[test]
     fn uncompressed_layers_are_gzipped_for_destinations_that_want_compression() {
-        assert_eq!(
-            blob_operation(mt::OCI_LAYER, Desired::Compress, true, true),
-            BlobOperation::Compress
-        );
-        assert_eq!(
-            transformed_media_type(mt::OCI_LAYER, BlobOperation::Compress),
-            mt::OCI_LAYER_GZIP
-        );
-        assert_eq!(
-            blob_operation(mt::OCI_LAYER_GZIP, Desired::Compress, true, true),
-            BlobOperation::Keep
-        );
+        let layer = mt::OCI_LAYER;
+        assert_eq!(op(layer, Desired::Compress), Compress);
+        assert_eq!(transformed_media_type(layer, Compress), mt::OCI_LAYER_GZIP);
+        assert_eq!(op(mt::OCI_LAYER_GZIP, Desired::Compress), Keep);
     }
 
     #[test]
     fn gzip_layers_are_decompressed_for_destinations_that_want_tars() {
+        let layer = mt::DOCKER_LAYER_GZIP;
+        assert_eq!(op(layer, Desired::Decompress), Decompress);
+        assert_eq!(transformed_media_type(layer, Decompress), mt::DOCKER_LAYER);
         assert_eq!(
-            blob_operation(mt::DOCKER_LAYER_GZIP, Desired::Decompress, true, true),
-            BlobOperation::Decompress
-        );
-        assert_eq!(
-            transformed_media_type(mt::DOCKER_LAYER_GZIP, BlobOperation::Decompress),
-            mt::DOCKER_LAYER
-        );
-        assert_eq!(
-            transformed_media_type(
-                mt::OCI_LAYER_NONDISTRIBUTABLE_GZIP,
-                BlobOperation::Decompress
-            ),
+            transformed_media_type(mt::OCI_LAYER_NONDISTRIBUTABLE_GZIP, Decompress),
             mt::OCI_LAYER_NONDISTRIBUTABLE
         );
     }
@@ -142,7 +132,7 @@ mod tests {
     fn nothing_changes_when_the_manifest_may_not() {
         assert_eq!(
             blob_operation(mt::OCI_LAYER, Desired::Compress, false, true),
-            BlobOperation::Keep
+            Keep
         );
     }
 
@@ -150,23 +140,14 @@ mod tests {
     fn artifact_layers_and_unknown_types_are_kept() {
         assert_eq!(
             blob_operation(mt::OCI_LAYER, Desired::Compress, true, false),
-            BlobOperation::Keep
+            Keep
         );
-        assert_eq!(
-            blob_operation(mt::OCI_CONFIG, Desired::Compress, true, true),
-            BlobOperation::Keep
-        );
-        assert_eq!(
-            blob_operation("application/x-custom", Desired::Decompress, true, true),
-            BlobOperation::Keep
-        );
+        assert_eq!(op(mt::OCI_CONFIG, Desired::Compress), Keep);
+        assert_eq!(op("application/x-custom", Desired::Decompress), Keep);
     }
 
     #[test]
     fn zstd_layers_are_kept_even_when_tars_are_wanted() {
-        assert_eq!(
-            blob_operation(mt::OCI_LAYER_ZSTD, Desired::Decompress, true, true),
-            BlobOperation::Keep
-        );
+        assert_eq!(op(mt::OCI_LAYER_ZSTD, Desired::Decompress), Keep);
     }
 }

@@ -188,16 +188,31 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
-    fn mconv(source: &str, dest: &[&str]) -> (String, bool, Vec<String>) {
-        let dest = types(dest);
-        let plan = manifest_conversion(&ManifestConversionInput {
+    /// `source` into a destination that accepts `dest`, nothing forced,
+    /// nothing encrypted, the manifest free to change.
+    fn input<'a>(source: &'a str, dest: &'a [String]) -> ManifestConversionInput<'a> {
+        ManifestConversionInput {
             source_type: source,
-            destination_types: &dest,
+            destination_types: dest,
             forced: None,
             requires_oci_encryption: false,
             cannot_modify: None,
-        })
-        .unwrap();
+        }
+    }
+
+    /// The type preferred, whether it needs a conversion, and how many
+    /// fallbacks follow it.
+    fn outline(plan: &ManifestConversion) -> (&str, bool, usize) {
+        (
+            plan.preferred.as_str(),
+            plan.needs_conversion,
+            plan.fallbacks.len(),
+        )
+    }
+
+    fn mconv(source: &str, dest: &[&str]) -> (String, bool, Vec<String>) {
+        let dest = types(dest);
+        let plan = manifest_conversion(&input(source, &dest)).unwrap();
         (plan.preferred, plan.needs_conversion, plan.fallbacks)
     }
 
@@ -245,36 +260,23 @@ mod tests {
     fn a_manifest_that_cannot_be_modified_keeps_its_type_and_ignores_format() {
         let dest = types(&[OCI]);
         let plan = manifest_conversion(&ManifestConversionInput {
-            source_type: S2,
-            destination_types: &dest,
             forced: Some(OCI),
-            requires_oci_encryption: false,
             cannot_modify: Some(CannotModify::DestinationSpecifiesDigest),
+            ..input(S2, &dest)
         })
         .unwrap();
-        assert_eq!(
-            (plan.preferred.as_str(), plan.needs_conversion),
-            (S2, false)
-        );
-        assert!(plan.fallbacks.is_empty());
+        assert_eq!(outline(&plan), (S2, false, 0));
     }
 
     #[test]
     fn a_forced_format_is_the_only_candidate() {
         let dest = types(&[S2, S1S, OCI]);
         let plan = manifest_conversion(&ManifestConversionInput {
-            source_type: S2,
-            destination_types: &dest,
             forced: Some(OCI),
-            requires_oci_encryption: false,
-            cannot_modify: None,
+            ..input(S2, &dest)
         })
         .unwrap();
-        assert_eq!(
-            (plan.preferred.as_str(), plan.needs_conversion),
-            (OCI, true)
-        );
-        assert!(plan.fallbacks.is_empty());
+        assert_eq!(outline(&plan), (OCI, true, 0));
     }
 
     #[test]
@@ -283,11 +285,8 @@ mod tests {
         let dest = types(&[OCI, OIDX]);
         for forced in [S1S, S2] {
             let err = manifest_conversion(&ManifestConversionInput {
-                source_type: OCI,
-                destination_types: &dest,
                 forced: Some(forced),
-                requires_oci_encryption: false,
-                cannot_modify: None,
+                ..input(OCI, &dest)
             })
             .unwrap_err();
             assert_eq!(
@@ -304,11 +303,8 @@ mod tests {
     fn encryption_allows_only_oci_even_among_fallbacks() {
         for dest in [types(&[S2, OCI]), Vec::new()] {
             let plan = manifest_conversion(&ManifestConversionInput {
-                source_type: S2,
-                destination_types: &dest,
-                forced: None,
                 requires_oci_encryption: true,
-                cannot_modify: None,
+                ..input(S2, &dest)
             })
             .unwrap();
             assert_eq!(
@@ -320,11 +316,8 @@ mod tests {
         let dest = types(&[S2]);
         assert!(
             manifest_conversion(&ManifestConversionInput {
-                source_type: S2,
-                destination_types: &dest,
-                forced: None,
                 requires_oci_encryption: true,
-                cannot_modify: None,
+                ..input(S2, &dest)
             })
             .is_err()
         );

@@ -198,16 +198,18 @@ mod tests {
         }
     }
 
+    /// The digest of no bytes.
+    const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
     #[test]
     fn docker_archive_names_are_tagged_and_never_digested() {
         assert_eq!(
             docker_archive_tag("busybox").unwrap().to_string(),
             "docker.io/library/busybox:latest"
         );
-        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         for with_digest in [
-            alloc::format!("busybox@{digest}"),
-            alloc::format!("busybox:1@{digest}"),
+            alloc::format!("busybox@{DIGEST}"),
+            alloc::format!("busybox:1@{DIGEST}"),
         ] {
             assert!(
                 matches!(
@@ -225,11 +227,10 @@ mod tests {
             docker("busybox").unwrap().to_string(),
             "docker.io/library/busybox:latest"
         );
-        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let r = docker(&alloc::format!("quay.io/app@{digest}")).unwrap();
+        let r = docker(&alloc::format!("quay.io/app@{DIGEST}")).unwrap();
         assert_eq!(r.tag(), None);
-        let r = docker(&alloc::format!("quay.io/app:v1@{digest}")).unwrap();
+        let r = docker(&alloc::format!("quay.io/app:v1@{DIGEST}")).unwrap();
         assert_eq!(r.tag(), Some("v1"));
-        assert_eq!(r.digest().map(|d| d.to_string()), Some(digest.to_string()));
+        assert_eq!(r.digest().map(|d| d.to_string()), Some(DIGEST.to_string()));
     }
 }

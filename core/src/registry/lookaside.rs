@@ -272,6 +272,16 @@ mod tests {
         crate::reference::transport::docker(s).unwrap()
     }
 
+    /// The top-level URLs `config` gives `image`: (for reading, for
+    /// writing).
+    fn read_and_write<'a>(config: &'a Config, image: &str) -> (Option<&'a str>, Option<&'a str>) {
+        let r = reference(image);
+        (
+            config.top_level(&r, Purpose::Read),
+            config.top_level(&r, Purpose::Write),
+        )
+    }
+
     fn read_only(url: &str) -> Namespace {
         Namespace {
             lookaside: url.into(),
@@ -333,14 +343,9 @@ mod tests {
             default_docker: None,
             docker: vec![("reg.example".into(), entry)],
         };
-        let r = reference("reg.example/app");
         assert_eq!(
-            config.top_level(&r, Purpose::Write),
-            Some("file:///old-staging")
-        );
-        assert_eq!(
-            config.top_level(&r, Purpose::Read),
-            Some("https://read.example")
+            read_and_write(&config, "reg.example/app"),
+            (Some("https://read.example"), Some("file:///old-staging"))
         );
     }
 
@@ -359,15 +364,11 @@ mod tests {
                 ("*.example".into(), read_only("http://wild.example")),
             ],
         };
+        assert_eq!(
+            read_and_write(&config, "reg.example/app"),
+            (Some("http://wild.example"), Some("file:///staging"))
+        );
         let r = reference("reg.example/app");
-        assert_eq!(
-            config.top_level(&r, Purpose::Read),
-            Some("http://wild.example")
-        );
-        assert_eq!(
-            config.top_level(&r, Purpose::Write),
-            Some("file:///staging")
-        );
         assert_eq!(
             Config::default().top_level(&r, Purpose::Read),
             None,

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use ferry::input::{self, Source};
 use ferry::output::{human_size, line_safe, short_digest, terminal_safe};
+use ferry_core::Digest;
 use ferry_core::inspect::{Content, Inspection};
 use ferry_core::validate::Severity;
 
@@ -209,7 +210,7 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
             // Scripts use the printed digest as a reference or a file name;
             // the list is a stranger's, so an entry whose digest is not one
             // (`sha256:../../etc/passwd`) is refused, not passed on.
-            if let Err(e) = ferry_core::Digest::parse(&choice.digest) {
+            if let Err(e) = Digest::parse(&choice.digest) {
                 anyhow::bail!("{source}: the chosen entry {} has an {e}", choice.index + 1);
             }
             if args.json {
@@ -247,17 +248,21 @@ fn choose(args: &ChooseArgs) -> anyhow::Result<ExitCode> {
 pub fn skopeo_digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
     let source = Source::parse(&args.file);
     let bytes = input::read_all(&source)?;
-    let digest = ferry_core::manifest::digest(&bytes)
-        .with_context(|| format!("{source}: cannot compute the manifest digest"))?;
-    println!("{digest}");
-    Ok(ExitCode::SUCCESS)
+    print_digest(&source, ferry_core::manifest::digest(&bytes))
 }
 
 pub fn digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
     let source = Source::parse(&args.file);
     let bytes = input::read_manifest(&source)?;
-    let digest = ferry_core::manifest::digest_document(&bytes)
-        .with_context(|| format!("{source}: cannot compute the manifest digest"))?;
+    print_digest(&source, ferry_core::manifest::digest_document(&bytes))
+}
+
+/// Prints the digest computed for `source`, or says why there is none.
+fn print_digest<E>(source: &Source, digest: Result<Digest, E>) -> anyhow::Result<ExitCode>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let digest = digest.with_context(|| format!("{source}: cannot compute the manifest digest"))?;
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use ferry::transport::TransportError;
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::{Registry, RegistryOptions};
 use ferry_core::media_type as mt;
+use ferry_core::reference::Named;
 use tokio::io::AsyncReadExt as _;
 
 /// Options to reach a registry.
@@ -205,24 +207,42 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn docker_reference(input: &str) -> anyhow::Result<ferry_core::reference::Named> {
+fn docker_reference(input: &str) -> anyhow::Result<Named> {
     match Reference::parse(input)? {
         Reference::Docker(r) => Ok(r),
         other => bail!("{other}: this command works on docker:// references only"),
     }
 }
 
-pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
-    let reference = docker_reference(&args.repository)?;
-    let options = args
-        .registry
-        .options(&Reference::Docker(reference.clone()))?;
-    let tags = runtime()?
+/// Connects to the registry of `input`, a docker:// reference (to push
+/// with `push`), and runs `act` there; a failure of either is said to be
+/// in `doing` that reference.
+fn on_registry<T>(
+    input: &str,
+    registry: &RegistryArgs,
+    push: bool,
+    doing: impl FnOnce(&Named) -> String,
+    act: impl AsyncFnOnce(&Registry) -> Result<T, TransportError>,
+) -> anyhow::Result<(Named, T)> {
+    let reference = docker_reference(input)?;
+    let options = registry.options(&Reference::Docker(reference.clone()))?;
+    let done = runtime()?
         .block_on(async {
-            let registry = Registry::connect(&reference, &options, false).await?;
-            registry.tags().await
+            let registry = Registry::connect(&reference, &options, push).await?;
+            act(&registry).await
         })
-        .with_context(|| format!("listing tags of docker://{}", reference.name()))?;
+        .with_context(|| doing(&reference))?;
+    Ok((reference, done))
+}
+
+pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
+    let (reference, tags) = on_registry(
+        &args.repository,
+        &args.registry,
+        false,
+        |r| format!("listing tags of docker://{}", r.name()),
+        async |registry| registry.tags().await,
+    )?;
     let output = serde_json::json!({
         "Repository": reference.name(),
         "Tags": tags,
@@ -232,16 +252,13 @@ pub fn list_tags(args: &ListTagsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn delete(args: &DeleteArgs) -> anyhow::Result<ExitCode> {
-    let reference = docker_reference(&args.image)?;
-    let options = args
-        .registry
-        .options(&Reference::Docker(reference.clone()))?;
-    let digest = runtime()?
-        .block_on(async {
-            let registry = Registry::connect(&reference, &options, true).await?;
-            registry.delete().await
-        })
-        .with_context(|| format!("deleting docker://{reference}"))?;
+    let (_, digest) = on_registry(
+        &args.image,
+        &args.registry,
+        true,
+        |r| format!("deleting docker://{r}"),
+        async |registry| registry.delete().await,
+    )?;
     eprintln!("Deleted {digest}");
     Ok(ExitCode::SUCCESS)
 }

@@ -219,7 +219,11 @@ impl From<machine::BlobTask> for BlobTask {
     fn from(t: machine::BlobTask) -> Self {
         BlobTask {
             id: t.id,
-            info: BlobInfo::described(t.digest, t.size, &t.media_type),
+            info: BlobInfo {
+                digest: t.digest,
+                size: t.size,
+                media_type: (!t.media_type.is_empty()).then_some(t.media_type),
+            },
             what: t.what,
             operation: t.operation,
             check: t.check,

@@ -176,28 +176,28 @@ impl Place {
         }
     }
 
-    /// `dir:` in a fresh temporary directory.
-    pub fn dir() -> Place {
+    /// `<transport>:<temp>/<file><suffix>` in a fresh temporary directory,
+    /// read back by the reference it is written by.
+    fn read_back_in_temp(transport: &str, file: &str, suffix: &str) -> Place {
         Place::in_temp(|t| {
-            let r = format!("dir:{}", t.join("image").display());
+            let r = format!("{transport}:{}{suffix}", t.join(file).display());
             (r.clone(), r)
         })
+    }
+
+    /// `dir:` in a fresh temporary directory.
+    pub fn dir() -> Place {
+        Place::read_back_in_temp("dir", "image", "")
     }
 
     /// `oci:` with a ref name, in a fresh temporary directory.
     pub fn oci() -> Place {
-        Place::in_temp(|t| {
-            let r = format!("oci:{}:contract", t.join("layout").display());
-            (r.clone(), r)
-        })
+        Place::read_back_in_temp("oci", "layout", ":contract")
     }
 
     /// `oci-archive:` with a ref name, in a fresh temporary directory.
     pub fn oci_archive() -> Place {
-        Place::in_temp(|t| {
-            let r = format!("oci-archive:{}:contract", t.join("image.tar").display());
-            (r.clone(), r)
-        })
+        Place::read_back_in_temp("oci-archive", "image.tar", ":contract")
     }
 
     /// `docker-archive:` with a tag, in a fresh temporary directory.
@@ -245,7 +245,7 @@ impl Place {
         };
         Seen {
             top: top.map(|t| Digest::sha256_of(&t).to_string()),
-            files: self.files.as_deref().map(snapshot),
+            files: self.files.as_deref().map(super::snapshot),
         }
     }
 
@@ -267,34 +267,6 @@ pub struct Seen {
     pub top: Option<String>,
     /// Every file with a digest of its content (file transports).
     pub files: Option<BTreeMap<String, String>>,
-}
-
-/// Every file and directory under `root`, files with their content's
-/// digest.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = path
-                .strip_prefix(base)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            if path.is_dir() {
-                out.insert(format!("{name}/"), String::new());
-                walk(base, &path, out);
-            } else {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                out.insert(name, Digest::sha256_of(&bytes).to_string());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
 }
 
 /// A one-layer image in one manifest type, different for each seed.
@@ -565,17 +537,28 @@ pub async fn signatures_are_refused_before_any_write_where_unsupported(place: &P
     dst.put_signatures(&[], None).await.expect("no signatures");
 }
 
+/// Stores image `seed` where the place may be replaced, then opens the
+/// place and puts the blobs of image `seed + 1`: what a reader saw before,
+/// the destination, and the image being written.
+async fn blobs_over_an_earlier_image(
+    place: &Place,
+    seed: u8,
+) -> (Seen, Box<dyn ImageDestination>, TestImage) {
+    if place.promises.replaces {
+        place.store(&TestImage::new(seed, mt::OCI_MANIFEST)).await;
+    }
+    let before = place.seen().await;
+    let dst = place.open().await;
+    let image = TestImage::for_destination(seed + 1, &*dst);
+    image.put_blobs(&*dst).await;
+    (before, dst, image)
+}
+
 /// Until commit, a reader sees what was there before (an earlier image,
 /// where one may be replaced); a registry shows the top-level manifest
 /// as soon as it is put.
 pub async fn nothing_is_visible_before_commit(place: &Place) {
-    if place.promises.replaces {
-        place.store(&TestImage::new(8, mt::OCI_MANIFEST)).await;
-    }
-    let before = place.seen().await;
-    let dst = place.open().await;
-    let image = TestImage::for_destination(9, &*dst);
-    image.put_blobs(&*dst).await;
+    let (before, dst, image) = blobs_over_an_earlier_image(place, 8).await;
     image.put_manifest(&*dst, None).await.unwrap();
     let during = place.seen().await;
     match place.promises.visibility {
@@ -596,13 +579,7 @@ pub async fn nothing_is_visible_before_commit(place: &Place) {
 /// commit leaves the place as it was (with an earlier image, where one
 /// may be replaced); a registry keeps what it was sent.
 pub async fn dropping_without_commit_leaves_the_place_as_it_was(place: &Place) {
-    if place.promises.replaces {
-        place.store(&TestImage::new(10, mt::OCI_MANIFEST)).await;
-    }
-    let before = place.seen().await;
-    let dst = place.open().await;
-    let image = TestImage::for_destination(11, &*dst);
-    image.put_blobs(&*dst).await;
+    let (before, dst, image) = blobs_over_an_earlier_image(place, 10).await;
     if place.promises.lists {
         image
             .put_manifest(&*dst, Some(&image.digest()))

@@ -646,31 +646,37 @@ mod tests {
         }
     }
 
-    /// An image manifest `name` naming blobs, as an instance or the top.
-    fn image(name: &str, blobs: &[&str], instance: bool) -> Call {
+    fn digests(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| digest(n).to_string()).collect()
+    }
+
+    /// A manifest `name` of `media_type` naming `names`, as an instance or
+    /// the top.
+    fn manifest(name: &str, media_type: &str, names: Names, instance: bool) -> Call {
         Call::PutManifest {
             digest: digest(name),
-            media_type: mt::OCI_MANIFEST.into(),
+            media_type: media_type.into(),
             instance: instance.then(|| digest(name)),
-            names: Names {
-                blobs: blobs.iter().map(|b| digest(b).to_string()).collect(),
-                instances: Vec::new(),
-            },
+            names,
             refused: None,
         }
     }
 
+    /// An image manifest `name` naming blobs, as an instance or the top.
+    fn image(name: &str, blobs: &[&str], instance: bool) -> Call {
+        let names = Names {
+            blobs: digests(blobs),
+            instances: Vec::new(),
+        };
+        manifest(name, mt::OCI_MANIFEST, names, instance)
+    }
+
     fn list(name: &str, instances: &[&str], instance: bool) -> Call {
-        Call::PutManifest {
-            digest: digest(name),
-            media_type: mt::OCI_INDEX.into(),
-            instance: instance.then(|| digest(name)),
-            names: Names {
-                blobs: Vec::new(),
-                instances: instances.iter().map(|i| digest(i).to_string()).collect(),
-            },
-            refused: None,
-        }
+        let names = Names {
+            blobs: Vec::new(),
+            instances: digests(instances),
+        };
+        manifest(name, mt::OCI_INDEX, names, instance)
     }
 
     fn signatures(instance: Option<&str>) -> Call {

@@ -443,15 +443,25 @@ fn check_image(
     Ok(blobs.len())
 }
 
+/// What `open` makes of `path`; `None` when there is nothing there.
+fn present<'a, T>(
+    path: &'a Path,
+    open: impl FnOnce(&'a Path) -> std::io::Result<T>,
+) -> Result<Option<T>, String> {
+    match open(path) {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// `dir:`: `manifest.json`, its instances' `<hex>.manifest.json` if it is
 /// a list (and theirs, for nested lists), and every config and layer file,
 /// each against its digest.
 pub fn check_dir(root: &Path) -> Result<Found, String> {
     let top_path = root.join("manifest.json");
-    let top = match std::fs::read(&top_path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(format!("{}: {e}", top_path.display())),
+    let Some(top) = present(&top_path, std::fs::read)? else {
+        return Ok(Found::Nothing);
     };
     let version = std::fs::read(root.join("version")).map_err(|e| format!("version: {e}"))?;
     if version != b"Directory Transport Version: 1.1\n" {
@@ -479,6 +489,21 @@ pub fn check_dir(root: &Path) -> Result<Found, String> {
     })
 }
 
+/// The digest of a list's entry `depth` lists down, at most 8 (`lists`
+/// names them in the error); `label` goes before the digest when it is
+/// invalid.
+fn nested_digest(
+    entry: &Descriptor,
+    depth: usize,
+    lists: &str,
+    label: &str,
+) -> Result<Digest, String> {
+    if depth > 8 {
+        return Err(format!("{}: {lists} nested too deep", entry.digest_text));
+    }
+    Digest::parse(&entry.digest_text).map_err(|e| format!("{label}{:?}: {e}", entry.digest_text))
+}
+
 /// One instance of a list in a `dir:`: `<hex>.manifest.json`, an image's
 /// blobs, or a nested list's own instances.
 fn check_dir_entry(
@@ -487,11 +512,7 @@ fn check_dir_entry(
     locate: &dyn Fn(&Digest) -> PathBuf,
     depth: usize,
 ) -> Result<usize, String> {
-    if depth > 8 {
-        return Err(format!("{}: lists nested too deep", entry.digest_text));
-    }
-    let digest = Digest::parse(&entry.digest_text)
-        .map_err(|e| format!("instance {:?}: {e}", entry.digest_text))?;
+    let digest = nested_digest(entry, depth, "lists", "instance ")?;
     let path = root.join(format!("{}.manifest.json", digest.encoded()));
     let bytes = read_verified(&path, entry)?;
     if mt::is_list(&entry.media_type) {
@@ -510,10 +531,8 @@ fn check_dir_entry(
 /// manifest, nested index, config and layer in `blobs/`.
 pub fn check_oci(root: &Path) -> Result<Found, String> {
     let index_path = root.join("index.json");
-    let index = match std::fs::read(&index_path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(format!("{}: {e}", index_path.display())),
+    let Some(index) = present(&index_path, std::fs::read)? else {
+        return Ok(Found::Nothing);
     };
     let layout = std::fs::read(root.join("oci-layout")).map_err(|e| format!("oci-layout: {e}"))?;
     let layout: serde_json::Value =
@@ -545,11 +564,7 @@ fn check_oci_entry(
     locate: &dyn Fn(&Digest) -> PathBuf,
     depth: usize,
 ) -> Result<usize, String> {
-    if depth > 8 {
-        return Err(format!("{}: indexes nested too deep", entry.digest_text));
-    }
-    let digest =
-        Digest::parse(&entry.digest_text).map_err(|e| format!("{:?}: {e}", entry.digest_text))?;
+    let digest = nested_digest(entry, depth, "indexes", "")?;
     let path = locate(&digest);
     let bytes = read_verified(&path, entry)?;
     if mt::is_list(&entry.media_type)
@@ -569,10 +584,8 @@ fn check_oci_entry(
 /// `oci-archive:`: the archive is unpacked with `tar` into a scratch
 /// directory and checked as a layout. A missing file is `Nothing`.
 pub fn check_oci_archive(path: &Path) -> Result<Found, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    let Some(file) = present(path, std::fs::File::open)? else {
+        return Ok(Found::Nothing);
     };
     let unpacked = tempfile::tempdir().map_err(|e| e.to_string())?;
     tar::Archive::new(file)
@@ -591,10 +604,8 @@ pub fn check_oci_archive(path: &Path) -> Result<Found, String> {
 /// file is `Nothing`: ferry, like containers/image, writes into an empty
 /// file (as `mktemp` leaves one) but never into a non-empty one.
 pub fn check_docker_archive(path: &Path) -> Result<Found, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    let Some(file) = present(path, std::fs::File::open)? else {
+        return Ok(Found::Nothing);
     };
     if file.metadata().map_err(|e| e.to_string())?.len() == 0 {
         return Ok(Found::Nothing);
@@ -686,42 +697,7 @@ pub fn staging_dirs(tmpdir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Every file under `root` with a hash of its content, for "nothing
-/// changed" comparisons.
-pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(base)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            let meta = std::fs::symlink_metadata(&path).expect("stat");
-            if meta.is_dir() {
-                out.insert(format!("{rel}/"), String::new());
-                walk(base, &path, out);
-            } else if !meta.is_file() {
-                // FIFOs (traps for reads) and links: never opened here.
-                out.insert(rel, format!("{:?}", meta.file_type()));
-            } else {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                out.insert(rel, Digest::sha256_of(&bytes).to_string());
-            }
-        }
-    }
-    if root.is_file() {
-        let bytes = std::fs::read(root).unwrap_or_default();
-        out.insert(String::new(), Digest::sha256_of(&bytes).to_string());
-    } else {
-        walk(root, root, &mut out);
-    }
-    out
-}
+pub use ferry::testing::snapshot;
 
 /// Creates a FIFO at `path`: anything that opens it for reading blocks,
 /// so a test that finishes proves nothing read it.
@@ -783,3 +759,28 @@ impl Sentinel {
         );
     }
 }
+
+/// One `#[test]` per row, each calling `helper` with its row's arguments:
+/// for tests that are one scenario run with different inputs, each named
+/// for the behaviour it shows.
+///
+/// ```ignore
+/// one_test_per_row! {
+///     scenario:
+///     first_behaviour("a", 1);
+///     second_behaviour("b", 2);
+/// }
+/// ```
+#[allow(unused_macros)]
+macro_rules! one_test_per_row {
+    ($helper:ident: $($name:ident($($arg:expr),* $(,)?);)+) => {
+        $(
+            #[test]
+            fn $name() {
+                $helper($($arg),*);
+            }
+        )+
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use one_test_per_row;
