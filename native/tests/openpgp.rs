@@ -12,7 +12,8 @@ use std::time::SystemTime;
 
 use ferry::trust::gpg::{Gpg, GpgError};
 use ferry::trust::openpgp::{
-    Keyring, MAX_DECOMPRESSED_SIZE, MAX_SIGNATURE_SIZE, VerifyError, read_unverified, unix_time,
+    KeyError, Keyring, MAX_DECOMPRESSED_SIZE, MAX_KEY_FILE_SIZE, MAX_SIGNATURE_SIZE, VerifyError,
+    read_unverified, unix_time,
 };
 
 // Each test file uses part of the shared rule.
@@ -392,6 +393,28 @@ fn garbage_is_not_a_key_file() {
     assert!(Keyring::from_bytes(b"This is invalid").is_err());
     assert!(Keyring::from_bytes(&[0xff; 100]).is_err());
     assert!(Keyring::from_bytes(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n").is_err());
+}
+
+#[test]
+fn a_pem_public_key_is_not_an_openpgp_key_file() {
+    // What cosign writes, in the wrong requirement.
+    let pem = b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+    assert!(matches!(
+        Keyring::from_bytes(pem),
+        Err(KeyError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn a_key_file_larger_than_the_limit_is_refused_unread() {
+    let huge = vec![0x99; MAX_KEY_FILE_SIZE + 1];
+    assert_eq!(
+        Keyring::from_bytes(&huge).unwrap_err(),
+        KeyError::TooLarge {
+            size: MAX_KEY_FILE_SIZE + 1,
+            limit: MAX_KEY_FILE_SIZE
+        }
+    );
 }
 
 #[test]
