@@ -9,7 +9,6 @@
 //! test pins the index digest).
 
 use std::collections::HashMap;
-use std::io::Write as _;
 
 use async_trait::async_trait;
 use ferry_core::Digest;
@@ -63,12 +62,19 @@ fn tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     builder.into_inner().unwrap_or_default()
 }
 
+/// gzip, byte for byte as flate2's miniz_oxide backend wrote it at the
+/// default level with mtime 0 (the demo image's digests are pinned in
+/// tests and fixtures): miniz_oxide is called directly, because another
+/// crate in the tree (pgp) switches flate2 to its zlib-rs backend, whose
+/// deflate output differs.
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
+    // Magic, deflate, no flags, mtime 0, no extra flags, OS unknown (255).
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, 6));
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    // ISIZE: the length modulo 2^32, as gzip defines it.
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
 }
 
 impl Demo {

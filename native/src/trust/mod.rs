@@ -18,6 +18,9 @@ use ferry_core::trust::{CryptoFailure, Image, ImageScope, Policy, Signed, Verdic
 
 use crate::transport::reference::Reference;
 
+pub mod gpg;
+pub mod openpgp;
+
 /// The system-wide policy, read when neither `--policy` nor the user's
 /// own policy file exists.
 pub const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
@@ -231,6 +234,18 @@ fn explicit_path(path: &Path) -> String {
     resolved.to_string_lossy().into_owned()
 }
 
+fn crypto_failure(error: openpgp::VerifyError) -> CryptoFailure {
+    use openpgp::VerifyError as E;
+    let detail = error.to_string();
+    match error {
+        E::UnknownKey { key_id } => CryptoFailure::UnknownKey { key_id },
+        E::KeyExpired { .. } | E::SignatureExpired { .. } => CryptoFailure::Expired { detail },
+        E::KeyRevoked { .. } => CryptoFailure::Revoked { detail },
+        E::BadSignature { .. } => CryptoFailure::BadSignature { detail },
+        _ => CryptoFailure::Malformed { detail },
+    }
+}
+
 /// What makes a copy's new signatures (`--sign-by…`).
 pub trait Sign: Send + Sync + fmt::Debug {
     /// The signatures, in their stored form, of the manifest written as
@@ -242,13 +257,35 @@ pub trait Sign: Send + Sync + fmt::Debug {
 #[derive(Debug, Default)]
 pub struct KeyFiles {
     now: Option<std::time::SystemTime>,
+    /// The keyring last built, for the key files it was built from: a
+    /// requirement checks every signature of every image with the same
+    /// keys, and parsing them once per signature would make 10,000
+    /// signatures cost 10,000 keyrings.
+    keyring: Option<(Vec<Vec<u8>>, openpgp::Keyring)>,
 }
 
 impl KeyFiles {
     /// A verifier that judges expiry at `now` instead of the clock's
     /// time (for tests).
     pub fn at(now: std::time::SystemTime) -> Self {
-        KeyFiles { now: Some(now) }
+        KeyFiles {
+            now: Some(now),
+            keyring: None,
+        }
+    }
+
+    fn keyring(&mut self, keys: &[Vec<u8>]) -> Result<&openpgp::Keyring, CryptoFailure> {
+        let cached = matches!(&self.keyring, Some((k, _)) if k.as_slice() == keys);
+        if !cached {
+            let mut keyring = openpgp::Keyring::new();
+            for (i, key) in keys.iter().enumerate() {
+                keyring.add(key).map_err(|e| CryptoFailure::Malformed {
+                    detail: format!("key {} of the requirement: {e}", i + 1),
+                })?;
+            }
+            self.keyring = Some((keys.to_vec(), keyring));
+        }
+        Ok(&self.keyring.as_ref().expect("just built").1)
     }
 }
 
@@ -267,10 +304,20 @@ impl Verifier for KeyFiles {
         keys: &[Vec<u8>],
         signature: &[u8],
     ) -> Result<Signed, CryptoFailure> {
-        let _now = self.now.unwrap_or_else(std::time::SystemTime::now);
-        let _ = (keys, signature);
-        Err(CryptoFailure::Malformed {
-            detail: "MERGE: OpenPGP".into(),
+        let now = self.now.unwrap_or_else(std::time::SystemTime::now);
+        let keyring = self.keyring(keys)?;
+        let verified = keyring.verify(signature, now).map_err(crypto_failure)?;
+        // containers/image trusts the keys it imported, by their primary
+        // fingerprints, and compares the key that signed: a signature by
+        // a subkey is refused, as skopeo refuses it.
+        if !keyring.fingerprints().contains(&verified.signer_fingerprint) {
+            return Err(CryptoFailure::UnknownKey {
+                key_id: verified.signer_fingerprint,
+            });
+        }
+        Ok(Signed {
+            payload: verified.payload,
+            signer: verified.signer_fingerprint,
         })
     }
 }
