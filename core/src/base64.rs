@@ -101,7 +101,22 @@ pub fn decode_jose(input: &str) -> Result<Vec<u8>, Base64Error> {
 
 /// Encodes base64url without padding, as libtrust writes every JWS part.
 pub fn encode_jose(input: &[u8]) -> alloc::string::String {
+    encode(input, Alphabet::UrlSafe, false)
+}
+
+/// Encodes padded base64, as Go's `base64.StdEncoding` (or `URLEncoding`)
+/// writes it: `[]byte` fields in JSON, PEM bodies, cosign signatures.
+pub fn encode_padded(input: &[u8], alphabet: Alphabet) -> alloc::string::String {
+    encode(input, alphabet, true)
+}
+
+fn encode(input: &[u8], alphabet: Alphabet, pad: bool) -> alloc::string::String {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let symbols = match alphabet {
+        Alphabet::Standard => STANDARD,
+        Alphabet::UrlSafe => URL_SAFE,
+    };
     let mut out = alloc::string::String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         let b = [
@@ -112,7 +127,12 @@ pub fn encode_jose(input: &[u8]) -> alloc::string::String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         // One input byte gives two symbols, two give three, three give four.
         for k in 0..=chunk.len() {
-            out.push(char::from(URL_SAFE[((n >> (18 - 6 * k)) & 63) as usize]));
+            out.push(char::from(symbols[((n >> (18 - 6 * k)) & 63) as usize]));
+        }
+        if pad {
+            for _ in chunk.len()..3 {
+                out.push('=');
+            }
         }
     }
     out
@@ -132,6 +152,19 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         for len in 0..all.len() {
             assert_eq!(decode_jose(&encode_jose(&all[..len])).unwrap(), &all[..len]);
+        }
+    }
+
+    #[test]
+    fn encodes_standard_padded_and_round_trips() {
+        assert_eq!(encode_padded(b"", Alphabet::Standard), "");
+        assert_eq!(encode_padded(b"h", Alphabet::Standard), "aA==");
+        assert_eq!(encode_padded(b"hi", Alphabet::Standard), "aGk=");
+        assert_eq!(encode_padded(&[0xfb, 0xff], Alphabet::Standard), "+/8=");
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            let text = encode_padded(&all[..len], Alphabet::Standard);
+            assert_eq!(decode_padded(&text, Alphabet::Standard).unwrap(), &all[..len]);
         }
     }
 

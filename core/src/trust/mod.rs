@@ -8,3 +8,4 @@
 //! for, not performed, where it needs keys from the outside world
 //! (OpenPGP keyrings); native carries it out and hands back what the
 //! signature says.
+pub mod sigstore;
