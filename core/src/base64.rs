@@ -164,7 +164,10 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         for len in 0..all.len() {
             let text = encode_padded(&all[..len], Alphabet::Standard);
-            assert_eq!(decode_padded(&text, Alphabet::Standard).unwrap(), &all[..len]);
+            assert_eq!(
+                decode_padded(&text, Alphabet::Standard).unwrap(),
+                &all[..len]
+            );
         }
     }
 

@@ -109,12 +109,11 @@ pub fn pem_decode(input: &[u8]) -> Result<(String, Vec<u8>), PemError> {
         .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .map(|&b| char::from(b))
         .collect();
-    let bytes = base64::decode_padded(&text, Alphabet::Standard).map_err(|error| {
-        PemError::Base64 {
+    let bytes =
+        base64::decode_padded(&text, Alphabet::Standard).map_err(|error| PemError::Base64 {
             kind: kind.to_string(),
             error,
-        }
-    })?;
+        })?;
     Ok((kind.to_string(), bytes))
 }
 
@@ -290,7 +289,10 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::Pem(e) => write!(f, "public key: {e}"),
             KeyError::PemType { found } => {
-                write!(f, "public key: PEM block is {found}, not {PUBLIC_KEY_PEM_TYPE}")
+                write!(
+                    f,
+                    "public key: PEM block is {found}, not {PUBLIC_KEY_PEM_TYPE}"
+                )
             }
             KeyError::NotSpki => f.write_str("public key: not a DER SubjectPublicKeyInfo"),
             KeyError::UnsupportedAlgorithm { oid } => write!(
@@ -301,9 +303,7 @@ impl fmt::Display for KeyError {
                 f,
                 "public key: elliptic curve {oid} is not supported (only P-256)"
             ),
-            KeyError::InvalidPoint => {
-                f.write_str("public key: not an uncompressed point on P-256")
-            }
+            KeyError::InvalidPoint => f.write_str("public key: not an uncompressed point on P-256"),
         }
     }
 }
@@ -361,8 +361,7 @@ pub fn verify_signature(
     }
     let der = base64::decode_padded(base64_signature, Alphabet::Standard)
         .map_err(SignatureError::Base64)?;
-    let signature =
-        p256::ecdsa::Signature::from_der(&der).map_err(|_| SignatureError::NotDer)?;
+    let signature = p256::ecdsa::Signature::from_der(&der).map_err(|_| SignatureError::NotDer)?;
     key.key
         .verify(payload, &signature)
         .map_err(|_| SignatureError::Mismatch)
@@ -451,7 +450,13 @@ pub enum PayloadError {
 
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = |p: &str| if p.is_empty() { String::from("the payload") } else { p.to_string() };
+        let at = |p: &str| {
+            if p.is_empty() {
+                String::from("the payload")
+            } else {
+                p.to_string()
+            }
+        };
         match self {
             PayloadError::Syntax(e) => e.fmt(f),
             PayloadError::NotAnObject { pointer } => {
