@@ -705,3 +705,19 @@ fn envelope_that_is_not_json_is_refused() {
         Err(PrivateKeyError::Field { pointer: "" })
     );
 }
+
+#[test]
+fn optional_with_a_hundred_thousand_keys_is_read_and_a_late_duplicate_found() {
+    let mut members: Vec<String> = (0..100_000).map(|i| format!(r#""k{i}":{i}"#)).collect();
+    let wide = format!("{{{}}}", members.join(","));
+    Payload::parse(&payload(CRITICAL, &wide)).unwrap();
+    members.push(r#""k0":0"#.into());
+    let duplicated = format!("{{{}}}", members.join(","));
+    assert_eq!(
+        parse_error(&payload(CRITICAL, &duplicated)),
+        PayloadError::DuplicateKey {
+            pointer: "/optional".into(),
+            key: "k0".into()
+        }
+    );
+}

@@ -30,6 +30,7 @@
 //! and [`KeyError::UnsupportedCurve`]. Fulcio certificates and Rekor
 //! bundles are not read here.
 
+use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -599,8 +600,9 @@ fn object<'a>(value: &'a Value, pointer: &str) -> Result<&'a Object, PayloadErro
 }
 
 fn no_duplicates(object: &Object, pointer: &str) -> Result<(), PayloadError> {
-    for (i, member) in object.members.iter().enumerate() {
-        if object.members[..i].iter().any(|m| m.key == member.key) {
+    let mut seen = BTreeSet::new();
+    for member in &object.members {
+        if !seen.insert(member.key.as_str()) {
             return Err(PayloadError::DuplicateKey {
                 pointer: pointer.to_string(),
                 key: member.key.clone(),
@@ -619,14 +621,14 @@ fn exact_fields<'a, const N: usize>(
     names: [&str; N],
 ) -> Result<[&'a Value; N], PayloadError> {
     let mut found: [Option<&Value>; N] = [None; N];
-    for (i, member) in object.members.iter().enumerate() {
-        if object.members[..i].iter().any(|m| m.key == member.key) {
-            return Err(PayloadError::DuplicateKey {
-                pointer: pointer.to_string(),
-                key: member.key.clone(),
-            });
-        }
+    for member in &object.members {
         match names.iter().position(|n| *n == member.key) {
+            Some(k) if found[k].is_some() => {
+                return Err(PayloadError::DuplicateKey {
+                    pointer: pointer.to_string(),
+                    key: member.key.clone(),
+                });
+            }
             Some(k) => found[k] = Some(&member.value),
             None => {
                 return Err(PayloadError::UnknownKey {
