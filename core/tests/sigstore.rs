@@ -721,3 +721,10 @@ fn optional_with_a_hundred_thousand_keys_is_read_and_a_late_duplicate_found() {
         }
     );
 }
+
+#[test]
+fn key_with_bytes_after_its_structure_is_refused_as_go_refuses_it() {
+    let (_, mut der) = ferry_core::trust::sigstore::pem_decode(&fixture("cosign.pub")).unwrap();
+    der.push(0);
+    assert_eq!(PublicKey::from_spki_der(&der), Err(KeyError::NotSpki));
+}

@@ -36,8 +36,6 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use p256::ecdsa::signature::Verifier;
-use p256::pkcs8::der::Decode;
-use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
 
 use crate::base64::{self, Alphabet, Base64Error};
 use crate::json::{self, Object, SyntaxError, Value};
@@ -177,10 +175,85 @@ impl core::error::Error for PemError {}
 // ---------------------------------------------------------------------------
 // Public keys
 
-/// OID of `id-ecPublicKey` (RFC 5480).
-const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-/// OID of `prime256v1` / `secp256r1` (NIST P-256).
-const OID_P256: &str = "1.2.840.10045.3.1.7";
+/// The DER SubjectPublicKeyInfo of every uncompressed P-256 key, up to
+/// the point: SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT
+/// STRING (66 bytes, no unused bits) }. For P-256 every length is fixed.
+pub const SPKI_P256_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+/// Contents of the OID `id-ecPublicKey` (1.2.840.10045.2.1, RFC 5480).
+const OID_EC_PUBLIC_KEY_DER: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// Contents of the OID `prime256v1` (1.2.840.10045.3.1.7, NIST P-256).
+const OID_P256_DER: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// One DER element at the start of `input`: (tag, contents, rest).
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x81 => {
+            let (&b, rest) = rest.split_first()?;
+            (usize::from(b), rest)
+        }
+        0x82 => {
+            let (b, rest) = rest.split_at_checked(2)?;
+            (usize::from(b[0]) << 8 | usize::from(b[1]), rest)
+        }
+        _ => return None,
+    };
+    let (contents, rest) = rest.split_at_checked(len)?;
+    Some((tag, contents, rest))
+}
+
+/// The algorithm OID of a SubjectPublicKeyInfo and the OID in its
+/// parameters, if they are one (contents only), for naming what a key is.
+fn spki_algorithm(der: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    const SEQUENCE: u8 = 0x30;
+    const OID: u8 = 0x06;
+    let (SEQUENCE, spki, _) = der_element(der)? else {
+        return None;
+    };
+    let (SEQUENCE, algorithm, _) = der_element(spki)? else {
+        return None;
+    };
+    let (OID, oid, params) = der_element(algorithm)? else {
+        return None;
+    };
+    let curve = match der_element(params) {
+        Some((OID, curve, _)) => Some(curve),
+        _ => None,
+    };
+    Some((oid, curve))
+}
+
+/// An OID's contents in dotted form.
+fn oid_text(contents: &[u8]) -> String {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut arc = 0u64;
+    for &b in contents {
+        arc = arc.saturating_mul(128) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (arc / 40).min(2);
+                arcs.push(first);
+                arcs.push(arc - first * 40);
+            } else {
+                arcs.push(arc);
+            }
+            arc = 0;
+        }
+    }
+    let mut out = String::new();
+    for (i, a) in arcs.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(&a.to_string());
+    }
+    out
+}
 
 /// A public key that checks sigstore signatures: ECDSA P-256.
 #[derive(Clone, PartialEq, Eq)]
@@ -210,25 +283,32 @@ impl PublicKey {
     }
 
     /// Reads a DER SubjectPublicKeyInfo of an ECDSA P-256 key.
+    ///
+    /// DER is canonical: the SPKI of an uncompressed P-256 point with the
+    /// named curve (the only form Go's `x509.ParsePKIXPublicKey` reads) is
+    /// [`SPKI_P256_PREFIX`] and the 65-byte point, so the structure is
+    /// compared, not parsed; RustCrypto then checks the point. Other keys
+    /// are walked only far enough to name their algorithm in the error.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
-        let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyError::NotSpki)?;
-        let algorithm = spki.algorithm.oid.to_string();
-        if algorithm != OID_EC_PUBLIC_KEY {
-            return Err(KeyError::UnsupportedAlgorithm { oid: algorithm });
+        if let Some(point) = der.strip_prefix(&SPKI_P256_PREFIX) {
+            if point.len() != 65 {
+                // Bytes after the structure, or a short point.
+                return Err(KeyError::NotSpki);
+            }
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| KeyError::InvalidPoint)?;
+            return Ok(PublicKey { key });
         }
-        let curve = match spki.algorithm.parameters_oid() {
-            Ok(oid) => oid.to_string(),
-            Err(_) => return Err(KeyError::NotSpki),
-        };
-        if curve != OID_P256 {
-            return Err(KeyError::UnsupportedCurve { oid: curve });
+        match spki_algorithm(der) {
+            Some((OID_EC_PUBLIC_KEY_DER, Some(OID_P256_DER))) => Err(KeyError::InvalidPoint),
+            Some((OID_EC_PUBLIC_KEY_DER, Some(curve))) => Err(KeyError::UnsupportedCurve {
+                oid: oid_text(curve),
+            }),
+            Some((OID_EC_PUBLIC_KEY_DER, None)) | None => Err(KeyError::NotSpki),
+            Some((algorithm, _)) => Err(KeyError::UnsupportedAlgorithm {
+                oid: oid_text(algorithm),
+            }),
         }
-        match spki.subject_public_key.as_bytes() {
-            Some([0x04, ..]) => {}
-            _ => return Err(KeyError::InvalidPoint),
-        }
-        let key = p256::ecdsa::VerifyingKey::try_from(spki).map_err(|_| KeyError::InvalidPoint)?;
-        Ok(PublicKey { key })
     }
 
     /// The key as RustCrypto holds it, for native code that signs with
@@ -255,14 +335,8 @@ impl PublicKey {
     /// The DER SubjectPublicKeyInfo, as Go's `x509.MarshalPKIXPublicKey`
     /// writes it for a P-256 key.
     pub fn to_spki_der(&self) -> Vec<u8> {
-        // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING }:
-        // for P-256 every length is fixed, so the prefix is a constant.
-        const PREFIX: [u8; 26] = [
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-        ];
         let mut der = Vec::with_capacity(91);
-        der.extend_from_slice(&PREFIX);
+        der.extend_from_slice(&SPKI_P256_PREFIX);
         der.extend_from_slice(&self.to_sec1_uncompressed());
         der
     }
@@ -662,7 +736,12 @@ fn string(value: &Value, pointer: &str) -> Result<String, PayloadError> {
 
 /// Go reads the timestamp as a float64 and accepts it when converting to
 /// int64 and back gives the same number: an integral value in
-/// [-2^63, 2^63).
+/// [-2^63, 2^63), rounded to float64 precision (so 9223372036854775807,
+/// which rounds to 2^63, is refused). The literal is read exactly rather
+/// than through a float parser (which would cost the WebAssembly build
+/// 17 KB): the one difference is a fraction too small for float64 to hold
+/// (`1.00000000000000000001`), which Go rounds away and accepts and ferry
+/// refuses.
 fn integer(value: &Value, pointer: &str) -> Result<i64, PayloadError> {
     let text = match value {
         Value::Number(n) => n.as_str(),
@@ -675,20 +754,51 @@ fn integer(value: &Value, pointer: &str) -> Result<i64, PayloadError> {
             });
         }
     };
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-    let not_integer = || PayloadError::TimestampNotInteger {
+    exact_integer(text).ok_or_else(|| PayloadError::TimestampNotInteger {
         found: text.to_string(),
+    })
+}
+
+/// The int64 Go's float64 round trip gives for a JSON number literal, or
+/// `None` when Go refuses it (see [`integer`]).
+fn exact_integer(text: &str) -> Option<i64> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
     };
-    let float: f64 = text.parse().map_err(|_| not_integer())?;
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], unsigned[i + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The value is digits × 10^scale.
+    let digits = alloc::format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some(0);
+    }
+    let scale = exponent
+        .checked_sub(i64::try_from(fraction.len()).ok()?)?
+        .checked_add(i64::try_from(digits.len() - trimmed.len()).ok()?)?;
+    // Integral only when no significant digit is after the point; 2^63
+    // has 19 digits, so more than 20 cannot be in range.
+    if scale < 0 || trimmed.len() as i64 + scale > 20 {
+        return None;
+    }
+    let mut magnitude: i128 = trimmed.parse().ok()?;
+    for _ in 0..scale {
+        magnitude = magnitude.checked_mul(10)?;
+    }
+    let exact = if negative { -magnitude } else { magnitude };
+    // Integer to float conversion rounds to nearest, ties to even, as
+    // Go's parser does for an integral literal.
+    let float = exact as f64;
     if !(-TWO_63..TWO_63).contains(&float) {
-        return Err(not_integer());
+        return None;
     }
-    // In range, the conversion truncates; it is exact when integral.
-    let int = float as i64;
-    if int as f64 != float {
-        return Err(not_integer());
-    }
-    Ok(int)
+    Some(float as i64)
 }
 
 // ---------------------------------------------------------------------------
@@ -961,6 +1071,13 @@ mod tests {
     }
 
     #[test]
+    fn oids_are_named_in_dotted_form() {
+        assert_eq!(oid_text(OID_P256_DER), "1.2.840.10045.3.1.7");
+        assert_eq!(oid_text(&[0x2b, 0x65, 0x70]), "1.3.101.112");
+        assert_eq!(oid_text(&[0x88, 0x37]), "2.999");
+    }
+
+    #[test]
     fn timestamps_are_integers_as_go_converts_them() {
         let n = |s: &str| integer(&json::parse(s.as_bytes()).unwrap(), "/t");
         assert_eq!(n("1657296609"), Ok(1_657_296_609));
@@ -969,5 +1086,19 @@ mod tests {
         assert!(n("9223372036854775807").is_err(), "rounds to 2^63");
         assert!(n("1.5").is_err());
         assert!(n("1e400").is_err());
+        assert_eq!(n("0e400"), Ok(0));
+        assert_eq!(n("-0.0"), Ok(0));
+        assert_eq!(n("12.50e1"), Ok(125));
+        assert_eq!(n("1250e-1"), Ok(125));
+        assert!(n("1251e-1").is_err());
+        assert_eq!(
+            n("9007199254740993"),
+            Ok(9_007_199_254_740_992),
+            "float64 rounding"
+        );
+        assert_eq!(n("9223372036854774784"), Ok(9_223_372_036_854_774_784));
+        assert!(n("-9223372036854775809").is_ok(), "rounds to -2^63");
+        assert!(n("1e-400").is_err());
+        assert!(n("100000000000000000000000e-3").is_err());
     }
 }
