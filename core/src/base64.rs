@@ -104,9 +104,10 @@ pub fn encode_jose(input: &[u8]) -> alloc::string::String {
     encode(input, Alphabet::UrlSafe, false)
 }
 
-/// Encodes padded standard base64, as Go writes `[]byte` in JSON.
-pub fn encode_standard(input: &[u8]) -> alloc::string::String {
-    encode(input, Alphabet::Standard, true)
+/// Encodes padded base64, as Go's `base64.StdEncoding` (or `URLEncoding`)
+/// writes it: `[]byte` fields in JSON, PEM bodies, cosign signatures.
+pub fn encode_padded(input: &[u8], alphabet: Alphabet) -> alloc::string::String {
+    encode(input, alphabet, true)
 }
 
 fn encode(input: &[u8], alphabet: Alphabet, pad: bool) -> alloc::string::String {
@@ -142,15 +143,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encodes_standard_padded() {
-        assert_eq!(encode_standard(b""), "");
-        assert_eq!(encode_standard(b"h"), "aA==");
-        assert_eq!(encode_standard(b"hi"), "aGk=");
-        assert_eq!(encode_standard(b"hi!"), "aGkh");
-        assert_eq!(encode_standard(&[0xfb, 0xff]), "+/8=");
-    }
-
-    #[test]
     fn encodes_jose_unpadded_urlsafe_and_round_trips() {
         assert_eq!(encode_jose(b""), "");
         assert_eq!(encode_jose(b"hi"), "aGk");
@@ -160,6 +152,22 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         for len in 0..all.len() {
             assert_eq!(decode_jose(&encode_jose(&all[..len])).unwrap(), &all[..len]);
+        }
+    }
+
+    #[test]
+    fn encodes_standard_padded_and_round_trips() {
+        assert_eq!(encode_padded(b"", Alphabet::Standard), "");
+        assert_eq!(encode_padded(b"h", Alphabet::Standard), "aA==");
+        assert_eq!(encode_padded(b"hi", Alphabet::Standard), "aGk=");
+        assert_eq!(encode_padded(&[0xfb, 0xff], Alphabet::Standard), "+/8=");
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            let text = encode_padded(&all[..len], Alphabet::Standard);
+            assert_eq!(
+                decode_padded(&text, Alphabet::Standard).unwrap(),
+                &all[..len]
+            );
         }
     }
 

@@ -252,7 +252,7 @@ fn ferry_and_skopeo_agree_on_a_matrix_of_policies_and_signed_images() {
         let bytes = std::fs::read(fixture("main.pub.gpg")).unwrap();
         format!(
             r#""keyData": "{}""#,
-            ferry_core::base64::encode_standard(&bytes)
+            ferry_core::base64::encode_padded(&bytes, ferry_core::base64::Alphabet::Standard)
         )
     };
     let policies: Vec<(&str, String)> = vec![

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod payload;
 pub mod policy;
 pub mod scope;
+pub mod sigstore;
 pub mod strict;
 pub mod verdict;
 
@@ -31,14 +32,35 @@ pub use scope::{AppliedScope, ImageScope};
 pub use strict::FormatError;
 pub use verdict::{CryptoFailure, Image, Refusal, Signed, Verdict, Verifier};
 
-/// Verifies a sigstore signature with one of `keys`.
+/// Verifies a sigstore signature with one of `keys` (cosign `.pub`
+/// files); which key fails and why is reported for the last key tried.
 fn sigstore_check(
-    _keys: &[alloc::vec::Vec<u8>],
-    _signature: &blob::Sigstore,
+    keys: &[alloc::vec::Vec<u8>],
+    signature: &blob::Sigstore,
 ) -> Result<(), verdict::SignatureRefusal> {
-    Err(verdict::SignatureRefusal::Crypto(
-        CryptoFailure::Malformed {
-            detail: alloc::string::String::from("sigstore verification is not built in yet"),
-        },
-    ))
+    use alloc::string::ToString;
+    let refuse = |detail: alloc::string::String| {
+        Err(verdict::SignatureRefusal::Crypto(CryptoFailure::BadSignature { detail }))
+    };
+    let Some(b64) = signature.annotation(sigstore::SIGNATURE_ANNOTATION) else {
+        return refuse(alloc::format!(
+            "the signature has no {} annotation",
+            sigstore::SIGNATURE_ANNOTATION
+        ));
+    };
+    let mut last = alloc::string::String::from("no keys");
+    for key in keys {
+        let key = match sigstore::PublicKey::from_pem(key) {
+            Ok(k) => k,
+            Err(e) => {
+                last = alloc::format!("unusable public key: {e}");
+                continue;
+            }
+        };
+        match sigstore::verify_signature(&key, &signature.payload, b64) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    refuse(last)
 }

@@ -20,6 +20,7 @@ use crate::transport::reference::Reference;
 
 pub mod gpg;
 pub mod openpgp;
+pub mod sigstore;
 
 /// The system-wide policy, read when neither `--policy` nor the user's
 /// own policy file exists.
