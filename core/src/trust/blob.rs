@@ -56,7 +56,10 @@ impl Sigstore {
         let mut out = String::from("\0sigstore-json\n{\"mimeType\":");
         crate::json::write_string(&mut out, &self.media_type, true);
         out.push_str(",\"payload\":\"");
-        out.push_str(&crate::base64::encode_padded(&self.payload, crate::base64::Alphabet::Standard));
+        out.push_str(&crate::base64::encode_padded(
+            &self.payload,
+            crate::base64::Alphabet::Standard,
+        ));
         out.push_str("\",\"annotations\":{");
         for (i, (k, v)) in annotations.iter().enumerate() {
             if i > 0 {

@@ -40,7 +40,9 @@ fn sigstore_check(
 ) -> Result<(), verdict::SignatureRefusal> {
     use alloc::string::ToString;
     let refuse = |detail: alloc::string::String| {
-        Err(verdict::SignatureRefusal::Crypto(CryptoFailure::BadSignature { detail }))
+        Err(verdict::SignatureRefusal::Crypto(
+            CryptoFailure::BadSignature { detail },
+        ))
     };
     let Some(b64) = signature.annotation(sigstore::SIGNATURE_ANNOTATION) else {
         return refuse(alloc::format!(

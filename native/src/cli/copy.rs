@@ -104,6 +104,8 @@ pub struct CopyArgs {
     /// /etc/containers/registries.d.
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    sign: super::sign::SignArgs,
 }
 
 /// Registry options from `--*-creds`, `--*-tls-verify` and `--*-cert-dir`.
@@ -265,9 +267,10 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     // The policy is read before anything is opened: a copy it cannot
     // judge does not start.
     let trust = trust.trust_for(&source)?;
+    let signer = args.sign.signers(&destination)?;
     let options = CopyOptions {
         judge_signatures: trust.is_some(),
-        sign: false,
+        sign: signer.is_some(),
         ..options
     };
     let settings = Settings {
@@ -275,7 +278,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         blob_retries: args.retry_times,
         trust,
-        signer: None,
+        signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text

@@ -4,6 +4,7 @@ mod copy;
 mod manifest;
 mod registry;
 mod serve;
+mod sign;
 mod trust;
 
 /// `--override-os/--override-arch/--override-variant`, as skopeo spells
@@ -56,6 +57,15 @@ pub struct Cli {
 enum Command {
     /// Copy an image or a whole manifest list between places.
     Copy(copy::CopyArgs),
+    /// Sign a manifest file with a GnuPG key (simple signing).
+    #[command(name = "standalone-sign")]
+    StandaloneSign(sign::StandaloneSignArgs),
+    /// Verify a simple signature of a manifest file.
+    #[command(name = "standalone-verify")]
+    StandaloneVerify(sign::StandaloneVerifyArgs),
+    /// Make a cosign (sigstore) key pair.
+    #[command(name = "generate-sigstore-key")]
+    GenerateSigstoreKey(sign::GenerateSigstoreKeyArgs),
     /// Judge an image by the signature policy, as `copy` judges it:
     /// exit 0 allowed, 1 refused, 2 unusable input.
     Verify(trust::VerifyArgs),
@@ -83,6 +93,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Copy(args) => copy::run(&args, &cli.trust),
         Command::Verify(args) => trust::verify(&args, &cli.trust),
+        Command::StandaloneSign(args) => sign::standalone_sign(&args),
+        Command::StandaloneVerify(args) => sign::standalone_verify(&args),
+        Command::GenerateSigstoreKey(args) => sign::generate_sigstore_key(&args),
         Command::Inspect(args) => registry::inspect(&args),
         Command::ListTags(args) => registry::list_tags(&args),
         Command::Delete(args) => registry::delete(&args),

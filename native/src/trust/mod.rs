@@ -20,6 +20,7 @@ use crate::transport::reference::Reference;
 
 pub mod gpg;
 pub mod openpgp;
+pub mod signer;
 pub mod sigstore;
 
 /// The system-wide policy, read when neither `--policy` nor the user's
@@ -311,7 +312,10 @@ impl Verifier for KeyFiles {
         // containers/image trusts the keys it imported, by their primary
         // fingerprints, and compares the key that signed: a signature by
         // a subkey is refused, as skopeo refuses it.
-        if !keyring.fingerprints().contains(&verified.signer_fingerprint) {
+        if !keyring
+            .fingerprints()
+            .contains(&verified.signer_fingerprint)
+        {
             return Err(CryptoFailure::UnknownKey {
                 key_id: verified.signer_fingerprint,
             });
