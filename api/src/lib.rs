@@ -25,6 +25,8 @@
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
 //! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
+//! | `detectArchiveFormat` | none; the input is a file's first bytes (512 or more to tell a tar) | `tar`, the compression (`gzip`, `zstd`, `xz`, `bzip2`), or `""` |
+//! | `tarFiles` | none; the input is a JSON array of an archive's members as its headers spell them, in order: `name`, `typeflag` (the type byte, a number), `linkname` | the regular files, in archive order: `name` (normalised, links followed) and `member` (the position in the input of the member with the data) |
 //! | `parseReference` | `syntax`: `docker` (default: what follows `docker://`, tagged `latest` when it has neither tag nor digest), `normalized` (no tag added) or `docker-archive` (a `NAME[:TAG]`, no digest); the input is the reference's text | [`reference::Named`]: `name`, `domain`, `path`, `tag`, `digest`, `string`, `familiar` |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
@@ -68,10 +70,10 @@ use ferry_core::list::{ConvertOptions, ListKind, Loss};
 use ferry_core::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
 use ferry_core::platform::Platform;
 use ferry_core::reference::{self, Named};
-use ferry_core::{List, inspect, manifest, validate};
+use ferry_core::{List, inspect, manifest, tar, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 11] = [
     "digest",
     "detectMediaType",
     "inspect",
@@ -80,6 +82,8 @@ pub const OPERATIONS: [&str; 9] = [
     "convertList",
     "planImage",
     "planCopy",
+    "detectArchiveFormat",
+    "tarFiles",
     "parseReference",
 ];
 
@@ -95,6 +99,8 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "convertList" => with_args(op, args_json, |a| convert_list(input, a)),
         "planImage" => with_args(op, args_json, |a| plan_image(input, a)),
         "planCopy" => with_args(op, args_json, |a| plan_copy(input, a)),
+        "detectArchiveFormat" => with_args(op, args_json, |a| detect_archive_format(input, a)),
+        "tarFiles" => with_args(op, args_json, |a| tar_files(input, a)),
         "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
@@ -727,6 +733,53 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     })
 }
 
+fn detect_archive_format(input: &[u8], args: Args<'_>) -> Answer {
+    args.only(&[])?;
+    ok(tar::sniff(input).name())
+}
+
+fn tar_files(input: &[u8], args: Args<'_>) -> Answer {
+    #[derive(Serialize)]
+    struct TarFile {
+        name: String,
+        member: usize,
+    }
+    let op = args.op;
+    args.only(&[])?;
+    let bad = |what: &str| Failure::message(alloc::format!("invalid tar members: {what}"));
+    let value = json::parse(input).map_err(|e| bad(&e.to_string()))?;
+    let Value::Array(members) = &value else {
+        return Err(bad("expected a JSON array"));
+    };
+    let mut index = tar::Index::new();
+    for (position, member) in members.iter().enumerate() {
+        let Value::Object(object) = member else {
+            return Err(bad("each member must be an object"));
+        };
+        let m = Args {
+            op,
+            at: "members[].",
+            object,
+        }
+        .only(&["name", "typeflag", "linkname"])?;
+        let typeflag = match m.value("typeflag") {
+            Some(Value::Number(n)) => n.as_i64().and_then(|n| u8::try_from(n).ok()),
+            _ => None,
+        }
+        .ok_or_else(|| m.wrong_type("typeflag", "a byte (0 to 255)"))?;
+        let name = m.required_string("name")?;
+        let link = m.string("linkname")?.unwrap_or_default();
+        index
+            .add(&name, typeflag, &link, position)
+            .map_err(Failure::message)?;
+    }
+    let files = index.files().map_err(Failure::message)?;
+    ok(files
+        .into_iter()
+        .map(|(name, member)| TarFile { name, member })
+        .collect::<Vec<_>>())
+}
+
 fn parse_reference(input: &[u8], args: Args<'_>) -> Answer {
     let args = args.only(&["syntax"])?;
     let text = core::str::from_utf8(input)
@@ -749,6 +802,70 @@ mod tests {
     use super::*;
 
     const INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":2,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}"#;
+
+    #[test]
+    fn detect_archive_format_tells_a_tar_by_its_header_and_compression_by_magic_bytes() {
+        const TAR: &[u8] = include_bytes!("../../core/tests/fixtures/tar/well-formed.tar");
+        assert_eq!(call("detectArchiveFormat", TAR, ""), r#"{"ok":"tar"}"#);
+        assert_eq!(
+            call("detectArchiveFormat", &[0x1f, 0x8b, 8, 0], ""),
+            r#"{"ok":"gzip"}"#
+        );
+        assert_eq!(
+            call("detectArchiveFormat", &[0x28, 0xb5, 0x2f, 0xfd], ""),
+            r#"{"ok":"zstd"}"#
+        );
+        assert_eq!(
+            call("detectArchiveFormat", b"{\"schemaVersion\":2}", ""),
+            r#"{"ok":""}"#
+        );
+    }
+
+    #[test]
+    fn tar_files_answers_the_regular_files_in_archive_order_with_the_member_holding_each() {
+        let members = br#"[
+            {"name":"./","typeflag":53},
+            {"name":"./oci-layout","typeflag":48},
+            {"name":"blobs//sha256/a","typeflag":48},
+            {"name":"hard","typeflag":49,"linkname":"oci-layout"},
+            {"name":"soft","typeflag":50,"linkname":"blobs/sha256/a"},
+            {"name":"dangling","typeflag":50,"linkname":"nothing"}
+        ]"#;
+        assert_eq!(
+            call("tarFiles", members, ""),
+            r#"{"ok":[{"name":"oci-layout","member":1},{"name":"blobs/sha256/a","member":2},{"name":"hard","member":1},{"name":"soft","member":2}]}"#
+        );
+    }
+
+    #[test]
+    fn tar_files_refuses_a_member_with_the_cores_message_naming_it() {
+        let answer = call("tarFiles", br#"[{"name":"a/../../x","typeflag":48}]"#, "");
+        assert_eq!(
+            answer,
+            r#"{"error":"\"a/../../x\": path \"a/../../x\" has a '..' component"}"#
+        );
+        let answer = call(
+            "tarFiles",
+            br#"[{"name":"a","typeflag":50,"linkname":"b"},{"name":"b","typeflag":50,"linkname":"a"}]"#,
+            "",
+        );
+        assert!(answer.ends_with(r#": symbolic link loop"}"#), "{answer}");
+    }
+
+    #[test]
+    fn tar_files_refuses_members_it_cannot_read() {
+        for (members, needle) in [
+            (&br#"{}"#[..], "invalid tar members: expected a JSON array"),
+            (br#"[1]"#, "invalid tar members: each member must be an object"),
+            (br#"[{"name":"a"}]"#, "members[].typeflag\\\" must be a byte"),
+            (br#"[{"name":"a","typeflag":256}]"#, "must be a byte"),
+            (br#"[{"typeflag":48}]"#, "members[].name\\\" is required"),
+            (br#"[{"name":"a","typeflag":48,"size":1}]"#, "unknown member"),
+        ] {
+            let answer = call("tarFiles", members, "");
+            assert!(answer.contains(needle), "{answer}");
+        }
+    }
 
     #[test]
     fn parse_reference_answers_the_parts_docker_reads() {
