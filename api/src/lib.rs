@@ -751,8 +751,8 @@ fn tar_files(input: &[u8], args: Args<'_>) -> Answer {
     let Value::Array(members) = &value else {
         return Err(bad("expected a JSON array"));
     };
-    let mut index = tar::Index::new();
-    for (position, member) in members.iter().enumerate() {
+    let mut read = Vec::with_capacity(members.len());
+    for member in members {
         let Value::Object(object) = member else {
             return Err(bad("each member must be an object"));
         };
@@ -769,11 +769,17 @@ fn tar_files(input: &[u8], args: Args<'_>) -> Answer {
         .ok_or_else(|| m.wrong_type("typeflag", "a byte (0 to 255)"))?;
         let name = m.required_string("name")?;
         let link = m.string("linkname")?.unwrap_or_default();
-        index
-            .add(&name, typeflag, &link, position)
-            .map_err(Failure::message)?;
+        read.push((name, typeflag, link));
     }
-    let files = index.files().map_err(Failure::message)?;
+    let members: Vec<tar::Member<'_>> = read
+        .iter()
+        .map(|(name, typeflag, link)| tar::Member {
+            name,
+            typeflag: *typeflag,
+            link,
+        })
+        .collect();
+    let files = tar::files(&members).map_err(Failure::message)?;
     ok(files
         .into_iter()
         .map(|(name, member)| TarFile { name, member })

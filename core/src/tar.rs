@@ -9,7 +9,7 @@
 //!   them.
 //! - [`resolve_symlink`]: a symbolic link's target, read relative to the
 //!   link's own directory, must stay inside the archive.
-//! - [`Index`]: which entry types an image archive may hold, hard links to
+//! - [`files`]: which entry types an image archive may hold, hard links to
 //!   earlier files, duplicates, the root, and the regular files the archive
 //!   holds once links are followed.
 //! - [`Compression::detect`] and [`sniff`]: a tar told from compressed
@@ -199,7 +199,7 @@ fn octal(field: &[u8]) -> Option<i64> {
 }
 
 /// A member refused, with the member's name as the archive spells it
-/// (normalised for a link loop, which is found after all names are read).
+/// (normalised for a link loop, which is found once all names are known).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberError {
     pub name: String,
@@ -269,73 +269,68 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// What a normalised name stands for in an [`Index`].
+/// One member of a tar as its headers spell it (pax and GNU long names
+/// already applied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub name: &'a str,
+    /// The header's type byte (`b'0'` a regular file, `b'5'` a directory…).
+    pub typeflag: u8,
+    /// The link target; read for hard and symbolic links only.
+    pub link: &'a str,
+}
+
+/// What a member stands for.
 #[derive(Debug, Clone)]
-enum Node<T> {
-    File(T),
+enum Node {
+    /// A regular file whose data is that of the member at this position.
+    File(usize),
     Dir,
     /// A symbolic link, its target already resolved to a normalised name.
     Symlink(String),
 }
 
-/// The members of an image archive, added in archive order, and the
-/// regular files they make. `T` is what a reader keeps of a regular file
-/// (where its data lies).
+/// The regular files of an image archive whose members are `members`, in
+/// archive order: each normalised name with the position in `members` of
+/// the member that holds its data (a link's target's). Symbolic links are
+/// followed; links to directories or to nothing are left out, since
+/// looking them up after extraction finds no file.
 ///
-/// Held to what a safe extractor would demand: names relative without
-/// `..`, links that stay inside, hard links only to earlier regular files,
-/// no devices, FIFOs or sparse files, no name twice (however spelt), only
-/// a directory as the root. An archive that breaks them is broken or
-/// hostile, and other tools reading it would see other content.
-#[derive(Debug, Clone)]
-pub struct Index<T> {
-    /// Normalised name → (position among the names, what it is).
-    names: BTreeMap<String, (usize, Node<T>)>,
-}
-
-impl<T> Default for Index<T> {
-    fn default() -> Self {
-        Index {
-            names: BTreeMap::new(),
-        }
-    }
-}
-
-impl<T: Clone> Index<T> {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds the member called `name` (as the archive spells it) of tar
-    /// type `typeflag`, with link target `link` (read for hard and
-    /// symbolic links only) and, for a regular file, `data`.
-    pub fn add(
-        &mut self,
-        name: &str,
-        typeflag: u8,
-        link: &str,
-        data: T,
-    ) -> Result<(), MemberError> {
+/// Holds the archive to what a safe extractor would demand: names relative
+/// without `..`, links that stay inside, hard links only to earlier
+/// regular files, no devices, FIFOs or sparse files, no name twice (however
+/// spelt), only a directory as the root. An archive that breaks them is
+/// broken or hostile, and other tools reading it would see other content.
+/// The first member (in archive order) that breaks one is named.
+pub fn files(members: &[Member<'_>]) -> Result<Vec<(String, usize)>, MemberError> {
+    let names: Vec<Result<String, NameError>> = members.iter().map(|m| normalise(m.name)).collect();
+    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    // One per member, by position.
+    let mut nodes: Vec<Node> = Vec::with_capacity(members.len());
+    for (position, (member, name)) in members.iter().zip(&names).enumerate() {
         let refuse = |reason| MemberError {
-            name: name.into(),
+            name: member.name.into(),
             reason,
         };
-        let normalised = normalise(name).map_err(|e| refuse(Refusal::Name(e)))?;
-        let node = match typeflag {
+        let name = name
+            .as_ref()
+            .map_err(|e| refuse(Refusal::Name(e.clone())))?;
+        let link = member.link;
+        let node = match member.typeflag {
             // Pre-POSIX tars mark directories by a trailing slash only.
-            b'\0' if name.ends_with('/') => Node::Dir,
-            b'0' | b'\0' | b'7' => Node::File(data),
+            b'\0' if member.name.ends_with('/') => Node::Dir,
+            b'0' | b'\0' | b'7' => Node::File(position),
             b'5' => Node::Dir,
             b'1' => {
                 // Hard link targets are names in the archive, relative to
                 // its root, and must have come earlier.
-                let target = normalise(link).map_err(|_| {
-                    refuse(Refusal::HardLinkOutside {
+                let Ok(target) = normalise(link) else {
+                    return Err(refuse(Refusal::HardLinkOutside {
                         target: link.into(),
-                    })
-                })?;
-                match self.names.get(&target) {
-                    Some((_, Node::File(data))) => Node::File(data.clone()),
+                    }));
+                };
+                match by_name.get(target.as_str()).map(|i| &nodes[*i]) {
+                    Some(Node::File(data)) => Node::File(*data),
                     _ => {
                         return Err(refuse(Refusal::HardLinkNotEarlier {
                             target: link.into(),
@@ -343,7 +338,7 @@ impl<T: Clone> Index<T> {
                     }
                 }
             }
-            b'2' => match resolve_symlink(&normalised, link) {
+            b'2' => match resolve_symlink(name, link) {
                 Some(target) => Node::Symlink(target),
                 None => {
                     return Err(refuse(Refusal::SymlinkOutside {
@@ -356,58 +351,48 @@ impl<T: Clone> Index<T> {
             b'S' => return Err(refuse(Refusal::Sparse)),
             other => return Err(refuse(Refusal::UnsupportedType(other))),
         };
-        if normalised.is_empty() {
+        if name.is_empty() {
             // The archive root (`./`): only a directory may be it.
-            return match node {
-                Node::Dir => Ok(()),
-                _ => Err(refuse(Refusal::Root)),
-            };
+            if !matches!(node, Node::Dir) {
+                return Err(refuse(Refusal::Root));
+            }
+        } else if by_name.insert(name, position).is_some() {
+            return Err(refuse(Refusal::Duplicate { name: name.clone() }));
         }
-        if self.names.contains_key(&normalised) {
-            return Err(refuse(Refusal::Duplicate { name: normalised }));
-        }
-        let position = self.names.len();
-        self.names.insert(normalised, (position, node));
-        Ok(())
+        nodes.push(node);
     }
-
-    /// The regular files, in archive order, by normalised name, symbolic
-    /// links followed. Links to directories or to nothing are left out:
-    /// looking them up finds nothing, as it would after extraction.
-    pub fn files(&self) -> Result<Vec<(String, T)>, MemberError> {
-        let mut files = Vec::new();
-        for (name, (position, node)) in &self.names {
-            let mut current = node;
-            let mut hops = 0;
-            let data = loop {
-                match current {
-                    Node::File(data) => break Some(data),
-                    Node::Dir => break None,
-                    Node::Symlink(target) => {
-                        hops += 1;
-                        if hops > MAX_LINK_HOPS {
-                            return Err(MemberError {
-                                name: name.clone(),
-                                reason: Refusal::LinkLoop,
-                            });
-                        }
-                        match self.names.get(target) {
-                            Some((_, next)) => current = next,
-                            None => break None,
-                        }
+    let mut out = Vec::new();
+    for (node, name) in nodes.iter().zip(&names) {
+        let Ok(name) = name else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        let mut current = node;
+        let mut hops = 0;
+        let data = loop {
+            match current {
+                Node::File(data) => break Some(*data),
+                Node::Dir => break None,
+                Node::Symlink(target) => {
+                    hops += 1;
+                    if hops > MAX_LINK_HOPS {
+                        return Err(MemberError {
+                            name: name.clone(),
+                            reason: Refusal::LinkLoop,
+                        });
+                    }
+                    match by_name.get(target.as_str()) {
+                        Some(i) => current = &nodes[*i],
+                        None => break None,
                     }
                 }
-            };
-            if let Some(data) = data {
-                files.push((*position, name.clone(), data.clone()));
             }
+        };
+        if let Some(data) = data {
+            out.push((name.clone(), data));
         }
-        files.sort_unstable_by_key(|(position, _, _)| *position);
-        Ok(files
-            .into_iter()
-            .map(|(_, name, data)| (name, data))
-            .collect())
     }
+    Ok(out)
 }
 
 /// The prefix of a whiteout's base name.

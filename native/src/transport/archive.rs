@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use ferry_core::Digest;
 use ferry_core::digest::{Algorithm, Hasher};
-use ferry_core::tar::{self as rules, Compression, Format, Index, MemberError};
+use ferry_core::tar::{self as rules, Compression, Format, MemberError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{BlobStream, TransportError, io_error};
@@ -449,7 +449,8 @@ impl Scanner<'_> {
     }
 
     fn scan(mut self) -> Result<BTreeMap<String, Span>, TransportError> {
-        let mut index = Index::new();
+        // Name, type, link target and data of each real entry, in order.
+        let mut read: Vec<(String, u8, String, Span)> = Vec::new();
         let mut pending = Pending::default();
         let mut entries = 0usize;
         let mut pos = 0u64;
@@ -582,17 +583,26 @@ impl Scanner<'_> {
                     } else {
                         String::new()
                     };
-                    index
-                        .add(&name, type_byte, &link, Span { offset: data, size })
-                        .map_err(|e| self.refused(e))?;
+                    read.push((name, type_byte, link, Span { offset: data, size }));
                 }
             }
         }
         if !pending.is_empty() {
             return Err(self.at_offset(pos, "extension header at the end, describing no entry"));
         }
-        let files = index.files().map_err(|e| self.refused(e))?;
-        Ok(files.into_iter().collect())
+        let members: Vec<rules::Member<'_>> = read
+            .iter()
+            .map(|(name, typeflag, link, _)| rules::Member {
+                name,
+                typeflag: *typeflag,
+                link,
+            })
+            .collect();
+        let files = rules::files(&members).map_err(|e| self.refused(e))?;
+        Ok(files
+            .into_iter()
+            .map(|(name, member)| (name, read[member].3))
+            .collect())
     }
 
     /// Refuses a block whose checksum does not hold: at the start the file
