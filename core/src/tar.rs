@@ -257,7 +257,7 @@ impl fmt::Display for Refusal {
             Refusal::Fifo => f.write_str("FIFOs have no place in an image archive"),
             Refusal::Sparse => f.write_str("sparse files are not supported in image archives"),
             Refusal::UnsupportedType(t) => {
-                write!(f, "unsupported entry type {:?}", char::from(*t))
+                write!(f, "unsupported entry type '{}'", char::from(*t))
             }
             Refusal::Root => f.write_str("entry names the archive root"),
             Refusal::Duplicate { name } => write!(
@@ -280,6 +280,14 @@ pub struct Member<'a> {
     pub link: &'a str,
 }
 
+/// A regular file of an archive: its normalised name, and the position
+/// among the members of the one that holds its data (a link's target's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct File {
+    pub name: String,
+    pub member: usize,
+}
+
 /// What a member stands for.
 #[derive(Debug, Clone)]
 enum Node {
@@ -291,8 +299,7 @@ enum Node {
 }
 
 /// The regular files of an image archive whose members are `members`, in
-/// archive order: each normalised name with the position in `members` of
-/// the member that holds its data (a link's target's). Symbolic links are
+/// archive order. Symbolic links are
 /// followed; links to directories or to nothing are left out, since
 /// looking them up after extraction finds no file.
 ///
@@ -302,63 +309,20 @@ enum Node {
 /// spelt), only a directory as the root. An archive that breaks them is
 /// broken or hostile, and other tools reading it would see other content.
 /// The first member (in archive order) that breaks one is named.
-pub fn files(members: &[Member<'_>]) -> Result<Vec<(String, usize)>, MemberError> {
-    let names: Vec<Result<String, NameError>> = members.iter().map(|m| normalise(m.name)).collect();
+pub fn files(members: &[Member<'_>]) -> Result<Vec<File>, MemberError> {
+    let mut names: Vec<Result<String, NameError>> = Vec::with_capacity(members.len());
+    for member in members {
+        names.push(normalise(member.name));
+    }
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
     // One per member, by position.
     let mut nodes: Vec<Node> = Vec::with_capacity(members.len());
     for (position, (member, name)) in members.iter().zip(&names).enumerate() {
-        let refuse = |reason| MemberError {
-            name: member.name.into(),
-            reason,
-        };
-        let name = name
-            .as_ref()
-            .map_err(|e| refuse(Refusal::Name(e.clone())))?;
-        let link = member.link;
-        let node = match member.typeflag {
-            // Pre-POSIX tars mark directories by a trailing slash only.
-            b'\0' if member.name.ends_with('/') => Node::Dir,
-            b'0' | b'\0' | b'7' => Node::File(position),
-            b'5' => Node::Dir,
-            b'1' => {
-                // Hard link targets are names in the archive, relative to
-                // its root, and must have come earlier.
-                let Ok(target) = normalise(link) else {
-                    return Err(refuse(Refusal::HardLinkOutside {
-                        target: link.into(),
-                    }));
-                };
-                match by_name.get(target.as_str()).map(|i| &nodes[*i]) {
-                    Some(Node::File(data)) => Node::File(*data),
-                    _ => {
-                        return Err(refuse(Refusal::HardLinkNotEarlier {
-                            target: link.into(),
-                        }));
-                    }
-                }
-            }
-            b'2' => match resolve_symlink(name, link) {
-                Some(target) => Node::Symlink(target),
-                None => {
-                    return Err(refuse(Refusal::SymlinkOutside {
-                        target: link.into(),
-                    }));
-                }
-            },
-            b'3' | b'4' => return Err(refuse(Refusal::Device)),
-            b'6' => return Err(refuse(Refusal::Fifo)),
-            b'S' => return Err(refuse(Refusal::Sparse)),
-            other => return Err(refuse(Refusal::UnsupportedType(other))),
-        };
-        if name.is_empty() {
-            // The archive root (`./`): only a directory may be it.
-            if !matches!(node, Node::Dir) {
-                return Err(refuse(Refusal::Root));
-            }
-        } else if by_name.insert(name, position).is_some() {
-            return Err(refuse(Refusal::Duplicate { name: name.clone() }));
-        }
+        let node =
+            add(member, name, position, &mut by_name, &nodes).map_err(|reason| MemberError {
+                name: member.name.into(),
+                reason,
+            })?;
         nodes.push(node);
     }
     let mut out = Vec::new();
@@ -388,11 +352,67 @@ pub fn files(members: &[Member<'_>]) -> Result<Vec<(String, usize)>, MemberError
                 }
             }
         };
-        if let Some(data) = data {
-            out.push((name.clone(), data));
+        if let Some(member) = data {
+            out.push(File {
+                name: name.clone(),
+                member,
+            });
         }
     }
     Ok(out)
+}
+
+/// What the member at `position` called `name` (normalised) stands for,
+/// given the members before it; adds it to `by_name`.
+fn add<'a>(
+    member: &Member<'_>,
+    name: &'a Result<String, NameError>,
+    position: usize,
+    by_name: &mut BTreeMap<&'a str, usize>,
+    nodes: &[Node],
+) -> Result<Node, Refusal> {
+    let name = name.as_ref().map_err(|e| Refusal::Name(e.clone()))?;
+    let link = member.link;
+    let node =
+        match member.typeflag {
+            // Pre-POSIX tars mark directories by a trailing slash only.
+            b'\0' if member.name.ends_with('/') => Node::Dir,
+            b'0' | b'\0' | b'7' => Node::File(position),
+            b'5' => Node::Dir,
+            b'1' => {
+                // Hard link targets are names in the archive, relative to its
+                // root, and must have come earlier.
+                let target = normalise(link).map_err(|_| Refusal::HardLinkOutside {
+                    target: link.into(),
+                })?;
+                match by_name.get(target.as_str()).map(|i| &nodes[*i]) {
+                    Some(Node::File(data)) => Node::File(*data),
+                    _ => {
+                        return Err(Refusal::HardLinkNotEarlier {
+                            target: link.into(),
+                        });
+                    }
+                }
+            }
+            b'2' => Node::Symlink(resolve_symlink(name, link).ok_or_else(|| {
+                Refusal::SymlinkOutside {
+                    target: link.into(),
+                }
+            })?),
+            b'3' | b'4' => return Err(Refusal::Device),
+            b'6' => return Err(Refusal::Fifo),
+            b'S' => return Err(Refusal::Sparse),
+            other => return Err(Refusal::UnsupportedType(other)),
+        };
+    if name.is_empty() {
+        // The archive root (`./`): only a directory may be it.
+        if !matches!(node, Node::Dir) {
+            return Err(Refusal::Root);
+        }
+    } else if by_name.insert(name, position).is_some() {
+        return Err(Refusal::Duplicate { name: name.clone() });
+    }
+    Ok(node)
 }
 
 /// The prefix of a whiteout's base name.

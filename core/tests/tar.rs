@@ -2,7 +2,7 @@
 //! `ferry_core::tar`, one behaviour per test.
 
 use ferry_core::tar::{
-    Compression, Entry, Format, Member, MemberError, NameError, Refusal, WhiteoutError,
+    Compression, Entry, File, Format, Member, MemberError, NameError, Refusal, WhiteoutError,
     checksum_matches, classify, files, normalise, resolve_symlink, sniff,
 };
 
@@ -182,12 +182,18 @@ fn file(name: &str) -> Member<'_> {
     m(name, b'0', "")
 }
 
-fn found(members: &[Member<'_>]) -> Vec<(String, usize)> {
+fn found(members: &[Member<'_>]) -> Vec<File> {
     files(members).expect("files")
 }
 
-fn pairs(expected: &[(&str, usize)]) -> Vec<(String, usize)> {
-    expected.iter().map(|(n, p)| (n.to_string(), *p)).collect()
+fn pairs(expected: &[(&str, usize)]) -> Vec<File> {
+    expected
+        .iter()
+        .map(|(name, member)| File {
+            name: name.to_string(),
+            member: *member,
+        })
+        .collect()
 }
 
 #[test]
@@ -256,7 +262,7 @@ fn a_hard_link_reads_as_the_earlier_file_it_names() {
 #[test]
 fn a_hard_link_target_is_relative_to_the_root_not_the_link() {
     let members = [file("x"), m("dir/hard", b'1', "x")];
-    assert_eq!(found(&members)[1], ("dir/hard".into(), 0));
+    assert_eq!(found(&members)[1..], pairs(&[("dir/hard", 0)]));
 }
 
 #[test]

@@ -601,7 +601,7 @@ impl Scanner<'_> {
         let files = rules::files(&members).map_err(|e| self.refused(e))?;
         Ok(files
             .into_iter()
-            .map(|(name, member)| (name, read[member].3))
+            .map(|f| (f.name, read[f.member].3))
             .collect())
     }
 
