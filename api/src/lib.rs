@@ -128,9 +128,16 @@ struct Failure {
 }
 
 impl Failure {
-    fn message(error: impl ToString) -> Self {
+    fn message(error: impl core::fmt::Display) -> Self {
+        Self::text(&error)
+    }
+
+    /// [`Failure::message`]'s body, once: a `to_string` per error type
+    /// would cost the npm module a formatting routine for each.
+    #[inline(never)]
+    fn text(error: &dyn core::fmt::Display) -> Self {
         Failure {
-            error: error.to_string(),
+            error: alloc::format!("{error}"),
             explanation: None,
         }
     }

@@ -310,24 +310,44 @@ enum Node {
 /// broken or hostile, and other tools reading it would see other content.
 /// The first member (in archive order) that breaks one is named.
 pub fn files(members: &[Member<'_>]) -> Result<Vec<File>, MemberError> {
-    let mut names: Vec<Result<String, NameError>> = Vec::with_capacity(members.len());
+    // Normalised names, up to the first that is refused, if any: that
+    // refusal is the answer unless a member before it breaks another rule.
+    let mut names: Vec<String> = Vec::with_capacity(members.len());
+    let mut refused_name = None;
     for member in members {
-        names.push(normalise(member.name));
+        match normalise(member.name) {
+            Ok(name) => names.push(name),
+            Err(e) => {
+                refused_name = Some(e);
+                break;
+            }
+        }
     }
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
     // One per member, by position.
     let mut nodes: Vec<Node> = Vec::with_capacity(members.len());
-    for (position, (member, name)) in members.iter().zip(&names).enumerate() {
-        let node =
-            add(member, name, position, &mut by_name, &nodes).map_err(|reason| MemberError {
-                name: member.name.into(),
-                reason,
-            })?;
-        nodes.push(node);
+    for (position, member) in members.iter().enumerate() {
+        let reason = match names.get(position) {
+            Some(name) => match add(member, name, position, &mut by_name, &nodes) {
+                Ok(node) => {
+                    nodes.push(node);
+                    continue;
+                }
+                Err(reason) => reason,
+            },
+            // Past the names read: this member's was refused.
+            None => match refused_name.take() {
+                Some(e) => Refusal::Name(e),
+                None => break,
+            },
+        };
+        return Err(MemberError {
+            name: member.name.into(),
+            reason,
+        });
     }
     let mut out = Vec::new();
     for (node, name) in nodes.iter().zip(&names) {
-        let Ok(name) = name else { continue };
         if name.is_empty() {
             continue;
         }
@@ -366,12 +386,11 @@ pub fn files(members: &[Member<'_>]) -> Result<Vec<File>, MemberError> {
 /// given the members before it; adds it to `by_name`.
 fn add<'a>(
     member: &Member<'_>,
-    name: &'a Result<String, NameError>,
+    name: &'a String,
     position: usize,
     by_name: &mut BTreeMap<&'a str, usize>,
     nodes: &[Node],
 ) -> Result<Node, Refusal> {
-    let name = name.as_ref().map_err(|e| Refusal::Name(e.clone()))?;
     let link = member.link;
     let node =
         match member.typeflag {
