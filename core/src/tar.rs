@@ -75,18 +75,31 @@ pub fn resolve_symlink(member: &str, target: &str) -> Option<String> {
     if target.starts_with('/') || target.is_empty() {
         return None;
     }
-    let mut parts: Vec<&str> = member.split('/').collect();
-    parts.pop();
+    // The link's directory, then the target's components one by one.
+    let mut out = String::from(&member[..last_slash(member).unwrap_or(0)]);
     for part in target.split('/') {
         match part {
             "" | "." => {}
             ".." => {
-                parts.pop()?;
+                if out.is_empty() {
+                    return None;
+                }
+                out.truncate(last_slash(&out).unwrap_or(0));
             }
-            p => parts.push(p),
+            p => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(p);
+            }
         }
     }
-    Some(parts.join("/"))
+    Some(out)
+}
+
+/// Where the last `/` in `name` is.
+fn last_slash(name: &str) -> Option<usize> {
+    name.bytes().rposition(|b| b == b'/')
 }
 
 /// Compressions recognised by their magic bytes, as containers/image's
@@ -256,9 +269,10 @@ impl fmt::Display for Refusal {
             Refusal::Device => f.write_str("device files have no place in an image archive"),
             Refusal::Fifo => f.write_str("FIFOs have no place in an image archive"),
             Refusal::Sparse => f.write_str("sparse files are not supported in image archives"),
-            Refusal::UnsupportedType(t) => {
-                write!(f, "unsupported entry type '{}'", char::from(*t))
-            }
+            Refusal::UnsupportedType(t) => match core::str::from_utf8(core::slice::from_ref(t)) {
+                Ok(ascii) => write!(f, "unsupported entry type '{ascii}'"),
+                Err(_) => write!(f, "unsupported entry type {t}"),
+            },
             Refusal::Root => f.write_str("entry names the archive root"),
             Refusal::Duplicate { name } => write!(
                 f,
@@ -386,7 +400,7 @@ pub fn files(members: &[Member<'_>]) -> Result<Vec<File>, MemberError> {
 /// given the members before it; adds it to `by_name`.
 fn add<'a>(
     member: &Member<'_>,
-    name: &'a String,
+    name: &'a str,
     position: usize,
     by_name: &mut BTreeMap<&'a str, usize>,
     nodes: &[Node],
@@ -429,7 +443,7 @@ fn add<'a>(
             return Err(Refusal::Root);
         }
     } else if by_name.insert(name, position).is_some() {
-        return Err(Refusal::Duplicate { name: name.clone() });
+        return Err(Refusal::Duplicate { name: name.into() });
     }
     Ok(node)
 }
@@ -486,7 +500,7 @@ pub fn classify(name: &str) -> Result<Entry, WhiteoutError> {
     if normalised.starts_with(AUFS_META_PREFIX) && normalised != OPAQUE_WHITEOUT {
         return Ok(Entry::AufsMeta);
     }
-    let (dir, base) = match normalised.rfind('/') {
+    let (dir, base) = match last_slash(&normalised) {
         Some(slash) => (&normalised[..slash], &normalised[slash + 1..]),
         None => ("", normalised.as_str()),
     };
