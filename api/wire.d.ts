@@ -16,6 +16,8 @@ export interface Answers {
   convertList: Conversion;
   planImage: ImagePlan;
   planCopy: CopyPlanAnswer;
+  detectArchiveFormat: ArchiveFormat;
+  tarFiles: TarFiles;
   parseReference: Reference;
 }
 
@@ -25,6 +27,27 @@ export interface CallError {
   /** `chooseInstance` only: why no entry fits, one verdict per entry. */
   explanation?: Verdict[];
 }
+
+/** What a file's first bytes are: a tar (its first header's checksum holds), compressed data, or neither (`""`). */
+export type ArchiveFormat = "tar" | "gzip" | "zstd" | "xz" | "bzip2" | "";
+
+/** One member of a tar as its headers spell it (pax and GNU long names already applied), for `tarFiles`. */
+export interface TarMember {
+  name: string;
+  /** The header's type byte: 48 (`"0"`) for a regular file, 53 (`"5"`) a directory, 49 a hard link, 50 a symbolic link. */
+  typeflag: number;
+  /** The link target, for links. */
+  linkname?: string;
+}
+
+/** A regular file of a tar: its normalised name, and the position among the members of the one holding its data (a link's target's). */
+export interface TarFile {
+  name: string;
+  member: number;
+}
+
+/** The regular files of a tar, in archive order. */
+export type TarFiles = TarFile[];
 
 /** How `parseReference` reads its text. */
 export type ReferenceSyntax = "docker" | "normalized" | "docker-archive";

@@ -253,11 +253,22 @@ pub extern "C" fn ferry_probe_validate(ptr: *const u8, len: usize) -> u32 {
     black_box(&r);
     0
 }
+
+#[no_mangle]
+pub extern "C" fn ferry_probe_tar(ptr: *const u8, len: usize) -> u32 {
+    let bytes = black_box(input(ptr, len));
+    black_box(&ferry_core::tar::sniff(bytes));
+    let Ok(name) = std::str::from_utf8(bytes) else { return 1 };
+    black_box(&ferry_core::tar::classify(name));
+    let member = ferry_core::tar::Member { name, typeflag: b'2', link: name };
+    black_box(&ferry_core::tar::files(&[member]));
+    0
+}
 // =================== END FERRY-CORE ENTRY POINTS ===================
 EOF
 fi
 PROBE_EXPORTS=(ferry_probe_alloc ferry_probe_free ferry_probe_digest ferry_probe_digest_parse
-               ferry_probe_media_type ferry_probe_validate)
+               ferry_probe_media_type ferry_probe_validate ferry_probe_tar)
 
 # Replace files only when they changed, so cargo's fingerprints stay valid.
 for f in Cargo.toml lib.rs; do

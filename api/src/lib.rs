@@ -25,6 +25,8 @@
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
 //! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
+//! | `detectArchiveFormat` | none; the input is a file's first bytes (512 or more to tell a tar) | `tar`, the compression (`gzip`, `zstd`, `xz`, `bzip2`), or `""` |
+//! | `tarFiles` | none; the input is a JSON array of an archive's members as its headers spell them, in order: `name`, `typeflag` (the type byte, a number), `linkname` | the regular files, in archive order: `name` (normalised, links followed) and `member` (the position in the input of the member with the data) |
 //! | `parseReference` | `syntax`: `docker` (default: what follows `docker://`, tagged `latest` when it has neither tag nor digest), `normalized` (no tag added) or `docker-archive` (a `NAME[:TAG]`, no digest); the input is the reference's text | [`reference::Named`]: `name`, `domain`, `path`, `tag`, `digest`, `string`, `familiar` |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
@@ -68,10 +70,10 @@ use ferry_core::list::{ConvertOptions, ListKind, Loss};
 use ferry_core::plan::{self, CopyOptions, ImageContext, Selection, Unselected, compression};
 use ferry_core::platform::Platform;
 use ferry_core::reference::{self, Named};
-use ferry_core::{List, inspect, manifest, validate};
+use ferry_core::{List, inspect, manifest, tar, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 11] = [
     "digest",
     "detectMediaType",
     "inspect",
@@ -80,6 +82,8 @@ pub const OPERATIONS: [&str; 9] = [
     "convertList",
     "planImage",
     "planCopy",
+    "detectArchiveFormat",
+    "tarFiles",
     "parseReference",
 ];
 
@@ -95,6 +99,8 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "convertList" => with_args(op, args_json, |a| convert_list(input, a)),
         "planImage" => with_args(op, args_json, |a| plan_image(input, a)),
         "planCopy" => with_args(op, args_json, |a| plan_copy(input, a)),
+        "detectArchiveFormat" => with_args(op, args_json, |a| detect_archive_format(input, a)),
+        "tarFiles" => with_args(op, args_json, |a| tar_files(input, a)),
         "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
@@ -122,9 +128,16 @@ struct Failure {
 }
 
 impl Failure {
-    fn message(error: impl ToString) -> Self {
+    fn message(error: impl core::fmt::Display) -> Self {
+        Self::text(&error)
+    }
+
+    /// [`Failure::message`]'s body, once: a `to_string` per error type
+    /// would cost the npm module a formatting routine for each.
+    #[inline(never)]
+    fn text(error: &dyn core::fmt::Display) -> Self {
         Failure {
-            error: error.to_string(),
+            error: alloc::format!("{error}"),
             explanation: None,
         }
     }
@@ -141,13 +154,17 @@ fn ok<T: Serialize>(value: T) -> Answer {
 /// structs, sequences, strings, numbers and string-keyed maps, none of
 /// which can fail; the fallback keeps [`call`] free of panics regardless.
 fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| {
-        alloc::format!(
-            "{{\"error\":{}}}",
-            serde_json::to_string(&alloc::format!("cannot serialize the answer: {e}"))
-                .unwrap_or_else(|_| "\"cannot serialize the answer\"".to_string())
-        )
-    })
+    serde_json::to_string(value).unwrap_or_else(serialization_failed)
+}
+
+/// The fallback of [`to_json`], once for every type it serializes.
+#[inline(never)]
+fn serialization_failed(e: serde_json::Error) -> String {
+    alloc::format!(
+        "{{\"error\":{}}}",
+        serde_json::to_string(&alloc::format!("cannot serialize the answer: {e}"))
+            .unwrap_or_else(|_| "\"cannot serialize the answer\"".to_string())
+    )
 }
 
 /// A JSON object of arguments, read strictly: exact member names, no
@@ -165,7 +182,10 @@ impl<'a> Args<'a> {
         Failure::message(alloc::format!("invalid arguments for {}: {what}", self.op))
     }
 
-    /// Refuses members other than `known`, and repeated ones.
+    /// Refuses members other than `known`, and repeated ones. Kept out of
+    /// line: inlined into every operation it would cost the npm module a
+    /// copy of its messages each time.
+    #[inline(never)]
     fn only(self, known: &[&str]) -> Result<Self, Failure> {
         for (i, m) in self.object.members.iter().enumerate() {
             if !known.contains(&m.key.as_str()) {
@@ -731,6 +751,52 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
     })
 }
 
+fn detect_archive_format(input: &[u8], args: Args<'_>) -> Answer {
+    args.only(&[])?;
+    ok(tar::sniff(input).name())
+}
+
+fn tar_files(input: &[u8], args: Args<'_>) -> Answer {
+    const BAD: &str = "invalid tar members: expected a JSON array of {name, typeflag, linkname} objects, typeflag a byte (0 to 255)";
+    args.only(&[])?;
+    let value = json::parse(input).map_err(Failure::message)?;
+    let Value::Array(values) = &value else {
+        return Err(Failure::message(BAD));
+    };
+    let mut members = Vec::with_capacity(values.len());
+    for value in values {
+        members.push(tar_member(value).ok_or_else(|| Failure::message(BAD))?);
+    }
+    ok(tar::files(&members).map_err(Failure::message)?)
+}
+
+/// `{name, typeflag, linkname}` (`linkname` optional), each at most once.
+fn tar_member(value: &Value) -> Option<tar::Member<'_>> {
+    let Value::Object(object) = value else {
+        return None;
+    };
+    let (mut name, mut typeflag, mut link) = (None, None, None);
+    for m in &object.members {
+        let (slot, text) = match (m.key.as_str(), &m.value) {
+            ("name", Value::String(s)) => (&mut name, s),
+            ("linkname", Value::String(s)) => (&mut link, s),
+            ("typeflag", Value::Number(n)) if typeflag.is_none() => {
+                typeflag = Some(u8::try_from(n.as_i64()?).ok()?);
+                continue;
+            }
+            _ => return None,
+        };
+        if slot.replace(text.as_str()).is_some() {
+            return None;
+        }
+    }
+    Some(tar::Member {
+        name: name?,
+        typeflag: typeflag?,
+        link: link.unwrap_or_default(),
+    })
+}
+
 fn parse_reference(input: &[u8], args: Args<'_>) -> Answer {
     let args = args.only(&["syntax"])?;
     let text = core::str::from_utf8(input)
@@ -753,6 +819,76 @@ mod tests {
     use super::*;
 
     const INDEX: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":2,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}"#;
+
+    #[test]
+    fn detect_archive_format_tells_a_tar_by_its_header_and_compression_by_magic_bytes() {
+        const TAR: &[u8] = include_bytes!("../../core/tests/fixtures/tar/well-formed.tar");
+        assert_eq!(call("detectArchiveFormat", TAR, ""), r#"{"ok":"tar"}"#);
+        assert_eq!(
+            call("detectArchiveFormat", &[0x1f, 0x8b, 8, 0], ""),
+            r#"{"ok":"gzip"}"#
+        );
+        assert_eq!(
+            call("detectArchiveFormat", &[0x28, 0xb5, 0x2f, 0xfd], ""),
+            r#"{"ok":"zstd"}"#
+        );
+        assert_eq!(
+            call("detectArchiveFormat", b"{\"schemaVersion\":2}", ""),
+            r#"{"ok":""}"#
+        );
+    }
+
+    #[test]
+    fn tar_files_answers_the_regular_files_in_archive_order_with_the_member_holding_each() {
+        let members = br#"[
+            {"name":"./","typeflag":53},
+            {"name":"./oci-layout","typeflag":48},
+            {"name":"blobs//sha256/a","typeflag":48},
+            {"name":"hard","typeflag":49,"linkname":"oci-layout"},
+            {"name":"soft","typeflag":50,"linkname":"blobs/sha256/a"},
+            {"name":"dangling","typeflag":50,"linkname":"nothing"}
+        ]"#;
+        assert_eq!(
+            call("tarFiles", members, ""),
+            r#"{"ok":[{"name":"oci-layout","member":1},{"name":"blobs/sha256/a","member":2},{"name":"hard","member":1},{"name":"soft","member":2}]}"#
+        );
+    }
+
+    #[test]
+    fn tar_files_refuses_a_member_with_the_cores_message_naming_it() {
+        let answer = call("tarFiles", br#"[{"name":"a/../../x","typeflag":48}]"#, "");
+        assert_eq!(
+            answer,
+            r#"{"error":"\"a/../../x\": path \"a/../../x\" has a '..' component"}"#
+        );
+        let answer = call(
+            "tarFiles",
+            br#"[{"name":"a","typeflag":50,"linkname":"b"},{"name":"b","typeflag":50,"linkname":"a"}]"#,
+            "",
+        );
+        assert!(answer.ends_with(r#": symbolic link loop"}"#), "{answer}");
+    }
+
+    #[test]
+    fn tar_files_refuses_members_it_cannot_read() {
+        for members in [
+            &br#"{}"#[..],
+            br#"[1]"#,
+            br#"[{"name":"a"}]"#,
+            br#"[{"name":"a","typeflag":256}]"#,
+            br#"[{"name":"a","typeflag":"0"}]"#,
+            br#"[{"typeflag":48}]"#,
+            br#"[{"name":"a","typeflag":48,"size":1}]"#,
+            br#"[{"name":"a","name":"b","typeflag":48}]"#,
+        ] {
+            assert_eq!(
+                call("tarFiles", members, ""),
+                r#"{"error":"invalid tar members: expected a JSON array of {name, typeflag, linkname} objects, typeflag a byte (0 to 255)"}"#,
+                "{}",
+                String::from_utf8_lossy(members)
+            );
+        }
+    }
 
     #[test]
     fn parse_reference_answers_the_parts_docker_reads() {

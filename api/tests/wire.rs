@@ -540,7 +540,8 @@ fn with_instances(options: &str, instances: &[&str]) -> String {
     )
 }
 
-/// Calls the parity cases do not make: references, and copies planned
+/// Calls the parity cases do not make: references, archive formats and
+/// tar members, and copies planned
 /// with their instances (a list, a nested list, a chosen instance).
 fn further_calls() -> Vec<(String, Vec<u8>, String)> {
     let mut calls = Vec::new();
@@ -559,6 +560,15 @@ fn further_calls() -> Vec<(String, Vec<u8>, String)> {
             syntax.into(),
         ));
     }
+    let tar = std::fs::read(repository().join("core/tests/fixtures/tar/well-formed.tar")).unwrap();
+    for head in [&tar[..], &[0x1f, 0x8b, 8, 0][..], b"{}"] {
+        calls.push(("detectArchiveFormat".into(), head.to_vec(), String::new()));
+    }
+    calls.push((
+        "tarFiles".into(),
+        br#"[{"name":"./","typeflag":53},{"name":"a","typeflag":48},{"name":"b","typeflag":50,"linkname":"a"}]"#.to_vec(),
+        String::new(),
+    ));
     let images = [
         fixture("amd64.json"),
         fixture("arm64.json"),

@@ -22,6 +22,7 @@ export function friendly(ferry, bytes, { op, args }) {
       case "convertList": return { ok: ferry.convertList(bytes, a.to, a.options) };
       case "planImage": return { ok: ferry.planImage(bytes, a.options) };
       case "planCopy": return { ok: ferry.planCopy(bytes, a.options, a.instances) };
+      case "detectArchiveFormat": return { ok: ferry.detectArchiveFormat(bytes) };
       default: throw new TypeError(`no friendly function for ${op}`);
     }
   } catch (e) {

@@ -14,7 +14,7 @@ const expected = native();
 test("the node export condition loads the nodejs build", () => {
   const require = createRequire(import.meta.url);
   assert.match(require.resolve("ferry-wasm"), /\/node\/ferry_wasm\.js$/);
-  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage", "parseReference"]) {
+  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage", "detectArchiveFormat", "tarFiles", "parseReference"]) {
     assert.equal(typeof ferry[name], "function", name);
   }
 });
@@ -26,6 +26,13 @@ test("every conformance case: wasm answers byte-identical to native", async () =
   console.log(`parity node: ${cases} cases × ${calls.length} calls = ${answers} answers, ${mismatches.length} mismatches (${ms} ms)`);
   assert.ok(cases >= 200, `only ${cases} cases`);
   assert.deepEqual(mismatches.slice(0, 20), []);
+});
+
+test("tarFiles reads an archive's members by ferry-core's rules", () => {
+  const members = [{ name: "./a", typeflag: 48 }, { name: "b", typeflag: 50, linkname: "a" }];
+  assert.deepEqual(ferry.tarFiles(members), [{ name: "a", member: 0 }, { name: "b", member: 0 }]);
+  assert.throws(() => ferry.tarFiles([{ name: "../x", typeflag: 48 }]), (e) => e instanceof Error && /'\.\.' component/.test(e.message));
+  assert.equal(ferry.detectArchiveFormat(new Uint8Array([0x1f, 0x8b, 8])), "gzip");
 });
 
 test("parseReference reads a docker reference as docker:// does", () => {

@@ -149,6 +149,27 @@ pub fn plan_copy(
     )
 }
 
+/// What a file's first bytes (512 or more to tell a tar) are: `"tar"`
+/// when they start with a tar header whose checksum holds, else the
+/// compression their magic bytes name (`"gzip"`, `"zstd"`, `"xz"`,
+/// `"bzip2"`), else `""`.
+#[wasm_bindgen(js_name = detectArchiveFormat, unchecked_return_type = "ArchiveFormat")]
+pub fn detect_archive_format(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    run("detectArchiveFormat", bytes, &[])
+}
+
+/// The regular files of a tar, in archive order, from its members as the
+/// headers spell them: names normalised, links followed inside the
+/// archive. Throws, naming the member, for what a safe reader refuses
+/// (escaping names or links, duplicates, devices, link loops, …).
+#[wasm_bindgen(js_name = tarFiles, unchecked_return_type = "TarFiles")]
+pub fn tar_files(
+    #[wasm_bindgen(unchecked_param_type = "TarMember[]")] members: JsValue,
+) -> Result<JsValue, JsValue> {
+    let text = JSON::stringify(&members)?.as_string().unwrap_or_default();
+    run("tarFiles", text.as_bytes(), &[])
+}
+
 /// A docker reference read with `syntax` (`"docker"`, the default: what
 /// follows `docker://`; `"normalized"`; `"docker-archive"`): its parts,
 /// normalised as Docker does. Throws for text that is not a reference.

@@ -156,11 +156,15 @@ export function createActions(app) {
 
   /** A chosen file: an oci-archive tar opens as a layout, anything else is a manifest. */
   async function readFile(file) {
+    if (!app.ferry) {
+      setStatus("ferry-core is still loading; try again in a moment.", true);
+      return;
+    }
     const bytes = new Uint8Array(await file.arrayBuffer());
     state.mediaType = "";
     let layout;
     try {
-      layout = layoutOfFile(bytes, file.name);
+      layout = layoutOfFile(bytes, file.name, app.ferry);
     } catch (e) {
       setStatus(e.message, true);
       return;

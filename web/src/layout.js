@@ -8,7 +8,7 @@
 // remote: true, types: Map<digest, media type>, rootType, and pending: the
 // manifests and blobs being fetched ("manifest:DIGEST", "blob:DIGEST").
 
-import { isTar, untar } from "./tar.js";
+import { archiveFormat, untar } from "./tar.js";
 
 /** Reads path → bytes as an OCI layout or a dir: folder; throws when it is neither. */
 export function readLayout(files, name) {
@@ -44,9 +44,16 @@ export function remoteLayout(reference, label, root, rootType) {
   };
 }
 
-/** Reads a chosen file: a tar is read as an oci-archive layout, anything else is null (a manifest). */
-export function layoutOfFile(bytes, name) {
-  return isTar(bytes) ? readLayout(untar(bytes), name) : null;
+/**
+ * Reads a chosen file: a tar is read as an oci-archive layout, anything
+ * else is null (a manifest). A compressed file is refused, naming its
+ * compression. `ferry` is the wasm package, which tells a tar and reads it.
+ */
+export function layoutOfFile(bytes, name, ferry) {
+  const format = archiveFormat(bytes, ferry);
+  if (format === "tar") return readLayout(untar(bytes, ferry), name);
+  if (format) throw new Error(`${name}: the archive is ${format}-compressed; the page reads plain tars only (decompress it first)`);
+  return null;
 }
 
 /** The files of an <input type=file webkitdirectory> (File objects): relative path → bytes. */

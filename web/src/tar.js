@@ -1,9 +1,12 @@
-// Reading a tar (an oci-archive) into its regular files, by the rules
-// native ferry's archive reader follows: names normalised (`./a//b` is
-// `a/b`), absolute names and `..` refused, a name given twice refused,
-// links resolved inside the archive only, and an archive that ends inside
-// a header or a member refused rather than read short. ustar, GNU long
-// names (`L`) and pax headers (`path`, `linkpath`, `size`) are understood.
+// Reading a tar (an oci-archive) into its regular files. This module only
+// reads header bytes: ustar fields (with the POSIX prefix), GNU long names
+// (`L`, `K`) and pax records (`path`, `linkpath`, `size`), and refuses an
+// archive that ends inside a header or a member rather than read it
+// short. What the headers mean is ferry-core's, through the wasm package
+// (`ferry`, as loaded by the page): whether a header's checksum holds
+// (`detectArchiveFormat`), and which names, links and entry types an image
+// archive may hold and what its regular files are (`tarFiles`), the rules
+// native ferry's archive reader follows.
 
 /** What is wrong with a tar, naming the entry. */
 export class TarError extends Error {
@@ -14,12 +17,19 @@ export class TarError extends Error {
 }
 
 const BLOCK = 512;
-const MAX_LINK_HOPS = 40;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Whether the bytes start with a ustar (POSIX or GNU) header. */
-export function isTar(bytes) {
-  return bytes.length >= BLOCK && String.fromCharCode(...bytes.subarray(257, 262)) === "ustar";
+/**
+ * What a file's first bytes are, by ferry-core: "tar" (its first header's
+ * checksum holds), the compression ("gzip", "zstd", "xz", "bzip2"), or "".
+ */
+export function archiveFormat(bytes, ferry) {
+  return ferry.detectArchiveFormat(bytes.subarray(0, BLOCK));
+}
+
+/** Whether the bytes start with a tar header, by ferry-core. */
+export function isTar(bytes, ferry) {
+  return archiveFormat(bytes, ferry) === "tar";
 }
 
 /** A NUL-terminated field as text. */
@@ -73,43 +83,16 @@ function paxRecords(body, entry) {
 }
 
 /**
- * An entry name normalised as an extractor would see it: `./a//b/` is
- * `a/b`, the archive root is "". Throws for absolute names and `..`.
+ * The regular files of a tar: normalised path → bytes (views into `buf`),
+ * in archive order. Symbolic links to files in the archive appear under
+ * their own name too; links to directories or to nothing are left out, as
+ * after extraction. Throws a TarError naming the entry for anything a safe
+ * reader refuses (ferry-core's message for what the names, links and
+ * types mean).
  */
-export function normaliseName(name) {
-  if (name.startsWith("/")) throw new TarError(`${JSON.stringify(name)}: an absolute path`);
-  const parts = [];
-  for (const part of name.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") throw new TarError(`${JSON.stringify(name)}: the path has a '..' component`);
-    parts.push(part);
-  }
-  return parts.join("/");
-}
-
-/** Where a symbolic link at `name` to `target` leads, normalised; null when it leaves the archive. */
-function symlinkTarget(name, target) {
-  if (target === "" || target.startsWith("/")) return null;
-  const parts = name.split("/");
-  parts.pop();
-  for (const part of target.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (!parts.length) return null;
-      parts.pop();
-    } else parts.push(part);
-  }
-  return parts.join("/");
-}
-
-/**
- * The regular files of a tar: normalised path → bytes (views into `buf`).
- * Symbolic links to files in the archive appear under their own name too;
- * links to directories or to nothing are left out, as after extraction.
- * Throws a TarError naming the entry for anything a safe reader refuses.
- */
-export function untar(buf) {
-  const entries = new Map(); // name → { kind: "file", body } | { kind: "dir" } | { kind: "symlink", target }
+export function untar(buf, ferry) {
+  const members = []; // { name, typeflag, linkname? }, as ferry-core's tarFiles reads them
+  const bodies = [];
   let off = 0, longName = null, longLink = null, pax = null;
   while (off < buf.length) {
     if (off + BLOCK > buf.length) {
@@ -117,6 +100,9 @@ export function untar(buf) {
     }
     const header = buf.subarray(off, off + BLOCK);
     if (header.every((b) => b === 0)) break;
+    if (!isTar(header, ferry)) {
+      throw new TarError(`${off === 0 ? "not a tar archive" : "corrupt tar header"}: the checksum of the header at byte ${off} does not hold`);
+    }
     const ustar = String.fromCharCode(...header.subarray(257, 263)) === "ustar\0";
     let name = field(header, 0, 100, `the entry at byte ${off}`);
     // POSIX ustar splits long names into prefix/name; GNU keeps times there.
@@ -124,7 +110,8 @@ export function untar(buf) {
       const prefix = field(header, 345, 155, name);
       if (prefix) name = prefix + "/" + name;
     }
-    const type = header[156] === 0 ? "\0" : String.fromCharCode(header[156]);
+    const typeflag = header[156];
+    const type = String.fromCharCode(typeflag);
     const size = pax?.has("size") ? Number(pax.get("size")) : number(header, 124, 12, "size", name);
     if (!Number.isSafeInteger(size) || size < 0) throw new TarError(`${name}: an invalid size`);
     const start = off + BLOCK;
@@ -144,44 +131,16 @@ export function untar(buf) {
     if (type === "g") continue;
 
     const raw = pax?.get("path") ?? longName ?? name;
-    const link = pax?.get("linkpath") ?? longLink ?? field(header, 157, 100, raw);
+    const linkname = pax?.get("linkpath") ?? longLink ?? field(header, 157, 100, raw);
     longName = longLink = pax = null;
-    const path = normaliseName(raw);
-    let entry;
-    if ((type === "\0" && raw.endsWith("/")) || type === "5") entry = { kind: "dir" };
-    else if (type === "0" || type === "\0" || type === "7") entry = { kind: "file", body };
-    else if (type === "1") {
-      let target;
-      try { target = normaliseName(link); } catch { throw new TarError(`${JSON.stringify(raw)}: a hard link to ${JSON.stringify(link)} points outside the archive`); }
-      const earlier = entries.get(target);
-      if (earlier?.kind !== "file") {
-        throw new TarError(`${JSON.stringify(raw)}: a hard link to ${JSON.stringify(link)}, which is not an earlier regular file in the archive`);
-      }
-      entry = earlier;
-    } else if (type === "2") {
-      const target = symlinkTarget(path, link);
-      if (target === null) throw new TarError(`${JSON.stringify(raw)}: a symbolic link to ${JSON.stringify(link)} points outside the archive`);
-      entry = { kind: "symlink", target };
-    } else if (type === "3" || type === "4") throw new TarError(`${JSON.stringify(raw)}: device files have no place in an image archive`);
-    else if (type === "6") throw new TarError(`${JSON.stringify(raw)}: FIFOs have no place in an image archive`);
-    else throw new TarError(`${JSON.stringify(raw)}: unsupported entry type ${JSON.stringify(type)}`);
-
-    if (path === "") {
-      if (entry.kind !== "dir") throw new TarError(`${JSON.stringify(raw)}: the entry names the archive root`);
-      continue;
-    }
-    if (entries.has(path)) throw new TarError(`${JSON.stringify(raw)}: a duplicate entry (readers disagree on which copy counts)`);
-    entries.set(path, entry);
+    members.push({ name: raw, typeflag, linkname });
+    bodies.push(body);
   }
-
-  const files = new Map();
-  for (const [path, entry] of entries) {
-    let current = entry;
-    for (let hops = 0; current?.kind === "symlink"; hops++) {
-      if (hops >= MAX_LINK_HOPS) throw new TarError(`${JSON.stringify(path)}: a symbolic link loop`);
-      current = entries.get(current.target);
-    }
-    if (current?.kind === "file") files.set(path, current.body);
+  let files;
+  try {
+    files = ferry.tarFiles(members);
+  } catch (e) {
+    throw new TarError(e.message);
   }
-  return files;
+  return new Map(files.map((f) => [f.name, bodies[f.member]]));
 }

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use ferry_core::Digest;
 use ferry_core::digest::{Algorithm, Hasher};
+use ferry_core::tar::{self as rules, Compression, Format, MemberError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{BlobStream, TransportError, io_error};
@@ -46,8 +47,6 @@ pub const MAX_DECOMPRESSED_SIZE: u64 = 64 << 30;
 /// Largest PAX extended header: a path, a link path, a size and some
 /// times and extended attributes fit many times over.
 const MAX_PAX_SIZE: u64 = 1 << 20;
-/// How many symlinks one name may go through before it counts as a loop.
-const MAX_LINK_HOPS: usize = 16;
 const BLOCK: u64 = 512;
 /// Read size for hashing and decompressing.
 const CHUNK: usize = 256 * 1024;
@@ -83,7 +82,8 @@ pub struct Span {
 pub struct EntryDigest {
     pub digest: Digest,
     pub size: u64,
-    /// Whether the content starts with the gzip magic bytes.
+    /// Whether the content starts with the gzip magic bytes
+    /// ([`Compression::detect`]).
     pub gzip: bool,
 }
 
@@ -135,7 +135,7 @@ impl TarArchive {
     /// The regular file called `name` (`./` prefixes and the like
     /// ignored), following links.
     pub fn get(&self, name: &str) -> Option<Span> {
-        let name = normalise(name).ok()?;
+        let name = rules::normalise(name).ok()?;
         self.inner.files.get(&name).copied()
     }
 
@@ -245,14 +245,14 @@ impl TarArchive {
                 .map_err(io_error(path, "seek in"))?;
             let mut reader = (&mut file).take(span.size);
             let mut hasher = Hasher::new(Algorithm::Sha256);
-            let mut head = Vec::with_capacity(2);
+            let mut head = Vec::with_capacity(MAGIC_LEN);
             loop {
                 let n = reader.read(&mut buffer).map_err(io_error(path, "read"))?;
                 if n == 0 {
                     break;
                 }
-                if head.len() < 2 {
-                    let want = (2 - head.len()).min(n);
+                if head.len() < MAGIC_LEN {
+                    let want = (MAGIC_LEN - head.len()).min(n);
                     head.extend_from_slice(&buffer[..want]);
                 }
                 hasher.update(&buffer[..n]);
@@ -270,7 +270,7 @@ impl TarArchive {
             let d = EntryDigest {
                 digest: hasher.finish(),
                 size: span.size,
-                gzip: head == GZIP_MAGIC,
+                gzip: Compression::detect(&head) == Some(Compression::Gzip),
             };
             done.insert(*span, d.clone());
             out.push(d);
@@ -279,48 +279,28 @@ impl TarArchive {
     }
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-/// Compressions recognised by their magic bytes, as containers/image's
-/// `DetectCompression` does; only gzip is read.
-fn detect_compression(head: &[u8]) -> Option<&'static str> {
-    const KNOWN: [(&[u8], &str); 4] = [
-        (&GZIP_MAGIC, "gzip"),
-        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
-        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
-        (b"BZh", "bzip2"),
-    ];
-    KNOWN
-        .iter()
-        .find(|(magic, _)| head.starts_with(magic))
-        .map(|(_, name)| *name)
-}
+/// Bytes enough for any magic number [`Compression::detect`] knows.
+const MAGIC_LEN: usize = 6;
 
 fn index(path: PathBuf, limits: &Limits) -> Result<Inner, TransportError> {
     let mut file = std::fs::File::open(&path).map_err(io_error(&path, "open archive"))?;
     let mut head = tar::Header::new_old();
     let n = read_up_to(&mut file, head.as_mut_bytes()).map_err(io_error(&path, "read"))?;
-    // A tar starts with its first entry's name, which could be anything,
-    // "BZh" included; a valid header settles it before magic bytes are
-    // looked at.
-    let is_tar = n == head.as_bytes().len() && checksum_matches(&head).unwrap_or(false);
-    let compression = if is_tar {
-        None
-    } else {
-        detect_compression(&head.as_bytes()[..n])
-    };
-    let decompressed = match compression {
-        None => None,
-        Some("gzip") => {
+    // Anything neither tar nor compressed is read as a tar, which then
+    // fails naming its first header.
+    let decompressed = match rules::sniff(&head.as_bytes()[..n]) {
+        Format::Tar | Format::Unknown => None,
+        Format::Compressed(Compression::Gzip) => {
             file.seek(SeekFrom::Start(0))
                 .map_err(io_error(&path, "seek in"))?;
             Some(decompress(file, &path, limits.max_decompressed_size)?)
         }
-        Some(other) => {
+        Format::Compressed(other) => {
             return Err(TransportError::Unsupported {
                 location: path.display().to_string(),
                 reason: format!(
-                    "the archive is {other}-compressed; ferry reads plain and gzip-compressed archives only (decompress it first)"
+                    "the archive is {}-compressed; ferry reads plain and gzip-compressed archives only (decompress it first)",
+                    other.name()
                 ),
             });
         }
@@ -341,19 +321,6 @@ fn index(path: PathBuf, limits: &Limits) -> Result<Inner, TransportError> {
         decompressed,
         files,
     })
-}
-
-/// Whether a header's checksum holds. Accepts the unsigned sum POSIX
-/// specifies and the signed sum some old tars wrote.
-fn checksum_matches(header: &tar::Header) -> std::io::Result<bool> {
-    let (mut unsigned, mut signed) = (0u32, 0i32);
-    for (i, b) in header.as_bytes().iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { *b };
-        unsigned += u32::from(b);
-        signed += i32::from(b as i8);
-    }
-    let stored = header.cksum()?;
-    Ok(stored == unsigned || i64::from(stored) == i64::from(signed))
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -435,15 +402,6 @@ fn decompress(
     })
 }
 
-/// What a name in the archive is.
-#[derive(Debug, Clone)]
-enum Kind {
-    File(Span),
-    Dir,
-    /// A symbolic link, its target already resolved to a normalised name.
-    Symlink(String),
-}
-
 /// Extension headers seen since the last real entry; they describe the
 /// next one.
 #[derive(Debug, Default)]
@@ -482,12 +440,17 @@ impl Scanner<'_> {
         }
     }
 
+    fn refused(&self, e: MemberError) -> TransportError {
+        self.malformed(&e.name, e.reason.to_string())
+    }
+
     fn at_offset(&self, offset: u64, reason: impl Into<String>) -> TransportError {
         self.malformed(&format!("offset {offset}"), reason)
     }
 
     fn scan(mut self) -> Result<BTreeMap<String, Span>, TransportError> {
-        let mut names: HashMap<String, Kind> = HashMap::new();
+        // Name, type, link target and data of each real entry, in order.
+        let mut read: Vec<(String, u8, String, Span)> = Vec::new();
         let mut pending = Pending::default();
         let mut entries = 0usize;
         let mut pos = 0u64;
@@ -615,20 +578,31 @@ impl Scanner<'_> {
                         .or(pending.long_link)
                         .or_else(|| header.link_name_bytes().map(|b| b.into_owned()));
                     let name = self.text(&name_bytes, "name")?;
-                    self.add_entry(
-                        &mut names,
-                        type_byte,
-                        name,
-                        link_bytes,
-                        Span { offset: data, size },
-                    )?;
+                    let link = if matches!(type_byte, b'1' | b'2') {
+                        self.text(&link_bytes.unwrap_or_default(), "link target")?
+                    } else {
+                        String::new()
+                    };
+                    read.push((name, type_byte, link, Span { offset: data, size }));
                 }
             }
         }
         if !pending.is_empty() {
             return Err(self.at_offset(pos, "extension header at the end, describing no entry"));
         }
-        self.resolve(names)
+        let members: Vec<rules::Member<'_>> = read
+            .iter()
+            .map(|(name, typeflag, link, _)| rules::Member {
+                name,
+                typeflag: *typeflag,
+                link,
+            })
+            .collect();
+        let files = rules::files(&members).map_err(|e| self.refused(e))?;
+        Ok(files
+            .into_iter()
+            .map(|f| (f.name, read[f.member].3))
+            .collect())
     }
 
     /// Refuses a block whose checksum does not hold: at the start the file
@@ -639,10 +613,10 @@ impl Scanner<'_> {
         } else {
             "corrupt tar header"
         };
-        match checksum_matches(header) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(self.at_offset(pos, format!("{what}: checksum mismatch"))),
-            Err(e) => Err(self.at_offset(pos, format!("{what}: {e}"))),
+        if rules::checksum_matches(header.as_bytes()) {
+            Ok(())
+        } else {
+            Err(self.at_offset(pos, format!("{what}: checksum mismatch")))
         }
     }
 
@@ -715,154 +689,6 @@ impl Scanner<'_> {
         String::from_utf8(bytes.to_vec())
             .map_err(|_| self.malformed(&lossy, format!("{what} is not UTF-8")))
     }
-
-    fn add_entry(
-        &self,
-        names: &mut HashMap<String, Kind>,
-        type_byte: u8,
-        raw: String,
-        link: Option<Vec<u8>>,
-        span: Span,
-    ) -> Result<(), TransportError> {
-        let name = normalise(&raw).map_err(|reason| self.malformed(&raw, reason))?;
-        let kind = match type_byte {
-            // Pre-POSIX tars mark directories by a trailing slash only.
-            b'\0' if raw.ends_with('/') => Kind::Dir,
-            b'0' | b'\0' | b'7' => Kind::File(span),
-            b'5' => Kind::Dir,
-            b'1' => {
-                let target = self.text(&link.unwrap_or_default(), "link target")?;
-                // Hard link targets are names in the archive, relative to
-                // its root, and must have come earlier.
-                let resolved = normalise(&target).map_err(|_| {
-                    self.malformed(
-                        &raw,
-                        format!("hard link to {target:?} points outside the archive"),
-                    )
-                })?;
-                match names.get(&resolved) {
-                    Some(Kind::File(span)) => Kind::File(*span),
-                    _ => {
-                        return Err(self.malformed(
-                            &raw,
-                            format!("hard link to {target:?}, which is not an earlier regular file in the archive"),
-                        ));
-                    }
-                }
-            }
-            b'2' => {
-                let target = self.text(&link.unwrap_or_default(), "link target")?;
-                let resolved = resolve_symlink(&name, &target).ok_or_else(|| {
-                    self.malformed(
-                        &raw,
-                        format!("symbolic link to {target:?} points outside the archive"),
-                    )
-                })?;
-                Kind::Symlink(resolved)
-            }
-            b'3' | b'4' => {
-                return Err(self.malformed(&raw, "device files have no place in an image archive"));
-            }
-            b'6' => return Err(self.malformed(&raw, "FIFOs have no place in an image archive")),
-            b'S' => {
-                return Err(
-                    self.malformed(&raw, "sparse files are not supported in image archives")
-                );
-            }
-            other => {
-                return Err(self.malformed(
-                    &raw,
-                    format!("unsupported entry type {:?}", char::from(other)),
-                ));
-            }
-        };
-        if name.is_empty() {
-            // The archive root (`./`): only a directory may be it.
-            return match kind {
-                Kind::Dir => Ok(()),
-                _ => Err(self.malformed(&raw, "entry names the archive root")),
-            };
-        }
-        if names.contains_key(&name) {
-            return Err(self.malformed(
-                &raw,
-                format!("duplicate entry {name:?}: readers disagree on which copy counts"),
-            ));
-        }
-        names.insert(name, kind);
-        Ok(())
-    }
-
-    /// Turns the name table into regular files, following symbolic links.
-    /// Links to directories or to nothing are left out: looking them up
-    /// finds nothing, as it would after extraction.
-    fn resolve(
-        &self,
-        names: HashMap<String, Kind>,
-    ) -> Result<BTreeMap<String, Span>, TransportError> {
-        let mut files = BTreeMap::new();
-        for (name, kind) in &names {
-            let mut current = kind;
-            let mut hops = 0;
-            let span = loop {
-                match current {
-                    Kind::File(span) => break Some(*span),
-                    Kind::Dir => break None,
-                    Kind::Symlink(target) => {
-                        hops += 1;
-                        if hops > MAX_LINK_HOPS {
-                            return Err(self.malformed(name, "symbolic link loop"));
-                        }
-                        match names.get(target) {
-                            Some(next) => current = next,
-                            None => break None,
-                        }
-                    }
-                }
-            };
-            if let Some(span) = span {
-                files.insert(name.clone(), span);
-            }
-        }
-        Ok(files)
-    }
-}
-
-/// Normalises an entry name: `./a//b/` is `a/b`, the root is `""`.
-/// Refuses absolute names and `..` anywhere, as a safe extractor must.
-pub fn normalise(name: &str) -> Result<String, String> {
-    if name.starts_with('/') {
-        return Err(format!("absolute path {name:?}"));
-    }
-    let mut parts = Vec::new();
-    for part in name.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return Err(format!("path {name:?} has a '..' component")),
-            p => parts.push(p),
-        }
-    }
-    Ok(parts.join("/"))
-}
-
-/// Where a symbolic link at `name` pointing to `target` leads, as a
-/// normalised name; `None` if it leaves the archive.
-fn resolve_symlink(name: &str, target: &str) -> Option<String> {
-    if target.starts_with('/') || target.is_empty() {
-        return None;
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    parts.pop();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// One member of an archive being written.
@@ -1008,44 +834,5 @@ pub async fn check_target(
         Ok(meta) => Ok(Some(meta)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_error(path, "stat")(e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalise_strips_dot_components_and_slashes() {
-        assert_eq!(
-            normalise("./blobs//sha256/./x/").as_deref(),
-            Ok("blobs/sha256/x")
-        );
-        assert_eq!(normalise("./").as_deref(), Ok(""));
-    }
-
-    #[test]
-    fn normalise_refuses_escapes() {
-        for bad in ["/etc/passwd", "../x", "a/../../x", "a/.."] {
-            assert!(normalise(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn symlinks_resolve_relative_to_their_directory() {
-        assert_eq!(
-            resolve_symlink("a/b/layer.tar", "../c/layer.tar").as_deref(),
-            Some("a/c/layer.tar")
-        );
-        assert_eq!(resolve_symlink("a/layer.tar", "../x").as_deref(), Some("x"));
-        assert_eq!(resolve_symlink("a/layer.tar", "../../x"), None);
-        assert_eq!(resolve_symlink("x", "/etc/passwd"), None);
-    }
-
-    #[test]
-    fn compression_is_told_by_magic_bytes() {
-        assert_eq!(detect_compression(&[0x1f, 0x8b, 8]), Some("gzip"));
-        assert_eq!(detect_compression(&[0x28, 0xb5, 0x2f, 0xfd]), Some("zstd"));
-        assert_eq!(detect_compression(b"oci-la"), None);
     }
 }

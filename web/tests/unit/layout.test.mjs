@@ -1,8 +1,11 @@
 // Reading layouts from the files the browser gives the page: an OCI layout
 // (folder or oci-archive tar) and a dir: folder. Fixtures: ../fixtures/.
+// Tars are read by ferry-core's rules: the wasm package's node build
+// (wasm/pkg, built by scripts/build-wasm-pkg.sh).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -10,7 +13,12 @@ import { fileURLToPath } from "node:url";
 import { filesOfList, layoutOfFile, readLayout, remoteLayout } from "../../src/layout.js";
 import { untar } from "../../src/tar.js";
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, "..", "..", "..", "wasm", "pkg", "node", "ferry_wasm.js");
+assert.ok(existsSync(pkg), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
+const ferry = createRequire(import.meta.url)(pkg);
+
+const fixtures = join(here, "..", "fixtures");
 const sha = (b) => "sha256:" + createHash("sha256").update(b).digest("hex");
 
 /** A folder as <input webkitdirectory> gives it: paths start with the folder's own name. */
@@ -35,7 +43,7 @@ test("a dir: folder holding a list: manifest.json is the root, <hex> blobs and <
 
 test("an oci-archive tar is an OCI layout: index.json is the root, blobs/ALG/HEX its blobs", () => {
   const bytes = new Uint8Array(readFileSync(join(fixtures, "tar", "demo-oci-archive.tar")));
-  const layout = layoutOfFile(bytes, "demo.tar");
+  const layout = layoutOfFile(bytes, "demo.tar", ferry);
   assert.equal(layout.kind, "OCI layout");
   assert.equal(layout.name, "demo.tar");
   assert.equal(layout.rootLabel, "index.json");
@@ -46,7 +54,7 @@ test("an oci-archive tar is an OCI layout: index.json is the root, blobs/ALG/HEX
 });
 
 test("the same OCI layout as a folder: the folder's own name is stripped from the paths", () => {
-  const files = untar(new Uint8Array(readFileSync(join(fixtures, "tar", "demo-oci-archive.tar"))));
+  const files = untar(new Uint8Array(readFileSync(join(fixtures, "tar", "demo-oci-archive.tar"))), ferry);
   const asFolder = new Map([...files].map(([p, b]) => [`demo-layout/${p}`, b]));
   const layout = readLayout(asFolder, "demo-layout");
   assert.equal(layout.kind, "OCI layout");
@@ -54,7 +62,13 @@ test("the same OCI layout as a folder: the folder's own name is stripped from th
 });
 
 test("a file that is not a tar is not a layout", () => {
-  assert.equal(layoutOfFile(new TextEncoder().encode('{"schemaVersion":2}'), "m.json"), null);
+  assert.equal(layoutOfFile(new TextEncoder().encode('{"schemaVersion":2}'), "m.json", ferry), null);
+});
+
+test("a compressed archive is refused, naming its compression", () => {
+  const gzip = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+  assert.throws(() => layoutOfFile(gzip, "demo.tar.gz", ferry),
+    { message: "demo.tar.gz: the archive is gzip-compressed; the page reads plain tars only (decompress it first)" });
 });
 
 test("files that are neither layout say so, naming what was loaded", () => {

@@ -15,9 +15,10 @@ import { untar } from "../../src/tar.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..", "..", "..", "wasm", "pkg", "node", "ferry_wasm.js");
 assert.ok(existsSync(pkg), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
-const { planCopy } = createRequire(import.meta.url)(pkg);
+const ferry = createRequire(import.meta.url)(pkg);
+const { planCopy } = ferry;
 
-const demo = readLayout(untar(new Uint8Array(readFileSync(join(here, "..", "fixtures", "tar", "demo-oci-archive.tar")))), "demo.tar");
+const demo = readLayout(untar(new Uint8Array(readFileSync(join(here, "..", "fixtures", "tar", "demo-oci-archive.tar"))), ferry), "demo.tar");
 const decode = (b) => new TextDecoder().decode(b);
 const list = demo.blobs.get(JSON.parse(decode(demo.root)).manifests[0].digest);
 const atHand = (digests) => Object.fromEntries(digests.filter((d) => demo.blobs.has(d)).map((d) => [d, decode(demo.blobs.get(d))]));
