@@ -133,6 +133,29 @@ impl World {
         );
     }
 
+    /// skopeo copy without a policy, signing with `sign_by` for
+    /// `identity` (`--sign-identity`).
+    fn skopeo_copy_as(&self, source: &str, destination: &str, sign_by: &str, identity: &str) {
+        let out = Command::new("skopeo")
+            .env("GNUPGHOME", self.gnupg.0.path())
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--sign-by",
+                sign_by,
+                "--sign-identity",
+                identity,
+            ])
+            .args([source, destination])
+            .output()
+            .expect("run skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn policy(&self, name: &str, json: &str) -> PathBuf {
         let path = self.scratch.path().join(format!("{name}.json"));
         std::fs::write(&path, json).unwrap();
@@ -159,6 +182,38 @@ impl World {
                 String::from_utf8_lossy(&out.stderr)
             ),
         }
+    }
+
+    /// Whether `ferry copy` under the policy copies `image`; a refused
+    /// copy must leave nothing behind.
+    fn ferry_copies(&self, policy: &Path, image: &str) -> bool {
+        let target = tempfile::tempdir().unwrap();
+        let out_dir = target.path().join("out");
+        let out = ferry(&[
+            "--policy",
+            &policy.display().to_string(),
+            "copy",
+            "--progress",
+            "none",
+            "--src-tls-verify=false",
+            "--registries.d",
+            &self.registries_d().display().to_string(),
+            image,
+            &format!("dir:{}", out_dir.display()),
+        ]);
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("is not allowed"),
+                "ferry copy {image}: {stderr}"
+            );
+            assert!(
+                !out_dir.exists(),
+                "a refused copy wrote {}",
+                out_dir.display()
+            );
+        }
+        out.status.success()
     }
 
     /// Whether `skopeo copy` under the policy copies `image`.
@@ -235,7 +290,11 @@ fn ferry_and_skopeo_agree_on_a_matrix_of_policies_and_signed_images() {
     world.skopeo_copy(&single, &world.docker("signed:v1"), &[&main]);
     world.skopeo_copy(&single, &world.docker("unsigned:v1"), &[]);
     world.skopeo_copy(&single, &world.docker("other:v1"), &[&other]);
-    world.skopeo_copy(&single, &world.docker("two:v1"), &[&other, &main]);
+    // Two signatures: skopeo signs with one key per copy (the last
+    // --sign-by wins), and keeps the signatures it copies.
+    let by_other = format!("dir:{}", world.scratch.path().join("by-other").display());
+    world.skopeo_copy_as(&single, &by_other, &other, &world.name("two:v1"));
+    world.skopeo_copy(&by_other, &world.docker("two:v1"), &[&main]);
     // Another tag and a mirror, carrying signatures made for signed:v1.
     world.skopeo_copy(&world.docker("signed:v1"), &world.docker("signed:v2"), &[]);
     world.skopeo_copy(&world.docker("signed:v1"), &world.docker("mirror:v1"), &[]);
@@ -327,19 +386,20 @@ fn ferry_and_skopeo_agree_on_a_matrix_of_policies_and_signed_images() {
     let expected: &[(&str, [bool; 6])] = &[
         ("insecure", [true, true, true, true, true, true]),
         ("reject", [false, false, false, false, false, false]),
-        // The default identity: this tag, exactly.
-        ("main", [true, false, false, false, false, false]),
-        ("other", [false, false, false, false, false, false]),
-        ("either", [true, false, false, false, false, false]),
-        ("key-data", [true, false, false, false, false, false]),
-        ("exact", [true, false, false, false, false, false]),
+        // The default identity: this tag, exactly; any of the
+        // signatures may be the good one.
+        ("main", [true, false, false, true, false, false]),
+        ("other", [false, false, true, true, false, false]),
+        ("either", [true, false, true, true, false, false]),
+        ("key-data", [true, false, false, true, false, false]),
+        ("exact", [true, false, false, true, false, false]),
         // Any tag of the same repository.
-        ("repository", [true, false, false, false, true, false]),
-        // Whatever the image is called.
+        ("repository", [true, false, false, true, true, false]),
+        // Whatever the image is called, the signed name must be this.
         ("exact-repository", [true, false, false, false, true, true]),
         ("exact-reference", [true, false, false, false, true, true]),
         // The mirror's name, read as the signed repository's.
-        ("remap", [true, false, false, false, false, true]),
+        ("remap", [true, false, false, true, false, true]),
     ];
     let mut disagreements = Vec::new();
     for (name, json) in &policies {
@@ -349,12 +409,96 @@ fn ferry_and_skopeo_agree_on_a_matrix_of_policies_and_signed_images() {
             let reference = world.docker(image);
             let by_ferry = world.ferry_allows(&policy, &reference);
             let by_skopeo = world.skopeo_allows(&policy, &reference);
-            if by_ferry != want || by_skopeo != want {
+            let copied = world.ferry_copies(&policy, &reference);
+            if by_ferry != want || by_skopeo != want || copied != want {
                 disagreements.push(format!(
-                    "policy {name}, image {image}: specification {want}, ferry {by_ferry}, skopeo {by_skopeo}"
+                    "policy {name}, image {image}: specification {want}, ferry verify {by_ferry}, ferry copy {copied}, skopeo {by_skopeo}"
                 ));
             }
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+#[test]
+fn skopeo_accepts_what_ferry_signs_a_whole_list_and_each_instance() {
+    let world = world();
+    let main = fingerprint("main");
+    let demo = DemoImage::make();
+    let target = world.docker("ferry-signed:v1");
+    let out = ferry_tests::registry::ferry_command()
+        .env("GNUPGHOME", world.gnupg.0.path())
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--progress",
+            "none",
+            "--dest-tls-verify=false",
+            "--registries.d",
+            &world.registries_d().display().to_string(),
+            "--sign-by",
+            &main,
+            &demo.dir_ref(),
+            &target,
+        ])
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let policy = |key: &str| {
+        world.policy(
+            key,
+            &format!(
+                r#"{{"default": [{{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "{}"}}]}}"#,
+                fixture(&format!("{key}.pub.gpg")).display()
+            ),
+        )
+    };
+    let copy_all = |policy: &Path| {
+        let dir = tempfile::tempdir().unwrap();
+        skopeo_with_policy(
+            policy,
+            &[
+                "copy",
+                "--all",
+                "--src-tls-verify=false",
+                "--registries.d",
+                &world.registries_d().display().to_string(),
+                &target,
+                &format!("dir:{}", dir.path().join("out").display()),
+            ],
+        )
+    };
+    // skopeo judges every instance it copies.
+    let allowed = copy_all(&policy("main"));
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let refused = copy_all(&policy("other"));
+    assert!(!refused.status.success());
+    // ferry judges the list too, and every instance.
+    let verify_all = |policy: &Path| {
+        ferry(&[
+            "verify",
+            "--all",
+            "--json",
+            "--policy",
+            &policy.display().to_string(),
+            "--tls-verify=false",
+            "--registries.d",
+            &world.registries_d().display().to_string(),
+            &target,
+        ])
+    };
+    let verdicts: serde_json::Value =
+        serde_json::from_slice(&verify_all(&policy("main")).stdout).unwrap();
+    assert_eq!(verdicts["allowed"], true, "{verdicts}");
+    assert_eq!(
+        verdicts["images"].as_array().unwrap().len(),
+        5,
+        "{verdicts}"
+    );
+    assert_eq!(verify_all(&policy("other")).status.code(), Some(1));
 }

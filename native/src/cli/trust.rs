@@ -71,7 +71,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     cert_dir: Option<PathBuf>,
     /// Directory of registries.d files (signature lookaside storage).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<PathBuf>,
 }
 

@@ -29,6 +29,13 @@ pub fn ferry_bin() -> PathBuf {
     bin
 }
 
+/// `ferry`, with the tests' home, to be given arguments and run.
+pub fn ferry_command() -> Command {
+    let mut command = Command::new(ferry_bin());
+    command.env("HOME", crate::test_home());
+    command
+}
+
 /// Runs `ferry ARGS…` and returns what it did.
 pub fn ferry<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Command::new(ferry_bin())
