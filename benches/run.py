@@ -323,6 +323,49 @@ def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False) -> l
     return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}{then}")
 
 
+TRUST_FIXTURES = REPO / "native" / "tests" / "fixtures" / "trust"
+SIGNED_IDENTITY = "example.invalid/bench/signed:v1"
+
+
+def signed_by_scenario(f: str, b: Registry, oci4: Path, work: Path, copy_f: list[str],
+                       dst_tls_f: str, rss: Target) -> Scenario:
+    """What judging a copy by a signedBy policy costs: the same warm push
+    of the 4-platform image, signed with the test key (fixtures), under a
+    policy that accepts anything and under one that verifies every
+    instance's and the list's signature. Signatures are read and judged,
+    not pushed (--remove-signatures: the registry has no lookaside)."""
+    gnupg = work / "gnupg"
+    shutil.rmtree(gnupg, ignore_errors=True)
+    gnupg.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(gnupg)}
+    subprocess.run(["gpg", "--batch", "--quiet", "--import", str(TRUST_FIXTURES / "main.sec.asc")],
+                   env=env, check=True, capture_output=True)
+    fingerprint = next(line.split()[1] for line in (TRUST_FIXTURES / "fingerprints").read_text().splitlines()
+                       if line.startswith("main "))
+    signed = work / "signed4"
+    shutil.rmtree(signed, ignore_errors=True)
+    subprocess.run([f, "--insecure-policy", "copy", "--progress", "none", "--all", "--sign-by", fingerprint,
+                    "--sign-identity", SIGNED_IDENTITY, f"oci:{oci4}:bench", f"dir:{signed}"],
+                   env=env, check=True, capture_output=True)
+    subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
+    insecure = work / "policy-insecure.json"
+    insecure.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
+    signed_by = work / "policy-signed-by.json"
+    signed_by.write_text(json.dumps({"default": [{
+        "type": "signedBy", "keyType": "GPGKeys", "keyPath": str(TRUST_FIXTURES / "main.pub.gpg"),
+        "signedIdentity": {"type": "exactReference", "dockerReference": SIGNED_IDENTITY}}]}))
+    push = ["copy", "--progress", "none", "--all", "--remove-signatures", dst_tls_f, f"dir:{signed}",
+            b.ref("push/signed")]
+    populate = [f, "--policy", str(insecure), *push]
+    return Scenario(
+        "registry", "dir→registry warm push judged by a signedBy policy (5 signatures verified)",
+        [Contender("ferry", [f, "--policy", str(signed_by), *push]),
+         Contender("ferry, insecureAcceptAnything", [f, "--policy", str(insecure), *push], None, "floor")],
+        prepare=lambda: (b.wipe(), run(populate)),
+        targets=[within_floor("ferry, insecureAcceptAnything", 1.05), rss],
+    )
+
+
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
@@ -460,6 +503,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             targets=[within_floor("parallel curl", 1.2), rss],
         ),
     ]
+    scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
     all_blobs = [str(p) for p in sorted((oci4 / "blobs" / "sha256").iterdir())]
     scenarios.append(
         Scenario(
