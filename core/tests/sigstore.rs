@@ -7,11 +7,13 @@ mod support;
 use ferry_core::base64::{Alphabet, decode_padded, encode_padded};
 use ferry_core::digest::Digest;
 use ferry_core::json::SyntaxErrorKind;
+use ferry_core::trust::payload::{EmptyClaim, Format, Payload};
 use ferry_core::trust::sigstore::{
-    EncryptedPrivateKey, KeyError, Payload, PayloadError, PemError, PrivateKeyError, PublicKey,
-    SCRYPT_WRITE, SIGNATURE_ANNOTATION, SIGNATURE_MEDIA_TYPE, SignatureError, VerifyError, verify,
+    EncryptedPrivateKey, KeyError, PemError, PrivateKeyError, PublicKey, SCRYPT_WRITE,
+    SIGNATURE_ANNOTATION, SIGNATURE_MEDIA_TYPE, SignatureError, VerifyError, verify,
     verify_signature,
 };
+use ferry_core::trust::strict::{FormatError, Problem};
 
 const FIXTURE_DIGEST: &str =
     "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
@@ -64,7 +66,7 @@ fn cosign_signature_is_accepted_with_its_key_and_claims_repository_and_digest() 
     assert_eq!(
         claims,
         Payload {
-            docker_manifest_digest: FIXTURE_DIGEST.into(),
+            manifest_digest: FIXTURE_DIGEST.into(),
             docker_reference: "192.168.64.2:5000/cosign-signed-single-sample".into(),
             creator: None,
             timestamp: None,
@@ -85,21 +87,21 @@ fn containers_image_signature_is_accepted_with_creator_and_timestamp() {
     let claims = verify(&cosign_key(), &payload, &signature).unwrap();
     assert_eq!(
         claims,
-        Payload::new(
-            FIXTURE_DIGEST,
-            "192.168.64.2:5000/skopeo-signed:tag",
-            Some("containers/image 5.21.2-dev"),
-            Some(1_657_296_609),
-        )
+        Payload {
+            manifest_digest: FIXTURE_DIGEST.into(),
+            docker_reference: "192.168.64.2:5000/skopeo-signed:tag".into(),
+            creator: Some("containers/image 5.21.2-dev".into()),
+            timestamp: Some(1_657_296_609),
+        }
     );
 }
 
 #[test]
 fn claimed_digest_is_the_digest_of_the_signed_manifest() {
     let (payload, _) = stored_signature("valid.signature");
-    let claims = Payload::parse(&payload).unwrap();
+    let claims = Payload::parse(&payload, Format::Sigstore).unwrap();
     let manifest = Digest::sha256_of(&fixture("valid.manifest.json"));
-    assert_eq!(claims.docker_manifest_digest, manifest.to_string());
+    assert_eq!(claims.manifest_digest, manifest.to_string());
 }
 
 #[test]
@@ -345,16 +347,31 @@ fn truncated_and_garbage_keys_are_errors_not_panics() {
 
 // --- payloads -----------------------------------------------------------
 
+/// A payload with these claims.
+fn claims(
+    manifest_digest: &str,
+    docker_reference: &str,
+    creator: Option<&str>,
+    timestamp: Option<i64>,
+) -> Payload {
+    Payload {
+        manifest_digest: manifest_digest.into(),
+        docker_reference: docker_reference.into(),
+        creator: creator.map(Into::into),
+        timestamp,
+    }
+}
+
 #[test]
 fn payload_is_written_byte_for_byte_as_containers_image_writes_it() {
     let (signed, _) = stored_signature("valid-with-tag.signature");
-    let built = Payload::new(
+    let built = claims(
         FIXTURE_DIGEST,
         "192.168.64.2:5000/skopeo-signed:tag",
         Some("containers/image 5.21.2-dev"),
         Some(1_657_296_609),
     )
-    .to_json()
+    .to_bytes(Format::Sigstore)
     .unwrap();
     assert_eq!(
         String::from_utf8(built).unwrap(),
@@ -364,22 +381,28 @@ fn payload_is_written_byte_for_byte_as_containers_image_writes_it() {
 
 #[test]
 fn payload_without_optional_fields_has_an_empty_optional_object() {
-    let built = Payload::new(FIXTURE_DIGEST, "example.com/a:b", None, None)
-        .to_json()
+    let built = claims(FIXTURE_DIGEST, "example.com/a:b", None, None)
+        .to_bytes(Format::Sigstore)
         .unwrap();
     assert!(built.ends_with(br#""type":"cosign container image signature"},"optional":{}}"#));
-    assert_eq!(Payload::parse(&built).unwrap().creator, None);
+    assert_eq!(
+        Payload::parse(&built, Format::Sigstore).unwrap().creator,
+        None
+    );
 }
 
 #[test]
 fn payload_escapes_html_characters_as_go_does() {
-    let built = Payload::new(FIXTURE_DIGEST, "example.com/a:b", Some("<&>"), None)
-        .to_json()
+    let built = claims(FIXTURE_DIGEST, "example.com/a:b", Some("<&>"), None)
+        .to_bytes(Format::Sigstore)
         .unwrap();
     let text = String::from_utf8(built.clone()).unwrap();
     assert!(text.contains(r#""creator":"\u003c\u0026\u003e""#), "{text}");
     assert_eq!(
-        Payload::parse(&built).unwrap().creator.as_deref(),
+        Payload::parse(&built, Format::Sigstore)
+            .unwrap()
+            .creator
+            .as_deref(),
         Some("<&>")
     );
 }
@@ -387,14 +410,14 @@ fn payload_escapes_html_characters_as_go_does() {
 #[test]
 fn payload_without_digest_or_reference_is_not_built() {
     assert_eq!(
-        Payload::new("", "example.com/a:b", None, None).to_json(),
-        Err(PayloadError::Empty {
+        claims("", "example.com/a:b", None, None).to_bytes(Format::Sigstore),
+        Err(EmptyClaim {
             field: "docker-manifest-digest"
         })
     );
     assert_eq!(
-        Payload::new(FIXTURE_DIGEST, "", None, None).to_json(),
-        Err(PayloadError::Empty {
+        claims(FIXTURE_DIGEST, "", None, None).to_bytes(Format::Sigstore),
+        Err(EmptyClaim {
             field: "docker-reference"
         })
     );
@@ -407,25 +430,42 @@ fn payload(critical: &str, optional: &str) -> Vec<u8> {
 
 const CRITICAL: &str = r#"{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"d"},"type":"cosign container image signature"}"#;
 
-fn parse_error(bytes: &[u8]) -> PayloadError {
-    Payload::parse(bytes).expect_err(&String::from_utf8_lossy(bytes))
+fn parse_error(bytes: &[u8]) -> FormatError {
+    Payload::parse(bytes, Format::Sigstore).expect_err(&String::from_utf8_lossy(bytes))
+}
+
+/// The refusal `problem` at `pointer`.
+fn refusal(pointer: &str, problem: Problem) -> FormatError {
+    FormatError {
+        pointer: pointer.into(),
+        problem,
+    }
 }
 
 #[test]
 fn optional_may_be_null_or_an_object_with_unknown_keys() {
     for optional in ["null", "{}", r#"{"foo":[1,{"x":null}],"creator":"c"}"#] {
-        Payload::parse(&payload(CRITICAL, optional)).unwrap();
+        Payload::parse(&payload(CRITICAL, optional), Format::Sigstore).unwrap();
     }
 }
 
 #[test]
 fn optional_that_is_not_an_object_is_refused() {
-    for optional in ["1", r#""x""#, "[]", "true"] {
+    for (optional, found) in [
+        ("1", "number"),
+        (r#""x""#, "string"),
+        ("[]", "array"),
+        ("true", "bool"),
+    ] {
         assert_eq!(
             parse_error(&payload(CRITICAL, optional)),
-            PayloadError::NotAnObject {
-                pointer: "/optional".into()
-            }
+            refusal(
+                "/optional",
+                Problem::WrongType {
+                    expected: "an object",
+                    found
+                }
+            )
         );
     }
 }
@@ -456,10 +496,7 @@ fn duplicate_keys_are_refused_everywhere() {
     for (text, pointer, key) in cases {
         assert_eq!(
             parse_error(text.as_bytes()),
-            PayloadError::DuplicateKey {
-                pointer: pointer.into(),
-                key: key.into()
-            },
+            refusal(pointer, Problem::DuplicateKey(key.into())),
             "{text}"
         );
     }
@@ -470,26 +507,17 @@ fn unknown_and_missing_keys_in_critical_are_refused() {
     let extra = CRITICAL.replace(r#""type""#, r#""extra":1,"type""#);
     assert_eq!(
         parse_error(&payload(&extra, "null")),
-        PayloadError::UnknownKey {
-            pointer: "/critical".into(),
-            key: "extra".into()
-        }
+        refusal("/critical", Problem::UnknownKey("extra".into()))
     );
     let no_image =
         r#"{"identity":{"docker-reference":"r"},"type":"cosign container image signature"}"#;
     assert_eq!(
         parse_error(&payload(no_image, "null")),
-        PayloadError::MissingKey {
-            pointer: "/critical".into(),
-            key: "image".into()
-        }
+        refusal("/critical", Problem::MissingKey("image"))
     );
     assert_eq!(
         parse_error(br#"{"critical":{}}"#),
-        PayloadError::MissingKey {
-            pointer: "".into(),
-            key: "optional".into()
-        }
+        refusal("", Problem::MissingKey("optional"))
     );
 }
 
@@ -498,10 +526,10 @@ fn keys_match_case_sensitively() {
     let upper = CRITICAL.replace("docker-reference", "Docker-Reference");
     assert_eq!(
         parse_error(&payload(&upper, "null")),
-        PayloadError::UnknownKey {
-            pointer: "/critical/identity".into(),
-            key: "Docker-Reference".into()
-        }
+        refusal(
+            "/critical/identity",
+            Problem::UnknownKey("Docker-Reference".into())
+        )
     );
 }
 
@@ -513,9 +541,10 @@ fn unknown_signature_type_is_refused() {
     );
     assert_eq!(
         parse_error(&payload(&other, "null")),
-        PayloadError::UnknownType {
-            found: "atomic container signature".into()
-        }
+        refusal(
+            "/critical/type",
+            Problem::UnknownSignatureType("atomic container signature".into())
+        )
     );
 }
 
@@ -524,34 +553,44 @@ fn wrongly_typed_values_are_refused() {
     let digest_number = CRITICAL.replace(r#""d""#, "1");
     assert_eq!(
         parse_error(&payload(&digest_number, "null")),
-        PayloadError::WrongType {
-            pointer: "/critical/image/docker-manifest-digest".into(),
-            expected: "string",
-            found: "number"
-        }
+        refusal(
+            "/critical/image/docker-manifest-digest",
+            Problem::WrongType {
+                expected: "a string",
+                found: "number"
+            }
+        )
     );
     assert_eq!(
         parse_error(&payload(CRITICAL, r#"{"creator":1}"#)),
-        PayloadError::WrongType {
-            pointer: "/optional/creator".into(),
-            expected: "string",
-            found: "number"
-        }
+        refusal(
+            "/optional/creator",
+            Problem::WrongType {
+                expected: "a string",
+                found: "number"
+            }
+        )
     );
     assert_eq!(
         parse_error(&payload(CRITICAL, r#"{"timestamp":"1"}"#)),
-        PayloadError::WrongType {
-            pointer: "/optional/timestamp".into(),
-            expected: "number",
-            found: "string"
-        }
+        refusal(
+            "/optional/timestamp",
+            Problem::WrongType {
+                expected: "a number",
+                found: "string"
+            }
+        )
     );
     let image_null = CRITICAL.replace(r#"{"docker-manifest-digest":"d"}"#, "null");
     assert_eq!(
         parse_error(&payload(&image_null, "null")),
-        PayloadError::NotAnObject {
-            pointer: "/critical/image".into()
-        }
+        refusal(
+            "/critical/image",
+            Problem::WrongType {
+                expected: "an object",
+                found: "null"
+            }
+        )
     );
 }
 
@@ -559,27 +598,83 @@ fn wrongly_typed_values_are_refused() {
 fn fractional_timestamp_is_refused_and_exponent_form_accepted() {
     assert_eq!(
         parse_error(&payload(CRITICAL, r#"{"timestamp":1.5}"#)),
-        PayloadError::TimestampNotInteger {
-            found: "1.5".into()
-        }
+        refusal("/optional/timestamp", Problem::NotInteger("1.5".into()))
     );
-    let p = Payload::parse(&payload(CRITICAL, r#"{"timestamp":1.6e9}"#)).unwrap();
+    let p = Payload::parse(
+        &payload(CRITICAL, r#"{"timestamp":1.6e9}"#),
+        Format::Sigstore,
+    )
+    .unwrap();
     assert_eq!(p.timestamp, Some(1_600_000_000));
+}
+
+/// The timestamp read from `{"timestamp": literal}`, or the refusal.
+fn timestamp(literal: &str) -> Result<i64, FormatError> {
+    let bytes = payload(CRITICAL, &format!(r#"{{"timestamp":{literal}}}"#));
+    Payload::parse(&bytes, Format::Sigstore).map(|p| p.timestamp.unwrap())
+}
+
+/// That `literal` is refused as Go refuses it: not an integer.
+fn not_integer(literal: &str) -> Result<i64, FormatError> {
+    Err(refusal(
+        "/optional/timestamp",
+        Problem::NotInteger(literal.into()),
+    ))
+}
+
+#[test]
+fn timestamps_are_integers_as_go_converts_them() {
+    assert_eq!(timestamp("1657296609"), Ok(1_657_296_609));
+    assert_eq!(timestamp("1e3"), Ok(1000));
+    assert_eq!(timestamp("-9223372036854775808"), Ok(i64::MIN));
+    assert_eq!(
+        timestamp("9223372036854775807"),
+        not_integer("9223372036854775807"),
+        "rounds to 2^63"
+    );
+    assert_eq!(timestamp("1.5"), not_integer("1.5"));
+    assert_eq!(timestamp("1e400"), not_integer("1e400"));
+    assert_eq!(timestamp("0e400"), Ok(0));
+    assert_eq!(timestamp("-0.0"), Ok(0));
+    assert_eq!(timestamp("12.50e1"), Ok(125));
+    assert_eq!(timestamp("1250e-1"), Ok(125));
+    assert_eq!(timestamp("1251e-1"), not_integer("1251e-1"));
+    assert_eq!(
+        timestamp("9007199254740993"),
+        Ok(9_007_199_254_740_992),
+        "float64 rounding"
+    );
+    assert_eq!(
+        timestamp("9223372036854774784"),
+        Ok(9_223_372_036_854_774_784)
+    );
+    assert_eq!(
+        timestamp("-9223372036854775809"),
+        Ok(i64::MIN),
+        "rounds to -2^63"
+    );
+    assert_eq!(timestamp("1e-400"), not_integer("1e-400"));
+    assert_eq!(
+        timestamp("100000000000000000000000e-3"),
+        not_integer("100000000000000000000000e-3")
+    );
 }
 
 #[test]
 fn data_after_the_payload_object_is_refused() {
     let mut bytes = payload(CRITICAL, "null");
     bytes.extend_from_slice(b" {}");
-    assert!(matches!(parse_error(&bytes), PayloadError::Syntax(_)));
+    let e = parse_error(&bytes);
+    assert_eq!(e.pointer, "");
+    assert!(matches!(e.problem, Problem::Syntax(_)), "{e:?}");
 }
 
 #[test]
 fn deeply_nested_optional_is_an_error_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let bytes = payload(CRITICAL, &format!(r#"{{"x":{deep}}}"#));
-    match parse_error(&bytes) {
-        PayloadError::Syntax(e) => assert_eq!(e.kind, SyntaxErrorKind::TooDeep),
+    match parse_error(&bytes).problem {
+        Problem::Syntax(e) => assert_eq!(e.kind, SyntaxErrorKind::TooDeep),
         other => panic!("{other:?}"),
     }
 }
@@ -593,9 +688,13 @@ fn signed_but_malformed_payload_is_refused_as_payload_error() {
     let text = encode_padded(signature.to_der().as_bytes(), Alphabet::Standard);
     assert_eq!(
         verify(&other_key(), &bytes, &text),
-        Err(VerifyError::Payload(PayloadError::NotAnObject {
-            pointer: "/optional".into()
-        }))
+        Err(VerifyError::Payload(refusal(
+            "/optional",
+            Problem::WrongType {
+                expected: "an object",
+                found: "number"
+            }
+        )))
     );
 }
 
@@ -710,15 +809,12 @@ fn envelope_that_is_not_json_is_refused() {
 fn optional_with_a_hundred_thousand_keys_is_read_and_a_late_duplicate_found() {
     let mut members: Vec<String> = (0..100_000).map(|i| format!(r#""k{i}":{i}"#)).collect();
     let wide = format!("{{{}}}", members.join(","));
-    Payload::parse(&payload(CRITICAL, &wide)).unwrap();
+    Payload::parse(&payload(CRITICAL, &wide), Format::Sigstore).unwrap();
     members.push(r#""k0":0"#.into());
     let duplicated = format!("{{{}}}", members.join(","));
     assert_eq!(
         parse_error(&payload(CRITICAL, &duplicated)),
-        PayloadError::DuplicateKey {
-            pointer: "/optional".into(),
-            key: "k0".into()
-        }
+        refusal("/optional", Problem::DuplicateKey("k0".into()))
     );
 }
 

@@ -229,6 +229,29 @@ fn refuses_hostile_nesting_without_overflowing() {
 }
 
 #[test]
+fn policy_with_a_hundred_thousand_scopes_is_read_and_a_late_duplicate_found() {
+    let mut scopes: Vec<String> = (0..100_000)
+        .map(|i| format!(r#""example.com/r{i}":[{{"type":"reject"}}]"#))
+        .collect();
+    let policy = |scopes: &[String]| {
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{{}}}}}}}"#,
+            scopes.join(",")
+        )
+    };
+    let wide = Policy::parse(policy(&scopes).as_bytes()).unwrap();
+    assert_eq!(wide.transports[0].scopes.len(), 100_000);
+    scopes.push(r#""example.com/r0":[]"#.into());
+    assert_eq!(
+        refusal(&policy(&scopes)),
+        (
+            "/transports/docker".into(),
+            Problem::DuplicateKey("example.com/r0".into())
+        )
+    );
+}
+
+#[test]
 fn errors_name_the_pointer_in_their_message() {
     let e = Policy::parse(br#"{"default": [{"type": "rejected"}]}"#).unwrap_err();
     assert_eq!(
@@ -525,6 +548,7 @@ fn payload(reference: &str, digest: &str) -> Vec<u8> {
         timestamp: Some(1_700_000_000),
     }
     .to_bytes(Format::SimpleSigning)
+    .unwrap()
 }
 
 #[test]

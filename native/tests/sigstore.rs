@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ferry::trust::sigstore::{SigstoreKeyError, SigstoreSigner, generate_key_files};
-use ferry_core::trust::sigstore::{
-    EncryptedPrivateKey, PayloadError, PrivateKeyError, PublicKey, verify,
-};
+use ferry_core::trust::payload::EmptyClaim;
+use ferry_core::trust::sigstore::{EncryptedPrivateKey, PrivateKeyError, PublicKey, verify};
 
 const PASSPHRASE: &[u8] = b"ferry test passphrase";
 const DIGEST: &str = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
@@ -45,7 +44,7 @@ fn generated_key_signs_what_its_public_key_verifies() {
         .unwrap();
     let public = PublicKey::from_pem(pair.public_key.as_bytes()).unwrap();
     let claims = verify(&public, &signed.payload, &signed.signature).unwrap();
-    assert_eq!(claims.docker_manifest_digest, DIGEST);
+    assert_eq!(claims.manifest_digest, DIGEST);
     assert_eq!(claims.docker_reference, "example.com/ferry/app:v1");
     assert_eq!(claims.creator.as_deref(), Some("ferry 0.1.0"));
     assert_eq!(claims.timestamp, Some(1_700_000_000));
@@ -166,7 +165,7 @@ fn manifest_without_reference_is_not_signed() {
     let err = signer.sign_manifest(DIGEST, "", None, None).unwrap_err();
     assert!(matches!(
         err,
-        SigstoreKeyError::Payload(PayloadError::Empty {
+        SigstoreKeyError::Payload(EmptyClaim {
             field: "docker-reference"
         })
     ));

@@ -11,16 +11,16 @@
 //!   in policy.json is the base64 of such a file);
 //! - checks a signature ([`verify`]): ECDSA P-256 over SHA-256 of the
 //!   payload, the signature ASN.1 DER as cosign and Go write it, then the
-//!   payload read as strictly as containers/image reads it ([`Payload`]);
-//! - builds the payload ferry signs ([`Payload::to_json`]), byte for byte
-//!   as containers/image marshals it;
+//!   payload read as strictly as containers/image reads it (the one
+//!   payload grammar, [`Payload`] with [`Format::Sigstore`], which also
+//!   writes the payload ferry signs);
 //! - reads and writes the envelope of cosign's encrypted private keys
 //!   ([`EncryptedPrivateKey`]); deriving the key and opening the box is
 //!   native's work (scrypt and NaCl secretbox need no decision, only
 //!   cycles and randomness).
 //!
 //! What a verified payload claims is not yet trusted for an image: the
-//! caller matches [`Payload::docker_manifest_digest`] against the
+//! caller matches [`Payload::manifest_digest`] against the
 //! manifest and [`Payload::docker_reference`] against the policy's
 //! `signedIdentity`.
 //!
@@ -38,13 +38,14 @@
 //! +7,534. That does not fit the 256,000-byte budget of the main module,
 //! hence nothing here is exported there yet.
 
-use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
 use p256::ecdsa::signature::Verifier;
 
+use super::payload::{Format, Payload};
+use super::strict::FormatError;
 use crate::base64::{self, Alphabet, Base64Error};
 use crate::json::{self, Object, SyntaxError, Value};
 
@@ -52,8 +53,6 @@ use crate::json::{self, Object, SyntaxError, Value};
 pub const SIGNATURE_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The annotation that carries a sigstore signature, base64.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-/// `critical.type` of every sigstore payload.
-pub const PAYLOAD_TYPE: &str = "cosign container image signature";
 
 /// A signature longer than this (base64 text) is refused before decoding:
 /// an ECDSA P-256 DER signature is at most 72 bytes (96 symbols). The
@@ -456,7 +455,7 @@ pub enum VerifyError {
     /// The signature does not check out against the key.
     Signature(SignatureError),
     /// The key signed it, but the payload is not a sigstore payload.
-    Payload(PayloadError),
+    Payload(FormatError),
 }
 
 impl fmt::Display for VerifyError {
@@ -471,342 +470,17 @@ impl fmt::Display for VerifyError {
 impl core::error::Error for VerifyError {}
 
 /// What containers/image's `VerifySigstorePayload` does before it asks the
-/// policy: checks the signature with `key`, then reads the payload. The
-/// [`Payload`] returned was signed by `key`; whether its digest and
-/// reference fit the image is the caller's decision.
+/// policy: checks the signature with `key`, then reads the payload
+/// ([`Payload::parse`] with [`Format::Sigstore`]). The [`Payload`]
+/// returned was signed by `key`; whether its digest and reference fit the
+/// image is the caller's decision.
 pub fn verify(
     key: &PublicKey,
     payload: &[u8],
     base64_signature: &str,
 ) -> Result<Payload, VerifyError> {
     verify_signature(key, payload, base64_signature).map_err(VerifyError::Signature)?;
-    Payload::parse(payload).map_err(VerifyError::Payload)
-}
-
-// ---------------------------------------------------------------------------
-// Payload
-
-/// The "cosign container image signature" payload:
-/// `{"critical": {"identity": {"docker-reference": R}, "image":
-/// {"docker-manifest-digest": D}, "type": T}, "optional": {...} | null}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload {
-    /// `critical.image.docker-manifest-digest`, as written (not validated:
-    /// the caller compares it with the manifest's digest).
-    pub docker_manifest_digest: String,
-    /// `critical.identity.docker-reference`, as written (cosign writes a
-    /// repository without tag; containers/image the full reference).
-    pub docker_reference: String,
-    /// `optional.creator`, when present.
-    pub creator: Option<String>,
-    /// `optional.timestamp` (seconds since the epoch), when present.
-    pub timestamp: Option<i64>,
-}
-
-/// Why a payload is not a sigstore payload. Pointers are JSON pointers
-/// into the payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadError {
-    /// Not JSON.
-    Syntax(SyntaxError),
-    /// The value at `pointer` is not an object.
-    NotAnObject { pointer: String },
-    /// A key appears twice in the object at `pointer`.
-    DuplicateKey { pointer: String, key: String },
-    /// A key that the object at `pointer` may not have.
-    UnknownKey { pointer: String, key: String },
-    /// A key that the object at `pointer` must have.
-    MissingKey { pointer: String, key: String },
-    /// The value at `pointer` has the wrong JSON type.
-    WrongType {
-        pointer: String,
-        expected: &'static str,
-        found: &'static str,
-    },
-    /// `critical.type` is not [`PAYLOAD_TYPE`].
-    UnknownType { found: String },
-    /// `optional.timestamp` is not an integer that fits in 64 bits.
-    TimestampNotInteger { found: String },
-    /// Building a payload: the digest or the reference is empty.
-    Empty { field: &'static str },
-}
-
-impl fmt::Display for PayloadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = |p: &str| {
-            if p.is_empty() {
-                String::from("the payload")
-            } else {
-                p.to_string()
-            }
-        };
-        match self {
-            PayloadError::Syntax(e) => e.fmt(f),
-            PayloadError::NotAnObject { pointer } => {
-                write!(f, "JSON object expected at {}", at(pointer))
-            }
-            PayloadError::DuplicateKey { pointer, key } => {
-                write!(f, "duplicate key \"{key}\" in {}", at(pointer))
-            }
-            PayloadError::UnknownKey { pointer, key } => {
-                write!(f, "unknown key \"{key}\" in {}", at(pointer))
-            }
-            PayloadError::MissingKey { pointer, key } => {
-                write!(f, "key \"{key}\" missing in {}", at(pointer))
-            }
-            PayloadError::WrongType {
-                pointer,
-                expected,
-                found,
-            } => write!(f, "{} is a {found}, not a {expected}", at(pointer)),
-            PayloadError::UnknownType { found } => {
-                write!(f, "unrecognized signature type \"{found}\"")
-            }
-            PayloadError::TimestampNotInteger { found } => {
-                write!(f, "optional.timestamp {found} is not an integer")
-            }
-            PayloadError::Empty { field } => write!(f, "unexpected empty {field}"),
-        }
-    }
-}
-
-impl core::error::Error for PayloadError {}
-
-impl Payload {
-    /// A payload as containers/image signs it: `creator` and `timestamp`
-    /// are optional (containers/image writes `"containers/image VERSION"`
-    /// and the signing time).
-    pub fn new(
-        docker_manifest_digest: &str,
-        docker_reference: &str,
-        creator: Option<&str>,
-        timestamp: Option<i64>,
-    ) -> Self {
-        Payload {
-            docker_manifest_digest: docker_manifest_digest.to_string(),
-            docker_reference: docker_reference.to_string(),
-            creator: creator.map(str::to_string),
-            timestamp,
-        }
-    }
-
-    /// The payload bytes to sign, as containers/image marshals them
-    /// (Go's `json.Marshal` of maps: keys sorted, HTML characters
-    /// escaped, no spaces). `optional` is always an object, empty when
-    /// there is neither creator nor timestamp.
-    pub fn to_json(&self) -> Result<Vec<u8>, PayloadError> {
-        if self.docker_manifest_digest.is_empty() {
-            return Err(PayloadError::Empty {
-                field: "docker-manifest-digest",
-            });
-        }
-        if self.docker_reference.is_empty() {
-            return Err(PayloadError::Empty {
-                field: "docker-reference",
-            });
-        }
-        let mut out = String::with_capacity(256);
-        out.push_str("{\"critical\":{\"identity\":{\"docker-reference\":");
-        json::write_string(&mut out, &self.docker_reference, true);
-        out.push_str("},\"image\":{\"docker-manifest-digest\":");
-        json::write_string(&mut out, &self.docker_manifest_digest, true);
-        out.push_str("},\"type\":");
-        json::write_string(&mut out, PAYLOAD_TYPE, true);
-        out.push_str("},\"optional\":{");
-        if let Some(creator) = &self.creator {
-            out.push_str("\"creator\":");
-            json::write_string(&mut out, creator, true);
-            if self.timestamp.is_some() {
-                out.push(',');
-            }
-        }
-        if let Some(timestamp) = self.timestamp {
-            out.push_str("\"timestamp\":");
-            out.push_str(&timestamp.to_string());
-        }
-        out.push_str("}}");
-        Ok(out.into_bytes())
-    }
-
-    /// Reads a payload as strictly as containers/image: every object has
-    /// exactly its keys, once each (`optional` may have others, or be
-    /// `null`); keys match case-sensitively; nothing follows the document.
-    /// A `null` string reads as empty, as Go leaves the field unset.
-    pub fn parse(input: &[u8]) -> Result<Self, PayloadError> {
-        let document = json::parse(input).map_err(PayloadError::Syntax)?;
-        let top = object(&document, "")?;
-        let [critical, optional] = exact_fields(top, "", ["critical", "optional"])?;
-
-        let mut creator = None;
-        let mut timestamp = None;
-        if !matches!(optional, Value::Null) {
-            let optional_object = object(optional, "/optional")?;
-            no_duplicates(optional_object, "/optional")?;
-            for member in &optional_object.members {
-                let pointer = json::child_pointer("/optional", &member.key);
-                match member.key.as_str() {
-                    "creator" => creator = Some(string(&member.value, &pointer)?),
-                    "timestamp" => timestamp = Some(integer(&member.value, &pointer)?),
-                    _ => {}
-                }
-            }
-        }
-
-        let critical = object(critical, "/critical")?;
-        let [kind, image, identity] =
-            exact_fields(critical, "/critical", ["type", "image", "identity"])?;
-        let kind = string(kind, "/critical/type")?;
-        if kind != PAYLOAD_TYPE {
-            return Err(PayloadError::UnknownType { found: kind });
-        }
-        let image = object(image, "/critical/image")?;
-        let [digest] = exact_fields(image, "/critical/image", ["docker-manifest-digest"])?;
-        let docker_manifest_digest = string(digest, "/critical/image/docker-manifest-digest")?;
-        let identity = object(identity, "/critical/identity")?;
-        let [reference] = exact_fields(identity, "/critical/identity", ["docker-reference"])?;
-        let docker_reference = string(reference, "/critical/identity/docker-reference")?;
-
-        Ok(Payload {
-            docker_manifest_digest,
-            docker_reference,
-            creator,
-            timestamp,
-        })
-    }
-}
-
-fn object<'a>(value: &'a Value, pointer: &str) -> Result<&'a Object, PayloadError> {
-    value.as_object().ok_or_else(|| PayloadError::NotAnObject {
-        pointer: pointer.to_string(),
-    })
-}
-
-fn no_duplicates(object: &Object, pointer: &str) -> Result<(), PayloadError> {
-    let mut seen = BTreeSet::new();
-    for member in &object.members {
-        if !seen.insert(member.key.as_str()) {
-            return Err(PayloadError::DuplicateKey {
-                pointer: pointer.to_string(),
-                key: member.key.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The values of exactly `names`, in that order: each present once, no
-/// other key (containers/image's `ParanoidUnmarshalJSONObjectExactFields`;
-/// keys are checked in document order, as it reads them).
-fn exact_fields<'a, const N: usize>(
-    object: &'a Object,
-    pointer: &str,
-    names: [&str; N],
-) -> Result<[&'a Value; N], PayloadError> {
-    let mut found: [Option<&Value>; N] = [None; N];
-    for member in &object.members {
-        match names.iter().position(|n| *n == member.key) {
-            Some(k) if found[k].is_some() => {
-                return Err(PayloadError::DuplicateKey {
-                    pointer: pointer.to_string(),
-                    key: member.key.clone(),
-                });
-            }
-            Some(k) => found[k] = Some(&member.value),
-            None => {
-                return Err(PayloadError::UnknownKey {
-                    pointer: pointer.to_string(),
-                    key: member.key.clone(),
-                });
-            }
-        }
-    }
-    let mut out: [&Value; N] = [&Value::Null; N];
-    for (k, name) in names.iter().enumerate() {
-        out[k] = found[k].ok_or_else(|| PayloadError::MissingKey {
-            pointer: pointer.to_string(),
-            key: name.to_string(),
-        })?;
-    }
-    Ok(out)
-}
-
-fn string(value: &Value, pointer: &str) -> Result<String, PayloadError> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Null => Ok(String::new()),
-        other => Err(PayloadError::WrongType {
-            pointer: pointer.to_string(),
-            expected: "string",
-            found: other.kind(),
-        }),
-    }
-}
-
-/// Go reads the timestamp as a float64 and accepts it when converting to
-/// int64 and back gives the same number: an integral value in
-/// [-2^63, 2^63), rounded to float64 precision (so 9223372036854775807,
-/// which rounds to 2^63, is refused). The literal is read exactly rather
-/// than through a float parser (which would cost the WebAssembly build
-/// 17 KB): the one difference is a fraction too small for float64 to hold
-/// (`1.00000000000000000001`), which Go rounds away and accepts and ferry
-/// refuses.
-fn integer(value: &Value, pointer: &str) -> Result<i64, PayloadError> {
-    let text = match value {
-        Value::Number(n) => n.as_str(),
-        Value::Null => return Ok(0),
-        other => {
-            return Err(PayloadError::WrongType {
-                pointer: pointer.to_string(),
-                expected: "number",
-                found: other.kind(),
-            });
-        }
-    };
-    exact_integer(text).ok_or_else(|| PayloadError::TimestampNotInteger {
-        found: text.to_string(),
-    })
-}
-
-/// The int64 Go's float64 round trip gives for a JSON number literal, or
-/// `None` when Go refuses it (see [`integer`]).
-fn exact_integer(text: &str) -> Option<i64> {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(i) => (&unsigned[..i], unsigned[i + 1..].parse::<i64>().ok()?),
-        None => (unsigned, 0),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // The value is digits × 10^scale.
-    let digits = alloc::format!("{whole}{fraction}");
-    let digits = digits.trim_start_matches('0');
-    let trimmed = digits.trim_end_matches('0');
-    if trimmed.is_empty() {
-        return Some(0);
-    }
-    let scale = exponent
-        .checked_sub(i64::try_from(fraction.len()).ok()?)?
-        .checked_add(i64::try_from(digits.len() - trimmed.len()).ok()?)?;
-    // Integral only when no significant digit is after the point; 2^63
-    // has 19 digits, so more than 20 cannot be in range.
-    if scale < 0 || trimmed.len() as i64 + scale > 20 {
-        return None;
-    }
-    let mut magnitude: i128 = trimmed.parse().ok()?;
-    for _ in 0..scale {
-        magnitude = magnitude.checked_mul(10)?;
-    }
-    let exact = if negative { -magnitude } else { magnitude };
-    // Integer to float conversion rounds to nearest, ties to even, as
-    // Go's parser does for an integral literal.
-    let float = exact as f64;
-    if !(-TWO_63..TWO_63).contains(&float) {
-        return None;
-    }
-    Some(float as i64)
+    Payload::parse(payload, Format::Sigstore).map_err(VerifyError::Payload)
 }
 
 // ---------------------------------------------------------------------------
@@ -1083,30 +757,5 @@ mod tests {
         assert_eq!(oid_text(OID_P256_DER), "1.2.840.10045.3.1.7");
         assert_eq!(oid_text(&[0x2b, 0x65, 0x70]), "1.3.101.112");
         assert_eq!(oid_text(&[0x88, 0x37]), "2.999");
-    }
-
-    #[test]
-    fn timestamps_are_integers_as_go_converts_them() {
-        let n = |s: &str| integer(&json::parse(s.as_bytes()).unwrap(), "/t");
-        assert_eq!(n("1657296609"), Ok(1_657_296_609));
-        assert_eq!(n("1e3"), Ok(1000));
-        assert_eq!(n("-9223372036854775808"), Ok(i64::MIN));
-        assert!(n("9223372036854775807").is_err(), "rounds to 2^63");
-        assert!(n("1.5").is_err());
-        assert!(n("1e400").is_err());
-        assert_eq!(n("0e400"), Ok(0));
-        assert_eq!(n("-0.0"), Ok(0));
-        assert_eq!(n("12.50e1"), Ok(125));
-        assert_eq!(n("1250e-1"), Ok(125));
-        assert!(n("1251e-1").is_err());
-        assert_eq!(
-            n("9007199254740993"),
-            Ok(9_007_199_254_740_992),
-            "float64 rounding"
-        );
-        assert_eq!(n("9223372036854774784"), Ok(9_223_372_036_854_774_784));
-        assert!(n("-9223372036854775809").is_ok(), "rounds to -2^63");
-        assert!(n("1e-400").is_err());
-        assert!(n("100000000000000000000000e-3").is_err());
     }
 }

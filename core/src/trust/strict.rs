@@ -9,6 +9,7 @@
 //! the JSON pointer of the offending value, so a user can find it in a
 //! policy file of any size.
 
+use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -145,22 +146,59 @@ pub(crate) struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    /// `value` as an object without duplicate keys.
+    /// `value` as an object without duplicate keys; the first key that
+    /// repeats an earlier one, in document order, is refused.
+    ///
+    /// An ordered set of the keys seen so far makes this O(n log n): a
+    /// document is untrusted input, and comparing every key with every
+    /// earlier one would let 100,000 keys stall the reader for minutes.
     pub(crate) fn of(value: &'a Value, pointer: &str) -> Result<Self, FormatError> {
         let object = as_object(value, pointer)?;
-        for (i, member) in object.members.iter().enumerate() {
-            if object.members[..i].iter().any(|m| m.key == member.key) {
+        let mut seen = BTreeSet::new();
+        for member in &object.members {
+            if !seen.insert(member.key.as_str()) {
                 return Err(FormatError::at(
                     pointer,
                     Problem::DuplicateKey(member.key.clone()),
                 ));
             }
         }
-        Ok(Members {
+        Ok(Self::claiming(object, pointer))
+    }
+
+    /// `value` as an object whose keys are among `names`, each at most
+    /// once, read as containers/image's
+    /// `ParanoidUnmarshalJSONObjectExactFields` reads it: in document
+    /// order, so the first key that is unknown or repeated is the one
+    /// refused. A name that is absent is refused when it is
+    /// [`Members::require`]d.
+    pub(crate) fn exactly(
+        value: &'a Value,
+        pointer: &str,
+        names: &[&str],
+    ) -> Result<Self, FormatError> {
+        let object = as_object(value, pointer)?;
+        let mut seen = alloc::vec![false; names.len()];
+        for member in &object.members {
+            let problem = match names.iter().position(|n| *n == member.key) {
+                None => Problem::UnknownKey(member.key.clone()),
+                Some(k) if seen[k] => Problem::DuplicateKey(member.key.clone()),
+                Some(k) => {
+                    seen[k] = true;
+                    continue;
+                }
+            };
+            return Err(FormatError::at(pointer, problem));
+        }
+        Ok(Self::claiming(object, pointer))
+    }
+
+    fn claiming(object: &'a Object, pointer: &str) -> Self {
+        Members {
             object,
             pointer: pointer.to_string(),
             claimed: alloc::vec![false; object.members.len()],
-        })
+        }
     }
 
     /// The pointer of this object.

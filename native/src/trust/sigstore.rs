@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{Aead, KeyInit};
 use ferry_core::base64::{self, Alphabet};
+use ferry_core::trust::payload::{EmptyClaim, Format, Payload};
 use ferry_core::trust::sigstore::{
-    BOX_KEY_LEN, COSIGN_PRIVATE_KEY_PEM_TYPE, EncryptedPrivateKey, NONCE_LEN, Payload,
-    PayloadError, PrivateKeyError, PublicKey, SALT_LEN, SCRYPT_WRITE, ScryptParams,
+    BOX_KEY_LEN, COSIGN_PRIVATE_KEY_PEM_TYPE, EncryptedPrivateKey, NONCE_LEN, PrivateKeyError,
+    PublicKey, SALT_LEN, SCRYPT_WRITE, ScryptParams,
 };
 use p256::ecdsa::signature::Signer as _;
 use p256::elliptic_curve::Generate as _;
@@ -39,7 +40,7 @@ pub enum SigstoreKeyError {
     /// The key file, or what it decrypts to, is not a cosign P-256 key.
     Key(PrivateKeyError),
     /// The payload to sign cannot be built.
-    Payload(PayloadError),
+    Payload(EmptyClaim),
     /// The system's random source failed.
     Random,
     /// A key file to write already exists (nothing was written).
@@ -215,9 +216,14 @@ impl SigstoreSigner {
         creator: Option<&str>,
         timestamp: Option<i64>,
     ) -> Result<SigstoreSignature, SigstoreKeyError> {
-        let payload = Payload::new(manifest_digest, docker_reference, creator, timestamp)
-            .to_json()
-            .map_err(SigstoreKeyError::Payload)?;
+        let payload = Payload {
+            manifest_digest: manifest_digest.to_string(),
+            docker_reference: docker_reference.to_string(),
+            creator: creator.map(str::to_string),
+            timestamp,
+        }
+        .to_bytes(Format::Sigstore)
+        .map_err(SigstoreKeyError::Payload)?;
         let signature = self.sign(&payload);
         Ok(SigstoreSignature { payload, signature })
     }
