@@ -818,3 +818,15 @@ fn sigstore_requirements_ignore_simple_signatures() {
         Refusal::NoSignature { other_formats: 1 }
     );
 }
+
+#[test]
+fn null_optional_claims_are_read_as_go_reads_them() {
+    let critical = r#""critical":{"type":"atomic container signature","image":{"docker-manifest-digest":"sha256:x"},"identity":{"docker-reference":"a"}}"#;
+    let payload = Payload::parse(
+        format!("{{{critical},\"optional\":{{\"creator\":null,\"timestamp\":null}}}}").as_bytes(),
+        Format::SimpleSigning,
+    )
+    .unwrap();
+    assert_eq!(payload.creator.as_deref(), Some(""));
+    assert_eq!(payload.timestamp, Some(0));
+}

@@ -59,11 +59,10 @@ impl Payload {
     /// (`optional` may have others, and for sigstore be `null`); the first
     /// unknown or repeated key in document order is the one refused;
     /// nothing may follow the document.
-    ///
-    /// One difference, on the side of refusing: a `null` creator or
-    /// timestamp, which Go reads as `""` or `0`, is refused as the wrong
-    /// type (a `null` digest, reference or type Go reads as `""` and then
-    /// refuses too).
+    /// A `null` creator or timestamp is read as Go reads it, `""` and `0`:
+    /// neither decides anything, and refusing them would refuse
+    /// signatures containers/image accepts. (A `null` digest, reference
+    /// or type Go reads as `""` and then refuses; so does ferry.)
     pub fn parse(bytes: &[u8], format: Format) -> Result<Payload, FormatError> {
         let document = strict::parse(bytes)?;
         let mut top = Members::exactly(&document, "", &["critical", "optional"])?;
@@ -77,10 +76,16 @@ impl Payload {
         let skip_optional = format == Format::Sigstore && *optional == Value::Null;
         if !skip_optional {
             let mut m = Members::of(optional, "/optional")?;
-            creator = m.string("creator")?.map(ToString::to_string);
-            if let Some(t) = m.take("timestamp") {
-                timestamp = Some(integer(t, "/optional/timestamp")?);
-            }
+            creator = match m.take("creator") {
+                None => None,
+                Some(Value::Null) => Some(String::new()),
+                Some(v) => Some(strict::as_str(v, "/optional/creator")?.to_string()),
+            };
+            timestamp = match m.take("timestamp") {
+                None => None,
+                Some(Value::Null) => Some(0),
+                Some(t) => Some(integer(t, "/optional/timestamp")?),
+            };
             // Other optional members are allowed and ignored.
             m.rest().for_each(drop);
         }

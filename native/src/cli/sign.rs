@@ -157,7 +157,7 @@ pub fn standalone_sign(args: &StandaloneSignArgs) -> anyhow::Result<ExitCode> {
                 .map_or(0, |d| d.as_secs() as i64),
         ),
     }
-    .to_bytes(Format::SimpleSigning);
+    .to_bytes(Format::SimpleSigning)?;
     let signature = Gpg::new()
         .sign(&payload, &args.key_fingerprint, passphrase.as_deref())
         .with_context(|| format!("signing with {}", args.key_fingerprint))?;

@@ -40,7 +40,7 @@ pub struct Signers {
 }
 
 impl Signers {
-    fn payload(&self, digest: &Digest, format: Format) -> Vec<u8> {
+    fn payload(&self, digest: &Digest, format: Format) -> Result<Vec<u8>, String> {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -51,6 +51,7 @@ impl Signers {
             timestamp: Some(timestamp),
         }
         .to_bytes(format)
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -58,7 +59,7 @@ impl Sign for Signers {
     fn sign(&self, digest: &Digest) -> Result<Vec<Vec<u8>>, String> {
         let mut signatures = Vec::new();
         if let Some(key) = &self.openpgp {
-            let payload = self.payload(digest, Format::SimpleSigning);
+            let payload = self.payload(digest, Format::SimpleSigning)?;
             let signature = key
                 .gpg
                 .sign(&payload, &key.key, key.passphrase.as_deref())
@@ -66,7 +67,7 @@ impl Sign for Signers {
             signatures.push(signature);
         }
         if let Some(signer) = &self.sigstore {
-            let payload = self.payload(digest, Format::Sigstore);
+            let payload = self.payload(digest, Format::Sigstore)?;
             let signature = signer.sign(&payload);
             signatures.push(sigstore_blob(payload, signature));
         }
