@@ -173,12 +173,18 @@ impl fmt::Display for Refusal {
             ),
             Refusal::NoneAccepted(reasons) if reasons.len() == 1 => reasons[0].fmt(f),
             Refusal::NoneAccepted(reasons) => {
+                // An image may carry thousands of signatures: name the
+                // first few reasons, count the rest.
+                const SHOWN: usize = 5;
                 f.write_str("none of the signatures was accepted: ")?;
-                for (i, r) in reasons.iter().enumerate() {
+                for (i, r) in reasons.iter().take(SHOWN).enumerate() {
                     if i > 0 {
                         f.write_str("; ")?;
                     }
                     write!(f, "{}: {r}", i + 1)?;
+                }
+                if reasons.len() > SHOWN {
+                    write!(f, "; and {} more", reasons.len() - SHOWN)?;
                 }
                 Ok(())
             }

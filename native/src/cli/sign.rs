@@ -65,11 +65,22 @@ impl SignArgs {
             .as_deref()
             .map(read_passphrase)
             .transpose()?;
-        let openpgp = self.sign_by.as_ref().map(|key| OpenPgpKey {
-            gpg: Gpg::new(),
-            key: key.clone(),
-            passphrase: passphrase.clone(),
-        });
+        let openpgp = match &self.sign_by {
+            Some(key) => {
+                let gpg = Gpg::new();
+                // A key gpg cannot sign with (unknown, wrong passphrase)
+                // fails the copy now, before anything moves, rather than
+                // after the blobs and the first manifest are written.
+                gpg.sign(b"ferry: can this key sign?", key, passphrase.as_deref())
+                    .with_context(|| format!("--sign-by {key}"))?;
+                Some(OpenPgpKey {
+                    gpg,
+                    key: key.clone(),
+                    passphrase: passphrase.clone(),
+                })
+            }
+            None => None,
+        };
         let sigstore = match &self.sign_by_sigstore_private_key {
             Some(path) => Some(load_sigstore_key(path, passphrase.as_deref())?),
             None => None,
