@@ -10,6 +10,7 @@ use std::io::Write;
 use ferry_core::Digest;
 use ferry_core::digest::Hasher;
 use ferry_core::plan::compression::BlobOperation;
+use ferry_core::tar::Compression;
 use tokio::io::AsyncReadExt;
 
 use crate::fs::leftovers::ScratchFile;
@@ -167,16 +168,27 @@ impl DiffState {
     fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
         if let DiffState::Undecided(seen) = self {
             seen.extend_from_slice(bytes);
-            if seen.len() < 2 {
+            // ferry-core's magic bytes decide; the longest is 6 bytes.
+            if seen.len() < 6 {
                 return Ok(());
             }
             let seen = std::mem::take(seen);
-            *self = if seen[..2] == [0x1f, 0x8b] {
-                DiffState::Gzip(Box::new(flate2::write::GzDecoder::new(HashSink(
-                    Hasher::new(ferry_core::digest::Algorithm::Sha256),
-                ))))
-            } else {
-                DiffState::Plain(Box::new(Hasher::new(ferry_core::digest::Algorithm::Sha256)))
+            *self = match Compression::detect(&seen) {
+                Some(Compression::Gzip) => {
+                    DiffState::Gzip(Box::new(flate2::write::GzDecoder::new(HashSink(
+                        Hasher::new(ferry_core::digest::Algorithm::Sha256),
+                    ))))
+                }
+                None => {
+                    DiffState::Plain(Box::new(Hasher::new(ferry_core::digest::Algorithm::Sha256)))
+                }
+                // Hashing the compressed bytes would give a wrong diff ID.
+                Some(other) => {
+                    return Err(format!(
+                        "a {} layer: its diff ID needs decompression ferry does not do yet",
+                        other.name()
+                    ));
+                }
             };
             return self.feed(&seen);
         }
