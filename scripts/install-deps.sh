@@ -10,8 +10,9 @@
 #             source at /usr/lib/rustlib/src/rust) + wasm-ld + wasm-objdump.
 #             Used by scripts/build-core-wasm.sh with -Zbuild-std, because rustup
 #             here cannot fetch the wasm32 target.
-#   services  skopeo docker-registry strace
-#             (strace stops a copy at an exact system call in native/tests/staging.rs)
+#   services  skopeo docker-registry strace gnupg
+#             (strace stops a copy at an exact system call in native/tests/staging.rs;
+#             gnupg signs for --sign-by and makes the trust tests' signatures)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #
@@ -66,7 +67,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry strace)
+SERVICES_PKGS=(skopeo docker-registry strace gnupg)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
@@ -190,6 +191,7 @@ for p in "${want[@]}"; do
         lld-22)  [ -x /usr/lib/llvm-22/bin/wasm-ld ] || die "/usr/lib/llvm-22/bin/wasm-ld missing" ;;
         wabt)    command -v wasm-objdump >/dev/null || die "wasm-objdump not on PATH" ;;
         skopeo)  command -v skopeo >/dev/null || die "skopeo not on PATH" ;;
+        gnupg)   command -v gpg >/dev/null || die "gpg not on PATH" ;;
         docker-registry) [ -x /usr/bin/docker-registry ] || die "/usr/bin/docker-registry missing" ;;
         chromium) command -v chromium >/dev/null || die "chromium not on PATH" ;;
     esac
