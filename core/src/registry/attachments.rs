@@ -751,7 +751,7 @@ mod tests {
             br#"{"critical":{"identity":{"docker-reference":"reg.example/a<b>"}}}"#,
             &[(SIGNATURE, "MEUCIQ+/="), ("z&last", "<v>")],
         );
-        let update = update(None, &[signature.clone()]).unwrap();
+        let update = update(None, core::slice::from_ref(&signature)).unwrap();
         assert_eq!(
             String::from_utf8(update.manifest).unwrap(),
             String::from_utf8(fixture("new/manifest.json")).unwrap()
