@@ -1,5 +1,6 @@
 //! Writing images to a registry: blobs (mounted, or uploaded whole or
-//! streamed), manifests, and signatures to lookaside staging.
+//! streamed), manifests, and signatures: sigstore attachments, the
+//! signature extension or lookaside staging.
 
 use async_trait::async_trait;
 use ferry_core::Digest;
@@ -27,15 +28,13 @@ impl ImageDestination for Registry {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Signatures only through a file:// lookaside staging location:
-        // distribution has no signature API. Otherwise put_signatures says
-        // why not.
-        let signatures = self
-            .options
-            .lookaside
-            .base(&self.reference, Purpose::Write)
-            .is_some_and(|base| decide::location(&base, Purpose::Write).is_ok());
-        Kind::Docker.capabilities().with_signatures(signatures)
+        // Simple signatures through the signature extension or a file://
+        // lookaside staging location, sigstore signatures through
+        // attachments; otherwise put_signatures says why not.
+        let storage = self.signature_storage(Purpose::Write);
+        Kind::Docker
+            .capabilities()
+            .with_signature_storage(storage.simple_store().is_some(), storage.attachments)
     }
 
     fn reference_digest(&self) -> Option<String> {
