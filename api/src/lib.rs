@@ -469,6 +469,7 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
             manifest_types: d.strings("supportedTypes")?,
             layer_compression,
             signatures: false,
+            sigstore_signatures: false,
             digested_references: reference_digest.is_some(),
         },
         reference_digest,

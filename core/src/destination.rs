@@ -7,7 +7,7 @@
 //! | `dir` | any | as they are | yes | no |
 //! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
 //! | `docker-archive` | Docker schema 2 | uncompressed | no | no |
-//! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | with lookaside storage | yes |
+//! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes |
 //!
 //! These are containers/image's answers to `SupportedManifestMIMETypes`,
 //! `DesiredLayerCompression` and `SupportsSignatures` for the same
@@ -89,6 +89,7 @@ impl Kind {
             manifest_types: types.iter().map(|t| t.to_string()).collect(),
             layer_compression,
             signatures,
+            sigstore_signatures: signatures,
             digested_references: self == Kind::Docker,
         }
     }
@@ -101,8 +102,11 @@ pub struct Capabilities {
     pub manifest_types: Vec<String>,
     /// How it wants layers stored.
     pub layer_compression: Desired,
-    /// Whether it can store signatures.
+    /// Whether it can store signatures other than sigstore's (simple
+    /// signing).
     pub signatures: bool,
+    /// Whether it can store sigstore signatures.
+    pub sigstore_signatures: bool,
     /// Whether its references can name a digest (`repo@sha256:…`), which
     /// what is written must then match.
     pub digested_references: bool,
@@ -120,6 +124,24 @@ impl Capabilities {
         Capabilities { signatures, ..self }
     }
 
+    /// The same, storing simple and sigstore signatures or not (a
+    /// registry's configuration and the extension it advertises).
+    pub fn with_signature_storage(self, simple: bool, sigstore: bool) -> Self {
+        Capabilities {
+            signatures: simple,
+            sigstore_signatures: sigstore,
+            ..self
+        }
+    }
+
+    /// Which signatures it stores.
+    pub fn signature_storage(&self) -> SignatureStorage {
+        SignatureStorage {
+            simple: self.signatures,
+            sigstore: self.sigstore_signatures,
+        }
+    }
+
     /// The planner's view of it, for a reference naming `reference_digest`.
     pub fn plan_destination(&self, reference_digest: Option<String>) -> crate::plan::Destination {
         crate::plan::Destination {
@@ -127,6 +149,32 @@ impl Capabilities {
             reference_digest,
             layer_compression: self.layer_compression,
         }
+    }
+}
+
+/// Which signature formats a destination stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignatureStorage {
+    /// Simple signing, and anything not sigstore's.
+    pub simple: bool,
+    pub sigstore: bool,
+}
+
+impl SignatureStorage {
+    /// Whether it stores any signatures at all.
+    pub fn any(&self) -> bool {
+        self.simple || self.sigstore
+    }
+
+    /// Whether it can store every one of these stored signatures, by
+    /// their format.
+    pub fn accepts(&self, signatures: &[Vec<u8>]) -> bool {
+        signatures
+            .iter()
+            .all(|s| match crate::trust::blob::Signature::from_blob(s) {
+                Ok(crate::trust::blob::Signature::Sigstore(_)) => self.sigstore,
+                _ => self.simple,
+            })
     }
 }
 
@@ -159,6 +207,25 @@ mod tests {
         let registry = Kind::Docker.capabilities();
         assert!(!registry.signatures);
         assert!(registry.with_signatures(true).signatures);
+    }
+
+    #[test]
+    fn a_registry_without_attachments_refuses_sigstore_signatures_only() {
+        let sigstore = crate::trust::blob::Sigstore {
+            media_type: crate::trust::blob::SIGSTORE_MEDIA_TYPE.into(),
+            payload: b"{}".to_vec(),
+            annotations: Vec::new(),
+        }
+        .to_blob();
+        let simple = alloc::vec![0x89, 1];
+        let lookaside_only = Kind::Docker
+            .capabilities()
+            .with_signature_storage(true, false)
+            .signature_storage();
+        assert!(lookaside_only.accepts(core::slice::from_ref(&simple)));
+        assert!(!lookaside_only.accepts(&[simple.clone(), sigstore.clone()]));
+        let dir = Kind::Dir.capabilities().signature_storage();
+        assert!(dir.accepts(&[simple, sigstore]));
     }
 
     #[test]

@@ -207,7 +207,7 @@ pub struct Copy {
     top_bytes: Vec<u8>,
     top_type: String,
     plan_destination: plan::Destination,
-    signatures_supported: bool,
+    signature_storage: crate::destination::SignatureStorage,
     docker_reference: (String, String),
     options: CopyOptions,
     mode: Mode,
@@ -294,7 +294,7 @@ impl Copy {
             plan_destination: destination
                 .capabilities
                 .plan_destination(destination.reference_digest),
-            signatures_supported: destination.capabilities.signatures,
+            signature_storage: destination.capabilities.signature_storage(),
             docker_reference: destination.docker_reference.unwrap_or_default(),
             top_bytes,
             top_type,
@@ -910,7 +910,7 @@ impl Copy {
     /// signatures fails, and signatures the destination cannot store are
     /// offered to it so that it refuses them saying why.
     fn start_refusals(&mut self) -> Result<(), Error> {
-        if self.options.sign && !self.signatures_supported {
+        if self.options.sign && !self.signature_storage.any() {
             return Err(Error::SigningUnsupported);
         }
         self.refusals = self.signatures_to_refuse();
@@ -956,9 +956,6 @@ impl Copy {
     /// one instance taken out of it, and nested lists are written only
     /// with their parent.
     fn signatures_to_refuse(&self) -> Vec<(Vec<Vec<u8>>, Option<Digest>)> {
-        if self.signatures_supported {
-            return Vec::new();
-        }
         let writes_lists = matches!(self.top_plan, Some(TopPlan::List(_)));
         let mut out = Vec::new();
         if writes_lists {
@@ -972,7 +969,7 @@ impl Copy {
                 out.push((signatures.clone(), Digest::parse(digest).ok()));
             }
         }
-        out.retain(|(s, _)| !s.is_empty());
+        out.retain(|(s, _)| !s.is_empty() && !self.signature_storage.accepts(s));
         out
     }
 
@@ -1438,7 +1435,7 @@ impl Copy {
         if signatures.is_empty() {
             return Ok(false);
         }
-        if !self.signatures_supported {
+        if !self.signature_storage.accepts(&signatures) {
             return Err(Error::SignaturesUnsupported);
         }
         self.need = Need::WriteSignatures {

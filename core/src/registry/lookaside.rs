@@ -38,6 +38,10 @@ pub struct Namespace {
     pub sigstore: String,
     /// `sigstore-staging`: the old name of `lookaside-staging`.
     pub sigstore_staging: String,
+    /// `use-sigstore-attachments`: whether sigstore signatures are read
+    /// from and written to the registry's `sha256-….sig` attachments
+    /// ([`super::attachments`]); `None` when the entry does not say.
+    pub use_sigstore_attachments: Option<bool>,
 }
 
 impl Namespace {
@@ -180,6 +184,21 @@ impl Config {
                     .and_then(|e| e.top_level(purpose))
             })
             .map(|url| url.trim_end_matches('/'))
+    }
+
+    /// Whether `reference`'s sigstore signatures live in registry
+    /// attachments: the most specific `docker:` entry that says, else
+    /// `default-docker`, else no (containers/image's `useSigstoreAttachments`).
+    pub fn use_sigstore_attachments(&self, reference: &Named) -> bool {
+        scopes(reference)
+            .iter()
+            .find_map(|scope| self.entry(scope).and_then(|e| e.use_sigstore_attachments))
+            .or_else(|| {
+                self.default_docker
+                    .as_ref()
+                    .and_then(|e| e.use_sigstore_attachments)
+            })
+            .unwrap_or(false)
     }
 
     /// Where `reference`'s signatures live: the top level followed by the
@@ -374,6 +393,24 @@ mod tests {
             None,
             "nothing configured"
         );
+    }
+
+    #[test]
+    fn the_most_specific_entry_that_says_decides_sigstore_attachments() {
+        let says = |on: Option<bool>| Namespace {
+            use_sigstore_attachments: on,
+            ..Namespace::default()
+        };
+        let config = Config {
+            default_docker: Some(says(Some(true))),
+            docker: vec![
+                ("reg.example/team/app".into(), says(None)),
+                ("reg.example/team".into(), says(Some(false))),
+            ],
+        };
+        assert!(!config.use_sigstore_attachments(&reference("reg.example/team/app:v1")));
+        assert!(config.use_sigstore_attachments(&reference("reg.example/other")));
+        assert!(!Config::default().use_sigstore_attachments(&reference("reg.example/other")));
     }
 
     #[test]

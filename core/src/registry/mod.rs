@@ -4,8 +4,10 @@
 //! means and how long to wait before trying again. The native crate
 //! performs the HTTP.
 
+pub mod attachments;
 pub mod auth;
 pub mod credentials;
 pub mod lookaside;
 pub mod reference;
 pub mod response;
+pub mod signatures;

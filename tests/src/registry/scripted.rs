@@ -24,7 +24,12 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
     /// How many bytes of body came with it.
     pub body_bytes: u64,
+    /// The body's first [`KEPT_BODY`] bytes.
+    pub body: Vec<u8>,
 }
+
+/// How much of each request body [`Seen`] keeps.
+pub const KEPT_BODY: usize = 64 * 1024;
 
 impl Seen {
     /// The first header of that name (case-insensitive).
@@ -193,17 +198,19 @@ async fn serve(
         if expects_continue {
             http::write_all(&mut write, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
-        let received = match reader
-            .body(head.request_framing(), &mut tokio::io::sink(), None)
-            .await?
-        {
-            http::BodyEnd::Complete(n) | http::BodyEnd::Cut(n) => n,
+        let mut body = Vec::new();
+        let received = {
+            let mut kept = Keep(&mut body);
+            match reader.body(head.request_framing(), &mut kept, None).await? {
+                http::BodyEnd::Complete(n) | http::BodyEnd::Cut(n) => n,
+            }
         };
         let seen = Seen {
             method: method.clone(),
             target,
             headers: head.headers.clone(),
             body_bytes: received,
+            body,
         };
         lock(log).push(seen.clone());
         let reply = handler(&seen);
@@ -248,5 +255,35 @@ async fn serve(
                 return Ok(());
             }
         }
+    }
+}
+
+/// A writer that keeps the first [`KEPT_BODY`] bytes and drops the rest.
+struct Keep<'a>(&'a mut Vec<u8>);
+
+impl tokio::io::AsyncWrite for Keep<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let room = KEPT_BODY.saturating_sub(this.0.len()).min(buf.len());
+        this.0.extend_from_slice(&buf[..room]);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }

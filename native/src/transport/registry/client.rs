@@ -66,13 +66,20 @@ impl Registry {
             .map_err(|e| http_error("cannot set up HTTP", &location, e))?;
         let host = reference.api_host();
         let https = format!("https://{host}");
-        let base = match http.get(format!("{https}/v2/")).send().await {
-            Ok(_) => https,
+        // The ping also says whether the registry keeps signatures itself
+        // (the signature API extension).
+        let advertises = |r: &reqwest::Response| {
+            ferry_core::registry::signatures::extension_advertised(
+                header(r, ferry_core::registry::signatures::EXTENSION_HEADER).as_deref(),
+            )
+        };
+        let (base, supports_signatures) = match http.get(format!("{https}/v2/")).send().await {
+            Ok(r) => (https, advertises(&r)),
             Err(e) if !options.tls_verify => {
                 // An insecure registry may speak plain HTTP.
                 let http_base = format!("http://{host}");
                 match http.get(format!("{http_base}/v2/")).send().await {
-                    Ok(_) => http_base,
+                    Ok(r) => (http_base, advertises(&r)),
                     Err(_) => return Err(http_error("cannot reach the registry", &location, e)),
                 }
             }
@@ -94,6 +101,7 @@ impl Registry {
             basic: Mutex::new(false),
             extra_scopes: Mutex::new(Vec::new()),
             top_digest: Mutex::new(reference.digest().cloned()),
+            supports_signatures,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Writing images to a registry: blobs (mounted, or uploaded whole or
-//! streamed), manifests, and signatures to lookaside staging.
+//! streamed), manifests, and signatures: sigstore attachments, the
+//! signature extension or lookaside staging.
 
 use async_trait::async_trait;
 use ferry_core::Digest;
@@ -7,6 +8,7 @@ use ferry_core::media_type as mt;
 use ferry_core::registry::auth;
 use ferry_core::registry::lookaside::{self as decide, Purpose};
 use ferry_core::registry::response::{self, Outcome};
+use ferry_core::registry::signatures::{self, Refusal};
 
 use super::http::{error_details, header, http_error};
 use super::{Registry, lookaside};
@@ -26,15 +28,13 @@ impl ImageDestination for Registry {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Signatures only through a file:// lookaside staging location:
-        // distribution has no signature API. Otherwise put_signatures says
-        // why not.
-        let signatures = self
-            .options
-            .lookaside
-            .base(&self.reference, Purpose::Write)
-            .is_some_and(|base| decide::location(&base, Purpose::Write).is_ok());
-        Kind::Docker.capabilities().with_signatures(signatures)
+        // Simple signatures through the signature extension or a file://
+        // lookaside staging location, sigstore signatures through
+        // attachments; otherwise put_signatures says why not.
+        let storage = self.signature_storage(Purpose::Write);
+        Kind::Docker
+            .capabilities()
+            .with_signature_storage(storage.simple_store().is_some(), storage.attachments)
     }
 
     fn reference_digest(&self) -> Option<String> {
@@ -237,13 +237,79 @@ impl ImageDestination for Registry {
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        let media_type = manifest.media_type;
         let target = match manifest.instance {
             Some(d) => d.to_string(),
             None => self.reference.manifest_reference(),
         };
+        self.put_manifest_at(&target, manifest.media_type, manifest.bytes)
+            .await?;
+        if manifest.instance.is_none() {
+            self.remember_top(manifest.bytes)?;
+        }
+        Ok(())
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        instance: Option<&Digest>,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        // Every refusal comes before anything is written or the digest is
+        // needed: the engine asks before any blob moves.
+        let routed = signatures::route(signatures, self.signature_storage(Purpose::Write))
+            .map_err(|refusal| {
+                let configured = self.options.lookaside.base(&self.reference, Purpose::Write);
+                let reason = match (&refusal, configured) {
+                    // A lookaside ferry cannot write to says why.
+                    (Refusal::NoStorage, Some(base)) => decide::location(&base, Purpose::Write)
+                        .err()
+                        .map_or_else(|| refusal.to_string(), |e| e.to_string()),
+                    _ => refusal.to_string(),
+                };
+                TransportError::Unsupported {
+                    location: self.location(),
+                    reason,
+                }
+            })?;
+        let digest = match instance {
+            Some(d) => d.clone(),
+            None => self.top_digest().await?,
+        };
+        // Sigstore signatures first, then the others, as containers/image.
+        if !routed.sigstore.is_empty() {
+            self.attach_signatures(&digest, &routed.sigstore).await?;
+        }
+        if routed.simple.is_empty() {
+            return Ok(());
+        }
+        if self.supports_signatures {
+            return self.put_extension_signatures(&digest, &routed.simple).await;
+        }
+        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Write) else {
+            return Ok(());
+        };
+        lookaside::write(&base, &digest, &routed.simple).await
+    }
+
+    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
+        // A registry makes each manifest visible when it is written.
+        Ok(())
+    }
+}
+
+impl Registry {
+    /// Puts a manifest at `target` (a tag or digest).
+    pub(super) async fn put_manifest_at(
+        &self,
+        target: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), TransportError> {
         let url = self.url(&format!("manifests/{target}"));
-        let body = manifest.bytes.to_vec();
+        let body = bytes.to_vec();
         let response = self
             .send("writing the manifest", |http| {
                 http.put(&url)
@@ -252,9 +318,6 @@ impl ImageDestination for Registry {
             })
             .await?;
         if response.status().is_success() {
-            if manifest.instance.is_none() {
-                self.remember_top(manifest.bytes)?;
-            }
             return Ok(());
         }
         let status = response.status().as_u16();
@@ -293,38 +356,5 @@ impl ImageDestination for Registry {
                 })
             }
         }
-    }
-
-    async fn put_signatures(
-        &self,
-        signatures: &[Vec<u8>],
-        instance: Option<&Digest>,
-    ) -> Result<(), TransportError> {
-        if signatures.is_empty() {
-            return Ok(());
-        }
-        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Write) else {
-            // containers/image's words for the same refusal.
-            return Err(TransportError::Unsupported {
-                location: self.location(),
-                reason: "pushing signatures to a Docker Registry is not supported, and there is no applicable signature storage configured (set lookaside-staging in registries.d, or use --remove-signatures)".into(),
-            });
-        };
-        // A location ferry cannot write to is refused before the digest is
-        // needed: the engine asks before anything is written.
-        decide::location(&base, Purpose::Write).map_err(|e| TransportError::Unsupported {
-            location: self.location(),
-            reason: e.to_string(),
-        })?;
-        let digest = match instance {
-            Some(d) => d.clone(),
-            None => self.top_digest().await?,
-        };
-        lookaside::write(&base, &digest, signatures).await
-    }
-
-    async fn commit(&self, _top: &[u8], _media_type: &str) -> Result<(), TransportError> {
-        // A registry makes each manifest visible when it is written.
-        Ok(())
     }
 }

@@ -176,6 +176,18 @@ fn namespace(what: &str, value: &Yaml) -> Result<Namespace, ParseError> {
         _ => return Err(ParseError::Invalid(format!("{what}: expected a mapping"))),
     };
     for (key, value) in entries {
+        if key.as_str() == Some("use-sigstore-attachments") {
+            ns.use_sigstore_attachments = match value {
+                Yaml::Boolean(b) => Some(*b),
+                Yaml::Null => None,
+                _ => {
+                    return Err(ParseError::Invalid(format!(
+                        "{what}.use-sigstore-attachments: expected true or false"
+                    )));
+                }
+            };
+            continue;
+        }
         let field = match key.as_str() {
             Some("lookaside") => &mut ns.lookaside,
             Some("lookaside-staging") => &mut ns.lookaside_staging,
@@ -378,6 +390,8 @@ mod tests {
         assert_eq!(config.docker[0].1.sigstore, "file:///old");
         assert_eq!(config.docker[0].1.sigstore_staging, "file:///old-staging");
         assert_eq!(config.docker[1].1.lookaside_staging, "file:///staging");
+        assert_eq!(config.docker[1].1.use_sigstore_attachments, Some(true));
+        assert_eq!(config.docker[0].1.use_sigstore_attachments, None);
     }
 
     #[test]
@@ -393,6 +407,10 @@ mod tests {
             ("docker: [1]\n", "docker: expected a mapping"),
             ("docker:\n  h:\n    lookaside: [x]\n", "docker.h.lookaside"),
             ("default-docker: 3\n", "default-docker: expected a mapping"),
+            (
+                "docker:\n  h:\n    use-sigstore-attachments: \"yes\"\n",
+                "docker.h.use-sigstore-attachments",
+            ),
         ] {
             match parse(text) {
                 Err(ParseError::Invalid(reason)) => assert!(reason.contains(needle), "{reason}"),

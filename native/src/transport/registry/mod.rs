@@ -17,6 +17,8 @@
 //! - `source` and `destination`: the transport traits;
 //! - `repository`: listing tags and deleting manifests, for the CLI;
 //! - [`lookaside`]: signature storage beside the registry;
+//! - `signatures`: signatures the registry keeps itself (sigstore
+//!   attachments, the signature API extension);
 //! - `http`: reading bounded bodies and headers.
 
 mod auth;
@@ -26,6 +28,7 @@ mod http;
 pub mod lookaside;
 mod manifest;
 mod repository;
+mod signatures;
 mod source;
 
 use std::collections::HashMap;
@@ -85,6 +88,9 @@ pub struct Registry {
     /// The digest of the top-level manifest once read or written, which
     /// names its lookaside signatures.
     top_digest: Mutex<Option<Digest>>,
+    /// The registry advertised the signature API extension
+    /// (`X-Registry-Supports-Signatures: 1`).
+    supports_signatures: bool,
 }
 
 impl std::fmt::Debug for Registry {

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::registry::lookaside::Purpose;
+use ferry_core::registry::signatures::Store;
 
 use super::{Registry, lookaside};
 use crate::transport::{BlobInfo, BlobStream, ImageSource, TransportError};
@@ -64,15 +65,32 @@ impl ImageSource for Registry {
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
-        let Some(base) = self.options.lookaside.base(&self.reference, Purpose::Read) else {
-            // No lookaside storage is configured: the registry holds none.
+        let storage = self.signature_storage(Purpose::Read);
+        let simple = storage.simple_store();
+        if simple.is_none() && !storage.attachments {
+            // Nothing is configured: the registry holds none.
             return Ok(Vec::new());
-        };
+        }
         let digest = match instance {
             Some(d) => d.clone(),
             None => self.top_digest().await?,
         };
-        lookaside::read(&self.http, &base, &digest).await
+        // The extension's or the lookaside's, then the attachments', as
+        // containers/image orders them.
+        let mut signatures = match simple {
+            Some(Store::Extension) => self.extension_signatures(&digest).await?,
+            Some(Store::Lookaside) => {
+                match self.options.lookaside.base(&self.reference, Purpose::Read) {
+                    Some(base) => lookaside::read(&self.http, &base, &digest).await?,
+                    None => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        if storage.attachments {
+            signatures.extend(self.attached_signatures(&digest).await?);
+        }
+        Ok(signatures)
     }
 
     fn registry_location(&self) -> Option<(String, String)> {
