@@ -493,7 +493,7 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     };
     let context = ImageContext {
         list_digest: None,
@@ -607,7 +607,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         remove_signatures: o.boolean("removeSignatures")?,
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;

@@ -135,8 +135,8 @@ impl Capabilities {
     }
 
     /// Which signatures it stores.
-    pub fn signature_storage(&self) -> SignatureStorage {
-        SignatureStorage {
+    pub fn signature_storage(&self) -> SignatureFormats {
+        SignatureFormats {
             simple: self.signatures,
             sigstore: self.sigstore_signatures,
         }
@@ -152,29 +152,36 @@ impl Capabilities {
     }
 }
 
-/// Which signature formats a destination stores.
+/// Signature formats: which ones a destination stores, which ones a copy
+/// makes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SignatureStorage {
+pub struct SignatureFormats {
     /// Simple signing, and anything not sigstore's.
     pub simple: bool,
     pub sigstore: bool,
 }
 
-impl SignatureStorage {
-    /// Whether it stores any signatures at all.
+impl SignatureFormats {
+    /// Whether any format at all.
     pub fn any(&self) -> bool {
         self.simple || self.sigstore
+    }
+
+    /// Whether every format of `other` is one of these.
+    pub fn covers(&self, other: SignatureFormats) -> bool {
+        (self.simple || !other.simple) && (self.sigstore || !other.sigstore)
     }
 
     /// Whether it can store every one of these stored signatures, by
     /// their format.
     pub fn accepts(&self, signatures: &[Vec<u8>]) -> bool {
-        signatures
-            .iter()
-            .all(|s| match crate::trust::blob::Signature::from_blob(s) {
-                Ok(crate::trust::blob::Signature::Sigstore(_)) => self.sigstore,
-                _ => self.simple,
-            })
+        signatures.iter().all(|s| {
+            if crate::trust::blob::is_sigstore(s) {
+                self.sigstore
+            } else {
+                self.simple
+            }
+        })
     }
 }
 

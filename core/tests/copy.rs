@@ -521,7 +521,10 @@ fn one_instance_taken_out_of_a_list_is_judged_alone() {
 fn a_signing_copy_signs_each_instance_as_written_then_the_list_and_writes_old_and_new_signatures() {
     let index = fixture("index.json");
     let options = CopyOptions {
-        sign: true,
+        sign: ferry_core::destination::SignatureFormats {
+            simple: true,
+            sigstore: false,
+        },
         ..options(Selection::All)
     };
     let mut copy = start(&index, to(Kind::Dir), options, Mode::Copy);
@@ -569,10 +572,38 @@ fn a_signing_copy_signs_each_instance_as_written_then_the_list_and_writes_old_an
 #[test]
 fn signing_for_a_destination_without_signatures_fails_before_any_blob_moves() {
     let options = CopyOptions {
-        sign: true,
+        sign: ferry_core::destination::SignatureFormats {
+            simple: true,
+            sigstore: false,
+        },
         ..options(Selection::All)
     };
     let mut copy = start(&fixture("amd64.json"), to(Kind::Oci), options, Mode::Copy);
+    let result = copy.handle(Answer::Signatures(Vec::new()));
+    assert!(
+        matches!(result, Err(Error::SigningUnsupported)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn signing_in_a_format_the_destination_cannot_store_fails_before_any_blob_moves() {
+    use ferry_core::destination::SignatureFormats;
+    let options = CopyOptions {
+        sign: SignatureFormats {
+            simple: false,
+            sigstore: true,
+        },
+        ..options(Selection::All)
+    };
+    // A registry with lookaside storage and no sigstore attachments.
+    let destination = Destination {
+        capabilities: Kind::Docker
+            .capabilities()
+            .with_signature_storage(true, false),
+        ..Destination::default()
+    };
+    let mut copy = start(&fixture("amd64.json"), destination, options, Mode::Copy);
     let result = copy.handle(Answer::Signatures(Vec::new()));
     assert!(
         matches!(result, Err(Error::SigningUnsupported)),

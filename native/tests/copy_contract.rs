@@ -33,7 +33,7 @@ fn options(selection: Selection) -> CopyOptions {
         remove_signatures: false,
         preserve_digests: false,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     }
 }
 

@@ -276,7 +276,7 @@ async fn copy_all_recording(dst: &Path) -> Vec<Call> {
         remove_signatures: false,
         preserve_digests: false,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     };
     copy::copy(
         Arc::from(src),

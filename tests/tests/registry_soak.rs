@@ -57,7 +57,7 @@ async fn one_copy(source: &str, destination: &str) -> Result<String, String> {
         remove_signatures: false,
         preserve_digests: false,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     };
     let settings = Settings {
         jobs: 2,

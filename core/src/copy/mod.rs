@@ -207,7 +207,7 @@ pub struct Copy {
     top_bytes: Vec<u8>,
     top_type: String,
     plan_destination: plan::Destination,
-    signature_storage: crate::destination::SignatureStorage,
+    signature_storage: crate::destination::SignatureFormats,
     docker_reference: (String, String),
     options: CopyOptions,
     mode: Mode,
@@ -694,7 +694,7 @@ impl Copy {
                             .map(|j| j.signatures.clone())
                             .unwrap_or_default(),
                     };
-                    if self.options.sign {
+                    if self.options.sign.any() {
                         let (bytes, _) = self
                             .committed
                             .as_ref()
@@ -910,7 +910,7 @@ impl Copy {
     /// signatures fails, and signatures the destination cannot store are
     /// offered to it so that it refuses them saying why.
     fn start_refusals(&mut self) -> Result<(), Error> {
-        if self.options.sign && !self.signature_storage.any() {
+        if !self.signature_storage.covers(self.options.sign) {
             return Err(Error::SigningUnsupported);
         }
         self.refusals = self.signatures_to_refuse();
@@ -1376,7 +1376,7 @@ impl Copy {
                     self.single = Some((bytes, media_type));
                 }
                 let job = write.job;
-                if in_list && self.options.sign {
+                if in_list && self.options.sign.any() {
                     return self.sign(
                         signatures,
                         digest.clone(),

@@ -83,10 +83,11 @@ pub struct CopyOptions {
     /// `remove_signatures`, and the copy stops at
     /// [`Need::Judge`](crate::copy::Need::Judge) before anything moves.
     pub judge_signatures: bool,
-    /// `--sign-by…`: every image written, and the list, gets new
-    /// signatures of its written digest
-    /// ([`Need::SignManifest`](crate::copy::Need::SignManifest)).
-    pub sign: bool,
+    /// `--sign-by…`: the formats of the new signatures every image
+    /// written, and the list, gets of its written digest
+    /// ([`Need::SignManifest`](crate::copy::Need::SignManifest)); none
+    /// without signing.
+    pub sign: crate::destination::SignatureFormats,
 }
 
 /// What the destination declares about itself.

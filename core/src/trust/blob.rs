@@ -108,6 +108,17 @@ impl fmt::Display for BlobError {
 
 impl core::error::Error for BlobError {}
 
+/// The stored form's marker of a sigstore signature.
+const SIGSTORE_MARKER: &[u8] = b"\0sigstore-json\n";
+
+/// Whether stored bytes claim to be a sigstore signature: the format is
+/// told by its marker alone, without reading the JSON (what a
+/// destination can store is decided by this; whether the signature is
+/// readable, when it is judged).
+pub fn is_sigstore(blob: &[u8]) -> bool {
+    blob.starts_with(SIGSTORE_MARKER)
+}
+
 impl<'a> Signature<'a> {
     /// Reads stored bytes.
     pub fn from_blob(blob: &'a [u8]) -> Result<Signature<'a>, BlobError> {

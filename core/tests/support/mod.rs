@@ -29,6 +29,6 @@ pub fn options(selection: Selection) -> CopyOptions {
         remove_signatures: false,
         preserve_digests: false,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     }
 }

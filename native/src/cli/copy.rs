@@ -260,7 +260,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
         judge_signatures: false,
-        sign: false,
+        sign: Default::default(),
     };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
@@ -270,7 +270,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let signer = args.sign.signers(&destination)?;
     let options = CopyOptions {
         judge_signatures: trust.is_some(),
-        sign: signer.is_some(),
+        sign: signer.as_ref().map(|s| s.formats()).unwrap_or_default(),
         ..options
     };
     let settings = Settings {

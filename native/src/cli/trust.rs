@@ -158,7 +158,7 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
         remove_signatures: true,
         preserve_digests: false,
         judge_signatures: true,
-        sign: false,
+        sign: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -40,6 +40,14 @@ pub struct Signers {
 }
 
 impl Signers {
+    /// The formats of the signatures it makes.
+    pub fn formats(&self) -> ferry_core::destination::SignatureFormats {
+        ferry_core::destination::SignatureFormats {
+            simple: self.openpgp.is_some(),
+            sigstore: self.sigstore.is_some(),
+        }
+    }
+
     fn payload(&self, digest: &Digest, format: Format) -> Result<Vec<u8>, String> {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
