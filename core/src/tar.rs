@@ -97,9 +97,10 @@ pub fn resolve_symlink(member: &str, target: &str) -> Option<String> {
     Some(out)
 }
 
-/// Where the last `/` in `name` is.
+/// Where the last `/` in `name` is. `rfind`, not `bytes().rposition`:
+/// 103 bytes less in the npm module after wasm-opt.
 fn last_slash(name: &str) -> Option<usize> {
-    name.bytes().rposition(|b| b == b'/')
+    name.rfind('/')
 }
 
 /// Compressions recognised by their magic bytes, as containers/image's
@@ -253,33 +254,44 @@ pub enum Refusal {
 }
 
 impl fmt::Display for Refusal {
+    /// Most messages are text, a quoted name and text, written by
+    /// [`crate::write_quoted`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::Name(e) => e.fmt(f),
+        let (before, quoted, after) = match self {
+            Refusal::Name(e) => return e.fmt(f),
             Refusal::HardLinkOutside { target } => {
-                write!(f, "hard link to {target:?} points outside the archive")
+                ("hard link to ", target, " points outside the archive")
             }
-            Refusal::HardLinkNotEarlier { target } => write!(
-                f,
-                "hard link to {target:?}, which is not an earlier regular file in the archive"
+            Refusal::HardLinkNotEarlier { target } => (
+                "hard link to ",
+                target,
+                ", which is not an earlier regular file in the archive",
             ),
             Refusal::SymlinkOutside { target } => {
-                write!(f, "symbolic link to {target:?} points outside the archive")
+                ("symbolic link to ", target, " points outside the archive")
             }
-            Refusal::Device => f.write_str("device files have no place in an image archive"),
-            Refusal::Fifo => f.write_str("FIFOs have no place in an image archive"),
-            Refusal::Sparse => f.write_str("sparse files are not supported in image archives"),
-            Refusal::UnsupportedType(t) => match core::str::from_utf8(core::slice::from_ref(t)) {
-                Ok(ascii) => write!(f, "unsupported entry type '{ascii}'"),
-                Err(_) => write!(f, "unsupported entry type {t}"),
-            },
-            Refusal::Root => f.write_str("entry names the archive root"),
-            Refusal::Duplicate { name } => write!(
-                f,
-                "duplicate entry {name:?}: readers disagree on which copy counts"
+            Refusal::Duplicate { name } => (
+                "duplicate entry ",
+                name,
+                ": readers disagree on which copy counts",
             ),
-            Refusal::LinkLoop => f.write_str("symbolic link loop"),
-        }
+            Refusal::UnsupportedType(t) => {
+                return match core::str::from_utf8(core::slice::from_ref(t)) {
+                    Ok(ascii) => write!(f, "unsupported entry type '{ascii}'"),
+                    Err(_) => write!(f, "unsupported entry type {t}"),
+                };
+            }
+            Refusal::Device => {
+                return f.write_str("device files have no place in an image archive");
+            }
+            Refusal::Fifo => return f.write_str("FIFOs have no place in an image archive"),
+            Refusal::Sparse => {
+                return f.write_str("sparse files are not supported in image archives");
+            }
+            Refusal::Root => return f.write_str("entry names the archive root"),
+            Refusal::LinkLoop => return f.write_str("symbolic link loop"),
+        };
+        crate::write_quoted(f, before, quoted, after)
     }
 }
 

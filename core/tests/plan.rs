@@ -670,3 +670,45 @@ fn a_blob_kept_by_one_image_and_compressed_by_another_is_counted_as_two_transfer
     assert_eq!(summary.blobs.len(), 3);
     assert_eq!(summary.bytes_to_copy, 2 * 3_000_000 + 1200);
 }
+
+#[test]
+fn the_summary_orders_blobs_largest_first_then_by_digest_and_keeps_the_order_of_one_blob_in_two_forms()
+ {
+    use ferry_core::plan::compression::BlobOperation;
+    use ferry_core::plan::{BlobTransfer, TopPlan, summarize_transfers};
+    let transfer = |digest: &str, size: i64, operation: BlobOperation| BlobTransfer {
+        digest: digest.into(),
+        size,
+        media_type: format!("{operation:?}"),
+        config: false,
+        operation,
+        check: false,
+        diff_id: false,
+        used_by: Vec::new(),
+    };
+    let transfers = [
+        transfer("sha256:b", 5, BlobOperation::Keep),
+        transfer("sha256:c", 9, BlobOperation::Keep),
+        transfer("sha256:a", 5, BlobOperation::Decompress),
+        transfer("sha256:d", -1, BlobOperation::Keep),
+        transfer("sha256:a", 5, BlobOperation::Keep),
+        transfer("sha256:a", 5, BlobOperation::Compress),
+    ];
+    let summary = summarize_transfers(&TopPlan::Image, b"{}", &[], &transfers, &[false; 6]);
+    let order: Vec<(&str, &str)> = summary
+        .blobs
+        .iter()
+        .map(|b| (b.digest.as_str(), b.media_type.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("sha256:c", "Keep"),
+            ("sha256:a", "Decompress"),
+            ("sha256:a", "Keep"),
+            ("sha256:a", "Compress"),
+            ("sha256:b", "Keep"),
+            ("sha256:d", "Keep"),
+        ]
+    );
+}

@@ -128,3 +128,65 @@ fn errors_name_the_input_as_given() {
         }
     );
 }
+
+#[test]
+fn every_reference_error_reads_with_its_input_quoted_as_go_quotes_it() {
+    let s = |t: &str| t.to_string();
+    let cases = [
+        (
+            ReferenceError::NameEmpty,
+            r#""": repository name must have at least one component"#,
+        ),
+        (
+            ReferenceError::InvalidFormat { input: s("a\"b") },
+            r#""a\"b": invalid reference format"#,
+        ),
+        (
+            ReferenceError::NameContainsUppercase { input: s("Ab") },
+            r#""Ab": invalid reference format: repository name must be lowercase"#,
+        ),
+        (
+            ReferenceError::NameTooLong {
+                input: s("a"),
+                length: 300,
+            },
+            r#""a": repository name must not be more than 255 characters (it has 300)"#,
+        ),
+        (
+            ReferenceError::NameNotCanonical {
+                input: s("a"),
+                canonical: s("docker.io/library/a"),
+            },
+            r#""a": repository name must be canonical ("docker.io/library/a")"#,
+        ),
+        (
+            ReferenceError::ImageId { input: s("0f") },
+            r#""0f": invalid repository name, cannot specify 64-byte hexadecimal strings (an image ID)"#,
+        ),
+        (
+            ReferenceError::InvalidTag { tag: s(".t") },
+            r#"".t": invalid tag format (letters, digits, _ . -, not starting with . or -, at most 128)"#,
+        ),
+        (
+            ReferenceError::DigestNotAllowed {
+                input: s("a@sha256:0"),
+            },
+            r#""a@sha256:0": docker-archive names images by tag, not by digest"#,
+        ),
+        (
+            ReferenceError::EmptyPath { input: s(":a") },
+            r#"":a": the path before the first colon is empty"#,
+        ),
+        (
+            ReferenceError::InvalidIndex { selector: s("@x") },
+            r#""@x" is not @ followed by an image number"#,
+        ),
+        (
+            ReferenceError::InvalidImageName { name: s("A\n") },
+            r#"invalid image name "A\n": components of letters and digits joined by one of - . _ : @ + or by --, separated by /"#,
+        ),
+    ];
+    for (error, message) in cases {
+        assert_eq!(error.to_string(), message);
+    }
+}

@@ -110,50 +110,62 @@ pub enum ReferenceError {
 }
 
 impl fmt::Display for ReferenceError {
+    /// Most messages are the input quoted and text, written by
+    /// [`crate::write_quoted`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let (before, quoted, after) = match self {
             ReferenceError::NameEmpty => {
-                f.write_str("\"\": repository name must have at least one component")
+                return f.write_str("\"\": repository name must have at least one component");
             }
-            ReferenceError::InvalidFormat { input } => {
-                write!(f, "{input:?}: invalid reference format")
+            ReferenceError::InvalidFormat { input } => ("", input, ": invalid reference format"),
+            ReferenceError::NameContainsUppercase { input } => (
+                "",
+                input,
+                ": invalid reference format: repository name must be lowercase",
+            ),
+            ReferenceError::NameTooLong { input, length } => {
+                return write!(
+                    f,
+                    "{input:?}: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters (it has {length})"
+                );
             }
-            ReferenceError::NameContainsUppercase { input } => write!(
-                f,
-                "{input:?}: invalid reference format: repository name must be lowercase"
+            ReferenceError::NameNotCanonical { input, canonical } => {
+                return write!(
+                    f,
+                    "{input:?}: repository name must be canonical ({canonical:?})"
+                );
+            }
+            ReferenceError::ImageId { input } => (
+                "",
+                input,
+                ": invalid repository name, cannot specify 64-byte hexadecimal strings (an image ID)",
             ),
-            ReferenceError::NameTooLong { input, length } => write!(
-                f,
-                "{input:?}: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters (it has {length})"
+            ReferenceError::InvalidTag { tag } => (
+                "",
+                tag,
+                ": invalid tag format (letters, digits, _ . -, not starting with . or -, at most 128)",
             ),
-            ReferenceError::NameNotCanonical { input, canonical } => write!(
-                f,
-                "{input:?}: repository name must be canonical ({canonical:?})"
-            ),
-            ReferenceError::ImageId { input } => write!(
-                f,
-                "{input:?}: invalid repository name, cannot specify 64-byte hexadecimal strings (an image ID)"
-            ),
-            ReferenceError::InvalidTag { tag } => write!(
-                f,
-                "{tag:?}: invalid tag format (letters, digits, _ . -, not starting with . or -, at most 128)"
-            ),
-            ReferenceError::InvalidDigest { input, error } => write!(f, "{input:?}: {error}"),
-            ReferenceError::DigestNotAllowed { input } => write!(
-                f,
-                "{input:?}: docker-archive names images by tag, not by digest"
+            ReferenceError::InvalidDigest { input, error } => {
+                return write!(f, "{input:?}: {error}");
+            }
+            ReferenceError::DigestNotAllowed { input } => (
+                "",
+                input,
+                ": docker-archive names images by tag, not by digest",
             ),
             ReferenceError::EmptyPath { input } => {
-                write!(f, "{input:?}: the path before the first colon is empty")
+                ("", input, ": the path before the first colon is empty")
             }
             ReferenceError::InvalidIndex { selector } => {
-                write!(f, "{selector:?} is not @ followed by an image number")
+                ("", selector, " is not @ followed by an image number")
             }
-            ReferenceError::InvalidImageName { name } => write!(
-                f,
-                "invalid image name {name:?}: components of letters and digits joined by one of - . _ : @ + or by --, separated by /"
+            ReferenceError::InvalidImageName { name } => (
+                "invalid image name ",
+                name,
+                ": components of letters and digits joined by one of - . _ : @ + or by --, separated by /",
             ),
-        }
+        };
+        crate::write_quoted(f, before, quoted, after)
     }
 }
 
