@@ -613,6 +613,10 @@ def add_baseline(scenarios: list[Scenario], binary: Path) -> None:
     rounds share the machine's noise."""
     for sc in scenarios:
         for c in list(sc.contenders):
+            # Options an older build may not have (the trust scenario's
+            # --policy) are left out of the comparison.
+            if "--policy" in c.cmd:
+                continue
             if c.label == "ferry" and c.cmd and c.cmd[0] == str(FERRY):
                 sc.contenders.append(Contender(BASELINE, [str(binary), *c.cmd[1:]], c.setup))
 
