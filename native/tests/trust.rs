@@ -180,26 +180,27 @@ fn kill_agent(home: &Path) {
         .output();
 }
 
+/// `ferry copy --sign-by KEY --sign-identity example.invalid/app:v1
+/// IMAGE dir:TARGET`, with `home` as GNUPGHOME.
+fn copy_signed_by(home: &Path, key: &str, image: &str, target: &Path) -> Output {
+    let out = ferry_command()
+        .env("GNUPGHOME", home)
+        .args(["copy", "--progress", "none", "--sign-by", &fingerprint(key)])
+        .args(["--sign-identity", "example.invalid/app:v1", image])
+        .arg(format!("dir:{}", target.display()))
+        .output()
+        .unwrap();
+    kill_agent(home);
+    out
+}
+
 #[test]
 fn what_ferry_signs_ferry_verifies_and_a_changed_manifest_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let image = single_image(dir.path());
     let home = gnupg_home(dir.path());
     let signed = dir.path().join("signed");
-    let out = ferry_command()
-        .env("GNUPGHOME", &home)
-        .args([
-            "copy",
-            "--progress",
-            "none",
-            "--sign-by",
-            &fingerprint("main"),
-        ])
-        .args(["--sign-identity", "example.invalid/app:v1", &image])
-        .arg(format!("dir:{}", signed.display()))
-        .output()
-        .unwrap();
-    kill_agent(&home);
+    let out = copy_signed_by(&home, "main", &image, &signed);
     assert!(out.status.success(), "{}", stderr(&out));
     let policy = signed_by_main(dir.path());
     let signed_ref = format!("dir:{}", signed.display());
@@ -220,20 +221,7 @@ fn signing_with_a_key_gpg_does_not_have_fails_before_anything_is_written() {
     let image = single_image(dir.path());
     let home = gnupg_home(dir.path());
     let target = dir.path().join("out");
-    let out = ferry_command()
-        .env("GNUPGHOME", &home)
-        .args([
-            "copy",
-            "--progress",
-            "none",
-            "--sign-by",
-            &fingerprint("other"),
-        ])
-        .args(["--sign-identity", "example.invalid/app:v1", &image])
-        .arg(format!("dir:{}", target.display()))
-        .output()
-        .unwrap();
-    kill_agent(&home);
+    let out = copy_signed_by(&home, "other", &image, &target);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--sign-by"), "{}", stderr(&out));
     assert!(!target.exists());

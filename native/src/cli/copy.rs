@@ -146,6 +146,17 @@ pub(crate) fn registry_options(
     })
 }
 
+/// The registries.d configuration in `dir` (`--registries.d`), or the
+/// default directory's.
+pub(crate) fn lookaside_config(
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<ferry_core::registry::lookaside::Config>> {
+    let dir = dir
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(ferry::transport::registry::lookaside::default_dir);
+    Ok(Arc::new(ferry::transport::registry::lookaside::load(&dir)?))
+}
+
 /// `--format` values, as skopeo spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -310,11 +321,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     )?;
     // Signatures' lookaside storage, for whichever side is a registry.
     if matches!(source, Reference::Docker(_)) || matches!(destination, Reference::Docker(_)) {
-        let dir = args
-            .registries_d
-            .clone()
-            .unwrap_or_else(ferry::transport::registry::lookaside::default_dir);
-        let config = Arc::new(ferry::transport::registry::lookaside::load(&dir)?);
+        let config = lookaside_config(args.registries_d.as_deref())?;
         source_registry.lookaside = config.clone();
         destination_registry.lookaside = config;
     }

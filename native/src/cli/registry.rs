@@ -32,7 +32,7 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    fn options(&self, reference: &Reference) -> anyhow::Result<RegistryOptions> {
+    pub(super) fn options(&self, reference: &Reference) -> anyhow::Result<RegistryOptions> {
         super::copy::registry_options(
             reference,
             self.creds.as_deref(),
@@ -82,7 +82,7 @@ pub struct DeleteArgs {
 /// These commands make one request after another, so one thread does: a
 /// multi-threaded runtime would start a worker per core for nothing (about
 /// a millisecond of `inspect --raw`'s few; benches/RESULTS.md).
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -57,19 +57,8 @@ pub struct VerifyArgs {
     /// Print the verdicts as JSON.
     #[arg(long)]
     json: bool,
-    /// Credentials for the registry, USER[:PASSWORD].
-    #[arg(long, value_name = "USER[:PASSWORD]")]
-    creds: Option<String>,
-    /// Registry authentication file.
-    #[arg(long, value_name = "FILE")]
-    authfile: Option<PathBuf>,
-    /// Verify the registry's TLS certificate (false also allows plain
-    /// HTTP).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// Directory of certificates for the registry.
-    #[arg(long, value_name = "DIR")]
-    cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// Directory of registries.d files (signature lookaside storage).
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<PathBuf>,
@@ -130,21 +119,9 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
     let trust = trust_args.trust_for(&source)?.ok_or_else(|| {
         anyhow::anyhow!("{source} is judged by no policy (--insecure-policy, or the demo image)")
     })?;
-    let mut registry = super::copy::registry_options(
-        &source,
-        args.creds.as_deref(),
-        args.authfile.as_deref(),
-        args.tls_verify,
-        args.cert_dir.as_deref(),
-        0,
-        "",
-    )?;
+    let mut registry = args.registry.options(&source)?;
     if matches!(source, Reference::Docker(_)) {
-        let dir = args
-            .registries_d
-            .clone()
-            .unwrap_or_else(ferry::transport::registry::lookaside::default_dir);
-        registry.lookaside = Arc::new(ferry::transport::registry::lookaside::load(&dir)?);
+        registry.lookaside = super::copy::lookaside_config(args.registries_d.as_deref())?;
     }
     let options = CopyOptions {
         selection: if args.all {
@@ -160,11 +137,7 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
         judge_signatures: true,
         sign: Default::default(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let images = runtime.block_on(async {
+    let images = super::registry::runtime()?.block_on(async {
         let src = source
             .open_source(&registry)
             .await
