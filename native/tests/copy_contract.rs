@@ -12,8 +12,7 @@ use ferry::testing::{Call, Recording};
 use ferry::transport::ImageDestination;
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
-use ferry_core::choose::ChooseOptions;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List, Platform};
 use support::Scratch;
 
@@ -25,16 +24,7 @@ fn nested_fixture() -> String {
 }
 
 fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-        judge_signatures: false,
-        sign: Default::default(),
-    }
+    CopyOptions::new(selection)
 }
 
 async fn open_destination(reference: &str) -> Box<dyn ImageDestination> {

@@ -14,8 +14,7 @@ use ferry::testing::Recording;
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
 use ferry_core::Digest;
-use ferry_core::choose::ChooseOptions;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use support::{Found, Scratch, check, ferry, stderr};
 
 const TOP: &str = "sha256:128b09475903ed6931059bea70e791d8b73cc325abe294db73907b89805a2088";
@@ -268,16 +267,7 @@ async fn copy_all_recording(dst: &Path) -> Vec<Call> {
         .await
         .unwrap();
     let recording = Arc::new(Recording::boxed(inner, false));
-    let copy_options = CopyOptions {
-        selection: Selection::All,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-        judge_signatures: false,
-        sign: Default::default(),
-    };
+    let copy_options = CopyOptions::new(Selection::All);
     copy::copy(
         Arc::from(src),
         recording.clone(),

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use ferry::copy::{self, NoProgress, Settings};
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
-use ferry_core::choose::ChooseOptions;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use ferry_tests::registry::{DEMO_INDEX_DIGEST, Registry, Setup, ferry, succeeded};
 
 const ROUNDS: usize = 5;
@@ -49,16 +48,7 @@ async fn one_copy(source: &str, destination: &str) -> Result<String, String> {
         .open_destination(&options)
         .await
         .map_err(|e| e.to_string())?;
-    let copy_options = CopyOptions {
-        selection: Selection::All,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-        judge_signatures: false,
-        sign: Default::default(),
-    };
+    let copy_options = CopyOptions::new(Selection::All);
     let settings = Settings {
         jobs: 2,
         ..Settings::default()

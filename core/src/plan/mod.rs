@@ -90,6 +90,23 @@ pub struct CopyOptions {
     pub sign: crate::destination::SignatureFormats,
 }
 
+impl CopyOptions {
+    /// A plain copy of `selection`: lists keep unselected entries, no
+    /// forced format, signatures copied and not judged, nothing signed.
+    pub fn new(selection: Selection) -> Self {
+        CopyOptions {
+            selection,
+            choose: ChooseOptions::default(),
+            unselected: Unselected::Keep,
+            forced: None,
+            remove_signatures: false,
+            preserve_digests: false,
+            judge_signatures: false,
+            sign: crate::destination::SignatureFormats::default(),
+        }
+    }
+}
+
 /// What the destination declares about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Destination {

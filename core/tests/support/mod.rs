@@ -4,8 +4,7 @@
 // Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
-use ferry_core::choose::ChooseOptions;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 
 /// The bytes of `tests/fixtures/{path}`.
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -21,14 +20,5 @@ pub fn plan_fixture(name: &str) -> Vec<u8> {
 
 /// The options of a plain `ferry copy`, selecting `selection`.
 pub fn options(selection: Selection) -> CopyOptions {
-    CopyOptions {
-        selection,
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: false,
-        preserve_digests: false,
-        judge_signatures: false,
-        sign: Default::default(),
-    }
+    CopyOptions::new(selection)
 }
