@@ -57,15 +57,6 @@ pub struct Cli {
 enum Command {
     /// Copy an image or a whole manifest list between places.
     Copy(copy::CopyArgs),
-    /// Sign a manifest file with a GnuPG key (simple signing).
-    #[command(name = "standalone-sign")]
-    StandaloneSign(sign::StandaloneSignArgs),
-    /// Verify a simple signature of a manifest file.
-    #[command(name = "standalone-verify")]
-    StandaloneVerify(sign::StandaloneVerifyArgs),
-    /// Make a cosign (sigstore) key pair.
-    #[command(name = "generate-sigstore-key")]
-    GenerateSigstoreKey(sign::GenerateSigstoreKeyArgs),
     /// Judge an image by the signature policy, as `copy` judges it:
     /// exit 0 allowed, 1 refused, 2 unusable input.
     Verify(trust::VerifyArgs),
@@ -86,6 +77,15 @@ enum Command {
     /// what is not a manifest).
     #[command(name = "manifest-digest")]
     ManifestDigest(manifest::DigestArgs),
+    /// Sign a manifest file with a GnuPG key (simple signing).
+    #[command(name = "standalone-sign")]
+    StandaloneSign(sign::StandaloneSignArgs),
+    /// Verify a simple signature of a manifest file.
+    #[command(name = "standalone-verify")]
+    StandaloneVerify(sign::StandaloneVerifyArgs),
+    /// Make a cosign (sigstore) key pair.
+    #[command(name = "generate-sigstore-key")]
+    GenerateSigstoreKey(sign::GenerateSigstoreKeyArgs),
 }
 
 /// Runs a parsed command line.
