@@ -17,6 +17,7 @@
 //! understand ([`strict`]).
 
 pub mod blob;
+pub mod fulcio;
 pub mod identity;
 pub mod payload;
 pub mod policy;
@@ -65,4 +66,39 @@ fn sigstore_check(
         }
     }
     refuse(last)
+}
+
+/// Verifies a sigstore signature made with a Fulcio certificate and
+/// logged in Rekor ([`fulcio`]): the SET and its entry, then the
+/// certificate at the entry's time, then the payload's signature with the
+/// certificate's key.
+fn fulcio_check(
+    root: &fulcio::FulcioRoot,
+    rekor_keys: &[sigstore::PublicKey],
+    signature: &blob::Sigstore,
+) -> Result<(), verdict::SignatureRefusal> {
+    use fulcio::FulcioError;
+    let refuse = verdict::SignatureRefusal::Fulcio;
+    let annotation = |annotation: &'static str| {
+        signature
+            .annotation(annotation)
+            .ok_or(refuse(FulcioError::MissingAnnotation { annotation }))
+    };
+    let b64 = annotation(sigstore::SIGNATURE_ANNOTATION)?;
+    let bundle = annotation(fulcio::BUNDLE_ANNOTATION)?;
+    let certificate = annotation(fulcio::CERTIFICATE_ANNOTATION)?;
+    let chain = signature.annotation(fulcio::CHAIN_ANNOTATION);
+    let at = fulcio::verify_rekor_set(
+        rekor_keys,
+        bundle.as_bytes(),
+        certificate.as_bytes(),
+        b64,
+        &signature.payload,
+    )
+    .map_err(refuse)?;
+    let key = root
+        .verify_certificate_at(at, certificate.as_bytes(), chain.map(str::as_bytes))
+        .map_err(refuse)?;
+    sigstore::verify_signature(&key, &signature.payload, b64)
+        .map_err(|e| refuse(FulcioError::Signature(e)))
 }
