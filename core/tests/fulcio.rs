@@ -1,7 +1,7 @@
 //! Sigstore signatures made with a Fulcio certificate and logged in
-//! Rekor: ferry accepts and refuses what later containers/image (5.25+)
-//! does, offline, on containers/image's own fixture (fixtures/sigstore,
-//! see its README).
+//! Rekor, and key signatures logged in Rekor: ferry accepts and refuses
+//! what later containers/image (5.25+) does, offline, on containers/
+//! image's own fixtures (fixtures/sigstore, see its README).
 
 mod support;
 
@@ -58,8 +58,12 @@ fn good_policy() -> String {
 }
 
 fn judge(policy: &str, signature: Vec<u8>) -> Verdict {
+    judge_named(policy, REFERENCE, signature)
+}
+
+fn judge_named(policy: &str, reference: &str, signature: Vec<u8>) -> Verdict {
     let policy = Policy::parse(policy.as_bytes()).unwrap();
-    let reference = Named::parse_normalized(REFERENCE).unwrap();
+    let reference = Named::parse_normalized(reference).unwrap();
     let scope = ImageScope::docker(&reference);
     let manifest = fixture("fulcio-rekor-valid.manifest.json");
     let signatures = [signature];
@@ -79,7 +83,10 @@ fn valid() -> Vec<u8> {
 
 /// The valid signature with annotation `key` set to `value` (or removed).
 fn with_annotation(key: &str, value: Option<&str>) -> Vec<u8> {
-    let blob = valid();
+    changed(valid(), key, value)
+}
+
+fn changed(blob: Vec<u8>, key: &str, value: Option<&str>) -> Vec<u8> {
     let Signature::Sigstore(mut sig) = Signature::from_blob(&blob).unwrap() else {
         panic!("not sigstore");
     };
@@ -328,4 +335,112 @@ fn a_ca_file_without_certificates_refuses_the_image_naming_it() {
         } => assert!(detail.starts_with("\"rekor.pub\""), "{detail}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_logged_certificate_other_than_the_signatures_is_refused() {
+    // The intermediate's PEM, a certificate the entry does not name.
+    let chain = annotation(CHAIN_ANNOTATION);
+    let end = chain.find("-----END CERTIFICATE-----").unwrap() + 26;
+    let verdict = judge(
+        &good_policy(),
+        with_annotation(CERTIFICATE_ANNOTATION, Some(&chain[..end])),
+    );
+    assert_eq!(
+        fulcio_refusal(verdict),
+        FulcioError::EntryMismatch { what: "publicKey" }
+    );
+}
+
+#[test]
+fn a_payload_other_than_the_logged_one_is_refused() {
+    let blob = valid();
+    let Signature::Sigstore(mut sig) = Signature::from_blob(&blob).unwrap() else {
+        panic!("not sigstore");
+    };
+    sig.payload.push(b' ');
+    assert_eq!(
+        fulcio_refusal(judge(&good_policy(), sig.to_blob())),
+        FulcioError::EntryMismatch {
+            what: "payload hash"
+        }
+    );
+}
+
+const KEY_REFERENCE: &str = "192.168.64.2:5000/cosign-signed/key-1";
+
+fn key_policy(keys: &str, rekor: &str) -> String {
+    format!(
+        r#"{{"default": [{{"type": "sigstoreSigned", "keyPaths": {keys},
+            "signedIdentity": {{"type": "matchRepository"}} {rekor}}}]}}"#
+    )
+}
+
+fn key_rekor_valid() -> Vec<u8> {
+    fixture("key-rekor-valid.signature")
+}
+
+#[test]
+fn a_key_signature_logged_in_rekor_is_accepted() {
+    for keys in [
+        r#"["cosign2.pub"]"#,
+        r#"["cosign2.pub", "cosign.pub"]"#,
+        r#"["cosign.pub", "cosign2.pub"]"#,
+    ] {
+        for rekor in [r#"["rekor.pub"]"#, r#"["cosign.pub", "rekor.pub"]"#] {
+            let p = key_policy(keys, &format!(r#", "rekorPublicKeyPaths": {rekor}"#));
+            let verdict = judge_named(&p, KEY_REFERENCE, key_rekor_valid());
+            assert!(verdict.is_allowed(), "{keys} {rekor}: {verdict}");
+        }
+    }
+}
+
+#[test]
+fn without_rekor_a_key_signature_needs_no_bundle() {
+    let signature = changed(key_rekor_valid(), BUNDLE_ANNOTATION, None);
+    let verdict = judge_named(
+        &key_policy(r#"["cosign2.pub"]"#, ""),
+        KEY_REFERENCE,
+        signature,
+    );
+    assert!(verdict.is_allowed(), "{verdict}");
+}
+
+#[test]
+fn with_rekor_a_key_signature_without_a_bundle_is_refused() {
+    let p = key_policy(
+        r#"["cosign2.pub"]"#,
+        r#", "rekorPublicKeyPath": "rekor.pub""#,
+    );
+    let signature = changed(key_rekor_valid(), BUNDLE_ANNOTATION, None);
+    assert_eq!(
+        fulcio_refusal(judge_named(&p, KEY_REFERENCE, signature)),
+        FulcioError::MissingAnnotation {
+            annotation: BUNDLE_ANNOTATION
+        }
+    );
+}
+
+#[test]
+fn with_rekor_a_key_signature_whose_set_another_key_made_is_refused() {
+    let p = key_policy(
+        r#"["cosign2.pub"]"#,
+        r#", "rekorPublicKeyPath": "cosign.pub""#,
+    );
+    assert_eq!(
+        fulcio_refusal(judge_named(&p, KEY_REFERENCE, key_rekor_valid())),
+        FulcioError::BadSet
+    );
+}
+
+#[test]
+fn with_rekor_a_key_the_log_does_not_name_is_refused() {
+    let p = key_policy(
+        r#"["cosign.pub"]"#,
+        r#", "rekorPublicKeyPath": "rekor.pub""#,
+    );
+    assert_eq!(
+        fulcio_refusal(judge_named(&p, KEY_REFERENCE, key_rekor_valid())),
+        FulcioError::EntryMismatch { what: "publicKey" }
+    );
 }

@@ -35,8 +35,13 @@ pub use verdict::{CryptoFailure, Image, Refusal, Signed, Verdict, Verifier};
 
 /// Verifies a sigstore signature with one of `keys` (cosign `.pub`
 /// files); which key fails and why is reported for the last key tried.
+///
+/// With Rekor keys, as later containers/image: the signature's Rekor
+/// bundle must verify and log this signature made by one of the keys
+/// (the first key it matches is the only one then tried).
 fn sigstore_check(
     keys: &[alloc::vec::Vec<u8>],
+    rekor_keys: Option<&[sigstore::PublicKey]>,
     signature: &blob::Sigstore,
 ) -> Result<(), verdict::SignatureRefusal> {
     use alloc::string::ToString;
@@ -51,7 +56,16 @@ fn sigstore_check(
             sigstore::SIGNATURE_ANNOTATION
         ));
     };
+    let bundle = match rekor_keys {
+        Some(_) => Some(signature.annotation(fulcio::BUNDLE_ANNOTATION).ok_or(
+            verdict::SignatureRefusal::Fulcio(fulcio::FulcioError::MissingAnnotation {
+                annotation: fulcio::BUNDLE_ANNOTATION,
+            }),
+        )?),
+        None => None,
+    };
     let mut last = alloc::string::String::from("no keys");
+    let mut rekor_failure = None;
     for key in keys {
         let key = match sigstore::PublicKey::from_pem(key) {
             Ok(k) => k,
@@ -60,12 +74,33 @@ fn sigstore_check(
                 continue;
             }
         };
+        if let (Some(rekor_keys), Some(bundle)) = (rekor_keys, bundle) {
+            if let Err(e) = fulcio::verify_rekor_set(
+                rekor_keys,
+                bundle.as_bytes(),
+                key.to_pem().as_bytes(),
+                b64,
+                &signature.payload,
+            ) {
+                rekor_failure = Some(e);
+                continue;
+            }
+            rekor_failure = None;
+        }
         match sigstore::verify_signature(&key, &signature.payload, b64) {
             Ok(()) => return Ok(()),
+            Err(e) if rekor_keys.is_some() => {
+                // The log vouches for this key only; the others are not
+                // tried.
+                return refuse(e.to_string());
+            }
             Err(e) => last = e.to_string(),
         }
     }
-    refuse(last)
+    match rekor_failure {
+        Some(e) => Err(verdict::SignatureRefusal::Fulcio(e)),
+        None => refuse(last),
+    }
 }
 
 /// Verifies a sigstore signature made with a Fulcio certificate and

@@ -310,10 +310,14 @@ fn meets(
         }
         Requirement::SigstoreSigned {
             trust: SigstoreTrust::Key(keys),
+            rekor_public_key,
             signed_identity,
-            ..
         } => {
             let keys = read_keys(keys, verifier)?;
+            let rekor_keys = match rekor_public_key {
+                Some(rekor) => Some(rekor_keys(rekor, verifier)?),
+                None => None,
+            };
             any_signature(image, Format::Sigstore, signed_identity, |signature| {
                 let Signature::Sigstore(sigstore) = signature else {
                     return None;
@@ -321,7 +325,10 @@ fn meets(
                 if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
                     return None;
                 }
-                Some(super::sigstore_check(&keys, sigstore).map(|()| sigstore.payload.clone()))
+                Some(
+                    super::sigstore_check(&keys, rekor_keys.as_deref(), sigstore)
+                        .map(|()| sigstore.payload.clone()),
+                )
             })
         }
     }
@@ -341,15 +348,20 @@ fn fulcio_trust(
                 detail: format!("{}: {error}", key_source_name(&fulcio.ca)),
             }
         })?;
-    let rekor_keys = read_keys(rekor, verifier)?
+    Ok((root, rekor_keys(rekor, verifier)?))
+}
+
+/// The Rekor public keys (`rekorPublicKey*`); one that cannot be read
+/// refuses the image, as containers/image refuses the policy.
+fn rekor_keys(rekor: &KeySource, verifier: &mut dyn Verifier) -> Result<Vec<PublicKey>, Refusal> {
+    read_keys(rekor, verifier)?
         .iter()
         .map(|pem| PublicKey::from_pem(pem))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Refusal::Keys {
             source: key_source_name(rekor),
             error: e.to_string(),
-        })?;
-    Ok((root, rekor_keys))
+        })
 }
 
 fn key_source_name(source: &KeySource) -> String {
