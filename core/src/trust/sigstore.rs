@@ -28,8 +28,8 @@
 //! image also accepts RSA, Ed25519 and other curves through sigstore's
 //! `LoadVerifier`, which ferry reports as [`KeyError::UnsupportedAlgorithm`]
 //! and [`KeyError::UnsupportedCurve`]. Fulcio certificates and Rekor
-//! bundles are not read here (containers/image 5.23's `sigstoreSigned`
-//! has only `keyPath` and `keyData`).
+//! bundles (later containers/image's `fulcio` and `rekorPublicKey*`) are
+//! read in [`super::fulcio`].
 //!
 //! WebAssembly cost (measured with a scratch export of [`verify`] in
 //! ferry-wasm, profile `wasm` + wasm-opt -Oz): +58,425 bytes raw, +24,460

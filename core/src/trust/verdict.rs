@@ -15,10 +15,12 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::blob::{self, BlobError, Signature};
+use super::fulcio::{FulcioError, FulcioRoot};
 use super::identity::IdentityMismatch;
 use super::payload::{Format, Payload};
-use super::policy::{IdentityRule, KeySource, KeyType, Policy, Requirement, SigstoreTrust};
+use super::policy::{Fulcio, IdentityRule, KeySource, KeyType, Policy, Requirement, SigstoreTrust};
 use super::scope::{AppliedScope, ImageScope};
+use super::sigstore::PublicKey;
 use super::strict::FormatError;
 use crate::digest::Digest;
 use crate::reference::Named;
@@ -119,8 +121,13 @@ pub enum Refusal {
     /// A `keyType` other than `GPGKeys`, which containers/image does not
     /// implement either.
     KeyTypeUnsupported(KeyType),
-    /// `sigstoreSigned` with `fulcio`, which ferry cannot verify yet.
-    FulcioUnsupported,
+    /// `sigstoreSigned` with `fulcio` and no `rekorPublicKey*`, which
+    /// later containers/image refuses when it reads the policy.
+    FulcioWithoutRekor,
+    /// The `fulcio` CA certificates could not be read: which (`caPath`'s
+    /// file, or `caData`) and why. One string, so that a refusal stays
+    /// as small as before.
+    FulcioCa { detail: String },
     /// The keys could not be read.
     Keys { source: String, error: String },
     /// No signature of the requirement's format.
@@ -140,6 +147,8 @@ pub enum SignatureRefusal {
     Unreadable(BlobError),
     /// The cryptography refused it.
     Crypto(CryptoFailure),
+    /// Its Fulcio certificate or Rekor bundle is not accepted.
+    Fulcio(FulcioError),
     /// Its payload is not what a signature of its format says.
     Payload(FormatError),
     /// It vouches for another manifest.
@@ -160,9 +169,10 @@ impl fmt::Display for Refusal {
             Refusal::KeyTypeUnsupported(t) => {
                 write!(f, "keyType {:?} is not implemented", t.as_str())
             }
-            Refusal::FulcioUnsupported => {
-                f.write_str("sigstoreSigned with fulcio is not supported by ferry yet")
-            }
+            Refusal::FulcioWithoutRekor => f.write_str(
+                "sigstoreSigned with fulcio requires rekorPublicKeyPath(s) or rekorPublicKeyData(s)",
+            ),
+            Refusal::FulcioCa { detail } => write!(f, "cannot read the Fulcio CA {detail}"),
             Refusal::Keys { source, error } => write!(f, "cannot read the keys {source}: {error}"),
             Refusal::NoSignature { other_formats: 0 } => {
                 f.write_str("a signature was required, but no signature exists")
@@ -197,6 +207,7 @@ impl fmt::Display for SignatureRefusal {
         match self {
             SignatureRefusal::Unreadable(e) => e.fmt(f),
             SignatureRefusal::Crypto(e) => e.fmt(f),
+            SignatureRefusal::Fulcio(e) => e.fmt(f),
             SignatureRefusal::Payload(e) => write!(f, "invalid signature payload {e}"),
             SignatureRefusal::DigestMismatch { signed } => {
                 write!(f, "the signature is for digest {signed}, not this manifest")
@@ -276,14 +287,14 @@ fn meets(
             })
         }
         Requirement::SigstoreSigned {
-            trust,
+            trust: SigstoreTrust::Fulcio(fulcio),
+            rekor_public_key,
             signed_identity,
-            ..
         } => {
-            let SigstoreTrust::Key(keys) = trust else {
-                return Err(Refusal::FulcioUnsupported);
+            let Some(rekor) = rekor_public_key else {
+                return Err(Refusal::FulcioWithoutRekor);
             };
-            let keys = read_keys(keys, verifier)?;
+            let (root, rekor_keys) = fulcio_trust(fulcio, rekor, verifier)?;
             any_signature(image, Format::Sigstore, signed_identity, |signature| {
                 let Signature::Sigstore(sigstore) = signature else {
                     return None;
@@ -291,9 +302,73 @@ fn meets(
                 if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
                     return None;
                 }
-                Some(super::sigstore_check(&keys, sigstore).map(|()| sigstore.payload.clone()))
+                Some(
+                    super::fulcio_check(&root, &rekor_keys, sigstore)
+                        .map(|()| sigstore.payload.clone()),
+                )
             })
         }
+        Requirement::SigstoreSigned {
+            trust: SigstoreTrust::Key(keys),
+            rekor_public_key,
+            signed_identity,
+        } => {
+            let keys = read_keys(keys, verifier)?;
+            let rekor_keys = match rekor_public_key {
+                Some(rekor) => Some(rekor_keys(rekor, verifier)?),
+                None => None,
+            };
+            any_signature(image, Format::Sigstore, signed_identity, |signature| {
+                let Signature::Sigstore(sigstore) = signature else {
+                    return None;
+                };
+                if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
+                    return None;
+                }
+                Some(
+                    super::sigstore_check(&keys, rekor_keys.as_deref(), sigstore)
+                        .map(|()| sigstore.payload.clone()),
+                )
+            })
+        }
+    }
+}
+
+/// The Fulcio CA and the Rekor keys of a `fulcio` requirement.
+fn fulcio_trust(
+    fulcio: &Fulcio,
+    rekor: &KeySource,
+    verifier: &mut dyn Verifier,
+) -> Result<(FulcioRoot, Vec<PublicKey>), Refusal> {
+    let ca = read_keys(&fulcio.ca, verifier)?;
+    let ca: Vec<u8> = ca.concat();
+    let root =
+        FulcioRoot::new(&ca, &fulcio.oidc_issuer, &fulcio.subject_email).map_err(|error| {
+            Refusal::FulcioCa {
+                detail: format!("{}: {error}", key_source_name(&fulcio.ca)),
+            }
+        })?;
+    Ok((root, rekor_keys(rekor, verifier)?))
+}
+
+/// The Rekor public keys (`rekorPublicKey*`); one that cannot be read
+/// refuses the image, as containers/image refuses the policy.
+fn rekor_keys(rekor: &KeySource, verifier: &mut dyn Verifier) -> Result<Vec<PublicKey>, Refusal> {
+    read_keys(rekor, verifier)?
+        .iter()
+        .map(|pem| PublicKey::from_pem(pem))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Refusal::Keys {
+            source: key_source_name(rekor),
+            error: e.to_string(),
+        })
+}
+
+fn key_source_name(source: &KeySource) -> String {
+    match source {
+        KeySource::Path(p) => format!("{p:?}"),
+        KeySource::Paths(p) => format!("{p:?}"),
+        KeySource::Data(_) | KeySource::Datas(_) => "(inline data)".to_string(),
     }
 }
 
