@@ -444,3 +444,53 @@ fn with_rekor_a_key_the_log_does_not_name_is_refused() {
         FulcioError::EntryMismatch { what: "publicKey" }
     );
 }
+
+/// The valid signature's Rekor bundle with its entry's body changed by
+/// `edit`, and its SET made again by a Rekor key of the test's own (the
+/// real one's private key is Rekor's); the policy trusts that key.
+fn resigned_by_own_rekor(edit: impl FnOnce(&mut serde_json::Value)) -> (String, Vec<u8>) {
+    use ferry_core::base64::{Alphabet, decode_padded, encode_padded};
+    use p256::ecdsa::signature::Signer as _;
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&annotation(BUNDLE_ANNOTATION)).unwrap();
+    let payload = &mut bundle["Payload"];
+    let body = decode_padded(payload["body"].as_str().unwrap(), Alphabet::Standard).unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    edit(&mut body);
+    payload["body"] = encode_padded(body.to_string().as_bytes(), Alphabet::Standard).into();
+    // RFC 8785 for this payload (ASCII strings, integers): sorted keys,
+    // compact, which is how serde_json writes its sorted maps.
+    let canonical = payload.to_string();
+    let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+    let set: p256::ecdsa::Signature = key.sign(canonical.as_bytes());
+    bundle["SignedEntryTimestamp"] =
+        encode_padded(set.to_der().as_bytes(), Alphabet::Standard).into();
+    let rekor = ferry_core::trust::sigstore::PublicKey::from_verifying_key(*key.verifying_key());
+    let policy = policy(
+        "fulcio_v1.crt.pem",
+        ISSUER,
+        EMAIL,
+        &format!(
+            r#", "rekorPublicKeyData": "{}""#,
+            encode_padded(rekor.to_pem().as_bytes(), Alphabet::Standard)
+        ),
+    );
+    (
+        policy,
+        with_annotation(BUNDLE_ANNOTATION, Some(&bundle.to_string())),
+    )
+}
+
+#[test]
+fn only_a_hashedrekord_entry_vouches_for_a_signature() {
+    // The bundle re-signed unchanged is accepted: the test's SET is sound.
+    let (policy, signature) = resigned_by_own_rekor(|_| {});
+    let verdict = judge(&policy, signature);
+    assert!(verdict.is_allowed(), "{verdict}");
+    // The same entry under another kind is not.
+    let (policy, signature) = resigned_by_own_rekor(|body| body["kind"] = "rekord".into());
+    assert!(matches!(
+        fulcio_refusal(judge(&policy, signature)),
+        FulcioError::Bundle { detail } if detail.contains("hashedrekord")
+    ));
+}

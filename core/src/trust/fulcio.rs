@@ -775,6 +775,12 @@ pub fn verify_rekor_set(
     let field = |v: Option<&Value>, name: &str| -> Option<Value> {
         v.and_then(Value::as_struct)?.field(name).cloned()
     };
+    // Only a hashedrekord entry names a signature, a key and a payload
+    // hash; containers/image refuses every other kind.
+    match field(Some(&body), "kind").as_ref().and_then(Value::as_str) {
+        Some("hashedrekord") => {}
+        _ => return Err(bad("the entry is not of kind hashedrekord")),
+    }
     let api_version = field(Some(&body), "apiVersion");
     match api_version.as_ref().and_then(Value::as_str) {
         Some("0.0.1") => {}
