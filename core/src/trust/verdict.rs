@@ -295,17 +295,8 @@ fn meets(
                 return Err(Refusal::FulcioWithoutRekor);
             };
             let (root, rekor_keys) = fulcio_trust(fulcio, rekor, verifier)?;
-            any_signature(image, Format::Sigstore, signed_identity, |signature| {
-                let Signature::Sigstore(sigstore) = signature else {
-                    return None;
-                };
-                if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
-                    return None;
-                }
-                Some(
-                    super::fulcio_check(&root, &rekor_keys, sigstore)
-                        .map(|()| sigstore.payload.clone()),
-                )
+            any_sigstore_signature(image, signed_identity, |sigstore| {
+                super::fulcio_check(&root, &rekor_keys, sigstore)
             })
         }
         Requirement::SigstoreSigned {
@@ -318,17 +309,8 @@ fn meets(
                 Some(rekor) => Some(rekor_keys(rekor, verifier)?),
                 None => None,
             };
-            any_signature(image, Format::Sigstore, signed_identity, |signature| {
-                let Signature::Sigstore(sigstore) = signature else {
-                    return None;
-                };
-                if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
-                    return None;
-                }
-                Some(
-                    super::sigstore_check(&keys, rekor_keys.as_deref(), sigstore)
-                        .map(|()| sigstore.payload.clone()),
-                )
+            any_sigstore_signature(image, signed_identity, |sigstore| {
+                super::sigstore_check(&keys, rekor_keys.as_deref(), sigstore)
             })
         }
     }
@@ -370,6 +352,25 @@ fn key_source_name(source: &KeySource) -> String {
         KeySource::Paths(p) => format!("{p:?}"),
         KeySource::Data(_) | KeySource::Datas(_) => "(inline data)".to_string(),
     }
+}
+
+/// [`any_signature`] over the sigstore signatures (attachments of the
+/// signature media type; others are another format to a policy), each
+/// checked by `check`.
+fn any_sigstore_signature(
+    image: &Image<'_>,
+    rule: &IdentityRule,
+    check: impl Fn(&blob::Sigstore) -> Result<(), SignatureRefusal>,
+) -> Result<(), Refusal> {
+    any_signature(image, Format::Sigstore, rule, |signature| {
+        let Signature::Sigstore(sigstore) = signature else {
+            return None;
+        };
+        if sigstore.media_type != blob::SIGSTORE_MEDIA_TYPE {
+            return None;
+        }
+        Some(check(sigstore).map(|()| sigstore.payload.clone()))
+    })
 }
 
 /// The key files' contents, or the inline keys.
