@@ -55,6 +55,25 @@ impl Scratch {
 
     /// One image of the demo in `dir:` form, signed with `key` for
     /// `identity`.
+    /// A sigstore-signed image pushed by ferry to `repository_and_tag`
+    /// with attachments on: its reference, the registries.d used, and
+    /// the signed `dir:` image pushed.
+    fn push_signed(
+        &self,
+        registry: &Registry,
+        repository_and_tag: &str,
+    ) -> (String, PathBuf, PathBuf) {
+        let target = registry.docker_ref(repository_and_tag);
+        let signed = self.signed_image(target.trim_start_matches("docker://"));
+        let config = self.registries_d("on.d", attachments_on());
+        succeeded(&copy(
+            &config,
+            &format!("dir:{}", signed.display()),
+            &target,
+        ));
+        (target, config, signed)
+    }
+
     fn signed_image(&self, identity: &str) -> PathBuf {
         let demo = DemoImage::make();
         let out = self.path("signed");
@@ -191,14 +210,7 @@ fn a_second_copy_of_the_same_signature_does_not_add_a_layer() {
 fn verify_allows_the_attached_signature_by_its_key_and_refuses_another_key() {
     let registry = Registry::start(Setup::plain());
     let scratch = Scratch::new();
-    let target = registry.docker_ref("verified/app:v1");
-    let signed = scratch.signed_image(target.trim_start_matches("docker://"));
-    let config = scratch.registries_d("on.d", attachments_on());
-    succeeded(&copy(
-        &config,
-        &format!("dir:{}", signed.display()),
-        &target,
-    ));
+    let (target, config, _) = scratch.push_signed(&registry, "verified/app:v1");
 
     assert_eq!(verify(&config, &scratch.policy("key"), &target), Some(0));
     assert_eq!(verify(&config, &scratch.policy("other"), &target), Some(1));
@@ -241,14 +253,7 @@ fn sigstore_signatures_without_attachments_are_refused_before_anything_moves() {
 fn skopeo_reads_the_attachment_ferry_wrote() {
     let registry = Registry::start(Setup::plain());
     let scratch = Scratch::new();
-    let target = registry.docker_ref("by-ferry/app:v1");
-    let signed = scratch.signed_image(target.trim_start_matches("docker://"));
-    let config = scratch.registries_d("on.d", attachments_on());
-    succeeded(&copy(
-        &config,
-        &format!("dir:{}", signed.display()),
-        &target,
-    ));
+    let (target, config, signed) = scratch.push_signed(&registry, "by-ferry/app:v1");
 
     let pulled = scratch.path("skopeo-pulled");
     let out = skopeo([
