@@ -226,3 +226,42 @@ fn signing_with_a_key_gpg_does_not_have_fails_before_anything_is_written() {
     assert!(stderr(&out).contains("--sign-by"), "{}", stderr(&out));
     assert!(!target.exists());
 }
+
+#[test]
+fn a_standalone_signature_verifies_with_ferry_and_with_skopeo() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = gnupg_home(dir.path());
+    let manifest = fixture("schema2.json");
+    let signature = dir.path().join("signature");
+    let identity = "registry.example/ferry/test:v1";
+    let out = ferry_command()
+        .env("GNUPGHOME", &home)
+        .arg("standalone-sign")
+        .arg(&manifest)
+        .args([identity, &fingerprint("main"), "--output"])
+        .arg(&signature)
+        .output()
+        .unwrap();
+    kill_agent(&home);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ferry_command()
+        .arg("standalone-verify")
+        .arg(&manifest)
+        .args([identity, &fingerprint("main")])
+        .arg(&signature)
+        .arg("--public-key-file")
+        .arg(fixture("main.pub.asc"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = std::process::Command::new("skopeo")
+        .env("GNUPGHOME", &home)
+        .arg("standalone-verify")
+        .arg(&manifest)
+        .args([identity, &fingerprint("main")])
+        .arg(&signature)
+        .output()
+        .expect("skopeo");
+    kill_agent(&home);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -158,17 +158,9 @@ pub fn standalone_sign(args: &StandaloneSignArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(read_passphrase)
         .transpose()?;
-    let payload = Payload {
-        manifest_digest: digest.to_string(),
-        docker_reference: identity.to_string(),
-        creator: Some(ferry::trust::signer::CREATOR.to_string()),
-        timestamp: Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
-        ),
-    }
-    .to_bytes(Format::SimpleSigning)?;
+    let payload =
+        ferry::trust::signer::payload(&identity.to_string(), &digest, Format::SimpleSigning)
+            .map_err(anyhow::Error::msg)?;
     let signature = Gpg::new()
         .sign(&payload, &args.key_fingerprint, passphrase.as_deref())
         .with_context(|| format!("signing with {}", args.key_fingerprint))?;

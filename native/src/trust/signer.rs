@@ -47,27 +47,13 @@ impl Signers {
             sigstore: self.sigstore.is_some(),
         }
     }
-
-    fn payload(&self, digest: &Digest, format: Format) -> Result<Vec<u8>, String> {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        Payload {
-            manifest_digest: digest.to_string(),
-            docker_reference: self.identity.clone(),
-            creator: Some(CREATOR.to_string()),
-            timestamp: Some(timestamp),
-        }
-        .to_bytes(format)
-        .map_err(|e| e.to_string())
-    }
 }
 
 impl Sign for Signers {
     fn sign(&self, digest: &Digest) -> Result<Vec<Vec<u8>>, String> {
         let mut signatures = Vec::new();
         if let Some(key) = &self.openpgp {
-            let payload = self.payload(digest, Format::SimpleSigning)?;
+            let payload = payload(&self.identity, digest, Format::SimpleSigning)?;
             let signature = key
                 .gpg
                 .sign(&payload, &key.key, key.passphrase.as_deref())
@@ -75,12 +61,29 @@ impl Sign for Signers {
             signatures.push(signature);
         }
         if let Some(signer) = &self.sigstore {
-            let payload = self.payload(digest, Format::Sigstore)?;
+            let payload = payload(&self.identity, digest, Format::Sigstore)?;
             let signature = signer.sign(&payload);
             signatures.push(sigstore_blob(payload, signature));
         }
         Ok(signatures)
     }
+}
+
+/// What a new signature says: the manifest digest, the identity it
+/// claims, ferry as its creator and now as its time. Every signature
+/// ferry makes (a copy's, `standalone-sign`'s) says it this way.
+pub fn payload(identity: &str, digest: &Digest, format: Format) -> Result<Vec<u8>, String> {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Payload {
+        manifest_digest: digest.to_string(),
+        docker_reference: identity.to_string(),
+        creator: Some(CREATOR.to_string()),
+        timestamp: Some(timestamp),
+    }
+    .to_bytes(format)
+    .map_err(|e| e.to_string())
 }
 
 /// A sigstore signature in the stored form containers/image reads.
