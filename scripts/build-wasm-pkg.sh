@@ -64,7 +64,7 @@ BINARYEN_VERSION=132.0.0
 MAX_KIB=${FERRY_WASM_MAX_KIB:-250}
 WASM_LD=/usr/lib/llvm-22/bin/wasm-ld
 # The functions every entry point exports (checked against wasm-bindgen's output).
-EXPORTS=(call digest detectMediaType inspect validate chooseInstance convertList planImage planCopy detectArchiveFormat tarFiles parseReference)
+EXPORTS=(call digest detectMediaType inspect validate chooseInstance convertList planImage planCopy detectArchiveFormat tarFiles layerEntries parseReference)
 
 log() { printf '[build-wasm-pkg] %s\n' "$*" >&2; }
 die() { printf '[build-wasm-pkg] ERROR: %s\n' "$*" >&2; exit 1; }
