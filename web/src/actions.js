@@ -4,6 +4,7 @@
 //   { state (state.js), ferry (the wasm package, once loaded), proxy (proxy.js), actions }
 
 import { decoder } from "./format.js";
+import { LIMITS, listLayer, readMember } from "./layer.js";
 import { layoutOfFile, readLayout, remoteLayout } from "./layout.js";
 import { linkRequest, readLink, writeLink } from "./link.js";
 import { registryReference } from "./reference.js";
@@ -13,6 +14,8 @@ import {
 import { applyControls, controlsView, renderLink, renderRegistryRow } from "./views/controls.js";
 import { $, setStatus } from "./views/dom.js";
 import { showConfigText } from "./views/image.js";
+import { layerTree } from "./tree.js";
+import { layerStatus, renderFile, renderLayer } from "./views/layer.js";
 import { renderLayout } from "./views/layout.js";
 import { renderPage, renderSourceNote } from "./views/page.js";
 
@@ -25,6 +28,8 @@ export function createActions(app) {
       ...controlsView(state),
       registry: showingRegistry(state) ? { reference: state.layout.name, digest: currentDigest(state) } : null,
       bytes: state.bytes,
+      layer: state.layerView?.digest ?? null,
+      file: state.layerView?.file?.path ?? null,
     }));
   }
 
@@ -36,6 +41,8 @@ export function createActions(app) {
 
   function setBytes(bytes, source, fileName = null) {
     showBytes(state, bytes, source, fileName);
+    state.layerView = null;
+    renderLayer(app);
     $("manifest").value = decoder.decode(bytes);
     renderSourceNote(state);
     renderLayout(app);
@@ -72,6 +79,7 @@ export function createActions(app) {
     }
     const shown = enterDigest(state, lay, digest);
     if (shown) setBytes(shown.bytes, "layout", shown.name);
+    else if (state.layout === lay && !lay.blobs.has(digest)) setStatus(`${digest} is not in ${lay.name}.`, true);
   }
 
   function goBackTo(i) {
@@ -151,7 +159,7 @@ export function createActions(app) {
         return;
       }
     }
-    showConfigText(bytes);
+    showConfigText(bytes, digest);
   }
 
   /** A chosen file: an oci-archive tar opens as a layout, anything else is a manifest. */
@@ -197,22 +205,118 @@ export function createActions(app) {
   }
 
   /** Restores the view a link (location.hash) describes. */
-  function applyLink() {
+  async function applyLink() {
     const link = readLink(location.hash);
     applyControls(state, link);
     const request = linkRequest(link, state);
     switch (request.kind) {
       case "needs-proxy": setStatus(request.message, true); return;
-      case "read": readRegistry(request.reference, request.digest); return;
-      case "follow": openDigest(request.digest); return;
-      case "show": setBytes(request.bytes, "url"); return;
+      case "read": await readRegistry(request.reference, request.digest); break;
+      case "follow": await openDigest(request.digest); break;
+      case "show": setBytes(request.bytes, "url"); break;
       case "bad-bytes": setStatus(request.message, true); render(); return;
       default: render();
     }
+    // The layer and the file in it, once the manifest is shown.
+    const open = state.layerView;
+    if (link.layer && open?.digest !== link.layer) await openLayer(link.layer, link.file);
+    else if (link.layer && link.file && open?.file?.path !== link.file) await openFile(link.file);
+  }
+
+  /** The layer `digest` of the shown layout or registry image, as a stream. */
+  function layerStream(digest) {
+    const lay = state.layout;
+    if (lay?.remote) return app.proxy.layer(lay.name, digest);
+    const bytes = lay?.blobs.get(digest);
+    if (!bytes) throw new Error(lay ? `${digest} is not in ${lay.name}` : `Open a layout, an archive or a registry image to read layer ${digest}.`);
+    return new Blob([bytes]).stream();
+  }
+
+  /** Lists the layer `digest` as a tree below the image's tables; then opens `file` in it, if given. */
+  async function openLayer(digest, file = null) {
+    const view = { digest, status: "reading", entries: [], problems: [], file: null };
+    state.layerView = view;
+    renderLayer(app);
+    updateLink();
+    setStatus(`Reading layer ${digest}…`);
+    const started = performance.now();
+    try {
+      const listed = await listLayer(await layerStream(digest), app.ferry);
+      const tree = layerTree(listed.entries);
+      Object.assign(view, { status: "done", format: listed.format, entries: listed.entries, tree, problems: tree.problems });
+    } catch (e) {
+      Object.assign(view, { status: "error", error: e.message });
+    }
+    view.listMs = performance.now() - started;
+    if (state.layerView !== view) return;
+    renderLayer(app);
+    layerStatus(view);
+    updateLink();
+    if (file && view.status === "done") await openFile(file);
+  }
+
+  /** The member holding the data of the file at `path` in the open layer (a hard link's target's), or null. */
+  function dataMember(view, path) {
+    const entry = view.entries.findLast((e) => e.path === path && (e.type === "file" || e.type === "hardlink"));
+    if (entry?.type !== "hardlink") return entry ?? null;
+    return view.entries.findLast((e) => e.index < entry.index && e.path === entry.linkPath && e.type === "file") ?? null;
+  }
+
+  /** Opens the file at `path` of the open layer: its first bytes (LIMITS.text), as text or hex. */
+  async function openFile(path) {
+    const view = state.layerView;
+    if (!view || view.status !== "done") return;
+    const member = dataMember(view, path);
+    const file = { path, mode: "text", bytes: null, size: member?.size ?? 0 };
+    view.file = file;
+    if (!member) file.error = `${path} is not a file of this layer`;
+    renderFile(app);
+    updateLink();
+    if (!member) { setStatus(file.error, true); return; }
+    try {
+      Object.assign(file, await readMember(await layerStream(view.digest), app.ferry, member.index, LIMITS.text));
+      setStatus(`Opened ${path} (${file.size} bytes).`);
+    } catch (e) {
+      file.error = e.message;
+      setStatus(e.message, true);
+    }
+    if (view.file === file) renderFile(app);
+  }
+
+  /** Shows the open file as text or hex. */
+  function fileMode(mode) {
+    const file = state.layerView?.file;
+    if (!file) return;
+    file.mode = mode;
+    renderFile(app);
+  }
+
+  /** Downloads the whole open file (read from the layer again). */
+  async function downloadFile() {
+    const view = state.layerView;
+    const member = view?.file && dataMember(view, view.file.path);
+    if (!member) return;
+    setStatus(`Reading ${view.file.path} (${member.size} bytes) to download…`);
+    try {
+      const got = await readMember(await layerStream(view.digest), app.ferry, member.index, member.size);
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([got.bytes], { type: "application/octet-stream" }));
+      a.download = view.file.path.split("/").pop();
+      a.click();
+      setStatus(`Downloaded ${view.file.path}.`);
+    } catch (e) {
+      setStatus(e.message, true);
+    }
+  }
+
+  function closeLayer() {
+    state.layerView = null;
+    renderLayer(app);
+    updateLink();
   }
 
   return {
     updateLink, render, edit, openLayout, openDigest, goBackTo, readRegistry, blobAtHand, instancesAtHand, showConfig,
-    readFile, readFolder, detectProxy, applyLink,
+    readFile, readFolder, detectProxy, applyLink, openLayer, openFile, fileMode, downloadFile, closeLayer,
   };
 }

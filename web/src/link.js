@@ -4,6 +4,7 @@
 //   r=<registry reference, read through ferry serve>  d=<digest followed from it>
 //   dest=<copy plan destination kind>  sel=<system|all|instances>
 //   inst=<chosen instance digests, comma-separated>  strip=1
+//   layer=<the open layer's digest>  file=<the path of the file open in it>
 // so a link restores it. Nothing here touches the DOM.
 
 import { fromBase64url, toBase64url } from "./format.js";
@@ -23,6 +24,8 @@ export function readLink(hash) {
     sel: params.get("sel"),
     inst: params.get("inst"),
     strip: params.get("strip"),
+    layer: params.get("layer"),
+    file: params.get("file"),
   };
 }
 
@@ -33,7 +36,8 @@ export function readLink(hash) {
  *   bytes: the shown bytes otherwise;
  *   platform, defaultPlatform, expected: the boxes' text;
  *   convertTo, destination: the choice, or null when left at its default;
- *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean.
+ *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean;
+ *   layer: the open layer's digest, file: the file open in it (or absent).
  */
 export function writeLink(view) {
   const params = new URLSearchParams();
@@ -49,6 +53,8 @@ export function writeLink(view) {
   if (view.selection !== "system") params.set("sel", view.selection);
   if (view.selection === "instances" && view.instances.length) params.set("inst", view.instances.join(","));
   if (view.strip) params.set("strip", "1");
+  if (view.layer) params.set("layer", view.layer);
+  if (view.layer && view.file) params.set("file", view.file);
   return "#" + params.toString();
 }
 

@@ -11,6 +11,7 @@ import { guessPlatformPrecise } from "./platform.js";
 import { createProxy } from "./proxy.js";
 import { createState } from "./state.js";
 import { $, setStatus } from "./views/dom.js";
+import { renderLayer } from "./views/layer.js";
 
 function wireInput(app) {
   const { actions } = app;
@@ -68,6 +69,11 @@ function wireInput(app) {
     }
   });
   window.addEventListener("hashchange", () => actions.applyLink());
+  $("layer-filter").addEventListener("input", () => renderLayer(app));
+  $("layer-close").addEventListener("click", () => actions.closeLayer());
+  $("file-text").addEventListener("click", () => actions.fileMode("text"));
+  $("file-hex").addEventListener("click", () => actions.fileMode("hex"));
+  $("file-download").addEventListener("click", () => actions.downloadFile());
 }
 
 async function start() {

@@ -1,0 +1,103 @@
+// Reading layers as streams in the page: the fixtures are in
+// ../fixtures/layer/ (written by make.py there). What names mean is
+// ferry-core's, through the wasm package's node build.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { LayerError, LIMITS, listLayer, readMember } from "../../src/layer.js";
+import { layerTree, modeText, totalSize, treeRows } from "../../src/tree.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, "..", "..", "..", "wasm", "pkg", "node", "ferry_wasm.js");
+assert.ok(existsSync(pkg), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
+const ferry = createRequire(import.meta.url)(pkg);
+
+const fixture = (name) => new Uint8Array(readFileSync(join(here, "..", "fixtures", "layer", name)));
+/** A stream of `bytes` in chunks of `size`, as a network read gives them. */
+function streamOf(bytes, size = 100) {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) { c.close(); return; }
+      c.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+const byPath = (entries) => new Map(entries.filter((e) => e.path !== undefined).map((e) => [e.path, e]));
+
+test("a gzip layer lists every member with its header fields, names read by ferry-core", async () => {
+  const { format, entries } = await listLayer(streamOf(fixture("layer.tar.gz")), ferry);
+  assert.equal(format, "gzip");
+  const e = byPath(entries);
+  assert.deepEqual([...e.keys()], ["etc", "etc/hostname", "etc/.wh.passwd", "bin", "bin/busybox", "bin/sh", "bin/ash", "var", "var/.wh..wh..opq", "var/log"]);
+  const hostname = e.get("etc/hostname");
+  assert.deepEqual([hostname.type, hostname.size, hostname.mode, hostname.uid, hostname.gid, hostname.uname], ["file", 11, 0o644, 1000, 1000, "ferry"]);
+  assert.deepEqual([e.get("bin/sh").type, e.get("bin/sh").linkname], ["symlink", "busybox"]);
+  assert.deepEqual([e.get("bin/ash").type, e.get("bin/ash").linkPath], ["hardlink", "bin/busybox"]);
+  assert.equal(e.get("etc/.wh.passwd").whiteout, "etc/passwd");
+  assert.equal(e.get("var/.wh..wh..opq").opaque, "var");
+});
+
+test("an uncompressed layer lists the same members", async () => {
+  const plain = await listLayer(streamOf(fixture("layer.tar"), 700), ferry);
+  const packed = await listLayer(streamOf(fixture("layer.tar.gz")), ferry);
+  assert.equal(plain.format, "tar");
+  assert.deepEqual(plain.entries, packed.entries);
+});
+
+test("the tree shows a whiteout as a deletion at the path it deletes, and an opaque directory", async () => {
+  const { entries } = await listLayer(streamOf(fixture("layer.tar.gz")), ferry);
+  const { root, problems } = layerTree(entries);
+  assert.deepEqual(problems, []);
+  const rows = treeRows(root).map((r) => `${"  ".repeat(r.depth)}${r.node.name}${r.node.deleted ? " (deleted)" : ""}${r.node.opaque ? " (opaque)" : ""}`);
+  assert.deepEqual(rows, ["bin", "  ash", "  busybox", "  sh", "etc", "  hostname", "  passwd (deleted)", "var (opaque)", "  log"]);
+  assert.equal(totalSize(root), 11 + 14);
+  assert.equal(modeText(root.children.get("bin").children.get("sh").entry), "lrwxrwxrwx");
+  assert.equal(modeText(root.children.get("etc").entry), "drwxr-xr-x");
+});
+
+test("a file's data is read from the stream, up to a limit", async () => {
+  const { entries } = await listLayer(streamOf(fixture("layer.tar.gz")), ferry);
+  const hostname = entries.find((e) => e.path === "etc/hostname");
+  const whole = await readMember(streamOf(fixture("layer.tar.gz")), ferry, hostname.index, 1024);
+  assert.deepEqual([new TextDecoder().decode(whole.bytes), whole.size, whole.complete], ["ferry-test\n", 11, true]);
+  const part = await readMember(streamOf(fixture("layer.tar.gz")), ferry, hostname.index, 5);
+  assert.deepEqual([new TextDecoder().decode(part.bytes), part.complete], ["ferry", false]);
+});
+
+test("a member escaping the root is a problem naming it, the rest still listed", async () => {
+  const { entries } = await listLayer(streamOf(fixture("escape.tar.gz")), ferry);
+  const { root, problems } = layerTree(entries);
+  assert.deepEqual(problems, [`"../../etc/shadow": path "../../etc/shadow" has a '..' component`]);
+  assert.deepEqual([...root.children.keys()], ["ok"]);
+});
+
+test("a truncated gzip stream ends in a LayerError saying so", async () => {
+  await assert.rejects(listLayer(streamOf(fixture("truncated.tar.gz")), ferry),
+    (e) => e instanceof LayerError && /gzip stream is truncated or corrupt/.test(e.message));
+});
+
+test("a layer expanding past the limit stops as a decompression bomb", async () => {
+  await assert.rejects(listLayer(streamOf(fixture("bomb.tar.gz"), 4096), ferry, { ...LIMITS, expandedMin: 1024 * 1024 }),
+    (e) => e instanceof LayerError && /decompression bomb/.test(e.message));
+});
+
+test("a member declaring more bytes than the layer holds ends in a LayerError naming it", async () => {
+  await assert.rejects(listLayer(streamOf(fixture("endless.tar")), ferry),
+    (e) => e instanceof LayerError && /truncated layer: "endless" declares 8589934592 bytes, the layer ends after 1024/.test(e.message));
+});
+
+test("a zstd layer is refused with what it is", async () => {
+  await assert.rejects(listLayer(streamOf(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), ferry),
+    (e) => e instanceof LayerError && /zstd-compressed/.test(e.message));
+});
+
+test("bytes that are no archive are refused", async () => {
+  await assert.rejects(listLayer(streamOf(new TextEncoder().encode("{\"schemaVersion\":2}")), ferry),
+    (e) => e instanceof LayerError && /neither a tar nor compressed data/.test(e.message));
+});
