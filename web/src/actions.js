@@ -14,7 +14,9 @@ import {
 import { applyControls, controlsView, renderLink, renderRegistryRow } from "./views/controls.js";
 import { $, setStatus } from "./views/dom.js";
 import { showConfigText } from "./views/image.js";
-import { layerTree } from "./tree.js";
+import { compareFilesystems, layerTree, mergeLayers } from "./tree.js";
+import { platformText } from "./platform.js";
+import { renderCompare, renderFilesystem } from "./views/filesystem.js";
 import { layerStatus, renderFile, renderLayer } from "./views/layer.js";
 import { renderLayout } from "./views/layout.js";
 import { renderPage, renderSourceNote } from "./views/page.js";
@@ -30,6 +32,8 @@ export function createActions(app) {
       bytes: state.bytes,
       layer: state.layerView?.digest ?? null,
       file: state.layerView?.file?.path ?? null,
+      filesystem: !!state.fsView,
+      compare: state.compareView ? [state.compareView.a.digest, state.compareView.b.digest] : null,
     }));
   }
 
@@ -42,7 +46,11 @@ export function createActions(app) {
   function setBytes(bytes, source, fileName = null) {
     showBytes(state, bytes, source, fileName);
     state.layerView = null;
+    state.fsView = null;
+    state.compareView = null;
     renderLayer(app);
+    renderFilesystem(app);
+    renderCompare(app);
     $("manifest").value = decoder.decode(bytes);
     renderSourceNote(state);
     renderLayout(app);
@@ -218,9 +226,107 @@ export function createActions(app) {
       default: render();
     }
     // The layer and the file in it, once the manifest is shown.
+    if (link.fs && !state.fsView) await openFilesystem();
+    const cmp = link.cmp?.split(",");
+    const shown = state.compareView;
+    if (cmp?.length === 2 && (shown?.a.digest !== cmp[0] || shown?.b.digest !== cmp[1])) await compare(cmp[0], cmp[1]);
     const open = state.layerView;
     if (link.layer && open?.digest !== link.layer) await openLayer(link.layer, link.file);
     else if (link.layer && link.file && open?.file?.path !== link.file) await openFile(link.file);
+  }
+
+  /** The listing of layer `digest` (read once, then kept). */
+  async function listCached(digest) {
+    let listed = state.layerCache.get(digest);
+    if (!listed) {
+      listed = await listLayer(await layerStream(digest), app.ferry);
+      state.layerCache.set(digest, listed);
+    }
+    return listed;
+  }
+
+  /** The layers of an image manifest's bytes: [{ digest, size }] (empty layers of schema 1 left out). */
+  function layersOf(bytes) {
+    return app.ferry.inspect(bytes).layers.filter((l) => !l.emptyLayer).map((l) => ({ digest: l.digest, size: l.size }));
+  }
+
+  /** Reads every layer of `layers` in order and applies them: mergeLayers' answer. */
+  async function mergedOf(layers, progress = () => {}) {
+    const lists = [];
+    for (const [i, l] of layers.entries()) {
+      progress(i);
+      try {
+        lists.push(await listCached(l.digest));
+      } catch (e) {
+        throw new Error(`layer #${i} ${l.digest}: ${e.message}`);
+      }
+    }
+    return mergeLayers(lists);
+  }
+
+  /** Shows the shown image's filesystem: all its layers applied in order. */
+  async function openFilesystem() {
+    let layers;
+    try {
+      layers = layersOf(state.bytes);
+    } catch (e) {
+      setStatus(e.message, true);
+      return;
+    }
+    const view = { status: "reading", digests: layers.map((l) => l.digest), read: 0 };
+    state.fsView = view;
+    renderFilesystem(app);
+    updateLink();
+    const started = performance.now();
+    try {
+      view.merged = await mergedOf(layers, (i) => { view.read = i; if (state.fsView === view) renderFilesystem(app); });
+      view.status = "done";
+      setStatus(`Applied ${layers.length} layers.`);
+    } catch (e) {
+      Object.assign(view, { status: "error", error: e.message });
+      setStatus(e.message, true);
+    }
+    view.readMs = performance.now() - started;
+    if (state.fsView === view) renderFilesystem(app);
+  }
+
+  /** An entry of the shown list: its manifest's bytes (from the layout, or read through ferry serve). */
+  async function entryManifest(digest) {
+    const lay = state.layout;
+    if (lay?.blobs.has(digest)) return lay.blobs.get(digest);
+    if (!lay?.remote) throw new Error(lay ? `${digest} is not in ${lay.name}` : `Open a layout, an archive or a registry image to compare its entries.`);
+    const m = await app.proxy.manifest(lay.name, digest);
+    lay.blobs.set(digest, m.bytes);
+    lay.types.set(digest, m.mediaType);
+    return m.bytes;
+  }
+
+  /** Compares two entries of the shown list: shared layers, files that differ, sizes. */
+  async function compare(a, b) {
+    const entries = (() => { try { return app.ferry.inspect(state.bytes).manifests ?? []; } catch { return []; } })();
+    const label = (d) => {
+      const i = entries.findIndex((m) => m.digest === d);
+      return i < 0 ? d : `#${i} ${platformText(entries[i].platform)}`;
+    };
+    const view = { status: "reading", a: { digest: a, label: label(a), layers: [] }, b: { digest: b, label: label(b), layers: [] } };
+    state.compareView = view;
+    renderCompare(app);
+    updateLink();
+    setStatus(`Comparing ${view.a.label} with ${view.b.label}…`);
+    try {
+      const sides = [];
+      for (const side of [view.a, view.b]) {
+        side.layers = layersOf(await entryManifest(side.digest));
+        sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers) });
+      }
+      view.result = compareFilesystems(sides[0], sides[1]);
+      view.status = "done";
+      setStatus(`Compared ${view.a.label} with ${view.b.label}: ${view.result.files.length} paths differ.`);
+    } catch (e) {
+      Object.assign(view, { status: "error", error: e.message });
+      setStatus(e.message, true);
+    }
+    if (state.compareView === view) renderCompare(app);
   }
 
   /** The layer `digest` of the shown layout or registry image, as a stream. */
@@ -241,7 +347,7 @@ export function createActions(app) {
     setStatus(`Reading layer ${digest}…`);
     const started = performance.now();
     try {
-      const listed = await listLayer(await layerStream(digest), app.ferry);
+      const listed = await listCached(digest);
       const tree = layerTree(listed.entries);
       Object.assign(view, { status: "done", format: listed.format, entries: listed.entries, tree, problems: tree.problems });
     } catch (e) {
@@ -311,12 +417,17 @@ export function createActions(app) {
 
   function closeLayer() {
     state.layerView = null;
+    state.fsView = null;
+    state.compareView = null;
     renderLayer(app);
+    renderFilesystem(app);
+    renderCompare(app);
     updateLink();
   }
 
   return {
     updateLink, render, edit, openLayout, openDigest, goBackTo, readRegistry, blobAtHand, instancesAtHand, showConfig,
     readFile, readFolder, detectProxy, applyLink, openLayer, openFile, fileMode, downloadFile, closeLayer,
+    openFilesystem, compare,
   };
 }

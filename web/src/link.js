@@ -5,6 +5,7 @@
 //   dest=<copy plan destination kind>  sel=<system|all|instances>
 //   inst=<chosen instance digests, comma-separated>  strip=1
 //   layer=<the open layer's digest>  file=<the path of the file open in it>
+//   fs=1 (the image's filesystem shown)  cmp=<digest A>,<digest B> (two entries compared)
 // so a link restores it. Nothing here touches the DOM.
 
 import { fromBase64url, toBase64url } from "./format.js";
@@ -26,6 +27,8 @@ export function readLink(hash) {
     strip: params.get("strip"),
     layer: params.get("layer"),
     file: params.get("file"),
+    fs: params.get("fs"),
+    cmp: params.get("cmp"),
   };
 }
 
@@ -37,7 +40,8 @@ export function readLink(hash) {
  *   platform, defaultPlatform, expected: the boxes' text;
  *   convertTo, destination: the choice, or null when left at its default;
  *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean;
- *   layer: the open layer's digest, file: the file open in it (or absent).
+ *   layer: the open layer's digest, file: the file open in it (or absent);
+ *   filesystem: whether the image's filesystem is shown; compare: [digest A, digest B] or absent.
  */
 export function writeLink(view) {
   const params = new URLSearchParams();
@@ -55,6 +59,8 @@ export function writeLink(view) {
   if (view.strip) params.set("strip", "1");
   if (view.layer) params.set("layer", view.layer);
   if (view.layer && view.file) params.set("file", view.file);
+  if (view.filesystem) params.set("fs", "1");
+  if (view.compare) params.set("cmp", view.compare.join(","));
   return "#" + params.toString();
 }
 

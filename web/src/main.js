@@ -11,6 +11,7 @@ import { guessPlatformPrecise } from "./platform.js";
 import { createProxy } from "./proxy.js";
 import { createState } from "./state.js";
 import { $, setStatus } from "./views/dom.js";
+import { renderFilesystem } from "./views/filesystem.js";
 import { renderLayer } from "./views/layer.js";
 
 function wireInput(app) {
@@ -70,6 +71,9 @@ function wireInput(app) {
   });
   window.addEventListener("hashchange", () => actions.applyLink());
   $("layer-filter").addEventListener("input", () => renderLayer(app));
+  $("fs-open").addEventListener("click", () => actions.openFilesystem());
+  $("fs-filter").addEventListener("input", () => renderFilesystem(app));
+  $("compare-run").addEventListener("click", () => actions.compare($("compare-a").value, $("compare-b").value));
   $("layer-close").addEventListener("click", () => actions.closeLayer());
   $("file-text").addEventListener("click", () => actions.fileMode("text"));
   $("file-hex").addEventListener("click", () => actions.fileMode("hex"));

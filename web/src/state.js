@@ -23,6 +23,13 @@ export function createState() {
     // format, entries (layer.js), tree (tree.js), problems, listMs,
     // file: { path, bytes, size, complete, mode: "text" | "hex", error } | null }
     layerView: null,
+    // Layer listings already read (digest → { format, entries }), shared by
+    // the filesystem and comparison views.
+    layerCache: new Map(),
+    // The image's filesystem: { status, digests, read, merged (tree.js's mergeLayers), readMs, error }
+    fsView: null,
+    // Two entries of a list compared: { status, a, b ({ digest, label, layers }), result, error }
+    compareView: null,
   };
 }
 

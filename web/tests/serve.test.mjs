@@ -26,6 +26,8 @@ import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
+import { tarHeader } from "./tar-header.mjs";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const web = dirname(here);
 const root = dirname(web);
@@ -146,24 +148,6 @@ async function pushImage(repo, tag, architecture, layers) {
     config: { mediaType: "application/vnd.oci.image.config.v1+json", ...(await pushBlob(repo, config)) },
     layers: descs,
   });
-}
-
-/** A ustar header for a regular file (`type` "0") or another member. */
-function tarHeader(name, size, type = "0") {
-  const header = Buffer.alloc(512);
-  header.write(name, 0);
-  header.write("0000644\0", 100);
-  header.write("0000000\0", 108);
-  header.write("0000000\0", 116);
-  header.write(size.toString(8).padStart(11, "0") + "\0", 124);
-  header.write("00000000000\0", 136);
-  header.write("        ", 148);
-  header.write(type, 156);
-  header.write("ustar\0" + "00", 257);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
-  return header;
 }
 
 const layerFixture = (name) => readFileSync(join(here, "fixtures", "layer", name));
@@ -546,6 +530,44 @@ test("hostile layers end in a clear message in the page: a path escape, a trunca
     assert.match(await page.textContent("#layer-problems"), message, names[i]);
     if (names[i] === "bomb") await page.screenshot({ path: join(artifacts, "serve-hostile.png"), fullPage: true });
   }
+  await page.close();
+});
+
+test("the image's filesystem: its layers applied in order, each path with the layer it comes from, what each layer adds, changes and deletes", async () => {
+  const hash = "#" + new URLSearchParams({ r: files.ref, d: files.arm.digest, fs: "1" });
+  const page = await openPage(hash);
+  await page.waitForFunction(() => document.getElementById("filesystem").dataset.state === "done", null, { timeout: 30_000 });
+  const layers = JSON.parse(await page.inputValue("#manifest")).layers.map((l) => l.digest);
+  const rows = await page.locator("#fs-table tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.lastElementChild.textContent]));
+  const from = Object.fromEntries(rows.map(([p, l]) => [p, l.split(" ")[0]]));
+  assert.deepEqual(Object.keys(from), ["bin", "bin/ash", "bin/busybox", "bin/sh", "etc", "etc/hostname", "usr", "usr/local", "var", "var/log"]);
+  assert.deepEqual([from["bin/sh"], from["etc/hostname"], from["usr/local"]], ["#0", "#1", "#1"]);
+  assert.match(rows.find(([p]) => p === "etc/hostname")[1], new RegExp(layers[1].slice(0, 19)));
+  const changes = await page.locator("#fs-changes tbody tr[data-layer='1']").textContent();
+  assert.match(changes, /2 added.*1 changed.*none/s);
+  // A file of the merged tree opens in the layer it comes from.
+  await page.click(`#fs-table button[aria-label="Open etc/hostname"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "other\n", null, { timeout: 30_000 });
+  assert.equal(await page.getAttribute("#layer", "data-digest"), layers[1]);
+  await page.locator("#filesystem").screenshot({ path: join(artifacts, "serve-filesystem.png") });
+  await page.close();
+});
+
+test("two platforms of a list side by side: the layers they share, the files that differ, sizes", async () => {
+  const page = await readIn(files.ref);
+  assert.deepEqual([await page.inputValue("#compare-a"), await page.inputValue("#compare-b")], [files.amd.digest, files.arm.digest]);
+  await page.click("#compare-run");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done", null, { timeout: 30_000 });
+  const amd = JSON.parse(nativeRaw(`docker://${registry}/files@${files.amd.digest}`));
+  const arm = JSON.parse(nativeRaw(`docker://${registry}/files@${files.arm.digest}`));
+  const layers = await page.locator("#compare-layers tbody tr").evaluateAll((trs) => trs.map((r) => [r.className, r.cells[1].textContent]));
+  assert.deepEqual(layers, [["shared", amd.layers[0].digest], ["only-b", arm.layers[1].digest]]);
+  const differ = await page.locator("#compare-files tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.className, r.cells[2].textContent, r.cells[3].textContent]));
+  assert.deepEqual(differ, [["etc/hostname", "metadata", "11 B", "6 B"], ["usr", "only-b", "–", "dir"], ["usr/local", "only-b", "–", "dir"]]);
+  assert.match(await page.textContent("#compare-note"), /1 layers shared \(290 B\); 3 paths differ/);
+  const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+  assert.equal(hash.get("cmp"), `${files.amd.digest},${files.arm.digest}`);
+  await page.locator("#list").screenshot({ path: join(artifacts, "serve-compare.png") });
   await page.close();
 });
 

@@ -15,14 +15,14 @@ function owner(e) {
 }
 
 /** The name cell of a tree row: the name, what a link points to, what a whiteout deletes. */
-function nameCell(app, node, depth) {
+function nameCell(open, node, depth) {
   const e = node.entry;
   const parts = [];
   if (node.deleted && !e) {
     parts.push(h("del", {}, node.name), " ", h("span", { class: "whiteout" }, `deleted by ${node.deleted.name} (whiteout): hidden from the layers below`));
   } else if (e?.type === "file" || e?.type === "hardlink") {
     const b = h("button", { type: "button", class: "file-open link", "data-path": node.path, "aria-label": `Open ${node.path}` }, node.name);
-    b.onclick = () => app.actions.openFile(node.path);
+    b.onclick = () => open(node);
     parts.push(b);
   } else parts.push(h("span", {}, node.name));
   if (e?.type === "symlink") parts.push(" → ", h("code", { class: "link-target" }, e.linkname));
@@ -31,6 +31,26 @@ function nameCell(app, node, depth) {
   if (node.opaque) parts.push(" ", h("span", { class: "whiteout" }, "opaque: hides what the layers below have here"));
   if (node.deleted && e) parts.push(" ", h("span", { class: "whiteout" }, `also deleted by ${node.deleted.name}`));
   return h("td", { class: "tree-name", style: `padding-left: ${0.5 + depth * 1.2}rem` }, ...parts);
+}
+
+/**
+ * Table rows for tree `rows` (tree.js): mode, owner, size, the name
+ * (`open(node)` when a file's name is clicked), and, given `layerCell`,
+ * a last cell saying which layer the entry comes from.
+ */
+export function treeBody(rows, open, layerCell = null) {
+  const body = document.createDocumentFragment();
+  for (const { node, depth } of rows) {
+    const e = node.entry;
+    const tr = h("tr", { class: node.deleted && !e ? "deleted" : e?.type ?? "dir", "data-path": node.path },
+      h("td", { class: "mode" }, node.deleted && !e ? "(whiteout)" : h("code", {}, modeText(e))),
+      h("td", {}, owner(e)),
+      h("td", { class: "num" }, e?.type === "file" ? formatSize(e.size) : e?.type === "dir" || (!e && !node.deleted) ? formatSize(totalSize(node)) : ""),
+      nameCell(open, node, depth));
+    if (layerCell) tr.append(layerCell(node));
+    body.append(tr);
+  }
+  return body;
 }
 
 /** Renders `state.layerView`: reading, failed, or the tree (filtered by the filter box). */
@@ -61,16 +81,7 @@ export function renderLayer(app) {
   let rows = treeRows(view.tree.root);
   if (filter) rows = rows.filter((r) => r.node.path.includes(filter));
   const shown = rows.slice(0, MAX_ROWS);
-  const body = document.createDocumentFragment();
-  for (const { node, depth } of shown) {
-    const e = node.entry;
-    const tr = h("tr", { class: node.deleted && !e ? "deleted" : e?.type ?? "dir", "data-path": node.path },
-      h("td", { class: "mode" }, node.deleted && !e ? "(whiteout)" : h("code", {}, modeText(e))),
-      h("td", {}, owner(e)),
-      h("td", { class: "num" }, e?.type === "file" ? formatSize(e.size) : e?.type === "dir" || (!e && !node.deleted) ? formatSize(totalSize(node)) : ""),
-      nameCell(app, node, depth));
-    body.append(tr);
-  }
+  const body = treeBody(shown, (node) => app.actions.openFile(node.path));
   $("layer-table").tBodies[0].replaceChildren(body);
   const files = view.entries.filter((x) => x.type === "file").length;
   const more = rows.length > shown.length ? ` (the first ${MAX_ROWS} of ${rows.length} shown; filter to see the rest)` : "";

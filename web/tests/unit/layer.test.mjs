@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { LayerError, LIMITS, listLayer, readMember } from "../../src/layer.js";
+import { tarHeader } from "../tar-header.mjs";
 import { layerTree, modeText, totalSize, treeRows } from "../../src/tree.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -100,4 +101,23 @@ test("a zstd layer is refused with what it is", async () => {
 test("bytes that are no archive are refused", async () => {
   await assert.rejects(listLayer(streamOf(new TextEncoder().encode("{\"schemaVersion\":2}")), ferry),
     (e) => e instanceof LayerError && /neither a tar nor compressed data/.test(e.message));
+});
+
+test("a 1 GiB layer is listed without holding it: its data streams past", async () => {
+  const size = 1024 ** 3;
+  const chunk = new Uint8Array(1024 * 1024);
+  let sent = 0;
+  const stream = new ReadableStream({
+    start(c) { c.enqueue(new Uint8Array(tarHeader("big", size))); },
+    pull(c) {
+      if (sent < size) { c.enqueue(chunk); sent += chunk.length; return; }
+      c.enqueue(new Uint8Array(tarHeader("after", 0)));
+      c.enqueue(new Uint8Array(1024));
+      c.close();
+    },
+  }, { highWaterMark: 1 });
+  const before = process.memoryUsage().arrayBuffers;
+  const { entries } = await listLayer(stream, ferry);
+  assert.deepEqual(entries.map((e) => [e.path, e.size]), [["big", size], ["after", 0]]);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, "far less than the layer was held");
 });
