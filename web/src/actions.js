@@ -239,7 +239,7 @@ export function createActions(app) {
   async function listCached(digest) {
     let listed = state.layerCache.get(digest);
     if (!listed) {
-      listed = await listLayer(await layerStream(digest), app.ferry);
+      listed = await listLayer(await layerStream(digest), app.ferry, LIMITS, app.zstd);
       state.layerCache.set(digest, listed);
     }
     return listed;
@@ -380,7 +380,7 @@ export function createActions(app) {
     updateLink();
     if (!member) { setStatus(file.error, true); return; }
     try {
-      Object.assign(file, await readMember(await layerStream(view.digest), app.ferry, member.index, LIMITS.text));
+      Object.assign(file, await readMember(await layerStream(view.digest), app.ferry, member.index, LIMITS.text, app.zstd));
       setStatus(`Opened ${path} (${file.size} bytes).`);
     } catch (e) {
       file.error = e.message;
@@ -404,7 +404,7 @@ export function createActions(app) {
     if (!member) return;
     setStatus(`Reading ${view.file.path} (${member.size} bytes) to download…`);
     try {
-      const got = await readMember(await layerStream(view.digest), app.ferry, member.index, member.size);
+      const got = await readMember(await layerStream(view.digest), app.ferry, member.index, member.size, app.zstd);
       const a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([got.bytes], { type: "application/octet-stream" }));
       a.download = view.file.path.split("/").pop();

@@ -1,6 +1,7 @@
 // Reading a layer as a stream, without holding it: what it is (by
 // ferry-core's `detectArchiveFormat`), gzip through the platform's
-// DecompressionStream, then tar headers one at a time while file contents
+// DecompressionStream, zstd through ferry's own decoder module (zstd.js,
+// loaded only then), then tar headers one at a time while file contents
 // stream past. This module only reads header bytes (tar.js's field
 // readers); what a member's name means (its normalised path, a whiteout
 // and what it deletes, an opaque directory, a name a safe applier
@@ -91,11 +92,12 @@ function concat(parts) {
 
 /**
  * The layer's tar stream, decompressed: `{ format, tar, compressed() }`,
- * `format` "tar" or "gzip", `compressed()` the bytes read so far from
- * `stream`. zstd, xz and bzip2 layers and anything else are refused with
- * a LayerError saying what they are.
+ * `format` "tar", "gzip" or "zstd", `compressed()` the bytes read so far
+ * from `stream`. zstd goes through `zstd` (zstd.js's loader), when given;
+ * xz and bzip2 layers and anything else are refused with a LayerError
+ * saying what they are.
  */
-export async function openLayer(stream, ferry) {
+export async function openLayer(stream, ferry, zstd = null) {
   const reader = stream.getReader();
   const parts = [];
   let have = 0;
@@ -123,9 +125,21 @@ export async function openLayer(stream, ferry) {
   switch (format) {
     case "tar": return { ...done, tar: rest };
     case "gzip": return { ...done, tar: rest.pipeThrough(new DecompressionStream("gzip")) };
-    case "zstd": case "xz": case "bzip2":
+    case "zstd":
+      if (zstd) {
+        let decompress;
+        try {
+          decompress = await zstd();
+        } catch (e) {
+          await reader.cancel().catch(() => {});
+          throw new LayerError(`this layer is zstd-compressed, and the zstd decoder (pkg/zstd/ferry_zstd.wasm) could not be loaded: ${e.message}`);
+        }
+        return { ...done, tar: decompress(rest) };
+      }
+    // falls through: no decoder
+    case "xz": case "bzip2":
       await reader.cancel().catch(() => {});
-      throw new LayerError(`this layer is ${format}-compressed, which this page cannot decompress (it reads gzip and uncompressed layers)`);
+      throw new LayerError(`this layer is ${format}-compressed, which this page cannot decompress (it reads gzip, zstd and uncompressed layers)`);
     default:
       await reader.cancel().catch(() => {});
       throw new LayerError(head.length === 0
@@ -233,10 +247,11 @@ async function walk(opened, visit, limits) {
  * order: the member's header fields (`name` as spelt, `type`, `size`,
  * `mode`, `uid`, `gid`, `uname`, `gname`, `mtime`, `linkname`) and
  * ferry-core's reading of its name (`path`, `whiteout`, `opaque`, `aufs`,
- * or `error`); a hard link's target normalised as `linkPath`.
+ * or `error`); a hard link's target normalised as `linkPath`. `zstd`:
+ * zstd.js's loader, for zstd layers (without it they are refused).
  */
-export async function listLayer(stream, ferry, limits = LIMITS) {
-  const opened = { ...(await openLayer(stream, ferry)), ferry };
+export async function listLayer(stream, ferry, limits = LIMITS, zstd = null) {
+  const opened = { ...(await openLayer(stream, ferry, zstd)), ferry };
   const entries = [];
   await walk(opened, (m) => { entries.push(m); return null; }, limits);
   const meanings = ferry.layerEntries(entries.map((e) => e.name));
@@ -250,10 +265,10 @@ export async function listLayer(stream, ferry, limits = LIMITS) {
 /**
  * The data of the member at `index` (a hard link's: give its target's
  * index): `{ bytes, size, complete }`, at most `limit` bytes. Stops reading
- * the layer as soon as it has them.
+ * the layer as soon as it has them. `zstd`: as for listLayer.
  */
-export async function readMember(stream, ferry, index, limit) {
-  const opened = { ...(await openLayer(stream, ferry)), ferry };
+export async function readMember(stream, ferry, index, limit, zstd = null) {
+  const opened = { ...(await openLayer(stream, ferry, zstd)), ferry };
   const parts = [];
   let got = 0, size = null;
   await walk(opened, (m) => {

@@ -10,6 +10,7 @@ import { readLink } from "./link.js";
 import { guessPlatformPrecise } from "./platform.js";
 import { createProxy } from "./proxy.js";
 import { createState } from "./state.js";
+import { zstdLoader } from "./zstd.js";
 import { $, setStatus } from "./views/dom.js";
 import { renderFilesystem } from "./views/filesystem.js";
 import { renderLayer } from "./views/layer.js";
@@ -81,7 +82,15 @@ function wireInput(app) {
 }
 
 async function start() {
-  const app = { state: createState(), ferry: null, proxy: createProxy((url, init) => fetch(url, init)) };
+  const app = {
+    state: createState(), ferry: null, proxy: createProxy((url, init) => fetch(url, init)),
+    // The zstd decoder module, fetched the first time a zstd layer is read.
+    zstd: zstdLoader(async () => {
+      const r = await fetch(new URL("../pkg/zstd/ferry_zstd.wasm", import.meta.url));
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      return r.arrayBuffer();
+    }),
+  };
   app.actions = createActions(app);
   wireInput(app);
   await app.actions.detectProxy();

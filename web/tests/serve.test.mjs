@@ -151,11 +151,12 @@ async function pushImage(repo, tag, architecture, layers) {
 }
 
 const layerFixture = (name) => readFileSync(join(here, "fixtures", "layer", name));
-let files, hostile, hostileLayers, bigLayer;
+let files, hostile, hostileLayers, bigLayer, zstdImage;
 
 /**
  * The images the layer views read: `files` (an index of amd64: the fixture
- * layer; arm64: it and a second layer), `hostile` (a path escape, a
+ * layer; arm64: it and a second layer), `zstd` (the fixture layer
+ * zstd-compressed), `hostile` (a path escape, a
  * truncated gzip stream, a decompression bomb, a member longer than the
  * layer) and `big` (one layer of 10,000 files).
  */
@@ -170,6 +171,8 @@ async function pushLayerImages() {
     manifests: [{ ...amd, platform: { os: "linux", architecture: "amd64" } }, { ...arm, platform: { os: "linux", architecture: "arm64" } }],
   });
   files = { ref: `docker://${registry}/files:latest`, amd, arm };
+  const zstd = await pushImage("zstd", "latest", "amd64", [[layerFixture("layer.tar.zst"), "application/vnd.oci.image.layer.v1.tar+zstd"]]);
+  zstdImage = { ref: `docker://${registry}/zstd@${zstd.digest}`, layer: sha256(layerFixture("layer.tar.zst")) };
 
   // 300 MiB of zeros: about 300 KiB gzip-compressed, over the page's 256 MiB floor.
   const zeros = 300 * 1024 * 1024;
@@ -474,6 +477,20 @@ test("a layer's digest in the manifest opens its file tree: names, owners, a sym
   const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
   assert.deepEqual([hash.get("layer"), hash.get("file")], [layer, "bin/busybox"]);
   await page.screenshot({ path: join(artifacts, "serve-file.png"), fullPage: true });
+  await page.close();
+});
+
+test("a zstd layer opens through the zstd decoder module, fetched only then", async () => {
+  const page = await readIn(zstdImage.ref);
+  const fetched = [];
+  page.on("request", (r) => fetched.push(new URL(r.url()).pathname));
+  await page.click(`#document-json a[data-digest="${zstdImage.layer}"]`);
+  assert.equal(await layerDone(page, zstdImage.layer), "done");
+  assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), ["/pkg/zstd/ferry_zstd.wasm"]);
+  assert.match(await page.textContent("#layer-note"), /^zstd-compressed tar: 10 members/);
+  assert.equal(await page.getAttribute(`#layer-table tr[data-path="etc/passwd"]`, "class"), "deleted");
+  await page.click(`button[aria-label="Open etc/hostname"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "ferry-test\n");
   await page.close();
 });
 

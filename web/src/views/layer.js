@@ -85,7 +85,7 @@ export function renderLayer(app) {
   $("layer-table").tBodies[0].replaceChildren(body);
   const files = view.entries.filter((x) => x.type === "file").length;
   const more = rows.length > shown.length ? ` (the first ${MAX_ROWS} of ${rows.length} shown; filter to see the rest)` : "";
-  $("layer-note").textContent = `${view.format === "gzip" ? "gzip-compressed" : "uncompressed"} tar: ${view.entries.length} members, ${files} files, ${formatSize(totalSize(view.tree.root))}${filter ? `; ${rows.length} match “${filter}”` : ""}${more}. Listed in ${Math.round(view.listMs)} ms, drawn in ${Math.round(performance.now() - started)} ms.`;
+  $("layer-note").textContent = `${view.format === "tar" ? "uncompressed" : `${view.format}-compressed`} tar: ${view.entries.length} members, ${files} files, ${formatSize(totalSize(view.tree.root))}${filter ? `; ${rows.length} match “${filter}”` : ""}${more}. Listed in ${Math.round(view.listMs)} ms, drawn in ${Math.round(performance.now() - started)} ms.`;
   renderFile(app);
 }
 

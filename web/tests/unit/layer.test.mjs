@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { LayerError, LIMITS, listLayer, readMember } from "../../src/layer.js";
+import { zstdLoader } from "../../src/zstd.js";
 import { tarHeader } from "../tar-header.mjs";
 import { layerTree, modeText, totalSize, treeRows } from "../../src/tree.js";
 
@@ -16,6 +17,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..", "..", "..", "wasm", "pkg", "node", "ferry_wasm.js");
 assert.ok(existsSync(pkg), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
 const ferry = createRequire(import.meta.url)(pkg);
+// The zstd decoder module, as the page loads it (built beside the package).
+const zstdWasm = join(here, "..", "..", "..", "wasm", "pkg", "zstd", "ferry_zstd.wasm");
+const zstd = zstdLoader(() => readFileSync(zstdWasm));
 
 const fixture = (name) => new Uint8Array(readFileSync(join(here, "..", "fixtures", "layer", name)));
 /** A stream of `bytes` in chunks of `size`, as a network read gives them. */
@@ -93,7 +97,22 @@ test("a member declaring more bytes than the layer holds ends in a LayerError na
     (e) => e instanceof LayerError && /truncated layer: "endless" declares 8589934592 bytes, the layer ends after 1024/.test(e.message));
 });
 
-test("a zstd layer is refused with what it is", async () => {
+test("a zstd layer lists the same members through ferry's zstd decoder module", async () => {
+  const packed = await listLayer(streamOf(fixture("layer.tar.zst"), 50), ferry, LIMITS, zstd);
+  const plain = await listLayer(streamOf(fixture("layer.tar")), ferry);
+  assert.equal(packed.format, "zstd");
+  assert.deepEqual(packed.entries, plain.entries);
+  const hostname = packed.entries.find((e) => e.path === "etc/hostname");
+  const got = await readMember(streamOf(fixture("layer.tar.zst")), ferry, hostname.index, 1024, zstd);
+  assert.equal(new TextDecoder().decode(got.bytes), "ferry-test\n");
+});
+
+test("a truncated zstd stream ends in a LayerError saying so", async () => {
+  await assert.rejects(listLayer(streamOf(fixture("truncated.tar.zst")), ferry, LIMITS, zstd),
+    (e) => e instanceof LayerError && /zstd stream is truncated or corrupt \(the zstd stream ends inside a frame\)/.test(e.message));
+});
+
+test("a zstd layer without a decoder is refused with what it is", async () => {
   await assert.rejects(listLayer(streamOf(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), ferry),
     (e) => e instanceof LayerError && /zstd-compressed/.test(e.message));
 });
