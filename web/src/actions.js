@@ -15,7 +15,7 @@ import { applyControls, controlsView, renderLink, renderRegistryRow } from "./vi
 import { $, setStatus } from "./views/dom.js";
 import { showConfigText } from "./views/image.js";
 import { compareFilesystems, layerTree, mergeLayers } from "./tree.js";
-import { platformText } from "./platform.js";
+import { platformQuery, platformText } from "./platform.js";
 import { renderCompare, renderFilesystem } from "./views/filesystem.js";
 import { layerStatus, renderFile, renderLayer } from "./views/layer.js";
 import { renderLayout } from "./views/layout.js";
@@ -33,7 +33,8 @@ export function createActions(app) {
       layer: state.layerView?.digest ?? null,
       file: state.layerView?.file?.path ?? null,
       filesystem: !!state.fsView,
-      compare: state.compareView ? [state.compareView.a.digest, state.compareView.b.digest] : null,
+      compare: state.compareView && !state.compareView.with ? [state.compareView.a.digest, state.compareView.b.digest] : null,
+      compareWith: state.compareView?.with ?? null,
     }));
   }
 
@@ -230,16 +231,17 @@ export function createActions(app) {
     const cmp = link.cmp?.split(",");
     const shown = state.compareView;
     if (cmp?.length === 2 && (shown?.a.digest !== cmp[0] || shown?.b.digest !== cmp[1])) await compare(cmp[0], cmp[1]);
+    else if (link.with && shown?.with !== link.with) await compareWith(link.with);
     const open = state.layerView;
     if (link.layer && open?.digest !== link.layer) await openLayer(link.layer, link.file);
     else if (link.layer && link.file && open?.file?.path !== link.file) await openFile(link.file);
   }
 
   /** The listing of layer `digest` (read once, then kept). */
-  async function listCached(digest) {
+  async function listCached(digest, ref = null) {
     let listed = state.layerCache.get(digest);
     if (!listed) {
-      listed = await listLayer(await layerStream(digest), app.ferry, LIMITS, app.zstd);
+      listed = await listLayer(await layerStream(digest, ref), app.ferry, LIMITS, app.zstd);
       state.layerCache.set(digest, listed);
     }
     return listed;
@@ -251,12 +253,12 @@ export function createActions(app) {
   }
 
   /** Reads every layer of `layers` in order and applies them: mergeLayers' answer. */
-  async function mergedOf(layers, progress = () => {}) {
+  async function mergedOf(layers, ref = null, progress = () => {}) {
     const lists = [];
     for (const [i, l] of layers.entries()) {
       progress(i);
       try {
-        lists.push(await listCached(l.digest));
+        lists.push(await listCached(l.digest, ref));
       } catch (e) {
         throw new Error(`layer #${i} ${l.digest}: ${e.message}`);
       }
@@ -279,7 +281,7 @@ export function createActions(app) {
     updateLink();
     const started = performance.now();
     try {
-      view.merged = await mergedOf(layers, (i) => { view.read = i; if (state.fsView === view) renderFilesystem(app); });
+      view.merged = await mergedOf(layers, null, (i) => { view.read = i; if (state.fsView === view) renderFilesystem(app); });
       view.status = "done";
       setStatus(`Applied ${layers.length} layers.`);
     } catch (e) {
@@ -301,14 +303,17 @@ export function createActions(app) {
     return m.bytes;
   }
 
-  /** Compares two entries of the shown list: shared layers, files that differ, sizes. */
-  async function compare(a, b) {
-    const entries = (() => { try { return app.ferry.inspect(state.bytes).manifests ?? []; } catch { return []; } })();
-    const label = (d) => {
-      const i = entries.findIndex((m) => m.digest === d);
-      return i < 0 ? d : `#${i} ${platformText(entries[i].platform)}`;
-    };
-    const view = { status: "reading", a: { digest: a, label: label(a), layers: [] }, b: { digest: b, label: label(b), layers: [] } };
+  /** The entries of the shown list (none for an image). */
+  function shownEntries() {
+    try { return app.ferry.inspect(state.bytes).manifests ?? []; } catch { return []; }
+  }
+
+  /**
+   * Runs a comparison: `view.a` and `view.b` ({ digest, label, ref }) get
+   * their `layers` from `manifestOf(side)` (the image manifest's bytes),
+   * then both filesystems are merged and compared.
+   */
+  async function runCompare(view, manifestOf) {
     state.compareView = view;
     renderCompare(app);
     updateLink();
@@ -316,8 +321,8 @@ export function createActions(app) {
     try {
       const sides = [];
       for (const side of [view.a, view.b]) {
-        side.layers = layersOf(await entryManifest(side.digest));
-        sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers) });
+        side.layers = layersOf(await manifestOf(side));
+        sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers, side.ref) });
       }
       view.result = compareFilesystems(sides[0], sides[1]);
       view.status = "done";
@@ -329,9 +334,70 @@ export function createActions(app) {
     if (state.compareView === view) renderCompare(app);
   }
 
-  /** The layer `digest` of the shown layout or registry image, as a stream. */
-  function layerStream(digest) {
+  /** Compares two entries of the shown list: shared layers, files that differ, sizes. */
+  async function compare(a, b) {
+    const entries = shownEntries();
+    const label = (d) => {
+      const i = entries.findIndex((m) => m.digest === d);
+      return i < 0 ? d : `#${i} ${platformText(entries[i].platform)}`;
+    };
+    const view = { status: "reading", a: { digest: a, label: label(a), ref: null }, b: { digest: b, label: label(b), ref: null }, with: null };
+    await runCompare(view, (side) => entryManifest(side.digest));
+  }
+
+  /**
+   * Compares the shown image (for a list, entry `a`) with the image another
+   * reference names (another tag); a list there gives the entry ferry-core
+   * chooses for this image's platform.
+   */
+  async function compareWith(text, a = null) {
     const lay = state.layout;
+    if (!lay?.remote) { setStatus("Comparing with another reference needs a registry image read through ferry serve.", true); return; }
+    let other;
+    try {
+      other = registryReference(text, app.ferry.parseReference);
+    } catch (e) {
+      setStatus(e.message, true);
+      return;
+    }
+    $("compare-ref").value = other.reference;
+    const entries = shownEntries();
+    const entry = entries.find((m) => m.digest === a) ?? entries[0] ?? null;
+    const here = entry
+      ? { digest: entry.digest, label: `${lay.name} #${entries.indexOf(entry)} ${platformText(entry.platform)}`, ref: null, platform: entry.platform ? platformQuery(entry.platform) : null }
+      : { digest: currentDigest(state) ?? app.ferry.digest(state.bytes), label: lay.name, ref: null, bytes: state.bytes, platform: null };
+    const view = { status: "reading", a: here, b: { digest: null, label: other.label, ref: other.reference }, with: other.reference };
+    await runCompare(view, async (side) => {
+      if (side === view.a) return side.bytes ?? entryManifest(side.digest);
+      const top = await app.proxy.manifest(other.reference);
+      if (!Array.isArray(app.ferry.inspect(top.bytes).manifests)) {
+        side.digest = app.ferry.digest(top.bytes);
+        return top.bytes;
+      }
+      const platform = view.a.platform ?? (await imagePlatform(view.a));
+      const chosen = app.ferry.chooseInstance(top.bytes, platform);
+      side.digest = chosen.digest;
+      side.label = `${other.label} (${platform})`;
+      return (await app.proxy.manifest(other.reference, chosen.digest)).bytes;
+    });
+  }
+
+  /** The platform (`os/arch[/variant]`) an image's config records, read through ferry serve. */
+  async function imagePlatform(side) {
+    const ins = app.ferry.inspect(side.bytes ?? (await entryManifest(side.digest)));
+    const digest = ins.config?.digest;
+    if (!digest) throw new Error("this image has no config to say its platform, so an entry of the other list cannot be chosen");
+    const lay = state.layout;
+    const bytes = lay.blobs.get(digest) ?? (await app.proxy.blob(lay.name, digest)).bytes;
+    const c = JSON.parse(decoder.decode(bytes));
+    return `${c.os}/${c.architecture}${c.variant ? "/" + c.variant : ""}`;
+  }
+
+
+  /** The layer `digest` of the shown layout or registry image (or of the repository `ref` names), as a stream. */
+  function layerStream(digest, ref = null) {
+    const lay = state.layout;
+    if (ref) return app.proxy.layer(ref, digest);
     if (lay?.remote) return app.proxy.layer(lay.name, digest);
     const bytes = lay?.blobs.get(digest);
     if (!bytes) throw new Error(lay ? `${digest} is not in ${lay.name}` : `Open a layout, an archive or a registry image to read layer ${digest}.`);
@@ -428,6 +494,6 @@ export function createActions(app) {
   return {
     updateLink, render, edit, openLayout, openDigest, goBackTo, readRegistry, blobAtHand, instancesAtHand, showConfig,
     readFile, readFolder, detectProxy, applyLink, openLayer, openFile, fileMode, downloadFile, closeLayer,
-    openFilesystem, compare,
+    openFilesystem, compare, compareWith,
   };
 }

@@ -6,6 +6,7 @@
 //   inst=<chosen instance digests, comma-separated>  strip=1
 //   layer=<the open layer's digest>  file=<the path of the file open in it>
 //   fs=1 (the image's filesystem shown)  cmp=<digest A>,<digest B> (two entries compared)
+//   with=<another reference the shown image is compared with>
 // so a link restores it. Nothing here touches the DOM.
 
 import { fromBase64url, toBase64url } from "./format.js";
@@ -29,6 +30,7 @@ export function readLink(hash) {
     file: params.get("file"),
     fs: params.get("fs"),
     cmp: params.get("cmp"),
+    with: params.get("with"),
   };
 }
 
@@ -41,7 +43,8 @@ export function readLink(hash) {
  *   convertTo, destination: the choice, or null when left at its default;
  *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean;
  *   layer: the open layer's digest, file: the file open in it (or absent);
- *   filesystem: whether the image's filesystem is shown; compare: [digest A, digest B] or absent.
+ *   filesystem: whether the image's filesystem is shown; compare: [digest A, digest B] or absent;
+ *   compareWith: the other reference the shown image is compared with, or absent.
  */
 export function writeLink(view) {
   const params = new URLSearchParams();
@@ -61,6 +64,7 @@ export function writeLink(view) {
   if (view.layer && view.file) params.set("file", view.file);
   if (view.filesystem) params.set("fs", "1");
   if (view.compare) params.set("cmp", view.compare.join(","));
+  if (view.compareWith) params.set("with", view.compareWith);
   return "#" + params.toString();
 }
 

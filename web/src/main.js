@@ -75,6 +75,9 @@ function wireInput(app) {
   $("fs-open").addEventListener("click", () => actions.openFilesystem());
   $("fs-filter").addEventListener("input", () => renderFilesystem(app));
   $("compare-run").addEventListener("click", () => actions.compare($("compare-a").value, $("compare-b").value));
+  const compareWith = () => actions.compareWith($("compare-ref").value, $("compare-a").value || null);
+  $("compare-ref-run").addEventListener("click", compareWith);
+  $("compare-ref").addEventListener("keydown", (e) => { if (e.key === "Enter") compareWith(); });
   $("layer-close").addEventListener("click", () => actions.closeLayer());
   $("file-text").addEventListener("click", () => actions.fileMode("text"));
   $("file-hex").addEventListener("click", () => actions.fileMode("hex"));

@@ -588,6 +588,26 @@ test("two platforms of a list side by side: the layers they share, the files tha
   await page.close();
 });
 
+test("an image compared with another tag: its layers and files against the other's; a list there gives the entry for this image's platform", async () => {
+  const page = await readIn(`docker://${registry}/files:amd64`);
+  await page.fill("#compare-ref", `${registry}/files:arm64`);
+  await page.click("#compare-ref-run");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done", null, { timeout: 30_000 });
+  const differ = await page.locator("#compare-files tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.className]));
+  assert.deepEqual(differ, [["etc/hostname", "metadata"], ["usr", "only-b"], ["usr/local", "only-b"]]);
+  const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+  assert.equal(hash.get("with"), `docker://${registry}/files:arm64`);
+
+  // The list: ferry-core chooses its amd64 entry, the same image.
+  await page.press("#compare-ref", "Control+A");
+  await page.fill("#compare-ref", `${registry}/files:latest`);
+  await page.press("#compare-ref", "Enter");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done"
+    && document.getElementById("compare-note").textContent.includes("linux/amd64"), null, { timeout: 30_000 });
+  assert.match(await page.textContent("#compare-note"), /B: 127\.0\.0\.1:\d+\/files:latest \(linux\/amd64\), 1 layers, 290 B\. 1 layers shared \(290 B\); 0 paths differ/);
+  await page.close();
+});
+
 test("render times of a 500-entry list, a 200-layer image and a 10,000-file layer (measured, not asserted)", async (t) => {
   const page = await openPage();
   const digest = (i) => "sha256:" + createHash("sha256").update(String(i)).digest("hex");

@@ -4,6 +4,7 @@
 
 import { formatSize } from "../format.js";
 import { platformText } from "../platform.js";
+import { showingRegistry } from "../state.js";
 import { treeRows } from "../tree.js";
 import { $, h, show } from "./dom.js";
 import { treeBody } from "./layer.js";
@@ -49,6 +50,21 @@ export function renderFilesystem(app) {
   $("fs-table").tBodies[0].replaceChildren(treeBody(shown, open, layerCell));
   const more = rows.length > shown.length ? ` (the first ${MAX_ROWS} of ${rows.length} shown)` : "";
   $("fs-note").textContent = `${view.digests.length} layers applied in order: ${rows.length} paths${filter ? ` matching “${filter}”` : ""}${more}. Read in ${Math.round(view.readMs)} ms, drawn in ${Math.round(performance.now() - started)} ms.`;
+}
+
+/**
+ * The differences section: a list's two entries, and (for a registry
+ * image or list) another reference to compare with; then the result.
+ */
+export function renderCompareSection(app, ins) {
+  const isList = Array.isArray(ins?.manifests);
+  const remote = showingRegistry(app.state);
+  if (isList) renderCompareChoices(ins);
+  else show("compare-controls", false);
+  show("compare-with-row", remote);
+  $("compare-this").textContent = isList ? "entry A" : "this image";
+  show("compare", (isList && ins.manifests.length > 1) || remote);
+  renderCompare(app);
 }
 
 /** The compare controls: the list's entries in both selects. */

@@ -4,7 +4,6 @@
 import { formatSize } from "../format.js";
 import { COMMON_PLATFORMS, guessPlatform, platformQuery, platformText } from "../platform.js";
 import { $, annotationList, h, kv, labelCells, show } from "./dom.js";
-import { renderCompare, renderCompareChoices } from "./filesystem.js";
 import { digestCell } from "./layout.js";
 
 export function renderList(app, bytes, ins) {
@@ -17,8 +16,6 @@ export function renderList(app, bytes, ins) {
   const top = annotationList(ins.annotations, "Annotations of the list");
   $("list-annotations").replaceChildren(...(top ? [h("h3", {}, "Annotations of the list"), top] : []));
   show("list", true);
-  renderCompareChoices(ins);
-  renderCompare(app);
 
   // Platform choice.
   const seen = new Set(COMMON_PLATFORMS);

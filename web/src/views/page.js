@@ -3,6 +3,7 @@
 
 import { jsonNodes, rawLink } from "./document.js";
 import { $, setStatus, show } from "./dom.js";
+import { renderCompareSection } from "./filesystem.js";
 import { renderHistory, renderImage } from "./image.js";
 import { renderList } from "./list.js";
 import { renderPlan } from "./plan.js";
@@ -14,7 +15,7 @@ export function renderPage(app) {
   const bytes = state.bytes;
   // An empty file is something to inspect; an empty text box is not.
   const any = bytes.length > 0 || state.source !== "paste";
-  for (const id of ["summary", "document", "diagnostics", "image", "list", "choose", "convert", "plan"]) show(id, false);
+  for (const id of ["summary", "document", "diagnostics", "image", "list", "compare", "choose", "convert", "plan"]) show(id, false);
   if (!any) { setStatus("Ready: paste a manifest or choose a file."); return; }
   setStatus(`Inspected ${bytes.length} bytes.`);
 
@@ -26,6 +27,7 @@ export function renderPage(app) {
     renderImage(app, inspection);
     renderHistory(app, inspection);
   }
+  renderCompareSection(app, inspection);
   renderPlan(app, bytes, inspection);
 }
 
