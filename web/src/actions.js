@@ -481,6 +481,23 @@ export function createActions(app) {
     }
   }
 
+  /** Downloads the open layer's blob exactly as stored (compressed). */
+  async function downloadLayer() {
+    const view = state.layerView;
+    if (!view) return;
+    try {
+      const stored = await new Response(await layerStream(view.digest)).blob();
+      const blob = new Blob([stored], { type: "application/octet-stream" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = view.digest.replace(":", "-") + ({ tar: ".tar", gzip: ".tar.gz", zstd: ".tar.zst" }[view.format] ?? "");
+      a.click();
+      setStatus(`Downloaded layer ${view.digest} (${blob.size} bytes).`);
+    } catch (e) {
+      setStatus(e.message, true);
+    }
+  }
+
   function closeLayer() {
     state.layerView = null;
     state.fsView = null;
@@ -494,6 +511,6 @@ export function createActions(app) {
   return {
     updateLink, render, edit, openLayout, openDigest, goBackTo, readRegistry, blobAtHand, instancesAtHand, showConfig,
     readFile, readFolder, detectProxy, applyLink, openLayer, openFile, fileMode, downloadFile, closeLayer,
-    openFilesystem, compare, compareWith,
+    openFilesystem, compare, compareWith, downloadLayer,
   };
 }

@@ -124,7 +124,12 @@ export async function openLayer(stream, ferry, zstd = null) {
   const done = { format, compressed: () => compressed };
   switch (format) {
     case "tar": return { ...done, tar: rest };
-    case "gzip": return { ...done, tar: rest.pipeThrough(new DecompressionStream("gzip")) };
+    case "gzip":
+      if (typeof DecompressionStream === "undefined") {
+        await reader.cancel().catch(() => {});
+        throw new LayerError("this layer is gzip-compressed, and this browser has no DecompressionStream to inflate it");
+      }
+      return { ...done, tar: rest.pipeThrough(new DecompressionStream("gzip")) };
     case "zstd":
       if (zstd) {
         let decompress;

@@ -476,6 +476,13 @@ test("a layer's digest in the manifest opens its file tree: names, owners, a sym
     && document.getElementById("file-content").textContent.includes("7f 45 4c 46"));
   const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
   assert.deepEqual([hash.get("layer"), hash.get("file")], [layer, "bin/busybox"]);
+  // The file downloads whole; the layer's blob downloads as stored.
+  const downloaded = async (selector) => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
+    return [download.suggestedFilename(), readFileSync(await download.path())];
+  };
+  assert.deepEqual(await downloaded("#file-download"), ["busybox", Buffer.from("\x7fELF\x02\x01\x01\x00binary", "latin1")]);
+  assert.deepEqual(await downloaded("#layer-raw"), [`${layer.replace(":", "-")}.tar.gz`, layerFixture("layer.tar.gz")]);
   await page.screenshot({ path: join(artifacts, "serve-file.png"), fullPage: true });
   await page.close();
 });

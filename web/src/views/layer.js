@@ -59,6 +59,7 @@ export function renderLayer(app) {
   show("layer", !!view);
   if (!view) return;
   $("layer-h").textContent = `Layer ${view.digest}`;
+  $("layer-raw").onclick = (e) => { e.preventDefault(); app.actions.downloadLayer(); };
   $("layer").dataset.state = view.status;
   $("layer").dataset.digest = view.digest;
   const problems = [...(view.problems ?? [])];

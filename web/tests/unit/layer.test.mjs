@@ -92,6 +92,11 @@ test("a layer expanding past the limit stops as a decompression bomb", async () 
     (e) => e instanceof LayerError && /decompression bomb/.test(e.message));
 });
 
+test("a layer with more members than the limit stops with a LayerError saying so", async () => {
+  await assert.rejects(listLayer(streamOf(fixture("layer.tar")), ferry, { ...LIMITS, entries: 5 }),
+    (e) => e instanceof LayerError && e.message === "the layer has more than 5 members: listing stopped");
+});
+
 test("a member declaring more bytes than the layer holds ends in a LayerError naming it", async () => {
   await assert.rejects(listLayer(streamOf(fixture("endless.tar")), ferry),
     (e) => e instanceof LayerError && /truncated layer: "endless" declares 8589934592 bytes, the layer ends after 1024/.test(e.message));
