@@ -238,10 +238,10 @@ export function createActions(app) {
   }
 
   /** The listing of layer `digest` (read once, then kept). */
-  async function listCached(digest, ref = null) {
+  async function listCached(digest, ref = null, size = null) {
     let listed = state.layerCache.get(digest);
     if (!listed) {
-      listed = await listLayer(await layerStream(digest, ref), app.ferry, LIMITS, app.zstd);
+      listed = await listLayer(await layerStream(digest, ref), app.ferry, { zstd: app.zstd, size });
       state.layerCache.set(digest, listed);
     }
     return listed;
@@ -258,7 +258,7 @@ export function createActions(app) {
     for (const [i, l] of layers.entries()) {
       progress(i);
       try {
-        lists.push(await listCached(l.digest, ref));
+        lists.push(await listCached(l.digest, ref, l.size ?? null));
       } catch (e) {
         throw new Error(`layer #${i} ${l.digest}: ${e.message}`);
       }
@@ -404,6 +404,15 @@ export function createActions(app) {
     return new Blob([bytes]).stream();
   }
 
+  /** The size the shown manifest's descriptor declares for layer `digest`, or null. */
+  function shownLayerSize(digest) {
+    try {
+      return app.ferry.inspect(state.bytes).layers?.find((l) => l.digest === digest)?.size ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Lists the layer `digest` as a tree below the image's tables; then opens `file` in it, if given. */
   async function openLayer(digest, file = null) {
     const view = { digest, status: "reading", entries: [], problems: [], file: null };
@@ -413,7 +422,7 @@ export function createActions(app) {
     setStatus(`Reading layer ${digest}…`);
     const started = performance.now();
     try {
-      const listed = await listCached(digest);
+      const listed = await listCached(digest, null, shownLayerSize(digest));
       const tree = layerTree(listed.entries);
       Object.assign(view, { status: "done", format: listed.format, entries: listed.entries, tree, problems: tree.problems });
     } catch (e) {
@@ -446,7 +455,7 @@ export function createActions(app) {
     updateLink();
     if (!member) { setStatus(file.error, true); return; }
     try {
-      Object.assign(file, await readMember(await layerStream(view.digest), app.ferry, member.index, LIMITS.text, app.zstd));
+      Object.assign(file, await readMember(await layerStream(view.digest), app.ferry, member.index, LIMITS.text, { zstd: app.zstd, size: shownLayerSize(view.digest) }));
       setStatus(`Opened ${path} (${file.size} bytes).`);
     } catch (e) {
       file.error = e.message;
@@ -470,7 +479,7 @@ export function createActions(app) {
     if (!member) return;
     setStatus(`Reading ${view.file.path} (${member.size} bytes) to download…`);
     try {
-      const got = await readMember(await layerStream(view.digest), app.ferry, member.index, member.size, app.zstd);
+      const got = await readMember(await layerStream(view.digest), app.ferry, member.index, member.size, { zstd: app.zstd, size: shownLayerSize(view.digest) });
       const a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([got.bytes], { type: "application/octet-stream" }));
       a.download = view.file.path.split("/").pop();

@@ -95,9 +95,10 @@ function concat(parts) {
  * `format` "tar", "gzip" or "zstd", `compressed()` the bytes read so far
  * from `stream`. zstd goes through `zstd` (zstd.js's loader), when given;
  * xz and bzip2 layers and anything else are refused with a LayerError
- * saying what they are.
+ * saying what they are. Given `size` (the descriptor's), a stream that
+ * runs past it ends in a LayerError: a blob never streams forever.
  */
-export async function openLayer(stream, ferry, zstd = null) {
+export async function openLayer(stream, ferry, { zstd = null, size = null } = {}) {
   const reader = stream.getReader();
   const parts = [];
   let have = 0;
@@ -109,12 +110,22 @@ export async function openLayer(stream, ferry, zstd = null) {
   }
   const head = concat(parts);
   let compressed = head.length;
+  if (size !== null && compressed > size) {
+    await reader.cancel().catch(() => {});
+    throw new LayerError(`the layer's blob runs past the ${size} bytes its descriptor declares: reading stopped`);
+  }
   const rest = new ReadableStream({
     start(c) { if (head.length) c.enqueue(head); },
     async pull(c) {
       const r = await reader.read();
-      if (r.done) c.close();
-      else { compressed += r.value.length; c.enqueue(r.value); }
+      if (r.done) { c.close(); return; }
+      compressed += r.value.length;
+      if (size !== null && compressed > size) {
+        await reader.cancel().catch(() => {});
+        c.error(new LayerError(`the layer's blob runs past the ${size} bytes its descriptor declares: reading stopped`));
+        return;
+      }
+      c.enqueue(r.value);
     },
     cancel() { return reader.cancel(); },
   });
@@ -252,11 +263,12 @@ async function walk(opened, visit, limits) {
  * order: the member's header fields (`name` as spelt, `type`, `size`,
  * `mode`, `uid`, `gid`, `uname`, `gname`, `mtime`, `linkname`) and
  * ferry-core's reading of its name (`path`, `whiteout`, `opaque`, `aufs`,
- * or `error`); a hard link's target normalised as `linkPath`. `zstd`:
- * zstd.js's loader, for zstd layers (without it they are refused).
+ * or `error`); a hard link's target normalised as `linkPath`. Options:
+ * `limits` (LIMITS), `zstd` (zstd.js's loader, for zstd layers; without it
+ * they are refused), `size` (the descriptor's size, when known).
  */
-export async function listLayer(stream, ferry, limits = LIMITS, zstd = null) {
-  const opened = { ...(await openLayer(stream, ferry, zstd)), ferry };
+export async function listLayer(stream, ferry, { limits = LIMITS, zstd = null, size = null } = {}) {
+  const opened = { ...(await openLayer(stream, ferry, { zstd, size })), ferry };
   const entries = [];
   await walk(opened, (m) => { entries.push(m); return null; }, limits);
   const meanings = ferry.layerEntries(entries.map((e) => e.name));
@@ -270,22 +282,22 @@ export async function listLayer(stream, ferry, limits = LIMITS, zstd = null) {
 /**
  * The data of the member at `index` (a hard link's: give its target's
  * index): `{ bytes, size, complete }`, at most `limit` bytes. Stops reading
- * the layer as soon as it has them. `zstd`: as for listLayer.
+ * the layer as soon as it has them. `zstd`, `size`: as for listLayer.
  */
-export async function readMember(stream, ferry, index, limit, zstd = null) {
-  const opened = { ...(await openLayer(stream, ferry, zstd)), ferry };
+export async function readMember(stream, ferry, index, limit, { zstd = null, size = null } = {}) {
+  const opened = { ...(await openLayer(stream, ferry, { zstd, size })), ferry };
   const parts = [];
-  let got = 0, size = null;
+  let got = 0, length = null;
   await walk(opened, (m) => {
     if (m.index !== index) return null;
-    size = m.size;
+    length = m.size;
     return (chunk) => {
       const k = Math.min(chunk.length, limit - got);
       parts.push(chunk.slice(0, k));
       got += k;
-      return got < limit && got < size;
+      return got < limit && got < length;
     };
   }, { ...LIMITS, entries: Infinity });
-  if (size === null) throw new LayerError(`the layer has no member ${index}`);
-  return { bytes: concat(parts), size, complete: got >= size };
+  if (length === null) throw new LayerError(`the layer has no member ${index}`);
+  return { bytes: concat(parts), size: length, complete: got >= length };
 }

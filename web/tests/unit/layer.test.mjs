@@ -88,12 +88,19 @@ test("a truncated gzip stream ends in a LayerError saying so", async () => {
 });
 
 test("a layer expanding past the limit stops as a decompression bomb", async () => {
-  await assert.rejects(listLayer(streamOf(fixture("bomb.tar.gz"), 4096), ferry, { ...LIMITS, expandedMin: 1024 * 1024 }),
+  await assert.rejects(listLayer(streamOf(fixture("bomb.tar.gz"), 4096), ferry, { limits: { ...LIMITS, expandedMin: 1024 * 1024 } }),
     (e) => e instanceof LayerError && /decompression bomb/.test(e.message));
 });
 
+test("a blob that runs past its descriptor's size stops there with a LayerError saying so", async () => {
+  const layer = fixture("layer.tar");
+  await assert.rejects(listLayer(streamOf(layer, 512), ferry, { size: 2048 }),
+    (e) => e instanceof LayerError && e.message === "the layer's blob runs past the 2048 bytes its descriptor declares: reading stopped");
+  assert.equal((await listLayer(streamOf(layer, 512), ferry, { size: layer.length })).entries.length, 10);
+});
+
 test("a layer with more members than the limit stops with a LayerError saying so", async () => {
-  await assert.rejects(listLayer(streamOf(fixture("layer.tar")), ferry, { ...LIMITS, entries: 5 }),
+  await assert.rejects(listLayer(streamOf(fixture("layer.tar")), ferry, { limits: { ...LIMITS, entries: 5 } }),
     (e) => e instanceof LayerError && e.message === "the layer has more than 5 members: listing stopped");
 });
 
@@ -103,17 +110,17 @@ test("a member declaring more bytes than the layer holds ends in a LayerError na
 });
 
 test("a zstd layer lists the same members through ferry's zstd decoder module", async () => {
-  const packed = await listLayer(streamOf(fixture("layer.tar.zst"), 50), ferry, LIMITS, zstd);
+  const packed = await listLayer(streamOf(fixture("layer.tar.zst"), 50), ferry, { zstd });
   const plain = await listLayer(streamOf(fixture("layer.tar")), ferry);
   assert.equal(packed.format, "zstd");
   assert.deepEqual(packed.entries, plain.entries);
   const hostname = packed.entries.find((e) => e.path === "etc/hostname");
-  const got = await readMember(streamOf(fixture("layer.tar.zst")), ferry, hostname.index, 1024, zstd);
+  const got = await readMember(streamOf(fixture("layer.tar.zst")), ferry, hostname.index, 1024, { zstd });
   assert.equal(new TextDecoder().decode(got.bytes), "ferry-test\n");
 });
 
 test("a truncated zstd stream ends in a LayerError saying so", async () => {
-  await assert.rejects(listLayer(streamOf(fixture("truncated.tar.zst")), ferry, LIMITS, zstd),
+  await assert.rejects(listLayer(streamOf(fixture("truncated.tar.zst")), ferry, { zstd }),
     (e) => e instanceof LayerError && /zstd stream is truncated or corrupt \(the zstd stream ends inside a frame\)/.test(e.message));
 });
 
