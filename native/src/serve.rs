@@ -502,6 +502,41 @@ mod tests {
         assert_eq!((status, body.as_slice()), (400, &b"missing ?digest="[..]));
     }
 
+    /// What `stream_blob` writes for `content` said to be `digest`, and its result.
+    async fn streamed(content: &'static [u8], digest: &Digest) -> (Vec<u8>, std::io::Result<()>) {
+        let mut out = Vec::new();
+        let stream: crate::transport::BlobStream = Box::pin(content);
+        let result = stream_blob(&mut out, "GET", stream, digest).await;
+        (out, result)
+    }
+
+    #[tokio::test]
+    async fn a_layer_streams_chunked_and_ends_only_when_its_digest_matches() {
+        // sha256("hello")
+        let digest = Digest::parse(
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        )
+        .unwrap();
+        let (out, result) = streamed(b"hello", &digest).await;
+        result.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_layer_that_does_not_match_its_digest_never_ends_its_body() {
+        let digest = Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+        let (out, result) = streamed(b"hello", &digest).await;
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("does not match"), "{error}");
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.ends_with("0\r\n\r\n"),
+            "the last chunk was sent: {text}"
+        );
+    }
+
     #[tokio::test]
     async fn a_layer_request_without_a_digest_says_so() {
         let (addr, _dir) = server().await;
