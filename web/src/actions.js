@@ -35,6 +35,7 @@ export function createActions(app) {
       filesystem: !!state.fsView,
       compare: state.compareView && !state.compareView.with ? [state.compareView.a.digest, state.compareView.b.digest] : null,
       compareWith: state.compareView?.with ?? null,
+      fileMode: state.layerView?.file?.mode ?? null,
     }));
   }
 
@@ -235,6 +236,9 @@ export function createActions(app) {
     const open = state.layerView;
     if (link.layer && open?.digest !== link.layer) await openLayer(link.layer, link.file);
     else if (link.layer && link.file && open?.file?.path !== link.file) await openFile(link.file);
+    else if (link.layer) renderLayer(app);
+    if (link.fs) renderFilesystem(app);
+    if (link.fm === "hex" && state.layerView?.file) fileMode("hex");
   }
 
   /** The listing of layer `digest` (read once, then kept). */
@@ -470,6 +474,7 @@ export function createActions(app) {
     if (!file) return;
     file.mode = mode;
     renderFile(app);
+    updateLink();
   }
 
   /** Downloads the whole open file (read from the layer again). */

@@ -7,6 +7,7 @@
 //   layer=<the open layer's digest>  file=<the path of the file open in it>
 //   fs=1 (the image's filesystem shown)  cmp=<digest A>,<digest B> (two entries compared)
 //   with=<another reference the shown image is compared with>
+//   lq=<the layer's path filter>  fq=<the filesystem's path filter>  fm=hex (the file shown in hex)
 // so a link restores it. Nothing here touches the DOM.
 
 import { fromBase64url, toBase64url } from "./format.js";
@@ -31,6 +32,9 @@ export function readLink(hash) {
     fs: params.get("fs"),
     cmp: params.get("cmp"),
     with: params.get("with"),
+    lq: params.get("lq"),
+    fq: params.get("fq"),
+    fm: params.get("fm"),
   };
 }
 
@@ -44,7 +48,8 @@ export function readLink(hash) {
  *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean;
  *   layer: the open layer's digest, file: the file open in it (or absent);
  *   filesystem: whether the image's filesystem is shown; compare: [digest A, digest B] or absent;
- *   compareWith: the other reference the shown image is compared with, or absent.
+ *   compareWith: the other reference the shown image is compared with, or absent;
+ *   layerFilter, fsFilter: the path filters (written with their view); fileMode: "hex" or absent.
  */
 export function writeLink(view) {
   const params = new URLSearchParams();
@@ -65,6 +70,9 @@ export function writeLink(view) {
   if (view.filesystem) params.set("fs", "1");
   if (view.compare) params.set("cmp", view.compare.join(","));
   if (view.compareWith) params.set("with", view.compareWith);
+  if (view.layer && view.layerFilter) params.set("lq", view.layerFilter);
+  if (view.layer && view.file && view.fileMode === "hex") params.set("fm", "hex");
+  if (view.filesystem && view.fsFilter) params.set("fq", view.fsFilter);
   return "#" + params.toString();
 }
 

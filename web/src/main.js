@@ -71,9 +71,9 @@ function wireInput(app) {
     }
   });
   window.addEventListener("hashchange", () => actions.applyLink());
-  $("layer-filter").addEventListener("input", () => renderLayer(app));
+  $("layer-filter").addEventListener("input", () => { renderLayer(app); actions.updateLink(); });
   $("fs-open").addEventListener("click", () => actions.openFilesystem());
-  $("fs-filter").addEventListener("input", () => renderFilesystem(app));
+  $("fs-filter").addEventListener("input", () => { renderFilesystem(app); actions.updateLink(); });
   $("compare-run").addEventListener("click", () => actions.compare($("compare-a").value, $("compare-b").value));
   const compareWith = () => actions.compareWith($("compare-ref").value, $("compare-a").value || null);
   $("compare-ref-run").addEventListener("click", compareWith);

@@ -509,6 +509,15 @@ test("a link with layer= and file= restores the tree and the file after r= and d
   assert.equal(await page.getAttribute("#layer", "data-digest"), layer);
   assert.equal(await page.locator(`#layer-table tr[data-path="usr/local"]`).count(), 1);
   await page.close();
+
+  // The path filter and the hex view travel too.
+  const filtered = await openPage(hash + "&" + new URLSearchParams({ lq: "usr", fm: "hex" }));
+  await filtered.waitForFunction(() => document.getElementById("file-content").dataset.mode === "hex"
+    && document.getElementById("file-content").textContent.startsWith("00000000  6f 74 68 65 72 0a"), null, { timeout: 30_000 });
+  const paths = await filtered.locator("#layer-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.path));
+  assert.deepEqual(paths, ["usr", "usr/local"]);
+  assert.equal(await filtered.inputValue("#layer-filter"), "usr");
+  await filtered.close();
 });
 
 test("every digest link of a list, and of the images it names, opens without an error", async () => {

@@ -27,7 +27,7 @@ test("readLink gives back what writeLink wrote; absent parameters are null", () 
   assert.deepEqual(readLink(c.hash), {
     m: "eyJzY2hlbWFWZXJzaW9uIjoyfQ", p: "linux/arm/v7", to: "docker-list", dp: "linux/amd64", e: "sha256:abc",
     r: null, d: null, dest: "oci-archive", sel: "instances", inst: "sha256:1,sha256:2", strip: "1",
-    layer: null, file: null, fs: null, cmp: null, with: null,
+    layer: null, file: null, fs: null, cmp: null, with: null, lq: null, fq: null, fm: null,
   });
   assert.deepEqual(Object.values(readLink("")).filter((v) => v !== null), []);
 });
