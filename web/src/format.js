@@ -19,10 +19,13 @@ export function fromBase64url(text) {
   return out;
 }
 
+/** Digits grouped by thousands (one formatter: `toLocaleString` makes a new one per call). */
+const GROUPED = new Intl.NumberFormat("en-US");
+
 /** A byte count: exact below 1 KiB, otherwise in binary units with the exact count beside. */
 export function formatSize(n) {
   if (n === null || n === undefined || n < 0) return "unknown";
-  const exact = `${n.toLocaleString("en-US")} B`;
+  const exact = `${GROUPED.format(n)} B`;
   if (n < 1024) return exact;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let v = n, u = -1;
