@@ -126,9 +126,9 @@ async function pushBlob(repo, bytes) {
   return { digest, size: bytes.length };
 }
 
-/** Pushes a manifest (an object, written as JSON) under `tag`: its descriptor. */
+/** Pushes a manifest (an object, written as indented JSON) under `tag`: its descriptor. */
 async function pushManifest(repo, tag, mediaType, manifest) {
-  const bytes = Buffer.from(JSON.stringify(manifest));
+  const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
   const put = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: bytes, headers: { "Content-Type": mediaType } });
   assert.equal(put.status, 201, await put.text());
   return { mediaType, digest: sha256(bytes), size: bytes.length };
