@@ -18,6 +18,7 @@ export interface Answers {
   planCopy: CopyPlanAnswer;
   detectArchiveFormat: ArchiveFormat;
   tarFiles: TarFiles;
+  layerEntries: LayerEntries;
   parseReference: Reference;
 }
 
@@ -48,6 +49,22 @@ export interface TarFile {
 
 /** The regular files of a tar, in archive order. */
 export type TarFiles = TarFile[];
+
+/** What one member of a layer means, by its name: its normalised path, and what it deletes when the layer is applied over the ones below (`error` instead for a name a safe applier refuses). */
+export interface LayerEntry {
+  path?: string;
+  /** A whiteout (`DIR/.wh.NAME`): the path it deletes from the layers below. */
+  whiteout?: string;
+  /** An opaque-directory marker (`DIR/.wh..wh..opq`): the directory whose lower content is hidden (`""` the root). */
+  opaque?: string;
+  /** AUFS metadata (`.wh..wh.plnk/…`), which appliers skip. */
+  aufs?: boolean;
+  /** Why the name was refused (absolute, a `..` component, a whiteout of nothing), naming it. */
+  error?: string;
+}
+
+/** One entry per member name, in order. */
+export type LayerEntries = LayerEntry[];
 
 /** How `parseReference` reads its text. */
 export type ReferenceSyntax = "docker" | "normalized" | "docker-archive";

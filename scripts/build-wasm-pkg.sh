@@ -34,7 +34,12 @@
 #      package.json `exports` routes workerd/worker → workerd/, node → node/,
 #      browser/import/default → web/index.js; `./web` is the raw web build
 #      for callers that want to choose where the .wasm comes from.
-#   6. Builds wasm/cabi (ferry-api's JSON facade behind a C ABI, for wasm
+#   6. Builds wasm/zstd (ruzstd behind a C ABI: the browser inspector's zstd
+#      decoder, loaded only for zstd layers, so it stays out of the npm
+#      .wasm and its budget) the same way, checks that it imports nothing,
+#      runs wasm-opt and writes wasm/pkg/zstd/ferry_zstd.wasm (not in the
+#      npm package's files). FERRY_WASM_ZSTD=0 skips it.
+#   7. Builds wasm/cabi (ferry-api's JSON facade behind a C ABI, for wasm
 #      hosts without JavaScript such as wasmtime) the same way, checks that it
 #      imports nothing, runs wasm-opt and writes target/wasm32/ferry_core_cabi.wasm.
 #      FERRY_WASM_CABI=0 skips it.
@@ -44,7 +49,8 @@
 #   FERRY_WASM_SKIP_DEPS=1   don't install anything (fail if a tool is missing)
 #   FERRY_WASM_OPT=PATH      use this wasm-opt instead of npm's binaryen
 #   FERRY_WASM_MAX_KIB=N     size limit per .wasm after wasm-opt (default 250)
-#   FERRY_WASM_CABI=0        don't build the C-ABI module (step 6)
+#   FERRY_WASM_ZSTD=0        don't build the zstd decoder module (step 6)
+#   FERRY_WASM_CABI=0        don't build the C-ABI module (step 7)
 #
 # Timings on the 2-core machine: cold (std compiled from source, fat LTO)
 # about 7 minutes; the wasm-bindgen-cli install about 6 minutes, once;
@@ -64,7 +70,7 @@ BINARYEN_VERSION=132.0.0
 MAX_KIB=${FERRY_WASM_MAX_KIB:-250}
 WASM_LD=/usr/lib/llvm-22/bin/wasm-ld
 # The functions every entry point exports (checked against wasm-bindgen's output).
-EXPORTS=(call digest detectMediaType inspect validate chooseInstance convertList planImage planCopy detectArchiveFormat tarFiles parseReference)
+EXPORTS=(call digest detectMediaType inspect validate chooseInstance convertList planImage planCopy detectArchiveFormat tarFiles layerEntries parseReference)
 
 log() { printf '[build-wasm-pkg] %s\n' "$*" >&2; }
 die() { printf '[build-wasm-pkg] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -290,7 +296,30 @@ node -e "require('$PKG/node/ferry_wasm.js').digest(new TextEncoder().encode('{}'
     || die "the nodejs build does not load"
 log "OK: ${PKG#"$ROOT"/} (ferry-wasm $VERSION, wasm-bindgen $WBG_VERSION, $("$WASM_OPT" --version))"
 
-# --- 6. the C-ABI module ----------------------------------------------------------------
+# --- 6. the zstd decoder module -----------------------------------------------------------
+if [ "${FERRY_WASM_ZSTD:-1}" != 0 ]; then
+    t=$(now)
+    ZSTD_DIR="$ROOT/wasm/zstd"
+    ZSTD_OUT="$PKG/zstd/ferry_zstd.wasm"
+    log "building wasm/zstd for $TARGET, profile $PROFILE"
+    (cd "$ZSTD_DIR" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LD" \
+        /usr/bin/cargo "${cargo_args[@]/ferry-wasm/ferry-zstd-wasm}") || die "cargo build of wasm/zstd failed"
+    mkdir -p "$PKG/zstd"
+    "$WASM_OPT" -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+        --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+        --strip-debug --strip-producers "$TARGET_DIR/$TARGET/$PROFILE/ferry_zstd_wasm.wasm" -o "$ZSTD_OUT" \
+        || die "wasm-opt failed on the zstd module"
+    if command -v wasm-objdump >/dev/null; then
+        imports=$(wasm-objdump -x "$ZSTD_OUT" | awk '/^Import\[/ {s=1; next} /^[A-Z][A-Za-z]*\[/ {s=0} s && /^ - /')
+        [ -z "$imports" ] || die "the zstd module imports from its host:
+$imports"
+    fi
+    log "size: ${ZSTD_OUT#"$ROOT"/} $(stat -c %s "$ZSTD_OUT") bytes raw (loaded only for zstd layers; not part of the npm budget)"
+    log "timing: zstd module $(elapsed "$t")"
+fi
+
+# --- 7. the C-ABI module ----------------------------------------------------------------
 if [ "${FERRY_WASM_CABI:-1}" != 0 ]; then
     t=$(now)
     CABI_DIR="$ROOT/wasm/cabi"

@@ -9,7 +9,8 @@
 #      FERRY_FUZZ_SECONDS per target, default 30; each target counts as a test)
 #   3. ferry-core built for wasm32-unknown-unknown, with a check that the
 #      module imports nothing from its host (scripts/build-core-wasm.sh)
-#   4. the npm package of ferry-wasm and the C-ABI module
+#   4. the npm package of ferry-wasm, the inspector's zstd decoder module
+#      (its Rust tests too) and the C-ABI module
 #      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
 #      case through native ferry-core, Node, headless Chromium, workerd and
 #      wasmtime must give byte-identical JSON (tests/parity/)
@@ -82,6 +83,10 @@ passed=$((passed + 1))
 log "ferry-wasm: npm package (wasm-bindgen, wasm-opt, size limit) and C-ABI module"
 bash scripts/install-deps.sh browser
 bash scripts/build-wasm-pkg.sh
+
+log "wasm/zstd: the inspector's zstd decoder module, its Rust tests natively"
+(cd wasm/zstd && CARGO_TARGET_DIR="$PWD/../../target/zstd-host" cargo test --quiet)
+passed=$((passed + 1))
 
 log "parity: native ferry-core vs Node, Chromium, workerd, wasmtime; npm pack"
 (cd tests/parity && npm ci --no-audit --no-fund --loglevel=error)

@@ -27,6 +27,7 @@
 //! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
 //! | `detectArchiveFormat` | none; the input is a file's first bytes (512 or more to tell a tar) | `tar`, the compression (`gzip`, `zstd`, `xz`, `bzip2`), or `""` |
 //! | `tarFiles` | none; the input is a JSON array of an archive's members as its headers spell them, in order: `name`, `typeflag` (the type byte, a number), `linkname` | the regular files, in archive order: `name` (normalised, links followed) and `member` (the position in the input of the member with the data) |
+//! | `layerEntries` | none; the input is a JSON array of a layer's member names as its headers spell them, in order | one per name: `path` (normalised) and, for a whiteout, `whiteout` (the path it deletes), for an opaque-directory marker, `opaque` (the directory, `""` the root), for AUFS metadata, `aufs: true`; a name refused (absolute, `..`, a whiteout of nothing) is `{"error": MESSAGE}` instead |
 //! | `parseReference` | `syntax`: `docker` (default: what follows `docker://`, tagged `latest` when it has neither tag nor digest), `normalized` (no tag added) or `docker-archive` (a `NAME[:TAG]`, no digest); the input is the reference's text | [`reference::Named`]: `name`, `domain`, `path`, `tag`, `digest`, `string`, `familiar` |
 //!
 //! A destination `kind` (`dir`, `oci`, `oci-archive`, `docker-archive`,
@@ -73,7 +74,7 @@ use ferry_core::reference::{self, Named};
 use ferry_core::{List, inspect, manifest, tar, validate};
 
 /// The operations [`call`] knows, in the order the table above lists them.
-pub const OPERATIONS: [&str; 11] = [
+pub const OPERATIONS: [&str; 12] = [
     "digest",
     "detectMediaType",
     "inspect",
@@ -84,6 +85,7 @@ pub const OPERATIONS: [&str; 11] = [
     "planCopy",
     "detectArchiveFormat",
     "tarFiles",
+    "layerEntries",
     "parseReference",
 ];
 
@@ -101,6 +103,7 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "planCopy" => with_args(op, args_json, |a| plan_copy(input, a)),
         "detectArchiveFormat" => with_args(op, args_json, |a| detect_archive_format(input, a)),
         "tarFiles" => with_args(op, args_json, |a| tar_files(input, a)),
+        "layerEntries" => with_args(op, args_json, |a| layer_entries(input, a)),
         "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
@@ -798,6 +801,50 @@ fn tar_files(input: &[u8], args: Args<'_>) -> Answer {
     Ok(out)
 }
 
+fn layer_entries(input: &[u8], args: Args<'_>) -> Answer {
+    const BAD: &str = "invalid layer members: expected a JSON array of names";
+    args.only(&[])?;
+    let value = json::parse(input).map_err(Failure::message)?;
+    let Value::Array(values) = &value else {
+        return Err(Failure::message(BAD));
+    };
+    // Written by hand, as `tarFiles` is: one object per name.
+    let mut out = String::from("[");
+    for (i, value) in values.iter().enumerate() {
+        let Value::String(name) = value else {
+            return Err(Failure::message(BAD));
+        };
+        if i > 0 {
+            out.push(',');
+        }
+        let entry = match tar::classify(name) {
+            Ok(entry) => entry,
+            Err(e) => {
+                out.push_str("{\"error\":");
+                out.push_str(&to_json(&alloc::format!("{name:?}: {e}")));
+                out.push('}');
+                continue;
+            }
+        };
+        out.push_str("{\"path\":");
+        // `classify` accepted the name, so it normalises.
+        out.push_str(&to_json(&tar::normalise(name).unwrap_or_default()));
+        let (key, text) = match &entry {
+            tar::Entry::Ordinary => ("", ""),
+            tar::Entry::Whiteout { target } => (",\"whiteout\":", target.as_str()),
+            tar::Entry::Opaque { dir } => (",\"opaque\":", dir.as_str()),
+            tar::Entry::AufsMeta => (",\"aufs\":true", ""),
+        };
+        out.push_str(key);
+        if !matches!(entry, tar::Entry::Ordinary | tar::Entry::AufsMeta) {
+            out.push_str(&to_json(&text));
+        }
+        out.push('}');
+    }
+    out.push(']');
+    Ok(out)
+}
+
 /// `{name, typeflag, linkname}` (`linkname` optional), each at most once.
 fn tar_member(value: &Value) -> Option<tar::Member<'_>> {
     let Value::Object(object) = value else {
@@ -879,6 +926,24 @@ mod tests {
         assert_eq!(
             call("tarFiles", members, ""),
             r#"{"ok":[{"name":"oci-layout","member":1},{"name":"blobs/sha256/a","member":2},{"name":"hard","member":1},{"name":"soft","member":2}]}"#
+        );
+    }
+
+    #[test]
+    fn layer_entries_answers_each_names_path_and_what_it_deletes() {
+        let names = br#"["./etc/","etc/.wh.passwd","usr/.wh..wh..opq",".wh..wh.plnk/1","bin"]"#;
+        assert_eq!(
+            call("layerEntries", names, ""),
+            r#"{"ok":[{"path":"etc"},{"path":"etc/.wh.passwd","whiteout":"etc/passwd"},{"path":"usr/.wh..wh..opq","opaque":"usr"},{"path":".wh..wh.plnk/1","aufs":true},{"path":"bin"}]}"#
+        );
+    }
+
+    #[test]
+    fn layer_entries_refuses_an_escaping_name_alone_naming_it() {
+        let answer = call("layerEntries", br#"["../../etc/shadow","a","/abs"]"#, "");
+        assert_eq!(
+            answer,
+            r#"{"ok":[{"error":"\"../../etc/shadow\": path \"../../etc/shadow\" has a '..' component"},{"path":"a"},{"error":"\"/abs\": absolute path \"/abs\""}]}"#
         );
     }
 

@@ -569,6 +569,11 @@ fn further_calls() -> Vec<(String, Vec<u8>, String)> {
         br#"[{"name":"./","typeflag":53},{"name":"a","typeflag":48},{"name":"b","typeflag":50,"linkname":"a"}]"#.to_vec(),
         String::new(),
     ));
+    calls.push((
+        "layerEntries".into(),
+        br#"["etc/.wh.passwd","usr/.wh..wh..opq",".wh..wh.plnk/1","bin","../x"]"#.to_vec(),
+        String::new(),
+    ));
     let images = [
         fixture("amd64.json"),
         fixture("arm64.json"),

@@ -4,7 +4,8 @@
 //! Browsers cannot read most registries directly (no CORS headers, and
 //! credentials live on this machine), so the page asks this server, which
 //! uses ferry's registry transport with the local credentials. The server
-//! only reads: it answers GET for manifests and small blobs (configs), never
+//! only reads: it answers GET for manifests and small blobs (configs),
+//! streams layers of any size (`/api/layer`, verified as they go), never
 //! writes anywhere, listens on loopback unless told otherwise, and never
 //! sends credentials to the page.
 
@@ -80,6 +81,15 @@ async fn handle(mut stream: TcpStream, options: &ServeOptions) -> std::io::Resul
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let reply = if method != "GET" && method != "HEAD" {
         Reply::text(405, "this server only reads")
+    } else if target.split('?').next() == Some("/api/layer") {
+        // A layer: any size, streamed, so the page can list it
+        // without either side holding it whole.
+        match open_blob(target, options).await {
+            Ok((stream, digest)) => {
+                return stream_blob(&mut write, method, stream, &digest).await;
+            }
+            Err(reply) => reply,
+        }
     } else {
         route(target, options).await
     };
@@ -159,7 +169,7 @@ fn info() -> Reply {
         status: 200,
         content_type: "application/json",
         body: format!(
-            r#"{{"server":"ferry serve","version":"{}","proxy":["/api/manifest","/api/blob"]}}"#,
+            r#"{{"server":"ferry serve","version":"{}","proxy":["/api/manifest","/api/blob","/api/layer"]}}"#,
             env!("CARGO_PKG_VERSION")
         )
         .into_bytes(),
@@ -226,25 +236,68 @@ async fn manifest(target: &str, options: &ServeOptions) -> Reply {
 
 /// Small blobs only (configs): the page shows them, it does not download
 /// images.
-async fn blob(target: &str, options: &ServeOptions) -> Reply {
-    // The request is checked before anything reaches the network.
+/// The blob `?digest=` names, opened at the registry `?ref=` names. The
+/// request is checked before anything reaches the network.
+async fn open_blob(
+    target: &str,
+    options: &ServeOptions,
+) -> Result<(crate::transport::BlobStream, Digest), Reply> {
     let digest = match query(target, "digest").map(|d| Digest::parse(&d)) {
         Some(Ok(d)) => d,
-        Some(Err(e)) => return Reply::text(400, e.to_string()),
-        None => return Reply::text(400, "missing ?digest="),
+        Some(Err(e)) => return Err(Reply::text(400, e.to_string())),
+        None => return Err(Reply::text(400, "missing ?digest=")),
     };
-    let registry = match registry(target, options).await {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+    let registry = registry(target, options).await?;
     let info = BlobInfo {
         digest: digest.clone(),
         size: None,
         media_type: None,
     };
-    let (stream, _) = match registry.blob(&info).await {
-        Ok(s) => s,
-        Err(e) => return Reply::text(502, e.to_string()),
+    match registry.blob(&info).await {
+        Ok((stream, _)) => Ok((stream, digest)),
+        Err(e) => Err(Reply::text(502, e.to_string())),
+    }
+}
+
+/// Sends `stream` as a chunked body, verifying it against `digest` as it
+/// goes. Content that does not match ends the connection before the last
+/// chunk, so the page reads a failed transfer, never a complete wrong blob.
+async fn stream_blob<W: AsyncWriteExt + Unpin>(
+    write: &mut W,
+    method: &str,
+    mut stream: crate::transport::BlobStream,
+    digest: &Digest,
+) -> std::io::Result<()> {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";
+    write.write_all(head.as_bytes()).await?;
+    if method == "HEAD" {
+        return write.shutdown().await;
+    }
+    let mut hasher = digest.verifier();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        write.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+        write.write_all(&buf[..n]).await?;
+        write.write_all(b"\r\n").await?;
+    }
+    if hasher.finish() != *digest {
+        return Err(std::io::Error::other(format!(
+            "the registry sent content that does not match {digest}"
+        )));
+    }
+    write.write_all(b"0\r\n\r\n").await?;
+    write.shutdown().await
+}
+
+async fn blob(target: &str, options: &ServeOptions) -> Reply {
+    let (stream, digest) = match open_blob(target, options).await {
+        Ok(opened) => opened,
+        Err(reply) => return reply,
     };
     let mut bytes = Vec::new();
     if let Err(e) = stream
@@ -369,7 +422,7 @@ mod tests {
         assert_eq!(info["server"], "ferry serve");
         assert_eq!(
             info["proxy"],
-            serde_json::json!(["/api/manifest", "/api/blob"])
+            serde_json::json!(["/api/manifest", "/api/blob", "/api/layer"])
         );
     }
 
@@ -444,6 +497,53 @@ mod tests {
             addr,
             "GET",
             "/api/blob?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay",
+        )
+        .await;
+        assert_eq!((status, body.as_slice()), (400, &b"missing ?digest="[..]));
+    }
+
+    /// What `stream_blob` writes for `content` said to be `digest`, and its result.
+    async fn streamed(content: &'static [u8], digest: &Digest) -> (Vec<u8>, std::io::Result<()>) {
+        let mut out = Vec::new();
+        let stream: crate::transport::BlobStream = Box::pin(content);
+        let result = stream_blob(&mut out, "GET", stream, digest).await;
+        (out, result)
+    }
+
+    #[tokio::test]
+    async fn a_layer_streams_chunked_and_ends_only_when_its_digest_matches() {
+        // sha256("hello")
+        let digest = Digest::parse(
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        )
+        .unwrap();
+        let (out, result) = streamed(b"hello", &digest).await;
+        result.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_layer_that_does_not_match_its_digest_never_ends_its_body() {
+        let digest = Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+        let (out, result) = streamed(b"hello", &digest).await;
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("does not match"), "{error}");
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.ends_with("0\r\n\r\n"),
+            "the last chunk was sent: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_layer_request_without_a_digest_says_so() {
+        let (addr, _dir) = server().await;
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/layer?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay",
         )
         .await;
         assert_eq!((status, body.as_slice()), (400, &b"missing ?digest="[..]));

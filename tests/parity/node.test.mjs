@@ -14,7 +14,7 @@ const expected = native();
 test("the node export condition loads the nodejs build", () => {
   const require = createRequire(import.meta.url);
   assert.match(require.resolve("ferry-wasm"), /\/node\/ferry_wasm\.js$/);
-  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage", "detectArchiveFormat", "tarFiles", "parseReference"]) {
+  for (const name of ["call", "digest", "detectMediaType", "inspect", "validate", "chooseInstance", "convertList", "planImage", "detectArchiveFormat", "tarFiles", "layerEntries", "parseReference"]) {
     assert.equal(typeof ferry[name], "function", name);
   }
 });
@@ -83,4 +83,11 @@ test("options are optional and misspelt ones are refused", () => {
   assert.equal(ferry.validate(bytes).valid, false);
   assert.equal(ferry.inspect.length, 2);
   assert.throws(() => ferry.planImage(bytes, { fromat: "x" }), /unknown member "options\.fromat"/);
+});
+
+test("layerEntries reads a layer's names by ferry-core's whiteout rules", () => {
+  assert.deepEqual(ferry.layerEntries(["./etc/.wh.passwd", "../x"]), [
+    { path: "etc/.wh.passwd", whiteout: "etc/passwd" },
+    { error: "\"../x\": path \"../x\" has a '..' component" },
+  ]);
 });

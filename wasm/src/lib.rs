@@ -170,6 +170,18 @@ pub fn tar_files(
     run("tarFiles", text.as_bytes(), &[])
 }
 
+/// What each member of a layer means, by its name as the headers spell
+/// it: the normalised path, and whether it is a whiteout (with the path it
+/// deletes), an opaque-directory marker or AUFS metadata; a refused name
+/// (absolute, `..`) answers `{ error }` alone, the others are still read.
+#[wasm_bindgen(js_name = layerEntries, unchecked_return_type = "LayerEntries")]
+pub fn layer_entries(
+    #[wasm_bindgen(unchecked_param_type = "string[]")] names: JsValue,
+) -> Result<JsValue, JsValue> {
+    let text = JSON::stringify(&names)?.as_string().unwrap_or_default();
+    run("layerEntries", text.as_bytes(), &[])
+}
+
 /// A docker reference read with `syntax` (`"docker"`, the default: what
 /// follows `docker://`; `"normalized"`; `"docker-archive"`): its parts,
 /// normalised as Docker does. Throws for text that is not a reference.

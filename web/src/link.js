@@ -4,6 +4,10 @@
 //   r=<registry reference, read through ferry serve>  d=<digest followed from it>
 //   dest=<copy plan destination kind>  sel=<system|all|instances>
 //   inst=<chosen instance digests, comma-separated>  strip=1
+//   layer=<the open layer's digest>  file=<the path of the file open in it>
+//   fs=1 (the image's filesystem shown)  cmp=<digest A>,<digest B> (two entries compared)
+//   with=<another reference the shown image is compared with>
+//   lq=<the layer's path filter>  fq=<the filesystem's path filter>  fm=hex (the file shown in hex)
 // so a link restores it. Nothing here touches the DOM.
 
 import { fromBase64url, toBase64url } from "./format.js";
@@ -23,6 +27,14 @@ export function readLink(hash) {
     sel: params.get("sel"),
     inst: params.get("inst"),
     strip: params.get("strip"),
+    layer: params.get("layer"),
+    file: params.get("file"),
+    fs: params.get("fs"),
+    cmp: params.get("cmp"),
+    with: params.get("with"),
+    lq: params.get("lq"),
+    fq: params.get("fq"),
+    fm: params.get("fm"),
   };
 }
 
@@ -33,7 +45,11 @@ export function readLink(hash) {
  *   bytes: the shown bytes otherwise;
  *   platform, defaultPlatform, expected: the boxes' text;
  *   convertTo, destination: the choice, or null when left at its default;
- *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean.
+ *   selection: "system" | "all" | "instances"; instances: digests; strip: boolean;
+ *   layer: the open layer's digest, file: the file open in it (or absent);
+ *   filesystem: whether the image's filesystem is shown; compare: [digest A, digest B] or absent;
+ *   compareWith: the other reference the shown image is compared with, or absent;
+ *   layerFilter, fsFilter: the path filters (written with their view); fileMode: "hex" or absent.
  */
 export function writeLink(view) {
   const params = new URLSearchParams();
@@ -49,6 +65,14 @@ export function writeLink(view) {
   if (view.selection !== "system") params.set("sel", view.selection);
   if (view.selection === "instances" && view.instances.length) params.set("inst", view.instances.join(","));
   if (view.strip) params.set("strip", "1");
+  if (view.layer) params.set("layer", view.layer);
+  if (view.layer && view.file) params.set("file", view.file);
+  if (view.filesystem) params.set("fs", "1");
+  if (view.compare) params.set("cmp", view.compare.join(","));
+  if (view.compareWith) params.set("with", view.compareWith);
+  if (view.layer && view.layerFilter) params.set("lq", view.layerFilter);
+  if (view.layer && view.file && view.fileMode === "hex") params.set("fm", "hex");
+  if (view.filesystem && view.fsFilter) params.set("fq", view.fsFilter);
   return "#" + params.toString();
 }
 

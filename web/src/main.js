@@ -10,7 +10,10 @@ import { readLink } from "./link.js";
 import { guessPlatformPrecise } from "./platform.js";
 import { createProxy } from "./proxy.js";
 import { createState } from "./state.js";
+import { zstdLoader } from "./zstd.js";
 import { $, setStatus } from "./views/dom.js";
+import { renderFilesystem } from "./views/filesystem.js";
+import { renderLayer } from "./views/layer.js";
 
 function wireInput(app) {
   const { actions } = app;
@@ -68,10 +71,29 @@ function wireInput(app) {
     }
   });
   window.addEventListener("hashchange", () => actions.applyLink());
+  $("layer-filter").addEventListener("input", () => { renderLayer(app); actions.updateLink(); });
+  $("fs-open").addEventListener("click", () => actions.openFilesystem());
+  $("fs-filter").addEventListener("input", () => { renderFilesystem(app); actions.updateLink(); });
+  $("compare-run").addEventListener("click", () => actions.compare($("compare-a").value, $("compare-b").value));
+  const compareWith = () => actions.compareWith($("compare-ref").value, $("compare-a").value || null);
+  $("compare-ref-run").addEventListener("click", compareWith);
+  $("compare-ref").addEventListener("keydown", (e) => { if (e.key === "Enter") compareWith(); });
+  $("layer-close").addEventListener("click", () => actions.closeLayer());
+  $("file-text").addEventListener("click", () => actions.fileMode("text"));
+  $("file-hex").addEventListener("click", () => actions.fileMode("hex"));
+  $("file-download").addEventListener("click", () => actions.downloadFile());
 }
 
 async function start() {
-  const app = { state: createState(), ferry: null, proxy: createProxy((url, init) => fetch(url, init)) };
+  const app = {
+    state: createState(), ferry: null, proxy: createProxy((url, init) => fetch(url, init)),
+    // The zstd decoder module, fetched the first time a zstd layer is read.
+    zstd: zstdLoader(async () => {
+      const r = await fetch(new URL("../pkg/zstd/ferry_zstd.wasm", import.meta.url));
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      return r.arrayBuffer();
+    }),
+  };
   app.actions = createActions(app);
   wireInput(app);
   await app.actions.detectProxy();

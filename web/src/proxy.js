@@ -1,5 +1,6 @@
 // Talking to `ferry serve`: whether it hosts the page (GET api/info), and
-// its same-origin, read-only registry proxy (api/manifest, api/blob).
+// its same-origin, read-only registry proxy (api/manifest, api/blob,
+// api/layer).
 // `fetchFn` is the browser's fetch (or a stand-in); paths are relative to
 // the page.
 
@@ -41,5 +42,14 @@ export function createProxy(fetchFn) {
     manifest: (ref, digest) => get("manifest", ref, digest),
     /** A blob (a config) of the repository `ref` names. */
     blob: (ref, digest) => get("blob", ref, digest),
+    /** A layer of the repository `ref` names, as a stream of its bytes (any size; ferry serve verifies it as it goes). */
+    async layer(ref, digest) {
+      const r = await fetchFn(`api/layer?${new URLSearchParams({ ref, digest })}`, { cache: "no-store" });
+      if (!r.ok) {
+        const body = text.decode(new Uint8Array(await r.arrayBuffer())).trim();
+        throw new Error(`Reading layer ${digest} of ${ref} through ferry serve failed (${r.status}): ${body || r.statusText}`);
+      }
+      return r.body;
+    },
   };
 }

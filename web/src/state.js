@@ -19,6 +19,17 @@ export function createState() {
     proxy: { available: false, checked: false, why: null }, // whether ferry serve hosts the page
     planWanted: null, // instance digests a link chose for the copy plan, until its boxes exist
     shaToken: 0, // the latest plain-sha256 computation (older ones are dropped)
+    // The open layer: { digest, status: "reading" | "done" | "error", error,
+    // format, entries (layer.js), tree (tree.js), problems, listMs,
+    // file: { path, bytes, size, complete, mode: "text" | "hex", error } | null }
+    layerView: null,
+    // Layer listings already read (digest → { format, entries }), shared by
+    // the filesystem and comparison views.
+    layerCache: new Map(),
+    // The image's filesystem: { status, digests, read, merged (tree.js's mergeLayers), readMs, error }
+    fsView: null,
+    // Two entries of a list compared: { status, a, b ({ digest, label, layers }), result, error }
+    compareView: null,
   };
 }
 

@@ -33,7 +33,7 @@ export function isTar(bytes, ferry) {
 }
 
 /** A NUL-terminated field as text. */
-function field(header, start, length, entry) {
+export function field(header, start, length, entry) {
   let end = start;
   while (end < start + length && header[end] !== 0) end++;
   try {
@@ -44,7 +44,7 @@ function field(header, start, length, entry) {
 }
 
 /** A numeric header field: octal text, or base-256 when the high bit is set (GNU, for large sizes). */
-function number(header, start, length, what, entry) {
+export function number(header, start, length, what, entry) {
   if (header[start] & 0x80) {
     let n = header[start] & 0x7f;
     for (let i = start + 1; i < start + length; i++) n = n * 256 + header[i];
@@ -57,7 +57,7 @@ function number(header, start, length, what, entry) {
 }
 
 /** The records of a pax extended header: key → value. */
-function paxRecords(body, entry) {
+export function paxRecords(body, entry) {
   const records = new Map();
   let off = 0;
   while (off < body.length) {

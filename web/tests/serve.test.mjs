@@ -16,12 +16,17 @@ import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { createGzip, gunzipSync, gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
+
+import { tarHeader } from "./tar-header.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const web = dirname(here);
@@ -98,6 +103,7 @@ before(async () => {
 
   ref = `docker://${registry}/demo:latest`;
   ferry(["copy", "--all", "--progress", "none", "--dest-tls-verify=false", "demo:", ref]);
+  await pushLayerImages();
 
   const serve = start(FERRY, ["serve", "--listen", "127.0.0.1:0", "--tls-verify=false"], { cwd: root });
   base = await waitFor("ferry serve", () => /http:\/\/(127\.0\.0\.1:\d+)\//.exec(serve.output)?.[0].replace(/\/$/, ""));
@@ -107,6 +113,92 @@ before(async () => {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
   });
 });
+
+/** Pushes a blob to the test registry (POST, then PUT with its digest): its descriptor fields. */
+async function pushBlob(repo, bytes) {
+  const digest = sha256(bytes);
+  const post = await fetch(`http://${registry}/v2/${repo}/blobs/uploads/`, { method: "POST" });
+  assert.equal(post.status, 202, await post.text());
+  const url = new URL(post.headers.get("location"), `http://${registry}`);
+  url.searchParams.set("digest", digest);
+  const put = await fetch(url, { method: "PUT", body: bytes, headers: { "Content-Type": "application/octet-stream" } });
+  assert.equal(put.status, 201, await put.text());
+  return { digest, size: bytes.length };
+}
+
+/** Pushes a manifest (an object, written as indented JSON) under `tag`: its descriptor. */
+async function pushManifest(repo, tag, mediaType, manifest) {
+  const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
+  const put = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: bytes, headers: { "Content-Type": mediaType } });
+  assert.equal(put.status, 201, await put.text());
+  return { mediaType, digest: sha256(bytes), size: bytes.length };
+}
+
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
+const TAR_LAYER = "application/vnd.oci.image.layer.v1.tar";
+
+/** An image of `layers` (`[bytes, mediaType]`) for `architecture`, pushed to `repo` under `tag`. */
+async function pushImage(repo, tag, architecture, layers) {
+  const descs = [];
+  for (const [bytes, mediaType] of layers) descs.push({ mediaType, ...(await pushBlob(repo, bytes)) });
+  const config = Buffer.from(JSON.stringify({ architecture, os: "linux", rootfs: { type: "layers", diff_ids: descs.map((d) => d.digest) } }));
+  return pushManifest(repo, tag, OCI_MANIFEST, {
+    schemaVersion: 2, mediaType: OCI_MANIFEST,
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...(await pushBlob(repo, config)) },
+    layers: descs,
+  });
+}
+
+const layerFixture = (name) => readFileSync(join(here, "fixtures", "layer", name));
+let files, hostile, hostileLayers, bigLayer, zstdImage;
+
+/**
+ * The images the layer views read: `files` (an index of amd64: the fixture
+ * layer; arm64: it and a second layer), `zstd` (the fixture layer
+ * zstd-compressed), `hostile` (a path escape, a
+ * truncated gzip stream, a decompression bomb, a member longer than the
+ * layer) and `big` (one layer of 10,000 files).
+ */
+async function pushLayerImages() {
+  const base = layerFixture("layer.tar.gz");
+  const second = gzipSync(Buffer.concat([tarHeader("etc/hostname", 6), Buffer.from("other\n"), Buffer.alloc(506),
+    tarHeader("usr/", 0, "5"), tarHeader("usr/local", 0, "5"), Buffer.alloc(1024)]));
+  const amd = await pushImage("files", "amd64", "amd64", [[base, GZIP_LAYER]]);
+  const arm = await pushImage("files", "arm64", "arm64", [[base, GZIP_LAYER], [second, GZIP_LAYER]]);
+  await pushManifest("files", "latest", "application/vnd.oci.image.index.v1+json", {
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{ ...amd, platform: { os: "linux", architecture: "amd64" } }, { ...arm, platform: { os: "linux", architecture: "arm64" } }],
+  });
+  files = { ref: `docker://${registry}/files:latest`, amd, arm };
+  const zstd = await pushImage("zstd", "latest", "amd64", [[layerFixture("layer.tar.zst"), "application/vnd.oci.image.layer.v1.tar+zstd"]]);
+  zstdImage = { ref: `docker://${registry}/zstd@${zstd.digest}`, layer: sha256(layerFixture("layer.tar.zst")) };
+
+  // 300 MiB of zeros: about 300 KiB gzip-compressed, over the page's 256 MiB floor.
+  const zeros = 300 * 1024 * 1024;
+  const bomb = await buffer(Readable.from((function* () {
+    yield tarHeader("zeros", zeros);
+    const mib = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < 300; i++) yield mib;
+    yield Buffer.alloc(1024);
+  })()).pipe(createGzip()));
+  hostileLayers = {
+    escape: [layerFixture("escape.tar.gz"), GZIP_LAYER],
+    truncated: [layerFixture("truncated.tar.gz"), GZIP_LAYER],
+    bomb: [bomb, GZIP_LAYER],
+    endless: [layerFixture("endless.tar"), TAR_LAYER],
+  };
+  const h = await pushImage("hostile", "latest", "amd64", Object.values(hostileLayers));
+  hostile = { ref: `docker://${registry}/hostile:latest`, digest: h.digest };
+
+  const many = [];
+  for (let i = 0; i < 10_000; i++) many.push(tarHeader(`data/d${Math.floor(i / 100)}/f${i}`, 0));
+  many.push(Buffer.alloc(1024));
+  const big = gzipSync(Buffer.concat(many));
+  await pushImage("big", "latest", "amd64", [[big, GZIP_LAYER]]);
+  bigLayer = { ref: `docker://${registry}/big:latest`, digest: sha256(big) };
+  assert.equal(gunzipSync(base).length, readFileSync(join(here, "fixtures", "layer", "layer.tar")).length);
+}
 
 after(async () => {
   await browser?.close();
@@ -332,6 +424,237 @@ test("a reference ferry-core's grammar refuses is refused in the page with core'
   }
   assert.deepEqual(proxied, []);
   await page.close();
+});
+
+/** Reads `reference` in a fresh page and waits until it is shown. */
+async function readIn(reference, hash = "") {
+  const page = await openPage(hash);
+  await page.fill("#registry-ref", reference);
+  await page.press("#registry-ref", "Enter");
+  await shownDigest(page, reference);
+  return page;
+}
+
+/** Waits until the open layer is listed (or refused); its state. */
+async function layerDone(page, digest) {
+  const h = await page.waitForFunction((d) => {
+    const s = document.getElementById("layer");
+    return s.dataset.digest === d && s.dataset.state !== "reading" && s.dataset.state;
+  }, digest, { timeout: 30_000 });
+  return h.jsonValue();
+}
+
+test("a layer's digest in the manifest opens its file tree: names, owners, a symlink and a whiteout as a deletion", async () => {
+  const page = await readIn(`docker://${registry}/files@${files.amd.digest}`);
+  const manifest = JSON.parse(await page.inputValue("#manifest"));
+  const layer = manifest.layers[0].digest;
+  // The manifest's exact text, its digests links, its media types explained.
+  assert.equal(await page.textContent("#document-json"), await page.inputValue("#manifest"));
+  assert.match(await page.getAttribute(`#document-json .media-type >> nth=0`, "title"), /OCI image manifest/);
+  await page.click(`#document-json a[data-digest="${layer}"]`);
+  assert.equal(await layerDone(page, layer), "done");
+  const paths = await page.locator("#layer-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.path));
+  assert.deepEqual(paths, ["bin", "bin/ash", "bin/busybox", "bin/sh", "etc", "etc/hostname", "etc/passwd", "var", "var/log"]);
+  const row = (path) => page.textContent(`#layer-table tr[data-path="${path}"]`);
+  assert.match(await row("bin/sh"), /lrwxrwxrwx.*sh → busybox/);
+  assert.match(await row("bin/ash"), /ash ⇒ bin\/busybox \(hard link\)/);
+  assert.match(await row("etc/hostname"), /-rw-r--r--ferry:ferry \(1000:1000\)11 B/);
+  assert.equal(await page.getAttribute(`#layer-table tr[data-path="etc/passwd"]`, "class"), "deleted");
+  assert.match(await row("etc/passwd"), /deleted by \.\/etc\/\.wh\.passwd \(whiteout\)/);
+  assert.match(await row("var"), /opaque: hides what the layers below have here/);
+  await page.screenshot({ path: join(artifacts, "serve-layer.png"), fullPage: true });
+
+  // A file opens as text, and as hex; the link keeps the layer and the file.
+  await page.click(`button[aria-label="Open etc/hostname"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "ferry-test\n");
+  // The README's picture (web/docs/layer.png is a copy).
+  await page.locator("#layer").screenshot({ path: join(artifacts, "layer.png") });
+  await page.click("#file-hex");
+  assert.match(await page.textContent("#file-content"), /^00000000  66 65 72 72 79 2d 74 65 73 74 0a\s+ferry-test\.$/);
+  await page.click(`button[aria-label="Open bin/busybox"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").dataset.mode === "hex"
+    && document.getElementById("file-content").textContent.includes("7f 45 4c 46"));
+  const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+  assert.deepEqual([hash.get("layer"), hash.get("file")], [layer, "bin/busybox"]);
+  // The file downloads whole; the layer's blob downloads as stored.
+  const downloaded = async (selector) => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
+    return [download.suggestedFilename(), readFileSync(await download.path())];
+  };
+  assert.deepEqual(await downloaded("#file-download"), ["busybox", Buffer.from("\x7fELF\x02\x01\x01\x00binary", "latin1")]);
+  assert.deepEqual(await downloaded("#layer-raw"), [`${layer.replace(":", "-")}.tar.gz`, layerFixture("layer.tar.gz")]);
+  await page.screenshot({ path: join(artifacts, "serve-file.png"), fullPage: true });
+  await page.close();
+});
+
+test("a zstd layer opens through the zstd decoder module, fetched only then", async () => {
+  const page = await readIn(zstdImage.ref);
+  const fetched = [];
+  page.on("request", (r) => fetched.push(new URL(r.url()).pathname));
+  await page.click(`#document-json a[data-digest="${zstdImage.layer}"]`);
+  assert.equal(await layerDone(page, zstdImage.layer), "done");
+  assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), ["/pkg/zstd/ferry_zstd.wasm"]);
+  assert.match(await page.textContent("#layer-note"), /^zstd-compressed tar: 10 members/);
+  assert.equal(await page.getAttribute(`#layer-table tr[data-path="etc/passwd"]`, "class"), "deleted");
+  await page.click(`button[aria-label="Open etc/hostname"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "ferry-test\n");
+  await page.close();
+});
+
+test("a link with layer= and file= restores the tree and the file after r= and d= have loaded the manifest", async () => {
+  const layer = JSON.parse(nativeRaw(`docker://${registry}/files@${files.arm.digest}`)).layers[1].digest;
+  const hash = "#" + new URLSearchParams({ r: files.ref, d: files.arm.digest, layer, file: "etc/hostname" });
+  const page = await openPage(hash);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "other\n", null, { timeout: 30_000 });
+  assert.equal(await page.getAttribute("#layer", "data-digest"), layer);
+  assert.equal(await page.locator(`#layer-table tr[data-path="usr/local"]`).count(), 1);
+  await page.close();
+
+  // The path filter and the hex view travel too.
+  const filtered = await openPage(hash + "&" + new URLSearchParams({ lq: "usr", fm: "hex" }));
+  await filtered.waitForFunction(() => document.getElementById("file-content").dataset.mode === "hex"
+    && document.getElementById("file-content").textContent.startsWith("00000000  6f 74 68 65 72 0a"), null, { timeout: 30_000 });
+  const paths = await filtered.locator("#layer-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.path));
+  assert.deepEqual(paths, ["usr", "usr/local"]);
+  assert.equal(await filtered.inputValue("#layer-filter"), "usr");
+  await filtered.close();
+});
+
+test("every digest link of a list, and of the images it names, opens without an error", async () => {
+  const page = await readIn(files.ref);
+  const index = JSON.parse(nativeRaw(files.ref));
+  const links = await page.locator("#document-json a.digest-link").evaluateAll((as) => as.map((a) => a.dataset.digest));
+  assert.deepEqual(links, index.manifests.map((m) => m.digest));
+  await page.screenshot({ path: join(artifacts, "serve-document.png"), fullPage: true });
+  // The README's picture (web/docs/document.png is a copy).
+  await page.locator("#document").screenshot({ path: join(artifacts, "document.png") });
+  for (const digest of links) {
+    await page.click(`#document-json a[data-digest="${digest}"]`);
+    assert.equal(await shownDigest(page, digest), digest);
+    const image = JSON.parse(await page.inputValue("#manifest"));
+    await page.click(`#document-json a[data-digest="${image.config.digest}"]`);
+    await page.waitForFunction(() => !document.getElementById("config-view").hidden);
+    assert.deepEqual(JSON.parse(await page.textContent("#config-view")).rootfs.diff_ids, image.layers.map((l) => l.digest));
+    for (const l of image.layers) {
+      await page.click(`#document-json a[data-digest="${l.digest}"]`);
+      assert.equal(await layerDone(page, l.digest), "done");
+    }
+    assert.notEqual(await page.getAttribute("#status", "class"), "bad", await page.textContent("#status"));
+    await page.click("#trail button.back");
+    await shownDigest(page, files.ref);
+  }
+  await page.close();
+});
+
+test("hostile layers end in a clear message in the page: a path escape, a truncated gzip stream, a decompression bomb, a member longer than the layer", async () => {
+  const page = await readIn(hostile.ref);
+  const layers = JSON.parse(await page.inputValue("#manifest")).layers;
+  const expected = {
+    escape: ["done", /"\.\.\/\.\.\/etc\/shadow": path "\.\.\/\.\.\/etc\/shadow" has a '\.\.' component/],
+    truncated: ["error", /the layer's gzip stream is truncated or corrupt/],
+    bomb: ["error", /expands to more than 268435456 bytes .* decompression bomb/],
+    endless: ["error", /truncated layer: "endless" declares 8589934592 bytes, the layer ends after 1024/],
+  };
+  const names = Object.keys(hostileLayers);
+  for (const [i, l] of layers.entries()) {
+    const [state, message] = expected[names[i]];
+    await page.click(`#document-json a[data-digest="${l.digest}"]`);
+    assert.equal(await layerDone(page, l.digest), state, names[i]);
+    assert.match(await page.textContent("#layer-problems"), message, names[i]);
+    if (names[i] === "bomb") await page.screenshot({ path: join(artifacts, "serve-hostile.png"), fullPage: true });
+  }
+  await page.close();
+});
+
+test("the image's filesystem: its layers applied in order, each path with the layer it comes from, what each layer adds, changes and deletes", async () => {
+  const hash = "#" + new URLSearchParams({ r: files.ref, d: files.arm.digest, fs: "1" });
+  const page = await openPage(hash);
+  await page.waitForFunction(() => document.getElementById("filesystem").dataset.state === "done", null, { timeout: 30_000 });
+  const layers = JSON.parse(await page.inputValue("#manifest")).layers.map((l) => l.digest);
+  const rows = await page.locator("#fs-table tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.lastElementChild.textContent]));
+  const from = Object.fromEntries(rows.map(([p, l]) => [p, l.split(" ")[0]]));
+  assert.deepEqual(Object.keys(from), ["bin", "bin/ash", "bin/busybox", "bin/sh", "etc", "etc/hostname", "usr", "usr/local", "var", "var/log"]);
+  assert.deepEqual([from["bin/sh"], from["etc/hostname"], from["usr/local"]], ["#0", "#1", "#1"]);
+  assert.match(rows.find(([p]) => p === "etc/hostname")[1], new RegExp(layers[1].slice(0, 19)));
+  const changes = await page.locator("#fs-changes tbody tr[data-layer='1']").textContent();
+  assert.match(changes, /2 added.*1 changed.*none/s);
+  // A file of the merged tree opens in the layer it comes from.
+  await page.click(`#fs-table button[aria-label="Open etc/hostname"]`);
+  await page.waitForFunction(() => document.getElementById("file-content").textContent === "other\n", null, { timeout: 30_000 });
+  assert.equal(await page.getAttribute("#layer", "data-digest"), layers[1]);
+  await page.locator("#filesystem").screenshot({ path: join(artifacts, "serve-filesystem.png") });
+  await page.close();
+});
+
+test("two platforms of a list side by side: the layers they share, the files that differ, sizes", async () => {
+  const page = await readIn(files.ref);
+  assert.deepEqual([await page.inputValue("#compare-a"), await page.inputValue("#compare-b")], [files.amd.digest, files.arm.digest]);
+  await page.click("#compare-run");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done", null, { timeout: 30_000 });
+  const amd = JSON.parse(nativeRaw(`docker://${registry}/files@${files.amd.digest}`));
+  const arm = JSON.parse(nativeRaw(`docker://${registry}/files@${files.arm.digest}`));
+  const layers = await page.locator("#compare-layers tbody tr").evaluateAll((trs) => trs.map((r) => [r.className, r.cells[1].textContent]));
+  assert.deepEqual(layers, [["shared", amd.layers[0].digest], ["only-b", arm.layers[1].digest]]);
+  const differ = await page.locator("#compare-files tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.className, r.cells[2].textContent, r.cells[3].textContent]));
+  assert.deepEqual(differ, [["etc/hostname", "metadata", "11 B", "6 B"], ["usr", "only-b", "–", "dir"], ["usr/local", "only-b", "–", "dir"]]);
+  assert.match(await page.textContent("#compare-note"), /1 layers shared \(290 B\); 3 paths differ/);
+  const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+  assert.equal(hash.get("cmp"), `${files.amd.digest},${files.arm.digest}`);
+  await page.locator("#list").screenshot({ path: join(artifacts, "serve-compare.png") });
+  await page.close();
+});
+
+test("an image compared with another tag: its layers and files against the other's; a list there gives the entry for this image's platform", async () => {
+  const page = await readIn(`docker://${registry}/files:amd64`);
+  await page.fill("#compare-ref", `${registry}/files:arm64`);
+  await page.click("#compare-ref-run");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done", null, { timeout: 30_000 });
+  const differ = await page.locator("#compare-files tbody tr").evaluateAll((trs) => trs.map((r) => [r.dataset.path, r.className]));
+  assert.deepEqual(differ, [["etc/hostname", "metadata"], ["usr", "only-b"], ["usr/local", "only-b"]]);
+  const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+  assert.equal(hash.get("with"), `docker://${registry}/files:arm64`);
+
+  // The list: ferry-core chooses its amd64 entry, the same image.
+  await page.press("#compare-ref", "Control+A");
+  await page.fill("#compare-ref", `${registry}/files:latest`);
+  await page.press("#compare-ref", "Enter");
+  await page.waitForFunction(() => document.getElementById("compare-result").dataset.state === "done"
+    && document.getElementById("compare-note").textContent.includes("linux/amd64"), null, { timeout: 30_000 });
+  assert.match(await page.textContent("#compare-note"), /B: 127\.0\.0\.1:\d+\/files:latest \(linux\/amd64\), 1 layers, 290 B\. 1 layers shared \(290 B\); 0 paths differ/);
+  await page.close();
+});
+
+test("render times of a 500-entry list, a 200-layer image and a 10,000-file layer (measured, not asserted)", async (t) => {
+  const page = await openPage();
+  const digest = (i) => "sha256:" + createHash("sha256").update(String(i)).digest("hex");
+  const list = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: Array.from({ length: 500 }, (_, i) => ({ mediaType: OCI_MANIFEST, digest: digest(i), size: 500 + i, platform: { os: "linux", architecture: `arch${i}` } })) });
+  const image = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST,
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digest("c"), size: 100 },
+    layers: Array.from({ length: 200 }, (_, i) => ({ mediaType: GZIP_LAYER, digest: digest(`l${i}`), size: 1000 + i })) });
+  const paste = (text) => page.evaluate((text) => {
+    const box = document.getElementById("manifest");
+    const started = performance.now();
+    box.value = text;
+    box.dispatchEvent(new Event("input"));
+    return performance.now() - started;
+  }, text);
+  const listMs = await paste(list);
+  assert.equal(await page.locator("#platform-table tbody tr").count(), 500);
+  const imageMs = await paste(image);
+  assert.equal(await page.locator("#image-table tbody tr.layer").count(), 200);
+  await page.close();
+
+  const big = await readIn(bigLayer.ref);
+  // From the click to the first frame drawn after the tree is in the page.
+  await big.evaluate((d) => { window.clickedAt = performance.now(); document.querySelector(`#document-json a[data-digest="${d}"]`).click(); }, bigLayer.digest);
+  assert.equal(await layerDone(big, bigLayer.digest), "done");
+  const layerMs = Math.round(await big.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(performance.now() - window.clickedAt)))));
+  assert.equal(await big.locator(`#layer-table tbody tr.file`).count(), 10_000);
+  const note = await big.textContent("#layer-note");
+  t.diagnostic(`500-entry list: ${listMs.toFixed(0)} ms; 200-layer image: ${imageMs.toFixed(0)} ms; 10,000-file layer: ${layerMs} ms from the click (${note})`);
+  writeFileSync(join(artifacts, "render-times.txt"), `500-entry list: ${listMs.toFixed(0)} ms\n200-layer image: ${imageMs.toFixed(0)} ms\n10,000-file layer: ${layerMs} ms from the click; ${note}\n`);
+  await big.close();
 });
 
 test("no script errors on the page", () => {

@@ -26,6 +26,8 @@ export function controlsView(state) {
     selection: planSelection(),
     instances: chosenInstances(state),
     strip: $("plan-strip").checked,
+    layerFilter: $("layer-filter").value.trim(),
+    fsFilter: $("fs-filter").value.trim(),
   };
 }
 
@@ -42,6 +44,8 @@ export function applyControls(state, link) {
   if (link.sel !== null) for (const r of document.querySelectorAll("input[name=plan-sel]")) r.checked = r.value === link.sel;
   $("plan-strip").checked = link.strip === "1";
   state.planWanted = link.inst ? link.inst.split(",") : null;
+  $("layer-filter").value = link.lq ?? "";
+  $("fs-filter").value = link.fq ?? "";
 }
 
 /** The registry row: enabled under ferry serve, otherwise disabled with the reason. */

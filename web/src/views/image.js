@@ -4,6 +4,7 @@
 import { decoder, formatSize } from "../format.js";
 import { historyRows } from "../history.js";
 import { $, h, labelCells, show } from "./dom.js";
+import { jsonNodes, rawLink } from "./document.js";
 import { digestCell } from "./layout.js";
 
 export function renderImage(app, ins) {
@@ -19,15 +20,16 @@ export function renderImage(app, ins) {
   $("image-table").tBodies[0].replaceChildren(...rows);
   labelCells($("image-table"));
   $("config-view").hidden = true;
+  $("config-raw").hidden = true;
   $("image-total").textContent = ins.totalSize === null ? "unknown (schema 1 records no sizes)" : formatSize(ins.totalSize);
   show("image", true);
 }
 
-/** Shows a config's text (pretty-printed when it is JSON) below the table. */
-export function showConfigText(bytes) {
-  let text = decoder.decode(bytes);
-  try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* as is */ }
-  $("config-view").textContent = text;
+/** Shows a config's exact text below the table, its media types explained, with a link to its raw bytes. */
+export function showConfigText(bytes, digest = "config") {
+  $("config-raw").replaceChildren(rawLink(bytes, digest.replace(":", "-"), "Raw bytes of the config"));
+  $("config-raw").hidden = false;
+  $("config-view").replaceChildren(...jsonNodes(bytes, () => {}));
   $("config-view").hidden = false;
   $("config-view").focus();
 }

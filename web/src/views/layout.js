@@ -28,6 +28,10 @@ export function digestCell(app, desc, kind) {
     const b = h("button", { type: "button", class: "open", "aria-label": `Open ${desc.digest}` }, "open");
     b.onclick = () => app.actions.openDigest(desc.digest);
     cell.append(b);
+  } else if (kind === "layer") {
+    const b = h("button", { type: "button", class: "open", "aria-label": `Files of layer ${desc.digest}` }, "files");
+    b.onclick = () => app.actions.openLayer(desc.digest);
+    cell.append(b);
   } else if (kind === "config") {
     const b = h("button", { type: "button", class: "open", "aria-label": `Show config ${desc.digest}` }, "show");
     b.onclick = () => app.actions.showConfig(lay, desc.digest);

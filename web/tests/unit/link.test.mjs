@@ -27,6 +27,7 @@ test("readLink gives back what writeLink wrote; absent parameters are null", () 
   assert.deepEqual(readLink(c.hash), {
     m: "eyJzY2hlbWFWZXJzaW9uIjoyfQ", p: "linux/arm/v7", to: "docker-list", dp: "linux/amd64", e: "sha256:abc",
     r: null, d: null, dest: "oci-archive", sel: "instances", inst: "sha256:1,sha256:2", strip: "1",
+    layer: null, file: null, fs: null, cmp: null, with: null, lq: null, fq: null, fm: null,
   });
   assert.deepEqual(Object.values(readLink("")).filter((v) => v !== null), []);
 });
@@ -71,4 +72,14 @@ test("a registry link to the open reference follows another digest, or renders w
   state.trail = [{ label: "h/r:t", digest: null }, { label: "sha256:1", digest: "sha256:1" }];
   assert.deepEqual(linkRequest(readLink("#r=docker%3A%2F%2Fh%2Fr%3At&d=sha256%3A2"), state), { kind: "follow", digest: "sha256:2" });
   assert.deepEqual(linkRequest(readLink("#r=docker%3A%2F%2Fh%2Fr%3At&d=sha256%3A1"), state), { kind: "render" });
+});
+
+test("readLink reads the open layer and the file in it", () => {
+  const link = readLink("#r=docker%3A%2F%2Fh%2Fr%3At&d=sha256%3A1&layer=sha256%3A2&file=etc%2Fos-release");
+  assert.deepEqual([link.layer, link.file], ["sha256:2", "etc/os-release"]);
+});
+
+test("readLink reads the filesystem view and the two entries compared", () => {
+  const link = readLink("#r=docker%3A%2F%2Fh%2Fr%3At&fs=1&cmp=sha256%3A1%2Csha256%3A2");
+  assert.deepEqual([link.fs, link.cmp], ["1", "sha256:1,sha256:2"]);
 });
