@@ -16,6 +16,10 @@
 //!   data by a header checksum and magic bytes.
 //! - [`classify`]: whiteouts, as the OCI image-spec layer rules and
 //!   containers/storage read them.
+//! - [`stack`]: layers applied in order, what each adds, changes and
+//!   deletes, and which layer each path of the result comes from.
+
+pub mod stack;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
