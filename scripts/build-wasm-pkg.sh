@@ -34,11 +34,12 @@
 #      package.json `exports` routes workerd/worker → workerd/, node → node/,
 #      browser/import/default → web/index.js; `./web` is the raw web build
 #      for callers that want to choose where the .wasm comes from.
-#   6. Builds wasm/zstd (ruzstd behind a C ABI: the browser inspector's zstd
-#      decoder, loaded only for zstd layers, so it stays out of the npm
-#      .wasm and its budget) the same way, checks that it imports nothing,
-#      runs wasm-opt and writes wasm/pkg/zstd/ferry_zstd.wasm (not in the
-#      npm package's files). FERRY_WASM_ZSTD=0 skips it.
+#   6. Builds wasm/layer (the browser inspector's layer module: ruzstd's
+#      zstd decoder and ferry-core's layer stacking behind a C ABI, loaded
+#      only for a zstd layer or an image's filesystem, so it stays out of
+#      the npm .wasm and its budget) the same way, checks that it imports
+#      nothing, runs wasm-opt and writes wasm/pkg/layer/ferry_layer.wasm
+#      (not in the npm package's files). FERRY_WASM_LAYER=0 skips it.
 #   7. Builds wasm/cabi (ferry-api's JSON facade behind a C ABI, for wasm
 #      hosts without JavaScript such as wasmtime) the same way, checks that it
 #      imports nothing, runs wasm-opt and writes target/wasm32/ferry_core_cabi.wasm.
@@ -49,7 +50,7 @@
 #   FERRY_WASM_SKIP_DEPS=1   don't install anything (fail if a tool is missing)
 #   FERRY_WASM_OPT=PATH      use this wasm-opt instead of npm's binaryen
 #   FERRY_WASM_MAX_KIB=N     size limit per .wasm after wasm-opt (default 250)
-#   FERRY_WASM_ZSTD=0        don't build the zstd decoder module (step 6)
+#   FERRY_WASM_LAYER=0       don't build the inspector's layer module (step 6)
 #   FERRY_WASM_CABI=0        don't build the C-ABI module (step 7)
 #
 # Timings on the 2-core machine: cold (std compiled from source, fat LTO)
@@ -296,27 +297,28 @@ node -e "require('$PKG/node/ferry_wasm.js').digest(new TextEncoder().encode('{}'
     || die "the nodejs build does not load"
 log "OK: ${PKG#"$ROOT"/} (ferry-wasm $VERSION, wasm-bindgen $WBG_VERSION, $("$WASM_OPT" --version))"
 
-# --- 6. the zstd decoder module -----------------------------------------------------------
-if [ "${FERRY_WASM_ZSTD:-1}" != 0 ]; then
+# --- 6. the inspector's layer module ------------------------------------------------------
+if [ "${FERRY_WASM_LAYER:-1}" != 0 ]; then
     t=$(now)
-    ZSTD_DIR="$ROOT/wasm/zstd"
-    ZSTD_OUT="$PKG/zstd/ferry_zstd.wasm"
-    log "building wasm/zstd for $TARGET, profile $PROFILE"
-    (cd "$ZSTD_DIR" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+    LAYER_DIR="$ROOT/wasm/layer"
+    LAYER_OUT="$PKG/layer/ferry_layer.wasm"
+    log "building wasm/layer for $TARGET, profile $PROFILE"
+    (cd "$LAYER_DIR" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LD" \
-        /usr/bin/cargo "${cargo_args[@]/ferry-wasm/ferry-zstd-wasm}") || die "cargo build of wasm/zstd failed"
-    mkdir -p "$PKG/zstd"
+        /usr/bin/cargo "${cargo_args[@]/ferry-wasm/ferry-layer-wasm}") || die "cargo build of wasm/layer failed"
+    mkdir -p "$PKG/layer"
     "$WASM_OPT" -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-        --strip-debug --strip-producers "$TARGET_DIR/$TARGET/$PROFILE/ferry_zstd_wasm.wasm" -o "$ZSTD_OUT" \
-        || die "wasm-opt failed on the zstd module"
+        --strip-debug --strip-producers "$TARGET_DIR/$TARGET/$PROFILE/ferry_layer_wasm.wasm" -o "$LAYER_OUT" \
+        || die "wasm-opt failed on the layer module"
     if command -v wasm-objdump >/dev/null; then
-        imports=$(wasm-objdump -x "$ZSTD_OUT" | awk '/^Import\[/ {s=1; next} /^[A-Z][A-Za-z]*\[/ {s=0} s && /^ - /')
-        [ -z "$imports" ] || die "the zstd module imports from its host:
+        imports=$(wasm-objdump -x "$LAYER_OUT" | awk '/^Import\[/ {s=1; next} /^[A-Z][A-Za-z]*\[/ {s=0} s && /^ - /')
+        [ -z "$imports" ] || die "the layer module imports from its host:
 $imports"
     fi
-    log "size: ${ZSTD_OUT#"$ROOT"/} $(stat -c %s "$ZSTD_OUT") bytes raw (loaded only for zstd layers; not part of the npm budget)"
-    log "timing: zstd module $(elapsed "$t")"
+    raw=$(stat -c %s "$LAYER_OUT")
+    log "size: ${LAYER_OUT#"$ROOT"/} $raw bytes raw, $(gzip -9 -c "$LAYER_OUT" | wc -c) bytes gzipped (loaded only for zstd layers and filesystems; not part of the npm budget)"
+    log "timing: layer module $(elapsed "$t")"
 fi
 
 # --- 7. the C-ABI module ----------------------------------------------------------------

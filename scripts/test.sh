@@ -9,7 +9,7 @@
 #      FERRY_FUZZ_SECONDS per target, default 30; each target counts as a test)
 #   3. ferry-core built for wasm32-unknown-unknown, with a check that the
 #      module imports nothing from its host (scripts/build-core-wasm.sh)
-#   4. the npm package of ferry-wasm, the inspector's zstd decoder module
+#   4. the npm package of ferry-wasm, the inspector's layer module
 #      (its Rust tests too) and the C-ABI module
 #      (scripts/build-wasm-pkg.sh), then the parity suite: every conformance
 #      case through native ferry-core, Node, headless Chromium, workerd and
@@ -84,8 +84,8 @@ log "ferry-wasm: npm package (wasm-bindgen, wasm-opt, size limit) and C-ABI modu
 bash scripts/install-deps.sh browser
 bash scripts/build-wasm-pkg.sh
 
-log "wasm/zstd: the inspector's zstd decoder module, its Rust tests natively"
-(cd wasm/zstd && CARGO_TARGET_DIR="$PWD/../../target/zstd-host" cargo test --quiet)
+log "wasm/layer: the inspector's layer module (zstd, layer stacking), its Rust tests natively"
+(cd wasm/layer && CARGO_TARGET_DIR="$PWD/../../target/layer-host" cargo test --quiet)
 passed=$((passed + 1))
 
 log "parity: native ferry-core vs Node, Chromium, workerd, wasmtime; npm pack"

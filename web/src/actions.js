@@ -256,7 +256,7 @@ export function createActions(app) {
     return app.ferry.inspect(bytes).layers.filter((l) => !l.emptyLayer).map((l) => ({ digest: l.digest, size: l.size }));
   }
 
-  /** Reads every layer of `layers` in order and applies them: mergeLayers' answer. */
+  /** Reads every layer of `layers` and stacks them in order (ferry-core, through the layer module): mergeLayers' answer. */
   async function mergedOf(layers, ref = null, progress = () => {}) {
     const lists = [];
     for (const [i, l] of layers.entries()) {
@@ -267,7 +267,7 @@ export function createActions(app) {
         throw new Error(`layer #${i} ${l.digest}: ${e.message}`);
       }
     }
-    return mergeLayers(lists);
+    return mergeLayers(lists, await app.layerModule.stack(lists));
   }
 
   /** Shows the shown image's filesystem: all its layers applied in order. */

@@ -1,6 +1,6 @@
 // Reading a layer as a stream, without holding it: what it is (by
 // ferry-core's `detectArchiveFormat`), gzip through the platform's
-// DecompressionStream, zstd through ferry's own decoder module (zstd.js,
+// DecompressionStream, zstd through ferry's own layer module (layer-module.js,
 // loaded only then), then tar headers one at a time while file contents
 // stream past. This module only reads header bytes (tar.js's field
 // readers); what a member's name means (its normalised path, a whiteout
@@ -93,7 +93,7 @@ function concat(parts) {
 /**
  * The layer's tar stream, decompressed: `{ format, tar, compressed() }`,
  * `format` "tar", "gzip" or "zstd", `compressed()` the bytes read so far
- * from `stream`. zstd goes through `zstd` (zstd.js's loader), when given;
+ * from `stream`. zstd goes through `zstd` (layer-module.js's zstd loader), when given;
  * xz and bzip2 layers and anything else are refused with a LayerError
  * saying what they are. Given `size` (the descriptor's), a stream that
  * runs past it ends in a LayerError: a blob never streams forever.
@@ -148,7 +148,7 @@ export async function openLayer(stream, ferry, { zstd = null, size = null } = {}
           decompress = await zstd();
         } catch (e) {
           await reader.cancel().catch(() => {});
-          throw new LayerError(`this layer is zstd-compressed, and the zstd decoder (pkg/zstd/ferry_zstd.wasm) could not be loaded: ${e.message}`);
+          throw new LayerError(`this layer is zstd-compressed, and the layer module with the zstd decoder (pkg/layer/ferry_layer.wasm) could not be loaded: ${e.message}`);
         }
         return { ...done, tar: decompress(rest) };
       }
@@ -264,8 +264,8 @@ async function walk(opened, visit, limits) {
  * `mode`, `uid`, `gid`, `uname`, `gname`, `mtime`, `linkname`) and
  * ferry-core's reading of its name (`path`, `whiteout`, `opaque`, `aufs`,
  * or `error`); a hard link's target normalised as `linkPath`. Options:
- * `limits` (LIMITS), `zstd` (zstd.js's loader, for zstd layers; without it
- * they are refused), `size` (the descriptor's size, when known).
+ * `limits` (LIMITS), `zstd` (layer-module.js's zstd loader, for zstd
+ * layers; without it they are refused), `size` (the descriptor's size, when known).
  */
 export async function listLayer(stream, ferry, { limits = LIMITS, zstd = null, size = null } = {}) {
   const opened = { ...(await openLayer(stream, ferry, { zstd, size })), ferry };

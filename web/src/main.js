@@ -5,12 +5,12 @@
 // for the module layout.
 
 import { createActions } from "./actions.js";
+import { layerModule } from "./layer-module.js";
 import { filesOfEntry, filesOfList } from "./layout.js";
 import { readLink } from "./link.js";
 import { guessPlatformPrecise } from "./platform.js";
 import { createProxy } from "./proxy.js";
 import { createState } from "./state.js";
-import { zstdLoader } from "./zstd.js";
 import { $, setStatus } from "./views/dom.js";
 import { renderFilesystem } from "./views/filesystem.js";
 import { renderLayer } from "./views/layer.js";
@@ -85,14 +85,16 @@ function wireInput(app) {
 }
 
 async function start() {
+  // The layer module (zstd, layer stacking), fetched the first time a zstd
+  // layer is read or an image's layers are stacked.
+  const layers = layerModule(async () => {
+    const r = await fetch(new URL("../pkg/layer/ferry_layer.wasm", import.meta.url));
+    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+    return r.arrayBuffer();
+  });
   const app = {
     state: createState(), ferry: null, proxy: createProxy((url, init) => fetch(url, init)),
-    // The zstd decoder module, fetched the first time a zstd layer is read.
-    zstd: zstdLoader(async () => {
-      const r = await fetch(new URL("../pkg/zstd/ferry_zstd.wasm", import.meta.url));
-      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
-      return r.arrayBuffer();
-    }),
+    layerModule: layers, zstd: layers.zstd,
   };
   app.actions = createActions(app);
   wireInput(app);

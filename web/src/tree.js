@@ -69,19 +69,6 @@ export function modeText(entry) {
     + bit(0o4, "r") + bit(0o2, "w") + x(0o1, 0o1000, "t", "T");
 }
 
-/** Removes the node at `path` (and what is below it) from `root`; the removed node, or null. */
-function removeAt(root, path) {
-  const parts = path.split("/");
-  let node = root;
-  for (const part of parts.slice(0, -1)) {
-    node = node.children.get(part);
-    if (!node) return null;
-  }
-  const gone = node.children.get(parts[parts.length - 1]) ?? null;
-  if (gone) node.children.delete(gone.name);
-  return gone;
-}
-
 /** The node at `path`, or null. */
 export function findNode(root, path) {
   let node = root;
@@ -93,45 +80,23 @@ export function findNode(root, path) {
 }
 
 /**
- * What a container sees: the layers' entries (`[{ digest, entries }]`,
- * lowest first) applied in order, as the OCI image-spec's changeset rules
- * say: a layer's whiteouts and opaque markers hide what the layers below
- * have (never the layer's own members), then its members are added, a
- * later one replacing an earlier one, a non-directory replacing a whole
- * directory. `{ root, changes }`: each node's `layer` is the position of
- * the layer its entry comes from; `changes[i]` lists the paths layer `i`
- * adds, changes and deletes.
+ * What a container sees, as a tree: the layers' listings (`[{ entries }]`,
+ * lowest first) and ferry-core's stacking of them (`stacked`, the layer
+ * module's `stack(lists)` answer: which layer and member each path comes
+ * from, what each layer changes). `{ root, changes }`: each node's `entry`
+ * is its member's entry (null for a directory no member names), its
+ * `layer` the position of the layer that entry comes from (null for such a
+ * directory). The rules are ferry-core's (ferry_core::tar::stack); this
+ * only arranges its answer.
  */
-export function mergeLayers(layers) {
+export function mergeLayers(lists, stacked) {
   const root = { name: "", path: "", children: new Map(), entry: null, deleted: null, opaque: null, layer: null };
-  const changes = [];
-  layers.forEach(({ entries }, i) => {
-    const change = { added: [], changed: [], deleted: [] };
-    changes.push(change);
-    for (const e of entries) {
-      if (e.error || e.aufs) continue;
-      if (e.whiteout !== undefined) {
-        if (removeAt(root, e.whiteout)) change.deleted.push(e.whiteout);
-      } else if (e.opaque !== undefined) {
-        const dir = e.opaque === "" ? root : findNode(root, e.opaque);
-        for (const child of [...(dir?.children.values() ?? [])]) {
-          if (child.layer !== i) { dir.children.delete(child.name); change.deleted.push(child.path); }
-        }
-      }
-    }
-    for (const e of entries) {
-      if (e.error || e.aufs || e.whiteout !== undefined || e.opaque !== undefined || e.path === "") continue;
-      let node = findNode(root, e.path);
-      const existed = node && node.layer !== null && node.layer !== i;
-      if (node && node.entry?.type === "dir" && e.type !== "dir") { removeAt(root, e.path); node = null; }
-      node = node ?? nodeAt(root, e.path);
-      node.layer ??= null;
-      if (node.layer !== i) (existed ? change.changed : change.added).push(e.path);
-      node.entry = e;
-      node.layer = i;
-    }
-  });
-  return { root, changes };
+  for (const { path, layer, member } of stacked.paths) {
+    const node = nodeAt(root, path);
+    node.entry = member === null ? null : lists[layer].entries[member];
+    node.layer = member === null ? null : layer;
+  }
+  return { root, changes: stacked.changes };
 }
 
 /** Every node with an entry below `root`, by path. */

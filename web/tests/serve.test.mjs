@@ -487,13 +487,13 @@ test("a layer's digest in the manifest opens its file tree: names, owners, a sym
   await page.close();
 });
 
-test("a zstd layer opens through the zstd decoder module, fetched only then", async () => {
+test("a zstd layer opens through the layer module, fetched only then", async () => {
   const page = await readIn(zstdImage.ref);
   const fetched = [];
   page.on("request", (r) => fetched.push(new URL(r.url()).pathname));
   await page.click(`#document-json a[data-digest="${zstdImage.layer}"]`);
   assert.equal(await layerDone(page, zstdImage.layer), "done");
-  assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), ["/pkg/zstd/ferry_zstd.wasm"]);
+  assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), ["/pkg/layer/ferry_layer.wasm"]);
   assert.match(await page.textContent("#layer-note"), /^zstd-compressed tar: 10 members/);
   assert.equal(await page.getAttribute(`#layer-table tr[data-path="etc/passwd"]`, "class"), "deleted");
   await page.click(`button[aria-label="Open etc/hostname"]`);

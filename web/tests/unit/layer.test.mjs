@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { LayerError, LIMITS, listLayer, readMember } from "../../src/layer.js";
-import { zstdLoader } from "../../src/zstd.js";
+import { layerModule } from "../../src/layer-module.js";
 import { tarHeader } from "../tar-header.mjs";
 import { layerTree, modeText, totalSize, treeRows } from "../../src/tree.js";
 
@@ -17,9 +17,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..", "..", "..", "wasm", "pkg", "node", "ferry_wasm.js");
 assert.ok(existsSync(pkg), "wasm/pkg is missing: run bash scripts/build-wasm-pkg.sh");
 const ferry = createRequire(import.meta.url)(pkg);
-// The zstd decoder module, as the page loads it (built beside the package).
-const zstdWasm = join(here, "..", "..", "..", "wasm", "pkg", "zstd", "ferry_zstd.wasm");
-const zstd = zstdLoader(() => readFileSync(zstdWasm));
+// The layer module, with the zstd decoder, as the page loads it (built beside the package).
+const layerWasm = join(here, "..", "..", "..", "wasm", "pkg", "layer", "ferry_layer.wasm");
+const { zstd } = layerModule(() => readFileSync(layerWasm));
 
 const fixture = (name) => new Uint8Array(readFileSync(join(here, "..", "fixtures", "layer", name)));
 /** A stream of `bytes` in chunks of `size`, as a network read gives them. */

@@ -1,4 +1,4 @@
-//! A streaming zstd decoder behind a C ABI, for the browser inspector.
+//! A streaming zstd decoder behind a C ABI.
 //!
 //! The page pushes compressed bytes and pulls decompressed ones; no pointer
 //! is ever handed from the host to Rust. For a decoder `d` (from

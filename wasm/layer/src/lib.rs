@@ -1,0 +1,14 @@
+//! The browser inspector's layer module: what the page needs to read an
+//! image's layers that is not in the npm package's .wasm, behind a C ABI
+//! (no JavaScript glue, nothing imported from the host).
+//!
+//! - [`zstd`]: a streaming zstd decoder (ruzstd), for zstd layers;
+//! - [`stack`]: ferry-core's layer stacking ([`ferry_core::tar::stack`]),
+//!   for the image's filesystem and two images compared.
+//!
+//! Both pass bytes the same way: the host asks for room in the module's
+//! memory, writes there, calls, and reads the answer where the module says
+//! it is; no pointer is ever handed from the host to Rust.
+
+pub mod stack;
+pub mod zstd;
