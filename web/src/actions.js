@@ -241,11 +241,16 @@ export function createActions(app) {
     if (link.fm === "hex" && state.layerView?.file) fileMode("hex");
   }
 
-  /** The listing of layer `digest` (read once, then kept). */
-  async function listCached(digest, ref = null, size = null) {
+  /**
+   * The listing of layer `digest` (read once, then kept). `hashed`: with
+   * its small files' content digests (LIMITS.hash), for a comparison; a
+   * listing kept without them is read again.
+   */
+  async function listCached(digest, ref = null, size = null, hashed = false) {
     let listed = state.layerCache.get(digest);
-    if (!listed) {
-      listed = await listLayer(await layerStream(digest, ref), app.ferry, { zstd: app.zstd, size });
+    if (!listed || (hashed && !listed.hashed)) {
+      const hashUpTo = hashed ? LIMITS.hash : 0;
+      listed = { ...(await listLayer(await layerStream(digest, ref), app.ferry, { zstd: app.zstd, size, hashUpTo })), hashed };
       state.layerCache.set(digest, listed);
     }
     return listed;
@@ -257,12 +262,12 @@ export function createActions(app) {
   }
 
   /** Reads every layer of `layers` and stacks them in order (ferry-core, through the layer module): mergeLayers' answer. */
-  async function mergedOf(layers, ref = null, progress = () => {}) {
+  async function mergedOf(layers, ref = null, progress = () => {}, hashed = false) {
     const lists = [];
     for (const [i, l] of layers.entries()) {
       progress(i);
       try {
-        lists.push(await listCached(l.digest, ref, l.size ?? null));
+        lists.push(await listCached(l.digest, ref, l.size ?? null, hashed));
       } catch (e) {
         throw new Error(`layer #${i} ${l.digest}: ${e.message}`);
       }
@@ -326,7 +331,7 @@ export function createActions(app) {
       const sides = [];
       for (const side of [view.a, view.b]) {
         side.layers = layersOf(await manifestOf(side));
-        sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers, side.ref) });
+        sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers, side.ref, undefined, true) });
       }
       view.result = compareFilesystems(sides[0], sides[1]);
       view.status = "done";

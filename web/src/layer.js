@@ -21,9 +21,10 @@ const MiB = 1024 * 1024;
  * Where reading stops. `expandedMin` and `ratio`: a layer may expand to
  * max(expandedMin, ratio × the compressed bytes read so far) before it is
  * taken for a decompression bomb; `entries`: members listed at most;
- * `text`: bytes of a file shown at most.
+ * `text`: bytes of a file shown at most; `hash`: the largest file whose
+ * content a comparison hashes.
  */
-export const LIMITS = Object.freeze({ expandedMin: 256 * MiB, ratio: 100, entries: 1_000_000, text: MiB });
+export const LIMITS = Object.freeze({ expandedMin: 256 * MiB, ratio: 100, entries: 1_000_000, text: MiB, hash: MiB });
 
 /** What is wrong with a layer. */
 export class LayerError extends Error {
@@ -265,12 +266,30 @@ async function walk(opened, visit, limits) {
  * ferry-core's reading of its name (`path`, `whiteout`, `opaque`, `aufs`,
  * or `error`); a hard link's target normalised as `linkPath`. Options:
  * `limits` (LIMITS), `zstd` (layer-module.js's zstd loader, for zstd
- * layers; without it they are refused), `size` (the descriptor's size, when known).
+ * layers; without it they are refused), `size` (the descriptor's size,
+ * when known), `hashUpTo`: regular files of at most that many bytes get
+ * `sha256`, their content's digest (ferry-core's `digest`), so two files
+ * can be compared by content.
  */
-export async function listLayer(stream, ferry, { limits = LIMITS, zstd = null, size = null } = {}) {
+export async function listLayer(stream, ferry, { limits = LIMITS, zstd = null, size = null, hashUpTo = 0 } = {}) {
   const opened = { ...(await openLayer(stream, ferry, { zstd, size })), ferry };
   const entries = [];
-  await walk(opened, (m) => { entries.push(m); return null; }, limits);
+  // The regular file being hashed: its entry and its data so far (digested
+  // when the walk reaches the next member, so one file's bytes at a time).
+  let hashing = null;
+  const digestHashed = () => {
+    if (hashing) hashing.entry.sha256 = ferry.digest(concat(hashing.parts));
+    hashing = null;
+  };
+  await walk(opened, (m) => {
+    digestHashed();
+    entries.push(m);
+    if (m.type !== "file" || m.size > hashUpTo) return null;
+    if (m.size === 0) { m.sha256 = ferry.digest(new Uint8Array(0)); return null; }
+    hashing = { entry: m, parts: [] };
+    return (chunk) => { hashing.parts.push(chunk.slice()); };
+  }, limits);
+  digestHashed();
   const meanings = ferry.layerEntries(entries.map((e) => e.name));
   entries.forEach((e, i) => Object.assign(e, meanings[i]));
   const links = entries.filter((e) => e.type === "hardlink");

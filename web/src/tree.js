@@ -122,9 +122,12 @@ function metadata(e) {
  * layer digests each was merged from): `{ layers, files }`. `layers`:
  * `shared`, `onlyA`, `onlyB` (digests). `files`: the paths that differ, in
  * order, each `{ path, a, b, how }`, `how` one of "only-a", "only-b",
- * "metadata" (type, size, mode, owner or link target differ) or "content?"
- * (the same metadata from different layers: the bytes may differ).
- * A path both take from the same layer is the same file, and not listed.
+ * "metadata" (type, size, mode, owner or link target differ), "content"
+ * (regular files with the same metadata whose content digests, `sha256`
+ * from listLayer's `hashUpTo`, differ) or "content?" (the same metadata
+ * from different layers, not both hashed: the bytes may differ).
+ * A path both take from the same layer is the same file, and not listed;
+ * nor are two files with the same metadata and the same content digest.
  */
 export function compareFilesystems(a, b) {
   const inA = new Set(a.digests), inB = new Set(b.digests);
@@ -140,7 +143,11 @@ export function compareFilesystems(a, b) {
     if (!y) files.push({ path, a: x, b: null, how: "only-a" });
     else if (!x) files.push({ path, a: null, b: y, how: "only-b" });
     else if (metadata(x.entry) !== metadata(y.entry)) files.push({ path, a: x, b: y, how: "metadata" });
-    else if (a.digests[x.layer] !== b.digests[y.layer] && x.entry.type === "file") files.push({ path, a: x, b: y, how: "content?" });
+    else if (a.digests[x.layer] !== b.digests[y.layer] && x.entry.type === "file") {
+      const [ha, hb] = [x.entry.sha256, y.entry.sha256];
+      if (!ha || !hb) files.push({ path, a: x, b: y, how: "content?" });
+      else if (ha !== hb) files.push({ path, a: x, b: y, how: "content" });
+    }
   }
   return { layers, files };
 }

@@ -3,6 +3,7 @@
 // deletes), and two images of a list side by side.
 
 import { formatSize } from "../format.js";
+import { LIMITS } from "../layer.js";
 import { platformText } from "../platform.js";
 import { showingRegistry } from "../state.js";
 import { treeRows } from "../tree.js";
@@ -84,7 +85,8 @@ const HOW = {
   "only-a": "only in A",
   "only-b": "only in B",
   metadata: "differs (type, size, mode, owner or link target)",
-  "content?": "same size and mode, from different layers: the content may differ",
+  content: "same size and mode, different content (SHA-256)",
+  "content?": `same size and mode, from different layers, too large to hash (over ${LIMITS.hash / 1024 / 1024} MiB): the content may differ`,
 };
 
 /** What an entry is, briefly: its size, or where a link points. */

@@ -2,6 +2,7 @@
 // ../fixtures/layer/ (written by make.py there). What names mean is
 // ferry-core's, through the wasm package's node build.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -73,6 +74,18 @@ test("a file's data is read from the stream, up to a limit", async () => {
   assert.deepEqual([new TextDecoder().decode(whole.bytes), whole.size, whole.complete], ["ferry-test\n", 11, true]);
   const part = await readMember(streamOf(fixture("layer.tar.gz")), ferry, hostname.index, 5);
   assert.deepEqual([new TextDecoder().decode(part.bytes), part.complete], ["ferry", false]);
+});
+
+test("regular files up to hashUpTo bytes get their content's digest, larger ones and other members none", async () => {
+  const sha256 = (text) => "sha256:" + createHash("sha256").update(text, "latin1").digest("hex");
+  const { entries } = await listLayer(streamOf(fixture("layer.tar.gz"), 7), ferry, { hashUpTo: 11 });
+  const e = byPath(entries);
+  assert.equal(e.get("etc/hostname").sha256, sha256("ferry-test\n"));
+  assert.equal(e.get("bin/busybox").sha256, undefined, "14 bytes, over the limit");
+  assert.deepEqual([e.get("etc").sha256, e.get("bin/sh").sha256, e.get("bin/ash").sha256], [undefined, undefined, undefined]);
+  const all = byPath((await listLayer(streamOf(fixture("layer.tar")), ferry, { hashUpTo: LIMITS.hash })).entries);
+  assert.equal(all.get("bin/busybox").sha256, sha256("\x7fELF\x02\x01\x01\x00binary"));
+  assert.equal(all.get("var/log").sha256, undefined, "a directory");
 });
 
 test("a member escaping the root is a problem naming it, the rest still listed", async () => {

@@ -73,3 +73,10 @@ test("two filesystems compared: shared layers, and the files only one has or tha
   assert.deepEqual(layers, { shared: ["sha256:base"], onlyA: ["sha256:a"], onlyB: ["sha256:b"] });
   assert.deepEqual(files.map((f) => [f.path, f.how]), [["etc/hostname", "metadata"], ["etc/same", "content?"], ["only-a", "only-a"], ["only-b", "only-b"]]);
 });
+
+test("files with the same metadata from different layers: the same content digest is the same file, another differs in content", async () => {
+  const hashed = (path, sha256) => ({ ...file(path, 3), sha256 });
+  const a = { digests: ["sha256:a"], merged: await mergeLayers([{ entries: [hashed("same", "sha256:1"), hashed("other", "sha256:2"), file("big", 3)] }]) };
+  const b = { digests: ["sha256:b"], merged: await mergeLayers([{ entries: [hashed("same", "sha256:1"), hashed("other", "sha256:3"), file("big", 3)] }]) };
+  assert.deepEqual(compareFilesystems(a, b).files.map((f) => [f.path, f.how]), [["big", "content?"], ["other", "content"]]);
+});
