@@ -3,11 +3,17 @@
 //! from, and what each layer adds, changes and deletes.
 //!
 //! The rules are the OCI image-spec's changesets (`layer.md`, "Applying
-//! Changesets"), as containers/storage applies them:
+//! Changesets" and "Whiteouts"):
 //!
 //! - a layer's whiteouts and opaque markers act on what the layers *below*
 //!   it hold, never on the layer's own members, wherever in the layer they
-//!   stand (so a layer is applied in two passes: deletions, then content);
+//!   stand (so a layer is applied in two passes: deletions, then content).
+//!   The spec says so ("whiteout files MUST only apply to resources in
+//!   lower/parent layers"); containers/storage's plain applier
+//!   (`pkg/archive`'s `UnpackLayer`) keeps the layer's own paths from an
+//!   opaque marker but lets a plain whiteout remove a path the same layer
+//!   put earlier. Layers written as the spec recommends, whiteouts before
+//!   their siblings, read the same either way;
 //! - a whiteout deletes its path and everything below it;
 //! - an opaque marker deletes everything the directory holds;
 //! - a later member of a path replaces an earlier one; a member that is
