@@ -108,7 +108,7 @@ pub fn promises(reference: &Reference) -> Promises {
             refused_type: Some(mt::DOCKER_V2S2),
             ..files
         },
-        Reference::DockerArchive(_) => Promises {
+        Reference::DockerArchive(_) | Reference::DockerDaemon(_) => Promises {
             lists: false,
             refused_type: Some(mt::OCI_MANIFEST),
             replaces: false,
