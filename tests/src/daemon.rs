@@ -1,0 +1,214 @@
+//! A real Docker-compatible daemon for `docker-daemon:` tests: Debian's
+//! podman 4.3 serving the Engine API (`podman system service`) on a Unix
+//! socket in a temporary directory, over a throwaway `vfs` store of its
+//! own (`--root`, `--runroot`, `--tmpdir` all inside that directory), so
+//! nothing touches the machine's images.
+//!
+//! Invariants, as for the registry harness ([`crate::registry`]):
+//! - Nothing listens on the network: a Unix socket in a temporary
+//!   directory only.
+//! - It stops by itself: one service per test binary ([`shared`]), under
+//!   a watchdog shell that kills it when the test process ends (its end of
+//!   the watchdog's stdin pipe closes) and after [`MAX_LIFETIME`] at the
+//!   latest, then removes the directory, store included.
+//! - Every wait is bounded ([`START_TIMEOUT`], [`IO_TIMEOUT`], and the
+//!   timeout podman commands run under).
+//!
+//! Checks go around ferry's own client: [`Daemon::get`] speaks HTTP/1.0
+//! over a std `UnixStream`, and [`Daemon::podman`] runs the podman CLI on
+//! the same store.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::process::{SpawnError, Watched};
+
+/// The longest the service may take to answer `GET /_ping` after its
+/// start.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest one request of the harness may wait.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest the service lives, even if the test process is killed.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// The longest one podman command may run before it is killed.
+const PODMAN_TIMEOUT_SECS: u32 = 120;
+/// The podman binary; `FERRY_PODMAN` overrides it.
+const PODMAN: &str = "/usr/bin/podman";
+
+/// A running `podman system service`.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Never dropped when in [`shared`]: the watchdog ends it.
+    _process: Mutex<Watched>,
+    program: String,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+/// The test binary's daemon, started on first use; panics (with the
+/// reason and podman's log) if it cannot start.
+pub fn shared() -> &'static Daemon {
+    static DAEMON: OnceLock<Result<Daemon, String>> = OnceLock::new();
+    match DAEMON.get_or_init(Daemon::start) {
+        Ok(daemon) => daemon,
+        Err(e) => panic!("starting podman system service: {e}"),
+    }
+}
+
+impl Daemon {
+    fn start() -> Result<Daemon, String> {
+        let program = std::env::var("FERRY_PODMAN").unwrap_or_else(|_| PODMAN.into());
+        if !Path::new(&program).is_file() {
+            return Err(format!(
+                "{program} is not installed (run `bash scripts/install-deps.sh services`)"
+            ));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-podman-")
+            .tempdir()
+            .map_err(|e| format!("creating a temporary directory: {e}"))?
+            .keep();
+        let socket = dir.join("podman.sock");
+        let log = dir.join("podman.log");
+        let mut argv = store_flags(&program, &dir);
+        argv.extend([
+            "system".into(),
+            "service".into(),
+            "--time=0".into(),
+            format!("unix://{}", socket.display()),
+        ]);
+        let process = match Watched::spawn(&argv, &log, MAX_LIFETIME, Some(&dir)) {
+            Ok(p) => p,
+            Err(SpawnError::Io(e)) => return Err(format!("starting {program}: {e}")),
+            Err(SpawnError::Exited(status)) => {
+                return Err(format!("{program} exited ({status}) at once"));
+            }
+        };
+        let daemon = Daemon {
+            _process: Mutex::new(process),
+            program,
+            dir,
+            socket,
+        };
+        daemon.wait_ready(&log)?;
+        Ok(daemon)
+    }
+
+    fn wait_ready(&self, log: &Path) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            let exited = self
+                ._process
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .exited();
+            if let Some(status) = exited {
+                return Err(format!(
+                    "podman exited ({status}) before answering; its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                ));
+            }
+            if self.get("/_ping").is_ok_and(|(status, _)| status == 200) {
+                return Ok(());
+            }
+            if start.elapsed() > START_TIMEOUT {
+                return Err(format!(
+                    "no answer to GET /_ping within {START_TIMEOUT:?}; its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `unix:///…/podman.sock`, for `--src-daemon-host`, `--dest-daemon-host`
+    /// and `DOCKER_HOST`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// `GET path` over the socket: the status and the body.
+    pub fn get(&self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut stream = UnixStream::connect(&self.socket)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        // HTTP/1.0: the answer is neither chunked nor kept alive; it ends
+        // when the connection does.
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: d\r\n\r\n")?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        let malformed = || std::io::Error::other(format!("malformed answer to GET {path}"));
+        let end = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(malformed)?;
+        let status = std::str::from_utf8(&answer[..end])
+            .ok()
+            .and_then(|head| head.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(malformed)?;
+        Ok((status, answer[end + 4..].to_vec()))
+    }
+
+    /// The API's image list (`GET /v1.22/images/json`).
+    pub fn images(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self
+            .get("/v1.22/images/json")
+            .unwrap_or_else(|e| panic!("listing the daemon's images: {e}"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).expect("the image list is JSON")
+    }
+
+    /// The image list's entry tagged `tag` (`docker.io/library/x:1`).
+    pub fn image_tagged(&self, tag: &str) -> Option<serde_json::Value> {
+        self.images().into_iter().find(|image| {
+            image["RepoTags"]
+                .as_array()
+                .is_some_and(|tags| tags.iter().any(|t| t == tag))
+        })
+    }
+
+    /// `podman ARGS…` on the daemon's store.
+    pub fn podman<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
+        Command::new("timeout")
+            .args(["--kill-after=10", &PODMAN_TIMEOUT_SECS.to_string()])
+            .args(store_flags(&self.program, &self.dir))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running podman: {e}"))
+    }
+
+    /// `podman image inspect NAME`'s one object.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let output = self.podman(&["image", "inspect", name]);
+        let stdout = crate::registry::succeeded(&output);
+        let mut all: Vec<serde_json::Value> =
+            serde_json::from_str(&stdout).expect("podman image inspect prints JSON");
+        assert_eq!(all.len(), 1, "{stdout}");
+        all.remove(0)
+    }
+}
+
+/// podman and the flags that put its whole state in `dir`.
+fn store_flags(program: &str, dir: &Path) -> Vec<String> {
+    let at = |name: &str| dir.join(name).display().to_string();
+    vec![
+        program.into(),
+        "--root".into(),
+        at("root"),
+        "--runroot".into(),
+        at("runroot"),
+        "--tmpdir".into(),
+        at("tmp"),
+        "--storage-driver".into(),
+        "vfs".into(),
+        "--events-backend".into(),
+        "none".into(),
+        "--cgroup-manager".into(),
+        "cgroupfs".into(),
+    ]
+}
