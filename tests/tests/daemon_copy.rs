@@ -14,6 +14,7 @@
 //! socket. [`skopeo_and_ferry_read_each_others_loads`] therefore holds
 //! both tools to the same result instead of showing skopeo failing.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use ferry_tests::daemon::{self, Daemon};
@@ -258,4 +259,122 @@ fn skopeo_and_ferry_read_each_others_loads() {
     );
     assert_eq!(diff_ids(&layout_config(&ferry_reads).1), diff_ids(&config));
     assert_eq!(diff_ids(&layout_config(&skopeo_reads).1), diff_ids(&config));
+}
+
+/// A `docker save` archive at `path` of one image, `NAME:TAG`, whose one
+/// uncompressed layer holds a file of `size` zero bytes.
+fn large_archive(path: &Path, tag: &str, size: u64) {
+    let dir = path.parent().expect("a directory");
+    let layer_path = dir.join("layer.tar");
+    let mut layer = tar::Builder::new(std::fs::File::create(&layer_path).expect("layer.tar"));
+    let mut header = tar::Header::new_ustar();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "zeros", std::io::repeat(0).take(size))
+        .expect("writing the layer");
+    layer.into_inner().expect("finishing the layer");
+    let mut hasher = ferry_core::digest::Hasher::new(ferry_core::digest::Algorithm::Sha256);
+    let mut file = std::fs::File::open(&layer_path).expect("layer.tar");
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buffer).expect("reading layer.tar");
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let diff_id = hasher.finish().to_string();
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    })
+    .to_string();
+    let config_name = format!(
+        "{}.json",
+        ferry_core::Digest::sha256_of(config.as_bytes()).encoded()
+    );
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": [tag],
+        "Layers": ["layer.tar"],
+    }])
+    .to_string();
+    let mut archive = tar::Builder::new(std::fs::File::create(path).expect("the archive"));
+    for (name, bytes) in [
+        (config_name.as_str(), config.as_bytes()),
+        ("manifest.json", manifest.as_bytes()),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, name, bytes)
+            .expect("writing the archive");
+    }
+    archive
+        .append_path_with_name(&layer_path, "layer.tar")
+        .expect("adding the layer");
+    archive.into_inner().expect("finishing the archive");
+    std::fs::remove_file(&layer_path).expect("removing layer.tar");
+}
+
+/// `ferry ARGS…` under `/usr/bin/time`: its peak resident set, in bytes.
+fn peak_rss(args: &[&str]) -> u64 {
+    let output = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kib %M"])
+        .arg(ferry_tests::registry::ferry_bin())
+        .env("HOME", ferry_tests::test_home())
+        .args(args)
+        .output()
+        .expect("running /usr/bin/time (apt-get install time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let kib: u64 = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("peak-rss-kib "))
+        .next_back()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
+    kib * 1024
+}
+
+/// The archive crosses into the daemon as a stream, and out of it into a
+/// file: ferry's memory stays far below the image's size both ways.
+#[test]
+fn memory_stays_bounded_whatever_the_image_size() {
+    const LAYER: u64 = 256 << 20;
+    const BOUND: u64 = 96 << 20;
+    let s = scratch();
+    let archive = s.path().join("large.tar");
+    large_archive(&archive, "ferry/large:1", LAYER);
+    let host = daemon::shared().host();
+    let loading = peak_rss(&[
+        "copy",
+        "--progress",
+        "none",
+        "--dest-daemon-host",
+        &host,
+        &format!("docker-archive:{}", archive.display()),
+        "docker-daemon:ferry/large:1",
+    ]);
+    std::fs::remove_file(&archive).expect("removing the archive");
+    let saving = peak_rss(&[
+        "copy",
+        "--progress",
+        "none",
+        "--src-daemon-host",
+        &host,
+        "docker-daemon:ferry/large:1",
+        &format!("dir:{}", s.path().join("back").display()),
+    ]);
+    eprintln!("peak RSS: loading {loading} bytes, saving {saving} bytes, layer {LAYER} bytes");
+    assert!(
+        loading < BOUND && saving < BOUND,
+        "peak RSS loading {loading} and saving {saving} bytes, for a {LAYER}-byte layer"
+    );
 }
