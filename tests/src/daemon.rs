@@ -5,8 +5,9 @@
 //! nothing touches the machine's images.
 //!
 //! Invariants, as for the registry harness ([`crate::registry`]):
-//! - Nothing listens on the network: a Unix socket in a temporary
-//!   directory only.
+//! - Nothing listens beyond the machine: a Unix socket in a temporary
+//!   directory, or ([`Daemon::start_tcp`]) a port on 127.0.0.1 that the
+//!   kernel picked.
 //! - It stops by itself: one service per test binary ([`shared`]), under
 //!   a watchdog shell that kills it when the test process ends (its end of
 //!   the watchdog's stdin pipe closes) and after [`MAX_LIFETIME`] at the
@@ -39,28 +40,42 @@ const PODMAN_TIMEOUT_SECS: u32 = 120;
 /// The podman binary; `FERRY_PODMAN` overrides it.
 const PODMAN: &str = "/usr/bin/podman";
 
-/// A running `podman system service`.
+/// A running `podman system service`; dropping it stops the service
+/// and removes its store.
 #[derive(Debug)]
 pub struct Daemon {
     /// Never dropped when in [`shared`]: the watchdog ends it.
     _process: Mutex<Watched>,
     program: String,
     dir: PathBuf,
-    socket: PathBuf,
+    listen: Listen,
+}
+
+/// Where the service listens.
+#[derive(Debug, Clone)]
+enum Listen {
+    Unix(PathBuf),
+    Tcp(std::net::SocketAddr),
 }
 
 /// The test binary's daemon, started on first use; panics (with the
 /// reason and podman's log) if it cannot start.
 pub fn shared() -> &'static Daemon {
     static DAEMON: OnceLock<Result<Daemon, String>> = OnceLock::new();
-    match DAEMON.get_or_init(Daemon::start) {
+    match DAEMON.get_or_init(|| Daemon::start(false)) {
         Ok(daemon) => daemon,
         Err(e) => panic!("starting podman system service: {e}"),
     }
 }
 
 impl Daemon {
-    fn start() -> Result<Daemon, String> {
+    /// A service of its own on a free 127.0.0.1 port, speaking plain
+    /// HTTP (podman's service has no TLS); panics if it cannot start.
+    pub fn start_tcp() -> Daemon {
+        Daemon::start(true).unwrap_or_else(|e| panic!("starting podman system service: {e}"))
+    }
+
+    fn start(tcp: bool) -> Result<Daemon, String> {
         let program = std::env::var("FERRY_PODMAN").unwrap_or_else(|_| PODMAN.into());
         if !Path::new(&program).is_file() {
             return Err(format!(
@@ -72,14 +87,24 @@ impl Daemon {
             .tempdir()
             .map_err(|e| format!("creating a temporary directory: {e}"))?
             .keep();
-        let socket = dir.join("podman.sock");
+        let listen = if tcp {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("finding a free port: {e}"))?;
+            Listen::Tcp(addr)
+        } else {
+            Listen::Unix(dir.join("podman.sock"))
+        };
         let log = dir.join("podman.log");
         let mut argv = store_flags(&program, &dir);
         argv.extend([
             "system".into(),
             "service".into(),
             "--time=0".into(),
-            format!("unix://{}", socket.display()),
+            match &listen {
+                Listen::Unix(socket) => format!("unix://{}", socket.display()),
+                Listen::Tcp(addr) => format!("tcp://{addr}"),
+            },
         ]);
         let process = match Watched::spawn(&argv, &log, MAX_LIFETIME, Some(&dir)) {
             Ok(p) => p,
@@ -92,7 +117,7 @@ impl Daemon {
             _process: Mutex::new(process),
             program,
             dir,
-            socket,
+            listen,
         };
         daemon.wait_ready(&log)?;
         Ok(daemon)
@@ -125,17 +150,31 @@ impl Daemon {
         }
     }
 
-    /// `unix:///…/podman.sock`, for `--src-daemon-host`, `--dest-daemon-host`
-    /// and `DOCKER_HOST`.
+    /// `unix:///…/podman.sock` or `http://127.0.0.1:PORT`, for
+    /// `--src-daemon-host`, `--dest-daemon-host` and `DOCKER_HOST`.
     pub fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        match &self.listen {
+            Listen::Unix(socket) => format!("unix://{}", socket.display()),
+            Listen::Tcp(addr) => format!("http://{addr}"),
+        }
     }
 
-    /// `GET path` over the socket: the status and the body.
+    /// `GET path`: the status and the body.
     pub fn get(&self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut stream = UnixStream::connect(&self.socket)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        let mut stream: Box<dyn Stream> = match &self.listen {
+            Listen::Unix(socket) => {
+                let stream = UnixStream::connect(socket)?;
+                stream.set_read_timeout(Some(IO_TIMEOUT))?;
+                stream.set_write_timeout(Some(IO_TIMEOUT))?;
+                Box::new(stream)
+            }
+            Listen::Tcp(addr) => {
+                let stream = std::net::TcpStream::connect_timeout(addr, IO_TIMEOUT)?;
+                stream.set_read_timeout(Some(IO_TIMEOUT))?;
+                stream.set_write_timeout(Some(IO_TIMEOUT))?;
+                Box::new(stream)
+            }
+        };
         // HTTP/1.0: the answer is neither chunked nor kept alive; it ends
         // when the connection does.
         write!(stream, "GET {path} HTTP/1.0\r\nHost: d\r\n\r\n")?;
@@ -192,6 +231,10 @@ impl Daemon {
         all.remove(0)
     }
 }
+
+/// A connection to the service.
+trait Stream: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> Stream for T {}
 
 /// podman and the flags that put its whole state in `dir`.
 fn store_flags(program: &str, dir: &Path) -> Vec<String> {

@@ -18,7 +18,9 @@ use std::io::Read as _;
 use std::path::Path;
 
 use ferry_tests::daemon::{self, Daemon};
-use ferry_tests::registry::{Registry, Setup, failed, ferry, ferry_command, skopeo, succeeded};
+use ferry_tests::registry::{
+    Body, Registry, Reply, ScriptedServer, Setup, failed, ferry, ferry_command, skopeo, succeeded,
+};
 
 /// `ferry copy --progress none ARGS…`, which must succeed.
 fn copy(args: &[&str]) {
@@ -377,4 +379,95 @@ fn memory_stays_bounded_whatever_the_image_size() {
         loading < BOUND && saving < BOUND,
         "peak RSS loading {loading} and saving {saving} bytes, for a {LAYER}-byte layer"
     );
+}
+
+#[test]
+fn a_daemon_on_plain_tcp_is_reached_over_http() {
+    let s = scratch();
+    let (id, config) = demo_instance(s.path());
+    let daemon = Daemon::start_tcp();
+    let host = daemon.host();
+    assert!(host.starts_with("http://127.0.0.1:"), "{host}");
+    copy(&[
+        "--dest-daemon-host",
+        &host,
+        "demo:",
+        "docker-daemon:ferry/tcp:1",
+    ]);
+    assert_loaded(&daemon, "docker.io/ferry/tcp:1", &id, &config);
+}
+
+/// A daemon that answers every load with `reply`, recording the requests.
+fn scripted_daemon(reply: Reply) -> ScriptedServer {
+    ScriptedServer::start(move |seen| {
+        if seen.method == "POST" && seen.path() == "/v1.22/images/load" {
+            reply.clone()
+        } else {
+            Reply::not_found()
+        }
+    })
+}
+
+#[test]
+fn a_load_reported_failed_under_status_200_fails() {
+    // Docker reports a failure met while loading in the answer's
+    // messages, after the status has gone out.
+    let server = scripted_daemon(
+        Reply::ok(
+            "{\"stream\":\"Loading layer\"}\r\n{\"errorDetail\":{\"message\":\"write /var/lib/docker/tmp: no space left on device\"},\"error\":\"write /var/lib/docker/tmp: no space left on device\"}\r\n",
+        )
+        .header("Content-Type", "application/json"),
+    );
+    let stderr = failed(&ferry(&[
+        "copy",
+        "--dest-daemon-host",
+        &server.url(),
+        "demo:",
+        "docker-daemon:ferry/full:1",
+    ]));
+    assert!(stderr.contains("no space left on device"), "{stderr}");
+    let load = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path() == "/v1.22/images/load")
+        .expect("a load was sent");
+    assert_eq!(load.header("Content-Type"), Some("application/x-tar"));
+    assert!(load.target.ends_with("?quiet=1"), "{}", load.target);
+}
+
+#[test]
+fn an_error_status_fails_with_the_daemons_message() {
+    let server = scripted_daemon(
+        Reply::status(500)
+            .header("Content-Type", "application/json")
+            .with_body(Body::Bytes(
+                br#"{"message":"archive/tar: invalid tar header"}"#.to_vec(),
+            )),
+    );
+    let stderr = failed(&ferry(&[
+        "copy",
+        "--dest-daemon-host",
+        &server.url(),
+        "demo:",
+        "docker-daemon:ferry/refused:1",
+    ]));
+    assert!(
+        stderr.contains("Error response from daemon: archive/tar: invalid tar header"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_cert_dir_must_hold_ca_cert_and_key() {
+    let s = scratch();
+    let stderr = failed(&ferry(&[
+        "copy",
+        "--dest-daemon-host",
+        "tcp://127.0.0.1:9",
+        "--dest-cert-dir",
+        &s.path().display().to_string(),
+        "demo:",
+        "docker-daemon:ferry/tls:1",
+    ]));
+    assert!(stderr.contains("ca.pem"), "{stderr}");
 }
