@@ -255,3 +255,117 @@ fn store_flags(program: &str, dir: &Path) -> Vec<String> {
         "cgroupfs".into(),
     ]
 }
+
+/// HTTPS in front of a daemon's Unix socket, as a Docker daemon run with
+/// `--tlsverify` serves it: a free 127.0.0.1 port, the [`Pki`]'s server
+/// certificate, and a client certificate its CA signed required of every
+/// client ([`Pki::daemon_cert_dir`] holds one). Each connection is relayed
+/// to the socket. It runs on a thread of its own with its own runtime, and
+/// stops when dropped.
+///
+/// [`Pki`]: crate::registry::Pki
+/// [`Pki::daemon_cert_dir`]: crate::registry::Pki::daemon_cert_dir
+#[derive(Debug)]
+pub struct TlsFront {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TlsFront {
+    /// Starts the front for `daemon` (one on a Unix socket); panics if it
+    /// cannot.
+    pub fn start(daemon: &Daemon, pki: &crate::registry::Pki) -> TlsFront {
+        let Listen::Unix(socket) = daemon.listen.clone() else {
+            panic!("a TLS front relays to a daemon on a Unix socket");
+        };
+        let config = std::sync::Arc::new(server_config(pki));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let addr = listener.local_addr().expect("the front's address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the TLS front");
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                let accepting = async {
+                    while let Ok((tcp, _)) = listener.accept().await {
+                        let acceptor = acceptor.clone();
+                        let socket = socket.clone();
+                        tokio::spawn(async move {
+                            let relay = async {
+                                let mut tls = acceptor.accept(tcp).await?;
+                                let mut unix = tokio::net::UnixStream::connect(&socket).await?;
+                                tokio::io::copy_bidirectional(&mut tls, &mut unix).await
+                            };
+                            // A refused handshake is the client's failure
+                            // to see, not the front's.
+                            let _ = tokio::time::timeout(MAX_LIFETIME, relay).await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    _ = accepting => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        TlsFront {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `tcp://127.0.0.1:PORT`, which ferry and skopeo reach over HTTPS.
+    pub fn host(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The server side of [`TlsFront`]: the PKI's server certificate, and
+/// client certificates checked against its CA.
+fn server_config(pki: &crate::registry::Pki) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(pki.ca_path()).expect("the CA file") {
+        roots.add(ca.expect("the CA certificate")).expect("a root");
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("a client verifier");
+    let certs = CertificateDer::pem_file_iter(pki.server_cert_path())
+        .expect("the server certificate file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the server certificate");
+    let key = PrivateKeyDer::from_pem_file(pki.server_key_path()).expect("the server key");
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .expect("the server's certificate and key")
+}

@@ -17,9 +17,10 @@
 use std::io::Read as _;
 use std::path::Path;
 
-use ferry_tests::daemon::{self, Daemon};
+use ferry_tests::daemon::{self, Daemon, TlsFront};
 use ferry_tests::registry::{
-    Body, Registry, Reply, ScriptedServer, Setup, failed, ferry, ferry_command, skopeo, succeeded,
+    Body, Pki, Registry, Reply, ScriptedServer, Setup, failed, ferry, ferry_command, skopeo,
+    succeeded,
 };
 
 /// `ferry copy --progress none ARGS…`, which must succeed.
@@ -470,4 +471,49 @@ fn a_cert_dir_must_hold_ca_cert_and_key() {
         "docker-daemon:ferry/tls:1",
     ]));
     assert!(stderr.contains("ca.pem"), "{stderr}");
+}
+
+#[test]
+fn a_daemon_over_tls_is_reached_with_the_cert_dirs_client_certificate() {
+    let s = scratch();
+    let (id, config) = demo_instance(s.path());
+    let pki = Pki::create(&s.path().join("pki")).expect("a PKI");
+    let daemon = daemon::shared();
+    let front = TlsFront::start(daemon, &pki);
+    let cert_dir = pki.daemon_cert_dir().display().to_string();
+    copy(&[
+        "--dest-daemon-host",
+        &front.host(),
+        "--dest-cert-dir",
+        &cert_dir,
+        "demo:",
+        "docker-daemon:ferry/tls:1",
+    ]);
+    assert_loaded(daemon, "docker.io/ferry/tls:1", &id, &config);
+    let back = s.path().join("back");
+    copy(&[
+        "--src-daemon-host",
+        &front.host(),
+        "--src-cert-dir",
+        &cert_dir,
+        "docker-daemon:ferry/tls:1",
+        &format!("oci:{}:x", back.display()),
+    ]);
+    assert_eq!(diff_ids(&layout_config(&back).1), diff_ids(&config));
+
+    // Without the client certificate (and trusting nothing), the
+    // handshake fails.
+    failed(&ferry(&[
+        "copy",
+        "--dest-daemon-host",
+        &front.host(),
+        "--dest-tls-verify=false",
+        "demo:",
+        "docker-daemon:ferry/tls-refused:1",
+    ]));
+    assert!(
+        daemon
+            .image_tagged("docker.io/ferry/tls-refused:1")
+            .is_none()
+    );
 }
