@@ -517,3 +517,18 @@ fn a_daemon_over_tls_is_reached_with_the_cert_dirs_client_certificate() {
             .is_none()
     );
 }
+
+#[test]
+fn copying_a_whole_list_is_refused_before_anything_is_sent() {
+    let server = scripted_daemon(Reply::ok(""));
+    let stderr = failed(&ferry(&[
+        "copy",
+        "--all",
+        "--dest-daemon-host",
+        &server.url(),
+        "demo:",
+        "docker-daemon:ferry/all:1",
+    ]));
+    assert!(stderr.contains("cannot store a manifest list"), "{stderr}");
+    assert_eq!(server.requests(), Vec::new());
+}
