@@ -532,3 +532,20 @@ fn copying_a_whole_list_is_refused_before_anything_is_sent() {
     assert!(stderr.contains("cannot store a manifest list"), "{stderr}");
     assert_eq!(server.requests(), Vec::new());
 }
+
+#[test]
+fn inspect_reads_a_daemon_image_config() {
+    let s = scratch();
+    let (_, config) = demo_instance(s.path());
+    let daemon = load("demo:", "ferry/inspect:1");
+    let host = daemon.host();
+    let printed = succeeded(&ferry(&[
+        "inspect",
+        "--config",
+        "--daemon-host",
+        &host,
+        "docker-daemon:ferry/inspect:1",
+    ]));
+    let shown: serde_json::Value = serde_json::from_str(&printed).expect("a config");
+    assert_eq!(diff_ids(&shown), diff_ids(&config));
+}
