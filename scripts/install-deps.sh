@@ -10,9 +10,13 @@
 #             source at /usr/lib/rustlib/src/rust) + wasm-ld + wasm-objdump.
 #             Used by scripts/build-core-wasm.sh with -Zbuild-std, because rustup
 #             here cannot fetch the wasm32 target.
-#   services  skopeo docker-registry strace gnupg
+#   services  skopeo docker-registry strace gnupg podman time
 #             (strace stops a copy at an exact system call in native/tests/staging.rs;
-#             gnupg signs for --sign-by and makes the trust tests' signatures)
+#             gnupg signs for --sign-by and makes the trust tests' signatures;
+#             podman 4.3 serves the Docker Engine API for the docker-daemon: tests,
+#             `podman system service` on a socket and a vfs store of their own,
+#             tests/src/daemon.rs; the package's podman.socket is never used;
+#             /usr/bin/time measures the docker-daemon memory test's peak RSS)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #
@@ -67,7 +71,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry strace gnupg)
+SERVICES_PKGS=(skopeo docker-registry strace gnupg podman time)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
@@ -193,6 +197,7 @@ for p in "${want[@]}"; do
         skopeo)  command -v skopeo >/dev/null || die "skopeo not on PATH" ;;
         gnupg)   command -v gpg >/dev/null || die "gpg not on PATH" ;;
         docker-registry) [ -x /usr/bin/docker-registry ] || die "/usr/bin/docker-registry missing" ;;
+        podman)  [ -x /usr/bin/podman ] || die "/usr/bin/podman missing" ;;
         chromium) command -v chromium >/dev/null || die "chromium not on PATH" ;;
     esac
 done

@@ -448,7 +448,7 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
         }
         let kind = Kind::from_name(&kind).ok_or_else(|| {
             d.fail(alloc::format!(
-                "options.destination.kind: {kind:?} is not dir, oci, oci-archive, docker-archive or docker"
+                "options.destination.kind: {kind:?} is not dir, oci, oci-archive, docker-archive, docker-daemon or docker"
             ))
         })?;
         return Ok(copy::Destination {

@@ -6,7 +6,7 @@
 //! |---|---|---|---|---|
 //! | `dir` | any | as they are | yes | no |
 //! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
-//! | `docker-archive` | Docker schema 2 | uncompressed | no | no |
+//! | `docker-archive`, `docker-daemon` | Docker schema 2 | uncompressed | no | no |
 //! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes |
 //!
 //! These are containers/image's answers to `SupportedManifestMIMETypes`,
@@ -32,17 +32,21 @@ pub enum Kind {
     OciArchive,
     /// `docker-archive:`, `docker save`'s format.
     DockerArchive,
+    /// `docker-daemon:`, a Docker daemon, written with `docker load`'s
+    /// request and so in `docker-archive:`'s format.
+    DockerDaemon,
     /// `docker://`, a registry.
     Docker,
 }
 
 impl Kind {
     /// Every kind, in the order the table lists them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Dir,
         Kind::Oci,
         Kind::OciArchive,
         Kind::DockerArchive,
+        Kind::DockerDaemon,
         Kind::Docker,
     ];
 
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Oci => "oci",
             Kind::OciArchive => "oci-archive",
             Kind::DockerArchive => "docker-archive",
+            Kind::DockerDaemon => "docker-daemon",
             Kind::Docker => "docker",
         }
     }
@@ -69,7 +74,13 @@ impl Kind {
             Kind::Oci | Kind::OciArchive => {
                 (&[mt::OCI_MANIFEST, mt::OCI_INDEX], Desired::Compress, false)
             }
-            Kind::DockerArchive => (&[mt::DOCKER_V2S2], Desired::Decompress, false),
+            // containers/image's daemon destination preserves compression
+            // (the daemon decompresses when it loads); ferry writes the
+            // daemon the same archive as docker-archive:, whose layer
+            // entries are uncompressed.
+            Kind::DockerArchive | Kind::DockerDaemon => {
+                (&[mt::DOCKER_V2S2], Desired::Decompress, false)
+            }
             // Signatures only through lookaside storage: see
             // [`Capabilities::with_signatures`].
             Kind::Docker => (
@@ -207,6 +218,7 @@ mod tests {
         assert!(accepts(Kind::Docker, mt::DOCKER_LIST));
         assert!(!accepts(Kind::Oci, mt::DOCKER_LIST));
         assert!(!Kind::DockerArchive.capabilities().accepts_lists());
+        assert!(!Kind::DockerDaemon.capabilities().accepts_lists());
     }
 
     #[test]

@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod base64;
 pub mod choose;
 pub mod copy;
+pub mod daemon;
 pub mod destination;
 pub mod digest;
 pub mod inspect;

@@ -8,5 +8,7 @@ pub mod conformance;
 pub fn test_home() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/home")
 }
+pub mod daemon;
+mod process;
 pub mod registry;
 pub mod skopeo;

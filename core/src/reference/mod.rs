@@ -107,6 +107,20 @@ pub enum ReferenceError {
     /// An `oci:` or `oci-archive:` image name that is not an OCI
     /// reference name.
     InvalidImageName { name: String },
+    /// A `docker-daemon:` image ID with another algorithm than sha256,
+    /// the only one the daemon names images by.
+    DaemonIdAlgorithm { input: String },
+    /// A `docker-daemon:` name whose repository is `sha256`, which
+    /// containers/image keeps for image IDs (`sha256:<64 hex>`).
+    DaemonReservedName { input: String },
+    /// A `docker-daemon:` name with neither tag nor digest, which the
+    /// daemon would read as every tag of the repository.
+    DaemonNameOnly { input: String },
+    /// A `docker-daemon:` name with a tag and a digest.
+    DaemonTagAndDigest { input: String },
+    /// A `docker-daemon:` destination that is not `NAME:TAG` (an image ID
+    /// or a digest): `docker load` can only tag.
+    DaemonDestinationNotTagged { input: String },
 }
 
 impl fmt::Display for ReferenceError {
@@ -163,6 +177,31 @@ impl fmt::Display for ReferenceError {
                 "invalid image name ",
                 name,
                 ": components of letters and digits joined by one of - . _ : @ + or by --, separated by /",
+            ),
+            ReferenceError::DaemonIdAlgorithm { input } => (
+                "invalid docker-daemon: reference ",
+                input,
+                ": only digest algorithm sha256 accepted",
+            ),
+            ReferenceError::DaemonReservedName { input } => (
+                "invalid docker-daemon: reference ",
+                input,
+                ": the sha256 repository name is reserved for (non-shortened) digest references",
+            ),
+            ReferenceError::DaemonNameOnly { input } => (
+                "docker-daemon: reference ",
+                input,
+                " has neither a tag nor a digest",
+            ),
+            ReferenceError::DaemonTagAndDigest { input } => (
+                "docker-daemon: reference ",
+                input,
+                " has both a tag and a digest, which is not supported",
+            ),
+            ReferenceError::DaemonDestinationNotTagged { input } => (
+                "invalid destination docker-daemon:",
+                input,
+                ": a destination must be a name:tag",
             ),
         };
         crate::write_quoted(f, before, quoted, after)

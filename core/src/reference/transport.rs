@@ -6,9 +6,13 @@
 //! | `docker:` | `//NAME[:TAG][@DIGEST]` | [`docker`] (after the `//`) |
 //! | `docker-archive:` | `PATH[:NAME[:TAG]]` or `PATH:@N` | [`PathReference`], then [`docker_archive_tag`] |
 //! | `oci:`, `oci-archive:` | `PATH[:NAME]` or `PATH:@N` | [`PathReference`], then [`oci_image_name`] |
+//! | `docker-daemon:` | `NAME:TAG`, `NAME@DIGEST` or `sha256:<64 hex>` | [`DaemonReference::parse`] |
+
+use alloc::string::ToString;
+use core::fmt;
 
 use super::{Named, ReferenceError};
-use crate::digest::truncate_for_error;
+use crate::digest::{Algorithm, Digest, truncate_for_error};
 
 /// What follows `docker://`: a normalised name ([`Named::parse_normalized`]),
 /// tagged `latest` when it has neither tag nor digest. containers/image
@@ -108,10 +112,72 @@ fn is_oci_name_component(component: &str) -> bool {
     }
 }
 
+/// An image in a Docker daemon: by name (`busybox:1`, `busybox@sha256:…`)
+/// or by image ID (`sha256:<64 hex>`, the config's digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaemonReference {
+    /// The image whose config has this sha256 digest.
+    Id(Digest),
+    /// A normalised name with a tag or a digest, never both.
+    Named(Named),
+}
+
+impl DaemonReference {
+    /// Reads what follows `docker-daemon:` as containers/image does. An
+    /// `algorithm:hex` that is a digest is an image ID, sha256 only (a
+    /// name `sha512:<hex>` would be the same text); anything else is a
+    /// normalised name, which must have a tag or a digest, not both, and
+    /// may not be the repository `sha256` (so `sha256:<short>` is refused
+    /// rather than read as a tag).
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        if let Ok(id) = Digest::parse(input) {
+            return if id.algorithm() == Algorithm::Sha256 {
+                Ok(DaemonReference::Id(id))
+            } else {
+                Err(ReferenceError::DaemonIdAlgorithm {
+                    input: truncate_for_error(input),
+                })
+            };
+        }
+        let named = Named::parse_normalized(input)?;
+        let input = || truncate_for_error(input);
+        if named.familiar_name() == "sha256" {
+            return Err(ReferenceError::DaemonReservedName { input: input() });
+        }
+        match (named.tag(), named.digest()) {
+            (None, None) => Err(ReferenceError::DaemonNameOnly { input: input() }),
+            (Some(_), Some(_)) => Err(ReferenceError::DaemonTagAndDigest { input: input() }),
+            _ => Ok(DaemonReference::Named(named)),
+        }
+    }
+
+    /// The name and tag `docker load` is to give the image: a destination
+    /// must be `NAME:TAG`, since loading can tag an image but not make an
+    /// image ID or a digest what the user asked for.
+    pub fn destination_tag(&self) -> Result<&Named, ReferenceError> {
+        match self {
+            DaemonReference::Named(named) if named.tag().is_some() => Ok(named),
+            other => Err(ReferenceError::DaemonDestinationNotTagged {
+                input: truncate_for_error(&other.to_string()),
+            }),
+        }
+    }
+}
+
+/// As the daemon is asked for it, and as containers/image writes it back:
+/// the image ID, or the name as Docker shows it (`busybox:1`).
+impl fmt::Display for DaemonReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DaemonReference::Id(id) => f.write_str(id.as_str()),
+            DaemonReference::Named(named) => f.write_str(&named.familiar_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::string::ToString;
 
     #[test]
     fn the_path_ends_at_the_first_colon() {
@@ -232,5 +298,76 @@ mod tests {
         let r = docker(&alloc::format!("quay.io/app:v1@{DIGEST}")).unwrap();
         assert_eq!(r.tag(), Some("v1"));
         assert_eq!(r.digest().map(|d| d.to_string()), Some(DIGEST.to_string()));
+    }
+
+    /// The config digest of the demo image, as an image ID.
+    const ID: &str = "sha256:6b5859431f5a414c2e9d0f36c7f5cd3f0979664ef2b85cf47cf74d0beb1c5181";
+
+    #[test]
+    fn daemon_references_are_tagged_or_digested_names() {
+        for (input, shown) in [
+            ("busybox:1", "busybox:1"),
+            ("docker.io/library/busybox:latest", "busybox:latest"),
+            ("localhost:5000/app:v1", "localhost:5000/app:v1"),
+            (
+                &*alloc::format!("quay.io/app@{DIGEST}"),
+                &*alloc::format!("quay.io/app@{DIGEST}"),
+            ),
+        ] {
+            let parsed = DaemonReference::parse(input).unwrap();
+            assert!(matches!(parsed, DaemonReference::Named(_)), "{input}");
+            assert_eq!(parsed.to_string(), shown, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_sha256_digest_is_a_daemon_image_id() {
+        let parsed = DaemonReference::parse(ID).unwrap();
+        assert_eq!(parsed, DaemonReference::Id(Digest::parse(ID).unwrap()));
+        assert_eq!(parsed.to_string(), ID);
+    }
+
+    #[test]
+    fn daemon_references_refuse_what_containers_image_refuses() {
+        let sha512 = alloc::format!("sha512:{}", "ab".repeat(64));
+        for (input, refused) in [
+            ("busybox", "name only"),
+            (&*alloc::format!("busybox:1@{DIGEST}"), "tag and digest"),
+            (&*sha512, "other algorithm"),
+            ("sha256:abc", "reserved"),
+            ("sha256", "reserved"),
+            (&ID[7..], "bare image id"),
+            ("Busybox:1", "upper case"),
+        ] {
+            let error = DaemonReference::parse(input).unwrap_err();
+            let expected = match refused {
+                "name only" => matches!(error, ReferenceError::DaemonNameOnly { .. }),
+                "tag and digest" => matches!(error, ReferenceError::DaemonTagAndDigest { .. }),
+                "other algorithm" => matches!(error, ReferenceError::DaemonIdAlgorithm { .. }),
+                "reserved" => matches!(error, ReferenceError::DaemonReservedName { .. }),
+                "bare image id" => matches!(error, ReferenceError::ImageId { .. }),
+                _ => matches!(error, ReferenceError::NameContainsUppercase { .. }),
+            };
+            assert!(expected, "{input}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn a_daemon_destination_must_be_name_and_tag() {
+        let tagged = DaemonReference::parse("busybox:1").unwrap();
+        assert_eq!(
+            tagged.destination_tag().unwrap().to_string(),
+            "docker.io/library/busybox:1"
+        );
+        for untaggable in [ID.to_string(), alloc::format!("busybox@{DIGEST}")] {
+            let parsed = DaemonReference::parse(&untaggable).unwrap();
+            assert!(
+                matches!(
+                    parsed.destination_tag(),
+                    Err(ReferenceError::DaemonDestinationNotTagged { .. })
+                ),
+                "{untaggable}"
+            );
+        }
     }
 }

@@ -77,12 +77,22 @@ pub struct CopyArgs {
     /// allows plain HTTP).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     dest_tls_verify: bool,
-    /// A directory of *.crt CA certificates for the source registry.
+    /// A directory of *.crt CA certificates for the source registry, or
+    /// of ca.pem, cert.pem and key.pem for the source daemon.
     #[arg(long, value_name = "DIR")]
     src_cert_dir: Option<std::path::PathBuf>,
-    /// A directory of *.crt CA certificates for the destination registry.
+    /// A directory of *.crt CA certificates for the destination registry,
+    /// or of ca.pem, cert.pem and key.pem for the destination daemon.
     #[arg(long, value_name = "DIR")]
     dest_cert_dir: Option<std::path::PathBuf>,
+    /// The source daemon (docker-daemon: only): unix://PATH, tcp://HOST:PORT
+    /// (HTTPS) or http://HOST:PORT; default: $DOCKER_HOST, else
+    /// unix:///var/run/docker.sock.
+    #[arg(long, value_name = "HOST")]
+    src_daemon_host: Option<String>,
+    /// The destination daemon (docker-daemon: only), as --src-daemon-host.
+    #[arg(long, value_name = "HOST")]
+    dest_daemon_host: Option<String>,
     /// Credentials file for both registries (containers' auth.json or
     /// Docker's config.json); default: $REGISTRY_AUTH_FILE,
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json.
@@ -325,13 +335,23 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         source_registry.lookaside = config.clone();
         destination_registry.lookaside = config;
     }
+    let source_daemon = ferry::transport::daemon::DaemonOptions {
+        host: args.src_daemon_host.clone(),
+        tls_verify: args.src_tls_verify,
+        cert_dir: args.src_cert_dir.clone(),
+    };
+    let destination_daemon = ferry::transport::daemon::DaemonOptions {
+        host: args.dest_daemon_host.clone(),
+        tls_verify: args.dest_tls_verify,
+        cert_dir: args.dest_cert_dir.clone(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let report = runtime.block_on(async {
         let src = source
-            .open_source(&source_registry)
+            .open_source_with(&source_registry, &source_daemon)
             .await
             .with_context(|| format!("opening source {source}"))?;
         // Opening a registry writes nothing, so a dry run can ask the real
@@ -341,7 +361,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         } else {
             Some(
                 destination
-                    .open_destination(&destination_registry)
+                    .open_destination_with(&destination_registry, &destination_daemon)
                     .await
                     .with_context(|| format!("opening destination {destination}"))?,
             )

@@ -47,7 +47,8 @@ impl RegistryArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The image: docker://…, oci:…, dir:…, oci-archive:…, docker-archive:…
+    /// The image: docker://…, oci:…, dir:…, oci-archive:…, docker-archive:…,
+    /// docker-daemon:…
     image: String,
     /// Print the top-level manifest exactly as stored (a list stays a
     /// list, whatever the overrides say).
@@ -61,6 +62,12 @@ pub struct InspectArgs {
     platform: super::PlatformOverrides,
     #[command(flatten)]
     registry: RegistryArgs,
+    /// The daemon of a docker-daemon: image (unix://PATH, tcp://HOST:PORT,
+    /// http://HOST:PORT); default: $DOCKER_HOST, else
+    /// unix:///var/run/docker.sock. --tls-verify and --cert-dir (ca.pem,
+    /// cert.pem, key.pem) apply to it.
+    #[arg(long, value_name = "HOST")]
+    daemon_host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -93,9 +100,14 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
     let reference = Reference::parse(&args.image)?;
     let options = args.registry.options(&reference)?;
+    let daemon = ferry::transport::daemon::DaemonOptions {
+        host: args.daemon_host.clone(),
+        tls_verify: args.registry.tls_verify,
+        cert_dir: args.registry.cert_dir.clone(),
+    };
     runtime()?.block_on(async {
         let source = reference
-            .open_source(&options)
+            .open_source_with(&options, &daemon)
             .await
             .with_context(|| format!("opening {reference}"))?;
         let (top, top_type) = source

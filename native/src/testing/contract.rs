@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use ferry_core::Digest;
 use ferry_core::media_type as mt;
 
+use crate::transport::daemon::DaemonOptions;
 use crate::transport::dry_run::DryRun;
 use crate::transport::reference::Reference;
 use crate::transport::registry::RegistryOptions;
@@ -108,7 +109,9 @@ pub fn promises(reference: &Reference) -> Promises {
             refused_type: Some(mt::DOCKER_V2S2),
             ..files
         },
-        Reference::DockerArchive(_) => Promises {
+        // A daemon could replace a tag, but the suite's earlier image
+        // is an OCI one, which neither takes.
+        Reference::DockerArchive(_) | Reference::DockerDaemon(_) => Promises {
             lists: false,
             refused_type: Some(mt::OCI_MANIFEST),
             replaces: false,
@@ -137,6 +140,8 @@ pub struct Place {
     pub source: Reference,
     /// For `docker://`.
     pub registry: RegistryOptions,
+    /// For `docker-daemon:`.
+    pub daemon: DaemonOptions,
     /// The directory the place's files are in (for file transports), all
     /// of which a snapshot covers.
     pub files: Option<PathBuf>,
@@ -171,6 +176,7 @@ impl Place {
             source: Reference::parse(&source).expect("source reference"),
             destination,
             registry: RegistryOptions::default(),
+            daemon: DaemonOptions::default(),
             files: Some(temp.path().to_path_buf()),
             _keep: vec![Box::new(temp)],
         }
@@ -224,6 +230,22 @@ impl Place {
             source: destination.clone(),
             destination,
             registry,
+            daemon: DaemonOptions::default(),
+            files: None,
+            _keep: vec![Box::new(keep)],
+        }
+    }
+
+    /// A `docker-daemon:NAME:TAG` reference in the daemon `daemon`
+    /// reaches; `keep` lives as long as the place.
+    pub fn daemon(reference: &str, daemon: DaemonOptions, keep: impl Any + Send + Sync) -> Place {
+        let destination = Reference::parse(reference).expect("daemon reference");
+        Place {
+            promises: promises(&destination),
+            source: destination.clone(),
+            destination,
+            registry: RegistryOptions::default(),
+            daemon,
             files: None,
             _keep: vec![Box::new(keep)],
         }
@@ -232,14 +254,18 @@ impl Place {
     /// A fresh destination here.
     pub async fn open(&self) -> Box<dyn ImageDestination> {
         self.destination
-            .open_destination(&self.registry)
+            .open_destination_with(&self.registry, &self.daemon)
             .await
             .unwrap_or_else(|e| panic!("opening {}: {e}", self.destination))
     }
 
     /// What a reader sees here now.
     pub async fn seen(&self) -> Seen {
-        let top = match self.source.open_source(&self.registry).await {
+        let top = match self
+            .source
+            .open_source_with(&self.registry, &self.daemon)
+            .await
+        {
             Ok(source) => source.manifest(None).await.ok().map(|(bytes, _)| bytes),
             Err(_) => None,
         };
@@ -284,11 +310,22 @@ impl TestImage {
     /// An image whose manifest is of `media_type` (an OCI manifest or a
     /// Docker schema 2 one; any other type is an OCI manifest declared
     /// as that type). The layer is stored uncompressed, and is the
-    /// config's diff ID.
+    /// config's diff ID; it is a real tar of one file, since a
+    /// destination that applies layers (a Docker daemon) reads it.
     pub fn new(seed: u8, media_type: &str) -> TestImage {
-        let layer: Vec<u8> = (0..2048u32)
+        let content: Vec<u8> = (0..2048u32)
             .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
             .collect();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_data(&mut header, "contract", content.as_slice())
+            .expect("a tar in memory");
+        let layer = builder.into_inner().expect("a tar in memory");
         let diff_id = Digest::sha256_of(&layer);
         let config = format!(
             r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}},"config":{{"Labels":{{"seed":"{seed}"}}}}}}"#
@@ -439,7 +476,11 @@ pub async fn blobs_then_manifest_then_signatures_then_commit_store_the_image(pla
         assert_eq!(seen.top, Some(image.digest().to_string()));
     }
     if place.promises.signatures {
-        let source = place.source.open_source(&place.registry).await.unwrap();
+        let source = place
+            .source
+            .open_source_with(&place.registry, &place.daemon)
+            .await
+            .unwrap();
         assert_eq!(source.signatures(None).await.unwrap(), signatures);
     }
 }
@@ -629,7 +670,11 @@ pub async fn a_list_is_stored_after_its_instances_or_refused(place: &Place) {
         place.seen().await.top,
         Some(Digest::sha256_of(&list).to_string())
     );
-    let source = place.source.open_source(&place.registry).await.unwrap();
+    let source = place
+        .source
+        .open_source_with(&place.registry, &place.daemon)
+        .await
+        .unwrap();
     for image in [&first, &second] {
         let (bytes, _) = source.manifest(Some(&image.digest())).await.unwrap();
         assert_eq!(bytes, image.manifest, "instance {}", image.digest());

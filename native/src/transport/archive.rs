@@ -739,45 +739,7 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
     let owner =
         std::os::unix::fs::MetadataExt::uid(&file.metadata().map_err(io_error(&temp, "stat"))?);
     leftovers::sweep_partial_files(target, owner, &temp);
-    let mut builder = tar::Builder::new(BufWriter::with_capacity(CHUNK, file));
-    for member in members {
-        let mut header = tar::Header::new_ustar();
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        match member {
-            Member::Dir(name) => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                header.set_size(0);
-                builder
-                    .append_data(&mut header, format!("{name}/"), std::io::empty())
-                    .map_err(io_error(&temp, "write"))?;
-            }
-            Member::File { name, source } => {
-                let file = std::fs::File::open(&source).map_err(io_error(&source, "open"))?;
-                let size = file.metadata().map_err(io_error(&source, "stat"))?.len();
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(0o644);
-                header.set_size(size);
-                builder
-                    .append_data(&mut header, &name, file.take(size))
-                    .map_err(io_error(&temp, "write"))?;
-            }
-            Member::Bytes { name, bytes } => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(0o644);
-                header.set_size(bytes.len() as u64);
-                builder
-                    .append_data(&mut header, &name, bytes.as_slice())
-                    .map_err(io_error(&temp, "write"))?;
-            }
-        }
-    }
-    let writer = builder.into_inner().map_err(io_error(&temp, "finish"))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| io_error(&temp, "write")(e.into_error()))?;
+    let file = write_members(file, members, &temp)?;
     // The archive is what the user keeps: on the disk before it takes its
     // name, and the name on the disk before the copy reports success.
     file.sync_all().map_err(io_error(&temp, "sync"))?;
@@ -793,6 +755,56 @@ fn write_archive_blocking(target: &Path, members: Vec<Member>) -> Result<(), Tra
         .map_err(io_error(parent, "sync directory"))?;
     drop(lock);
     Ok(())
+}
+
+/// Writes `members`, in order, as a tar into `writer`, with the headers
+/// [`write_archive`] describes, and hands the writer back. `location`
+/// names the destination in errors. The one tar writer of both archive
+/// files and the stream `docker-daemon:` sends.
+pub fn write_members<W: Write>(
+    writer: W,
+    members: Vec<Member>,
+    location: &Path,
+) -> Result<W, TransportError> {
+    let mut builder = tar::Builder::new(BufWriter::with_capacity(CHUNK, writer));
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        match member {
+            Member::Dir(name) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, format!("{name}/"), std::io::empty())
+                    .map_err(io_error(location, "write"))?;
+            }
+            Member::File { name, source } => {
+                let file = std::fs::File::open(&source).map_err(io_error(&source, "open"))?;
+                let size = file.metadata().map_err(io_error(&source, "stat"))?.len();
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(size);
+                builder
+                    .append_data(&mut header, &name, file.take(size))
+                    .map_err(io_error(location, "write"))?;
+            }
+            Member::Bytes { name, bytes } => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(bytes.len() as u64);
+                builder
+                    .append_data(&mut header, &name, bytes.as_slice())
+                    .map_err(io_error(location, "write"))?;
+            }
+        }
+    }
+    let writer = builder.into_inner().map_err(io_error(location, "finish"))?;
+    writer
+        .into_inner()
+        .map_err(|e| io_error(location, "write")(e.into_error()))
 }
 
 /// Checks that `path` can become an archive: its directory exists and it

@@ -327,10 +327,7 @@ impl ImageSource for DockerArchiveSource {
 #[derive(Debug)]
 pub struct DockerArchiveDestination {
     reference: ArchiveReference,
-    /// Blobs as they arrive, at `<alg>/<hex>`; removed on drop, on every
-    /// path.
-    staging: StagingDir,
-    manifest: Mutex<Option<Vec<u8>>>,
+    image: StagedImage,
 }
 
 const LIST_REFUSED: &str = "docker-archive cannot store a manifest list; copy one platform";
@@ -353,54 +350,10 @@ impl DockerArchiveDestination {
                 reason: "the file exists; docker-archive cannot add to an existing archive (remove it first)".into(),
             });
         }
-        let staging = StagingDir::create(&staging::big_temp_dir()).await?;
         Ok(DockerArchiveDestination {
             reference: reference.clone(),
-            staging,
-            manifest: Mutex::new(None),
+            image: StagedImage::create(location, reference.name.clone(), LIST_REFUSED).await?,
         })
-    }
-
-    /// Parses a manifest offered for storage, refusing what the format
-    /// cannot hold.
-    fn accept(&self, manifest: &[u8], media_type: &str) -> Result<Schema2, TransportError> {
-        if mt::is_list(media_type) {
-            return Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: LIST_REFUSED.into(),
-            });
-        }
-        if media_type != mt::DOCKER_V2S2 {
-            return Err(TransportError::ManifestTypeRejected {
-                media_type: media_type.to_string(),
-                reason: "docker-archive stores Docker schema 2 manifests only".into(),
-            });
-        }
-        Schema2::parse(manifest).map_err(|error| TransportError::Manifest {
-            what: format!("{}: manifest", self.reference()),
-            error,
-        })
-    }
-
-    /// The staged blob a descriptor names, which must have been put.
-    async fn staged(
-        &self,
-        descriptor: &Descriptor,
-        what: &str,
-    ) -> Result<(Digest, PathBuf), TransportError> {
-        let digest = descriptor.digest().map_err(|e| TransportError::Malformed {
-            location: format!("{}: manifest", self.reference()),
-            reason: format!("{what}: {e}"),
-        })?;
-        let path = blob_path(self.staging.path(), &digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(_) => Ok((digest, path)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(TransportError::NotFound {
-                what: format!("{what} {digest} (the manifest names it, but it was never written)"),
-                location: self.reference(),
-            }),
-            Err(e) => Err(io_error(&path, "stat")(e)),
-        }
     }
 }
 
@@ -415,11 +368,107 @@ impl ImageDestination for DockerArchiveDestination {
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
+        self.image.has_blob(info).await
+    }
+
+    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+        self.image.put_blob(stream, info).await
+    }
+
+    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+        self.image.store_manifest(manifest)
+    }
+
+    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
+        let members = self.image.members(top, media_type).await?;
+        archive::write_archive(&self.reference.path, members).await
+    }
+}
+
+/// One image on its way into a `docker save` archive: blobs staged in a
+/// locked [`StagingDir`] as they arrive (removed when this is dropped, on
+/// every path), the manifest kept until commit, and then the archive's
+/// members. `docker-archive:` writes them to a file, `docker-daemon:`
+/// streams them to the daemon.
+#[derive(Debug)]
+pub(crate) struct StagedImage {
+    /// The destination, for messages.
+    location: String,
+    /// The `RepoTags` entry, if any.
+    tag: Option<Named>,
+    /// Why a list is refused, in the destination's words.
+    list_refused: &'static str,
+    staging: StagingDir,
+    manifest: Mutex<Option<Vec<u8>>>,
+}
+
+impl StagedImage {
+    pub(crate) async fn create(
+        location: String,
+        tag: Option<Named>,
+        list_refused: &'static str,
+    ) -> Result<Self, TransportError> {
+        Ok(StagedImage {
+            location,
+            tag,
+            list_refused,
+            staging: StagingDir::create(&staging::big_temp_dir()).await?,
+            manifest: Mutex::new(None),
+        })
+    }
+
+    /// Parses a manifest offered for storage, refusing what the format
+    /// cannot hold.
+    fn accept(&self, manifest: &[u8], media_type: &str) -> Result<Schema2, TransportError> {
+        if mt::is_list(media_type) {
+            return Err(TransportError::Unsupported {
+                location: self.location.clone(),
+                reason: self.list_refused.into(),
+            });
+        }
+        if media_type != mt::DOCKER_V2S2 {
+            return Err(TransportError::ManifestTypeRejected {
+                media_type: media_type.to_string(),
+                reason: "docker-archive stores Docker schema 2 manifests only".into(),
+            });
+        }
+        Schema2::parse(manifest).map_err(|error| TransportError::Manifest {
+            what: format!("{}: manifest", self.location),
+            error,
+        })
+    }
+
+    /// The staged blob a descriptor names, which must have been put.
+    async fn staged(
+        &self,
+        descriptor: &Descriptor,
+        what: &str,
+    ) -> Result<(Digest, PathBuf), TransportError> {
+        let digest = descriptor.digest().map_err(|e| TransportError::Malformed {
+            location: format!("{}: manifest", self.location),
+            reason: format!("{what}: {e}"),
+        })?;
+        let path = blob_path(self.staging.path(), &digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(_) => Ok((digest, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(TransportError::NotFound {
+                what: format!("{what} {digest} (the manifest names it, but it was never written)"),
+                location: self.location.clone(),
+            }),
+            Err(e) => Err(io_error(&path, "stat")(e)),
+        }
+    }
+
+    pub(crate) async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         info.stored_at(&blob_path(self.staging.path(), &info.digest))
             .await
     }
 
-    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
+    pub(crate) async fn put_blob(
+        &self,
+        stream: BlobStream,
+        info: &BlobInfo,
+    ) -> Result<(), TransportError> {
         let path = blob_path(self.staging.path(), &info.digest);
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
@@ -431,12 +480,15 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
-    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
+    pub(crate) fn store_manifest(
+        &self,
+        manifest: ManifestToStore<'_>,
+    ) -> Result<(), TransportError> {
         if manifest.instance.is_some() {
             // Instances come only with a list, which cannot be stored.
             return Err(TransportError::Unsupported {
-                location: self.reference(),
-                reason: LIST_REFUSED.into(),
+                location: self.location.clone(),
+                reason: self.list_refused.into(),
             });
         }
         self.accept(manifest.bytes, manifest.media_type)?;
@@ -445,7 +497,15 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
-    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
+    /// The archive's members for the stored manifest (or `top`, when none
+    /// was stored): the config, each layer once, `manifest.json` and
+    /// `repositories`. The files stay in the staging directory, which
+    /// must outlive the writing of the members.
+    pub(crate) async fn members(
+        &self,
+        top: &[u8],
+        media_type: &str,
+    ) -> Result<Vec<Member>, TransportError> {
         let stored = self
             .manifest
             .lock()
@@ -476,8 +536,7 @@ impl ImageDestination for DockerArchiveDestination {
             layer_names.push(Value::from(name));
         }
         let repo_tags: Vec<Value> = self
-            .reference
-            .name
+            .tag
             .iter()
             .map(|t| Value::from(t.to_string()))
             .collect();
@@ -492,9 +551,9 @@ impl ImageDestination for DockerArchiveDestination {
         });
         members.push(Member::Bytes {
             name: "repositories".into(),
-            bytes: repositories(self.reference.name.as_ref(), manifest.layers.last()).into_bytes(),
+            bytes: repositories(self.tag.as_ref(), manifest.layers.last()).into_bytes(),
         });
-        archive::write_archive(&self.reference.path, members).await
+        Ok(members)
     }
 }
 

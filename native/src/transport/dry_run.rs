@@ -34,6 +34,7 @@ impl DryRun {
             // An archive is written whole at commit: it has no blob yet.
             Reference::OciArchive(_)
             | Reference::DockerArchive(_)
+            | Reference::DockerDaemon(_)
             | Reference::Docker(_)
             | Reference::Demo => PathBuf::new(),
         }

@@ -31,6 +31,7 @@
 //! ever held whole in memory.
 
 pub mod archive;
+pub mod daemon;
 pub mod dir;
 pub mod docker_archive;
 pub mod dry_run;

@@ -8,7 +8,7 @@ use ferry_core::reference::ReferenceError;
 use ferry_core::reference::transport::{Image, PathReference};
 
 use super::{ImageDestination, ImageSource, Kind, TransportError};
-use super::{dir, docker_archive, oci, oci_archive, registry};
+use super::{daemon, dir, docker_archive, oci, oci_archive, registry};
 
 /// A parsed image reference, skopeo's `transport:rest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub enum Reference {
     DockerArchive(docker_archive::ArchiveReference),
     /// `docker://[HOST/]REPOSITORY[:TAG|@DIGEST]`.
     Docker(ferry_core::reference::Named),
+    /// `docker-daemon:NAME:TAG` or, as a source, `docker-daemon:NAME@DIGEST`
+    /// or `docker-daemon:sha256:<image ID>`.
+    DockerDaemon(ferry_core::reference::transport::DaemonReference),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -37,6 +40,7 @@ impl Reference {
             Reference::OciArchive(_) => Kind::OciArchive,
             Reference::DockerArchive(_) => Kind::DockerArchive,
             Reference::Docker(_) => Kind::Docker,
+            Reference::DockerDaemon(_) => Kind::DockerDaemon,
             Reference::Demo => return None,
         })
     }
@@ -81,18 +85,36 @@ impl Reference {
             "docker-archive" => docker_archive::ArchiveReference::parse(rest)
                 .map(Reference::DockerArchive)
                 .map_err(|e| invalid(&e.to_string())),
+            "docker-daemon" => ferry_core::reference::transport::DaemonReference::parse(rest)
+                .map(Reference::DockerDaemon)
+                .map_err(|e| invalid(&e.to_string())),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, demo)"
+                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, docker-daemon, demo)"
             ))),
         }
     }
 
-    /// Opens the image for reading; `registry` applies to `docker://`.
+    /// Opens the image for reading; `registry` applies to `docker://`,
+    /// and a daemon is found through `DOCKER_HOST`.
     pub async fn open_source(
         &self,
         registry: &registry::RegistryOptions,
     ) -> Result<Box<dyn ImageSource>, TransportError> {
+        self.open_source_with(registry, &daemon::DaemonOptions::default())
+            .await
+    }
+
+    /// [`open_source`](Self::open_source), with `daemon` applying to
+    /// `docker-daemon:`.
+    pub async fn open_source_with(
+        &self,
+        registry: &registry::RegistryOptions,
+        daemon: &daemon::DaemonOptions,
+    ) -> Result<Box<dyn ImageSource>, TransportError> {
         match self {
+            Reference::DockerDaemon(r) => {
+                Ok(Box::new(daemon::DaemonSource::open(r, daemon).await?))
+            }
             Reference::Docker(r) => Ok(Box::new(
                 registry::Registry::connect(r, registry, false).await?,
             )),
@@ -106,12 +128,27 @@ impl Reference {
         }
     }
 
-    /// Opens the place for writing; `registry` applies to `docker://`.
+    /// Opens the place for writing; `registry` applies to `docker://`,
+    /// and a daemon is found through `DOCKER_HOST`.
     pub async fn open_destination(
         &self,
         registry: &registry::RegistryOptions,
     ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        self.open_destination_with(registry, &daemon::DaemonOptions::default())
+            .await
+    }
+
+    /// [`open_destination`](Self::open_destination), with `daemon`
+    /// applying to `docker-daemon:`.
+    pub async fn open_destination_with(
+        &self,
+        registry: &registry::RegistryOptions,
+        daemon: &daemon::DaemonOptions,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
         match self {
+            Reference::DockerDaemon(r) => Ok(Box::new(
+                daemon::DaemonDestination::create(r, daemon).await?,
+            )),
             Reference::Docker(r) => Ok(Box::new(
                 registry::Registry::connect(r, registry, true).await?,
             )),
@@ -139,6 +176,7 @@ impl fmt::Display for Reference {
             Reference::OciArchive(r) => write!(f, "oci-archive:{r}"),
             Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
             Reference::Docker(r) => write!(f, "docker://{r}"),
+            Reference::DockerDaemon(r) => write!(f, "docker-daemon:{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
     }

@@ -8,6 +8,7 @@
 //! [`Need::Judge`](ferry_core::copy::Need::Judge); [`Trust::judge`]
 //! answers it.
 
+use ferry_core::reference::transport::DaemonReference;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -171,6 +172,18 @@ impl Trust {
                 None,
             ),
             Reference::DockerArchive(r) => (ImageScope::unscoped("docker-archive"), r.name.clone()),
+            // As containers/image: a name scopes as a registry's does, an
+            // image ID only by the transport's default.
+            Reference::DockerDaemon(DaemonReference::Named(named)) => (
+                ImageScope {
+                    transport: "docker-daemon".into(),
+                    ..ImageScope::docker(named)
+                },
+                Some(named.clone()),
+            ),
+            Reference::DockerDaemon(DaemonReference::Id(_)) => {
+                (ImageScope::unscoped("docker-daemon"), None)
+            }
             Reference::Demo => return None,
         };
         Some(Trust {

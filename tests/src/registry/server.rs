@@ -2,10 +2,8 @@
 //! v2.8.2) on a free 127.0.0.1 port, with storage, keys and config in a
 //! temporary directory of its own.
 
-use std::io::BufRead as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,6 +15,7 @@ use super::proxy::{FaultProxy, Faults};
 use super::tls::Pki;
 use super::token::{TokenRequest, TokenServer, TokenServerConfig};
 use super::{Error, IO_TIMEOUT, START_TIMEOUT};
+use crate::process::{SpawnError, Watched};
 
 /// The longest a registry process lives, even if its [`Registry`] is never
 /// dropped and the test process is killed.
@@ -299,7 +298,7 @@ impl Registry {
 
     /// The registry process's id (to `kill -STOP` it, say, for a hang).
     pub fn pid(&self) -> u32 {
-        self.process.pid
+        self.process.0.pid()
     }
 
     /// The registry's storage root (`storage.filesystem.rootdirectory`).
@@ -483,91 +482,25 @@ fn wait_ready(process: &mut Process, addr: SocketAddr, tls: bool, log: &Path) ->
     }
 }
 
-/// A registry process under a watchdog shell. The shell starts the
-/// registry, prints its pid, and waits for it; a background job of the
-/// shell kills it when the shell's stdin (our pipe) reaches end of file, or
-/// after [`MAX_LIFETIME`]. So the registry dies with the test process even
-/// when that is killed outright. The shell exits when the registry does.
+/// The registry under [`Watched`]'s watchdog, killed when the test
+/// process ends and after [`MAX_LIFETIME`] at the latest.
 #[derive(Debug)]
-struct Process {
-    shell: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
-}
-
-const WATCHDOG: &str = r#"
-exec 3<&0
-"$1" serve "$2" </dev/null >>"$3" 2>&1 3<&- &
-pid=$!
-echo "$pid"
-( timeout "$4" cat <&3 >/dev/null 2>&1; kill "$pid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
-exec 3<&-
-wait "$pid"
-"#;
+struct Process(Watched);
 
 impl Process {
     fn spawn(program: &str, config: &Path, log: &Path) -> Result<Process, Error> {
-        let mut shell = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("ferry-registry-watchdog")
-            .arg(program)
-            .arg(config)
-            .arg(log)
-            .arg(MAX_LIFETIME.as_secs().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(Error::io(format!("starting {program}")))?;
-        let stdin = shell.stdin.take();
-        let mut line = String::new();
-        if let Some(stdout) = shell.stdout.take() {
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        }
-        let pid = line.trim().parse().unwrap_or(0);
-        let mut process = Process { shell, stdin, pid };
-        if pid == 0 {
-            let status = process
-                .shell
-                .wait()
-                .map_err(Error::io("waiting for the watchdog shell"))?;
-            return Err(Error::Exited {
+        let argv = [program.as_ref(), "serve".as_ref(), config.as_os_str()];
+        match Watched::spawn(&argv, log, MAX_LIFETIME, None) {
+            Ok(watched) => Ok(Process(watched)),
+            Err(SpawnError::Io(e)) => Err(Error::io(format!("starting {program}"))(e)),
+            Err(SpawnError::Exited(status)) => Err(Error::Exited {
                 status,
                 log: std::fs::read_to_string(log).unwrap_or_default(),
-            });
+            }),
         }
-        Ok(process)
     }
 
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.shell.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // End of file on the watchdog's stdin: it sends SIGTERM.
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if self.exited().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.pid.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        // The shell is the registry's parent: let it reap the registry and
-        // end, or the registry stays a zombie (where PID 1 reaps nothing,
-        // for good) and its /proc entry with it.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && self.exited().is_none() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
+        self.0.exited()
     }
 }

@@ -30,6 +30,9 @@ fn pki_err(what: &'static str) -> impl FnOnce(rcgen::Error) -> Error {
 /// DIR/server.key         its key (PKCS#8 PEM)
 /// DIR/cert-dir/ca.crt    the CA again, in the layout of skopeo's --cert-dir
 ///                        (and /etc/containers/certs.d/HOST/)
+/// DIR/daemon-cert-dir/   ca.pem, and cert.pem and key.pem: a client
+///                        certificate the CA signed, in the layout of a
+///                        Docker daemon's --cert-dir (DOCKER_CERT_PATH)
 /// ```
 #[derive(Debug, Clone)]
 pub struct Pki {
@@ -59,10 +62,34 @@ impl Pki {
             .signed_by(&server_key, &issuer)
             .map_err(pki_err("the TLS server certificate"))?;
 
+        let client_key = KeyPair::generate().map_err(pki_err("the TLS client key"))?;
+        let mut params =
+            CertificateParams::new(Vec::new()).map_err(pki_err("the TLS client certificate"))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "ferry test client");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = params
+            .signed_by(&client_key, &issuer)
+            .map_err(pki_err("the TLS client certificate"))?;
+
         let pki = Pki {
             dir: dir.to_path_buf(),
             ca_pem: ca_cert.pem(),
         };
+        let daemon_cert_dir = pki.daemon_cert_dir();
+        std::fs::create_dir_all(&daemon_cert_dir)
+            .map_err(Error::io(format!("creating {}", daemon_cert_dir.display())))?;
+        write(&daemon_cert_dir.join("ca.pem"), pki.ca_pem.as_bytes())?;
+        write(
+            &daemon_cert_dir.join("cert.pem"),
+            client_cert.pem().as_bytes(),
+        )?;
+        write(
+            &daemon_cert_dir.join("key.pem"),
+            client_key.serialize_pem().as_bytes(),
+        )?;
         let cert_dir = pki.cert_dir();
         std::fs::create_dir_all(&cert_dir)
             .map_err(Error::io(format!("creating {}", cert_dir.display())))?;
@@ -89,6 +116,12 @@ impl Pki {
     /// A directory holding only `ca.crt`: skopeo's `--cert-dir` layout.
     pub fn cert_dir(&self) -> PathBuf {
         self.dir.join("cert-dir")
+    }
+
+    /// `ca.pem`, `cert.pem` and `key.pem` (a client certificate): the
+    /// layout of a Docker daemon's `--cert-dir`.
+    pub fn daemon_cert_dir(&self) -> PathBuf {
+        self.dir.join("daemon-cert-dir")
     }
 
     /// The server's certificate (PEM).

@@ -5,7 +5,7 @@ use ferry_core::registry::response;
 
 use crate::transport::TransportError;
 
-pub(super) fn http_error(what: &str, location: &str, error: reqwest::Error) -> TransportError {
+pub(crate) fn http_error(what: &str, location: &str, error: reqwest::Error) -> TransportError {
     // reqwest's message carries the URL, never credentials; its causes
     // (a refused redirect, a reset connection) say what actually happened.
     let mut reason = format!("{what}: {error}");

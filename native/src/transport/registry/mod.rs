@@ -24,7 +24,7 @@
 mod auth;
 mod client;
 mod destination;
-mod http;
+pub(crate) mod http;
 pub mod lookaside;
 mod manifest;
 mod repository;
