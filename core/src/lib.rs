@@ -36,6 +36,7 @@ pub mod media_type;
 pub mod plan;
 pub mod platform;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
 pub mod retry;
 pub mod tar;
