@@ -509,3 +509,25 @@ impl Follow {
         self.depth.get(digest).copied()
     }
 }
+
+/// How a copy that follows referrers copies its image: as asked, but with
+/// every digest kept, since the referrers name their subjects by digest
+/// and are copied unmodified (a converted image would leave them naming a
+/// manifest the destination does not have).
+pub fn image_options(options: &crate::plan::CopyOptions) -> crate::plan::CopyOptions {
+    crate::plan::CopyOptions {
+        preserve_digests: true,
+        ..options.clone()
+    }
+}
+
+/// How each referrer is copied: whole (every instance of an index
+/// referrer), byte for byte, with or without signatures as the image;
+/// never judged by the policy (which judges the image) nor signed.
+pub fn referrer_options(options: &crate::plan::CopyOptions) -> crate::plan::CopyOptions {
+    crate::plan::CopyOptions {
+        remove_signatures: options.remove_signatures,
+        preserve_digests: true,
+        ..crate::plan::CopyOptions::new(crate::plan::Selection::All)
+    }
+}

@@ -312,3 +312,34 @@ fn follow_refuses_chains_deeper_than_the_limit() {
     let e = result.unwrap_err();
     assert!(matches!(e, ReferrersError::TooDeep { .. }), "{e}");
 }
+
+#[test]
+fn an_image_whose_referrers_follow_keeps_its_digests() {
+    use ferry_core::plan::{CopyOptions, Selection};
+    let options = CopyOptions {
+        forced: Some(mt::OCI_MANIFEST.into()),
+        ..CopyOptions::new(Selection::All)
+    };
+    let image = referrers::image_options(&options);
+    assert!(image.preserve_digests);
+    assert_eq!(
+        image.forced, options.forced,
+        "a conversion is still asked, and refused if it changes a digest"
+    );
+}
+
+#[test]
+fn a_referrer_is_copied_whole_unmodified_unjudged_and_unsigned() {
+    use ferry_core::plan::{CopyOptions, Selection};
+    let options = CopyOptions {
+        forced: Some(mt::DOCKER_V2S2.into()),
+        judge_signatures: true,
+        remove_signatures: true,
+        ..CopyOptions::new(Selection::System(ferry_core::Platform::default()))
+    };
+    let r = referrers::referrer_options(&options);
+    assert_eq!(r.selection, Selection::All);
+    assert!(r.preserve_digests && r.remove_signatures);
+    assert!(r.forced.is_none() && !r.judge_signatures);
+    assert_eq!(r.sign, Default::default());
+}

@@ -104,6 +104,11 @@ pub struct CopyArgs {
     /// /etc/containers/registries.d.
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<std::path::PathBuf>,
+    /// Also copy the image's referrers (signatures, SBOMs, attestations
+    /// whose subject is a copied manifest), recursively, by digest and
+    /// unmodified; implies --preserve-digests.
+    #[arg(long)]
+    referrers: bool,
     #[command(flatten)]
     sign: super::sign::SignArgs,
 }
@@ -273,6 +278,11 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         judge_signatures: false,
         sign: Default::default(),
     };
+    let options = if args.referrers {
+        ferry_core::referrers::image_options(&options)
+    } else {
+        options
+    };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
     // The policy is read before anything is opened: a copy it cannot
@@ -329,7 +339,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(async {
+    let (report, referrers) = runtime.block_on(async {
         let src = source
             .open_source(&source_registry)
             .await
@@ -350,9 +360,25 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             Some(d) => Arc::from(d),
             None => Arc::new(ferry::transport::dry_run::DryRun::new(&destination)),
         };
-        copy::copy(Arc::from(src), dst, &options, &settings, progress.clone())
-            .await
-            .with_context(|| format!("copying {source} to {destination}"))
+        let src: Arc<dyn ferry::transport::ImageSource> = Arc::from(src);
+        let report = copy::copy(
+            src.clone(),
+            dst.clone(),
+            &options,
+            &settings,
+            progress.clone(),
+        )
+        .await
+        .with_context(|| format!("copying {source} to {destination}"))?;
+        if !args.referrers {
+            return anyhow::Ok((report, None));
+        }
+        let roots = copied_manifests(&report)?;
+        let referrers =
+            copy::copy_referrers(src, dst, roots, &options, &settings, progress.clone())
+                .await
+                .with_context(|| format!("copying the referrers of {source} to {destination}"))?;
+        anyhow::Ok((report, Some(referrers)))
     })?;
     if let Some(path) = &args.digestfile
         && !args.dry_run
@@ -366,9 +392,19 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         progress.event(copy::Event::copied(&report));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(referrers), Some(object)) = (&referrers, value.as_object_mut()) {
+            object.insert("referrers".into(), serde_json::to_value(referrers)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else if report.dry_run {
         print_plan(&report);
+        for r in referrers.iter().flatten() {
+            println!(
+                "  copy referrer {} of {}  {}",
+                r.digest, r.subject, r.artifact_type
+            );
+        }
     } else if json_progress {
         println!("{}", report.digest);
     } else {
@@ -383,9 +419,37 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             human_size(report.bytes_refetched as i64),
             report.elapsed
         );
+        if let Some(referrers) = &referrers {
+            eprintln!("Copied {} referrer(s)", referrers.len());
+            for r in referrers {
+                eprintln!("  {} of {}  {}", r.digest, r.subject, r.artifact_type);
+            }
+        }
         println!("{}", report.digest);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manifests a copy wrote (or, in a dry run, would write unchanged):
+/// the subjects whose referrers `--referrers` follows.
+fn copied_manifests(report: &copy::Report) -> anyhow::Result<Vec<ferry_core::Digest>> {
+    let written: Vec<&str> = if report.dry_run {
+        let mut d: Vec<&str> = vec![report.digest.as_str()];
+        d.extend(
+            report
+                .plan
+                .manifests
+                .iter()
+                .filter_map(|m| m.digest.as_deref()),
+        );
+        d
+    } else {
+        report.manifests.iter().map(|m| m.digest.as_str()).collect()
+    };
+    written
+        .into_iter()
+        .map(|d| ferry_core::Digest::parse(d).with_context(|| format!("copied manifest {d}")))
+        .collect()
 }
 
 fn print_plan(report: &copy::Report) {

@@ -93,6 +93,13 @@ impl ImageSource for Registry {
         Ok(signatures)
     }
 
+    async fn referrers(
+        &self,
+        subject: &Digest,
+    ) -> Result<Vec<ferry_core::Descriptor>, TransportError> {
+        self.list_referrers(subject).await
+    }
+
     fn registry_location(&self) -> Option<(String, String)> {
         Some((
             self.reference.api_host().to_string(),
