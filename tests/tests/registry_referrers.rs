@@ -99,6 +99,11 @@ impl Signed {
     /// An OCI layout holding the image as `img` and both referrers as
     /// unnamed entries.
     fn layout(&self, root: &Path) {
+        self.layout_with(root, &[]);
+    }
+
+    /// [`layout`](Self::layout), with more entries: `(name, manifest)`.
+    fn layout_with(&self, root: &Path, named: &[(&str, &Content)]) {
         std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
         std::fs::write(
             root.join("oci-layout"),
@@ -108,17 +113,24 @@ impl Signed {
         for c in self.blobs() {
             std::fs::write(root.join("blobs/sha256").join(c.digest.encoded()), &c.bytes).unwrap();
         }
-        let named = format!(
-            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"img"}}}}"#,
-            self.image.digest,
-            self.image.bytes.len()
-        );
+        let entry = |name: &str, c: &Content| {
+            format!(
+                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"{name}"}}}}"#,
+                c.digest,
+                c.bytes.len()
+            )
+        };
+        let mut entries = vec![
+            entry("img", &self.image),
+            self.signature.descriptor(OCI_MANIFEST),
+            self.counter.descriptor(OCI_MANIFEST),
+        ];
+        entries.extend(named.iter().map(|(name, c)| entry(name, c)));
         std::fs::write(
             root.join("index.json"),
             format!(
-                r#"{{"schemaVersion":2,"manifests":[{named},{},{}]}}"#,
-                self.signature.descriptor(OCI_MANIFEST),
-                self.counter.descriptor(OCI_MANIFEST)
+                r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+                entries.join(",")
             ),
         )
         .unwrap();
@@ -472,4 +484,106 @@ fn a_huge_referrers_index_is_refused() {
         &signed,
     );
     assert!(stderr.contains("more than the 1000"), "{stderr}");
+}
+
+/// The image pushed to `repository:img` with a cosign `.sig` and `.att`
+/// tag beside it (no `.sbom`), each an artifact of its own.
+fn push_with_cosign_tags(registry: &Registry, repository: &str, signed: &Signed) -> [String; 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let sig = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    let att = ferry_core::referrers::cosign_tag(&signed.image.digest, ".att");
+    signed.layout_with(
+        dir.path(),
+        &[
+            (sig.as_str(), &signed.signature),
+            (att.as_str(), &signed.counter),
+        ],
+    );
+    for tag in ["img", sig.as_str(), att.as_str()] {
+        succeeded(&ferry(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--progress",
+            "none",
+            &format!("oci:{}:{tag}", dir.path().display()),
+            &registry.docker_ref(&format!("{repository}:{tag}")),
+        ]));
+    }
+    [sig, att]
+}
+
+fn copy_cosign_tags(source: &str, destination: &str) -> std::process::Output {
+    ferry(&[
+        "copy",
+        "--cosign-tags",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        source,
+        destination,
+    ])
+}
+
+#[test]
+fn cosign_tags_are_copied_with_their_image_between_registries() {
+    let registry = Registry::start(Setup::plain());
+    let signed = Signed::new();
+    let [sig, att] = push_with_cosign_tags(&registry, "cosigned", &signed);
+    succeeded(&copy_cosign_tags(
+        &registry.docker_ref("cosigned:img"),
+        &registry.docker_ref("mirror:img"),
+    ));
+    assert_eq!(
+        manifest(&registry, "mirror", &sig),
+        Ok(signed.signature.bytes.clone())
+    );
+    assert_eq!(
+        manifest(&registry, "mirror", &att),
+        Ok(signed.counter.bytes.clone())
+    );
+    let sbom = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sbom");
+    assert_eq!(manifest(&registry, "mirror", &sbom), Err(404));
+}
+
+#[test]
+fn cosign_tags_become_named_layout_entries_and_go_back() {
+    let registry = Registry::start(Setup::plain());
+    let signed = Signed::new();
+    let [sig, att] = push_with_cosign_tags(&registry, "cosigned", &signed);
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(&copy_cosign_tags(
+        &registry.docker_ref("cosigned:img"),
+        &format!("oci:{}:img", dir.path().display()),
+    ));
+    let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
+    assert!(
+        index.contains(&format!(r#""org.opencontainers.image.ref.name":"{sig}""#)),
+        "{index}"
+    );
+    succeeded(&copy_cosign_tags(
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("back:img"),
+    ));
+    assert_eq!(
+        manifest(&registry, "back", &att),
+        Ok(signed.counter.bytes.clone())
+    );
+}
+
+#[test]
+fn without_cosign_tags_no_tag_is_copied() {
+    let registry = Registry::start(Setup::plain());
+    let signed = Signed::new();
+    let [sig, _] = push_with_cosign_tags(&registry, "cosigned", &signed);
+    succeeded(&ferry(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        &registry.docker_ref("cosigned:img"),
+        &registry.docker_ref("bare:img"),
+    ]));
+    assert_eq!(manifest(&registry, "bare", &sig), Err(404));
 }

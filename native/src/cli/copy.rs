@@ -109,6 +109,10 @@ pub struct CopyArgs {
     /// unmodified; implies --preserve-digests.
     #[arg(long)]
     referrers: bool,
+    /// Also copy cosign's tags of each copied manifest (sha256-<hex>.sig,
+    /// .att, .sbom) to the same tags, unmodified.
+    #[arg(long)]
+    cosign_tags: bool,
     #[command(flatten)]
     sign: super::sign::SignArgs,
 }
@@ -370,16 +374,44 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("copying {source} to {destination}"))?;
-        if !args.referrers {
-            return anyhow::Ok((report, None));
-        }
-        let roots = copied_manifests(&report)?;
-        let referrers =
-            copy::copy_referrers(src, dst, roots, &options, &settings, progress.clone())
+        let roots = if args.referrers || args.cosign_tags {
+            copied_manifests(&report)?
+        } else {
+            Vec::new()
+        };
+        let tags = if args.cosign_tags {
+            Some(
+                copy::copy_cosign_tags(
+                    src.clone(),
+                    dst.clone(),
+                    roots.clone(),
+                    &options,
+                    &settings,
+                    progress.clone(),
+                )
                 .await
-                .with_context(|| format!("copying the referrers of {source} to {destination}"))?;
-        anyhow::Ok((report, Some(referrers)))
+                .with_context(|| format!("copying the cosign tags of {source} to {destination}"))?,
+            )
+        } else {
+            None
+        };
+        let referrers = if args.referrers {
+            Some(
+                copy::copy_referrers(src, dst, roots, &options, &settings, progress.clone())
+                    .await
+                    .with_context(|| {
+                        format!("copying the referrers of {source} to {destination}")
+                    })?,
+            )
+        } else {
+            None
+        };
+        anyhow::Ok((report, Extras { referrers, tags }))
     })?;
+    let Extras {
+        referrers,
+        tags: cosign_tags,
+    } = referrers;
     if let Some(path) = &args.digestfile
         && !args.dry_run
     {
@@ -393,12 +425,20 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         let mut value = serde_json::to_value(&report)?;
-        if let (Some(referrers), Some(object)) = (&referrers, value.as_object_mut()) {
-            object.insert("referrers".into(), serde_json::to_value(referrers)?);
+        if let Some(object) = value.as_object_mut() {
+            if let Some(referrers) = &referrers {
+                object.insert("referrers".into(), serde_json::to_value(referrers)?);
+            }
+            if let Some(tags) = &cosign_tags {
+                object.insert("cosignTags".into(), serde_json::to_value(tags)?);
+            }
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else if report.dry_run {
         print_plan(&report);
+        for t in cosign_tags.iter().flatten() {
+            println!("  copy tag {} ({})", t.tag, t.digest);
+        }
         for r in referrers.iter().flatten() {
             println!(
                 "  copy referrer {} of {}  {}",
@@ -419,6 +459,12 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             human_size(report.bytes_refetched as i64),
             report.elapsed
         );
+        if let Some(tags) = &cosign_tags {
+            eprintln!("Copied {} cosign tag(s)", tags.len());
+            for t in tags {
+                eprintln!("  {} ({})", t.tag, t.digest);
+            }
+        }
         if let Some(referrers) = &referrers {
             eprintln!("Copied {} referrer(s)", referrers.len());
             for r in referrers {
@@ -428,6 +474,12 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         println!("{}", report.digest);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--cosign-tags` and `--referrers` copied after the image.
+struct Extras {
+    referrers: Option<Vec<copy::CopiedReferrer>>,
+    tags: Option<Vec<copy::CopiedTag>>,
 }
 
 /// The manifests a copy wrote (or, in a dry run, would write unchanged):

@@ -41,7 +41,8 @@ struct Pinned {
     inner: Arc<dyn ImageSource>,
     digest: Digest,
     manifest: Vec<u8>,
-    media_type: String,
+    /// `None`: not recorded, the engine guesses it.
+    media_type: Option<String>,
 }
 
 #[async_trait]
@@ -55,7 +56,7 @@ impl ImageSource for Pinned {
         instance: Option<&Digest>,
     ) -> Result<(Vec<u8>, Option<String>), TransportError> {
         match instance {
-            None => Ok((self.manifest.clone(), Some(self.media_type.clone()))),
+            None => Ok((self.manifest.clone(), self.media_type.clone())),
             Some(d) => self.inner.manifest(Some(d)).await,
         }
     }
@@ -117,7 +118,7 @@ pub async fn copy_referrers(
                     inner: src.clone(),
                     digest: digest.clone(),
                     manifest: bytes,
-                    media_type: descriptor.media_type.clone(),
+                    media_type: Some(descriptor.media_type.clone()),
                 });
                 let writer: Arc<dyn ImageDestination> =
                     Arc::from(dst.referrer_destination(&digest).await.map_err(transport(
@@ -147,6 +148,79 @@ pub async fn copy_referrers(
                 artifact_type: descriptor.artifact_type,
                 size: descriptor.size,
                 depth: follow.depth_of(&digest).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(copied)
+}
+
+/// A cosign tag copied (or, in a dry run, found).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CopiedTag {
+    /// The manifest whose tag it is.
+    pub subject: String,
+    pub tag: String,
+    /// The digest of the manifest at the tag.
+    pub digest: String,
+}
+
+/// Copies cosign's tags of each of `roots` (`sha256-<hex>.sig`, `.att`,
+/// `.sbom`) that `src` has to the same tags at `dst`, each as an image of
+/// its own through the copy engine, unmodified; `options` are the image's.
+/// In a dry run, lists what would be copied and writes nothing.
+pub async fn copy_cosign_tags(
+    src: Arc<dyn ImageSource>,
+    dst: Arc<dyn ImageDestination>,
+    roots: Vec<Digest>,
+    options: &CopyOptions,
+    settings: &Settings,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<CopiedTag>, CopyError> {
+    let tag_options = referrers::referrer_options(options);
+    let tag_settings = Settings {
+        trust: None,
+        signer: None,
+        ..settings.clone()
+    };
+    let mut copied = Vec::new();
+    for subject in roots {
+        for suffix in referrers::COSIGN_SUFFIXES {
+            let tag = referrers::cosign_tag(&subject, suffix);
+            let Some((bytes, media_type)) = src
+                .tagged_manifest(&tag)
+                .await
+                .map_err(transport(format!("reading tag {tag}"), src.reference()))?
+            else {
+                continue;
+            };
+            let digest = ferry_core::manifest::digest(&bytes).map_err(|e| {
+                CopyError::Internal(format!("the manifest at tag {tag} has no digest: {e}"))
+            })?;
+            if !settings.dry_run {
+                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
+                    inner: src.clone(),
+                    digest: digest.clone(),
+                    media_type,
+                    manifest: bytes,
+                });
+                let writer: Arc<dyn ImageDestination> = Arc::from(
+                    dst.tagged_destination(&tag)
+                        .await
+                        .map_err(transport(format!("writing tag {tag}"), dst.reference()))?,
+                );
+                super::copy(
+                    pinned,
+                    writer,
+                    &tag_options,
+                    &tag_settings,
+                    progress.clone(),
+                )
+                .await?;
+            }
+            copied.push(CopiedTag {
+                subject: subject.to_string(),
+                tag,
+                digest: digest.to_string(),
             });
         }
     }

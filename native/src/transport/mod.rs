@@ -351,6 +351,17 @@ pub trait ImageSource: Send + Sync {
     ) -> Result<Vec<ferry_core::Descriptor>, TransportError> {
         Ok(Vec::new())
     }
+
+    /// The manifest tagged `tag` beside this image (in the same repository
+    /// or layout), with its media type if recorded, if there is one:
+    /// cosign's `sha256-<hex>.sig`, `.att` and `.sbom`. Its blobs are read
+    /// with [`blob`](Self::blob). Sources without tags have none.
+    async fn tagged_manifest(
+        &self,
+        _tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        Ok(None)
+    }
 }
 
 /// A manifest for [`ImageDestination::store_manifest`]: its bytes, its
@@ -472,6 +483,16 @@ pub trait ImageDestination: Send + Sync {
         _digest: &Digest,
     ) -> Result<Box<dyn ImageDestination>, TransportError> {
         Err(self.refused("the destination cannot store referrers"))
+    }
+
+    /// Where an image tagged `tag` beside this one is written (cosign's
+    /// tags): a destination of its own in the same repository or layout.
+    /// Destinations without tags refuse.
+    async fn tagged_destination(
+        &self,
+        _tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Err(self.refused("the destination cannot hold tags beside the image"))
     }
 
     /// Called on a [`referrer_destination`](Self::referrer_destination)

@@ -214,6 +214,39 @@ impl ImageSource for OciSource {
         Ok(Vec::new())
     }
 
+    async fn tagged_manifest(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        let root = &self.reference.path;
+        let Some(index) = read_index(root).await? else {
+            return Ok(None);
+        };
+        let bytes = Value::Object(index).to_compact(false);
+        let list =
+            ferry_core::List::parse_kind(bytes.as_bytes(), ferry_core::list::ListKind::OciIndex)
+                .map_err(|error| TransportError::Manifest {
+                    what: format!("{}: index.json", root.display()),
+                    error,
+                })?;
+        let named = LayoutReference {
+            path: root.clone(),
+            name: Some(tag.to_string()),
+            index: None,
+        };
+        let location = format!("oci:{named}");
+        let entry = match select_entry(&list.entries, &named, &location, &location) {
+            Ok(entry) => entry,
+            Err(TransportError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let manifest = entry.checked(self.read_manifest_blob(&entry.digest).await?)?;
+        Ok(Some((
+            manifest,
+            Some(entry.media_type).filter(|t| !t.is_empty()),
+        )))
+    }
+
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, TransportError> {
         let all = self
             .referrers
@@ -401,6 +434,20 @@ impl ImageDestination for OciDestination {
         .await?;
         self.rollback.commit();
         Ok(())
+    }
+
+    async fn tagged_destination(
+        &self,
+        tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        let named = LayoutReference {
+            path: self.reference.path.clone(),
+            name: Some(tag.to_string()),
+            index: None,
+        };
+        Ok(Box::new(
+            OciDestination::create_with(&named, self.rollback.durability()).await?,
+        ))
     }
 
     async fn referrer_destination(

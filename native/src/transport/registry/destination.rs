@@ -306,6 +306,13 @@ impl ImageDestination for Registry {
         Ok(Box::new(self.pinned(self.at_digest(digest)?)))
     }
 
+    async fn tagged_destination(
+        &self,
+        tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Ok(Box::new(self.pinned(self.at_tag(tag)?)))
+    }
+
     async fn list_referrer(
         &self,
         subject: &Digest,

@@ -55,6 +55,31 @@ impl Registry {
         })
     }
 
+    /// This repository's `tag`, as a reference.
+    pub(super) fn at_tag(&self, tag: &str) -> Result<Named, TransportError> {
+        Named::parse(&format!("{}:{tag}", self.reference.name())).map_err(|e| {
+            TransportError::InvalidReference {
+                reference: format!("{}:{tag}", self.reference.name()),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// The manifest at `tag`, if the tag exists.
+    pub(super) async fn manifest_at_tag(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        match self.get_manifest(tag).await {
+            Ok((bytes, media_type, claimed)) => {
+                self.verify(&bytes, None, claimed.as_deref())?;
+                Ok(Some((bytes, media_type)))
+            }
+            Err(TransportError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn referrers_error(&self, error: ReferrersError) -> TransportError {
         TransportError::Malformed {
             location: self.location(),
