@@ -587,3 +587,97 @@ fn without_cosign_tags_no_tag_is_copied() {
     ]));
     assert_eq!(manifest(&registry, "bare", &sig), Err(404));
 }
+
+fn inspect_referrers(image: &str, json: bool) -> String {
+    let mut args = vec!["inspect", "--referrers", "--tls-verify=false", image];
+    if json {
+        args.push("--json");
+    }
+    succeeded(&ferry(&args))
+}
+
+#[test]
+fn inspect_lists_a_layout_s_referrers_and_theirs_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    let out = inspect_referrers(&format!("oci:{}:img", dir.path().display()), true);
+    let found: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<(String, String, String, u64)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["digest"].as_str().unwrap().to_string(),
+                r["subject"].as_str().unwrap().to_string(),
+                r["artifactType"].as_str().unwrap().to_string(),
+                r["depth"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                signed.signature.digest.to_string(),
+                signed.image.digest.to_string(),
+                SIG_TYPE.to_string(),
+                1
+            ),
+            (
+                signed.counter.digest.to_string(),
+                signed.signature.digest.to_string(),
+                COUNTER_TYPE.to_string(),
+                2
+            ),
+        ]
+    );
+    assert_eq!(
+        found[0]["annotations"]["org.example.made-by"],
+        "ferry tests"
+    );
+}
+
+#[test]
+fn inspect_lists_a_registry_s_fallback_referrers_as_text_one_a_line() {
+    let registry = Registry::start(Setup::plain());
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    succeeded(&copy_referrers(
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("listed:img"),
+    ));
+    let out = inspect_referrers(&registry.docker_ref("listed:img"), false);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(signed.signature.digest.as_str()),
+        "{out}"
+    );
+    assert!(lines[0].contains(SIG_TYPE), "{out}");
+    assert!(
+        lines[1].starts_with(&format!("  {}", signed.counter.digest)),
+        "a referrer of a referrer is indented: {out}"
+    );
+}
+
+#[test]
+fn inspect_of_an_image_without_referrers_lists_none() {
+    let registry = Registry::start(Setup::plain());
+    let dir = tempfile::tempdir().unwrap();
+    Signed::new().layout(dir.path());
+    succeeded(&ferry(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("alone:img"),
+    ]));
+    assert_eq!(
+        inspect_referrers(&registry.docker_ref("alone:img"), true).trim(),
+        "[]"
+    );
+}

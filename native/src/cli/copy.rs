@@ -478,7 +478,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
 
 /// What `--cosign-tags` and `--referrers` copied after the image.
 struct Extras {
-    referrers: Option<Vec<copy::CopiedReferrer>>,
+    referrers: Option<Vec<copy::ReferrerRecord>>,
     tags: Option<Vec<copy::CopiedTag>>,
 }
 

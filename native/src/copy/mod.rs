@@ -23,7 +23,7 @@ mod referrers;
 mod transform;
 
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
-pub use referrers::{CopiedReferrer, CopiedTag, copy_cosign_tags, copy_referrers};
+pub use referrers::{CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers};
 
 use std::fmt;
 use std::sync::Arc;

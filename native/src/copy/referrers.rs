@@ -19,9 +19,9 @@ use ferry_core::referrers::{self, Follow};
 use super::{CopyError, Progress, Settings, transport};
 use crate::transport::{BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError};
 
-/// A referrer copied (or, in a dry run, found).
+/// A referrer copied, found by a dry run, or listed by `inspect`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CopiedReferrer {
+pub struct ReferrerRecord {
     /// The manifest it refers to.
     pub subject: String,
     pub digest: String,
@@ -30,8 +30,50 @@ pub struct CopiedReferrer {
     #[serde(rename = "artifactType", skip_serializing_if = "String::is_empty")]
     pub artifact_type: String,
     pub size: i64,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// 1 for a referrer of a copied manifest, 2 for a referrer of that…
     pub depth: usize,
+}
+
+impl ReferrerRecord {
+    fn new(subject: &Digest, descriptor: ferry_core::Descriptor, depth: usize) -> Self {
+        ReferrerRecord {
+            subject: subject.to_string(),
+            digest: descriptor.digest_text,
+            media_type: descriptor.media_type,
+            artifact_type: descriptor.artifact_type,
+            size: descriptor.size,
+            annotations: descriptor.annotations,
+            depth,
+        }
+    }
+}
+
+/// The referrers of `roots` at `src`, and theirs, as the source lists
+/// them (descriptors as listed; manifests are not read), breadth first,
+/// within ferry-core's bounds: what `ferry inspect --referrers` shows.
+pub async fn find_referrers(
+    src: &dyn ImageSource,
+    roots: Vec<Digest>,
+) -> Result<Vec<ReferrerRecord>, CopyError> {
+    let mut follow = Follow::new(roots);
+    let mut found = Vec::new();
+    while let Some(subject) = follow.next_subject() {
+        let listed = src.referrers(&subject).await.map_err(transport(
+            format!("listing the referrers of {subject}"),
+            src.reference(),
+        ))?;
+        for entry in follow.listed(&listed).map_err(CopyError::Referrers)? {
+            let depth = entry
+                .digest()
+                .ok()
+                .and_then(|d| follow.depth_of(&d))
+                .unwrap_or_default();
+            found.push(ReferrerRecord::new(&subject, entry, depth));
+        }
+    }
+    Ok(found)
 }
 
 /// The source of an image, read at one of its referrers: the top-level
@@ -86,7 +128,7 @@ pub async fn copy_referrers(
     options: &CopyOptions,
     settings: &Settings,
     progress: Arc<dyn Progress>,
-) -> Result<Vec<CopiedReferrer>, CopyError> {
+) -> Result<Vec<ReferrerRecord>, CopyError> {
     let referrer_options = referrers::referrer_options(options);
     let referrer_settings = Settings {
         trust: None,
@@ -141,14 +183,8 @@ pub async fn copy_referrers(
                         dst.reference(),
                     ))?;
             }
-            copied.push(CopiedReferrer {
-                subject: subject.to_string(),
-                digest: descriptor.digest_text,
-                media_type: descriptor.media_type,
-                artifact_type: descriptor.artifact_type,
-                size: descriptor.size,
-                depth: follow.depth_of(&digest).unwrap_or_default(),
-            });
+            let depth = follow.depth_of(&digest).unwrap_or_default();
+            copied.push(ReferrerRecord::new(&subject, descriptor, depth));
         }
     }
     Ok(copied)
