@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ferry_core::Digest;
 use ferry_tests::registry::{
-    Registry, Reply, ScriptedServer, Setup, failed, ferry, request, succeeded,
+    Body, Registry, Reply, ScriptedServer, Setup, failed, ferry, request, succeeded,
 };
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -312,7 +312,17 @@ fn referrers_go_from_a_registry_into_a_layout_as_unnamed_entries_and_back() {
 /// A registry with the referrers API, read-only, serving `signed` in
 /// `repo` and answering `GET /v2/repo/referrers/<digest>` with
 /// `listings[digest]` (an empty index when there is none).
-fn api_registry(signed: &Signed, listings: HashMap<String, Vec<u8>>) -> ScriptedServer {
+fn api_registry(signed: &Signed, listings: HashMap<String, Body>) -> ScriptedServer {
+    api_registry_paged(signed, listings, HashMap::new())
+}
+
+/// [`api_registry`], whose listing of a subject in `next_pages` names a
+/// next page there (`Link: <…>; rel="next"`).
+fn api_registry_paged(
+    signed: &Signed,
+    listings: HashMap<String, Body>,
+    next_pages: HashMap<String, String>,
+) -> ScriptedServer {
     let mut files: HashMap<String, (String, Vec<u8>)> = HashMap::new();
     for c in [&signed.config, &signed.empty, &signed.payload] {
         files.insert(
@@ -337,11 +347,25 @@ fn api_registry(signed: &Signed, listings: HashMap<String, Vec<u8>>) -> Scripted
             return Reply::ok("{}");
         }
         if let Some(subject) = path.strip_prefix("/v2/repo/referrers/") {
+            // A next page is a listing of its own, named by its path.
+            let subject = if seen.target.contains("page=2") {
+                "page2"
+            } else {
+                subject
+            };
             let body = listings.get(subject).cloned().unwrap_or_else(|| {
-                format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#)
-                    .into_bytes()
+                Body::Bytes(
+                    format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#)
+                        .into_bytes(),
+                )
             });
-            return Reply::ok(body).header("Content-Type", OCI_INDEX);
+            let reply = Reply::status(200)
+                .with_body(body)
+                .header("Content-Type", OCI_INDEX);
+            return match next_pages.get(subject) {
+                Some(link) => reply.header("Link", &format!("<{link}>; rel=\"next\"")),
+                None => reply,
+            };
         }
         match files.get(path) {
             Some((media_type, bytes)) => {
@@ -363,7 +387,7 @@ fn api_registry(signed: &Signed, listings: HashMap<String, Vec<u8>>) -> Scripted
     })
 }
 
-fn index_of(entries: &[&Content]) -> Vec<u8> {
+fn index_of(entries: &[&Content]) -> Body {
     let listed: Vec<String> = entries
         .iter()
         .map(|c| {
@@ -374,14 +398,16 @@ fn index_of(entries: &[&Content]) -> Vec<u8> {
             )
         })
         .collect();
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
-        listed.join(",")
+    Body::Bytes(
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+            listed.join(",")
+        )
+        .into_bytes(),
     )
-    .into_bytes()
 }
 
-fn honest_listings(signed: &Signed) -> HashMap<String, Vec<u8>> {
+fn honest_listings(signed: &Signed) -> HashMap<String, Body> {
     HashMap::from([
         (
             signed.image.digest.to_string(),
@@ -428,7 +454,7 @@ fn referrers_listed_by_the_api_go_into_a_layout() {
     }
 }
 
-fn refused_copy(listings: HashMap<String, Vec<u8>>, signed: &Signed) -> String {
+fn refused_copy(listings: HashMap<String, Body>, signed: &Signed) -> String {
     let source = api_registry(signed, listings);
     let dir = tempfile::tempdir().unwrap();
     failed(&copy_referrers(
@@ -472,6 +498,70 @@ fn a_referrer_that_does_not_name_its_subject_is_refused() {
         &signed,
     );
     assert!(stderr.contains("but its subject is"), "{stderr}");
+}
+
+#[test]
+fn every_page_of_a_referrers_listing_is_read() {
+    let signed = Signed::new();
+    let image = signed.image.digest.to_string();
+    let mut listings = honest_listings(&signed);
+    let second = listings
+        .remove(&signed.signature.digest.to_string())
+        .unwrap();
+    listings.insert("page2".into(), second);
+    // The image's listing goes on to a second page that names the
+    // countersignature (which here refers to the signature, so the copy
+    // must refuse it: proof that the second page was read).
+    let source = api_registry_paged(
+        &signed,
+        listings,
+        HashMap::from([(image.clone(), format!("/v2/repo/referrers/{image}?page=2"))]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = failed(&copy_referrers(
+        &format!("docker://{}/repo:img", source.addr()),
+        &format!("oci:{}:img", dir.path().display()),
+    ));
+    assert!(
+        stderr.contains(&format!(
+            "{} is listed as a referrer of {image} but its subject is {}",
+            signed.counter.digest, signed.signature.digest
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_referrers_page_on_another_host_is_refused() {
+    let signed = Signed::new();
+    let image = signed.image.digest.to_string();
+    let source = api_registry_paged(
+        &signed,
+        honest_listings(&signed),
+        HashMap::from([(image, "http://elsewhere.invalid/next".to_string())]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = failed(&copy_referrers(
+        &format!("docker://{}/repo:img", source.addr()),
+        &format!("oci:{}:img", dir.path().display()),
+    ));
+    assert!(stderr.contains("away from the registry"), "{stderr}");
+}
+
+#[test]
+fn an_endless_referrers_listing_is_cut_off() {
+    let signed = Signed::new();
+    let stderr = refused_copy(
+        HashMap::from([(
+            signed.image.digest.to_string(),
+            Body::Endless {
+                fill: b' ',
+                cap: 64 * 1024 * 1024,
+            },
+        )]),
+        &signed,
+    );
+    assert!(stderr.contains("larger than 4194304 bytes"), "{stderr}");
 }
 
 #[test]
@@ -679,5 +769,205 @@ fn inspect_of_an_image_without_referrers_lists_none() {
     assert_eq!(
         inspect_referrers(&registry.docker_ref("alone:img"), true).trim(),
         "[]"
+    );
+}
+
+/// A writable registry with the referrers API, in memory, for one
+/// repository `repo`: blobs (monolithic uploads), manifests by tag and
+/// digest, and `GET /v2/repo/referrers/<digest>` built from the stored
+/// manifests' subjects. With `echo_subject`, a manifest pushed with a
+/// subject is answered with `OCI-Subject`, as the spec requires of a
+/// registry with the API.
+struct MemoryRegistry {
+    server: ScriptedServer,
+}
+
+#[derive(Default)]
+struct Stored {
+    blobs: HashMap<String, Vec<u8>>,
+    /// By tag or digest: media type and bytes.
+    manifests: HashMap<String, (String, Vec<u8>)>,
+    uploads: usize,
+}
+
+impl MemoryRegistry {
+    fn start(echo_subject: bool) -> MemoryRegistry {
+        let stored = Arc::new(std::sync::Mutex::new(Stored::default()));
+        let server = ScriptedServer::start(move |seen| {
+            let mut stored = stored.lock().unwrap();
+            let path = seen.path().to_string();
+            let query = seen.target.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let method = seen.method.as_str();
+            if path == "/v2/" {
+                return Reply::ok("{}");
+            }
+            if method == "POST" && path == "/v2/repo/blobs/uploads/" {
+                stored.uploads += 1;
+                return Reply::status(202)
+                    .header("Location", &format!("/upload/{}", stored.uploads));
+            }
+            if method == "PUT" && path.starts_with("/upload/") {
+                let digest = query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("digest="))
+                    .unwrap_or_default()
+                    .replace("%3A", ":");
+                stored.blobs.insert(digest, seen.body.clone());
+                return Reply::status(201);
+            }
+            if let Some(digest) = path.strip_prefix("/v2/repo/blobs/") {
+                return match stored.blobs.get(digest) {
+                    Some(bytes) if method == "HEAD" => {
+                        Reply::status(200).header("Content-Length", &bytes.len().to_string())
+                    }
+                    Some(bytes) => Reply::ok(bytes.clone()),
+                    None => Reply::not_found(),
+                };
+            }
+            if let Some(reference) = path.strip_prefix("/v2/repo/manifests/") {
+                if method == "PUT" {
+                    let media_type = seen.header("Content-Type").unwrap_or_default().to_string();
+                    let digest = Digest::sha256_of(&seen.body).to_string();
+                    let entry = (media_type, seen.body.clone());
+                    stored.manifests.insert(digest.clone(), entry.clone());
+                    stored.manifests.insert(reference.to_string(), entry);
+                    let mut reply = Reply::status(201).header("Docker-Content-Digest", &digest);
+                    if echo_subject
+                        && let Ok(r) = ferry_core::referrers::referrer(&seen.body, None)
+                        && !r.subject.is_empty()
+                    {
+                        reply = reply.header("OCI-Subject", &r.subject);
+                    }
+                    return reply;
+                }
+                return match stored.manifests.get(reference) {
+                    Some((media_type, bytes)) => Reply::ok(if method == "HEAD" {
+                        Vec::new()
+                    } else {
+                        bytes.clone()
+                    })
+                    .header("Content-Type", media_type)
+                    .header("Docker-Content-Digest", Digest::sha256_of(bytes).as_str()),
+                    None => Reply::not_found(),
+                };
+            }
+            if let Some(subject) = path.strip_prefix("/v2/repo/referrers/") {
+                let mut entries: Vec<(String, serde_json::Value)> = stored
+                    .manifests
+                    .iter()
+                    .filter(|(key, _)| key.starts_with("sha256:"))
+                    .filter_map(|(_, (media_type, bytes))| {
+                        let r = ferry_core::referrers::referrer(bytes, Some(media_type)).ok()?;
+                        (r.subject == subject).then(|| {
+                            (
+                                r.descriptor.digest_text.clone(),
+                                serde_json::to_value(&r.descriptor).unwrap(),
+                            )
+                        })
+                    })
+                    .collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let index = serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": OCI_INDEX,
+                    "manifests": entries.into_iter().map(|e| e.1).collect::<Vec<_>>(),
+                });
+                return Reply::ok(serde_json::to_vec(&index).unwrap())
+                    .header("Content-Type", OCI_INDEX);
+            }
+            Reply::not_found()
+        });
+        MemoryRegistry { server }
+    }
+
+    fn docker_ref(&self, tag: &str) -> String {
+        format!("docker://{}/repo:{tag}", self.server.addr())
+    }
+
+    /// Every manifest PUT, by the reference it went to.
+    fn manifests_put(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .iter()
+            .filter(|s| s.method == "PUT")
+            .filter_map(|s| {
+                s.path()
+                    .strip_prefix("/v2/repo/manifests/")
+                    .map(String::from)
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_registry_that_names_the_subject_back_gets_no_fallback_tag() {
+    let registry = MemoryRegistry::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    succeeded(&copy_referrers(
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("img"),
+    ));
+    assert_eq!(
+        registry.manifests_put(),
+        [
+            "img".to_string(),
+            signed.signature.digest.to_string(),
+            signed.counter.digest.to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_registry_with_the_api_that_does_not_name_the_subject_back_gets_the_fallback_tag() {
+    let registry = MemoryRegistry::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    succeeded(&copy_referrers(
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("img"),
+    ));
+    assert!(
+        registry
+            .manifests_put()
+            .contains(&fallback_tag(&signed.image.digest)),
+        "{:?}",
+        registry.manifests_put()
+    );
+}
+
+#[test]
+fn referrers_go_from_the_api_to_the_api() {
+    let signed = Signed::new();
+    let source = api_registry(&signed, honest_listings(&signed));
+    let registry = MemoryRegistry::start(true);
+    succeeded(&copy_referrers(
+        &format!("docker://{}/repo:img", source.addr()),
+        &registry.docker_ref("img"),
+    ));
+    let out = inspect_referrers(&registry.docker_ref("img"), true);
+    let found: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let digests: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        digests,
+        [
+            signed.signature.digest.as_str(),
+            signed.counter.digest.as_str()
+        ]
+    );
+    assert!(
+        !registry
+            .manifests_put()
+            .iter()
+            .any(|r| r.starts_with("sha256-")),
+        "no fallback tag: {:?}",
+        registry.manifests_put()
     );
 }

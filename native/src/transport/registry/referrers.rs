@@ -118,8 +118,11 @@ impl Registry {
                     .failure(&format!("the referrers of {subject}"), response)
                     .await);
             }
+            // A manifest type other than an index is refused; other labels
+            // (`application/json`) are read as the index the body must be.
             let media_type = header(&response, "content-type")
-                .map(|t| t.split(';').next().unwrap_or_default().trim().to_string());
+                .map(|t| t.split(';').next().unwrap_or_default().trim().to_string())
+                .filter(|t| mt::is_manifest_type(t));
             let next = header(&response, "link")
                 .as_deref()
                 .and_then(response::next_page)
@@ -149,7 +152,16 @@ impl Registry {
                 }));
             }
             match next {
-                Some(n) => url = n,
+                // Credentials go with every request: never to another host.
+                Some(n) if n.starts_with(&format!("{}/", self.base)) => url = n,
+                Some(n) => {
+                    return Err(TransportError::Malformed {
+                        location: self.location(),
+                        reason: format!(
+                            "the referrers of {subject} continue at {n:?}, away from the registry; refused"
+                        ),
+                    });
+                }
                 None => break,
             }
         }
