@@ -971,3 +971,58 @@ fn referrers_go_from_the_api_to_the_api() {
         registry.manifests_put()
     );
 }
+
+#[test]
+fn a_dry_run_lists_the_referrers_it_would_copy_and_writes_none() {
+    let registry = Registry::start(Setup::plain());
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    let out = succeeded(&ferry(&[
+        "copy",
+        "--referrers",
+        "--dry-run",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("dry:img"),
+    ]));
+    for (referrer, subject) in [
+        (&signed.signature, &signed.image),
+        (&signed.counter, &signed.signature),
+    ] {
+        assert!(
+            out.contains(&format!(
+                "copy referrer {} of {}",
+                referrer.digest, subject.digest
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        manifest(&registry, "dry", signed.signature.digest.as_str()),
+        Err(404)
+    );
+}
+
+#[test]
+fn the_json_report_names_each_referrer_copied_with_its_subject() {
+    let registry = Registry::start(Setup::plain());
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(dir.path());
+    let out = succeeded(&ferry(&[
+        "copy",
+        "--referrers",
+        "--json",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:img", dir.path().display()),
+        &registry.docker_ref("reported:img"),
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let referrers = report["referrers"].as_array().unwrap();
+    assert_eq!(referrers.len(), 2, "{out}");
+    assert_eq!(referrers[0]["digest"], signed.signature.digest.as_str());
+    assert_eq!(referrers[0]["subject"], signed.image.digest.as_str());
+    assert_eq!(referrers[0]["artifactType"], SIG_TYPE);
+    assert_eq!(referrers[1]["depth"], 2);
+}
