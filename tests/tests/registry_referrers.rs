@@ -1026,3 +1026,53 @@ fn the_json_report_names_each_referrer_copied_with_its_subject() {
     assert_eq!(referrers[0]["artifactType"], SIG_TYPE);
     assert_eq!(referrers[1]["depth"], 2);
 }
+
+#[test]
+fn referrers_of_a_list_and_of_each_instance_are_copied() {
+    let signed = Signed::new();
+    let index = Content::new(format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+        signed.image.digest,
+        signed.image.bytes.len()
+    ));
+    let of_index = artifact(SIG_TYPE, &signed.empty, &signed.payload, &index);
+    let dir = tempfile::tempdir().unwrap();
+    // The layout's "img" is the index; the signature refers to its
+    // instance, of_index to the index itself.
+    signed.layout_with(dir.path(), &[("list", &index)]);
+    for c in [&index, &of_index] {
+        std::fs::write(
+            dir.path().join("blobs/sha256").join(c.digest.encoded()),
+            &c.bytes,
+        )
+        .unwrap();
+    }
+    let mut layout: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let entries = layout["manifests"].as_array_mut().unwrap();
+    for entry in entries.iter_mut() {
+        if entry["digest"] == index.digest.as_str() {
+            entry["mediaType"] = OCI_INDEX.into();
+        }
+    }
+    entries.push(serde_json::from_str(&of_index.descriptor(OCI_MANIFEST)).unwrap());
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&layout).unwrap(),
+    )
+    .unwrap();
+    let registry = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--referrers",
+        "--dest-tls-verify=false",
+        "--progress",
+        "none",
+        &format!("oci:{}:list", dir.path().display()),
+        &registry.docker_ref("multi:list"),
+    ]));
+    let of_list = manifest(&registry, "multi", &fallback_tag(&index.digest)).unwrap();
+    assert_eq!(listed(&of_list), [of_index.digest.to_string()]);
+    assert_fallback_tags(&registry, "multi", &signed);
+}
