@@ -272,6 +272,26 @@ pub fn parse_listing(
     Ok(out)
 }
 
+/// What the fallback tag of `subject` says, served as `media_type`
+/// (`None`: not a manifest type): an OCI index is a listing
+/// ([`parse_listing`]); anything else means no referrers, as the
+/// distribution spec tells readers to assume.
+pub fn parse_fallback(
+    bytes: &[u8],
+    media_type: Option<&str>,
+    subject: &Digest,
+) -> Result<Vec<Descriptor>, ReferrersError> {
+    match media_type {
+        Some(mt::OCI_INDEX) => parse_listing(
+            bytes,
+            media_type,
+            subject,
+            &format!("tag {}", fallback_tag(subject)),
+        ),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// A referrer's manifest, read: the descriptor a referrers listing gives
 /// it, and the subject it names.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@ use ferry_core::json::{self, Value};
 use ferry_core::manifest::Descriptor;
 use ferry_core::media_type as mt;
 use ferry_core::referrers::{
-    self, Follow, MAX_DEPTH, MAX_REFERRERS, ReferrersError, add_to_index, check, parse_listing,
-    referrer,
+    self, Follow, MAX_DEPTH, MAX_REFERRERS, ReferrersError, add_to_index, check, parse_fallback,
+    parse_listing, referrer,
 };
 use support::fixture;
 
@@ -342,4 +342,40 @@ fn a_referrer_is_copied_whole_unmodified_unjudged_and_unsigned() {
     assert!(r.preserve_digests && r.remove_signatures);
     assert!(r.forced.is_none() && !r.judge_signatures);
     assert_eq!(r.sign, Default::default());
+}
+
+#[test]
+fn a_fallback_tag_holding_an_index_lists_its_entries() {
+    let listed = parse_fallback(
+        &referrers_fixture("referrers-index.json"),
+        Some(mt::OCI_INDEX),
+        &subject(),
+    )
+    .unwrap();
+    assert_eq!(listed.len(), 2);
+}
+
+#[test]
+fn a_fallback_tag_holding_something_else_means_no_referrers() {
+    let bytes = referrers_fixture("signature-manifest.json");
+    for media_type in [Some(mt::OCI_MANIFEST), Some(mt::DOCKER_V2S2), None] {
+        assert_eq!(
+            parse_fallback(&bytes, media_type, &subject()),
+            Ok(Vec::new())
+        );
+    }
+}
+
+#[test]
+fn a_fallback_index_that_names_its_subject_is_still_refused() {
+    let e = parse_fallback(
+        &referrers_fixture("referrers-index-names-subject.json"),
+        Some(mt::OCI_INDEX),
+        &subject(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains(&referrers::fallback_tag(&subject())),
+        "{e}"
+    );
 }

@@ -169,19 +169,17 @@ impl Registry {
     }
 
     /// The fallback tag's index of `subject`'s referrers; none when there
-    /// is no tag, or it holds something other than an index (the spec:
-    /// assume no referrers then).
+    /// is no tag ([`referrers::parse_fallback`] says what it holds).
     async fn fallback_referrers(
         &self,
         subject: &Digest,
     ) -> Result<Vec<Descriptor>, TransportError> {
-        let tag = referrers::fallback_tag(subject);
-        match self.get_manifest(&tag).await {
-            Ok((bytes, Some(t), _)) if t == mt::OCI_INDEX => {
-                referrers::parse_listing(&bytes, Some(&t), subject, &format!("tag {tag}"))
+        match self.get_manifest(&referrers::fallback_tag(subject)).await {
+            Ok((bytes, media_type, _)) => {
+                referrers::parse_fallback(&bytes, media_type.as_deref(), subject)
                     .map_err(|e| self.referrers_error(e))
             }
-            Ok(_) | Err(TransportError::NotFound { .. }) => Ok(Vec::new()),
+            Err(TransportError::NotFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
