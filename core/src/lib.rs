@@ -37,6 +37,7 @@ pub mod media_type;
 pub mod plan;
 pub mod platform;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
 pub mod retry;
 pub mod tar;

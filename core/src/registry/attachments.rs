@@ -36,7 +36,7 @@ pub const MAX_CONFIG_SIZE: usize = 4 * 1024 * 1024;
 
 /// The tag that holds the signatures of the manifest `digest`.
 pub fn tag(digest: &Digest) -> String {
-    format!("{}-{}.sig", digest.algorithm(), digest.encoded())
+    crate::referrers::cosign_tag(digest, ".sig")
 }
 
 /// Why an attachment cannot be read or updated.
@@ -343,8 +343,9 @@ fn set(keys: &[String]) -> Value {
     ))
 }
 
-/// `imgspecv1.Descriptor`.
-fn descriptor(d: &Descriptor) -> Value {
+/// `imgspecv1.Descriptor`, as Go serializes it (also the entries of a
+/// fallback referrers index, [`crate::referrers::add_to_index`]).
+pub(crate) fn descriptor_json(d: &Descriptor) -> Value {
     let mut o = Object::default();
     if !d.media_type.is_empty() {
         push(&mut o, "mediaType", Value::from(d.media_type.as_str()));
@@ -413,14 +414,14 @@ impl GoManifest {
         if !self.media_type.is_empty() {
             push(&mut o, "mediaType", Value::from(self.media_type.as_str()));
         }
-        push(&mut o, "config", descriptor(&self.config));
+        push(&mut o, "config", descriptor_json(&self.config));
         push(
             &mut o,
             "layers",
-            Value::Array(self.layers.iter().map(descriptor).collect()),
+            Value::Array(self.layers.iter().map(descriptor_json).collect()),
         );
         if let Some(subject) = &self.subject {
-            push(&mut o, "subject", descriptor(subject));
+            push(&mut o, "subject", descriptor_json(subject));
         }
         if !self.annotations.is_empty() {
             push(&mut o, "annotations", string_map(&self.annotations));

@@ -131,10 +131,29 @@ pub fn retry_delay_ms(attempt: u32, retry_after: Option<&str>) -> u64 {
     (200u64 << exponent).min(10_000)
 }
 
+/// The next page a paginated answer (tags, referrers) names in its
+/// `Link` header, `<URL>; rel="next"`: the URL as written, relative to the
+/// registry when it starts with `/`. `None`: the last page.
+pub fn next_page(link: &str) -> Option<&str> {
+    let start = link.find('<')? + 1;
+    let end = start + link[start..].find('>')?;
+    Some(&link[start..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn the_next_page_is_the_link_target() {
+        assert_eq!(
+            next_page(r#"</v2/r/referrers/sha256:1?n=2&last=b>; rel="next""#),
+            Some("/v2/r/referrers/sha256:1?n=2&last=b")
+        );
+        assert_eq!(next_page("no link here"), None);
+        assert_eq!(next_page("<unterminated"), None);
+    }
 
     #[test]
     fn statuses_map_to_actions() {

@@ -114,6 +114,15 @@ pub struct CopyArgs {
     /// /etc/containers/registries.d.
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<std::path::PathBuf>,
+    /// Also copy the image's referrers (signatures, SBOMs, attestations
+    /// whose subject is a copied manifest), recursively, by digest and
+    /// unmodified; implies --preserve-digests.
+    #[arg(long)]
+    referrers: bool,
+    /// Also copy cosign's tags of each copied manifest (sha256-<hex>.sig,
+    /// .att, .sbom) to the same tags, unmodified.
+    #[arg(long)]
+    cosign_tags: bool,
     #[command(flatten)]
     sign: super::sign::SignArgs,
 }
@@ -283,6 +292,11 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         judge_signatures: false,
         sign: Default::default(),
     };
+    let options = if args.referrers {
+        ferry_core::referrers::image_options(&options)
+    } else {
+        options
+    };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
     // The policy is read before anything is opened: a copy it cannot
@@ -349,7 +363,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(async {
+    let (report, referrers) = runtime.block_on(async {
         let src = source
             .open_source_with(&source_registry, &source_daemon)
             .await
@@ -370,10 +384,54 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             Some(d) => Arc::from(d),
             None => Arc::new(ferry::transport::dry_run::DryRun::new(&destination)),
         };
-        copy::copy(Arc::from(src), dst, &options, &settings, progress.clone())
-            .await
-            .with_context(|| format!("copying {source} to {destination}"))
+        let src: Arc<dyn ferry::transport::ImageSource> = Arc::from(src);
+        let report = copy::copy(
+            src.clone(),
+            dst.clone(),
+            &options,
+            &settings,
+            progress.clone(),
+        )
+        .await
+        .with_context(|| format!("copying {source} to {destination}"))?;
+        let roots = if args.referrers || args.cosign_tags {
+            copied_manifests(&report)?
+        } else {
+            Vec::new()
+        };
+        let tags = if args.cosign_tags {
+            Some(
+                copy::copy_cosign_tags(
+                    src.clone(),
+                    dst.clone(),
+                    roots.clone(),
+                    &options,
+                    &settings,
+                    progress.clone(),
+                )
+                .await
+                .with_context(|| format!("copying the cosign tags of {source} to {destination}"))?,
+            )
+        } else {
+            None
+        };
+        let referrers = if args.referrers {
+            Some(
+                copy::copy_referrers(src, dst, roots, &options, &settings, progress.clone())
+                    .await
+                    .with_context(|| {
+                        format!("copying the referrers of {source} to {destination}")
+                    })?,
+            )
+        } else {
+            None
+        };
+        anyhow::Ok((report, Extras { referrers, tags }))
     })?;
+    let Extras {
+        referrers,
+        tags: cosign_tags,
+    } = referrers;
     if let Some(path) = &args.digestfile
         && !args.dry_run
     {
@@ -386,9 +444,27 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         progress.event(copy::Event::copied(&report));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            if let Some(referrers) = &referrers {
+                object.insert("referrers".into(), serde_json::to_value(referrers)?);
+            }
+            if let Some(tags) = &cosign_tags {
+                object.insert("cosignTags".into(), serde_json::to_value(tags)?);
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else if report.dry_run {
         print_plan(&report);
+        for t in cosign_tags.iter().flatten() {
+            println!("  copy tag {} ({})", t.tag, t.digest);
+        }
+        for r in referrers.iter().flatten() {
+            println!(
+                "  copy referrer {} of {}  {}",
+                r.digest, r.subject, r.artifact_type
+            );
+        }
     } else if json_progress {
         println!("{}", report.digest);
     } else {
@@ -403,9 +479,49 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             human_size(report.bytes_refetched as i64),
             report.elapsed
         );
+        if let Some(tags) = &cosign_tags {
+            eprintln!("Copied {} cosign tag(s)", tags.len());
+            for t in tags {
+                eprintln!("  {} ({})", t.tag, t.digest);
+            }
+        }
+        if let Some(referrers) = &referrers {
+            eprintln!("Copied {} referrer(s)", referrers.len());
+            for r in referrers {
+                eprintln!("  {} of {}  {}", r.digest, r.subject, r.artifact_type);
+            }
+        }
         println!("{}", report.digest);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--cosign-tags` and `--referrers` copied after the image.
+struct Extras {
+    referrers: Option<Vec<copy::ReferrerRecord>>,
+    tags: Option<Vec<copy::CopiedTag>>,
+}
+
+/// The manifests a copy wrote (or, in a dry run, would write unchanged):
+/// the subjects whose referrers `--referrers` follows.
+fn copied_manifests(report: &copy::Report) -> anyhow::Result<Vec<ferry_core::Digest>> {
+    let written: Vec<&str> = if report.dry_run {
+        let mut d: Vec<&str> = vec![report.digest.as_str()];
+        d.extend(
+            report
+                .plan
+                .manifests
+                .iter()
+                .filter_map(|m| m.digest.as_deref()),
+        );
+        d
+    } else {
+        report.manifests.iter().map(|m| m.digest.as_str()).collect()
+    };
+    written
+        .into_iter()
+        .map(|d| ferry_core::Digest::parse(d).with_context(|| format!("copied manifest {d}")))
+        .collect()
 }
 
 fn print_plan(report: &copy::Report) {

@@ -58,6 +58,14 @@ pub struct InspectArgs {
     /// machine, or the overrides, would run).
     #[arg(long)]
     config: bool,
+    /// List the image's referrers (signatures, SBOMs, attestations whose
+    /// subject is the image or, for a list, the list or an instance), and
+    /// theirs, as the source lists them.
+    #[arg(long, conflicts_with_all = ["raw", "config"])]
+    referrers: bool,
+    /// With --referrers: print them as JSON.
+    #[arg(long, requires = "referrers")]
+    json: bool,
     #[command(flatten)]
     platform: super::PlatformOverrides,
     #[command(flatten)]
@@ -119,6 +127,9 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let top_type = top_type.unwrap_or_else(|| ferry_core::manifest::guess_media_type(&top));
+        if args.referrers {
+            return print_referrers(&*source, &top, &top_type, args.json).await;
+        }
         // A list: look at the image this machine (or the overrides) would
         // run, as skopeo does.
         let (manifest, manifest_type) = if mt::is_list(&top_type) {
@@ -217,6 +228,46 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `inspect --referrers`: the referrers of the manifest `top` (of
+/// `top_type`) and, for a list, of each instance, with theirs.
+async fn print_referrers(
+    source: &dyn ferry::transport::ImageSource,
+    top: &[u8],
+    top_type: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let reference = source.reference();
+    let mut roots = vec![ferry_core::manifest::digest(top).with_context(|| reference.clone())?];
+    if mt::is_list(top_type) {
+        let list = ferry_core::List::from_blob(top, top_type).with_context(|| reference.clone())?;
+        for entry in &list.entries {
+            roots.push(entry.digest().with_context(|| reference.clone())?);
+        }
+    }
+    let found = ferry::copy::find_referrers(source, roots)
+        .await
+        .with_context(|| format!("listing the referrers of {reference}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &found {
+        let indent = "  ".repeat(r.depth.saturating_sub(1));
+        let kind = if r.artifact_type.is_empty() {
+            "(no artifact type)"
+        } else {
+            r.artifact_type.as_str()
+        };
+        println!(
+            "{indent}{}  {kind}  {}  of {}",
+            r.digest,
+            ferry::output::human_size(r.size),
+            r.subject
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn docker_reference(input: &str) -> anyhow::Result<Named> {

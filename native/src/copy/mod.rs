@@ -19,9 +19,11 @@
 //! than a warm push's whole work (200 small layers: 0.9 s of waiting).
 
 mod progress;
+mod referrers;
 mod transform;
 
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
+pub use referrers::{CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers};
 
 use std::fmt;
 use std::sync::Arc;
@@ -120,6 +122,9 @@ pub enum CopyError {
     TaskFailed(String),
     /// The engine reached a state its plan rules out: a bug in ferry.
     Internal(String),
+    /// Referrers that cannot be followed: a hostile or broken listing, a
+    /// referrer that does not name its subject.
+    Referrers(ferry_core::referrers::ReferrersError),
 }
 
 impl fmt::Display for CopyError {
@@ -155,6 +160,7 @@ impl fmt::Display for CopyError {
             CopyError::Signing { digest, error } => write!(f, "signing {digest}: {error}"),
             CopyError::TaskFailed(e) => write!(f, "blob transfer task failed: {e}"),
             CopyError::Internal(e) => write!(f, "internal error: {e}"),
+            CopyError::Referrers(e) => write!(f, "copying referrers: {e}"),
         }
     }
 }

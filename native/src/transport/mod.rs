@@ -340,6 +340,29 @@ pub trait ImageSource: Send + Sync {
     fn registry_location(&self) -> Option<(String, String)> {
         None
     }
+
+    /// The referrers of the manifest `subject` (the manifests whose
+    /// `subject` names it), as the source lists them: a registry's
+    /// referrers API or fallback tag, an OCI layout's `index.json`. Each
+    /// is readable with [`manifest`](Self::manifest)`(Some(digest))`.
+    /// Sources that cannot hold referrers have none.
+    async fn referrers(
+        &self,
+        _subject: &Digest,
+    ) -> Result<Vec<ferry_core::Descriptor>, TransportError> {
+        Ok(Vec::new())
+    }
+
+    /// The manifest tagged `tag` beside this image (in the same repository
+    /// or layout), with its media type if recorded, if there is one:
+    /// cosign's `sha256-<hex>.sig`, `.att` and `.sbom`. Its blobs are read
+    /// with [`blob`](Self::blob). Sources without tags have none.
+    async fn tagged_manifest(
+        &self,
+        _tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        Ok(None)
+    }
 }
 
 /// A manifest for [`ImageDestination::store_manifest`]: its bytes, its
@@ -451,6 +474,39 @@ pub trait ImageDestination: Send + Sync {
     /// Makes everything written visible, atomically where the format
     /// allows. `top` is the top-level manifest as written.
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError>;
+
+    /// Where the referrer `digest` of an image this destination holds is
+    /// written: a destination of its own, with its own contract (blobs,
+    /// manifest, commit), in the same place. Destinations that cannot
+    /// hold referrers refuse.
+    async fn referrer_destination(
+        &self,
+        _digest: &Digest,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Err(self.refused("the destination cannot store referrers"))
+    }
+
+    /// Where an image tagged `tag` beside this one is written (cosign's
+    /// tags): a destination of its own in the same repository or layout.
+    /// Destinations without tags refuse.
+    async fn tagged_destination(
+        &self,
+        _tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Err(self.refused("the destination cannot hold tags beside the image"))
+    }
+
+    /// Called on a [`referrer_destination`](Self::referrer_destination)
+    /// after its referrer was committed: makes `referrer` listed among the
+    /// referrers of `subject` where the place does not do so by itself (a
+    /// registry without the referrers API: the fallback tag).
+    async fn list_referrer(
+        &self,
+        _subject: &Digest,
+        _referrer: &ferry_core::Descriptor,
+    ) -> Result<(), TransportError> {
+        Ok(())
+    }
 
     /// The refusal of an operation this destination cannot do: `reason`
     /// says why.

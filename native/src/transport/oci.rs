@@ -15,6 +15,12 @@
 //! interrupted copy leaves the layout as it was plus unreferenced blobs.
 //! Entries of `index.json` that ferry does not change are kept as they
 //! were, member for member.
+//!
+//! Referrers (manifests whose `subject` names another) are kept as `oras`
+//! and regctl keep them: each is an `index.json` entry without a ref name
+//! ([`ImageDestination::referrer_destination`] writes one as an unnamed
+//! copy into the same layout); a source finds a subject's referrers by
+//! reading the manifests those entries name.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -88,6 +94,8 @@ async fn read_index(root: &Path) -> Result<Option<Object>, TransportError> {
 pub struct OciSource {
     reference: LayoutReference,
     top: TopEntry,
+    /// The manifests of `index.json` that have a subject, read once.
+    referrers: tokio::sync::OnceCell<Vec<ferry_core::referrers::Referrer>>,
 }
 
 impl OciSource {
@@ -132,6 +140,7 @@ impl OciSource {
         Ok(OciSource {
             reference: reference.clone(),
             top,
+            referrers: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -139,6 +148,41 @@ impl OciSource {
         let path = blob_path(&self.reference.path, digest);
         let bytes = read::read_small(&path, MAX_MANIFEST_SIZE).await?;
         verified_manifest(bytes, digest, format!("manifest {}", path.display()))
+    }
+
+    /// Every `index.json` entry that is an OCI manifest or index with a
+    /// subject. Entries that are not (images, damaged or missing
+    /// manifests) are no referrers and no concern of a referrer listing.
+    async fn read_referrers(&self) -> Result<Vec<ferry_core::referrers::Referrer>, TransportError> {
+        let root = &self.reference.path;
+        let Some(index) = read_index(root).await? else {
+            return Ok(Vec::new());
+        };
+        let bytes = Value::Object(index).to_compact(false);
+        let list =
+            ferry_core::List::parse_kind(bytes.as_bytes(), ferry_core::list::ListKind::OciIndex)
+                .map_err(|error| TransportError::Manifest {
+                    what: format!("{}: index.json", root.display()),
+                    error,
+                })?;
+        let mut out = Vec::new();
+        for entry in &list.entries {
+            if !matches!(entry.media_type.as_str(), mt::OCI_MANIFEST | mt::OCI_INDEX) {
+                continue;
+            }
+            let Ok(digest) = entry.digest() else {
+                continue;
+            };
+            let Ok(bytes) = self.read_manifest_blob(&digest).await else {
+                continue;
+            };
+            if let Ok(r) = ferry_core::referrers::referrer(&bytes, Some(&entry.media_type))
+                && !r.subject.is_empty()
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -168,6 +212,51 @@ impl ImageSource for OciSource {
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
         // OCI layouts carry no signatures.
         Ok(Vec::new())
+    }
+
+    async fn tagged_manifest(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        let root = &self.reference.path;
+        let Some(index) = read_index(root).await? else {
+            return Ok(None);
+        };
+        let bytes = Value::Object(index).to_compact(false);
+        let list =
+            ferry_core::List::parse_kind(bytes.as_bytes(), ferry_core::list::ListKind::OciIndex)
+                .map_err(|error| TransportError::Manifest {
+                    what: format!("{}: index.json", root.display()),
+                    error,
+                })?;
+        let named = LayoutReference {
+            path: root.clone(),
+            name: Some(tag.to_string()),
+            index: None,
+        };
+        let location = format!("oci:{named}");
+        let entry = match select_entry(&list.entries, &named, &location, &location) {
+            Ok(entry) => entry,
+            Err(TransportError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let manifest = entry.checked(self.read_manifest_blob(&entry.digest).await?)?;
+        Ok(Some((
+            manifest,
+            Some(entry.media_type).filter(|t| !t.is_empty()),
+        )))
+    }
+
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, TransportError> {
+        let all = self
+            .referrers
+            .get_or_try_init(|| self.read_referrers())
+            .await?;
+        Ok(all
+            .iter()
+            .filter(|r| r.subject == subject.as_str())
+            .map(|r| r.descriptor.clone())
+            .collect())
     }
 }
 
@@ -345,6 +434,36 @@ impl ImageDestination for OciDestination {
         .await?;
         self.rollback.commit();
         Ok(())
+    }
+
+    async fn tagged_destination(
+        &self,
+        tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        let named = LayoutReference {
+            path: self.reference.path.clone(),
+            name: Some(tag.to_string()),
+            index: None,
+        };
+        Ok(Box::new(
+            OciDestination::create_with(&named, self.rollback.durability()).await?,
+        ))
+    }
+
+    async fn referrer_destination(
+        &self,
+        _digest: &Digest,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        // An unnamed entry: commit adds it, or replaces an unnamed entry
+        // for the same manifest where it stands.
+        let unnamed = LayoutReference {
+            path: self.reference.path.clone(),
+            name: None,
+            index: None,
+        };
+        Ok(Box::new(
+            OciDestination::create_with(&unnamed, self.rollback.durability()).await?,
+        ))
     }
 }
 

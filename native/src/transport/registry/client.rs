@@ -102,6 +102,7 @@ impl Registry {
             extra_scopes: Mutex::new(Vec::new()),
             top_digest: Mutex::new(reference.digest().cloned()),
             supports_signatures,
+            oci_subject: Mutex::new(None),
         })
     }
 

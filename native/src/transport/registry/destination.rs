@@ -298,6 +298,28 @@ impl ImageDestination for Registry {
         // A registry makes each manifest visible when it is written.
         Ok(())
     }
+
+    async fn referrer_destination(
+        &self,
+        digest: &Digest,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Ok(Box::new(self.pinned(self.at_digest(digest)?)))
+    }
+
+    async fn tagged_destination(
+        &self,
+        tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        Ok(Box::new(self.pinned(self.at_tag(tag)?)))
+    }
+
+    async fn list_referrer(
+        &self,
+        subject: &Digest,
+        referrer: &ferry_core::Descriptor,
+    ) -> Result<(), TransportError> {
+        self.record_referrer(subject, referrer).await
+    }
 }
 
 impl Registry {
@@ -318,6 +340,8 @@ impl Registry {
             })
             .await?;
         if response.status().is_success() {
+            *self.oci_subject.lock().map_err(|_| self.poisoned())? =
+                header(&response, "oci-subject");
             return Ok(());
         }
         let status = response.status().as_u16();

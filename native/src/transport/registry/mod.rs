@@ -16,6 +16,8 @@
 //!   lookaside signatures;
 //! - `source` and `destination`: the transport traits;
 //! - `repository`: listing tags and deleting manifests, for the CLI;
+//! - `referrers`: the referrers API, its fallback tag, and pinning a
+//!   connection to another manifest of the repository;
 //! - [`lookaside`]: signature storage beside the registry;
 //! - `signatures`: signatures the registry keeps itself (sigstore
 //!   attachments, the signature API extension);
@@ -27,6 +29,7 @@ mod destination;
 pub(crate) mod http;
 pub mod lookaside;
 mod manifest;
+mod referrers;
 mod repository;
 mod signatures;
 mod source;
@@ -91,6 +94,9 @@ pub struct Registry {
     /// The registry advertised the signature API extension
     /// (`X-Registry-Supports-Signatures: 1`).
     supports_signatures: bool,
+    /// The `OCI-Subject` header of the last manifest written: a registry
+    /// with the referrers API names the subject it recorded.
+    oci_subject: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -109,6 +115,16 @@ impl Registry {
 
     fn url(&self, path: &str) -> String {
         format!("{}/v2/{}/{path}", self.base, self.reference.path())
+    }
+
+    /// A URL a response names: as it is when absolute, else on this
+    /// registry.
+    fn absolute(&self, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{target}", self.base)
+        }
     }
 
     fn poisoned(&self) -> TransportError {

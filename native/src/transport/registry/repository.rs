@@ -26,16 +26,10 @@ impl Registry {
             if !response.status().is_success() {
                 return Err(self.failure("the tag list", response).await);
             }
-            next = header(&response, "link").and_then(|link| {
-                let start = link.find('<')? + 1;
-                let end = link.find('>')?;
-                let target = &link[start..end];
-                Some(if target.starts_with("http") {
-                    target.to_string()
-                } else {
-                    format!("{}{target}", self.base)
-                })
-            });
+            next = header(&response, "link")
+                .as_deref()
+                .and_then(response::next_page)
+                .map(|target| self.absolute(target));
             let body = read_body(
                 response,
                 response::MAX_TAG_LIST,

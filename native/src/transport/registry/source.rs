@@ -93,6 +93,20 @@ impl ImageSource for Registry {
         Ok(signatures)
     }
 
+    async fn referrers(
+        &self,
+        subject: &Digest,
+    ) -> Result<Vec<ferry_core::Descriptor>, TransportError> {
+        self.list_referrers(subject).await
+    }
+
+    async fn tagged_manifest(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        self.manifest_at_tag(tag).await
+    }
+
     fn registry_location(&self) -> Option<(String, String)> {
         Some((
             self.reference.api_host().to_string(),

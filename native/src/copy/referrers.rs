@@ -1,0 +1,264 @@
+//! `--referrers`: after an image is copied, the manifests whose `subject`
+//! names it (or any instance of it) are copied with it, by digest and
+//! unmodified, and so are their own referrers.
+//!
+//! Each referrer goes through the same engine ([`super::copy`]) as any
+//! image: its source is the image's source read at the referrer's digest
+//! ([`Pinned`]), its destination the one the image's destination gives for
+//! referrers ([`ImageDestination::referrer_destination`]). Which referrers
+//! to follow, and what a listing or a referrer may say, are ferry-core's
+//! decisions ([`ferry_core::referrers`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferry_core::Digest;
+use ferry_core::plan::CopyOptions;
+use ferry_core::referrers::{self, Follow};
+
+use super::{CopyError, Progress, Settings, transport};
+use crate::transport::{BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError};
+
+/// A referrer copied, found by a dry run, or listed by `inspect`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReferrerRecord {
+    /// The manifest it refers to.
+    pub subject: String,
+    pub digest: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    #[serde(rename = "artifactType", skip_serializing_if = "String::is_empty")]
+    pub artifact_type: String,
+    pub size: i64,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// 1 for a referrer of a copied manifest, 2 for a referrer of that…
+    pub depth: usize,
+}
+
+impl ReferrerRecord {
+    fn new(subject: &Digest, descriptor: ferry_core::Descriptor, depth: usize) -> Self {
+        ReferrerRecord {
+            subject: subject.to_string(),
+            digest: descriptor.digest_text,
+            media_type: descriptor.media_type,
+            artifact_type: descriptor.artifact_type,
+            size: descriptor.size,
+            annotations: descriptor.annotations,
+            depth,
+        }
+    }
+}
+
+/// The referrers of `roots` at `src`, and theirs, as the source lists
+/// them (descriptors as listed; manifests are not read), breadth first,
+/// within ferry-core's bounds: what `ferry inspect --referrers` shows.
+pub async fn find_referrers(
+    src: &dyn ImageSource,
+    roots: Vec<Digest>,
+) -> Result<Vec<ReferrerRecord>, CopyError> {
+    let mut follow = Follow::new(roots);
+    let mut found = Vec::new();
+    while let Some(subject) = follow.next_subject() {
+        let listed = src.referrers(&subject).await.map_err(transport(
+            format!("listing the referrers of {subject}"),
+            src.reference(),
+        ))?;
+        for entry in follow.listed(&listed).map_err(CopyError::Referrers)? {
+            let depth = entry
+                .digest()
+                .ok()
+                .and_then(|d| follow.depth_of(&d))
+                .unwrap_or_default();
+            found.push(ReferrerRecord::new(&subject, entry, depth));
+        }
+    }
+    Ok(found)
+}
+
+/// The source of an image, read at one of its referrers: the top-level
+/// manifest is the referrer's (already read and checked), the rest is the
+/// image source's.
+struct Pinned {
+    inner: Arc<dyn ImageSource>,
+    digest: Digest,
+    manifest: Vec<u8>,
+    /// `None`: not recorded, the engine guesses it.
+    media_type: Option<String>,
+}
+
+#[async_trait]
+impl ImageSource for Pinned {
+    fn reference(&self) -> String {
+        format!("{} (referrer {})", self.inner.reference(), self.digest)
+    }
+
+    async fn manifest(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, Option<String>), TransportError> {
+        match instance {
+            None => Ok((self.manifest.clone(), self.media_type.clone())),
+            Some(d) => self.inner.manifest(Some(d)).await,
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
+        self.inner.blob(info).await
+    }
+
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
+        self.inner
+            .signatures(Some(instance.unwrap_or(&self.digest)))
+            .await
+    }
+
+    fn registry_location(&self) -> Option<(String, String)> {
+        self.inner.registry_location()
+    }
+}
+
+/// Copies the referrers of `roots` (the manifests the image's copy wrote)
+/// from `src` to `dst`, recursively; `options` are the image's. In a dry
+/// run, lists what would be copied and writes nothing.
+pub async fn copy_referrers(
+    src: Arc<dyn ImageSource>,
+    dst: Arc<dyn ImageDestination>,
+    roots: Vec<Digest>,
+    options: &CopyOptions,
+    settings: &Settings,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<ReferrerRecord>, CopyError> {
+    let referrer_options = referrers::referrer_options(options);
+    let referrer_settings = Settings {
+        trust: None,
+        signer: None,
+        ..settings.clone()
+    };
+    let mut follow = Follow::new(roots);
+    let mut copied = Vec::new();
+    while let Some(subject) = follow.next_subject() {
+        let listed = src.referrers(&subject).await.map_err(transport(
+            format!("listing the referrers of {subject}"),
+            src.reference(),
+        ))?;
+        for entry in follow.listed(&listed).map_err(CopyError::Referrers)? {
+            let digest = entry.digest().map_err(|error| CopyError::Digest {
+                what: format!("a referrer of {subject}"),
+                error,
+            })?;
+            let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
+                format!("reading referrer {digest}"),
+                src.reference(),
+            ))?;
+            let media_type = media_type.unwrap_or(entry.media_type.clone());
+            let checked = referrers::check(&bytes, Some(&media_type), &subject)
+                .map_err(CopyError::Referrers)?;
+            let descriptor = checked.descriptor;
+            if !settings.dry_run {
+                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
+                    inner: src.clone(),
+                    digest: digest.clone(),
+                    manifest: bytes,
+                    media_type: Some(descriptor.media_type.clone()),
+                });
+                let writer: Arc<dyn ImageDestination> =
+                    Arc::from(dst.referrer_destination(&digest).await.map_err(transport(
+                        format!("writing referrer {digest}"),
+                        dst.reference(),
+                    ))?);
+                super::copy(
+                    pinned,
+                    writer.clone(),
+                    &referrer_options,
+                    &referrer_settings,
+                    progress.clone(),
+                )
+                .await?;
+                writer
+                    .list_referrer(&subject, &descriptor)
+                    .await
+                    .map_err(transport(
+                        format!("listing referrer {digest} of {subject}"),
+                        dst.reference(),
+                    ))?;
+            }
+            let depth = follow.depth_of(&digest).unwrap_or_default();
+            copied.push(ReferrerRecord::new(&subject, descriptor, depth));
+        }
+    }
+    Ok(copied)
+}
+
+/// A cosign tag copied (or, in a dry run, found).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CopiedTag {
+    /// The manifest whose tag it is.
+    pub subject: String,
+    pub tag: String,
+    /// The digest of the manifest at the tag.
+    pub digest: String,
+}
+
+/// Copies cosign's tags of each of `roots` (`sha256-<hex>.sig`, `.att`,
+/// `.sbom`) that `src` has to the same tags at `dst`, each as an image of
+/// its own through the copy engine, unmodified; `options` are the image's.
+/// In a dry run, lists what would be copied and writes nothing.
+pub async fn copy_cosign_tags(
+    src: Arc<dyn ImageSource>,
+    dst: Arc<dyn ImageDestination>,
+    roots: Vec<Digest>,
+    options: &CopyOptions,
+    settings: &Settings,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<CopiedTag>, CopyError> {
+    let tag_options = referrers::referrer_options(options);
+    let tag_settings = Settings {
+        trust: None,
+        signer: None,
+        ..settings.clone()
+    };
+    let mut copied = Vec::new();
+    for subject in roots {
+        for suffix in referrers::COSIGN_SUFFIXES {
+            let tag = referrers::cosign_tag(&subject, suffix);
+            let Some((bytes, media_type)) = src
+                .tagged_manifest(&tag)
+                .await
+                .map_err(transport(format!("reading tag {tag}"), src.reference()))?
+            else {
+                continue;
+            };
+            let digest = ferry_core::manifest::digest(&bytes).map_err(|e| {
+                CopyError::Internal(format!("the manifest at tag {tag} has no digest: {e}"))
+            })?;
+            if !settings.dry_run {
+                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
+                    inner: src.clone(),
+                    digest: digest.clone(),
+                    media_type,
+                    manifest: bytes,
+                });
+                let writer: Arc<dyn ImageDestination> = Arc::from(
+                    dst.tagged_destination(&tag)
+                        .await
+                        .map_err(transport(format!("writing tag {tag}"), dst.reference()))?,
+                );
+                super::copy(
+                    pinned,
+                    writer,
+                    &tag_options,
+                    &tag_settings,
+                    progress.clone(),
+                )
+                .await?;
+            }
+            copied.push(CopiedTag {
+                subject: subject.to_string(),
+                tag,
+                digest: digest.to_string(),
+            });
+        }
+    }
+    Ok(copied)
+}
