@@ -3,7 +3,9 @@
 //! each named by its test; the browser inspector's comparison shows the
 //! same answers (web/tests/unit/tree.test.mjs).
 
-use ferry_core::tar::compare::{Comparison, Filesystem, How, Kind, Metadata, StackedPath, compare};
+use ferry_core::tar::compare::{
+    CompareError, Comparison, Filesystem, How, Kind, Metadata, Side, StackedPath, compare,
+};
 use serde_json::Value;
 
 const CASES: &str = include_str!("fixtures/layers/comparing.json");
@@ -60,7 +62,7 @@ fn check(name: &str) {
         layers: &b_layers,
         paths: &b_paths,
     };
-    let Comparison { layers, paths } = compare(&a, &b);
+    let Comparison { layers, paths } = compare(&a, &b).unwrap();
     if let Some(want) = case.get("layers") {
         let digests = |side: &[&str], at: &[usize]| -> Vec<String> {
             at.iter().map(|&i| side[i].to_string()).collect()
@@ -153,9 +155,9 @@ fn paths_are_compared_and_answered_in_byte_order() {
     check("paths are compared and answered in byte order");
 }
 
-#[test]
-fn a_path_listed_twice_on_one_side_counts_once_the_last() {
-    let file = |path, size| StackedPath {
+/// A regular file of `size` bytes at `path`, from the first layer.
+fn file(path: &str, size: u64) -> StackedPath<'_> {
+    StackedPath {
         path,
         layer: 0,
         metadata: Metadata {
@@ -167,18 +169,45 @@ fn a_path_listed_twice_on_one_side_counts_once_the_last() {
             link: "",
             digest: None,
         },
-    };
-    let a_paths = [file("x", 1), file("x", 2)];
-    let b_paths = [file("x", 2)];
-    let a = Filesystem {
+    }
+}
+
+#[test]
+fn paths_out_of_byte_order_are_refused_naming_the_side_and_the_paths() {
+    let sorted = [file("a.b", 1), file("a/b", 1)];
+    let unsorted = [file("a/b", 1), file("a.b", 1)];
+    let side = |paths| Filesystem {
         layers: &["sha256:a"],
-        paths: &a_paths,
+        paths,
     };
-    let b = Filesystem {
+    assert_eq!(
+        compare(&side(&sorted), &side(&unsorted)),
+        Err(CompareError::OutOfOrder {
+            side: Side::B,
+            previous: "a/b".into(),
+            path: "a.b".into(),
+        })
+    );
+    assert_eq!(
+        compare(&side(&unsorted), &side(&sorted))
+            .unwrap_err()
+            .to_string(),
+        r#"filesystem A: path "a.b" comes after "a/b", not in byte order"#
+    );
+}
+
+#[test]
+fn a_path_listed_twice_on_one_side_is_refused() {
+    let twice = [file("x", 1), file("x", 2)];
+    let once = [file("x", 2)];
+    let side = |paths| Filesystem {
         layers: &["sha256:a"],
-        paths: &b_paths,
+        paths,
     };
-    assert_eq!(compare(&a, &b).paths, []);
+    assert!(matches!(
+        compare(&side(&twice), &side(&once)),
+        Err(CompareError::OutOfOrder { side: Side::A, .. })
+    ));
 }
 
 #[test]

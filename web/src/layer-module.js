@@ -11,6 +11,8 @@
 
 /** What `zstd_decode` answers for an input that ended inside a frame, and for corrupt data. */
 const TRUNCATED = -1;
+/** What `compare_run` answers for a side whose paths are not in byte order, each once. */
+const OUT_OF_ORDER = -2;
 
 /**
  * The module, fetched with `getBytes` once (on first use) and compiled:
@@ -22,8 +24,8 @@ const TRUNCATED = -1;
  * listing, null for a directory no member names), `changes[i]` the paths
  * layer `i` `added`, `changed` and `deleted`. `compare(a, b)`: two
  * stacked filesystems, each `{ digests, paths }` (its layers' digests,
- * lowest first; the paths a member names, each `{ path, layer, entry }`
- * with `entry` listLayer's), compared by ferry-core: `{ layers, files }`,
+ * lowest first; the paths a member names, in the order `stack` answers
+ * them, each `{ path, layer, entry }` with `entry` listLayer's), compared by ferry-core: `{ layers, files }`,
  * `layers` `{ shared, onlyA, onlyB }` (positions in A's digests for the
  * first two, B's for the third), `files` the paths that differ in path
  * order, each `{ a, b, how }` (positions in A's and B's paths, null on
@@ -164,6 +166,7 @@ async function compare(module, a, b) {
   const at = x.compare_input(bytes.length); // may grow the memory: its buffer after
   new Uint8Array(x.memory.buffer, at, bytes.length).set(bytes);
   const n = x.compare_run(bytes.length);
+  if (n === OUT_OF_ORDER) throw new Error("the filesystems to compare are not in the layer module's path order");
   if (n < 0) throw new Error("the layer module could not read the filesystems to compare");
   const r = answerReader(new Uint8Array(x.memory.buffer, x.compare_output(), n).slice());
   const list = () => Array.from({ length: r.u32() }, r.u32);

@@ -83,42 +83,33 @@ export function findNode(root, path) {
  * What a container sees, as a tree: the layers' listings (`[{ entries }]`,
  * lowest first) and ferry-core's stacking of them (`stacked`, the layer
  * module's `stack(lists)` answer: which layer and member each path comes
- * from, what each layer changes). `{ root, changes }`: each node's `entry`
- * is its member's entry (null for a directory no member names), its
- * `layer` the position of the layer that entry comes from (null for such a
- * directory). The rules are ferry-core's (ferry_core::tar::stack); this
+ * from, what each layer changes). `{ root, changes, paths }`: each node's
+ * `entry` is its member's entry (null for a directory no member names),
+ * its `layer` the position of the layer that entry comes from (null for
+ * such a directory); `paths` the nodes with an entry, in ferry-core's
+ * order (bytes), as a comparison takes them. The rules are ferry-core's (ferry_core::tar::stack); this
  * only arranges its answer.
  */
 export function mergeLayers(lists, stacked) {
   const root = { name: "", path: "", children: new Map(), entry: null, deleted: null, opaque: null, layer: null };
+  const paths = [];
   for (const { path, layer, member } of stacked.paths) {
     const node = nodeAt(root, path);
     node.entry = member === null ? null : lists[layer].entries[member];
     node.layer = member === null ? null : layer;
+    if (node.entry) paths.push(node);
   }
-  return { root, changes: stacked.changes };
-}
-
-/** Every node with an entry below `root`, by path. */
-export function flatten(root) {
-  const out = new Map();
-  const visit = (node) => {
-    for (const child of node.children.values()) {
-      if (child.entry) out.set(child.path, child);
-      visit(child);
-    }
-  };
-  visit(root);
-  return out;
+  return { root, changes: stacked.changes, paths };
 }
 
 /**
  * A merged filesystem (`{ digests, merged }`: a `mergeLayers` answer and
  * the layer digests it was merged from) as the layer module's `compare`
- * takes a side: `{ digests, paths }`, `paths` the nodes a member names.
+ * takes a side: `{ digests, paths }`, `paths` the nodes a member names,
+ * in ferry-core's order.
  */
 export function comparedSide({ digests, merged }) {
-  return { digests, paths: [...flatten(merged.root).values()] };
+  return { digests, paths: merged.paths };
 }
 
 /**

@@ -21,10 +21,16 @@
 //! - other members with the same metadata (directories, links, devices)
 //!   are the same: they have no content of their own.
 //!
-//! Paths are compared as bytes, so the answer is in byte order, the order
-//! of [`Stack::paths`](super::stack::Stack::paths).
+//! Each side's paths come in byte order, each once, as
+//! [`Stack::paths`](super::stack::Stack::paths) gives them, and the answer
+//! is in that order: one pass over both. Sides out of order are refused
+//! rather than sorted here: sorting pulled std's stable sort into the
+//! inspector's layer module (about 4 KB of its .wasm) for an order the
+//! stack already has.
 
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
 /// A member's type, from its header's type byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +112,43 @@ pub struct StackedPath<'a> {
 pub struct Filesystem<'a> {
     /// The layers' digests, lowest first.
     pub layers: &'a [&'a str],
-    /// Its paths, in any order; a path listed twice counts once (the last).
+    /// Its paths, in byte order, each once.
     pub paths: &'a [StackedPath<'a>],
+}
+
+/// One of the two filesystems compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// Why two filesystems were not compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompareError {
+    /// `side`'s `path` comes after `previous` (or is listed twice), not in
+    /// byte order.
+    OutOfOrder {
+        side: Side,
+        previous: String,
+        path: String,
+    },
+}
+
+impl fmt::Display for CompareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompareError::OutOfOrder {
+                side,
+                previous,
+                path,
+            } => write!(
+                f,
+                "filesystem {side:?}: path {path:?} comes after {previous:?}, not in byte order"
+            ),
+        }
+    }
 }
 
 /// How a path differs.
@@ -155,7 +196,9 @@ pub struct Comparison {
 }
 
 /// Compares filesystem `a` with `b`.
-pub fn compare(a: &Filesystem<'_>, b: &Filesystem<'_>) -> Comparison {
+pub fn compare(a: &Filesystem<'_>, b: &Filesystem<'_>) -> Result<Comparison, CompareError> {
+    in_order(a, Side::A)?;
+    in_order(b, Side::B)?;
     let mut layers = Layers::default();
     for (i, digest) in a.layers.iter().enumerate() {
         if b.layers.contains(digest) {
@@ -168,13 +211,11 @@ pub fn compare(a: &Filesystem<'_>, b: &Filesystem<'_>) -> Comparison {
         .filter(|&i| !a.layers.contains(&b.layers[i]))
         .collect();
 
-    let xs = in_path_order(a.paths);
-    let ys = in_path_order(b.paths);
     let mut paths = Vec::new();
     let (mut i, mut j) = (0, 0);
-    while i < xs.len() || j < ys.len() {
-        let x = xs.get(i).map(|&n| (n, &a.paths[n]));
-        let y = ys.get(j).map(|&n| (n, &b.paths[n]));
+    while i < a.paths.len() || j < b.paths.len() {
+        let x = a.paths.get(i).map(|x| (i, x));
+        let y = b.paths.get(j).map(|y| (j, y));
         let difference = match (x, y) {
             (Some((n, x)), Some((m, y))) if x.path == y.path => {
                 i += 1;
@@ -205,7 +246,7 @@ pub fn compare(a: &Filesystem<'_>, b: &Filesystem<'_>) -> Comparison {
         };
         paths.extend(difference);
     }
-    Comparison { layers, paths }
+    Ok(Comparison { layers, paths })
 }
 
 fn only_a(n: usize) -> Difference {
@@ -239,10 +280,14 @@ fn differs(
     }
 }
 
-/// Positions of `paths` sorted by path, the last of equal paths kept.
-fn in_path_order(paths: &[StackedPath<'_>]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..paths.len()).collect();
-    order.sort_by(|&i, &j| paths[i].path.cmp(paths[j].path).then(j.cmp(&i)));
-    order.dedup_by(|later, earlier| paths[*later].path == paths[*earlier].path);
-    order
+/// Whether `fs`'s paths are in byte order, each once.
+fn in_order(fs: &Filesystem<'_>, side: Side) -> Result<(), CompareError> {
+    match fs.paths.windows(2).find(|w| w[0].path >= w[1].path) {
+        Some(w) => Err(CompareError::OutOfOrder {
+            side,
+            previous: w[0].path.into(),
+            path: w[1].path.into(),
+        }),
+        None => Ok(()),
+    }
 }

@@ -7,13 +7,14 @@
 //! 1. `compare_input(len) -> ptr`: room for both encoded sides;
 //! 2. `compare_run(len) -> n`: compares them; the answer is the `n` bytes
 //!    at `compare_output()`; [`MALFORMED`] if the sides could not be
-//!    decoded.
+//!    decoded, [`OUT_OF_ORDER`] if a side's paths are not in byte order,
+//!    each once (ferry-core's `CompareError::OutOfOrder`).
 //!
 //! Encodings (integers little-endian; a string is its byte length as a
 //! u32, then its UTF-8 bytes):
 //!
 //! - a side: a u32 count and that many layer digests (strings); a u32
-//!   count and that many paths, each its path (a string), its layer (u32),
+//!   count and that many paths (in byte order, each once), each its path (a string), its layer (u32),
 //!   its header's type byte (u8), mode (u32), uid, gid and size (u64 each),
 //!   link target (a string), then a byte 1 and its content digest (a
 //!   string) if it was hashed, else a byte 0; the input is side A, then
@@ -33,6 +34,8 @@ use crate::stack::put_u32;
 
 /// `compare_run`: the sides could not be decoded.
 pub const MALFORMED: i32 = -1;
+/// `compare_run`: a side's paths are not in byte order, each once.
+pub const OUT_OF_ORDER: i32 = -2;
 /// The position of a path on the side that does not have it.
 pub const NONE: u32 = u32::MAX;
 /// Only in A.
@@ -139,9 +142,10 @@ pub fn encode(comparison: &Comparison, out: &mut Vec<u8>) {
     }
 }
 
-/// Compares the encoded sides: the answer's bytes, or `None`.
-pub fn run(bytes: &[u8]) -> Option<Vec<u8>> {
-    let ((a_layers, a_paths), (b_layers, b_paths)) = decode(bytes)?;
+/// Compares the encoded sides: the answer's bytes, or what
+/// `compare_run` answers for sides it cannot compare.
+pub fn run(bytes: &[u8]) -> Result<Vec<u8>, i32> {
+    let ((a_layers, a_paths), (b_layers, b_paths)) = decode(bytes).ok_or(MALFORMED)?;
     let a = Filesystem {
         layers: &a_layers,
         paths: &a_paths,
@@ -150,9 +154,10 @@ pub fn run(bytes: &[u8]) -> Option<Vec<u8>> {
         layers: &b_layers,
         paths: &b_paths,
     };
+    let comparison = compare(&a, &b).map_err(|_| OUT_OF_ORDER)?;
     let mut out = Vec::new();
-    encode(&compare(&a, &b), &mut out);
-    Some(out)
+    encode(&comparison, &mut out);
+    Ok(out)
 }
 
 #[derive(Debug, Default)]
@@ -177,17 +182,19 @@ pub extern "C" fn compare_input(len: u32) -> *mut u8 {
 }
 
 /// Compares the first `len` bytes of the input: the answer's length, or
-/// [`MALFORMED`].
+/// [`MALFORMED`] or [`OUT_OF_ORDER`].
 #[allow(unsafe_code)] // an export name; no unsafe code
 #[unsafe(no_mangle)]
 pub extern "C" fn compare_run(len: u32) -> i32 {
-    STATE.with_borrow_mut(|s| match s.input.get(..len as usize).and_then(run) {
-        Some(answer) => {
-            s.output = answer;
-            s.output.len() as i32
-        }
-        None => MALFORMED,
-    })
+    STATE.with_borrow_mut(
+        |s| match s.input.get(..len as usize).map_or(Err(MALFORMED), run) {
+            Ok(answer) => {
+                s.output = answer;
+                s.output.len() as i32
+            }
+            Err(code) => code,
+        },
+    )
 }
 
 /// Where the answer is.
@@ -285,5 +292,20 @@ mod tests {
         STATE.with_borrow(|s| assert_eq!(s.output, want));
         assert_eq!(n as usize, want.len());
         assert_eq!(compare_run(3), MALFORMED);
+    }
+
+    #[test]
+    fn a_side_with_a_path_twice_is_out_of_order() {
+        let mut bytes = Vec::new();
+        one_file(&mut bytes, "sha256:a", None);
+        // Side B: its one path, then the same path again.
+        let mut b = Vec::new();
+        one_file(&mut b, "sha256:b", None);
+        let paths_at = 4 + 4 + "sha256:b".len();
+        let path = b[paths_at + 4..].to_vec();
+        b[paths_at..paths_at + 4].copy_from_slice(&2u32.to_le_bytes());
+        b.extend_from_slice(&path);
+        bytes.extend_from_slice(&b);
+        assert_eq!(run(&bytes), Err(OUT_OF_ORDER));
     }
 }
