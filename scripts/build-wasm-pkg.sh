@@ -35,8 +35,9 @@
 #      browser/import/default → web/index.js; `./web` is the raw web build
 #      for callers that want to choose where the .wasm comes from.
 #   6. Builds wasm/layer (the browser inspector's layer module: ruzstd's
-#      zstd decoder and ferry-core's layer stacking behind a C ABI, loaded
-#      only for a zstd layer or an image's filesystem, so it stays out of
+#      zstd decoder, ferry-core's layer stacking and filesystem comparison
+#      behind a C ABI, loaded only for a zstd layer, an image's filesystem
+#      or a comparison, so it stays out of
 #      the npm .wasm and its budget) the same way, checks that it imports
 #      nothing, runs wasm-opt and writes wasm/pkg/layer/ferry_layer.wasm
 #      (not in the npm package's files). FERRY_WASM_LAYER=0 skips it.

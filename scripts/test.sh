@@ -84,7 +84,7 @@ log "ferry-wasm: npm package (wasm-bindgen, wasm-opt, size limit) and C-ABI modu
 bash scripts/install-deps.sh browser
 bash scripts/build-wasm-pkg.sh
 
-log "wasm/layer: the inspector's layer module (zstd, layer stacking), its Rust tests natively"
+log "wasm/layer: the inspector's layer module (zstd, layer stacking, comparing), its Rust tests natively"
 (cd wasm/layer && CARGO_TARGET_DIR="$PWD/../../target/layer-host" cargo test --quiet)
 passed=$((passed + 1))
 

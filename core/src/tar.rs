@@ -18,7 +18,10 @@
 //!   containers/storage read them.
 //! - [`stack`]: layers applied in order, what each adds, changes and
 //!   deletes, and which layer each path of the result comes from.
+//! - [`compare`]: two stacked filesystems side by side, the layers they
+//!   share and the paths that differ (and how).
 
+pub mod compare;
 pub mod stack;
 
 use alloc::collections::BTreeMap;

@@ -14,7 +14,7 @@ import {
 import { applyControls, controlsView, renderLink, renderRegistryRow } from "./views/controls.js";
 import { $, setStatus } from "./views/dom.js";
 import { showConfigText } from "./views/image.js";
-import { compareFilesystems, layerTree, mergeLayers } from "./tree.js";
+import { comparedSide, compareFilesystems, layerTree, mergeLayers } from "./tree.js";
 import { platformQuery, platformText } from "./platform.js";
 import { renderCompare, renderFilesystem } from "./views/filesystem.js";
 import { layerStatus, renderFile, renderLayer } from "./views/layer.js";
@@ -320,7 +320,8 @@ export function createActions(app) {
   /**
    * Runs a comparison: `view.a` and `view.b` ({ digest, label, ref }) get
    * their `layers` from `manifestOf(side)` (the image manifest's bytes),
-   * then both filesystems are merged and compared.
+   * then both filesystems are merged and compared (ferry-core, through the
+   * layer module).
    */
   async function runCompare(view, manifestOf) {
     state.compareView = view;
@@ -333,7 +334,8 @@ export function createActions(app) {
         side.layers = layersOf(await manifestOf(side));
         sides.push({ digests: side.layers.map((l) => l.digest), merged: await mergedOf(side.layers, side.ref, undefined, true) });
       }
-      view.result = compareFilesystems(sides[0], sides[1]);
+      const [a, b] = sides.map(comparedSide);
+      view.result = compareFilesystems(a, b, await app.layerModule.compare(a, b));
       view.status = "done";
       setStatus(`Compared ${view.a.label} with ${view.b.label}: ${view.result.files.length} paths differ.`);
     } catch (e) {

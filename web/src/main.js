@@ -85,8 +85,8 @@ function wireInput(app) {
 }
 
 async function start() {
-  // The layer module (zstd, layer stacking), fetched the first time a zstd
-  // layer is read or an image's layers are stacked.
+  // The layer module (zstd, layer stacking, comparing filesystems), fetched
+  // the first time a zstd layer is read or an image's layers are stacked.
   const layers = layerModule(async () => {
     const r = await fetch(new URL("../pkg/layer/ferry_layer.wasm", import.meta.url));
     if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);

@@ -83,71 +83,55 @@ export function findNode(root, path) {
  * What a container sees, as a tree: the layers' listings (`[{ entries }]`,
  * lowest first) and ferry-core's stacking of them (`stacked`, the layer
  * module's `stack(lists)` answer: which layer and member each path comes
- * from, what each layer changes). `{ root, changes }`: each node's `entry`
- * is its member's entry (null for a directory no member names), its
- * `layer` the position of the layer that entry comes from (null for such a
- * directory). The rules are ferry-core's (ferry_core::tar::stack); this
+ * from, what each layer changes). `{ root, changes, paths }`: each node's
+ * `entry` is its member's entry (null for a directory no member names),
+ * its `layer` the position of the layer that entry comes from (null for
+ * such a directory); `paths` the nodes with an entry, in ferry-core's
+ * order (bytes), as a comparison takes them. The rules are ferry-core's (ferry_core::tar::stack); this
  * only arranges its answer.
  */
 export function mergeLayers(lists, stacked) {
   const root = { name: "", path: "", children: new Map(), entry: null, deleted: null, opaque: null, layer: null };
+  const paths = [];
   for (const { path, layer, member } of stacked.paths) {
     const node = nodeAt(root, path);
     node.entry = member === null ? null : lists[layer].entries[member];
     node.layer = member === null ? null : layer;
+    if (node.entry) paths.push(node);
   }
-  return { root, changes: stacked.changes };
-}
-
-/** Every node with an entry below `root`, by path. */
-export function flatten(root) {
-  const out = new Map();
-  const visit = (node) => {
-    for (const child of node.children.values()) {
-      if (child.entry) out.set(child.path, child);
-      visit(child);
-    }
-  };
-  visit(root);
-  return out;
-}
-
-/** The metadata of an entry that tells two versions of a path apart (content aside). */
-function metadata(e) {
-  return [e.type, e.size, e.mode, e.uid, e.gid, e.linkname].join("\0");
+  return { root, changes: stacked.changes, paths };
 }
 
 /**
- * Two merged filesystems side by side (`mergeLayers` answers, with the
- * layer digests each was merged from): `{ layers, files }`. `layers`:
- * `shared`, `onlyA`, `onlyB` (digests). `files`: the paths that differ, in
- * order, each `{ path, a, b, how }`, `how` one of "only-a", "only-b",
- * "metadata" (type, size, mode, owner or link target differ), "content"
- * (regular files with the same metadata whose content digests, `sha256`
- * from listLayer's `hashUpTo`, differ) or "content?" (the same metadata
- * from different layers, not both hashed: the bytes may differ).
- * A path both take from the same layer is the same file, and not listed;
- * nor are two files with the same metadata and the same content digest.
+ * A merged filesystem (`{ digests, merged }`: a `mergeLayers` answer and
+ * the layer digests it was merged from) as the layer module's `compare`
+ * takes a side: `{ digests, paths }`, `paths` the nodes a member names,
+ * in ferry-core's order.
  */
-export function compareFilesystems(a, b) {
-  const inA = new Set(a.digests), inB = new Set(b.digests);
+export function comparedSide({ digests, merged }) {
+  return { digests, paths: merged.paths };
+}
+
+/**
+ * Two filesystems side by side (`comparedSide` answers) and ferry-core's
+ * comparison of them (`compared`, the layer module's `compare(a, b)`
+ * answer): `{ layers, files }`. `layers`: `shared`, `onlyA`, `onlyB`
+ * (digests). `files`: the paths that differ, in order, each `{ path, a, b,
+ * how }` (`a` and `b` the nodes, null on the side without the path; `how`
+ * as ferry_core::tar::compare decides: "only-a", "only-b", "metadata",
+ * "content" or "content?", may differ). The rules are ferry-core's; this
+ * only arranges its answer.
+ */
+export function compareFilesystems(a, b, compared) {
+  const { shared, onlyA, onlyB } = compared.layers;
   const layers = {
-    shared: a.digests.filter((d) => inB.has(d)),
-    onlyA: a.digests.filter((d) => !inB.has(d)),
-    onlyB: b.digests.filter((d) => !inA.has(d)),
+    shared: shared.map((i) => a.digests[i]),
+    onlyA: onlyA.map((i) => a.digests[i]),
+    onlyB: onlyB.map((i) => b.digests[i]),
   };
-  const fa = flatten(a.merged.root), fb = flatten(b.merged.root);
-  const files = [];
-  for (const path of [...new Set([...fa.keys(), ...fb.keys()])].sort()) {
-    const x = fa.get(path), y = fb.get(path);
-    if (!y) files.push({ path, a: x, b: null, how: "only-a" });
-    else if (!x) files.push({ path, a: null, b: y, how: "only-b" });
-    else if (metadata(x.entry) !== metadata(y.entry)) files.push({ path, a: x, b: y, how: "metadata" });
-    else if (a.digests[x.layer] !== b.digests[y.layer] && x.entry.type === "file") {
-      const [ha, hb] = [x.entry.sha256, y.entry.sha256];
-      if (!ha || !hb) files.push({ path, a: x, b: y, how: "content?" });
-      else if (ha !== hb) files.push({ path, a: x, b: y, how: "content" });
-    }
-  }
+  const files = compared.files.map(({ a: i, b: j, how }) => {
+    const x = i === null ? null : a.paths[i], y = j === null ? null : b.paths[j];
+    return { path: (x ?? y).path, a: x, b: y, how };
+  });
   return { layers, files };
 }

@@ -4,11 +4,14 @@
 //!
 //! - [`zstd`]: a streaming zstd decoder (ruzstd), for zstd layers;
 //! - [`stack`]: ferry-core's layer stacking ([`ferry_core::tar::stack`]),
-//!   for the image's filesystem and two images compared.
+//!   for the image's filesystem, and each side of a comparison;
+//! - [`compare`]: ferry-core's comparison of two stacked filesystems
+//!   ([`ferry_core::tar::compare`]): shared layers, paths that differ.
 //!
 //! Both pass bytes the same way: the host asks for room in the module's
 //! memory, writes there, calls, and reads the answer where the module says
 //! it is; no pointer is ever handed from the host to Rust.
 
+pub mod compare;
 pub mod stack;
 pub mod zstd;

@@ -74,11 +74,11 @@ pub fn decode(mut bytes: &[u8]) -> Option<Vec<Change<'_>>> {
     Some(members)
 }
 
-fn put_u32(out: &mut Vec<u8>, n: u32) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, n: u32) {
     out.extend_from_slice(&n.to_le_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_u32(out, s.len() as u32);
     out.extend_from_slice(s.as_bytes());
 }

@@ -1,7 +1,8 @@
 // Layers applied in order, as a container sees them: ferry-core's stacking
 // (through the layer module, as the page loads it) arranged as a tree by
 // tree.js. The entries are as listLayer answers them (ferry-core's reading
-// of the names). The rules themselves are specified in core/tests/stack.rs.
+// of the names). The rules themselves are specified in core/tests/stack.rs
+// and core/tests/compare.rs.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,14 +10,19 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { layerModule } from "../../src/layer-module.js";
-import { compareFilesystems, findNode, mergeLayers as arrange, treeRows } from "../../src/tree.js";
+import { compareFilesystems as arrangeComparison, comparedSide, findNode, mergeLayers as arrange, treeRows } from "../../src/tree.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const layerWasm = join(here, "..", "..", "..", "wasm", "pkg", "layer", "ferry_layer.wasm");
 assert.ok(existsSync(layerWasm), "wasm/pkg/layer is missing: run bash scripts/build-wasm-pkg.sh");
-const { stack } = layerModule(() => readFileSync(layerWasm));
+const { stack, compare } = layerModule(() => readFileSync(layerWasm));
 /** The layers stacked by ferry-core and arranged as the page shows them. */
 const mergeLayers = async (lists) => arrange(lists, await stack(lists));
+/** Two merged filesystems compared by ferry-core and arranged as the page shows them. */
+const compareFilesystems = async (a, b) => {
+  const [x, y] = [comparedSide(a), comparedSide(b)];
+  return arrangeComparison(x, y, await compare(x, y));
+};
 
 const dir = (path) => ({ path, type: "dir", mode: 0o755, size: 0 });
 const file = (path, size = 1) => ({ path, type: "file", mode: 0o644, size });
@@ -69,7 +75,7 @@ test("two filesystems compared: shared layers, and the files only one has or tha
   const base = [dir("etc"), file("etc/hostname", 4), file("etc/same", 2)];
   const a = { digests: ["sha256:base", "sha256:a"], merged: await mergeLayers([{ entries: base }, { entries: [file("only-a"), file("etc/same", 2)] }]) };
   const b = { digests: ["sha256:base", "sha256:b"], merged: await mergeLayers([{ entries: base }, { entries: [file("etc/hostname", 9), file("only-b")] }]) };
-  const { layers, files } = compareFilesystems(a, b);
+  const { layers, files } = await compareFilesystems(a, b);
   assert.deepEqual(layers, { shared: ["sha256:base"], onlyA: ["sha256:a"], onlyB: ["sha256:b"] });
   assert.deepEqual(files.map((f) => [f.path, f.how]), [["etc/hostname", "metadata"], ["etc/same", "content?"], ["only-a", "only-a"], ["only-b", "only-b"]]);
 });
@@ -78,5 +84,5 @@ test("files with the same metadata from different layers: the same content diges
   const hashed = (path, sha256) => ({ ...file(path, 3), sha256 });
   const a = { digests: ["sha256:a"], merged: await mergeLayers([{ entries: [hashed("same", "sha256:1"), hashed("other", "sha256:2"), file("big", 3)] }]) };
   const b = { digests: ["sha256:b"], merged: await mergeLayers([{ entries: [hashed("same", "sha256:1"), hashed("other", "sha256:3"), file("big", 3)] }]) };
-  assert.deepEqual(compareFilesystems(a, b).files.map((f) => [f.path, f.how]), [["big", "content?"], ["other", "content"]]);
+  assert.deepEqual((await compareFilesystems(a, b)).files.map((f) => [f.path, f.how]), [["big", "content?"], ["other", "content"]]);
 });
