@@ -10,9 +10,11 @@
 #             source at /usr/lib/rustlib/src/rust) + wasm-ld + wasm-objdump.
 #             Used by scripts/build-core-wasm.sh with -Zbuild-std, because rustup
 #             here cannot fetch the wasm32 target.
-#   services  skopeo docker-registry strace gnupg
+#   services  skopeo docker-registry strace gnupg podman zstd gzip
 #             (strace stops a copy at an exact system call in native/tests/staging.rs;
-#             gnupg signs for --sign-by and makes the trust tests' signatures)
+#             gnupg signs for --sign-by and makes the trust tests' signatures;
+#             podman, zstd and gzip read what ferry recompresses in
+#             tests/tests/compression_peers.rs)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #
@@ -67,7 +69,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry strace gnupg)
+SERVICES_PKGS=(skopeo docker-registry strace gnupg podman zstd gzip)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
