@@ -48,8 +48,8 @@ fn copy(args: &[&str], src: &str, dst: &str, s: &Scratch) -> Output {
         .expect("run ferry")
 }
 
-/// The single image of an OCI layout: its manifest, and the blob of each
-/// layer with its media type.
+/// The image an OCI layout tags (the one image of a new layout): its
+/// manifest, and the blob of each layer with its media type.
 fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
     let read = |digest: &str| {
         std::fs::read(
@@ -61,8 +61,13 @@ fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
     };
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    let tagged = entries
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"].is_string())
+        .unwrap_or(&entries[0]);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+        serde_json::from_slice(&read(tagged["digest"].as_str().unwrap())).unwrap();
     let layers = manifest["layers"]
         .as_array()
         .unwrap()
@@ -324,4 +329,31 @@ fn a_dry_run_shows_which_layers_are_recompressed() {
     assert_eq!(layer["operation"], "recompress", "{text}");
     let config = blobs.iter().find(|b| b["mediaType"] != GZIP).unwrap();
     assert_eq!(config.get("operation"), None, "{text}");
+}
+
+#[test]
+fn forcing_the_format_recompresses_a_layer_the_destination_already_holds_as_named() {
+    // A layer typed zstd whose bytes are gzip, already in the layout.
+    let s = Scratch::new("compress-force");
+    let tar = layer_tar(10, 64 << 10);
+    image_of(&s.join("src"), support::gzip(&tar), ZSTD, &tar);
+    let src = format!("dir:{}", s.join("src").display());
+    let dst = format!("oci:{}:v1", s.join("out").display());
+    let asked = ["--dest-compress-format", "zstd"];
+    ok(copy(&[], &src, &dst, &s));
+    // Asked for zstd, the layer its type calls zstd is found and kept.
+    ok(copy(&asked, &src, &dst, &s));
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(&layers[0].1[..2], [0x1f, 0x8b]);
+    // Forced, it is read: its bytes are gzip, and become zstd.
+    let forced = [
+        "--dest-compress-format",
+        "zstd",
+        "--dest-force-compress-format",
+    ];
+    ok(copy(&forced, &src, &dst, &s));
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0].0, ZSTD);
+    assert_eq!(&layers[0].1[..4], [0x28, 0xb5, 0x2f, 0xfd]);
+    assert_eq!(untar(ZSTD, &layers[0].1), tar);
 }
