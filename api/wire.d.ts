@@ -277,7 +277,7 @@ export interface ImagePlan {
   needsDiffIds: boolean;
   blobs: BlobNeed[];
   /** What happens to each of `blobs` in transit. */
-  operations: ("keep" | "compress" | "decompress")[];
+  operations: ("keep" | "compress" | "decompress" | "recompress")[];
 }
 
 /** `planCopy`'s options: `planImage`'s, plus which images of a list to copy. */
@@ -325,8 +325,19 @@ export interface CopyPlan {
     digest: string | null;
     fallbacks: string[];
   }[];
-  /** Largest first. */
-  blobs: { digest: string; size: number; mediaType: string; usedBy: string[]; skip: boolean }[];
+  /**
+   * Largest first. `operation`, absent when the blob is kept as it is: what
+   * its media type predicts happens to it on the way (the copy decides from
+   * its first bytes).
+   */
+  blobs: {
+    digest: string;
+    size: number;
+    mediaType: string;
+    usedBy: string[];
+    skip: boolean;
+    operation?: "compress" | "decompress" | "recompress";
+  }[];
   bytesToCopy: number;
   bytesSkipped: number;
   sizesIncomplete: boolean;

@@ -366,6 +366,62 @@ def signed_by_scenario(f: str, b: Registry, oci4: Path, work: Path, copy_f: list
     )
 
 
+def image_layers(layout: Path, arch: str = "amd64") -> list[Path]:
+    """The layer blobs of the `arch` image of `layout`'s list."""
+    root = layout / "blobs" / "sha256"
+
+    def load(digest: str) -> dict:
+        return json.loads((root / digest.split(":", 1)[1]).read_bytes())
+
+    entries = json.loads((layout / "index.json").read_text())["manifests"]
+    while not any(e.get("platform", {}).get("architecture") == arch for e in entries):
+        entries = load(entries[0]["digest"])["manifests"]
+    entry = next(e for e in entries if e.get("platform", {}).get("architecture") == arch)
+    return [root / layer["digest"].split(":", 1)[1] for layer in load(entry["digest"])["layers"]]
+
+
+def recompression_scenario(f: str, oci4: Path, work: Path, copy_f: list[str], rss: Target) -> Scenario:
+    """gzip -> zstd (level 3, zstd's default and ferry's) of the linux/amd64
+    image (64 MiB of layers) between OCI layouts, beside skopeo and the
+    command-line tools doing the same work over the same bytes, layer after
+    layer: `gzip -dc | zstd -T0` (decompress and recompress, the floor of
+    the target; labelled without the pipe, which would split the report's
+    table), and `zstd -T0` alone over the layers' tars (compression
+    only, for scale)."""
+    layers = image_layers(oci4)
+    tars, out, dst = work / "tars", work / "zstd-floor", work / "dst"
+
+    def prepare():
+        tars.mkdir(exist_ok=True)
+        for layer in layers:
+            tar = tars / layer.name
+            if not tar.exists():
+                with open(tar, "wb") as t:
+                    subprocess.run(["gzip", "-dc", str(layer)], stdout=t, check=True)
+
+    def fresh(*paths: Path) -> Callable[[], None]:
+        def go():
+            for p in paths:
+                shutil.rmtree(p, ignore_errors=True)
+            out.mkdir(parents=True, exist_ok=True)
+            os.sync()
+
+        return go
+
+    pipeline = " && ".join(f"gzip -dc {l} | zstd -T0 -3 -q -c > {out}/{l.name}" for l in layers)
+    compress = " && ".join(f"zstd -T0 -3 -q -c {tars}/{l.name} > {out}/{l.name}" for l in layers)
+    args = ["--dest-compress-format", "zstd", f"oci:{oci4}:bench", f"oci:{dst}:bench"]
+    return Scenario(
+        "compression", "oci→oci gzip→zstd (linux/amd64, 64 MiB of layers)",
+        [Contender("ferry", copy_f + args, fresh(dst)),
+         Contender("skopeo", ["skopeo", "copy", "-q", *args], fresh(dst)),
+         Contender("gzip -dc, then zstd -T0", sh(pipeline), fresh(out), "floor"),
+         Contender("zstd -T0 (tars)", sh(compress), fresh(out), "floor")],
+        prepare=prepare,
+        targets=[faster_than_skopeo(2), within_floor("gzip -dc, then zstd -T0", 1.3), rss],
+    )
+
+
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
@@ -504,6 +560,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
         ),
     ]
     scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
+    scenarios.append(recompression_scenario(f, oci4, work, copy_f, rss))
     all_blobs = [str(p) for p in sorted((oci4 / "blobs" / "sha256").iterdir())]
     scenarios.append(
         Scenario(

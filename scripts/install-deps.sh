@@ -10,13 +10,15 @@
 #             source at /usr/lib/rustlib/src/rust) + wasm-ld + wasm-objdump.
 #             Used by scripts/build-core-wasm.sh with -Zbuild-std, because rustup
 #             here cannot fetch the wasm32 target.
-#   services  skopeo docker-registry strace gnupg podman time
+#   services  skopeo docker-registry strace gnupg podman time zstd gzip
 #             (strace stops a copy at an exact system call in native/tests/staging.rs;
 #             gnupg signs for --sign-by and makes the trust tests' signatures;
 #             podman 4.3 serves the Docker Engine API for the docker-daemon: tests,
 #             `podman system service` on a socket and a vfs store of their own,
 #             tests/src/daemon.rs; the package's podman.socket is never used;
-#             /usr/bin/time measures the docker-daemon memory test's peak RSS)
+#             /usr/bin/time measures the docker-daemon memory test's peak RSS;
+#             podman, zstd and gzip read what ferry recompresses in
+#             tests/tests/compression_peers.rs)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #
@@ -71,7 +73,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry strace gnupg podman time)
+SERVICES_PKGS=(skopeo docker-registry strace gnupg podman time zstd gzip)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }

@@ -497,6 +497,7 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
         sign: Default::default(),
+        compression: Default::default(),
     };
     let context = ImageContext {
         list_digest: None,
@@ -613,6 +614,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         preserve_digests: o.boolean("preserveDigests")?,
         judge_signatures: false,
         sign: Default::default(),
+        compression: Default::default(),
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;

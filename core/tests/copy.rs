@@ -9,7 +9,7 @@ use ferry_core::copy::{Answer, BlobOutcome, Copy, Destination, Error, Mode, Need
 use ferry_core::destination::{Capabilities, Kind};
 use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::media_type as mt;
-use ferry_core::plan::compression::BlobOperation;
+use ferry_core::plan::compression::{BlobOperation, DestinationFlags, Format, Requested};
 use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List};
 use support::{options, plan_fixture as fixture};
@@ -609,4 +609,191 @@ fn signing_in_a_format_the_destination_cannot_store_fails_before_any_blob_moves(
         matches!(result, Err(Error::SigningUnsupported)),
         "{result:?}"
     );
+}
+
+/// Options asking every layer in `format` (`--dest-compress-format`).
+fn recompressing(format: Format, force: bool) -> CopyOptions {
+    CopyOptions {
+        compression: Requested::new(
+            Some(Kind::Docker),
+            DestinationFlags::default(),
+            Some(format),
+            None,
+            force,
+        )
+        .unwrap(),
+        ..options(Selection::All)
+    }
+}
+
+/// Reads the single image `image` and answers its transfers, the layer
+/// with `changed` as its new form; returns the tasks.
+fn transfer_single(
+    copy: &mut Copy,
+    changed: Option<LayerUpdate>,
+) -> Vec<ferry_core::copy::BlobTask> {
+    assert!(matches!(copy.poll(), Need::Signatures { instance: None }));
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    let Need::Transfer(tasks) = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    for t in &tasks {
+        let is_layer = t.media_type != mt::DOCKER_CONFIG && t.media_type != mt::OCI_CONFIG;
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Copied {
+                size: 1000,
+                refetched: 0,
+                changed: changed.clone().filter(|_| is_layer),
+                diff_id: None,
+            },
+        })
+        .unwrap();
+    }
+    tasks
+}
+
+const NEW_LAYER: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+fn zstd_layer() -> LayerUpdate {
+    LayerUpdate {
+        digest: NEW_LAYER.into(),
+        size: 1000,
+        media_type: mt::OCI_LAYER_ZSTD.into(),
+    }
+}
+
+#[test]
+fn layers_that_may_change_carry_the_destination_wish_for_the_driver_to_decide() {
+    let image = fixture("v2s2-gzip-layer.json");
+    let mut copy = start(
+        &image,
+        to(Kind::Docker),
+        recompressing(Format::Zstd, false),
+        Mode::Copy,
+    );
+    let tasks = transfer_single(&mut copy, Some(zstd_layer()));
+    let layer = tasks
+        .iter()
+        .find(|t| t.media_type == mt::DOCKER_LAYER_GZIP)
+        .unwrap();
+    assert_eq!(layer.operation, BlobOperation::Recompress);
+    let wish = layer.wish.expect("the layer may change");
+    assert_eq!(wish.format, Some(Format::Zstd));
+    let config = tasks
+        .iter()
+        .find(|t| t.media_type == mt::DOCKER_CONFIG)
+        .unwrap();
+    assert_eq!(config.wish, None);
+}
+
+#[test]
+fn a_schema2_image_whose_layers_become_zstd_is_written_as_oci() {
+    let image = fixture("v2s2-gzip-layer.json");
+    let mut copy = start(
+        &image,
+        to(Kind::Docker),
+        recompressing(Format::Zstd, false),
+        Mode::Copy,
+    );
+    transfer_single(&mut copy, Some(zstd_layer()));
+    let Need::WriteManifest {
+        bytes, media_type, ..
+    } = copy.poll()
+    else {
+        panic!("{:?}", copy.poll());
+    };
+    assert_eq!(media_type, mt::OCI_MANIFEST);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(NEW_LAYER), "{text}");
+    assert!(text.contains(mt::OCI_LAYER_ZSTD), "{text}");
+    assert!(text.contains(mt::OCI_CONFIG), "{text}");
+}
+
+#[test]
+fn zstd_layers_for_a_destination_that_takes_only_schema2_are_refused_naming_zstd() {
+    let image = fixture("v2s2-gzip-layer.json");
+    let mut capabilities = Kind::Docker.capabilities();
+    capabilities.manifest_types = vec![mt::DOCKER_V2S2.into()];
+    let destination = Destination {
+        capabilities,
+        ..Destination::default()
+    };
+    let mut copy = start(
+        &image,
+        destination,
+        recompressing(Format::Zstd, false),
+        Mode::Copy,
+    );
+    assert!(matches!(copy.poll(), Need::Signatures { instance: None }));
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    let Need::Transfer(tasks) = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    let mut result = Ok(());
+    for t in &tasks {
+        let changed = (t.media_type == mt::DOCKER_LAYER_GZIP).then(zstd_layer);
+        result = copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Copied {
+                size: 1000,
+                refetched: 0,
+                changed,
+                diff_id: None,
+            },
+        });
+    }
+    let Err(Error::ManifestRejected { attempts }) = result else {
+        panic!("{result:?}");
+    };
+    assert!(attempts.iter().any(|a| a.contains("zstd")), "{attempts:?}");
+}
+
+#[test]
+fn a_kept_layer_whose_bytes_name_another_compression_is_retyped() {
+    // The driver found zstd bytes under a gzip type and kept them.
+    let image = String::from_utf8(fixture("oci-uncompressed-layer.json"))
+        .unwrap()
+        .replace(mt::OCI_LAYER, mt::OCI_LAYER_GZIP);
+    let mut copy = start(
+        image.as_bytes(),
+        to(Kind::Oci),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    let same = LayerUpdate {
+        digest: "sha256:6b1c016dd8f23444d2122fe5c4c575414b72efdb98f750d3606dcc7eb0f3d98d".into(),
+        size: 3000000,
+        media_type: mt::OCI_LAYER_ZSTD.into(),
+    };
+    transfer_single(&mut copy, Some(same));
+    let Need::WriteManifest { bytes, .. } = copy.poll() else {
+        panic!("{:?}", copy.poll());
+    };
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(mt::OCI_LAYER_ZSTD), "{text}");
+}
+
+#[test]
+fn forcing_a_format_reads_every_layer_that_may_change_instead_of_asking_the_destination() {
+    let image = String::from_utf8(fixture("oci-uncompressed-layer.json"))
+        .unwrap()
+        .replace(mt::OCI_LAYER, mt::OCI_LAYER_ZSTD);
+    let layer_check = |force: bool| {
+        let mut copy = start(
+            image.as_bytes(),
+            to(Kind::Docker),
+            recompressing(Format::Zstd, force),
+            Mode::Copy,
+        );
+        let tasks = transfer_single(&mut copy, None);
+        let layer = tasks
+            .iter()
+            .find(|t| t.media_type == mt::OCI_LAYER_ZSTD)
+            .unwrap();
+        assert_eq!(layer.operation, BlobOperation::Keep);
+        layer.check
+    };
+    assert!(layer_check(false));
+    assert!(!layer_check(true));
 }

@@ -684,6 +684,7 @@ fn the_summary_orders_blobs_largest_first_then_by_digest_and_keeps_the_order_of_
         operation,
         check: false,
         diff_id: false,
+        wish: None,
         used_by: Vec::new(),
     };
     let transfers = [

@@ -66,6 +66,7 @@ fuzz_target!(|data: &[u8]| {
         preserve_digests: flags & 16 != 0,
         judge_signatures: false,
         sign: Default::default(),
+        compression: Default::default(),
     };
     let has_signatures = flags & 32 != 0;
     let destination = Destination {

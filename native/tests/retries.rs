@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::{Scratch, copy_succeeds, ferry, stderr, write_dir_image};
+use support::{Scratch, copy_succeeds, ferry, stderr, write_dir_image, write_dir_image_of_layers};
 
 /// The retry events of a JSON progress stream.
 fn retries(out: &Output) -> usize {
@@ -99,10 +99,17 @@ fn a_blob_stored_wrong_in_an_oci_archive_is_read_once() {
 
 #[test]
 fn a_layer_that_does_not_decompress_is_read_once() {
-    // The layer claims gzip and is noise: docker-archive, which stores
-    // layers uncompressed, cannot decompress it.
+    // The layer starts as gzip does and is noise after: docker-archive,
+    // which stores layers uncompressed, cannot decompress it.
     let s = Scratch::new("retries-gzip");
-    let image = image_in(&s, 3);
+    let image = s.join("image");
+    let mut layer = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
+    layer.extend(support::noise(3, 64 * 1024));
+    write_dir_image_of_layers(
+        &image,
+        &[(layer, "application/vnd.oci.image.layer.v1.tar+gzip")],
+        &[],
+    );
     let out = copy_with_retries(
         &format!("dir:{}", image.display()),
         &format!("docker-archive:{}", s.join("out.tar").display()),

@@ -255,9 +255,13 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
     // A bigger blob than the demo's, so a cut lands inside it.
     let big = s.path("big");
     std::fs::create_dir_all(&big).unwrap();
-    let layer: Vec<u8> = (0..4 * 1024 * 1024u32)
+    let mut layer: Vec<u8> = (0..4 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
+    // gzip's magic bytes: a destination that wants compressed layers
+    // keeps it as it is (bytes that are not compressed it would gzip, a
+    // new blob that the cut below would never meet).
+    layer[..3].copy_from_slice(&[0x1f, 0x8b, 0x08]);
     let layer_digest = ferry_core::Digest::sha256_of(&layer);
     std::fs::write(Path::new(&big).join(layer_digest.encoded()), &layer).unwrap();
     let config =

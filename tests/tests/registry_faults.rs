@@ -51,9 +51,12 @@ const LAYER_SIZE: u64 = 4 * 1024 * 1024;
 fn big_image(root: &Path) -> Big {
     let dir = root.join("big");
     std::fs::create_dir_all(&dir).unwrap();
-    let layer: Vec<u8> = (0..LAYER_SIZE as u32)
+    let mut layer: Vec<u8> = (0..LAYER_SIZE as u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
+    // gzip's magic bytes, as its type says: kept as it is by destinations
+    // that want compressed layers (which would gzip plain bytes).
+    layer[..3].copy_from_slice(&[0x1f, 0x8b, 0x08]);
     let layer_digest = Digest::sha256_of(&layer);
     std::fs::write(dir.join(layer_digest.encoded()), &layer).unwrap();
     let config =

@@ -26,7 +26,10 @@ impl Image {
         let config =
             br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
                 .to_vec();
-        let layer: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 13 % 251) as u8).collect();
+        let mut layer: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 13 % 251) as u8).collect();
+        // gzip's magic bytes, as its type says: kept as it is by
+        // destinations that want compressed layers.
+        layer[..3].copy_from_slice(&[0x1f, 0x8b, 0x08]);
         let (config_digest, layer_digest) = (Digest::sha256_of(&config), Digest::sha256_of(&layer));
         let manifest = format!(
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,

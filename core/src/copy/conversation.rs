@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::destination::Capabilities;
 use crate::digest::Digest;
 use crate::manifest::edit::LayerUpdate;
-use crate::plan::compression::BlobOperation;
+use crate::plan::compression::{BlobOperation, Wish};
 
 /// What the copy writes to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -174,7 +174,13 @@ pub struct BlobTask {
     pub media_type: String,
     /// Whose descriptor named it, for errors: "the layer of manifest …".
     pub what: String,
+    /// What the media type predicts (the plan shows it).
     pub operation: BlobOperation,
+    /// For a layer whose compression may change: what the destination
+    /// wants. The driver detects the compression of the first bytes and
+    /// asks [`step`](crate::plan::compression::step) what to do; without
+    /// a wish the bytes are copied as they are.
+    pub wish: Option<Wish>,
     /// Ask the destination first and skip the blob if it is there.
     pub check: bool,
     /// Compute the layer's diff ID on the way (schema 1 conversions).
@@ -199,7 +205,8 @@ pub enum BlobOutcome {
         size: u64,
         /// Bytes read by earlier, failed attempts.
         refetched: u64,
-        /// The layer's new form, for a task whose operation changes it.
+        /// The layer's new form (a new digest, or the media type its
+        /// detected compression names), when the task changed it.
         changed: Option<LayerUpdate>,
         /// The layer's diff ID, for a task that asked for it.
         diff_id: Option<Digest>,

@@ -35,7 +35,7 @@ use crate::manifest::edit::{self, LayerUpdate};
 use crate::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
 use crate::manifest::{self, Descriptor, Manifest, ManifestError};
 use crate::media_type as mt;
-use crate::plan::compression::BlobOperation;
+use crate::plan::compression::{self, BlobOperation, Wish};
 use crate::plan::{
     self, BlobTransfer, CopiedInstance, CopyOptions, CopyPlan, ImageContext, ImagePlan,
     ListCandidate, PlanError, Top, TopPlan,
@@ -146,6 +146,8 @@ struct ImageWrite {
     /// The manifest as the destination will hold it before conversion
     /// (naming any layers that changed form), parsed and raw.
     base: Vec<u8>,
+    /// Its type: the source's, or OCI when zstd layers made it OCI.
+    base_type: String,
     targets: Vec<String>,
     next: usize,
     attempts: Vec<String>,
@@ -1010,6 +1012,7 @@ impl Copy {
                     if t.config { "config" } else { "layer" }
                 ),
                 operation: t.operation,
+                wish: t.wish,
                 check: t.check,
                 diff_id: t.diff_id,
             });
@@ -1085,11 +1088,16 @@ impl Copy {
     }
 
     /// The layer's new form, if its transfer changed it.
-    fn changed(&self, digest: &str, operation: BlobOperation) -> Option<&LayerUpdate> {
+    fn changed(
+        &self,
+        digest: &str,
+        operation: BlobOperation,
+        wish: Option<Wish>,
+    ) -> Option<&LayerUpdate> {
         self.transfers
             .iter()
             .zip(&self.outcomes)
-            .find(|(t, _)| t.digest == digest && t.operation == operation)
+            .find(|(t, _)| t.digest == digest && t.operation == operation && t.wish == wish)
             .and_then(|(_, o)| match o {
                 Some(BlobOutcome::Copied { changed, .. }) => changed.as_ref(),
                 _ => None,
@@ -1118,6 +1126,7 @@ impl Copy {
             return Ok(ImageWrite {
                 job,
                 base: Vec::new(),
+                base_type: String::new(),
                 targets: Vec::new(),
                 next: 0,
                 attempts: Vec::new(),
@@ -1126,17 +1135,24 @@ impl Copy {
         };
         let plan = &self.plans[job];
         let mut base = j.bytes.clone();
-        if plan.operations.iter().any(|o| *o != BlobOperation::Keep) {
-            // Layers changed form in transit: the manifest names the new
-            // blobs.
-            let parsed = self.parse_job(job, &base)?;
+        let mut base_type = plan.source_media_type.clone();
+        let mut zstd_refusals = Vec::new();
+        let mut targets: Vec<String> = core::iter::once(&plan.conversion.preferred)
+            .chain(&plan.conversion.fallbacks)
+            .cloned()
+            .collect();
+        if let Some(wish) = plan.layer_wish {
+            // Layers may have changed form in transit: the manifest names
+            // the new blobs (the same bytes when none did).
+            let mut parsed = self.parse_job(job, &base)?;
             let updates: Vec<LayerUpdate> = plan
                 .blobs
                 .iter()
                 .zip(&plan.operations)
                 .filter(|(b, _)| !b.config)
                 .map(|(b, op)| {
-                    self.changed(&b.digest, *op)
+                    let wish = compression::layer_compression(&b.media_type).map(|_| wish);
+                    self.changed(&b.digest, *op, wish)
                         .cloned()
                         .unwrap_or_else(|| LayerUpdate {
                             digest: b.digest.clone(),
@@ -1145,18 +1161,53 @@ impl Copy {
                         })
                 })
                 .collect();
+            if updates
+                .iter()
+                .any(|u| compression::needs_oci(&u.media_type))
+                && matches!(parsed, Manifest::Schema2(_))
+            {
+                // Docker schema 2 cannot name zstd layers
+                // (containers/image: "zstd compression is not supported
+                // for type …"): the image becomes OCI, the one form that
+                // can, and the forms that cannot are given up.
+                let oci = convert::convert(&parsed, mt::OCI_MANIFEST).map_err(|error| {
+                    Error::Convert {
+                        target: mt::OCI_MANIFEST.into(),
+                        error,
+                    }
+                })?;
+                parsed = Manifest::parse(&oci).map_err(|error| {
+                    Error::Plan(PlanError::Manifest {
+                        what: "the manifest converted for zstd layers".into(),
+                        error,
+                    })
+                })?;
+                base_type = mt::OCI_MANIFEST.into();
+                let accepts_oci = self.plan_destination.supported_types.is_empty()
+                    || self
+                        .plan_destination
+                        .supported_types
+                        .iter()
+                        .any(|t| t == mt::OCI_MANIFEST);
+                for t in targets.iter().filter(|t| *t != mt::OCI_MANIFEST) {
+                    zstd_refusals.push(format!(
+                        "{t}: zstd compression is not supported for its layer types"
+                    ));
+                }
+                targets.retain(|t| t == mt::OCI_MANIFEST);
+                if targets.is_empty() && accepts_oci {
+                    targets.push(mt::OCI_MANIFEST.into());
+                }
+            }
             base = edit::with_layers(&parsed, &updates).map_err(Error::Edit)?;
         }
-        let conversion = &plan.conversion;
         Ok(ImageWrite {
             job,
             base,
-            targets: core::iter::once(&conversion.preferred)
-                .chain(&conversion.fallbacks)
-                .cloned()
-                .collect(),
+            base_type,
+            targets,
             next: 0,
-            attempts: Vec::new(),
+            attempts: zstd_refusals,
             step: ImageStep::Idle,
         })
     }
@@ -1171,6 +1222,16 @@ impl Copy {
         })
     }
 
+    /// The manifest as the destination will hold it before conversion.
+    fn parse_base(&self, write: &ImageWrite) -> Result<Manifest, Error> {
+        Manifest::from_blob(&write.base, &write.base_type).map_err(|error| {
+            Error::Plan(PlanError::Manifest {
+                what: format!("manifest {}", self.plans[write.job].source_digest),
+                error,
+            })
+        })
+    }
+
     /// Tries the image's next form: decides it, and asks for the first
     /// thing writing it needs.
     fn next_image_form(&mut self, mut write: ImageWrite) -> Result<(), Error> {
@@ -1178,11 +1239,14 @@ impl Copy {
             self.phase = Phase::List(self.list_write(0)?);
             return self.advance();
         }
-        let parsed = self.parse_job(write.job, &write.base)?;
+        let parsed = self.parse_base(&write)?;
         let conversion = self.plans[write.job].conversion.clone();
         while let Some(target) = write.targets.get(write.next).cloned() {
             write.next += 1;
-            if !conversion.needs_conversion && target == conversion.preferred {
+            if !conversion.needs_conversion
+                && target == conversion.preferred
+                && write.base_type == self.plans[write.job].source_media_type
+            {
                 let bytes = write.base.clone();
                 return self.write_image(write, target, bytes);
             }
@@ -1301,7 +1365,7 @@ impl Copy {
             }
             (ImageStep::ConfigRead { target }, Answer::Config(config)) => {
                 let source = self.parse_job(write.job, &self.jobs[write.job].bytes)?;
-                let written = self.parse_job(write.job, &write.base)?;
+                let written = self.parse_base(&write)?;
                 let written_layers: Vec<String> = written
                     .layers()
                     .into_iter()

@@ -67,11 +67,41 @@ pub fn with_layers(manifest: &Manifest, updates: &[LayerUpdate]) -> Result<Vec<u
     {
         for (item, u) in items.iter_mut().zip(updates) {
             if let Value::Object(layer) = item {
+                let moved = match layer.field("digest") {
+                    Some(Value::String(d)) => *d != u.digest,
+                    _ => true,
+                };
                 u.set_on(layer);
+                if moved {
+                    drop_layout_annotations(layer);
+                }
             }
         }
     }
     Ok(doc.to_compact(true).into_bytes())
+}
+
+/// Annotations that describe where things are inside one compressed blob
+/// (zstd:chunked's and eStargz's tables of contents): a layer recompressed
+/// into a new blob no longer has them there, and a reader that trusted
+/// them would seek into the wrong bytes. Later containers/image versions
+/// drop them on recompression too.
+const LAYOUT_ANNOTATIONS: [&str; 3] = [
+    "io.github.containers.zstd-chunked.",
+    "containerd.io/snapshot/stargz/",
+    "io.containers.estargz.",
+];
+
+fn drop_layout_annotations(layer: &mut json::Object) {
+    let Some(Value::Object(annotations)) = layer.field_mut("annotations") else {
+        return;
+    };
+    annotations
+        .members
+        .retain(|m| !LAYOUT_ANNOTATIONS.iter().any(|p| m.key.starts_with(p)));
+    if annotations.members.is_empty() {
+        layer.remove("annotations");
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +154,43 @@ mod tests {
                 .unwrap()
                 .contains(r#""x-extra":true"#)
         );
+    }
+
+    #[test]
+    fn a_recompressed_layer_loses_the_annotations_that_located_its_old_table_of_contents() {
+        let chunked = OCI.replace(
+            r#"{"keep": "me"}"#,
+            r#"{"keep": "me", "io.github.containers.zstd-chunked.manifest-checksum": "sha256:00", "io.github.containers.zstd-chunked.manifest-position": "1:2:3:4"}"#,
+        );
+        let m = Manifest::parse(chunked.as_bytes()).unwrap();
+        let update = LayerUpdate {
+            digest: "sha256:0000000000000000000000000000000000000000000000000000000000000003"
+                .into(),
+            size: 40,
+            media_type: mt::OCI_LAYER_GZIP.into(),
+        };
+        let bytes = with_layers(&m, core::slice::from_ref(&update)).unwrap();
+        let edited = Manifest::parse(&bytes).unwrap();
+        let annotations = &edited.layers()[0].descriptor.annotations;
+        assert_eq!(annotations.len(), 1, "{annotations:?}");
+        assert_eq!(annotations["keep"], "me");
+    }
+
+    #[test]
+    fn a_retyped_layer_of_the_same_blob_keeps_its_annotations() {
+        let chunked = OCI.replace(
+            r#"{"keep": "me"}"#,
+            r#"{"io.github.containers.zstd-chunked.manifest-checksum": "sha256:00"}"#,
+        );
+        let m = Manifest::parse(chunked.as_bytes()).unwrap();
+        let layer = &m.layers()[0].descriptor;
+        let update = LayerUpdate {
+            digest: layer.digest_text.clone(),
+            size: layer.size,
+            media_type: mt::OCI_LAYER_ZSTD.into(),
+        };
+        let bytes = with_layers(&m, core::slice::from_ref(&update)).unwrap();
+        let edited = Manifest::parse(&bytes).unwrap();
+        assert_eq!(edited.layers()[0].descriptor.annotations.len(), 1);
     }
 }

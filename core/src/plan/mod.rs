@@ -88,6 +88,8 @@ pub struct CopyOptions {
     /// ([`Need::SignManifest`](crate::copy::Need::SignManifest)); none
     /// without signing.
     pub sign: crate::destination::SignatureFormats,
+    /// `--dest-compress…`: what the layers' compression should become.
+    pub compression: compression::Requested,
 }
 
 impl CopyOptions {
@@ -103,6 +105,7 @@ impl CopyOptions {
             preserve_digests: false,
             judge_signatures: false,
             sign: crate::destination::SignatureFormats::default(),
+            compression: compression::Requested::default(),
         }
     }
 }
@@ -679,8 +682,22 @@ pub struct ImagePlan {
     #[serde(rename = "needsDiffIds")]
     pub needs_diff_ids: bool,
     pub blobs: Vec<BlobNeed>,
-    /// What happens to each of `blobs` in transit.
+    /// What happens to each of `blobs` in transit, as their media types
+    /// predict it.
     pub operations: Vec<compression::BlobOperation>,
+    /// What the destination wants of the layers, when their compression
+    /// may change (an image whose manifest may be modified): the copy
+    /// decides each layer's step from its first bytes.
+    #[serde(skip)]
+    pub layer_wish: Option<compression::Wish>,
+}
+
+impl ImagePlan {
+    /// Whether the manifest is written as it is, as far as the plan can
+    /// tell: no conversion, no layer predicted to change form.
+    pub fn keeps_digest(&self) -> bool {
+        !self.conversion.needs_conversion && self.operations.iter().all(|o| o.is_keep())
+    }
 }
 
 /// Where an image sits in the copy, for the digest-reference check.
@@ -787,18 +804,14 @@ pub fn plan_image(
         None | Some(mt::OCI_CONFIG) | Some(mt::DOCKER_CONFIG)
     );
     let may_modify = reason.is_none() && !schema1;
+    let wish = options.compression.wish(destination.layer_compression);
     let operations = blobs
         .iter()
         .map(|b| {
             if b.config {
                 compression::BlobOperation::Keep
             } else {
-                compression::blob_operation(
-                    &b.media_type,
-                    destination.layer_compression,
-                    may_modify,
-                    is_image,
-                )
+                compression::blob_operation(&b.media_type, &wish, may_modify, is_image)
             }
         })
         .collect();
@@ -810,6 +823,7 @@ pub fn plan_image(
         needs_diff_ids,
         blobs,
         operations,
+        layer_wish: (may_modify && is_image).then_some(wish),
     })
 }
 
@@ -943,6 +957,10 @@ pub struct PlannedBlob {
     pub used_by: Vec<String>,
     /// The destination already has it.
     pub skip: bool,
+    /// What its media type predicts happens to it on the way (the bytes
+    /// decide: [`compression::step`]); not written when it is kept.
+    #[serde(skip_serializing_if = "compression::BlobOperation::is_keep")]
+    pub operation: compression::BlobOperation,
 }
 
 /// The order of `transfers` in a plan: largest first, then by digest
@@ -1027,6 +1045,9 @@ pub struct BlobTransfer {
     pub check: bool,
     /// Compute the layer's diff ID on the way (schema 1 conversions).
     pub diff_id: bool,
+    /// For a layer whose compression may change: what the destination
+    /// wants of it ([`compression::step`] decides from its bytes).
+    pub wish: Option<compression::Wish>,
     /// The source manifests naming it, in copy order.
     pub used_by: Vec<String>,
 }
@@ -1047,10 +1068,13 @@ pub fn blob_transfers(images: &[ImagePlan]) -> Vec<BlobTransfer> {
     for image in images {
         for (need, operation) in image.blobs.iter().zip(&image.operations) {
             let wants_diff_id = image.needs_diff_ids && !need.config;
+            let wish = image.layer_wish.filter(|_| {
+                !need.config && compression::layer_compression(&need.media_type).is_some()
+            });
             let mut at = by_digest.get(need.digest.as_str()).copied();
             let mut last = None;
             while let Some(i) = at {
-                if out[i].operation == *operation {
+                if out[i].operation == *operation && out[i].wish == wish {
                     break;
                 }
                 last = Some(i);
@@ -1070,8 +1094,13 @@ pub fn blob_transfers(images: &[ImagePlan]) -> Vec<BlobTransfer> {
                         media_type: need.media_type.clone(),
                         config: need.config,
                         operation: *operation,
-                        check: *operation == compression::BlobOperation::Keep && !wants_diff_id,
+                        // Forcing a format reads every layer that may
+                        // change, to check what its bytes are.
+                        check: *operation == compression::BlobOperation::Keep
+                            && !wants_diff_id
+                            && !wish.is_some_and(|w| w.force),
                         diff_id: wants_diff_id,
+                        wish,
                         used_by: Vec::new(),
                     });
                     next.push(None);
@@ -1135,7 +1164,7 @@ pub fn summarize_transfers(
             role,
             source_digest: image.source_digest.clone(),
             media_type: image.conversion.preferred.clone(),
-            digest: (!image.conversion.needs_conversion).then(|| image.source_digest.clone()),
+            digest: image.keeps_digest().then(|| image.source_digest.clone()),
             fallbacks: image.conversion.fallbacks.clone(),
         });
     }
@@ -1168,7 +1197,7 @@ pub fn summarize_transfers(
                         } else {
                             image_at
                                 .get(e.digest_text.as_str())
-                                .is_none_or(|&k| !images[k].conversion.needs_conversion)
+                                .is_none_or(|&k| images[k].keeps_digest())
                         }
                 });
             list_at.insert(&list.digest, i);
@@ -1204,6 +1233,7 @@ pub fn summarize_transfers(
             media_type: t.media_type.clone(),
             used_by: t.used_by.clone(),
             skip: skip[i],
+            operation: t.operation,
         });
     }
     let (mut bytes_to_copy, mut bytes_skipped) = (0i64, 0i64);

@@ -12,7 +12,7 @@ use ferry::transport::reference::Reference;
 use ferry_core::Platform;
 use ferry_core::choose::ChooseOptions;
 use ferry_core::media_type as mt;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection, Unselected, compression};
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
@@ -125,6 +125,60 @@ pub struct CopyArgs {
     cosign_tags: bool,
     #[command(flatten)]
     sign: super::sign::SignArgs,
+    #[command(flatten)]
+    compression: CompressionArgs,
+}
+
+/// skopeo's options for the layers' compression at the destination.
+#[derive(Debug, Args)]
+pub struct CompressionArgs {
+    /// Compress uncompressed layers when writing to dir: (other
+    /// destinations decide for themselves: registries and OCI layouts
+    /// compress, docker-archive decompresses).
+    #[arg(long, conflicts_with = "dest_decompress")]
+    dest_compress: bool,
+    /// Decompress compressed layers when writing to dir:.
+    #[arg(long)]
+    dest_decompress: bool,
+    /// The compression of layers the destination compresses: gzip or
+    /// zstd (zstd:chunked is refused). Compressed layers in another format
+    /// are recompressed; Docker schema 2 images with zstd layers become OCI.
+    #[arg(long, value_name = "FORMAT")]
+    dest_compress_format: Option<String>,
+    /// The compression level: 0-9 for gzip (default 6), 1-22 for zstd
+    /// (default 3).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    dest_compress_level: Option<i32>,
+    /// Check every layer's bytes and write each in the format of
+    /// --dest-compress-format: none is skipped or mounted because the
+    /// destination holds it as the source names it.
+    #[arg(long)]
+    dest_force_compress_format: bool,
+    /// Let oci: and oci-archive: keep uncompressed layers uncompressed.
+    #[arg(long)]
+    dest_oci_accept_uncompressed_layers: bool,
+}
+
+impl CompressionArgs {
+    /// The request ferry-core makes of these flags for `destination`.
+    fn requested(&self, destination: &Reference) -> anyhow::Result<compression::Requested> {
+        let format = self
+            .dest_compress_format
+            .as_deref()
+            .map(compression::Format::parse)
+            .transpose()?;
+        Ok(compression::Requested::new(
+            destination.kind(),
+            compression::DestinationFlags {
+                compress: self.dest_compress,
+                decompress: self.dest_decompress,
+                oci_accept_uncompressed: self.dest_oci_accept_uncompressed_layers,
+            },
+            format,
+            self.dest_compress_level,
+            self.dest_force_compress_format,
+        )?)
+    }
 }
 
 /// Registry options from `--*-creds`, `--*-tls-verify` and `--*-cert-dir`.
@@ -291,6 +345,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         preserve_digests: args.preserve_digests,
         judge_signatures: false,
         sign: Default::default(),
+        compression: Default::default(),
     };
     let options = if args.referrers {
         ferry_core::referrers::image_options(&options)
@@ -299,6 +354,10 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
+    let options = CopyOptions {
+        compression: args.compression.requested(&destination)?,
+        ..options
+    };
     // The policy is read before anything is opened: a copy it cannot
     // judge does not start.
     let trust = trust.trust_for(&source)?;
@@ -546,6 +605,15 @@ fn print_plan(report: &copy::Report) {
         plan.blobs.len() - to_copy,
         human_size(plan.bytes_skipped)
     );
+    for b in plan.blobs.iter().filter(|b| !b.operation.is_keep()) {
+        let operation = serde_json::to_value(b.operation).unwrap_or_default();
+        println!(
+            "  {} {}  {} (as its type says; its bytes decide)",
+            operation.as_str().unwrap_or_default(),
+            b.digest,
+            b.media_type
+        );
+    }
     println!(
         "  a registry destination would see at least {} request(s)",
         plan.registry_requests

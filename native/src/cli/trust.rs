@@ -136,6 +136,7 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
         preserve_digests: false,
         judge_signatures: true,
         sign: Default::default(),
+        compression: Default::default(),
     };
     let images = super::registry::runtime()?.block_on(async {
         let src = source

@@ -32,7 +32,7 @@ use std::time::Instant;
 use ferry_core::copy::{self as machine, Answer, BlobOutcome, Copy, Mode, Need, Role};
 use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::manifest::{self, MAX_MANIFEST_SIZE};
-use ferry_core::plan::compression::{self, BlobOperation};
+use ferry_core::plan::compression::{self, BlobOperation, Step, Wish};
 use ferry_core::plan::{CopyOptions, CopyPlan, PlanError};
 use ferry_core::retry::Failure;
 use ferry_core::{Digest, DigestError};
@@ -215,6 +215,8 @@ struct BlobTask {
     /// Whose descriptor named it, for errors: "the layer of manifest …".
     what: String,
     operation: BlobOperation,
+    /// What the destination wants of a layer whose compression may change.
+    wish: Option<Wish>,
     /// Ask the destination first and skip the blob if it is there.
     check: bool,
     /// Compute the layer's diff ID on the way (schema 1 conversions).
@@ -232,6 +234,7 @@ impl From<machine::BlobTask> for BlobTask {
             },
             what: t.what,
             operation: t.operation,
+            wish: t.wish,
             check: t.check,
             diff_id: t.diff_id,
         }
@@ -784,6 +787,7 @@ async fn copy_blob_once(
     // one is reported, and the blob is copied instead.
     if task.operation == BlobOperation::Keep
         && !task.diff_id
+        && !task.wish.is_some_and(|w| w.force)
         && let Some(from) = src.registry_location()
     {
         let mount = dst.mount_blob(info, &from).await.map_err(transport(
@@ -837,12 +841,32 @@ async fn copy_blob_once(
         read.clone(),
     );
     let bytes = counted.counter();
-    if task.operation == BlobOperation::Keep {
+    // A layer whose compression may change: its first bytes say what it
+    // is, and ferry-core what becomes of it.
+    let (stream, step, media_type): (crate::transport::BlobStream, Step, Option<String>) =
+        match task.wish {
+            None => (Box::pin(counted), Step::Keep, None),
+            Some(wish) => {
+                let (head, stream) = transform::peek(Box::pin(counted)).await.map_err(|error| {
+                    CopyError::Stream {
+                        step: format!("reading blob {}", info.digest),
+                        reference: src.reference(),
+                        error,
+                    }
+                })?;
+                let detected = ferry_core::tar::Compression::detect(&head);
+                let step = compression::step(detected, &wish);
+                let media_type =
+                    compression::written_media_type(info.media_type_or_empty(), detected, step);
+                (stream, step, Some(media_type.to_string()))
+            }
+        };
+    if step == Step::Keep {
         let (stream, slot): (crate::transport::BlobStream, _) = if task.diff_id {
-            let (tee, slot) = transform::DiffIdTee::new(Box::pin(counted));
+            let (tee, slot) = transform::DiffIdTee::new(stream);
             (Box::pin(tee), Some(slot))
         } else {
-            (Box::pin(counted), None)
+            (stream, None)
         };
         dst.put_blob(stream, info).await.map_err(transport(
             format!("writing blob {}", info.digest),
@@ -871,26 +895,33 @@ async fn copy_blob_once(
                 }
             },
         };
+        // Bytes kept as they are whose type names another compression
+        // than theirs: the manifest names what they are.
+        let changed = media_type
+            .filter(|t| t != info.media_type_or_empty())
+            .map(|media_type| LayerUpdate {
+                digest: info.digest.to_string(),
+                size: total as i64,
+                media_type,
+            });
         return Ok(Moved::Copied {
             size: total,
-            changed: None,
+            changed,
             diff_id,
         });
     }
     // The layer changes form on the way: verify the source as it is read,
     // then store the new form under its new digest.
-    let what = format!("blob {}", info.digest);
-    let verified = VerifyingReader::new(Box::pin(counted), info.clone());
-    let transformed = transform::transform(Box::pin(verified), task.operation, &what)
+    let what = format!("layer {}", info.digest);
+    let verified = VerifyingReader::new(stream, info.clone());
+    let stored_size = info.size.and_then(|s| u64::try_from(s).ok());
+    let transformed = transform::transform(Box::pin(verified), step, stored_size, &what)
         .await
         .map_err(transport(format!("transforming {what}"), src.reference()))?;
     let new_info = BlobInfo {
         digest: transformed.digest.clone(),
         size: Some(transformed.size as i64),
-        media_type: Some(
-            compression::transformed_media_type(info.media_type_or_empty(), task.operation)
-                .to_string(),
-        ),
+        media_type,
     };
     if dst
         .has_blob(&new_info)
@@ -959,16 +990,24 @@ impl tokio::io::AsyncRead for VerifyingReader {
             } else if let Some(hasher) = hasher.take() {
                 let size = hasher.bytes();
                 let digest = hasher.finish();
-                let size_ok = info.check_size(size).is_ok();
-                if digest != info.digest || !size_ok {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "content of {} has digest {digest} and {size} bytes",
-                            info.digest
-                        ),
-                    ));
-                }
+                let what = format!("layer {}", info.digest);
+                // The transform hands this error back as it is.
+                let error = if digest != info.digest {
+                    TransportError::DigestMismatch {
+                        what,
+                        expected: info.digest.to_string(),
+                        actual: digest.to_string(),
+                    }
+                } else if info.check_size(size).is_err() {
+                    TransportError::SizeMismatch {
+                        what,
+                        expected: info.stated_size(),
+                        actual: size,
+                    }
+                } else {
+                    return Ok(());
+                };
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error));
             }
             Ok(())
         })

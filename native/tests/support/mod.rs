@@ -784,3 +784,38 @@ macro_rules! one_test_per_row {
 }
 #[allow(unused_imports)]
 pub(crate) use one_test_per_row;
+
+/// A `dir:` image at `root` of `layers`, each `(bytes, media type)`, whose
+/// config names `diff_ids`; returns the manifest's digest.
+pub fn write_dir_image_of_layers(
+    root: &Path,
+    layers: &[(Vec<u8>, &str)],
+    diff_ids: &[Digest],
+) -> String {
+    std::fs::create_dir_all(root).expect("create image directory");
+    let mut descriptors = Vec::new();
+    for (blob, media_type) in layers {
+        let digest = Digest::sha256_of(blob);
+        std::fs::write(root.join(digest.encoded()), blob).expect("write layer");
+        descriptors.push(format!(
+            r#"{{"mediaType":"{media_type}","digest":"{digest}","size":{}}}"#,
+            blob.len()
+        ));
+    }
+    let diff_ids: Vec<String> = diff_ids.iter().map(|d| format!("\"{d}\"")).collect();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+        diff_ids.join(",")
+    );
+    let config_digest = Digest::sha256_of(config.as_bytes());
+    std::fs::write(root.join(config_digest.encoded()), &config).expect("write config");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
+        config.len(),
+        descriptors.join(",")
+    );
+    std::fs::write(root.join("manifest.json"), &manifest).expect("write manifest");
+    std::fs::write(root.join("version"), "Directory Transport Version: 1.1\n")
+        .expect("write version");
+    Digest::sha256_of(manifest.as_bytes()).to_string()
+}

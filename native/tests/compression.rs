@@ -1,0 +1,359 @@
+//! Changing layers' compression on the way (`--dest-compress-format`,
+//! `--dest-compress`, `--dest-decompress`): what ferry writes, that diff IDs
+//! never change, and that a layer which does not decode (corrupt,
+//! truncated, or a decompression bomb) is refused naming it, with nothing
+//! written. ferry-core decides (`plan::compression`); these tests watch the
+//! engine carry it out. Real peers (skopeo, podman) read what ferry writes
+//! in ferry-tests' `compression_peers`.
+
+mod support;
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::Output;
+
+use ferry_core::Digest;
+use support::{Scratch, ferry, ok, stderr, tar_of, write_dir_image_of_layers};
+
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/// A layer's tar: one file of seeded noise, large enough to be worth
+/// compressing on every core.
+fn layer_tar(seed: u64, len: usize) -> Vec<u8> {
+    let mut content = support::noise(seed, len / 2);
+    content.extend(std::iter::repeat_n(b'x', len / 2));
+    tar_of("file", &content)
+}
+
+fn zstd_of(data: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(data, 3).unwrap()
+}
+
+/// A one-layer `dir:` image of `tar` stored as `stored` (typed
+/// `media_type`), whose config names the tar's digest as its diff ID.
+fn image_of(root: &Path, stored: Vec<u8>, media_type: &str, tar: &[u8]) {
+    write_dir_image_of_layers(root, &[(stored, media_type)], &[Digest::sha256_of(tar)]);
+}
+
+/// `ferry copy ARGS SRC DST`.
+fn copy(args: &[&str], src: &str, dst: &str, s: &Scratch) -> Output {
+    support::ferry_command()
+        .args(["copy", "--progress", "none"])
+        .args(args)
+        .args([src, dst])
+        .env("TMPDIR", &s.0)
+        .output()
+        .expect("run ferry")
+}
+
+/// The image an OCI layout tags (the one image of a new layout): its
+/// manifest, and the blob of each layer with its media type.
+fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
+    let read = |digest: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.strip_prefix("sha256:").unwrap()),
+        )
+        .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    let tagged = entries
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"].is_string())
+        .unwrap_or(&entries[0]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(tagged["digest"].as_str().unwrap())).unwrap();
+    let layers = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["mediaType"].as_str().unwrap().to_string(),
+                read(l["digest"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    (manifest, layers)
+}
+
+/// The tar a stored layer holds.
+fn untar(media_type: &str, blob: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match media_type {
+        ZSTD => {
+            zstd::stream::read::Decoder::new(blob)
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        GZIP => {
+            flate2::read::MultiGzDecoder::new(blob)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        _ => out = blob.to_vec(),
+    }
+    out
+}
+
+#[test]
+fn gzip_layers_are_recompressed_to_zstd_and_hold_the_same_tar() {
+    let s = Scratch::new("compress-gzip-zstd");
+    let tar = layer_tar(1, 6 << 20);
+    image_of(&s.join("src"), support::gzip(&tar), GZIP, &tar);
+    let out = copy(
+        &["--dest-compress-format", "zstd"],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        &s,
+    );
+    ok(out);
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0].0, ZSTD);
+    assert_eq!(&layers[0].1[..4], [0x28, 0xb5, 0x2f, 0xfd]);
+    assert_eq!(untar(ZSTD, &layers[0].1), tar);
+}
+
+#[test]
+fn zstd_layers_are_recompressed_to_gzip_and_hold_the_same_tar() {
+    let s = Scratch::new("compress-zstd-gzip");
+    let tar = layer_tar(2, 256 << 10);
+    image_of(&s.join("src"), zstd_of(&tar), ZSTD, &tar);
+    let out = copy(
+        &[
+            "--dest-compress-format",
+            "gzip",
+            "--dest-compress-level",
+            "1",
+        ],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        &s,
+    );
+    ok(out);
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0].0, GZIP);
+    assert_eq!(untar(GZIP, &layers[0].1), tar);
+}
+
+#[test]
+fn uncompressed_layers_are_compressed_into_dir_only_with_dest_compress() {
+    let s = Scratch::new("compress-dir");
+    let tar = layer_tar(3, 64 << 10);
+    image_of(&s.join("src"), tar.clone(), TAR, &tar);
+    let src = format!("dir:{}", s.join("src").display());
+    let kept = s.join("kept");
+    ok(copy(
+        &["--dest-compress-format", "zstd"],
+        &src,
+        &format!("dir:{}", kept.display()),
+        &s,
+    ));
+    assert!(
+        std::fs::read_to_string(kept.join("manifest.json"))
+            .unwrap()
+            .contains(TAR)
+    );
+    let compressed = s.join("compressed");
+    let args = ["--dest-compress", "--dest-compress-format", "zstd"];
+    ok(copy(
+        &args,
+        &src,
+        &format!("dir:{}", compressed.display()),
+        &s,
+    ));
+    let manifest = std::fs::read_to_string(compressed.join("manifest.json")).unwrap();
+    assert!(manifest.contains(ZSTD), "{manifest}");
+}
+
+#[test]
+fn dest_decompress_stores_zstd_layers_as_the_tars_their_diff_ids_name() {
+    let s = Scratch::new("compress-decompress");
+    let tar = layer_tar(4, 64 << 10);
+    image_of(&s.join("src"), zstd_of(&tar), ZSTD, &tar);
+    let out = s.join("out");
+    ok(copy(
+        &["--dest-decompress"],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("dir:{}", out.display()),
+        &s,
+    ));
+    let stored = std::fs::read(out.join(Digest::sha256_of(&tar).encoded())).unwrap();
+    assert_eq!(stored, tar);
+}
+
+#[test]
+fn a_docker_schema2_image_made_zstd_is_written_as_oci() {
+    let s = Scratch::new("compress-schema2");
+    let tar = layer_tar(5, 64 << 10);
+    let src = s.join("src");
+    image_of(
+        &src,
+        support::gzip(&tar),
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        &tar,
+    );
+    // The same image under Docker's manifest and config types.
+    let manifest = std::fs::read_to_string(src.join("manifest.json"))
+        .unwrap()
+        .replace(
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .replace(
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.docker.container.image.v1+json",
+        );
+    std::fs::write(src.join("manifest.json"), manifest).unwrap();
+    let out = s.join("out");
+    ok(copy(
+        &["--dest-compress", "--dest-compress-format", "zstd"],
+        &format!("dir:{}", src.display()),
+        &format!("dir:{}", out.display()),
+        &s,
+    ));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        written["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        written["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    assert_eq!(written["layers"][0]["mediaType"], ZSTD);
+}
+
+#[test]
+fn a_layer_typed_gzip_whose_bytes_are_zstd_is_retyped_not_recompressed() {
+    let s = Scratch::new("compress-detect");
+    let tar = layer_tar(6, 64 << 10);
+    let stored = zstd_of(&tar);
+    image_of(&s.join("src"), stored.clone(), GZIP, &tar);
+    ok(copy(
+        &["--dest-compress-format", "zstd"],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        &s,
+    ));
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0], (ZSTD.to_string(), stored));
+}
+
+/// Copies the one-layer image whose layer is `stored` (typed `media_type`)
+/// to an OCI layout recompressing to `format`: the copy must fail naming
+/// the layer and saying `says`, with nothing written.
+fn refused(stored: Vec<u8>, media_type: &str, format: &str, says: &str) {
+    let s = Scratch::new("compress-refused");
+    let digest = Digest::sha256_of(&stored);
+    image_of(&s.join("src"), stored, media_type, b"");
+    let dst = format!("oci:{}", s.join("out").display());
+    let out = copy(
+        &["--dest-compress-format", format],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("{dst}:v1"),
+        &s,
+    );
+    assert!(!out.status.success(), "the copy succeeded");
+    let message = stderr(&out);
+    assert!(message.contains(&digest.to_string()), "{message}");
+    assert!(message.contains(says), "{message}");
+    assert_eq!(support::check(&dst), Ok(support::Found::Nothing));
+}
+
+#[test]
+fn a_corrupt_gzip_layer_is_refused_naming_it_and_nothing_is_written() {
+    let mut stored = support::gzip(&layer_tar(7, 64 << 10));
+    let middle = stored.len() / 2;
+    stored[middle..middle + 64].fill(0xaa);
+    refused(stored, GZIP, "zstd", "cannot decompress the layer as gzip");
+}
+
+#[test]
+fn a_truncated_zstd_layer_is_refused_naming_it_and_nothing_is_written() {
+    let mut stored = zstd_of(&layer_tar(8, 64 << 10));
+    stored.truncate(stored.len() / 2);
+    refused(stored, ZSTD, "gzip", "cannot decompress the layer as zstd");
+}
+
+#[test]
+fn one_kib_of_zstd_expanding_past_the_limit_is_refused_as_a_bomb() {
+    // 64 MiB of zeros at zstd's strongest level: under 3 KiB, ~1 KiB at
+    // the first megabytes, and past 1,024 times plus 16 MiB long before
+    // its end.
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = zstd::stream::encode_all(&zeros[..], 19).unwrap();
+    assert!(bomb.len() < 4096, "{} bytes", bomb.len());
+    refused(bomb, ZSTD, "gzip", "decompression bomb");
+}
+
+#[test]
+fn zstd_chunked_is_refused_by_name() {
+    let out = ferry(&[
+        "copy",
+        "--dest-compress-format",
+        "zstd:chunked",
+        "demo:",
+        "oci:/nonexistent/never:v1",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("\"zstd:chunked\" is not supported"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_dry_run_shows_which_layers_are_recompressed() {
+    let s = Scratch::new("compress-dry-run");
+    let tar = layer_tar(9, 64 << 10);
+    image_of(&s.join("src"), support::gzip(&tar), GZIP, &tar);
+    let out = copy(
+        &["--dry-run", "--json", "--dest-compress-format", "zstd"],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        &s,
+    );
+    let text = ok(out);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let blobs = report["plan"]["blobs"].as_array().unwrap();
+    let layer = blobs.iter().find(|b| b["mediaType"] == GZIP).unwrap();
+    assert_eq!(layer["operation"], "recompress", "{text}");
+    let config = blobs.iter().find(|b| b["mediaType"] != GZIP).unwrap();
+    assert_eq!(config.get("operation"), None, "{text}");
+}
+
+#[test]
+fn forcing_the_format_recompresses_a_layer_the_destination_already_holds_as_named() {
+    // A layer typed zstd whose bytes are gzip, already in the layout.
+    let s = Scratch::new("compress-force");
+    let tar = layer_tar(10, 64 << 10);
+    image_of(&s.join("src"), support::gzip(&tar), ZSTD, &tar);
+    let src = format!("dir:{}", s.join("src").display());
+    let dst = format!("oci:{}:v1", s.join("out").display());
+    let asked = ["--dest-compress-format", "zstd"];
+    ok(copy(&[], &src, &dst, &s));
+    // Asked for zstd, the layer its type calls zstd is found and kept.
+    ok(copy(&asked, &src, &dst, &s));
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(&layers[0].1[..2], [0x1f, 0x8b]);
+    // Forced, it is read: its bytes are gzip, and become zstd.
+    let forced = [
+        "--dest-compress-format",
+        "zstd",
+        "--dest-force-compress-format",
+    ];
+    ok(copy(&forced, &src, &dst, &s));
+    let (_, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0].0, ZSTD);
+    assert_eq!(&layers[0].1[..4], [0x28, 0xb5, 0x2f, 0xfd]);
+    assert_eq!(untar(ZSTD, &layers[0].1), tar);
+}
