@@ -1,6 +1,7 @@
 //! `ferry sync`'s decisions: tag selection, destination names as skopeo
 //! sync makes them, shards, and report merging.
 
+use ferry_core::Digest;
 use ferry_core::reference::Named;
 use ferry_core::sync::report::{self, ImageReport, MergeError, Report, Status};
 use ferry_core::sync::semver::{Constraint, ConstraintError, Version};
@@ -329,4 +330,38 @@ fn merging_refuses_missing_duplicate_and_overlapping_shards() {
         report::merge(vec![shard(0, &["a"]), shard(1, &["a"]), shard(2, &[])]),
         Err(MergeError::Overlap { .. })
     ));
+}
+
+const OCI_IMAGE: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":3}]}"#;
+
+#[test]
+fn an_image_a_registry_already_holds_is_known_by_its_own_digest() {
+    use ferry_core::destination::Kind;
+    use ferry_core::plan::{CopyOptions, Selection};
+    let destination = Kind::Docker.capabilities().plan_destination(None);
+    let options = CopyOptions::new(Selection::All);
+    // Uncompressed layers, which a registry would rather have compressed,
+    // do not stop the check: the manifest already there is the image.
+    assert_eq!(
+        ferry_core::sync::unchanged_digest(
+            OCI_IMAGE.as_bytes(),
+            "application/vnd.oci.image.manifest.v1+json",
+            &destination,
+            &options
+        ),
+        Some(Digest::sha256_of(OCI_IMAGE.as_bytes()).to_string())
+    );
+    let forced = CopyOptions {
+        forced: Some("application/vnd.docker.distribution.manifest.v2+json".into()),
+        ..options
+    };
+    assert_eq!(
+        ferry_core::sync::unchanged_digest(
+            OCI_IMAGE.as_bytes(),
+            "application/vnd.oci.image.manifest.v1+json",
+            &destination,
+            &forced
+        ),
+        None
+    );
 }

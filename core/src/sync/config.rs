@@ -238,25 +238,26 @@ fn expected(node: &Node, what: &str, expected: &'static str) -> ConfigError {
 }
 
 /// A mapping's entries with string keys, refusing duplicates.
-fn entries<'a>(node: &'a Node, what: &str) -> Result<Vec<(&'a str, &'a Node)>, ConfigError> {
+/// Each entry: its key, the key's line, its value.
+fn entries<'a>(node: &'a Node, what: &str) -> Result<Vec<(&'a str, usize, &'a Node)>, ConfigError> {
     let list = match node {
         Node::Mapping { entries, .. } => entries,
         // `registry:` with nothing below: no images.
         Node::Null { .. } => return Ok(Vec::new()),
         other => return Err(expected(other, what, "a mapping")),
     };
-    let mut out: Vec<(&str, &Node)> = Vec::with_capacity(list.len());
+    let mut out: Vec<(&str, usize, &Node)> = Vec::with_capacity(list.len());
     for (key, value) in list {
         let Node::Scalar { value: k, line } = key else {
             return Err(expected(key, what, "a string key"));
         };
-        if out.iter().any(|(seen, _)| seen == k) {
+        if out.iter().any(|(seen, _, _)| seen == k) {
             return Err(error(
                 *line,
                 ConfigErrorKind::DuplicateKey { key: k.clone() },
             ));
         }
-        out.push((k, value));
+        out.push((k, *line, value));
     }
     Ok(out)
 }
@@ -273,7 +274,7 @@ impl SourceConfig {
     pub fn from_node(root: &Node) -> Result<SourceConfig, ConfigError> {
         let mut registries = Vec::new();
         let mut references = 0usize;
-        for (name, body) in entries(root, "the sync source")? {
+        for (name, _, body) in entries(root, "the sync source")? {
             registries.push(registry(name, body, &mut references)?);
         }
         Ok(SourceConfig { registries })
@@ -289,10 +290,10 @@ fn registry(name: &str, body: &Node, count: &mut usize) -> Result<RegistryConfig
         tls_verify: None,
         cert_dir: None,
     };
-    for (key, value) in entries(body, name)? {
+    for (key, key_line, value) in entries(body, name)? {
         match key {
             "images" => {
-                for (repo, refs) in entries(value, "images")? {
+                for (repo, _, refs) in entries(value, "images")? {
                     let repository = repository_name(name, repo, refs.line())?;
                     let wanted = match refs {
                         Node::Null { .. } => Wanted::Tags(TagFilter::All),
@@ -324,7 +325,7 @@ fn registry(name: &str, body: &Node, count: &mut usize) -> Result<RegistryConfig
                 }
             }
             "images-by-tag-regex" => {
-                for (repo, pattern) in entries(value, key)? {
+                for (repo, _, pattern) in entries(value, key)? {
                     let repository = repository_name(name, repo, pattern.line())?;
                     let text = scalar(pattern, repo)?;
                     let regex = TagRegex::new(text).map_err(|reason| {
@@ -344,7 +345,7 @@ fn registry(name: &str, body: &Node, count: &mut usize) -> Result<RegistryConfig
                 }
             }
             "images-by-semver" => {
-                for (repo, constraint) in entries(value, key)? {
+                for (repo, _, constraint) in entries(value, key)? {
                     let repository = repository_name(name, repo, constraint.line())?;
                     let text = scalar(constraint, repo)?;
                     let parsed = Constraint::parse(text).map_err(|e| {
@@ -365,13 +366,13 @@ fn registry(name: &str, body: &Node, count: &mut usize) -> Result<RegistryConfig
             }
             "credentials" => {
                 let (mut user, mut password) = (String::new(), String::new());
-                for (k, v) in entries(value, key)? {
+                for (k, k_line, v) in entries(value, key)? {
                     match k {
                         "username" => user = scalar(v, k)?.to_string(),
                         "password" => password = scalar(v, k)?.to_string(),
                         other => {
                             return Err(error(
-                                v.line(),
+                                k_line,
                                 ConfigErrorKind::UnknownKey {
                                     key: alloc::format!("credentials.{other}"),
                                 },
@@ -397,7 +398,7 @@ fn registry(name: &str, body: &Node, count: &mut usize) -> Result<RegistryConfig
             "cert-dir" => config.cert_dir = Some(scalar(value, key)?.to_string()),
             other => {
                 return Err(error(
-                    value.line(),
+                    key_line,
                     ConfigErrorKind::UnknownKey {
                         key: other.to_string(),
                     },

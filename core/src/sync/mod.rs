@@ -432,3 +432,50 @@ pub fn plan(
     }
     Ok(planned)
 }
+
+/// The digest the destination would hold after copying this top-level
+/// manifest unchanged, when the copy is certain to write it: then a
+/// destination that already has a manifest of that digest has the image
+/// (a registry accepts a list only once its instances are there), and
+/// the sync skips it after one request, as containers/image's
+/// `OptimizeDestinationImageAlreadyExists` does for skopeo sync.
+///
+/// `None` when the copy would write something new: a forced format, new
+/// signatures, a conversion, or a list with entries dropped.
+pub fn unchanged_digest(
+    top: &[u8],
+    media_type: &str,
+    destination: &crate::plan::Destination,
+    options: &crate::plan::CopyOptions,
+) -> Option<String> {
+    use crate::plan::{EntryAction, Top, TopPlan};
+    // A destination's wish for other layer compression is not a change:
+    // containers/image compares digests before it plans any layer, and a
+    // manifest already there, with its layers, is as good as a new one.
+    if options.forced.is_some() || options.sign.any() {
+        return None;
+    }
+    let top = Top {
+        bytes: top,
+        media_type,
+        has_signatures: false,
+    };
+    let accepted = |t: &str| {
+        destination.supported_types.is_empty() || destination.supported_types.iter().any(|s| s == t)
+    };
+    match crate::plan::plan_top(&top, destination, options).ok()? {
+        TopPlan::Image => {
+            let digest = crate::manifest::digest(top.bytes).ok()?;
+            accepted(&top.media_type()).then(|| digest.to_string())
+        }
+        TopPlan::Instance { entry, .. } => {
+            accepted(&entry.media_type).then(|| entry.digest_text.clone())
+        }
+        TopPlan::List(plan) => {
+            let unchanged = plan.conversion.selected == top.media_type()
+                && plan.entries.iter().all(|a| *a != EntryAction::Drop)
+                && plan.nested.is_empty();
+            unchanged.then(|| plan.digest.clone())
+        }
+    }
+}
