@@ -365,3 +365,38 @@ fn an_image_a_registry_already_holds_is_known_by_its_own_digest() {
         None
     );
 }
+
+#[test]
+fn a_tag_list_is_followed_for_a_bounded_number_of_pages() {
+    use ferry_core::registry::tags::{MAX_TAG_PAGES, TagListError, TagPages};
+    let mut pages = TagPages::new("http://r/v2/x/tags/list");
+    let mut result = Ok(None);
+    for n in 0..=MAX_TAG_PAGES {
+        let link = format!("</v2/x/tags/list?last={n}>; rel=\"next\"");
+        result = pages.next(1, Some(&link), "http://r");
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        result,
+        Err(TagListError::TooManyPages {
+            limit: MAX_TAG_PAGES
+        })
+    );
+}
+
+#[test]
+fn a_relative_next_page_is_resolved_and_the_last_page_ends_the_list() {
+    use ferry_core::registry::tags::TagPages;
+    let mut pages = TagPages::new("http://r/v2/x/tags/list");
+    assert_eq!(
+        pages.next(
+            3,
+            Some("</v2/x/tags/list?last=c>; rel=\"next\""),
+            "http://r"
+        ),
+        Ok(Some("http://r/v2/x/tags/list?last=c".to_string()))
+    );
+    assert_eq!(pages.next(2, None, "http://r"), Ok(None));
+}

@@ -502,3 +502,61 @@ fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest
             .contains("not found")
     );
 }
+
+#[test]
+fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repositories() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    let names = ["one/a:1", "one/a:2", "two/b:1", "two/b:2"];
+    seed(&source, work.path(), &names);
+    let destination = Registry::start(Setup::plain());
+    let proxy = destination.proxy(Faults::none());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images:\n    one/a: []\n    two/b: []\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--image-parallel-copies=1",
+        "--dest-tls-verify=false",
+        file.to_str().unwrap(),
+        &format!("{}/m", proxy.host()),
+    ]));
+    // Every image has the same base layer (compressed on its way into
+    // the source registry): each blob is uploaded once in the whole run,
+    // asked about at most once, and the other repository mounts the base.
+    let exchanges = proxy.exchanges();
+    let mut uploads: BTreeMap<String, usize> = BTreeMap::new();
+    let mut checks: BTreeMap<String, usize> = BTreeMap::new();
+    let mut mounts = 0;
+    for e in &exchanges {
+        if e.method == "PUT"
+            && let Some(digest) = e.target.split("digest=").nth(1)
+        {
+            *uploads.entry(digest.to_string()).or_default() += 1;
+        }
+        if e.method == "HEAD"
+            && let Some(digest) = e.target.split("/blobs/").nth(1)
+        {
+            *checks.entry(digest.to_string()).or_default() += 1;
+        }
+        if e.method == "POST" && e.target.contains("mount=") {
+            mounts += 1;
+        }
+    }
+    assert!(uploads.values().all(|&n| n == 1), "{uploads:#?}");
+    assert!(checks.values().all(|&n| n == 1), "{checks:#?}");
+    assert_eq!(mounts, 1, "{exchanges:#?}");
+    // The base, then a layer and a config of each of the four images.
+    assert_eq!(uploads.len(), 1 + 2 * 4);
+    assert_eq!(contents(&destination, None).len(), 4);
+}
