@@ -80,8 +80,8 @@ pub struct SyncArgs {
     /// together copy every image exactly once.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
-    /// Write a JSON report of every image to this file (with
-    /// --merge-reports, the merged report; default: stdout).
+    /// Write a JSON report of every image to this file, `-` for stdout
+    /// (with --merge-reports, the merged report; default: stdout).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Merge the --report files of a sharded run into one, checking that
@@ -199,8 +199,12 @@ pub fn run(args: &SyncArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Writes the report whole or not at all.
+/// Writes the report whole or not at all; `-` is stdout.
 fn write_report(path: &Path, text: &str) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        println!("{text}");
+        return Ok(());
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
