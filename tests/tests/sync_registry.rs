@@ -526,7 +526,7 @@ fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repo
         "yaml",
         "--dest",
         "docker",
-        "--image-parallel-copies=1",
+        "--image-parallel-copies=4",
         "--dest-tls-verify=false",
         file.to_str().unwrap(),
         &format!("{}/m", proxy.host()),
