@@ -560,3 +560,64 @@ fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repo
     assert_eq!(uploads.len(), 1 + 2 * 4);
     assert_eq!(contents(&destination, None).len(), 4);
 }
+
+#[test]
+fn images_by_semver_select_versions_and_a_dry_run_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[..4]);
+    let destination = Registry::start(Setup::plain());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images-by-semver:\n    team/app: \">= 1.0, < 2\"\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+        ];
+        args.extend_from_slice(extra);
+        let file = file.to_str().unwrap().to_string();
+        let dest = destination.host();
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(file);
+        args.push(dest);
+        ferry(&args)
+    };
+    let planned: serde_json::Value =
+        serde_json::from_str(&succeeded(&sync(&["--dry-run"]))).unwrap();
+    let mut keys: Vec<&str> = planned["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["destination"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("docker://{}/app:1.0.0", destination.host()),
+            format!("docker://{}/app:1.1.0", destination.host())
+        ]
+    );
+    assert_eq!(planned["totals"]["planned"], 2);
+    let catalog = destination.request("GET", "/v2/_catalog", &[]).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&catalog.body).unwrap()["repositories"],
+        serde_json::json!([])
+    );
+    succeeded(&sync(&[]));
+    assert_eq!(
+        contents(&destination, None).keys().cloned().collect::<Vec<_>>(),
+        ["app:1.0.0", "app:1.1.0"]
+    );
+}
