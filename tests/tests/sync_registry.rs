@@ -617,7 +617,36 @@ fn images_by_semver_select_versions_and_a_dry_run_writes_nothing() {
     );
     succeeded(&sync(&[]));
     assert_eq!(
-        contents(&destination, None).keys().cloned().collect::<Vec<_>>(),
+        contents(&destination, None)
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
         ["app:1.0.0", "app:1.1.0"]
     );
+}
+
+#[test]
+fn a_resync_into_dir_skips_the_images_already_there() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[4..]);
+    let into = work.path().join("mirror");
+    let sync = || {
+        succeeded(&ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            "--src-tls-verify=false",
+            "--report=-",
+            &source.reference("tools/cli"),
+            into.to_str().unwrap(),
+        ]))
+    };
+    let first: serde_json::Value = serde_json::from_str(&sync()).unwrap();
+    assert_eq!(first["totals"]["copied"], 3, "{first}");
+    let again: serde_json::Value = serde_json::from_str(&sync()).unwrap();
+    assert_eq!(again["totals"]["skipped"], 3, "{again}");
+    assert!(into.join("cli:x1/manifest.json").is_file());
 }
