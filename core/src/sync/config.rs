@@ -205,21 +205,12 @@ pub struct Repository {
 }
 
 /// Which images of a repository.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Wanted {
     /// These tagged or digested references.
     References(Vec<Named>),
     /// The repository's tags that this filter selects.
     Tags(TagFilter),
-}
-
-impl Clone for Wanted {
-    fn clone(&self) -> Self {
-        match self {
-            Wanted::References(r) => Wanted::References(r.clone()),
-            Wanted::Tags(f) => Wanted::Tags(f.clone()),
-        }
-    }
 }
 
 fn error(line: usize, kind: ConfigErrorKind) -> ConfigError {
