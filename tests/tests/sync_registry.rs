@@ -650,3 +650,41 @@ fn a_resync_into_dir_skips_the_images_already_there() {
     assert_eq!(again["totals"]["skipped"], 3, "{again}");
     assert!(into.join("cli:x1/manifest.json").is_file());
 }
+
+#[test]
+fn format_converts_every_synced_image() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[4..6]);
+    let destination = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--format",
+        "v2s2",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &source.reference("tools/cli"),
+        &destination.host(),
+    ]));
+    for tag in ["x1", "x2"] {
+        let manifest = destination
+            .request(
+                "GET",
+                &format!("/v2/cli/manifests/{tag}"),
+                &[(
+                    "Accept",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                )],
+            )
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
+        assert_eq!(
+            manifest["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+    }
+}
