@@ -602,41 +602,43 @@ async fn copy_image(
         (SourceImage::Docker(named), None) => bail!("no connection for {named}"),
     };
     let source = Arc::new(TopOnce::new(inner));
-    let (top, top_type) = source
-        .manifest(None)
-        .await
-        .context("reading the source manifest")?;
+    // The source's manifest and what the destination holds now, asked at
+    // once: a re-sync where nothing changed waits for one round trip per
+    // image, not two.
+    let destination_now = async {
+        match &planned.destination {
+            Destination::Docker(named) => {
+                let root = context
+                    .dest_root
+                    .as_ref()
+                    .context("no connection to the destination registry")?;
+                let registry = Arc::new(root.sibling(named, true)?);
+                let existing = registry
+                    .manifest_digest()
+                    .await
+                    .context("checking the destination")?;
+                let capabilities = registry.capabilities();
+                anyhow::Ok((
+                    Some(registry),
+                    capabilities,
+                    existing.map(|d| d.to_string()),
+                ))
+            }
+            Destination::Dir(path) => {
+                let existing = std::fs::read(Path::new(path).join("manifest.json"))
+                    .ok()
+                    .and_then(|bytes| ferry_core::manifest::digest(&bytes).ok())
+                    .map(|d| d.to_string());
+                Ok((None, Kind::Dir.capabilities(), existing))
+            }
+        }
+    };
+    let (top, destination_now) = tokio::join!(source.manifest(None), destination_now);
+    let (top, top_type) = top.context("reading the source manifest")?;
     let source_digest = ferry_core::manifest::digest(&top)?.to_string();
     report.source_digest = Some(source_digest);
     let top_type = top_type.unwrap_or_default();
-
-    // What the destination holds now, and what the copy would write.
-    let (registry, capabilities, existing) = match &planned.destination {
-        Destination::Docker(named) => {
-            let root = context
-                .dest_root
-                .as_ref()
-                .context("no connection to the destination registry")?;
-            let registry = Arc::new(root.sibling(named, true)?);
-            let existing = registry
-                .manifest_digest()
-                .await
-                .context("checking the destination")?;
-            let capabilities = registry.capabilities();
-            (
-                Some(registry),
-                capabilities,
-                existing.map(|d| d.to_string()),
-            )
-        }
-        Destination::Dir(path) => {
-            let existing = std::fs::read(Path::new(path).join("manifest.json"))
-                .ok()
-                .and_then(|bytes| ferry_core::manifest::digest(&bytes).ok())
-                .map(|d| d.to_string());
-            (None, Kind::Dir.capabilities(), existing)
-        }
-    };
+    let (registry, capabilities, existing) = destination_now?;
     let reference_digest = match &planned.destination {
         Destination::Docker(named) => named.digest().map(|d| d.to_string()),
         Destination::Dir(_) => None,
