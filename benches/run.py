@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -422,6 +424,43 @@ def recompression_scenario(f: str, oci4: Path, work: Path, copy_f: list[str], rs
     )
 
 
+def write_sync_images(root: Path, count: int) -> None:
+    """`count` small single-platform dir: images under `root` (named
+    `small:tN`), each a 1 KiB layer of its own and a config, made from a
+    seed so every run has the same digests. `ferry sync --src dir` pushes
+    them as `REPO/small:tN`."""
+    if (root / f"small:t{count - 1}" / "manifest.json").exists() and root.with_name(root.name + ".gzip-layers").exists():
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(count):
+        image = root / f"small:t{i}"
+        image.mkdir(parents=True)
+        # A real gzip stream (fixed mtime, so digests never change): a
+        # layer typed gzip whose bytes are not would be gzipped on the way
+        # by both tools, each with its own encoder.
+        content = b"".join(hashlib.sha256(f"sync-{i}-{k}".encode()).digest() for k in range(32))
+        layer = gzip.compress(content, mtime=0)
+        layer_digest = hashlib.sha256(layer).hexdigest()
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(content).hexdigest()}"]},
+        }).encode()
+        config_digest = hashlib.sha256(config).hexdigest()
+        manifest = json.dumps({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": f"sha256:{config_digest}", "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": f"sha256:{layer_digest}", "size": len(layer)}],
+        }).encode()
+        (image / layer_digest).write_bytes(layer)
+        (image / config_digest).write_bytes(config)
+        (image / "manifest.json").write_bytes(manifest)
+        (image / "version").write_text("Directory Transport Version: 1.1\n")
+    root.with_name(root.name + ".gzip-layers").touch()
+
+
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
@@ -557,6 +596,24 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             + [Contender("parallel curl", parallel_pull(lists / "small-urls", pulled, jobs), clean_and_sync(pulled), "floor"),
                Contender("parallel curl && sync", parallel_pull(lists / "small-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")],
             targets=[within_floor("parallel curl", 1.2), rss],
+        ),
+    ]
+    # Mirroring: 200 small single-platform tags from registry a to b.
+    sync_tls = [src_tls_f, dst_tls_f]
+    sync_src, sync_dst = f"{a.host}/sync/small", f"{b.host}/mirror"
+    sync_f = [f, "sync", "--src", "docker", "--dest", "docker", *sync_tls, sync_src, sync_dst]
+    sync_s = ["skopeo", "sync", "--src", "docker", "--dest", "docker", *sync_tls, sync_src, sync_dst]
+    scenarios += [
+        Scenario(
+            "mirror", "sync 200 small tags, empty destination",
+            [Contender("ferry", sync_f, b.wipe), Contender("skopeo", sync_s, b.wipe)],
+            targets=[faster_than_skopeo(5), rss],
+        ),
+        Scenario(
+            "mirror", "re-sync 200 small tags, nothing changed",
+            [Contender("ferry", sync_f), Contender("skopeo", sync_s)],
+            prepare=lambda: (b.wipe(), run(sync_f)),
+            targets=[faster_than_skopeo(20), rss],
         ),
     ]
     scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
@@ -760,6 +817,9 @@ def main() -> int:
         for repo, layout in [("src/oci4", "oci4"), ("src/docker4", "docker4"), ("src/small", "small")]:
             run([str(FERRY), "copy", "--progress", "none", "--all", dst_tls,
                  f"oci:{args.data / layout}:bench", a.ref(repo)])
+        write_sync_images(args.data / "sync200", 200)
+        run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
+             str(args.data / "sync200"), f"{a.host}/sync"])
         scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
         if args.only:
             scenarios = [s for s in scenarios if args.only in s.group or args.only in s.name]

@@ -40,6 +40,7 @@ pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod retry;
+pub mod sync;
 pub mod tar;
 pub mod trust;
 pub mod validate;

@@ -23,20 +23,35 @@ impl std::fmt::Display for CredentialsError {
 
 impl std::error::Error for CredentialsError {}
 
-/// The files to look in, in order: `--authfile`, `$REGISTRY_AUTH_FILE`,
-/// `$XDG_RUNTIME_DIR/containers/auth.json`, Docker's config
+/// The file `ferry login` writes and `ferry logout` edits, as podman
+/// and skopeo choose it: `--authfile`, `$REGISTRY_AUTH_FILE`,
+/// `$XDG_RUNTIME_DIR/containers/auth.json`, else
+/// `/run/containers/UID/auth.json`.
+pub fn login_file(authfile: Option<&Path>) -> PathBuf {
+    if let Some(f) = authfile {
+        return f.to_path_buf();
+    }
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
+        return PathBuf::from(f);
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return PathBuf::from(dir).join("containers/auth.json");
+    }
+    // Our own uid without libc: the owner of our /proc entry.
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0);
+    PathBuf::from(format!("/run/containers/{uid}/auth.json"))
+}
+
+/// The files to look in, in order: `--authfile`, the file `ferry login`
+/// writes ([`login_file`]), Docker's config
 /// (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
 pub fn files(authfile: Option<&Path>) -> Vec<PathBuf> {
     if let Some(f) = authfile {
         return vec![f.to_path_buf()];
     }
-    let mut out = Vec::new();
-    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
-        out.push(PathBuf::from(f));
-    }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
-        out.push(PathBuf::from(dir).join("containers/auth.json"));
-    }
+    let mut out = vec![login_file(None)];
     match std::env::var_os("DOCKER_CONFIG") {
         Some(dir) => out.push(PathBuf::from(dir).join("config.json")),
         None => {

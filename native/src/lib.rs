@@ -11,6 +11,7 @@ pub mod input;
 pub mod output;
 pub mod serve;
 pub mod sign;
+pub mod sync;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;

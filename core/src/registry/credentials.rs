@@ -142,6 +142,112 @@ pub fn parse_helper_output(output: &[u8]) -> Result<Found, CredentialsError> {
     Ok(Found::Basic { username, password })
 }
 
+/// The key `ferry login REGISTRY` stores credentials under, as podman
+/// and skopeo normalise it: without a scheme or trailing slash, and
+/// Docker Hub's index host as `docker.io`.
+pub fn login_key(registry: &str) -> Result<String, CredentialsError> {
+    let trimmed = registry
+        .strip_prefix("https://")
+        .or_else(|| registry.strip_prefix("http://"))
+        .unwrap_or(registry)
+        .trim_end_matches('/');
+    let key = match trimmed {
+        "index.docker.io" | "registry-1.docker.io" => crate::reference::DEFAULT_DOMAIN,
+        other => other,
+    };
+    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CredentialsError {
+            reason: alloc::format!("{registry:?} is not a registry"),
+        });
+    }
+    Ok(key.to_string())
+}
+
+/// Parses an existing credentials file for editing (`None` or empty: a
+/// new one).
+fn editable(
+    file: Option<&[u8]>,
+) -> Result<serde_json::Map<String, serde_json::Value>, CredentialsError> {
+    let bytes = file.unwrap_or_default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(CredentialsError {
+            reason: "not a JSON object".into(),
+        }),
+        Err(e) => Err(CredentialsError {
+            reason: alloc::format!("not JSON: {e}"),
+        }),
+    }
+}
+
+fn written(map: serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    // Indented, as containers/image writes it (with tabs; the JSON is the same).
+    let mut out = serde_json::to_vec_pretty(&serde_json::Value::Object(map)).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// The file with `username:password` stored for `key` under `auths`,
+/// keeping every other entry and key. Refused when a credential helper
+/// is configured for the key: the entry written would never be read.
+pub fn store(
+    file: Option<&[u8]>,
+    key: &str,
+    username: &str,
+    password: &str,
+) -> Result<Vec<u8>, CredentialsError> {
+    let mut map = editable(file)?;
+    if let Some(serde_json::Value::Object(helpers)) = map.get("credHelpers")
+        && let Some(serde_json::Value::String(helper)) = helpers.get(key)
+    {
+        return Err(CredentialsError {
+            reason: alloc::format!(
+                "credentials for {key} are kept by docker-credential-{helper} (credHelpers); ferry writes only auth.json entries"
+            ),
+        });
+    }
+    let auths = map
+        .entry("auths")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    let serde_json::Value::Object(auths) = auths else {
+        return Err(CredentialsError {
+            reason: "\"auths\" is not an object".into(),
+        });
+    };
+    let encoded = base64::encode_padded(
+        alloc::format!("{username}:{password}").as_bytes(),
+        Alphabet::Standard,
+    );
+    let mut entry = serde_json::Map::new();
+    entry.insert("auth".into(), serde_json::Value::String(encoded));
+    auths.insert(key.to_string(), serde_json::Value::Object(entry));
+    Ok(written(map))
+}
+
+/// The file without the `auths` entry for `key`; `None` when there was
+/// none (not logged in).
+pub fn remove(file: &[u8], key: &str) -> Result<Option<Vec<u8>>, CredentialsError> {
+    let mut map = editable(Some(file))?;
+    let removed = match map.get_mut("auths") {
+        Some(serde_json::Value::Object(auths)) => auths.remove(key).is_some(),
+        _ => false,
+    };
+    Ok(removed.then(|| written(map)))
+}
+
+/// The file without any `auths` entry (`logout --all`); other keys stay.
+pub fn remove_all(file: &[u8]) -> Result<Vec<u8>, CredentialsError> {
+    let mut map = editable(Some(file))?;
+    map.insert(
+        "auths".into(),
+        serde_json::Value::Object(serde_json::Map::new()),
+    );
+    Ok(written(map))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +316,49 @@ mod tests {
             password: "hunter2".into(),
         };
         assert!(!alloc::format!("{found:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_stored_login_is_found_by_lookup_and_keeps_other_entries() {
+        let before = br#"{"auths":{"other.example":{"auth":"YWxpY2U6c2VjcmV0"}},"credsStore":""}"#;
+        let after = store(Some(before), "r.example:5000", "bob", "pa:ss").unwrap();
+        assert_eq!(
+            lookup(&after, "r.example:5000").unwrap(),
+            Some(Found::Basic {
+                username: "bob".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert!(lookup(&after, "other.example").unwrap().is_some());
+        assert!(store(None, "r", "u", "p").is_ok());
+    }
+
+    #[test]
+    fn a_login_for_a_registry_with_a_helper_is_refused() {
+        let file = br#"{"credHelpers":{"r.example":"ecr-login"}}"#;
+        let err = store(Some(file), "r.example", "u", "p").unwrap_err();
+        assert!(err.reason.contains("docker-credential-ecr-login"), "{err}");
+    }
+
+    #[test]
+    fn logout_removes_one_entry_or_says_there_was_none() {
+        let file = store(None, "a.example", "u", "p").unwrap();
+        let file = store(Some(&file), "b.example", "u", "p").unwrap();
+        let after = remove(&file, "a.example").unwrap().unwrap();
+        assert_eq!(lookup(&after, "a.example").unwrap(), None);
+        assert!(lookup(&after, "b.example").unwrap().is_some());
+        assert_eq!(remove(&after, "a.example").unwrap(), None);
+        let none = remove_all(&file).unwrap();
+        assert_eq!(lookup(&none, "b.example").unwrap(), None);
+    }
+
+    #[test]
+    fn login_keys_are_normalised_as_podman_does() {
+        assert_eq!(
+            login_key("https://r.example:5000/").unwrap(),
+            "r.example:5000"
+        );
+        assert_eq!(login_key("index.docker.io").unwrap(), "docker.io");
+        assert!(login_key("").is_err());
     }
 }

@@ -11,3 +11,4 @@ pub mod lookaside;
 pub mod reference;
 pub mod response;
 pub mod signatures;
+pub mod tags;

@@ -140,6 +140,16 @@ pub fn next_page(link: &str) -> Option<&str> {
     Some(&link[start..end])
 }
 
+/// The URL of a page [`next_page`] named: as written when absolute, else
+/// on the registry at `base` (`scheme://host`).
+pub fn page_url(base: &str, target: &str) -> alloc::string::String {
+    if target.starts_with("http://") || target.starts_with("https://") {
+        target.into()
+    } else {
+        alloc::format!("{base}{target}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

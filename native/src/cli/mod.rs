@@ -1,10 +1,12 @@
 //! Command-line definitions and dispatch.
 
 mod copy;
+mod login;
 mod manifest;
 mod registry;
 mod serve;
 mod sign;
+mod sync;
 mod trust;
 
 /// `--override-os/--override-arch/--override-variant`, as skopeo spells
@@ -57,6 +59,13 @@ pub struct Cli {
 enum Command {
     /// Copy an image or a whole manifest list between places.
     Copy(copy::CopyArgs),
+    /// Mirror repositories or a YAML list of images from a registry or
+    /// directory to a registry or directory, as `skopeo sync`.
+    Sync(sync::SyncArgs),
+    /// Check credentials against a registry and store them in auth.json.
+    Login(login::LoginArgs),
+    /// Remove stored credentials for a registry (or all of them).
+    Logout(login::LogoutArgs),
     /// Judge an image by the signature policy, as `copy` judges it:
     /// exit 0 allowed, 1 refused, 2 unusable input.
     Verify(trust::VerifyArgs),
@@ -92,6 +101,9 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Copy(args) => copy::run(&args, &cli.trust),
+        Command::Sync(args) => sync::run(&args, &cli.trust),
+        Command::Login(args) => login::login(&args),
+        Command::Logout(args) => login::logout(&args),
         Command::Verify(args) => trust::verify(&args, &cli.trust),
         Command::StandaloneSign(args) => sign::standalone_sign(&args),
         Command::StandaloneVerify(args) => sign::standalone_verify(&args),

@@ -120,11 +120,7 @@ impl Registry {
     /// A URL a response names: as it is when absolute, else on this
     /// registry.
     fn absolute(&self, target: &str) -> String {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_string()
-        } else {
-            format!("{}{target}", self.base)
-        }
+        ferry_core::registry::response::page_url(&self.base, target)
     }
 
     fn poisoned(&self) -> TransportError {

@@ -1,35 +1,95 @@
 //! Operations on the repository beyond copying, for the CLI: listing
 //! tags, deleting a manifest.
 
+use std::sync::Mutex;
+
 use ferry_core::Digest;
+use ferry_core::reference::Named;
 use ferry_core::registry::response;
+use ferry_core::registry::tags::TagPages;
 
 use super::Registry;
 use super::http::{header, read_body};
 use crate::transport::TransportError;
 
 impl Registry {
-    /// Every tag of the repository, following `Link` pagination.
+    /// A connection to another repository of the same registry that
+    /// shares this one's HTTP client and what it has learnt (HTTP or
+    /// HTTPS, Basic authentication, tokens): no ping and no first 401. A
+    /// mirror run opens one per image, and the ping alone would double
+    /// the requests of a re-sync where nothing changed.
+    pub fn sibling(&self, reference: &Named, push: bool) -> Result<Registry, TransportError> {
+        if reference.api_host() != self.reference.api_host() {
+            return Err(TransportError::Internal {
+                location: format!("docker://{reference}"),
+                reason: format!(
+                    "a connection to {} cannot serve another registry",
+                    self.reference.api_host()
+                ),
+            });
+        }
+        let tokens = self.tokens.lock().map_err(|_| self.poisoned())?.clone();
+        let basic = *self.basic.lock().map_err(|_| self.poisoned())?;
+        Ok(Registry {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            reference: reference.clone(),
+            options: self.options.clone(),
+            push,
+            tokens: Mutex::new(tokens),
+            basic: Mutex::new(basic),
+            extra_scopes: Mutex::new(Vec::new()),
+            top_digest: Mutex::new(reference.digest().cloned()),
+            supports_signatures: self.supports_signatures,
+        })
+    }
+
+    /// Settles authentication once (`GET /v2/`, answering its challenge),
+    /// so that [`sibling`](Self::sibling)s made afterwards send Basic
+    /// credentials from their first request. Refused credentials are an
+    /// error.
+    pub async fn authenticate_now(&self) -> Result<(), TransportError> {
+        let url = format!("{}/v2/", self.base);
+        let response = self.send("authenticating", |http| http.get(&url)).await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(self.failure("authenticating", response).await)
+    }
+
+    /// The digest of the manifest the reference names, from one HEAD
+    /// request; `None` when there is none (or the registry does not say).
+    pub async fn manifest_digest(&self) -> Result<Option<Digest>, TransportError> {
+        let target = self.reference.manifest_reference();
+        let url = self.url(&format!("manifests/{target}"));
+        let accept = ferry_core::media_type::MANIFEST_TYPES.join(", ");
+        let response = self
+            .send("checking for the manifest", |http| {
+                http.head(&url).header(reqwest::header::ACCEPT, &accept)
+            })
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                Ok(header(&response, "docker-content-digest").and_then(|d| Digest::parse(&d).ok()))
+            }
+            404 => Ok(None),
+            _ => Err(self.failure(&format!("manifest {target}"), response).await),
+        }
+    }
+
+    /// Every tag of the repository, following `Link` pagination
+    /// ([`TagPages`] bounds it).
     pub async fn tags(&self) -> Result<Vec<String>, TransportError> {
         let mut tags = Vec::new();
-        let mut next = Some(self.url("tags/list"));
-        let mut pages = 0;
+        let first = self.url("tags/list");
+        let mut pages = TagPages::new(&first);
+        let mut next = Some(first);
         while let Some(url) = next.take() {
-            pages += 1;
-            if pages > 10_000 {
-                return Err(TransportError::Malformed {
-                    location: self.location(),
-                    reason: "tag list pagination does not end".into(),
-                });
-            }
             let response = self.send("listing tags", |http| http.get(&url)).await?;
             if !response.status().is_success() {
                 return Err(self.failure("the tag list", response).await);
             }
-            next = header(&response, "link")
-                .as_deref()
-                .and_then(response::next_page)
-                .map(|target| self.absolute(target));
+            let link = header(&response, "link");
             let body = read_body(
                 response,
                 response::MAX_TAG_LIST,
@@ -43,9 +103,16 @@ impl Registry {
                     location: self.location(),
                     reason: format!("the tag list is not JSON: {e}"),
                 })?;
+            let before = tags.len();
             if let Some(list) = value["tags"].as_array() {
                 tags.extend(list.iter().filter_map(|t| t.as_str().map(str::to_string)));
             }
+            next = pages
+                .next(tags.len() - before, link.as_deref(), &self.base)
+                .map_err(|e| TransportError::Malformed {
+                    location: self.location(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(tags)
     }

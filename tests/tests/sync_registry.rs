@@ -1,0 +1,690 @@
+//! `ferry sync` against real registries: Debian's docker-registry on
+//! loopback (anonymous and with Basic auth), beside skopeo 1.9.3's
+//! `skopeo sync` on the same YAML; four shards as four processes into one
+//! registry; a re-sync where nothing changed, counted at a proxy.
+//!
+//! Source images are small dir: images made here (a shared base layer and
+//! one of their own each) and pushed with `ferry copy`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ferry_core::Digest;
+use ferry_tests::registry::{Faults, Registry, Setup, failed, ferry, skopeo, succeeded};
+
+/// A dir: image with a layer of its own (from `seed`) on a shared base.
+fn dir_image(root: &Path, seed: u32) -> PathBuf {
+    let dir = root.join(format!("image-{seed}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+    let own: Vec<u8> = (0..2048u32)
+        .map(|i| ((i + seed) * 31 % 253) as u8)
+        .collect();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"seed":"{seed}"}}}},"rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#,
+        Digest::sha256_of(&base),
+        Digest::sha256_of(&own)
+    );
+    let mut layers = String::new();
+    for blob in [&base, &own] {
+        let digest = Digest::sha256_of(blob);
+        std::fs::write(dir.join(digest.encoded()), blob).unwrap();
+        if !layers.is_empty() {
+            layers.push(',');
+        }
+        layers.push_str(&format!(
+            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{digest}","size":{}}}"#,
+            blob.len()
+        ));
+    }
+    let config_digest = Digest::sha256_of(config.as_bytes());
+    std::fs::write(dir.join(config_digest.encoded()), &config).unwrap();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{layers}]}}"#,
+        config.len()
+    );
+    std::fs::write(dir.join("manifest.json"), manifest).unwrap();
+    std::fs::write(dir.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    dir
+}
+
+/// Pushes one image per `repo:tag` to `registry` (anonymous).
+fn seed(registry: &Registry, work: &Path, images: &[&str]) {
+    for (i, name) in images.iter().enumerate() {
+        let dir = dir_image(work, i as u32);
+        succeeded(&ferry(&[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("dir:{}", dir.display()),
+            &registry.docker_ref(name),
+        ]));
+    }
+}
+
+/// Every repository's tags and their manifest digests, read from the
+/// registry's catalog.
+fn contents(registry: &Registry, auth: Option<&str>) -> BTreeMap<String, String> {
+    let headers: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
+    let catalog = registry.request("GET", "/v2/_catalog", &headers).unwrap();
+    let catalog: serde_json::Value = serde_json::from_slice(&catalog.body).unwrap();
+    let mut out = BTreeMap::new();
+    for repo in catalog["repositories"].as_array().unwrap() {
+        let repo = repo.as_str().unwrap();
+        let tags = registry
+            .request("GET", &format!("/v2/{repo}/tags/list"), &headers)
+            .unwrap();
+        let tags: serde_json::Value = serde_json::from_slice(&tags.body).unwrap();
+        for tag in tags["tags"].as_array().into_iter().flatten() {
+            let tag = tag.as_str().unwrap();
+            let mut h = headers.clone();
+            h.push(("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"));
+            let manifest = registry
+                .request("GET", &format!("/v2/{repo}/manifests/{tag}"), &h)
+                .unwrap();
+            out.insert(
+                format!("{repo}:{tag}"),
+                Digest::sha256_of(&manifest.body).to_string(),
+            );
+        }
+    }
+    out
+}
+
+const IMAGES: [&str; 7] = [
+    "team/app:1.0.0",
+    "team/app:1.1.0",
+    "team/app:2.0.0",
+    "team/app:latest",
+    "tools/cli:x1",
+    "tools/cli:x2",
+    "tools/cli:y1",
+];
+
+fn yaml(source: &Registry, extra: &str) -> String {
+    format!(
+        "{host}:\n  tls-verify: false\n  images:\n    team/app:\n      - \"1.0.0\"\n      - latest\n  images-by-tag-regex:\n    tools/cli: ^x[0-9]$\n{extra}",
+        host = source.host()
+    )
+}
+
+#[test]
+fn a_yaml_sync_writes_the_tags_and_digests_skopeo_sync_writes() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES);
+    let file = work.path().join("sync.yaml");
+    std::fs::write(&file, yaml(&source, "")).unwrap();
+    // ferry into a registry with Basic auth, skopeo into another.
+    let by_ferry = Registry::start(Setup::basic("mirror", "s3cret"));
+    let by_skopeo = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        "--dest-creds=mirror:s3cret",
+        file.to_str().unwrap(),
+        &format!("{}/mirror", by_ferry.host()),
+    ]));
+    let out = skopeo([
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        file.to_str().unwrap(),
+        &format!("{}/mirror", by_skopeo.host()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let auth = by_ferry.credentials().unwrap().basic_authorization();
+    let ferry_side = contents(&by_ferry, Some(&auth));
+    assert_eq!(ferry_side, contents(&by_skopeo, None));
+    assert_eq!(
+        ferry_side.keys().cloned().collect::<Vec<_>>(),
+        [
+            "mirror/app:1.0.0",
+            "mirror/app:latest",
+            "mirror/cli:x1",
+            "mirror/cli:x2"
+        ]
+    );
+}
+
+#[test]
+fn a_scoped_docker_sync_of_a_repository_matches_skopeo_sync() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[..4]);
+    let by_ferry = Registry::start(Setup::plain());
+    let by_skopeo = Registry::start(Setup::plain());
+    // A source registry with a port cannot be scoped into a docker
+    // destination (the name would hold a colon), so scope into dir:.
+    let ferry_dir = work.path().join("ferry");
+    let skopeo_dir = work.path().join("skopeo");
+    std::fs::create_dir_all(&ferry_dir).unwrap();
+    std::fs::create_dir_all(&skopeo_dir).unwrap();
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--scoped",
+        "--src-tls-verify=false",
+        &source.reference("team/app"),
+        ferry_dir.to_str().unwrap(),
+    ]));
+    let out = skopeo([
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--scoped",
+        "--src-tls-verify=false",
+        &source.reference("team/app"),
+        skopeo_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = |root: &Path| {
+        let mut found = Vec::new();
+        for image in ferry::sync::dir_images(root).unwrap() {
+            let manifest = std::fs::read(image.join("manifest.json")).unwrap();
+            found.push((
+                image.strip_prefix(root).unwrap().display().to_string(),
+                Digest::sha256_of(&manifest).to_string(),
+            ));
+        }
+        found
+    };
+    assert_eq!(listing(&ferry_dir), listing(&skopeo_dir));
+    assert_eq!(listing(&ferry_dir).len(), 4);
+    // And back from dir: into registries, unscoped.
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "dir",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        ferry_dir.to_str().unwrap(),
+        &by_ferry.reference("back"),
+    ]));
+    let out = skopeo([
+        "sync",
+        "--src",
+        "dir",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        skopeo_dir.to_str().unwrap(),
+        &by_skopeo.reference("back"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(contents(&by_ferry, None), contents(&by_skopeo, None));
+}
+
+#[test]
+fn yaml_credentials_reach_a_source_registry_with_auth() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::basic("reader", "pw"));
+    // Seed through ferry with credentials.
+    let dir = dir_image(work.path(), 9);
+    succeeded(&ferry(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds=reader:pw",
+        &format!("dir:{}", dir.display()),
+        &source.docker_ref("private/app:1"),
+    ]));
+    let destination = Registry::start(Setup::plain());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  credentials:\n    username: reader\n    password: pw\n  images:\n    private/app: []\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let sync = |file: &Path| {
+        ferry(&[
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+            file.to_str().unwrap(),
+            &destination.host(),
+        ])
+    };
+    succeeded(&sync(&file));
+    assert_eq!(
+        contents(&destination, None)
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        ["app:1"]
+    );
+    // Without them, the failure names the registry and the exit status
+    // says so.
+    let bad = work.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}:\n  tls-verify: false\n  images:\n    private/app: []\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let error = failed(&sync(&bad));
+    assert!(error.contains(&source.host()), "{error}");
+}
+
+fn run_sync(args: &[String]) -> std::process::Child {
+    ferry_tests::registry::ferry_command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn four_shards_as_four_processes_copy_what_one_unsharded_sync_copies_once_each() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    let names: Vec<String> = (0..16)
+        .map(|i| format!("fleet/svc{}:v{i}", i % 3))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    seed(&source, work.path(), &refs);
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images:\n    fleet/svc0: []\n    fleet/svc1: []\n    fleet/svc2: []\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let sharded = Registry::start(Setup::plain());
+    let whole = Registry::start(Setup::plain());
+    let args = |dest: &Registry, extra: &[String]| {
+        let mut a: Vec<String> = [
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--scoped",
+            "--dest-tls-verify=false",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().cloned());
+        a.push(file.display().to_string());
+        a.push(format!("{}/m", dest.host()));
+        a
+    };
+    // --scoped with a source host:port would make an invalid name: use
+    // the unscoped layout, which is unambiguous here.
+    let args = |dest: &Registry, extra: &[String]| {
+        args(dest, extra)
+            .into_iter()
+            .filter(|a| a != "--scoped")
+            .collect::<Vec<_>>()
+    };
+    let reports: Vec<PathBuf> = (0..4)
+        .map(|k| work.path().join(format!("shard-{k}.json")))
+        .collect();
+    let children: Vec<_> = (0..4)
+        .map(|k| {
+            run_sync(&args(
+                &sharded,
+                &[
+                    format!("--shard={k}/4"),
+                    format!("--report={}", reports[k].display()),
+                ],
+            ))
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let whole_report = work.path().join("whole.json");
+    succeeded(&ferry(&args(
+        &whole,
+        &[format!("--report={}", whole_report.display())],
+    )));
+    assert_eq!(contents(&sharded, None), contents(&whole, None));
+    assert_eq!(contents(&whole, None).len(), 16);
+    // The merge refuses an image in two reports, so success means each
+    // image was copied by one shard only.
+    let merged = work.path().join("merged.json");
+    let mut merge = vec!["sync".to_string(), "--merge-reports".to_string()];
+    merge.extend(reports.iter().map(|p| p.display().to_string()));
+    merge.push(format!("--report={}", merged.display()));
+    succeeded(&ferry(&merge));
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["key"].as_str().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    let merged = read(&merged);
+    assert_eq!(keys(&merged), keys(&read(&whole_report)));
+    assert_eq!(merged["totals"]["copied"], 16);
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES);
+    let destination = Registry::start(Setup::basic("mirror", "pw"));
+    let proxy = destination.proxy(Faults::none());
+    let sync = |report: &Path| {
+        ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--dest-creds=mirror:pw",
+            &format!("--report={}", report.display()),
+            &source.reference("team/app"),
+            &format!("{}/m", proxy.host()),
+        ])
+    };
+    let first = work.path().join("first.json");
+    succeeded(&sync(&first));
+    let before = proxy.exchanges().len();
+    let second = work.path().join("second.json");
+    succeeded(&sync(&second));
+    let requests: Vec<String> = proxy.exchanges()[before..]
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.target))
+        .collect();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&second).unwrap()).unwrap();
+    assert_eq!(report["totals"]["skipped"], 4, "{report}");
+    assert_eq!(report["totals"]["bytesCopied"], 0);
+    let manifests = requests
+        .iter()
+        .filter(|r| r.starts_with("HEAD ") && r.contains("/manifests/"))
+        .count();
+    assert_eq!(manifests, 4, "{requests:#?}");
+    // Besides one HEAD per manifest, once for the whole run however many
+    // images it has: the HTTPS attempt (a TLS connection, no request),
+    // the plain HTTP ping, and an authenticated one (its challenge, then
+    // the answer).
+    assert!(requests.len() <= manifests + 4, "{requests:#?}");
+}
+
+#[test]
+fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[..2]);
+    let destination = Registry::start(Setup::plain());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images:\n    team/app: [\"1.0.0\", \"gone\", \"1.1.0\"]\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let report = work.path().join("report.json");
+    let out = ferry(&[
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--keep-going",
+        "--image-parallel-copies=1",
+        "--dest-tls-verify=false",
+        &format!("--report={}", report.display()),
+        file.to_str().unwrap(),
+        &destination.host(),
+    ]);
+    let error = failed(&out);
+    assert!(error.contains("team/app:gone"), "{error}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["totals"]["copied"], 2, "{report}");
+    assert_eq!(report["totals"]["failed"], 1);
+    let failed_image = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["status"] == "failed")
+        .unwrap();
+    assert!(
+        failed_image["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found")
+    );
+}
+
+#[test]
+fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repositories() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    let names = ["one/a:1", "one/a:2", "two/b:1", "two/b:2"];
+    seed(&source, work.path(), &names);
+    let destination = Registry::start(Setup::plain());
+    let proxy = destination.proxy(Faults::none());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images:\n    one/a: []\n    two/b: []\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--image-parallel-copies=4",
+        "--dest-tls-verify=false",
+        file.to_str().unwrap(),
+        &format!("{}/m", proxy.host()),
+    ]));
+    // Every image has the same base layer (compressed on its way into
+    // the source registry): each blob is uploaded once in the whole run,
+    // asked about at most once, and the other repository mounts the base.
+    let exchanges = proxy.exchanges();
+    let mut uploads: BTreeMap<String, usize> = BTreeMap::new();
+    let mut checks: BTreeMap<String, usize> = BTreeMap::new();
+    let mut mounts = 0;
+    for e in &exchanges {
+        if e.method == "PUT"
+            && let Some(digest) = e.target.split("digest=").nth(1)
+        {
+            *uploads.entry(digest.to_string()).or_default() += 1;
+        }
+        if e.method == "HEAD"
+            && let Some(digest) = e.target.split("/blobs/").nth(1)
+        {
+            *checks.entry(digest.to_string()).or_default() += 1;
+        }
+        if e.method == "POST" && e.target.contains("mount=") {
+            mounts += 1;
+        }
+    }
+    assert!(uploads.values().all(|&n| n == 1), "{uploads:#?}");
+    assert!(checks.values().all(|&n| n == 1), "{checks:#?}");
+    assert_eq!(mounts, 1, "{exchanges:#?}");
+    // The base, then a layer and a config of each of the four images.
+    assert_eq!(uploads.len(), 1 + 2 * 4);
+    assert_eq!(contents(&destination, None).len(), 4);
+}
+
+#[test]
+fn images_by_semver_select_versions_and_a_dry_run_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[..4]);
+    let destination = Registry::start(Setup::plain());
+    let file = work.path().join("sync.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}:\n  tls-verify: false\n  images-by-semver:\n    team/app: \">= 1.0, < 2\"\n",
+            source.host()
+        ),
+    )
+    .unwrap();
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+        ];
+        args.extend_from_slice(extra);
+        let file = file.to_str().unwrap().to_string();
+        let dest = destination.host();
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(file);
+        args.push(dest);
+        ferry(&args)
+    };
+    let planned: serde_json::Value =
+        serde_json::from_str(&succeeded(&sync(&["--dry-run"]))).unwrap();
+    let mut keys: Vec<&str> = planned["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["destination"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("docker://{}/app:1.0.0", destination.host()),
+            format!("docker://{}/app:1.1.0", destination.host())
+        ]
+    );
+    assert_eq!(planned["totals"]["planned"], 2);
+    let catalog = destination.request("GET", "/v2/_catalog", &[]).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&catalog.body).unwrap()["repositories"],
+        serde_json::json!([])
+    );
+    succeeded(&sync(&[]));
+    assert_eq!(
+        contents(&destination, None)
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        ["app:1.0.0", "app:1.1.0"]
+    );
+}
+
+#[test]
+fn a_resync_into_dir_skips_the_images_already_there() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[4..]);
+    let into = work.path().join("mirror");
+    let sync = || {
+        succeeded(&ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            "--src-tls-verify=false",
+            "--report=-",
+            &source.reference("tools/cli"),
+            into.to_str().unwrap(),
+        ]))
+    };
+    let first: serde_json::Value = serde_json::from_str(&sync()).unwrap();
+    assert_eq!(first["totals"]["copied"], 3, "{first}");
+    let again: serde_json::Value = serde_json::from_str(&sync()).unwrap();
+    assert_eq!(again["totals"]["skipped"], 3, "{again}");
+    assert!(into.join("cli:x1/manifest.json").is_file());
+}
+
+#[test]
+fn format_converts_every_synced_image() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[4..6]);
+    let destination = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--format",
+        "v2s2",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &source.reference("tools/cli"),
+        &destination.host(),
+    ]));
+    for tag in ["x1", "x2"] {
+        let manifest = destination
+            .request(
+                "GET",
+                &format!("/v2/cli/manifests/{tag}"),
+                &[(
+                    "Accept",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                )],
+            )
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
+        assert_eq!(
+            manifest["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+    }
+}
