@@ -142,7 +142,7 @@ pub fn next_page(link: &str) -> Option<&str> {
 
 /// The URL of a page [`next_page`] named: as written when absolute, else
 /// on the registry at `base` (`scheme://host`).
-pub fn page_url(base: &str, target: &str) -> alloc::string::String {
+pub fn page_url(base: &str, target: &str) -> String {
     if target.starts_with("http://") || target.starts_with("https://") {
         target.into()
     } else {

@@ -161,7 +161,10 @@ pub struct CompressionArgs {
 
 impl CompressionArgs {
     /// The request ferry-core makes of these flags for `destination`.
-    fn requested(&self, destination: &Reference) -> anyhow::Result<compression::Requested> {
+    pub(crate) fn requested(
+        &self,
+        destination: &Reference,
+    ) -> anyhow::Result<compression::Requested> {
         let format = self
             .dest_compress_format
             .as_deref()

@@ -129,6 +129,8 @@ pub struct SyncArgs {
     platform: super::PlatformOverrides,
     #[command(flatten)]
     sign: super::sign::SignArgs,
+    #[command(flatten)]
+    compression: super::copy::CompressionArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -415,6 +417,7 @@ fn copy_options(args: &SyncArgs) -> CopyOptions {
         preserve_digests: args.preserve_digests,
         judge_signatures: false,
         sign: Default::default(),
+        compression: Default::default(),
     }
 }
 
@@ -514,7 +517,12 @@ fn prepare(args: &SyncArgs, trust: &TrustArgs, job: &Job) -> Judged {
         .sign
         .signers(&destination)
         .map_err(|e| format!("{e:#}"))?;
+    let compression = args
+        .compression
+        .requested(&destination)
+        .map_err(|e| format!("{e:#}"))?;
     let options = CopyOptions {
+        compression,
         judge_signatures: trust.is_some(),
         sign: signer.as_ref().map(|s| s.formats()).unwrap_or_default(),
         ..copy_options(args)

@@ -5,8 +5,7 @@
 //! listing means and how the fallback index changes are ferry-core's
 //! decisions ([`ferry_core::referrers`]); this module makes the requests.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 
 use ferry_core::manifest::{Descriptor, MAX_MANIFEST_SIZE};
 use ferry_core::media_type as mt;
@@ -24,25 +23,7 @@ impl Registry {
     /// manifest of the same repository: a referrer's digest or a cosign
     /// tag. Costs no request.
     pub fn pinned(&self, reference: Named) -> Registry {
-        let tokens = self
-            .tokens
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_else(|_| HashMap::new());
-        let basic = self.basic.lock().map(|b| *b).unwrap_or(false);
-        Registry {
-            http: self.http.clone(),
-            base: self.base.clone(),
-            top_digest: Mutex::new(reference.digest().cloned()),
-            reference,
-            options: self.options.clone(),
-            push: self.push,
-            tokens: Mutex::new(tokens),
-            basic: Mutex::new(basic),
-            extra_scopes: Mutex::new(Vec::new()),
-            supports_signatures: self.supports_signatures,
-            oci_subject: Mutex::new(None),
-        }
+        self.at_reference(reference, self.push)
     }
 
     /// This repository's manifest `digest`, as a reference.

@@ -28,20 +28,32 @@ impl Registry {
                 ),
             });
         }
-        let tokens = self.tokens.lock().map_err(|_| self.poisoned())?.clone();
-        let basic = *self.basic.lock().map_err(|_| self.poisoned())?;
-        Ok(Registry {
+        Ok(self.at_reference(reference.clone(), push))
+    }
+
+    /// This connection (HTTP client, address, tokens, what the registry
+    /// said it supports) for `reference` on the same registry, writing
+    /// (`push`) or not. Costs no request.
+    pub(super) fn at_reference(&self, reference: Named, push: bool) -> Registry {
+        let tokens = self
+            .tokens
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|_| Default::default());
+        let basic = self.basic.lock().map(|b| *b).unwrap_or(false);
+        Registry {
             http: self.http.clone(),
             base: self.base.clone(),
-            reference: reference.clone(),
+            top_digest: Mutex::new(reference.digest().cloned()),
+            reference,
             options: self.options.clone(),
             push,
             tokens: Mutex::new(tokens),
             basic: Mutex::new(basic),
             extra_scopes: Mutex::new(Vec::new()),
-            top_digest: Mutex::new(reference.digest().cloned()),
             supports_signatures: self.supports_signatures,
-        })
+            oci_subject: Mutex::new(None),
+        }
     }
 
     /// Settles authentication once (`GET /v2/`, answering its challenge),
