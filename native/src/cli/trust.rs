@@ -31,13 +31,26 @@ impl TrustArgs {
     /// (`--insecure-policy`, or the embedded demo image, which is part of
     /// ferry itself).
     pub fn trust_for(&self, source: &Reference) -> anyhow::Result<Option<Arc<Trust>>> {
-        if self.insecure_policy || matches!(source, Reference::Demo) {
+        if matches!(source, Reference::Demo) {
             return Ok(None);
         }
+        let Some(policy) = self.policy() else {
+            return Ok(None);
+        };
+        Ok(Trust::for_source(policy?, source).map(Arc::new))
+    }
+
+    /// The policy (`--policy`, else the user's, else the system's), or
+    /// `None` under `--insecure-policy`.
+    pub fn policy(&self) -> Option<Result<ferry_core::trust::Policy, trust::PolicyError>> {
+        if self.insecure_policy {
+            return None;
+        }
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let path = trust::policy_path(self.policy.as_deref(), home.as_deref());
-        let policy = trust::load_policy(&path)?;
-        Ok(Trust::for_source(policy, source).map(Arc::new))
+        Some(trust::load_policy(&trust::policy_path(
+            self.policy.as_deref(),
+            home.as_deref(),
+        )))
     }
 }
 
