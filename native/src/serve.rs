@@ -7,7 +7,10 @@
 //! only reads: it answers GET for manifests and small blobs (configs),
 //! streams layers of any size (`/api/layer`, verified as they go), never
 //! writes anywhere, listens on loopback unless told otherwise, and never
-//! sends credentials to the page.
+//! sends credentials to the page. It also lists a manifest's referrers
+//! (`/api/referrers`, as `ferry inspect --referrers`) and judges an image
+//! by the policy it was started with (`/api/verdict`, as `ferry verify
+//! --json`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,9 +20,14 @@ use ferry_core::manifest::MAX_MANIFEST_SIZE;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use ferry_core::plan::Selection;
+use ferry_core::reference::Named;
+use ferry_core::trust::Policy;
+
 use crate::transport::reference::Reference;
 use crate::transport::registry::{Registry, RegistryOptions};
 use crate::transport::{BlobInfo, ImageSource};
+use crate::trust::{PolicyError, Trust};
 
 /// Where the page's files are, and how to reach registries.
 #[derive(Debug, Clone)]
@@ -32,6 +40,22 @@ pub struct ServeOptions {
     pub tls_verify: bool,
     /// Credentials file, as `--authfile`.
     pub authfile: Option<PathBuf>,
+    /// The policy `/api/verdict` judges by.
+    pub policy: ServePolicy,
+    /// Where registries keep signatures (registries.d), as `ferry verify`
+    /// reads them.
+    pub lookaside: Arc<ferry_core::registry::lookaside::Config>,
+}
+
+/// The signature policy ferry serve was started with.
+#[derive(Debug, Clone)]
+pub enum ServePolicy {
+    /// `--insecure-policy`: no image is judged.
+    Disabled,
+    /// The policy, read at start.
+    Policy(Arc<Policy>),
+    /// The policy could not be read at start; each verdict says why.
+    Unusable(Arc<PolicyError>),
 }
 
 /// A response: status, content type, body.
@@ -99,6 +123,8 @@ async fn handle(mut stream: TcpStream, options: &ServeOptions) -> std::io::Resul
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
+        500 => "Internal Server Error",
         _ => "Bad Gateway",
     };
     let mut head = format!(
@@ -157,6 +183,8 @@ async fn route(target: &str, options: &ServeOptions) -> Reply {
         "/api/info" => info(),
         "/api/manifest" => manifest(target, options).await,
         "/api/blob" => blob(target, options).await,
+        "/api/referrers" => referrers(target, options).await,
+        "/api/verdict" => verdict(target, options).await,
         _ if path.starts_with("/pkg/") => static_file(&options.pkg, &path["/pkg/".len()..]).await,
         _ => static_file(&options.web, path.trim_start_matches('/')).await,
     }
@@ -169,7 +197,7 @@ fn info() -> Reply {
         status: 200,
         content_type: "application/json",
         body: format!(
-            r#"{{"server":"ferry serve","version":"{}","proxy":["/api/manifest","/api/blob","/api/layer"]}}"#,
+            r#"{{"server":"ferry serve","version":"{}","proxy":["/api/manifest","/api/blob","/api/layer","/api/referrers","/api/verdict"]}}"#,
             env!("CARGO_PKG_VERSION")
         )
         .into_bytes(),
@@ -179,6 +207,11 @@ fn info() -> Reply {
 
 /// Opens the registry named by `?ref=docker://…`.
 async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Reply> {
+    Ok(named_registry(target, options).await?.1)
+}
+
+/// The reference `?ref=docker://…` names, and its registry opened.
+async fn named_registry(target: &str, options: &ServeOptions) -> Result<(Named, Registry), Reply> {
     let Some(reference) = query(target, "ref") else {
         return Err(Reply::text(
             400,
@@ -197,11 +230,86 @@ async fn registry(target: &str, options: &ServeOptions) -> Result<Registry, Repl
         tls_verify: options.tls_verify,
         cert_dir: None,
         retry_times: 2,
-        ..RegistryOptions::default()
+        lookaside: options.lookaside.clone(),
     };
-    Registry::connect(&parsed, &registry_options, false)
+    let registry = Registry::connect(&parsed, &registry_options, false)
         .await
-        .map_err(|e| Reply::text(502, e.to_string()))
+        .map_err(|e| Reply::text(502, e.to_string()))?;
+    Ok((parsed, registry))
+}
+
+fn json_reply(value: &impl serde::Serialize) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => Reply {
+            status: 200,
+            content_type: "application/json",
+            body,
+            extra: Vec::new(),
+        },
+        Err(e) => Reply::text(500, e.to_string()),
+    }
+}
+
+/// The `?digest=` of a request, checked before anything reaches the
+/// network; `None` when there is none.
+fn optional_digest(target: &str) -> Result<Option<Digest>, Reply> {
+    match query(target, "digest").map(|d| Digest::parse(&d)) {
+        None => Ok(None),
+        Some(Ok(d)) => Ok(Some(d)),
+        Some(Err(e)) => Err(Reply::text(400, e.to_string())),
+    }
+}
+
+/// The referrers of the manifest `?ref=` (or its `?digest=`) names and,
+/// for a list, of its instances, with theirs, as `ferry inspect
+/// --referrers --json` lists them: the referrers API, else the fallback
+/// tag, within ferry-core's bounds.
+async fn referrers(target: &str, options: &ServeOptions) -> Reply {
+    let instance = match optional_digest(target) {
+        Ok(d) => d,
+        Err(reply) => return reply,
+    };
+    let registry = match registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let (bytes, media_type) = match registry.manifest(instance.as_ref()).await {
+        Ok(read) => read,
+        Err(e) => return Reply::text(502, e.to_string()),
+    };
+    let media_type = media_type.unwrap_or_else(|| ferry_core::manifest::guess_media_type(&bytes));
+    match crate::copy::manifest_referrers(&registry, &bytes, &media_type).await {
+        Ok(found) => json_reply(&found),
+        Err(e) => Reply::text(502, format!("listing the referrers: {e}")),
+    }
+}
+
+/// Whether the policy ferry serve was started with allows the image
+/// `?ref=` names, and why: what `ferry verify --json` prints for it.
+async fn verdict(target: &str, options: &ServeOptions) -> Reply {
+    let policy = match &options.policy {
+        ServePolicy::Policy(p) => p.clone(),
+        ServePolicy::Disabled => {
+            return Reply::text(
+                409,
+                "this ferry serve judges no image (it was started with --insecure-policy)",
+            );
+        }
+        ServePolicy::Unusable(e) => return Reply::text(500, e.to_string()),
+    };
+    let (named, registry) = match named_registry(target, options).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let Some(trust) = Trust::for_source((*policy).clone(), &Reference::Docker(named)) else {
+        return Reply::text(500, "a registry image is judged by the policy");
+    };
+    // As `ferry verify REF`: for a list, the image this machine would run.
+    let selection = Selection::System(crate::host::wanted_platform(None, None, None));
+    match crate::trust::judge::judge_source(&registry, &trust, selection).await {
+        Ok(verdicts) => json_reply(&crate::trust::judge::verdicts_json(&verdicts)),
+        Err(e) => Reply::text(502, e.to_string()),
+    }
 }
 
 async fn manifest(target: &str, options: &ServeOptions) -> Reply {
@@ -374,6 +482,11 @@ mod tests {
     /// Starts the server on a free loopback port over a web folder with
     /// one page and a package folder with one file.
     async fn server() -> (std::net::SocketAddr, tempfile::TempDir) {
+        server_with(ServePolicy::Disabled).await
+    }
+
+    /// [`server`], judging by `policy`.
+    async fn server_with(policy: ServePolicy) -> (std::net::SocketAddr, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let web = dir.path().join("web");
         let pkg = dir.path().join("pkg");
@@ -388,8 +501,11 @@ mod tests {
         let options = ServeOptions {
             web,
             pkg,
-            tls_verify: true,
+            // The stand-in registry speaks plain HTTP.
+            tls_verify: false,
             authfile: None,
+            policy,
+            lookaside: Default::default(),
         };
         tokio::spawn(serve(listener, options));
         (addr, dir)
@@ -422,7 +538,13 @@ mod tests {
         assert_eq!(info["server"], "ferry serve");
         assert_eq!(
             info["proxy"],
-            serde_json::json!(["/api/manifest", "/api/blob", "/api/layer"])
+            serde_json::json!([
+                "/api/manifest",
+                "/api/blob",
+                "/api/layer",
+                "/api/referrers",
+                "/api/verdict"
+            ])
         );
     }
 
@@ -547,5 +669,252 @@ mod tests {
         )
         .await;
         assert_eq!((status, body.as_slice()), (400, &b"missing ?digest="[..]));
+    }
+    /// A stand-in registry without the referrers API (404), as Debian's
+    /// docker-registry 2.8: `img:latest` is `fixtures/serve/image.json`,
+    /// whose fallback tag lists `sbom.json` (made its referrer). The
+    /// image's and the referrer's bytes.
+    async fn registry_with_a_referrer() -> (std::net::SocketAddr, Vec<u8>, Vec<u8>) {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve");
+        let image = std::fs::read(fixtures.join("image.json")).unwrap();
+        let image_digest = Digest::sha256_of(&image);
+        let sbom = String::from_utf8(std::fs::read(fixtures.join("sbom.json")).unwrap())
+            .unwrap()
+            .replace("SUBJECT", image_digest.as_str())
+            .replace("\"size\": 0", &format!("\"size\": {}", image.len()))
+            .into_bytes();
+        let sbom_digest = Digest::sha256_of(&sbom);
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/spdx+json",
+                "digest": sbom_digest.as_str(),
+                "size": sbom.len(),
+                "annotations": {"org.opencontainers.image.created": "2026-12-02T00:00:00Z"}
+            }]
+        }))
+        .unwrap();
+        let oci = "application/vnd.oci.image.manifest.v1+json";
+        let manifests: Vec<(String, &'static str, Vec<u8>)> = vec![
+            ("latest".into(), oci, image.clone()),
+            (image_digest.to_string(), oci, image.clone()),
+            (sbom_digest.to_string(), oci, sbom.clone()),
+            (
+                ferry_core::referrers::fallback_tag(&image_digest),
+                "application/vnd.oci.image.index.v1+json",
+                index,
+            ),
+        ];
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let manifests = Arc::new(manifests);
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let manifests = manifests.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.split();
+                    let mut reader = BufReader::new(read);
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).await.is_err() {
+                        return; // a TLS greeting, not HTTP
+                    }
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).await.unwrap_or(0) <= 2 {
+                            break;
+                        }
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, path) = (
+                        parts.next().unwrap_or_default(),
+                        parts.next().unwrap_or_default(),
+                    );
+                    let found = if path == "/v2/" {
+                        Some(("application/json", b"{}".to_vec()))
+                    } else {
+                        path.strip_prefix("/v2/img/manifests/").and_then(|at| {
+                            manifests
+                                .iter()
+                                .find(|(name, _, _)| name == at)
+                                .map(|(_, t, b)| (*t, b.clone()))
+                        })
+                    };
+                    let (status, content_type, body) = match found {
+                        Some((t, b)) => ("200 OK", t, b),
+                        None => ("404 Not Found", "application/json", b"{}".to_vec()),
+                    };
+                    let digest = Digest::sha256_of(&body);
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nDocker-Content-Digest: {digest}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = write.write_all(head.as_bytes()).await;
+                    if method != "HEAD" {
+                        let _ = write.write_all(&body).await;
+                    }
+                    let _ = write.shutdown().await;
+                });
+            }
+        });
+        (addr, image, sbom)
+    }
+
+    fn fixture_policy(name: &str) -> ServePolicy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/serve")
+            .join(name);
+        ServePolicy::Policy(Arc::new(crate::trust::load_policy(&path).unwrap()))
+    }
+
+    fn escaped(reference: &str) -> String {
+        reference
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('@', "%40")
+    }
+
+    #[tokio::test]
+    async fn referrers_are_listed_from_the_fallback_tag_where_the_registry_has_no_referrers_api() {
+        let (registry, image, sbom) = registry_with_a_referrer().await;
+        let (addr, _dir) = server().await;
+        let target = format!(
+            "/api/referrers?ref={}",
+            escaped(&format!("docker://{registry}/img:latest"))
+        );
+        let (status, head, body) = request(addr, "GET", &target).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert!(head.contains("Content-Type: application/json"), "{head}");
+        let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            listed,
+            serde_json::json!([{
+                "subject": Digest::sha256_of(&image).as_str(),
+                "digest": Digest::sha256_of(&sbom).as_str(),
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/spdx+json",
+                "size": sbom.len(),
+                "annotations": {"org.opencontainers.image.created": "2026-12-02T00:00:00Z"},
+                "depth": 1
+            }])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_referrer_has_no_referrers_of_its_own_here() {
+        let (registry, _, sbom) = registry_with_a_referrer().await;
+        let (addr, _dir) = server().await;
+        let target = format!(
+            "/api/referrers?ref={}&digest={}",
+            escaped(&format!("docker://{registry}/img:latest")),
+            escaped(Digest::sha256_of(&sbom).as_str())
+        );
+        let (status, _, body) = request(addr, "GET", &target).await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (200, &b"[]"[..]),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    /// The verdict of `policy` for `img:latest`.
+    async fn verdict_by(policy: ServePolicy) -> (u16, serde_json::Value) {
+        let (registry, _, _) = registry_with_a_referrer().await;
+        let (addr, _dir) = server_with(policy).await;
+        let target = format!(
+            "/api/verdict?ref={}",
+            escaped(&format!("docker://{registry}/img:latest"))
+        );
+        let (status, _, body) = request(addr, "GET", &target).await;
+        let verdict = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| panic!("{status} {}", String::from_utf8_lossy(&body)));
+        (status, verdict)
+    }
+
+    #[tokio::test]
+    async fn a_verdict_allows_what_the_policy_accepts() {
+        let (status, verdict) = verdict_by(fixture_policy("accept.json")).await;
+        assert_eq!(status, 200);
+        assert_eq!(verdict["allowed"], true, "{verdict}");
+        let image = &verdict["images"][0];
+        assert_eq!(image["allowed"], true, "{verdict}");
+        assert!(
+            image["image"].as_str().unwrap().ends_with("/img:latest"),
+            "{verdict}"
+        );
+        assert_eq!(image["reason"], serde_json::Value::Null, "{verdict}");
+    }
+
+    #[tokio::test]
+    async fn a_verdict_refuses_what_the_policy_rejects_and_says_why() {
+        let (status, verdict) = verdict_by(fixture_policy("reject.json")).await;
+        assert_eq!(status, 200);
+        assert_eq!(verdict["allowed"], false, "{verdict}");
+        let reason = verdict["images"][0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("reject"), "{verdict}");
+    }
+
+    #[tokio::test]
+    async fn a_server_started_with_insecure_policy_judges_no_image() {
+        let (addr, _dir) = server().await;
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/verdict?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay",
+        )
+        .await;
+        assert_eq!(status, 409);
+        assert!(
+            String::from_utf8_lossy(&body).contains("--insecure-policy"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_policy_unreadable_at_start_is_named_by_each_verdict() {
+        let missing = Path::new("/nonexistent/ferry-serve-policy.json");
+        let error = crate::trust::load_policy(missing).unwrap_err();
+        let (addr, _dir) = server_with(ServePolicy::Unusable(Arc::new(error))).await;
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/verdict?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay",
+        )
+        .await;
+        assert_eq!(status, 500);
+        assert!(
+            String::from_utf8_lossy(&body).contains("/nonexistent/ferry-serve-policy.json"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    #[tokio::test]
+    async fn referrers_and_verdict_requests_are_checked_before_the_network() {
+        let (addr, _dir) = server_with(fixture_policy("accept.json")).await;
+        for route in ["/api/referrers", "/api/verdict"] {
+            let (status, _, body) = request(addr, "GET", route).await;
+            assert_eq!(status, 400, "{route}");
+            assert!(String::from_utf8_lossy(&body).contains("missing ?ref=docker://"));
+            let (status, _, body) =
+                request(addr, "GET", &format!("{route}?ref=oci%3A%2Ftmp%2Fx")).await;
+            assert_eq!(
+                (status, body.as_slice()),
+                (400, &b"only docker:// references are proxied"[..]),
+                "{route}"
+            );
+        }
+        let (status, _, body) = request(
+            addr,
+            "GET",
+            "/api/referrers?ref=docker%3A%2F%2F127.0.0.1%3A1%2Fx%3Ay&digest=sha256%3Azz",
+        )
+        .await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("sha256:zz"));
     }
 }

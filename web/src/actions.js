@@ -157,6 +157,31 @@ export function createActions(app) {
     return out;
   }
 
+  /**
+   * What ferry serve answered for `key` of `lay` (`kind`: "referrers" of a
+   * manifest, keyed by its digest, "" for the root; "verdict" of the image):
+   * `{ status: "reading" | "done" | "error", value, error }`, asked once, then
+   * rendered again.
+   */
+  function answerAtHand(lay, kind, key, ask) {
+    lay.answers = lay.answers ?? new Map();
+    const id = `${kind}:${key}`;
+    if (!lay.answers.has(id)) {
+      const answer = { status: "reading", value: null, error: null };
+      lay.answers.set(id, answer);
+      ask().then((value) => Object.assign(answer, { status: "done", value }),
+        (e) => Object.assign(answer, { status: "error", error: e.message }))
+        .then(() => { if (state.layout === lay) render(); });
+    }
+    return lay.answers.get(id);
+  }
+
+  /** The referrers of the shown registry manifest (`digest`, null at the root), through ferry serve. */
+  const referrersAtHand = (lay, digest) => answerAtHand(lay, "referrers", digest ?? "", () => app.proxy.referrers(lay.name, digest));
+
+  /** The policy's verdict for the registry image `lay` is, through ferry serve. */
+  const verdictAtHand = (lay) => answerAtHand(lay, "verdict", "", () => app.proxy.verdict(lay.name));
+
   /** Shows a config of `lay` below the image table, fetching it through ferry serve when needed. */
   async function showConfig(lay, digest) {
     let bytes = lay.blobs.get(digest);
@@ -532,6 +557,6 @@ export function createActions(app) {
   return {
     updateLink, render, edit, openLayout, openDigest, goBackTo, readRegistry, blobAtHand, instancesAtHand, showConfig,
     readFile, readFolder, detectProxy, applyLink, openLayer, openFile, fileMode, downloadFile, closeLayer,
-    openFilesystem, compare, compareWith, downloadLayer,
+    openFilesystem, compare, compareWith, downloadLayer, referrersAtHand, verdictAtHand,
   };
 }

@@ -1,6 +1,7 @@
-// Talking to `ferry serve`: whether it hosts the page (GET api/info), and
-// its same-origin, read-only registry proxy (api/manifest, api/blob,
-// api/layer).
+// Talking to `ferry serve`: whether it hosts the page (GET api/info), its
+// same-origin, read-only registry proxy (api/manifest, api/blob,
+// api/layer), a manifest's referrers (api/referrers) and the policy's
+// verdict for an image (api/verdict), both decided by ferry in Rust.
 // `fetchFn` is the browser's fetch (or a stand-in); paths are relative to
 // the page.
 
@@ -42,6 +43,10 @@ export function createProxy(fetchFn) {
     manifest: (ref, digest) => get("manifest", ref, digest),
     /** A blob (a config) of the repository `ref` names. */
     blob: (ref, digest) => get("blob", ref, digest),
+    /** The referrers of the manifest `ref` names, or of its `digest`: ferry's listing (JSON, as `ferry inspect --referrers --json`). */
+    referrers: async (ref, digest) => JSON.parse(text.decode((await get("referrers", ref, digest)).bytes)),
+    /** The policy's verdict for the image `ref` names, and why (JSON, as `ferry verify --json`). */
+    verdict: async (ref) => JSON.parse(text.decode((await get("verdict", ref)).bytes)),
     /** A layer of the repository `ref` names, as a stream of its bytes (any size; ferry serve verifies it as it goes). */
     async layer(ref, digest) {
       const r = await fetchFn(`api/layer?${new URLSearchParams({ ref, digest })}`, { cache: "no-store" });

@@ -12,7 +12,7 @@
 // FERRY_DOCKER_REGISTRY the registry program; FERRY_CHROMIUM the browser.
 // Screenshots go to target/web-artifacts/ (gitignored).
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -207,10 +207,10 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function openPage(hash = "", viewport = { width: 1200, height: 900 }) {
+async function openPage(hash = "", viewport = { width: 1200, height: 900 }, at = base) {
   const page = await browser.newPage({ viewport });
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  await page.goto(`${base}/${hash}`);
+  await page.goto(`${at}/${hash}`);
   await page.waitForFunction(() => document.documentElement.dataset.ready, null, { timeout: 20_000 });
   assert.equal(await page.evaluate(() => document.documentElement.dataset.ready), "1", await page.textContent("#status"));
   return page;
@@ -427,8 +427,8 @@ test("a reference ferry-core's grammar refuses is refused in the page with core'
 });
 
 /** Reads `reference` in a fresh page and waits until it is shown. */
-async function readIn(reference, hash = "") {
-  const page = await openPage(hash);
+async function readIn(reference, hash = "", at = base) {
+  const page = await openPage(hash, undefined, at);
   await page.fill("#registry-ref", reference);
   await page.press("#registry-ref", "Enter");
   await shownDigest(page, reference);
@@ -655,6 +655,98 @@ test("render times of a 500-entry list, a 200-layer image and a 10,000-file laye
   t.diagnostic(`500-entry list: ${listMs.toFixed(0)} ms; 200-layer image: ${imageMs.toFixed(0)} ms; 10,000-file layer: ${layerMs} ms from the click (${note})`);
   writeFileSync(join(artifacts, "render-times.txt"), `500-entry list: ${listMs.toFixed(0)} ms\n200-layer image: ${imageMs.toFixed(0)} ms\n10,000-file layer: ${layerMs} ms from the click; ${note}\n`);
   await big.close();
+});
+
+let referred;
+/**
+ * `signed:latest` (an image) and its SBOM, an OCI artifact manifest whose
+ * `subject` is the image, pushed through the registry API. The registry
+ * (docker-registry 2.8) has no referrers API, so the SBOM is listed in the
+ * fallback tag `sha256-HEX` of the image's digest, as `ferry copy
+ * --referrers` lists what it writes there.
+ */
+async function pushReferred() {
+  if (referred) return referred;
+  const repo = "signed";
+  const image = await pushImage(repo, "latest", "amd64", [[layerFixture("layer.tar.gz"), GZIP_LAYER]]);
+  const empty = await pushBlob(repo, Buffer.from("{}"));
+  const spdx = await pushBlob(repo, Buffer.from(JSON.stringify({ spdxVersion: "SPDX-2.3", name: "signed" })));
+  const artifactType = "application/spdx+json";
+  const annotations = { "org.opencontainers.image.created": "2026-12-02T00:00:00Z", "org.example.made-by": "ferry web tests" };
+  const manifest = {
+    schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType,
+    config: { mediaType: "application/vnd.oci.empty.v1+json", ...empty },
+    layers: [{ mediaType: artifactType, ...spdx }],
+    subject: image, annotations,
+  };
+  const sbomDigest = sha256(Buffer.from(JSON.stringify(manifest, null, 2)));
+  const sbom = await pushManifest(repo, sbomDigest, OCI_MANIFEST, manifest);
+  await pushManifest(repo, image.digest.replace(":", "-"), "application/vnd.oci.image.index.v1+json", {
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{ ...sbom, artifactType, annotations }],
+  });
+  referred = { ref: `docker://${registry}/${repo}:latest`, image, sbom, artifactType, annotations };
+  return referred;
+}
+
+/** Another ferry serve, judging by `policy` (a file of native/tests/fixtures/serve/): its base URL. */
+async function serveWith(policy) {
+  const served = start(FERRY, ["--policy", join(root, "native/tests/fixtures/serve", policy), "serve", "--listen", "127.0.0.1:0", "--tls-verify=false"], { cwd: root });
+  return waitFor(`ferry serve --policy ${policy}`, () => /http:\/\/(127\.0\.0\.1:\d+)\//.exec(served.output)?.[0].replace(/\/$/, ""));
+}
+
+/** Waits until the policy line has a verdict; its text. */
+async function policyLine(page) {
+  await page.waitForFunction(() => document.getElementById("policy-verdict"), null, { timeout: 20_000 });
+  return page.textContent("#referrers");
+}
+
+test("a manifest's referrers are listed from the registry's fallback tag as ferry inspect --referrers lists them, and a referrer's digest opens it", async () => {
+  const { ref, image, sbom, artifactType, annotations } = await pushReferred();
+  const native = JSON.parse(ferry(["inspect", "--referrers", "--json", "--tls-verify=false", ref]));
+  assert.deepEqual(native.map((r) => r.digest), [sbom.digest]);
+  const at = await serveWith("accept.json");
+  const page = await readIn(ref, "", at);
+  assert.equal(await shownDigest(page, ref), image.digest);
+  await page.waitForFunction(() => document.querySelectorAll("#referrers-table tbody tr").length > 0, null, { timeout: 20_000 });
+  const rows = await page.locator("#referrers-table tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.equal(rows.length, native.length);
+  const [type, mediaType, digest, size, shownAnnotations] = rows[0];
+  assert.equal(type, artifactType);
+  assert.equal(mediaType, OCI_MANIFEST);
+  assert.equal(digest, sbom.digest);
+  assert.ok(size.includes(`${sbom.size.toLocaleString("en-US")} B`), size);
+  for (const [k, v] of Object.entries(annotations)) assert.ok(shownAnnotations.includes(k) && shownAnnotations.includes(v), shownAnnotations);
+  assert.match(await page.textContent("#referrers-note"), /1 referrer;/);
+  // The policy accepts anything: allowed, and the image it judged.
+  assert.match(await policyLine(page), /Policy: ✓ allowed by the policy ferry serve was started with/);
+  assert.match(await page.textContent("#policy-reasons"), new RegExp(`${ref.replace(/[.]/g, "\\.")} is allowed`));
+  await page.screenshot({ path: join(artifacts, "serve-referrers.png"), fullPage: true });
+
+  // The digest opens the referrer as any document: its subject is the image.
+  await page.click(`#referrers-table a.referrer-link[data-digest="${sbom.digest}"]`);
+  assert.equal(await shownDigest(page, sbom.digest), sbom.digest);
+  const shown = JSON.parse(await page.inputValue("#manifest"));
+  assert.equal(shown.subject.digest, image.digest);
+  assert.equal(shown.artifactType, artifactType);
+  await page.waitForFunction(() => /Nothing refers to sha256:/.test(document.getElementById("referrers-note").textContent), null, { timeout: 20_000 });
+  assert.notEqual(await page.getAttribute("#status", "class"), "bad", await page.textContent("#status"));
+  await page.close();
+});
+
+test("under a reject policy the policy line says the image is refused, and why", async () => {
+  const { ref } = await pushReferred();
+  const verify = spawnSync(FERRY, ["--policy", join(root, "native/tests/fixtures/serve/reject.json"), "verify", "--json", "--tls-verify=false", ref], { cwd: root });
+  assert.equal(verify.status, 1, `${verify.stdout}${verify.stderr}`);
+  const native = JSON.parse(verify.stdout);
+  assert.equal(native.allowed, false);
+  const at = await serveWith("reject.json");
+  const page = await readIn(ref, "", at);
+  assert.match(await policyLine(page), /Policy: ✗ refused by the policy ferry serve was started with/);
+  const reasons = await page.textContent("#policy-reasons");
+  assert.ok(reasons.includes(native.images[0].reason), `${reasons} | ${native.images[0].reason}`);
+  await page.screenshot({ path: join(artifacts, "serve-policy-refused.png"), fullPage: true });
+  await page.close();
 });
 
 test("no script errors on the page", () => {

@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => registry::inspect(&args),
         Command::ListTags(args) => registry::list_tags(&args),
         Command::Delete(args) => registry::delete(&args),
-        Command::Serve(args) => serve::run(&args),
+        Command::Serve(args) => serve::run(&args, &cli.trust),
         Command::Manifest(command) => manifest::run(command),
         Command::ManifestDigest(args) => manifest::skopeo_digest(&args),
     }

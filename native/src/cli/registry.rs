@@ -238,17 +238,9 @@ async fn print_referrers(
     top_type: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let reference = source.reference();
-    let mut roots = vec![ferry_core::manifest::digest(top).with_context(|| reference.clone())?];
-    if mt::is_list(top_type) {
-        let list = ferry_core::List::from_blob(top, top_type).with_context(|| reference.clone())?;
-        for entry in &list.entries {
-            roots.push(entry.digest().with_context(|| reference.clone())?);
-        }
-    }
-    let found = ferry::copy::find_referrers(source, roots)
+    let found = ferry::copy::manifest_referrers(source, top, top_type)
         .await
-        .with_context(|| format!("listing the referrers of {reference}"))?;
+        .with_context(|| format!("listing the referrers of {}", source.reference()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(ExitCode::SUCCESS);

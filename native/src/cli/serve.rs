@@ -1,10 +1,13 @@
 //! `ferry serve`: the inspector and its registry proxy.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use ferry::serve::{ServeOptions, serve};
+use ferry::serve::{ServeOptions, ServePolicy, serve};
+
+use super::trust::TrustArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -23,9 +26,23 @@ pub struct ServeArgs {
     /// Credentials file (containers' auth.json or Docker's config.json).
     #[arg(long, value_name = "PATH")]
     authfile: Option<std::path::PathBuf>,
+    /// Directory of registries.d files (signature lookaside storage), read
+    /// for the policy's verdicts as `ferry verify` reads it.
+    #[arg(long = "registries.d", value_name = "DIR")]
+    registries_d: Option<std::path::PathBuf>,
 }
 
-pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ServeArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
+    // Read once, at start: the verdicts are the policy's of this moment.
+    let policy = match trust.policy() {
+        None => ServePolicy::Disabled,
+        Some(Ok(policy)) => ServePolicy::Policy(Arc::new(policy)),
+        Some(Err(error)) => {
+            eprintln!("ferry: warning: {error}; the inspector shows no verdicts");
+            ServePolicy::Unusable(Arc::new(error))
+        }
+    };
+    let lookaside = super::copy::lookaside_config(args.registries_d.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,6 +61,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 pkg: args.pkg.clone(),
                 tls_verify: args.tls_verify,
                 authfile: args.authfile.clone(),
+                policy,
+                lookaside,
             },
         )
         .await

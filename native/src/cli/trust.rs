@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry::transport::reference::Reference;
-use ferry::trust::{self, KeyFiles, Trust};
-use ferry_core::choose::ChooseOptions;
-use ferry_core::copy::{Answer, Copy, Need};
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry::trust::{self, Trust};
+use ferry_core::plan::Selection;
 use ferry_core::trust::Verdict;
 
 use super::PlatformOverrides;
@@ -33,13 +31,26 @@ impl TrustArgs {
     /// (`--insecure-policy`, or the embedded demo image, which is part of
     /// ferry itself).
     pub fn trust_for(&self, source: &Reference) -> anyhow::Result<Option<Arc<Trust>>> {
-        if self.insecure_policy || matches!(source, Reference::Demo) {
+        if matches!(source, Reference::Demo) {
             return Ok(None);
         }
+        let Some(policy) = self.policy() else {
+            return Ok(None);
+        };
+        Ok(Trust::for_source(policy?, source).map(Arc::new))
+    }
+
+    /// The policy (`--policy`, else the user's, else the system's), or
+    /// `None` under `--insecure-policy`.
+    pub fn policy(&self) -> Option<Result<ferry_core::trust::Policy, trust::PolicyError>> {
+        if self.insecure_policy {
+            return None;
+        }
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let path = trust::policy_path(self.policy.as_deref(), home.as_deref());
-        let policy = trust::load_policy(&path)?;
-        Ok(Trust::for_source(policy, source).map(Arc::new))
+        Some(trust::load_policy(&trust::policy_path(
+            self.policy.as_deref(),
+            home.as_deref(),
+        )))
     }
 }
 
@@ -69,7 +80,7 @@ pub fn verify(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<ExitC
     match judge(args, trust_args) {
         Ok(verdicts) => {
             let allowed = verdicts.iter().all(|(_, v)| v.is_allowed());
-            print_verdicts(&verdicts, allowed, args.json);
+            print_verdicts(&verdicts, args.json);
             Ok(ExitCode::from(if allowed { 0 } else { 1 }))
         }
         Err(error) => {
@@ -84,27 +95,9 @@ pub fn verify(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<ExitC
     }
 }
 
-fn print_verdicts(verdicts: &[(String, Verdict)], allowed: bool, json: bool) {
+fn print_verdicts(verdicts: &[(String, Verdict)], json: bool) {
     if json {
-        let images: Vec<_> = verdicts
-            .iter()
-            .map(|(image, verdict)| {
-                let (scope, reason) = match verdict {
-                    Verdict::Allowed { scope } => (scope.to_string(), None),
-                    Verdict::Refused { scope, refusal } => {
-                        (scope.to_string(), Some(refusal.to_string()))
-                    }
-                };
-                serde_json::json!({
-                    "image": image,
-                    "allowed": verdict.is_allowed(),
-                    "scope": scope,
-                    "reason": reason,
-                })
-            })
-            .collect();
-        let out = serde_json::json!({ "allowed": allowed, "images": images });
-        println!("{out}");
+        println!("{}", trust::judge::verdicts_json(verdicts));
     } else {
         for (image, verdict) in verdicts {
             println!("{image}: {verdict}");
@@ -123,73 +116,16 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
     if matches!(source, Reference::Docker(_)) {
         registry.lookaside = super::copy::lookaside_config(args.registries_d.as_deref())?;
     }
-    let options = CopyOptions {
-        selection: if args.all {
-            Selection::All
-        } else {
-            Selection::System(args.platform.wanted())
-        },
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
-        forced: None,
-        remove_signatures: true,
-        preserve_digests: false,
-        judge_signatures: true,
-        sign: Default::default(),
-        compression: Default::default(),
+    let selection = if args.all {
+        Selection::All
+    } else {
+        Selection::System(args.platform.wanted())
     };
-    let images = super::registry::runtime()?.block_on(async {
+    super::registry::runtime()?.block_on(async {
         let src = source
             .open_source(&registry)
             .await
             .with_context(|| format!("opening {source}"))?;
-        let (top, top_type) = src
-            .manifest(None)
-            .await
-            .with_context(|| format!("reading the manifest of {source}"))?;
-        // Any destination that takes every manifest form: what is judged
-        // does not depend on where the image would go.
-        let destination = ferry_core::copy::Destination {
-            capabilities: ferry_core::destination::Kind::Oci.capabilities(),
-            reference_digest: None,
-            docker_reference: None,
-        };
-        let mut machine = Copy::plan(top, top_type.unwrap_or_default(), destination, options)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        loop {
-            let answer = match machine.poll() {
-                Need::Judge(images) => return Ok(images),
-                Need::NestedList { digest } | Need::Instance { digest } => {
-                    let (bytes, media_type) = src
-                        .manifest(Some(&digest))
-                        .await
-                        .with_context(|| format!("reading {digest} of {source}"))?;
-                    Answer::Manifest {
-                        bytes,
-                        media_type: media_type.unwrap_or_default(),
-                    }
-                }
-                Need::Signatures { instance } => Answer::Signatures(
-                    src.signatures(instance.as_ref())
-                        .await
-                        .with_context(|| format!("reading the signatures of {source}"))?,
-                ),
-                Need::Unavailable { missing } => {
-                    anyhow::bail!("manifests not found: {}", missing.join(", "))
-                }
-                other => anyhow::bail!("internal error: verify reached {other:?}"),
-            };
-            machine.handle(answer).map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-    })?;
-    let mut verifier = KeyFiles::default();
-    Ok(images
-        .iter()
-        .map(|judged| {
-            (
-                trust.image_name(judged.instance.as_ref()),
-                trust.judge_one(judged, &mut verifier),
-            )
-        })
-        .collect())
+        Ok(trust::judge::judge_source(&*src, &trust, selection).await?)
+    })
 }

@@ -23,7 +23,9 @@ mod referrers;
 mod transform;
 
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
-pub use referrers::{CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers};
+pub use referrers::{
+    CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers, manifest_referrers,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -125,6 +127,12 @@ pub enum CopyError {
     /// Referrers that cannot be followed: a hostile or broken listing, a
     /// referrer that does not name its subject.
     Referrers(ferry_core::referrers::ReferrersError),
+    /// A manifest read from the source has no digest: its signature (a
+    /// schema 1 JWS) does not parse.
+    ManifestDigest {
+        reference: String,
+        error: manifest::jws::JwsError,
+    },
 }
 
 impl fmt::Display for CopyError {
@@ -148,6 +156,9 @@ impl fmt::Display for CopyError {
             CopyError::EditLayers(e) => write!(f, "updating the manifest's layers: {e}"),
             CopyError::Convert { target, error } => write!(f, "converting to {target}: {error}"),
             CopyError::WrittenDigest(e) => write!(f, "digest of a written manifest: {e}"),
+            CopyError::ManifestDigest { reference, error } => {
+                write!(f, "digest of the manifest of {reference}: {error}")
+            }
             CopyError::Sign(e) => write!(f, "signing the schema 1 manifest: {e}"),
             CopyError::DiffId { layer, reason } => write!(f, "diff ID of layer {layer}: {reason}"),
             CopyError::Scratch(e) => write!(f, "reopening a transformed layer: {e}"),

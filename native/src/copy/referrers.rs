@@ -76,6 +76,37 @@ pub async fn find_referrers(
     Ok(found)
 }
 
+/// The referrers of the manifest `top` (of `top_type`) at `src` and, for
+/// a list, of each instance, with theirs: what `ferry inspect --referrers`
+/// and `ferry serve`'s referrers listing show.
+pub async fn manifest_referrers(
+    src: &dyn ImageSource,
+    top: &[u8],
+    top_type: &str,
+) -> Result<Vec<ReferrerRecord>, CopyError> {
+    let reference = src.reference();
+    let digest = |what: String| move |error| CopyError::Digest { what, error };
+    let mut roots =
+        vec![
+            ferry_core::manifest::digest(top).map_err(|error| CopyError::ManifestDigest {
+                reference: reference.clone(),
+                error,
+            })?,
+        ];
+    if ferry_core::media_type::is_list(top_type) {
+        let list = ferry_core::List::from_blob(top, top_type).map_err(|error| {
+            CopyError::Plan(Box::new(ferry_core::plan::PlanError::Manifest {
+                what: reference.clone(),
+                error,
+            }))
+        })?;
+        for entry in &list.entries {
+            roots.push(entry.digest().map_err(digest(reference.clone()))?);
+        }
+    }
+    find_referrers(src, roots).await
+}
+
 /// The source of an image, read at one of its referrers: the top-level
 /// manifest is the referrer's (already read and checked), the rest is the
 /// image source's.

@@ -20,6 +20,7 @@ use ferry_core::trust::{CryptoFailure, Image, ImageScope, Policy, Signed, Verdic
 use crate::transport::reference::Reference;
 
 pub mod gpg;
+pub mod judge;
 pub mod openpgp;
 pub mod signer;
 pub mod sigstore;

@@ -7,6 +7,7 @@ import { renderCompareSection } from "./filesystem.js";
 import { renderHistory, renderImage } from "./image.js";
 import { renderList } from "./list.js";
 import { renderPlan } from "./plan.js";
+import { renderReferrers } from "./referrers.js";
 import { renderSummary } from "./summary.js";
 
 export function renderPage(app) {
@@ -15,13 +16,14 @@ export function renderPage(app) {
   const bytes = state.bytes;
   // An empty file is something to inspect; an empty text box is not.
   const any = bytes.length > 0 || state.source !== "paste";
-  for (const id of ["summary", "document", "diagnostics", "image", "list", "compare", "choose", "convert", "plan"]) show(id, false);
+  for (const id of ["summary", "document", "referrers", "diagnostics", "image", "list", "compare", "choose", "convert", "plan"]) show(id, false);
   if (!any) { setStatus("Ready: paste a manifest or choose a file."); return; }
   setStatus(`Inspected ${bytes.length} bytes.`);
 
   const inspection = renderSummary(app, bytes);
   renderDocument(app, bytes, inspection);
   if (!inspection) return;
+  renderReferrers(app);
   if (Array.isArray(inspection.manifests)) renderList(app, bytes, inspection);
   else {
     renderImage(app, inspection);

@@ -59,3 +59,19 @@ test("a refusal is an error naming the reference, the status and ferry serve's e
   await assert.rejects(createProxy(g).blob("docker://h/r:t", "sha256:3"),
     { message: "Reading docker://h/r:t (sha256:3) through ferry serve failed (404): Not Found" });
 });
+
+test("a manifest's referrers are asked for at api/referrers, by reference and digest, and read as ferry's JSON listing", async () => {
+  const listing = [{ subject: "sha256:1", digest: "sha256:2", mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: "application/spdx+json", size: 3, depth: 1 }];
+  const f = fakeFetch(() => Response.json(listing));
+  assert.deepEqual(await createProxy(f).referrers("docker://h/r:t", "sha256:1"), listing);
+  assert.equal(f.asked[0].url, "api/referrers?ref=docker%3A%2F%2Fh%2Fr%3At&digest=sha256%3A1");
+});
+
+test("the policy's verdict is asked for at api/verdict by reference; a server that judges nothing says why", async () => {
+  const verdict = { allowed: false, images: [{ image: "docker://h/r:t", allowed: false, scope: "", reason: "Running image docker://h/r:t is rejected by policy." }] };
+  const f = fakeFetch(() => Response.json(verdict));
+  assert.deepEqual(await createProxy(f).verdict("docker://h/r:t"), verdict);
+  assert.equal(f.asked[0].url, "api/verdict?ref=docker%3A%2F%2Fh%2Fr%3At");
+  const none = fakeFetch(() => new Response("this ferry serve judges no image (it was started with --insecure-policy)", { status: 409 }));
+  await assert.rejects(createProxy(none).verdict("docker://h/r:t"), /\(409\): this ferry serve judges no image/);
+});
