@@ -642,7 +642,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             + [Contender("parallel curl", parallel_pull(lists / "oci4-urls", pulled, jobs), clean_and_sync(pulled), "floor"),
                Contender("parallel curl && sync", parallel_pull(lists / "oci4-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")]
             + undurable(["--all", src_tls_f, a.ref("src/oci4"), oci_dst]),
-            targets=[within_floor("parallel curl && sync", 1.2), rss],
+            targets=[within_floor("parallel curl", 1.2), rss],
         ),
         Scenario(
             "registry", "registry→registry, other registry (Docker types)",
@@ -722,7 +722,10 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
              Contender("skopeo", ["skopeo", "inspect", "--tls-verify=false", "--raw", a.ref("src/oci4")]),
              Contender("curl", ["curl", "-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json",
                                 f"http://{a.host}/v2/src/oci4/manifests/latest"], None, "floor")],
-            targets=[under_ms(5), within_floor("curl", 1.2), rss], runs=30, latency=True,
+            # Not < 5 ms: the registry's answer and a client's start-up are
+            # most of it, and curl (one request) measures those in the same
+            # rounds (benches/RESULTS-wan.md, notes).
+            targets=[within_floor("curl", 1.2), rss], runs=30, latency=True,
         ),
     ]
     return scenarios
