@@ -56,6 +56,8 @@ class Sample:
     user: float
     sys: float
     rss_kib: int
+    # Requests that crossed the delaying proxies (latency scenarios).
+    requests: "RequestCount | None" = None
 
     @property
     def cpu(self) -> float:
@@ -200,6 +202,101 @@ class Registry:
         self.log.close()
 
 
+class RequestCount:
+    """Requests a command made through delaying proxies: by method and
+    kind of path, and the connections they used."""
+
+    def __init__(self):
+        self.kinds: dict[str, int] = {}
+        self.connections = 0
+
+    def __add__(self, other: "RequestCount") -> "RequestCount":
+        out = RequestCount()
+        for k in set(self.kinds) | set(other.kinds):
+            out.kinds[k] = self.kinds.get(k, 0) + other.kinds.get(k, 0)
+        out.connections = self.connections + other.connections
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    def text(self) -> str:
+        order = sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ", ".join(f"{n} {k}" for k, n in order)
+
+
+def request_kind(method: str, path: str) -> str:
+    if method == "TLS":
+        return "TLS attempt"
+    kind = ("manifest" if "/manifests/" in path else
+            "upload" if "/blobs/uploads" in path else
+            "blob" if "/blobs/" in path else
+            "tags" if "/tags/" in path else
+            "ping" if path in ("/v2/", "/v2") else "other")
+    return f"{method} {kind}"
+
+
+DELAY_PROXY = REPO / "benches" / "delay_proxy.py"
+
+
+class DelayProxy:
+    """benches/delay_proxy.py in front of a registry: `delay_ms` one way
+    (a round trip of twice that), optionally `mbit` per direction; every
+    request it forwards is logged, and counted per command."""
+
+    def __init__(self, registry: Registry, delay_ms: float, mbit: float | None, name: str):
+        self.registry = registry
+        self.delay = delay_ms / 1000
+        self.mbit = mbit
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.log_path = registry.dir / f"{name}.requests"
+        argv = [sys.executable, str(DELAY_PROXY), "--listen", self.host, "--upstream", registry.host,
+                "--delay-ms", str(delay_ms), "--log", str(self.log_path)]
+        if mbit:
+            argv += ["--mbit", str(mbit)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"delay proxy {name} did not start")
+
+    @property
+    def rtt(self) -> float:
+        return 2 * self.delay
+
+    def ref(self, repo: str, tag: str = "latest") -> str:
+        return f"docker://{self.host}/{repo}:{tag}"
+
+    def mark(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def since(self, mark: int) -> RequestCount:
+        """Requests logged after `mark`. A request is logged when it
+        reaches the proxy, before it is forwarded, so a command's requests
+        are all there when it exits."""
+        count = RequestCount()
+        conns = set()
+        with open(self.log_path, "rb") as f:
+            f.seek(mark)
+            for line in f.read().decode(errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) < 4:
+                    continue
+                _, conn, method, path = parts[:4]
+                conns.add(conn)
+                kind = request_kind(method, path)
+                count.kinds[kind] = count.kinds.get(kind, 0) + 1
+        count.connections = len(conns)
+        return count
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 # --------------------------------------------------------------------------
 # Scenarios
 
@@ -210,6 +307,9 @@ class Contender:
     cmd: list[str]
     setup: Callable[[], None] | None = None
     kind: str = "tool"  # "tool" (ferry, skopeo) or "floor"
+    # A floor computed rather than run (seconds), and how it was computed.
+    computed: float | None = None
+    how: str = ""
 
 
 @dataclass
@@ -230,6 +330,10 @@ class Scenario:
     runs: int | None = None
     # Millisecond commands: measured with wait4() rather than /usr/bin/time.
     latency: bool = False
+    # Delaying proxies the commands go through: their requests are
+    # counted per contender, and the round trip is reported.
+    proxies: list = field(default_factory=list)
+    rtt: float | None = None
 
 
 def med(samples: list[Sample]) -> float:
@@ -323,6 +427,78 @@ def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False) -> l
     since ferry (like containers/image) fsyncs what it pulls."""
     then = " && sync" if sync else ""
     return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}{then}")
+
+
+# --------------------------------------------------------------------------
+# Floors at a network's latency, computed from the image's structure
+
+
+@dataclass
+class Shape:
+    """What the protocol must move for an image layout."""
+
+    instances: int  # manifests under the top-level list (0: a single image)
+    blobs: int  # distinct configs and layers
+    blob_bytes: int
+    manifest_bytes: int
+
+
+def shape_of(layout: Path) -> Shape:
+    root = layout / "blobs" / "sha256"
+    top = json.loads((layout / "index.json").read_text())["manifests"][0]
+    top_bytes = (root / top["digest"].split(":", 1)[1]).read_bytes()
+    doc = json.loads(top_bytes)
+    instances = [m["digest"] for m in doc.get("manifests", [])]
+    manifest_bytes = len(top_bytes) + sum((root / d.split(":", 1)[1]).stat().st_size for d in instances)
+    blobs = blobs_of(layout)
+    return Shape(len(instances), len(blobs), sum(b.stat().st_size for b in blobs), manifest_bytes)
+
+
+# The round trips each kind of copy cannot avoid, in order: each step
+# waits for the one before (its input is the answer), and every request
+# within a step is independent of the others, so a client may issue them
+# all at once. Steps marked "list" exist only when the top level is a list.
+# A blob upload is POST (open a session) then PUT (the bytes, and the
+# digest to commit under); a registry→registry copy opens the session
+# while the source's GET is on its way, so the GET costs no step of its
+# own. The existence checks of a warm push are the only way to learn the
+# destination has the blobs; a cold copy may skip them (the destination
+# is not known to be empty, but a skipped check only costs a re-upload).
+FLOOR_STEPS = {
+    "pull": ["connect", "GET top manifest", "list:GET instance manifests", "GET blobs"],
+    "push-cold": ["connect", "POST blob uploads", "PUT blobs", "list:PUT instance manifests",
+                  "PUT top manifest"],
+    "push-warm": ["connect", "HEAD blobs", "list:PUT instance manifests", "PUT top manifest"],
+    "copy-cold": ["connect", "GET top manifest", "list:GET instance manifests",
+                  "POST blob uploads (with source GETs)", "PUT blobs", "list:PUT instance manifests",
+                  "PUT top manifest"],
+    "copy-warm": ["connect", "GET top manifest", "list:GET instance manifests", "HEAD blobs",
+                  "list:PUT instance manifests", "PUT top manifest"],
+    "inspect": ["connect", "GET top manifest", "list:GET the chosen instance", "GET config"],
+    "inspect-raw": ["connect", "GET top manifest"],
+}
+# The steps that touch every blob: bounded by --jobs in the second floor.
+BLOB_STEPS = {"POST blob uploads", "POST blob uploads (with source GETs)", "PUT blobs", "HEAD blobs",
+              "GET blobs"}
+
+
+def wan_floor(kind: str, shape: Shape, rtt: float, mbit: float | None,
+              jobs: int | None = None) -> tuple[float, str]:
+    """The critical path of `kind` for `shape` at round trip `rtt`, plus
+    its bytes over the link's capacity; with `jobs`, blobs move at most
+    `jobs` at a time, so each blob step is taken ceil(blobs / jobs) times.
+    Returns seconds and the computation, for the report."""
+    steps = [st.removeprefix("list:") for st in FLOOR_STEPS[kind]
+             if not st.startswith("list:") or shape.instances]
+    waves = 1 if jobs is None else -(-shape.blobs // jobs)
+    trips = sum(waves if st in BLOB_STEPS else 1 for st in steps)
+    moves_blobs = kind not in ("inspect", "inspect-raw") and not kind.endswith("warm")
+    nbytes = (shape.blob_bytes if moves_blobs else 0) + (
+        shape.manifest_bytes if kind != "inspect-raw" else 0)
+    wire = nbytes * 8 / (mbit * 1e6) if mbit else 0.0
+    how = f"{trips} round trips ({' → '.join(steps)}" + (f"; blob steps × {waves}" if waves > 1 else "") + ")"
+    how += f" × {rtt * 1000:.0f} ms" + (f" + {nbytes / MIB:.1f} MiB at {mbit:g} Mbit/s" if mbit and nbytes else "")
+    return trips * rtt + wire, how
 
 
 TRUST_FIXTURES = REPO / "native" / "tests" / "fixtures" / "trust"
@@ -507,6 +683,13 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             Contender("skopeo", copy_s + skopeo_args, setup),
         ]
 
+    def undurable(ferry_args) -> list[Contender]:
+        """ferry with fsync made a no-op (eatmydata, if installed): what
+        durability costs it, beside the floors that do not sync."""
+        if not shutil.which("eatmydata"):
+            return []
+        return [Contender("ferry without fsync (eatmydata)", ["eatmydata", *copy_f, *ferry_args], local, "floor")]
+
     def populate(registry: Registry, repo: str, layout: Path) -> Callable[[], None]:
         return lambda: run(copy_f + ["--all", dst_tls_f, f"oci:{layout}:bench", registry.ref(repo)])
 
@@ -552,7 +735,8 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             pair(["--all", src_tls_f, a.ref("src/oci4"), oci_dst],
                  ["--all", src_tls_s, a.ref("src/oci4"), oci_dst], local)
             + [Contender("parallel curl", parallel_pull(lists / "oci4-urls", pulled, jobs), clean_and_sync(pulled), "floor"),
-               Contender("parallel curl && sync", parallel_pull(lists / "oci4-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")],
+               Contender("parallel curl && sync", parallel_pull(lists / "oci4-urls", pulled, jobs, sync=True), clean_and_sync(pulled), "floor")]
+            + undurable(["--all", src_tls_f, a.ref("src/oci4"), oci_dst]),
             targets=[within_floor("parallel curl", 1.2), rss],
         ),
         Scenario(
@@ -652,10 +836,127 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
              Contender("skopeo", ["skopeo", "inspect", "--tls-verify=false", "--raw", a.ref("src/oci4")]),
              Contender("curl", ["curl", "-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json",
                                 f"http://{a.host}/v2/src/oci4/manifests/latest"], None, "floor")],
-            targets=[under_ms(5), within_floor("curl", 1.2), rss], runs=30, latency=True,
+            # Not < 5 ms: the registry's answer and a client's start-up are
+            # most of it, and curl (one request) measures those in the same
+            # rounds (benches/RESULTS-wan.md, notes).
+            targets=[within_floor("curl", 1.2), rss], runs=30, latency=True,
         ),
     ]
     return scenarios
+
+
+def within_round_trips(per_manifest: int, manifests: int, rtt: float) -> Target:
+    """ferry's median in round trips: at most `per_manifest` per manifest
+    written, and one to connect."""
+    limit = per_manifest * manifests + 1
+
+    def check(r):
+        trips = med(r["ferry"]) / rtt
+        return trips <= limit, f"{trips:.1f} round trips"
+
+    return Target(f"≤ {limit} round trips ({per_manifest} per manifest × {manifests}, + connect)", check)
+
+
+def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: float,
+                  mbit: float | None, jobs: int, runs: int) -> tuple[list[Scenario], list]:
+    """The copies users make across a network: the same registries behind
+    delaying proxies (`delay_ms` each way), ferry and skopeo alternating,
+    beside floors computed from each image's structure. Returns the
+    scenarios and the proxies (for stopping)."""
+    f = str(FERRY)
+    oci4, small = data / "oci4", data / "small"
+    s4, ss = shape_of(oci4), shape_of(small)
+    pa = DelayProxy(a, delay_ms, mbit, f"delay-{delay_ms:g}")
+    pb = DelayProxy(b, delay_ms, mbit, f"delay-{delay_ms:g}")
+    rtt = pa.rtt
+    dst = work / "dst"
+    copy_f = [f, "copy", "--progress", "none"]
+    copy_s = ["skopeo", "copy", "-q"]
+    stf, dtf = "--src-tls-verify=false", "--dest-tls-verify=false"
+    oci_src, oci_dst = f"oci:{oci4}:bench", f"oci:{dst}:bench"
+    small_src = f"oci:{small}:bench"
+    urls = work / "lists" / f"oci4-urls-{delay_ms:g}"
+    urls.parent.mkdir(exist_ok=True)
+    with open(urls, "w") as out:
+        for blob in blobs_of(oci4):
+            out.write(f"http://{pa.host}/v2/src/oci4/blobs/sha256:{blob.name} {blob.name}\n")
+
+    def local():
+        shutil.rmtree(dst, ignore_errors=True)
+        os.sync()
+
+    def populate(repo: str, layout: Path) -> Callable[[], None]:
+        # Straight to the registry: preparation is not measured.
+        return lambda: (b.wipe(), run(copy_f + ["--all", dtf, f"oci:{layout}:bench", b.ref(repo)]))
+
+    def pair(args: list[str], setup) -> list[Contender]:
+        return [Contender("ferry", copy_f + args, setup), Contender("skopeo", copy_s + args, setup)]
+
+    def floors(kind: str, shape: Shape) -> list[Contender]:
+        out = []
+        value, how = wan_floor(kind, shape, rtt, mbit)
+        out.append(Contender("protocol", [], None, "floor", value, how))
+        if shape.blobs > jobs and kind not in ("inspect", "inspect-raw"):
+            value, how = wan_floor(kind, shape, rtt, mbit, jobs)
+            out.append(Contender(f"protocol, {jobs} blobs at a time", [], None, "floor", value, how))
+        return out
+
+    def targets(multi: bool, warm_manifests: int = 0) -> list[Target]:
+        if delay_ms != 100:
+            return []
+        out = [faster_than_skopeo(4), within_floor("protocol", 1.5)] if multi else []
+        if warm_manifests:
+            out.append(within_round_trips(2, warm_manifests, rtt))
+        return out
+
+    group = f"wan: {delay_ms:g} ms each way ({rtt * 1000:.0f} ms round trip" + (
+        f", {mbit:g} Mbit/s" if mbit else "") + ")"
+    manifests4 = s4.instances + 1
+
+    def sc(name, contenders, prepare=None, tgts=(), n=runs):
+        return Scenario(group, f"{name} @ {rtt * 1000:.0f} ms", contenders, prepare, list(tgts), n,
+                        proxies=[pa, pb], rtt=rtt)
+
+    scenarios = [
+        sc("registry→registry --all, 4 platforms, cold",
+           pair(["--all", stf, dtf, pa.ref("src/oci4"), pb.ref("copy/oci4")], b.wipe) + floors("copy-cold", s4),
+           tgts=targets(True)),
+        sc("registry→registry --all, 4 platforms, warm",
+           pair(["--all", stf, dtf, pa.ref("src/oci4"), pb.ref("copy/oci4")], None) + floors("copy-warm", s4),
+           prepare=populate("copy/oci4", oci4), tgts=targets(True, manifests4)),
+        # What the emulated link really carries (the proxy is Python, and
+        # shares the machine): every blob by curl, `jobs` at a time.
+        sc("registry→oci --all, 4 platforms",
+           pair(["--all", stf, pa.ref("src/oci4"), oci_dst], local) + floors("pull", s4)
+           + [Contender("parallel curl through the link",
+                        parallel_pull(urls, work / "pulled", jobs),
+                        lambda: (shutil.rmtree(work / "pulled", ignore_errors=True), os.sync()), "floor")],
+           tgts=targets(True)),
+        sc("oci→registry --all, 4 platforms, cold",
+           pair(["--all", dtf, oci_src, pb.ref("push/oci4")], b.wipe) + floors("push-cold", s4),
+           tgts=targets(True)),
+        sc("oci→registry --all, 4 platforms, warm",
+           pair(["--all", dtf, oci_src, pb.ref("push/oci4")], None) + floors("push-warm", s4),
+           prepare=populate("push/oci4", oci4), tgts=targets(True, manifests4)),
+        # skopeo opens a connection per request and checks, opens, sends
+        # and closes each of the 201 blobs in turn: minutes at 100 ms, so
+        # one round there.
+        sc("oci→registry 200 small layers, cold",
+           pair([dtf, small_src, pb.ref("push/small")], b.wipe) + floors("push-cold", ss),
+           n=1 if delay_ms >= 100 else runs),
+        sc("oci→registry 200 small layers, warm",
+           pair([dtf, small_src, pb.ref("push/small")], None) + floors("push-warm", ss),
+           prepare=populate("push/small", small), tgts=targets(False, 1), n=1 if delay_ms >= 100 else runs),
+        sc("inspect docker:// (4-platform list)",
+           [Contender("ferry", [f, "inspect", "--tls-verify=false", pa.ref("src/oci4")]),
+            Contender("skopeo", ["skopeo", "inspect", "--no-tags", "--tls-verify=false", pa.ref("src/oci4")])]
+           + floors("inspect", s4), tgts=targets(True), n=max(runs, 5)),
+        sc("inspect --raw docker://",
+           [Contender("ferry", [f, "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")]),
+            Contender("skopeo", ["skopeo", "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")])]
+           + floors("inspect-raw", s4), n=max(runs, 5)),
+    ]
+    return scenarios, [pa, pb]
 
 
 # --------------------------------------------------------------------------
@@ -672,9 +973,16 @@ def run_scenario(sc: Scenario, runs: int, idle: float, idle_limit: float) -> tup
         k = i % len(sc.contenders)
         order = sc.contenders[k:] + sc.contenders[:k]
         for c in order:
+            if c.computed is not None:
+                results[c.label].append(Sample(c.computed, 0.0, 0.0, 0))
+                continue
             if c.setup:
                 c.setup()
+            marks = [p.mark() for p in sc.proxies]
             results[c.label].append((measure_direct if sc.latency else measure)(c.cmd))
+            if sc.proxies:
+                results[c.label][-1].requests = sum((p.since(m) for p, m in zip(sc.proxies, marks)),
+                                                    RequestCount())
     return results, load
 
 
@@ -761,9 +1069,13 @@ def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
             group = sc.group
             lines += [f"## {group}", ""]
         lines += [f"### {sc.name}", "",
-                  f"CPU busy before start: {loads[sc.name] * 100:.0f}%", "",
+                  f"CPU busy before start: {loads[sc.name][0] * 100:.0f}%; load average "
+                  f"{' '.join(f'{x:.2f}' for x in loads[sc.name][1])} after the last round", "",
                   "| contender | median | min–max | CPU (user+sys) | peak RSS | vs ferry |",
                   "|---|---:|---:|---:|---:|---:|"]
+        if sc.proxies:
+            lines[-2] = lines[-2] + " round trips | requests (connections) |"
+            lines[-1] = lines[-1] + "---:|---|"
         base = med(results["ferry"])
         for c in sc.contenders:
             s = results[c.label]
@@ -772,9 +1084,24 @@ def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
             peak = max(x.rss_kib for x in s) / 1024
             ratio = "1.00×" if c.label == "ferry" else f"{med(s) / base:.2f}×"
             name = f"**{c.label}**" if c.label == "ferry" else (c.label if c.kind == "tool" else f"floor: {c.label}")
-            lines.append(f"| {name} | {fmt_t(med(s))} | {fmt_t(min(ws))}–{fmt_t(max(ws))} | "
-                         f"{fmt_t(cpu)} | {peak:.1f} MiB | {ratio} |")
+            if c.computed is not None:
+                row = f"| {name} | {fmt_t(c.computed)} | computed | — | — | {ratio} |"
+            else:
+                row = (f"| {name} | {fmt_t(med(s))} | {fmt_t(min(ws))}–{fmt_t(max(ws))} | "
+                       f"{fmt_t(cpu)} | {peak:.1f} MiB | {ratio} |")
+            if sc.proxies:
+                row += f" {med(s) / sc.rtt:.1f} |"
+                counted = [x.requests for x in s if x.requests is not None]
+                if counted:
+                    mid = sorted(counted, key=lambda q: q.total)[len(counted) // 2]
+                    row += f" {mid.total} ({mid.connections}): {mid.text()} |"
+                else:
+                    row += " — |"
+            lines.append(row)
         lines.append("")
+        for c in sc.contenders:
+            if c.computed is not None:
+                lines.append(f"- floor {c.label}: {c.how}")
         for t in sc.targets:
             ok, got = t.check(results)
             mark = "met" if ok else "**missed**"
@@ -799,6 +1126,11 @@ def main() -> int:
     ap.add_argument("--idle", type=float, default=0.25, help="CPU busy fraction counted as idle")
     ap.add_argument("--idle-limit", type=float, default=60, help="longest wait for idle, seconds")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--delays", default="25,100",
+                    help="one-way delays (ms) of the wan scenarios, comma-separated; empty for none")
+    ap.add_argument("--mbit", type=float, default=1000,
+                    help="capacity of each direction of the wan links, Mbit/s (0: no cap)")
+    ap.add_argument("--wan-runs", type=int, default=3, help="rounds of each wan scenario")
     ap.add_argument("--output", type=Path, default=RESULTS)
     ap.add_argument("--baseline", type=Path,
                     help="another ferry binary (e.g. a release build of an older commit), run beside "
@@ -812,6 +1144,7 @@ def main() -> int:
     args.work.mkdir(parents=True)
     a = Registry(args.work, "registry-a")
     b = Registry(args.work, "registry-b")
+    proxies: list[DelayProxy] = []
     try:
         dst_tls = "--dest-tls-verify=false"
         for repo, layout in [("src/oci4", "oci4"), ("src/docker4", "docker4"), ("src/small", "small")]:
@@ -821,6 +1154,11 @@ def main() -> int:
         run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
              str(args.data / "sync200"), f"{a.host}/sync"])
         scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
+        for delay in [float(d) for d in args.delays.split(",") if d]:
+            more, started = wan_scenarios(a, b, args.data, args.work, delay, args.mbit or None,
+                                          args.jobs, args.wan_runs)
+            scenarios += more
+            proxies += started
         if args.only:
             scenarios = [s for s in scenarios if args.only in s.group or args.only in s.name]
         if args.baseline:
@@ -829,7 +1167,7 @@ def main() -> int:
         for sc in scenarios:
             print(f"== {sc.name}", file=sys.stderr, flush=True)
             results, load = run_scenario(sc, args.runs, args.idle, args.idle_limit)
-            loads[sc.name] = load
+            loads[sc.name] = (load, os.getloadavg())
             all_results.append((sc, results))
             for c in sc.contenders:
                 s = results[c.label]
@@ -845,6 +1183,8 @@ def main() -> int:
         args.output.write_text(text + "\n" + (notes or NOTES_MARKER + "\n"))
         print(f"wrote {args.output}", file=sys.stderr)
     finally:
+        for proxy in proxies:
+            proxy.stop()
         a.stop()
         b.stop()
     return 0

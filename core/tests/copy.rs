@@ -116,6 +116,39 @@ fn a_list_copy_reads_its_signatures_then_each_instance_with_its_own_then_moves_b
 }
 
 #[test]
+fn while_reading_a_lists_instances_the_copy_names_those_it_will_ask_for_next() {
+    let top = fixture("index.json");
+    let list = List::parse(&top).unwrap();
+    let entries: Vec<Digest> = list
+        .entries
+        .iter()
+        .map(|e| e.digest_text.parse().unwrap())
+        .collect();
+    let mut copy = start_all(&top, Kind::Oci, Mode::Copy);
+    // The list's signatures first: nothing is read ahead yet.
+    assert!(copy.instances_ahead().is_empty());
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    for (i, digest) in entries.iter().enumerate() {
+        assert_eq!(
+            copy.poll(),
+            Need::Instance {
+                digest: digest.clone()
+            }
+        );
+        assert_eq!(copy.instances_ahead(), entries[i + 1..]);
+        copy.handle(Answer::Manifest {
+            bytes: instance(digest),
+            media_type: String::new(),
+        })
+        .unwrap();
+        // Its signatures are not an instance read.
+        assert!(copy.instances_ahead().is_empty());
+        copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    }
+    assert!(matches!(copy.poll(), Need::Transfer(_)));
+}
+
+#[test]
 fn manifests_are_written_instances_first_then_the_list_then_committed() {
     let index = fixture("index.json");
     let mut copy = start_all(&index, Kind::Oci, Mode::Copy);

@@ -609,6 +609,36 @@ fn proxy_delays_each_matching_response() {
 }
 
 #[test]
+fn proxy_records_which_requests_were_in_flight_together() {
+    let registry = Registry::start(Setup::plain());
+    let proxy = registry.proxy(Faults::none().with(Rule::delay(
+        Match::prefix("GET", "/v2/"),
+        Duration::from_millis(300),
+    )));
+    // One after another: none beside another.
+    for _ in 0..2 {
+        assert_eq!(proxy.request("GET", "/v2/", &[]).unwrap().status, 200);
+    }
+    // Two at once: the later one arrived while the earlier was held.
+    std::thread::scope(|s| {
+        let both = [
+            s.spawn(|| proxy.request("GET", "/v2/", &[])),
+            s.spawn(|| proxy.request("GET", "/v2/", &[])),
+        ];
+        for one in both {
+            assert_eq!(one.join().unwrap().unwrap().status, 200);
+        }
+    });
+    let alongside: Vec<_> = proxy
+        .exchanges()
+        .into_iter()
+        .map(|e| e.alongside.len())
+        .collect();
+    assert_eq!(alongside[..2], [0, 0]);
+    assert_eq!(alongside[2..].iter().sum::<usize>(), 1, "{alongside:?}");
+}
+
+#[test]
 fn proxy_resets_the_first_matching_request_only() {
     let registry = Registry::start(Setup::plain());
     let proxy = registry.proxy(Faults::none().with(Rule::reset(Match::prefix("GET", "/v2/"))));

@@ -488,6 +488,24 @@ impl Copy {
         self.advance()
     }
 
+    /// While the copy reads the images of a list: the instances it will
+    /// ask for after the current [`Need::Instance`], in the order it will
+    /// ask. A driver may start reading them all now and answer each from
+    /// what arrived when it is asked: against a registry each read is a
+    /// round trip, and one after another a list's instances cost one each.
+    /// Empty in any other phase.
+    pub fn instances_ahead(&self) -> Vec<Digest> {
+        match (&self.phase, &self.need) {
+            (Phase::Instance { index, read: None }, Need::Instance { .. }) => self
+                .wanted
+                .iter()
+                .skip(index + 1)
+                .filter_map(|w| w.entry.digest_text.parse().ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The plan's summary: what is written and moved. Known once the
     /// transfers are settled (for a dry run: answered
     /// [`BlobOutcome::Present`] or [`BlobOutcome::Absent`]).

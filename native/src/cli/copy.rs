@@ -426,21 +426,35 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let (report, referrers) = runtime.block_on(async {
-        let src = source
-            .open_source_with(&source_registry, &source_daemon)
-            .await
-            .with_context(|| format!("opening source {source}"))?;
+        let open_source = async {
+            source
+                .open_source_with(&source_registry, &source_daemon)
+                .await
+                .with_context(|| format!("opening source {source}"))
+        };
         // Opening a registry writes nothing, so a dry run can ask the real
         // one which blobs it has; local destinations get a read-only stand-in.
-        let dst = if settings.dry_run && !matches!(destination, Reference::Docker(_)) {
-            None
-        } else {
-            Some(
+        let open_destination = async {
+            if settings.dry_run && !matches!(destination, Reference::Docker(_)) {
+                Ok(None)
+            } else {
                 destination
                     .open_destination_with(&destination_registry, &destination_daemon)
                     .await
-                    .with_context(|| format!("opening destination {destination}"))?,
-            )
+                    .map(Some)
+                    .with_context(|| format!("opening destination {destination}"))
+            }
+        };
+        // A registry destination is opened beside the source: opening one
+        // is a ping (after a refused TLS handshake, for an insecure one),
+        // and one after the other two registries cost those round trips
+        // twice (benches/RESULTS.md). A local one, which opening may
+        // create, waits until the source is known to open.
+        let (src, dst) = if matches!(destination, Reference::Docker(_)) {
+            tokio::try_join!(open_source, open_destination)?
+        } else {
+            let src = open_source.await?;
+            (src, open_destination.await?)
         };
         let dst: Arc<dyn ferry::transport::ImageDestination> = match dst {
             Some(d) => Arc::from(d),

@@ -348,9 +348,18 @@ pub async fn copy(
         mode,
     )
     .map_err(refused)?;
+    let mut ahead = ReadAhead::new(settings.jobs);
     loop {
         let answers = match copy.poll() {
             Need::Done => break,
+            Need::Instance { digest } => {
+                ahead.start(&src, &copy.instances_ahead());
+                let (bytes, media_type) = ahead.read(&src, &digest).await?;
+                vec![Answer::Manifest {
+                    bytes,
+                    media_type: media_type.unwrap_or_default(),
+                }]
+            }
             Need::Unavailable { missing } => {
                 // The engine answers every read or fails: not reached.
                 return Err(CopyError::Internal(format!(
@@ -444,6 +453,72 @@ pub async fn copy(
     })
 }
 
+type ManifestRead = Result<(Vec<u8>, Option<String>), TransportError>;
+
+/// The instance manifests of a list, read side by side: when the machine
+/// asks for the first, the others it will ask for
+/// ([`Copy::instances_ahead`]) start too, `jobs` × [`CHECKS_PER_JOB`] at a
+/// time, and each is answered from its read when asked. Against a
+/// registry that is one round trip for a whole list instead of one per
+/// instance. Reads never asked for (the copy failed first) are abandoned.
+struct ReadAhead {
+    reads: Vec<(Digest, tokio::task::JoinHandle<ManifestRead>)>,
+    slots: Arc<Semaphore>,
+}
+
+impl ReadAhead {
+    fn new(jobs: usize) -> Self {
+        ReadAhead {
+            reads: Vec::new(),
+            slots: Arc::new(Semaphore::new(jobs.max(1) * CHECKS_PER_JOB)),
+        }
+    }
+
+    /// Starts reading each of `digests` not already on its way.
+    fn start(&mut self, src: &Arc<dyn ImageSource>, digests: &[Digest]) {
+        for digest in digests {
+            if self.reads.iter().any(|(d, _)| d == digest) {
+                continue;
+            }
+            let (src, slots, wanted) = (src.clone(), self.slots.clone(), digest.clone());
+            let read = tokio::spawn(async move {
+                // Never closed: the semaphore lives as long as its reads.
+                let _slot = slots.acquire_owned().await;
+                src.manifest(Some(&wanted)).await
+            });
+            self.reads.push((digest.clone(), read));
+        }
+    }
+
+    /// The manifest `digest`: from its read ahead, or read now.
+    async fn read(
+        &mut self,
+        src: &Arc<dyn ImageSource>,
+        digest: &Digest,
+    ) -> Result<(Vec<u8>, Option<String>), CopyError> {
+        let read = match self.reads.iter().position(|(d, _)| d == digest) {
+            Some(i) => {
+                let (_, read) = self.reads.swap_remove(i);
+                read.await
+                    .map_err(|e| CopyError::TaskFailed(format!("reading instance {digest}: {e}")))?
+            }
+            None => src.manifest(Some(digest)).await,
+        };
+        read.map_err(transport(
+            format!("reading instance {digest}"),
+            src.reference(),
+        ))
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        for (_, read) in &self.reads {
+            read.abort();
+        }
+    }
+}
+
 /// Performs one need other than the transfers, and answers it.
 async fn perform(
     src: &dyn ImageSource,
@@ -455,16 +530,6 @@ async fn perform(
         Need::NestedList { digest } => {
             let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
                 format!("reading nested list {digest}"),
-                src.reference(),
-            ))?;
-            Answer::Manifest {
-                bytes,
-                media_type: media_type.unwrap_or_default(),
-            }
-        }
-        Need::Instance { digest } => {
-            let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
-                format!("reading instance {digest}"),
                 src.reference(),
             ))?;
             Answer::Manifest {
@@ -565,6 +630,7 @@ async fn perform(
             Answer::Done
         }
         Need::Transfer(_)
+        | Need::Instance { .. }
         | Need::Judge(_)
         | Need::SignManifest { .. }
         | Need::Unavailable { .. }
@@ -595,6 +661,13 @@ async fn read_config(src: &dyn ImageSource, info: BlobInfo) -> Result<Vec<u8>, C
     Ok(bytes)
 }
 
+/// How many existence checks may be in flight per transfer slot. A check
+/// is a HEAD with no body, so it is not a transfer: `--jobs` bounds the
+/// transfers, and the checks of a whole image go out this many times
+/// wider, so that against a distant registry a warm push of 200 blobs
+/// costs a few round trips rather than 200 / `--jobs` (benches/RESULTS.md).
+const CHECKS_PER_JOB: usize = 4;
+
 async fn transfer_blobs(
     src: &Arc<dyn ImageSource>,
     dst: &Arc<dyn ImageDestination>,
@@ -603,9 +676,14 @@ async fn transfer_blobs(
     progress: &Arc<dyn Progress>,
 ) -> Result<Vec<Answer>, CopyError> {
     let mut result = Vec::new();
-    let semaphore = Arc::new(Semaphore::new(settings.jobs.max(1)));
+    let jobs = settings.jobs.max(1);
+    let transfers = Arc::new(Semaphore::new(jobs));
+    let checks = Arc::new(Semaphore::new(jobs * CHECKS_PER_JOB));
     let retries = settings.blob_retries;
     let mut running = JoinSet::new();
+    // Set on the first failure: blobs checked but not yet started then
+    // never start (the checks run ahead of the transfers).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Largest first: the long transfers start early and finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.info.stated_size()));
     // The first question goes alone: it settles authentication with a
@@ -626,24 +704,37 @@ async fn transfer_blobs(
             tasks.retain(|t| t.id != id);
         }
     }
+    let closed =
+        |e: tokio::sync::AcquireError| CopyError::Internal(format!("the transfer slots: {e}"));
     for task in tasks {
-        let permit = semaphore
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| CopyError::Internal(format!("the transfer slots: {e}")))?;
+        // A blob to ask about takes a check slot, and a transfer slot only
+        // once the answer is that it must move; the slots hand out in
+        // order, so transfers still start largest first.
+        let slots = if task.check { &checks } else { &transfers };
+        let permit = slots.clone().acquire_owned().await.map_err(closed)?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
+        let (transfers, stopped) = (transfers.clone(), stop.clone());
         running.spawn(async move {
+            let mut permit = permit;
+            if task.check {
+                if is_present(&*dst, &task.info).await? {
+                    progress.event(Event::Skipped {
+                        digest: task.info.digest.to_string(),
+                        size: task.info.stated_size(),
+                    });
+                    return Ok(Answer::Blob {
+                        id: task.id,
+                        outcome: BlobOutcome::Present,
+                    });
+                }
+                drop(permit);
+                permit = transfers.acquire_owned().await.map_err(closed)?;
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(CopyError::Internal("stopped after a failure".into()));
+                }
+            }
             let _permit = permit;
-            let outcome = if task.check && is_present(&*dst, &task.info).await? {
-                progress.event(Event::Skipped {
-                    digest: task.info.digest.to_string(),
-                    size: task.info.stated_size(),
-                });
-                BlobOutcome::Present
-            } else {
-                copy_blob(&*src, &*dst, &task, &progress, retries).await?
-            };
+            let outcome = copy_blob(&*src, &*dst, &task, &progress, retries).await?;
             Ok(Answer::Blob {
                 id: task.id,
                 outcome,
@@ -652,12 +743,14 @@ async fn transfer_blobs(
         // Collect finished transfers as we go, so a failure stops new starts.
         while let Some(done) = running.try_join_next() {
             if let Err(e) = flatten(done).map(|a| result.push(a)) {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Err(drain(running, e).await);
             }
         }
     }
     while let Some(done) = running.join_next().await {
         if let Err(e) = flatten(done).map(|a| result.push(a)) {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
             return Err(drain(running, e).await);
         }
     }

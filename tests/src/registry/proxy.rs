@@ -282,6 +282,12 @@ pub struct Exchange {
     pub complete: bool,
     /// The indices of the rules that fired on it.
     pub faults: Vec<usize>,
+    /// The requests (indices into [`FaultProxy::exchanges`]) in flight
+    /// when this one's head arrived: their heads seen, their response
+    /// heads not yet passed on. A client that waits for each answer before
+    /// its next request has none; one that sends independent requests at
+    /// once has them side by side. Empty for TLS connections.
+    pub alongside: Vec<usize>,
 }
 
 /// A running fault proxy; stops on drop (open connections are closed).
@@ -300,7 +306,22 @@ struct State {
     left: Mutex<Vec<Option<u32>>>,
     fired: Mutex<Vec<usize>>,
     exchanges: Mutex<Vec<Exchange>>,
+    /// Plain-HTTP exchanges in flight (see [`Exchange::alongside`]).
+    in_flight: Mutex<Vec<usize>>,
     connections: AtomicUsize,
+}
+
+/// An exchange in flight until dropped: once its response head is passed
+/// on, or its connection ends without one.
+struct InFlight<'a> {
+    state: &'a State,
+    exchange: usize,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.state.in_flight).retain(|&i| i != self.exchange);
+    }
 }
 
 /// The rules that apply to one request.
@@ -325,6 +346,7 @@ impl FaultProxy {
             fired: Mutex::new(vec![0; faults.rules.len()]),
             rules: faults.rules,
             exchanges: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
         });
         let shared = Arc::clone(&state);
@@ -462,6 +484,21 @@ impl State {
         exchanges.len() - 1
     }
 
+    /// Records a plain-HTTP exchange, in flight until the guard drops.
+    fn record_in_flight(&self, mut exchange: Exchange) -> (usize, InFlight<'_>) {
+        let mut in_flight = lock(&self.in_flight);
+        exchange.alongside = in_flight.clone();
+        let index = self.record(exchange);
+        in_flight.push(index);
+        (
+            index,
+            InFlight {
+                state: self,
+                exchange: index,
+            },
+        )
+    }
+
     fn update(&self, exchange: usize, change: impl FnOnce(&mut Exchange)) {
         change(&mut lock(&self.exchanges)[exchange]);
     }
@@ -507,7 +544,7 @@ async fn relay_http(
             Framing::Chunked | Framing::UntilClose => None,
         };
         let plan = state.plan(&method, &target, false, declared);
-        let exchange = state.record(Exchange {
+        let (exchange, flight) = state.record_in_flight(Exchange {
             connection,
             method: method.clone(),
             target,
@@ -515,6 +552,7 @@ async fn relay_http(
             body_bytes: 0,
             complete: false,
             faults: plan.applied.clone(),
+            alongside: Vec::new(),
         });
         let mut cut = None;
         let (mut corrupt_at, mut trickle) = (None, None);
@@ -538,6 +576,7 @@ async fn relay_http(
                 }
                 tokio::time::sleep(plan.delay).await;
                 http::write_all(&mut client_write, &injected(status, retry_after)).await?;
+                drop(flight);
                 state.update(exchange, |e| {
                     e.status = Some(status);
                     e.complete = true;
@@ -596,6 +635,7 @@ async fn relay_http(
         };
         tokio::time::sleep(plan.delay).await;
         http::write_all(&mut client_write, &response.raw).await?;
+        drop(flight);
         state.update(exchange, |e| e.status = response.status());
         if response.status() == Some(101) {
             return Ok(());
@@ -704,6 +744,7 @@ async fn relay_opaque(
         body_bytes: 0,
         complete: false,
         faults: plan.applied.clone(),
+        alongside: Vec::new(),
     });
     if matches!(plan.terminal, Some((_, Action::Reset))) {
         return Ok(());
@@ -804,6 +845,7 @@ mod tests {
             fired: Mutex::new(vec![0; rules.len()]),
             rules,
             exchanges: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
         }
     }

@@ -1,0 +1,110 @@
+//! Which requests ferry sends side by side against a registry: the
+//! independent ones, so that across a network a copy costs few round
+//! trips (benches/RESULTS.md, "wan" scenarios). The fault proxy holds
+//! the answers back, so that requests sent one after another can never
+//! overlap, and records which were in flight together.
+
+use std::time::Duration;
+
+use ferry_tests::registry::{Exchange, Faults, Match, Registry, Rule, Setup, ferry, succeeded};
+
+const HOLD: Duration = Duration::from_millis(200);
+
+/// Whether some request matching `wanted` was in flight beside another
+/// one matching it.
+fn side_by_side(exchanges: &[Exchange], wanted: impl Fn(&Exchange) -> bool) -> bool {
+    exchanges
+        .iter()
+        .any(|e| wanted(e) && e.alongside.iter().any(|&i| wanted(&exchanges[i])))
+}
+
+fn push_demo(registry: &Registry, repository: &str) {
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--progress",
+        "none",
+        "--dest-tls-verify=false",
+        "demo:",
+        &registry.docker_ref(repository),
+    ]));
+}
+
+#[test]
+fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/warm:v1");
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--jobs",
+        "1",
+        "--progress",
+        "none",
+        "--dest-tls-verify=false",
+        "demo:",
+        &format!("docker://{}/round-trips/warm:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    assert!(
+        side_by_side(&exchanges, |e| e.method == "HEAD"),
+        "the existence checks went one after another: {exchanges:#?}"
+    );
+    // Nothing moved: every blob was there.
+    assert!(
+        !exchanges.iter().any(|e| e.method == "POST"),
+        "{exchanges:#?}"
+    );
+}
+
+#[test]
+fn a_registry_to_registry_copy_opens_source_and_destination_at_once() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/source:v1");
+    let proxy =
+        registry.proxy(Faults::none().with(Rule::delay(Match::prefix("GET", "/v2/"), HOLD)));
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--progress",
+        "none",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{}/round-trips/source:v1", proxy.host()),
+        &format!("docker://{}/round-trips/copy:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    assert!(
+        side_by_side(&exchanges, |e| e.method == "GET" && e.target == "/v2/"),
+        "the source was opened before the destination: {exchanges:#?}"
+    );
+}
+
+#[test]
+fn a_list_copy_reads_its_instance_manifests_side_by_side() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/list:v1");
+    let proxy = registry.proxy(Faults::none().with(Rule::delay(
+        Match::contains("GET", "/manifests/sha256:"),
+        HOLD,
+    )));
+    let out = std::env::temp_dir().join(format!("ferry-round-trips-{}", std::process::id()));
+    let result = ferry(&[
+        "copy",
+        "--all",
+        "--progress",
+        "none",
+        "--src-tls-verify=false",
+        &format!("docker://{}/round-trips/list:v1", proxy.host()),
+        &format!("oci:{}:v1", out.display()),
+    ]);
+    let _ = std::fs::remove_dir_all(&out);
+    succeeded(&result);
+    let exchanges = proxy.exchanges();
+    assert!(
+        side_by_side(&exchanges, |e| e.target.contains("/manifests/sha256:")),
+        "the instances were read one after another: {exchanges:#?}"
+    );
+}
