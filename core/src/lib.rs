@@ -38,6 +38,7 @@ pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod retry;
+pub mod storage;
 pub mod tar;
 pub mod trust;
 pub mod validate;
