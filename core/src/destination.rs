@@ -7,6 +7,7 @@
 //! | `dir` | any | as they are | yes | no |
 //! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
 //! | `docker-archive` | Docker schema 2 | uncompressed | no | no |
+//! | `containers-storage` | OCI manifest, schema 2 | as they are | yes | no |
 //! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes |
 //!
 //! These are containers/image's answers to `SupportedManifestMIMETypes`,
@@ -34,16 +35,19 @@ pub enum Kind {
     DockerArchive,
     /// `docker://`, a registry.
     Docker,
+    /// `containers-storage:`, podman's and CRI-O's local store.
+    ContainersStorage,
 }
 
 impl Kind {
     /// Every kind, in the order the table lists them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Dir,
         Kind::Oci,
         Kind::OciArchive,
         Kind::DockerArchive,
         Kind::Docker,
+        Kind::ContainersStorage,
     ];
 
     /// The transport's name, as references spell it (`docker-archive`).
@@ -54,6 +58,7 @@ impl Kind {
             Kind::OciArchive => "oci-archive",
             Kind::DockerArchive => "docker-archive",
             Kind::Docker => "docker",
+            Kind::ContainersStorage => "containers-storage",
         }
     }
 
@@ -70,6 +75,16 @@ impl Kind {
                 (&[mt::OCI_MANIFEST, mt::OCI_INDEX], Desired::Compress, false)
             }
             Kind::DockerArchive => (&[mt::DOCKER_V2S2], Desired::Decompress, false),
+            // containers/image also lists schema 1, which ferry converts
+            // instead: a schema 1 image's ID is derived from its history,
+            // and this destination computes IDs from configs only. Lists
+            // are not stored: one image is chosen, and the list is kept
+            // beside it.
+            Kind::ContainersStorage => (
+                &[mt::OCI_MANIFEST, mt::DOCKER_V2S2],
+                Desired::Preserve,
+                true,
+            ),
             // Signatures only through lookaside storage: see
             // [`Capabilities::with_signatures`].
             Kind::Docker => (

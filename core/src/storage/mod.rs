@@ -25,6 +25,7 @@
 //! layer is never used.
 
 pub mod config;
+pub mod lookup;
 pub mod records;
 pub mod tar_split;
 

@@ -126,12 +126,10 @@ impl Packer {
     pub fn add(&mut self, entry: &Entry, out: &mut Vec<u8>) -> Result<(), TarSplitError> {
         match entry {
             Entry::Segment(bytes) => {
+                // Empty (the last segment) is `""`, as Go encodes an empty
+                // slice that is not nil.
                 out.extend_from_slice(b"{\"type\":2,\"payload\":");
-                if bytes.is_empty() {
-                    out.extend_from_slice(b"null");
-                } else {
-                    quoted_base64(bytes, out);
-                }
+                quoted_base64(bytes, out);
             }
             Entry::File { name, size, crc } => {
                 if !self.seen.insert(clean(name)) {

@@ -122,6 +122,14 @@ pub fn promises(reference: &Reference) -> Promises {
             refused_type: Some(UNKNOWN_TYPE),
             ..files
         },
+        Reference::ContainersStorage(_) => Promises {
+            signatures: true,
+            lists: false,
+            refused_type: Some(mt::DOCKER_V2S1),
+            // Read back, layers are the store's uncompressed tars.
+            keeps_manifest: false,
+            ..files
+        },
         Reference::Demo => panic!("demo: is not a destination"),
     }
 }

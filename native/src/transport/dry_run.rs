@@ -35,6 +35,7 @@ impl DryRun {
             Reference::OciArchive(_)
             | Reference::DockerArchive(_)
             | Reference::Docker(_)
+            | Reference::ContainersStorage(_)
             | Reference::Demo => PathBuf::new(),
         }
     }

@@ -8,7 +8,7 @@ use ferry_core::reference::ReferenceError;
 use ferry_core::reference::transport::{Image, PathReference};
 
 use super::{ImageDestination, ImageSource, Kind, TransportError};
-use super::{dir, docker_archive, oci, oci_archive, registry};
+use super::{dir, docker_archive, oci, oci_archive, registry, storage};
 
 /// A parsed image reference, skopeo's `transport:rest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Reference {
     DockerArchive(docker_archive::ArchiveReference),
     /// `docker://[HOST/]REPOSITORY[:TAG|@DIGEST]`.
     Docker(ferry_core::reference::Named),
+    /// `containers-storage:[driver@graphroot+runroot:options]NAME[:TAG|@DIGEST]`.
+    ContainersStorage(ferry_core::reference::storage::StorageReference),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -37,6 +39,7 @@ impl Reference {
             Reference::OciArchive(_) => Kind::OciArchive,
             Reference::DockerArchive(_) => Kind::DockerArchive,
             Reference::Docker(_) => Kind::Docker,
+            Reference::ContainersStorage(_) => Kind::ContainersStorage,
             Reference::Demo => return None,
         })
     }
@@ -81,8 +84,11 @@ impl Reference {
             "docker-archive" => docker_archive::ArchiveReference::parse(rest)
                 .map(Reference::DockerArchive)
                 .map_err(|e| invalid(&e.to_string())),
+            "containers-storage" => ferry_core::reference::storage::StorageReference::parse(rest)
+                .map(Reference::ContainersStorage)
+                .map_err(|e| invalid(&e.to_string())),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, demo)"
+                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, containers-storage, demo)"
             ))),
         }
     }
@@ -102,6 +108,7 @@ impl Reference {
             Reference::DockerArchive(r) => Ok(Box::new(
                 docker_archive::DockerArchiveSource::open(r).await?,
             )),
+            Reference::ContainersStorage(r) => Ok(Box::new(storage::StorageSource::open(r).await?)),
             Reference::Demo => Ok(Box::new(crate::demo::Demo::build())),
         }
     }
@@ -123,6 +130,9 @@ impl Reference {
             Reference::DockerArchive(r) => Ok(Box::new(
                 docker_archive::DockerArchiveDestination::create(r).await?,
             )),
+            Reference::ContainersStorage(r) => {
+                Ok(Box::new(storage::StorageDestination::create(r).await?))
+            }
             Reference::Demo => Err(TransportError::Unsupported {
                 location: "demo:".into(),
                 reason: "the demo image can only be copied from, not to".into(),
@@ -139,6 +149,7 @@ impl fmt::Display for Reference {
             Reference::OciArchive(r) => write!(f, "oci-archive:{r}"),
             Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
             Reference::Docker(r) => write!(f, "docker://{r}"),
+            Reference::ContainersStorage(r) => write!(f, "containers-storage:{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
     }

@@ -171,6 +171,11 @@ impl Trust {
                 None,
             ),
             Reference::DockerArchive(r) => (ImageScope::unscoped("docker-archive"), r.name.clone()),
+            // The transport's default policy applies; containers/image's
+            // `[driver@graphroot]NAME` scopes are not read yet.
+            Reference::ContainersStorage(r) => {
+                (ImageScope::unscoped("containers-storage"), r.named.clone())
+            }
             Reference::Demo => return None,
         };
         Some(Trust {
