@@ -67,7 +67,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WASM_PKGS=(rustc-web cargo-web rust-web-src lld-22 wabt)
-SERVICES_PKGS=(skopeo docker-registry strace gnupg)
+SERVICES_PKGS=(skopeo docker-registry strace gnupg podman)
 BROWSER_PKGS=(chromium fonts-liberation)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }

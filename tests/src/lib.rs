@@ -10,3 +10,4 @@ pub fn test_home() -> std::path::PathBuf {
 }
 pub mod registry;
 pub mod skopeo;
+pub mod storage;

@@ -1,0 +1,267 @@
+//! containers-storage with podman 4.3 and skopeo 1.9.3 as the peers: what
+//! ferry writes, they read the same as what skopeo writes; what podman
+//! loads, ferry reads out as skopeo does. One throwaway vfs store per
+//! store a test needs.
+
+use std::path::Path;
+
+use ferry_tests::registry::{
+    DEMO_INDEX_DIGEST, DemoImage, Registry, Setup, SkopeoSide, ferry, skopeo, succeeded,
+};
+use ferry_tests::storage::{LayoutImage, Store};
+
+const NAME: &str = "demo:v1";
+
+/// ferry copies the demo image (a four-platform index) into `store`.
+fn ferry_copies_demo_into(store: &Store) {
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        "demo:",
+        &store.reference(NAME),
+    ]));
+}
+
+/// skopeo copies the demo image (as a `dir:` layout) into `store`.
+fn skopeo_copies_demo_into(store: &Store, demo: &DemoImage) {
+    succeeded(&skopeo(["copy", &demo.dir_ref(), &store.reference(NAME)]));
+}
+
+/// What `podman image inspect` says that both writers must agree on.
+fn identity(store: &Store) -> serde_json::Value {
+    let image = store.inspect(NAME);
+    serde_json::json!({
+        "Id": image["Id"],
+        "Digest": image["Digest"],
+        "RepoTags": image["RepoTags"],
+        "RepoDigests": image["RepoDigests"],
+        "Layers": image["RootFS"]["Layers"],
+        "Config": image["Config"],
+        "Architecture": image["Architecture"],
+        "Created": image["Created"],
+        "ManifestType": image["ManifestType"],
+    })
+}
+
+#[test]
+fn podman_shows_the_image_ferry_copied_as_the_one_skopeo_copied() {
+    let demo = DemoImage::make();
+    let (ours, theirs) = (Store::new(), Store::new());
+    ferry_copies_demo_into(&ours);
+    skopeo_copies_demo_into(&theirs, &demo);
+    let ours_identity = identity(&ours);
+    assert_eq!(ours_identity, identity(&theirs));
+    // The list it was chosen from is the image's digest, as c/image keeps it.
+    assert_eq!(ours_identity["Digest"], DEMO_INDEX_DIGEST);
+    let images = ours.images();
+    assert_eq!(images.len(), 1, "{images:?}");
+}
+
+#[test]
+fn the_store_records_are_those_skopeo_writes() {
+    let demo = DemoImage::make();
+    let (ours, theirs) = (Store::new(), Store::new());
+    ferry_copies_demo_into(&ours);
+    skopeo_copies_demo_into(&theirs, &demo);
+    let without_created = |mut records: Vec<serde_json::Value>| {
+        for r in &mut records {
+            r.as_object_mut().unwrap().remove("created");
+        }
+        records
+    };
+    assert_eq!(
+        without_created(ours.layer_records()),
+        without_created(theirs.layer_records())
+    );
+    assert_eq!(ours.image_records(), theirs.image_records());
+}
+
+#[test]
+fn skopeo_reads_back_the_diff_ids_of_the_config() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let layout = store.scratch("out");
+    succeeded(&skopeo([
+        "copy",
+        &store.reference(NAME),
+        &format!("oci:{}:x", layout.display()),
+    ]));
+    let image = LayoutImage::read(&layout);
+    assert_eq!(image.diff_ids, image.config_diff_ids());
+}
+
+#[test]
+fn podman_save_has_layers_with_the_uncompressed_digests() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let archive = store.scratch("saved.tar");
+    store.podman_ok(&[
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        &archive.display().to_string(),
+        NAME,
+    ]);
+    let unpacked = store.scratch("saved");
+    std::fs::create_dir(&unpacked).unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let layers: Vec<String> = manifest[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let bytes = std::fs::read(unpacked.join(l.as_str().unwrap())).unwrap();
+            ferry_core::Digest::sha256_of(&bytes).to_string()
+        })
+        .collect();
+    let inspected = store.inspect(NAME);
+    let expected: Vec<String> = inspected["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(layers, expected);
+}
+
+/// podman loads ferry's demo image from a docker-archive; returns the store.
+fn podman_loaded() -> Store {
+    let store = Store::new();
+    let archive = store.scratch("demo.tar");
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        "demo:",
+        &format!("docker-archive:{}:{NAME}", archive.display()),
+    ]));
+    store.podman_ok(&["load", "-i", &archive.display().to_string()]);
+    store
+}
+
+#[test]
+fn ferry_reads_an_image_podman_loaded_as_skopeo_reads_it() {
+    let store = podman_loaded();
+    let (a, b) = (store.scratch("ferry"), store.scratch("skopeo"));
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        &store.reference(NAME),
+        &format!("oci:{}:x", a.display()),
+    ]));
+    succeeded(&skopeo([
+        "copy",
+        &store.reference(NAME),
+        &format!("oci:{}:x", b.display()),
+    ]));
+    let (ours, theirs) = (LayoutImage::read(&a), LayoutImage::read(&b));
+    assert_eq!(ours.config, theirs.config);
+    assert_eq!(ours.diff_ids, theirs.diff_ids);
+    assert_eq!(ours.diff_ids, ours.config_diff_ids());
+    let types = |m: &serde_json::Value| -> Vec<String> {
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["mediaType"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(types(&ours.manifest), types(&theirs.manifest));
+}
+
+#[test]
+fn ferry_pushes_an_image_podman_loaded_to_a_registry_as_skopeo_does() {
+    let store = podman_loaded();
+    let registry = Registry::start(Setup::plain());
+    let flags = registry.skopeo_flags(SkopeoSide::Dest);
+    let mut args: Vec<String> = vec!["copy".into(), "--progress".into(), "none".into()];
+    args.extend(flags.iter().cloned());
+    args.extend([store.reference(NAME), registry.docker_ref("ferry:v1")]);
+    succeeded(&ferry(&args));
+    let mut args: Vec<String> = vec!["copy".into()];
+    args.extend(flags.iter().cloned());
+    args.extend([store.reference(NAME), registry.docker_ref("skopeo:v1")]);
+    succeeded(&skopeo(&args));
+    // Read both back into layouts with skopeo, and compare.
+    let src = registry.skopeo_flags(SkopeoSide::Src);
+    let read = |name: &str, out: &Path| {
+        let mut args: Vec<String> = vec!["copy".into()];
+        args.extend(src.iter().cloned());
+        args.extend([
+            registry.docker_ref(name),
+            format!("oci:{}:x", out.display()),
+        ]);
+        succeeded(&skopeo(&args));
+        LayoutImage::read(out)
+    };
+    let ours = read("ferry:v1", &store.scratch("ferry"));
+    let theirs = read("skopeo:v1", &store.scratch("skopeo"));
+    assert_eq!(ours.config, theirs.config);
+    assert_eq!(ours.diff_ids, theirs.diff_ids);
+}
+
+#[test]
+fn an_image_is_read_by_its_id_and_by_the_list_digest() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let id = store.inspect(NAME)["Id"].as_str().unwrap().to_string();
+    for (reference, out) in [
+        (store.reference(&format!("@{id}")), "by-id"),
+        (store.reference(&id[..12]), "by-prefix"),
+        (
+            store.reference(&format!("demo@{DEMO_INDEX_DIGEST}")),
+            "by-list-digest",
+        ),
+    ] {
+        let layout = store.scratch(out);
+        succeeded(&ferry(&[
+            "copy",
+            "--progress",
+            "none",
+            &reference,
+            &format!("oci:{}:x", layout.display()),
+        ]));
+        let image = LayoutImage::read(&layout);
+        assert_eq!(
+            ferry_core::Digest::sha256_of(&image.config).encoded(),
+            id,
+            "{reference}"
+        );
+    }
+}
+
+#[test]
+fn a_name_not_in_the_store_is_not_found() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let out = ferry(&[
+        "copy",
+        &store.reference("other:v1"),
+        &format!("oci:{}:x", store.scratch("x").display()),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not found"), "{stderr}");
+}
+
+#[test]
+fn a_second_copy_reuses_the_layers_and_moves_the_name() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let layers = store.layer_records();
+    ferry_copies_demo_into(&store);
+    assert_eq!(store.layer_records(), layers);
+    assert_eq!(store.images().len(), 1);
+}
