@@ -208,6 +208,19 @@ impl Place {
         Place::read_back_in_temp("oci-archive", "image.tar", ":contract")
     }
 
+    /// `containers-storage:` with the vfs driver, a name, and a store in a
+    /// fresh temporary directory.
+    pub fn containers_storage() -> Place {
+        Place::in_temp(|t| {
+            let r = format!(
+                "containers-storage:[vfs@{}+{}]example.com/contract:1",
+                t.join("root").display(),
+                t.join("run").display()
+            );
+            (r.clone(), r)
+        })
+    }
+
     /// `docker-archive:` with a tag, in a fresh temporary directory.
     pub fn docker_archive() -> Place {
         Place::in_temp(|t| {
@@ -277,6 +290,29 @@ pub struct Seen {
     pub files: Option<BTreeMap<String, String>>,
 }
 
+/// A tar of 2,048 bytes: one 512-byte file whose bytes depend on `seed`,
+/// and the end blocks, so that destinations that apply layers
+/// (containers-storage) can.
+fn one_file_tar(seed: u8) -> Vec<u8> {
+    let mut header = [0u8; 512];
+    header[..4].copy_from_slice(b"seed");
+    header[100..107].copy_from_slice(b"0000644");
+    header[108..115].copy_from_slice(b"0000000");
+    header[116..123].copy_from_slice(b"0000000");
+    header[124..135].copy_from_slice(b"00000001000");
+    header[136..147].copy_from_slice(b"00000000000");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].fill(b' ');
+    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut tar = header.to_vec();
+    tar.extend((0..512u32).map(|i| (i.wrapping_mul(31) as u8) ^ seed));
+    tar.resize(2048, 0);
+    tar
+}
+
 /// A one-layer image in one manifest type, different for each seed.
 #[derive(Debug, Clone)]
 pub struct TestImage {
@@ -294,9 +330,7 @@ impl TestImage {
     /// as that type). The layer is stored uncompressed, and is the
     /// config's diff ID.
     pub fn new(seed: u8, media_type: &str) -> TestImage {
-        let layer: Vec<u8> = (0..2048u32)
-            .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
-            .collect();
+        let layer = one_file_tar(seed);
         let diff_id = Digest::sha256_of(&layer);
         let config = format!(
             r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}},"config":{{"Labels":{{"seed":"{seed}"}}}}}}"#

@@ -211,10 +211,9 @@ impl ImageDestination for StorageDestination {
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
         if manifest.instance.is_some() || mt::is_list(manifest.media_type) {
-            return Err(TransportError::ManifestTypeRejected {
-                media_type: manifest.media_type.to_string(),
-                reason: "containers-storage stores single images; a list is kept beside the image chosen from it".into(),
-            });
+            return Err(self.refused(
+                "containers-storage stores single images; a list is kept beside the image chosen from it",
+            ));
         }
         if !Kind::ContainersStorage
             .capabilities()
