@@ -366,6 +366,29 @@ def signed_by_scenario(f: str, b: Registry, oci4: Path, work: Path, copy_f: list
     )
 
 
+def storage_scenarios(f, work, oci_src, oci_dst, copy_f, copy_s, clean_and_sync, local, rss) -> list[Scenario]:
+    """containers-storage (vfs) in a store of the benchmark's own: the system
+    instance of oci4 written into it from nothing, and read out of it."""
+    store = work / "storage"
+    ref = f"containers-storage:[vfs@{store / 'root'}+{store / 'run'}]bench:1"
+    wipe = clean_and_sync(store)
+    return [
+        Scenario(
+            "storage", "oci→containers-storage vfs, one platform (empty store)",
+            [Contender("ferry", copy_f + [oci_src, ref], wipe),
+             Contender("skopeo", copy_s + [oci_src, ref], wipe)],
+            targets=[faster_than_skopeo(2), rss],
+        ),
+        Scenario(
+            "storage", "containers-storage vfs→oci (reading out)",
+            [Contender("ferry", copy_f + [ref, oci_dst], local),
+             Contender("skopeo", copy_s + [ref, oci_dst], local)],
+            prepare=lambda: (wipe(), run(copy_f + [oci_src, ref])),
+            targets=[faster_than_skopeo(1), rss],
+        ),
+    ]
+
+
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
@@ -503,6 +526,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             targets=[within_floor("parallel curl", 1.2), rss],
         ),
     ]
+    scenarios += storage_scenarios(f, work, oci_src, oci_dst, copy_f, copy_s, clean_and_sync, local, rss)
     scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
     all_blobs = [str(p) for p in sorted((oci4 / "blobs" / "sha256").iterdir())]
     scenarios.append(
