@@ -265,3 +265,103 @@ fn a_second_copy_reuses_the_layers_and_moves_the_name() {
     assert_eq!(store.layer_records(), layers);
     assert_eq!(store.images().len(), 1);
 }
+
+/// ferry's copy summary (stderr) of a copy that must succeed.
+fn copy_summary(source: &str, destination: &str) -> String {
+    let out = ferry(&["copy", "--progress", "none", source, destination]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn layers_the_store_holds_are_not_sent_again() {
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let summary = copy_summary("demo:", &store.reference("demo:v2"));
+    assert!(summary.contains("skipped 2 blob(s)"), "{summary}");
+    assert_eq!(store.inspect("demo:v2")["Id"], store.inspect(NAME)["Id"]);
+}
+
+/// An OCI layout of one image whose only layer is the demo image's top
+/// layer (linux/amd64), as a base layer.
+fn top_layer_alone(demo: &DemoImage, out: &Path) {
+    let read = |name: &str| std::fs::read(demo.path().join(name)).unwrap();
+    let hex = |d: &serde_json::Value| d.as_str().unwrap()["sha256:".len()..].to_string();
+    let index: serde_json::Value = serde_json::from_slice(&demo.index()).unwrap();
+    let amd64 = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&format!("{}.manifest.json", hex(&amd64["digest"])))).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&read(&hex(&manifest["config"]["digest"]))).unwrap();
+    let top = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap().clone();
+    config["rootfs"]["diff_ids"] = serde_json::json!([diff_ids.last().unwrap()]);
+    config.as_object_mut().unwrap().remove("history");
+    let blobs = out.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = ferry_core::Digest::sha256_of(bytes);
+        std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
+        (digest.to_string(), bytes.len())
+    };
+    put(&read(&hex(&top["digest"])));
+    let (config_digest, config_size) = put(&serde_json::to_vec(&config).unwrap());
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config_size},
+        "layers": [top],
+    }))
+    .unwrap();
+    let (digest, size) = put(&manifest);
+    std::fs::write(
+        out.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": "one"}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        out.join("oci-layout"),
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_layer_the_store_holds_over_another_parent_is_rebuilt_from_it() {
+    let demo = DemoImage::make();
+    let store = Store::new();
+    ferry_copies_demo_into(&store);
+    let layout = store.scratch("one");
+    top_layer_alone(&demo, &layout);
+    let summary = copy_summary(
+        &format!("oci:{}:one", layout.display()),
+        &store.reference("one:1"),
+    );
+    assert!(summary.contains("skipped 1 blob(s)"), "{summary}");
+    let inspected = store.inspect("one:1");
+    assert_eq!(
+        inspected["RootFS"]["Layers"],
+        serde_json::json!([store.inspect(NAME)["RootFS"]["Layers"][1]])
+    );
+    let saved = store.scratch("one.tar");
+    store.podman_ok(&["save", "-o", &saved.display().to_string(), "one:1"]);
+}

@@ -93,6 +93,24 @@ fn blocking_error(location: &str) -> impl FnOnce(tokio::task::JoinError) -> Tran
     }
 }
 
+/// A complete layer made from blob `digest` (its compressed digest) or
+/// whose diff ID it is: the layer's record, and the blob's size.
+fn stored_layer<'a>(layers: &'a [Value], digest: &Digest) -> Option<(&'a Value, u64)> {
+    layers
+        .iter()
+        .filter(|r| !records::is_incomplete(r))
+        .find_map(|r| {
+            let size = |field| r.get(field).and_then(Value::as_u64).unwrap_or(0);
+            if records::text(r, "compressed-diff-digest") == Some(digest.as_str()) {
+                Some((r, size("compressed-size")))
+            } else if records::text(r, "diff-digest") == Some(digest.as_str()) {
+                Some((r, size("diff-size")))
+            } else {
+                None
+            }
+        })
+}
+
 /// Removes the records of layers flagged incomplete, with their trees
 /// and tar-split files, as containers/storage does when it takes the
 /// layer store for writing. Returns whether any were removed.
@@ -190,11 +208,14 @@ impl ImageDestination for StorageDestination {
         Kind::ContainersStorage.capabilities()
     }
 
+    /// Staged, or a layer the store already holds made from this blob (or
+    /// whose diff ID it is), as containers/image reuses layers.
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         if let Some((_, size)) = self.pending()?.blobs.get(&info.digest) {
             return Ok(Some(*size));
         }
-        Ok(None)
+        let layers = read_records(&self.store.layers_json())?;
+        Ok(stored_layer(&layers, &info.digest).map(|(_, size)| size))
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
@@ -362,26 +383,34 @@ impl Commit {
         let store = &self.store;
         // A layer made from this blob already: its diff ID gives the ID.
         let known = read_records(&store.layers_json())?;
-        for record in &known {
-            if records::is_incomplete(record)
-                || records::text(record, "compressed-diff-digest") != Some(digest.as_str())
+        let existing = stored_layer(&known, digest);
+        if let Some(diff) = existing
+            .and_then(|(r, _)| records::text(r, "diff-digest"))
+            .and_then(|d| Digest::parse(d).ok())
+        {
+            let id = core_storage::layer_id(parent, &diff);
+            if known
+                .iter()
+                .any(|r| records::id(r) == Some(id.as_str()) && !records::is_incomplete(r))
             {
-                continue;
-            }
-            if let Some(diff) =
-                records::text(record, "diff-digest").and_then(|d| Digest::parse(d).ok())
-            {
-                let id = core_storage::layer_id(parent, &diff);
-                if known
-                    .iter()
-                    .any(|r| records::id(r) == Some(id.as_str()) && !records::is_incomplete(r))
-                {
-                    return Ok(id);
-                }
+                return Ok(id);
             }
         }
-        let Some((blob, blob_size)) = self.pending.blobs.get(digest).cloned() else {
-            return Err(self.malformed(format!("layer {index} ({digest}) was not written")));
+        let (blob, blob_size) = match (self.pending.blobs.get(digest).cloned(), existing) {
+            (Some(staged), _) => staged,
+            // Not sent because the store had it over another parent: the
+            // stream is rebuilt from that layer, as containers/image does.
+            (None, Some((record, size))) => {
+                let from = records::id(record).unwrap_or_default();
+                let path = self.staging.path().join(format!("rebuilt-{index}"));
+                let mut file = std::fs::File::create(&path).map_err(io_error(&path, "create"))?;
+                layer::assemble(&store.tar_split(from), &store.layer_tree(from), &mut file)
+                    .map_err(layer_error(&self.location))?;
+                (path, size)
+            }
+            (None, None) => {
+                return Err(self.malformed(format!("layer {index} ({digest}) was not written")));
+            }
         };
         let tree = self.staging.path().join(format!("tree-{index}"));
         let result = self.build_tree(&tree, &blob, parent).and_then(|applied| {
