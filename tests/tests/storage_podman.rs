@@ -365,3 +365,67 @@ fn a_layer_the_store_holds_over_another_parent_is_rebuilt_from_it() {
     let saved = store.scratch("one.tar");
     store.podman_ok(&["save", "-o", &saved.display().to_string(), "one:1"]);
 }
+
+/// The demo image's linux/amd64 instance as a `dir:` layout with
+/// uncompressed layers (through a docker-archive) and one stored
+/// signature, `signature-1`, holding `signature`.
+fn signed_dir(store: &Store, signature: &[u8]) -> std::path::PathBuf {
+    let archive = store.scratch("demo-signed.tar");
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        "demo:",
+        &format!("docker-archive:{}:{NAME}", archive.display()),
+    ]));
+    let dir = store.scratch("signed");
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("dir:{}", dir.display()),
+    ]));
+    std::fs::write(dir.join("signature-1"), signature).unwrap();
+    dir
+}
+
+#[test]
+fn signatures_are_stored_beside_the_image_and_read_back_by_skopeo() {
+    let store = Store::new();
+    // An OpenPGP compressed-data tag, as containers/image recognises
+    // simple signatures; the rest is kept as bytes, never verified here.
+    let signature = b"\xa3 not really a signature, kept as bytes";
+    let dir = signed_dir(&store, signature);
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        &format!("dir:{}", dir.display()),
+        &store.reference(NAME),
+    ]));
+    let image = store.image_records().remove(0);
+    let metadata: serde_json::Value =
+        serde_json::from_str(image["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        metadata["signature-sizes"],
+        serde_json::json!([signature.len()])
+    );
+    let out = store.scratch("read-back");
+    succeeded(&skopeo([
+        "copy",
+        &store.reference(NAME),
+        &format!("dir:{}", out.display()),
+    ]));
+    assert_eq!(std::fs::read(out.join("signature-1")).unwrap(), signature);
+    // And ferry reads them back the same.
+    let ours = store.scratch("read-back-ferry");
+    succeeded(&ferry(&[
+        "copy",
+        "--progress",
+        "none",
+        &store.reference(NAME),
+        &format!("dir:{}", ours.display()),
+    ]));
+    assert_eq!(std::fs::read(ours.join("signature-1")).unwrap(), signature);
+}
