@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use ferry::transport::storage::layer::{self, LayerError};
+use ferry::transport::storage::layer::{self, LayerError, Whiteouts};
 use ferry_core::Digest;
 
 /// One member: name, type, content, link target, mode, owner.
@@ -111,7 +111,7 @@ impl Scratch {
     fn apply(&self, blob: &[u8]) -> Result<layer::Applied, LayerError> {
         let path = self.dir.path().join("blob");
         std::fs::write(&path, blob).unwrap();
-        layer::apply(&path, &self.tree())
+        layer::apply(&path, &self.tree(), Whiteouts::Delete)
     }
 
     /// The stream rebuilt from `applied`'s tar-split and the tree.

@@ -36,6 +36,7 @@ pub fn require_podman() {
 #[derive(Debug)]
 pub struct Store {
     dir: tempfile::TempDir,
+    driver: &'static str,
 }
 
 impl Default for Store {
@@ -45,13 +46,24 @@ impl Default for Store {
 }
 
 impl Store {
+    /// A vfs store.
     pub fn new() -> Store {
+        Store::with_driver("vfs")
+    }
+
+    /// An overlay store (the kernel's overlay; podman as root uses it
+    /// here without a mount program).
+    pub fn overlay() -> Store {
+        Store::with_driver("overlay")
+    }
+
+    fn with_driver(driver: &'static str) -> Store {
         require_podman();
         let dir = tempfile::Builder::new()
             .prefix("ferry-storage-")
             .tempdir()
             .unwrap_or_else(|e| panic!("creating a store directory: {e}"));
-        Store { dir }
+        Store { dir, driver }
     }
 
     pub fn graph_root(&self) -> PathBuf {
@@ -67,10 +79,11 @@ impl Store {
         self.dir.path().join(name)
     }
 
-    /// `containers-storage:[vfs@ROOT+RUN]IMAGE`.
+    /// `containers-storage:[DRIVER@ROOT+RUN]IMAGE`.
     pub fn reference(&self, image: &str) -> String {
         format!(
-            "containers-storage:[vfs@{}+{}]{image}",
+            "containers-storage:[{}@{}+{}]{image}",
+            self.driver,
             self.graph_root().display(),
             self.run_root().display()
         )
@@ -89,7 +102,7 @@ impl Store {
                 "--runroot".into(),
                 self.run_root().display().to_string(),
                 "--storage-driver".into(),
-                "vfs".into(),
+                self.driver.into(),
             ])
             .env("HOME", crate::test_home());
         command
@@ -128,14 +141,23 @@ impl Store {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("podman images said {text:?}: {e}"))
     }
 
-    /// The records of `vfs-layers/layers.json` (none if there is no file).
+    /// The records of `DRIVER-layers/layers.json` (none if there is no
+    /// file).
     pub fn layer_records(&self) -> Vec<serde_json::Value> {
-        read_json_list(&self.graph_root().join("vfs-layers/layers.json"))
+        read_json_list(
+            &self
+                .graph_root()
+                .join(format!("{}-layers/layers.json", self.driver)),
+        )
     }
 
-    /// The records of `vfs-images/images.json`.
+    /// The records of `DRIVER-images/images.json`.
     pub fn image_records(&self) -> Vec<serde_json::Value> {
-        read_json_list(&self.graph_root().join("vfs-images/images.json"))
+        read_json_list(
+            &self
+                .graph_root()
+                .join(format!("{}-images/images.json", self.driver)),
+        )
     }
 }
 
@@ -216,23 +238,9 @@ impl LayoutImage {
 /// bytes (seeded, so every run writes the same), made with GNU tar and
 /// gzip: big enough that a copy can be interrupted part-way.
 pub fn layered_layout(path: &Path, layers: usize, files: usize, size: usize) {
-    let run = |command: &mut Command| {
-        let out = command
-            .output()
-            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{command:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    let blobs = path.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let work = path.join("work");
+    let work = path.with_extension("trees");
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut descriptors = Vec::new();
-    let mut diff_ids = Vec::new();
+    let mut trees = Vec::new();
     for layer in 0..layers {
         let content = work.join(format!("layer{layer}"));
         let dir = content.join(format!("data/layer{layer}"));
@@ -248,6 +256,33 @@ pub fn layered_layout(path: &Path, layers: usize, files: usize, size: usize) {
             bytes.truncate(size);
             std::fs::write(dir.join(format!("file{file}")), bytes).unwrap();
         }
+        trees.push(content);
+    }
+    layout_of_trees(path, "big", &trees);
+    std::fs::remove_dir_all(&work).unwrap();
+}
+
+/// Writes an OCI layout at `path` holding one linux image (`:NAME`) whose
+/// layers are the directories `trees`, each archived whole with GNU tar
+/// (sorted, owned by root, dated 0) and gzipped: names such as `.wh.x`
+/// go into the layer as they are, as whiteouts.
+pub fn layout_of_trees(path: &Path, name: &str, trees: &[PathBuf]) {
+    let run = |command: &mut Command| {
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let blobs = path.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for tree in trees {
         let tar = run(Command::new("tar")
             .args([
                 "--sort=name",
@@ -257,11 +292,14 @@ pub fn layered_layout(path: &Path, layers: usize, files: usize, size: usize) {
                 "--mtime=@0",
                 "-C",
             ])
-            .arg(&content)
-            .args(["-cf", "-", "data"]));
-        let tar_path = work.join(format!("layer{layer}.tar"));
+            .arg(tree)
+            .args(["-cf", "-", "."]));
+        // gzip reads the tar from a file: writing it to gzip's stdin while
+        // its stdout fills up would deadlock.
+        let tar_path = path.join("layer.tar");
         std::fs::write(&tar_path, &tar).unwrap();
         let gz = run(Command::new("gzip").args(["-n", "-1", "-c"]).arg(&tar_path));
+        std::fs::remove_file(&tar_path).unwrap();
         let digest = ferry_core::Digest::sha256_of(&gz);
         std::fs::write(blobs.join(digest.encoded()), &gz).unwrap();
         diff_ids.push(ferry_core::Digest::sha256_of(&tar).to_string());
@@ -271,7 +309,6 @@ pub fn layered_layout(path: &Path, layers: usize, files: usize, size: usize) {
             "size": gz.len(),
         }));
     }
-    std::fs::remove_dir_all(&work).unwrap();
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -308,7 +345,7 @@ pub fn layered_layout(path: &Path, layers: usize, files: usize, size: usize) {
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "digest": manifest_digest.to_string(),
                 "size": manifest.len(),
-                "annotations": {"org.opencontainers.image.ref.name": "big"},
+                "annotations": {"org.opencontainers.image.ref.name": name},
             }],
         }))
         .unwrap(),

@@ -132,3 +132,50 @@ mod tests {
         );
     }
 }
+
+/// The overlay driver's short link names are this long (`l/NAME`).
+pub const OVERLAY_LINK_LEN: usize = 26;
+
+/// A short link name from random bytes: base32's upper-case letters and
+/// digits 2–7, as the overlay driver's `generateID` makes them.
+pub fn overlay_link_name(random: &[u8; OVERLAY_LINK_LEN]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    random
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b % 32)]))
+        .collect()
+}
+
+/// An overlay layer's `lower` file: its parent's short link, then the
+/// parent's own lowers, nearest first.
+pub fn overlay_lower(parent_link: &str, parent_lower: Option<&str>) -> String {
+    match parent_lower.filter(|l| !l.is_empty()) {
+        Some(lower) => format!("l/{parent_link}:{lower}"),
+        None => format!("l/{parent_link}"),
+    }
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+
+    #[test]
+    fn lower_files_list_the_parents_links_nearest_first() {
+        // As podman 4.3 wrote them (`podman load` with the overlay driver).
+        assert_eq!(
+            overlay_lower("IYL3VGAEWKMIGR37FBEQYLBDEE", None),
+            "l/IYL3VGAEWKMIGR37FBEQYLBDEE"
+        );
+        assert_eq!(overlay_lower("B", Some("l/A")), "l/B:l/A");
+    }
+
+    #[test]
+    fn short_link_names_are_base32_characters() {
+        let name = overlay_link_name(&[255; OVERLAY_LINK_LEN]);
+        assert_eq!(name.len(), OVERLAY_LINK_LEN);
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        );
+    }
+}

@@ -398,9 +398,25 @@ fn parse_pax(data: &[u8]) -> Result<Vec<Pair>, LayerError> {
     Ok(out)
 }
 
-/// Applies the layer in `blob` (compressed or not) on top of `tree`,
-/// which already holds the parent's files.
-pub fn apply(blob: &Path, tree: &Path) -> Result<Applied, LayerError> {
+/// How a driver keeps what a layer deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whiteouts {
+    /// vfs: the tree is the whole image up to the layer, so a whiteout
+    /// deletes, and an opaque directory is emptied of what the layers
+    /// below had.
+    Delete,
+    /// overlay (no mount program): the tree is the layer's own `diff`; a
+    /// whiteout is a character device 0:0 of the deleted name, an opaque
+    /// directory has `trusted.overlay.opaque` set to `y`.
+    Overlay,
+}
+
+/// The extended attribute that makes a directory opaque in overlay.
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Applies the layer in `blob` (compressed or not) to `tree`: on top of
+/// the parent's files for vfs, into an empty `diff` for overlay.
+pub fn apply(blob: &Path, tree: &Path, whiteouts: Whiteouts) -> Result<Applied, LayerError> {
     let (reader, compression) = open_blob(blob)?;
     let mut hashing = Hashing {
         inner: reader,
@@ -412,7 +428,7 @@ pub fn apply(blob: &Path, tree: &Path) -> Result<Applied, LayerError> {
     };
     let mut metadata = Vec::new();
     let mut packer = Packer::default();
-    let mut applier = Applier::new(tree);
+    let mut applier = Applier::new(tree, whiteouts);
     let mut uids = BTreeSet::new();
     let mut gids = BTreeSet::new();
     let mut buffer = vec![0u8; 256 << 10];
@@ -516,15 +532,17 @@ struct Applier<'a> {
     /// way); cleared whenever something is removed.
     known_dirs: HashSet<String>,
     is_root: bool,
+    whiteouts: Whiteouts,
 }
 
 impl<'a> Applier<'a> {
-    fn new(root: &'a Path) -> Self {
+    fn new(root: &'a Path, whiteouts: Whiteouts) -> Self {
         Applier {
             root,
             unpacked: HashSet::new(),
             known_dirs: HashSet::new(),
             is_root: rustix::process::geteuid().is_root(),
+            whiteouts,
         }
     }
 
@@ -601,6 +619,24 @@ impl<'a> Applier<'a> {
                 self.parents(&target, member)?;
                 let path = self.root.join(&target);
                 self.remove(&path)?;
+                if self.whiteouts == Whiteouts::Overlay {
+                    if !self.is_root {
+                        return Err(refused(
+                            member,
+                            "overlay whiteouts are device nodes, which need root",
+                        ));
+                    }
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        &path,
+                        FileType::CharacterDevice,
+                        Mode::empty(),
+                        0,
+                    )
+                    .map_err(|e| io_err(&path, "mknod")(e.into()))?;
+                    std::os::unix::fs::lchown(&path, Some(header.uid), Some(header.gid))
+                        .map_err(io_err(&path, "chown"))?;
+                }
                 return Ok(None);
             }
             core_tar::Entry::Opaque { dir } => {
@@ -610,7 +646,18 @@ impl<'a> Applier<'a> {
                 } else {
                     self.root.join(&dir)
                 };
-                self.opaque(&path, &dir)?;
+                match self.whiteouts {
+                    Whiteouts::Delete => self.opaque(&path, &dir)?,
+                    Whiteouts::Overlay => {
+                        rustix::fs::lsetxattr(
+                            &path,
+                            OVERLAY_OPAQUE_XATTR,
+                            b"y",
+                            XattrFlags::empty(),
+                        )
+                        .map_err(|e| io_err(&path, "set extended attribute of")(e.into()))?;
+                    }
+                }
                 return Ok(None);
             }
             core_tar::Entry::Ordinary => {

@@ -1,28 +1,29 @@
 //! `containers-storage:[driver@graphroot+runroot:options]NAME[:TAG|@DIGEST]`:
 //! podman's local store, read and written as containers/storage 1.43 and
 //! containers/image 5.23 (podman 4.3, skopeo 1.9.3) do, with the `vfs`
-//! driver.
+//! driver or the `overlay` driver (the kernel's overlay; stores that use a
+//! mount program are refused).
 //!
 //! Writing: blobs are staged (verified) in a staging directory under the
-//! graph root; at commit each layer is applied in order to a copy of its
-//! parent's tree in staging ([`layer::apply`]), then, under `layers.lock`,
-//! recorded `incomplete`, renamed into `vfs/dir/ID`, given its tar-split
-//! file and marked complete. The image record, its big data (config,
-//! manifest, the list it was chosen from, signatures) and its name follow
-//! under `images.lock`, `images.json` last: a copy killed at any point
-//! leaves no image that names a missing layer, a half-applied layer is
-//! flagged and removed by the next writer (ferry or containers/storage),
-//! and a staging directory is swept by the next ferry.
+//! graph root; at commit each layer is applied in order ([`layer::apply`]):
+//! for vfs to a copy of its parent's tree, for overlay to an empty `diff`
+//! (whiteouts as 0:0 character devices, opaque directories marked with
+//! `trusted.overlay.opaque`). Then, under `layers.lock`, the layer is
+//! recorded `incomplete`, its files renamed into place (`vfs/dir/ID`, or
+//! `overlay/ID/diff` with `link`, `l/NAME`, `lower`, `work`, `merged`),
+//! given its tar-split file and marked complete. The image record, its
+//! big data (config, manifest, the list it was chosen from, signatures)
+//! and its name follow under `images.lock`, `images.json` last: a copy
+//! killed at any point leaves no image that names a missing layer, a
+//! half-applied layer is flagged and removed by the next writer (ferry or
+//! containers/storage), and a staging directory is swept by the next
+//! ferry.
 //!
 //! Reading: the image a reference names ([`ferry_core::storage::lookup`]),
 //! its manifest with the layers as the store holds them (uncompressed,
 //! named by diff ID, as containers/image's storage source reports them),
 //! its config from big data, and each layer rebuilt from its tar-split
-//! metadata and files ([`layer::assemble`]).
-//!
-//! Only the `vfs` driver is written and read; a store whose driver is
-//! another (`overlay`, containers/storage's default on a fresh store) is
-//! refused, saying so.
+//! metadata and files ([`layer::assemble`]); no mount is needed.
 
 pub mod layer;
 pub mod store;
@@ -49,19 +50,45 @@ use super::{
 use crate::fs::atomic::{self, Durability};
 use crate::fs::staging::StagingDir;
 
-/// The store a reference names, refused unless its driver is `vfs`.
+/// The store a reference names, refused unless its driver is `vfs`, or
+/// `overlay` without a mount program (whose stores keep whiteouts as
+/// files, which ferry does not write).
 fn open_store(reference: &StorageReference) -> Result<Store, TransportError> {
     let store = Store::resolve(reference.store.as_ref())?;
-    if store.driver != "vfs" {
-        return Err(TransportError::Unsupported {
-            location: format!("containers-storage:{}", store.spec()),
-            reason: format!(
-                "ferry reads and writes containers-storage with the vfs driver only, and this store's driver is {:?} (name vfs in the reference: containers-storage:[vfs@GRAPHROOT+RUNROOT]NAME, or in storage.conf)",
-                store.driver
-            ),
-        });
+    let refuse = |reason: String| TransportError::Unsupported {
+        location: format!("containers-storage:{}", store.spec()),
+        reason,
+    };
+    match store.driver.as_str() {
+        "vfs" => {}
+        "overlay" => {
+            let marker = std::fs::read_to_string(store.overlay_home().join(".has-mount-program"))
+                .unwrap_or_default();
+            let option = store.options.iter().any(|o| {
+                o.starts_with("overlay.mount_program=") || o.starts_with("mount_program=")
+            });
+            if marker.trim() == "true" || option {
+                return Err(refuse(
+                    "ferry writes overlay stores that use the kernel's overlay, not a mount program (fuse-overlayfs)".into(),
+                ));
+            }
+        }
+        other => {
+            return Err(refuse(format!(
+                "ferry reads and writes containers-storage with the vfs and overlay drivers only, and this store's driver is {other:?} (name one in the reference: containers-storage:[vfs@GRAPHROOT+RUNROOT]NAME, or in storage.conf)"
+            )));
+        }
     }
     Ok(store)
+}
+
+/// How the store's driver keeps deletions.
+fn whiteouts(store: &Store) -> layer::Whiteouts {
+    if store.is_overlay() {
+        layer::Whiteouts::Overlay
+    } else {
+        layer::Whiteouts::Delete
+    }
 }
 
 fn layer_error(location: &str) -> impl FnOnce(layer::LayerError) -> TransportError + '_ {
@@ -121,7 +148,7 @@ fn remove_incomplete(store: &Store, layers: &mut Vec<Value>) -> Result<bool, Tra
         .filter_map(|l| records::id(l).map(String::from))
         .collect();
     for id in &incomplete {
-        remove_tree(&store.layer_tree(id))?;
+        store.remove_layer_files(id)?;
         match std::fs::remove_file(store.tar_split(id)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -430,18 +457,37 @@ impl Commit {
         blob: &Path,
         parent: Option<&str>,
     ) -> Result<layer::Applied, TransportError> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let err = layer_error(&self.location);
         match parent {
-            Some(parent) => layer::copy_tree(&self.store.layer_tree(parent), tree)
-                .map_err(layer_error(&self.location))?,
-            None => {
+            // vfs: the parent's whole tree, copied.
+            Some(parent) if !self.store.is_overlay() => {
+                layer::copy_tree(&self.store.layer_tree(parent), tree)
+                    .map_err(layer_error(&self.location))?
+            }
+            _ => {
+                // An empty tree: 0555, or the parent's diff's mode and
+                // owner (overlay), as the drivers make them.
+                let (mode, owner) = match parent {
+                    Some(parent) => {
+                        let diff = self.store.layer_tree(parent);
+                        let meta = std::fs::metadata(&diff).map_err(io_error(&diff, "stat"))?;
+                        (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
+                    }
+                    None => (0o555, None),
+                };
                 std::fs::create_dir(tree).map_err(io_error(tree, "create directory"))?;
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(tree, std::fs::Permissions::from_mode(0o555))
+                if let Some((uid, gid)) = owner
+                    && rustix::process::geteuid().is_root()
+                {
+                    std::os::unix::fs::lchown(tree, Some(uid), Some(gid))
+                        .map_err(io_error(tree, "chown"))?;
+                }
+                std::fs::set_permissions(tree, std::fs::Permissions::from_mode(mode))
                     .map_err(io_error(tree, "chmod"))?;
             }
         }
-        layer::apply(blob, tree).map_err(err)
+        layer::apply(blob, tree, whiteouts(&self.store)).map_err(err)
     }
 
     /// Records the layer applied in `tree` as `id`, under `layers.lock`.
@@ -491,8 +537,11 @@ impl Commit {
         }));
         write_records(&store.layers_json(), &layers)?;
         lock.touch()?;
+        store.remove_layer_files(id)?;
+        if store.is_overlay() {
+            self.overlay_layer(id, parent)?;
+        }
         let target = store.layer_tree(id);
-        remove_tree(&target)?;
         std::fs::rename(tree, &target).map_err(io_error(&target, "rename into place"))?;
         write_file_atomic(&store.tar_split(id), &applied.tar_split)?;
         if let Some(record) = layers.iter_mut().find(|r| records::id(r) == Some(id)) {
@@ -500,6 +549,48 @@ impl Commit {
         }
         write_records(&store.layers_json(), &layers)?;
         lock.touch()
+    }
+
+    /// An overlay layer's directory around its `diff`: `link` and its
+    /// short link `l/NAME`, `work`, `merged`, and `empty` (a base layer)
+    /// or `lower` (the parents' short links), as the overlay driver makes
+    /// them.
+    fn overlay_layer(&self, id: &str, parent: Option<&str>) -> Result<(), TransportError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let home = self.store.overlay_home();
+        let dir = home.join(id);
+        let private = |path: &Path| {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(path)
+                .map_err(io_error(path, "create directory"))
+        };
+        private(&dir)?;
+        let mut random = [0u8; core_storage::OVERLAY_LINK_LEN];
+        getrandom::fill(&mut random).map_err(|e| TransportError::Internal {
+            location: self.location.clone(),
+            reason: format!("no random bytes: {e}"),
+        })?;
+        let link = core_storage::overlay_link_name(&random);
+        let link_path = home.join("l").join(&link);
+        std::os::unix::fs::symlink(format!("../{id}/diff"), &link_path)
+            .map_err(io_error(&link_path, "symlink"))?;
+        write_file_atomic(&dir.join("link"), link.as_bytes())?;
+        private(&dir.join("work"))?;
+        private(&dir.join("merged"))?;
+        match parent {
+            None => private(&dir.join("empty"))?,
+            Some(parent) => {
+                let parent_dir = home.join(parent);
+                let parent_link = std::fs::read_to_string(parent_dir.join("link"))
+                    .map_err(io_error(parent_dir.join("link"), "read"))?;
+                let parent_lower = std::fs::read_to_string(parent_dir.join("lower")).ok();
+                let lower =
+                    core_storage::overlay_lower(parent_link.trim(), parent_lower.as_deref());
+                write_file_atomic(&dir.join("lower"), lower.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -119,9 +119,43 @@ impl Store {
         self.graph_root.join(format!("{}-images", self.driver))
     }
 
-    /// A vfs layer's tree.
+    /// Whether the driver is overlay (else vfs).
+    pub fn is_overlay(&self) -> bool {
+        self.driver == "overlay"
+    }
+
+    /// The overlay driver's home, `GRAPHROOT/overlay`.
+    pub fn overlay_home(&self) -> PathBuf {
+        self.graph_root.join("overlay")
+    }
+
+    /// A layer's files: the whole tree for vfs (`vfs/dir/ID`), the
+    /// layer's own `overlay/ID/diff` for overlay.
     pub fn layer_tree(&self, id: &str) -> PathBuf {
-        self.graph_root.join("vfs").join("dir").join(id)
+        if self.is_overlay() {
+            self.overlay_home().join(id).join("diff")
+        } else {
+            self.graph_root.join("vfs").join("dir").join(id)
+        }
+    }
+
+    /// What a layer's removal takes away besides its record and
+    /// tar-split: the vfs tree, or the overlay directory and its short
+    /// link.
+    pub fn remove_layer_files(&self, id: &str) -> Result<(), TransportError> {
+        let remove = |path: &Path| match std::fs::remove_dir_all(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(path, "remove")(e)),
+        };
+        if !self.is_overlay() {
+            return remove(&self.layer_tree(id));
+        }
+        let dir = self.overlay_home().join(id);
+        if let Ok(link) = std::fs::read_to_string(dir.join("link")) {
+            let _ = std::fs::remove_file(self.overlay_home().join("l").join(link.trim()));
+        }
+        remove(&dir)
     }
 
     pub fn tar_split(&self, id: &str) -> PathBuf {
@@ -149,12 +183,26 @@ impl Store {
             self.graph_root.clone(),
             self.layers_dir(),
             self.images_dir(),
-            self.graph_root.join("vfs").join("dir"),
+            if self.is_overlay() {
+                self.overlay_home()
+            } else {
+                self.graph_root.join("vfs").join("dir")
+            },
             self.staging_base(),
             self.run_root.clone(),
             self.run_root.join(format!("{}-layers", self.driver)),
         ] {
             create_private_dir(&dir)?;
+        }
+        if self.is_overlay() {
+            // `l/` is 0755, as the overlay driver makes it.
+            use std::os::unix::fs::DirBuilderExt;
+            let links = self.overlay_home().join("l");
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&links)
+                .map_err(io_error(&links, "create directory"))?;
         }
         Ok(())
     }
