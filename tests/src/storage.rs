@@ -161,6 +161,22 @@ impl Store {
     }
 }
 
+/// podman's overlay driver mounts its home (`ROOT/overlay`) on itself,
+/// private, and leaves it mounted when it exits: unmounted here, or the
+/// temporary directory could not be removed.
+impl Drop for Store {
+    fn drop(&mut self) {
+        let home = self.graph_root().join("overlay");
+        let mounted = std::fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(&*home.to_string_lossy()));
+        if self.driver == "overlay" && mounted {
+            let _ = Command::new("umount").arg(&home).status();
+        }
+    }
+}
+
 fn read_json_list(path: &Path) -> Vec<serde_json::Value> {
     match std::fs::read(path) {
         Ok(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes)
