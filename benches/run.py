@@ -637,6 +637,32 @@ def write_sync_images(root: Path, count: int) -> None:
     root.with_name(root.name + ".gzip-layers").touch()
 
 
+def storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, local, rss) -> list[Scenario]:
+    """containers-storage (vfs) in a store of the benchmark's own: the system
+    instance of oci4 written into it from nothing, and read out of it."""
+    store = work / "storage"
+    ref = f"containers-storage:[vfs@{store / 'root'}+{store / 'run'}]bench:1"
+    wipe = clean_and_sync(store)
+    return [
+        Scenario(
+            "storage", "oci→containers-storage vfs, one platform (empty store)",
+            [Contender("ferry", copy_f + [oci_src, ref], wipe),
+             Contender("skopeo", copy_s + [oci_src, ref], wipe)],
+            targets=[faster_than_skopeo(2), rss],
+        ),
+        # Read out to dir:, which keeps the layers as the store gives them
+        # (uncompressed): to oci: both tools would gzip them, and the
+        # scenario would time the compressors.
+        Scenario(
+            "storage", "containers-storage vfs→dir (reading out)",
+            [Contender("ferry", copy_f + [ref, f"dir:{dst}"], local),
+             Contender("skopeo", copy_s + [ref, f"dir:{dst}"], local)],
+            prepare=lambda: (wipe(), run(copy_f + [oci_src, ref])),
+            targets=[faster_than_skopeo(1), rss],
+        ),
+    ]
+
+
 def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
@@ -800,6 +826,9 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             targets=[faster_than_skopeo(20), rss],
         ),
     ]
+
+
+    scenarios += storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, local, rss)
     scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
     scenarios.append(recompression_scenario(f, oci4, work, copy_f, rss))
     all_blobs = [str(p) for p in sorted((oci4 / "blobs" / "sha256").iterdir())]

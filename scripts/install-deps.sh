@@ -18,7 +18,8 @@
 #             tests/src/daemon.rs; the package's podman.socket is never used;
 #             /usr/bin/time measures the docker-daemon memory test's peak RSS;
 #             podman, zstd and gzip read what ferry recompresses in
-#             tests/tests/compression_peers.rs)
+#             tests/tests/compression_peers.rs; podman and a vfs store per test
+#             check what ferry writes to containers-storage:, tests/src/storage.rs)
 #   browser   chromium (+ fonts-liberation so headless screenshots have real text)
 #   all       all of the above
 #

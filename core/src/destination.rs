@@ -7,6 +7,7 @@
 //! | `dir` | any | as they are | yes | no |
 //! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
 //! | `docker-archive`, `docker-daemon` | Docker schema 2 | uncompressed | no | no |
+//! | `containers-storage` | OCI manifest, schema 2 | as they are | yes | no |
 //! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes |
 //!
 //! These are containers/image's answers to `SupportedManifestMIMETypes`,
@@ -37,17 +38,20 @@ pub enum Kind {
     DockerDaemon,
     /// `docker://`, a registry.
     Docker,
+    /// `containers-storage:`, podman's and CRI-O's local store.
+    ContainersStorage,
 }
 
 impl Kind {
     /// Every kind, in the order the table lists them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Dir,
         Kind::Oci,
         Kind::OciArchive,
         Kind::DockerArchive,
         Kind::DockerDaemon,
         Kind::Docker,
+        Kind::ContainersStorage,
     ];
 
     /// The transport's name, as references spell it (`docker-archive`).
@@ -59,6 +63,7 @@ impl Kind {
             Kind::DockerArchive => "docker-archive",
             Kind::DockerDaemon => "docker-daemon",
             Kind::Docker => "docker",
+            Kind::ContainersStorage => "containers-storage",
         }
     }
 
@@ -81,6 +86,16 @@ impl Kind {
             Kind::DockerArchive | Kind::DockerDaemon => {
                 (&[mt::DOCKER_V2S2], Desired::Decompress, false)
             }
+            // containers/image also lists schema 1, which ferry converts
+            // instead: a schema 1 image's ID is derived from its history,
+            // and this destination computes IDs from configs only. Lists
+            // are not stored: one image is chosen, and the list is kept
+            // beside it.
+            Kind::ContainersStorage => (
+                &[mt::OCI_MANIFEST, mt::DOCKER_V2S2],
+                Desired::Preserve,
+                true,
+            ),
             // Signatures only through lookaside storage: see
             // [`Capabilities::with_signatures`].
             Kind::Docker => (

@@ -41,6 +41,7 @@ pub mod referrers;
 pub mod registry;
 pub mod retry;
 pub mod sync;
+pub mod storage;
 pub mod tar;
 pub mod trust;
 pub mod validate;

@@ -24,3 +24,8 @@ mod docker_archive {
     use super::*;
     ferry::destination_contract_tests!(Place::docker_archive());
 }
+
+mod containers_storage {
+    use super::*;
+    ferry::destination_contract_tests!(Place::containers_storage());
+}

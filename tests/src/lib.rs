@@ -12,3 +12,4 @@ pub mod daemon;
 mod process;
 pub mod registry;
 pub mod skopeo;
+pub mod storage;

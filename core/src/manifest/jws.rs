@@ -630,7 +630,7 @@ impl Signing {
 }
 
 /// Go's `time.RFC3339` layout for a UTC time in whole seconds.
-fn rfc3339_utc(unix_seconds: i64) -> String {
+pub(crate) fn rfc3339_utc(unix_seconds: i64) -> String {
     let days = unix_seconds.div_euclid(86_400);
     let second_of_day = unix_seconds.rem_euclid(86_400);
     // Days since 1970-01-01 to a proleptic Gregorian date, counting in

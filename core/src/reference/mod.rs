@@ -39,6 +39,7 @@
 //! letters Go folds into ASCII (the Kelvin sign), both refuse the input
 //! but give different kinds.
 
+pub mod storage;
 pub mod transport;
 
 use alloc::format;

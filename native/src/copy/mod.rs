@@ -334,6 +334,7 @@ pub async fn copy(
         .map_err(transport("reading the manifest", src.reference()))?;
     // ferry-core's convention: an empty type is one the source did not record.
     let top_type = top_type.unwrap_or_default();
+    dst.source_top(&top_bytes, &top_type);
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {

@@ -125,6 +125,14 @@ pub fn promises(reference: &Reference) -> Promises {
             refused_type: Some(UNKNOWN_TYPE),
             ..files
         },
+        Reference::ContainersStorage(_) => Promises {
+            signatures: true,
+            lists: false,
+            refused_type: Some(mt::DOCKER_V2S1),
+            // Read back, layers are the store's uncompressed tars.
+            keeps_manifest: false,
+            ..files
+        },
         Reference::Demo => panic!("demo: is not a destination"),
     }
 }
@@ -204,6 +212,19 @@ impl Place {
     /// `oci-archive:` with a ref name, in a fresh temporary directory.
     pub fn oci_archive() -> Place {
         Place::read_back_in_temp("oci-archive", "image.tar", ":contract")
+    }
+
+    /// `containers-storage:` with the vfs driver, a name, and a store in a
+    /// fresh temporary directory.
+    pub fn containers_storage() -> Place {
+        Place::in_temp(|t| {
+            let r = format!(
+                "containers-storage:[vfs@{}+{}]example.com/contract:1",
+                t.join("root").display(),
+                t.join("run").display()
+            );
+            (r.clone(), r)
+        })
     }
 
     /// `docker-archive:` with a tag, in a fresh temporary directory.
@@ -295,6 +316,25 @@ pub struct Seen {
     pub files: Option<BTreeMap<String, String>>,
 }
 
+/// A tar of one 2,048-byte file whose bytes depend on `seed`, so that
+/// destinations that apply layers (a Docker daemon, containers-storage)
+/// can.
+fn one_file_tar(seed: u8) -> Vec<u8> {
+    let content: Vec<u8> = (0..2048u32)
+        .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
+        .collect();
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_data(&mut header, "contract", content.as_slice())
+        .expect("a tar in memory");
+    builder.into_inner().expect("a tar in memory")
+}
+
 /// A one-layer image in one manifest type, different for each seed.
 #[derive(Debug, Clone)]
 pub struct TestImage {
@@ -313,19 +353,7 @@ impl TestImage {
     /// config's diff ID; it is a real tar of one file, since a
     /// destination that applies layers (a Docker daemon) reads it.
     pub fn new(seed: u8, media_type: &str) -> TestImage {
-        let content: Vec<u8> = (0..2048u32)
-            .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
-            .collect();
-        let mut header = tar::Header::new_ustar();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_cksum();
-        let mut builder = tar::Builder::new(Vec::new());
-        builder
-            .append_data(&mut header, "contract", content.as_slice())
-            .expect("a tar in memory");
-        let layer = builder.into_inner().expect("a tar in memory");
+        let layer = one_file_tar(seed);
         let diff_id = Digest::sha256_of(&layer);
         let config = format!(
             r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}},"config":{{"Labels":{{"seed":"{seed}"}}}}}}"#

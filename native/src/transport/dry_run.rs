@@ -36,6 +36,7 @@ impl DryRun {
             | Reference::DockerArchive(_)
             | Reference::DockerDaemon(_)
             | Reference::Docker(_)
+            | Reference::ContainersStorage(_)
             | Reference::Demo => PathBuf::new(),
         }
     }

@@ -39,6 +39,7 @@ pub mod oci;
 pub mod oci_archive;
 pub mod reference;
 pub mod registry;
+pub mod storage;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -470,6 +471,11 @@ pub trait ImageDestination: Send + Sync {
             Err(self.refused("the destination cannot store signatures (use --remove-signatures)"))
         }
     }
+
+    /// The source's top-level manifest, told before anything is written.
+    /// A destination that stores one image chosen from a list keeps the
+    /// list beside it (containers-storage); others ignore it.
+    fn source_top(&self, _bytes: &[u8], _media_type: &str) {}
 
     /// Makes everything written visible, atomically where the format
     /// allows. `top` is the top-level manifest as written.

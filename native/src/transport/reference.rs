@@ -8,7 +8,7 @@ use ferry_core::reference::ReferenceError;
 use ferry_core::reference::transport::{Image, PathReference};
 
 use super::{ImageDestination, ImageSource, Kind, TransportError};
-use super::{daemon, dir, docker_archive, oci, oci_archive, registry};
+use super::{daemon, dir, docker_archive, oci, oci_archive, registry, storage};
 
 /// A parsed image reference, skopeo's `transport:rest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Reference {
     /// `docker-daemon:NAME:TAG` or, as a source, `docker-daemon:NAME@DIGEST`
     /// or `docker-daemon:sha256:<image ID>`.
     DockerDaemon(ferry_core::reference::transport::DaemonReference),
+    /// `containers-storage:[driver@graphroot+runroot:options]NAME[:TAG|@DIGEST]`.
+    ContainersStorage(ferry_core::reference::storage::StorageReference),
     /// `demo:`, the built-in demo image (a source only).
     Demo,
 }
@@ -41,6 +43,7 @@ impl Reference {
             Reference::DockerArchive(_) => Kind::DockerArchive,
             Reference::Docker(_) => Kind::Docker,
             Reference::DockerDaemon(_) => Kind::DockerDaemon,
+            Reference::ContainersStorage(_) => Kind::ContainersStorage,
             Reference::Demo => return None,
         })
     }
@@ -88,8 +91,11 @@ impl Reference {
             "docker-daemon" => ferry_core::reference::transport::DaemonReference::parse(rest)
                 .map(Reference::DockerDaemon)
                 .map_err(|e| invalid(&e.to_string())),
+            "containers-storage" => ferry_core::reference::storage::StorageReference::parse(rest)
+                .map(Reference::ContainersStorage)
+                .map_err(|e| invalid(&e.to_string())),
             other => Err(invalid(&format!(
-                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, docker-daemon, demo)"
+                "unknown transport {other:?} (known: docker, dir, oci, oci-archive, docker-archive, docker-daemon, containers-storage, demo)"
             ))),
         }
     }
@@ -124,6 +130,7 @@ impl Reference {
             Reference::DockerArchive(r) => Ok(Box::new(
                 docker_archive::DockerArchiveSource::open(r).await?,
             )),
+            Reference::ContainersStorage(r) => Ok(Box::new(storage::StorageSource::open(r).await?)),
             Reference::Demo => Ok(Box::new(crate::demo::Demo::build())),
         }
     }
@@ -160,6 +167,9 @@ impl Reference {
             Reference::DockerArchive(r) => Ok(Box::new(
                 docker_archive::DockerArchiveDestination::create(r).await?,
             )),
+            Reference::ContainersStorage(r) => {
+                Ok(Box::new(storage::StorageDestination::create(r).await?))
+            }
             Reference::Demo => Err(TransportError::Unsupported {
                 location: "demo:".into(),
                 reason: "the demo image can only be copied from, not to".into(),
@@ -177,6 +187,7 @@ impl fmt::Display for Reference {
             Reference::DockerArchive(r) => write!(f, "docker-archive:{r}"),
             Reference::Docker(r) => write!(f, "docker://{r}"),
             Reference::DockerDaemon(r) => write!(f, "docker-daemon:{r}"),
+            Reference::ContainersStorage(r) => write!(f, "containers-storage:{r}"),
             Reference::Demo => f.write_str("demo:"),
         }
     }

@@ -185,6 +185,11 @@ impl Trust {
             Reference::DockerDaemon(DaemonReference::Id(_)) => {
                 (ImageScope::unscoped("docker-daemon"), None)
             }
+            // The transport's default policy applies; containers/image's
+            // `[driver@graphroot]NAME` scopes are not read yet.
+            Reference::ContainersStorage(r) => {
+                (ImageScope::unscoped("containers-storage"), r.named.clone())
+            }
             Reference::Demo => return None,
         };
         Some(Trust {
