@@ -29,7 +29,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::digest::Digest;
-use crate::list::{ConvertOptions, InstanceUpdate, List, LossKind, Tree};
+use crate::list::{AddedInstance, ConvertOptions, InstanceUpdate, List, LossKind, Tree};
 use crate::manifest::convert::{self, Schema1Inputs};
 use crate::manifest::edit::{self, LayerUpdate};
 use crate::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
@@ -74,6 +74,8 @@ fn invented_platforms(candidate: &ListCandidate) -> Option<String> {
 struct Job {
     /// The source instance digest, for lists and chosen instances.
     instance: Option<Digest>,
+    /// For a compression twin: the format its layers take.
+    twin: Option<compression::Format>,
     bytes: Vec<u8>,
     signatures: Vec<Vec<u8>>,
 }
@@ -236,6 +238,10 @@ pub struct Copy {
     tally: Tally,
     summary: Option<CopyPlan>,
     copied: Vec<CopiedInstance>,
+    /// The compression twins to make (`--add-compression`).
+    twins: Vec<plan::Twin>,
+    /// The twins written, added to the top-level list.
+    added: Vec<AddedInstance>,
     written: Vec<Written>,
     /// The single image as written, for a copy without a list.
     single: Option<(Vec<u8>, String)>,
@@ -322,6 +328,8 @@ impl Copy {
             tally: Tally::default(),
             summary: None,
             copied: Vec::new(),
+            twins: Vec::new(),
+            added: Vec::new(),
             written: Vec::new(),
             single: None,
             committed: None,
@@ -803,6 +811,25 @@ impl Copy {
     /// The images to read, as the top-level decision names them.
     fn start_instances(&mut self) -> Result<(), Error> {
         let top_plan = self.top_plan.as_ref().expect("planned");
+        if let Some(&format) = self.options.add_compression.first() {
+            let copies = match top_plan {
+                TopPlan::Image => Some("copies a single image"),
+                TopPlan::Instance { .. } => Some("copies one image out of the list"),
+                TopPlan::List(_) if self.options.selection != plan::Selection::All => {
+                    Some("copies only some of the list's images")
+                }
+                TopPlan::List(_) => None,
+            };
+            if let Some(copies) = copies {
+                return Err(Error::Plan(PlanError::AddCompressionNeedsList {
+                    format,
+                    copies,
+                }));
+            }
+            if let TopPlan::List(list_plan) = top_plan {
+                self.twins = plan::compression_twins(list_plan, &self.options.add_compression);
+            }
+        }
         let mut wanted = Vec::new();
         match top_plan {
             TopPlan::Image => {
@@ -819,6 +846,7 @@ impl Copy {
                 )?;
                 self.jobs.push(Job {
                     instance: None,
+                    twin: None,
                     bytes: self.top_bytes.clone(),
                     signatures: self.top_signatures.clone(),
                 });
@@ -896,6 +924,7 @@ impl Copy {
         signatures: Vec<Vec<u8>>,
     ) -> Result<(), Error> {
         let wanted = &self.wanted[index];
+        let mut twin_jobs = Vec::new();
         let plan = plan::plan_image(
             &bytes,
             &media_type,
@@ -907,12 +936,58 @@ impl Copy {
                 in_list: wanted.in_list,
             },
         )?;
+        let instance = parse(&wanted.entry.digest_text, &wanted.what)?;
+        let signed = !signatures.is_empty();
+        for twin in self
+            .twins
+            .iter()
+            .filter(|t| t.source_digest == wanted.entry.digest_text)
+        {
+            let mut options = self.options.clone();
+            options.compression.format = Some(twin.format);
+            options.compression.level = None;
+            options.compression.force = true;
+            let mut twin_plan = plan::plan_image(
+                &bytes,
+                &media_type,
+                signed,
+                &self.plan_destination,
+                &options,
+                ImageContext {
+                    list_digest: None,
+                    in_list: true,
+                },
+            )?;
+            if twin_plan.layer_wish.is_none() {
+                let reason = match twin_plan.cannot_modify {
+                    Some(reason) => reason.to_string(),
+                    None => "it is not an image whose layers can be compressed".into(),
+                };
+                return Err(Error::Plan(PlanError::TwinUnmodifiable {
+                    digest: twin.source_digest.clone(),
+                    format: twin.format,
+                    reason,
+                }));
+            }
+            twin_plan.twin = Some(twin.format);
+            twin_jobs.push((twin.format, twin_plan));
+        }
         self.jobs.push(Job {
-            instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
-            bytes,
+            instance: Some(instance.clone()),
+            twin: None,
+            bytes: bytes.clone(),
             signatures,
         });
         self.plans.push(plan);
+        for (format, twin_plan) in twin_jobs {
+            self.jobs.push(Job {
+                instance: Some(instance.clone()),
+                twin: Some(format),
+                bytes: bytes.clone(),
+                signatures: Vec::new(),
+            });
+            self.plans.push(twin_plan);
+        }
         self.phase = Phase::Instance {
             index: index + 1,
             read: None,
@@ -949,7 +1024,8 @@ impl Copy {
                 signatures: signatures_of(None, &self.top_signatures),
             });
         }
-        for job in &self.jobs {
+        // A twin is the image it twins, judged once.
+        for job in self.jobs.iter().filter(|j| j.twin.is_none()) {
             let kept = if job.instance.is_none() {
                 &self.top_signatures
             } else {
@@ -1434,7 +1510,17 @@ impl Copy {
                     digest: digest.to_string(),
                     media_type: media_type.clone(),
                 });
-                if let Some(source) = &job.instance {
+                if let (Some(source), Some(format)) = (&job.instance, job.twin) {
+                    self.added.push(AddedInstance {
+                        source_digest: source.to_string(),
+                        written: InstanceUpdate {
+                            digest: digest.to_string(),
+                            size: bytes.len() as i64,
+                            media_type: media_type.clone(),
+                        },
+                        zstd: format == compression::Format::Zstd,
+                    });
+                } else if let Some(source) = &job.instance {
                     self.copied.push(CopiedInstance {
                         source_digest: source.to_string(),
                         written: InstanceUpdate {
@@ -1530,7 +1616,12 @@ impl Copy {
                 };
                 match plan {
                     Some(plan) => {
-                        plan::finish_list(plan, &self.copied, &ConvertOptions::default())?
+                        let added = if index == list_plan.nested.len() {
+                            &self.added[..]
+                        } else {
+                            &[]
+                        };
+                        plan::finish_list(plan, &self.copied, added, &ConvertOptions::default())?
                     }
                     None => Vec::new(),
                 }
