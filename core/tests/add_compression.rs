@@ -341,3 +341,14 @@ fn adding_compression_to_a_single_image_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn the_planner_without_writes_refuses_add_compression_rather_than_ignore_it() {
+    let result = Copy::plan(
+        fixture("index.json").to_vec(),
+        String::new(),
+        to_oci(),
+        adding(Format::Zstd, Selection::All),
+    );
+    assert!(matches!(result, Err(Error::AddCompressionUnplanned)));
+}

@@ -256,7 +256,16 @@ pub struct Copy {
     /// module 328 KiB instead of 290 KiB (after wasm-opt); handing out the
     /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
     writer: Option<Writer>,
+    /// `--add-compression`'s planning ([`Copy::start_twins`],
+    /// [`Copy::plan_twins`]), reached through pointers for the same
+    /// reason as `writer`: [`Copy::plan`] (the npm module's `planCopy`)
+    /// does without it, and it cost that module 13 KiB.
+    twin_planners: Option<(StartTwins, PlanTwins)>,
 }
+
+type StartTwins = fn(&mut Copy) -> Result<(), Error>;
+type PlanTwins =
+    fn(&Copy, &str, &[u8], &str, bool) -> Result<Vec<(compression::Format, ImagePlan)>, Error>;
 
 /// The half of the machine that moves and writes ([`Mode::Copy`]):
 /// decides the next step of the transfers or writes, with the answer to
@@ -280,17 +289,34 @@ impl Copy {
             options,
             mode,
             Some(Copy::write_step),
+            Some((
+                Copy::start_twins as StartTwins,
+                Copy::plan_twins as PlanTwins,
+            )),
         )
     }
 
-    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes.
+    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes nor
+    /// `--add-compression`'s (refused here: [`Copy::new`] in
+    /// [`Mode::DryRun`] plans it).
     pub fn plan(
         top_bytes: Vec<u8>,
         top_type: String,
         destination: Destination,
         options: CopyOptions,
     ) -> Result<Copy, Error> {
-        Copy::build(top_bytes, top_type, destination, options, Mode::Plan, None)
+        if !options.add_compression.is_empty() {
+            return Err(Error::AddCompressionUnplanned);
+        }
+        Copy::build(
+            top_bytes,
+            top_type,
+            destination,
+            options,
+            Mode::Plan,
+            None,
+            None,
+        )
     }
 
     fn build(
@@ -300,6 +326,7 @@ impl Copy {
         options: CopyOptions,
         mode: Mode,
         writer: Option<Writer>,
+        twin_planners: Option<(StartTwins, PlanTwins)>,
     ) -> Result<Copy, Error> {
         let mut copy = Copy {
             plan_destination: destination
@@ -336,6 +363,7 @@ impl Copy {
             phase: Phase::NestedLists { reading: None },
             need: Need::Done,
             writer,
+            twin_planners,
         };
         // Lists nested in the list are read before planning: a platform
         // choice reaches into them, and they are copied with it.
@@ -810,26 +838,10 @@ impl Copy {
 
     /// The images to read, as the top-level decision names them.
     fn start_instances(&mut self) -> Result<(), Error> {
-        let top_plan = self.top_plan.as_ref().expect("planned");
-        if let Some(&format) = self.options.add_compression.first() {
-            let copies = match top_plan {
-                TopPlan::Image => Some("copies a single image"),
-                TopPlan::Instance { .. } => Some("copies one image out of the list"),
-                TopPlan::List(_) if self.options.selection != plan::Selection::All => {
-                    Some("copies only some of the list's images")
-                }
-                TopPlan::List(_) => None,
-            };
-            if let Some(copies) = copies {
-                return Err(Error::Plan(PlanError::AddCompressionNeedsList {
-                    format,
-                    copies,
-                }));
-            }
-            if let TopPlan::List(list_plan) = top_plan {
-                self.twins = plan::compression_twins(list_plan, &self.options.add_compression);
-            }
+        if let Some((start_twins, _)) = self.twin_planners {
+            start_twins(self)?;
         }
+        let top_plan = self.top_plan.as_ref().expect("planned");
         let mut wanted = Vec::new();
         match top_plan {
             TopPlan::Image => {
@@ -924,7 +936,6 @@ impl Copy {
         signatures: Vec<Vec<u8>>,
     ) -> Result<(), Error> {
         let wanted = &self.wanted[index];
-        let mut twin_jobs = Vec::new();
         let plan = plan::plan_image(
             &bytes,
             &media_type,
@@ -937,41 +948,16 @@ impl Copy {
             },
         )?;
         let instance = parse(&wanted.entry.digest_text, &wanted.what)?;
-        let signed = !signatures.is_empty();
-        for twin in self
-            .twins
-            .iter()
-            .filter(|t| t.source_digest == wanted.entry.digest_text)
-        {
-            let mut options = self.options.clone();
-            options.compression.format = Some(twin.format);
-            options.compression.level = None;
-            options.compression.force = true;
-            let mut twin_plan = plan::plan_image(
+        let twin_jobs = match self.twin_planners {
+            Some((_, plan_twins)) => plan_twins(
+                self,
+                &wanted.entry.digest_text,
                 &bytes,
                 &media_type,
-                signed,
-                &self.plan_destination,
-                &options,
-                ImageContext {
-                    list_digest: None,
-                    in_list: true,
-                },
-            )?;
-            if twin_plan.layer_wish.is_none() {
-                let reason = match twin_plan.cannot_modify {
-                    Some(reason) => reason.to_string(),
-                    None => "it is not an image whose layers can be compressed".into(),
-                };
-                return Err(Error::Plan(PlanError::TwinUnmodifiable {
-                    digest: twin.source_digest.clone(),
-                    format: twin.format,
-                    reason,
-                }));
-            }
-            twin_plan.twin = Some(twin.format);
-            twin_jobs.push((twin.format, twin_plan));
-        }
+                !signatures.is_empty(),
+            )?,
+            None => Vec::new(),
+        };
         self.jobs.push(Job {
             instance: Some(instance.clone()),
             twin: None,
@@ -993,6 +979,74 @@ impl Copy {
             read: None,
         };
         Ok(())
+    }
+
+    /// `--add-compression`: refused unless the whole list is copied; the
+    /// twins the list needs ([`plan::compression_twins`]).
+    fn start_twins(&mut self) -> Result<(), Error> {
+        let Some(&format) = self.options.add_compression.first() else {
+            return Ok(());
+        };
+        let copies = match self.top_plan.as_ref().expect("planned") {
+            TopPlan::Image => "copies a single image",
+            TopPlan::Instance { .. } => "copies one image out of the list",
+            TopPlan::List(_) if self.options.selection != plan::Selection::All => {
+                "copies only some of the list's images"
+            }
+            TopPlan::List(list_plan) => {
+                self.twins = plan::compression_twins(list_plan, &self.options.add_compression);
+                return Ok(());
+            }
+        };
+        Err(Error::Plan(PlanError::AddCompressionNeedsList {
+            format,
+            copies,
+        }))
+    }
+
+    /// The plans of the twins of the image `source` (its manifest `bytes`
+    /// of `media_type`): the image with its layers forced into each twin's
+    /// format. An image that may not change (signed, or not an image with
+    /// compressible layers) cannot have a twin.
+    fn plan_twins(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        media_type: &str,
+        signed: bool,
+    ) -> Result<Vec<(compression::Format, ImagePlan)>, Error> {
+        let mut out = Vec::new();
+        for twin in self.twins.iter().filter(|t| t.source_digest == source) {
+            let mut options = self.options.clone();
+            options.compression.format = Some(twin.format);
+            options.compression.level = None;
+            options.compression.force = true;
+            let mut twin_plan = plan::plan_image(
+                bytes,
+                media_type,
+                signed,
+                &self.plan_destination,
+                &options,
+                ImageContext {
+                    list_digest: None,
+                    in_list: true,
+                },
+            )?;
+            if twin_plan.layer_wish.is_none() {
+                let reason = match twin_plan.cannot_modify {
+                    Some(reason) => reason.to_string(),
+                    None => "it is not an image whose layers can be compressed".into(),
+                };
+                return Err(Error::Plan(PlanError::TwinUnmodifiable {
+                    digest: twin.source_digest.clone(),
+                    format: twin.format,
+                    reason,
+                }));
+            }
+            twin_plan.twin = Some(twin.format);
+            out.push((twin.format, twin_plan));
+        }
+        Ok(out)
     }
 
     /// Before anything moves: a copy that would sign and cannot store
