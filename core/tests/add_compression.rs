@@ -24,7 +24,7 @@ fn to_oci() -> Destination {
 
 fn adding(format: Format, selection: Selection) -> CopyOptions {
     CopyOptions {
-        add_compression: vec![format],
+        add_compression: [format].into_iter().collect(),
         ..options(selection)
     }
 }
@@ -82,7 +82,10 @@ fn list_plan(top: &[u8]) -> Box<plan::ListPlan> {
 
 #[test]
 fn every_image_of_a_list_gets_a_zstd_twin_in_list_order() {
-    let twins = plan::compression_twins(&list_plan(&fixture("index.json")), &[Format::Zstd]);
+    let twins = plan::compression_twins(
+        &list_plan(&fixture("index.json")),
+        [Format::Zstd].into_iter().collect(),
+    );
     let index = List::parse(&fixture("index.json")).unwrap();
     let expected: Vec<&str> = index
         .entries
@@ -97,7 +100,7 @@ fn every_image_of_a_list_gets_a_zstd_twin_in_list_order() {
 #[test]
 fn a_platform_that_already_has_its_zstd_twin_gets_none() {
     let top = fixture("index-with-zstd-twin.json");
-    let twins = plan::compression_twins(&list_plan(&top), &[Format::Zstd]);
+    let twins = plan::compression_twins(&list_plan(&top), [Format::Zstd].into_iter().collect());
     let index = List::parse(&top).unwrap();
     let got: Vec<&str> = twins.iter().map(|t| t.source_digest.as_str()).collect();
     assert_eq!(
@@ -111,7 +114,10 @@ fn a_platform_that_already_has_its_zstd_twin_gets_none() {
 
 #[test]
 fn gzip_twins_are_not_added_to_a_list_whose_images_are_gzip() {
-    let twins = plan::compression_twins(&list_plan(&fixture("index.json")), &[Format::Gzip]);
+    let twins = plan::compression_twins(
+        &list_plan(&fixture("index.json")),
+        [Format::Gzip].into_iter().collect(),
+    );
     assert!(twins.is_empty());
 }
 

@@ -257,15 +257,16 @@ pub struct Copy {
     /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
     writer: Option<Writer>,
     /// `--add-compression`'s planning ([`Copy::start_twins`],
-    /// [`Copy::plan_twins`]), reached through pointers for the same
+    /// [`Copy::add_twins`]), reached through pointers for the same
     /// reason as `writer`: [`Copy::plan`] (the npm module's `planCopy`)
     /// does without it, and it cost that module 13 KiB.
-    twin_planners: Option<(StartTwins, PlanTwins)>,
+    twin_planners: Option<(TwinPlanner, AddTwins)>,
 }
 
-type StartTwins = fn(&mut Copy) -> Result<(), Error>;
-type PlanTwins =
-    fn(&Copy, &str, &[u8], &str, bool) -> Result<Vec<(compression::Format, ImagePlan)>, Error>;
+/// [`Copy::start_twins`].
+type TwinPlanner = fn(&mut Copy) -> Result<(), Error>;
+/// [`Copy::add_twins`].
+type AddTwins = fn(&mut Copy, usize) -> Result<(), Error>;
 
 /// The half of the machine that moves and writes ([`Mode::Copy`]):
 /// decides the next step of the transfers or writes, with the answer to
@@ -290,8 +291,8 @@ impl Copy {
             mode,
             Some(Copy::write_step),
             Some((
-                Copy::start_twins as StartTwins,
-                Copy::plan_twins as PlanTwins,
+                Copy::start_twins as TwinPlanner,
+                Copy::add_twins as AddTwins,
             )),
         )
     }
@@ -326,7 +327,7 @@ impl Copy {
         options: CopyOptions,
         mode: Mode,
         writer: Option<Writer>,
-        twin_planners: Option<(StartTwins, PlanTwins)>,
+        twin_planners: Option<(TwinPlanner, AddTwins)>,
     ) -> Result<Copy, Error> {
         let mut copy = Copy {
             plan_destination: destination
@@ -947,32 +948,15 @@ impl Copy {
                 in_list: wanted.in_list,
             },
         )?;
-        let instance = parse(&wanted.entry.digest_text, &wanted.what)?;
-        let twin_jobs = match self.twin_planners {
-            Some((_, plan_twins)) => plan_twins(
-                self,
-                &wanted.entry.digest_text,
-                &bytes,
-                &media_type,
-                !signatures.is_empty(),
-            )?,
-            None => Vec::new(),
-        };
         self.jobs.push(Job {
-            instance: Some(instance.clone()),
+            instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
             twin: None,
-            bytes: bytes.clone(),
+            bytes,
             signatures,
         });
         self.plans.push(plan);
-        for (format, twin_plan) in twin_jobs {
-            self.jobs.push(Job {
-                instance: Some(instance.clone()),
-                twin: Some(format),
-                bytes: bytes.clone(),
-                signatures: Vec::new(),
-            });
-            self.plans.push(twin_plan);
+        if let Some((_, add_twins)) = self.twin_planners {
+            add_twins(self, self.jobs.len() - 1)?;
         }
         self.phase = Phase::Instance {
             index: index + 1,
@@ -984,7 +968,7 @@ impl Copy {
     /// `--add-compression`: refused unless the whole list is copied; the
     /// twins the list needs ([`plan::compression_twins`]).
     fn start_twins(&mut self) -> Result<(), Error> {
-        let Some(&format) = self.options.add_compression.first() else {
+        let Some(format) = self.options.add_compression.iter().next() else {
             return Ok(());
         };
         let copies = match self.top_plan.as_ref().expect("planned") {
@@ -994,7 +978,7 @@ impl Copy {
                 "copies only some of the list's images"
             }
             TopPlan::List(list_plan) => {
-                self.twins = plan::compression_twins(list_plan, &self.options.add_compression);
+                self.twins = plan::compression_twins(list_plan, self.options.add_compression);
                 return Ok(());
             }
         };
@@ -1004,27 +988,31 @@ impl Copy {
         }))
     }
 
-    /// The plans of the twins of the image `source` (its manifest `bytes`
-    /// of `media_type`): the image with its layers forced into each twin's
-    /// format. An image that may not change (signed, or not an image with
-    /// compressible layers) cannot have a twin.
-    fn plan_twins(
-        &self,
-        source: &str,
-        bytes: &[u8],
-        media_type: &str,
-        signed: bool,
-    ) -> Result<Vec<(compression::Format, ImagePlan)>, Error> {
-        let mut out = Vec::new();
-        for twin in self.twins.iter().filter(|t| t.source_digest == source) {
+    /// Adds the twins of image `job` after it, each planned as the image
+    /// with its layers forced into the twin's format. An image that may
+    /// not change (signed, or not an image with compressible layers)
+    /// cannot have a twin.
+    fn add_twins(&mut self, job: usize) -> Result<(), Error> {
+        let source = self.jobs[job].clone();
+        let Some(instance) = source.instance else {
+            return Ok(());
+        };
+        let digest = instance.to_string();
+        let formats: Vec<compression::Format> = self
+            .twins
+            .iter()
+            .filter(|t| t.source_digest == digest)
+            .map(|t| t.format)
+            .collect();
+        for format in formats {
             let mut options = self.options.clone();
-            options.compression.format = Some(twin.format);
+            options.compression.format = Some(format);
             options.compression.level = None;
             options.compression.force = true;
             let mut twin_plan = plan::plan_image(
-                bytes,
-                media_type,
-                signed,
+                &source.bytes,
+                &self.plans[job].source_media_type,
+                !source.signatures.is_empty(),
                 &self.plan_destination,
                 &options,
                 ImageContext {
@@ -1038,15 +1026,21 @@ impl Copy {
                     None => "it is not an image whose layers can be compressed".into(),
                 };
                 return Err(Error::Plan(PlanError::TwinUnmodifiable {
-                    digest: twin.source_digest.clone(),
-                    format: twin.format,
+                    digest,
+                    format,
                     reason,
                 }));
             }
-            twin_plan.twin = Some(twin.format);
-            out.push((twin.format, twin_plan));
+            twin_plan.twin = Some(format);
+            self.jobs.push(Job {
+                instance: Some(instance.clone()),
+                twin: Some(format),
+                bytes: source.bytes.clone(),
+                signatures: Vec::new(),
+            });
+            self.plans.push(twin_plan);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Before anything moves: a copy that would sign and cannot store

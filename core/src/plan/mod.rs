@@ -93,7 +93,7 @@ pub struct CopyOptions {
     /// `--add-compression`: every image of a list copied whole gets a twin
     /// with its layers in each of these formats, unless the list already
     /// has an instance of its platform in that format ([`compression_twins`]).
-    pub add_compression: Vec<compression::Format>,
+    pub add_compression: compression::Formats,
 }
 
 impl CopyOptions {
@@ -110,7 +110,7 @@ impl CopyOptions {
             judge_signatures: false,
             sign: crate::destination::SignatureFormats::default(),
             compression: compression::Requested::default(),
-            add_compression: Vec::new(),
+            add_compression: compression::Formats::default(),
         }
     }
 }
@@ -881,7 +881,7 @@ pub struct Twin {
 /// A twin made counts for the platform, so entries sharing a platform get
 /// one twin between them. Images of nested lists get none
 /// (containers/image does not copy nested lists).
-pub fn compression_twins(plan: &ListPlan, add: &[compression::Format]) -> Vec<Twin> {
+pub fn compression_twins(plan: &ListPlan, add: compression::Formats) -> Vec<Twin> {
     use compression::Format;
     type Key = (String, String, String, Vec<String>, String);
     let key = |e: &Descriptor| -> Key {
@@ -897,9 +897,9 @@ pub fn compression_twins(plan: &ListPlan, add: &[compression::Format]) -> Vec<Tw
                 .is_some_and(|v| v == "true");
         if zstd { Format::Zstd } else { Format::Gzip }
     };
-    let mut have: BTreeMap<Key, Vec<Format>> = BTreeMap::new();
+    let mut have: BTreeMap<Key, compression::Formats> = BTreeMap::new();
     for e in &plan.list.entries {
-        have.entry(key(e)).or_default().push(format_of(e));
+        have.entry(key(e)).or_default().insert(format_of(e));
     }
     let mut twins = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -909,12 +909,12 @@ pub fn compression_twins(plan: &ListPlan, add: &[compression::Format]) -> Vec<Tw
         }
         seen.push(&e.digest_text);
         let formats = have.entry(key(e)).or_default();
-        for format in add {
+        for format in add.iter() {
             if !formats.contains(format) {
-                formats.push(*format);
+                formats.insert(format);
                 twins.push(Twin {
                     source_digest: e.digest_text.clone(),
-                    format: *format,
+                    format,
                 });
             }
         }

@@ -167,7 +167,7 @@ pub struct CompressionArgs {
 
 impl CompressionArgs {
     /// The formats of `--add-compression`, in order.
-    fn added(&self) -> anyhow::Result<Vec<compression::Format>> {
+    fn added(&self) -> anyhow::Result<compression::Formats> {
         Ok(self
             .add_compression
             .iter()
@@ -361,7 +361,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
-        add_compression: Vec::new(),
+        add_compression: Default::default(),
     };
     let options = if args.referrers {
         ferry_core::referrers::image_options(&options)

@@ -137,7 +137,7 @@ fn judge(args: &VerifyArgs, trust_args: &TrustArgs) -> anyhow::Result<Vec<(Strin
         judge_signatures: true,
         sign: Default::default(),
         compression: Default::default(),
-        add_compression: Vec::new(),
+        add_compression: Default::default(),
     };
     let images = super::registry::runtime()?.block_on(async {
         let src = source
