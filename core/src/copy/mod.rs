@@ -74,8 +74,6 @@ fn invented_platforms(candidate: &ListCandidate) -> Option<String> {
 struct Job {
     /// The source instance digest, for lists and chosen instances.
     instance: Option<Digest>,
-    /// For a compression twin: the format its layers take.
-    twin: Option<compression::Format>,
     bytes: Vec<u8>,
     signatures: Vec<Vec<u8>>,
 }
@@ -859,7 +857,6 @@ impl Copy {
                 )?;
                 self.jobs.push(Job {
                     instance: None,
-                    twin: None,
                     bytes: self.top_bytes.clone(),
                     signatures: self.top_signatures.clone(),
                 });
@@ -950,7 +947,6 @@ impl Copy {
         )?;
         self.jobs.push(Job {
             instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
-            twin: None,
             bytes,
             signatures,
         });
@@ -1034,7 +1030,6 @@ impl Copy {
             twin_plan.twin = Some(format);
             self.jobs.push(Job {
                 instance: Some(instance.clone()),
-                twin: Some(format),
                 bytes: source.bytes.clone(),
                 signatures: Vec::new(),
             });
@@ -1073,7 +1068,12 @@ impl Copy {
             });
         }
         // A twin is the image it twins, judged once.
-        for job in self.jobs.iter().filter(|j| j.twin.is_none()) {
+        for (job, _) in self
+            .jobs
+            .iter()
+            .zip(&self.plans)
+            .filter(|(_, p)| p.twin.is_none())
+        {
             let kept = if job.instance.is_none() {
                 &self.top_signatures
             } else {
@@ -1558,7 +1558,7 @@ impl Copy {
                     digest: digest.to_string(),
                     media_type: media_type.clone(),
                 });
-                if let (Some(source), Some(format)) = (&job.instance, job.twin) {
+                if let (Some(source), Some(format)) = (&job.instance, self.plans[write.job].twin) {
                     self.added.push(AddedInstance {
                         source_digest: source.to_string(),
                         written: InstanceUpdate {
