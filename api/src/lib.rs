@@ -498,6 +498,7 @@ fn plan_image(input: &[u8], args: Args<'_>) -> Answer {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
+        add_compression: Default::default(),
     };
     let context = ImageContext {
         list_digest: None,
@@ -615,6 +616,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
+        add_compression: Default::default(),
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;

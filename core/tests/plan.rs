@@ -179,8 +179,13 @@ fn strip_drops_unselected_entries_and_writes_a_smaller_list() {
         plan.entries,
         [EntryAction::Copy, EntryAction::Drop, EntryAction::Copy]
     );
-    let candidates =
-        finish_list(&plan, &copied_unchanged(&plan), &ConvertOptions::default()).unwrap();
+    let candidates = finish_list(
+        &plan,
+        &copied_unchanged(&plan),
+        &[],
+        &ConvertOptions::default(),
+    )
+    .unwrap();
     let written = ferry_core::List::parse(&candidates[0].bytes).unwrap();
     assert_eq!(written.entries.len(), 2);
     assert!(!candidates[0].unchanged);
@@ -195,7 +200,7 @@ fn index_only_copies_no_instance_and_writes_the_list_unchanged() {
     };
     let plan = list_plan(plan_top(&top(&bytes), &anything(), &options(selection)).unwrap());
     assert!(plan.instances_to_copy().is_empty());
-    let candidates = finish_list(&plan, &[], &ConvertOptions::default()).unwrap();
+    let candidates = finish_list(&plan, &[], &[], &ConvertOptions::default()).unwrap();
     assert!(candidates[0].unchanged);
     assert_eq!(candidates[0].bytes, bytes);
 }
@@ -229,8 +234,13 @@ fn a_destination_without_list_types_refuses_list_copies() {
 fn an_unchanged_list_is_written_byte_for_byte() {
     let bytes = index();
     let plan = list_plan(plan_top(&top(&bytes), &oci_layout(), &options(Selection::All)).unwrap());
-    let candidates =
-        finish_list(&plan, &copied_unchanged(&plan), &ConvertOptions::default()).unwrap();
+    let candidates = finish_list(
+        &plan,
+        &copied_unchanged(&plan),
+        &[],
+        &ConvertOptions::default(),
+    )
+    .unwrap();
     assert_eq!(candidates.len(), 1);
     assert!(candidates[0].unchanged);
     assert_eq!(candidates[0].bytes, bytes);
@@ -247,7 +257,7 @@ fn a_converted_instance_rewrites_the_list_with_its_new_digest() {
         size: 321,
         media_type: mt::DOCKER_V2S2.into(),
     };
-    let candidates = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap();
+    let candidates = finish_list(&plan, &copied, &[], &ConvertOptions::default()).unwrap();
     assert!(!candidates[0].unchanged);
     let written = ferry_core::List::parse(&candidates[0].bytes).unwrap();
     assert_eq!(written.entries[1].digest_text, new_digest);
@@ -293,7 +303,7 @@ fn a_list_that_may_not_change_fails_when_an_instance_changed() {
     let plan = list_plan(plan_top(&top(&bytes), &oci_layout(), &opts).unwrap());
     let mut copied = copied_unchanged(&plan);
     copied[0].written.digest = ferry_core::Digest::sha256_of(b"other").to_string();
-    let err = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap_err();
+    let err = finish_list(&plan, &copied, &[], &ConvertOptions::default()).unwrap_err();
     assert!(matches!(err, PlanError::ListMustChange { .. }), "{err:?}");
 }
 
@@ -509,6 +519,7 @@ fn an_unchanged_nested_list_keeps_its_parent_byte_for_byte() {
     let child = finish_list(
         nested,
         &copied_unchanged(nested),
+        &[],
         &ConvertOptions::default(),
     )
     .unwrap()
@@ -525,7 +536,7 @@ fn an_unchanged_nested_list_keeps_its_parent_byte_for_byte() {
     .into_iter()
     .chain(copied_unchanged(&plan).into_iter().skip(1))
     .collect::<Vec<_>>();
-    let top = finish_list(&plan, &copied, &ConvertOptions::default()).unwrap();
+    let top = finish_list(&plan, &copied, &[], &ConvertOptions::default()).unwrap();
     assert_eq!(top[0].bytes, fixture("nested-index.json"));
 }
 

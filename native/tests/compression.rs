@@ -357,3 +357,117 @@ fn forcing_the_format_recompresses_a_layer_the_destination_already_holds_as_name
     assert_eq!(&layers[0].1[..4], [0x28, 0xb5, 0x2f, 0xfd]);
     assert_eq!(untar(ZSTD, &layers[0].1), tar);
 }
+
+/// The list an OCI layout holds (its first entry) and a reader of its blobs.
+fn oci_list(layout: &Path) -> (serde_json::Value, impl Fn(&str) -> Vec<u8>) {
+    let root = layout.to_path_buf();
+    let read = move |digest: &str| {
+        std::fs::read(
+            root.join("blobs/sha256")
+                .join(digest.strip_prefix("sha256:").unwrap()),
+        )
+        .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let list =
+        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    (list, read)
+}
+
+#[test]
+fn add_compression_writes_a_zstd_twin_of_every_image_after_the_originals() {
+    let s = Scratch::new("add-compression");
+    let out = s.join("out");
+    ok(copy(
+        &["--all", "--add-compression", "zstd"],
+        "demo:",
+        &format!("oci:{}", out.display()),
+        &s,
+    ));
+    let (list, read) = oci_list(&out);
+    let entries = list["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 8, "{list}");
+    let (originals, twins) = entries.split_at(4);
+    for (original, twin) in originals.iter().zip(twins) {
+        assert_eq!(original["annotations"], serde_json::Value::Null);
+        assert_eq!(
+            twin["annotations"]["io.github.containers.compression.zstd"],
+            "true"
+        );
+        assert_eq!(twin["platform"], original["platform"]);
+        let o: serde_json::Value =
+            serde_json::from_slice(&read(original["digest"].as_str().unwrap())).unwrap();
+        let t: serde_json::Value =
+            serde_json::from_slice(&read(twin["digest"].as_str().unwrap())).unwrap();
+        // The same config, so the same diff IDs; each layer the same tar.
+        assert_eq!(t["config"], o["config"]);
+        for (ol, tl) in o["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(t["layers"].as_array().unwrap())
+        {
+            assert_eq!(tl["mediaType"], ZSTD);
+            let ot = untar(
+                ol["mediaType"].as_str().unwrap(),
+                &read(ol["digest"].as_str().unwrap()),
+            );
+            let tt = untar(ZSTD, &read(tl["digest"].as_str().unwrap()));
+            assert_eq!(ot, tt);
+        }
+    }
+}
+
+#[test]
+fn a_list_that_has_its_zstd_twins_is_copied_as_it_is() {
+    let s = Scratch::new("add-compression-again");
+    let (first, second) = (s.join("first"), s.join("second"));
+    ok(copy(
+        &["--all", "--add-compression", "zstd"],
+        "demo:",
+        &format!("oci:{}", first.display()),
+        &s,
+    ));
+    ok(copy(
+        &["--all", "--add-compression", "zstd"],
+        &format!("oci:{}", first.display()),
+        &format!("oci:{}", second.display()),
+        &s,
+    ));
+    assert_eq!(oci_list(&first).0, oci_list(&second).0);
+}
+
+#[test]
+fn add_compression_without_all_is_refused_before_anything_is_written() {
+    let s = Scratch::new("add-compression-refused");
+    let out = s.join("out");
+    let result = copy(
+        &["--add-compression", "zstd"],
+        "demo:",
+        &format!("oci:{}", out.display()),
+        &s,
+    );
+    assert!(!result.status.success());
+    assert!(stderr(&result).contains("--all"), "{}", stderr(&result));
+    assert!(!out.join("index.json").exists());
+}
+
+#[test]
+fn a_dry_run_shows_the_zstd_twins() {
+    let s = Scratch::new("add-compression-dry-run");
+    let text = ok(copy(
+        &["--all", "--add-compression", "zstd", "--dry-run", "--json"],
+        "demo:",
+        &format!("oci:{}", s.join("out").display()),
+        &s,
+    ));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let twins = report["plan"]["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "zstd-twin")
+        .count();
+    assert_eq!(twins, 4, "{text}");
+}

@@ -2,7 +2,9 @@
 //! pulls every one (gzip→zstd, zstd→gzip, uncompressed→either) from a
 //! docker-registry and, decompressing the layers itself, finds the diff IDs
 //! the configs name; `zstd -t` and `gzip -t` accept every blob ferry
-//! wrote; podman (vfs storage) loads a zstd image from an OCI archive.
+//! wrote; podman (vfs storage) loads a zstd image from an OCI archive;
+//! skopeo reads a list with zstd twins (`--add-compression zstd`), each
+//! twin by digest.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -227,4 +229,53 @@ fn podman_loads_a_zstd_image_from_an_oci_archive() {
     let images = podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     let listed = String::from_utf8_lossy(&images.stdout);
     assert!(listed.contains("ferry/zstd:v1"), "{listed}");
+}
+
+/// `skopeo inspect --raw` of `reference`, as JSON.
+fn skopeo_raw(registry: &Registry, reference: &str) -> serde_json::Value {
+    let mut args: Vec<String> = vec!["inspect".into(), "--raw".into()];
+    args.extend(registry.skopeo_flags(SkopeoSide::Only));
+    args.push(reference.to_string());
+    let out = skopeo(&args);
+    assert!(
+        out.status.success(),
+        "skopeo inspect --raw {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn skopeo_reads_a_list_with_zstd_twins_whose_diff_ids_are_the_originals() {
+    ferry_tests::skopeo::require("reading a list with zstd twins");
+    let registry = Registry::start(Setup::plain());
+    let s = Scratch::new("twins");
+    let reference = registry.docker_ref("ferry/twins:v1");
+    ferry_copy(
+        &registry,
+        &["--all", "--add-compression", "zstd"],
+        "demo:",
+        &reference,
+    );
+    let list = skopeo_raw(&registry, &reference);
+    let entries = list["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 8, "{list}");
+    let repository = reference.rsplit_once(':').unwrap().0;
+    let (originals, twins) = entries.split_at(4);
+    for (i, (original, twin)) in originals.iter().zip(twins).enumerate() {
+        assert_eq!(
+            twin["annotations"]["io.github.containers.compression.zstd"],
+            "true"
+        );
+        assert_eq!(twin["platform"], original["platform"]);
+        let by_digest =
+            |e: &serde_json::Value| format!("{repository}@{}", e["digest"].as_str().unwrap());
+        // The twin names the original's config: the same diff IDs, which
+        // skopeo finds by decompressing the zstd layers itself.
+        let o = skopeo_raw(&registry, &by_digest(original));
+        let t = skopeo_raw(&registry, &by_digest(twin));
+        assert_eq!(t["config"], o["config"]);
+        let layers = skopeo_reads(&registry, &by_digest(twin), &s, &format!("twin-{i}"));
+        tools_accept(&layers, "+zstd");
+    }
 }

@@ -29,7 +29,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::digest::Digest;
-use crate::list::{ConvertOptions, InstanceUpdate, List, LossKind, Tree};
+use crate::list::{AddedInstance, ConvertOptions, InstanceUpdate, List, LossKind, Tree};
 use crate::manifest::convert::{self, Schema1Inputs};
 use crate::manifest::edit::{self, LayerUpdate};
 use crate::manifest::schema1::{GZIPPED_EMPTY_LAYER, GZIPPED_EMPTY_LAYER_DIGEST};
@@ -236,6 +236,10 @@ pub struct Copy {
     tally: Tally,
     summary: Option<CopyPlan>,
     copied: Vec<CopiedInstance>,
+    /// The compression twins to make (`--add-compression`).
+    twins: Vec<plan::Twin>,
+    /// The twins written, added to the top-level list.
+    added: Vec<AddedInstance>,
     written: Vec<Written>,
     /// The single image as written, for a copy without a list.
     single: Option<(Vec<u8>, String)>,
@@ -250,7 +254,17 @@ pub struct Copy {
     /// module 328 KiB instead of 290 KiB (after wasm-opt); handing out the
     /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
     writer: Option<Writer>,
+    /// `--add-compression`'s planning ([`Copy::start_twins`],
+    /// [`Copy::add_twins`]), reached through pointers for the same
+    /// reason as `writer`: [`Copy::plan`] (the npm module's `planCopy`)
+    /// does without it, and it cost that module 9 KiB after wasm-opt.
+    twin_planners: Option<(TwinPlanner, AddTwins)>,
 }
+
+/// [`Copy::start_twins`].
+type TwinPlanner = fn(&mut Copy) -> Result<(), Error>;
+/// [`Copy::add_twins`].
+type AddTwins = fn(&mut Copy, usize) -> Result<(), Error>;
 
 /// The half of the machine that moves and writes ([`Mode::Copy`]):
 /// decides the next step of the transfers or writes, with the answer to
@@ -274,17 +288,34 @@ impl Copy {
             options,
             mode,
             Some(Copy::write_step),
+            Some((
+                Copy::start_twins as TwinPlanner,
+                Copy::add_twins as AddTwins,
+            )),
         )
     }
 
-    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes.
+    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes nor
+    /// `--add-compression`'s (refused here: [`Copy::new`] in
+    /// [`Mode::DryRun`] plans it).
     pub fn plan(
         top_bytes: Vec<u8>,
         top_type: String,
         destination: Destination,
         options: CopyOptions,
     ) -> Result<Copy, Error> {
-        Copy::build(top_bytes, top_type, destination, options, Mode::Plan, None)
+        if !options.add_compression.is_empty() {
+            return Err(Error::AddCompressionUnplanned);
+        }
+        Copy::build(
+            top_bytes,
+            top_type,
+            destination,
+            options,
+            Mode::Plan,
+            None,
+            None,
+        )
     }
 
     fn build(
@@ -294,6 +325,7 @@ impl Copy {
         options: CopyOptions,
         mode: Mode,
         writer: Option<Writer>,
+        twin_planners: Option<(TwinPlanner, AddTwins)>,
     ) -> Result<Copy, Error> {
         let mut copy = Copy {
             plan_destination: destination
@@ -322,12 +354,15 @@ impl Copy {
             tally: Tally::default(),
             summary: None,
             copied: Vec::new(),
+            twins: Vec::new(),
+            added: Vec::new(),
             written: Vec::new(),
             single: None,
             committed: None,
             phase: Phase::NestedLists { reading: None },
             need: Need::Done,
             writer,
+            twin_planners,
         };
         // Lists nested in the list are read before planning: a platform
         // choice reaches into them, and they are copied with it.
@@ -820,6 +855,9 @@ impl Copy {
 
     /// The images to read, as the top-level decision names them.
     fn start_instances(&mut self) -> Result<(), Error> {
+        if let Some((start_twins, _)) = self.twin_planners {
+            start_twins(self)?;
+        }
         let top_plan = self.top_plan.as_ref().expect("planned");
         let mut wanted = Vec::new();
         match top_plan {
@@ -931,10 +969,90 @@ impl Copy {
             signatures,
         });
         self.plans.push(plan);
+        if let Some((_, add_twins)) = self.twin_planners {
+            add_twins(self, self.jobs.len() - 1)?;
+        }
         self.phase = Phase::Instance {
             index: index + 1,
             read: None,
         };
+        Ok(())
+    }
+
+    /// `--add-compression`: refused unless the whole list is copied; the
+    /// twins the list needs ([`plan::compression_twins`]).
+    fn start_twins(&mut self) -> Result<(), Error> {
+        let Some(format) = self.options.add_compression.iter().next() else {
+            return Ok(());
+        };
+        let copies = match self.top_plan.as_ref().expect("planned") {
+            TopPlan::Image => "copies a single image",
+            TopPlan::Instance { .. } => "copies one image out of the list",
+            TopPlan::List(_) if self.options.selection != plan::Selection::All => {
+                "copies only some of the list's images"
+            }
+            TopPlan::List(list_plan) => {
+                self.twins = plan::compression_twins(list_plan, self.options.add_compression);
+                return Ok(());
+            }
+        };
+        Err(Error::Plan(PlanError::AddCompressionNeedsList {
+            format,
+            copies,
+        }))
+    }
+
+    /// Adds the twins of image `job` after it, each planned as the image
+    /// with its layers forced into the twin's format. An image that may
+    /// not change (signed, or not an image with compressible layers)
+    /// cannot have a twin.
+    fn add_twins(&mut self, job: usize) -> Result<(), Error> {
+        let source = self.jobs[job].clone();
+        let Some(instance) = source.instance else {
+            return Ok(());
+        };
+        let digest = instance.to_string();
+        let formats: Vec<compression::Format> = self
+            .twins
+            .iter()
+            .filter(|t| t.source_digest == digest)
+            .map(|t| t.format)
+            .collect();
+        for format in formats {
+            let mut options = self.options.clone();
+            options.compression.format = Some(format);
+            options.compression.level = None;
+            options.compression.force = true;
+            let mut twin_plan = plan::plan_image(
+                &source.bytes,
+                &self.plans[job].source_media_type,
+                !source.signatures.is_empty(),
+                &self.plan_destination,
+                &options,
+                ImageContext {
+                    list_digest: None,
+                    in_list: true,
+                },
+            )?;
+            if twin_plan.layer_wish.is_none() {
+                let reason = match twin_plan.cannot_modify {
+                    Some(reason) => reason.to_string(),
+                    None => "it is not an image whose layers can be compressed".into(),
+                };
+                return Err(Error::Plan(PlanError::TwinUnmodifiable {
+                    digest,
+                    format,
+                    reason,
+                }));
+            }
+            twin_plan.twin = Some(format);
+            self.jobs.push(Job {
+                instance: Some(instance.clone()),
+                bytes: source.bytes.clone(),
+                signatures: Vec::new(),
+            });
+            self.plans.push(twin_plan);
+        }
         Ok(())
     }
 
@@ -967,7 +1085,13 @@ impl Copy {
                 signatures: signatures_of(None, &self.top_signatures),
             });
         }
-        for job in &self.jobs {
+        // A twin is the image it twins, judged once.
+        for (job, _) in self
+            .jobs
+            .iter()
+            .zip(&self.plans)
+            .filter(|(_, p)| p.twin.is_none())
+        {
             let kept = if job.instance.is_none() {
                 &self.top_signatures
             } else {
@@ -1452,7 +1576,17 @@ impl Copy {
                     digest: digest.to_string(),
                     media_type: media_type.clone(),
                 });
-                if let Some(source) = &job.instance {
+                if let (Some(source), Some(format)) = (&job.instance, self.plans[write.job].twin) {
+                    self.added.push(AddedInstance {
+                        source_digest: source.to_string(),
+                        written: InstanceUpdate {
+                            digest: digest.to_string(),
+                            size: bytes.len() as i64,
+                            media_type: media_type.clone(),
+                        },
+                        zstd: format == compression::Format::Zstd,
+                    });
+                } else if let Some(source) = &job.instance {
                     self.copied.push(CopiedInstance {
                         source_digest: source.to_string(),
                         written: InstanceUpdate {
@@ -1548,7 +1682,12 @@ impl Copy {
                 };
                 match plan {
                     Some(plan) => {
-                        plan::finish_list(plan, &self.copied, &ConvertOptions::default())?
+                        let added = if index == list_plan.nested.len() {
+                            &self.added[..]
+                        } else {
+                            &[]
+                        };
+                        plan::finish_list(plan, &self.copied, added, &ConvertOptions::default())?
                     }
                     None => Vec::new(),
                 }

@@ -137,6 +137,20 @@ impl List {
 /// copying (and perhaps converting) that instance.
 pub type InstanceUpdate = crate::manifest::DescriptorUpdate;
 
+use crate::choose::ZSTD_ANNOTATION;
+
+/// A manifest added to a list beside an entry it was made from: a
+/// compression twin ([`List::add_instances`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedInstance {
+    /// The digest of the source entry it twins (as the list names it).
+    pub source_digest: String,
+    /// The manifest written.
+    pub written: InstanceUpdate,
+    /// Whether its layers are zstd.
+    pub zstd: bool,
+}
+
 /// Why a list cannot be edited as asked.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -149,6 +163,8 @@ pub enum ListError {
     NegativeSize { entry: usize, size: i64 },
     /// An update's media type is not a manifest or list type.
     UnsupportedMediaType { entry: usize, media_type: String },
+    /// Entries cannot be added to a list without a `manifests` array.
+    NoManifestsArray,
     /// The stored bytes no longer parse (cannot happen for a `List` made by
     /// this crate; kept so editing never panics).
     Corrupt(ManifestError),
@@ -171,6 +187,9 @@ impl fmt::Display for ListError {
                 f,
                 "update of /manifests/{entry}: {media_type:?} is not a manifest media type"
             ),
+            ListError::NoManifestsArray => {
+                write!(f, "/manifests: no array to add the new instances to")
+            }
             ListError::Corrupt(e) => write!(f, "list cannot be re-read: {e}"),
         }
     }
@@ -260,6 +279,111 @@ impl List {
                 i += 1;
                 kept
             });
+        }
+        self.replace_document(&doc)
+    }
+
+    /// Appends instances made from entries already in the list (the
+    /// compression twins of `--add-compression`), as containers/image
+    /// 5.29+ adds them (`ListOpAdd`): each new entry names the new
+    /// manifest and keeps its source entry's platform, artifact type and
+    /// (OCI) annotations, a zstd twin annotated
+    /// `io.github.containers.compression.zstd: "true"`; an OCI index is
+    /// then ordered with the zstd-annotated entries after the others,
+    /// each group in its order. A gzip twin of a zstd-annotated entry does
+    /// not keep that annotation (containers/image copies it, which makes
+    /// the twin claim zstd layers it does not have).
+    pub fn add_instances(&mut self, added: &[AddedInstance]) -> Result<(), ListError> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let first_new = self.entries.len();
+        for (i, a) in added.iter().enumerate() {
+            let entry = first_new + i;
+            Digest::parse(&a.written.digest)
+                .map_err(|error| ListError::InvalidDigest { entry, error })?;
+            if a.written.size < 0 {
+                return Err(ListError::NegativeSize {
+                    entry,
+                    size: a.written.size,
+                });
+            }
+            if !mt::is_manifest_type(&a.written.media_type) {
+                return Err(ListError::UnsupportedMediaType {
+                    entry,
+                    media_type: a.written.media_type.clone(),
+                });
+            }
+        }
+        let mut doc = json::parse(&self.raw).map_err(|e| ListError::Corrupt(e.into()))?;
+        let items = match &mut doc {
+            Value::Object(top) => match top.field_mut("manifests") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(ListError::NoManifestsArray),
+            },
+            _ => return Err(ListError::NoManifestsArray),
+        };
+        for a in added {
+            let source = items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::Object(o) => Some(o),
+                    _ => None,
+                })
+                .find(|o| {
+                    o.field("digest").and_then(Value::as_str) == Some(a.source_digest.as_str())
+                })
+                .cloned()
+                .unwrap_or_default();
+            let w = &a.written;
+            let mut entry = json::Object::default();
+            entry.set("mediaType", Value::from(w.media_type.as_str()));
+            match self.kind {
+                ListKind::DockerList => {
+                    entry.set("size", Value::from(w.size));
+                    entry.set("digest", Value::from(w.digest.as_str()));
+                    if let Some(p) = source.field("platform") {
+                        entry.set("platform", p.clone());
+                    }
+                }
+                ListKind::OciIndex => {
+                    entry.set("digest", Value::from(w.digest.as_str()));
+                    entry.set("size", Value::from(w.size));
+                    let mut annotations = match source.field("annotations") {
+                        Some(Value::Object(o)) => o.clone(),
+                        _ => json::Object::default(),
+                    };
+                    if a.zstd {
+                        annotations.set(ZSTD_ANNOTATION, Value::from("true"));
+                    } else {
+                        annotations.remove(ZSTD_ANNOTATION);
+                    }
+                    if !annotations.members.is_empty() {
+                        entry.set("annotations", Value::Object(annotations));
+                    }
+                    if let Some(p) = source.field("platform") {
+                        entry.set("platform", p.clone());
+                    }
+                    if let Some(t) = source.field("artifactType") {
+                        entry.set("artifactType", t.clone());
+                    }
+                }
+            }
+            items.push(Value::Object(entry));
+        }
+        if self.kind == ListKind::OciIndex {
+            let is_zstd = |v: &Value| {
+                matches!(v, Value::Object(o)
+                    if o.field("annotations")
+                        .and_then(|a| match a { Value::Object(a) => a.field(ZSTD_ANNOTATION), _ => None })
+                        .and_then(Value::as_str) == Some("true"))
+            };
+            // A stable sort: the entries without zstd first.
+            let (plain, zstd): (Vec<Value>, Vec<Value>) = core::mem::take(items)
+                .into_iter()
+                .partition(|v| !is_zstd(v));
+            items.extend(plain);
+            items.extend(zstd);
         }
         self.replace_document(&doc)
     }

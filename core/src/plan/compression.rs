@@ -42,6 +42,50 @@ pub enum Format {
     Zstd,
 }
 
+/// A set of formats: those `--add-compression` asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Formats {
+    gzip: bool,
+    zstd: bool,
+}
+
+impl Formats {
+    pub fn insert(&mut self, format: Format) {
+        match format {
+            Format::Gzip => self.gzip = true,
+            Format::Zstd => self.zstd = true,
+        }
+    }
+
+    pub fn contains(self, format: Format) -> bool {
+        match format {
+            Format::Gzip => self.gzip,
+            Format::Zstd => self.zstd,
+        }
+    }
+
+    /// The formats in the set, gzip first.
+    pub fn iter(self) -> impl Iterator<Item = Format> {
+        [Format::Gzip, Format::Zstd]
+            .into_iter()
+            .filter(move |f| self.contains(*f))
+    }
+
+    pub fn is_empty(self) -> bool {
+        !self.gzip && !self.zstd
+    }
+}
+
+impl FromIterator<Format> for Formats {
+    fn from_iter<I: IntoIterator<Item = Format>>(iter: I) -> Self {
+        let mut set = Formats::default();
+        for f in iter {
+            set.insert(f);
+        }
+        set
+    }
+}
+
 impl Format {
     /// As `--dest-compress-format` spells it.
     pub fn name(self) -> &'static str {

@@ -90,6 +90,10 @@ pub struct CopyOptions {
     pub sign: crate::destination::SignatureFormats,
     /// `--dest-compress…`: what the layers' compression should become.
     pub compression: compression::Requested,
+    /// `--add-compression`: every image of a list copied whole gets a twin
+    /// with its layers in each of these formats, unless the list already
+    /// has an instance of its platform in that format ([`compression_twins`]).
+    pub add_compression: compression::Formats,
 }
 
 impl CopyOptions {
@@ -106,6 +110,7 @@ impl CopyOptions {
             judge_signatures: false,
             sign: crate::destination::SignatureFormats::default(),
             compression: compression::Requested::default(),
+            add_compression: compression::Formats::default(),
         }
     }
 }
@@ -218,6 +223,18 @@ pub enum PlanError {
     List(ListError),
     /// A signed schema 1 manifest whose digest cannot be computed.
     Digest(manifest::jws::JwsError),
+    /// `--add-compression` for a copy that does not copy a whole list.
+    AddCompressionNeedsList {
+        format: compression::Format,
+        copies: &'static str,
+    },
+    /// `--add-compression`: an image whose twin cannot be made, because
+    /// its manifest may not change or its layers are not an image's.
+    TwinUnmodifiable {
+        digest: String,
+        format: compression::Format,
+        reason: String,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -277,6 +294,20 @@ impl fmt::Display for PlanError {
             PlanError::Nested(e) => e.fmt(f),
             PlanError::List(e) => e.fmt(f),
             PlanError::Digest(e) => write!(f, "cannot compute the manifest digest: {e}"),
+            PlanError::AddCompressionNeedsList { format, copies } => write!(
+                f,
+                "--add-compression {}: compression twins are added only to a manifest list copied whole (--all), but this copy {copies}",
+                format.name()
+            ),
+            PlanError::TwinUnmodifiable {
+                digest,
+                format,
+                reason,
+            } => write!(
+                f,
+                "cannot add a {} twin of instance {digest}: {reason}",
+                format.name()
+            ),
         }
     }
 }
@@ -690,6 +721,10 @@ pub struct ImagePlan {
     /// decides each layer's step from its first bytes.
     #[serde(skip)]
     pub layer_wish: Option<compression::Wish>,
+    /// For a compression twin (`--add-compression`): the format its layers
+    /// take; it is added to the list beside the instance it twins.
+    #[serde(skip)]
+    pub twin: Option<compression::Format>,
 }
 
 impl ImagePlan {
@@ -824,7 +859,67 @@ pub fn plan_image(
         blobs,
         operations,
         layer_wish: (may_modify && is_image).then_some(wish),
+        twin: None,
     })
+}
+
+/// One compression twin to make: the list entry (by digest) whose image
+/// is copied again with its layers in `format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Twin {
+    pub source_digest: String,
+    pub format: compression::Format,
+}
+
+/// The twins `--add-compression` asks of a list copied whole, as
+/// containers/image 5.29+ decides them (`prepareInstanceCopies` with
+/// `EnsureCompressionVariantsExist`): for each image the top-level list
+/// copies, in list order, a twin in each asked format that no instance of
+/// the same platform (OS, architecture, variant, OS version and features)
+/// already has; an OCI index entry is zstd when annotated
+/// `io.github.containers.compression.zstd: "true"`, any other entry gzip.
+/// A twin made counts for the platform, so entries sharing a platform get
+/// one twin between them. Images of nested lists get none
+/// (containers/image does not copy nested lists).
+pub fn compression_twins(plan: &ListPlan, add: compression::Formats) -> Vec<Twin> {
+    use compression::Format;
+    type Key = (String, String, String, Vec<String>, String);
+    let key = |e: &Descriptor| -> Key {
+        let p = e.platform.clone().unwrap_or_default();
+        let mut features = p.os_features;
+        features.sort();
+        (p.architecture, p.os, p.os_version, features, p.variant)
+    };
+    let format_of = |e: &Descriptor| {
+        let zstd = plan.list.kind == crate::list::ListKind::OciIndex
+            && e.annotations
+                .get(crate::choose::ZSTD_ANNOTATION)
+                .is_some_and(|v| v == "true");
+        if zstd { Format::Zstd } else { Format::Gzip }
+    };
+    let mut have: BTreeMap<Key, compression::Formats> = BTreeMap::new();
+    for e in &plan.list.entries {
+        have.entry(key(e)).or_default().insert(format_of(e));
+    }
+    let mut twins = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (e, action) in plan.list.entries.iter().zip(&plan.entries) {
+        if *action != EntryAction::Copy || is_nested(e) || seen.contains(&e.digest_text.as_str()) {
+            continue;
+        }
+        seen.push(&e.digest_text);
+        let formats = have.entry(key(e)).or_default();
+        for format in add.iter() {
+            if !formats.contains(format) {
+                formats.insert(format);
+                twins.push(Twin {
+                    source_digest: e.digest_text.clone(),
+                    format,
+                });
+            }
+        }
+    }
+    twins
 }
 
 /// What a copied instance turned into at the destination.
@@ -856,6 +951,7 @@ pub struct ListCandidate {
 pub fn finish_list(
     plan: &ListPlan,
     copied: &[CopiedInstance],
+    added: &[crate::list::AddedInstance],
     convert: &ConvertOptions,
 ) -> Result<Vec<ListCandidate>, PlanError> {
     let mut list = plan.list.clone();
@@ -887,6 +983,7 @@ pub fn finish_list(
         .map(|(i, _)| i)
         .collect();
     list.retain_entries(&keep).map_err(PlanError::List)?;
+    list.add_instances(added).map_err(PlanError::List)?;
 
     let mut candidates = Vec::new();
     let mut refused = None;
@@ -1161,7 +1258,11 @@ pub fn summarize_transfers(
     };
     for image in images {
         manifests.push(PlannedManifest {
-            role,
+            role: match image.twin {
+                Some(compression::Format::Zstd) => "zstd-twin",
+                Some(compression::Format::Gzip) => "gzip-twin",
+                None => role,
+            },
             source_digest: image.source_digest.clone(),
             media_type: image.conversion.preferred.clone(),
             digest: image.keeps_digest().then(|| image.source_digest.clone()),
@@ -1188,6 +1289,7 @@ pub fn summarize_transfers(
         {
             let unchanged = list.conversion.selected == list.list.list_media_type()
                 && !list.entries.contains(&EntryAction::Drop)
+                && (i < plan.nested.len() || images.iter().all(|im| im.twin.is_none()))
                 && list.list.entries.iter().zip(&list.entries).all(|(e, a)| {
                     *a != EntryAction::Copy
                         || if is_nested(e) {

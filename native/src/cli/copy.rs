@@ -157,9 +157,24 @@ pub struct CompressionArgs {
     /// Let oci: and oci-archive: keep uncompressed layers uncompressed.
     #[arg(long)]
     dest_oci_accept_uncompressed_layers: bool,
+    /// With --all: give every image of the list a twin with its layers in
+    /// FORMAT (gzip or zstd; repeatable), added to the list as podman's
+    /// `manifest push --add-compression` adds it, unless the list already
+    /// has an instance of that platform in FORMAT.
+    #[arg(long, value_name = "FORMAT")]
+    add_compression: Vec<String>,
 }
 
 impl CompressionArgs {
+    /// The formats of `--add-compression`, in order.
+    fn added(&self) -> anyhow::Result<compression::Formats> {
+        Ok(self
+            .add_compression
+            .iter()
+            .map(|f| compression::Format::parse(f))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// The request ferry-core makes of these flags for `destination`.
     pub(crate) fn requested(
         &self,
@@ -349,6 +364,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
+        add_compression: Default::default(),
     };
     let options = if args.referrers {
         ferry_core::referrers::image_options(&options)
@@ -359,6 +375,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let destination = Reference::parse(&args.destination)?;
     let options = CopyOptions {
         compression: args.compression.requested(&destination)?,
+        add_compression: args.compression.added()?,
         ..options
     };
     // The policy is read before anything is opened: a copy it cannot

@@ -20,9 +20,8 @@ use ferry::sync::{TopOnce, dir_images};
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::{Registry, RegistryOptions};
 use ferry::transport::{ImageDestination, ImageSource, Kind};
-use ferry_core::choose::ChooseOptions;
 use ferry_core::media_type as mt;
-use ferry_core::plan::{CopyOptions, Selection, Unselected};
+use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::reference::Named;
 use ferry_core::sync::config::Wanted;
 use ferry_core::sync::report::{self, ImageReport, Report, Status};
@@ -397,14 +396,12 @@ async fn enumerate_registry(
 }
 
 fn copy_options(args: &SyncArgs) -> CopyOptions {
+    let selection = if args.all {
+        Selection::All
+    } else {
+        Selection::System(args.platform.wanted())
+    };
     CopyOptions {
-        selection: if args.all {
-            Selection::All
-        } else {
-            Selection::System(args.platform.wanted())
-        },
-        choose: ChooseOptions::default(),
-        unselected: Unselected::Keep,
         forced: args.format.map(|f| {
             match f {
                 Format::Oci => mt::OCI_MANIFEST,
@@ -415,9 +412,7 @@ fn copy_options(args: &SyncArgs) -> CopyOptions {
         }),
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
-        judge_signatures: false,
-        sign: Default::default(),
-        compression: Default::default(),
+        ..CopyOptions::new(selection)
     }
 }
 
