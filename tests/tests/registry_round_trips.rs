@@ -136,3 +136,27 @@ fn a_list_copy_writes_its_instance_manifests_side_by_side_and_the_list_after_the
         "an instance was written after the list: {exchanges:#?}"
     );
 }
+
+#[test]
+fn an_insecure_registry_is_pinged_over_http_beside_the_https_attempt() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/insecure:v1");
+    // Holds every answer back, the refused TLS attempt's included.
+    let proxy = registry.proxy(Faults::none().with(Rule::delay(Match::any(), HOLD)));
+    succeeded(&ferry(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/round-trips/insecure:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    let tls = |i: &usize| exchanges[*i].method.is_empty();
+    let ping = exchanges
+        .iter()
+        .find(|e| e.method == "GET" && e.target == "/v2/")
+        .expect("the registry was pinged over HTTP");
+    assert!(
+        ping.alongside.iter().any(tls),
+        "HTTP was tried only after HTTPS was refused: {exchanges:#?}"
+    );
+}
