@@ -177,6 +177,48 @@ fn manifests_are_written_instances_first_then_the_list_then_committed() {
 }
 
 #[test]
+fn while_writing_a_lists_instances_the_copy_names_the_writes_it_will_ask_for_next() {
+    let mut copy = start_all(&fixture("index.json"), Kind::Oci, Mode::Copy);
+    read_everything(&mut copy, copied(1));
+    let first = copy.poll();
+    assert!(matches!(
+        first,
+        Need::WriteManifest {
+            role: Role::Instance,
+            ..
+        }
+    ));
+    let ahead = copy.writes_ahead();
+    assert_eq!(ahead.len(), 2);
+    // Each is asked for later exactly as named, and each answer leaves the
+    // rest still named.
+    copy.handle(Answer::Written).unwrap();
+    for (i, write) in ahead.iter().enumerate() {
+        assert_eq!(&copy.poll(), write);
+        assert_eq!(copy.writes_ahead(), ahead[i + 1..]);
+        copy.handle(Answer::Written).unwrap();
+    }
+    // The list that names them comes only after them, and is not an
+    // instance write.
+    assert!(matches!(
+        copy.poll(),
+        Need::WriteManifest {
+            role: Role::List,
+            ..
+        }
+    ));
+    assert!(copy.writes_ahead().is_empty());
+}
+
+#[test]
+fn a_single_image_copy_names_no_writes_ahead() {
+    let mut copy = start_all(&fixture("amd64.json"), Kind::Oci, Mode::Copy);
+    read_everything(&mut copy, copied(1));
+    assert!(matches!(copy.poll(), Need::WriteManifest { .. }));
+    assert!(copy.writes_ahead().is_empty());
+}
+
+#[test]
 fn a_refused_manifest_type_is_followed_by_the_next_one_the_destination_accepts() {
     let image = fixture("amd64.json");
     let mut copy = start_all(&image, Kind::Docker, Mode::Copy);

@@ -19,6 +19,10 @@ fn side_by_side(exchanges: &[Exchange], wanted: impl Fn(&Exchange) -> bool) -> b
 }
 
 fn push_demo(registry: &Registry, repository: &str) {
+    push_demo_to(&registry.docker_ref(repository));
+}
+
+fn push_demo_to(destination: &str) {
     succeeded(&ferry(&[
         "copy",
         "--all",
@@ -26,7 +30,7 @@ fn push_demo(registry: &Registry, repository: &str) {
         "none",
         "--dest-tls-verify=false",
         "demo:",
-        &registry.docker_ref(repository),
+        destination,
     ]));
 }
 
@@ -106,5 +110,53 @@ fn a_list_copy_reads_its_instance_manifests_side_by_side() {
     assert!(
         side_by_side(&exchanges, |e| e.target.contains("/manifests/sha256:")),
         "the instances were read one after another: {exchanges:#?}"
+    );
+}
+
+#[test]
+fn a_list_copy_writes_its_instance_manifests_side_by_side_and_the_list_after_them() {
+    let registry = Registry::start(Setup::plain());
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("PUT", "/manifests/"), HOLD)));
+    push_demo_to(&format!("docker://{}/round-trips/written:v1", proxy.host()));
+    let exchanges = proxy.exchanges();
+    let instance = |e: &Exchange| e.method == "PUT" && e.target.contains("/manifests/sha256:");
+    assert!(
+        side_by_side(&exchanges, instance),
+        "the instances were written one after another: {exchanges:#?}"
+    );
+    // The list names them: it goes out alone, once every one is written.
+    let list = exchanges
+        .iter()
+        .position(|e| e.method == "PUT" && e.target.ends_with("/manifests/v1"))
+        .expect("the list was written");
+    assert!(exchanges[list].alongside.is_empty(), "{exchanges:#?}");
+    assert!(
+        exchanges[list + 1..].iter().all(|e| !instance(e)),
+        "an instance was written after the list: {exchanges:#?}"
+    );
+}
+
+#[test]
+fn an_insecure_registry_is_pinged_over_http_beside_the_https_attempt() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/insecure:v1");
+    // Holds every answer back, the refused TLS attempt's included.
+    let proxy = registry.proxy(Faults::none().with(Rule::delay(Match::any(), HOLD)));
+    succeeded(&ferry(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/round-trips/insecure:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    let tls = |i: &usize| exchanges[*i].method.is_empty();
+    let ping = exchanges
+        .iter()
+        .find(|e| e.method == "GET" && e.target == "/v2/")
+        .expect("the registry was pinged over HTTP");
+    assert!(
+        ping.alongside.iter().any(tls),
+        "HTTP was tried only after HTTPS was refused: {exchanges:#?}"
     );
 }

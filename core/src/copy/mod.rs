@@ -194,6 +194,14 @@ enum ImageStep {
     },
 }
 
+/// What trying an image's form asks for first.
+enum FirstAsk {
+    /// The manifest in this form, to be written.
+    Write { target: String, bytes: Vec<u8> },
+    /// Something to read, store or sign before it can be written.
+    Other { need: Need, step: ImageStep },
+}
+
 #[derive(Debug, Clone)]
 struct ListWrite {
     index: usize,
@@ -1262,7 +1270,7 @@ impl Copy {
     }
 
     /// Starts writing image `job`, or the lists after the last image.
-    fn image_write(&mut self, job: usize) -> Result<ImageWrite, Error> {
+    fn image_write(&self, job: usize) -> Result<ImageWrite, Error> {
         let Some(j) = self.jobs.get(job) else {
             // Not reached when there are no more images: see `advance`.
             return Ok(ImageWrite {
@@ -1381,8 +1389,22 @@ impl Copy {
             self.phase = Phase::List(self.list_write(0)?);
             return self.advance();
         }
-        let parsed = self.parse_base(&write)?;
-        let conversion = self.plans[write.job].conversion.clone();
+        match self.decide_form(&mut write)? {
+            FirstAsk::Write { target, bytes } => self.write_image(write, target, bytes),
+            FirstAsk::Other { need, step } => {
+                self.need = need;
+                write.step = step;
+                self.phase = Phase::Image(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Decides the image's next form (moving `write` past the forms that
+    /// cannot be built), and what writing it asks for first.
+    fn decide_form(&self, write: &mut ImageWrite) -> Result<FirstAsk, Error> {
+        let parsed = self.parse_base(write)?;
+        let conversion = &self.plans[write.job].conversion;
         while let Some(target) = write.targets.get(write.next).cloned() {
             write.next += 1;
             if !conversion.needs_conversion
@@ -1390,7 +1412,7 @@ impl Copy {
                 && write.base_type == self.plans[write.job].source_media_type
             {
                 let bytes = write.base.clone();
-                return self.write_image(write, target, bytes);
+                return Ok(FirstAsk::Write { target, bytes });
             }
             if let Manifest::Schema1(schema1) = &parsed
                 && matches!(target.as_str(), mt::DOCKER_V2S2 | mt::OCI_MANIFEST)
@@ -1411,38 +1433,77 @@ impl Copy {
                         continue;
                     }
                 };
-                self.need = Need::PutBlob {
-                    digest: Digest::sha256_of(&config),
-                    media_type: mt::DOCKER_CONFIG.into(),
-                    bytes: config,
-                    what: "the converted config",
-                };
-                write.step = ImageStep::ConfigStored { target, manifest };
-                self.phase = Phase::Image(write);
-                return Ok(());
+                return Ok(FirstAsk::Other {
+                    need: Need::PutBlob {
+                        digest: Digest::sha256_of(&config),
+                        media_type: mt::DOCKER_CONFIG.into(),
+                        bytes: config,
+                        what: "the converted config",
+                    },
+                    step: ImageStep::ConfigStored { target, manifest },
+                });
             }
             if !matches!(parsed, Manifest::Schema1(_))
                 && matches!(target.as_str(), mt::DOCKER_V2S1 | mt::DOCKER_V2S1_SIGNED)
             {
                 // Schema 1 is built from the source's config.
                 let config = parsed.config();
-                self.need = Need::Config {
-                    digest: parse(&config.digest_text, "the config")?,
-                    size: config.size,
-                    media_type: config.media_type,
-                };
-                write.step = ImageStep::ConfigRead { target };
-                self.phase = Phase::Image(write);
-                return Ok(());
+                return Ok(FirstAsk::Other {
+                    need: Need::Config {
+                        digest: parse(&config.digest_text, "the config")?,
+                        size: config.size,
+                        media_type: config.media_type,
+                    },
+                    step: ImageStep::ConfigRead { target },
+                });
             }
             match convert::convert(&parsed, &target) {
-                Ok(bytes) => return self.write_image(write, target, bytes),
+                Ok(bytes) => return Ok(FirstAsk::Write { target, bytes }),
                 Err(e) => write.attempts.push(format!("{target}: {e}")),
             }
         }
         Err(Error::ManifestRejected {
-            attempts: write.attempts,
+            attempts: write.attempts.clone(),
         })
+    }
+
+    /// While the copy writes the images of a list: the instance manifests
+    /// it will ask to be written after the current
+    /// [`Need::WriteManifest`], each exactly as it will ask, in order.
+    /// Only those known now are named: an instance whose first form needs
+    /// something read, stored or signed first is left out, and so is a
+    /// later form tried after a refusal. None depends on how another
+    /// instance's write ends, so a driver may write them all now, beside
+    /// the current one, and answer each from its write when asked:
+    /// against a registry each write is a round trip, and one after
+    /// another a list's instances cost one each. The list that names them
+    /// is asked for only once every one is answered. Empty in any other
+    /// phase.
+    pub fn writes_ahead(&self) -> Vec<Need> {
+        let Phase::Image(write) = &self.phase else {
+            return Vec::new();
+        };
+        if !matches!(
+            self.need,
+            Need::WriteManifest {
+                role: Role::Instance,
+                ..
+            }
+        ) {
+            return Vec::new();
+        }
+        (write.job + 1..self.jobs.len())
+            .filter_map(|job| {
+                let mut next = self.image_write(job).ok()?;
+                match self.decide_form(&mut next).ok()? {
+                    FirstAsk::Write { target, bytes } => self
+                        .write_need(job, &target, bytes)
+                        .ok()
+                        .map(|(need, _)| need),
+                    FirstAsk::Other { .. } => None,
+                }
+            })
+            .collect()
     }
 
     /// Asks for the image's manifest in this form to be written.
@@ -1452,16 +1513,8 @@ impl Copy {
         target: String,
         bytes: Vec<u8>,
     ) -> Result<(), Error> {
-        let digest = manifest::digest(&bytes).map_err(Error::WrittenDigest)?;
-        let media_type = self.image_media_type(write.job, &target);
-        let in_list = self.in_list();
-        self.need = Need::WriteManifest {
-            bytes: bytes.clone(),
-            media_type,
-            digest: digest.clone(),
-            instance: in_list.then(|| digest.clone()),
-            role: if in_list { Role::Instance } else { Role::Image },
-        };
+        let (need, digest) = self.write_need(write.job, &target, bytes.clone())?;
+        self.need = need;
         write.step = ImageStep::Writing {
             target,
             bytes,
@@ -1469,6 +1522,27 @@ impl Copy {
         };
         self.phase = Phase::Image(write);
         Ok(())
+    }
+
+    /// The need that writes image `job`'s manifest in this form, and the
+    /// manifest's digest.
+    fn write_need(
+        &self,
+        job: usize,
+        target: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Need, Digest), Error> {
+        let digest = manifest::digest(&bytes).map_err(Error::WrittenDigest)?;
+        let media_type = self.image_media_type(job, target);
+        let in_list = self.in_list();
+        let need = Need::WriteManifest {
+            bytes,
+            media_type,
+            digest: digest.clone(),
+            instance: in_list.then(|| digest.clone()),
+            role: if in_list { Role::Instance } else { Role::Image },
+        };
+        Ok((need, digest))
     }
 
     /// The type a manifest converted to `target` is written as: schema 1

@@ -350,6 +350,7 @@ pub async fn copy(
     )
     .map_err(refused)?;
     let mut ahead = ReadAhead::new(settings.jobs);
+    let mut writes = WriteAhead::new(settings.jobs, dst.writes_instances_side_by_side());
     loop {
         let answers = match copy.poll() {
             Need::Done => break,
@@ -395,7 +396,21 @@ pub async fn copy(
                 })?;
                 vec![Answer::Signatures(signatures)]
             }
-            need => vec![perform(&*src, &*dst, need, &progress).await?],
+            need @ Need::WriteManifest {
+                role: Role::Instance,
+                ..
+            } if writes.enabled => {
+                if writes.is_idle() {
+                    writes.start(&dst, copy.writes_ahead());
+                }
+                vec![writes.write(&dst, need, &progress).await?]
+            }
+            need => {
+                // Whatever follows the instances (their list, the commit)
+                // waits for every write started beside them.
+                writes.settle().await;
+                vec![perform(&*src, &*dst, need, &progress).await?]
+            }
         };
         for answer in answers {
             copy.handle(answer).map_err(refused)?;
@@ -520,6 +535,144 @@ impl Drop for ReadAhead {
     }
 }
 
+type ManifestWrite = Result<(), TransportError>;
+
+/// A list's instance manifests, written side by side: when the machine
+/// asks for the first, the others it will ask for ([`Copy::writes_ahead`])
+/// start too, `jobs` × [`CHECKS_PER_JOB`] at a time, and each is answered
+/// from its write when asked, so the list is still written only once all
+/// of them are. Against a registry that is one round trip for a list's
+/// instances instead of one each. Only for destinations that take them
+/// side by side ([`ImageDestination::writes_instances_side_by_side`]).
+struct WriteAhead {
+    enabled: bool,
+    writes: Vec<(Need, tokio::task::JoinHandle<ManifestWrite>)>,
+    slots: Arc<Semaphore>,
+}
+
+impl WriteAhead {
+    fn new(jobs: usize, enabled: bool) -> Self {
+        WriteAhead {
+            enabled,
+            writes: Vec::new(),
+            slots: Arc::new(Semaphore::new(jobs.max(1) * CHECKS_PER_JOB)),
+        }
+    }
+
+    /// Whether no write started ahead is waiting to be asked for.
+    fn is_idle(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Starts each of `needs` (manifest writes) not already on its way.
+    fn start(&mut self, dst: &Arc<dyn ImageDestination>, needs: Vec<Need>) {
+        for need in needs {
+            let Need::WriteManifest {
+                bytes,
+                media_type,
+                instance,
+                ..
+            } = &need
+            else {
+                continue;
+            };
+            if self.writes.iter().any(|(n, _)| *n == need) {
+                continue;
+            }
+            let (dst, slots) = (dst.clone(), self.slots.clone());
+            let (bytes, media_type, instance) =
+                (bytes.clone(), media_type.clone(), instance.clone());
+            let write = tokio::spawn(async move {
+                // Never closed: the semaphore lives as long as its writes.
+                let _slot = slots.acquire_owned().await;
+                dst.put_manifest(&bytes, &media_type, instance.as_ref())
+                    .await
+            });
+            self.writes.push((need, write));
+        }
+    }
+
+    /// Answers `need` (a manifest write): from its write ahead, or written
+    /// now.
+    async fn write(
+        &mut self,
+        dst: &Arc<dyn ImageDestination>,
+        need: Need,
+        progress: &Arc<dyn Progress>,
+    ) -> Result<Answer, CopyError> {
+        let Need::WriteManifest {
+            bytes,
+            media_type,
+            digest,
+            instance,
+            role,
+        } = need.clone()
+        else {
+            return Err(CopyError::Internal("not a manifest write".into()));
+        };
+        let result = match self.writes.iter().position(|(n, _)| *n == need) {
+            Some(i) => {
+                let (_, write) = self.writes.swap_remove(i);
+                write
+                    .await
+                    .map_err(|e| CopyError::TaskFailed(format!("writing manifest {digest}: {e}")))?
+            }
+            None => {
+                dst.put_manifest(&bytes, &media_type, instance.as_ref())
+                    .await
+            }
+        };
+        manifest_written(&**dst, result, digest, media_type, role, progress)
+    }
+
+    /// Waits for every write still on its way (none is, unless the copy
+    /// asked for something else than it named ahead).
+    async fn settle(&mut self) {
+        for (_, write) in self.writes.drain(..) {
+            let _ = write.await;
+        }
+    }
+}
+
+impl Drop for WriteAhead {
+    fn drop(&mut self) {
+        for (_, write) in &self.writes {
+            write.abort();
+        }
+    }
+}
+
+/// The answer to a manifest write that ended with `result`.
+fn manifest_written(
+    dst: &dyn ImageDestination,
+    result: ManifestWrite,
+    digest: Digest,
+    media_type: String,
+    role: Role,
+    progress: &Arc<dyn Progress>,
+) -> Result<Answer, CopyError> {
+    match result {
+        Ok(()) => {
+            progress.event(Event::Manifest {
+                digest: digest.to_string(),
+                media_type,
+            });
+            Ok(Answer::Written)
+        }
+        Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
+            Ok(Answer::Rejected { media_type, reason })
+        }
+        Err(e) => {
+            let step = match role {
+                Role::Image | Role::Instance => format!("writing manifest {digest}"),
+                Role::NestedList => format!("writing nested list {digest}"),
+                Role::List => "writing the manifest list".into(),
+            };
+            Err(transport(step, dst.reference())(e))
+        }
+    }
+}
+
 /// Performs one need other than the transfers, and answers it.
 async fn perform(
     src: &dyn ImageSource,
@@ -601,29 +754,12 @@ async fn perform(
             digest,
             instance,
             role,
-        } => match dst
-            .put_manifest(&bytes, &media_type, instance.as_ref())
-            .await
-        {
-            Ok(()) => {
-                progress.event(Event::Manifest {
-                    digest: digest.to_string(),
-                    media_type,
-                });
-                Answer::Written
-            }
-            Err(TransportError::ManifestTypeRejected { media_type, reason }) => {
-                Answer::Rejected { media_type, reason }
-            }
-            Err(e) => {
-                let step = match role {
-                    Role::Image | Role::Instance => format!("writing manifest {digest}"),
-                    Role::NestedList => format!("writing nested list {digest}"),
-                    Role::List => "writing the manifest list".into(),
-                };
-                return Err(transport(step, dst.reference())(e));
-            }
-        },
+        } => {
+            let result = dst
+                .put_manifest(&bytes, &media_type, instance.as_ref())
+                .await;
+            manifest_written(dst, result, digest, media_type, role, progress)?
+        }
         Need::Commit { bytes, media_type } => {
             dst.commit(&bytes, &media_type)
                 .await

@@ -538,6 +538,10 @@ impl ImageDestination for Recording {
         self.inner.docker_reference()
     }
 
+    fn writes_instances_side_by_side(&self) -> bool {
+        self.inner.writes_instances_side_by_side()
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let call = Call::HasBlob {
             digest: info.digest.clone(),

@@ -415,6 +415,14 @@ pub trait ImageDestination: Send + Sync {
         None
     }
 
+    /// Whether a list's instance manifests may be written side by side,
+    /// each while the others are on their way (a registry: each is a
+    /// request of its own). Destinations that gather what they are given
+    /// into one place keep to one write at a time.
+    fn writes_instances_side_by_side(&self) -> bool {
+        false
+    }
+
     /// Whether it already has the blob, and its length, so the copy can
     /// skip it (`None`: it has not).
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;

@@ -286,7 +286,10 @@ pub struct Exchange {
     /// when this one's head arrived: their heads seen, their response
     /// heads not yet passed on. A client that waits for each answer before
     /// its next request has none; one that sends independent requests at
-    /// once has them side by side. Empty for TLS connections.
+    /// once has them side by side. A TLS connection is in flight from its
+    /// start until the server's first byte is passed on (a refused TLS
+    /// attempt: until the plain-HTTP answer to its handshake), and is
+    /// recorded with what was in flight when it started.
     pub alongside: Vec<usize>,
 }
 
@@ -306,7 +309,7 @@ struct State {
     left: Mutex<Vec<Option<u32>>>,
     fired: Mutex<Vec<usize>>,
     exchanges: Mutex<Vec<Exchange>>,
-    /// Plain-HTTP exchanges in flight (see [`Exchange::alongside`]).
+    /// Exchanges in flight (see [`Exchange::alongside`]).
     in_flight: Mutex<Vec<usize>>,
     connections: AtomicUsize,
 }
@@ -484,7 +487,7 @@ impl State {
         exchanges.len() - 1
     }
 
-    /// Records a plain-HTTP exchange, in flight until the guard drops.
+    /// Records an exchange, in flight until the guard drops.
     fn record_in_flight(&self, mut exchange: Exchange) -> (usize, InFlight<'_>) {
         let mut in_flight = lock(&self.in_flight);
         exchange.alongside = in_flight.clone();
@@ -736,7 +739,7 @@ async fn relay_opaque(
     connection: usize,
 ) -> std::io::Result<()> {
     let plan = state.plan("", "", true, None);
-    let exchange = state.record(Exchange {
+    let (exchange, guard) = state.record_in_flight(Exchange {
         connection,
         method: String::new(),
         target: String::new(),
@@ -746,6 +749,7 @@ async fn relay_opaque(
         faults: plan.applied.clone(),
         alongside: Vec::new(),
     });
+    let mut flight = Some(guard);
     if matches!(plan.terminal, Some((_, Action::Reset))) {
         return Ok(());
     }
@@ -773,6 +777,8 @@ async fn relay_opaque(
             if !delayed {
                 tokio::time::sleep(plan.delay).await;
                 delayed = true;
+                // Answered (the server's first byte goes out now).
+                flight.take();
             }
             let allowed = limit.map_or(n as u64, |(_, after)| (after - sent).min(n as u64));
             let allowed = usize::try_from(allowed).unwrap_or(n);

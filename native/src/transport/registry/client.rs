@@ -73,16 +73,22 @@ impl Registry {
                 header(r, ferry_core::registry::signatures::EXTENSION_HEADER).as_deref(),
             )
         };
+        // An insecure registry may speak plain HTTP: it is pinged over
+        // HTTP beside the HTTPS attempt rather than after its refusal (a
+        // refused handshake costs two round trips), and HTTP is used only
+        // when HTTPS fails, as containers/image decides. The ping carries
+        // no credentials, and its answer is dropped when HTTPS answers.
+        let plain = (!options.tls_verify).then(|| {
+            let http_base = format!("http://{host}");
+            let ping = tokio::spawn(http.get(format!("{http_base}/v2/")).send());
+            (http_base, AbortOnDrop(ping))
+        });
         let (base, supports_signatures) = match http.get(format!("{https}/v2/")).send().await {
             Ok(r) => (https, advertises(&r)),
-            Err(e) if !options.tls_verify => {
-                // An insecure registry may speak plain HTTP.
-                let http_base = format!("http://{host}");
-                match http.get(format!("{http_base}/v2/")).send().await {
-                    Ok(r) => (http_base, advertises(&r)),
-                    Err(_) => return Err(http_error("cannot reach the registry", &location, e)),
-                }
-            }
+            Err(e) if let Some((http_base, mut ping)) = plain => match (&mut ping.0).await {
+                Ok(Ok(r)) => (http_base, advertises(&r)),
+                _ => return Err(http_error("cannot reach the registry", &location, e)),
+            },
             Err(e) => {
                 return Err(http_error(
                     "cannot reach the registry over HTTPS",
@@ -211,5 +217,15 @@ impl Registry {
                 codes,
             },
         }
+    }
+}
+
+/// A task aborted when dropped: the HTTP ping of an insecure registry
+/// that answered over HTTPS.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

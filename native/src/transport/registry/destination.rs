@@ -37,6 +37,11 @@ impl ImageDestination for Registry {
             .with_signature_storage(storage.simple_store().is_some(), storage.attachments)
     }
 
+    fn writes_instances_side_by_side(&self) -> bool {
+        // Each manifest is a PUT of its own digest.
+        true
+    }
+
     fn reference_digest(&self) -> Option<String> {
         self.reference.digest().map(Digest::to_string)
     }
