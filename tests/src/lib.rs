@@ -11,4 +11,5 @@ pub fn test_home() -> std::path::PathBuf {
 pub mod daemon;
 mod process;
 pub mod registry;
+pub mod signed;
 pub mod skopeo;
