@@ -474,6 +474,8 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
             signatures: false,
             sigstore_signatures: false,
             digested_references: reference_digest.is_some(),
+            referrers: false,
+            tags: false,
         },
         reference_digest,
         docker_reference: None,

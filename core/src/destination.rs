@@ -2,13 +2,18 @@
 //! machine, `ferry copy --dry-run`, the native transports and the
 //! WebAssembly facade alike.
 //!
-//! | kind | manifest types, preferred first | layers | signatures | digested references |
-//! |---|---|---|---|---|
-//! | `dir` | any | as they are | yes | no |
-//! | `oci`, `oci-archive` | OCI manifest, OCI index | compressed | no | no |
-//! | `docker-archive`, `docker-daemon` | Docker schema 2 | uncompressed | no | no |
-//! | `containers-storage` | OCI manifest, schema 2 | as they are | yes | no |
-//! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes |
+//! | kind | manifest types, preferred first | layers | signatures | digested references | referrers | tags beside the image |
+//! |---|---|---|---|---|---|---|
+//! | `dir` | any | as they are | yes | no | no | no |
+//! | `oci` | OCI manifest, OCI index | compressed | no | no | yes | yes |
+//! | `oci-archive` | OCI manifest, OCI index | compressed | no | no | no | no |
+//! | `docker-archive`, `docker-daemon` | Docker schema 2 | uncompressed | no | no | no | no |
+//! | `containers-storage` | OCI manifest, schema 2 | as they are | yes | no | no | no |
+//! | `docker` | OCI, schema 2, OCI index, Docker list, schema 1 signed, schema 1 | compressed | simple: with lookaside storage or the signature extension; sigstore: with `use-sigstore-attachments` | yes | yes | yes |
+//!
+//! Referrers and tags are what `--referrers` and `--cosign-tags` write
+//! beside an image ([`Capabilities::check_attached`]): a copy asking a
+//! destination for what it cannot store is refused before anything moves.
 //!
 //! These are containers/image's answers to `SupportedManifestMIMETypes`,
 //! `DesiredLayerCompression` and `SupportsSignatures` for the same
@@ -117,6 +122,47 @@ impl Kind {
             signatures,
             sigstore_signatures: signatures,
             digested_references: self == Kind::Docker,
+            referrers: matches!(self, Kind::Oci | Kind::Docker),
+            tags: matches!(self, Kind::Oci | Kind::Docker),
+        }
+    }
+}
+
+/// What a copy writes beside an image: its referrers (`--referrers`),
+/// cosign's tags of it (`--cosign-tags`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attached {
+    pub referrers: bool,
+    pub cosign_tags: bool,
+}
+
+impl Attached {
+    /// Whether anything at all.
+    pub fn any(self) -> bool {
+        self.referrers || self.cosign_tags
+    }
+}
+
+/// What a destination cannot store of what a copy asks to write beside
+/// the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unstorable {
+    /// `--referrers`, into a destination without referrers.
+    Referrers,
+    /// `--cosign-tags`, into a destination without tags beside the image.
+    CosignTags,
+}
+
+impl core::fmt::Display for Unstorable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Unstorable::Referrers => {
+                write!(f, "the destination cannot store referrers (--referrers)")
+            }
+            Unstorable::CosignTags => write!(
+                f,
+                "the destination cannot hold tags beside the image (--cosign-tags)"
+            ),
         }
     }
 }
@@ -136,6 +182,11 @@ pub struct Capabilities {
     /// Whether its references can name a digest (`repo@sha256:…`), which
     /// what is written must then match.
     pub digested_references: bool,
+    /// Whether it can store an image's referrers (`--referrers`).
+    pub referrers: bool,
+    /// Whether it can hold images tagged beside the image
+    /// (`--cosign-tags`).
+    pub tags: bool,
 }
 
 impl Capabilities {
@@ -160,6 +211,19 @@ impl Capabilities {
         }
     }
 
+    /// Whether it can store what `attached` asks to write beside the
+    /// image: asked before a copy starts, so that nothing is written when
+    /// it cannot.
+    pub fn check_attached(&self, attached: Attached) -> Result<(), Unstorable> {
+        if attached.referrers && !self.referrers {
+            return Err(Unstorable::Referrers);
+        }
+        if attached.cosign_tags && !self.tags {
+            return Err(Unstorable::CosignTags);
+        }
+        Ok(())
+    }
+
     /// Which signatures it stores.
     pub fn signature_storage(&self) -> SignatureFormats {
         SignatureFormats {
@@ -177,6 +241,8 @@ impl Capabilities {
         }
     }
 }
+
+impl core::error::Error for Unstorable {}
 
 /// Signature formats: which ones a destination stores, which ones a copy
 /// makes.
@@ -260,6 +326,29 @@ mod tests {
         assert!(!lookaside_only.accepts(&[simple.clone(), sigstore.clone()]));
         let dir = Kind::Dir.capabilities().signature_storage();
         assert!(dir.accepts(&[simple, sigstore]));
+    }
+
+    #[test]
+    fn only_layouts_and_registries_store_referrers_and_cosign_tags() {
+        let both = Attached {
+            referrers: true,
+            cosign_tags: true,
+        };
+        for kind in Kind::ALL {
+            let stores = matches!(kind, Kind::Oci | Kind::Docker);
+            assert_eq!(kind.capabilities().check_attached(both).is_ok(), stores);
+            assert_eq!(
+                kind.capabilities().check_attached(Attached::default()),
+                Ok(())
+            );
+        }
+        let dir = Kind::Dir.capabilities();
+        let tags_only = Attached {
+            referrers: false,
+            cosign_tags: true,
+        };
+        assert_eq!(dir.check_attached(both), Err(Unstorable::Referrers));
+        assert_eq!(dir.check_attached(tags_only), Err(Unstorable::CosignTags));
     }
 
     #[test]

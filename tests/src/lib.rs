@@ -11,5 +11,6 @@ pub fn test_home() -> std::path::PathBuf {
 pub mod daemon;
 mod process;
 pub mod registry;
+pub mod signed;
 pub mod skopeo;
 pub mod storage;

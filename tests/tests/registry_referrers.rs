@@ -5,7 +5,6 @@
 //! referrers API; hostile listings are refused with errors that say why.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use ferry_core::Digest;
@@ -13,129 +12,9 @@ use ferry_tests::registry::{
     Body, Registry, Reply, ScriptedServer, Setup, failed, ferry, request, succeeded,
 };
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const EMPTY: &str = "application/vnd.oci.empty.v1+json";
-const SIG_TYPE: &str = "application/vnd.example.signature.v1";
-const COUNTER_TYPE: &str = "application/vnd.example.countersignature.v1";
-
-/// A blob or manifest: its bytes and digest.
-#[derive(Clone)]
-struct Content {
-    bytes: Vec<u8>,
-    digest: Digest,
-}
-
-impl Content {
-    fn new(bytes: impl Into<Vec<u8>>) -> Content {
-        let bytes = bytes.into();
-        let digest = Digest::sha256_of(&bytes);
-        Content { bytes, digest }
-    }
-
-    fn descriptor(&self, media_type: &str) -> String {
-        format!(
-            r#"{{"mediaType":"{media_type}","digest":"{}","size":{}}}"#,
-            self.digest,
-            self.bytes.len()
-        )
-    }
-}
-
-/// An image with no layers, a signature whose subject is the image, and a
-/// countersignature whose subject is the signature.
-struct Signed {
-    config: Content,
-    empty: Content,
-    payload: Content,
-    image: Content,
-    signature: Content,
-    counter: Content,
-}
-
-fn artifact(artifact_type: &str, empty: &Content, layer: &Content, subject: &Content) -> Content {
-    Content::new(format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"{artifact_type}","config":{},"layers":[{}],"subject":{},"annotations":{{"org.example.made-by":"ferry tests"}}}}"#,
-        empty.descriptor(EMPTY),
-        layer.descriptor("application/vnd.example.payload"),
-        subject.descriptor(OCI_MANIFEST)
-    ))
-}
-
-impl Signed {
-    fn new() -> Signed {
-        let config = Content::new(
-            r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
-        );
-        let empty = Content::new("{}");
-        let payload = Content::new("a signature, for the tests");
-        let image = Content::new(format!(
-            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{},"layers":[]}}"#,
-            config.descriptor("application/vnd.oci.image.config.v1+json")
-        ));
-        let signature = artifact(SIG_TYPE, &empty, &payload, &image);
-        let counter = artifact(COUNTER_TYPE, &empty, &payload, &signature);
-        Signed {
-            config,
-            empty,
-            payload,
-            image,
-            signature,
-            counter,
-        }
-    }
-
-    fn blobs(&self) -> [&Content; 6] {
-        [
-            &self.config,
-            &self.empty,
-            &self.payload,
-            &self.image,
-            &self.signature,
-            &self.counter,
-        ]
-    }
-
-    /// An OCI layout holding the image as `img` and both referrers as
-    /// unnamed entries.
-    fn layout(&self, root: &Path) {
-        self.layout_with(root, &[]);
-    }
-
-    /// [`layout`](Self::layout), with more entries: `(name, manifest)`.
-    fn layout_with(&self, root: &Path, named: &[(&str, &Content)]) {
-        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-        std::fs::write(
-            root.join("oci-layout"),
-            r#"{"imageLayoutVersion": "1.0.0"}"#,
-        )
-        .unwrap();
-        for c in self.blobs() {
-            std::fs::write(root.join("blobs/sha256").join(c.digest.encoded()), &c.bytes).unwrap();
-        }
-        let entry = |name: &str, c: &Content| {
-            format!(
-                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"{name}"}}}}"#,
-                c.digest,
-                c.bytes.len()
-            )
-        };
-        let mut entries = vec![
-            entry("img", &self.image),
-            self.signature.descriptor(OCI_MANIFEST),
-            self.counter.descriptor(OCI_MANIFEST),
-        ];
-        entries.extend(named.iter().map(|(name, c)| entry(name, c)));
-        std::fs::write(
-            root.join("index.json"),
-            format!(
-                r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
-                entries.join(",")
-            ),
-        )
-        .unwrap();
-    }
-}
+use ferry_tests::signed::{
+    COUNTER_TYPE, Content, OCI_INDEX, OCI_MANIFEST, SIG_TYPE, Signed, artifact,
+};
 
 fn copy_referrers(source: &str, destination: &str) -> std::process::Output {
     ferry(&[
@@ -1075,4 +954,40 @@ fn referrers_of_a_list_and_of_each_instance_are_copied() {
     let of_list = manifest(&registry, "multi", &fallback_tag(&index.digest)).unwrap();
     assert_eq!(listed(&of_list), [of_index.digest.to_string()]);
     assert_fallback_tags(&registry, "multi", &signed);
+}
+
+/// `--referrers` or `--cosign-tags` into `dest`, whose kind cannot store
+/// them: refused, and `dest` not created.
+fn refused_before_anything_is_written(flag: &str, dest: &str, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    signed.layout(&dir.path().join("src"));
+    let out = dir.path().join("out");
+    let stderr = failed(&ferry(&[
+        "copy",
+        flag,
+        "--progress",
+        "none",
+        &format!("oci:{}:img", dir.path().join("src").display()),
+        &format!("{dest}:{}", out.display()),
+    ]));
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!out.exists(), "{dest}: something was written");
+}
+
+#[test]
+fn referrers_into_a_dir_are_refused_before_the_image_is_written() {
+    refused_before_anything_is_written("--referrers", "dir", "cannot store referrers");
+}
+
+#[test]
+fn referrers_into_archives_are_refused_before_the_image_is_written() {
+    for dest in ["oci-archive", "docker-archive"] {
+        refused_before_anything_is_written("--referrers", dest, "cannot store referrers");
+    }
+}
+
+#[test]
+fn cosign_tags_into_a_dir_are_refused_before_the_image_is_written() {
+    refused_before_anything_is_written("--cosign-tags", "dir", "cannot hold tags");
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_core::Digest;
 use ferry_tests::registry::{Faults, Registry, Setup, failed, ferry, skopeo, succeeded};
+use ferry_tests::signed::{OCI_INDEX, OCI_MANIFEST, Signed};
 
 /// A dir: image with a layer of its own (from `seed`) on a shared base.
 fn dir_image(root: &Path, seed: u32) -> PathBuf {
@@ -686,5 +687,176 @@ fn format_converts_every_synced_image() {
             manifest["mediaType"],
             "application/vnd.docker.distribution.manifest.v2+json"
         );
+    }
+}
+
+/// The manifest at `repository:reference`, if there is one.
+fn manifest_at(registry: &Registry, repository: &str, reference: &str) -> Option<Vec<u8>> {
+    let accept = format!("{OCI_INDEX}, {OCI_MANIFEST}");
+    let response = registry
+        .request(
+            "GET",
+            &format!("/v2/{repository}/manifests/{reference}"),
+            &[("Accept", &accept)],
+        )
+        .unwrap();
+    (response.status == 200).then_some(response.body)
+}
+
+/// A source registry holding the signed image as `team/app:img`, its
+/// referrers under their fallback tags, and the signature also under
+/// cosign's tag of the image.
+fn signed_source(work: &Path, signed: &Signed) -> Registry {
+    let source = Registry::start(Setup::plain());
+    let layout = work.join("layout");
+    signed.layout(&layout);
+    succeeded(&ferry(&[
+        "copy",
+        "--referrers",
+        "--dest-tls-verify=false",
+        "--progress=none",
+        &format!("oci:{}:img", layout.display()),
+        &source.docker_ref("team/app:img"),
+    ]));
+    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    succeeded(&ferry(&[
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--progress=none",
+        &source.docker_ref(&format!("team/app@{}", signed.signature.digest)),
+        &source.docker_ref(&format!("team/app:{cosign}")),
+    ]));
+    source
+}
+
+#[test]
+fn referrers_and_cosign_tags_go_with_each_synced_image() {
+    let work = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    let source = signed_source(work.path(), &signed);
+    let destination = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--referrers",
+        "--cosign-tags",
+        &source.reference("team/app:img"),
+        &format!("{}/m", destination.host()),
+    ]));
+    let fallback = |subject: &Digest| ferry_core::referrers::fallback_tag(subject);
+    assert!(manifest_at(&destination, "m/app", &fallback(&signed.image.digest)).is_some());
+    assert!(manifest_at(&destination, "m/app", &fallback(&signed.signature.digest)).is_some());
+    for referrer in [&signed.signature, &signed.counter] {
+        assert_eq!(
+            manifest_at(&destination, "m/app", referrer.digest.as_str()),
+            Some(referrer.bytes.clone()),
+            "referrers are copied unmodified"
+        );
+    }
+    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    assert_eq!(
+        manifest_at(&destination, "m/app", &cosign),
+        Some(signed.signature.bytes.clone())
+    );
+}
+
+#[test]
+fn without_referrers_a_sync_copies_the_image_only() {
+    let work = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    let source = signed_source(work.path(), &signed);
+    let destination = Registry::start(Setup::plain());
+    succeeded(&ferry(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &source.reference("team/app:img"),
+        &format!("{}/m", destination.host()),
+    ]));
+    assert!(manifest_at(&destination, "m/app", "img").is_some());
+    let fallback = ferry_core::referrers::fallback_tag(&signed.image.digest);
+    assert!(manifest_at(&destination, "m/app", &fallback).is_none());
+    assert!(manifest_at(&destination, "m/app", signed.signature.digest.as_str()).is_none());
+}
+
+#[test]
+fn a_resync_with_referrers_brings_referrers_added_since() {
+    let work = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    let source = Registry::start(Setup::plain());
+    let layout = work.path().join("layout");
+    signed.layout(&layout);
+    // The image first, without its referrers; they come later.
+    succeeded(&ferry(&[
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--progress=none",
+        &format!("oci:{}:img", layout.display()),
+        &source.docker_ref("team/app:img"),
+    ]));
+    let destination = Registry::start(Setup::plain());
+    let sync = || {
+        succeeded(&ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--referrers",
+            &source.reference("team/app:img"),
+            &format!("{}/m", destination.host()),
+        ]))
+    };
+    sync();
+    assert!(manifest_at(&destination, "m/app", signed.signature.digest.as_str()).is_none());
+    succeeded(&ferry(&[
+        "copy",
+        "--referrers",
+        "--dest-tls-verify=false",
+        "--progress=none",
+        &format!("oci:{}:img", layout.display()),
+        &source.docker_ref("team/app:img"),
+    ]));
+    sync();
+    assert_eq!(
+        manifest_at(&destination, "m/app", signed.signature.digest.as_str()),
+        Some(signed.signature.bytes.clone())
+    );
+}
+
+#[test]
+fn a_sync_into_dir_with_referrers_is_refused_before_anything_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &["team/app:1"]);
+    let out = work.path().join("out");
+    for flag in ["--referrers", "--cosign-tags"] {
+        let stderr = failed(&ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            "--src-tls-verify=false",
+            flag,
+            &source.reference("team/app"),
+            &out.display().to_string(),
+        ]));
+        assert!(stderr.contains("cannot"), "{stderr}");
+        assert!(!out.exists(), "{flag}: something was written");
     }
 }

@@ -373,6 +373,17 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     };
     let source = Reference::parse(&args.source)?;
     let destination = Reference::parse(&args.destination)?;
+    let attached = copy::Attached {
+        referrers: args.referrers,
+        cosign_tags: args.cosign_tags,
+    };
+    // Asked before anything is opened: an image written without the
+    // referrers asked for would be half a copy.
+    if let Some(kind) = destination.kind() {
+        kind.capabilities()
+            .check_attached(attached)
+            .with_context(|| format!("copying to {destination}"))?;
+    }
     let options = CopyOptions {
         compression: args.compression.requested(&destination)?,
         add_compression: args.compression.added()?,
@@ -487,41 +498,22 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("copying {source} to {destination}"))?;
-        let roots = if args.referrers || args.cosign_tags {
-            copied_manifests(&report)?
-        } else {
-            Vec::new()
-        };
-        let tags = if args.cosign_tags {
-            Some(
-                copy::copy_cosign_tags(
-                    src.clone(),
-                    dst.clone(),
-                    roots.clone(),
-                    &options,
-                    &settings,
-                    progress.clone(),
-                )
-                .await
-                .with_context(|| format!("copying the cosign tags of {source} to {destination}"))?,
-            )
-        } else {
-            None
-        };
-        let referrers = if args.referrers {
-            Some(
-                copy::copy_referrers(src, dst, roots, &options, &settings, progress.clone())
-                    .await
-                    .with_context(|| {
-                        format!("copying the referrers of {source} to {destination}")
-                    })?,
-            )
-        } else {
-            None
-        };
-        anyhow::Ok((report, Extras { referrers, tags }))
+        let attached = copy::copy_attached(
+            src,
+            dst,
+            &report,
+            attached,
+            &options,
+            &settings,
+            progress.clone(),
+        )
+        .await
+        .with_context(|| {
+            format!("copying the referrers and cosign tags of {source} to {destination}")
+        })?;
+        anyhow::Ok((report, attached))
     })?;
-    let Extras {
+    let copy::AttachedCopied {
         referrers,
         tags: cosign_tags,
     } = referrers;
@@ -587,34 +579,6 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         println!("{}", report.digest);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `--cosign-tags` and `--referrers` copied after the image.
-struct Extras {
-    referrers: Option<Vec<copy::ReferrerRecord>>,
-    tags: Option<Vec<copy::CopiedTag>>,
-}
-
-/// The manifests a copy wrote (or, in a dry run, would write unchanged):
-/// the subjects whose referrers `--referrers` follows.
-fn copied_manifests(report: &copy::Report) -> anyhow::Result<Vec<ferry_core::Digest>> {
-    let written: Vec<&str> = if report.dry_run {
-        let mut d: Vec<&str> = vec![report.digest.as_str()];
-        d.extend(
-            report
-                .plan
-                .manifests
-                .iter()
-                .filter_map(|m| m.digest.as_deref()),
-        );
-        d
-    } else {
-        report.manifests.iter().map(|m| m.digest.as_str()).collect()
-    };
-    written
-        .into_iter()
-        .map(|d| ferry_core::Digest::parse(d).with_context(|| format!("copied manifest {d}")))
-        .collect()
 }
 
 fn print_plan(report: &copy::Report) {

@@ -124,6 +124,19 @@ pub struct SyncArgs {
     /// Where registries' lookaside signature storage is configured.
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<PathBuf>,
+    /// Also copy every synced image's referrers (signatures, SBOMs,
+    /// attestations whose subject is a copied manifest), recursively, by
+    /// digest and unmodified, as `copy --referrers` does; implies
+    /// --preserve-digests. An image already at the destination is copied
+    /// again (its blobs found there), so that referrers added since reach
+    /// it.
+    #[arg(long)]
+    referrers: bool,
+    /// Also copy cosign's tags of each synced manifest (sha256-<hex>.sig,
+    /// .att, .sbom) to the same tags, unmodified, as `copy --cosign-tags`
+    /// does.
+    #[arg(long)]
+    cosign_tags: bool,
     #[command(flatten)]
     platform: super::PlatformOverrides,
     #[command(flatten)]
@@ -143,6 +156,16 @@ enum SourceTransport {
 enum DestinationTransport {
     Docker,
     Dir,
+}
+
+impl SyncArgs {
+    /// What goes with each image besides itself.
+    fn attached(&self) -> copy::Attached {
+        copy::Attached {
+            referrers: self.referrers,
+            cosign_tags: self.cosign_tags,
+        }
+    }
 }
 
 /// One image to copy, with the connection its source is read through.
@@ -167,6 +190,15 @@ pub fn run(args: &SyncArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     if src == SourceTransport::Dir && dest == DestinationTransport::Dir {
         bail!("sync from dir to dir is not supported; use rsync or cp -r");
     }
+    // Asked before anything is listed or written: images synced without
+    // the referrers asked for would be half a mirror.
+    let kind = match dest {
+        DestinationTransport::Docker => Kind::Docker,
+        DestinationTransport::Dir => Kind::Dir,
+    };
+    kind.capabilities()
+        .check_attached(args.attached())
+        .with_context(|| format!("syncing to {destination}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -401,7 +433,7 @@ fn copy_options(args: &SyncArgs) -> CopyOptions {
     } else {
         Selection::System(args.platform.wanted())
     };
-    CopyOptions {
+    let options = CopyOptions {
         forced: args.format.map(|f| {
             match f {
                 Format::Oci => mt::OCI_MANIFEST,
@@ -413,6 +445,11 @@ fn copy_options(args: &SyncArgs) -> CopyOptions {
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
         ..CopyOptions::new(selection)
+    };
+    if args.referrers {
+        ferry_core::referrers::image_options(&options)
+    } else {
+        options
     }
 }
 
@@ -468,6 +505,7 @@ async fn sync(
         dry_run: args.dry_run,
         stop: AtomicBool::new(false),
         keep_going: args.keep_going,
+        attached: args.attached(),
     });
     let mut tasks = tokio::task::JoinSet::new();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(
@@ -553,6 +591,7 @@ struct Context {
     /// A failure without --keep-going: start no more images.
     stop: AtomicBool,
     keep_going: bool,
+    attached: copy::Attached,
 }
 
 /// Copies one image; `None` when it was not started (an earlier failure
@@ -652,7 +691,9 @@ async fn copy_image(
         &capabilities.plan_destination(reference_digest),
         &options,
     );
-    if unchanged.is_some() && unchanged == existing {
+    // With referrers or cosign tags asked for, an image already there is
+    // copied again all the same: what refers to it may be new.
+    if unchanged.is_some() && unchanged == existing && !context.attached.any() {
         report.status = Status::Skipped;
         report.destination_digest = existing;
         return Ok(());
@@ -679,17 +720,29 @@ async fn copy_image(
             ),
             (Destination::Docker(named), None) => bail!("no connection for {named}"),
         };
+    let settings = Settings {
+        dry_run: false,
+        ..settings
+    };
     let copied = copy::copy(
-        source,
-        destination,
+        source.clone(),
+        destination.clone(),
         &options,
-        &Settings {
-            dry_run: false,
-            ..settings
-        },
+        &settings,
         Arc::new(NoProgress),
     )
     .await?;
+    copy::copy_attached(
+        source,
+        destination,
+        &copied,
+        context.attached,
+        &options,
+        &settings,
+        Arc::new(NoProgress),
+    )
+    .await
+    .context("copying the referrers and cosign tags")?;
     let mounted = ledgered.map_or(0, |l| l.mounted());
     report.status = Status::Copied;
     report.destination_digest = Some(copied.digest.clone());

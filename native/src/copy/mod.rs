@@ -22,9 +22,11 @@ mod progress;
 mod referrers;
 mod transform;
 
+pub use ferry_core::destination::Attached;
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
 pub use referrers::{
-    CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers, manifest_referrers,
+    AttachedCopied, CopiedTag, ReferrerRecord, copied_manifests, copy_attached, copy_cosign_tags,
+    copy_referrers, find_referrers, manifest_referrers,
 };
 
 use std::fmt;

@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferry_core::Digest;
+use ferry_core::destination::Attached;
 use ferry_core::plan::CopyOptions;
 use ferry_core::referrers::{self, Follow};
 
-use super::{CopyError, Progress, Settings, transport};
+use super::{CopyError, Progress, Report, Settings, transport};
 use crate::transport::{BlobInfo, BlobStream, ImageDestination, ImageSource, TransportError};
 
 /// A referrer copied, found by a dry run, or listed by `inspect`.
@@ -292,4 +293,77 @@ pub async fn copy_cosign_tags(
         }
     }
     Ok(copied)
+}
+
+/// What went with an image: `None` for what was not asked for.
+#[derive(Debug, Clone, Default)]
+pub struct AttachedCopied {
+    pub referrers: Option<Vec<ReferrerRecord>>,
+    pub tags: Option<Vec<CopiedTag>>,
+}
+
+/// The manifests a copy wrote (or, in a dry run, would write unchanged):
+/// the subjects whose referrers and cosign tags go with the image.
+pub fn copied_manifests(report: &Report) -> Result<Vec<Digest>, CopyError> {
+    let written: Vec<&str> = if report.dry_run {
+        let mut d: Vec<&str> = vec![report.digest.as_str()];
+        d.extend(
+            report
+                .plan
+                .manifests
+                .iter()
+                .filter_map(|m| m.digest.as_deref()),
+        );
+        d
+    } else {
+        report.manifests.iter().map(|m| m.digest.as_str()).collect()
+    };
+    written
+        .into_iter()
+        .map(|d| {
+            Digest::parse(d).map_err(|error| CopyError::Digest {
+                what: format!("copied manifest {d}"),
+                error,
+            })
+        })
+        .collect()
+}
+
+/// After the copy that `report` describes, copies what `attached` asks
+/// for from `src` to `dst`: cosign's tags of every manifest written, then
+/// their referrers (`copy --referrers`, `sync --referrers` alike).
+pub async fn copy_attached(
+    src: Arc<dyn ImageSource>,
+    dst: Arc<dyn ImageDestination>,
+    report: &Report,
+    attached: Attached,
+    options: &CopyOptions,
+    settings: &Settings,
+    progress: Arc<dyn Progress>,
+) -> Result<AttachedCopied, CopyError> {
+    if !attached.any() {
+        return Ok(AttachedCopied::default());
+    }
+    let roots = copied_manifests(report)?;
+    let tags = if attached.cosign_tags {
+        Some(
+            copy_cosign_tags(
+                src.clone(),
+                dst.clone(),
+                roots.clone(),
+                options,
+                settings,
+                progress.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let referrers = if attached.referrers {
+        Some(copy_referrers(src, dst, roots, options, settings, progress).await?)
+    } else {
+        None
+    };
+    Ok(AttachedCopied { referrers, tags })
 }

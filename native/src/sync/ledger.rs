@@ -306,4 +306,20 @@ impl ImageDestination for Ledgered {
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
         self.inner.commit(top, media_type).await
     }
+
+    // Referrers and cosign tags are written beside the image, without
+    // the ledger: each is its own image in the same repository.
+    async fn referrer_destination(
+        &self,
+        digest: &Digest,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        self.inner.referrer_destination(digest).await
+    }
+
+    async fn tagged_destination(
+        &self,
+        tag: &str,
+    ) -> Result<Box<dyn ImageDestination>, TransportError> {
+        self.inner.tagged_destination(tag).await
+    }
 }

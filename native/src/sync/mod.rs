@@ -119,4 +119,18 @@ impl ImageSource for TopOnce {
     fn registry_location(&self) -> Option<(String, String)> {
         self.inner.registry_location()
     }
+
+    async fn referrers(
+        &self,
+        subject: &Digest,
+    ) -> Result<Vec<ferry_core::Descriptor>, TransportError> {
+        self.inner.referrers(subject).await
+    }
+
+    async fn tagged_manifest(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, TransportError> {
+        self.inner.tagged_manifest(tag).await
+    }
 }
