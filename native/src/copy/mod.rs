@@ -18,6 +18,7 @@
 //! question is a round trip, and asked one after another they cost more
 //! than a warm push's whole work (200 small layers: 0.9 s of waiting).
 
+mod cache;
 mod progress;
 mod referrers;
 mod transform;
@@ -839,6 +840,9 @@ async fn copy_blob(
         let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
         match copy_blob_once(src, dst, task, progress, &read).await {
             Ok(Moved::Mounted) => return Ok(BlobOutcome::Mounted { refetched }),
+            Ok(Moved::Reused { changed, mounted }) => {
+                return Ok(BlobOutcome::Reused { changed, mounted });
+            }
             Ok(Moved::Copied {
                 size,
                 changed,
@@ -873,6 +877,12 @@ async fn copy_blob(
 enum Moved {
     /// Made available from another repository of the same registry.
     Mounted,
+    /// The blob info cache named the layer's new form, and the destination
+    /// has it (or mounted it): nothing compressed.
+    Reused {
+        changed: LayerUpdate,
+        mounted: bool,
+    },
     Copied {
         size: u64,
         changed: Option<LayerUpdate>,
@@ -917,6 +927,12 @@ async fn copy_blob_once(
             crate::transport::Mount::NotTried => {}
         }
     }
+    if let Some(wish) = &task.wish
+        && !task.diff_id
+        && let Some((changed, mounted)) = cache::reuse(dst, info, wish, progress).await?
+    {
+        return Ok(Moved::Reused { changed, mounted });
+    }
     let (stream, size) = src.blob(info).await.map_err(transport(
         format!("reading blob {}", info.digest),
         src.reference(),
@@ -948,9 +964,9 @@ async fn copy_blob_once(
     let bytes = counted.counter();
     // A layer whose compression may change: its first bytes say what it
     // is, and ferry-core what becomes of it.
-    let (stream, step, media_type): (crate::transport::BlobStream, Step, Option<String>) =
+    let (stream, step, media_type, detected): (crate::transport::BlobStream, Step, _, _) =
         match task.wish {
-            None => (Box::pin(counted), Step::Keep, None),
+            None => (Box::pin(counted), Step::Keep, None, None),
             Some(wish) => {
                 let (head, stream) = transform::peek(Box::pin(counted)).await.map_err(|error| {
                     CopyError::Stream {
@@ -963,7 +979,7 @@ async fn copy_blob_once(
                 let step = compression::step(detected, &wish);
                 let media_type =
                     compression::written_media_type(info.media_type_or_empty(), detected, step);
-                (stream, step, Some(media_type.to_string()))
+                (stream, step, Some(media_type.to_string()), detected)
             }
         };
     if step == Step::Keep {
@@ -1044,6 +1060,7 @@ async fn copy_blob_once(
                 dst.reference(),
             ))?;
     }
+    cache::record(dst, &info.digest, detected, step, &new_info).await;
     progress.event(Event::Done {
         digest: info.digest.to_string(),
         size: bytes.load(std::sync::atomic::Ordering::Relaxed),

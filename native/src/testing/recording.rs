@@ -538,6 +538,10 @@ impl ImageDestination for Recording {
         self.inner.docker_reference()
     }
 
+    fn registry_location(&self) -> Option<(String, String)> {
+        self.inner.registry_location()
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let call = Call::HasBlob {
             digest: info.digest.clone(),
