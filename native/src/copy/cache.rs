@@ -3,7 +3,7 @@
 //! ([`ferry_core::blob_info_cache`]); this module performs the I/O and the
 //! two round trips that prove a cached answer (a HEAD, a mount).
 //!
-//! The file is `$FERRY_BLOB_INFO_CACHE` when set (empty or `off`: no
+//! The CLI's file ([`default_path`]) is `$FERRY_BLOB_INFO_CACHE` when set (empty or `off`: no
 //! cache), else `$XDG_CACHE_HOME/ferry/blob-info.json`, else
 //! `~/.cache/ferry/blob-info.json`. Readers take it as it is (it only
 //! ever changes by an atomic rename); writers hold `blob-info.json.lock`
@@ -27,8 +27,9 @@ use crate::transport::{BlobInfo, ImageDestination, Mount};
 /// The variable naming the cache file (empty or `off`: no cache).
 pub const ENV: &str = "FERRY_BLOB_INFO_CACHE";
 
-/// The cache file, if there is to be one.
-fn path() -> Option<PathBuf> {
+/// The CLI's cache file, if there is to be one (the library uses none
+/// unless [`Settings::blob_info_cache`](super::Settings) names one).
+pub fn default_path() -> Option<PathBuf> {
     if let Some(value) = std::env::var_os(ENV) {
         return (!value.is_empty() && value != "off").then(|| PathBuf::from(value));
     }
@@ -68,15 +69,17 @@ fn location(dst: &dyn ImageDestination) -> Option<Location> {
 /// cache names, when the destination holds it already or mounts it from
 /// another repository of its registry (`true`: mounted). `None`: compress.
 pub(super) async fn reuse(
+    path: Option<&Path>,
     dst: &dyn ImageDestination,
     info: &BlobInfo,
     wish: &Wish,
     progress: &Arc<dyn Progress>,
 ) -> Result<Option<(LayerUpdate, bool)>, CopyError> {
-    let Some(path) = path() else {
+    let Some(path) = path else {
         return Ok(None);
     };
-    let cache = tokio::task::spawn_blocking(move || load(&path))
+    let owned = path.to_path_buf();
+    let cache = tokio::task::spawn_blocking(move || load(&owned))
         .await
         .unwrap_or_default();
     let Some(hit) = cache.lookup(&info.digest, wish) else {
@@ -129,7 +132,15 @@ pub(super) async fn reuse(
     } else {
         Event::Skipped { digest, size }
     });
-    record(dst, &info.digest, hit.detected, hit.step, &new_info).await;
+    record(
+        Some(path),
+        dst,
+        &info.digest,
+        hit.detected,
+        hit.step,
+        &new_info,
+    )
+    .await;
     Ok(Some((
         LayerUpdate {
             digest: new_info.digest.to_string(),
@@ -144,13 +155,14 @@ pub(super) async fn reuse(
 /// records it, with the destination's repository when it is a registry's.
 /// A cache that cannot be written is reported and otherwise ignored.
 pub(super) async fn record(
+    path: Option<&Path>,
     dst: &dyn ImageDestination,
     source: &ferry_core::Digest,
     detected: Option<Compression>,
     step: Step,
     written: &BlobInfo,
 ) {
-    let Some(path) = path() else {
+    let Some(path) = path else {
         return;
     };
     let record = Record {
@@ -161,7 +173,7 @@ pub(super) async fn record(
         size: written.stated_size().max(0) as u64,
         location: location(dst),
     };
-    if let Err(e) = write(&path, record).await {
+    if let Err(e) = write(path, record).await {
         eprintln!("ferry: warning: not recording in {}: {e}", path.display());
     }
 }

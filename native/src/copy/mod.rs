@@ -23,6 +23,7 @@ mod progress;
 mod referrers;
 mod transform;
 
+pub use cache::default_path as default_blob_info_cache;
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
 pub use referrers::{
     CopiedTag, ReferrerRecord, copy_cosign_tags, copy_referrers, find_referrers, manifest_referrers,
@@ -62,6 +63,9 @@ pub struct Settings {
     /// What makes new signatures (`--sign-by…`, with
     /// [`CopyOptions::sign`]).
     pub signer: Option<Arc<dyn crate::trust::Sign>>,
+    /// The blob info cache file ([`default_blob_info_cache`] for the
+    /// CLI's); `None`: none, every layer is compressed.
+    pub blob_info_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -72,6 +76,7 @@ impl Default for Settings {
             blob_retries: 3,
             trust: None,
             signer: None,
+            blob_info_cache: None,
         }
     }
 }
@@ -682,6 +687,7 @@ async fn transfer_blobs(
     let transfers = Arc::new(Semaphore::new(jobs));
     let checks = Arc::new(Semaphore::new(jobs * CHECKS_PER_JOB));
     let retries = settings.blob_retries;
+    let cache = settings.blob_info_cache.clone();
     let mut running = JoinSet::new();
     // Set on the first failure: blobs checked but not yet started then
     // never start (the checks run ahead of the transfers).
@@ -716,6 +722,7 @@ async fn transfer_blobs(
         let permit = slots.clone().acquire_owned().await.map_err(closed)?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         let (transfers, stopped) = (transfers.clone(), stop.clone());
+        let cache = cache.clone();
         running.spawn(async move {
             let mut permit = permit;
             if task.check {
@@ -736,7 +743,8 @@ async fn transfer_blobs(
                 }
             }
             let _permit = permit;
-            let outcome = copy_blob(&*src, &*dst, &task, &progress, retries).await?;
+            let outcome =
+                copy_blob(&*src, &*dst, &task, &progress, retries, cache.as_deref()).await?;
             Ok(Answer::Blob {
                 id: task.id,
                 outcome,
@@ -831,6 +839,7 @@ async fn copy_blob(
     task: &BlobTask,
     progress: &Arc<dyn Progress>,
     retries: u32,
+    cache: Option<&std::path::Path>,
 ) -> Result<BlobOutcome, CopyError> {
     let in_transit = src.registry_location().is_some();
     let mut refetched = 0u64;
@@ -838,7 +847,7 @@ async fn copy_blob(
     loop {
         attempt += 1;
         let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        match copy_blob_once(src, dst, task, progress, &read).await {
+        match copy_blob_once(src, dst, task, progress, &read, cache).await {
             Ok(Moved::Mounted) => return Ok(BlobOutcome::Mounted { refetched }),
             Ok(Moved::Reused { changed, mounted }) => {
                 return Ok(BlobOutcome::Reused { changed, mounted });
@@ -879,10 +888,7 @@ enum Moved {
     Mounted,
     /// The blob info cache named the layer's new form, and the destination
     /// has it (or mounted it): nothing compressed.
-    Reused {
-        changed: LayerUpdate,
-        mounted: bool,
-    },
+    Reused { changed: LayerUpdate, mounted: bool },
     Copied {
         size: u64,
         changed: Option<LayerUpdate>,
@@ -896,6 +902,7 @@ async fn copy_blob_once(
     task: &BlobTask,
     progress: &Arc<dyn Progress>,
     read: &Arc<std::sync::atomic::AtomicU64>,
+    cache: Option<&std::path::Path>,
 ) -> Result<Moved, CopyError> {
     let info = &task.info;
     // Same registry, other repository: a mount moves no bytes. A refused
@@ -929,7 +936,7 @@ async fn copy_blob_once(
     }
     if let Some(wish) = &task.wish
         && !task.diff_id
-        && let Some((changed, mounted)) = cache::reuse(dst, info, wish, progress).await?
+        && let Some((changed, mounted)) = cache::reuse(cache, dst, info, wish, progress).await?
     {
         return Ok(Moved::Reused { changed, mounted });
     }
@@ -1060,7 +1067,7 @@ async fn copy_blob_once(
                 dst.reference(),
             ))?;
     }
-    cache::record(dst, &info.digest, detected, step, &new_info).await;
+    cache::record(cache, dst, &info.digest, detected, step, &new_info).await;
     progress.event(Event::Done {
         digest: info.digest.to_string(),
         size: bytes.load(std::sync::atomic::Ordering::Relaxed),
