@@ -24,6 +24,7 @@
 extern crate alloc;
 
 pub mod base64;
+pub mod blob_info_cache;
 pub mod choose;
 pub mod copy;
 pub mod daemon;

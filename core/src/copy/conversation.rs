@@ -199,6 +199,14 @@ pub enum BlobOutcome {
         /// Bytes read by earlier, failed attempts.
         refetched: u64,
     },
+    /// A layer whose new form the blob info cache named, and which the
+    /// destination proved to hold (or mounted): no bytes moved, nothing
+    /// was compressed.
+    Reused {
+        changed: LayerUpdate,
+        /// Mounted from another repository, rather than found in place.
+        mounted: bool,
+    },
     /// Moved.
     Copied {
         /// Bytes written (of the new form, for a changed layer).

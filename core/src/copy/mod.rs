@@ -1193,6 +1193,8 @@ impl Copy {
                 tally.mounted += 1;
                 tally.refetched += refetched;
             }
+            BlobOutcome::Reused { mounted: true, .. } => tally.mounted += 1,
+            BlobOutcome::Reused { mounted: false, .. } => tally.skipped += 1,
             BlobOutcome::Copied {
                 size, refetched, ..
             } => {
@@ -1250,6 +1252,7 @@ impl Copy {
             .find(|(t, _)| t.digest == digest && t.operation == operation && t.wish == wish)
             .and_then(|(_, o)| match o {
                 Some(BlobOutcome::Copied { changed, .. }) => changed.as_ref(),
+                Some(BlobOutcome::Reused { changed, .. }) => Some(changed),
                 _ => None,
             })
     }

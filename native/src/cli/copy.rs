@@ -404,6 +404,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         blob_retries: args.retry_times,
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
+        blob_info_cache: copy::default_blob_info_cache(),
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text

@@ -566,6 +566,7 @@ fn prepare(args: &SyncArgs, trust: &TrustArgs, job: &Job) -> Judged {
         blob_retries: args.retry_times,
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
+        blob_info_cache: copy::default_blob_info_cache(),
     };
     Ok((options, settings))
 }

@@ -18,10 +18,12 @@
 //! question is a round trip, and asked one after another they cost more
 //! than a warm push's whole work (200 small layers: 0.9 s of waiting).
 
+mod cache;
 mod progress;
 mod referrers;
 mod transform;
 
+pub use cache::default_path as default_blob_info_cache;
 pub use ferry_core::destination::Attached;
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
 pub use referrers::{
@@ -63,6 +65,9 @@ pub struct Settings {
     /// What makes new signatures (`--sign-by…`, with
     /// [`CopyOptions::sign`]).
     pub signer: Option<Arc<dyn crate::trust::Sign>>,
+    /// The blob info cache file ([`default_blob_info_cache`] for the
+    /// CLI's); `None`: none, every layer is compressed.
+    pub blob_info_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -73,6 +78,7 @@ impl Default for Settings {
             blob_retries: 3,
             trust: None,
             signer: None,
+            blob_info_cache: None,
         }
     }
 }
@@ -819,6 +825,7 @@ async fn transfer_blobs(
     let transfers = Arc::new(Semaphore::new(jobs));
     let checks = Arc::new(Semaphore::new(jobs * CHECKS_PER_JOB));
     let retries = settings.blob_retries;
+    let cache = settings.blob_info_cache.clone();
     let mut running = JoinSet::new();
     // Set on the first failure: blobs checked but not yet started then
     // never start (the checks run ahead of the transfers).
@@ -853,6 +860,7 @@ async fn transfer_blobs(
         let permit = slots.clone().acquire_owned().await.map_err(closed)?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         let (transfers, stopped) = (transfers.clone(), stop.clone());
+        let cache = cache.clone();
         running.spawn(async move {
             let mut permit = permit;
             if task.check {
@@ -873,7 +881,8 @@ async fn transfer_blobs(
                 }
             }
             let _permit = permit;
-            let outcome = copy_blob(&*src, &*dst, &task, &progress, retries).await?;
+            let outcome =
+                copy_blob(&*src, &*dst, &task, &progress, retries, cache.as_deref()).await?;
             Ok(Answer::Blob {
                 id: task.id,
                 outcome,
@@ -968,6 +977,7 @@ async fn copy_blob(
     task: &BlobTask,
     progress: &Arc<dyn Progress>,
     retries: u32,
+    cache: Option<&std::path::Path>,
 ) -> Result<BlobOutcome, CopyError> {
     let in_transit = src.registry_location().is_some();
     let mut refetched = 0u64;
@@ -975,8 +985,11 @@ async fn copy_blob(
     loop {
         attempt += 1;
         let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        match copy_blob_once(src, dst, task, progress, &read).await {
+        match copy_blob_once(src, dst, task, progress, &read, cache).await {
             Ok(Moved::Mounted) => return Ok(BlobOutcome::Mounted { refetched }),
+            Ok(Moved::Reused { changed, mounted }) => {
+                return Ok(BlobOutcome::Reused { changed, mounted });
+            }
             Ok(Moved::Copied {
                 size,
                 changed,
@@ -1011,6 +1024,9 @@ async fn copy_blob(
 enum Moved {
     /// Made available from another repository of the same registry.
     Mounted,
+    /// The blob info cache named the layer's new form, and the destination
+    /// has it (or mounted it): nothing compressed.
+    Reused { changed: LayerUpdate, mounted: bool },
     Copied {
         size: u64,
         changed: Option<LayerUpdate>,
@@ -1024,6 +1040,7 @@ async fn copy_blob_once(
     task: &BlobTask,
     progress: &Arc<dyn Progress>,
     read: &Arc<std::sync::atomic::AtomicU64>,
+    cache: Option<&std::path::Path>,
 ) -> Result<Moved, CopyError> {
     let info = &task.info;
     // Same registry, other repository: a mount moves no bytes. A refused
@@ -1054,6 +1071,12 @@ async fn copy_blob_once(
             }
             crate::transport::Mount::NotTried => {}
         }
+    }
+    if let Some(wish) = &task.wish
+        && !task.diff_id
+        && let Some((changed, mounted)) = cache::reuse(cache, dst, info, wish, progress).await?
+    {
+        return Ok(Moved::Reused { changed, mounted });
     }
     let (stream, size) = src.blob(info).await.map_err(transport(
         format!("reading blob {}", info.digest),
@@ -1086,9 +1109,9 @@ async fn copy_blob_once(
     let bytes = counted.counter();
     // A layer whose compression may change: its first bytes say what it
     // is, and ferry-core what becomes of it.
-    let (stream, step, media_type): (crate::transport::BlobStream, Step, Option<String>) =
+    let (stream, step, media_type, detected): (crate::transport::BlobStream, Step, _, _) =
         match task.wish {
-            None => (Box::pin(counted), Step::Keep, None),
+            None => (Box::pin(counted), Step::Keep, None, None),
             Some(wish) => {
                 let (head, stream) = transform::peek(Box::pin(counted)).await.map_err(|error| {
                     CopyError::Stream {
@@ -1101,7 +1124,7 @@ async fn copy_blob_once(
                 let step = compression::step(detected, &wish);
                 let media_type =
                     compression::written_media_type(info.media_type_or_empty(), detected, step);
-                (stream, step, Some(media_type.to_string()))
+                (stream, step, Some(media_type.to_string()), detected)
             }
         };
     if step == Step::Keep {
@@ -1182,6 +1205,7 @@ async fn copy_blob_once(
                 dst.reference(),
             ))?;
     }
+    cache::record(cache, dst, &info.digest, detected, step, &new_info).await;
     progress.event(Event::Done {
         digest: info.digest.to_string(),
         size: bytes.load(std::sync::atomic::Ordering::Relaxed),

@@ -210,6 +210,10 @@ impl ImageDestination for Ledgered {
         self.inner.writes_instances_side_by_side()
     }
 
+    fn registry_location(&self) -> Option<(String, String)> {
+        self.inner.registry_location()
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let Some(size) = info.size.and_then(|s| u64::try_from(s).ok()) else {
             // Without a size the ledger cannot answer: ask the registry.

@@ -542,6 +542,10 @@ impl ImageDestination for Recording {
         self.inner.writes_instances_side_by_side()
     }
 
+    fn registry_location(&self) -> Option<(String, String)> {
+        self.inner.registry_location()
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let call = Call::HasBlob {
             digest: info.digest.clone(),

@@ -423,6 +423,13 @@ pub trait ImageDestination: Send + Sync {
         false
     }
 
+    /// For registries: `(api host, repository)`, as
+    /// [`mount_blob`](Self::mount_blob) names another repository; the
+    /// blob info cache records where blobs were written by it.
+    fn registry_location(&self) -> Option<(String, String)> {
+        None
+    }
+
     /// Whether it already has the blob, and its length, so the copy can
     /// skip it (`None`: it has not).
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;

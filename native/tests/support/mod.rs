@@ -34,6 +34,8 @@ pub fn test_home() -> PathBuf {
 pub fn ferry_command() -> Command {
     let mut command = Command::new(ferry_bin());
     command.env("HOME", test_home());
+    // No blob info cache in the fixtures' home.
+    command.env("FERRY_BLOB_INFO_CACHE", "off");
     command
 }
 

@@ -33,13 +33,15 @@ pub fn ferry_bin() -> PathBuf {
 pub fn ferry_command() -> Command {
     let mut command = Command::new(ferry_bin());
     command.env("HOME", crate::test_home());
+    // No blob info cache shared between tests (nor with the user's):
+    // the tests of the cache name their own file.
+    command.env("FERRY_BLOB_INFO_CACHE", "off");
     command
 }
 
 /// Runs `ferry ARGS…` and returns what it did.
 pub fn ferry<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(ferry_bin())
-        .env("HOME", crate::test_home())
+    ferry_command()
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running ferry: {e}"))

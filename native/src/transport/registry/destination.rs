@@ -76,6 +76,13 @@ impl ImageDestination for Registry {
         }
     }
 
+    fn registry_location(&self) -> Option<(String, String)> {
+        Some((
+            self.reference.api_host().to_string(),
+            self.reference.path().to_string(),
+        ))
+    }
+
     async fn mount_blob(
         &self,
         info: &BlobInfo,
