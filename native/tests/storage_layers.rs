@@ -292,11 +292,53 @@ fn a_name_twice_is_refused_as_tar_split_refuses_it() {
 }
 
 #[test]
-fn a_zstd_layer_is_refused_naming_its_compression() {
+fn a_zstd_layer_applies_and_rebuilds_to_the_identical_stream() {
+    let stream = tar(&[dir("etc/"), file("etc/motd", b"hello\n")], b"");
     let scratch = Scratch::new();
-    let zstd_magic = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
-    let e = scratch.apply(&zstd_magic).unwrap_err();
-    assert!(e.to_string().contains("zstd"), "{e}");
+    let applied = scratch
+        .apply(&zstd::encode_all(stream.as_slice(), 3).unwrap())
+        .unwrap();
+    assert_eq!(applied.diff_id, Digest::sha256_of(&stream));
+    assert_eq!(scratch.rebuilt(&applied), stream);
+    assert_eq!(
+        std::fs::read(scratch.tree().join("etc/motd")).unwrap(),
+        b"hello\n"
+    );
+}
+
+#[test]
+fn an_xz_layer_is_refused_naming_its_compression() {
+    let scratch = Scratch::new();
+    let xz_magic = [0xfd, b'7', b'z', b'X', b'Z', 0, 0, 0];
+    let e = scratch.apply(&xz_magic).unwrap_err();
+    assert!(e.to_string().contains("xz"), "{e}");
+}
+
+#[test]
+fn a_zstd_layer_expanding_past_the_limit_is_refused_as_a_bomb() {
+    // One file of 256 MiB of zeros: a few KiB of zstd.
+    let size = 256u64 << 20;
+    let mut header = [0u8; 512];
+    header[..4].copy_from_slice(b"zero");
+    octal(&mut header[100..108], 0o644);
+    octal(&mut header[124..136], size);
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].fill(b' ');
+    let sum: u64 = header.iter().map(|b| u64::from(*b)).sum();
+    octal(&mut header[148..155], sum);
+    let mut encoder = zstd::Encoder::new(Vec::new(), 19).unwrap();
+    encoder.write_all(&header).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(size >> 20) + 1 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    let scratch = Scratch::new();
+    let e = scratch.apply(&bomb).unwrap_err();
+    assert!(e.to_string().contains("decompression limit"), "{e}");
 }
 
 #[test]

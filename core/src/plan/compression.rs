@@ -124,7 +124,9 @@ impl Format {
         }
     }
 
-    fn of(compression: Compression) -> Option<Format> {
+    /// The format of a detected compression, if ferry reads and writes
+    /// it (xz and bzip2 it only recognises).
+    pub fn of(compression: Compression) -> Option<Format> {
         match compression {
             Compression::Gzip => Some(Format::Gzip),
             Compression::Zstd => Some(Format::Zstd),

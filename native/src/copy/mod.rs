@@ -21,7 +21,7 @@
 mod cache;
 mod progress;
 mod referrers;
-mod transform;
+pub(crate) mod transform;
 
 pub use cache::default_path as default_blob_info_cache;
 pub use ferry_core::destination::Attached;

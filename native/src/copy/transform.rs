@@ -64,6 +64,42 @@ pub async fn peek(mut stream: BlobStream) -> std::io::Result<(Vec<u8>, BlobStrea
     Ok((head, Box::pin(again)))
 }
 
+/// A reader of `input`'s decompressed bytes, for layers in `format`.
+pub(crate) fn decoder(
+    format: Format,
+    input: impl Read + 'static,
+) -> std::io::Result<Box<dyn Read>> {
+    Ok(match format {
+        // Go's gzip reader reads every member of a multi-member stream,
+        // and so does containers/image.
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(256 * 1024, input),
+        )),
+        Format::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+    })
+}
+
+/// [`decoder`], stopped with an error at ferry-core's expansion limit
+/// ([`compression::within_expansion_limit`]): for readers that have no
+/// better way to report it than the error they return.
+pub(crate) fn bounded_decoder(
+    format: Format,
+    input: impl Read + 'static,
+) -> std::io::Result<Box<dyn Read>> {
+    let read = Arc::new(AtomicU64::new(0));
+    let source = Source {
+        inner: input,
+        read: read.clone(),
+        failed: Arc::new(AtomicBool::new(false)),
+    };
+    Ok(Box::new(Limited {
+        inner: decoder(format, source)?,
+        compressed: read,
+        produced: 0,
+        exceeded: Arc::new(AtomicBool::new(false)),
+    }))
+}
+
 /// A file writer that hashes what it writes.
 struct Hashing {
     file: std::fs::File,
@@ -130,7 +166,9 @@ impl<R: Read> Read for Limited<R> {
             self.produced,
         ) {
             self.exceeded.store(true, Ordering::Relaxed);
-            return Err(std::io::Error::other("past the expansion limit"));
+            return Err(std::io::Error::other(
+                "the layer expands past ferry's decompression limit (a decompression bomb?)",
+            ));
         }
         Ok(n)
     }
@@ -183,17 +221,7 @@ fn run(
     let decoded: Box<dyn Read> = match from {
         None => Box::new(source),
         Some(format) => {
-            let decoder: Box<dyn Read> = match format {
-                // Go's gzip reader reads every member of a multi-member
-                // stream, and so does containers/image.
-                Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
-                    std::io::BufReader::with_capacity(256 * 1024, source),
-                )),
-                Format::Zstd => Box::new(
-                    zstd::stream::read::Decoder::new(source)
-                        .map_err(io_error(what, "start decompressing"))?,
-                ),
-            };
+            let decoder = decoder(format, source).map_err(io_error(what, "start decompressing"))?;
             Box::new(Limited {
                 inner: decoder,
                 compressed: read.clone(),

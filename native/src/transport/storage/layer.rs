@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_core::Digest;
 use ferry_core::digest::Hasher;
+use ferry_core::plan::compression;
 use ferry_core::storage::tar_split::{self, Crc64, Entry, Packer};
 use ferry_core::tar::{self as core_tar, Compression};
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, XattrFlags};
@@ -74,7 +75,7 @@ impl std::fmt::Display for LayerError {
             }
             LayerError::Compression { name } => write!(
                 f,
-                "{name}-compressed layers cannot be applied to containers-storage by this build"
+                "{name}-compressed layers cannot be applied to containers-storage: ferry reads gzip and zstd"
             ),
             LayerError::TarSplit { reason } => write!(f, "tar-split metadata: {reason}"),
         }
@@ -140,10 +141,11 @@ pub fn open_blob(path: &Path) -> Result<(Box<dyn Read>, Option<Compression>), La
     let file = io::Cursor::new(head[..got].to_vec()).chain(file);
     let reader: Box<dyn Read> = match compression {
         None => Box::new(io::BufReader::with_capacity(256 << 10, file)),
-        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(256 << 10, file),
-        )),
-        Some(other) => return Err(LayerError::Compression { name: other.name() }),
+        Some(other) => match compression::Format::of(other) {
+            Some(format) => crate::copy::transform::bounded_decoder(format, file)
+                .map_err(io_err(path, "start decompressing"))?,
+            None => return Err(LayerError::Compression { name: other.name() }),
+        },
     };
     Ok((reader, compression))
 }
