@@ -63,7 +63,7 @@ fn invented_platforms(candidate: &ListCandidate) -> Option<String> {
             "{}: converting the list to {} would invent platforms for entries without one ({}); keep the list's type",
             candidate.media_type,
             candidate.media_type,
-            entries.join(", ")
+            crate::join(&entries, ", ")
         )
     })
 }
