@@ -107,7 +107,7 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
             "unknown operation {op:?} (expected one of {})",
-            OPERATIONS.join(", ")
+            ferry_core::join(&OPERATIONS, ", ")
         ))),
     };
     match answer {
@@ -199,7 +199,7 @@ impl<'a> Args<'a> {
                     if known.is_empty() {
                         "none".to_string()
                     } else {
-                        known.join(", ")
+                        ferry_core::join(known, ", ")
                     }
                 )));
             }

@@ -188,17 +188,19 @@ pub fn choose_among(
 ) -> Result<Choice, NoMatch> {
     let ladder = wanted_platforms(wanted, options);
     let rungs = ladder.len();
-    let ladder_text = ladder
-        .iter()
-        .map(|p| {
-            if p.variant.is_empty() {
-                alloc::format!("{}/{} (no variant)", p.os, p.architecture)
-            } else {
-                p.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ladder_text = crate::join(
+        &ladder
+            .iter()
+            .map(|p| {
+                if p.variant.is_empty() {
+                    alloc::format!("{}/{} (no variant)", p.os, p.architecture)
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect::<Vec<_>>(),
+        ", ",
+    );
 
     // (rank, zstd-preference key, revision preference, index) per entry.
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(entries.len());

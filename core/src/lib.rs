@@ -52,6 +52,23 @@ pub use list::List;
 pub use manifest::{Descriptor, Manifest, ManifestError};
 pub use platform::Platform;
 
+/// `items` joined with `sep` between them: what `[S]::join` answers. By
+/// hand: std's join (`join_generic_copy`, monomorphised once for `String`
+/// items and once for `&str`, with its capacity arithmetic and unchecked
+/// copies) cost the npm module more than this loop does. Public (hidden)
+/// so that ferry-api's messages use the same one.
+#[doc(hidden)]
+pub fn join<S: AsRef<str>>(items: &[S], sep: &str) -> alloc::string::String {
+    let mut out = alloc::string::String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item.as_ref());
+    }
+    out
+}
+
 /// Writes `before`, then `name` quoted as `{:?}` quotes it, then `after`:
 /// the shape of most error messages that name an input. One path for the
 /// messages of [`reference::ReferenceError`] and [`tar::Refusal`]: a

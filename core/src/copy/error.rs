@@ -58,7 +58,7 @@ impl fmt::Display for Error {
             Error::ManifestRejected { attempts } => write!(
                 f,
                 "every acceptable manifest type failed: {}",
-                attempts.join("; ")
+                crate::join(attempts, "; ")
             ),
             Error::SignaturesUnsupported => {
                 f.write_str("the destination cannot store signatures (use --remove-signatures)")

@@ -63,7 +63,7 @@ fn invented_platforms(candidate: &ListCandidate) -> Option<String> {
             "{}: converting the list to {} would invent platforms for entries without one ({}); keep the list's type",
             candidate.media_type,
             candidate.media_type,
-            entries.join(", ")
+            crate::join(&entries, ", ")
         )
     })
 }
@@ -266,7 +266,13 @@ pub struct Copy {
     /// [`Copy::add_twins`]), reached through pointers for the same
     /// reason as `writer`: [`Copy::plan`] (the npm module's `planCopy`)
     /// does without it, and it cost that module 9 KiB after wasm-opt.
-    twin_planners: Option<(TwinPlanner, AddTwins)>,
+    start_twins: Option<TwinPlanner>,
+    /// [`Copy::add_twins`], as `start_twins`. Two options rather than one
+    /// of a pair: with `Option<(fn, fn)>`, `Copy::plan`'s `None` left the
+    /// pair's second half undefined, and LLVM filled it with `add_twins`,
+    /// which kept that function (and what it calls) in the npm module:
+    /// 1,916 bytes after wasm-opt (260,215 -> 258,299).
+    add_twins: Option<AddTwins>,
 }
 
 /// [`Copy::start_twins`].
@@ -296,10 +302,7 @@ impl Copy {
             options,
             mode,
             Some(Copy::write_step),
-            Some((
-                Copy::start_twins as TwinPlanner,
-                Copy::add_twins as AddTwins,
-            )),
+            (Some(Copy::start_twins), Some(Copy::add_twins)),
         )
     }
 
@@ -322,7 +325,7 @@ impl Copy {
             options,
             Mode::Plan,
             None,
-            None,
+            (None, None),
         )
     }
 
@@ -333,7 +336,7 @@ impl Copy {
         options: CopyOptions,
         mode: Mode,
         writer: Option<Writer>,
-        twin_planners: Option<(TwinPlanner, AddTwins)>,
+        (start_twins, add_twins): (Option<TwinPlanner>, Option<AddTwins>),
     ) -> Result<Copy, Error> {
         let mut copy = Copy {
             plan_destination: destination
@@ -370,7 +373,8 @@ impl Copy {
             phase: Phase::NestedLists { reading: None },
             need: Need::Done,
             writer,
-            twin_planners,
+            start_twins,
+            add_twins,
         };
         // Lists nested in the list are read before planning: a platform
         // choice reaches into them, and they are copied with it.
@@ -863,7 +867,7 @@ impl Copy {
 
     /// The images to read, as the top-level decision names them.
     fn start_instances(&mut self) -> Result<(), Error> {
-        if let Some((start_twins, _)) = self.twin_planners {
+        if let Some(start_twins) = self.start_twins {
             start_twins(self)?;
         }
         let top_plan = self.top_plan.as_ref().expect("planned");
@@ -977,7 +981,7 @@ impl Copy {
             signatures,
         });
         self.plans.push(plan);
-        if let Some((_, add_twins)) = self.twin_planners {
+        if let Some(add_twins) = self.add_twins {
             add_twins(self, self.jobs.len() - 1)?;
         }
         self.phase = Phase::Instance {

@@ -104,12 +104,12 @@ impl fmt::Display for WalkError {
                 f,
                 "list {} contains itself ({}); refusing to copy a loop of lists",
                 chain.first().map_or("", String::as_str),
-                chain.join(" names ")
+                crate::join(chain, " names ")
             ),
             WalkError::TooDeep { chain } => write!(
                 f,
                 "lists are nested more than {MAX_NESTING} levels deep ({})",
-                chain.join(" names ")
+                crate::join(chain, " names ")
             ),
         }
     }

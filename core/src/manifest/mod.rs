@@ -112,7 +112,7 @@ impl fmt::Display for ManifestError {
             } => write!(
                 f,
                 "ambiguous manifest: fields {} do not belong in {media_type}",
-                unexpected.join(", ")
+                crate::join(unexpected, ", ")
             ),
             ManifestError::UnsupportedMediaType {
                 pointer,

@@ -349,7 +349,7 @@ impl Schema1 {
                 .and_then(rfc3339::normalize)
                 .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
             json::write_string(&mut out, &created, true);
-            let created_by = c.cmd.join(" ");
+            let created_by = crate::join(&c.cmd, " ");
             // Field order of Docker's `image.History`, which containers/image
             // marshals here.
             for (key, value) in [
@@ -476,7 +476,7 @@ pub fn from_config(input: &FromConfig<'_>) -> Result<Built, ConvertError> {
             })
     };
     let legacy_id = |parts: &[&str]| {
-        Digest::sha256_of(parts.join(" ").as_bytes())
+        Digest::sha256_of(crate::join(parts, " ").as_bytes())
             .encoded()
             .to_string()
     };

@@ -245,12 +245,12 @@ impl fmt::Display for PlanError {
             PlanError::DestinationRejectsLists { supported_types } => write!(
                 f,
                 "the destination cannot store a manifest list (it accepts {}); copy one platform instead",
-                supported_types.join(", ")
+                crate::join(supported_types, ", ")
             ),
             PlanError::NoListType { destination_types } => write!(
                 f,
                 "the destination accepts no manifest list type (it accepts {})",
-                destination_types.join(", ")
+                crate::join(destination_types, ", ")
             ),
             PlanError::NoManifestType {
                 destination_types,
@@ -258,7 +258,7 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "no manifest type is acceptable: the destination accepts {}{}",
-                destination_types.join(", "),
+                crate::join(destination_types, ", "),
                 if *encryption {
                     ", and encryption requires OCI"
                 } else {
@@ -271,7 +271,7 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "the destination cannot store {forced} manifests (it accepts {})",
-                destination_types.join(", ")
+                crate::join(destination_types, ", ")
             ),
             PlanError::UnknownInstance { digest } => {
                 write!(f, "instance {digest} is not in the list")

@@ -248,7 +248,7 @@ impl fmt::Display for StorageReference {
                 write!(f, "+{run}")?;
             }
             if !store.options.is_empty() {
-                write!(f, ":{}", store.options.join(","))?;
+                write!(f, ":{}", crate::join(&store.options, ","))?;
             }
             f.write_str("]")?;
         }

@@ -197,7 +197,7 @@ fn clean(name: &[u8]) -> Vec<u8> {
     if absolute {
         out.push('/');
     }
-    out.push_str(&parts.join("/"));
+    out.push_str(&crate::join(&parts, "/"));
     if out.is_empty() {
         out.push('.');
     }

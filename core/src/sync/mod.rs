@@ -283,7 +283,7 @@ fn clean(path: &str) -> String {
             p => parts.push(p),
         }
     }
-    let body = parts.join("/");
+    let body = crate::join(&parts, "/");
     match (rooted, body.is_empty()) {
         (true, _) => alloc::format!("/{body}"),
         (false, true) => ".".to_string(),

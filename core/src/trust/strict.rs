@@ -99,7 +99,7 @@ impl fmt::Display for FormatError {
             Problem::KeySources { allowed, found } => write!(
                 f,
                 "exactly one of {allowed} must be specified, found {}",
-                found.join(" and ")
+                crate::join(found, " and ")
             ),
             Problem::EmptyRequirements => {
                 f.write_str("a list of policy requirements must not be empty")
