@@ -63,6 +63,34 @@ pub struct CopyArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// The source daemon (docker-daemon: only): unix://PATH, tcp://HOST:PORT
+    /// (HTTPS) or http://HOST:PORT; default: $DOCKER_HOST, else
+    /// unix:///var/run/docker.sock.
+    #[arg(long, value_name = "HOST")]
+    src_daemon_host: Option<String>,
+    /// The destination daemon (docker-daemon: only), as --src-daemon-host.
+    #[arg(long, value_name = "HOST")]
+    dest_daemon_host: Option<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryFlags,
+    /// Also copy the image's referrers (signatures, SBOMs, attestations
+    /// whose subject is a copied manifest), recursively, by digest and
+    /// unmodified; implies --preserve-digests.
+    #[arg(long)]
+    referrers: bool,
+    /// Also copy cosign's tags of each copied manifest (sha256-<hex>.sig,
+    /// .att, .sbom) to the same tags, unmodified.
+    #[arg(long)]
+    cosign_tags: bool,
+    #[command(flatten)]
+    sign: super::sign::SignArgs,
+    #[command(flatten)]
+    compression: CompressionArgs,
+}
+
+/// The registry options `copy` and `sync` share, as skopeo spells them.
+#[derive(Debug, Args)]
+pub struct RegistryFlags {
     /// Credentials for the source registry, USER:PASSWORD.
     #[arg(long, value_name = "USER:PASSWORD")]
     src_creds: Option<String>,
@@ -85,14 +113,6 @@ pub struct CopyArgs {
     /// or of ca.pem, cert.pem and key.pem for the destination daemon.
     #[arg(long, value_name = "DIR")]
     dest_cert_dir: Option<std::path::PathBuf>,
-    /// The source daemon (docker-daemon: only): unix://PATH, tcp://HOST:PORT
-    /// (HTTPS) or http://HOST:PORT; default: $DOCKER_HOST, else
-    /// unix:///var/run/docker.sock.
-    #[arg(long, value_name = "HOST")]
-    src_daemon_host: Option<String>,
-    /// The destination daemon (docker-daemon: only), as --src-daemon-host.
-    #[arg(long, value_name = "HOST")]
-    dest_daemon_host: Option<String>,
     /// Credentials file for both registries (containers' auth.json or
     /// Docker's config.json); default: $REGISTRY_AUTH_FILE,
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json.
@@ -107,26 +127,49 @@ pub struct CopyArgs {
     /// Retries for registry requests that fail temporarily, and for blob
     /// transfers that break off or arrive corrupt.
     #[arg(long, default_value_t = 3, value_name = "N")]
-    retry_times: u32,
+    pub(crate) retry_times: u32,
     /// Where registries' lookaside signature storage is configured
     /// (containers-registries.d(5)); default:
     /// $HOME/.config/containers/registries.d if it exists, else
     /// /etc/containers/registries.d.
     #[arg(long = "registries.d", value_name = "DIR")]
-    registries_d: Option<std::path::PathBuf>,
-    /// Also copy the image's referrers (signatures, SBOMs, attestations
-    /// whose subject is a copied manifest), recursively, by digest and
-    /// unmodified; implies --preserve-digests.
-    #[arg(long)]
-    referrers: bool,
-    /// Also copy cosign's tags of each copied manifest (sha256-<hex>.sig,
-    /// .att, .sbom) to the same tags, unmodified.
-    #[arg(long)]
-    cosign_tags: bool,
-    #[command(flatten)]
-    sign: super::sign::SignArgs,
-    #[command(flatten)]
-    compression: CompressionArgs,
+    pub(crate) registries_d: Option<std::path::PathBuf>,
+}
+
+impl RegistryFlags {
+    /// The options for the source registry of `reference`.
+    pub(crate) fn source(
+        &self,
+        reference: &Reference,
+    ) -> anyhow::Result<ferry::transport::registry::RegistryOptions> {
+        let authfile = self.src_authfile.as_deref().or(self.authfile.as_deref());
+        registry_options(
+            reference,
+            self.src_creds.as_deref(),
+            authfile,
+            self.src_tls_verify,
+            self.src_cert_dir.as_deref(),
+            self.retry_times,
+            "src",
+        )
+    }
+
+    /// The options for the destination registry of `reference`.
+    pub(crate) fn destination(
+        &self,
+        reference: &Reference,
+    ) -> anyhow::Result<ferry::transport::registry::RegistryOptions> {
+        let authfile = self.dest_authfile.as_deref().or(self.authfile.as_deref());
+        registry_options(
+            reference,
+            self.dest_creds.as_deref(),
+            authfile,
+            self.dest_tls_verify,
+            self.dest_cert_dir.as_deref(),
+            self.retry_times,
+            "dest",
+        )
+    }
 }
 
 /// skopeo's options for the layers' compression at the destination.
@@ -401,7 +444,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         jobs: args.jobs.max(1),
         dry_run: args.dry_run,
-        blob_retries: args.retry_times,
+        blob_retries: args.registry.retry_times,
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
         blob_info_cache: copy::default_blob_info_cache(),
@@ -416,39 +459,23 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         ProgressKind::Json => Arc::new(JsonProgress),
         _ => Arc::new(NoProgress),
     };
-    let mut source_registry = registry_options(
-        &source,
-        args.src_creds.as_deref(),
-        args.src_authfile.as_deref().or(args.authfile.as_deref()),
-        args.src_tls_verify,
-        args.src_cert_dir.as_deref(),
-        args.retry_times,
-        "src",
-    )?;
-    let mut destination_registry = registry_options(
-        &destination,
-        args.dest_creds.as_deref(),
-        args.dest_authfile.as_deref().or(args.authfile.as_deref()),
-        args.dest_tls_verify,
-        args.dest_cert_dir.as_deref(),
-        args.retry_times,
-        "dest",
-    )?;
+    let mut source_registry = args.registry.source(&source)?;
+    let mut destination_registry = args.registry.destination(&destination)?;
     // Signatures' lookaside storage, for whichever side is a registry.
     if matches!(source, Reference::Docker(_)) || matches!(destination, Reference::Docker(_)) {
-        let config = lookaside_config(args.registries_d.as_deref())?;
+        let config = lookaside_config(args.registry.registries_d.as_deref())?;
         source_registry.lookaside = config.clone();
         destination_registry.lookaside = config;
     }
     let source_daemon = ferry::transport::daemon::DaemonOptions {
         host: args.src_daemon_host.clone(),
-        tls_verify: args.src_tls_verify,
-        cert_dir: args.src_cert_dir.clone(),
+        tls_verify: args.registry.src_tls_verify,
+        cert_dir: args.registry.src_cert_dir.clone(),
     };
     let destination_daemon = ferry::transport::daemon::DaemonOptions {
         host: args.dest_daemon_host.clone(),
-        tls_verify: args.dest_tls_verify,
-        cert_dir: args.dest_cert_dir.clone(),
+        tls_verify: args.registry.dest_tls_verify,
+        cert_dir: args.registry.dest_cert_dir.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -27,7 +27,7 @@ use ferry_core::sync::config::Wanted;
 use ferry_core::sync::report::{self, ImageReport, Report, Status};
 use ferry_core::sync::{Destination, DestinationKind, Planned, Shard, SourceImage, TagFilter};
 
-use super::copy::{Format, lookaside_config, registry_options};
+use super::copy::{Format, lookaside_config};
 use super::trust::TrustArgs;
 
 #[derive(Debug, Args)]
@@ -88,42 +88,8 @@ pub struct SyncArgs {
     /// nothing.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["src", "dest", "source", "destination"])]
     merge_reports: Vec<PathBuf>,
-    /// Retries for registry requests that fail temporarily, and for blob
-    /// transfers that break off or arrive corrupt.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    retry_times: u32,
-    /// Credentials for the source registry, USER:PASSWORD.
-    #[arg(long, value_name = "USER:PASSWORD")]
-    src_creds: Option<String>,
-    /// Credentials for the destination registry, USER:PASSWORD.
-    #[arg(long, value_name = "USER:PASSWORD")]
-    dest_creds: Option<String>,
-    /// Verify the source registry's TLS certificate (false also allows
-    /// plain HTTP).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    src_tls_verify: bool,
-    /// Verify the destination registry's TLS certificate (false also
-    /// allows plain HTTP).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    dest_tls_verify: bool,
-    /// A directory of *.crt CA certificates for the source registry.
-    #[arg(long, value_name = "DIR")]
-    src_cert_dir: Option<PathBuf>,
-    /// A directory of *.crt CA certificates for the destination registry.
-    #[arg(long, value_name = "DIR")]
-    dest_cert_dir: Option<PathBuf>,
-    /// Credentials file for both registries.
-    #[arg(long, value_name = "PATH")]
-    authfile: Option<PathBuf>,
-    /// Credentials file for the source registry.
-    #[arg(long, value_name = "PATH")]
-    src_authfile: Option<PathBuf>,
-    /// Credentials file for the destination registry.
-    #[arg(long, value_name = "PATH")]
-    dest_authfile: Option<PathBuf>,
-    /// Where registries' lookaside signature storage is configured.
-    #[arg(long = "registries.d", value_name = "DIR")]
-    registries_d: Option<PathBuf>,
+    #[command(flatten)]
+    registry: super::copy::RegistryFlags,
     /// Also copy every synced image's referrers (signatures, SBOMs,
     /// attestations whose subject is a copied manifest), recursively, by
     /// digest and unmodified, as `copy --referrers` does; implies
@@ -275,15 +241,7 @@ fn merge(args: &SyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn source_options(args: &SyncArgs, named: &Named) -> anyhow::Result<RegistryOptions> {
-    registry_options(
-        &Reference::Docker(named.clone()),
-        args.src_creds.as_deref(),
-        args.src_authfile.as_deref().or(args.authfile.as_deref()),
-        args.src_tls_verify,
-        args.src_cert_dir.as_deref(),
-        args.retry_times,
-        "src",
-    )
+    args.registry.source(&Reference::Docker(named.clone()))
 }
 
 /// A repository, tagged `latest` only so that it can be connected to.
@@ -468,22 +426,16 @@ async fn sync(
     };
     let planned = ferry_core::sync::plan(images, destination, kind, args.scoped, args.shard)?;
     let lookaside = if src != SourceTransport::Dir || dest == DestinationTransport::Docker {
-        Some(lookaside_config(args.registries_d.as_deref())?)
+        Some(lookaside_config(args.registry.registries_d.as_deref())?)
     } else {
         None
     };
     // One connection to the destination registry, shared by every image.
     let dest_root = match planned.first().map(|p| &p.destination) {
         Some(Destination::Docker(named)) => {
-            let mut options = registry_options(
-                &Reference::Docker(named.clone()),
-                args.dest_creds.as_deref(),
-                args.dest_authfile.as_deref().or(args.authfile.as_deref()),
-                args.dest_tls_verify,
-                args.dest_cert_dir.as_deref(),
-                args.retry_times,
-                "dest",
-            )?;
+            let mut options = args
+                .registry
+                .destination(&Reference::Docker(named.clone()))?;
             if let Some(config) = &lookaside {
                 options.lookaside = config.clone();
             }
@@ -563,7 +515,7 @@ fn prepare(args: &SyncArgs, trust: &TrustArgs, job: &Job) -> Judged {
     let settings = Settings {
         jobs: args.jobs.max(1),
         dry_run: false,
-        blob_retries: args.retry_times,
+        blob_retries: args.registry.retry_times,
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
         blob_info_cache: copy::default_blob_info_cache(),
