@@ -39,6 +39,10 @@ export FERRY_FAULT_SEED="${FERRY_FAULT_SEED:-$commit_seed}"
 printf 'random inputs: PROPTEST_RNG_SEED=%s FERRY_FUZZ_SEED=%s FERRY_TEST_SEED=%s FERRY_FAULT_SEED=%s\n' \
     "$PROPTEST_RNG_SEED" "$FERRY_FUZZ_SEED" "$FERRY_TEST_SEED" "$FERRY_FAULT_SEED" >&2
 
+# ferry's CLI keeps a blob info cache under ~/.cache; the suite must not
+# read or write the user's (tests that exercise the cache name their own).
+export FERRY_BLOB_INFO_CACHE="${FERRY_BLOB_INFO_CACHE:-off}"
+
 log "installing what is missing"
 bash scripts/install-deps.sh wasm services
 

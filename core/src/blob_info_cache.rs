@@ -163,6 +163,15 @@ fn compresses(step: Step) -> Option<(Format, i32)> {
     }
 }
 
+/// Whether a layer copied with `wish` may be compressed, whatever its
+/// source compression: only then can the cache save work, and only then
+/// is it worth reading.
+pub fn may_compress(wish: &Wish) -> bool {
+    [None, Some(Compression::Gzip), Some(Compression::Zstd)]
+        .into_iter()
+        .any(|detected| compresses(compression::step(detected, wish)).is_some())
+}
+
 impl BlobInfoCache {
     /// Reads a file's content; any flaw refuses the whole file, which is
     /// then ignored (never partly trusted).

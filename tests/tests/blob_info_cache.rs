@@ -133,11 +133,34 @@ fn a_corrupt_cache_file_is_ignored_with_a_warning() {
         stderr.contains("warning: ignoring") && stderr.contains("blob-info.json"),
         "{stderr}"
     );
+    // Read once per copy, so said once, however many layers it has.
+    assert_eq!(stderr.matches("warning: ignoring").count(), 1, "{stderr}");
     // The layers were compressed, and the file replaced by a valid one.
     assert!(!events(&out, "started").is_empty());
     let text = std::fs::read(&cache).unwrap();
     let cache: serde_json::Value = serde_json::from_slice(&text).unwrap();
     assert!(!cache["entries"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_copy_that_compresses_nothing_does_not_read_the_cache() {
+    let registry = Registry::start(Setup::plain());
+    let s = Scratch::new("untouched");
+    let cache = s.0.join("blob-info.json");
+    let source = gzip_image(&registry, &cache);
+    // A file no cache reader could take: any read of it would warn.
+    std::fs::write(&cache, b"not a cache").unwrap();
+    let out = copy(
+        &registry,
+        &cache,
+        &[],
+        &source,
+        &registry.docker_ref("ferry/same:v1"),
+    );
+    succeeded(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(std::fs::read(&cache).unwrap(), b"not a cache");
 }
 
 #[test]

@@ -40,19 +40,50 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("ferry").join("blob-info.json"))
 }
 
-/// The file's content; a missing file is an empty cache, a flawed one is
-/// ignored with a warning.
-fn load(path: &Path) -> BlobInfoCache {
+/// The file's content; a missing file is an empty cache.
+fn read(path: &Path) -> Result<BlobInfoCache, String> {
     match std::fs::read(path) {
-        Ok(bytes) => BlobInfoCache::parse(&bytes).unwrap_or_else(|e| {
-            eprintln!("ferry: warning: ignoring {}: {e}", path.display());
-            BlobInfoCache::default()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BlobInfoCache::default(),
-        Err(e) => {
-            eprintln!("ferry: warning: ignoring {}: {e}", path.display());
-            BlobInfoCache::default()
-        }
+        Ok(bytes) => BlobInfoCache::parse(&bytes).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BlobInfoCache::default()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// [`read`], a flawed file ignored with a warning.
+fn load(path: &Path) -> BlobInfoCache {
+    read(path).unwrap_or_else(|e| {
+        eprintln!("ferry: warning: ignoring {}: {e}", path.display());
+        BlobInfoCache::default()
+    })
+}
+
+/// The file's content as this process first read it: read once, so a
+/// copy of many layers parses it once and warns about a flawed file once.
+/// Records made later go to the file, not here: within one run the copy's
+/// own ledger already knows what it wrote.
+async fn loaded(path: &Path) -> Arc<BlobInfoCache> {
+    static LOADED: tokio::sync::OnceCell<(PathBuf, Arc<BlobInfoCache>)> =
+        tokio::sync::OnceCell::const_new();
+    let (first, cache) = LOADED
+        .get_or_init(|| async {
+            let owned = path.to_path_buf();
+            let cache = tokio::task::spawn_blocking(move || load(&owned))
+                .await
+                .unwrap_or_default();
+            (path.to_path_buf(), Arc::new(cache))
+        })
+        .await;
+    if first == path {
+        cache.clone()
+    } else {
+        // Another file than this process's first (tests, library users
+        // with several settings): read it as it is now.
+        let owned = path.to_path_buf();
+        Arc::new(
+            tokio::task::spawn_blocking(move || load(&owned))
+                .await
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -78,10 +109,10 @@ pub(super) async fn reuse(
     let Some(path) = path else {
         return Ok(None);
     };
-    let owned = path.to_path_buf();
-    let cache = tokio::task::spawn_blocking(move || load(&owned))
-        .await
-        .unwrap_or_default();
+    if !ferry_core::blob_info_cache::may_compress(wish) {
+        return Ok(None);
+    }
+    let cache = loaded(path).await;
     let Some(hit) = cache.lookup(&info.digest, wish) else {
         return Ok(None);
     };
@@ -194,7 +225,9 @@ async fn write(path: &Path, record: Record) -> Result<(), String> {
             .write(true)
             .open(lock_path)?;
         lock.lock()?;
-        Ok::<_, std::io::Error>((lock, load(&owned)))
+        // A flawed file was reported when it was read for lookups; here it
+        // is only replaced.
+        Ok::<_, std::io::Error>((lock, read(&owned).unwrap_or_default()))
     })
     .await
     .map_err(|e| e.to_string())?
