@@ -298,3 +298,40 @@ fn wrong_bytes_every_time_fail_the_copy_and_nothing_is_half_written() {
         }
     }
 }
+
+#[test]
+fn a_manifest_refused_for_a_blob_another_writer_is_linking_is_written_again() {
+    // distribution answers 400 MANIFEST_BLOB_UNKNOWN while another writer
+    // rewrites the blob's link in the repository (a concurrent shard).
+    let scratch = tempfile::tempdir().unwrap();
+    let (registry, big) = registry_with_big(scratch.path());
+    let proxy = registry.proxy(Faults::none().with(Rule::status(
+        Match::prefix("PUT", "/v2/faulty/again/manifests/"),
+        400,
+    )));
+    succeeded(&copy(
+        "2",
+        &format!("dir:{}", big.dir.display()),
+        &format!("docker://{}/faulty/again:v1", proxy.host()),
+    ));
+    assert_eq!(proxy.fired(0), 1, "{:#?}", proxy.exchanges());
+}
+
+#[test]
+fn a_manifest_naming_a_blob_the_registry_never_knows_fails_once_the_retries_are_spent() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (registry, big) = registry_with_big(scratch.path());
+    let proxy = registry.proxy(
+        Faults::none()
+            .with(Rule::status(Match::prefix("PUT", "/v2/faulty/never/manifests/"), 400).times(3)),
+    );
+    let out = copy(
+        "2",
+        &format!("dir:{}", big.dir.display()),
+        &format!("docker://{}/faulty/never:v1", proxy.host()),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MANIFEST_BLOB_UNKNOWN"), "{stderr}");
+    assert_eq!(proxy.fired(0), 3, "{:#?}", proxy.exchanges());
+}

@@ -39,6 +39,20 @@ pub fn classify(status: u16, error_codes: &[String]) -> Outcome {
     }
 }
 
+/// Whether a manifest write the registry refused is worth another
+/// attempt: one refused for naming a blob the registry does not know.
+/// distribution 2.x links a blob into a repository by truncating its link
+/// file and writing it again, so while another writer links the same blob
+/// (a concurrent push, another shard of a sync) a manifest naming it is
+/// refused for a moment, though the blob was confirmed. A blob that is
+/// really missing fails the same way once the retries are spent.
+pub fn manifest_write_again(status: u16, error_codes: &[String]) -> bool {
+    status == 400
+        && error_codes
+            .iter()
+            .any(|c| c == "MANIFEST_BLOB_UNKNOWN" || c == "BLOB_UNKNOWN")
+}
+
 /// Redirects followed for one request at most.
 pub const MAX_REDIRECTS: usize = 10;
 

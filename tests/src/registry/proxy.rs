@@ -811,6 +811,9 @@ async fn relay_opaque(
 /// The response an [`Action::Status`] sends, shaped like distribution's.
 fn injected(status: u16, retry_after: Option<u64>) -> Vec<u8> {
     let code = match status {
+        // What distribution says of a manifest naming a blob it does not
+        // know (the one 400 a client may retry).
+        400 => "MANIFEST_BLOB_UNKNOWN",
         401 => "UNAUTHORIZED",
         403 => "DENIED",
         404 => "NAME_UNKNOWN",

@@ -344,20 +344,33 @@ impl Registry {
     ) -> Result<(), TransportError> {
         let url = self.url(&format!("manifests/{target}"));
         let body = bytes.to_vec();
-        let response = self
-            .send("writing the manifest", |http| {
-                http.put(&url)
-                    .header(reqwest::header::CONTENT_TYPE, media_type)
-                    .body(body.clone())
-            })
-            .await?;
-        if response.status().is_success() {
-            *self.oci_subject.lock().map_err(|_| self.poisoned())? =
-                header(&response, "oci-subject");
-            return Ok(());
-        }
-        let status = response.status().as_u16();
-        let (codes, detail) = error_details(response).await;
+        let mut attempt = 0;
+        let (status, codes, detail) = loop {
+            attempt += 1;
+            let response = self
+                .send("writing the manifest", |http| {
+                    http.put(&url)
+                        .header(reqwest::header::CONTENT_TYPE, media_type)
+                        .body(body.clone())
+                })
+                .await?;
+            if response.status().is_success() {
+                *self.oci_subject.lock().map_err(|_| self.poisoned())? =
+                    header(&response, "oci-subject");
+                return Ok(());
+            }
+            let status = response.status().as_u16();
+            let (codes, detail) = error_details(response).await;
+            if attempt <= self.options.retry_times && response::manifest_write_again(status, &codes)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(response::retry_delay_ms(
+                    attempt, None,
+                )))
+                .await;
+                continue;
+            }
+            break (status, codes, detail);
+        };
         let detail = detail.join("; ");
         match response::classify(status, &codes) {
             Outcome::ManifestRejected => Err(TransportError::ManifestTypeRejected {
