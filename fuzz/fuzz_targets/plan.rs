@@ -64,9 +64,7 @@ fuzz_target!(|data: &[u8]| {
         },
         remove_signatures: flags & 8 != 0,
         preserve_digests: flags & 16 != 0,
-        judge_signatures: false,
-        sign: Default::default(),
-        compression: Default::default(),
+        ..CopyOptions::new(Selection::All)
     };
     let has_signatures = flags & 32 != 0;
     let destination = Destination {
