@@ -43,7 +43,8 @@ impl Algorithm {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The algorithm called `name` before a digest's colon, if ferry knows it.
+    pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "sha256" => Some(Algorithm::Sha256),
             "sha512" => Some(Algorithm::Sha512),

@@ -73,6 +73,44 @@ pub fn cosign_tag(subject: &Digest, suffix: &str) -> String {
     )
 }
 
+/// Whether a repository's `tag` is one that a copy asking for `attached`
+/// carries beside its subject rather than as an image of its own: the
+/// fallback tag (`<alg>-<hex>`) with `--referrers`, a cosign tag
+/// (`<alg>-<hex>.sig`, `.att`, `.sbom`) with `--cosign-tags`.
+///
+/// A sync of a whole repository lists every tag. Without this, such a tag
+/// would be copied twice: once as an image, once with its subject; and
+/// the fallback index copied as an image would name source digests, not
+/// the destination's, wherever a copy changes digests. skopeo has no such
+/// flags and copies every tag; so does ferry when they are not given.
+pub fn carried_with_subject(tag: &str, attached: crate::destination::Attached) -> bool {
+    match tag.rfind('.') {
+        None => attached.referrers && digest_tag(tag, 64),
+        Some(dot) => {
+            let (shape, suffix) = tag.split_at(dot);
+            attached.cosign_tags
+                && COSIGN_SUFFIXES.contains(&suffix)
+                && digest_tag(shape, usize::MAX)
+        }
+    }
+}
+
+/// Whether `tag` is `<alg>-<encoded>` for an algorithm ferry knows, its
+/// encoded digest cut to at most `cut` characters as the tag cuts it
+/// ([`fallback_tag`] cuts to 64, [`cosign_tag`] does not cut).
+fn digest_tag(tag: &str, cut: usize) -> bool {
+    let Some((name, encoded)) = tag.split_once('-') else {
+        return false;
+    };
+    let Some(algorithm) = crate::digest::Algorithm::from_name(name) else {
+        return false;
+    };
+    encoded.len() == algorithm.hex_len().min(cut)
+        && encoded
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Why referrers cannot be read, followed or recorded.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

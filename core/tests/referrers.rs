@@ -379,3 +379,64 @@ fn a_fallback_index_that_names_its_subject_is_still_refused() {
         "{e}"
     );
 }
+
+mod carried_with_subject {
+    use ferry_core::destination::Attached;
+    use ferry_core::referrers::{carried_with_subject, cosign_tag, fallback_tag};
+
+    use super::subject;
+
+    const REFERRERS: Attached = Attached {
+        referrers: true,
+        cosign_tags: false,
+    };
+    const COSIGN: Attached = Attached {
+        referrers: false,
+        cosign_tags: true,
+    };
+
+    #[test]
+    fn the_fallback_tag_goes_with_its_subject_when_referrers_are_copied() {
+        let tag = fallback_tag(&subject());
+        assert!(carried_with_subject(&tag, REFERRERS));
+        assert!(!carried_with_subject(&tag, COSIGN));
+        assert!(!carried_with_subject(&tag, Attached::default()));
+    }
+
+    #[test]
+    fn a_sha512_fallback_tag_cut_to_64_characters_is_recognised() {
+        let d = ferry_core::Digest::of(ferry_core::digest::Algorithm::Sha512, b"x");
+        assert!(carried_with_subject(&fallback_tag(&d), REFERRERS));
+    }
+
+    #[test]
+    fn cosign_tags_go_with_their_subject_when_cosign_tags_are_copied() {
+        for suffix in ferry_core::referrers::COSIGN_SUFFIXES {
+            let tag = cosign_tag(&subject(), suffix);
+            assert!(carried_with_subject(&tag, COSIGN), "{tag}");
+            assert!(!carried_with_subject(&tag, REFERRERS), "{tag}");
+        }
+    }
+
+    #[test]
+    fn tags_of_another_shape_are_images() {
+        let hex = ferry_core::Digest::sha256_of(b"x").encoded().to_string();
+        let both = Attached {
+            referrers: true,
+            cosign_tags: true,
+        };
+        for tag in [
+            "latest".to_string(),
+            "v1.2.3".to_string(),
+            format!("md5-{hex}"),
+            format!("sha256-{}", &hex[..63]),
+            format!("sha256-{hex}0"),
+            format!("sha256-{}", hex.to_uppercase()),
+            format!("sha256-{hex}.sig.sig"),
+            format!("sha256-{hex}.txt"),
+            format!("sha256_{hex}"),
+        ] {
+            assert!(!carried_with_subject(&tag, both), "{tag}");
+        }
+    }
+}

@@ -860,3 +860,86 @@ fn a_sync_into_dir_with_referrers_is_refused_before_anything_is_written() {
         assert!(!out.exists(), "{flag}: something was written");
     }
 }
+
+/// The sources a sync's report lists as images.
+fn reported_sources(report: &Path) -> Vec<String> {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let mut sources: Vec<String> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| image["source"].as_str().unwrap().to_string())
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// A sync of the whole of `team/app` from `source`, with `flags`, into
+/// `destination`'s `m/`; its report's sources.
+fn sync_whole_repository(
+    work: &Path,
+    source: &Registry,
+    destination: &Registry,
+    flags: &[&str],
+) -> Vec<String> {
+    let report = work.join("report.json");
+    let report_flag = format!("--report={}", report.display());
+    let repository = source.reference("team/app");
+    let into = format!("{}/m", destination.host());
+    let mut args = vec![
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &report_flag,
+    ];
+    args.extend_from_slice(flags);
+    args.extend([repository.as_str(), into.as_str()]);
+    succeeded(&ferry(&args));
+    reported_sources(&report)
+}
+
+#[test]
+fn a_whole_repository_sync_with_referrers_carries_fallback_and_cosign_tags_with_their_image() {
+    let work = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    let source = signed_source(work.path(), &signed);
+    let destination = Registry::start(Setup::plain());
+    let sources = sync_whole_repository(
+        work.path(),
+        &source,
+        &destination,
+        &["--referrers", "--cosign-tags"],
+    );
+    assert_eq!(
+        sources,
+        [format!("docker://{}", source.reference("team/app:img"))],
+        "only the image is an image of its own"
+    );
+    let fallback = ferry_core::referrers::fallback_tag(&signed.image.digest);
+    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    assert!(manifest_at(&destination, "m/app", &fallback).is_some());
+    assert_eq!(
+        manifest_at(&destination, "m/app", &cosign),
+        Some(signed.signature.bytes.clone())
+    );
+}
+
+#[test]
+fn a_whole_repository_sync_without_referrers_copies_every_tag_as_skopeo_does() {
+    let work = tempfile::tempdir().unwrap();
+    let signed = Signed::new();
+    let source = signed_source(work.path(), &signed);
+    let destination = Registry::start(Setup::plain());
+    let sources = sync_whole_repository(work.path(), &source, &destination, &[]);
+    let fallback = ferry_core::referrers::fallback_tag(&signed.image.digest);
+    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    for tag in ["img", fallback.as_str(), cosign.as_str()] {
+        let expected = format!("docker://{}", source.reference(&format!("team/app:{tag}")));
+        assert!(sources.contains(&expected), "{tag} not in {sources:?}");
+    }
+}

@@ -95,12 +95,13 @@ pub struct SyncArgs {
     /// digest and unmodified, as `copy --referrers` does; implies
     /// --preserve-digests. An image already at the destination is copied
     /// again (its blobs found there), so that referrers added since reach
-    /// it.
+    /// it. Fallback tags (sha256-<hex>) of a listed repository go with
+    /// their images instead of being synced as images.
     #[arg(long)]
     referrers: bool,
     /// Also copy cosign's tags of each synced manifest (sha256-<hex>.sig,
     /// .att, .sbom) to the same tags, unmodified, as `copy --cosign-tags`
-    /// does.
+    /// does; such tags of a listed repository are not synced as images.
     #[arg(long)]
     cosign_tags: bool,
     #[command(flatten)]
@@ -249,11 +250,14 @@ fn connectable(repository: &Named) -> Named {
     repository.clone().with_default_tag()
 }
 
-/// The tags of `repository` that `filter` selects, as references.
+/// The tags of `repository` that `filter` selects, as references: all but
+/// those that go with their subjects when `attached` asks for them
+/// ([`ferry_core::referrers::carried_with_subject`]).
 async fn list(
     root: &Registry,
     repository: &Named,
     filter: &TagFilter,
+    attached: copy::Attached,
 ) -> anyhow::Result<Vec<SourceImage>> {
     let connection = root.sibling(&connectable(repository), false)?;
     let tags = connection
@@ -261,8 +265,13 @@ async fn list(
         .await
         .with_context(|| format!("listing the tags of {}", repository.name()))?;
     let mut images = Vec::new();
+    let mut carried = 0usize;
     for tag in tags {
         if !filter.selects(&tag) {
+            continue;
+        }
+        if ferry_core::referrers::carried_with_subject(&tag, attached) {
+            carried += 1;
             continue;
         }
         // A tag the registry lists but that is not a tag is skipped, as
@@ -277,6 +286,12 @@ async fn list(
                 ferry_core::sync::MAX_IMAGES
             );
         }
+    }
+    if carried > 0 {
+        eprintln!(
+            "{}: {carried} referrer or cosign tag(s) go with the images they name, not as images of their own",
+            repository.name()
+        );
     }
     Ok(images)
 }
@@ -301,7 +316,7 @@ async fn enumerate(
                     .with_context(|| format!("connecting to {}", named.domain()))?,
             );
             let found = if named.is_name_only() {
-                list(&root, &named, &TagFilter::All).await?
+                list(&root, &named, &TagFilter::All, args.attached()).await?
             } else {
                 vec![SourceImage::Docker(named)]
             };
@@ -370,7 +385,7 @@ async fn enumerate_registry(
     for repository in &registry.repositories {
         let found = match &repository.wanted {
             Wanted::References(named) => named.iter().cloned().map(SourceImage::Docker).collect(),
-            Wanted::Tags(filter) => list(&root, &repository.name, filter)
+            Wanted::Tags(filter) => list(&root, &repository.name, filter, args.attached())
                 .await
                 .with_context(|| format!("{} (line {})", registry.name, repository.line))?,
         };
