@@ -826,6 +826,25 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             targets=[faster_than_skopeo(20), rss],
         ),
     ]
+    # The memory bound for a big mirror: 1,000 images in one run.
+    # Seeded only when the scenario runs (pushing them takes a while).
+    many_src = f"{a.host}/sync1k/small"
+    many_f = [f, "sync", "--src", "docker", "--dest", "docker", *sync_tls, many_src, sync_dst]
+    many_s = ["skopeo", "sync", "--src", "docker", "--dest", "docker", *sync_tls, many_src, sync_dst]
+
+    def seed_many() -> None:
+        write_sync_images(data / "sync1000", 1000)
+        run([f, "sync", "--src", "dir", "--dest", "docker", dst_tls_f,
+             str(data / "sync1000"), f"{a.host}/sync1k"])
+
+    scenarios.append(
+        Scenario(
+            "mirror", "sync 1,000 small tags, empty destination",
+            [Contender("ferry", many_f, b.wipe), Contender("skopeo", many_s, b.wipe)],
+            prepare=seed_many,
+            targets=[rss],
+        )
+    )
 
 
     scenarios += storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, local, rss)

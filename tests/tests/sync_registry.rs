@@ -8,9 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ferry_core::Digest;
-use ferry_tests::registry::{Faults, Registry, Setup, failed, ferry, skopeo, succeeded};
+use ferry_tests::registry::{
+    Faults, Match, Registry, Rule, Setup, failed, ferry, skopeo, succeeded,
+};
 use ferry_tests::signed::{OCI_INDEX, OCI_MANIFEST, Signed};
 
 /// A dir: image with a layer of its own (from `seed`) on a shared base.
@@ -453,6 +456,58 @@ fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
     // the plain HTTP ping, and an authenticated one (its challenge, then
     // the answer).
     assert!(requests.len() <= manifests + 4, "{requests:#?}");
+}
+
+#[test]
+fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Registry::start(Setup::plain());
+    seed(&source, work.path(), &IMAGES[..4]);
+    let destination = Registry::start(Setup::plain());
+    // Slow answers about manifests, so that checks sent one after another
+    // cannot pass for checks sent together.
+    let proxy = destination.proxy(
+        Faults::none().with(
+            Rule::delay(
+                Match::contains("HEAD", "/manifests/"),
+                Duration::from_millis(150),
+            )
+            .always(),
+        ),
+    );
+    let sync = || {
+        succeeded(&ferry(&[
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--image-parallel-copies=1",
+            &source.reference("team/app"),
+            &format!("{}/m", proxy.host()),
+        ]))
+    };
+    sync();
+    let before = proxy.exchanges().len();
+    sync();
+    let exchanges = proxy.exchanges();
+    let checks: Vec<&ferry_tests::registry::Exchange> = exchanges[before..]
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.target.contains("/manifests/"))
+        .collect();
+    assert_eq!(checks.len(), 4, "{checks:#?}");
+    let checks_alongside = checks
+        .iter()
+        .filter(|e| {
+            e.alongside.iter().any(|&other| {
+                let other = &exchanges[other];
+                other.method == "HEAD" && other.target.contains("/manifests/")
+            })
+        })
+        .count();
+    assert!(checks_alongside >= 1, "{checks:#?}");
 }
 
 #[test]

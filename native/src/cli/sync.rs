@@ -68,7 +68,8 @@ pub struct SyncArgs {
     /// Convert manifests to this format.
     #[arg(short, long, value_enum)]
     format: Option<Format>,
-    /// Images copied at once.
+    /// Images copied at once (up to 32 more are read and checked against
+    /// the destination meanwhile, so images already there cost no slot).
     #[arg(long, default_value_t = 4, value_name = "N")]
     image_parallel_copies: usize,
     /// Blobs transferred at once for each image.
@@ -473,11 +474,12 @@ async fn sync(
         stop: AtomicBool::new(false),
         keep_going: args.keep_going,
         attached: args.attached(),
+        copies: tokio::sync::Semaphore::new(args.image_parallel_copies.max(1)),
     });
     let mut tasks = tokio::task::JoinSet::new();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(
-        args.image_parallel_copies.max(1),
-    ));
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(probes_at_once(
+        args.image_parallel_copies,
+    )));
     let mut order = Vec::with_capacity(planned.len());
     for (index, planned) in planned.into_iter().enumerate() {
         order.push(planned.key.clone());
@@ -505,6 +507,19 @@ async fn sync(
         results.into_iter().flatten().collect(),
     ))
 }
+
+/// How many images are looked at, at once: their source manifest read
+/// and the destination asked what it holds. Looking costs two small
+/// requests and no transfer slot, so it goes further ahead than the
+/// copies (`--image-parallel-copies`): a re-sync where nothing changed
+/// is all looking, and waits for the registries' answers, not for CPU.
+fn probes_at_once(copies: usize) -> usize {
+    copies.max(PROBES_AT_ONCE)
+}
+
+/// See [`probes_at_once`]. Each look holds one connection to each
+/// registry, so this bounds the connections a sync opens to them.
+const PROBES_AT_ONCE: usize = 32;
 
 /// The policy and signers for one image, or why there are none.
 type Judged = Result<(CopyOptions, Settings), String>;
@@ -560,6 +575,9 @@ struct Context {
     stop: AtomicBool,
     keep_going: bool,
     attached: copy::Attached,
+    /// `--image-parallel-copies`: held from an image's first write to its
+    /// end.
+    copies: tokio::sync::Semaphore,
 }
 
 /// Copies one image; `None` when it was not started (an earlier failure
@@ -582,7 +600,11 @@ async fn run_image(job: Job, judged: Judged, context: &Context) -> Option<ImageR
         blobs_mounted: 0,
         error: None,
     };
-    if let Err(error) = copy_image(&job, judged, context, &mut report).await {
+    let ran = copy_image(&job, judged, context, &mut report).await;
+    if let Ok(Ran::Stopped) = ran {
+        return None;
+    }
+    if let Err(error) = ran {
         report.status = Status::Failed;
         report.error = Some(format!("{error:#}"));
         eprintln!(
@@ -596,12 +618,19 @@ async fn run_image(job: Job, judged: Judged, context: &Context) -> Option<ImageR
     Some(report)
 }
 
+/// Whether an image was looked at (and copied if need be), or stopped
+/// before its first write because an earlier image failed.
+enum Ran {
+    Through,
+    Stopped,
+}
+
 async fn copy_image(
     job: &Job,
     judged: Judged,
     context: &Context,
     report: &mut ImageReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ran> {
     let (options, settings) = judged.map_err(anyhow::Error::msg)?;
     let planned = &job.planned;
     let inner: Arc<dyn ImageSource> = match (&planned.source, &job.source_root) {
@@ -664,12 +693,16 @@ async fn copy_image(
     if unchanged.is_some() && unchanged == existing && !context.attached.any() {
         report.status = Status::Skipped;
         report.destination_digest = existing;
-        return Ok(());
+        return Ok(Ran::Through);
     }
     if context.dry_run {
         report.status = Status::Planned;
         report.destination_digest = unchanged;
-        return Ok(());
+        return Ok(Ran::Through);
+    }
+    let _copying = context.copies.acquire().await?;
+    if context.stop.load(Ordering::SeqCst) {
+        return Ok(Ran::Stopped);
     }
     let (destination, ledgered): (Arc<dyn ImageDestination>, Option<Arc<Ledgered>>) =
         match (&planned.destination, registry) {
@@ -718,5 +751,5 @@ async fn copy_image(
     report.blobs_copied = copied.blobs_copied;
     report.blobs_skipped = copied.blobs_skipped.saturating_sub(mounted);
     report.blobs_mounted = copied.blobs_mounted + mounted;
-    Ok(())
+    Ok(Ran::Through)
 }
