@@ -150,6 +150,64 @@ impl ImageSource for Pinned {
     }
 }
 
+/// Copies what goes with an image (referrers, the images at cosign tags)
+/// from the image's source, each as an image of its own through the copy
+/// engine, read at its digest ([`Pinned`]) and unmodified: with the image's
+/// options as [`referrers::referrer_options`] makes them, neither checked
+/// against a trust policy nor signed.
+struct PinnedCopier {
+    src: Arc<dyn ImageSource>,
+    options: CopyOptions,
+    settings: Settings,
+    progress: Arc<dyn Progress>,
+}
+
+impl PinnedCopier {
+    fn new(
+        src: Arc<dyn ImageSource>,
+        options: &CopyOptions,
+        settings: &Settings,
+        progress: Arc<dyn Progress>,
+    ) -> Self {
+        PinnedCopier {
+            src,
+            options: referrers::referrer_options(options),
+            settings: Settings {
+                trust: None,
+                signer: None,
+                ..settings.clone()
+            },
+            progress,
+        }
+    }
+
+    /// Copies the manifest `digest` (already read, as `manifest`, of type
+    /// `media_type` if known) and what it names to `writer`.
+    async fn copy(
+        &self,
+        digest: &Digest,
+        manifest: Vec<u8>,
+        media_type: Option<String>,
+        writer: Arc<dyn ImageDestination>,
+    ) -> Result<(), CopyError> {
+        let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
+            inner: self.src.clone(),
+            digest: digest.clone(),
+            manifest,
+            media_type,
+        });
+        super::copy(
+            pinned,
+            writer,
+            &self.options,
+            &self.settings,
+            self.progress.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// Copies the referrers of `roots` (the manifests the image's copy wrote)
 /// from `src` to `dst`, recursively; `options` are the image's. In a dry
 /// run, lists what would be copied and writes nothing.
@@ -161,12 +219,7 @@ pub async fn copy_referrers(
     settings: &Settings,
     progress: Arc<dyn Progress>,
 ) -> Result<Vec<ReferrerRecord>, CopyError> {
-    let referrer_options = referrers::referrer_options(options);
-    let referrer_settings = Settings {
-        trust: None,
-        signer: None,
-        ..settings.clone()
-    };
+    let copier = PinnedCopier::new(src.clone(), options, settings, progress);
     let mut follow = Follow::new(roots);
     let mut copied = Vec::new();
     while let Some(subject) = follow.next_subject() {
@@ -188,25 +241,19 @@ pub async fn copy_referrers(
                 .map_err(CopyError::Referrers)?;
             let descriptor = checked.descriptor;
             if !settings.dry_run {
-                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
-                    inner: src.clone(),
-                    digest: digest.clone(),
-                    manifest: bytes,
-                    media_type: Some(descriptor.media_type.clone()),
-                });
                 let writer: Arc<dyn ImageDestination> =
                     Arc::from(dst.referrer_destination(&digest).await.map_err(transport(
                         format!("writing referrer {digest}"),
                         dst.reference(),
                     ))?);
-                super::copy(
-                    pinned,
-                    writer.clone(),
-                    &referrer_options,
-                    &referrer_settings,
-                    progress.clone(),
-                )
-                .await?;
+                copier
+                    .copy(
+                        &digest,
+                        bytes,
+                        Some(descriptor.media_type.clone()),
+                        writer.clone(),
+                    )
+                    .await?;
                 writer
                     .list_referrer(&subject, &descriptor)
                     .await
@@ -244,12 +291,7 @@ pub async fn copy_cosign_tags(
     settings: &Settings,
     progress: Arc<dyn Progress>,
 ) -> Result<Vec<CopiedTag>, CopyError> {
-    let tag_options = referrers::referrer_options(options);
-    let tag_settings = Settings {
-        trust: None,
-        signer: None,
-        ..settings.clone()
-    };
+    let copier = PinnedCopier::new(src.clone(), options, settings, progress);
     let mut copied = Vec::new();
     for subject in roots {
         for suffix in referrers::COSIGN_SUFFIXES {
@@ -265,25 +307,12 @@ pub async fn copy_cosign_tags(
                 CopyError::Internal(format!("the manifest at tag {tag} has no digest: {e}"))
             })?;
             if !settings.dry_run {
-                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
-                    inner: src.clone(),
-                    digest: digest.clone(),
-                    media_type,
-                    manifest: bytes,
-                });
                 let writer: Arc<dyn ImageDestination> = Arc::from(
                     dst.tagged_destination(&tag)
                         .await
                         .map_err(transport(format!("writing tag {tag}"), dst.reference()))?,
                 );
-                super::copy(
-                    pinned,
-                    writer,
-                    &tag_options,
-                    &tag_settings,
-                    progress.clone(),
-                )
-                .await?;
+                copier.copy(&digest, bytes, media_type, writer).await?;
             }
             copied.push(CopiedTag {
                 subject: subject.to_string(),
