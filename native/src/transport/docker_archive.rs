@@ -241,15 +241,8 @@ impl DockerArchiveSource {
         let location = format!("docker-archive:{reference}");
         let archive = TarArchive::open(&reference.path, limits).await?;
         let bytes = archive
-            .read("manifest.json", MAX_MANIFEST_SIZE)
-            .await
-            .map_err(|e| match e {
-                TransportError::NotFound { location, .. } => TransportError::NotFound {
-                    what: "manifest.json (is this a docker save archive?)".into(),
-                    location,
-                },
-                other => other,
-            })?;
+            .read_marker("manifest.json", MAX_MANIFEST_SIZE, "a docker save archive")
+            .await?;
         let items = parse_items(&bytes, &archive.location("manifest.json"))?;
         let (i, item) = choose(&items, reference, &location)?;
         let mut names = vec![item.config.clone()];
