@@ -12,8 +12,8 @@ use ferry_core::manifest::edit::LayerUpdate;
 use ferry_core::media_type as mt;
 use ferry_core::plan::compression::Format;
 use ferry_core::plan::{self, CopyOptions, PlanError, Selection, TopPlan};
-use ferry_core::{Digest, List, Platform};
-use support::{options, plan_fixture as fixture};
+use ferry_core::{List, Platform};
+use support::{options, plan_fixture as fixture, plan_instance};
 
 fn to_oci() -> Destination {
     Destination {
@@ -29,12 +29,15 @@ fn adding(format: Format, selection: Selection) -> CopyOptions {
     }
 }
 
-fn instance(digest: &Digest) -> Vec<u8> {
-    ["amd64.json", "arm64.json", "arm-v7.json"]
-        .into_iter()
-        .map(fixture)
-        .find(|b| Digest::sha256_of(b) == *digest)
-        .unwrap_or_else(|| panic!("no fixture for {digest}"))
+/// A copy of `top` to an OCI layout with `--all --add-compression zstd`.
+fn adding_zstd(top: &[u8], mode: Mode) -> Result<Copy, Error> {
+    Copy::new(
+        top.to_vec(),
+        String::new(),
+        to_oci(),
+        adding(Format::Zstd, Selection::All),
+        mode,
+    )
 }
 
 /// A new digest for each layer a transfer compresses, as a driver would
@@ -124,14 +127,7 @@ fn gzip_twins_are_not_added_to_a_list_whose_images_are_gzip() {
 #[test]
 fn twins_are_appended_after_the_originals_annotated_zstd_with_their_platforms() {
     let top = fixture("index.json");
-    let mut copy = Copy::new(
-        top.clone(),
-        String::new(),
-        to_oci(),
-        adding(Format::Zstd, Selection::All),
-        Mode::Copy,
-    )
-    .unwrap();
+    let mut copy = adding_zstd(&top, Mode::Copy).unwrap();
     let written = List::parse(&run(&mut copy)).unwrap();
     let source = List::parse(&top).unwrap();
     assert_eq!(written.entries.len(), 6);
@@ -152,14 +148,7 @@ fn twins_are_appended_after_the_originals_annotated_zstd_with_their_platforms() 
 
 #[test]
 fn a_twin_manifest_names_the_zstd_forms_of_its_layers() {
-    let mut copy = Copy::new(
-        fixture("index.json").to_vec(),
-        String::new(),
-        to_oci(),
-        adding(Format::Zstd, Selection::All),
-        Mode::Copy,
-    )
-    .unwrap();
+    let mut copy = adding_zstd(&fixture("index.json"), Mode::Copy).unwrap();
     let mut twin_manifests = Vec::new();
     loop {
         match copy.poll() {
@@ -195,7 +184,7 @@ fn run_one(copy: &mut Copy) {
         Need::Signatures { .. } => copy.handle(Answer::Signatures(Vec::new())).unwrap(),
         Need::Instance { digest } => copy
             .handle(Answer::Manifest {
-                bytes: instance(&digest),
+                bytes: plan_instance(&digest),
                 media_type: String::new(),
             })
             .unwrap(),
@@ -220,14 +209,7 @@ fn run_one(copy: &mut Copy) {
 
 #[test]
 fn the_platform_choice_picks_the_zstd_twin() {
-    let mut copy = Copy::new(
-        fixture("index.json").to_vec(),
-        String::new(),
-        to_oci(),
-        adding(Format::Zstd, Selection::All),
-        Mode::Copy,
-    )
-    .unwrap();
+    let mut copy = adding_zstd(&fixture("index.json"), Mode::Copy).unwrap();
     let written = List::parse(&run(&mut copy)).unwrap();
     let amd64 = Platform {
         os: "linux".into(),
@@ -250,14 +232,7 @@ fn the_platform_choice_picks_the_zstd_twin() {
 
 #[test]
 fn a_dry_run_shows_each_twin_and_a_changed_list() {
-    let mut copy = Copy::new(
-        fixture("index.json").to_vec(),
-        String::new(),
-        to_oci(),
-        adding(Format::Zstd, Selection::All),
-        Mode::DryRun,
-    )
-    .unwrap();
+    let mut copy = adding_zstd(&fixture("index.json"), Mode::DryRun).unwrap();
     loop {
         match copy.poll() {
             Need::Transfer(tasks) => {
@@ -328,13 +303,7 @@ fn adding_compression_without_all_is_refused() {
 
 #[test]
 fn adding_compression_to_a_single_image_is_refused() {
-    let result = Copy::new(
-        fixture("amd64.json").to_vec(),
-        String::new(),
-        to_oci(),
-        adding(Format::Zstd, Selection::All),
-        Mode::Copy,
-    );
+    let result = adding_zstd(&fixture("amd64.json"), Mode::Copy);
     let error = match result {
         Ok(mut copy) => copy.handle(Answer::Signatures(Vec::new())).unwrap_err(),
         Err(e) => e,

@@ -12,7 +12,7 @@ use ferry_core::media_type as mt;
 use ferry_core::plan::compression::{BlobOperation, DestinationFlags, Format, Requested};
 use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List};
-use support::{options, plan_fixture as fixture};
+use support::{options, plan_fixture as fixture, plan_instance};
 
 fn to(kind: Kind) -> Destination {
     Destination {
@@ -30,15 +30,6 @@ fn start_all(top: &[u8], kind: Kind, mode: Mode) -> Copy {
     start(top, to(kind), options(Selection::All), mode)
 }
 
-/// The manifests of the index's instances, by digest.
-fn instance(digest: &Digest) -> Vec<u8> {
-    ["amd64.json", "arm64.json", "arm-v7.json"]
-        .into_iter()
-        .map(fixture)
-        .find(|b| Digest::sha256_of(b) == *digest)
-        .unwrap_or_else(|| panic!("no fixture for {digest}"))
-}
-
 /// Answers every read from the fixtures, without signatures, and every
 /// transfer with `outcome`, until the machine asks for a write (or ends).
 fn read_everything(copy: &mut Copy, outcome: BlobOutcome) -> Vec<&'static str> {
@@ -52,7 +43,7 @@ fn read_everything(copy: &mut Copy, outcome: BlobOutcome) -> Vec<&'static str> {
             Need::Instance { digest } | Need::NestedList { digest } => {
                 asked.push("manifest");
                 vec![Answer::Manifest {
-                    bytes: instance(&digest),
+                    bytes: plan_instance(&digest),
                     media_type: String::new(),
                 }]
             }
@@ -137,7 +128,7 @@ fn while_reading_a_lists_instances_the_copy_names_those_it_will_ask_for_next() {
         );
         assert_eq!(copy.instances_ahead(), entries[i + 1..]);
         copy.handle(Answer::Manifest {
-            bytes: instance(digest),
+            bytes: plan_instance(digest),
             media_type: String::new(),
         })
         .unwrap();
@@ -398,7 +389,7 @@ fn instances_not_at_hand_are_named_and_the_copy_goes_no_further() {
             Need::Signatures { .. } => Answer::Signatures(Vec::new()),
             _ if digest.as_str() == list.entries[1].digest_text => Answer::Missing,
             _ => Answer::Manifest {
-                bytes: instance(&digest),
+                bytes: plan_instance(&digest),
                 media_type: String::new(),
             },
         };
@@ -422,7 +413,7 @@ fn an_instance_whose_length_is_not_its_entry_size_is_refused() {
     let Need::Instance { digest } = copy.poll() else {
         panic!("{:?}", copy.poll());
     };
-    let mut bytes = instance(&digest);
+    let mut bytes = plan_instance(&digest);
     bytes.push(b'\n');
     let error = copy
         .handle(Answer::Manifest {
@@ -522,7 +513,7 @@ fn read_signed(copy: &mut Copy) {
                 Answer::Signatures(vec![name.into_bytes()])
             }
             Need::Instance { digest } => Answer::Manifest {
-                bytes: instance(&digest),
+                bytes: plan_instance(&digest),
                 media_type: String::new(),
             },
             _ => return,
@@ -549,7 +540,7 @@ fn a_judged_copy_asks_for_the_verdict_on_the_list_and_every_instance_before_any_
     assert_eq!(images[0].signatures, [b"top".to_vec()]);
     for judged in &images[1..] {
         let digest = judged.instance.clone().unwrap();
-        assert_eq!(judged.manifest, instance(&digest));
+        assert_eq!(judged.manifest, plan_instance(&digest));
         assert_eq!(judged.signatures, [digest.to_string().into_bytes()]);
     }
     copy.handle(Answer::Done).unwrap();

@@ -11,6 +11,8 @@ pub fn test_home() -> std::path::PathBuf {
 pub mod daemon;
 mod process;
 pub mod registry;
+mod scratch;
+pub use scratch::Scratch;
 pub mod signed;
 pub mod skopeo;
 pub mod storage;

@@ -2,7 +2,7 @@
 //! with no layers, a signature whose subject is the image, and a
 //! countersignature whose subject is the signature.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ferry_core::Digest;
 
@@ -134,5 +134,40 @@ impl Signed {
             ),
         )
         .unwrap();
+    }
+}
+
+/// [`Signed`] as an OCI layout ([`Signed::layout`]) in a temporary
+/// directory of its own, removed when this is dropped.
+#[derive(Debug)]
+pub struct SignedLayout {
+    pub signed: Signed,
+    dir: tempfile::TempDir,
+}
+
+impl SignedLayout {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> SignedLayout {
+        let layout = SignedLayout {
+            signed: Signed::new(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        layout.signed.layout(&layout.path());
+        layout
+    }
+
+    /// The layout's directory.
+    pub fn path(&self) -> PathBuf {
+        self.beside("layout")
+    }
+
+    /// The image, as ferry names it: `oci:<layout>:img`.
+    pub fn image(&self) -> String {
+        format!("oci:{}:img", self.path().display())
+    }
+
+    /// `name` in the temporary directory, beside the layout.
+    pub fn beside(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 }

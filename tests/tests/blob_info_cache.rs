@@ -4,28 +4,11 @@
 //! a corrupt cache file is ignored with a warning; concurrent ferry
 //! processes leave a cache file that parses and holds every record.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
+use ferry_tests::Scratch;
 use ferry_tests::registry::{Registry, Setup, SkopeoSide, ferry_command, succeeded};
-
-/// A scratch directory removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferry-bic-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `ferry copy --progress json FLAGS SRC DST` with the cache at `cache`.
 fn copy(registry: &Registry, cache: &Path, flags: &[&str], src: &str, dst: &str) -> Output {
@@ -85,7 +68,7 @@ fn a_second_recompression_to_another_repository_compresses_nothing_and_mounts() 
     ferry_tests::skopeo::require("reading the copies' manifests");
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("mount");
-    let cache = s.0.join("blob-info.json");
+    let cache = s.path("blob-info.json");
     let source = gzip_image(&registry, &cache);
 
     let first = registry.docker_ref("ferry/zstd-one:v1");
@@ -116,7 +99,7 @@ fn a_second_recompression_to_another_repository_compresses_nothing_and_mounts() 
 fn a_corrupt_cache_file_is_ignored_with_a_warning() {
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("corrupt");
-    let cache = s.0.join("blob-info.json");
+    let cache = s.path("blob-info.json");
     let source = gzip_image(&registry, &cache);
     std::fs::write(&cache, b"{\"version\":1,\"entries\":[{\"sou").unwrap();
 
@@ -146,7 +129,7 @@ fn a_corrupt_cache_file_is_ignored_with_a_warning() {
 fn a_copy_that_compresses_nothing_does_not_read_the_cache() {
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("untouched");
-    let cache = s.0.join("blob-info.json");
+    let cache = s.path("blob-info.json");
     let source = gzip_image(&registry, &cache);
     // A file no cache reader could take: any read of it would warn.
     std::fs::write(&cache, b"not a cache").unwrap();
@@ -167,7 +150,7 @@ fn a_copy_that_compresses_nothing_does_not_read_the_cache() {
 fn concurrent_copies_leave_a_valid_cache_with_every_record() {
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("concurrent");
-    let cache = s.0.join("blob-info.json");
+    let cache = s.path("blob-info.json");
     let source = gzip_image(&registry, &cache);
 
     let children: Vec<_> = (0..4)

@@ -9,30 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ferry_tests::Scratch;
 use ferry_tests::registry::{Registry, Setup, SkopeoSide, ferry, skopeo, succeeded};
-
-/// A scratch directory removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-compression-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap())
@@ -59,7 +37,7 @@ fn skopeo_reads(
     s: &Scratch,
     name: &str,
 ) -> Vec<(String, PathBuf)> {
-    let tar_dir = s.path(&format!("{name}-tars"));
+    let tar_dir = s.arg(&format!("{name}-tars"));
     let mut pull: Vec<String> = vec!["copy".into(), "--dest-decompress".into()];
     pull.extend(registry.skopeo_flags(SkopeoSide::Src));
     pull.extend([reference.to_string(), format!("dir:{tar_dir}")]);
@@ -89,7 +67,7 @@ fn skopeo_reads(
         "{reference}: skopeo's decompressed layers"
     );
 
-    let layout = s.path(&format!("{name}-stored"));
+    let layout = s.arg(&format!("{name}-stored"));
     let mut stored: Vec<String> = vec!["copy".into()];
     stored.extend(registry.skopeo_flags(SkopeoSide::Src));
     stored.extend([reference.to_string(), format!("oci:{layout}:x")]);
@@ -170,7 +148,7 @@ fn skopeo_reads_every_recompression_ferry_writes_with_the_original_diff_ids() {
 
     // uncompressed → either: the image with its layers as tars in dir:,
     // then pushed.
-    let tars = s.path("tars");
+    let tars = s.arg("tars");
     ferry_copy(
         &registry,
         &["--dest-decompress"],
@@ -193,7 +171,7 @@ fn skopeo_reads_every_recompression_ferry_writes_with_the_original_diff_ids() {
 #[test]
 fn podman_loads_a_zstd_image_from_an_oci_archive() {
     let s = Scratch::new("podman");
-    let archive = s.path("zstd.tar");
+    let archive = s.arg("zstd.tar");
     succeeded(&ferry(&[
         "copy",
         "--progress",
@@ -203,7 +181,7 @@ fn podman_loads_a_zstd_image_from_an_oci_archive() {
         "demo:",
         &format!("oci-archive:{archive}:ferry/zstd:v1"),
     ]));
-    let (root, runroot) = (s.path("root"), s.path("runroot"));
+    let (root, runroot) = (s.arg("root"), s.arg("runroot"));
     let podman = |args: &[&str]| {
         Command::new("podman")
             .args([

@@ -2,9 +2,10 @@
 //! push and pull with every authentication set-up, skopeo as the peer, and
 //! faults injected by a proxy.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use ferry_tests::Scratch;
 use ferry_tests::registry::{
     DEMO_INDEX_DIGEST, DemoImage, FaultProxy, Faults, Match, Registry, Rule, Setup, SkopeoSide,
     ferry, ferry_bin, skopeo, succeeded,
@@ -12,29 +13,6 @@ use ferry_tests::registry::{
 
 fn sha256(bytes: &[u8]) -> String {
     ferry_core::Digest::sha256_of(bytes).to_string()
-}
-
-/// A scratch directory removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-registry-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// ferry pushes, skopeo pulls; skopeo pushes, ferry pulls: identical
@@ -78,7 +56,7 @@ fn round_trip(setup: Setup, name: &str) {
     pull.extend(src.iter().cloned());
     pull.extend([
         registry.docker_ref("ferry/demo:v1"),
-        format!("dir:{}", s.path("skopeo-pulled")),
+        format!("dir:{}", s.arg("skopeo-pulled")),
     ]);
     let out = skopeo(&pull);
     assert!(
@@ -106,7 +84,7 @@ fn round_trip(setup: Setup, name: &str) {
     ferry_pull.extend(src.iter().cloned());
     ferry_pull.extend([
         registry.docker_ref("skopeo/demo:v1"),
-        format!("oci:{}:pulled", s.path("oci")),
+        format!("oci:{}:pulled", s.arg("oci")),
     ]);
     assert_eq!(
         succeeded(&ferry(&ferry_pull)),
@@ -253,7 +231,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
     let registry = Registry::start(Setup::plain());
     let s = Scratch::new("faults");
     // A bigger blob than the demo's, so a cut lands inside it.
-    let big = s.path("big");
+    let big = s.arg("big");
     std::fs::create_dir_all(&big).unwrap();
     let mut layer: Vec<u8> = (0..4 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
@@ -312,7 +290,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
         "none",
         "--json",
         &source,
-        &format!("oci:{}:pulled", s.path("oci")),
+        &format!("oci:{}:pulled", s.arg("oci")),
     ]);
     let report: serde_json::Value = serde_json::from_str(&succeeded(&out)).unwrap();
     assert_eq!(
@@ -328,7 +306,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
     println!("bytes fetched again after the cut: {refetched} (resumed with Range)");
     // What arrived is verified: the layer in the layout has its digest.
     let stored = std::fs::read(
-        Path::new(&s.path("oci"))
+        s.path("oci")
             .join("blobs/sha256")
             .join(layer_digest.encoded()),
     )
@@ -340,7 +318,7 @@ fn copies_through_faults_complete_verified_resuming_cut_downloads() {
 fn credentials_come_from_an_auth_file_when_no_creds_are_given() {
     let registry = Registry::start(Setup::basic("carol", "s3cret"));
     let s = Scratch::new("authfile");
-    let file = s.path("auth.json");
+    let file = s.arg("auth.json");
     // base64("carol:s3cret")
     std::fs::write(
         &file,
@@ -427,7 +405,7 @@ fn a_nested_index_is_pushed_whole_and_skopeo_reads_both_indexes_back() {
     }
     // And ferry pulls it back whole.
     let s = Scratch::new("nested-pull");
-    let oci = s.path("oci");
+    let oci = s.arg("oci");
     let digest = succeeded(&ferry(&[
         "copy",
         "--all",

@@ -5,6 +5,7 @@
 //! referrers API; hostile listings are refused with errors that say why.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use ferry_core::Digest;
@@ -13,8 +14,30 @@ use ferry_tests::registry::{
 };
 
 use ferry_tests::signed::{
-    COUNTER_TYPE, Content, OCI_INDEX, OCI_MANIFEST, SIG_TYPE, Signed, artifact,
+    COUNTER_TYPE, Content, OCI_INDEX, OCI_MANIFEST, SIG_TYPE, Signed, SignedLayout, artifact,
 };
+
+/// A docker-registry (no referrers API) holding the signed image at
+/// `repository:img`, copied there from its layout with `--referrers`.
+fn pushed_with_referrers(repository: &str) -> (Registry, SignedLayout) {
+    let registry = Registry::start(Setup::plain());
+    let layout = SignedLayout::new();
+    succeeded(&copy_referrers(
+        &layout.image(),
+        &registry.docker_ref(&format!("{repository}:img")),
+    ));
+    (registry, layout)
+}
+
+/// `oci:PATH:img`.
+fn layout_image(path: &Path) -> String {
+    format!("oci:{}:img", path.display())
+}
+
+/// `img` at a scripted registry's `repo`.
+fn api_image(source: &ScriptedServer) -> String {
+    format!("docker://{}/repo:img", source.addr())
+}
 
 fn copy_referrers(source: &str, destination: &str) -> std::process::Output {
     ferry(&[
@@ -91,29 +114,22 @@ fn assert_fallback_tags(registry: &Registry, repository: &str, signed: &Signed) 
 
 #[test]
 fn a_layout_s_referrers_go_to_a_registry_without_the_api_through_the_fallback_tag() {
-    let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(&dir.path().join("src"));
-    succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().join("src").display()),
-        &registry.docker_ref("signed:img"),
-    ));
-    assert_fallback_tags(&registry, "signed", &signed);
+    let (registry, layout) = pushed_with_referrers("signed");
+    let signed = &layout.signed;
+    assert_fallback_tags(&registry, "signed", signed);
 }
 
 #[test]
 fn without_referrers_no_referrer_is_copied() {
     let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(&dir.path().join("src"));
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
     succeeded(&ferry(&[
         "copy",
         "--dest-tls-verify=false",
         "--progress",
         "none",
-        &format!("oci:{}:img", dir.path().join("src").display()),
+        &layout.image(),
         &registry.docker_ref("plain:img"),
     ]));
     assert_eq!(
@@ -124,19 +140,13 @@ fn without_referrers_no_referrer_is_copied() {
 
 #[test]
 fn referrers_go_from_fallback_tags_to_fallback_tags_in_the_same_order() {
-    let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(&dir.path().join("src"));
-    succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().join("src").display()),
-        &registry.docker_ref("first:img"),
-    ));
+    let (registry, layout) = pushed_with_referrers("first");
+    let signed = &layout.signed;
     succeeded(&copy_referrers(
         &registry.docker_ref("first:img"),
         &registry.docker_ref("second:img"),
     ));
-    assert_fallback_tags(&registry, "second", &signed);
+    assert_fallback_tags(&registry, "second", signed);
     let tag = fallback_tag(&signed.image.digest);
     assert_eq!(
         manifest(&registry, "second", &tag),
@@ -147,21 +157,15 @@ fn referrers_go_from_fallback_tags_to_fallback_tags_in_the_same_order() {
 
 #[test]
 fn referrers_go_from_a_registry_into_a_layout_as_unnamed_entries_and_back() {
-    let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(&dir.path().join("src"));
-    succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().join("src").display()),
-        &registry.docker_ref("out:img"),
-    ));
-    let layout = dir.path().join("back");
+    let (registry, layout) = pushed_with_referrers("out");
+    let signed = &layout.signed;
+    let back = layout.beside("back");
     succeeded(&copy_referrers(
         &registry.docker_ref("out:img"),
-        &format!("oci:{}:img", layout.display()),
+        &layout_image(&back),
     ));
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(back.join("index.json")).unwrap()).unwrap();
     let entries: Vec<(String, bool)> = index["manifests"]
         .as_array()
         .unwrap()
@@ -182,10 +186,10 @@ fn referrers_go_from_a_registry_into_a_layout_as_unnamed_entries_and_back() {
         ]
     );
     succeeded(&copy_referrers(
-        &format!("oci:{}:img", layout.display()),
+        &layout_image(&back),
         &registry.docker_ref("again:img"),
     ));
-    assert_fallback_tags(&registry, "again", &signed);
+    assert_fallback_tags(&registry, "again", signed);
 }
 
 /// A registry with the referrers API, read-only, serving `signed` in
@@ -305,7 +309,7 @@ fn referrers_listed_by_the_api_go_to_a_registry_without_it_through_the_fallback_
     let source = api_registry(&signed, honest_listings(&signed));
     let registry = Registry::start(Setup::plain());
     succeeded(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
+        &api_image(&source),
         &registry.docker_ref("fromapi:img"),
     ));
     assert_fallback_tags(&registry, "fromapi", &signed);
@@ -324,8 +328,8 @@ fn referrers_listed_by_the_api_go_into_a_layout() {
     let source = api_registry(&signed, honest_listings(&signed));
     let dir = tempfile::tempdir().unwrap();
     succeeded(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
-        &format!("oci:{}:img", dir.path().display()),
+        &api_image(&source),
+        &layout_image(dir.path()),
     ));
     let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
     for referrer in [&signed.signature, &signed.counter] {
@@ -333,22 +337,34 @@ fn referrers_listed_by_the_api_go_into_a_layout() {
     }
 }
 
-fn refused_copy(listings: HashMap<String, Body>, signed: &Signed) -> String {
-    let source = api_registry(signed, listings);
+/// stderr of a copy with `--referrers` from `source` into a layout,
+/// which must fail.
+fn refused_copy_from(source: &ScriptedServer) -> String {
     let dir = tempfile::tempdir().unwrap();
     failed(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
-        &format!("oci:{}:img", dir.path().display()),
+        &api_image(source),
+        &layout_image(dir.path()),
     ))
+}
+
+/// [`refused_copy_from`] a registry with the API and `listings`.
+fn refused_copy(listings: HashMap<String, Body>, signed: &Signed) -> String {
+    refused_copy_from(&api_registry(signed, listings))
+}
+
+/// [`refused_copy`] where the image's listing is `listing` and nothing
+/// else has referrers.
+fn refused_image_listing(signed: &Signed, listing: Body) -> String {
+    refused_copy(
+        HashMap::from([(signed.image.digest.to_string(), listing)]),
+        signed,
+    )
 }
 
 #[test]
 fn a_referrers_index_that_names_its_subject_is_refused() {
     let signed = Signed::new();
-    let stderr = refused_copy(
-        HashMap::from([(signed.image.digest.to_string(), index_of(&[&signed.image]))]),
-        &signed,
-    );
+    let stderr = refused_image_listing(&signed, index_of(&[&signed.image]));
     assert!(stderr.contains("itself"), "{stderr}");
 }
 
@@ -369,13 +385,7 @@ fn a_cycle_of_referrers_is_refused() {
 fn a_referrer_that_does_not_name_its_subject_is_refused() {
     let signed = Signed::new();
     // The countersignature's subject is the signature, not the image.
-    let stderr = refused_copy(
-        HashMap::from([(
-            signed.image.digest.to_string(),
-            index_of(&[&signed.counter]),
-        )]),
-        &signed,
-    );
+    let stderr = refused_image_listing(&signed, index_of(&[&signed.counter]));
     assert!(stderr.contains("but its subject is"), "{stderr}");
 }
 
@@ -396,11 +406,7 @@ fn every_page_of_a_referrers_listing_is_read() {
         listings,
         HashMap::from([(image.clone(), format!("/v2/repo/referrers/{image}?page=2"))]),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let stderr = failed(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
-        &format!("oci:{}:img", dir.path().display()),
-    ));
+    let stderr = refused_copy_from(&source);
     assert!(
         stderr.contains(&format!(
             "{} is listed as a referrer of {image} but its subject is {}",
@@ -419,26 +425,19 @@ fn a_referrers_page_on_another_host_is_refused() {
         honest_listings(&signed),
         HashMap::from([(image, "http://elsewhere.invalid/next".to_string())]),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let stderr = failed(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
-        &format!("oci:{}:img", dir.path().display()),
-    ));
+    let stderr = refused_copy_from(&source);
     assert!(stderr.contains("away from the registry"), "{stderr}");
 }
 
 #[test]
 fn an_endless_referrers_listing_is_cut_off() {
     let signed = Signed::new();
-    let stderr = refused_copy(
-        HashMap::from([(
-            signed.image.digest.to_string(),
-            Body::Endless {
-                fill: b' ',
-                cap: 64 * 1024 * 1024,
-            },
-        )]),
+    let stderr = refused_image_listing(
         &signed,
+        Body::Endless {
+            fill: b' ',
+            cap: 64 * 1024 * 1024,
+        },
     );
     assert!(stderr.contains("larger than 4194304 bytes"), "{stderr}");
 }
@@ -448,10 +447,7 @@ fn a_huge_referrers_index_is_refused() {
     let signed = Signed::new();
     let many: Vec<Content> = (0..1001).map(|n| Content::new(format!("{n}"))).collect();
     let refs: Vec<&Content> = many.iter().collect();
-    let stderr = refused_copy(
-        HashMap::from([(signed.image.digest.to_string(), index_of(&refs))]),
-        &signed,
-    );
+    let stderr = refused_image_listing(&signed, index_of(&refs));
     assert!(stderr.contains("more than the 1000"), "{stderr}");
 }
 
@@ -523,7 +519,7 @@ fn cosign_tags_become_named_layout_entries_and_go_back() {
     let dir = tempfile::tempdir().unwrap();
     succeeded(&copy_cosign_tags(
         &registry.docker_ref("cosigned:img"),
-        &format!("oci:{}:img", dir.path().display()),
+        &layout_image(dir.path()),
     ));
     let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
     assert!(
@@ -531,7 +527,7 @@ fn cosign_tags_become_named_layout_entries_and_go_back() {
         "{index}"
     );
     succeeded(&copy_cosign_tags(
-        &format!("oci:{}:img", dir.path().display()),
+        &layout_image(dir.path()),
         &registry.docker_ref("back:img"),
     ));
     assert_eq!(
@@ -567,10 +563,9 @@ fn inspect_referrers(image: &str, json: bool) -> String {
 
 #[test]
 fn inspect_lists_a_layout_s_referrers_and_theirs_as_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
-    let out = inspect_referrers(&format!("oci:{}:img", dir.path().display()), true);
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
+    let out = inspect_referrers(&layout.image(), true);
     let found: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows: Vec<(String, String, String, u64)> = found
         .as_array()
@@ -610,14 +605,8 @@ fn inspect_lists_a_layout_s_referrers_and_theirs_as_json() {
 
 #[test]
 fn inspect_lists_a_registry_s_fallback_referrers_as_text_one_a_line() {
-    let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
-    succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().display()),
-        &registry.docker_ref("listed:img"),
-    ));
+    let (registry, layout) = pushed_with_referrers("listed");
+    let signed = &layout.signed;
     let out = inspect_referrers(&registry.docker_ref("listed:img"), false);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -635,14 +624,13 @@ fn inspect_lists_a_registry_s_fallback_referrers_as_text_one_a_line() {
 #[test]
 fn inspect_of_an_image_without_referrers_lists_none() {
     let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    Signed::new().layout(dir.path());
+    let layout = SignedLayout::new();
     succeeded(&ferry(&[
         "copy",
         "--dest-tls-verify=false",
         "--progress",
         "none",
-        &format!("oci:{}:img", dir.path().display()),
+        &layout.image(),
         &registry.docker_ref("alone:img"),
     ]));
     assert_eq!(
@@ -781,11 +769,10 @@ impl MemoryRegistry {
 #[test]
 fn a_registry_that_names_the_subject_back_gets_no_fallback_tag() {
     let registry = MemoryRegistry::start(true);
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
     succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().display()),
+        &layout.image(),
         &registry.docker_ref("img"),
     ));
     assert_eq!(
@@ -801,11 +788,10 @@ fn a_registry_that_names_the_subject_back_gets_no_fallback_tag() {
 #[test]
 fn a_registry_with_the_api_that_does_not_name_the_subject_back_gets_the_fallback_tag() {
     let registry = MemoryRegistry::start(false);
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
     succeeded(&copy_referrers(
-        &format!("oci:{}:img", dir.path().display()),
+        &layout.image(),
         &registry.docker_ref("img"),
     ));
     assert!(
@@ -823,7 +809,7 @@ fn referrers_go_from_the_api_to_the_api() {
     let source = api_registry(&signed, honest_listings(&signed));
     let registry = MemoryRegistry::start(true);
     succeeded(&copy_referrers(
-        &format!("docker://{}/repo:img", source.addr()),
+        &api_image(&source),
         &registry.docker_ref("img"),
     ));
     let out = inspect_referrers(&registry.docker_ref("img"), true);
@@ -854,15 +840,14 @@ fn referrers_go_from_the_api_to_the_api() {
 #[test]
 fn a_dry_run_lists_the_referrers_it_would_copy_and_writes_none() {
     let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
     let out = succeeded(&ferry(&[
         "copy",
         "--referrers",
         "--dry-run",
         "--dest-tls-verify=false",
-        &format!("oci:{}:img", dir.path().display()),
+        &layout.image(),
         &registry.docker_ref("dry:img"),
     ]));
     for (referrer, subject) in [
@@ -886,15 +871,14 @@ fn a_dry_run_lists_the_referrers_it_would_copy_and_writes_none() {
 #[test]
 fn the_json_report_names_each_referrer_copied_with_its_subject() {
     let registry = Registry::start(Setup::plain());
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(dir.path());
+    let layout = SignedLayout::new();
+    let signed = &layout.signed;
     let out = succeeded(&ferry(&[
         "copy",
         "--referrers",
         "--json",
         "--dest-tls-verify=false",
-        &format!("oci:{}:img", dir.path().display()),
+        &layout.image(),
         &registry.docker_ref("reported:img"),
     ]));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -959,16 +943,14 @@ fn referrers_of_a_list_and_of_each_instance_are_copied() {
 /// `--referrers` or `--cosign-tags` into `dest`, whose kind cannot store
 /// them: refused, and `dest` not created.
 fn refused_before_anything_is_written(flag: &str, dest: &str, expected: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let signed = Signed::new();
-    signed.layout(&dir.path().join("src"));
-    let out = dir.path().join("out");
+    let layout = SignedLayout::new();
+    let out = layout.beside("out");
     let stderr = failed(&ferry(&[
         "copy",
         flag,
         "--progress",
         "none",
-        &format!("oci:{}:img", dir.path().join("src").display()),
+        &layout.image(),
         &format!("{dest}:{}", out.display()),
     ]));
     assert!(stderr.contains(expected), "{stderr}");

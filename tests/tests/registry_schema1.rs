@@ -3,36 +3,14 @@
 //! name against the repository and that every `fsLayers` blob is there,
 //! so a push it accepts is a well-formed one; skopeo then pulls it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use ferry_core::manifest::schema1::GZIPPED_EMPTY_LAYER_DIGEST;
 use ferry_core::media_type as mt;
 use ferry_core::{Digest, Manifest};
+use ferry_tests::Scratch;
 use ferry_tests::registry::{Registry, Setup, SkopeoSide, ferry, skopeo, succeeded};
-
-/// A scratch directory removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-s1-registry-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes an OCI `dir:` image with two layers of `layer_type` (arbitrary
 /// bytes: nothing here unpacks them) and a history whose ENV and CMD

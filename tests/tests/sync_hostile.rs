@@ -2,20 +2,16 @@
 //! loopback): tag lists that loop or never end are refused, with the
 //! reason, before anything is copied.
 
-use ferry_tests::registry::{Reply, ScriptedServer, failed, ferry};
+use ferry_tests::registry::{Reply, ScriptedServer, failed, ferry, sync_args};
 
 fn sync_from(server: &ScriptedServer) -> String {
-    failed(&ferry(&[
-        "sync",
-        "--src",
+    failed(&ferry(&sync_args(
         "docker",
-        "--dest",
         "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
+        &[],
         &format!("{}/r", server.host()),
         "127.0.0.1:9/mirror",
-    ]))
+    )))
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferry_core::Digest;
 use ferry_tests::registry::{
-    Faults, Match, Registry, Rule, Setup, failed, ferry, skopeo, succeeded,
+    Faults, Match, Registry, Rule, Setup, failed, ferry, skopeo, succeeded, sync_args,
 };
 use ferry_tests::signed::{OCI_INDEX, OCI_MANIFEST, Signed};
 
@@ -65,6 +65,34 @@ fn seed(registry: &Registry, work: &Path, images: &[&str]) {
     }
 }
 
+/// A registry holding one image per `repo:tag` of `images`.
+fn seeded(work: &Path, images: &[&str]) -> Registry {
+    let registry = Registry::start(Setup::plain());
+    seed(&registry, work, images);
+    registry
+}
+
+/// Writes a sync YAML file at `path` for `source` (plain HTTP): its
+/// `entries` follow `tls-verify: false` under the registry's name.
+fn write_yaml(path: &Path, source: &Registry, entries: &str) {
+    std::fs::write(
+        path,
+        format!("{}:\n  tls-verify: false\n{entries}", source.host()),
+    )
+    .unwrap();
+}
+
+/// A JSON file (a sync report).
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `repo:tag`s a registry holds, in order.
+fn tags(registry: &Registry) -> Vec<String> {
+    contents(registry, None).into_keys().collect()
+}
+
 /// Every repository's tags and their manifest digests, read from the
 /// registry's catalog.
 fn contents(registry: &Registry, auth: Option<&str>) -> BTreeMap<String, String> {
@@ -104,49 +132,34 @@ const IMAGES: [&str; 7] = [
     "tools/cli:y1",
 ];
 
-fn yaml(source: &Registry, extra: &str) -> String {
-    format!(
-        "{host}:\n  tls-verify: false\n  images:\n    team/app:\n      - \"1.0.0\"\n      - latest\n  images-by-tag-regex:\n    tools/cli: ^x[0-9]$\n{extra}",
-        host = source.host()
-    )
-}
-
 #[test]
 fn a_yaml_sync_writes_the_tags_and_digests_skopeo_sync_writes() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES);
+    let source = seeded(work.path(), &IMAGES);
     let file = work.path().join("sync.yaml");
-    std::fs::write(&file, yaml(&source, "")).unwrap();
+    write_yaml(
+        &file,
+        &source,
+        "  images:\n    team/app:\n      - \"1.0.0\"\n      - latest\n  images-by-tag-regex:\n    tools/cli: ^x[0-9]$\n",
+    );
     // ferry into a registry with Basic auth, skopeo into another.
     let by_ferry = Registry::start(Setup::basic("mirror", "s3cret"));
     let by_skopeo = Registry::start(Setup::plain());
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
+    let file = file.to_str().unwrap();
+    succeeded(&ferry(&sync_args(
         "yaml",
-        "--dest",
         "docker",
-        "--dest-tls-verify=false",
-        "--dest-creds=mirror:s3cret",
-        file.to_str().unwrap(),
+        &["--dest-creds=mirror:s3cret"],
+        file,
         &format!("{}/mirror", by_ferry.host()),
-    ]));
-    let out = skopeo([
-        "sync",
-        "--src",
+    )));
+    succeeded(&skopeo(sync_args(
         "yaml",
-        "--dest",
         "docker",
-        "--dest-tls-verify=false",
-        file.to_str().unwrap(),
+        &[],
+        file,
         &format!("{}/mirror", by_skopeo.host()),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    )));
     let auth = by_ferry.credentials().unwrap().basic_authorization();
     let ferry_side = contents(&by_ferry, Some(&auth));
     assert_eq!(ferry_side, contents(&by_skopeo, None));
@@ -164,8 +177,7 @@ fn a_yaml_sync_writes_the_tags_and_digests_skopeo_sync_writes() {
 #[test]
 fn a_scoped_docker_sync_of_a_repository_matches_skopeo_sync() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[..4]);
+    let source = seeded(work.path(), &IMAGES[..4]);
     let by_ferry = Registry::start(Setup::plain());
     let by_skopeo = Registry::start(Setup::plain());
     // A source registry with a port cannot be scoped into a docker
@@ -174,33 +186,18 @@ fn a_scoped_docker_sync_of_a_repository_matches_skopeo_sync() {
     let skopeo_dir = work.path().join("skopeo");
     std::fs::create_dir_all(&ferry_dir).unwrap();
     std::fs::create_dir_all(&skopeo_dir).unwrap();
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--scoped",
-        "--src-tls-verify=false",
-        &source.reference("team/app"),
-        ferry_dir.to_str().unwrap(),
-    ]));
-    let out = skopeo([
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--scoped",
-        "--src-tls-verify=false",
-        &source.reference("team/app"),
-        skopeo_dir.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let repository = source.reference("team/app");
+    let scoped = |into: &Path| {
+        sync_args(
+            "docker",
+            "dir",
+            &["--scoped"],
+            &repository,
+            into.to_str().unwrap(),
+        )
+    };
+    succeeded(&ferry(&scoped(&ferry_dir)));
+    succeeded(&skopeo(scoped(&skopeo_dir)));
     let listing = |root: &Path| {
         let mut found = Vec::new();
         for image in ferry::sync::dir_images(root).unwrap() {
@@ -215,31 +212,17 @@ fn a_scoped_docker_sync_of_a_repository_matches_skopeo_sync() {
     assert_eq!(listing(&ferry_dir), listing(&skopeo_dir));
     assert_eq!(listing(&ferry_dir).len(), 4);
     // And back from dir: into registries, unscoped.
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
-        "dir",
-        "--dest",
-        "docker",
-        "--dest-tls-verify=false",
-        ferry_dir.to_str().unwrap(),
-        &by_ferry.reference("back"),
-    ]));
-    let out = skopeo([
-        "sync",
-        "--src",
-        "dir",
-        "--dest",
-        "docker",
-        "--dest-tls-verify=false",
-        skopeo_dir.to_str().unwrap(),
-        &by_skopeo.reference("back"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let back = |from: &Path, into: &Registry| {
+        sync_args(
+            "dir",
+            "docker",
+            &[],
+            from.to_str().unwrap(),
+            &into.reference("back"),
+        )
+    };
+    succeeded(&ferry(&back(&ferry_dir, &by_ferry)));
+    succeeded(&skopeo(back(&skopeo_dir, &by_skopeo)));
     assert_eq!(contents(&by_ferry, None), contents(&by_skopeo, None));
 }
 
@@ -258,45 +241,26 @@ fn yaml_credentials_reach_a_source_registry_with_auth() {
     ]));
     let destination = Registry::start(Setup::plain());
     let file = work.path().join("sync.yaml");
-    std::fs::write(
+    write_yaml(
         &file,
-        format!(
-            "{}:\n  tls-verify: false\n  credentials:\n    username: reader\n    password: pw\n  images:\n    private/app: []\n",
-            source.host()
-        ),
-    )
-    .unwrap();
+        &source,
+        "  credentials:\n    username: reader\n    password: pw\n  images:\n    private/app: []\n",
+    );
     let sync = |file: &Path| {
-        ferry(&[
-            "sync",
-            "--src",
+        ferry(&sync_args(
             "yaml",
-            "--dest",
             "docker",
-            "--dest-tls-verify=false",
+            &[],
             file.to_str().unwrap(),
             &destination.host(),
-        ])
+        ))
     };
     succeeded(&sync(&file));
-    assert_eq!(
-        contents(&destination, None)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
-        ["app:1"]
-    );
+    assert_eq!(tags(&destination), ["app:1"]);
     // Without them, the failure names the registry and the exit status
     // says so.
     let bad = work.path().join("bad.yaml");
-    std::fs::write(
-        &bad,
-        format!(
-            "{}:\n  tls-verify: false\n  images:\n    private/app: []\n",
-            source.host()
-        ),
-    )
-    .unwrap();
+    write_yaml(&bad, &source, "  images:\n    private/app: []\n");
     let error = failed(&sync(&bad));
     assert!(error.contains(&source.host()), "{error}");
 }
@@ -313,48 +277,30 @@ fn run_sync(args: &[String]) -> std::process::Child {
 #[test]
 fn four_shards_as_four_processes_copy_what_one_unsharded_sync_copies_once_each() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
     let names: Vec<String> = (0..16)
         .map(|i| format!("fleet/svc{}:v{i}", i % 3))
         .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    seed(&source, work.path(), &refs);
+    let source = seeded(work.path(), &refs);
     let file = work.path().join("sync.yaml");
-    std::fs::write(
+    write_yaml(
         &file,
-        format!(
-            "{}:\n  tls-verify: false\n  images:\n    fleet/svc0: []\n    fleet/svc1: []\n    fleet/svc2: []\n",
-            source.host()
-        ),
-    )
-    .unwrap();
+        &source,
+        "  images:\n    fleet/svc0: []\n    fleet/svc1: []\n    fleet/svc2: []\n",
+    );
     let sharded = Registry::start(Setup::plain());
     let whole = Registry::start(Setup::plain());
+    // Unscoped: --scoped with a source host:port would make an invalid
+    // name.
     let args = |dest: &Registry, extra: &[String]| {
-        let mut a: Vec<String> = [
-            "sync",
-            "--src",
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        sync_args(
             "yaml",
-            "--dest",
             "docker",
-            "--scoped",
-            "--dest-tls-verify=false",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().cloned());
-        a.push(file.display().to_string());
-        a.push(format!("{}/m", dest.host()));
-        a
-    };
-    // --scoped with a source host:port would make an invalid name: use
-    // the unscoped layout, which is unambiguous here.
-    let args = |dest: &Registry, extra: &[String]| {
-        args(dest, extra)
-            .into_iter()
-            .filter(|a| a != "--scoped")
-            .collect::<Vec<_>>()
+            &extra,
+            file.to_str().unwrap(),
+            &format!("{}/m", dest.host()),
+        )
     };
     let reports: Vec<PathBuf> = (0..4)
         .map(|k| work.path().join(format!("shard-{k}.json")))
@@ -392,9 +338,6 @@ fn four_shards_as_four_processes_copy_what_one_unsharded_sync_copies_once_each()
     merge.extend(reports.iter().map(|p| p.display().to_string()));
     merge.push(format!("--report={}", merged.display()));
     succeeded(&ferry(&merge));
-    let read = |p: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    };
     let keys = |v: &serde_json::Value| {
         let mut k: Vec<String> = v["images"]
             .as_array()
@@ -405,8 +348,8 @@ fn four_shards_as_four_processes_copy_what_one_unsharded_sync_copies_once_each()
         k.sort();
         k
     };
-    let merged = read(&merged);
-    assert_eq!(keys(&merged), keys(&read(&whole_report)));
+    let merged = read_json(&merged);
+    assert_eq!(keys(&merged), keys(&read_json(&whole_report)));
     assert_eq!(merged["totals"]["copied"], 16);
     assert_eq!(merged["shards"].as_array().unwrap().len(), 4);
 }
@@ -414,24 +357,20 @@ fn four_shards_as_four_processes_copy_what_one_unsharded_sync_copies_once_each()
 #[test]
 fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES);
+    let source = seeded(work.path(), &IMAGES);
     let destination = Registry::start(Setup::basic("mirror", "pw"));
     let proxy = destination.proxy(Faults::none());
     let sync = |report: &Path| {
-        ferry(&[
-            "sync",
-            "--src",
+        ferry(&sync_args(
             "docker",
-            "--dest",
             "docker",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-creds=mirror:pw",
-            &format!("--report={}", report.display()),
+            &[
+                "--dest-creds=mirror:pw",
+                &format!("--report={}", report.display()),
+            ],
             &source.reference("team/app"),
             &format!("{}/m", proxy.host()),
-        ])
+        ))
     };
     let first = work.path().join("first.json");
     succeeded(&sync(&first));
@@ -442,8 +381,7 @@ fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
         .iter()
         .map(|e| format!("{} {}", e.method, e.target))
         .collect();
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&second).unwrap()).unwrap();
+    let report = read_json(&second);
     assert_eq!(report["totals"]["skipped"], 4, "{report}");
     assert_eq!(report["totals"]["bytesCopied"], 0);
     let manifests = requests
@@ -461,8 +399,7 @@ fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
 #[test]
 fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[..4]);
+    let source = seeded(work.path(), &IMAGES[..4]);
     let destination = Registry::start(Setup::plain());
     // Slow answers about manifests, so that checks sent one after another
     // cannot pass for checks sent together.
@@ -476,18 +413,13 @@ fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
         ),
     );
     let sync = || {
-        succeeded(&ferry(&[
-            "sync",
-            "--src",
+        succeeded(&ferry(&sync_args(
             "docker",
-            "--dest",
             "docker",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--image-parallel-copies=1",
+            &["--image-parallel-copies=1"],
             &source.reference("team/app"),
             &format!("{}/m", proxy.host()),
-        ]))
+        )))
     };
     sync();
     let before = proxy.exchanges().len();
@@ -513,36 +445,29 @@ fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
 #[test]
 fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[..2]);
+    let source = seeded(work.path(), &IMAGES[..2]);
     let destination = Registry::start(Setup::plain());
     let file = work.path().join("sync.yaml");
-    std::fs::write(
+    write_yaml(
         &file,
-        format!(
-            "{}:\n  tls-verify: false\n  images:\n    team/app: [\"1.0.0\", \"gone\", \"1.1.0\"]\n",
-            source.host()
-        ),
-    )
-    .unwrap();
+        &source,
+        "  images:\n    team/app: [\"1.0.0\", \"gone\", \"1.1.0\"]\n",
+    );
     let report = work.path().join("report.json");
-    let out = ferry(&[
-        "sync",
-        "--src",
+    let out = ferry(&sync_args(
         "yaml",
-        "--dest",
         "docker",
-        "--keep-going",
-        "--image-parallel-copies=1",
-        "--dest-tls-verify=false",
-        &format!("--report={}", report.display()),
+        &[
+            "--keep-going",
+            "--image-parallel-copies=1",
+            &format!("--report={}", report.display()),
+        ],
         file.to_str().unwrap(),
         &destination.host(),
-    ]);
+    ));
     let error = failed(&out);
     assert!(error.contains("team/app:gone"), "{error}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let report = read_json(&report);
     assert_eq!(report["totals"]["copied"], 2, "{report}");
     assert_eq!(report["totals"]["failed"], 1);
     let failed_image = report["images"]
@@ -562,31 +487,18 @@ fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest
 #[test]
 fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repositories() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    let names = ["one/a:1", "one/a:2", "two/b:1", "two/b:2"];
-    seed(&source, work.path(), &names);
+    let source = seeded(work.path(), &["one/a:1", "one/a:2", "two/b:1", "two/b:2"]);
     let destination = Registry::start(Setup::plain());
     let proxy = destination.proxy(Faults::none());
     let file = work.path().join("sync.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "{}:\n  tls-verify: false\n  images:\n    one/a: []\n    two/b: []\n",
-            source.host()
-        ),
-    )
-    .unwrap();
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
+    write_yaml(&file, &source, "  images:\n    one/a: []\n    two/b: []\n");
+    succeeded(&ferry(&sync_args(
         "yaml",
-        "--dest",
         "docker",
-        "--image-parallel-copies=4",
-        "--dest-tls-verify=false",
+        &["--image-parallel-copies=4"],
         file.to_str().unwrap(),
         &format!("{}/m", proxy.host()),
-    ]));
+    )));
     // Every image has the same base layer (compressed on its way into
     // the source registry): each blob is uploaded once in the whole run,
     // asked about at most once, and the other repository mounts the base.
@@ -620,34 +532,22 @@ fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repo
 #[test]
 fn images_by_semver_select_versions_and_a_dry_run_writes_nothing() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[..4]);
+    let source = seeded(work.path(), &IMAGES[..4]);
     let destination = Registry::start(Setup::plain());
     let file = work.path().join("sync.yaml");
-    std::fs::write(
+    write_yaml(
         &file,
-        format!(
-            "{}:\n  tls-verify: false\n  images-by-semver:\n    team/app: \">= 1.0, < 2\"\n",
-            source.host()
-        ),
-    )
-    .unwrap();
-    let sync = |extra: &[&str]| {
-        let mut args = vec![
-            "sync",
-            "--src",
+        &source,
+        "  images-by-semver:\n    team/app: \">= 1.0, < 2\"\n",
+    );
+    let sync = |flags: &[&str]| {
+        ferry(&sync_args(
             "yaml",
-            "--dest",
             "docker",
-            "--dest-tls-verify=false",
-        ];
-        args.extend_from_slice(extra);
-        let file = file.to_str().unwrap().to_string();
-        let dest = destination.host();
-        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        args.push(file);
-        args.push(dest);
-        ferry(&args)
+            flags,
+            file.to_str().unwrap(),
+            &destination.host(),
+        ))
     };
     let planned: serde_json::Value =
         serde_json::from_str(&succeeded(&sync(&["--dry-run"]))).unwrap();
@@ -672,33 +572,22 @@ fn images_by_semver_select_versions_and_a_dry_run_writes_nothing() {
         serde_json::json!([])
     );
     succeeded(&sync(&[]));
-    assert_eq!(
-        contents(&destination, None)
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>(),
-        ["app:1.0.0", "app:1.1.0"]
-    );
+    assert_eq!(tags(&destination), ["app:1.0.0", "app:1.1.0"]);
 }
 
 #[test]
 fn a_resync_into_dir_skips_the_images_already_there() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[4..]);
+    let source = seeded(work.path(), &IMAGES[4..]);
     let into = work.path().join("mirror");
     let sync = || {
-        succeeded(&ferry(&[
-            "sync",
-            "--src",
+        succeeded(&ferry(&sync_args(
             "docker",
-            "--dest",
             "dir",
-            "--src-tls-verify=false",
-            "--report=-",
+            &["--report=-"],
             &source.reference("tools/cli"),
             into.to_str().unwrap(),
-        ]))
+        )))
     };
     let first: serde_json::Value = serde_json::from_str(&sync()).unwrap();
     assert_eq!(first["totals"]["copied"], 3, "{first}");
@@ -710,22 +599,15 @@ fn a_resync_into_dir_skips_the_images_already_there() {
 #[test]
 fn format_converts_every_synced_image() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &IMAGES[4..6]);
+    let source = seeded(work.path(), &IMAGES[4..6]);
     let destination = Registry::start(Setup::plain());
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
+    succeeded(&ferry(&sync_args(
         "docker",
-        "--dest",
         "docker",
-        "--format",
-        "v2s2",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
+        &["--format", "v2s2"],
         &source.reference("tools/cli"),
         &destination.host(),
-    ]));
+    )));
     for tag in ["x1", "x2"] {
         let manifest = destination
             .request(
@@ -758,6 +640,19 @@ fn manifest_at(registry: &Registry, repository: &str, reference: &str) -> Option
     (response.status == 200).then_some(response.body)
 }
 
+/// `ferry copy FLAG` of the signed image in `layout` (at `img`) to
+/// `registry`'s `team/app:img`.
+fn push_signed(registry: &Registry, layout: &Path, flag: &str) {
+    succeeded(&ferry(&[
+        "copy",
+        flag,
+        "--dest-tls-verify=false",
+        "--progress=none",
+        &format!("oci:{}:img", layout.display()),
+        &registry.docker_ref("team/app:img"),
+    ]));
+}
+
 /// A source registry holding the signed image as `team/app:img`, its
 /// referrers under their fallback tags, and the signature also under
 /// cosign's tag of the image.
@@ -765,14 +660,7 @@ fn signed_source(work: &Path, signed: &Signed) -> Registry {
     let source = Registry::start(Setup::plain());
     let layout = work.join("layout");
     signed.layout(&layout);
-    succeeded(&ferry(&[
-        "copy",
-        "--referrers",
-        "--dest-tls-verify=false",
-        "--progress=none",
-        &format!("oci:{}:img", layout.display()),
-        &source.docker_ref("team/app:img"),
-    ]));
+    push_signed(&source, &layout, "--referrers");
     let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
     succeeded(&ferry(&[
         "copy",
@@ -792,19 +680,13 @@ fn referrers_and_cosign_tags_go_with_each_synced_image() {
     let signed = Signed::new();
     let source = signed_source(work.path(), &signed);
     let destination = Registry::start(Setup::plain());
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
+    succeeded(&ferry(&sync_args(
         "docker",
-        "--dest",
         "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        "--referrers",
-        "--cosign-tags",
+        &["--referrers", "--cosign-tags"],
         &source.reference("team/app:img"),
         &format!("{}/m", destination.host()),
-    ]));
+    )));
     let fallback = |subject: &Digest| ferry_core::referrers::fallback_tag(subject);
     assert!(manifest_at(&destination, "m/app", &fallback(&signed.image.digest)).is_some());
     assert!(manifest_at(&destination, "m/app", &fallback(&signed.signature.digest)).is_some());
@@ -828,17 +710,13 @@ fn without_referrers_a_sync_copies_the_image_only() {
     let signed = Signed::new();
     let source = signed_source(work.path(), &signed);
     let destination = Registry::start(Setup::plain());
-    succeeded(&ferry(&[
-        "sync",
-        "--src",
+    succeeded(&ferry(&sync_args(
         "docker",
-        "--dest",
         "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
+        &[],
         &source.reference("team/app:img"),
         &format!("{}/m", destination.host()),
-    ]));
+    )));
     assert!(manifest_at(&destination, "m/app", "img").is_some());
     let fallback = ferry_core::referrers::fallback_tag(&signed.image.digest);
     assert!(manifest_at(&destination, "m/app", &fallback).is_none());
@@ -853,39 +731,20 @@ fn a_resync_with_referrers_brings_referrers_added_since() {
     let layout = work.path().join("layout");
     signed.layout(&layout);
     // The image first, without its referrers; they come later.
-    succeeded(&ferry(&[
-        "copy",
-        "--preserve-digests",
-        "--dest-tls-verify=false",
-        "--progress=none",
-        &format!("oci:{}:img", layout.display()),
-        &source.docker_ref("team/app:img"),
-    ]));
+    push_signed(&source, &layout, "--preserve-digests");
     let destination = Registry::start(Setup::plain());
     let sync = || {
-        succeeded(&ferry(&[
-            "sync",
-            "--src",
+        succeeded(&ferry(&sync_args(
             "docker",
-            "--dest",
             "docker",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--referrers",
+            &["--referrers"],
             &source.reference("team/app:img"),
             &format!("{}/m", destination.host()),
-        ]))
+        )))
     };
     sync();
     assert!(manifest_at(&destination, "m/app", signed.signature.digest.as_str()).is_none());
-    succeeded(&ferry(&[
-        "copy",
-        "--referrers",
-        "--dest-tls-verify=false",
-        "--progress=none",
-        &format!("oci:{}:img", layout.display()),
-        &source.docker_ref("team/app:img"),
-    ]));
+    push_signed(&source, &layout, "--referrers");
     sync();
     assert_eq!(
         manifest_at(&destination, "m/app", signed.signature.digest.as_str()),
@@ -896,42 +755,23 @@ fn a_resync_with_referrers_brings_referrers_added_since() {
 #[test]
 fn a_sync_into_dir_with_referrers_is_refused_before_anything_is_written() {
     let work = tempfile::tempdir().unwrap();
-    let source = Registry::start(Setup::plain());
-    seed(&source, work.path(), &["team/app:1"]);
+    let source = seeded(work.path(), &["team/app:1"]);
     let out = work.path().join("out");
     for flag in ["--referrers", "--cosign-tags"] {
-        let stderr = failed(&ferry(&[
-            "sync",
-            "--src",
+        let stderr = failed(&ferry(&sync_args(
             "docker",
-            "--dest",
             "dir",
-            "--src-tls-verify=false",
-            flag,
+            &[flag],
             &source.reference("team/app"),
-            &out.display().to_string(),
-        ]));
+            out.to_str().unwrap(),
+        )));
         assert!(stderr.contains("cannot"), "{stderr}");
         assert!(!out.exists(), "{flag}: something was written");
     }
 }
 
-/// The sources a sync's report lists as images.
-fn reported_sources(report: &Path) -> Vec<String> {
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
-    let mut sources: Vec<String> = report["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|image| image["source"].as_str().unwrap().to_string())
-        .collect();
-    sources.sort();
-    sources
-}
-
 /// A sync of the whole of `team/app` from `source`, with `flags`, into
-/// `destination`'s `m/`; its report's sources.
+/// `destination`'s `m/`; the sources its report lists as images, sorted.
 fn sync_whole_repository(
     work: &Path,
     source: &Registry,
@@ -940,22 +780,23 @@ fn sync_whole_repository(
 ) -> Vec<String> {
     let report = work.join("report.json");
     let report_flag = format!("--report={}", report.display());
-    let repository = source.reference("team/app");
-    let into = format!("{}/m", destination.host());
-    let mut args = vec![
-        "sync",
-        "--src",
+    let mut flags = flags.to_vec();
+    flags.push(&report_flag);
+    succeeded(&ferry(&sync_args(
         "docker",
-        "--dest",
         "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        &report_flag,
-    ];
-    args.extend_from_slice(flags);
-    args.extend([repository.as_str(), into.as_str()]);
-    succeeded(&ferry(&args));
-    reported_sources(&report)
+        &flags,
+        &source.reference("team/app"),
+        &format!("{}/m", destination.host()),
+    )));
+    let mut sources: Vec<String> = read_json(&report)["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| image["source"].as_str().unwrap().to_string())
+        .collect();
+    sources.sort();
+    sources
 }
 
 #[test]

@@ -27,8 +27,8 @@ pub use cache::default_path as default_blob_info_cache;
 pub use ferry_core::destination::Attached;
 pub use progress::{BarProgress, Event, JsonProgress, NoProgress, Progress, TextProgress};
 pub use referrers::{
-    AttachedCopied, CopiedTag, ReferrerRecord, copied_manifests, copy_attached, copy_cosign_tags,
-    copy_referrers, find_referrers, manifest_referrers,
+    AttachedCopied, CopiedTag, ReferrerRecord, copied_manifests, copy_attached, find_referrers,
+    manifest_referrers,
 };
 
 use std::fmt;

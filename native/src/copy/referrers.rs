@@ -150,76 +150,150 @@ impl ImageSource for Pinned {
     }
 }
 
-/// Copies the referrers of `roots` (the manifests the image's copy wrote)
-/// from `src` to `dst`, recursively; `options` are the image's. In a dry
-/// run, lists what would be copied and writes nothing.
-pub async fn copy_referrers(
+/// Copies what goes with an image (referrers, the images at cosign tags)
+/// from the image's source to its destination, each as an image of its
+/// own through the copy engine, read at its digest ([`Pinned`]) and
+/// unmodified: with the image's options as [`referrers::referrer_options`]
+/// makes them, neither checked against a trust policy nor signed. In a dry
+/// run, finds what would be copied and writes nothing.
+struct AttachedCopy {
     src: Arc<dyn ImageSource>,
     dst: Arc<dyn ImageDestination>,
-    roots: Vec<Digest>,
-    options: &CopyOptions,
-    settings: &Settings,
+    options: CopyOptions,
+    settings: Settings,
     progress: Arc<dyn Progress>,
-) -> Result<Vec<ReferrerRecord>, CopyError> {
-    let referrer_options = referrers::referrer_options(options);
-    let referrer_settings = Settings {
-        trust: None,
-        signer: None,
-        ..settings.clone()
-    };
-    let mut follow = Follow::new(roots);
-    let mut copied = Vec::new();
-    while let Some(subject) = follow.next_subject() {
-        let listed = src.referrers(&subject).await.map_err(transport(
-            format!("listing the referrers of {subject}"),
-            src.reference(),
-        ))?;
-        for entry in follow.listed(&listed).map_err(CopyError::Referrers)? {
-            let digest = entry.digest().map_err(|error| CopyError::Digest {
-                what: format!("a referrer of {subject}"),
-                error,
-            })?;
-            let (bytes, media_type) = src.manifest(Some(&digest)).await.map_err(transport(
-                format!("reading referrer {digest}"),
-                src.reference(),
-            ))?;
-            let media_type = media_type.unwrap_or(entry.media_type.clone());
-            let checked = referrers::check(&bytes, Some(&media_type), &subject)
-                .map_err(CopyError::Referrers)?;
-            let descriptor = checked.descriptor;
-            if !settings.dry_run {
-                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
-                    inner: src.clone(),
-                    digest: digest.clone(),
-                    manifest: bytes,
-                    media_type: Some(descriptor.media_type.clone()),
-                });
-                let writer: Arc<dyn ImageDestination> =
-                    Arc::from(dst.referrer_destination(&digest).await.map_err(transport(
-                        format!("writing referrer {digest}"),
-                        dst.reference(),
-                    ))?);
-                super::copy(
-                    pinned,
-                    writer.clone(),
-                    &referrer_options,
-                    &referrer_settings,
-                    progress.clone(),
-                )
-                .await?;
-                writer
-                    .list_referrer(&subject, &descriptor)
-                    .await
-                    .map_err(transport(
-                        format!("listing referrer {digest} of {subject}"),
-                        dst.reference(),
-                    ))?;
-            }
-            let depth = follow.depth_of(&digest).unwrap_or_default();
-            copied.push(ReferrerRecord::new(&subject, descriptor, depth));
+}
+
+impl AttachedCopy {
+    /// `options` and `settings` are the image's.
+    fn new(
+        src: Arc<dyn ImageSource>,
+        dst: Arc<dyn ImageDestination>,
+        options: &CopyOptions,
+        settings: &Settings,
+        progress: Arc<dyn Progress>,
+    ) -> Self {
+        AttachedCopy {
+            src,
+            dst,
+            options: referrers::referrer_options(options),
+            settings: Settings {
+                trust: None,
+                signer: None,
+                ..settings.clone()
+            },
+            progress,
         }
     }
-    Ok(copied)
+
+    /// Copies the manifest `digest` (already read, as `manifest`, of type
+    /// `media_type` if known) and what it names to `writer`.
+    async fn copy_pinned(
+        &self,
+        digest: &Digest,
+        manifest: Vec<u8>,
+        media_type: Option<String>,
+        writer: Arc<dyn ImageDestination>,
+    ) -> Result<(), CopyError> {
+        let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
+            inner: self.src.clone(),
+            digest: digest.clone(),
+            manifest,
+            media_type,
+        });
+        super::copy(
+            pinned,
+            writer,
+            &self.options,
+            &self.settings,
+            self.progress.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Copies the referrers of `roots` (the manifests the image's copy
+    /// wrote), recursively.
+    async fn referrers(&self, roots: Vec<Digest>) -> Result<Vec<ReferrerRecord>, CopyError> {
+        let mut follow = Follow::new(roots);
+        let mut copied = Vec::new();
+        while let Some(subject) = follow.next_subject() {
+            let listed = self.src.referrers(&subject).await.map_err(transport(
+                format!("listing the referrers of {subject}"),
+                self.src.reference(),
+            ))?;
+            for entry in follow.listed(&listed).map_err(CopyError::Referrers)? {
+                let digest = entry.digest().map_err(|error| CopyError::Digest {
+                    what: format!("a referrer of {subject}"),
+                    error,
+                })?;
+                let (bytes, media_type) = self.src.manifest(Some(&digest)).await.map_err(
+                    transport(format!("reading referrer {digest}"), self.src.reference()),
+                )?;
+                let media_type = media_type.unwrap_or(entry.media_type.clone());
+                let checked = referrers::check(&bytes, Some(&media_type), &subject)
+                    .map_err(CopyError::Referrers)?;
+                let descriptor = checked.descriptor;
+                if !self.settings.dry_run {
+                    let writer: Arc<dyn ImageDestination> =
+                        Arc::from(self.dst.referrer_destination(&digest).await.map_err(
+                            transport(format!("writing referrer {digest}"), self.dst.reference()),
+                        )?);
+                    self.copy_pinned(
+                        &digest,
+                        bytes,
+                        Some(descriptor.media_type.clone()),
+                        writer.clone(),
+                    )
+                    .await?;
+                    writer
+                        .list_referrer(&subject, &descriptor)
+                        .await
+                        .map_err(transport(
+                            format!("listing referrer {digest} of {subject}"),
+                            self.dst.reference(),
+                        ))?;
+                }
+                let depth = follow.depth_of(&digest).unwrap_or_default();
+                copied.push(ReferrerRecord::new(&subject, descriptor, depth));
+            }
+        }
+        Ok(copied)
+    }
+
+    /// Copies cosign's tags of each of `roots` (`sha256-<hex>.sig`, `.att`,
+    /// `.sbom`) that the source has to the same tags at the destination.
+    async fn cosign_tags(&self, roots: Vec<Digest>) -> Result<Vec<CopiedTag>, CopyError> {
+        let mut copied = Vec::new();
+        for subject in roots {
+            for suffix in referrers::COSIGN_SUFFIXES {
+                let tag = referrers::cosign_tag(&subject, suffix);
+                let Some((bytes, media_type)) = self.src.tagged_manifest(&tag).await.map_err(
+                    transport(format!("reading tag {tag}"), self.src.reference()),
+                )?
+                else {
+                    continue;
+                };
+                let digest = ferry_core::manifest::digest(&bytes).map_err(|e| {
+                    CopyError::Internal(format!("the manifest at tag {tag} has no digest: {e}"))
+                })?;
+                if !self.settings.dry_run {
+                    let writer: Arc<dyn ImageDestination> =
+                        Arc::from(self.dst.tagged_destination(&tag).await.map_err(transport(
+                            format!("writing tag {tag}"),
+                            self.dst.reference(),
+                        ))?);
+                    self.copy_pinned(&digest, bytes, media_type, writer).await?;
+                }
+                copied.push(CopiedTag {
+                    subject: subject.to_string(),
+                    tag,
+                    digest: digest.to_string(),
+                });
+            }
+        }
+        Ok(copied)
+    }
 }
 
 /// A cosign tag copied (or, in a dry run, found).
@@ -230,69 +304,6 @@ pub struct CopiedTag {
     pub tag: String,
     /// The digest of the manifest at the tag.
     pub digest: String,
-}
-
-/// Copies cosign's tags of each of `roots` (`sha256-<hex>.sig`, `.att`,
-/// `.sbom`) that `src` has to the same tags at `dst`, each as an image of
-/// its own through the copy engine, unmodified; `options` are the image's.
-/// In a dry run, lists what would be copied and writes nothing.
-pub async fn copy_cosign_tags(
-    src: Arc<dyn ImageSource>,
-    dst: Arc<dyn ImageDestination>,
-    roots: Vec<Digest>,
-    options: &CopyOptions,
-    settings: &Settings,
-    progress: Arc<dyn Progress>,
-) -> Result<Vec<CopiedTag>, CopyError> {
-    let tag_options = referrers::referrer_options(options);
-    let tag_settings = Settings {
-        trust: None,
-        signer: None,
-        ..settings.clone()
-    };
-    let mut copied = Vec::new();
-    for subject in roots {
-        for suffix in referrers::COSIGN_SUFFIXES {
-            let tag = referrers::cosign_tag(&subject, suffix);
-            let Some((bytes, media_type)) = src
-                .tagged_manifest(&tag)
-                .await
-                .map_err(transport(format!("reading tag {tag}"), src.reference()))?
-            else {
-                continue;
-            };
-            let digest = ferry_core::manifest::digest(&bytes).map_err(|e| {
-                CopyError::Internal(format!("the manifest at tag {tag} has no digest: {e}"))
-            })?;
-            if !settings.dry_run {
-                let pinned: Arc<dyn ImageSource> = Arc::new(Pinned {
-                    inner: src.clone(),
-                    digest: digest.clone(),
-                    media_type,
-                    manifest: bytes,
-                });
-                let writer: Arc<dyn ImageDestination> = Arc::from(
-                    dst.tagged_destination(&tag)
-                        .await
-                        .map_err(transport(format!("writing tag {tag}"), dst.reference()))?,
-                );
-                super::copy(
-                    pinned,
-                    writer,
-                    &tag_options,
-                    &tag_settings,
-                    progress.clone(),
-                )
-                .await?;
-            }
-            copied.push(CopiedTag {
-                subject: subject.to_string(),
-                tag,
-                digest: digest.to_string(),
-            });
-        }
-    }
-    Ok(copied)
 }
 
 /// What went with an image: `None` for what was not asked for.
@@ -345,23 +356,14 @@ pub async fn copy_attached(
         return Ok(AttachedCopied::default());
     }
     let roots = copied_manifests(report)?;
+    let copy = AttachedCopy::new(src, dst, options, settings, progress);
     let tags = if attached.cosign_tags {
-        Some(
-            copy_cosign_tags(
-                src.clone(),
-                dst.clone(),
-                roots.clone(),
-                options,
-                settings,
-                progress.clone(),
-            )
-            .await?,
-        )
+        Some(copy.cosign_tags(roots.clone()).await?)
     } else {
         None
     };
     let referrers = if attached.referrers {
-        Some(copy_referrers(src, dst, roots, options, settings, progress).await?)
+        Some(copy.referrers(roots).await?)
     } else {
         None
     };

@@ -212,6 +212,24 @@ impl TarArchive {
         Ok(bytes)
     }
 
+    /// [`read`](Self::read) of the entry that marks the archive's format
+    /// (`manifest.json`, `oci-layout`): when it is missing, the error says
+    /// the file may not be `format` at all.
+    pub async fn read_marker(
+        &self,
+        name: &str,
+        limit: usize,
+        format: &str,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.read(name, limit).await.map_err(|e| match e {
+            TransportError::NotFound { location, .. } => TransportError::NotFound {
+                what: format!("{name} (is this {format}?)"),
+                location,
+            },
+            other => other,
+        })
+    }
+
     /// sha256 digests of entries, streamed (never held whole), in the
     /// order given.
     pub async fn digest(&self, names: Vec<String>) -> Result<Vec<EntryDigest>, TransportError> {

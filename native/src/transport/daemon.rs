@@ -41,12 +41,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::archive;
-use super::docker_archive::{ArchiveReference, DockerArchiveSource, StagedImage};
-use super::registry::http::http_error;
-use super::{
-    BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
-    TransportError, io_error,
+use super::docker_archive::{
+    ArchiveReference, DockerArchiveSource, StagedDestination, StagedImage,
 };
+use super::registry::http::http_error;
+use super::{BlobInfo, BlobStream, ImageDestination, ImageSource, Kind, TransportError, io_error};
 use crate::fs::staging::{self, StagingDir};
 
 /// How to reach a daemon: skopeo's `--*-daemon-host`, `--*-cert-dir`
@@ -264,7 +263,6 @@ impl ImageSource for DaemonSource {
 /// Loads one image into a daemon.
 #[derive(Debug)]
 pub struct DaemonDestination {
-    reference: DaemonReference,
     client: Client,
     image: StagedImage,
 }
@@ -287,11 +285,7 @@ impl DaemonDestination {
             .clone();
         let client = Client::connect(options, &location)?;
         let image = StagedImage::create(location, Some(tag), LIST_REFUSED).await?;
-        Ok(DaemonDestination {
-            reference: reference.clone(),
-            client,
-            image,
-        })
+        Ok(DaemonDestination { client, image })
     }
 
     /// Sends `members` as the body of a load, and reads the daemon's
@@ -373,29 +367,14 @@ impl Write for ChannelWriter {
 }
 
 #[async_trait]
-impl ImageDestination for DaemonDestination {
-    fn reference(&self) -> String {
-        format!("docker-daemon:{}", self.reference)
+impl StagedDestination for DaemonDestination {
+    const KIND: Kind = Kind::DockerDaemon;
+
+    fn staged(&self) -> &StagedImage {
+        &self.image
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Kind::DockerDaemon.capabilities()
-    }
-
-    async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        self.image.has_blob(info).await
-    }
-
-    async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
-        self.image.put_blob(stream, info).await
-    }
-
-    async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        self.image.store_manifest(manifest)
-    }
-
-    async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
-        let members = self.image.members(top, media_type).await?;
+    async fn deliver(&self, members: Vec<archive::Member>) -> Result<(), TransportError> {
         self.load(members).await
     }
 }

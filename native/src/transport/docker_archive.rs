@@ -241,15 +241,8 @@ impl DockerArchiveSource {
         let location = format!("docker-archive:{reference}");
         let archive = TarArchive::open(&reference.path, limits).await?;
         let bytes = archive
-            .read("manifest.json", MAX_MANIFEST_SIZE)
-            .await
-            .map_err(|e| match e {
-                TransportError::NotFound { location, .. } => TransportError::NotFound {
-                    what: "manifest.json (is this a docker save archive?)".into(),
-                    location,
-                },
-                other => other,
-            })?;
+            .read_marker("manifest.json", MAX_MANIFEST_SIZE, "a docker save archive")
+            .await?;
         let items = parse_items(&bytes, &archive.location("manifest.json"))?;
         let (i, item) = choose(&items, reference, &location)?;
         let mut names = vec![item.config.clone()];
@@ -358,30 +351,60 @@ impl DockerArchiveDestination {
 }
 
 #[async_trait]
-impl ImageDestination for DockerArchiveDestination {
+impl StagedDestination for DockerArchiveDestination {
+    const KIND: Kind = Kind::DockerArchive;
+
+    fn staged(&self) -> &StagedImage {
+        &self.image
+    }
+
+    async fn deliver(&self, members: Vec<Member>) -> Result<(), TransportError> {
+        archive::write_archive(&self.reference.path, members).await
+    }
+}
+
+/// A destination that stages one image as a [`StagedImage`] and, at
+/// commit, hands the archive's members on: `docker-archive:` writes them
+/// to its file, `docker-daemon:` streams them to the daemon. The rest of
+/// being an [`ImageDestination`] is the staged image's, written once in
+/// the impl below.
+#[async_trait]
+pub(crate) trait StagedDestination: Send + Sync {
+    /// The transport, for [`ImageDestination::capabilities`].
+    const KIND: Kind;
+
+    /// The image being staged.
+    fn staged(&self) -> &StagedImage;
+
+    /// Sends the archive's members where the destination keeps images.
+    async fn deliver(&self, members: Vec<Member>) -> Result<(), TransportError>;
+}
+
+#[async_trait]
+impl<T: StagedDestination> ImageDestination for T {
     fn reference(&self) -> String {
-        format!("docker-archive:{}", self.reference)
+        self.staged().location.clone()
     }
 
     fn capabilities(&self) -> Capabilities {
-        Kind::DockerArchive.capabilities()
+        T::KIND.capabilities()
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        self.image.has_blob(info).await
+        self.staged().has_blob(info).await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
-        self.image.put_blob(stream, info).await
+        self.staged().put_blob(stream, info).await
     }
 
     async fn store_manifest(&self, manifest: ManifestToStore<'_>) -> Result<(), TransportError> {
-        self.image.store_manifest(manifest)
+        self.staged().store_manifest(manifest)
     }
 
     async fn commit(&self, top: &[u8], media_type: &str) -> Result<(), TransportError> {
-        let members = self.image.members(top, media_type).await?;
-        archive::write_archive(&self.reference.path, members).await
+        let members = self.staged().members(top, media_type).await?;
+        self.deliver(members).await
     }
 }
 
@@ -392,7 +415,8 @@ impl ImageDestination for DockerArchiveDestination {
 /// streams them to the daemon.
 #[derive(Debug)]
 pub(crate) struct StagedImage {
-    /// The destination, for messages.
+    /// The destination (`docker-archive:…`, `docker-daemon:…`), for
+    /// messages and as its reference.
     location: String,
     /// The `RepoTags` entry, if any.
     tag: Option<Named>,

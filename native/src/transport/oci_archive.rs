@@ -63,15 +63,8 @@ impl OciArchiveSource {
         let location = format!("oci-archive:{reference}");
         let archive = TarArchive::open(&reference.path, limits).await?;
         let layout = archive
-            .read("oci-layout", 4096)
-            .await
-            .map_err(|e| match e {
-                TransportError::NotFound { location, .. } => TransportError::NotFound {
-                    what: "oci-layout (is this an OCI archive?)".into(),
-                    location,
-                },
-                other => other,
-            })?;
+            .read_marker("oci-layout", 4096, "an OCI archive")
+            .await?;
         let version = json::parse(&layout).ok().and_then(|v| {
             v.as_object()?
                 .get_exact("imageLayoutVersion")?

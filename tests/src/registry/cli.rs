@@ -47,6 +47,25 @@ pub fn ferry<S: AsRef<OsStr>>(args: &[S]) -> Output {
         .unwrap_or_else(|e| panic!("running ferry: {e}"))
 }
 
+/// The words of `sync --src SRC --dest DEST FLAGS… FROM TO`, the same for
+/// [`ferry`] and [`skopeo`](super::skopeo), with TLS verification off on
+/// each side that is `docker` (the test registries speak plain HTTP on
+/// loopback).
+pub fn sync_args(src: &str, dest: &str, flags: &[&str], from: &str, to: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["sync", "--src", src, "--dest", dest]
+        .map(String::from)
+        .into();
+    if src == "docker" {
+        args.push("--src-tls-verify=false".into());
+    }
+    if dest == "docker" {
+        args.push("--dest-tls-verify=false".into());
+    }
+    args.extend(flags.iter().map(|f| f.to_string()));
+    args.extend([from.to_string(), to.to_string()]);
+    args
+}
+
 /// stdout of a command that must have succeeded (stderr in the panic).
 pub fn succeeded(output: &Output) -> String {
     assert!(

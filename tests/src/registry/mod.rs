@@ -37,7 +37,7 @@ mod token;
 
 use std::time::Duration;
 
-pub use cli::{failed, ferry, ferry_bin, ferry_command, succeeded};
+pub use cli::{failed, ferry, ferry_bin, ferry_command, succeeded, sync_args};
 pub use fixture::{DEMO_INDEX_DIGEST, DemoImage, skopeo};
 pub use http::Response;
 pub use proxy::{Action, Exchange, FaultProxy, Faults, Match, Rule};

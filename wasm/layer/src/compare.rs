@@ -30,7 +30,7 @@ use std::cell::RefCell;
 
 use ferry_core::tar::compare::{Comparison, Filesystem, How, Kind, Metadata, StackedPath, compare};
 
-use crate::stack::put_u32;
+use crate::abi::{Buffers, put_u32};
 
 /// `compare_run`: the sides could not be decoded.
 pub const MALFORMED: i32 = -1;
@@ -160,25 +160,15 @@ pub fn run(bytes: &[u8]) -> Result<Vec<u8>, i32> {
     Ok(out)
 }
 
-#[derive(Debug, Default)]
-struct State {
-    input: Vec<u8>,
-    output: Vec<u8>,
-}
-
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    static STATE: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
 /// Room for `len` bytes of both encoded sides.
 #[allow(unsafe_code)] // an export name; no unsafe code
 #[unsafe(no_mangle)]
 pub extern "C" fn compare_input(len: u32) -> *mut u8 {
-    STATE.with_borrow_mut(|s| {
-        s.input.clear();
-        s.input.resize(len as usize, 0);
-        s.input.as_mut_ptr()
-    })
+    STATE.with_borrow_mut(|s| s.room(len))
 }
 
 /// Compares the first `len` bytes of the input: the answer's length, or
@@ -186,15 +176,13 @@ pub extern "C" fn compare_input(len: u32) -> *mut u8 {
 #[allow(unsafe_code)] // an export name; no unsafe code
 #[unsafe(no_mangle)]
 pub extern "C" fn compare_run(len: u32) -> i32 {
-    STATE.with_borrow_mut(
-        |s| match s.input.get(..len as usize).map_or(Err(MALFORMED), run) {
-            Ok(answer) => {
-                s.output = answer;
-                s.output.len() as i32
-            }
-            Err(code) => code,
-        },
-    )
+    STATE.with_borrow_mut(|s| match s.written(len).map_or(Err(MALFORMED), run) {
+        Ok(answer) => {
+            s.output = answer;
+            s.output.len() as i32
+        }
+        Err(code) => code,
+    })
 }
 
 /// Where the answer is.
@@ -207,7 +195,7 @@ pub extern "C" fn compare_output() -> *const u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::put_str;
+    use crate::abi::put_str;
 
     /// A side with one layer and one path: a regular file of 3 bytes.
     fn one_file(out: &mut Vec<u8>, layer: &str, digest: Option<&str>) {
@@ -278,10 +266,7 @@ mod tests {
         one_file(&mut bytes, "sha256:a", None);
         one_file(&mut bytes, "sha256:b", None);
         let at = compare_input(bytes.len() as u32);
-        STATE.with_borrow_mut(|s| {
-            assert_eq!(at, s.input.as_mut_ptr());
-            s.input.copy_from_slice(&bytes)
-        });
+        STATE.with_borrow_mut(|s| s.host_writes(at, &bytes));
         let n = compare_run(bytes.len() as u32);
         let mut want = Vec::new();
         // shared: none; only A: [0]; only B: [0]; one path that may differ.

@@ -12,6 +12,7 @@
 //! memory, writes there, calls, and reads the answer where the module says
 //! it is; no pointer is ever handed from the host to Rust.
 
+mod abi;
 pub mod compare;
 pub mod stack;
 pub mod zstd;

@@ -29,6 +29,8 @@ use std::cell::RefCell;
 
 use ferry_core::tar::stack::{Change, LayerChanges, Stack};
 
+use crate::abi::{Buffers, put_str, put_u32};
+
 /// A member that changes nothing (AUFS metadata, a refused name).
 pub const SKIP: u8 = 0;
 /// Content that is not a directory.
@@ -74,15 +76,6 @@ pub fn decode(mut bytes: &[u8]) -> Option<Vec<Change<'_>>> {
     Some(members)
 }
 
-pub(crate) fn put_u32(out: &mut Vec<u8>, n: u32) {
-    out.extend_from_slice(&n.to_le_bytes());
-}
-
-pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u32(out, s.len() as u32);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Encodes a layer's changes.
 pub fn encode_changes(changes: &LayerChanges, out: &mut Vec<u8>) {
     for list in [&changes.added, &changes.changed, &changes.deleted] {
@@ -107,8 +100,7 @@ pub fn encode_paths(stack: &Stack, out: &mut Vec<u8>) {
 #[derive(Debug, Default)]
 struct State {
     stack: Stack,
-    input: Vec<u8>,
-    output: Vec<u8>,
+    io: Buffers,
 }
 
 thread_local! {
@@ -119,11 +111,7 @@ thread_local! {
 #[allow(unsafe_code)] // an export name; no unsafe code
 #[unsafe(no_mangle)]
 pub extern "C" fn stack_input(len: u32) -> *mut u8 {
-    STATE.with_borrow_mut(|s| {
-        s.input.clear();
-        s.input.resize(len as usize, 0);
-        s.input.as_mut_ptr()
-    })
+    STATE.with_borrow_mut(|s| s.io.room(len))
 }
 
 /// Applies the first `len` bytes of the input as the next layer: the
@@ -134,8 +122,7 @@ pub extern "C" fn stack_apply(len: u32) -> i32 {
     STATE.with_borrow_mut(|s| {
         let State {
             stack,
-            input,
-            output,
+            io: Buffers { input, output },
         } = s;
         let Some(members) = input.get(..len as usize).and_then(decode) else {
             return MALFORMED;
@@ -152,9 +139,9 @@ pub extern "C" fn stack_apply(len: u32) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn stack_paths() -> i32 {
     STATE.with_borrow_mut(|s| {
-        s.output.clear();
-        encode_paths(&s.stack, &mut s.output);
-        s.output.len() as i32
+        s.io.output.clear();
+        encode_paths(&s.stack, &mut s.io.output);
+        s.io.output.len() as i32
     })
 }
 
@@ -162,7 +149,7 @@ pub extern "C" fn stack_paths() -> i32 {
 #[allow(unsafe_code)] // an export name; no unsafe code
 #[unsafe(no_mangle)]
 pub extern "C" fn stack_output() -> *const u8 {
-    STATE.with_borrow(|s| s.output.as_ptr())
+    STATE.with_borrow(|s| s.io.output.as_ptr())
 }
 
 #[cfg(test)]
@@ -216,10 +203,7 @@ mod tests {
         let mut bytes = member(PUT_FILE, "a/b");
         bytes.extend(member(PUT_DIR, "a"));
         let at = stack_input(bytes.len() as u32);
-        STATE.with_borrow_mut(|s| {
-            assert_eq!(at, s.input.as_mut_ptr());
-            s.input.copy_from_slice(&bytes)
-        });
+        STATE.with_borrow_mut(|s| s.io.host_writes(at, &bytes));
         let n = stack_apply(bytes.len() as u32);
         let mut changes = Vec::new();
         encode_changes(
@@ -230,7 +214,7 @@ mod tests {
             &mut changes,
         );
         assert_eq!(n as usize, changes.len());
-        STATE.with_borrow(|s| assert_eq!(s.output, changes));
+        STATE.with_borrow(|s| assert_eq!(s.io.output, changes));
         let n = stack_paths();
         let mut paths = Vec::new();
         for (layer, member, dir, path) in [(0, 1, 1, "a"), (0, 0, 0, "a/b")] {
@@ -240,9 +224,9 @@ mod tests {
             put_str(&mut paths, path);
         }
         STATE.with_borrow(|s| {
-            assert_eq!(s.output[..4], 2u32.to_le_bytes());
-            assert_eq!(s.output[4..], paths[..]);
-            assert_eq!(n as usize, s.output.len());
+            assert_eq!(s.io.output[..4], 2u32.to_le_bytes());
+            assert_eq!(s.io.output[4..], paths[..]);
+            assert_eq!(n as usize, s.io.output.len());
         });
     }
 }
