@@ -24,7 +24,7 @@
 //! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
-//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
+//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected`, `signedInstances` (digests of instances that carry signatures) and `addCompression` (`gzip`, `zstd`: `--add-compression`'s twins, planned as `--dry-run` plans them); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
 //! | `detectArchiveFormat` | none; the input is a file's first bytes (512 or more to tell a tar) | `tar`, the compression (`gzip`, `zstd`, `xz`, `bzip2`), or `""` |
 //! | `tarFiles` | none; the input is a JSON array of an archive's members as its headers spell them, in order: `name`, `typeflag` (the type byte, a number), `linkname` | the regular files, in archive order: `name` (normalised, links followed) and `member` (the position in the input of the member with the data) |
 //! | `layerEntries` | none; the input is a JSON array of a layer's member names as its headers spell them, in order | one per name: `path` (normalised) and, for a whiteout, `whiteout` (the path it deletes), for an opaque-directory marker, `opaque` (the directory, `""` the root), for AUFS metadata, `aufs: true`; a name refused (absolute, `..`, a whiteout of nothing) is `{"error": MESSAGE}` instead |
@@ -558,6 +558,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         "platforms",
         "stripUnselected",
         "signedInstances",
+        "addCompression",
     ]);
     let o = args.object("options", "options.")?.only(&known)?;
     let instances = args.object("instances", "instances.")?;
@@ -576,7 +577,12 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
-        add_compression: Default::default(),
+        add_compression: o
+            .strings("addCompression")?
+            .iter()
+            .map(|f| compression::Format::parse(f))
+            .collect::<Result<_, _>>()
+            .map_err(|e| o.fail(alloc::format!("\"options.addCompression\": {e}")))?,
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;
@@ -1332,6 +1338,84 @@ mod tests {
             .collect();
         assert_eq!(roles, ["instance", "instance", "instance", "list", "list"]);
         assert_eq!(manifests[3]["sourceDigest"], child.as_str());
+    }
+
+    /// `planCopy` of the three-image index of core's plan fixtures, with
+    /// its images given, and these options.
+    fn plan_index(options: &str) -> String {
+        const TOP: &str = include_str!("../../core/tests/fixtures/plan/index.json");
+        let images = [
+            include_str!("../../core/tests/fixtures/plan/amd64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
+        ];
+        let members: Vec<String> = images
+            .iter()
+            .map(|text| {
+                alloc::format!(
+                    "\"{}\":{}",
+                    ferry_core::Digest::sha256_of(text.as_bytes()),
+                    serde_json::to_string(text).unwrap()
+                )
+            })
+            .collect();
+        call(
+            "planCopy",
+            TOP.as_bytes(),
+            &alloc::format!(
+                r#"{{"options":{options},"instances":{{{}}}}}"#,
+                members.join(",")
+            ),
+        )
+    }
+
+    #[test]
+    fn plan_copy_plans_a_zstd_twin_after_each_image_with_add_compression() {
+        let answer = plan_index(
+            r#"{"destination":{"kind":"oci"},"selection":"all","addCompression":["zstd"]}"#,
+        );
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let images = answer["ok"]["images"].as_array().unwrap();
+        let twins: Vec<&serde_json::Value> = images.iter().map(|i| &i["twin"]).collect();
+        assert_eq!(twins, [&serde_json::Value::Null, &"zstd".into()].repeat(3));
+        let roles: Vec<&str> = answer["ok"]["summary"]["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "instance",
+                "zstd-twin",
+                "instance",
+                "zstd-twin",
+                "instance",
+                "zstd-twin",
+                "list"
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_copy_refuses_add_compression_for_less_than_a_whole_list_as_copy_does() {
+        let answer = plan_index(
+            r#"{"destination":{"kind":"oci"},"selection":"system","platform":"linux/amd64","addCompression":["zstd"]}"#,
+        );
+        assert_eq!(
+            answer,
+            r#"{"error":"--add-compression zstd: compression twins are added only to a manifest list copied whole (--all), but this copy copies one image out of the list"}"#
+        );
+    }
+
+    #[test]
+    fn plan_copy_refuses_a_compression_it_does_not_write_naming_it() {
+        let answer = plan_index(r#"{"selection":"all","addCompression":["lz4"]}"#);
+        assert_eq!(
+            answer,
+            r#"{"error":"invalid arguments for planCopy: \"options.addCompression\": unsupported compression format \"lz4\": ferry writes \"gzip\" and \"zstd\""}"#
+        );
     }
 
     #[test]
