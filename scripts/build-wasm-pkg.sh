@@ -249,6 +249,12 @@ a module); browsers and other ES-module hosts → \`web/index.js\`
 \`init\`. Inputs are \`Uint8Array\`; results are plain objects (see
 \`ferry_wasm.d.ts\`); failures throw \`Error\` with ferry-core's message.
 \`call(op, bytes, argsJson)\` returns the exact JSON text ferry-core answers.
+
+\`planCopy(list, options, instances)\` plans a copy as \`ferry copy --dry-run\`
+does, given the images' manifests (digest → text); with
+\`{ selection: "all", addCompression: ["zstd"] }\` it plans a zstd twin of
+each image, as \`--add-compression zstd\` (the summary's \`zstd-twin\`
+manifests, and \`twin: "zstd"\` on their image plans).
 EOF
 
 cat > "$STAGE/package.json" <<EOF
