@@ -278,6 +278,8 @@ export interface ImagePlan {
   blobs: BlobNeed[];
   /** What happens to each of `blobs` in transit. */
   operations: ("keep" | "compress" | "decompress" | "recompress")[];
+  /** For a compression twin (`addCompression`): the format its layers are forced into; it follows the image it twins. */
+  twin?: "gzip" | "zstd";
 }
 
 /** `planCopy`'s options: `planImage`'s, plus which images of a list to copy. */
@@ -292,6 +294,12 @@ export interface CopyPlanOptions extends PlanOptions {
   signedInstances?: string[];
   /** Drop unselected entries from the list (`--strip-removed-platforms`). */
   stripUnselected?: boolean;
+  /**
+   * `--add-compression`: with `selection` `all` of a list, every image gets a
+   * twin with its layers in each of these formats, unless its platform already
+   * has an instance in that format (planned as `ferry copy --dry-run` plans it).
+   */
+  addCompression?: ("gzip" | "zstd")[];
 }
 
 export type TopPlan =
@@ -317,8 +325,8 @@ export type TopPlan =
 /** `ferry copy --dry-run`'s summary. */
 export interface CopyPlan {
   manifests: {
-    /** `list`: the top-level list, or a list nested in it (nested lists come first). */
-    role: "image" | "instance" | "list";
+    /** `list`: the top-level list, or a list nested in it (nested lists come first); `zstd-twin`, `gzip-twin`: a compression twin (`addCompression`), after the instance it twins. */
+    role: "image" | "instance" | "list" | "zstd-twin" | "gzip-twin";
     sourceDigest: string;
     mediaType: string;
     /** Known when the manifest is written unchanged. */

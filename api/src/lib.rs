@@ -24,7 +24,7 @@
 //! | `chooseInstance` | `platform`: `os/arch[/variant]`; `options`: `osVersion`, `preferGzip`, `amd64Levels`, `windowsOsVersion`, `skipAttestations` | [`choose::Choice`] |
 //! | `convertList` | `to`: `oci-index` or `docker-list`; `options`: `defaultPlatform` | `mediaType`, `digest`, `size`, `manifest` (the list's text), `losses` |
 //! | `planImage` | `options`: `mediaType`, `hasSignatures`, `destination` (`kind` or `supportedTypes` and `layerCompression`; `referenceDigest`), `format`, `removeSignatures`, `preserveDigests` | [`plan::ImagePlan`] |
-//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected` and `signedInstances` (digests of instances that carry signatures); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
+//! | `planCopy` | `options`: as `planImage`, plus `selection` (`system` with `platform`, `all`, or `instances` with `digests` and/or `platforms`, as `--platform` lists), `stripUnselected`, `signedInstances` (digests of instances that carry signatures) and `addCompression` (`gzip`, `zstd`: `--add-compression`'s twins, planned as `--dry-run` plans them); `instances`: instance (or nested list) digest → manifest text | `top` (with `nested`, the nested lists to write, for a list; `null` while a nested list is missing), `images`, `missing`, `summary` ([`plan::CopyPlan`], once nothing is missing) |
 //! | `detectArchiveFormat` | none; the input is a file's first bytes (512 or more to tell a tar) | `tar`, the compression (`gzip`, `zstd`, `xz`, `bzip2`), or `""` |
 //! | `tarFiles` | none; the input is a JSON array of an archive's members as its headers spell them, in order: `name`, `typeflag` (the type byte, a number), `linkname` | the regular files, in archive order: `name` (normalised, links followed) and `member` (the position in the input of the member with the data) |
 //! | `layerEntries` | none; the input is a JSON array of a layer's member names as its headers spell them, in order | one per name: `path` (normalised) and, for a whiteout, `whiteout` (the path it deletes), for an opaque-directory marker, `opaque` (the directory, `""` the root), for AUFS metadata, `aufs: true`; a name refused (absolute, `..`, a whiteout of nothing) is `{"error": MESSAGE}` instead |
@@ -549,48 +549,6 @@ fn selection(o: &Args<'_>) -> Result<Selection, Failure> {
 /// come in `instances` (digest → text) and must match their digest; those
 /// not given are listed in `missing`, and the summary waits for them.
 fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
-    /// The top-level decision: `kind` is `image`, `instance` (with
-    /// `listDigest` and `choice`) or `list` (with the rest).
-    #[derive(Serialize)]
-    struct TopAnswer<'a> {
-        kind: &'static str,
-        #[serde(rename = "listDigest", skip_serializing_if = "Option::is_none")]
-        list_digest: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        choice: Option<&'a choose::Choice>,
-        #[serde(rename = "listMediaType", skip_serializing_if = "Option::is_none")]
-        list_media_type: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        entries: Option<&'a [plan::EntryAction]>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        conversion: Option<&'a plan::ListConversion>,
-        #[serde(rename = "cannotModify", skip_serializing_if = "Option::is_none")]
-        cannot_modify: Option<Option<plan::CannotModify>>,
-        /// The nested lists to write, in writing order.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        nested: Option<Vec<NestedAnswer<'a>>>,
-    }
-    /// A nested list to write.
-    #[derive(Serialize)]
-    struct NestedAnswer<'a> {
-        digest: &'a str,
-        #[serde(rename = "listMediaType")]
-        list_media_type: &'a str,
-        entries: &'a [plan::EntryAction],
-        conversion: &'a plan::ListConversion,
-        #[serde(rename = "cannotModify")]
-        cannot_modify: Option<plan::CannotModify>,
-    }
-    #[derive(Serialize)]
-    struct CopyAnswer<'a> {
-        /// `None` until every nested list is given.
-        top: Option<TopAnswer<'a>>,
-        images: Vec<&'a plan::ImagePlan>,
-        missing: &'a [String],
-        /// Borrowed: a clone of the summary cost the npm module 669
-        /// bytes after wasm-opt.
-        summary: Option<&'a plan::CopyPlan>,
-    }
     let args = args.only(&["options", "instances"])?;
     let mut known = PLAN_OPTIONS.to_vec();
     known.extend([
@@ -600,6 +558,7 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         "platforms",
         "stripUnselected",
         "signedInstances",
+        "addCompression",
     ]);
     let o = args.object("options", "options.")?.only(&known)?;
     let instances = args.object("instances", "instances.")?;
@@ -618,7 +577,12 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         judge_signatures: false,
         sign: Default::default(),
         compression: Default::default(),
-        add_compression: Default::default(),
+        add_compression: o
+            .strings("addCompression")?
+            .iter()
+            .map(|f| compression::Format::parse(f))
+            .collect::<Result<_, _>>()
+            .map_err(|e| o.fail(alloc::format!("\"options.addCompression\": {e}")))?,
     };
     let media_type = o.string("mediaType")?.unwrap_or_default();
     let has_signatures = o.boolean("hasSignatures")?;
@@ -706,62 +670,99 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
             copy.handle(answer).map_err(Failure::message)?;
         }
     };
-    let Some(top_plan) = copy.top_plan() else {
-        return ok(CopyAnswer {
-            top: None,
-            images: Vec::new(),
-            missing: &missing,
-            summary: None,
-        });
-    };
-    let mut top = TopAnswer {
-        kind: "image",
-        list_digest: None,
-        choice: None,
-        list_media_type: None,
-        entries: None,
-        conversion: None,
-        cannot_modify: None,
-        nested: None,
-    };
-    match top_plan {
-        plan::TopPlan::Image => {}
-        plan::TopPlan::Instance {
+    // Written by hand, as the other answers are: through serde (three
+    // answer structs, borrowed), `ok::<CopyAnswer>` alone was 2,906 bytes
+    // of the npm module. The core's values inside are serde's.
+    // `{"top":TOP,"images":[…],"missing":[…],"summary":…}`, where TOP is
+    // `null` until every nested list is given, else the top-level
+    // decision: `kind` `image`, `instance` (with `listDigest` and
+    // `choice`) or `list` (with `listMediaType`, `entries`, `conversion`,
+    // `cannotModify` and `nested`, the nested lists to write in writing
+    // order, each with `digest` and the same four).
+    let mut out = String::from("{\"top\":");
+    match copy.top_plan() {
+        None => out.push_str("null"),
+        Some(plan::TopPlan::Image) => out.push_str("{\"kind\":\"image\"}"),
+        Some(plan::TopPlan::Instance {
             list_digest,
             choice,
             ..
-        } => {
-            top.kind = "instance";
-            top.list_digest = Some(list_digest.as_str());
-            top.choice = Some(choice);
+        }) => {
+            out.push_str("{\"kind\":\"instance\",\"listDigest\":");
+            out.push_str(&to_json(&list_digest.as_str()));
+            out.push_str(",\"choice\":");
+            out.push_str(&to_json(choice));
+            out.push('}');
         }
-        plan::TopPlan::List(list_plan) => {
-            top.kind = "list";
-            top.list_media_type = Some(list_plan.list.list_media_type());
-            top.entries = Some(&list_plan.entries);
-            top.conversion = Some(&list_plan.conversion);
-            top.cannot_modify = Some(list_plan.cannot_modify);
-            top.nested = Some(
-                list_plan
-                    .nested
-                    .iter()
-                    .map(|n| NestedAnswer {
-                        digest: &n.digest,
-                        list_media_type: n.list.list_media_type(),
-                        entries: &n.entries,
-                        conversion: &n.conversion,
-                        cannot_modify: n.cannot_modify,
-                    })
-                    .collect(),
+        Some(plan::TopPlan::List(list_plan)) => {
+            out.push_str("{\"kind\":\"list\",");
+            list_answer(
+                &mut out,
+                list_plan.list.list_media_type(),
+                &list_plan.entries,
+                &list_plan.conversion,
+                list_plan.cannot_modify,
             );
+            out.push_str(",\"nested\":[");
+            for (i, n) in list_plan.nested.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"digest\":");
+                out.push_str(&to_json(&n.digest.as_str()));
+                out.push(',');
+                list_answer(
+                    &mut out,
+                    n.list.list_media_type(),
+                    &n.entries,
+                    &n.conversion,
+                    n.cannot_modify,
+                );
+                out.push('}');
+            }
+            out.push_str("]}");
         }
     }
-    ok(CopyAnswer {
-        top: Some(top),
-        images: copy.images(),
-        missing: &missing,
-        summary: copy.summary(),
-    })
+    out.push_str(",\"images\":[");
+    for (i, image) in copy.images().into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&to_json(image));
+    }
+    out.push_str("],\"missing\":[");
+    for (i, digest) in missing.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&to_json(&digest.as_str()));
+    }
+    out.push_str("],\"summary\":");
+    match copy.summary() {
+        Some(summary) => out.push_str(&to_json(summary)),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// The members of a list to write in `planCopy`'s answer, without the
+/// braces: `listMediaType`, `entries`, `conversion`, `cannotModify`.
+fn list_answer(
+    out: &mut String,
+    media_type: &str,
+    entries: &[plan::EntryAction],
+    conversion: &plan::ListConversion,
+    cannot_modify: Option<plan::CannotModify>,
+) {
+    out.push_str("\"listMediaType\":");
+    out.push_str(&to_json(&media_type));
+    out.push_str(",\"entries\":");
+    out.push_str(&to_json(&entries));
+    out.push_str(",\"conversion\":");
+    out.push_str(&to_json(conversion));
+    out.push_str(",\"cannotModify\":");
+    out.push_str(&to_json(&cannot_modify));
 }
 
 fn detect_archive_format(input: &[u8], args: Args<'_>) -> Answer {
@@ -1337,6 +1338,84 @@ mod tests {
             .collect();
         assert_eq!(roles, ["instance", "instance", "instance", "list", "list"]);
         assert_eq!(manifests[3]["sourceDigest"], child.as_str());
+    }
+
+    /// `planCopy` of the three-image index of core's plan fixtures, with
+    /// its images given, and these options.
+    fn plan_index(options: &str) -> String {
+        const TOP: &str = include_str!("../../core/tests/fixtures/plan/index.json");
+        let images = [
+            include_str!("../../core/tests/fixtures/plan/amd64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm64.json"),
+            include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
+        ];
+        let members: Vec<String> = images
+            .iter()
+            .map(|text| {
+                alloc::format!(
+                    "\"{}\":{}",
+                    ferry_core::Digest::sha256_of(text.as_bytes()),
+                    serde_json::to_string(text).unwrap()
+                )
+            })
+            .collect();
+        call(
+            "planCopy",
+            TOP.as_bytes(),
+            &alloc::format!(
+                r#"{{"options":{options},"instances":{{{}}}}}"#,
+                members.join(",")
+            ),
+        )
+    }
+
+    #[test]
+    fn plan_copy_plans_a_zstd_twin_after_each_image_with_add_compression() {
+        let answer = plan_index(
+            r#"{"destination":{"kind":"oci"},"selection":"all","addCompression":["zstd"]}"#,
+        );
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let images = answer["ok"]["images"].as_array().unwrap();
+        let twins: Vec<&serde_json::Value> = images.iter().map(|i| &i["twin"]).collect();
+        assert_eq!(twins, [&serde_json::Value::Null, &"zstd".into()].repeat(3));
+        let roles: Vec<&str> = answer["ok"]["summary"]["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "instance",
+                "zstd-twin",
+                "instance",
+                "zstd-twin",
+                "instance",
+                "zstd-twin",
+                "list"
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_copy_refuses_add_compression_for_less_than_a_whole_list_as_copy_does() {
+        let answer = plan_index(
+            r#"{"destination":{"kind":"oci"},"selection":"system","platform":"linux/amd64","addCompression":["zstd"]}"#,
+        );
+        assert_eq!(
+            answer,
+            r#"{"error":"--add-compression zstd: compression twins are added only to a manifest list copied whole (--all), but this copy copies one image out of the list"}"#
+        );
+    }
+
+    #[test]
+    fn plan_copy_refuses_a_compression_it_does_not_write_naming_it() {
+        let answer = plan_index(r#"{"selection":"all","addCompression":["lz4"]}"#);
+        assert_eq!(
+            answer,
+            r#"{"error":"invalid arguments for planCopy: \"options.addCompression\": unsupported compression format \"lz4\": ferry writes \"gzip\" and \"zstd\""}"#
+        );
     }
 
     #[test]

@@ -596,6 +596,16 @@ fn further_calls() -> Vec<(String, Vec<u8>, String)> {
             ));
         }
     }
+    // Compression twins: images with `twin`, summaries with twin roles.
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
+    calls.push((
+        "planCopy".into(),
+        fixture("index.json").into_bytes(),
+        with_instances(
+            r#"{"destination":{"kind":"oci"},"selection":"all","addCompression":["zstd"]}"#,
+            &images,
+        ),
+    ));
     calls
 }
 

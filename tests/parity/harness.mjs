@@ -40,9 +40,19 @@ export function native() {
   return { header, lines, text };
 }
 
-/** A case's manifest bytes. */
+/**
+ * A case's bytes: a conformance case, or (named `parity/NAME`) one of the
+ * suite's own inputs in tests/parity/cases.
+ */
 export function caseBytes(header, name) {
-  return new Uint8Array(readFileSync(join(header.conformanceDir, name + ".json")));
+  return new Uint8Array(readFileSync(casePath(header, name)));
+}
+
+/** Where a case's file is. */
+export function casePath(header, name) {
+  return name.startsWith("parity/")
+    ? join(header.parityCasesDir, name.slice("parity/".length) + ".json")
+    : join(header.conformanceDir, name + ".json");
 }
 
 /** The line the native runner prints for a case, from the joined answers. */

@@ -13,7 +13,7 @@ import { after, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
-import { native, root } from "./harness.mjs";
+import { caseBytes, native, root } from "./harness.mjs";
 
 const pkg = join(root, "wasm", "pkg");
 const work = mkdtempSync(join(tmpdir(), "ferry-pack-"));
@@ -83,7 +83,7 @@ test("the installed tarball imports in headless Chromium from a bundler-free pag
   const entry = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")).exports["."].browser;
   const importMap = { imports: { "ferry-wasm": "/node_modules/ferry-wasm/" + entry.replace(/^\.\//, "") } };
   const names = [...expected.lines.keys()];
-  const cases = Object.fromEntries(names.map((n) => [n, Buffer.from(readFileSync(join(expected.header.conformanceDir, n + ".json"))).toString("base64")]));
+  const cases = Object.fromEntries(names.map((n) => [n, Buffer.from(caseBytes(expected.header, n)).toString("base64")]));
   const page = `<!doctype html><meta charset="utf-8"><title>loading</title>
 <script type="importmap">${JSON.stringify(importMap)}</script>
 <script type="module">

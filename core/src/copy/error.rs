@@ -44,9 +44,6 @@ pub enum Error {
     WrittenDigest(manifest::jws::JwsError),
     /// The driver's answer is not one the current need takes.
     UnexpectedAnswer { need: &'static str },
-    /// `--add-compression` given to the planner without writes
-    /// (`Copy::plan`), which leaves its planning out.
-    AddCompressionUnplanned,
 }
 
 impl fmt::Display for Error {
@@ -75,10 +72,6 @@ impl fmt::Display for Error {
             Error::UnexpectedAnswer { need } => {
                 write!(f, "the copy's driver answered {need} with something else")
             }
-            Error::AddCompressionUnplanned => write!(
-                f,
-                "--add-compression is planned by a dry run (Copy::new), not by Copy::plan"
-            ),
         }
     }
 }

@@ -262,23 +262,7 @@ pub struct Copy {
     /// module 328 KiB instead of 290 KiB (after wasm-opt); handing out the
     /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
     writer: Option<Writer>,
-    /// `--add-compression`'s planning ([`Copy::start_twins`],
-    /// [`Copy::add_twins`]), reached through pointers for the same
-    /// reason as `writer`: [`Copy::plan`] (the npm module's `planCopy`)
-    /// does without it, and it cost that module 9 KiB after wasm-opt.
-    start_twins: Option<TwinPlanner>,
-    /// [`Copy::add_twins`], as `start_twins`. Two options rather than one
-    /// of a pair: with `Option<(fn, fn)>`, `Copy::plan`'s `None` left the
-    /// pair's second half undefined, and LLVM filled it with `add_twins`,
-    /// which kept that function (and what it calls) in the npm module:
-    /// 1,916 bytes after wasm-opt (260,215 -> 258,299).
-    add_twins: Option<AddTwins>,
 }
-
-/// [`Copy::start_twins`].
-type TwinPlanner = fn(&mut Copy) -> Result<(), Error>;
-/// [`Copy::add_twins`].
-type AddTwins = fn(&mut Copy, usize) -> Result<(), Error>;
 
 /// The half of the machine that moves and writes ([`Mode::Copy`]):
 /// decides the next step of the transfers or writes, with the answer to
@@ -302,31 +286,19 @@ impl Copy {
             options,
             mode,
             Some(Copy::write_step),
-            (Some(Copy::start_twins), Some(Copy::add_twins)),
         )
     }
 
-    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes nor
-    /// `--add-compression`'s (refused here: [`Copy::new`] in
-    /// [`Mode::DryRun`] plans it).
+    /// [`Copy::new`] in [`Mode::Plan`], without the code that writes.
+    /// It plans `--add-compression`'s twins with the same code as a
+    /// [`Mode::DryRun`] of [`Copy::new`].
     pub fn plan(
         top_bytes: Vec<u8>,
         top_type: String,
         destination: Destination,
         options: CopyOptions,
     ) -> Result<Copy, Error> {
-        if !options.add_compression.is_empty() {
-            return Err(Error::AddCompressionUnplanned);
-        }
-        Copy::build(
-            top_bytes,
-            top_type,
-            destination,
-            options,
-            Mode::Plan,
-            None,
-            (None, None),
-        )
+        Copy::build(top_bytes, top_type, destination, options, Mode::Plan, None)
     }
 
     fn build(
@@ -336,7 +308,6 @@ impl Copy {
         options: CopyOptions,
         mode: Mode,
         writer: Option<Writer>,
-        (start_twins, add_twins): (Option<TwinPlanner>, Option<AddTwins>),
     ) -> Result<Copy, Error> {
         let mut copy = Copy {
             plan_destination: destination
@@ -373,8 +344,6 @@ impl Copy {
             phase: Phase::NestedLists { reading: None },
             need: Need::Done,
             writer,
-            start_twins,
-            add_twins,
         };
         // Lists nested in the list are read before planning: a platform
         // choice reaches into them, and they are copied with it.
@@ -867,9 +836,7 @@ impl Copy {
 
     /// The images to read, as the top-level decision names them.
     fn start_instances(&mut self) -> Result<(), Error> {
-        if let Some(start_twins) = self.start_twins {
-            start_twins(self)?;
-        }
+        self.start_twins()?;
         let top_plan = self.top_plan.as_ref().expect("planned");
         let mut wanted = Vec::new();
         match top_plan {
@@ -981,9 +948,7 @@ impl Copy {
             signatures,
         });
         self.plans.push(plan);
-        if let Some(add_twins) = self.add_twins {
-            add_twins(self, self.jobs.len() - 1)?;
-        }
+        self.add_twins(self.jobs.len() - 1)?;
         self.phase = Phase::Instance {
             index: index + 1,
             read: None,
@@ -1019,33 +984,41 @@ impl Copy {
     /// not change (signed, or not an image with compressible layers)
     /// cannot have a twin.
     fn add_twins(&mut self, job: usize) -> Result<(), Error> {
-        let source = self.jobs[job].clone();
-        let Some(instance) = source.instance else {
+        let Some(instance) = self.jobs[job].instance.clone() else {
             return Ok(());
         };
         let digest = instance.to_string();
-        let formats: Vec<compression::Format> = self
+        let formats: compression::Formats = self
             .twins
             .iter()
             .filter(|t| t.source_digest == digest)
             .map(|t| t.format)
             .collect();
-        for format in formats {
-            let mut options = self.options.clone();
-            options.compression.format = Some(format);
-            options.compression.level = None;
-            options.compression.force = true;
-            let mut twin_plan = plan::plan_image(
+        // The copy's options with the twin's format forced, set in place
+        // and put back: a clone of the options cost the npm module about
+        // a kilobyte after wasm-opt.
+        let requested = self.options.compression;
+        for format in formats.iter() {
+            self.options.compression = compression::Requested {
+                format: Some(format),
+                level: None,
+                force: true,
+                ..requested
+            };
+            let source = &self.jobs[job];
+            let planned = plan::plan_image(
                 &source.bytes,
                 &self.plans[job].source_media_type,
                 !source.signatures.is_empty(),
                 &self.plan_destination,
-                &options,
+                &self.options,
                 ImageContext {
                     list_digest: None,
                     in_list: true,
                 },
-            )?;
+            );
+            self.options.compression = requested;
+            let mut twin_plan = planned?;
             if twin_plan.layer_wish.is_none() {
                 let reason = match twin_plan.cannot_modify {
                     Some(reason) => reason.to_string(),
@@ -1058,9 +1031,10 @@ impl Copy {
                 }));
             }
             twin_plan.twin = Some(format);
+            let bytes = self.jobs[job].bytes.clone();
             self.jobs.push(Job {
                 instance: Some(instance.clone()),
-                bytes: source.bytes.clone(),
+                bytes,
                 signatures: Vec::new(),
             });
             self.plans.push(twin_plan);

@@ -36,7 +36,8 @@ pub enum Desired {
 }
 
 /// A compression ferry writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Gzip,
     Zstd,

@@ -723,7 +723,7 @@ pub struct ImagePlan {
     pub layer_wish: Option<compression::Wish>,
     /// For a compression twin (`--add-compression`): the format its layers
     /// take; it is added to the list beside the instance it twins.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub twin: Option<compression::Format>,
 }
 
@@ -883,13 +883,6 @@ pub struct Twin {
 /// (containers/image does not copy nested lists).
 pub fn compression_twins(plan: &ListPlan, add: compression::Formats) -> Vec<Twin> {
     use compression::Format;
-    type Key = (String, String, String, Vec<String>, String);
-    let key = |e: &Descriptor| -> Key {
-        let p = e.platform.clone().unwrap_or_default();
-        let mut features = p.os_features;
-        features.sort();
-        (p.architecture, p.os, p.os_version, features, p.variant)
-    };
     let format_of = |e: &Descriptor| {
         let zstd = plan.list.kind == crate::list::ListKind::OciIndex
             && e.annotations
@@ -897,18 +890,31 @@ pub fn compression_twins(plan: &ListPlan, add: compression::Formats) -> Vec<Twin
                 .is_some_and(|v| v == "true");
         if zstd { Format::Zstd } else { Format::Gzip }
     };
-    let mut have: BTreeMap<Key, compression::Formats> = BTreeMap::new();
+    // The formats each platform has, by the first entry of that platform.
+    // A scan rather than a map keyed by the platform's parts with its
+    // features sorted: that map and a sort of strings cost the npm module
+    // about 4 KB after wasm-opt, for lists of a few dozen entries.
+    let mut have: Vec<(&Descriptor, compression::Formats)> = Vec::new();
+    let mut slots = Vec::with_capacity(plan.list.entries.len());
     for e in &plan.list.entries {
-        have.entry(key(e)).or_default().insert(format_of(e));
+        let slot = match have.iter().position(|(other, _)| same_platform(other, e)) {
+            Some(i) => i,
+            None => {
+                have.push((e, compression::Formats::default()));
+                have.len() - 1
+            }
+        };
+        have[slot].1.insert(format_of(e));
+        slots.push(slot);
     }
     let mut twins = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
-    for (e, action) in plan.list.entries.iter().zip(&plan.entries) {
+    for ((e, action), &slot) in plan.list.entries.iter().zip(&plan.entries).zip(&slots) {
         if *action != EntryAction::Copy || is_nested(e) || seen.contains(&e.digest_text.as_str()) {
             continue;
         }
         seen.push(&e.digest_text);
-        let formats = have.entry(key(e)).or_default();
+        let formats = &mut have[slot].1;
         for format in add.iter() {
             if !formats.contains(format) {
                 formats.insert(format);
@@ -920,6 +926,25 @@ pub fn compression_twins(plan: &ListPlan, add: compression::Formats) -> Vec<Twin
         }
     }
     twins
+}
+
+/// Whether two entries are for the same platform, as
+/// [`compression_twins`] groups them: the same OS, architecture, variant
+/// and OS version, and the same OS features in any order (no platform is
+/// the empty one).
+fn same_platform(a: &Descriptor, b: &Descriptor) -> bool {
+    let empty = Platform::default();
+    let a = a.platform.as_ref().unwrap_or(&empty);
+    let b = b.platform.as_ref().unwrap_or(&empty);
+    let count = |list: &[String], x: &String| list.iter().filter(|y| *y == x).count();
+    a.architecture == b.architecture
+        && a.os == b.os
+        && a.os_version == b.os_version
+        && a.variant == b.variant
+        && a.os_features.len() == b.os_features.len()
+        && a.os_features
+            .iter()
+            .all(|x| count(&a.os_features, x) == count(&b.os_features, x))
 }
 
 /// What a copied instance turned into at the destination.

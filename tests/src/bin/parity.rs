@@ -12,7 +12,10 @@
 //! ```
 //!
 //! Each answer is embedded exactly as `call` returned it, so the line is the
-//! comparison. Usage: `cargo run -q -p ferry-tests --bin parity [OPERATIONS.json]`.
+//! comparison. After the conformance cases come the parity suite's own
+//! inputs, `tests/parity/cases/NAME.json`, named `parity/NAME` (the header's
+//! `parityCasesDir`): documents a call needs that the conformance corpus
+//! lacks, such as a list whose image manifests `planCopy` is given. Usage: `cargo run -q -p ferry-tests --bin parity [OPERATIONS.json]`.
 //!
 //! `parity bench FILE [ITERATIONS]` times `call` for `digest` and `inspect`
 //! on FILE natively, for `tests/parity/bench.mjs`, which compares with the
@@ -43,32 +46,61 @@ fn run() -> Result<(), String> {
         PathBuf::from,
     );
     let calls = load_calls(&operations)?;
-    let cases = conformance::load();
+    let mut cases: Vec<(String, Vec<u8>)> = conformance::load()
+        .into_iter()
+        .map(|c| (c.name, c.bytes))
+        .collect();
     let dir = conformance::dir();
     let dir = dir.canonicalize().unwrap_or(dir);
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("parity/cases");
+    let own = own.canonicalize().unwrap_or(own);
+    cases.extend(parity_cases(&own)?);
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let header = serde_json::json!({
         "conformanceDir": dir.display().to_string(),
+        "parityCasesDir": own.display().to_string(),
         "cases": cases.len(),
         "calls": calls.len(),
     });
     let write_error = |e: std::io::Error| format!("cannot write: {e}");
     writeln!(out, "{header}").map_err(write_error)?;
-    for case in &cases {
-        let name = serde_json::to_string(&case.name).map_err(|e| e.to_string())?;
+    for (name, bytes) in &cases {
+        let name = serde_json::to_string(name).map_err(|e| e.to_string())?;
         write!(out, "{{\"case\":{name},\"answers\":[").map_err(write_error)?;
         for (i, (op, args)) in calls.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",").map_err(write_error)?;
             }
-            let answer = ferry_api::call(op, &case.bytes, args);
+            let answer = ferry_api::call(op, bytes, args);
             out.write_all(answer.as_bytes()).map_err(write_error)?;
         }
         out.write_all(b"]}\n").map_err(write_error)?;
     }
     out.flush().map_err(write_error)
+}
+
+/// The suite's own inputs in `dir`, as `(parity/NAME, bytes)`, by name.
+fn parity_cases(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut cases = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        cases.push((format!("parity/{name}"), bytes));
+    }
+    cases.sort();
+    Ok(cases)
 }
 
 /// `(op, args)` pairs; `args` is passed on as the exact string the file

@@ -84,6 +84,8 @@ fn main() -> wasmtime::Result<()> {
         .ok_or_else(|| wasmtime::format_err!("empty native output"))?;
     let header: serde_json::Value = serde_json::from_str(header)?;
     let dir = Path::new(header["conformanceDir"].as_str().unwrap_or_default());
+    // The suite's own inputs, named parity/NAME.
+    let own = Path::new(header["parityCasesDir"].as_str().unwrap_or_default());
 
     let mut out = BufWriter::new(std::io::stdout().lock());
     writeln!(out, "{header}")?;
@@ -92,7 +94,10 @@ fn main() -> wasmtime::Result<()> {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let bytes = std::fs::read(dir.join(format!("{name}.json")))?;
+        let bytes = match name.strip_prefix("parity/") {
+            Some(own_name) => std::fs::read(own.join(format!("{own_name}.json")))?,
+            None => std::fs::read(dir.join(format!("{name}.json")))?,
+        };
         write!(
             out,
             "{{\"case\":{},\"answers\":[",
