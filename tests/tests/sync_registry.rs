@@ -839,3 +839,173 @@ fn a_whole_repository_sync_without_referrers_copies_every_tag_as_skopeo_does() {
         assert!(sources.contains(&expected), "{tag} not in {sources:?}");
     }
 }
+
+/// The YAML documents of the Kubernetes example in
+/// docs/mirroring-at-scale.md (its one ```yaml block).
+fn kubernetes_example() -> Vec<yaml_rust2::Yaml> {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/mirroring-at-scale.md"),
+    )
+    .unwrap();
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + doc[start..].find("\n```").unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&doc[start..end]).unwrap()
+}
+
+/// The document of `kind` named `name`.
+fn kubernetes_object<'a>(
+    docs: &'a [yaml_rust2::Yaml],
+    kind: &str,
+    name: &str,
+) -> &'a yaml_rust2::Yaml {
+    docs.iter()
+        .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// A container's `args`, as strings.
+fn container_args(job: &yaml_rust2::Yaml) -> Vec<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The Kubernetes example of docs/mirroring-at-scale.md, run as
+/// Kubernetes would run it, on loopback: its ConfigMap's sync.yaml with
+/// quay.io and docker.io replaced by two local registries (plain HTTP),
+/// `mirror.internal` by a third (with Basic auth, the credentials in the
+/// mounted auth.json), the volumes by directories, `$(SHARD)` expanded
+/// from each worker's completion index; the workers at once, then the
+/// merge Job. (Kubernetes itself is not here; this checks the example's
+/// arguments, source file and shard arithmetic.)
+#[test]
+fn the_kubernetes_indexed_job_of_the_docs_mirrors_as_its_workers_and_merge_job_would() {
+    let work = tempfile::tempdir().unwrap();
+    let docs = kubernetes_example();
+    let source_yaml = kubernetes_object(&docs, "ConfigMap", "mirror-source")["data"]["sync.yaml"]
+        .as_str()
+        .unwrap();
+    let job = kubernetes_object(&docs, "Job", "mirror");
+    assert_eq!(job["spec"]["completionMode"].as_str(), Some("Indexed"));
+    let workers = job["spec"]["completions"].as_i64().unwrap();
+    assert_eq!(job["spec"]["parallelism"].as_i64(), Some(workers));
+    let env = &job["spec"]["template"]["spec"]["containers"][0]["env"][0];
+    assert_eq!(env["name"].as_str(), Some("SHARD"));
+    assert_eq!(
+        env["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+        Some("metadata.annotations['batch.kubernetes.io/job-completion-index']")
+    );
+
+    // The example selects prometheus >= 2.50, every etcd tag, and nginx
+    // 1.25-1.29 alpine tags.
+    let quay = seeded(
+        work.path(),
+        &[
+            "prometheus/prometheus:2.49.1",
+            "prometheus/prometheus:2.50.0",
+            "prometheus/prometheus:2.51.2",
+            "coreos/etcd:v3.5.9",
+            "coreos/etcd:v3.5.10",
+        ],
+    );
+    let hub = seeded(
+        work.path(),
+        &[
+            "library/nginx:1.25.3-alpine",
+            "library/nginx:1.25.3",
+            "library/nginx:1.24.0-alpine",
+        ],
+    );
+    let mirror = Registry::start(Setup::basic("mirror", "pw"));
+    let volumes = work.path().join("volumes");
+    let (source, auth, reports) = (
+        volumes.join("source"),
+        volumes.join("auth"),
+        volumes.join("reports"),
+    );
+    for dir in [&source, &auth, &reports] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let on_loopback = |registry: &Registry| format!("{}:\n  tls-verify: false\n", registry.host());
+    std::fs::write(
+        source.join("sync.yaml"),
+        source_yaml
+            .replace("quay.io:\n", &on_loopback(&quay))
+            .replace("docker.io:\n", &on_loopback(&hub)),
+    )
+    .unwrap();
+    let credentials = mirror.credentials().unwrap().basic_authorization();
+    std::fs::write(
+        auth.join("auth.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            mirror.host(),
+            credentials.trim_start_matches("Basic ")
+        ),
+    )
+    .unwrap();
+    let mounted = |arg: &str, shard: i64| {
+        arg.replace("$(SHARD)", &shard.to_string())
+            .replace("/source/", &format!("{}/", source.display()))
+            .replace("/auth/", &format!("{}/", auth.display()))
+            .replace("/reports/", &format!("{}/", reports.display()))
+            .replace("mirror.internal", &mirror.host())
+    };
+
+    let args = container_args(job);
+    let running: Vec<_> = (0..workers)
+        .map(|shard| {
+            // `--scoped` would put the sources' `host:port` in a path,
+            // which no reference may hold (skopeo refuses it alike); the
+            // example's registries have no port. And plain HTTP, which a
+            // real mirror does not need.
+            let mut args: Vec<String> = args
+                .iter()
+                .filter(|a| *a != "--scoped")
+                .map(|a| mounted(a, shard))
+                .collect();
+            args.insert(1, "--dest-tls-verify=false".into());
+            run_sync(&args)
+        })
+        .collect();
+    for worker in running {
+        let out = worker.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let merge: Vec<String> = container_args(kubernetes_object(&docs, "Job", "mirror-report"))
+        .iter()
+        .map(|a| mounted(a, 0))
+        .collect();
+    succeeded(&ferry(&merge));
+
+    let merged = read_json(&reports.join("merged.json"));
+    assert_eq!(merged["shards"].as_array().unwrap().len(), workers as usize);
+    assert_eq!(merged["totals"]["failed"], 0, "{merged}");
+    let mut copied: Vec<String> = merged["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let source = i["source"].as_str().unwrap();
+            source[source.rfind('/').unwrap() + 1..].to_string()
+        })
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        [
+            "etcd:v3.5.10",
+            "etcd:v3.5.9",
+            "nginx:1.25.3-alpine",
+            "prometheus:2.50.0",
+            "prometheus:2.51.2"
+        ]
+    );
+}
