@@ -221,3 +221,37 @@ fn the_first_blob_check_goes_out_beside_the_others() {
         "the first check went alone: {exchanges:#?}"
     );
 }
+
+#[test]
+fn blob_checks_reuse_the_connections_of_the_checks_before_them() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/pooled:v1");
+    let proxy = registry.proxy(Faults::none());
+    // One job: at most CHECKS_PER_JOB (4) checks in flight at a time.
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--jobs",
+        "1",
+        "--progress",
+        "none",
+        "--dest-tls-verify=false",
+        "demo:",
+        &format!("docker://{}/round-trips/pooled:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    let checks = exchanges.iter().filter(|e| e.method == "HEAD").count();
+    let connections: std::collections::BTreeSet<_> = exchanges
+        .iter()
+        .filter(|e| !e.method.is_empty())
+        .map(|e| e.connection)
+        .collect();
+    // More checks than may be in flight, over no more connections than
+    // may be in flight: the ping's, and one per check slot.
+    assert!(checks > 5, "{exchanges:#?}");
+    assert!(
+        connections.len() <= 5,
+        "{} connections: {exchanges:#?}",
+        connections.len()
+    );
+}
