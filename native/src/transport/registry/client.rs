@@ -276,7 +276,8 @@ impl Registry {
 }
 
 /// A task aborted when dropped: the HTTP ping of an insecure registry
-/// that answered over HTTPS.
+/// that answered over HTTPS, or the authentication begun when connecting
+/// for a connection that never sent a request.
 pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
