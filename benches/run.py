@@ -474,6 +474,10 @@ FLOOR_STEPS = {
                   "PUT top manifest"],
     "copy-warm": ["connect", "GET top manifest", "list:GET instance manifests", "HEAD blobs",
                   "list:PUT instance manifests", "PUT top manifest"],
+    # A mirror of single-platform tags: every tag's manifest may be asked
+    # for at once once the tag list is in.
+    "sync-cold": ["connect", "GET tag list", "GET manifests", "POST blob uploads (with source GETs)",
+                  "PUT blobs", "PUT manifests"],
     "inspect": ["connect", "GET top manifest", "list:GET the chosen instance", "GET config"],
     "inspect-raw": ["connect", "GET top manifest"],
 }
@@ -653,6 +657,23 @@ def resync_floor(lists: Path, a: Registry, b: Registry) -> list[str]:
             f.write(f'url = "http://{b.host}/v2/mirror/small/manifests/t{i}"\noutput = "/dev/null"\n')
     curl = f"curl -sf --no-progress-meter -Z --parallel-max 32 -H '{accept}'"
     return sh(f"{curl} -K {src_cfg} & {curl} -I -K {dst_cfg} >/dev/null & wait")
+
+
+SYNC_WAN_TAGS = 50
+
+
+def shape_of_dirs(root: Path) -> Shape:
+    """The shape of the `dir:` images under `root` taken together (what a
+    sync of them moves): no list, every distinct blob and manifest."""
+    blobs: dict[str, int] = {}
+    manifest_bytes = 0
+    for image in sorted(root.iterdir()):
+        for entry in image.iterdir():
+            if entry.name == "manifest.json":
+                manifest_bytes += entry.stat().st_size
+            elif entry.name != "version":
+                blobs[entry.name] = entry.stat().st_size
+    return Shape(0, len(blobs), sum(blobs.values()), manifest_bytes)
 
 
 def storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, local, rss) -> list[Scenario]:
@@ -1014,6 +1035,15 @@ def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: fl
         sc("oci→registry 200 small layers, warm",
            pair([dtf, small_src, pb.ref("push/small")], None) + floors("push-warm", ss),
            prepare=populate("push/small", small), tgts=targets(False, 1), n=1 if delay_ms >= 100 else runs),
+        # skopeo syncs one tag after another, each blob in turn: one round
+        # at 100 ms.
+        sc(f"sync {SYNC_WAN_TAGS} tags registry→registry, cold",
+           [Contender("ferry", [f, "sync", "--src", "docker", "--dest", "docker", stf, dtf,
+                                f"{pa.host}/wan/small", f"{pb.host}/mirror"], b.wipe),
+            Contender("skopeo", ["skopeo", "sync", "--src", "docker", "--dest", "docker", stf, dtf,
+                                 f"{pa.host}/wan/small", f"{pb.host}/mirror"], b.wipe)]
+           + floors("sync-cold", shape_of_dirs(data / "sync50")),
+           n=1 if delay_ms >= 100 else runs),
         sc("inspect docker:// (4-platform list)",
            [Contender("ferry", [f, "inspect", "--tls-verify=false", pa.ref("src/oci4")]),
             Contender("skopeo", ["skopeo", "inspect", "--no-tags", "--tls-verify=false", pa.ref("src/oci4")])]
@@ -1220,6 +1250,10 @@ def main() -> int:
         write_sync_images(args.data / "sync200", 200)
         run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
              str(args.data / "sync200"), f"{a.host}/sync"])
+        # The wan sync's source: its own repository of fewer tags.
+        write_sync_images(args.data / "sync50", SYNC_WAN_TAGS)
+        run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
+             str(args.data / "sync50"), f"{a.host}/wan"])
         scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
         for delay in [float(d) for d in args.delays.split(",") if d]:
             more, started = wan_scenarios(a, b, args.data, args.work, delay, args.mbit or None,

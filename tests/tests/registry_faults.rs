@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferry_core::Digest;
-use ferry_tests::registry::{Faults, Match, Registry, Rule, Setup, failed, ferry, succeeded};
+use ferry_tests::registry::{
+    Faults, Match, Registry, Rule, Setup, SkopeoSide, failed, ferry, skopeo, succeeded,
+};
 
 /// A small deterministic generator (xorshift64*), enough for offsets.
 struct Offsets(u64);
@@ -173,6 +175,53 @@ fn upload_resets_at_random_offsets_are_retried_and_the_push_is_complete() {
         &registry.docker_ref("pushed/big:v1"),
         &format!("dir:{}", pulled.display()),
     ));
+    assert_layer_intact(&pulled, &big);
+}
+
+#[test]
+fn a_blob_of_known_size_is_uploaded_in_two_requests_and_skopeo_reads_it_back() {
+    let scratch = tempfile::tempdir().unwrap();
+    let registry = Registry::start(Setup::plain());
+    let big = big_image(scratch.path());
+    let proxy = registry.proxy(Faults::none());
+    succeeded(&copy(
+        "0",
+        &format!("dir:{}", big.dir.display()),
+        &format!("docker://{}/pushed/whole:v1", proxy.host()),
+    ));
+    // The 4 MiB layer and the config: each a POST opening the upload and
+    // one PUT carrying the bytes and naming the digest (the monolithic
+    // upload), no PATCH between them.
+    let uploads: Vec<_> = proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.target.contains("/blobs/uploads/"))
+        .map(|e| (e.method, e.target))
+        .collect();
+    let posts = uploads.iter().filter(|(m, _)| m == "POST").count();
+    let puts: Vec<_> = uploads
+        .iter()
+        .filter(|(m, t)| m == "PUT" && t.contains("digest=sha256"))
+        .collect();
+    assert_eq!(
+        (posts, puts.len(), uploads.len()),
+        (2, 2, 4),
+        "{uploads:#?}"
+    );
+    assert!(
+        puts.iter()
+            .any(|(_, t)| t.contains(big.layer_digest.as_str())),
+        "{uploads:#?}"
+    );
+    // What distribution stored from the monolithic PUT is the layer, as
+    // skopeo reads it.
+    let pulled = scratch.path().join("by-skopeo");
+    let flags = registry.skopeo_flags(SkopeoSide::Src);
+    let mut args: Vec<String> = vec!["copy".into()];
+    args.extend(flags);
+    args.push(registry.docker_ref("pushed/whole:v1"));
+    args.push(format!("dir:{}", pulled.display()));
+    succeeded(&skopeo(&args));
     assert_layer_intact(&pulled, &big);
 }
 

@@ -519,13 +519,15 @@ fn insufficient_scope_gets_one_new_token_with_the_challenge_scope() {
             .all(|t| t.target.contains("scope=repository%3Ashared%2Fbase%3Apull")),
         "{tokens:#?}"
     );
-    // One new token per blob request refused for scope (config and layer
-    // may be refused at the same moment), and every blob arrives.
+    // One new token, however many blob requests were refused for scope
+    // (config and layer may be refused at the same moment: the second
+    // takes the token the first fetched), and every blob arrives.
     let refused = requests
         .iter()
         .filter(|r| r.path().contains("/blobs/") && r.header("authorization") == Some("Bearer t1"))
         .count();
-    assert_eq!(tokens.len() - 1, refused, "{requests:#?}");
+    assert!(refused >= 1, "{requests:#?}");
+    assert_eq!(tokens.len(), 2, "{requests:#?}");
     let granted = requests
         .iter()
         .filter(|r| r.path().contains("/blobs/") && r.header("authorization") == Some("Bearer t2"))
@@ -540,19 +542,27 @@ fn insufficient_scope_is_retried_exactly_once_per_request() {
     let stderr = failed(&pull(&registry.host(), &["--retry-times", "0"], &scratch));
     assert_mentions(&stderr, &["not authorized (401"]);
     let requests = registry.requests();
-    let blob_requests = requests
+    let blobs: Vec<&str> = requests
         .iter()
         .filter(|r| r.path().contains("/blobs/"))
-        .count();
+        .map(|r| r.path())
+        .collect();
+    let mut distinct = blobs.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
     let tokens_after_manifest = requests
         .iter()
         .skip_while(|r| !r.path().contains("/blobs/"))
         .filter(|r| r.path() == "/token")
         .count();
-    // Every blob request that was refused for scope caused one token
-    // request and one retry, never more.
-    assert_eq!(blob_requests, 2 * tokens_after_manifest, "{requests:#?}");
-    assert!(tokens_after_manifest >= 1);
+    // Every blob request that was refused for scope was retried once,
+    // never more, with a new token (one at most per blob: requests
+    // refused at the same moment share it).
+    assert_eq!(blobs.len(), 2 * distinct.len(), "{requests:#?}");
+    assert!(
+        (1..=distinct.len()).contains(&tokens_after_manifest),
+        "{requests:#?}"
+    );
     scratch.assert_nothing_written();
 }
 

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use ferry_tests::registry::{Exchange, Faults, Match, Registry, Rule, Setup, ferry, succeeded};
+use ferry_tests::registry::{
+    Exchange, Faults, Match, Registry, Rule, Setup, SkopeoSide, ferry, succeeded,
+};
 
 const HOLD: Duration = Duration::from_millis(200);
 
@@ -158,5 +160,98 @@ fn an_insecure_registry_is_pinged_over_http_beside_the_https_attempt() {
     assert!(
         ping.alongside.iter().any(tls),
         "HTTP was tried only after HTTPS was refused: {exchanges:#?}"
+    );
+}
+
+/// Whether exchanges `i` and `j` were in flight together.
+fn overlap(exchanges: &[Exchange], i: usize, j: usize) -> bool {
+    i != j && (exchanges[i].alongside.contains(&j) || exchanges[j].alongside.contains(&i))
+}
+
+fn push_with_credentials(registry: &Registry, destination: &str, jobs: &str) {
+    let mut args: Vec<String> = ["copy", "--all", "--jobs", jobs, "--progress", "none"]
+        .map(String::from)
+        .to_vec();
+    args.extend(registry.skopeo_flags(SkopeoSide::Dest));
+    args.extend(["demo:".to_string(), destination.to_string()]);
+    succeeded(&ferry(&args));
+}
+
+#[test]
+fn a_push_to_a_token_registry_fetches_its_token_when_opened_so_no_request_is_refused() {
+    let registry = Registry::start(Setup::token("bob", "builder"));
+    let proxy = registry.proxy(Faults::none());
+    push_with_credentials(
+        &registry,
+        &format!("docker://{}/round-trips/token:v1", proxy.host()),
+        "4",
+    );
+    let exchanges = proxy.exchanges();
+    // Only the ping meets the challenge; every request after it carries
+    // the token fetched in answer to the ping's.
+    let refused: Vec<_> = exchanges
+        .iter()
+        .filter(|e| e.status == Some(401) && e.target != "/v2/")
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+    let tokens = registry.token_requests();
+    assert_eq!(tokens.len(), 1, "{tokens:#?}");
+}
+
+#[test]
+fn the_first_blob_check_goes_out_beside_the_others() {
+    let registry = Registry::start(Setup::token("bob", "builder"));
+    let destination = registry.docker_ref("round-trips/first:v1");
+    push_with_credentials(&registry, &destination, "4");
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+    push_with_credentials(
+        &registry,
+        &format!("docker://{}/round-trips/first:v1", proxy.host()),
+        "4",
+    );
+    let exchanges = proxy.exchanges();
+    let first = exchanges
+        .iter()
+        .position(|e| e.method == "HEAD")
+        .expect("the blobs were checked");
+    assert!(
+        (0..exchanges.len())
+            .any(|j| exchanges[j].method == "HEAD" && overlap(&exchanges, first, j)),
+        "the first check went alone: {exchanges:#?}"
+    );
+}
+
+#[test]
+fn blob_checks_reuse_the_connections_of_the_checks_before_them() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/pooled:v1");
+    let proxy = registry.proxy(Faults::none());
+    // One job: at most CHECKS_PER_JOB (4) checks in flight at a time.
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--jobs",
+        "1",
+        "--progress",
+        "none",
+        "--dest-tls-verify=false",
+        "demo:",
+        &format!("docker://{}/round-trips/pooled:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    let checks = exchanges.iter().filter(|e| e.method == "HEAD").count();
+    let connections: std::collections::BTreeSet<_> = exchanges
+        .iter()
+        .filter(|e| !e.method.is_empty())
+        .map(|e| e.connection)
+        .collect();
+    // More checks than may be in flight, over no more connections than
+    // may be in flight: the ping's, and one per check slot.
+    assert!(checks > 5, "{exchanges:#?}");
+    assert!(
+        connections.len() <= 5,
+        "{} connections: {exchanges:#?}",
+        connections.len()
     );
 }

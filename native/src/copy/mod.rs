@@ -832,24 +832,9 @@ async fn transfer_blobs(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Largest first: the long transfers start early and finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.info.stated_size()));
-    // The first question goes alone: it settles authentication with a
-    // registry (a 401 challenge, then credentials or a token), which
-    // parallel first requests would each meet unauthenticated.
-    if let Some(first) = tasks.iter_mut().find(|t| t.check) {
-        first.check = false;
-        if is_present(&**dst, &first.info).await? {
-            progress.event(Event::Skipped {
-                digest: first.info.digest.to_string(),
-                size: first.info.stated_size(),
-            });
-            let id = first.id;
-            result.push(Answer::Blob {
-                id,
-                outcome: BlobOutcome::Present,
-            });
-            tasks.retain(|t| t.id != id);
-        }
-    }
+    // The checks go out side by side from the first one: a registry
+    // destination settles its authentication when it is opened (its
+    // token is fetched then), so they do not each meet a 401.
     let closed =
         |e: tokio::sync::AcquireError| CopyError::Internal(format!("the transfer slots: {e}"));
     for task in tasks {

@@ -83,21 +83,29 @@ impl Registry {
             let ping = tokio::spawn(http.get(format!("{http_base}/v2/")).send());
             (http_base, AbortOnDrop(ping))
         });
-        let (base, supports_signatures) = match http.get(format!("{https}/v2/")).send().await {
-            Ok(r) => (https, advertises(&r)),
-            Err(e) if let Some((http_base, mut ping)) = plain => match (&mut ping.0).await {
-                Ok(Ok(r)) => (http_base, advertises(&r)),
-                _ => return Err(http_error("cannot reach the registry", &location, e)),
-            },
-            Err(e) => {
-                return Err(http_error(
-                    "cannot reach the registry over HTTPS",
-                    &location,
-                    e,
-                ));
-            }
+        // A ping refused for want of authentication names the challenge
+        // every request of this repository would meet.
+        let challenge = |r: &reqwest::Response| {
+            (r.status().as_u16() == 401)
+                .then(|| header(r, reqwest::header::WWW_AUTHENTICATE.as_str()))
+                .flatten()
         };
-        Ok(Registry {
+        let (base, supports_signatures, challenge) =
+            match http.get(format!("{https}/v2/")).send().await {
+                Ok(r) => (https, advertises(&r), challenge(&r)),
+                Err(e) if let Some((http_base, mut ping)) = plain => match (&mut ping.0).await {
+                    Ok(Ok(r)) => (http_base, advertises(&r), challenge(&r)),
+                    _ => return Err(http_error("cannot reach the registry", &location, e)),
+                },
+                Err(e) => {
+                    return Err(http_error(
+                        "cannot reach the registry over HTTPS",
+                        &location,
+                        e,
+                    ));
+                }
+            };
+        let registry = Registry {
             http,
             base,
             reference: reference.clone(),
@@ -109,7 +117,47 @@ impl Registry {
             top_digest: Mutex::new(reference.digest().cloned()),
             supports_signatures,
             oci_subject: Mutex::new(None),
-        })
+            settled: tokio::sync::OnceCell::new(),
+            settling: Mutex::new(None),
+            authenticating: tokio::sync::Mutex::new(()),
+        };
+        // The challenge is answered now, in the background, while the
+        // caller reads the other side: the first requests then carry the
+        // token (for this repository's pull or push scope) rather than
+        // each meeting a 401 and fetching one, and a destination's blob
+        // checks can all go out at once (benches/RESULTS-wan.md).
+        if let Some(challenge) = challenge {
+            let probe = registry.at_reference(registry.reference.clone(), push);
+            let task = tokio::spawn(async move {
+                // A failure is not reported here: the first request meets
+                // the challenge again and reports it where it happens.
+                let answered = probe.authenticate(Some(&challenge)).await;
+                (probe, matches!(answered, Ok(true)))
+            });
+            *registry.settling.lock().map_err(|_| registry.poisoned())? = Some(AbortOnDrop(task));
+        }
+        Ok(registry)
+    }
+
+    /// Waits for the authentication started when connecting, once, and
+    /// takes its token (or its switch to Basic); concurrent callers wait
+    /// for the same one.
+    async fn settle(&self) {
+        self.settled
+            .get_or_init(|| async {
+                let task = self.settling.lock().ok().and_then(|mut t| t.take());
+                let Some(mut task) = task else { return };
+                let Ok((probe, true)) = (&mut task.0).await else {
+                    return;
+                };
+                if let (Ok(theirs), Ok(mut ours)) = (probe.tokens.lock(), self.tokens.lock()) {
+                    ours.extend(theirs.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                if let (Ok(theirs), Ok(mut ours)) = (probe.basic.lock(), self.basic.lock()) {
+                    *ours |= *theirs;
+                }
+            })
+            .await;
     }
 
     /// Sends a request built by `build`, authenticating and retrying as the
@@ -119,12 +167,14 @@ impl Registry {
         what: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, TransportError> {
+        self.settle().await;
         let mut attempt = 0;
         let mut authenticated = false;
         loop {
             attempt += 1;
             let mut request = build(&self.http);
-            if let Some(header) = self.authorization() {
+            let sent = self.authorization();
+            if let Some(header) = &sent {
                 request = request.header(reqwest::header::AUTHORIZATION, header);
             }
             let result = request.send().await;
@@ -151,7 +201,12 @@ impl Registry {
                         .get(reqwest::header::WWW_AUTHENTICATE)
                         .and_then(|h| h.to_str().ok())
                         .map(str::to_string);
-                    if self.authenticate(header.as_deref()).await? {
+                    // One challenge answered at a time: requests refused
+                    // side by side (checks sent at once to a registry whose
+                    // ping asked for nothing) take the token the first
+                    // fetched rather than each fetching one.
+                    let _one = self.authenticating.lock().await;
+                    if self.authorization() != sent || self.authenticate(header.as_deref()).await? {
                         continue;
                     }
                     return Ok(response);
@@ -221,8 +276,9 @@ impl Registry {
 }
 
 /// A task aborted when dropped: the HTTP ping of an insecure registry
-/// that answered over HTTPS.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// that answered over HTTPS, or the authentication begun when connecting
+/// for a connection that never sent a request.
+pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {

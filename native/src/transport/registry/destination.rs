@@ -17,10 +17,6 @@ use crate::transport::{
     TransportError,
 };
 
-/// Blobs up to this size are uploaded with a single PUT; larger ones with a
-/// streaming PATCH and a closing PUT, as registries expect for big content.
-const MONOLITHIC_LIMIT: u64 = 1024 * 1024;
-
 #[async_trait]
 impl ImageDestination for Registry {
     fn reference(&self) -> String {
@@ -193,15 +189,18 @@ impl ImageDestination for Registry {
         ));
         // A stated size is what is sent: a wrong one fails the upload.
         let size = info.size.and_then(|s| u64::try_from(s).ok());
-        let small = size.is_some_and(|s| s <= MONOLITHIC_LIMIT);
         let what = format!("uploading blob {}", info.digest);
-        let finish = if small {
-            // Small blobs: one PUT carries the content and closes the upload.
+        let finish = if let Some(size) = size {
+            // A blob of known size, whatever the size: one PUT carries the
+            // content and closes the upload (the distribution spec's
+            // monolithic upload), two round trips with the POST where a
+            // PATCH and a closing PUT take three; across a network that
+            // is a round trip per blob (benches/RESULTS-wan.md).
             let mut request = self
                 .http
                 .put(with_digest(&location))
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .header(reqwest::header::CONTENT_LENGTH, size.unwrap_or_default())
+                .header(reqwest::header::CONTENT_LENGTH, size)
                 .body(body);
             if let Some(auth) = self.authorization() {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
@@ -211,16 +210,14 @@ impl ImageDestination for Registry {
                 .await
                 .map_err(|e| http_error(&what, &self.location(), e))?
         } else {
-            // Large or unsized blobs: stream them in one PATCH, then close the
-            // upload with an empty PUT naming the digest.
+            // A blob of unknown size (compressed on the way): stream it in
+            // one PATCH, then close the upload with an empty PUT naming the
+            // digest.
             let mut request = self
                 .http
                 .patch(&location)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(body);
-            if let Some(size) = size {
-                request = request.header(reqwest::header::CONTENT_LENGTH, size);
-            }
             if let Some(auth) = self.authorization() {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
             }

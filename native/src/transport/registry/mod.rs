@@ -97,6 +97,14 @@ pub struct Registry {
     /// The `OCI-Subject` header of the last manifest written: a registry
     /// with the referrers API names the subject it recorded.
     oci_subject: Mutex<Option<String>>,
+    /// The authentication started when connecting has been waited for.
+    settled: tokio::sync::OnceCell<()>,
+    /// That authentication, answering the ping's challenge in the
+    /// background: a connection to the same repository that fetched the
+    /// token, and whether it got one.
+    settling: Mutex<Option<client::AbortOnDrop<(Registry, bool)>>>,
+    /// Held while a 401's challenge is answered.
+    authenticating: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {

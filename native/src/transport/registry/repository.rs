@@ -53,6 +53,9 @@ impl Registry {
             extra_scopes: Mutex::new(Vec::new()),
             supports_signatures: self.supports_signatures,
             oci_subject: Mutex::new(None),
+            settled: tokio::sync::OnceCell::new(),
+            settling: Mutex::new(None),
+            authenticating: tokio::sync::Mutex::new(()),
         }
     }
 
