@@ -443,6 +443,54 @@ fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
 }
 
 #[test]
+fn a_syncs_blob_transfers_all_images_together_stay_within_four_times_jobs() {
+    let work = tempfile::tempdir().unwrap();
+    let tags: Vec<String> = (0..8).map(|i| format!("team/app:t{i}")).collect();
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let source = seeded(work.path(), &tags);
+    let destination = Registry::start(Setup::plain());
+    // Slow uploads, so that transfers side by side are seen side by side.
+    let proxy = destination.proxy(
+        Faults::none().with(
+            Rule::delay(
+                Match::contains("PUT", "/blobs/uploads/"),
+                Duration::from_millis(150),
+            )
+            .always(),
+        ),
+    );
+    succeeded(&ferry(&sync_args(
+        "docker",
+        "docker",
+        &["--jobs=1", "--image-parallel-copies=8"],
+        &source.reference("team/app"),
+        &format!("{}/m", proxy.host()),
+    )));
+    let exchanges = proxy.exchanges();
+    let upload = |e: &ferry_tests::registry::Exchange| {
+        e.method == "PUT" && e.target.contains("/blobs/uploads/")
+    };
+    let most_at_once = exchanges
+        .iter()
+        .filter(|e| upload(e))
+        .map(|e| {
+            1 + e
+                .alongside
+                .iter()
+                .filter(|&&o| upload(&exchanges[o]))
+                .count()
+        })
+        .max()
+        .unwrap();
+    // Eight images, one transfer each at a time (--jobs=1), but four for
+    // the run: and more than one, or images would not overlap at all.
+    assert!(
+        (2..=4).contains(&most_at_once),
+        "{most_at_once} uploads at once"
+    );
+}
+
+#[test]
 fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest() {
     let work = tempfile::tempdir().unwrap();
     let source = seeded(work.path(), &IMAGES[..2]);

@@ -448,6 +448,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
         blob_info_cache: copy::default_blob_info_cache(),
+        shared_transfers: None,
     };
     let progress: Arc<dyn Progress> = match args.progress {
         ProgressKind::Text

@@ -70,9 +70,11 @@ pub struct SyncArgs {
     format: Option<Format>,
     /// Images copied at once (up to 32 more are read and checked against
     /// the destination meanwhile, so images already there cost no slot).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    /// Their blob transfers together are at most 4 × --jobs.
+    #[arg(long, default_value_t = 16, value_name = "N")]
     image_parallel_copies: usize,
-    /// Blobs transferred at once for each image.
+    /// Blobs transferred at once for each image (and 4 × this for the
+    /// whole run).
     #[arg(long, default_value_t = 6, value_name = "N")]
     jobs: usize,
     /// Copy only the images of shard K of N (0 <= K < N), chosen by a
@@ -480,6 +482,9 @@ async fn sync(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(probes_at_once(
         args.image_parallel_copies,
     )));
+    let transfers = Arc::new(tokio::sync::Semaphore::new(
+        args.jobs.max(1) * RUN_TRANSFERS_PER_JOB,
+    ));
     let mut order = Vec::with_capacity(planned.len());
     for (index, planned) in planned.into_iter().enumerate() {
         order.push(planned.key.clone());
@@ -489,7 +494,7 @@ async fn sync(
         };
         // The policy and signers are per image: they depend on the
         // references.
-        let judged = prepare(args, trust, &job);
+        let judged = prepare(args, trust, &job, &transfers);
         let permit = semaphore.clone().acquire_owned().await?;
         let context = context.clone();
         tasks.spawn(async move {
@@ -524,7 +529,19 @@ const PROBES_AT_ONCE: usize = 32;
 /// The policy and signers for one image, or why there are none.
 type Judged = Result<(CopyOptions, Settings), String>;
 
-fn prepare(args: &SyncArgs, trust: &TrustArgs, job: &Job) -> Judged {
+/// The blob transfers of a whole run, all images together, per `--jobs`:
+/// four images' worth, which was the most a run made when it copied four
+/// images at a time. A sync of small images waits on round trips, not on
+/// bytes, so it copies more images at once than that; a sync of large
+/// ones is held to the same transfers as before.
+const RUN_TRANSFERS_PER_JOB: usize = 4;
+
+fn prepare(
+    args: &SyncArgs,
+    trust: &TrustArgs,
+    job: &Job,
+    transfers: &Arc<tokio::sync::Semaphore>,
+) -> Judged {
     let source = source_reference(&job.planned.source);
     let destination = destination_reference(&job.planned.destination);
     let trust = trust.trust_for(&source).map_err(|e| format!("{e:#}"))?;
@@ -549,6 +566,7 @@ fn prepare(args: &SyncArgs, trust: &TrustArgs, job: &Job) -> Judged {
         trust,
         signer: signer.map(|s| s as Arc<dyn ferry::trust::Sign>),
         blob_info_cache: copy::default_blob_info_cache(),
+        shared_transfers: Some(transfers.clone()),
     };
     Ok((options, settings))
 }

@@ -68,6 +68,11 @@ pub struct Settings {
     /// The blob info cache file ([`default_blob_info_cache`] for the
     /// CLI's); `None`: none, every layer is compressed.
     pub blob_info_cache: Option<std::path::PathBuf>,
+    /// Transfer slots shared with other copies running beside this one
+    /// (a sync's images), taken besides one of its own `jobs`: what bounds
+    /// a run's memory, connections and disk is its transfers, not how
+    /// many images are under way.
+    pub shared_transfers: Option<Arc<Semaphore>>,
 }
 
 impl Default for Settings {
@@ -79,6 +84,7 @@ impl Default for Settings {
             trust: None,
             signer: None,
             blob_info_cache: None,
+            shared_transfers: None,
         }
     }
 }
@@ -845,7 +851,7 @@ async fn transfer_blobs(
         let permit = slots.clone().acquire_owned().await.map_err(closed)?;
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         let (transfers, stopped) = (transfers.clone(), stop.clone());
-        let cache = cache.clone();
+        let (cache, shared) = (cache.clone(), settings.shared_transfers.clone());
         running.spawn(async move {
             let mut permit = permit;
             if task.check {
@@ -866,6 +872,13 @@ async fn transfer_blobs(
                 }
             }
             let _permit = permit;
+            // The run's slot is taken last: a copy's own slots are handed
+            // out in its order (largest first), and no task holding a
+            // run's slot ever waits for a copy's.
+            let _shared = match shared {
+                Some(shared) => Some(shared.acquire_owned().await.map_err(closed)?),
+                None => None,
+            };
             let outcome =
                 copy_blob(&*src, &*dst, &task, &progress, retries, cache.as_deref()).await?;
             Ok(Answer::Blob {
