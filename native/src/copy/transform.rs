@@ -11,7 +11,8 @@
 //! The work runs on a blocking thread while the bytes arrive
 //! ([`SyncIoBridge`]), through fixed buffers: memory is bounded whatever
 //! the layer's size. zstd compresses large layers on every core
-//! (libzstd's own worker threads); gzip is zlib-rs through flate2.
+//! (libzstd's own worker threads), and so is gzip ([`gzip_writer`]: gzp's
+//! parallel blocks, each deflated by zlib-rs through flate2).
 //! Decompression stops at ferry-core's expansion limit
 //! ([`compression::within_expansion_limit`]): a layer past it is refused
 //! as a decompression bomb, like a corrupt or truncated one, and nothing
@@ -46,6 +47,125 @@ const MULTITHREAD_FROM: u64 = 4 << 20;
 /// a time. 1 MiB (libzstd's least) brought that to 36 and 53 MiB, in the
 /// same time (2 cores).
 const ZSTD_JOB_SIZE: u32 = 1 << 20;
+
+/// A gzip encoder into `out` at `level`, for `size` bytes to compress (as
+/// stored at the source, when known): one zlib-rs encoder for small
+/// inputs, every core for those at least [`MULTITHREAD_FROM`] or of
+/// unknown size. Every gzip ferry writes goes through here.
+pub(crate) fn gzip_writer<W: Write + Send + 'static>(
+    out: W,
+    level: u32,
+    size: Option<u64>,
+) -> GzipWriter<W> {
+    let level = flate2::Compression::new(level);
+    if size.is_some_and(|s| s < MULTITHREAD_FROM) {
+        return GzipWriter::Single(flate2::write::GzEncoder::new(out, level));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // gzp (pigz's scheme): GZIP_BLOCK bytes at a time, each compressed by
+    // one of `cores` threads, written in order as one gzip stream (the
+    // blocks end on byte boundaries, the CRC is combined from theirs); at
+    // most twice `cores` blocks wait to be compressed and twice `cores` to
+    // be written, so memory is bounded by the cores, not the layer.
+    let builder = gzp::par::compress::ParCompressBuilder::<gzp::deflate::Gzip>::new()
+        .compression_level(level)
+        .buffer_size(GZIP_BLOCK)
+        .and_then(|b| b.num_threads(cores));
+    match builder {
+        Ok(builder) => GzipWriter::Parallel(ParallelGzip(Some(builder.from_writer(out)))),
+        // Neither can fail (the block is larger than gzp's least, and
+        // there is at least one core); one encoder is right anyway.
+        Err(_) => GzipWriter::Single(flate2::write::GzEncoder::new(out, level)),
+    }
+}
+
+/// The input each of gzp's threads compresses at a time. Each block is
+/// compressed on its own, without the previous block as dictionary (gzp
+/// passes it only with a C zlib), so larger blocks lose less ratio to the
+/// restart; see [`gzip_writer`] for what it costs in memory.
+const GZIP_BLOCK: usize = 1 << 20;
+
+/// What [`gzip_writer`] gives.
+pub(crate) enum GzipWriter<W: Write + Send + 'static> {
+    Single(flate2::write::GzEncoder<W>),
+    Parallel(ParallelGzip<W>),
+}
+
+/// gzp's encoder, `None` once finished.
+pub(crate) struct ParallelGzip<W: Write + Send + 'static>(
+    Option<gzp::par::compress::ParCompress<'static, gzp::deflate::Gzip, W>>,
+);
+
+impl<W: Write + Send + 'static> GzipWriter<W> {
+    /// Ends the gzip stream and gives back the writer it went to.
+    pub(crate) fn finish(self) -> std::io::Result<W> {
+        match self {
+            GzipWriter::Single(encoder) => encoder.finish(),
+            GzipWriter::Parallel(mut encoder) => {
+                use gzp::ZWriter;
+                let mut encoder = encoder.0.take().ok_or_else(finished)?;
+                encoder.finish().map_err(from_gzp)
+            }
+        }
+    }
+}
+
+fn finished() -> std::io::Error {
+    std::io::Error::other("the gzip stream is already finished")
+}
+
+/// gzp's error as I/O's: the sink's own error as it was raised.
+fn from_gzp(error: gzp::GzpError) -> std::io::Error {
+    match error {
+        gzp::GzpError::Io(e) => e,
+        other => std::io::Error::other(other),
+    }
+}
+
+impl<W: Write + Send + 'static> ParallelGzip<W> {
+    /// `op` on gzp's encoder; after an error gzp has shut its threads down
+    /// and its encoder must not be used again (not even finished).
+    fn with<T>(
+        &mut self,
+        op: impl FnOnce(
+            &mut gzp::par::compress::ParCompress<'static, gzp::deflate::Gzip, W>,
+        ) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        let outcome = op(self.0.as_mut().ok_or_else(finished)?);
+        if outcome.is_err() {
+            self.0 = None;
+        }
+        outcome
+    }
+}
+
+impl<W: Write + Send + 'static> Write for GzipWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            GzipWriter::Single(encoder) => encoder.write(buf),
+            GzipWriter::Parallel(encoder) => encoder.with(|e| e.write(buf)),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            GzipWriter::Single(encoder) => encoder.flush(),
+            GzipWriter::Parallel(encoder) => encoder.with(|e| e.flush()),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Drop for ParallelGzip<W> {
+    /// A stream left unfinished (its input failed): gzp's own drop would
+    /// finish it and panic on an error; finish it here and drop the error,
+    /// since what was written is thrown away.
+    fn drop(&mut self) {
+        if let Some(mut encoder) = self.0.take() {
+            use gzp::ZWriter;
+            let _ = encoder.finish();
+        }
+    }
+}
 
 /// Reads the first bytes of `stream` (as many as tell a compression, fewer
 /// at its end) and gives them back with the stream, those bytes put back
@@ -231,7 +351,7 @@ fn run(
         }
     };
     let sink_failed = Arc::new(AtomicBool::new(false));
-    let outcome = pump(decoded, hashing, to, stored_size, &sink_failed);
+    let outcome = pump(decoded, hashing, to, stored_size, sink_failed.clone());
     let hashing = outcome.map_err(|e| {
         if source_failed.load(Ordering::Relaxed) {
             // The source's own error (a digest or size that does not hold)
@@ -277,12 +397,12 @@ fn run(
 }
 
 /// A writer that remembers whether it failed.
-struct Sink<'a> {
+struct Sink {
     inner: Hashing,
-    failed: &'a AtomicBool,
+    failed: Arc<AtomicBool>,
 }
 
-impl Write for Sink<'_> {
+impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.inner.write(buf).inspect_err(|_| {
             self.failed.store(true, Ordering::Relaxed);
@@ -302,7 +422,7 @@ fn pump(
     out: Hashing,
     to: Option<(Format, i32)>,
     stored_size: Option<u64>,
-    sink_failed: &AtomicBool,
+    sink_failed: Arc<AtomicBool>,
 ) -> std::io::Result<Hashing> {
     let sink = Sink {
         inner: out,
@@ -325,8 +445,7 @@ fn pump(
             sink
         }
         Some((Format::Gzip, level)) => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(sink, flate2::Compression::new(level as u32));
+            let mut encoder = gzip_writer(sink, level as u32, stored_size);
             copy(&mut encoder)?;
             encoder.finish()?
         }
@@ -493,4 +612,101 @@ pub(crate) fn poll_read_observed(
         return Poll::Ready(Err(e));
     }
     poll
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `data` through [`gzip_writer`], told it is `size` bytes.
+    fn gzipped(data: &[u8], size: Option<u64>) -> (bool, Vec<u8>) {
+        let mut writer = gzip_writer(Vec::new(), 6, size);
+        let parallel = matches!(writer, GzipWriter::Parallel(_));
+        writer.write_all(data).unwrap();
+        (parallel, writer.finish().unwrap())
+    }
+
+    /// Compressible bytes: words of a small alphabet from a seed.
+    fn text(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"abcdefgh \n"[(x % 10) as usize]
+            })
+            .collect()
+    }
+
+    /// The one gzip member `gz` holds, refusing anything after it.
+    fn gunzip_one_member(gz: &[u8]) -> Vec<u8> {
+        let mut rest = gz;
+        let mut out = Vec::new();
+        flate2::bufread::GzDecoder::new(&mut rest)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(
+            rest.is_empty(),
+            "{} bytes after the gzip member",
+            rest.len()
+        );
+        out
+    }
+
+    #[test]
+    fn layers_from_the_multithread_size_or_of_unknown_size_are_gzipped_on_every_core() {
+        let data = text(3 << 20);
+        for size in [Some(MULTITHREAD_FROM), None] {
+            let (parallel, gz) = gzipped(&data, size);
+            assert!(parallel, "{size:?}");
+            assert_eq!(gunzip_one_member(&gz), data);
+        }
+    }
+
+    #[test]
+    fn small_layers_keep_one_gzip_encoder() {
+        let data = text(64 << 10);
+        let (parallel, gz) = gzipped(&data, Some(MULTITHREAD_FROM - 1));
+        assert!(!parallel);
+        assert_eq!(gunzip_one_member(&gz), data);
+    }
+
+    /// A sink that refuses every byte.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_parallel_gzip_left_unfinished_is_dropped_without_panicking_on_its_sink_error() {
+        let mut writer = gzip_writer(Full, 6, None);
+        writer.write_all(&text(64 << 10)).unwrap();
+        drop(writer);
+    }
+
+    #[test]
+    fn a_sink_error_at_the_end_is_reported_by_the_parallel_gzip() {
+        let mut writer = gzip_writer(Full, 6, None);
+        writer.write_all(&text(64 << 10)).unwrap();
+        let Err(error) = writer.finish() else {
+            panic!("the sink refused every byte")
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn a_failing_sink_is_reported_by_the_parallel_gzip() {
+        let mut writer = gzip_writer(Full, 6, None);
+        let outcome = writer
+            .write_all(&text(4 << 20))
+            .and_then(|_| writer.finish().map(|_| ()));
+        assert_eq!(outcome.unwrap_err().kind(), std::io::ErrorKind::StorageFull);
+    }
 }
