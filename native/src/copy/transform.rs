@@ -428,39 +428,156 @@ fn pump(
         inner: out,
         failed: sink_failed,
     };
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut copy = |w: &mut dyn Write| -> std::io::Result<()> {
+    let Some((format, level)) = to else {
+        let mut sink = sink;
+        let mut buffer = vec![0u8; CHUNK];
         loop {
             let n = decoded.read(&mut buffer)?;
             if n == 0 {
-                return Ok(());
+                return Ok(sink.inner);
             }
-            w.write_all(&buffer[..n])?;
+            sink.write_all(&buffer[..n])?;
         }
     };
-    let sink = match to {
-        None => {
-            let mut sink = sink;
-            copy(&mut sink)?;
-            sink
-        }
-        Some((Format::Gzip, level)) => {
-            let mut encoder = gzip_writer(sink, level as u32, stored_size);
-            copy(&mut encoder)?;
-            encoder.finish()?
-        }
-        Some((Format::Zstd, level)) => {
-            let mut encoder = zstd::stream::write::Encoder::new(sink, level)?;
-            if stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                encoder.multithread(cores as u32)?;
-                encoder.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
+    let large = stored_size.is_none_or(|s| s >= MULTITHREAD_FROM);
+    let encoder = Encoder::new(sink, format, level, stored_size)?;
+    let sink = if large {
+        pipelined(decoded, encoder)?
+    } else {
+        let mut encoder = encoder;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = decoded.read(&mut buffer)?;
+            if n == 0 {
+                break;
             }
-            copy(&mut encoder)?;
-            encoder.finish()?
+            encoder.write_all(&buffer[..n])?;
         }
+        encoder.finish()?
     };
     Ok(sink.inner)
+}
+
+/// What a layer is read and written in. Several layers are transformed at
+/// once, each with [`PIPELINE_DEPTH`] + 2 chunks: 1 MiB chunks took the
+/// benchmark's recompression (five layers) from 54 to 83 MiB peak RSS.
+const CHUNK: usize = 256 << 10;
+
+/// Decoded chunks waiting for the encoder's thread in [`pipelined`].
+const PIPELINE_DEPTH: usize = 2;
+
+/// Reads `decoded` on this thread and compresses it into `encoder` on
+/// another, chunk by chunk through a bounded channel, so that reading the
+/// source (its digest, its decompression) overlaps compressing and
+/// writing (the output's digest, the scratch file): on a layer being
+/// recompressed each side is about half the work of the thread that did
+/// both. At most [`PIPELINE_DEPTH`] + 2 chunks exist at once.
+fn pipelined(mut decoded: Box<dyn Read>, mut encoder: Encoder) -> std::io::Result<Sink> {
+    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH);
+    let (spent, reusable) = std::sync::mpsc::channel::<Vec<u8>>();
+    let compressing = std::thread::Builder::new()
+        .name("ferry-compress".into())
+        .spawn(move || {
+            for chunk in received {
+                encoder.write_all(&chunk)?;
+                // The reader may be gone (it failed): the chunk is dropped.
+                let _ = spent.send(chunk);
+            }
+            encoder.finish()
+        })?;
+    let fed = (|| -> std::io::Result<()> {
+        loop {
+            // A new chunk only when every other one is on its way: the
+            // channel's bound bounds them all.
+            let mut chunk = reusable.try_recv().unwrap_or_default();
+            chunk.resize(CHUNK, 0);
+            let n = read_full(&mut decoded, &mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            chunk.truncate(n);
+            if chunks.send(chunk).is_err() {
+                // The encoder stopped on an error, which joining gives.
+                return Ok(());
+            }
+        }
+    })();
+    // Ends the encoder's input; after a read error what it finishes is
+    // thrown away with the scratch file.
+    drop(chunks);
+    let encoded = compressing
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the compressing thread panicked")));
+    fed?;
+    encoded
+}
+
+/// Reads into `buf` until it is full or `from` ends; how much it read.
+fn read_full(from: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match from.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// A compressing writer into a [`Sink`].
+enum Encoder {
+    Gzip(GzipWriter<Sink>),
+    Zstd(zstd::stream::write::Encoder<'static, Sink>),
+}
+
+impl Encoder {
+    /// `format` at `level` over `sink`, on every core for layers of at
+    /// least [`MULTITHREAD_FROM`] (`stored_size`, as stored at the source)
+    /// or of unknown size.
+    fn new(
+        sink: Sink,
+        format: Format,
+        level: i32,
+        stored_size: Option<u64>,
+    ) -> std::io::Result<Encoder> {
+        Ok(match format {
+            Format::Gzip => Encoder::Gzip(gzip_writer(sink, level as u32, stored_size)),
+            Format::Zstd => {
+                let mut encoder = zstd::stream::write::Encoder::new(sink, level)?;
+                if stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    encoder.multithread(cores as u32)?;
+                    encoder.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
+                }
+                Encoder::Zstd(encoder)
+            }
+        })
+    }
+
+    fn finish(self) -> std::io::Result<Sink> {
+        match self {
+            Encoder::Gzip(encoder) => encoder.finish(),
+            Encoder::Zstd(encoder) => encoder.finish(),
+        }
+    }
+}
+
+impl Write for Encoder {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Encoder::Gzip(encoder) => encoder.write(buf),
+            Encoder::Zstd(encoder) => encoder.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Encoder::Gzip(encoder) => encoder.flush(),
+            Encoder::Zstd(encoder) => encoder.flush(),
+        }
+    }
 }
 
 /// Computes a layer's diff ID (the sha256 of its uncompressed content)
@@ -699,6 +816,53 @@ mod tests {
             panic!("the sink refused every byte")
         };
         assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+    }
+
+    /// A zstd encoder into a scratch file, as [`pump`] makes it for a large
+    /// layer.
+    fn zstd_into_scratch() -> (std::fs::File, Encoder) {
+        let file = tempfile::tempfile().unwrap();
+        let sink = Sink {
+            inner: Hashing {
+                file: file.try_clone().unwrap(),
+                hasher: Hasher::new(ferry_core::digest::Algorithm::Sha256),
+            },
+            failed: Arc::new(AtomicBool::new(false)),
+        };
+        (file, Encoder::new(sink, Format::Zstd, 3, None).unwrap())
+    }
+
+    #[test]
+    fn a_large_layer_read_on_one_thread_and_compressed_on_another_keeps_its_bytes() {
+        use std::io::Seek as _;
+        let data = text(5 << 20);
+        let (mut file, encoder) = zstd_into_scratch();
+        let sink = pipelined(Box::new(std::io::Cursor::new(data.clone())), encoder).unwrap();
+        assert_eq!(sink.inner.hasher.bytes(), file.metadata().unwrap().len());
+        file.rewind().unwrap();
+        assert_eq!(zstd::stream::decode_all(file).unwrap(), data);
+    }
+
+    #[test]
+    fn a_read_error_midway_through_a_pipelined_layer_is_its_error() {
+        let failing = Read::chain(std::io::Cursor::new(text(3 << 20)), FailingRead);
+        let (_file, encoder) = zstd_into_scratch();
+        let Err(error) = pipelined(Box::new(failing), encoder) else {
+            panic!("the input failed");
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    }
+
+    /// A reader that fails as a corrupt stream does.
+    struct FailingRead;
+
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "corrupt",
+            ))
+        }
     }
 
     #[test]
