@@ -351,7 +351,14 @@ fn run(
         }
     };
     let sink_failed = Arc::new(AtomicBool::new(false));
-    let outcome = pump(decoded, hashing, to, stored_size, sink_failed.clone());
+    let outcome = pump(
+        decoded,
+        from.is_some(),
+        hashing,
+        to,
+        stored_size,
+        sink_failed.clone(),
+    );
     let hashing = outcome.map_err(|e| {
         if source_failed.load(Ordering::Relaxed) {
             // The source's own error (a digest or size that does not hold)
@@ -416,9 +423,11 @@ impl Write for Sink {
     }
 }
 
-/// Copies `decoded` into `out`, compressed as `to` says.
+/// Copies `decoded` into `out`, compressed as `to` says; `inflating`:
+/// whether reading `decoded` decompresses.
 fn pump(
     mut decoded: Box<dyn Read>,
+    inflating: bool,
     out: Hashing,
     to: Option<(Format, i32)>,
     stored_size: Option<u64>,
@@ -440,7 +449,10 @@ fn pump(
         }
     };
     let large = stored_size.is_none_or(|s| s >= MULTITHREAD_FROM);
-    let encoder = Encoder::new(sink, format, level, stored_size)?;
+    // A decompressing reader keeps a core busy on its own (a gzip stream
+    // inflates on one core only): libzstd's workers get the others.
+    let reader_cores = if large && inflating { 1 } else { 0 };
+    let encoder = Encoder::new(sink, format, level, stored_size, reader_cores)?;
     let sink = if large {
         pipelined(decoded, encoder)?
     } else {
@@ -535,12 +547,14 @@ enum Encoder {
 impl Encoder {
     /// `format` at `level` over `sink`, on every core for layers of at
     /// least [`MULTITHREAD_FROM`] (`stored_size`, as stored at the source)
-    /// or of unknown size.
+    /// or of unknown size, less `reader_cores` left to the reader (at least
+    /// one worker all the same).
     fn new(
         sink: Sink,
         format: Format,
         level: i32,
         stored_size: Option<u64>,
+        reader_cores: usize,
     ) -> std::io::Result<Encoder> {
         Ok(match format {
             Format::Gzip => Encoder::Gzip(gzip_writer(sink, level as u32, stored_size)),
@@ -548,7 +562,8 @@ impl Encoder {
                 let mut encoder = zstd::stream::write::Encoder::new(sink, level)?;
                 if stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) {
                     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    encoder.multithread(cores as u32)?;
+                    let workers = cores.saturating_sub(reader_cores).max(1);
+                    encoder.multithread(workers as u32)?;
                     encoder.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 }
                 Encoder::Zstd(encoder)
@@ -829,7 +844,7 @@ mod tests {
             },
             failed: Arc::new(AtomicBool::new(false)),
         };
-        (file, Encoder::new(sink, Format::Zstd, 3, None).unwrap())
+        (file, Encoder::new(sink, Format::Zstd, 3, None, 0).unwrap())
     }
 
     #[test]
