@@ -314,7 +314,7 @@ pub async fn transform(
 }
 
 fn run(
-    input: impl Read + 'static,
+    input: impl Read + Send + 'static,
     step: Step,
     stored_size: Option<u64>,
     what: &str,
@@ -327,16 +327,23 @@ fn run(
     let read = Arc::new(AtomicU64::new(0));
     let source_failed = Arc::new(AtomicBool::new(false));
     let exceeded = Arc::new(AtomicBool::new(false));
-    let source = Source {
-        inner: input,
-        read: read.clone(),
-        failed: source_failed.clone(),
-    };
     let (from, to) = match step {
         Step::Keep => (None, None),
         Step::Compress { to, level } => (None, Some((to, level))),
         Step::Decompress { from } => (Some(from), None),
         Step::Recompress { from, to, level } => (Some(from), Some((to, level))),
+    };
+    // A large layer being decompressed: the decompressing thread is the
+    // slowest, so another reads the source (and checks its digest) ahead.
+    let input: Box<dyn Read> =
+        match from.is_some() && stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) {
+            true => Box::new(read_ahead(input).map_err(io_error(what, "start reading"))?),
+            false => Box::new(input),
+        };
+    let source = Source {
+        inner: input,
+        read: read.clone(),
+        failed: source_failed.clone(),
     };
     let decoded: Box<dyn Read> = match from {
         None => Box::new(source),
@@ -524,6 +531,71 @@ fn pipelined(mut decoded: Box<dyn Read>, mut encoder: Encoder) -> std::io::Resul
     encoded
 }
 
+/// A reader of `input` whose reads are made on a thread of their own,
+/// [`PIPELINE_DEPTH`] chunks ahead; the thread stops when the reader is
+/// dropped. An error is passed on as it was raised.
+fn read_ahead(mut input: impl Read + Send + 'static) -> std::io::Result<ReadAhead> {
+    let (chunks, received) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+    let (spent, reusable) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::Builder::new()
+        .name("ferry-read".into())
+        .spawn(move || {
+            loop {
+                let mut chunk = reusable.try_recv().unwrap_or_default();
+                chunk.resize(CHUNK, 0);
+                let outcome = read_full(&mut input, &mut chunk).map(|n| {
+                    chunk.truncate(n);
+                    chunk
+                });
+                let last = !matches!(&outcome, Ok(chunk) if !chunk.is_empty());
+                if chunks.send(outcome).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+    Ok(ReadAhead {
+        received,
+        spent,
+        current: Vec::new(),
+        at: 0,
+        ended: false,
+    })
+}
+
+struct ReadAhead {
+    received: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.current.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            let next = match self.received.recv() {
+                Ok(next) => next,
+                Err(_) => Err(std::io::Error::other("the reading thread stopped")),
+            };
+            let next = next.inspect_err(|_| self.ended = true)?;
+            if next.is_empty() {
+                self.ended = true;
+                return Ok(0);
+            }
+            let spent = std::mem::replace(&mut self.current, next);
+            let _ = self.spent.send(spent);
+            self.at = 0;
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Reads into `buf` until it is full or `from` ends; how much it read.
 fn read_full(from: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
@@ -547,8 +619,7 @@ enum Encoder {
 impl Encoder {
     /// `format` at `level` over `sink`, on every core for layers of at
     /// least [`MULTITHREAD_FROM`] (`stored_size`, as stored at the source)
-    /// or of unknown size, less `reader_cores` left to the reader (at least
-    /// one worker all the same).
+    /// or of unknown size, less `reader_cores` left to the reader.
     fn new(
         sink: Sink,
         format: Format,
@@ -560,9 +631,12 @@ impl Encoder {
             Format::Gzip => Encoder::Gzip(gzip_writer(sink, level as u32, stored_size)),
             Format::Zstd => {
                 let mut encoder = zstd::stream::write::Encoder::new(sink, level)?;
-                if stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) {
-                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    let workers = cores.saturating_sub(reader_cores).max(1);
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let workers = cores.saturating_sub(reader_cores);
+                // One worker would only move the work off the thread that
+                // already has it to itself, at the price of libzstd's job
+                // buffers.
+                if stored_size.is_none_or(|s| s >= MULTITHREAD_FROM) && workers > 1 {
                     encoder.multithread(workers as u32)?;
                     encoder.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 }
@@ -866,6 +940,27 @@ mod tests {
             panic!("the input failed");
         };
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn reading_ahead_gives_the_same_bytes() {
+        let data = text((3 << 20) + 17);
+        let mut out = Vec::new();
+        read_ahead(std::io::Cursor::new(data.clone()))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn reading_ahead_passes_on_the_sources_error_after_its_bytes() {
+        let failing = Read::chain(std::io::Cursor::new(text(1 << 20)), FailingRead);
+        let mut ahead = read_ahead(failing).unwrap();
+        let mut out = Vec::new();
+        let error = ahead.read_to_end(&mut out).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(out, text(1 << 20));
     }
 
     /// A reader that fails as a corrupt stream does.
