@@ -8,11 +8,16 @@
 //! first (hashed as it is written), then to the destination like any
 //! other blob.
 //!
-//! The work runs on a blocking thread while the bytes arrive
-//! ([`SyncIoBridge`]), through fixed buffers: memory is bounded whatever
-//! the layer's size. zstd compresses large layers on every core
-//! (libzstd's own worker threads), and so is gzip ([`gzip_writer`]: gzp's
-//! parallel blocks, each deflated by zlib-rs through flate2).
+//! The work runs on blocking threads while the bytes arrive
+//! ([`SyncIoBridge`]), through fixed buffers and bounded channels: memory
+//! is bounded whatever the layer's size. A large layer (from
+//! [`MULTITHREAD_FROM`]) is a pipeline: one thread reads the source and
+//! checks its digest ([`read_ahead`]), one decompresses (a gzip stream
+//! inflates on one core only), one compresses and writes the scratch
+//! file ([`pipelined`]); zstd gets libzstd's workers on the cores left
+//! over (none on 2 cores: the compressing thread is enough), gzip every
+//! core ([`gzip_writer`]: gzp's parallel blocks, each deflated by zlib-rs
+//! through flate2). Small layers take one thread.
 //! Decompression stops at ferry-core's expansion limit
 //! ([`compression::within_expansion_limit`]): a layer past it is refused
 //! as a decompression bomb, like a corrupt or truncated one, and nothing
