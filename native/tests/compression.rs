@@ -51,14 +51,7 @@ fn copy(args: &[&str], src: &str, dst: &str, s: &Scratch) -> Output {
 /// The image an OCI layout tags (the one image of a new layout): its
 /// manifest, and the blob of each layer with its media type.
 fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
-    let read = |digest: &str| {
-        std::fs::read(
-            layout
-                .join("blobs/sha256")
-                .join(digest.strip_prefix("sha256:").unwrap()),
-        )
-        .unwrap()
-    };
+    let read = |digest: &str| oci_blob(layout, digest);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let entries = index["manifests"].as_array().unwrap();
@@ -80,6 +73,16 @@ fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
         })
         .collect();
     (manifest, layers)
+}
+
+/// The blob `digest` (`sha256:…`) of an OCI layout.
+fn oci_blob(layout: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.strip_prefix("sha256:").unwrap()),
+    )
+    .unwrap()
 }
 
 /// The tar a stored layer holds.
@@ -140,6 +143,61 @@ fn zstd_layers_are_recompressed_to_gzip_and_hold_the_same_tar() {
     let (_, layers) = oci_image(&s.join("out"));
     assert_eq!(layers[0].0, GZIP);
     assert_eq!(untar(GZIP, &layers[0].1), tar);
+}
+
+#[test]
+fn a_large_layer_gzipped_on_every_core_is_one_gzip_stream_of_the_same_tar() {
+    let s = Scratch::new("compress-zstd-gzip-large");
+    // 12 MiB of tar, stored as about 6 MiB of zstd: past the size from
+    // which ferry compresses on every core (4 MiB as stored).
+    let tar = layer_tar(3, 12 << 20);
+    let stored = zstd_of(&tar);
+    assert!(stored.len() > 4 << 20);
+    image_of(&s.join("src"), stored, ZSTD, &tar);
+    let out = copy(
+        &["--dest-compress-format", "gzip"],
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        &s,
+    );
+    ok(out);
+    let (manifest, layers) = oci_image(&s.join("out"));
+    assert_eq!(layers[0].0, GZIP);
+    let blob = s.join("out/blobs/sha256").join(
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap(),
+    );
+    let test = std::process::Command::new("gzip")
+        .args(["-t", "-q"])
+        .arg(&blob)
+        .output()
+        .expect("gzip is installed");
+    assert!(test.status.success(), "gzip -t: {}", stderr(&test));
+    // One gzip member holding the whole tar, nothing after it.
+    let bytes = &layers[0].1[..];
+    let mut rest = bytes;
+    let mut decoder = flate2::bufread::GzDecoder::new(&mut rest);
+    let mut untarred = Vec::new();
+    decoder.read_to_end(&mut untarred).unwrap();
+    drop(decoder);
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the gzip member",
+        rest.len()
+    );
+    assert_eq!(untarred, tar);
+    let config = oci_blob(
+        &s.join("out"),
+        manifest["config"]["digest"].as_str().unwrap(),
+    );
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(
+        config["rootfs"]["diff_ids"][0].as_str().unwrap(),
+        Digest::sha256_of(&untarred).as_str()
+    );
 }
 
 #[test]

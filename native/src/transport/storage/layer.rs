@@ -499,16 +499,18 @@ pub fn apply(blob: &Path, tree: &Path, whiteouts: Whiteouts) -> Result<Applied, 
     }
     let diff_size = hashing.hasher.bytes();
     let diff_id = hashing.hasher.finish();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&metadata)
-        .and_then(|_| gz.try_finish())
+    // zlib's default level, as containers/storage writes it.
+    let mut gz = crate::copy::transform::gzip_writer(Vec::new(), 6, Some(metadata.len() as u64));
+    let tar_split = gz
+        .write_all(&metadata)
+        .and_then(|_| gz.finish())
         .map_err(|e| LayerError::TarSplit {
             reason: e.to_string(),
         })?;
     Ok(Applied {
         diff_id,
         diff_size,
-        tar_split: gz.finish().unwrap_or_default(),
+        tar_split,
         uids: uids.into_iter().collect(),
         gids: gids.into_iter().collect(),
         compression,
