@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ferry_tests::registry::{
-    Exchange, Faults, Match, Registry, Rule, Setup, SkopeoSide, ferry, succeeded,
+    Exchange, FaultProxy, Faults, Match, Registry, Rule, Setup, SkopeoSide, ferry, succeeded,
 };
 
 const HOLD: Duration = Duration::from_millis(200);
@@ -36,12 +36,10 @@ fn push_demo_to(destination: &str) {
     ]));
 }
 
-#[test]
-fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
-    let registry = Registry::start(Setup::plain());
-    push_demo(&registry, "round-trips/warm:v1");
-    let proxy = registry
-        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+/// `demo:` pushed again to `repository` through `proxy`, one blob
+/// transfer at a time (`--jobs 1`: at most CHECKS_PER_JOB, 4, checks in
+/// flight).
+fn push_demo_with_one_job(proxy: &FaultProxy, repository: &str) {
     succeeded(&ferry(&[
         "copy",
         "--all",
@@ -51,8 +49,17 @@ fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
         "none",
         "--dest-tls-verify=false",
         "demo:",
-        &format!("docker://{}/round-trips/warm:v1", proxy.host()),
+        &format!("docker://{}/{repository}", proxy.host()),
     ]));
+}
+
+#[test]
+fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/warm:v1");
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+    push_demo_with_one_job(&proxy, "round-trips/warm:v1");
     let exchanges = proxy.exchanges();
     assert!(
         side_by_side(&exchanges, |e| e.method == "HEAD"),
@@ -227,18 +234,7 @@ fn blob_checks_reuse_the_connections_of_the_checks_before_them() {
     let registry = Registry::start(Setup::plain());
     push_demo(&registry, "round-trips/pooled:v1");
     let proxy = registry.proxy(Faults::none());
-    // One job: at most CHECKS_PER_JOB (4) checks in flight at a time.
-    succeeded(&ferry(&[
-        "copy",
-        "--all",
-        "--jobs",
-        "1",
-        "--progress",
-        "none",
-        "--dest-tls-verify=false",
-        "demo:",
-        &format!("docker://{}/round-trips/pooled:v1", proxy.host()),
-    ]));
+    push_demo_with_one_job(&proxy, "round-trips/pooled:v1");
     let exchanges = proxy.exchanges();
     let checks = exchanges.iter().filter(|e| e.method == "HEAD").count();
     let connections: std::collections::BTreeSet<_> = exchanges

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferry_core::Digest;
 use ferry_tests::registry::{
-    Faults, Match, Registry, Rule, Setup, failed, ferry, skopeo, succeeded, sync_args,
+    FaultProxy, Faults, Match, Registry, Rule, Setup, failed, ferry, skopeo, succeeded, sync_args,
 };
 use ferry_tests::signed::{OCI_INDEX, OCI_MANIFEST, Signed};
 
@@ -396,6 +396,13 @@ fn a_resync_with_nothing_changed_makes_one_request_per_manifest() {
     assert!(requests.len() <= manifests + 4, "{requests:#?}");
 }
 
+/// A proxy in front of `registry` that holds every answer to requests
+/// `slow` matches for 150 ms: requests sent together are then seen
+/// together, and requests sent one after another are not.
+fn slowed(registry: &Registry, slow: Match) -> FaultProxy {
+    registry.proxy(Faults::none().with(Rule::delay(slow, Duration::from_millis(150)).always()))
+}
+
 #[test]
 fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
     let work = tempfile::tempdir().unwrap();
@@ -403,15 +410,7 @@ fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
     let destination = Registry::start(Setup::plain());
     // Slow answers about manifests, so that checks sent one after another
     // cannot pass for checks sent together.
-    let proxy = destination.proxy(
-        Faults::none().with(
-            Rule::delay(
-                Match::contains("HEAD", "/manifests/"),
-                Duration::from_millis(150),
-            )
-            .always(),
-        ),
-    );
+    let proxy = slowed(&destination, Match::contains("HEAD", "/manifests/"));
     let sync = || {
         succeeded(&ferry(&sync_args(
             "docker",
@@ -450,15 +449,7 @@ fn a_syncs_blob_transfers_all_images_together_stay_within_four_times_jobs() {
     let source = seeded(work.path(), &tags);
     let destination = Registry::start(Setup::plain());
     // Slow uploads, so that transfers side by side are seen side by side.
-    let proxy = destination.proxy(
-        Faults::none().with(
-            Rule::delay(
-                Match::contains("PUT", "/blobs/uploads/"),
-                Duration::from_millis(150),
-            )
-            .always(),
-        ),
-    );
+    let proxy = slowed(&destination, Match::contains("PUT", "/blobs/uploads/"));
     succeeded(&ferry(&sync_args(
         "docker",
         "docker",
@@ -701,6 +692,16 @@ fn push_signed(registry: &Registry, layout: &Path, flag: &str) {
     ]));
 }
 
+/// That `destination` holds the signature, unmodified, at cosign's tag
+/// of the image in `m/app`.
+fn assert_signature_at_its_cosign_tag(destination: &Registry, signed: &Signed) {
+    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
+    assert_eq!(
+        manifest_at(destination, "m/app", &cosign),
+        Some(signed.signature.bytes.clone())
+    );
+}
+
 /// A source registry holding the signed image as `team/app:img`, its
 /// referrers under their fallback tags, and the signature also under
 /// cosign's tag of the image.
@@ -745,11 +746,7 @@ fn referrers_and_cosign_tags_go_with_each_synced_image() {
             "referrers are copied unmodified"
         );
     }
-    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
-    assert_eq!(
-        manifest_at(&destination, "m/app", &cosign),
-        Some(signed.signature.bytes.clone())
-    );
+    assert_signature_at_its_cosign_tag(&destination, &signed);
 }
 
 #[test]
@@ -865,12 +862,8 @@ fn a_whole_repository_sync_with_referrers_carries_fallback_and_cosign_tags_with_
         "only the image is an image of its own"
     );
     let fallback = ferry_core::referrers::fallback_tag(&signed.image.digest);
-    let cosign = ferry_core::referrers::cosign_tag(&signed.image.digest, ".sig");
     assert!(manifest_at(&destination, "m/app", &fallback).is_some());
-    assert_eq!(
-        manifest_at(&destination, "m/app", &cosign),
-        Some(signed.signature.bytes.clone())
-    );
+    assert_signature_at_its_cosign_tag(&destination, &signed);
 }
 
 #[test]
