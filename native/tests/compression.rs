@@ -48,6 +48,17 @@ fn copy(args: &[&str], src: &str, dst: &str, s: &Scratch) -> Output {
         .expect("run ferry")
 }
 
+/// `copy` of the `dir:` image at `s/src` to the OCI layout `s/out`,
+/// tagged v1, with `args`.
+fn src_to_oci(s: &Scratch, args: &[&str]) -> Output {
+    copy(
+        args,
+        &format!("dir:{}", s.join("src").display()),
+        &format!("oci:{}:v1", s.join("out").display()),
+        s,
+    )
+}
+
 /// The image an OCI layout tags (the one image of a new layout): its
 /// manifest, and the blob of each layer with its media type.
 fn oci_image(layout: &Path) -> (serde_json::Value, Vec<(String, Vec<u8>)>) {
@@ -110,12 +121,7 @@ fn gzip_layers_are_recompressed_to_zstd_and_hold_the_same_tar() {
     let s = Scratch::new("compress-gzip-zstd");
     let tar = layer_tar(1, 6 << 20);
     image_of(&s.join("src"), support::gzip(&tar), GZIP, &tar);
-    let out = copy(
-        &["--dest-compress-format", "zstd"],
-        &format!("dir:{}", s.join("src").display()),
-        &format!("oci:{}:v1", s.join("out").display()),
-        &s,
-    );
+    let out = src_to_oci(&s, &["--dest-compress-format", "zstd"]);
     ok(out);
     let (_, layers) = oci_image(&s.join("out"));
     assert_eq!(layers[0].0, ZSTD);
@@ -128,16 +134,14 @@ fn zstd_layers_are_recompressed_to_gzip_and_hold_the_same_tar() {
     let s = Scratch::new("compress-zstd-gzip");
     let tar = layer_tar(2, 256 << 10);
     image_of(&s.join("src"), zstd_of(&tar), ZSTD, &tar);
-    let out = copy(
+    let out = src_to_oci(
+        &s,
         &[
             "--dest-compress-format",
             "gzip",
             "--dest-compress-level",
             "1",
         ],
-        &format!("dir:{}", s.join("src").display()),
-        &format!("oci:{}:v1", s.join("out").display()),
-        &s,
     );
     ok(out);
     let (_, layers) = oci_image(&s.join("out"));
@@ -154,12 +158,7 @@ fn a_large_layer_gzipped_on_every_core_is_one_gzip_stream_of_the_same_tar() {
     let stored = zstd_of(&tar);
     assert!(stored.len() > 4 << 20);
     image_of(&s.join("src"), stored, ZSTD, &tar);
-    let out = copy(
-        &["--dest-compress-format", "gzip"],
-        &format!("dir:{}", s.join("src").display()),
-        &format!("oci:{}:v1", s.join("out").display()),
-        &s,
-    );
+    let out = src_to_oci(&s, &["--dest-compress-format", "gzip"]);
     ok(out);
     let (manifest, layers) = oci_image(&s.join("out"));
     assert_eq!(layers[0].0, GZIP);
@@ -295,12 +294,7 @@ fn a_layer_typed_gzip_whose_bytes_are_zstd_is_retyped_not_recompressed() {
     let tar = layer_tar(6, 64 << 10);
     let stored = zstd_of(&tar);
     image_of(&s.join("src"), stored.clone(), GZIP, &tar);
-    ok(copy(
-        &["--dest-compress-format", "zstd"],
-        &format!("dir:{}", s.join("src").display()),
-        &format!("oci:{}:v1", s.join("out").display()),
-        &s,
-    ));
+    ok(src_to_oci(&s, &["--dest-compress-format", "zstd"]));
     let (_, layers) = oci_image(&s.join("out"));
     assert_eq!(layers[0], (ZSTD.to_string(), stored));
 }
@@ -374,11 +368,9 @@ fn a_dry_run_shows_which_layers_are_recompressed() {
     let s = Scratch::new("compress-dry-run");
     let tar = layer_tar(9, 64 << 10);
     image_of(&s.join("src"), support::gzip(&tar), GZIP, &tar);
-    let out = copy(
-        &["--dry-run", "--json", "--dest-compress-format", "zstd"],
-        &format!("dir:{}", s.join("src").display()),
-        &format!("oci:{}:v1", s.join("out").display()),
+    let out = src_to_oci(
         &s,
+        &["--dry-run", "--json", "--dest-compress-format", "zstd"],
     );
     let text = ok(out);
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
