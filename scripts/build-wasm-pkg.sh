@@ -182,7 +182,8 @@ for build in web node; do
     # with --stack-first: 0..1 MiB is the stack, growing down from 1 MiB, and
     # the data starts at 1 MiB), so constant offsets fold into loads and
     # stores (2,056 bytes). Measured on the web module at 261,346 bytes.
-    "$WASM_OPT" -Oz --converge --low-memory-unused --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    "$WASM_OPT" -Oz --converge --low-memory-unused \
+        --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
         --strip-debug --strip-producers "$wasm" -o "$wasm.opt" || die "wasm-opt failed on $wasm"
     mv -f "$wasm.opt" "$wasm"
