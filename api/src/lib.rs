@@ -162,13 +162,13 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// The fallback of [`to_json`], once for every type it serializes.
+/// serde_json fails only on a map key that is not a string or on a
+/// `Serialize` impl's own error, and the core's types have neither, so the
+/// message names no cause: formatting serde_json's error would keep its
+/// messages in the npm module.
 #[inline(never)]
-fn serialization_failed(e: serde_json::Error) -> String {
-    alloc::format!(
-        "{{\"error\":{}}}",
-        serde_json::to_string(&alloc::format!("cannot serialize the answer: {e}"))
-            .unwrap_or_else(|_| "\"cannot serialize the answer\"".to_string())
-    )
+fn serialization_failed(_: serde_json::Error) -> String {
+    "{\"error\":\"cannot serialize the answer\"}".to_string()
 }
 
 /// A JSON object of arguments, read strictly: exact member names, no
