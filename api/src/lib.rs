@@ -106,8 +106,9 @@ pub fn call(op: &str, input: &[u8], args_json: &str) -> String {
         "layerEntries" => with_args(op, args_json, |a| layer_entries(input, a)),
         "parseReference" => with_args(op, args_json, |a| parse_reference(input, a)),
         _ => Err(Failure::message(alloc::format!(
-            "unknown operation {op:?} (expected one of {})",
-            ferry_core::join(&OPERATIONS, ", ")
+            "unknown operation {op} (expected one of {})",
+            ferry_core::join(&OPERATIONS, ", "),
+            op = ferry_core::Quoted(op)
         ))),
     };
     match answer {
@@ -161,13 +162,13 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// The fallback of [`to_json`], once for every type it serializes.
+/// serde_json fails only on a map key that is not a string or on a
+/// `Serialize` impl's own error, and the core's types have neither, so the
+/// message names no cause: formatting serde_json's error would keep its
+/// messages in the npm module.
 #[inline(never)]
-fn serialization_failed(e: serde_json::Error) -> String {
-    alloc::format!(
-        "{{\"error\":{}}}",
-        serde_json::to_string(&alloc::format!("cannot serialize the answer: {e}"))
-            .unwrap_or_else(|_| "\"cannot serialize the answer\"".to_string())
-    )
+fn serialization_failed(_: serde_json::Error) -> String {
+    "{\"error\":\"cannot serialize the answer\"}".to_string()
 }
 
 /// A JSON object of arguments, read strictly: exact member names, no
@@ -386,7 +387,8 @@ fn convert_list(input: &[u8], args: Args<'_>) -> Answer {
         "docker-list" => ListKind::DockerList,
         other => {
             return Err(Failure::message(alloc::format!(
-                "cannot convert to {other:?}: expected \"oci-index\" or \"docker-list\""
+                "cannot convert to {other}: expected \"oci-index\" or \"docker-list\"",
+                other = ferry_core::Quoted(other)
             )));
         }
     };
@@ -448,7 +450,8 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
         }
         let kind = Kind::from_name(&kind).ok_or_else(|| {
             d.fail(alloc::format!(
-                "options.destination.kind: {kind:?} is not dir, oci, oci-archive, docker-archive, docker-daemon or docker"
+                "options.destination.kind: {kind} is not dir, oci, oci-archive, docker-archive, docker-daemon or docker",
+                kind = ferry_core::Quoted(&kind)
             ))
         })?;
         return Ok(copy::Destination {
@@ -463,7 +466,8 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
         Some("decompress") => compression::Desired::Decompress,
         Some(other) => {
             return Err(d.fail(alloc::format!(
-                "options.destination.layerCompression: {other:?} is not preserve, compress or decompress"
+                "options.destination.layerCompression: {other} is not preserve, compress or decompress",
+                other = ferry_core::Quoted(other)
             )));
         }
     };
@@ -538,7 +542,8 @@ fn selection(o: &Args<'_>) -> Result<Selection, Failure> {
                 .collect::<Result<_, _>>()?,
         }),
         Some(other) => Err(o.fail(alloc::format!(
-            "\"options.selection\": {other:?} is not system, all or instances"
+            "\"options.selection\": {other} is not system, all or instances",
+            other = ferry_core::Quoted(other)
         ))),
     }
 }
@@ -592,7 +597,8 @@ fn plan_copy(input: &[u8], args: Args<'_>) -> Answer {
         .find(|d| ferry_core::Digest::parse(d).is_err())
     {
         return Err(o.fail(alloc::format!(
-            "\"options.signedInstances\": {bad:?} is not a digest"
+            "\"options.signedInstances\": {bad} is not a digest",
+            bad = ferry_core::Quoted(bad)
         )));
     }
     // Looked up once per manifest: an index, so thousands of instances do
@@ -828,7 +834,10 @@ fn layer_entries(input: &[u8], args: Args<'_>) -> Answer {
             Ok(entry) => entry,
             Err(e) => {
                 out.push_str("{\"error\":");
-                out.push_str(&to_json(&alloc::format!("{name:?}: {e}")));
+                out.push_str(&to_json(&alloc::format!(
+                    "{name}: {e}",
+                    name = ferry_core::Quoted(name)
+                )));
                 out.push('}');
                 continue;
             }
@@ -889,7 +898,8 @@ fn parse_reference(input: &[u8], args: Args<'_>) -> Answer {
         Some("docker-archive") => reference::transport::docker_archive_tag(text),
         Some(other) => {
             return Err(Failure::message(alloc::format!(
-                "cannot read a reference as {other:?}: expected \"docker\", \"normalized\" or \"docker-archive\""
+                "cannot read a reference as {other}: expected \"docker\", \"normalized\" or \"docker-archive\"",
+                other = ferry_core::Quoted(other)
             )));
         }
     };

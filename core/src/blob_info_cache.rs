@@ -105,7 +105,8 @@ impl core::fmt::Display for CacheError {
             CacheError::Compression { entry, name } => {
                 write!(
                     f,
-                    "blob info cache entry {entry}: unknown compression {name:?}"
+                    "blob info cache entry {entry}: unknown compression {name}",
+                    name = crate::Quoted(name)
                 )
             }
         }

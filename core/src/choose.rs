@@ -95,8 +95,11 @@ impl fmt::Display for NoMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no image in the list for platform {} (os {}, architecture {}, variant {:?})",
-            self.wanted, self.wanted.os, self.wanted.architecture, self.wanted.variant
+            "no image in the list for platform {} (os {}, architecture {}, variant {})",
+            self.wanted,
+            self.wanted.os,
+            self.wanted.architecture,
+            crate::Quoted(&self.wanted.variant)
         )
     }
 }
@@ -230,15 +233,19 @@ pub fn choose_among(
             }
             Some(p) => {
                 if p.os != wanted.os {
-                    verdict.reason = alloc::format!("os {:?} is not {:?}", p.os, wanted.os);
+                    verdict.reason = alloc::format!(
+                        "os {} is not {}",
+                        crate::Quoted(&p.os),
+                        crate::Quoted(&wanted.os)
+                    );
                     verdicts.push(verdict);
                     continue;
                 }
                 if p.architecture != wanted.architecture {
                     verdict.reason = alloc::format!(
-                        "architecture {:?} is not {:?}",
-                        p.architecture,
-                        wanted.architecture
+                        "architecture {} is not {}",
+                        crate::Quoted(&p.architecture),
+                        crate::Quoted(&wanted.architecture)
                     );
                     verdicts.push(verdict);
                     continue;
@@ -252,10 +259,10 @@ pub fn choose_among(
                         (Some((want, _)), Some((have, rev))) if want == have => revision = rev,
                         _ => {
                             verdict.reason = alloc::format!(
-                                "os.version {:?} is not build {} of {:?}",
-                                p.os_version,
+                                "os.version {} is not build {} of {}",
+                                crate::Quoted(&p.os_version),
                                 windows_build(&wanted.os_version).map_or("?", |b| b.0),
-                                wanted.os_version
+                                crate::Quoted(&wanted.os_version)
                             );
                             verdicts.push(verdict);
                             continue;
@@ -277,8 +284,8 @@ pub fn choose_among(
                     }
                     None => {
                         verdict.reason = alloc::format!(
-                            "variant {:?} is not among the acceptable {ladder_text}",
-                            p.variant
+                            "variant {} is not among the acceptable {ladder_text}",
+                            crate::Quoted(&p.variant)
                         );
                         verdicts.push(verdict);
                         continue;

@@ -75,7 +75,9 @@ impl fmt::Display for HostError {
             ),
             HostError::UnsupportedScheme { host, scheme } => write!(
                 f,
-                "docker host {host:?}: scheme {scheme:?} is not supported (unix, tcp, http and https are)"
+                "docker host {host}: scheme {scheme} is not supported (unix, tcp, http and https are)",
+                host = crate::Quoted(host),
+                scheme = crate::Quoted(scheme)
             ),
             HostError::EmptyAddress { host } => {
                 crate::write_quoted(f, "docker host ", host, " has no address")

@@ -89,11 +89,17 @@ impl fmt::Display for DigestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DigestError::MissingSeparator { input } => {
-                write!(f, "invalid digest {input:?}: expected algorithm:hex")
+                write!(
+                    f,
+                    "invalid digest {input}: expected algorithm:hex",
+                    input = crate::Quoted(input)
+                )
             }
             DigestError::UnsupportedAlgorithm { input, algorithm } => write!(
                 f,
-                "invalid digest {input:?}: unsupported algorithm {algorithm:?} (expected sha256 or sha512)"
+                "invalid digest {input}: unsupported algorithm {algorithm} (expected sha256 or sha512)",
+                input = crate::Quoted(input),
+                algorithm = crate::Quoted(algorithm)
             ),
             DigestError::WrongLength {
                 input,
@@ -101,11 +107,13 @@ impl fmt::Display for DigestError {
                 found,
             } => write!(
                 f,
-                "invalid digest {input:?}: encoded part has {found} characters, expected {expected}"
+                "invalid digest {input}: encoded part has {found} characters, expected {expected}",
+                input = crate::Quoted(input)
             ),
             DigestError::NotLowercaseHex { input, position } => write!(
                 f,
-                "invalid digest {input:?}: character {position} of the encoded part is not lowercase hex"
+                "invalid digest {input}: character {position} of the encoded part is not lowercase hex",
+                input = crate::Quoted(input)
             ),
         }
     }

@@ -109,7 +109,10 @@ pub fn inspect(bytes: &[u8], media_type: Option<&str>) -> Result<Inspection, Ins
     if chosen.is_empty() || !mt::is_manifest_type(&chosen) {
         return Err(InspectError::UnknownFormat {
             reason: match declared {
-                Some(d) => alloc::format!("unknown mediaType {d:?} and no recognisable structure"),
+                Some(d) => alloc::format!(
+                    "unknown mediaType {d} and no recognisable structure",
+                    d = crate::Quoted(&d)
+                ),
                 None => "no mediaType and no recognisable structure".to_string(),
             },
         });

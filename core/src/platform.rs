@@ -80,8 +80,8 @@ impl fmt::Display for PlatformSpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid platform {:?}: expected os/architecture[/variant], e.g. linux/arm64 or linux/arm/v7",
-            self.input
+            "invalid platform {}: expected os/architecture[/variant], e.g. linux/arm64 or linux/arm/v7",
+            crate::Quoted(&self.input)
         )
     }
 }

@@ -177,21 +177,27 @@ impl fmt::Display for ReferrersError {
                 media_type,
             } => write!(
                 f,
-                "{listing}: a referrers listing must be an OCI image index, not {media_type:?}"
+                "{listing}: a referrers listing must be an OCI image index, not {media_type}",
+                media_type = crate::Quoted(media_type)
             ),
             ReferrersError::Index { listing, error } => write!(f, "{listing}: {error}"),
             ReferrersError::EntryDigest {
                 listing,
                 pointer,
                 found,
-            } => write!(f, "{listing}: {pointer}: invalid digest {found:?}"),
+            } => write!(
+                f,
+                "{listing}: {pointer}: invalid digest {found}",
+                found = crate::Quoted(found)
+            ),
             ReferrersError::EntryMediaType {
                 listing,
                 pointer,
                 found,
             } => write!(
                 f,
-                "{listing}: {pointer}: a referrer must be an OCI manifest or index, not {found:?}"
+                "{listing}: {pointer}: a referrer must be an OCI manifest or index, not {found}",
+                found = crate::Quoted(found)
             ),
             ReferrersError::NamesSubject { listing, subject } => write!(
                 f,

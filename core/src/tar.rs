@@ -45,9 +45,15 @@ pub enum NameError {
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NameError::Absolute { name } => write!(f, "absolute path {name:?}"),
+            NameError::Absolute { name } => {
+                write!(f, "absolute path {name}", name = crate::Quoted(name))
+            }
             NameError::ParentComponent { name } => {
-                write!(f, "path {name:?} has a '..' component")
+                write!(
+                    f,
+                    "path {name} has a '..' component",
+                    name = crate::Quoted(name)
+                )
             }
         }
     }
@@ -229,7 +235,7 @@ pub struct MemberError {
 
 impl fmt::Display for MemberError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: {}", self.name, self.reason)
+        write!(f, "{}: {}", crate::Quoted(&self.name), self.reason)
     }
 }
 
@@ -506,7 +512,11 @@ impl fmt::Display for WhiteoutError {
         match self {
             WhiteoutError::Name(e) => e.fmt(f),
             WhiteoutError::NoTarget { name } => {
-                write!(f, "whiteout {name:?} names no file in its directory")
+                write!(
+                    f,
+                    "whiteout {name} names no file in its directory",
+                    name = crate::Quoted(name)
+                )
             }
         }
     }

@@ -151,7 +151,11 @@ pub fn validate(bytes: &[u8]) -> Report {
         Some(d) => {
             report.error(
                 "/mediaType",
-                alloc::format!("unknown manifest media type {d:?}{}", near_miss(d)),
+                alloc::format!(
+                    "unknown manifest media type {d}{}",
+                    near_miss(d),
+                    d = crate::Quoted(d)
+                ),
             );
             detected.clone()
         }
@@ -281,7 +285,10 @@ fn near_miss(declared: &str) -> String {
     let trimmed = declared.trim();
     for known in mt::MANIFEST_TYPES {
         if trimmed.eq_ignore_ascii_case(known) {
-            return alloc::format!(" (did you mean {known:?}? media types are exact)");
+            return alloc::format!(
+                " (did you mean {known}? media types are exact)",
+                known = crate::Quoted(known)
+            );
         }
     }
     String::new()
@@ -345,14 +352,14 @@ fn check_keys(value: &Value, pointer: &str, report: &mut Report) {
                 {
                     let message = if earlier.key == m.key {
                         alloc::format!(
-                            "duplicate key {:?}: parsers disagree on which value counts",
-                            m.key
+                            "duplicate key {}: parsers disagree on which value counts",
+                            crate::Quoted(&m.key)
                         )
                     } else {
                         alloc::format!(
-                            "key {:?} differs from {:?} only in case: Go reads them as one field, other parsers as two",
-                            m.key,
-                            earlier.key
+                            "key {} differs from {} only in case: Go reads them as one field, other parsers as two",
+                            crate::Quoted(&m.key),
+                            crate::Quoted(&earlier.key)
                         )
                     };
                     report.error(child_pointer(pointer, &m.key), message);
@@ -468,7 +475,8 @@ fn check_digest(text: &str, pointer: &str, report: &mut Report) {
 fn media_type_problem(s: &str) -> Option<String> {
     if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Some(alloc::format!(
-            "media type {s:?} contains whitespace or control characters"
+            "media type {s} contains whitespace or control characters",
+            s = crate::Quoted(s)
         ));
     }
     let essence = s.split(';').next().unwrap_or(s);
@@ -483,7 +491,8 @@ fn media_type_problem(s: &str) -> Option<String> {
             None
         }
         _ => Some(alloc::format!(
-            "media type {s:?} is not of the form type/subtype"
+            "media type {s} is not of the form type/subtype",
+            s = crate::Quoted(s)
         )),
     }
 }

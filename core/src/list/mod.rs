@@ -185,7 +185,8 @@ impl fmt::Display for ListError {
             }
             ListError::UnsupportedMediaType { entry, media_type } => write!(
                 f,
-                "update of /manifests/{entry}: {media_type:?} is not a manifest media type"
+                "update of /manifests/{entry}: {media_type} is not a manifest media type",
+                media_type = crate::Quoted(media_type)
             ),
             ListError::NoManifestsArray => {
                 write!(f, "/manifests: no array to add the new instances to")

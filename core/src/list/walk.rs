@@ -93,7 +93,8 @@ impl fmt::Display for WalkError {
                 digest,
             } => write!(
                 f,
-                "list {list}: /manifests/{entry} names a list by the invalid digest {digest:?}"
+                "list {list}: /manifests/{entry} names a list by the invalid digest {digest}",
+                digest = crate::Quoted(digest)
             ),
             WalkError::Parse { digest, error } => write!(f, "nested list {digest}: {error}"),
             WalkError::NotWanted { digest } => write!(

@@ -52,11 +52,13 @@ impl fmt::Display for ConvertError {
                 target,
             } => write!(
                 f,
-                "layer {index} has media type {media_type:?}, which {target} cannot express"
+                "layer {index} has media type {media_type}, which {target} cannot express",
+                media_type = crate::Quoted(media_type)
             ),
             ConvertError::Artifact { config_media_type } => write!(
                 f,
-                "an OCI artifact (config type {config_media_type:?}) has no Docker schema 2 form"
+                "an OCI artifact (config type {config_media_type}) has no Docker schema 2 form",
+                config_media_type = crate::Quoted(config_media_type)
             ),
             ConvertError::Unsupported { from, to } => {
                 write!(f, "converting {from} to {to} is not supported")
@@ -82,7 +84,11 @@ impl fmt::Display for ConvertError {
                 write!(f, "{written} written layers for the manifest's {layers}")
             }
             ConvertError::LayerDigest { digest, error } => {
-                write!(f, "layer digest {digest:?}: {error}")
+                write!(
+                    f,
+                    "layer digest {digest}: {error}",
+                    digest = crate::Quoted(digest)
+                )
             }
             ConvertError::Schema1 { error } => {
                 write!(

@@ -72,7 +72,8 @@ impl fmt::Display for JwkError {
             | JwkError::UnsupportedCurve { crv: name } => {
                 write!(
                     f,
-                    "{name:?} is not supported (EC P-256, P-384, P-521 or RSA)"
+                    "{name} is not supported (EC P-256, P-384, P-521 or RSA)",
+                    name = crate::Quoted(name)
                 )
             }
             JwkError::Base64 { member } => write!(f, "\"{member}\" is not base64url"),
@@ -87,7 +88,12 @@ impl fmt::Display for JwkError {
             JwkError::PrivateExponent => f.write_str("a public key with a private exponent \"d\""),
             JwkError::KeyIdMismatch { kid, computed } => {
                 // Empty for a point off its curve.
-                write!(f, "\"kid\" {kid:?} is not the key's ID {computed:?}")
+                write!(
+                    f,
+                    "\"kid\" {kid} is not the key's ID {computed}",
+                    kid = crate::Quoted(kid),
+                    computed = crate::Quoted(computed)
+                )
             }
         }
     }

@@ -117,7 +117,11 @@ impl fmt::Display for ManifestError {
             ManifestError::UnsupportedMediaType {
                 pointer,
                 media_type,
-            } => write!(f, "unsupported media type {media_type:?} at {pointer}"),
+            } => write!(
+                f,
+                "unsupported media type {media_type} at {pointer}",
+                media_type = crate::Quoted(media_type)
+            ),
             ManifestError::ListNotManifest { media_type } => write!(
                 f,
                 "{media_type} is a manifest list, not a single image manifest"
@@ -127,19 +131,28 @@ impl fmt::Display for ManifestError {
                 "{media_type} is a single image manifest, not a manifest list"
             ),
             ManifestError::UnknownMediaType { media_type } => {
-                write!(f, "unknown manifest media type {media_type:?}")
+                write!(
+                    f,
+                    "unknown manifest media type {media_type}",
+                    media_type = crate::Quoted(media_type)
+                )
             }
             ManifestError::InvalidBase64 { pointer } => {
                 write!(f, "invalid base64 at {pointer}")
             }
             ManifestError::InvalidTime { pointer, value } => {
-                write!(f, "invalid timestamp {value:?} at {pointer}")
+                write!(
+                    f,
+                    "invalid timestamp {value} at {pointer}",
+                    value = crate::Quoted(value)
+                )
             }
             ManifestError::Schema1(e) => e.fmt(f),
             ManifestError::InvalidDigest { pointer, error } => write!(f, "{pointer}: {error}"),
             ManifestError::NotAnImage { config_media_type } => write!(
                 f,
-                "not an image: an artifact with config type {config_media_type:?} has no image ID"
+                "not an image: an artifact with config type {config_media_type} has no image ID",
+                config_media_type = crate::Quoted(config_media_type)
             ),
         }
     }

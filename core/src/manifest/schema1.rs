@@ -85,7 +85,8 @@ impl fmt::Display for HistoryError {
             }
             HistoryError::InvalidId { index, id } => write!(
                 f,
-                "/history/{index}/v1Compatibility: image ID {id:?} is not 64 lowercase hex characters"
+                "/history/{index}/v1Compatibility: image ID {id} is not 64 lowercase hex characters",
+                id = crate::Quoted(id)
             ),
             HistoryError::BaseHasParent => {
                 f.write_str("the base layer's history entry names a parent")
@@ -99,7 +100,9 @@ impl fmt::Display for HistoryError {
                 found,
             } => write!(
                 f,
-                "/history/{index}/v1Compatibility: parent is {found:?}, expected {expected:?}"
+                "/history/{index}/v1Compatibility: parent is {found}, expected {expected}",
+                found = crate::Quoted(found),
+                expected = crate::Quoted(expected)
             ),
         }
     }
@@ -567,7 +570,7 @@ impl ConfigHistory {
             Some(Value::String(s)) => {
                 Some(rfc3339::normalize(s).ok_or_else(|| json::TypeError {
                     pointer: json::child_pointer(pointer, "created"),
-                    found: alloc::format!("{s:?}"),
+                    found: alloc::format!("{s}", s = crate::Quoted(s)),
                     expected: "an RFC 3339 time",
                 })?)
             }
@@ -718,7 +721,8 @@ impl V1Compatibility {
             Some(Value::String(s)) => {
                 if rfc3339::normalize(s).is_none() {
                     return Err(entry_error(alloc::format!(
-                        "created {s:?} is not an RFC 3339 time"
+                        "created {s} is not an RFC 3339 time",
+                        s = crate::Quoted(s)
                     )));
                 }
                 Some(s.clone())

@@ -157,7 +157,8 @@ impl core::fmt::Display for CompressionError {
         match self {
             CompressionError::UnknownFormat(name) => write!(
                 f,
-                "unsupported compression format {name:?}: ferry writes \"gzip\" and \"zstd\""
+                "unsupported compression format {name}: ferry writes \"gzip\" and \"zstd\"",
+                name = crate::Quoted(name)
             ),
             CompressionError::ZstdChunked => f.write_str(
                 "compression format \"zstd:chunked\" is not supported: ferry does not write its table of contents; use \"zstd\"",

@@ -141,13 +141,16 @@ impl fmt::Display for ReferenceError {
             ReferenceError::NameTooLong { input, length } => {
                 return write!(
                     f,
-                    "{input:?}: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters (it has {length})"
+                    "{input}: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters (it has {length})",
+                    input = crate::Quoted(input)
                 );
             }
             ReferenceError::NameNotCanonical { input, canonical } => {
                 return write!(
                     f,
-                    "{input:?}: repository name must be canonical ({canonical:?})"
+                    "{input}: repository name must be canonical ({canonical})",
+                    input = crate::Quoted(input),
+                    canonical = crate::Quoted(canonical)
                 );
             }
             ReferenceError::ImageId { input } => (
@@ -161,7 +164,7 @@ impl fmt::Display for ReferenceError {
                 ": invalid tag format (letters, digits, _ . -, not starting with . or -, at most 128)",
             ),
             ReferenceError::InvalidDigest { input, error } => {
-                return write!(f, "{input:?}: {error}");
+                return write!(f, "{input}: {error}", input = crate::Quoted(input));
             }
             ReferenceError::DigestNotAllowed { input } => (
                 "",

@@ -64,13 +64,18 @@ impl fmt::Display for AttachmentError {
         match self {
             AttachmentError::MediaType { tag, found } => write!(
                 f,
-                "unexpected MIME type for sigstore attachment manifest {tag}: {found:?}"
+                "unexpected MIME type for sigstore attachment manifest {tag}: {found}",
+                found = crate::Quoted(found)
             ),
             AttachmentError::Manifest { tag, error } => {
                 write!(f, "parsing sigstore attachment manifest {tag}: {error}")
             }
             AttachmentError::Digest { pointer, found } => {
-                write!(f, "sigstore attachment {pointer}: invalid digest {found:?}")
+                write!(
+                    f,
+                    "sigstore attachment {pointer}: invalid digest {found}",
+                    found = crate::Quoted(found)
+                )
             }
             AttachmentError::TooLarge { digest, size } => write!(
                 f,
@@ -479,8 +484,9 @@ fn time(f: &Fields<'_>, name: &str) -> Result<Option<String>, String> {
             .map(Some)
             .ok_or_else(|| {
                 format!(
-                    "{}: not an RFC 3339 time: {text:?}",
-                    json::child_pointer(f.pointer, name)
+                    "{}: not an RFC 3339 time: {text}",
+                    json::child_pointer(f.pointer, name),
+                    text = crate::Quoted(&text)
                 )
             }),
     }

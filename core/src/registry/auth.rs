@@ -168,11 +168,13 @@ impl core::fmt::Display for RealmRefusal {
         match self {
             RealmRefusal::NotHttp { realm } => write!(
                 f,
-                "the registry's token realm {realm:?} is not an http(s) URL; refusing to use it"
+                "the registry's token realm {realm} is not an http(s) URL; refusing to use it",
+                realm = crate::Quoted(realm)
             ),
             RealmRefusal::CleartextCredentials { realm } => write!(
                 f,
-                "the registry is HTTPS but its token realm {realm:?} is plain HTTP; refusing to send credentials there in clear text"
+                "the registry is HTTPS but its token realm {realm} is plain HTTP; refusing to send credentials there in clear text",
+                realm = crate::Quoted(realm)
             ),
         }
     }

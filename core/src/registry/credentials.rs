@@ -21,8 +21,12 @@ impl fmt::Debug for Found {
     // Never print a password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Found::Basic { username, .. } => write!(f, "Basic({username:?}, <password>)"),
-            Found::Helper(name) => write!(f, "Helper({name:?})"),
+            Found::Basic { username, .. } => write!(
+                f,
+                "Basic({username}, <password>)",
+                username = crate::Quoted(username)
+            ),
+            Found::Helper(name) => write!(f, "Helper({name})", name = crate::Quoted(name)),
         }
     }
 }
@@ -157,7 +161,10 @@ pub fn login_key(registry: &str) -> Result<String, CredentialsError> {
     };
     if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(CredentialsError {
-            reason: alloc::format!("{registry:?} is not a registry"),
+            reason: alloc::format!(
+                "{registry} is not a registry",
+                registry = crate::Quoted(registry)
+            ),
         });
     }
     Ok(key.to_string())

@@ -109,20 +109,27 @@ impl fmt::Display for LookasideError {
                 second,
             } => write!(
                 f,
-                "docker namespace {namespace:?} is configured in both {first} and {second}"
+                "docker namespace {namespace} is configured in both {first} and {second}",
+                namespace = crate::Quoted(namespace)
             ),
             LookasideError::UnsupportedScheme { url, purpose } => match purpose {
                 Purpose::Read => write!(
                     f,
-                    "lookaside {url:?}: reading signatures needs a file, http or https URL"
+                    "lookaside {url}: reading signatures needs a file, http or https URL",
+                    url = crate::Quoted(url)
                 ),
                 Purpose::Write => write!(
                     f,
-                    "lookaside {url:?}: writing signatures is only supported to file:// URLs"
+                    "lookaside {url}: writing signatures is only supported to file:// URLs",
+                    url = crate::Quoted(url)
                 ),
             },
             LookasideError::NotAUrl { url } => {
-                write!(f, "lookaside {url:?} is not a URL (expected scheme://…)")
+                write!(
+                    f,
+                    "lookaside {url} is not a URL (expected scheme://…)",
+                    url = crate::Quoted(url)
+                )
             }
         }
     }

@@ -72,10 +72,14 @@ pub fn redirect_refusal(previous: &str, next: &str, hops: usize) -> Option<Strin
     if hops >= MAX_REDIRECTS {
         Some(alloc::format!("more than {MAX_REDIRECTS} redirects"))
     } else if to != "http" && to != "https" {
-        Some(alloc::format!("refusing to follow a redirect to {next:?}"))
+        Some(alloc::format!(
+            "refusing to follow a redirect to {next}",
+            next = crate::Quoted(next)
+        ))
     } else if from == "https" && to == "http" {
         Some(alloc::format!(
-            "refusing to follow a redirect from HTTPS to plain HTTP ({next:?})"
+            "refusing to follow a redirect from HTTPS to plain HTTP ({next})",
+            next = crate::Quoted(next)
         ))
     } else {
         None

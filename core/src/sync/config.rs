@@ -138,23 +138,46 @@ impl fmt::Display for ConfigError {
             } => write!(f, "{what}: expected {expected}, found {found}"),
             ConfigErrorKind::UnknownKey { key } => write!(
                 f,
-                "unknown key {key:?} (known: images, images-by-tag-regex, images-by-semver, credentials, tls-verify, cert-dir)"
+                "unknown key {key} (known: images, images-by-tag-regex, images-by-semver, credentials, tls-verify, cert-dir)",
+                key = crate::Quoted(key)
             ),
-            ConfigErrorKind::DuplicateKey { key } => write!(f, "key {key:?} is given twice"),
+            ConfigErrorKind::DuplicateKey { key } => {
+                write!(f, "key {key} is given twice", key = crate::Quoted(key))
+            }
             ConfigErrorKind::NotABool { value } => {
-                write!(f, "tls-verify: {value:?} is not true or false")
+                write!(
+                    f,
+                    "tls-verify: {value} is not true or false",
+                    value = crate::Quoted(value)
+                )
             }
             ConfigErrorKind::Repository { name, error } => {
-                write!(f, "{name:?} is not a repository: {error}")
+                write!(
+                    f,
+                    "{name} is not a repository: {error}",
+                    name = crate::Quoted(name)
+                )
             }
             ConfigErrorKind::Reference { reference, error } => {
-                write!(f, "{reference:?} is neither a tag nor a digest: {error}")
+                write!(
+                    f,
+                    "{reference} is neither a tag nor a digest: {error}",
+                    reference = crate::Quoted(reference)
+                )
             }
             ConfigErrorKind::Regex { pattern, reason } => {
-                write!(f, "tag regex {pattern:?}: {reason}")
+                write!(
+                    f,
+                    "tag regex {pattern}: {reason}",
+                    pattern = crate::Quoted(pattern)
+                )
             }
             ConfigErrorKind::Semver { constraint, error } => {
-                write!(f, "semver constraint {constraint:?}: {error}")
+                write!(
+                    f,
+                    "semver constraint {constraint}: {error}",
+                    constraint = crate::Quoted(constraint)
+                )
             }
             ConfigErrorKind::TooManyReferences { limit } => write!(
                 f,

@@ -125,8 +125,8 @@ impl fmt::Display for ShardError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "--shard {:?}: expected K/N with 0 <= K < N, e.g. 0/4",
-            self.input
+            "--shard {}: expected K/N with 0 <= K < N, e.g. 0/4",
+            crate::Quoted(&self.input)
         )
     }
 }
@@ -363,7 +363,8 @@ impl fmt::Display for PlanError {
                 error,
             } => write!(
                 f,
-                "{source}: the destination {name:?} is not a valid reference: {error}"
+                "{source}: the destination {name} is not a valid reference: {error}",
+                name = crate::Quoted(name)
             ),
             PlanError::Collision {
                 first,

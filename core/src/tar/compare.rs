@@ -145,7 +145,9 @@ impl fmt::Display for CompareError {
                 path,
             } => write!(
                 f,
-                "filesystem {side:?}: path {path:?} comes after {previous:?}, not in byte order"
+                "filesystem {side:?}: path {path} comes after {previous}, not in byte order",
+                path = crate::Quoted(path),
+                previous = crate::Quoted(previous)
             ),
         }
     }

@@ -100,7 +100,11 @@ impl fmt::Display for BlobError {
             BlobError::MissingFormatName => {
                 f.write_str("invalid signature format, missing newline")
             }
-            BlobError::UnknownFormat(name) => write!(f, "unsupported signature format {name:?}"),
+            BlobError::UnknownFormat(name) => write!(
+                f,
+                "unsupported signature format {name}",
+                name = crate::Quoted(name)
+            ),
             BlobError::Sigstore(e) => write!(f, "invalid sigstore signature: {e}"),
         }
     }

@@ -142,11 +142,14 @@ impl fmt::Display for FulcioError {
             }
             FulcioError::IssuerMismatch { found, required } => write!(
                 f,
-                "the certificate's OIDC issuer is {found:?}, not {required:?}"
+                "the certificate's OIDC issuer is {found}, not {required}",
+                found = crate::Quoted(found),
+                required = crate::Quoted(required)
             ),
             FulcioError::EmailMismatch { found, required } => write!(
                 f,
-                "required email {required:?} is not in the certificate (it has {found:?})"
+                "required email {required} is not in the certificate (it has {found:?})",
+                required = crate::Quoted(required)
             ),
             FulcioError::CertificateKey(e) => write!(f, "Fulcio certificate: {e}"),
             FulcioError::Signature(e) => e.fmt(f),
@@ -409,7 +412,11 @@ impl Certificate {
         }
         match (v1, v2) {
             (Some(a), Some(b)) if a != b => Err(FulcioError::IssuerExtension {
-                detail: alloc::format!("inconsistent OIDC issuer extensions: v1 {a:?}, v2 {b:?}"),
+                detail: alloc::format!(
+                    "inconsistent OIDC issuer extensions: v1 {a}, v2 {b}",
+                    a = crate::Quoted(&a),
+                    b = crate::Quoted(&b)
+                ),
             }),
             (Some(a), _) | (None, Some(a)) => Ok(a),
             (None, None) => Err(bad("missing the OIDC issuer extension")),

@@ -128,10 +128,19 @@ impl fmt::Display for AppliedScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppliedScope::Scope { transport, scope } => {
-                write!(f, "policy scope {scope:?} of transport {transport:?}")
+                write!(
+                    f,
+                    "policy scope {scope} of transport {transport}",
+                    scope = crate::Quoted(scope),
+                    transport = crate::Quoted(transport)
+                )
             }
             AppliedScope::TransportDefault { transport } => {
-                write!(f, "the default scope \"\" of transport {transport:?}")
+                write!(
+                    f,
+                    "the default scope \"\" of transport {transport}",
+                    transport = crate::Quoted(transport)
+                )
             }
             AppliedScope::Default => f.write_str("the policy's default"),
         }

@@ -83,16 +83,26 @@ impl fmt::Display for FormatError {
             Problem::WrongType { expected, found } => {
                 write!(f, "expected {expected}, found {found}")
             }
-            Problem::UnknownKey(k) => write!(f, "unknown key {k:?}"),
-            Problem::DuplicateKey(k) => write!(f, "duplicate key {k:?}"),
-            Problem::MissingKey(k) => write!(f, "key {k:?} is missing"),
+            Problem::UnknownKey(k) => write!(f, "unknown key {k}", k = crate::Quoted(k)),
+            Problem::DuplicateKey(k) => write!(f, "duplicate key {k}", k = crate::Quoted(k)),
+            Problem::MissingKey(k) => write!(f, "key {k} is missing", k = crate::Quoted(k)),
             Problem::UnknownRequirementType(t) => {
-                write!(f, "unknown policy requirement type {t:?}")
+                write!(
+                    f,
+                    "unknown policy requirement type {t}",
+                    t = crate::Quoted(t)
+                )
             }
             Problem::UnknownIdentityType(t) => {
-                write!(f, "unknown policy reference match type {t:?}")
+                write!(
+                    f,
+                    "unknown policy reference match type {t}",
+                    t = crate::Quoted(t)
+                )
             }
-            Problem::UnknownKeyType(t) => write!(f, "unrecognized keyType value {t:?}"),
+            Problem::UnknownKeyType(t) => {
+                write!(f, "unrecognized keyType value {t}", t = crate::Quoted(t))
+            }
             Problem::KeySources { allowed, found } if found.is_empty() => {
                 write!(f, "exactly one of {allowed} must be specified, none is")
             }
@@ -105,18 +115,29 @@ impl fmt::Display for FormatError {
                 f.write_str("a list of policy requirements must not be empty")
             }
             Problem::InvalidScope { scope, reason } => {
-                write!(f, "invalid scope {scope:?}: {reason}")
+                write!(
+                    f,
+                    "invalid scope {scope}: {reason}",
+                    scope = crate::Quoted(scope)
+                )
             }
             Problem::InvalidReference { value, reason } => {
-                write!(f, "invalid docker reference {value:?}: {reason}")
+                write!(
+                    f,
+                    "invalid docker reference {value}: {reason}",
+                    value = crate::Quoted(value)
+                )
             }
             Problem::InvalidPrefix(p) => write!(
                 f,
-                "prefix {p:?} is not valid: expected a host or a repository below a host"
+                "prefix {p} is not valid: expected a host or a repository below a host",
+                p = crate::Quoted(p)
             ),
             Problem::InvalidBase64 => f.write_str("not valid base64"),
             Problem::NotInteger(n) => write!(f, "{n} is not an integer"),
-            Problem::UnknownSignatureType(t) => write!(f, "unrecognized signature type {t:?}"),
+            Problem::UnknownSignatureType(t) => {
+                write!(f, "unrecognized signature type {t}", t = crate::Quoted(t))
+            }
         }
     }
 }

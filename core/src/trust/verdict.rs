@@ -167,7 +167,7 @@ impl fmt::Display for Refusal {
             Refusal::Rejected => f.write_str("the policy rejects it"),
             Refusal::SignedBaseLayer => f.write_str("signedBaseLayer is not implemented"),
             Refusal::KeyTypeUnsupported(t) => {
-                write!(f, "keyType {:?} is not implemented", t.as_str())
+                write!(f, "keyType {} is not implemented", crate::Quoted(t.as_str()))
             }
             Refusal::FulcioWithoutRekor => f.write_str(
                 "sigstoreSigned with fulcio requires rekorPublicKeyPath(s) or rekorPublicKeyData(s)",
@@ -220,7 +220,8 @@ impl fmt::Display for SignatureRefusal {
                 IdentityMismatch::InvalidClaim => {
                     write!(
                         f,
-                        "the signature's identity {signed:?} is not a docker reference"
+                        "the signature's identity {signed} is not a docker reference",
+                        signed = crate::Quoted(signed)
                     )
                 }
                 IdentityMismatch::Mismatch => {
@@ -348,7 +349,7 @@ fn rekor_keys(rekor: &KeySource, verifier: &mut dyn Verifier) -> Result<Vec<Publ
 
 fn key_source_name(source: &KeySource) -> String {
     match source {
-        KeySource::Path(p) => format!("{p:?}"),
+        KeySource::Path(p) => format!("{p}", p = crate::Quoted(p)),
         KeySource::Paths(p) => format!("{p:?}"),
         KeySource::Data(_) | KeySource::Datas(_) => "(inline data)".to_string(),
     }
@@ -377,7 +378,7 @@ fn any_sigstore_signature(
 fn read_keys(source: &KeySource, verifier: &mut dyn Verifier) -> Result<Vec<Vec<u8>>, Refusal> {
     let read = |verifier: &mut dyn Verifier, path: &str| {
         verifier.read_key_file(path).map_err(|error| Refusal::Keys {
-            source: format!("{path:?}"),
+            source: format!("{path}", path = crate::Quoted(path)),
             error,
         })
     };
