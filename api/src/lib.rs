@@ -1304,23 +1304,10 @@ mod tests {
         ];
         let child = ferry_core::Digest::sha256_of(CHILD.as_bytes());
         let plan = |given: &[&str]| {
-            let members: Vec<String> = given
-                .iter()
-                .map(|text| {
-                    alloc::format!(
-                        "\"{}\":{}",
-                        ferry_core::Digest::sha256_of(text.as_bytes()),
-                        serde_json::to_string(text).unwrap()
-                    )
-                })
-                .collect();
-            call(
-                "planCopy",
-                TOP.as_bytes(),
-                &alloc::format!(
-                    r#"{{"options":{{"destination":{{"kind":"oci"}},"selection":"all"}},"instances":{{{}}}}}"#,
-                    members.join(",")
-                ),
+            plan_copy(
+                TOP,
+                given,
+                r#"{"destination":{"kind":"oci"},"selection":"all"}"#,
             )
         };
         let first = plan(&[]);
@@ -1350,16 +1337,10 @@ mod tests {
         assert_eq!(manifests[3]["sourceDigest"], child.as_str());
     }
 
-    /// `planCopy` of the three-image index of core's plan fixtures, with
-    /// its images given, and these options.
-    fn plan_index(options: &str) -> String {
-        const TOP: &str = include_str!("../../core/tests/fixtures/plan/index.json");
-        let images = [
-            include_str!("../../core/tests/fixtures/plan/amd64.json"),
-            include_str!("../../core/tests/fixtures/plan/arm64.json"),
-            include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
-        ];
-        let members: Vec<String> = images
+    /// `planCopy` of the manifest `top`, with `given` as the instances it
+    /// may ask for, and these options.
+    fn plan_copy(top: &str, given: &[&str], options: &str) -> String {
+        let members: Vec<String> = given
             .iter()
             .map(|text| {
                 alloc::format!(
@@ -1371,11 +1352,25 @@ mod tests {
             .collect();
         call(
             "planCopy",
-            TOP.as_bytes(),
+            top.as_bytes(),
             &alloc::format!(
                 r#"{{"options":{options},"instances":{{{}}}}}"#,
                 members.join(",")
             ),
+        )
+    }
+
+    /// `planCopy` of the three-image index of core's plan fixtures, with
+    /// its images given, and these options.
+    fn plan_index(options: &str) -> String {
+        plan_copy(
+            include_str!("../../core/tests/fixtures/plan/index.json"),
+            &[
+                include_str!("../../core/tests/fixtures/plan/amd64.json"),
+                include_str!("../../core/tests/fixtures/plan/arm64.json"),
+                include_str!("../../core/tests/fixtures/plan/arm-v7.json"),
+            ],
+            options,
         )
     }
 
