@@ -522,8 +522,9 @@ fn probes_at_once(copies: usize) -> usize {
     copies.max(PROBES_AT_ONCE)
 }
 
-/// See [`probes_at_once`]. Each look holds one connection to each
-/// registry, so this bounds the connections a sync opens to them.
+/// See [`probes_at_once`]. Each look holds a connection to each registry
+/// while it waits for their answers; the copies among them hold theirs
+/// for their transfers.
 const PROBES_AT_ONCE: usize = 32;
 
 /// The policy and signers for one image, or why there are none.
