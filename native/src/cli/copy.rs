@@ -302,6 +302,17 @@ pub enum Format {
     V2s1,
 }
 
+impl Format {
+    /// The manifest type `--format` asks for.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Oci => mt::OCI_MANIFEST,
+            Format::V2s2 => mt::DOCKER_V2S2,
+            Format::V2s1 => mt::DOCKER_V2S1_SIGNED,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressKind {
     Text,
@@ -394,14 +405,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
         } else {
             Unselected::Keep
         },
-        forced: args.format.map(|f| {
-            match f {
-                Format::Oci => mt::OCI_MANIFEST,
-                Format::V2s2 => mt::DOCKER_V2S2,
-                Format::V2s1 => mt::DOCKER_V2S1_SIGNED,
-            }
-            .to_string()
-        }),
+        forced: args.format.map(|f| f.media_type().to_string()),
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
         judge_signatures: false,

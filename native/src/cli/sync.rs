@@ -20,7 +20,6 @@ use ferry::sync::{TopOnce, dir_images};
 use ferry::transport::reference::Reference;
 use ferry::transport::registry::{Registry, RegistryOptions};
 use ferry::transport::{ImageDestination, ImageSource, Kind};
-use ferry_core::media_type as mt;
 use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::reference::Named;
 use ferry_core::sync::config::Wanted;
@@ -410,14 +409,7 @@ fn copy_options(args: &SyncArgs) -> CopyOptions {
         Selection::System(args.platform.wanted())
     };
     let options = CopyOptions {
-        forced: args.format.map(|f| {
-            match f {
-                Format::Oci => mt::OCI_MANIFEST,
-                Format::V2s2 => mt::DOCKER_V2S2,
-                Format::V2s1 => mt::DOCKER_V2S1_SIGNED,
-            }
-            .to_string()
-        }),
+        forced: args.format.map(|f| f.media_type().to_string()),
         remove_signatures: args.remove_signatures,
         preserve_digests: args.preserve_digests,
         ..CopyOptions::new(selection)
