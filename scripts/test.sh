@@ -23,7 +23,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-log() { printf '\n==> %s\n' "$*" >&2; }
+# Each step names itself and the disk left, so that a machine running out
+# of space shows where it went.
+log() { printf '\n==> %s (disk: %s free)\n' "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')" >&2; }
 
 # Random test inputs (proptest cases, libFuzzer's mutations, the kill delays
 # of native/tests/interrupted.rs, the fault offsets of registry_faults.rs)
