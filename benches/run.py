@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -147,18 +148,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Pki:
+    """The TLS scenarios' test CA: a CA and a server certificate for
+    127.0.0.1 and localhost, ECDSA P-256, made with openssl as
+    tests/src/registry/tls.rs makes its own with rcgen.
+
+        DIR/ca.pem, DIR/server.crt, DIR/server.key
+        DIR/cert-dir/ca.crt    for --src-cert-dir / --dest-cert-dir
+    """
+
+    def __init__(self, dir: Path):
+        shutil.rmtree(dir, ignore_errors=True)
+        self.cert_dir = dir / "cert-dir"
+        self.cert_dir.mkdir(parents=True)
+        self.ca = dir / "ca.pem"
+        self.cert, self.key = dir / "server.crt", dir / "server.key"
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run(["openssl", "req", "-x509", *ec, "-keyout", dir / "ca.key", "-out", self.ca, "-days", "2",
+                        "-subj", "/CN=ferry bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                        "-addext", "keyUsage=critical,keyCertSign"], check=True, **quiet)
+        subprocess.run(["openssl", "req", *ec, "-keyout", self.key, "-out", dir / "server.csr",
+                        "-subj", "/CN=ferry bench registry"], check=True, **quiet)
+        (dir / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                                        "extendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", dir / "server.csr", "-CA", self.ca,
+                        "-CAkey", dir / "ca.key", "-CAcreateserial", "-days", "2", "-out", self.cert,
+                        "-extfile", dir / "server.ext"], check=True, **quiet)
+        shutil.copy(self.ca, self.cert_dir / "ca.crt")
+
+
 class Registry:
     """Debian's docker-registry on 127.0.0.1 with a storage dir of its own
     (same configuration as tests/src/registry/server.rs, no blob cache so a
-    wiped storage dir is an empty registry)."""
+    wiped storage dir is an empty registry); with `pki`, over TLS (which
+    distribution offers HTTP/2 on)."""
 
-    def __init__(self, root: Path, name: str):
+    def __init__(self, root: Path, name: str, pki: Pki | None = None):
         self.dir = root / name
         shutil.rmtree(self.dir, ignore_errors=True)
         self.storage = self.dir / "storage"
         self.storage.mkdir(parents=True)
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
+        self.pki = pki
+        self.scheme = "https" if pki else "http"
+        tls = (f"  tls:\n    certificate: {json.dumps(str(pki.cert))}\n    key: {json.dumps(str(pki.key))}\n"
+               if pki else "")
         config = self.dir / "config.yml"
         config.write_text(
             "version: 0.1\n"
@@ -166,7 +202,7 @@ class Registry:
             f"storage:\n  filesystem:\n    rootdirectory: {json.dumps(str(self.storage))}\n"
             "  delete:\n    enabled: true\n"
             "  maintenance:\n    uploadpurging:\n      enabled: false\n"
-            f"http:\n  addr: {self.host}\n  secret: ferry-bench\n"
+            f"http:\n  addr: {self.host}\n  secret: ferry-bench\n{tls}"
         )
         self.log = open(self.dir / "registry.log", "wb")
         self.proc = subprocess.Popen(
@@ -177,7 +213,8 @@ class Registry:
         deadline = time.monotonic() + 20
         while True:
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).read()
+                context = ssl.create_default_context(cafile=str(pki.ca)) if pki else None
+                urllib.request.urlopen(f"{self.scheme}://{self.host}/v2/", timeout=1, context=context).read()
                 return
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -192,6 +229,16 @@ class Registry:
 
     def ref(self, repo: str, tag: str = "latest") -> str:
         return f"docker://{self.host}/{repo}:{tag}"
+
+    def flags(self, side: str) -> list[str]:
+        """How ferry and skopeo reach it as `side` ("src", "dest" or "" for
+        inspect): trusting the test CA, or plain HTTP."""
+        prefix = f"--{side}-" if side else "--"
+        return [f"{prefix}cert-dir={self.pki.cert_dir}" if self.pki else f"{prefix}tls-verify=false"]
+
+    def curl(self) -> str:
+        """curl's options to reach it (shell words)."""
+        return f"--cacert {self.pki.ca}" if self.pki else ""
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -403,7 +450,7 @@ def write_url_list(path: Path, registry: Registry, repo: str, layout: Path) -> N
     """`URL OUTFILE` lines for every blob of `layout`, for xargs + curl."""
     with open(path, "w") as f:
         for blob in blobs_of(layout):
-            f.write(f"http://{registry.host}/v2/{repo}/blobs/sha256:{blob.name} {blob.name}\n")
+            f.write(f"{registry.scheme}://{registry.host}/v2/{repo}/blobs/sha256:{blob.name} {blob.name}\n")
 
 
 def write_push_list(path: Path, layout: Path) -> None:
@@ -415,18 +462,22 @@ def write_push_list(path: Path, layout: Path) -> None:
 PUSH_BLOB = REPO / "benches" / "push-blob.sh"
 
 
-def raw_push(host: str, repo: str, listing: Path, jobs: int) -> list[str]:
-    """POST + PUT per blob with curl, `jobs` at a time."""
+def raw_push(host: str, repo: str, listing: Path, jobs: int, registry: "Registry | None" = None) -> list[str]:
+    """POST + PUT per blob with curl, `jobs` at a time (over TLS if
+    `registry` speaks it)."""
+    scheme = registry.scheme if registry else "http"
+    curl = registry.curl() if registry else ""
     return sh(
-        f"HOST={host} REPO={repo} xargs -P {jobs} -n 2 {PUSH_BLOB} < {listing}"
+        f"SCHEME={scheme} CURL_OPTS='{curl}' HOST={host} REPO={repo} xargs -P {jobs} -n 2 {PUSH_BLOB} < {listing}"
     )
 
 
-def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False) -> list[str]:
+def parallel_pull(listing: Path, into: Path, jobs: int, sync: bool = False, curl: str = "") -> list[str]:
     """`jobs` curls at a time; with `sync`, then `sync`: a durable baseline,
-    since ferry (like containers/image) fsyncs what it pulls."""
+    since ferry (like containers/image) fsyncs what it pulls. `curl`: more
+    options (the CA of a TLS registry)."""
     then = " && sync" if sync else ""
-    return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf -o \"$2\" \"$1\"' pull < {listing}{then}")
+    return sh(f"mkdir -p {into} && cd {into} && xargs -P {jobs} -n 2 sh -c 'curl -sf {curl} -o \"$2\" \"$1\"' pull < {listing}{then}")
 
 
 # --------------------------------------------------------------------------
@@ -487,13 +538,16 @@ BLOB_STEPS = {"POST blob uploads", "POST blob uploads (with source GETs)", "PUT 
 
 
 def wan_floor(kind: str, shape: Shape, rtt: float, mbit: float | None,
-              jobs: int | None = None) -> tuple[float, str]:
+              jobs: int | None = None, tls: bool = False) -> tuple[float, str]:
     """The critical path of `kind` for `shape` at round trip `rtt`, plus
     its bytes over the link's capacity; with `jobs`, blobs move at most
     `jobs` at a time, so each blob step is taken ceil(blobs / jobs) times.
-    Returns seconds and the computation, for the report."""
+    With `tls`, connecting takes TLS 1.3's one round trip more. Returns
+    seconds and the computation, for the report."""
     steps = [st.removeprefix("list:") for st in FLOOR_STEPS[kind]
              if not st.startswith("list:") or shape.instances]
+    if tls:
+        steps.insert(1, "TLS handshake")
     waves = 1 if jobs is None else -(-shape.blobs // jobs)
     trips = sum(waves if st in BLOB_STEPS else 1 for st in steps)
     moves_blobs = kind not in ("inspect", "inspect-raw") and not kind.endswith("warm")
@@ -709,7 +763,39 @@ def storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, loc
     ]
 
 
-def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
+def tls_scenarios(ta: Registry, tb: Registry, oci4: Path, lists: Path, copy_f: list[str], copy_s: list[str], oci_dst: str,
+                  pulled: Path, local, clean_and_sync, jobs: int, rss: Target) -> list[Scenario]:
+    """The cold push and the pull of the 4-platform image against a
+    registry speaking TLS (the test CA), where skopeo's Go client
+    negotiates HTTP/2 and ferry speaks HTTP/1.1; curl's floors trust the
+    same CA. `ta` holds the image, `tb` is wiped before each push (a
+    second registry, so that no blob info cache can mount from `ta`)."""
+    write_url_list(lists / "oci4-urls-tls", ta, "src/oci4", oci4)
+    oci_src = f"oci:{oci4}:bench"
+
+    def pair(args: list[str], side: str, setup) -> list[Contender]:
+        return [Contender("ferry", copy_f + ["--all", *ta.flags(side), *args], setup),
+                Contender("skopeo", copy_s + ["--all", *ta.flags(side), *args], setup)]
+
+    return [
+        Scenario(
+            "tls", "oci→registry over TLS, empty repository (cold push)",
+            pair([oci_src, tb.ref("push/oci4")], "dest", tb.wipe)
+            + [Contender("raw parallel push (curl, TLS)",
+                         raw_push(tb.host, "push/oci4", lists / "oci4-push", jobs, tb), tb.wipe, "floor")],
+            targets=[within_floor("raw parallel push (curl, TLS)", 1.2), rss],
+        ),
+        Scenario(
+            "tls", "registry→oci over TLS (pull)",
+            pair([ta.ref("src/oci4"), oci_dst], "src", local)
+            + [Contender("parallel curl (TLS)", parallel_pull(lists / "oci4-urls-tls", pulled, jobs, curl=ta.curl()),
+                         clean_and_sync(pulled), "floor")],
+            targets=[within_floor("parallel curl (TLS)", 1.2), rss],
+        ),
+    ]
+
+
+def build_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Path, work: Path, jobs: int) -> list[Scenario]:
     f = str(FERRY)
     oci4, docker4, small = data / "oci4", data / "docker4", data / "small"
     dst = work / "dst"
@@ -892,7 +978,7 @@ def build_scenarios(a: Registry, b: Registry, data: Path, work: Path, jobs: int)
             targets=[rss],
         )
     )
-
+    scenarios += tls_scenarios(ta, tb, oci4, lists, copy_f, copy_s, oci_dst, pulled, local, clean_and_sync, jobs, rss)
 
     scenarios += storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, local, rss)
     scenarios.append(signed_by_scenario(f, b, oci4, work, copy_f, dst_tls_f, rss))
@@ -952,7 +1038,7 @@ def within_round_trips(per_manifest: int, manifests: int, rtt: float) -> Target:
     return Target(f"≤ {limit} round trips ({per_manifest} per manifest × {manifests}, + connect)", check)
 
 
-def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: float,
+def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Path, work: Path, delay_ms: float,
                   mbit: float | None, jobs: int, runs: int) -> tuple[list[Scenario], list]:
     """The copies users make across a network: the same registries behind
     delaying proxies (`delay_ms` each way), ferry and skopeo alternating,
@@ -963,6 +1049,8 @@ def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: fl
     s4, ss = shape_of(oci4), shape_of(small)
     pa = DelayProxy(a, delay_ms, mbit, f"delay-{delay_ms:g}")
     pb = DelayProxy(b, delay_ms, mbit, f"delay-{delay_ms:g}")
+    pta = DelayProxy(ta, delay_ms, mbit, f"delay-{delay_ms:g}")
+    ptb = DelayProxy(tb, delay_ms, mbit, f"delay-{delay_ms:g}")
     rtt = pa.rtt
     dst = work / "dst"
     copy_f = [f, "copy", "--progress", "none"]
@@ -987,12 +1075,12 @@ def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: fl
     def pair(args: list[str], setup) -> list[Contender]:
         return [Contender("ferry", copy_f + args, setup), Contender("skopeo", copy_s + args, setup)]
 
-    def floors(kind: str, shape: Shape) -> list[Contender]:
+    def floors(kind: str, shape: Shape, tls: bool = False) -> list[Contender]:
         out = []
-        value, how = wan_floor(kind, shape, rtt, mbit)
+        value, how = wan_floor(kind, shape, rtt, mbit, tls=tls)
         out.append(Contender("protocol", [], None, "floor", value, how))
         if shape.blobs > jobs and kind not in ("inspect", "inspect-raw"):
-            value, how = wan_floor(kind, shape, rtt, mbit, jobs)
+            value, how = wan_floor(kind, shape, rtt, mbit, jobs, tls)
             out.append(Contender(f"protocol, {jobs} blobs at a time", [], None, "floor", value, how))
         return out
 
@@ -1010,7 +1098,11 @@ def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: fl
 
     def sc(name, contenders, prepare=None, tgts=(), n=runs):
         return Scenario(group, f"{name} @ {rtt * 1000:.0f} ms", contenders, prepare, list(tgts), n,
-                        proxies=[pa, pb], rtt=rtt)
+                        proxies=[pa, pb, pta, ptb], rtt=rtt)
+
+    def tls_pair(args: list[str], side: str, setup) -> list[Contender]:
+        return [Contender("ferry", copy_f + ["--all", *ta.flags(side), *args], setup),
+                Contender("skopeo", copy_s + ["--all", *ta.flags(side), *args], setup)]
 
     scenarios = [
         sc("registry→registry --all, 4 platforms, cold",
@@ -1059,8 +1151,17 @@ def wan_scenarios(a: Registry, b: Registry, data: Path, work: Path, delay_ms: fl
            [Contender("ferry", [f, "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")]),
             Contender("skopeo", ["skopeo", "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")])]
            + floors("inspect-raw", s4), n=max(runs, 5)),
+        # Over TLS (the test CA): each new connection costs a handshake
+        # more; skopeo's Go client takes HTTP/2, ferry HTTP/1.1.
+        sc("registry→oci --all over TLS, 4 platforms",
+           tls_pair([pta.ref("src/oci4"), oci_dst], "src", local) + floors("pull", s4, tls=True),
+           tgts=targets(True)),
+        sc("oci→registry --all over TLS, 4 platforms, cold",
+           tls_pair([oci_src, ptb.ref("push/oci4")], "dest", tb.wipe)
+           + floors("push-cold", s4, tls=True),
+           tgts=targets(True)),
     ]
-    return scenarios, [pa, pb]
+    return scenarios, [pa, pb, pta, ptb]
 
 
 # --------------------------------------------------------------------------
@@ -1248,12 +1349,17 @@ def main() -> int:
     args.work.mkdir(parents=True)
     a = Registry(args.work, "registry-a")
     b = Registry(args.work, "registry-b")
+    pki = Pki(args.work / "pki")
+    ta = Registry(args.work, "registry-tls-a", pki)
+    tb = Registry(args.work, "registry-tls-b", pki)
     proxies: list[DelayProxy] = []
     try:
         dst_tls = "--dest-tls-verify=false"
         for repo, layout in [("src/oci4", "oci4"), ("src/docker4", "docker4"), ("src/small", "small")]:
             run([str(FERRY), "copy", "--progress", "none", "--all", dst_tls,
                  f"oci:{args.data / layout}:bench", a.ref(repo)])
+        run([str(FERRY), "copy", "--progress", "none", "--all", *ta.flags("dest"),
+             f"oci:{args.data / 'oci4'}:bench", ta.ref("src/oci4")])
         write_sync_images(args.data / "sync200", 200)
         run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
              str(args.data / "sync200"), f"{a.host}/sync"])
@@ -1261,9 +1367,9 @@ def main() -> int:
         write_sync_images(args.data / "sync50", SYNC_WAN_TAGS)
         run([str(FERRY), "sync", "--src", "dir", "--dest", "docker", dst_tls,
              str(args.data / "sync50"), f"{a.host}/wan"])
-        scenarios = build_scenarios(a, b, args.data, args.work, args.jobs)
+        scenarios = build_scenarios(a, b, ta, tb, args.data, args.work, args.jobs)
         for delay in [float(d) for d in args.delays.split(",") if d]:
-            more, started = wan_scenarios(a, b, args.data, args.work, delay, args.mbit or None,
+            more, started = wan_scenarios(a, b, ta, tb, args.data, args.work, delay, args.mbit or None,
                                           args.jobs, args.wan_runs)
             scenarios += more
             proxies += started
@@ -1295,6 +1401,8 @@ def main() -> int:
             proxy.stop()
         a.stop()
         b.stop()
+        ta.stop()
+        tb.stop()
     return 0
 
 
