@@ -485,10 +485,12 @@ def resume(args) -> None:
             proxy = CutProxy(a.host, layer["digest"], layer["size"] * 9 // 10)
             threading.Thread(target=proxy.serve_forever, daemon=True).start()
             host = f"127.0.0.1:{proxy.server_address[1]}"
+            # Run again into the same place, as a user would: what the
+            # first run kept there is the next run's to use.
             dst = work / "dst"
+            shutil.rmtree(dst, ignore_errors=True)
             results = []
             for cmd in cmds:
-                shutil.rmtree(dst, ignore_errors=True)
                 proc = subprocess.run(cmd("--src-tls-verify=false", f"docker://{host}/r:latest", f"oci:{dst}:bench"),
                                       capture_output=True, text=True)
                 results.append("ok" if proc.returncode == 0 else

@@ -288,6 +288,89 @@ fn a_slow_trickle_still_arrives_whole() {
     assert_layer_intact(&pulled, &big);
 }
 
+/// The first part of `big`'s layer kept beside the blobs in `blobs` for
+/// the next run (ferry's `fs::kept`).
+fn kept_part(blobs: &Path, big: &Big) -> PathBuf {
+    blobs.join(format!(".ferry-partial-{}", big.layer_digest.encoded()))
+}
+
+/// The layer's GETs the proxy saw, as the bytes of body each received.
+fn layer_downloads(proxy: &ferry_tests::registry::FaultProxy, big: &Big) -> Vec<u64> {
+    proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.method == "GET" && e.target.contains(big.layer_digest.as_str()))
+        .map(|e| e.body_bytes)
+        .collect()
+}
+
+/// A pull into `destination`, whose blobs go into `blobs`, cut at 90% of
+/// the layer and given up, then run again.
+fn given_up_then_continued(destination: &str, blobs: &Path) {
+    let scratch = tempfile::tempdir().unwrap();
+    let (registry, big) = registry_with_big(scratch.path());
+    let at = LAYER_SIZE / 10 * 9;
+    let proxy = registry.proxy(Faults::none().with(Rule::cut_body(
+        Match::contains("GET", big.layer_digest.as_str()),
+        at,
+    )));
+    let source = format!("docker://{}/faulty/big:v1", proxy.host());
+
+    // No retries: the run gives up at 90%, and what arrived stays beside
+    // where the layer goes, under no blob's name.
+    failed(&copy("0", &source, destination));
+    assert_eq!(std::fs::metadata(kept_part(blobs, &big)).unwrap().len(), at);
+    assert!(!blobs.join(big.layer_digest.encoded()).exists());
+
+    let out = succeeded(&copy("0", &source, destination));
+    assert_eq!(layer_downloads(&proxy, &big), [at, LAYER_SIZE - at]);
+    assert_layer_intact(blobs, &big);
+    assert!(!kept_part(blobs, &big).exists());
+    assert_eq!(report(&out)["bytesRefetched"], 0);
+}
+
+#[test]
+fn a_pull_into_dir_given_up_mid_layer_is_continued_by_the_next_run_fetching_only_the_rest() {
+    let scratch = tempfile::tempdir().unwrap();
+    let pulled = scratch.path().join("pulled");
+    given_up_then_continued(&format!("dir:{}", pulled.display()), &pulled);
+}
+
+#[test]
+fn a_pull_into_oci_given_up_mid_layer_is_continued_by_the_next_run_fetching_only_the_rest() {
+    let scratch = tempfile::tempdir().unwrap();
+    let layout = scratch.path().join("layout");
+    given_up_then_continued(
+        &format!("oci:{}:v1", layout.display()),
+        &layout.join("blobs/sha256"),
+    );
+}
+
+#[test]
+fn a_kept_part_with_wrong_bytes_fails_its_digest_and_the_layer_is_fetched_whole() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (registry, big) = registry_with_big(scratch.path());
+    let proxy = registry.proxy(Faults::none());
+    let pulled = scratch.path().join("pulled");
+    std::fs::create_dir_all(&pulled).unwrap();
+    let mut wrong = big.layer[..LAYER_SIZE as usize / 2].to_vec();
+    wrong[1000] ^= 0xff;
+    std::fs::write(kept_part(&pulled, &big), &wrong).unwrap();
+
+    succeeded(&copy(
+        "1",
+        &format!("docker://{}/faulty/big:v1", proxy.host()),
+        &format!("dir:{}", pulled.display()),
+    ));
+    // The rest after the kept part, refused with it; then the whole layer.
+    assert_eq!(
+        layer_downloads(&proxy, &big),
+        [LAYER_SIZE - wrong.len() as u64, LAYER_SIZE]
+    );
+    assert_layer_intact(&pulled, &big);
+    assert!(!kept_part(&pulled, &big).exists());
+}
+
 #[test]
 fn wrong_bytes_once_are_refused_and_fetched_again() {
     let scratch = tempfile::tempdir().unwrap();

@@ -1018,6 +1018,30 @@ async fn copy_blob(
     }
 }
 
+/// A blob's bytes from the source, and its length if known: whole, or,
+/// when the destination kept the first part of an earlier copy's download
+/// that broke off ([`ImageDestination::kept_part`]), that part followed by
+/// the rest from the source, so that only the rest crosses the network.
+/// Either way the stream is the whole blob, verified as one where it is
+/// written. A source that cannot start mid-way is read whole, and the
+/// kept part is dropped.
+async fn open_blob(
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    info: &BlobInfo,
+) -> Result<(crate::transport::BlobStream, Option<u64>), CopyError> {
+    let reading = || transport(format!("reading blob {}", info.digest), src.reference());
+    let size = info.size.and_then(|s| u64::try_from(s).ok());
+    if let Some((kept, offset)) = dst.kept_part(info).await
+        && size.is_none_or(|size| offset < size)
+        && let Some(rest) = src.blob_from(info, offset).await.map_err(reading())?
+    {
+        let whole = tokio::io::AsyncReadExt::chain(kept, rest);
+        return Ok((Box::pin(whole), size));
+    }
+    src.blob(info).await.map_err(reading())
+}
+
 /// What one attempt at a blob did.
 enum Moved {
     /// Made available from another repository of the same registry.
@@ -1076,10 +1100,7 @@ async fn copy_blob_once(
     {
         return Ok(Moved::Reused { changed, mounted });
     }
-    let (stream, size) = src.blob(info).await.map_err(transport(
-        format!("reading blob {}", info.digest),
-        src.reference(),
-    ))?;
+    let (stream, size) = open_blob(src, dst, info).await?;
     // The source knows the blob's length before sending it: one that is
     // not the descriptor's size is refused now, and not fetched again.
     if let Some(size) = size

@@ -139,6 +139,14 @@ impl ImageSource for Pinned {
         self.inner.blob(info).await
     }
 
+    async fn blob_from(
+        &self,
+        info: &BlobInfo,
+        offset: u64,
+    ) -> Result<Option<BlobStream>, TransportError> {
+        self.inner.blob_from(info, offset).await
+    }
+
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
         self.inner
             .signatures(Some(instance.unwrap_or(&self.digest)))

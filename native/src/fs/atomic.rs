@@ -7,6 +7,10 @@
 //! of any format and which the next copy into the same place removes
 //! ([`leftovers`]).
 //!
+//! A blob whose source broke off mid-way is the exception, in destinations
+//! a user keeps: what arrived stays beside it as `.ferry-partial-*`, for
+//! the next copy to continue rather than fetch again ([`kept`]).
+//!
 //! Destinations a user keeps are also durable ([`Durability::Synced`]): each
 //! file is fsynced before its rename, and a small file's directory after it.
 //! Blobs go first and the manifests that name them go into the same
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 use ferry_core::digest::Hasher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::leftovers;
+use super::{kept, leftovers};
 use crate::transport::{BlobInfo, BlobStream, TransportError, io_error};
 
 /// Whether written files must survive a power cut once renamed into place.
@@ -132,10 +136,23 @@ pub async fn write_blob_verified(
     let mut buffer = vec![0u8; CHUNK];
     let mut writeback = Writeback::default();
     loop {
-        let n = stream
-            .read(&mut buffer)
-            .await
-            .map_err(io_error(target, "read blob stream for"))?;
+        let n = match stream.read(&mut buffer).await {
+            Ok(n) => n,
+            Err(e) => {
+                // What arrived before the source broke off stays for the
+                // next copy into the same place to continue ([`kept`]).
+                if durability == Durability::Synced && file.flush().await.is_ok() {
+                    drop(file);
+                    let (temp, target, len) = (temp.clone(), target.to_path_buf(), hasher.bytes());
+                    let keeping =
+                        tokio::task::spawn_blocking(move || kept::keep(&temp, &target, len));
+                    if keeping.await.unwrap_or(false) {
+                        guard.disarm();
+                    }
+                }
+                return Err(io_error(target, "read blob stream for")(e));
+            }
+        };
         if n == 0 {
             break;
         }
@@ -181,6 +198,10 @@ pub async fn write_blob_verified(
         .map_err(io_error(target, "rename into place"))?;
     guard.disarm();
     drop(lock);
+    if durability == Durability::Synced {
+        let target = target.to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || kept::discard(&target)).await;
+    }
     Ok(size)
 }
 

@@ -28,6 +28,13 @@ use crate::transport::{TransportError, io_error};
 /// Prefix of temporary files; nothing else in a layout starts with it.
 pub const TEMP_PREFIX: &str = ".ferry-tmp-";
 
+/// Whether `name` is one of ferry's own files in a place it writes to (a
+/// temporary file, or a kept part of a blob, [`super::kept`]), which is
+/// neither content of the place nor a user's file.
+pub fn is_ferrys_own(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) || name.starts_with(super::kept::KEPT_PREFIX)
+}
+
 /// Suffix of a temporary file that is not locked yet.
 const UNLOCKED_SUFFIX: &str = ".new";
 

@@ -7,12 +7,15 @@
 //! - [`staging`]: locked staging directories for archives, and sweeping
 //!   the ones a dead process left;
 //! - [`leftovers`]: locked temporary files, and sweeping a dead writer's;
+//! - [`kept`]: the first part of a blob whose download broke off, kept
+//!   for the next copy to continue;
 //! - [`read`]: opening stored blobs and reading small files within a limit.
 //!
 //! These helpers name no transport: they are shared by `dir:`, `oci:`,
 //! the archives and lookaside signature storage.
 
 pub mod atomic;
+pub mod kept;
 pub mod leftovers;
 pub mod read;
 pub mod rollback;

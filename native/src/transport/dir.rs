@@ -27,7 +27,7 @@ use super::{
     BlobInfo, BlobStream, Capabilities, ImageDestination, ImageSource, Kind, ManifestToStore,
     TransportError, io_error,
 };
-use crate::fs::leftovers::{self, TEMP_PREFIX};
+use crate::fs::leftovers;
 use crate::fs::rollback::Rollback;
 use crate::fs::{atomic, read};
 
@@ -166,7 +166,7 @@ impl DirDestination {
                 while let Some(entry) =
                     entries.next_entry().await.map_err(io_error(root, "list"))?
                 {
-                    if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    if !leftovers::is_ferrys_own(&entry.file_name().to_string_lossy()) {
                         return Err(TransportError::Unsupported {
                             location: root.display().to_string(),
                             reason: "directory is not empty and is not a dir: image; refusing to overwrite it".into(),
@@ -218,6 +218,10 @@ impl ImageDestination for DirDestination {
             self.note(&path);
         }
         Ok(stored)
+    }
+
+    async fn kept_part(&self, info: &BlobInfo) -> Option<(BlobStream, u64)> {
+        crate::fs::kept::take(&self.root.join(info.digest.encoded())).await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {

@@ -333,6 +333,18 @@ pub trait ImageSource: Send + Sync {
     /// sending it.
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError>;
 
+    /// A blob's bytes from `offset` on, to continue a download an earlier
+    /// copy began ([`ImageDestination::kept_part`]); `None` if the source
+    /// cannot start there (it reads blobs from the start only, or a
+    /// registry ignored the range asked for).
+    async fn blob_from(
+        &self,
+        _info: &BlobInfo,
+        _offset: u64,
+    ) -> Result<Option<BlobStream>, TransportError> {
+        Ok(None)
+    }
+
     /// Signatures of the top level or of an instance.
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError>;
 
@@ -433,6 +445,15 @@ pub trait ImageDestination: Send + Sync {
     /// Whether it already has the blob, and its length, so the copy can
     /// skip it (`None`: it has not).
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;
+
+    /// The first part of the blob, kept here when an earlier copy's
+    /// download of it broke off ([`crate::fs::kept`]), taken for this
+    /// copy: its bytes, and how many. The copy asks the source for the
+    /// rest ([`ImageSource::blob_from`]) and writes the two as one stream
+    /// with [`put_blob`](Self::put_blob); dropped unread, the part is gone.
+    async fn kept_part(&self, _info: &BlobInfo) -> Option<(BlobStream, u64)> {
+        None
+    }
 
     /// Makes a blob of another repository on the same registry available
     /// without copying it (`from` is `(api host, repository)`). Unless it

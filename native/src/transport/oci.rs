@@ -345,6 +345,10 @@ impl ImageDestination for OciDestination {
             .await
     }
 
+    async fn kept_part(&self, info: &BlobInfo) -> Option<(BlobStream, u64)> {
+        crate::fs::kept::take(&blob_path(&self.reference.path, &info.digest)).await
+    }
+
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
         let dir = self
             .reference

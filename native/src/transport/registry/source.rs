@@ -1,11 +1,13 @@
 //! Reading images from a registry; blob downloads resume where a dropped
-//! connection left them.
+//! connection left them, and continue from where an earlier copy's broke
+//! off.
 
 use async_trait::async_trait;
 use ferry_core::Digest;
 use ferry_core::registry::lookaside::Purpose;
 use ferry_core::registry::signatures::Store;
 
+use super::http::header;
 use super::{Registry, lookaside};
 use crate::transport::{BlobInfo, BlobStream, ImageSource, TransportError};
 
@@ -47,21 +49,29 @@ impl ImageSource for Registry {
         // The copy engine compares this with the descriptor's size before
         // it reads a byte.
         let size = response.content_length();
-        // A dropped connection resumes with a Range request from where it
-        // broke off, a bounded number of times.
-        let state = Resume {
-            http: self.http.clone(),
-            url: response.url().to_string(),
-            // After a redirect to another host (a CDN), credentials stay home.
-            authorization: self
-                .authorization()
-                .filter(|_| response.url().as_str().starts_with(&self.base)),
-            response: Some(response),
-            received: 0,
-            resumes_left: self.options.retry_times,
-        };
-        let stream = futures_util::stream::unfold(state, Resume::next);
-        Ok((Box::pin(tokio_util::io::StreamReader::new(stream)), size))
+        Ok((self.resuming(response, 0), size))
+    }
+
+    async fn blob_from(
+        &self,
+        info: &BlobInfo,
+        offset: u64,
+    ) -> Result<Option<BlobStream>, TransportError> {
+        let url = self.url(&format!("blobs/{}", info.digest));
+        let range = format!("bytes={offset}-");
+        let response = self
+            .send("reading the rest of a blob", |http| {
+                http.get(&url).header(reqwest::header::RANGE, &range)
+            })
+            .await?;
+        // Only the rest from exactly there will do; a registry that sends
+        // the whole blob (200) or another range is not read.
+        let starts_there = header(&response, "content-range")
+            .is_some_and(|r| r.starts_with(&format!("bytes {offset}-")));
+        if response.status().as_u16() != 206 || !starts_there {
+            return Ok(None);
+        }
+        Ok(Some(self.resuming(response, offset)))
     }
 
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>, TransportError> {
@@ -112,6 +122,27 @@ impl ImageSource for Registry {
             self.reference.api_host().to_string(),
             self.reference.path().to_string(),
         ))
+    }
+}
+
+impl Registry {
+    /// The body of a blob's `response`, whose first byte is the blob's
+    /// byte `from`: a dropped connection resumes with a Range request from
+    /// where it broke off, a bounded number of times.
+    fn resuming(&self, response: reqwest::Response, from: u64) -> BlobStream {
+        let state = Resume {
+            http: self.http.clone(),
+            url: response.url().to_string(),
+            // After a redirect to another host (a CDN), credentials stay home.
+            authorization: self
+                .authorization()
+                .filter(|_| response.url().as_str().starts_with(&self.base)),
+            response: Some(response),
+            received: from,
+            resumes_left: self.options.retry_times,
+        };
+        let stream = futures_util::stream::unfold(state, Resume::next);
+        Box::pin(tokio_util::io::StreamReader::new(stream))
     }
 }
 
