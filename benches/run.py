@@ -766,8 +766,9 @@ def storage_scenarios(f, work, oci_src, dst, copy_f, copy_s, clean_and_sync, loc
 def tls_scenarios(ta: Registry, tb: Registry, oci4: Path, lists: Path, copy_f: list[str], copy_s: list[str], oci_dst: str,
                   pulled: Path, local, clean_and_sync, jobs: int, rss: Target) -> list[Scenario]:
     """The cold push and the pull of the 4-platform image against a
-    registry speaking TLS (the test CA), where skopeo's Go client
-    negotiates HTTP/2 and ferry speaks HTTP/1.1; curl's floors trust the
+    registry speaking TLS (the test CA), which offers HTTP/2; ferry and
+    skopeo 1.9.3 both speak HTTP/1.1 to it (skopeo opens a connection per
+    request, RESULTS-wan.md); curl's floors trust the
     same CA. `ta` holds the image, `tb` is wiped before each push (a
     second registry, so that no blob info cache can mount from `ta`)."""
     write_url_list(lists / "oci4-urls-tls", ta, "src/oci4", oci4)
@@ -1152,7 +1153,7 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
             Contender("skopeo", ["skopeo", "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")])]
            + floors("inspect-raw", s4), n=max(runs, 5)),
         # Over TLS (the test CA): each new connection costs a handshake
-        # more; skopeo's Go client takes HTTP/2, ferry HTTP/1.1.
+        # more (both ferry and skopeo speak HTTP/1.1 here).
         sc("registry→oci --all over TLS, 4 platforms",
            tls_pair([pta.ref("src/oci4"), oci_dst], "src", local) + floors("pull", s4, tls=True),
            tgts=targets(True)),
