@@ -450,7 +450,8 @@ pub trait ImageDestination: Send + Sync {
     /// download of it broke off ([`crate::fs::kept`]), taken for this
     /// copy: its bytes, and how many. The copy asks the source for the
     /// rest ([`ImageSource::blob_from`]) and writes the two as one stream
-    /// with [`put_blob`](Self::put_blob); dropped unread, the part is gone.
+    /// with [`put_blob`](Self::put_blob). Dropped unread (the source
+    /// could not send the rest), the part is kept again.
     async fn kept_part(&self, _info: &BlobInfo) -> Option<(BlobStream, u64)> {
         None
     }
