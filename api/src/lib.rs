@@ -458,6 +458,7 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
             capabilities: kind.capabilities(),
             reference_digest,
             docker_reference: None,
+            names: None,
         });
     }
     let layer_compression = match d.string("layerCompression")?.as_deref() {
@@ -483,6 +484,7 @@ fn destination(o: &Args<'_>) -> Result<copy::Destination, Failure> {
         },
         reference_digest,
         docker_reference: None,
+        names: None,
     })
 }
 

@@ -863,3 +863,293 @@ fn forcing_a_format_reads_every_layer_that_may_change_instead_of_asking_the_dest
     assert!(layer_check(false));
     assert!(!layer_check(true));
 }
+
+/// Answers every read (without signatures, or with `signed` for every
+/// instance) until the machine asks for the blobs; returns their tasks.
+fn read_until_transfer(copy: &mut Copy, signed: bool) -> Vec<ferry_core::copy::BlobTask> {
+    loop {
+        let answer = match copy.poll() {
+            Need::Signatures { instance } => Answer::Signatures(if signed && instance.is_some() {
+                vec![b"a signature".to_vec()]
+            } else {
+                Vec::new()
+            }),
+            Need::Instance { digest } | Need::NestedList { digest } => Answer::Manifest {
+                bytes: plan_instance(&digest),
+                media_type: String::new(),
+            },
+            // A registry with a lookaside: it takes them.
+            Need::RefuseSignatures { .. } => Answer::Done,
+            Need::Transfer(tasks) => return tasks,
+            other => panic!("expected reads, then the transfers; got {other:?}"),
+        };
+        copy.handle(answer).unwrap();
+    }
+}
+
+#[test]
+fn a_destination_holding_the_list_as_it_is_gets_only_the_list_written_under_its_tag() {
+    let top = fixture("index.json");
+    let mut copy = start_all(&top, Kind::Docker, Mode::Copy);
+    let tasks = read_until_transfer(&mut copy, false);
+    let list_digest = ferry_core::manifest::digest(&top).unwrap();
+    assert_eq!(copy.shortcut(), Some(&list_digest));
+    // Held first; the tasks not started then are present without asking.
+    copy.handle(Answer::Held { tagged: false }).unwrap();
+    for t in &tasks {
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Present,
+        })
+        .unwrap();
+    }
+    assert_eq!(copy.shortcut(), None, "asked only beside the transfers");
+    assert_eq!(
+        copy.poll(),
+        Need::WriteManifest {
+            bytes: top.clone(),
+            media_type: mt::OCI_INDEX.into(),
+            digest: list_digest.clone(),
+            instance: None,
+            role: Role::List,
+        }
+    );
+    copy.handle(Answer::Written).unwrap();
+    assert!(matches!(copy.poll(), Need::Commit { bytes, .. } if bytes == top));
+    copy.handle(Answer::Done).unwrap();
+    assert_eq!(copy.poll(), Need::Done);
+    let written: Vec<_> = copy
+        .written()
+        .iter()
+        .map(|w| (w.role, w.digest.clone()))
+        .collect();
+    assert_eq!(written, [("list", list_digest.to_string())]);
+    assert_eq!(copy.tally().skipped, tasks.len());
+}
+
+#[test]
+fn without_the_held_answer_the_instances_are_written_before_the_list_as_always() {
+    let top = fixture("index.json");
+    let mut copy = start_all(&top, Kind::Docker, Mode::Copy);
+    let tasks = read_until_transfer(&mut copy, false);
+    assert!(copy.shortcut().is_some());
+    for t in &tasks {
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Present,
+        })
+        .unwrap();
+    }
+    assert!(matches!(
+        copy.poll(),
+        Need::WriteManifest {
+            role: Role::Instance,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_copy_that_changes_the_list_or_writes_signatures_beside_its_instances_has_no_shortcut() {
+    let top = fixture("index.json");
+    // --format: the list and its images take another type.
+    let mut forced = options(Selection::All);
+    forced.forced = Some(mt::DOCKER_V2S2.into());
+    let mut copy = start(&top, to(Kind::Docker), forced, Mode::Copy);
+    read_until_transfer(&mut copy, false);
+    assert_eq!(copy.shortcut(), None);
+    // Signed instances: their signatures are written beside them.
+    let mut copy = start_all(&top, Kind::Docker, Mode::Copy);
+    read_until_transfer(&mut copy, true);
+    assert_eq!(copy.shortcut(), None);
+    // A dry run writes nothing, and asks about each blob.
+    let mut copy = start_all(&top, Kind::Docker, Mode::DryRun);
+    read_until_transfer(&mut copy, false);
+    assert_eq!(copy.shortcut(), None);
+}
+
+#[test]
+fn a_held_answer_outside_the_transfers_is_refused() {
+    let mut copy = start_all(&fixture("index.json"), Kind::Docker, Mode::Copy);
+    assert!(copy.handle(Answer::Held { tagged: false }).is_err());
+}
+
+#[test]
+fn one_image_taken_out_of_a_list_has_that_image_as_its_shortcut_and_is_written_alone() {
+    let top = fixture("index.json");
+    let arm64 = ferry_core::Platform::new("linux", "arm64", "");
+    let mut copy = start(
+        &top,
+        to(Kind::Docker),
+        options(Selection::System(arm64)),
+        Mode::Copy,
+    );
+    let tasks = read_until_transfer(&mut copy, false);
+    let chosen = copy.images()[0].source_digest.clone();
+    assert_eq!(copy.shortcut().map(Digest::to_string), Some(chosen.clone()));
+    copy.handle(Answer::Held { tagged: false }).unwrap();
+    for t in &tasks {
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Present,
+        })
+        .unwrap();
+    }
+    let Need::WriteManifest {
+        digest,
+        role,
+        instance,
+        ..
+    } = copy.poll()
+    else {
+        panic!("expected the image's manifest, got {:?}", copy.poll());
+    };
+    assert_eq!(
+        (digest.to_string(), role, instance),
+        (chosen, Role::Image, None)
+    );
+}
+
+#[test]
+fn a_destination_whose_tag_names_the_list_already_gets_nothing_written() {
+    let top = fixture("index.json");
+    let mut copy = start_all(&top, Kind::Docker, Mode::Copy);
+    let tasks = read_until_transfer(&mut copy, false);
+    copy.handle(Answer::Held { tagged: true }).unwrap();
+    for t in &tasks {
+        copy.handle(Answer::Blob {
+            id: t.id,
+            outcome: BlobOutcome::Present,
+        })
+        .unwrap();
+    }
+    // Straight to the commit, which names the list as it is.
+    assert!(matches!(copy.poll(), Need::Commit { bytes, .. } if bytes == top));
+    copy.handle(Answer::Done).unwrap();
+    assert_eq!(copy.poll(), Need::Done);
+    assert!(copy.written().is_empty());
+    assert_eq!(copy.committed().map(|(b, _)| b.to_vec()), Some(top));
+}
+
+/// A registry destination whose reference names `digest` now.
+fn naming(digest: &Digest) -> Destination {
+    Destination {
+        names: Some(digest.to_string()),
+        ..to(Kind::Docker)
+    }
+}
+
+#[test]
+fn a_destination_naming_the_list_already_ends_the_copy_once_signatures_prove_none_to_copy() {
+    let top = fixture("index.json");
+    let list_digest = ferry_core::manifest::digest(&top).unwrap();
+    let instances: Vec<Digest> = List::parse(&top)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.digest_text.parse().unwrap())
+        .collect();
+    let mut copy = start(
+        &top,
+        naming(&list_digest),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    // Nothing asked ahead: the reference answers it.
+    assert_eq!(copy.shortcut_ahead(), None);
+    let mut asked = Vec::new();
+    let committed = loop {
+        match copy.poll() {
+            Need::Signatures { instance } => {
+                asked.push(instance);
+                copy.handle(Answer::Signatures(Vec::new())).unwrap();
+            }
+            Need::Commit { bytes, .. } => break bytes,
+            other => panic!("expected signatures, then the commit; got {other:?}"),
+        }
+    };
+    // The list's signatures, then each image's; no manifest read, no
+    // blob asked about, nothing written.
+    let expected: Vec<Option<Digest>> = std::iter::once(None)
+        .chain(instances.iter().cloned().map(Some))
+        .collect();
+    assert_eq!(asked, expected);
+    assert_eq!(committed, top);
+    copy.handle(Answer::Done).unwrap();
+    assert_eq!(copy.poll(), Need::Done);
+    assert!(copy.written().is_empty());
+    let held: Vec<Digest> = std::iter::once(list_digest).chain(instances).collect();
+    assert_eq!(copy.held(), held);
+}
+
+#[test]
+fn a_signed_image_in_a_list_the_destination_names_is_copied_as_usual() {
+    let top = fixture("index.json");
+    let list_digest = ferry_core::manifest::digest(&top).unwrap();
+    let mut copy = start(
+        &top,
+        naming(&list_digest),
+        options(Selection::All),
+        Mode::Copy,
+    );
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    assert!(matches!(
+        copy.poll(),
+        Need::Signatures { instance: Some(_) }
+    ));
+    copy.handle(Answer::Signatures(vec![b"a signature".to_vec()]))
+        .unwrap();
+    // Read from the first image on, with its signatures again.
+    assert!(matches!(copy.poll(), Need::Instance { .. }));
+    assert!(copy.held().is_empty());
+}
+
+#[test]
+fn a_copy_judged_by_a_policy_reads_every_image_even_when_the_destination_names_it() {
+    let top = fixture("index.json");
+    let list_digest = ferry_core::manifest::digest(&top).unwrap();
+    let judged = CopyOptions {
+        judge_signatures: true,
+        ..options(Selection::All)
+    };
+    let mut copy = start(&top, naming(&list_digest), judged, Mode::Copy);
+    copy.handle(Answer::Signatures(Vec::new())).unwrap();
+    assert!(matches!(copy.poll(), Need::Instance { .. }));
+}
+
+#[test]
+fn one_image_taken_out_of_a_list_the_destination_names_is_read_and_nothing_moves() {
+    let top = fixture("index.json");
+    let arm64 = ferry_core::Platform::new("linux", "arm64", "");
+    let chosen = ferry_core::manifest::digest(&fixture("arm64.json")).unwrap();
+    let mut copy = start(
+        &top,
+        naming(&chosen),
+        options(Selection::System(arm64)),
+        Mode::Copy,
+    );
+    assert_eq!(copy.shortcut_ahead(), None);
+    let mut asked = Vec::new();
+    let committed = loop {
+        match copy.poll() {
+            Need::Instance { digest } => {
+                asked.push("manifest");
+                copy.handle(Answer::Manifest {
+                    bytes: plan_instance(&digest),
+                    media_type: String::new(),
+                })
+                .unwrap();
+            }
+            Need::Signatures { .. } => {
+                asked.push("signatures");
+                copy.handle(Answer::Signatures(Vec::new())).unwrap();
+            }
+            Need::Commit { bytes, .. } => break bytes,
+            other => panic!("expected the image, then the commit; got {other:?}"),
+        }
+    };
+    assert_eq!(asked, ["manifest", "signatures"]);
+    assert_eq!(committed, fixture("arm64.json"));
+    assert!(copy.written().is_empty());
+    assert_eq!(copy.held(), [chosen]);
+}

@@ -306,6 +306,23 @@ fn docker_scopes_go_from_the_repository_to_wildcard_hosts() {
 }
 
 #[test]
+fn only_a_scope_of_insecure_accept_anything_alone_accepts_anything() {
+    let policy = Policy::parse(
+        br#"{"default": [{"type": "insecureAcceptAnything"}],
+             "transports": {"docker": {
+                 "example.com/locked": [{"type": "reject"}],
+                 "example.com/mixed": [{"type": "insecureAcceptAnything"}, {"type": "reject"}]}}}"#,
+    )
+    .unwrap();
+    let docker = |name: &str| ImageScope::docker(&named(name));
+    assert!(policy.accepts_anything(&docker("example.com/open:1")));
+    assert!(!policy.accepts_anything(&docker("example.com/locked:1")));
+    assert!(!policy.accepts_anything(&docker("example.com/mixed:1")));
+    // Another transport falls to the default.
+    assert!(policy.accepts_anything(&ImageScope::dir("/images/app")));
+}
+
+#[test]
 fn the_most_specific_docker_scope_wins() {
     let policy = Policy::parse(REGISTRY_POLICY).unwrap();
     let at = |r: &str| applied(&policy, &ImageScope::docker(&named(r)));

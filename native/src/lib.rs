@@ -12,6 +12,7 @@ pub mod output;
 pub mod serve;
 pub mod sign;
 pub mod sync;
+pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;

@@ -36,6 +36,13 @@ fn push_demo_to(destination: &str) {
     ]));
 }
 
+/// The repository answers that it lacks the list (by tag and by
+/// digest), as one holding only the blobs would: each blob is asked
+/// about, as the tests of blob checks need.
+fn lacking_the_list() -> Rule {
+    Rule::status(Match::contains("HEAD", "/manifests/"), 404).always()
+}
+
 /// `demo:` pushed again to `repository` through `proxy`, one blob
 /// transfer at a time (`--jobs 1`: at most CHECKS_PER_JOB, 4, checks in
 /// flight).
@@ -57,8 +64,11 @@ fn push_demo_with_one_job(proxy: &FaultProxy, repository: &str) {
 fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
     let registry = Registry::start(Setup::plain());
     push_demo(&registry, "round-trips/warm:v1");
-    let proxy = registry
-        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+    let proxy = registry.proxy(
+        Faults::none()
+            .with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD))
+            .with(lacking_the_list()),
+    );
     push_demo_with_one_job(&proxy, "round-trips/warm:v1");
     let exchanges = proxy.exchanges();
     assert!(
@@ -68,6 +78,96 @@ fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
     // Nothing moved: every blob was there.
     assert!(
         !exchanges.iter().any(|e| e.method == "POST"),
+        "{exchanges:#?}"
+    );
+}
+
+#[test]
+fn a_push_of_a_list_the_repository_holds_asks_for_it_once_and_writes_only_the_new_tag() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/held:v1");
+    // The blob checks are slow: the answer about the list comes first,
+    // and the checks not yet started never go out.
+    let hold = Duration::from_secs(1);
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), hold)));
+    push_demo_with_one_job(&proxy, "round-trips/held:v2");
+    let exchanges = proxy.exchanges();
+    let count = |method: &str, part: &str| {
+        exchanges
+            .iter()
+            .filter(|e| e.method == method && e.target.contains(part))
+            .count()
+    };
+    assert_eq!(count("HEAD", "/manifests/sha256:"), 1, "{exchanges:#?}");
+    // Only those in flight beside it: --jobs 1 has 4 check slots, and
+    // demo:'s four platforms have a config and layers each.
+    assert!(count("HEAD", "/blobs/") <= 4, "{exchanges:#?}");
+    assert_eq!(count("POST", ""), 0, "{exchanges:#?}");
+    let written: Vec<&str> = exchanges
+        .iter()
+        .filter(|e| e.method == "PUT")
+        .map(|e| e.target.as_str())
+        .collect();
+    assert_eq!(written, ["/v2/round-trips/held/manifests/v2"]);
+}
+
+#[test]
+fn a_push_to_a_tag_that_names_the_list_already_asks_and_writes_nothing() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/again:v1");
+    // Slow blob checks: the answer about the list comes first.
+    let hold = Duration::from_secs(1);
+    let proxy = registry
+        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), hold)));
+    push_demo_with_one_job(&proxy, "round-trips/again:v1");
+    let exchanges = proxy.exchanges();
+    let count = |method: &str, part: &str| {
+        exchanges
+            .iter()
+            .filter(|e| e.method == method && e.target.contains(part))
+            .count()
+    };
+    // The tag and the list's digest, side by side.
+    assert_eq!(count("HEAD", "/manifests/v1"), 1, "{exchanges:#?}");
+    assert_eq!(count("HEAD", "/manifests/sha256:"), 1, "{exchanges:#?}");
+    // Blob checks only while the answer was on its way (--jobs 1: 4 check
+    // slots); nothing uploaded, nothing written.
+    assert!(count("HEAD", "/blobs/") <= 4, "{exchanges:#?}");
+    assert_eq!(count("POST", ""), 0, "{exchanges:#?}");
+    assert_eq!(count("PUT", ""), 0, "{exchanges:#?}");
+}
+
+#[test]
+fn a_copy_to_a_tag_that_names_the_list_already_reads_the_list_asks_the_tag_and_ends() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/from:v1");
+    push_demo(&registry, "round-trips/to:v1");
+    let proxy = registry.proxy(Faults::none());
+    succeeded(&ferry(&[
+        "copy",
+        "--all",
+        "--progress",
+        "none",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{}/round-trips/from:v1", proxy.host()),
+        &format!("docker://{}/round-trips/to:v1", proxy.host()),
+    ]));
+    let exchanges = proxy.exchanges();
+    let mut asked: Vec<(&str, &str)> = exchanges
+        .iter()
+        .filter(|e| !e.method.is_empty() && e.target != "/v2/")
+        .map(|e| (e.method.as_str(), e.target.as_str()))
+        .collect();
+    asked.sort();
+    // No image read, no blob asked about, nothing written.
+    assert_eq!(
+        asked,
+        [
+            ("GET", "/v2/round-trips/from/manifests/v1"),
+            ("HEAD", "/v2/round-trips/to/manifests/v1")
+        ],
         "{exchanges:#?}"
     );
 }
@@ -210,21 +310,24 @@ fn the_first_blob_check_goes_out_beside_the_others() {
     let registry = Registry::start(Setup::token("bob", "builder"));
     let destination = registry.docker_ref("round-trips/first:v1");
     push_with_credentials(&registry, &destination, "4");
-    let proxy = registry
-        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD)));
+    let proxy = registry.proxy(
+        Faults::none()
+            .with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), HOLD))
+            .with(lacking_the_list()),
+    );
     push_with_credentials(
         &registry,
         &format!("docker://{}/round-trips/first:v1", proxy.host()),
         "4",
     );
     let exchanges = proxy.exchanges();
+    let check = |e: &Exchange| e.method == "HEAD" && e.target.contains("/blobs/");
     let first = exchanges
         .iter()
-        .position(|e| e.method == "HEAD")
+        .position(check)
         .expect("the blobs were checked");
     assert!(
-        (0..exchanges.len())
-            .any(|j| exchanges[j].method == "HEAD" && overlap(&exchanges, first, j)),
+        (0..exchanges.len()).any(|j| check(&exchanges[j]) && overlap(&exchanges, first, j)),
         "the first check went alone: {exchanges:#?}"
     );
 }
@@ -233,20 +336,24 @@ fn the_first_blob_check_goes_out_beside_the_others() {
 fn blob_checks_reuse_the_connections_of_the_checks_before_them() {
     let registry = Registry::start(Setup::plain());
     push_demo(&registry, "round-trips/pooled:v1");
-    let proxy = registry.proxy(Faults::none());
+    let proxy = registry.proxy(Faults::none().with(lacking_the_list()));
     push_demo_with_one_job(&proxy, "round-trips/pooled:v1");
     let exchanges = proxy.exchanges();
-    let checks = exchanges.iter().filter(|e| e.method == "HEAD").count();
+    let checks = exchanges
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.target.contains("/blobs/"))
+        .count();
     let connections: std::collections::BTreeSet<_> = exchanges
         .iter()
         .filter(|e| !e.method.is_empty())
         .map(|e| e.connection)
         .collect();
     // More checks than may be in flight, over no more connections than
-    // may be in flight: the ping's, and one per check slot.
-    assert!(checks > 5, "{exchanges:#?}");
+    // may be in flight: the ping's, one per check slot, and the two
+    // questions about the list (its tag, its digest) beside them.
+    assert!(checks > 7, "{exchanges:#?}");
     assert!(
-        connections.len() <= 5,
+        connections.len() <= 7,
         "{} connections: {exchanges:#?}",
         connections.len()
     );

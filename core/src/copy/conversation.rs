@@ -23,6 +23,12 @@ pub struct Destination {
     /// For a registry: the repository path and tag (empty when none) that
     /// a Docker schema 1 manifest written there names.
     pub docker_reference: Option<(String, String)>,
+    /// The digest of the manifest its reference names now, when the
+    /// driver asked before starting (a registry's tag). A copy that would
+    /// write exactly that manifest and change nothing has nothing to
+    /// move or write: with no signatures to copy or judge it ends before
+    /// reading the images, otherwise it writes no manifest.
+    pub names: Option<String>,
 }
 
 /// Whether the copy writes.
@@ -69,7 +75,12 @@ pub enum Need {
     },
     /// Move these blobs, in any order, at once: [`Answer::Blob`] for each
     /// (by its `id`). A task with `check` is asked about at the
-    /// destination first and skipped if there.
+    /// destination first and skipped if there. When
+    /// [`Copy::shortcut`](super::Copy::shortcut) names a manifest, the
+    /// driver may ask the destination whether it holds it, beside the
+    /// transfers; if it does, [`Answer::Held`] (before the blobs'
+    /// answers), and every task not yet started then is
+    /// [`BlobOutcome::Present`] without asking.
     Transfer(Vec<BlobTask>),
     /// A config blob from the source, whole (to build a schema 1
     /// manifest): [`Answer::Config`].
@@ -238,6 +249,15 @@ pub enum Answer {
     Blob {
         id: usize,
         outcome: BlobOutcome,
+    },
+    /// During [`Need::Transfer`]: the destination holds the manifest
+    /// [`Copy::shortcut`](super::Copy::shortcut) names, and so everything
+    /// it names. The copy then writes the top level alone (with its
+    /// signatures, and the commit): no instance is written again; and
+    /// when its reference already names that manifest (`tagged`), not
+    /// even the top level.
+    Held {
+        tagged: bool,
     },
     Config(Vec<u8>),
     Signed(Vec<u8>),

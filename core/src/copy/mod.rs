@@ -117,6 +117,17 @@ enum Phase {
     },
     /// The transfers are settled; the manifests follow.
     StartWrites,
+    /// The destination holds the top level as it is
+    /// ([`Answer::Held`]): it alone is written, under the destination's
+    /// reference, unless that names it already.
+    HeldWrite,
+    /// The destination's reference names the copy as it would be written
+    /// ([`Destination::names`]): the instances' signatures are read, from
+    /// `index` on, to learn whether any are to be copied; if none is, the
+    /// copy ends.
+    NamedSignatures {
+        index: usize,
+    },
     Image(ImageWrite),
     ImageSignatures {
         job: usize,
@@ -251,6 +262,14 @@ pub struct Copy {
     written: Vec<Written>,
     /// The single image as written, for a copy without a list.
     single: Option<(Vec<u8>, String)>,
+    /// The top level as a destination holding it would hold it, with its
+    /// digest, when the copy changes nothing ([`Copy::shortcut`]).
+    shortcut: Option<(Vec<u8>, String, Digest)>,
+    /// The destination holds `shortcut` ([`Answer::Held`]), and whether
+    /// its reference names it already.
+    held: Option<bool>,
+    /// [`Destination::names`].
+    names: Option<String>,
     committed: Option<(Vec<u8>, String)>,
 
     phase: Phase,
@@ -340,6 +359,9 @@ impl Copy {
             added: Vec::new(),
             written: Vec::new(),
             single: None,
+            shortcut: None,
+            held: None,
+            names: destination.names,
             committed: None,
             phase: Phase::NestedLists { reading: None },
             need: Need::Done,
@@ -476,6 +498,18 @@ impl Copy {
                     self.add_job(index, bytes, media_type, signatures)?;
                 }
             }
+            (Phase::NamedSignatures { index }, Answer::Signatures(signatures)) => {
+                // Signatures to copy: the images are read and copied as
+                // usual, their signatures read again with them.
+                self.phase = if signatures.is_empty() {
+                    Phase::NamedSignatures { index: index + 1 }
+                } else {
+                    Phase::Instance {
+                        index: 0,
+                        read: None,
+                    }
+                };
+            }
             (Phase::Judge, Answer::Done) => return self.start_refusals(),
             (Phase::Refusals { next }, Answer::Done) => {
                 self.phase = Phase::Refusals { next: next + 1 };
@@ -483,6 +517,7 @@ impl Copy {
             (
                 phase @ (Phase::Transfers { .. }
                 | Phase::StartWrites
+                | Phase::HeldWrite
                 | Phase::Image(_)
                 | Phase::ImageSignatures { .. }
                 | Phase::List(_)
@@ -527,6 +562,90 @@ impl Copy {
     /// [`BlobOutcome::Present`] or [`BlobOutcome::Absent`]).
     pub fn summary(&self) -> Option<&CopyPlan> {
         self.summary.as_ref()
+    }
+
+    /// While the blobs move ([`Need::Transfer`]): the manifest whose
+    /// presence at the destination means the copy has nothing to move or
+    /// write but the top level itself ([`Answer::Held`]). It is the top
+    /// level as the source has it, when the copy changes nothing about it
+    /// or anything it names, and writes no signatures but the top level's.
+    /// A registry accepts a manifest only once everything it names is
+    /// there, so asking for it by digest answers for all the blobs at
+    /// once: a push of a new tag of an image already pushed costs one
+    /// request, not one per blob. containers/image's sync does as much
+    /// (`OptimizeDestinationImageAlreadyExists`, comparing the tag's
+    /// manifest); ferry asks by digest, so a new tag benefits too, and
+    /// does it on every copy, as crane does.
+    pub fn shortcut(&self) -> Option<&Digest> {
+        match self.phase {
+            Phase::Transfers { .. } => self.shortcut.as_ref().map(|(_, _, d)| d),
+            _ => None,
+        }
+    }
+
+    /// The manifest [`Copy::shortcut`] will name if nothing read until
+    /// then rules it out (signatures beside the instances, twins, a
+    /// conversion): a driver may ask the destination about it at once,
+    /// beside the reads of the instances, and use the answer if the
+    /// shortcut names the same manifest. Known from the top level alone.
+    /// Not asked when the destination's reference names it already
+    /// ([`Destination::names`]): that answers it.
+    pub fn shortcut_ahead(&self) -> Option<Digest> {
+        self.unchanged_digest()
+            .filter(|d| self.names.as_deref() != Some(&*d.to_string()))
+    }
+
+    /// The digest of the top level the copy writes, when it changes
+    /// nothing ([`crate::sync::unchanged_digest`] decides).
+    fn unchanged_digest(&self) -> Option<Digest> {
+        if self.mode != Mode::Copy || self.options.compression.force {
+            return None;
+        }
+        crate::sync::unchanged_digest(
+            &self.top_bytes,
+            &self.top_type,
+            &self.plan_destination,
+            &self.options,
+        )?
+        .parse()
+        .ok()
+    }
+
+    /// Whether the destination's reference names the copy as it would be
+    /// written, with nothing else to do but copy signatures: no policy
+    /// judges the images, no twins are added, and the top level is the
+    /// image or list itself (one image taken out of a list is read
+    /// first: its manifest is what the copy commits).
+    fn named_already(&self) -> bool {
+        self.names.is_some()
+            && !self.options.judge_signatures
+            && self.twins.is_empty()
+            && self.nested_signatures.is_empty()
+            && (self.options.remove_signatures || self.top_signatures.is_empty())
+            && matches!(self.top_plan, Some(TopPlan::Image | TopPlan::List(_)))
+            && self.unchanged_digest().map(|d| d.to_string()) == self.names
+    }
+
+    /// The manifests the destination held already, as the copy would
+    /// have written them ([`Answer::Held`], [`Destination::names`]): the
+    /// top level and a list's images, whether or not the top level was
+    /// written again under the destination's reference. What refers to
+    /// them is as much the copy's as what refers to a manifest written.
+    /// Empty for any other copy.
+    pub fn held(&self) -> Vec<Digest> {
+        if self.held.is_none() {
+            return Vec::new();
+        }
+        let top = self
+            .committed
+            .as_ref()
+            .and_then(|(bytes, _)| manifest::digest(bytes).ok());
+        let instances = self
+            .wanted
+            .iter()
+            .filter(|_| self.in_list())
+            .filter_map(|w| w.entry.digest_text.parse().ok());
+        top.into_iter().chain(instances).collect()
     }
 
     /// What the transfers answered so far came to.
@@ -674,6 +793,22 @@ impl Copy {
                     }
                     return self.start_refusals();
                 }
+                Phase::NamedSignatures { index } => {
+                    // The top level's signatures were read before (and
+                    // found none): an image's are its own, a list's
+                    // instances each have theirs.
+                    let next = match self.options.remove_signatures {
+                        true => None,
+                        false => self.wanted.get(*index),
+                    };
+                    let Some(wanted) = next else {
+                        return self.finish_named();
+                    };
+                    self.need = Need::Signatures {
+                        instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
+                    };
+                    return Ok(());
+                }
                 Phase::Refusals { next } => {
                     if let Some((signatures, instance)) = self.refusals.get(*next) {
                         self.need = Need::RefuseSignatures {
@@ -686,6 +821,7 @@ impl Copy {
                 }
                 Phase::StartTransfers
                 | Phase::StartWrites
+                | Phase::HeldWrite
                 | Phase::Image(_)
                 | Phase::List(_)
                 | Phase::TopSignaturesWrite
@@ -724,6 +860,27 @@ impl Copy {
                 Phase::StartWrites => {
                     self.phase = Phase::Image(self.image_write(0)?);
                     self.write_step(None)
+                }
+                Phase::HeldWrite => {
+                    let (bytes, media_type, digest) =
+                        self.shortcut.clone().expect("held only with a shortcut");
+                    if self.held == Some(true) {
+                        self.committed = Some((bytes, media_type));
+                        self.phase = Phase::TopSignaturesWrite;
+                        return self.write_step(None);
+                    }
+                    self.need = Need::WriteManifest {
+                        bytes,
+                        media_type,
+                        digest,
+                        instance: None,
+                        role: if self.in_list() {
+                            Role::List
+                        } else {
+                            Role::Image
+                        },
+                    };
+                    Ok(())
                 }
                 Phase::Image(write) => {
                     let write = write.clone();
@@ -784,6 +941,30 @@ impl Copy {
                 }
                 self.finish_transfers()?;
                 self.advance()
+            }
+            (Phase::Transfers { outstanding }, Answer::Held { tagged })
+                if self.shortcut.is_some() =>
+            {
+                self.held = Some(tagged);
+                self.phase = Phase::Transfers { outstanding };
+                Ok(())
+            }
+            (Phase::HeldWrite, Answer::Written) => {
+                let (bytes, media_type, digest) =
+                    self.shortcut.clone().expect("held only with a shortcut");
+                self.written.push(Written {
+                    role: if self.in_list() { "list" } else { "image" },
+                    digest: digest.to_string(),
+                    media_type: media_type.clone(),
+                });
+                self.committed = Some((bytes, media_type));
+                self.phase = Phase::TopSignaturesWrite;
+                self.write_step(None)
+            }
+            (Phase::HeldWrite, Answer::Rejected { media_type, reason }) => {
+                Err(Error::ManifestRejected {
+                    attempts: alloc::vec![format!("{media_type}: {reason}")],
+                })
             }
             (Phase::Image(write), answer) => self.handle_image(write, answer),
             (Phase::ImageSignatures { job }, Answer::Done) => {
@@ -916,11 +1097,28 @@ impl Copy {
             }
         }
         self.wanted = wanted;
-        self.phase = Phase::Instance {
-            index: 0,
-            read: None,
+        self.phase = if self.named_already() {
+            Phase::NamedSignatures { index: 0 }
+        } else {
+            Phase::Instance {
+                index: 0,
+                read: None,
+            }
         };
         Ok(())
+    }
+
+    /// The copy of a top level the destination's reference names already,
+    /// with no signatures to copy: it commits the top level as it is.
+    fn finish_named(&mut self) -> Result<(), Error> {
+        let media_type = match self.plans.first() {
+            Some(image) => image.source_media_type.clone(),
+            None => self.top(false).media_type(),
+        };
+        self.committed = Some((self.top_bytes.clone(), media_type));
+        self.held = Some(true);
+        self.phase = Phase::Commit;
+        self.write(None)
     }
 
     fn add_job(
@@ -1147,6 +1345,15 @@ impl Copy {
         }
         self.outcomes = alloc::vec![None; tasks.len()];
         self.tasks = tasks;
+        self.shortcut = self.unchanged_top();
+        let named = self.shortcut.as_ref().map(|(_, _, d)| d.to_string());
+        if named.is_some() && named == self.names {
+            // The destination's reference names it: it holds it all.
+            self.outcomes = alloc::vec![Some(BlobOutcome::Present); self.tasks.len()];
+            self.tally.skipped += self.tasks.len();
+            self.held = Some(true);
+            return self.finish_transfers();
+        }
         if self.tasks.is_empty() {
             self.finish_transfers()?;
         } else {
@@ -1156,6 +1363,36 @@ impl Copy {
             self.need = Need::Transfer(self.tasks.clone());
         }
         Ok(())
+    }
+
+    /// [`Copy::shortcut`]'s manifest, its type and its digest, if the copy
+    /// leaves the top level and everything it names as they are: no
+    /// forced format or compression, no twins, no layer whose diff ID a
+    /// conversion needs, no signatures made, and none to write but the
+    /// top level's ([`crate::sync::unchanged_digest`] decides the rest).
+    fn unchanged_top(&self) -> Option<(Vec<u8>, String, Digest)> {
+        if !self.twins.is_empty() || self.tasks.iter().any(|t| t.diff_id) {
+            return None;
+        }
+        let unchanged = self.unchanged_digest()?;
+        let (bytes, media_type) = match self.top_plan.as_ref()? {
+            TopPlan::List(_) => {
+                // An instance's or nested list's signatures are written
+                // beside it.
+                if self.jobs.iter().any(|j| !j.signatures.is_empty())
+                    || !self.nested_signatures.is_empty()
+                {
+                    return None;
+                }
+                (self.top_bytes.clone(), self.top(false).media_type())
+            }
+            TopPlan::Image | TopPlan::Instance { .. } => (
+                self.jobs.first()?.bytes.clone(),
+                self.plans.first()?.source_media_type.clone(),
+            ),
+        };
+        let digest = manifest::digest(&bytes).ok()?;
+        (digest == unchanged).then_some((bytes, media_type, digest))
     }
 
     fn tally_outcome(&mut self, outcome: &BlobOutcome) {
@@ -1205,7 +1442,11 @@ impl Copy {
             &skip,
         ));
         if self.mode == Mode::Copy {
-            self.phase = Phase::StartWrites;
+            self.phase = if self.held.is_some() {
+                Phase::HeldWrite
+            } else {
+                Phase::StartWrites
+            };
         } else {
             self.need = Need::Done;
             self.phase = Phase::Final;

@@ -148,6 +148,18 @@ impl fmt::Display for AppliedScope {
 }
 
 impl Policy {
+    /// Whether the policy allows every image in `image`'s scope, whatever
+    /// it holds (each requirement there is `insecureAcceptAnything`): a
+    /// copy need read no signature, nor any image it would not read
+    /// anyway, to judge it. containers/image reads nothing for that
+    /// requirement either.
+    pub fn accepts_anything(&self, image: &ImageScope) -> bool {
+        self.requirements_for(image)
+            .1
+            .iter()
+            .all(|r| matches!(r, Requirement::InsecureAcceptAnything))
+    }
+
     /// The requirements for `image`, and where in the policy they are.
     pub fn requirements_for(&self, image: &ImageScope) -> (AppliedScope, &[Requirement]) {
         let Some(transport) = self

@@ -438,7 +438,7 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     };
     // The policy is read before anything is opened: a copy it cannot
     // judge does not start.
-    let trust = trust.trust_for(&source)?;
+    let trust = trust.copy_judge_for(&source)?;
     let signer = args.sign.signers(&destination)?;
     let options = CopyOptions {
         judge_signatures: trust.is_some(),
@@ -597,6 +597,17 @@ fn copy_image(args: &CopyArgs, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
             human_size(report.bytes_refetched as i64),
             report.elapsed
         );
+        if !report.held.is_empty() {
+            eprintln!(
+                "The destination held {} and what it names already: {}",
+                report.digest,
+                if report.manifests.is_empty() {
+                    "its reference names it, nothing was written"
+                } else {
+                    "only its reference was written"
+                }
+            );
+        }
         if let Some(tags) = &cosign_tags {
             eprintln!("Copied {} cosign tag(s)", tags.len());
             for t in tags {

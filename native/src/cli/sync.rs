@@ -537,7 +537,9 @@ fn prepare(
 ) -> Judged {
     let source = source_reference(&job.planned.source);
     let destination = destination_reference(&job.planned.destination);
-    let trust = trust.trust_for(&source).map_err(|e| format!("{e:#}"))?;
+    let trust = trust
+        .copy_judge_for(&source)
+        .map_err(|e| format!("{e:#}"))?;
     let signer = args
         .sign
         .signers(&destination)
@@ -718,12 +720,19 @@ async fn copy_image(
     let (destination, ledgered): (Arc<dyn ImageDestination>, Option<Arc<Ledgered>>) =
         match (&planned.destination, registry) {
             (Destination::Docker(named), Some(registry)) => {
-                let ledgered = Arc::new(Ledgered::new(
-                    registry,
-                    context.ledger.clone(),
-                    named.api_host(),
-                    named.path(),
-                ));
+                let ledgered = Arc::new(
+                    Ledgered::new(
+                        registry,
+                        context.ledger.clone(),
+                        named.api_host(),
+                        named.path(),
+                    )
+                    .naming(
+                        existing
+                            .as_deref()
+                            .and_then(|d| ferry_core::Digest::parse(d).ok()),
+                    ),
+                );
                 (ledgered.clone(), Some(ledgered))
             }
             (Destination::Dir(path), _) => (

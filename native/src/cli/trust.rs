@@ -40,6 +40,16 @@ impl TrustArgs {
         Ok(Trust::for_source(policy?, source).map(Arc::new))
     }
 
+    /// What judges a copy from `source`: [`trust_for`](Self::trust_for),
+    /// but `None` too when the policy allows whatever the source holds
+    /// (`insecureAcceptAnything`), so that the copy reads nothing to
+    /// judge it and may end early when the destination has it already.
+    pub fn copy_judge_for(&self, source: &Reference) -> anyhow::Result<Option<Arc<Trust>>> {
+        Ok(self
+            .trust_for(source)?
+            .filter(|trust| !trust.accepts_anything()))
+    }
+
     /// The policy (`--policy`, else the user's, else the system's), or
     /// `None` under `--insecure-policy`.
     pub fn policy(&self) -> Option<Result<ferry_core::trust::Policy, trust::PolicyError>> {

@@ -46,7 +46,8 @@ use tokio::io::AsyncReadExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::transport::{BlobInfo, ImageDestination, ImageSource, TransportError};
+use crate::task::AbortOnDrop;
+use crate::transport::{BlobInfo, Holding, ImageDestination, ImageSource, TransportError};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -211,6 +212,10 @@ pub struct Report {
     #[serde(rename = "mediaType")]
     pub media_type: String,
     pub manifests: Vec<Written>,
+    /// The manifests the destination held already, as the copy would
+    /// have written them: it wrote none of them but, perhaps, the top
+    /// level under its reference ([`Copy::held`]).
+    pub held: Vec<String>,
     #[serde(rename = "blobsCopied")]
     pub blobs_copied: usize,
     #[serde(rename = "blobsSkipped")]
@@ -278,12 +283,14 @@ fn transport(
     }
 }
 
-/// What the destination declares, for the machine.
-fn destination(dst: &dyn ImageDestination) -> machine::Destination {
+/// What the destination declares, and what its reference `names`, for
+/// the machine.
+fn destination(dst: &dyn ImageDestination, names: Option<Digest>) -> machine::Destination {
     machine::Destination {
         capabilities: dst.capabilities(),
         reference_digest: dst.reference_digest(),
         docker_reference: dst.docker_reference(),
+        names: names.map(|d| d.to_string()),
     }
 }
 
@@ -342,10 +349,19 @@ pub async fn copy(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, CopyError> {
     let started = Instant::now();
-    let (top_bytes, top_type) = src
-        .manifest(None)
-        .await
-        .map_err(transport("reading the manifest", src.reference()))?;
+    // What the destination's reference names, asked beside the source's
+    // top level when that is a request too, so that it costs no round
+    // trip of its own: a destination naming the copy already has nothing
+    // to do. Not asked before reading a local source: a cold push would
+    // wait for it (the transfers ask whether the destination holds the
+    // copy instead, beside the first blob checks).
+    let (top, names) = tokio::join!(src.manifest(None), async {
+        match src.registry_location() {
+            Some(_) => dst.named_digest().await,
+            None => None,
+        }
+    });
+    let (top_bytes, top_type) = top.map_err(transport("reading the manifest", src.reference()))?;
     // ferry-core's convention: an empty type is one the source did not record.
     let top_type = top_type.unwrap_or_default();
     dst.source_top(&top_bytes, &top_type);
@@ -358,11 +374,14 @@ pub async fn copy(
     let mut copy = Copy::new(
         top_bytes.clone(),
         top_type.clone(),
-        destination(&*dst),
+        destination(&*dst, names),
         options.clone(),
         mode,
     )
     .map_err(refused)?;
+    // Asked beside the instances' reads: a destination that holds the
+    // copy as it is answers for every blob at once.
+    let mut early = copy.shortcut_ahead().map(|d| Shortcut::ask(&dst, d));
     let mut ahead = ReadAhead::new(settings.jobs);
     let mut writes = WriteAhead::new(settings.jobs, dst.writes_instances_side_by_side());
     loop {
@@ -388,7 +407,12 @@ pub async fn copy(
                 if settings.dry_run {
                     present_blobs(&dst, tasks, settings.jobs).await?
                 } else {
-                    transfer_blobs(&src, &dst, tasks, settings, &progress).await?
+                    let shortcut = match (copy.shortcut(), early.take()) {
+                        (Some(d), Some(asked)) if asked.digest == *d => Some(asked),
+                        (Some(d), _) => Some(Shortcut::ask(&dst, d.clone())),
+                        (None, _) => None,
+                    };
+                    transfer_blobs(&src, &dst, tasks, shortcut, settings, &progress).await?
                 }
             }
             Need::Judge(images) => {
@@ -448,6 +472,7 @@ pub async fn copy(
             top_manifest: top_bytes,
             media_type: top_type,
             manifests: Vec::new(),
+            held: Vec::new(),
             blobs_copied: 0,
             blobs_skipped: tally.skipped,
             blobs_mounted: 0,
@@ -471,6 +496,7 @@ pub async fn copy(
         digest,
         media_type: top_written_type,
         manifests: copy.written().to_vec(),
+        held: copy.held().iter().map(Digest::to_string).collect(),
         blobs_copied: tally.copied,
         blobs_skipped: tally.skipped,
         blobs_mounted: tally.mounted,
@@ -484,6 +510,39 @@ pub async fn copy(
 }
 
 type ManifestRead = Result<(Vec<u8>, Option<String>), TransportError>;
+
+/// The destination asked whether it holds the machine's shortcut
+/// manifest ([`Copy::shortcut`]); `held` is set once it says it does.
+struct Shortcut {
+    digest: Digest,
+    held: Arc<std::sync::atomic::AtomicBool>,
+    asking: AbortOnDrop<Holding>,
+}
+
+impl Shortcut {
+    fn ask(dst: &Arc<dyn ImageDestination>, digest: Digest) -> Self {
+        let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (dst, flag, asked) = (dst.clone(), held.clone(), digest.clone());
+        let asking = AbortOnDrop(tokio::spawn(async move {
+            let holding = dst.has_manifest(&asked).await;
+            flag.store(
+                holding != Holding::Not,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            holding
+        }));
+        Shortcut {
+            digest,
+            held,
+            asking,
+        }
+    }
+
+    /// What the destination holds of it, once it has answered.
+    async fn answer(mut self) -> Holding {
+        (&mut self.asking.0).await.unwrap_or(Holding::Not)
+    }
+}
 
 /// The instance manifests of a list, read side by side: when the machine
 /// asks for the first, the others it will ask for
@@ -823,10 +882,17 @@ async fn transfer_blobs(
     src: &Arc<dyn ImageSource>,
     dst: &Arc<dyn ImageDestination>,
     mut tasks: Vec<BlobTask>,
+    shortcut: Option<Shortcut>,
     settings: &Settings,
     progress: &Arc<dyn Progress>,
 ) -> Result<Vec<Answer>, CopyError> {
     let mut result = Vec::new();
+    // When the destination holds the shortcut's manifest, the tasks not
+    // yet started are present without asking, and those started finish
+    // as they are.
+    let held = shortcut
+        .as_ref()
+        .map_or_else(Default::default, |s| s.held.clone());
     let jobs = settings.jobs.max(1);
     let transfers = Arc::new(Semaphore::new(jobs));
     let checks = Arc::new(Semaphore::new(jobs * CHECKS_PER_JOB));
@@ -852,24 +918,32 @@ async fn transfer_blobs(
         let (src, dst, progress) = (src.clone(), dst.clone(), progress.clone());
         let (transfers, stopped) = (transfers.clone(), stop.clone());
         let (cache, shared) = (cache.clone(), settings.shared_transfers.clone());
+        let held = held.clone();
         running.spawn(async move {
+            let present = || {
+                progress.event(Event::Skipped {
+                    digest: task.info.digest.to_string(),
+                    size: task.info.stated_size(),
+                });
+                Ok(Answer::Blob {
+                    id: task.id,
+                    outcome: BlobOutcome::Present,
+                })
+            };
+            let is_held = || held.load(std::sync::atomic::Ordering::Relaxed);
             let mut permit = permit;
             if task.check {
-                if is_present(&*dst, &task.info).await? {
-                    progress.event(Event::Skipped {
-                        digest: task.info.digest.to_string(),
-                        size: task.info.stated_size(),
-                    });
-                    return Ok(Answer::Blob {
-                        id: task.id,
-                        outcome: BlobOutcome::Present,
-                    });
+                if is_held() || is_present(&*dst, &task.info).await? {
+                    return present();
                 }
                 drop(permit);
                 permit = transfers.acquire_owned().await.map_err(closed)?;
                 if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(CopyError::Internal("stopped after a failure".into()));
                 }
+            }
+            if is_held() {
+                return present();
             }
             let _permit = permit;
             // The run's slot is taken last: a copy's own slots are handed
@@ -899,6 +973,15 @@ async fn transfer_blobs(
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             return Err(drain(running, e).await);
         }
+    }
+    let holding = match shortcut {
+        Some(shortcut) => shortcut.answer().await,
+        None => Holding::Not,
+    };
+    if holding != Holding::Not {
+        // Before the blobs' answers: the machine takes them knowing.
+        let tagged = holding == Holding::Tagged;
+        result.insert(0, Answer::Held { tagged });
     }
     Ok(result)
 }

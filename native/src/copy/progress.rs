@@ -50,6 +50,8 @@ pub enum Event {
         /// The copied top-level manifest, as printed on stdout.
         digest: String,
         manifests: usize,
+        /// Manifests the destination held already (not written).
+        held: usize,
         #[serde(rename = "blobsCopied")]
         blobs_copied: usize,
         #[serde(rename = "bytesCopied")]
@@ -75,6 +77,7 @@ impl Event {
         Event::Copied {
             digest: report.digest.clone(),
             manifests: report.manifests.len(),
+            held: report.held.len(),
             blobs_copied: report.blobs_copied,
             bytes_copied: report.bytes_copied,
             blobs_skipped: report.blobs_skipped,

@@ -321,7 +321,7 @@ pub struct AttachedCopied {
     pub tags: Option<Vec<CopiedTag>>,
 }
 
-/// The manifests a copy wrote (or, in a dry run, would write unchanged):
+/// The manifests a copy wrote or found held (or, in a dry run, would write unchanged):
 /// the subjects whose referrers and cosign tags go with the image.
 pub fn copied_manifests(report: &Report) -> Result<Vec<Digest>, CopyError> {
     let written: Vec<&str> = if report.dry_run {
@@ -335,7 +335,14 @@ pub fn copied_manifests(report: &Report) -> Result<Vec<Digest>, CopyError> {
         );
         d
     } else {
-        report.manifests.iter().map(|m| m.digest.as_str()).collect()
+        // Those the destination held already are as much the copy's.
+        let mut d: Vec<&str> = report.manifests.iter().map(|m| m.digest.as_str()).collect();
+        for held in &report.held {
+            if !d.contains(&held.as_str()) {
+                d.push(held);
+            }
+        }
+        d
     };
     written
         .into_iter()

@@ -120,6 +120,8 @@ pub struct Ledgered {
     mounted: AtomicUsize,
     /// Blobs this image has claimed and not yet released.
     claims: Mutex<HashSet<Key>>,
+    /// What the destination's tag named when the sync looked.
+    names: Option<Digest>,
 }
 
 impl std::fmt::Debug for Ledgered {
@@ -147,7 +149,15 @@ impl Ledgered {
             repository: repository.to_string(),
             mounted: AtomicUsize::new(0),
             claims: Mutex::new(HashSet::new()),
+            names: None,
         }
+    }
+
+    /// The same, knowing what its reference names: the sync asked before
+    /// deciding to copy, and the copy need not ask again.
+    pub fn naming(mut self, names: Option<Digest>) -> Self {
+        self.names = names;
+        self
     }
 
     fn key(&self, digest: &Digest) -> Key {
@@ -212,6 +222,14 @@ impl ImageDestination for Ledgered {
 
     fn registry_location(&self) -> Option<(String, String)> {
         self.inner.registry_location()
+    }
+
+    async fn named_digest(&self) -> Option<Digest> {
+        self.names.clone()
+    }
+
+    async fn has_manifest(&self, digest: &Digest) -> crate::transport::Holding {
+        self.inner.has_manifest(digest).await
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {

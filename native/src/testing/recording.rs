@@ -546,6 +546,14 @@ impl ImageDestination for Recording {
         self.inner.registry_location()
     }
 
+    async fn named_digest(&self) -> Option<Digest> {
+        self.inner.named_digest().await
+    }
+
+    async fn has_manifest(&self, digest: &Digest) -> crate::transport::Holding {
+        self.inner.has_manifest(digest).await
+    }
+
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
         let call = Call::HasBlob {
             digest: info.digest.clone(),

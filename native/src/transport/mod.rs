@@ -124,6 +124,17 @@ impl BlobInfo {
     }
 }
 
+/// What a destination holds of a manifest ([`ImageDestination::has_manifest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// Not held, or not known to be.
+    Not,
+    /// Held, under some other name or none.
+    Held,
+    /// Held, and the destination's reference names it already.
+    Tagged,
+}
+
 /// What became of an attempt to mount a blob from another repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
@@ -445,6 +456,23 @@ pub trait ImageDestination: Send + Sync {
     /// Whether it already has the blob, and its length, so the copy can
     /// skip it (`None`: it has not).
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError>;
+
+    /// The digest of the manifest its reference names now, if it can
+    /// tell with one cheap question (a registry's tag): the copy's
+    /// [`names`](ferry_core::copy::Destination::names).
+    async fn named_digest(&self) -> Option<Digest> {
+        None
+    }
+
+    /// Whether it holds the manifest `digest`, and so everything that
+    /// manifest names, and whether its reference names it already: the
+    /// copy's [shortcut](ferry_core::copy::Copy::shortcut).
+    /// [`Holding::Not`] when it cannot tell with a cheap question, or the
+    /// question failed (the copy's own requests then meet the failure and
+    /// report it).
+    async fn has_manifest(&self, _digest: &Digest) -> Holding {
+        Holding::Not
+    }
 
     /// The first part of the blob, kept here when an earlier copy's
     /// download of it broke off ([`crate::fs::kept`]), taken for this

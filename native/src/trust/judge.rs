@@ -79,6 +79,7 @@ pub async fn judge_source(
         capabilities: ferry_core::destination::Kind::Oci.capabilities(),
         reference_digest: None,
         docker_reference: None,
+        names: None,
     };
     let plan = |error| JudgeError::Plan {
         image: image.clone(),

@@ -200,6 +200,12 @@ impl Trust {
         })
     }
 
+    /// Whether the policy allows the source whatever it holds: a copy
+    /// then has nothing to judge ([`Policy::accepts_anything`]).
+    pub fn accepts_anything(&self) -> bool {
+        self.policy.accepts_anything(&self.scope)
+    }
+
     /// Judges each image; the first refusal, if any.
     pub fn judge(&self, images: &[Judged]) -> Result<Vec<Verdict>, Refused> {
         let mut verifier = KeyFiles::default();

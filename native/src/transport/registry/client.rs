@@ -11,6 +11,7 @@ use ferry_core::retry::{self, Failure};
 
 use super::http::{error_details, header, http_error};
 use super::{Registry, RegistryOptions};
+use crate::task::AbortOnDrop;
 use crate::transport::TransportError;
 
 impl Registry {
@@ -272,16 +273,5 @@ impl Registry {
                 codes,
             },
         }
-    }
-}
-
-/// A task aborted when dropped: the HTTP ping of an insecure registry
-/// that answered over HTTPS, or the authentication begun when connecting
-/// for a connection that never sent a request.
-pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -102,7 +102,7 @@ pub struct Registry {
     /// That authentication, answering the ping's challenge in the
     /// background: a connection to the same repository that fetched the
     /// token, and whether it got one.
-    settling: Mutex<Option<client::AbortOnDrop<(Registry, bool)>>>,
+    settling: Mutex<Option<crate::task::AbortOnDrop<(Registry, bool)>>>,
     /// Held while a 401's challenge is answered.
     authenticating: tokio::sync::Mutex<()>,
 }

@@ -75,7 +75,13 @@ impl Registry {
     /// The digest of the manifest the reference names, from one HEAD
     /// request; `None` when there is none (or the registry does not say).
     pub async fn manifest_digest(&self) -> Result<Option<Digest>, TransportError> {
-        let target = self.reference.manifest_reference();
+        self.manifest_digest_at(&self.reference.manifest_reference())
+            .await
+    }
+
+    /// [`manifest_digest`](Self::manifest_digest) of the manifest `target`
+    /// (a tag or a digest) of the same repository.
+    pub async fn manifest_digest_at(&self, target: &str) -> Result<Option<Digest>, TransportError> {
         let url = self.url(&format!("manifests/{target}"));
         let accept = ferry_core::media_type::MANIFEST_TYPES.join(", ");
         let response = self
