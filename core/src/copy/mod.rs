@@ -121,10 +121,12 @@ enum Phase {
     /// ([`Answer::Held`]): it alone is written, under the destination's
     /// reference, unless that names it already.
     HeldWrite,
-    /// The destination's reference names the copy as it would be written
-    /// ([`Destination::names`]): the instances' signatures are read, from
-    /// `index` on, to learn whether any are to be copied; if none is, the
-    /// copy ends.
+    /// The destination's reference names a manifest
+    /// ([`Destination::names`]): if it is the copy as it would be written
+    /// ([`Copy::named_already`], decided at `index` 0), the instances'
+    /// signatures are read, from `index` on, to learn whether any are to
+    /// be copied; if none is, the copy ends. Otherwise the images are
+    /// read as usual.
     NamedSignatures {
         index: usize,
     },
@@ -279,7 +281,9 @@ pub struct Copy {
     /// ([`Copy::plan`]) does not carry the conversion and list-writing
     /// code: the WebAssembly facade plans copies, and that code made its
     /// module 328 KiB instead of 290 KiB (after wasm-opt); handing out the
-    /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes.
+    /// transfers as tasks (`Phase::StartTransfers`) another 2,003 bytes;
+    /// deciding whether a destination naming the copy already has it all
+    /// (`Phase::NamedSignatures`) another 1,383.
     writer: Option<Writer>,
 }
 
@@ -498,18 +502,6 @@ impl Copy {
                     self.add_job(index, bytes, media_type, signatures)?;
                 }
             }
-            (Phase::NamedSignatures { index }, Answer::Signatures(signatures)) => {
-                // Signatures to copy: the images are read and copied as
-                // usual, their signatures read again with them.
-                self.phase = if signatures.is_empty() {
-                    Phase::NamedSignatures { index: index + 1 }
-                } else {
-                    Phase::Instance {
-                        index: 0,
-                        read: None,
-                    }
-                };
-            }
             (Phase::Judge, Answer::Done) => return self.start_refusals(),
             (Phase::Refusals { next }, Answer::Done) => {
                 self.phase = Phase::Refusals { next: next + 1 };
@@ -518,6 +510,7 @@ impl Copy {
                 phase @ (Phase::Transfers { .. }
                 | Phase::StartWrites
                 | Phase::HeldWrite
+                | Phase::NamedSignatures { .. }
                 | Phase::Image(_)
                 | Phase::ImageSignatures { .. }
                 | Phase::List(_)
@@ -793,22 +786,6 @@ impl Copy {
                     }
                     return self.start_refusals();
                 }
-                Phase::NamedSignatures { index } => {
-                    // The top level's signatures were read before (and
-                    // found none): an image's are its own, a list's
-                    // instances each have theirs.
-                    let next = match self.options.remove_signatures {
-                        true => None,
-                        false => self.wanted.get(*index),
-                    };
-                    let Some(wanted) = next else {
-                        return self.finish_named();
-                    };
-                    self.need = Need::Signatures {
-                        instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
-                    };
-                    return Ok(());
-                }
                 Phase::Refusals { next } => {
                     if let Some((signatures, instance)) = self.refusals.get(*next) {
                         self.need = Need::RefuseSignatures {
@@ -822,6 +799,7 @@ impl Copy {
                 Phase::StartTransfers
                 | Phase::StartWrites
                 | Phase::HeldWrite
+                | Phase::NamedSignatures { .. }
                 | Phase::Image(_)
                 | Phase::List(_)
                 | Phase::TopSignaturesWrite
@@ -860,6 +838,29 @@ impl Copy {
                 Phase::StartWrites => {
                     self.phase = Phase::Image(self.image_write(0)?);
                     self.write_step(None)
+                }
+                Phase::NamedSignatures { index: 0 } if !self.named_already() => {
+                    self.phase = Phase::Instance {
+                        index: 0,
+                        read: None,
+                    };
+                    self.advance()
+                }
+                Phase::NamedSignatures { index } => {
+                    // The top level's signatures were read before (and
+                    // found none): an image's are its own, a list's
+                    // instances each have theirs.
+                    let next = match self.options.remove_signatures {
+                        true => None,
+                        false => self.wanted.get(*index),
+                    };
+                    let Some(wanted) = next else {
+                        return self.finish_named();
+                    };
+                    self.need = Need::Signatures {
+                        instance: Some(parse(&wanted.entry.digest_text, &wanted.what)?),
+                    };
+                    Ok(())
                 }
                 Phase::HeldWrite => {
                     let (bytes, media_type, digest) =
@@ -948,6 +949,19 @@ impl Copy {
                 self.held = Some(tagged);
                 self.phase = Phase::Transfers { outstanding };
                 Ok(())
+            }
+            (Phase::NamedSignatures { index }, Answer::Signatures(signatures)) => {
+                // Signatures to copy: the images are read and copied as
+                // usual, their signatures read again with them.
+                self.phase = if signatures.is_empty() {
+                    Phase::NamedSignatures { index: index + 1 }
+                } else {
+                    Phase::Instance {
+                        index: 0,
+                        read: None,
+                    }
+                };
+                self.advance()
             }
             (Phase::HeldWrite, Answer::Written) => {
                 let (bytes, media_type, digest) =
@@ -1097,7 +1111,8 @@ impl Copy {
             }
         }
         self.wanted = wanted;
-        self.phase = if self.named_already() {
+        // Whether the destination has it all is the writer's to decide.
+        self.phase = if self.names.is_some() && self.mode == Mode::Copy {
             Phase::NamedSignatures { index: 0 }
         } else {
             Phase::Instance {

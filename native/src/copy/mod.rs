@@ -47,7 +47,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::task::AbortOnDrop;
-use crate::transport::{BlobInfo, Holding, ImageDestination, ImageSource, TransportError};
+use crate::transport::{BlobInfo, ImageDestination, ImageSource, TransportError};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -355,10 +355,11 @@ pub async fn copy(
     // to do. Not asked before reading a local source: a cold push would
     // wait for it (the transfers ask whether the destination holds the
     // copy instead, beside the first blob checks).
+    let names_asked = src.registry_location().is_some();
     let (top, names) = tokio::join!(src.manifest(None), async {
-        match src.registry_location() {
-            Some(_) => dst.named_digest().await,
-            None => None,
+        match names_asked {
+            true => dst.named_digest().await,
+            false => None,
         }
     });
     let (top_bytes, top_type) = top.map_err(transport("reading the manifest", src.reference()))?;
@@ -381,7 +382,9 @@ pub async fn copy(
     .map_err(refused)?;
     // Asked beside the instances' reads: a destination that holds the
     // copy as it is answers for every blob at once.
-    let mut early = copy.shortcut_ahead().map(|d| Shortcut::ask(&dst, d));
+    let mut early = copy
+        .shortcut_ahead()
+        .map(|d| Shortcut::ask(&dst, d, !names_asked));
     let mut ahead = ReadAhead::new(settings.jobs);
     let mut writes = WriteAhead::new(settings.jobs, dst.writes_instances_side_by_side());
     loop {
@@ -409,7 +412,7 @@ pub async fn copy(
                 } else {
                     let shortcut = match (copy.shortcut(), early.take()) {
                         (Some(d), Some(asked)) if asked.digest == *d => Some(asked),
-                        (Some(d), _) => Some(Shortcut::ask(&dst, d.clone())),
+                        (Some(d), _) => Some(Shortcut::ask(&dst, d.clone(), !names_asked)),
                         (None, _) => None,
                     };
                     transfer_blobs(&src, &dst, tasks, shortcut, settings, &progress).await?
@@ -512,24 +515,30 @@ pub async fn copy(
 type ManifestRead = Result<(Vec<u8>, Option<String>), TransportError>;
 
 /// The destination asked whether it holds the machine's shortcut
-/// manifest ([`Copy::shortcut`]); `held` is set once it says it does.
+/// manifest ([`Copy::shortcut`]), and, unless asked before, what its
+/// reference names; `held` is set once it says it holds it.
 struct Shortcut {
     digest: Digest,
     held: Arc<std::sync::atomic::AtomicBool>,
-    asking: AbortOnDrop<Holding>,
+    /// `None` when not held; else whether the reference names it.
+    asking: AbortOnDrop<Option<bool>>,
 }
 
 impl Shortcut {
-    fn ask(dst: &Arc<dyn ImageDestination>, digest: Digest) -> Self {
+    fn ask(dst: &Arc<dyn ImageDestination>, digest: Digest, ask_name: bool) -> Self {
         let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (dst, flag, asked) = (dst.clone(), held.clone(), digest.clone());
         let asking = AbortOnDrop(tokio::spawn(async move {
-            let holding = dst.has_manifest(&asked).await;
-            flag.store(
-                holding != Holding::Not,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            holding
+            let (has, names) = tokio::join!(dst.has_manifest(&asked), async {
+                match ask_name {
+                    true => dst.named_digest().await,
+                    false => None,
+                }
+            });
+            // A reference cannot name what is not there.
+            let tagged = names.as_ref() == Some(&asked);
+            flag.store(has || tagged, std::sync::atomic::Ordering::Relaxed);
+            (has || tagged).then_some(tagged)
         }));
         Shortcut {
             digest,
@@ -538,9 +547,10 @@ impl Shortcut {
         }
     }
 
-    /// What the destination holds of it, once it has answered.
-    async fn answer(mut self) -> Holding {
-        (&mut self.asking.0).await.unwrap_or(Holding::Not)
+    /// `None` when the destination does not hold it, else whether its
+    /// reference names it; once it has answered.
+    async fn answer(mut self) -> Option<bool> {
+        (&mut self.asking.0).await.ok().flatten()
     }
 }
 
@@ -974,13 +984,12 @@ async fn transfer_blobs(
             return Err(drain(running, e).await);
         }
     }
-    let holding = match shortcut {
+    let found = match shortcut {
         Some(shortcut) => shortcut.answer().await,
-        None => Holding::Not,
+        None => None,
     };
-    if holding != Holding::Not {
+    if let Some(tagged) = found {
         // Before the blobs' answers: the machine takes them knowing.
-        let tagged = holding == Holding::Tagged;
         result.insert(0, Answer::Held { tagged });
     }
     Ok(result)

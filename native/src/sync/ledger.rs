@@ -228,7 +228,7 @@ impl ImageDestination for Ledgered {
         self.names.clone()
     }
 
-    async fn has_manifest(&self, digest: &Digest) -> crate::transport::Holding {
+    async fn has_manifest(&self, digest: &Digest) -> bool {
         self.inner.has_manifest(digest).await
     }
 

@@ -550,7 +550,7 @@ impl ImageDestination for Recording {
         self.inner.named_digest().await
     }
 
-    async fn has_manifest(&self, digest: &Digest) -> crate::transport::Holding {
+    async fn has_manifest(&self, digest: &Digest) -> bool {
         self.inner.has_manifest(digest).await
     }
 

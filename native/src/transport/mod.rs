@@ -124,17 +124,6 @@ impl BlobInfo {
     }
 }
 
-/// What a destination holds of a manifest ([`ImageDestination::has_manifest`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Holding {
-    /// Not held, or not known to be.
-    Not,
-    /// Held, under some other name or none.
-    Held,
-    /// Held, and the destination's reference names it already.
-    Tagged,
-}
-
 /// What became of an attempt to mount a blob from another repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
@@ -465,13 +454,12 @@ pub trait ImageDestination: Send + Sync {
     }
 
     /// Whether it holds the manifest `digest`, and so everything that
-    /// manifest names, and whether its reference names it already: the
-    /// copy's [shortcut](ferry_core::copy::Copy::shortcut).
-    /// [`Holding::Not`] when it cannot tell with a cheap question, or the
-    /// question failed (the copy's own requests then meet the failure and
-    /// report it).
-    async fn has_manifest(&self, _digest: &Digest) -> Holding {
-        Holding::Not
+    /// manifest names: the copy's
+    /// [shortcut](ferry_core::copy::Copy::shortcut). `false` when it
+    /// cannot tell with one cheap question, or the question failed (the
+    /// copy's own requests then meet the failure and report it).
+    async fn has_manifest(&self, _digest: &Digest) -> bool {
+        false
     }
 
     /// The first part of the blob, kept here when an earlier copy's

@@ -13,7 +13,7 @@ use ferry_core::registry::signatures::{self, Refusal};
 use super::http::{error_details, header, http_error};
 use super::{Registry, lookaside};
 use crate::transport::{
-    BlobInfo, BlobStream, Capabilities, Holding, ImageDestination, Kind, ManifestToStore, Mount,
+    BlobInfo, BlobStream, Capabilities, ImageDestination, Kind, ManifestToStore, Mount,
     TransportError,
 };
 
@@ -76,26 +76,11 @@ impl ImageDestination for Registry {
         self.manifest_digest().await.ok().flatten()
     }
 
-    async fn has_manifest(&self, digest: &Digest) -> Holding {
+    async fn has_manifest(&self, digest: &Digest) -> bool {
         // distribution accepts a manifest only once every blob and
         // manifest it names is in the repository, and keeps them while it
-        // is there. The tag and the digest are asked side by side: one
-        // round trip either way.
-        let target = digest.to_string();
-        let by_digest = self.manifest_digest_at(&target);
-        let named = async {
-            match self.reference.digest() {
-                Some(_) => Ok(None),
-                None => self.manifest_digest().await,
-            }
-        };
-        let (by_digest, named) = tokio::join!(by_digest, named);
-        match (by_digest, named) {
-            (Ok(Some(_)), _) if self.reference.digest() == Some(digest) => Holding::Tagged,
-            (_, Ok(Some(named))) if named == *digest => Holding::Tagged,
-            (Ok(Some(_)), _) => Holding::Held,
-            _ => Holding::Not,
-        }
+        // is there.
+        matches!(self.manifest_digest_at(digest.as_ref()).await, Ok(Some(_)))
     }
 
     fn registry_location(&self) -> Option<(String, String)> {
