@@ -512,14 +512,20 @@ def shape_of(layout: Path) -> Shape:
 # A blob upload is POST (open a session) then PUT (the bytes, and the
 # digest to commit under); a registry→registry copy opens the session
 # while the source's GET is on its way, so the GET costs no step of its
-# own. The existence checks of a warm push are the only way to learn the
-# destination has the blobs; a cold copy may skip them (the destination
-# is not known to be empty, but a skipped check only costs a re-upload).
+# own. The existence checks of a warm push (the repository has the
+# layers, not the manifests) are the only way to learn the destination
+# has the blobs; a cold copy may skip them (the destination is not known
+# to be empty, but a skipped check only costs a re-upload). A repository
+# whose tag names the manifest already holds everything it names.
 FLOOR_STEPS = {
     "pull": ["connect", "GET top manifest", "list:GET instance manifests", "GET blobs"],
     "push-cold": ["connect", "POST blob uploads", "PUT blobs", "list:PUT instance manifests",
                   "PUT top manifest"],
     "push-warm": ["connect", "HEAD blobs", "list:PUT instance manifests", "PUT top manifest"],
+    # The destination's tag names the image already: one question (asked
+    # beside the source's read, for a copy) settles the copy.
+    "push-unchanged": ["connect", "HEAD destination tag"],
+    "copy-unchanged": ["connect", "GET top manifest, HEAD destination tag"],
     "copy-cold": ["connect", "GET top manifest", "list:GET instance manifests",
                   "POST blob uploads (with source GETs)", "PUT blobs", "list:PUT instance manifests",
                   "PUT top manifest"],
@@ -550,7 +556,7 @@ def wan_floor(kind: str, shape: Shape, rtt: float, mbit: float | None,
         steps.insert(1, "TLS handshake")
     waves = 1 if jobs is None else -(-shape.blobs // jobs)
     trips = sum(waves if st in BLOB_STEPS else 1 for st in steps)
-    moves_blobs = kind not in ("inspect", "inspect-raw") and not kind.endswith("warm")
+    moves_blobs = kind not in ("inspect", "inspect-raw") and not kind.endswith(("warm", "unchanged"))
     nbytes = (shape.blob_bytes if moves_blobs else 0) + (
         shape.manifest_bytes if kind != "inspect-raw" else 0)
     wire = nbytes * 8 / (mbit * 1e6) if mbit else 0.0
@@ -852,6 +858,12 @@ def build_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: 
     def populate(registry: Registry, repo: str, layout: Path) -> Callable[[], None]:
         return lambda: run(copy_f + ["--all", dst_tls_f, f"oci:{layout}:bench", registry.ref(repo)])
 
+    def populate_layers(registry: Registry, repo: str, layout: Path) -> Callable[[], None]:
+        # The same layers and configs under Docker manifests (another tag):
+        # the repository has every blob, and none of the image's manifests.
+        return lambda: run(copy_f + ["--all", "--format", "v2s2", dst_tls_f, f"oci:{layout}:bench",
+                                     registry.ref(repo, "layers")])
+
     scenarios = [
         Scenario(
             "local", "oci→oci --all (142 MiB, 4 platforms)",
@@ -883,7 +895,14 @@ def build_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: 
             targets=[within_floor("raw parallel push", 1.2), rss],
         ),
         Scenario(
-            "registry", "oci→registry, populated repository (warm push)",
+            "registry", "oci→registry, the repository has the layers (warm push)",
+            pair(["--all", dst_tls_f, oci_src, b.ref("push/oci4")],
+                 ["--all", dst_tls_s, oci_src, b.ref("push/oci4")], None),
+            prepare=lambda: (b.wipe(), populate_layers(b, "push/oci4", oci4)()),
+            targets=[faster_than_skopeo(1), rss],
+        ),
+        Scenario(
+            "registry", "oci→registry, the tag names the image already (re-push)",
             pair(["--all", dst_tls_f, oci_src, b.ref("push/oci4")],
                  ["--all", dst_tls_s, oci_src, b.ref("push/oci4")], None),
             prepare=lambda: (b.wipe(), populate(b, "push/oci4", oci4)()),
@@ -927,7 +946,14 @@ def build_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: 
             targets=[within_floor("raw parallel push", 1.2), rss],
         ),
         Scenario(
-            "small", "many-small warm push",
+            "small", "many-small warm push (the repository has the layers)",
+            pair([dst_tls_f, f"oci:{small}:bench", b.ref("push/small")],
+                 [dst_tls_s, f"oci:{small}:bench", b.ref("push/small")], None),
+            prepare=lambda: (b.wipe(), populate_layers(b, "push/small", small)()),
+            targets=[faster_than_skopeo(10), rss],
+        ),
+        Scenario(
+            "small", "many-small re-push (the tag names the image already)",
             pair([dst_tls_f, f"oci:{small}:bench", b.ref("push/small")],
                  [dst_tls_s, f"oci:{small}:bench", b.ref("push/small")], None),
             prepare=lambda: (b.wipe(), populate(b, "push/small", small)()),
@@ -1073,6 +1099,12 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
         # Straight to the registry: preparation is not measured.
         return lambda: (b.wipe(), run(copy_f + ["--all", dtf, f"oci:{layout}:bench", b.ref(repo)]))
 
+    def populate_layers(repo: str, layout: Path) -> Callable[[], None]:
+        # The same layers and configs under Docker manifests (another tag):
+        # every blob is there, none of the image's manifests.
+        return lambda: (b.wipe(), run(copy_f + ["--all", "--format", "v2s2", dtf, f"oci:{layout}:bench",
+                                                b.ref(repo, "layers")]))
+
     def pair(args: list[str], setup) -> list[Contender]:
         return [Contender("ferry", copy_f + args, setup), Contender("skopeo", copy_s + args, setup)]
 
@@ -1109,9 +1141,12 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
         sc("registry→registry --all, 4 platforms, cold",
            pair(["--all", stf, dtf, pa.ref("src/oci4"), pb.ref("copy/oci4")], b.wipe) + floors("copy-cold", s4),
            tgts=targets(True)),
-        sc("registry→registry --all, 4 platforms, warm",
+        sc("registry→registry --all, 4 platforms, warm (the repository has the layers)",
            pair(["--all", stf, dtf, pa.ref("src/oci4"), pb.ref("copy/oci4")], None) + floors("copy-warm", s4),
-           prepare=populate("copy/oci4", oci4), tgts=targets(True, manifests4)),
+           prepare=populate_layers("copy/oci4", oci4), tgts=targets(True, manifests4)),
+        sc("registry→registry --all, 4 platforms, unchanged (the tag names it)",
+           pair(["--all", stf, dtf, pa.ref("src/oci4"), pb.ref("copy/oci4")], None) + floors("copy-unchanged", s4),
+           prepare=populate("copy/oci4", oci4), tgts=targets(True)),
         # What the emulated link really carries (the proxy is Python, and
         # shares the machine): every blob by curl, `jobs` at a time.
         sc("registry→oci --all, 4 platforms",
@@ -1123,18 +1158,24 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
         sc("oci→registry --all, 4 platforms, cold",
            pair(["--all", dtf, oci_src, pb.ref("push/oci4")], b.wipe) + floors("push-cold", s4),
            tgts=targets(True)),
-        sc("oci→registry --all, 4 platforms, warm",
+        sc("oci→registry --all, 4 platforms, warm (the repository has the layers)",
            pair(["--all", dtf, oci_src, pb.ref("push/oci4")], None) + floors("push-warm", s4),
-           prepare=populate("push/oci4", oci4), tgts=targets(True, manifests4)),
+           prepare=populate_layers("push/oci4", oci4), tgts=targets(True, manifests4)),
+        sc("oci→registry --all, 4 platforms, unchanged (the tag names it)",
+           pair(["--all", dtf, oci_src, pb.ref("push/oci4")], None) + floors("push-unchanged", s4),
+           prepare=populate("push/oci4", oci4), tgts=targets(True)),
         # skopeo opens a connection per request and checks, opens, sends
         # and closes each of the 201 blobs in turn: minutes at 100 ms, so
         # one round there.
         sc("oci→registry 200 small layers, cold",
            pair([dtf, small_src, pb.ref("push/small")], b.wipe) + floors("push-cold", ss),
            n=1 if delay_ms >= 100 else runs),
-        sc("oci→registry 200 small layers, warm",
+        sc("oci→registry 200 small layers, warm (the repository has the layers)",
            pair([dtf, small_src, pb.ref("push/small")], None) + floors("push-warm", ss),
-           prepare=populate("push/small", small), tgts=targets(False, 1), n=1 if delay_ms >= 100 else runs),
+           prepare=populate_layers("push/small", small), tgts=targets(False, 1), n=1 if delay_ms >= 100 else runs),
+        sc("oci→registry 200 small layers, unchanged (the tag names it)",
+           pair([dtf, small_src, pb.ref("push/small")], None) + floors("push-unchanged", ss),
+           prepare=populate("push/small", small), n=1 if delay_ms >= 100 else runs),
         # skopeo syncs one tag after another, each blob in turn: one round
         # at 100 ms.
         sc(f"sync {SYNC_WAN_TAGS} tags registry→registry, cold",
