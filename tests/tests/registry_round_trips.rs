@@ -82,28 +82,46 @@ fn a_warm_push_asks_about_its_blobs_side_by_side_even_with_one_job() {
     );
 }
 
-#[test]
-fn a_push_of_a_list_the_repository_holds_asks_for_it_once_and_writes_only_the_new_tag() {
-    let registry = Registry::start(Setup::plain());
-    push_demo(&registry, "round-trips/held:v1");
-    // The blob checks are slow: the answer about the list comes first,
-    // and the checks not yet started never go out.
+/// `demo:` pushed to `first`, then again to `second` with one job,
+/// through a proxy that holds every blob check back a second: the answer
+/// about the list comes first, and the checks not yet started never go
+/// out. What the second push sent.
+fn push_again_with_slow_blob_checks(
+    registry: &Registry,
+    first: &str,
+    second: &str,
+) -> Vec<Exchange> {
+    push_demo(registry, first);
     let hold = Duration::from_secs(1);
     let proxy = registry
         .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), hold)));
-    push_demo_with_one_job(&proxy, "round-trips/held:v2");
-    let exchanges = proxy.exchanges();
-    let count = |method: &str, part: &str| {
-        exchanges
-            .iter()
-            .filter(|e| e.method == method && e.target.contains(part))
-            .count()
-    };
-    assert_eq!(count("HEAD", "/manifests/sha256:"), 1, "{exchanges:#?}");
+    push_demo_with_one_job(&proxy, second);
+    proxy.exchanges()
+}
+
+/// How many of `exchanges` are `method` requests whose target contains
+/// `part`.
+fn count(exchanges: &[Exchange], method: &str, part: &str) -> usize {
+    exchanges
+        .iter()
+        .filter(|e| e.method == method && e.target.contains(part))
+        .count()
+}
+
+#[test]
+fn a_push_of_a_list_the_repository_holds_asks_for_it_once_and_writes_only_the_new_tag() {
+    let registry = Registry::start(Setup::plain());
+    let exchanges =
+        push_again_with_slow_blob_checks(&registry, "round-trips/held:v1", "round-trips/held:v2");
+    assert_eq!(
+        count(&exchanges, "HEAD", "/manifests/sha256:"),
+        1,
+        "{exchanges:#?}"
+    );
     // Only those in flight beside it: --jobs 1 has 4 check slots, and
     // demo:'s four platforms have a config and layers each.
-    assert!(count("HEAD", "/blobs/") <= 4, "{exchanges:#?}");
-    assert_eq!(count("POST", ""), 0, "{exchanges:#?}");
+    assert!(count(&exchanges, "HEAD", "/blobs/") <= 4, "{exchanges:#?}");
+    assert_eq!(count(&exchanges, "POST", ""), 0, "{exchanges:#?}");
     let written: Vec<&str> = exchanges
         .iter()
         .filter(|e| e.method == "PUT")
@@ -115,27 +133,24 @@ fn a_push_of_a_list_the_repository_holds_asks_for_it_once_and_writes_only_the_ne
 #[test]
 fn a_push_to_a_tag_that_names_the_list_already_asks_and_writes_nothing() {
     let registry = Registry::start(Setup::plain());
-    push_demo(&registry, "round-trips/again:v1");
-    // Slow blob checks: the answer about the list comes first.
-    let hold = Duration::from_secs(1);
-    let proxy = registry
-        .proxy(Faults::none().with(Rule::delay(Match::contains("HEAD", "/blobs/sha256:"), hold)));
-    push_demo_with_one_job(&proxy, "round-trips/again:v1");
-    let exchanges = proxy.exchanges();
-    let count = |method: &str, part: &str| {
-        exchanges
-            .iter()
-            .filter(|e| e.method == method && e.target.contains(part))
-            .count()
-    };
+    let exchanges =
+        push_again_with_slow_blob_checks(&registry, "round-trips/again:v1", "round-trips/again:v1");
     // The tag and the list's digest, side by side.
-    assert_eq!(count("HEAD", "/manifests/v1"), 1, "{exchanges:#?}");
-    assert_eq!(count("HEAD", "/manifests/sha256:"), 1, "{exchanges:#?}");
+    assert_eq!(
+        count(&exchanges, "HEAD", "/manifests/v1"),
+        1,
+        "{exchanges:#?}"
+    );
+    assert_eq!(
+        count(&exchanges, "HEAD", "/manifests/sha256:"),
+        1,
+        "{exchanges:#?}"
+    );
     // Blob checks only while the answer was on its way (--jobs 1: 4 check
     // slots); nothing uploaded, nothing written.
-    assert!(count("HEAD", "/blobs/") <= 4, "{exchanges:#?}");
-    assert_eq!(count("POST", ""), 0, "{exchanges:#?}");
-    assert_eq!(count("PUT", ""), 0, "{exchanges:#?}");
+    assert!(count(&exchanges, "HEAD", "/blobs/") <= 4, "{exchanges:#?}");
+    assert_eq!(count(&exchanges, "POST", ""), 0, "{exchanges:#?}");
+    assert_eq!(count(&exchanges, "PUT", ""), 0, "{exchanges:#?}");
 }
 
 #[test]
