@@ -153,12 +153,8 @@ fn a_push_to_a_tag_that_names_the_list_already_asks_and_writes_nothing() {
     assert_eq!(count(&exchanges, "PUT", ""), 0, "{exchanges:#?}");
 }
 
-#[test]
-fn a_copy_to_a_tag_that_names_the_list_already_reads_the_list_asks_the_tag_and_ends() {
-    let registry = Registry::start(Setup::plain());
-    push_demo(&registry, "round-trips/from:v1");
-    push_demo(&registry, "round-trips/to:v1");
-    let proxy = registry.proxy(Faults::none());
+/// `copy --all` from `from` to `to`, both in the registry behind `proxy`.
+fn copy_within(proxy: &FaultProxy, from: &str, to: &str) {
     succeeded(&ferry(&[
         "copy",
         "--all",
@@ -166,9 +162,18 @@ fn a_copy_to_a_tag_that_names_the_list_already_reads_the_list_asks_the_tag_and_e
         "none",
         "--src-tls-verify=false",
         "--dest-tls-verify=false",
-        &format!("docker://{}/round-trips/from:v1", proxy.host()),
-        &format!("docker://{}/round-trips/to:v1", proxy.host()),
+        &format!("docker://{}/{from}", proxy.host()),
+        &format!("docker://{}/{to}", proxy.host()),
     ]));
+}
+
+#[test]
+fn a_copy_to_a_tag_that_names_the_list_already_reads_the_list_asks_the_tag_and_ends() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/from:v1");
+    push_demo(&registry, "round-trips/to:v1");
+    let proxy = registry.proxy(Faults::none());
+    copy_within(&proxy, "round-trips/from:v1", "round-trips/to:v1");
     let exchanges = proxy.exchanges();
     let mut asked: Vec<(&str, &str)> = exchanges
         .iter()
@@ -193,16 +198,7 @@ fn a_registry_to_registry_copy_opens_source_and_destination_at_once() {
     push_demo(&registry, "round-trips/source:v1");
     let proxy =
         registry.proxy(Faults::none().with(Rule::delay(Match::prefix("GET", "/v2/"), HOLD)));
-    succeeded(&ferry(&[
-        "copy",
-        "--all",
-        "--progress",
-        "none",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        &format!("docker://{}/round-trips/source:v1", proxy.host()),
-        &format!("docker://{}/round-trips/copy:v1", proxy.host()),
-    ]));
+    copy_within(&proxy, "round-trips/source:v1", "round-trips/copy:v1");
     let exchanges = proxy.exchanges();
     assert!(
         side_by_side(&exchanges, |e| e.method == "GET" && e.target == "/v2/"),
