@@ -1126,11 +1126,16 @@ impl Copy {
     /// The copy of a top level the destination's reference names already,
     /// with no signatures to copy: it commits the top level as it is.
     fn finish_named(&mut self) -> Result<(), Error> {
-        let media_type = match self.plans.first() {
-            Some(image) => image.source_media_type.clone(),
-            None => self.top(false).media_type(),
+        // The same top level the shortcut names ([`Copy::unchanged_top`]);
+        // were it not, the images are read and copied as usual.
+        let Some((bytes, media_type, _)) = self.unchanged_top() else {
+            self.phase = Phase::Instance {
+                index: 0,
+                read: None,
+            };
+            return self.advance();
         };
-        self.committed = Some((self.top_bytes.clone(), media_type));
+        self.committed = Some((bytes, media_type));
         self.held = Some(true);
         self.phase = Phase::Commit;
         self.write(None)
