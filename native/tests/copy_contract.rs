@@ -6,6 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry::copy::{self, CopyError, NoProgress, Report, Settings};
 use ferry::testing::{Call, Recording};
@@ -14,7 +15,7 @@ use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
 use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List, Platform};
-use support::Scratch;
+use support::{Scratch, write_dir_image};
 
 const NESTED_TOP: &str = "sha256:128b09475903ed6931059bea70e791d8b73cc325abe294db73907b89805a2088";
 
@@ -259,4 +260,47 @@ async fn the_strict_fake_refuses_a_manifest_before_its_blobs() {
             .exists(),
         "the refused manifest reached the destination"
     );
+}
+
+/// A one-platform image of 39 layers and its config, in `dir:`, copied
+/// into an empty layout by way of a recording that says it takes
+/// `side_by_side` checks at once and holds each check until all 40 have
+/// come or `patience` has passed. How many came at once.
+async fn checks_at_once(test: &str, side_by_side: usize, patience: Duration) -> usize {
+    let s = Scratch::new(test);
+    write_dir_image(&s.join("src"), 7, 39, 16);
+    let source = Reference::parse(&format!("dir:{}", s.join("src").display()))
+        .unwrap()
+        .open_source(&RegistryOptions::default())
+        .await
+        .unwrap();
+    let dst = open_destination(&format!("oci:{}", s.join("oci").display())).await;
+    let recording =
+        Arc::new(Recording::boxed(dst, false).gathering_checks(side_by_side, 40, patience));
+    copy::copy(
+        Arc::from(source),
+        recording.clone(),
+        &options(Selection::All),
+        &Settings::default(),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    recording.assert_contract_kept();
+    recording.most_checks_at_once()
+}
+
+#[tokio::test]
+async fn a_destination_that_takes_many_checks_at_once_is_asked_about_every_blob_together() {
+    // A registry answering over HTTP/2 says 100.
+    let most = checks_at_once("contract-checks-wide", 100, Duration::from_secs(10)).await;
+    assert_eq!(most, 40);
+}
+
+#[tokio::test]
+async fn other_destinations_are_asked_four_checks_per_job_at_a_time() {
+    // Six jobs, the default. Checks past the bound would come within the
+    // second; those within it are released when it has passed.
+    let most = checks_at_once("contract-checks-bounded", 0, Duration::from_secs(1)).await;
+    assert!(most <= 24, "{most} checks at once");
 }

@@ -369,3 +369,60 @@ fn blob_checks_reuse_the_connections_of_the_checks_before_them() {
         connections.len()
     );
 }
+
+/// `demo:` pushed with `--jobs 1` to `destination` over TLS, with `extra`
+/// arguments before the two references.
+fn push_demo_over_tls(registry: &Registry, extra: &[&str], destination: &str) {
+    let mut args: Vec<String> = ["copy", "--all", "--jobs", "1", "--progress", "none"]
+        .map(String::from)
+        .to_vec();
+    args.extend(registry.skopeo_flags(SkopeoSide::Dest));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(["demo:".to_string(), destination.to_string()]);
+    succeeded(&ferry(&args));
+}
+
+#[test]
+fn over_http2_a_warm_push_asks_about_every_blob_on_one_connection() {
+    // distribution offers HTTP/2 over TLS.
+    let registry = Registry::start(Setup::tls());
+    // The layers and configs, under Docker manifests: every blob is
+    // there, none of the manifests the push writes.
+    push_demo_over_tls(
+        &registry,
+        &["--format", "v2s2"],
+        &registry.docker_ref("round-trips/h2:layers"),
+    );
+    let proxy = registry.proxy(Faults::none());
+    push_demo_over_tls(
+        &registry,
+        &[],
+        &format!("docker://{}/round-trips/h2:v1", proxy.host()),
+    );
+    // With one job, HTTP/1.1 would have taken a connection per check in
+    // flight (4) besides the ping's.
+    assert_eq!(proxy.connections(), 1, "connections opened");
+    let only = registry.skopeo_flags(SkopeoSide::Only);
+    let mut inspect: Vec<&str> = vec!["inspect", "--raw"];
+    inspect.extend(only.iter().map(String::as_str));
+    let pushed = registry.docker_ref("round-trips/h2:v1");
+    inspect.push(&pushed);
+    assert_eq!(
+        succeeded(&ferry(&inspect)),
+        succeeded(&ferry(&["inspect", "--raw", "demo:"])),
+    );
+}
+
+#[test]
+fn over_http2_blobs_move_on_connections_of_their_own() {
+    let registry = Registry::start(Setup::tls());
+    let proxy = registry.proxy(Faults::none());
+    push_demo_over_tls(
+        &registry,
+        &[],
+        &format!("docker://{}/round-trips/h2-cold:v1", proxy.host()),
+    );
+    // The HTTP/2 connection of the ping, checks and manifests, and one
+    // HTTP/1.1 connection for the one blob moving at a time.
+    assert_eq!(proxy.connections(), 2, "connections opened");
+}

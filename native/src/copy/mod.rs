@@ -905,7 +905,11 @@ async fn transfer_blobs(
         .map_or_else(Default::default, |s| s.held.clone());
     let jobs = settings.jobs.max(1);
     let transfers = Arc::new(Semaphore::new(jobs));
-    let checks = Arc::new(Semaphore::new(jobs * CHECKS_PER_JOB));
+    let checks = Arc::new(Semaphore::new(
+        dst.checks_side_by_side()
+            .unwrap_or_default()
+            .max(jobs * CHECKS_PER_JOB),
+    ));
     let retries = settings.blob_retries;
     let cache = settings.blob_info_cache.clone();
     let mut running = JoinSet::new();

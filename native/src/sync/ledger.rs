@@ -220,6 +220,10 @@ impl ImageDestination for Ledgered {
         self.inner.writes_instances_side_by_side()
     }
 
+    fn checks_side_by_side(&self) -> Option<usize> {
+        self.inner.checks_side_by_side()
+    }
+
     fn registry_location(&self) -> Option<(String, String)> {
         self.inner.registry_location()
     }

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_core::media_type as mt;
@@ -383,6 +385,23 @@ pub struct Recording {
     /// `Some` when strict.
     contract: Option<Mutex<Contract>>,
     violations: Mutex<Vec<Violation>>,
+    gathering: Option<Gathering>,
+}
+
+/// Existence checks held back until a number of them have arrived, to
+/// see how many a copy sends at once ([`Recording::gathering_checks`]).
+struct Gathering {
+    /// What the recording answers to
+    /// [`ImageDestination::checks_side_by_side`].
+    side_by_side: usize,
+    /// Checks are held until this many have arrived.
+    until: usize,
+    /// The longest a check is held: past it, fewer checks than awaited
+    /// came at once.
+    patience: Duration,
+    arrived: AtomicUsize,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl fmt::Debug for Recording {
@@ -423,7 +442,37 @@ impl Recording {
             calls: Mutex::new(Vec::new()),
             contract,
             violations: Mutex::new(Vec::new()),
+            gathering: None,
         }
+    }
+
+    /// Says it takes `side_by_side` existence checks at once, and holds
+    /// each check until `until` have arrived or `patience` has passed, so
+    /// that [`most_checks_at_once`](Self::most_checks_at_once) is how many
+    /// a copy sends together.
+    pub fn gathering_checks(
+        mut self,
+        side_by_side: usize,
+        until: usize,
+        patience: Duration,
+    ) -> Self {
+        self.gathering = Some(Gathering {
+            side_by_side,
+            until,
+            patience,
+            arrived: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        });
+        self
+    }
+
+    /// The most existence checks that were in flight together, when
+    /// [gathering](Self::gathering_checks) them.
+    pub fn most_checks_at_once(&self) -> usize {
+        self.gathering
+            .as_ref()
+            .map_or(0, |g| g.most.load(Ordering::SeqCst))
     }
 
     /// The calls so far.
@@ -542,6 +591,13 @@ impl ImageDestination for Recording {
         self.inner.writes_instances_side_by_side()
     }
 
+    fn checks_side_by_side(&self) -> Option<usize> {
+        match &self.gathering {
+            Some(g) => Some(g.side_by_side),
+            None => self.inner.checks_side_by_side(),
+        }
+    }
+
     fn registry_location(&self) -> Option<(String, String)> {
         self.inner.registry_location()
     }
@@ -560,6 +616,16 @@ impl ImageDestination for Recording {
             found: false,
         };
         self.admit(&call)?;
+        if let Some(g) = &self.gathering {
+            let now = g.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            g.most.fetch_max(now, Ordering::SeqCst);
+            g.arrived.fetch_add(1, Ordering::SeqCst);
+            let start = std::time::Instant::now();
+            while g.arrived.load(Ordering::SeqCst) < g.until && start.elapsed() < g.patience {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            g.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
         let result = self.inner.has_blob(info).await;
         if let Ok(found) = &result {
             self.finish(Call::HasBlob {

@@ -435,6 +435,14 @@ pub trait ImageDestination: Send + Sync {
         false
     }
 
+    /// How many existence checks it takes at once, when that is more than
+    /// a copy's own bound (`--jobs` × 4, which keeps the connections a
+    /// copy opens to a few dozen): a registry that answers over HTTP/2
+    /// carries them all on one connection.
+    fn checks_side_by_side(&self) -> Option<usize> {
+        None
+    }
+
     /// For registries: `(api host, repository)`, as
     /// [`mount_blob`](Self::mount_blob) names another repository; the
     /// blob info cache records where blobs were written by it.

@@ -23,27 +23,7 @@ impl Registry {
         push: bool,
     ) -> Result<Self, TransportError> {
         let location = format!("docker://{reference}");
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let previous = attempt.previous().last().map_or("", |u| u.as_str());
-                match response::redirect_refusal(
-                    previous,
-                    attempt.url().as_str(),
-                    // `previous` holds the first request too.
-                    attempt.previous().len().saturating_sub(1),
-                ) {
-                    Some(reason) => attempt.error(reason),
-                    None => attempt.follow(),
-                }
-            }))
-            .danger_accept_invalid_certs(!options.tls_verify)
-            // Without verification no root is ever consulted, and loading
-            // the system's (about 150 files in /etc/ssl/certs, parsed) was
-            // 16 of `inspect --raw`'s 20 million instructions, and most of
-            // its 5 ms, against a local registry (benches/counts.py).
-            .tls_built_in_root_certs(options.tls_verify);
+        let mut roots = Vec::new();
         if let Some(dir) = &options.cert_dir {
             let entries = std::fs::read_dir(dir)
                 .map_err(crate::transport::io_error(dir, "read --cert-dir"))?;
@@ -58,13 +38,44 @@ impl Registry {
                             reason: format!("not a PEM certificate: {e}"),
                         }
                     })?;
-                    builder = builder.add_root_certificate(cert);
+                    roots.push(cert);
                 }
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| http_error("cannot set up HTTP", &location, e))?;
+        let client = |http1_only: bool| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    let previous = attempt.previous().last().map_or("", |u| u.as_str());
+                    match response::redirect_refusal(
+                        previous,
+                        attempt.url().as_str(),
+                        // `previous` holds the first request too.
+                        attempt.previous().len().saturating_sub(1),
+                    ) {
+                        Some(reason) => attempt.error(reason),
+                        None => attempt.follow(),
+                    }
+                }))
+                .danger_accept_invalid_certs(!options.tls_verify)
+                // Without verification no root is ever consulted, and
+                // loading the system's (about 150 files in /etc/ssl/certs,
+                // parsed) was 16 of `inspect --raw`'s 20 million
+                // instructions, and most of its 5 ms, against a local
+                // registry (benches/counts.py).
+                .tls_built_in_root_certs(options.tls_verify);
+            for cert in &roots {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+            if http1_only {
+                builder = builder.http1_only();
+            }
+            builder
+                .build()
+                .map_err(|e| http_error("cannot set up HTTP", &location, e))
+        };
+        let http = client(false)?;
         let host = reference.api_host();
         let https = format!("https://{host}");
         // The ping also says whether the registry keeps signatures itself
@@ -91,11 +102,12 @@ impl Registry {
                 .then(|| header(r, reqwest::header::WWW_AUTHENTICATE.as_str()))
                 .flatten()
         };
-        let (base, supports_signatures, challenge) =
+        let over_http2 = |r: &reqwest::Response| r.version() == reqwest::Version::HTTP_2;
+        let (base, supports_signatures, challenge, multiplexed) =
             match http.get(format!("{https}/v2/")).send().await {
-                Ok(r) => (https, advertises(&r), challenge(&r)),
+                Ok(r) => (https, advertises(&r), challenge(&r), over_http2(&r)),
                 Err(e) if let Some((http_base, mut ping)) = plain => match (&mut ping.0).await {
-                    Ok(Ok(r)) => (http_base, advertises(&r), challenge(&r)),
+                    Ok(Ok(r)) => (http_base, advertises(&r), challenge(&r), false),
                     _ => return Err(http_error("cannot reach the registry", &location, e)),
                 },
                 Err(e) => {
@@ -106,8 +118,15 @@ impl Registry {
                     ));
                 }
             };
+        let bulk = if multiplexed {
+            client(true)?
+        } else {
+            http.clone()
+        };
         let registry = Registry {
             http,
+            bulk,
+            multiplexed,
             base,
             reference: reference.clone(),
             options: options.clone(),
@@ -168,12 +187,30 @@ impl Registry {
         what: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, TransportError> {
+        self.send_on(&self.http, what, build).await
+    }
+
+    /// [`send`](Self::send) for a request whose response carries a blob.
+    pub(super) async fn send_bulk(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TransportError> {
+        self.send_on(&self.bulk, what, build).await
+    }
+
+    async fn send_on(
+        &self,
+        client: &reqwest::Client,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TransportError> {
         self.settle().await;
         let mut attempt = 0;
         let mut authenticated = false;
         loop {
             attempt += 1;
-            let mut request = build(&self.http);
+            let mut request = build(client);
             let sent = self.authorization();
             if let Some(header) = &sent {
                 request = request.header(reqwest::header::AUTHORIZATION, header);

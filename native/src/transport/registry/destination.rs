@@ -38,6 +38,15 @@ impl ImageDestination for Registry {
         true
     }
 
+    fn checks_side_by_side(&self) -> Option<usize> {
+        // Go's HTTP/2 server, which distribution and most registries run
+        // on, takes 250 streams at once: a warm push of 200 layers asks
+        // about all of them in one round trip. Past what a registry
+        // allows, the HTTP/2 client holds a request until a stream is
+        // free; it opens no connection for it.
+        self.multiplexed.then_some(256)
+    }
+
     fn reference_digest(&self) -> Option<String> {
         self.reference.digest().map(Digest::to_string)
     }
@@ -208,7 +217,7 @@ impl ImageDestination for Registry {
             // PATCH and a closing PUT take three; across a network that
             // is a round trip per blob (benches/RESULTS-wan.md).
             let mut request = self
-                .http
+                .bulk
                 .put(with_digest(&location))
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .header(reqwest::header::CONTENT_LENGTH, size)
@@ -225,7 +234,7 @@ impl ImageDestination for Registry {
             // one PATCH, then close the upload with an empty PUT naming the
             // digest.
             let mut request = self
-                .http
+                .bulk
                 .patch(&location)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(body);

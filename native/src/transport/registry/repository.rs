@@ -43,6 +43,8 @@ impl Registry {
         let basic = self.basic.lock().map(|b| *b).unwrap_or(false);
         Registry {
             http: self.http.clone(),
+            bulk: self.bulk.clone(),
+            multiplexed: self.multiplexed,
             base: self.base.clone(),
             top_digest: Mutex::new(reference.digest().cloned()),
             reference,

@@ -40,7 +40,9 @@ impl ImageSource for Registry {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
         let url = self.url(&format!("blobs/{}", info.digest));
-        let response = self.send("reading a blob", |http| http.get(&url)).await?;
+        let response = self
+            .send_bulk("reading a blob", |http| http.get(&url))
+            .await?;
         if !response.status().is_success() {
             return Err(self
                 .failure(&format!("blob {}", info.digest), response)
@@ -60,7 +62,7 @@ impl ImageSource for Registry {
         let url = self.url(&format!("blobs/{}", info.digest));
         let range = format!("bytes={offset}-");
         let response = self
-            .send("reading the rest of a blob", |http| {
+            .send_bulk("reading the rest of a blob", |http| {
                 http.get(&url).header(reqwest::header::RANGE, &range)
             })
             .await?;
@@ -131,7 +133,7 @@ impl Registry {
     /// where it broke off, a bounded number of times.
     fn resuming(&self, response: reqwest::Response, from: u64) -> BlobStream {
         let state = Resume {
-            http: self.http.clone(),
+            http: self.bulk.clone(),
             url: response.url().to_string(),
             // After a redirect to another host (a CDN), credentials stay home.
             authorization: self
