@@ -1054,16 +1054,17 @@ def build_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: 
     return scenarios
 
 
-def within_round_trips(per_manifest: int, manifests: int, rtt: float) -> Target:
+def within_round_trips(per_manifest: int, manifests: int, rtt: float, tls: bool = False) -> Target:
     """ferry's median in round trips: at most `per_manifest` per manifest
-    written, and one to connect."""
-    limit = per_manifest * manifests + 1
+    written, and one to connect (two over TLS: the handshake)."""
+    limit = per_manifest * manifests + (2 if tls else 1)
 
     def check(r):
         trips = med(r["ferry"]) / rtt
         return trips <= limit, f"{trips:.1f} round trips"
 
-    return Target(f"≤ {limit} round trips ({per_manifest} per manifest × {manifests}, + connect)", check)
+    connect = "connect and TLS handshake" if tls else "connect"
+    return Target(f"≤ {limit} round trips ({per_manifest} per manifest × {manifests}, + {connect})", check)
 
 
 def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Path, work: Path, delay_ms: float,
@@ -1100,12 +1101,12 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
         # Straight to the registry: preparation is not measured.
         return lambda: (b.wipe(), run(copy_f + ["--all", dtf, f"oci:{layout}:bench", b.ref(repo)]))
 
-    def populate_layers(repo: str, layout: Path) -> Callable[[], None]:
+    def populate_layers(repo: str, layout: Path, into: Registry = b) -> Callable[[], None]:
         # The same layers and configs under Docker manifests (another tag):
         # every blob is there, none of the image's manifests. Before each
         # run: a run writes the manifests, and the next would find them.
-        return lambda: (b.wipe(), run(copy_f + ["--all", "--format", "v2s2", dtf, f"oci:{layout}:bench",
-                                                b.ref(repo, "layers")]))
+        return lambda: (into.wipe(), run(copy_f + ["--all", "--format", "v2s2", *into.flags("dest"),
+                                                   f"oci:{layout}:bench", into.ref(repo, "layers")]))
 
     def pair(args: list[str], setup) -> list[Contender]:
         return [Contender("ferry", copy_f + args, setup), Contender("skopeo", copy_s + args, setup)]
@@ -1119,12 +1120,12 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
             out.append(Contender(f"protocol, {jobs} blobs at a time", [], None, "floor", value, how))
         return out
 
-    def targets(multi: bool, warm_manifests: int = 0) -> list[Target]:
+    def targets(multi: bool, warm_manifests: int = 0, tls: bool = False) -> list[Target]:
         if delay_ms != 100:
             return []
         out = [faster_than_skopeo(4), within_floor("protocol", 1.5)] if multi else []
         if warm_manifests:
-            out.append(within_round_trips(2, warm_manifests, rtt))
+            out.append(within_round_trips(2, warm_manifests, rtt, tls))
         return out
 
     group = f"wan: {delay_ms:g} ms each way ({rtt * 1000:.0f} ms round trip" + (
@@ -1204,6 +1205,13 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
            tls_pair([oci_src, ptb.ref("push/oci4")], "dest", tb.wipe)
            + floors("push-cold", s4, tls=True),
            tgts=targets(True)),
+        # The checks of a warm push share one HTTP/2 connection here.
+        sc("oci→registry --all over TLS, 4 platforms, warm (the repository has the layers)",
+           tls_pair([oci_src, ptb.ref("push/oci4")], "dest", populate_layers("push/oci4", oci4, tb))
+           + floors("push-warm", s4, tls=True), tgts=targets(True, manifests4, tls=True)),
+        sc("oci→registry 200 small layers over TLS, warm (the repository has the layers)",
+           tls_pair([small_src, ptb.ref("push/small")], "dest", populate_layers("push/small", small, tb))
+           + floors("push-warm", ss, tls=True), tgts=targets(False, 1, tls=True), n=1 if delay_ms >= 100 else runs),
     ]
     return scenarios, [pa, pb, pta, ptb]
 
