@@ -43,7 +43,7 @@ use ferry_core::plan::{CopyOptions, CopyPlan, PlanError};
 use ferry_core::retry::Failure;
 use ferry_core::{Digest, DigestError};
 use tokio::io::AsyncReadExt as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::task::AbortOnDrop;
@@ -516,18 +516,18 @@ type ManifestRead = Result<(Vec<u8>, Option<String>), TransportError>;
 
 /// The destination asked whether it holds the machine's shortcut
 /// manifest ([`Copy::shortcut`]), and, unless asked before, what its
-/// reference names; `held` is set once it says it holds it.
+/// reference names; `held` turns true once it says it holds it.
 struct Shortcut {
     digest: Digest,
-    held: Arc<std::sync::atomic::AtomicBool>,
+    held: watch::Receiver<bool>,
     /// `None` when not held; else whether the reference names it.
     asking: AbortOnDrop<Option<bool>>,
 }
 
 impl Shortcut {
     fn ask(dst: &Arc<dyn ImageDestination>, digest: Digest, ask_name: bool) -> Self {
-        let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (dst, flag, asked) = (dst.clone(), held.clone(), digest.clone());
+        let (flag, held) = watch::channel(false);
+        let (dst, asked) = (dst.clone(), digest.clone());
         let asking = AbortOnDrop(tokio::spawn(async move {
             let (has, names) = tokio::join!(dst.has_manifest(&asked), async {
                 match ask_name {
@@ -537,13 +537,24 @@ impl Shortcut {
             });
             // A reference cannot name what is not there.
             let tagged = names.as_ref() == Some(&asked);
-            flag.store(has || tagged, std::sync::atomic::Ordering::Relaxed);
+            if has || tagged {
+                flag.send_replace(true);
+            }
             (has || tagged).then_some(tagged)
         }));
         Shortcut {
             digest,
             held,
             asking,
+        }
+    }
+
+    /// Resolves once the destination has said it holds the manifest;
+    /// never when it does not.
+    async fn until_held(mut held: watch::Receiver<bool>) {
+        if held.wait_for(|h| *h).await.is_err() {
+            // Answered "not held" (or never asked): the sender is gone.
+            std::future::pending::<()>().await;
         }
     }
 
@@ -898,11 +909,13 @@ async fn transfer_blobs(
 ) -> Result<Vec<Answer>, CopyError> {
     let mut result = Vec::new();
     // When the destination holds the shortcut's manifest, the tasks not
-    // yet started are present without asking, and those started finish
-    // as they are.
+    // yet started are present without asking, the checks on their way are
+    // abandoned (their answers no longer matter: waiting for them cost an
+    // unchanged push from a layout a round trip, benches/RESULTS-wan.md),
+    // and the transfers started finish as they are.
     let held = shortcut
         .as_ref()
-        .map_or_else(Default::default, |s| s.held.clone());
+        .map_or_else(|| watch::channel(false).1, |s| s.held.clone());
     let jobs = settings.jobs.max(1);
     let transfers = Arc::new(Semaphore::new(jobs));
     let checks = Arc::new(Semaphore::new(
@@ -944,10 +957,15 @@ async fn transfer_blobs(
                     outcome: BlobOutcome::Present,
                 })
             };
-            let is_held = || held.load(std::sync::atomic::Ordering::Relaxed);
+            let is_held = || *held.borrow();
             let mut permit = permit;
             if task.check {
-                if is_held() || is_present(&*dst, &task.info).await? {
+                let found = tokio::select! {
+                    biased;
+                    () = Shortcut::until_held(held.clone()) => true,
+                    found = is_present(&*dst, &task.info) => found?,
+                };
+                if found {
                     return present();
                 }
                 drop(permit);
