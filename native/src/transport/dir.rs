@@ -34,6 +34,12 @@ use crate::fs::{atomic, read};
 /// The version file's exact content.
 pub const VERSION: &str = "Directory Transport Version: 1.1\n";
 
+/// A blob is stored under its digest's hex alone, without the algorithm,
+/// as containers/image names it.
+fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
+    root.join(digest.encoded())
+}
+
 fn manifest_path(root: &Path, instance: Option<&Digest>) -> PathBuf {
     match instance {
         None => root.join("manifest.json"),
@@ -91,7 +97,7 @@ impl ImageSource for DirSource {
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobStream, Option<u64>), TransportError> {
-        let path = self.root.join(info.digest.encoded());
+        let path = blob_path(&self.root, &info.digest);
         read::open_blob(&path, &info.digest, &self.reference())
             .await
             .map(|(stream, size)| (stream, Some(size)))
@@ -212,7 +218,7 @@ impl ImageDestination for DirDestination {
     }
 
     async fn has_blob(&self, info: &BlobInfo) -> Result<Option<u64>, TransportError> {
-        let path = self.root.join(info.digest.encoded());
+        let path = blob_path(&self.root, &info.digest);
         let stored = info.stored_at(&path).await?;
         if stored.is_some() {
             self.note(&path);
@@ -221,11 +227,11 @@ impl ImageDestination for DirDestination {
     }
 
     async fn kept_part(&self, info: &BlobInfo) -> Option<(BlobStream, u64)> {
-        crate::fs::kept::take(&self.root.join(info.digest.encoded())).await
+        crate::fs::kept::take(&blob_path(&self.root, &info.digest)).await
     }
 
     async fn put_blob(&self, stream: BlobStream, info: &BlobInfo) -> Result<(), TransportError> {
-        let path = self.root.join(info.digest.encoded());
+        let path = blob_path(&self.root, &info.digest);
         self.rollback
             .write_blob_verified(stream, &path, info)
             .await?;
