@@ -34,7 +34,7 @@ use super::{
     TransportError, io_error,
 };
 use crate::fs::atomic::Durability;
-use crate::fs::leftovers::TEMP_PREFIX;
+use crate::fs::leftovers;
 use crate::fs::staging::{self, StagingDir};
 
 /// The blob's name inside the archive.
@@ -259,7 +259,9 @@ async fn layout_members(root: &Path) -> Result<Vec<Member>, TransportError> {
     Ok(members)
 }
 
-/// A directory's entries, sorted, without ferry's temporary files.
+/// A directory's entries, sorted, without ferry's own files (temporary
+/// files, kept parts of broken-off downloads), which are no content of
+/// the layout.
 async fn sorted_names(dir: &Path) -> Result<Vec<String>, TransportError> {
     let mut names = Vec::new();
     let mut entries = tokio::fs::read_dir(dir)
@@ -267,7 +269,7 @@ async fn sorted_names(dir: &Path) -> Result<Vec<String>, TransportError> {
         .map_err(io_error(dir, "list"))?;
     while let Some(entry) = entries.next_entry().await.map_err(io_error(dir, "list"))? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(TEMP_PREFIX) {
+        if !leftovers::is_ferrys_own(&name) {
             names.push(name);
         }
     }
