@@ -415,7 +415,7 @@ fn a_resync_checks_images_side_by_side_however_few_are_copied_at_once() {
         succeeded(&ferry(&sync_args(
             "docker",
             "docker",
-            &["--image-parallel-copies=1"],
+            &["--parallel-images=1"],
             &source.reference("team/app"),
             &format!("{}/m", proxy.host()),
         )))
@@ -453,7 +453,8 @@ fn a_syncs_blob_transfers_all_images_together_stay_within_four_times_jobs() {
     succeeded(&ferry(&sync_args(
         "docker",
         "docker",
-        &["--jobs=1", "--image-parallel-copies=8"],
+        // skopeo's name for --jobs: blobs at once, per image.
+        &["--image-parallel-copies=1", "--parallel-images=8"],
         &source.reference("team/app"),
         &format!("{}/m", proxy.host()),
     )));
@@ -473,7 +474,7 @@ fn a_syncs_blob_transfers_all_images_together_stay_within_four_times_jobs() {
         })
         .max()
         .unwrap();
-    // Eight images, one transfer each at a time (--jobs=1), but four for
+    // Eight images, one transfer each at a time, but four for
     // the run: and more than one, or images would not overlap at all.
     assert!(
         (2..=4).contains(&most_at_once),
@@ -498,7 +499,7 @@ fn a_failed_image_is_reported_and_fails_the_run_while_keep_going_copies_the_rest
         "docker",
         &[
             "--keep-going",
-            "--image-parallel-copies=1",
+            "--parallel-images=1",
             &format!("--report={}", report.display()),
         ],
         file.to_str().unwrap(),
@@ -534,7 +535,7 @@ fn a_blob_shared_by_images_of_a_run_is_uploaded_once_and_mounted_into_other_repo
     succeeded(&ferry(&sync_args(
         "yaml",
         "docker",
-        &["--image-parallel-copies=4"],
+        &["--parallel-images=4"],
         file.to_str().unwrap(),
         &format!("{}/m", proxy.host()),
     )));

@@ -50,8 +50,14 @@ pub struct CopyArgs {
     /// Write the digest of the copied top-level manifest to this file.
     #[arg(long, value_name = "PATH")]
     digestfile: Option<std::path::PathBuf>,
-    /// Blobs transferred at once.
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    /// Blobs transferred at once. `--image-parallel-copies` is skopeo's
+    /// name for it.
+    #[arg(
+        long,
+        visible_alias = "image-parallel-copies",
+        default_value_t = 6,
+        value_name = "N"
+    )]
     jobs: usize,
     /// Print what would be copied; change nothing.
     #[arg(long)]

@@ -71,10 +71,15 @@ pub struct SyncArgs {
     /// the destination meanwhile, so images already there cost no slot).
     /// Their blob transfers together are at most 4 × --jobs.
     #[arg(long, default_value_t = 16, value_name = "N")]
-    image_parallel_copies: usize,
+    parallel_images: usize,
     /// Blobs transferred at once for each image (and 4 × this for the
-    /// whole run).
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    /// whole run). `--image-parallel-copies` is skopeo's name for it.
+    #[arg(
+        long,
+        visible_alias = "image-parallel-copies",
+        default_value_t = 6,
+        value_name = "N"
+    )]
     jobs: usize,
     /// Copy only the images of shard K of N (0 <= K < N), chosen by a
     /// stable hash of each source reference: N workers with K = 0..N-1
@@ -468,11 +473,11 @@ async fn sync(
         stop: AtomicBool::new(false),
         keep_going: args.keep_going,
         attached: args.attached(),
-        copies: tokio::sync::Semaphore::new(args.image_parallel_copies.max(1)),
+        copies: tokio::sync::Semaphore::new(args.parallel_images.max(1)),
     });
     let mut tasks = tokio::task::JoinSet::new();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(probes_at_once(
-        args.image_parallel_copies,
+        args.parallel_images,
     )));
     let transfers = Arc::new(tokio::sync::Semaphore::new(
         args.jobs.max(1) * RUN_TRANSFERS_PER_JOB,
@@ -508,7 +513,7 @@ async fn sync(
 /// How many images are looked at, at once: their source manifest read
 /// and the destination asked what it holds. Looking costs two small
 /// requests and no transfer slot, so it goes further ahead than the
-/// copies (`--image-parallel-copies`): a re-sync where nothing changed
+/// copies (`--parallel-images`): a re-sync where nothing changed
 /// is all looking, and waits for the registries' answers, not for CPU.
 fn probes_at_once(copies: usize) -> usize {
     copies.max(PROBES_AT_ONCE)
@@ -588,7 +593,7 @@ struct Context {
     stop: AtomicBool,
     keep_going: bool,
     attached: copy::Attached,
-    /// `--image-parallel-copies`: held from an image's first write to its
+    /// `--parallel-images`: held from an image's first write to its
     /// end.
     copies: tokio::sync::Semaphore,
 }
