@@ -1197,7 +1197,8 @@ def wan_scenarios(a: Registry, b: Registry, ta: Registry, tb: Registry, data: Pa
             Contender("skopeo", ["skopeo", "inspect", "--raw", "--tls-verify=false", pa.ref("src/oci4")])]
            + floors("inspect-raw", s4), n=max(runs, 5)),
         # Over TLS (the test CA): each new connection costs a handshake
-        # more (both ferry and skopeo speak HTTP/1.1 here).
+        # more. distribution offers HTTP/2: ferry asks its questions over
+        # it and moves blobs over HTTP/1.1; skopeo speaks HTTP/1.1.
         sc("registry→oci --all over TLS, 4 platforms",
            tls_pair([pta.ref("src/oci4"), oci_dst], "src", local) + floors("pull", s4, tls=True),
            tgts=targets(True)),
