@@ -131,6 +131,30 @@ fn a_push_of_a_list_the_repository_holds_asks_for_it_once_and_writes_only_the_ne
 }
 
 #[test]
+fn a_list_held_by_a_registry_that_names_no_digest_on_head_is_still_held() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/quiet:v1");
+    let proxy = registry.proxy(Faults::none().with(Rule::drop_header(
+        Match::contains("HEAD", "/manifests/"),
+        "docker-content-digest",
+    )));
+    push_demo_with_one_job(&proxy, "round-trips/quiet:v2");
+    let exchanges = proxy.exchanges();
+    // Asked by digest, the success is the answer: only the new tag is
+    // written, not the list's images again.
+    let written: Vec<&str> = exchanges
+        .iter()
+        .filter(|e| e.method == "PUT")
+        .map(|e| e.target.as_str())
+        .collect();
+    assert_eq!(
+        written,
+        ["/v2/round-trips/quiet/manifests/v2"],
+        "{exchanges:#?}"
+    );
+}
+
+#[test]
 fn a_push_to_a_tag_that_names_the_list_already_asks_and_writes_nothing() {
     let registry = Registry::start(Setup::plain());
     let exchanges =

@@ -156,6 +156,18 @@ impl Head {
         })
     }
 
+    /// The head as received, without the headers named `name` (any case).
+    pub fn without(&self, name: &str) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&self.raw);
+        text.split_inclusive("\r\n")
+            .filter(|line| {
+                line.split_once(':')
+                    .is_none_or(|(n, _)| !n.trim().eq_ignore_ascii_case(name))
+            })
+            .collect::<String>()
+            .into_bytes()
+    }
+
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -125,6 +125,9 @@ pub enum Action {
         /// The body offset of the byte to flip.
         at: u64,
     },
+    /// Forward the response without this header (any case): a registry
+    /// that does not send it. Plain HTTP only.
+    DropHeader(String),
     /// Forward the response body at most `bytes` at a time with `pause`
     /// between writes: a slow trickle. Plain HTTP only.
     Trickle {
@@ -212,6 +215,15 @@ impl Rule {
         Rule {
             on,
             action: Action::Trickle { bytes, pause },
+            times: None,
+        }
+    }
+
+    /// Leave header `name` out of every matching response.
+    pub fn drop_header(on: Match, name: &str) -> Rule {
+        Rule {
+            on,
+            action: Action::DropHeader(name.to_string()),
             times: None,
         }
     }
@@ -558,7 +570,7 @@ async fn relay_http(
             alongside: Vec::new(),
         });
         let mut cut = None;
-        let (mut corrupt_at, mut trickle) = (None, None);
+        let (mut corrupt_at, mut trickle, mut dropped) = (None, None, None);
         let mut cut_request = None;
         match plan.terminal {
             Some((_, Action::Reset)) => return Ok(()),
@@ -593,6 +605,7 @@ async fn relay_http(
             Some((_, Action::Corrupt { at })) => corrupt_at = Some(at),
             Some((_, Action::Trickle { bytes, pause })) => trickle = Some((bytes, pause)),
             Some((rule, Action::CutRequest { after })) => cut_request = Some((rule, after)),
+            Some((_, Action::DropHeader(name))) => dropped = Some(name),
             _ => {}
         }
 
@@ -637,7 +650,11 @@ async fn relay_http(
             return Ok(());
         };
         tokio::time::sleep(plan.delay).await;
-        http::write_all(&mut client_write, &response.raw).await?;
+        let head = match &dropped {
+            Some(name) => response.without(name),
+            None => response.raw.clone(),
+        };
+        http::write_all(&mut client_write, &head).await?;
         drop(flight);
         state.update(exchange, |e| e.status = response.status());
         if response.status() == Some(101) {

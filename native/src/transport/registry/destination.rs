@@ -88,8 +88,13 @@ impl ImageDestination for Registry {
     async fn has_manifest(&self, digest: &Digest) -> bool {
         // distribution accepts a manifest only once every blob and
         // manifest it names is in the repository, and keeps them while it
-        // is there.
-        matches!(self.manifest_digest_at(digest.as_ref()).await, Ok(Some(_)))
+        // is there. Asked by digest, a success says it holds it even
+        // without Docker-Content-Digest, which not every registry sends
+        // on HEAD; a different digest there is no answer to trust.
+        match self.manifest_head(digest.as_ref()).await {
+            Ok(Some(said)) => said.is_none_or(|said| said == *digest),
+            Ok(None) | Err(_) => false,
+        }
     }
 
     fn registry_location(&self) -> Option<(String, String)> {

@@ -84,6 +84,16 @@ impl Registry {
     /// [`manifest_digest`](Self::manifest_digest) of the manifest `target`
     /// (a tag or a digest) of the same repository.
     pub async fn manifest_digest_at(&self, target: &str) -> Result<Option<Digest>, TransportError> {
+        Ok(self.manifest_head(target).await?.flatten())
+    }
+
+    /// Asks for the manifest `target` with HEAD: `None` when the
+    /// repository has none by that name, else the digest it says it has
+    /// (`None` when it does not say).
+    pub(super) async fn manifest_head(
+        &self,
+        target: &str,
+    ) -> Result<Option<Option<Digest>>, TransportError> {
         let url = self.url(&format!("manifests/{target}"));
         let accept = ferry_core::media_type::MANIFEST_TYPES.join(", ");
         let response = self
@@ -92,9 +102,9 @@ impl Registry {
             })
             .await?;
         match response.status().as_u16() {
-            200..=299 => {
-                Ok(header(&response, "docker-content-digest").and_then(|d| Digest::parse(&d).ok()))
-            }
+            200..=299 => Ok(Some(
+                header(&response, "docker-content-digest").and_then(|d| Digest::parse(&d).ok()),
+            )),
             404 => Ok(None),
             _ => Err(self.failure(&format!("manifest {target}"), response).await),
         }
