@@ -185,6 +185,29 @@ fn a_push_to_a_tag_that_names_the_list_already_asks_and_writes_nothing() {
     );
 }
 
+#[test]
+fn a_tag_that_names_the_list_answers_without_waiting_for_the_digest_question() {
+    let registry = Registry::start(Setup::plain());
+    push_demo(&registry, "round-trips/named:v1");
+    // The question by digest is slow; the tag's is not.
+    let proxy = registry.proxy(Faults::none().with(Rule::delay(
+        Match::contains("HEAD", "/manifests/sha256:"),
+        Duration::from_secs(2),
+    )));
+    push_demo_with_one_job(&proxy, "round-trips/named:v1");
+    let exchanges = proxy.exchanges();
+    assert_eq!(count(&exchanges, "PUT", ""), 0, "{exchanges:#?}");
+    // The tag named the list: the copy ended without the other answer.
+    let by_digest: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.target.contains("/manifests/sha256:"))
+        .collect();
+    assert!(
+        by_digest.iter().all(|e| e.status.is_none()),
+        "{exchanges:#?}"
+    );
+}
+
 /// `copy --all` from `from` to `to`, both in the registry behind `proxy`.
 fn copy_within(proxy: &FaultProxy, from: &str, to: &str) {
     succeeded(&ferry(&[

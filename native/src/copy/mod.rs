@@ -529,18 +529,41 @@ impl Shortcut {
         let (flag, held) = watch::channel(false);
         let (dst, asked) = (dst.clone(), digest.clone());
         let asking = AbortOnDrop(tokio::spawn(async move {
-            let (has, names) = tokio::join!(dst.has_manifest(&asked), async {
+            // Both questions go out together, the name's first: over
+            // HTTP/1.1 it then takes the connection already open and the
+            // other waits for a new one. A reference naming the digest
+            // answers both (it cannot name what is not there), so the
+            // other answer is not waited for then.
+            let names = async {
                 match ask_name {
                     true => dst.named_digest().await,
                     false => None,
                 }
-            });
-            // A reference cannot name what is not there.
-            let tagged = names.as_ref() == Some(&asked);
-            if has || tagged {
-                flag.send_replace(true);
+            };
+            let has = dst.has_manifest(&asked);
+            tokio::pin!(names, has);
+            let (mut named, mut held) = (None, None);
+            while named.is_none() || held.is_none() {
+                tokio::select! {
+                    biased;
+                    names = &mut names, if named.is_none() => {
+                        if names.as_ref() == Some(&asked) {
+                            flag.send_replace(true);
+                            return Some(true);
+                        }
+                        named = Some(false);
+                    }
+                    has = &mut has, if held.is_none() => {
+                        // Held: the blob checks on their way may stop
+                        // while the name is still being asked.
+                        if has {
+                            flag.send_replace(true);
+                        }
+                        held = Some(has);
+                    }
+                }
             }
-            (has || tagged).then_some(tagged)
+            held.unwrap_or_default().then_some(false)
         }));
         Shortcut {
             digest,
