@@ -1316,9 +1316,9 @@ def baseline_lines(all_results) -> list[str]:
     return lines + [""]
 
 
-def report(all_results, loads, runs: int, jobs: int, extra: list[str]) -> str:
+def report(all_results, loads, runs: int, wan_runs: int, jobs: int, extra: list[str]) -> str:
     lines = ["# ferry benchmark results", "", *machine(),
-             f"- Runs per scenario: {runs} (latency: 30), contenders alternating round by round; "
+             f"- Runs per scenario: {runs} (latency: 30; wan: {wan_runs}), contenders alternating round by round; "
              f"floors use {jobs} parallel transfers; registry wiped before every cold run", *extra, ""]
     missed = []
     group = None
@@ -1441,7 +1441,7 @@ def main() -> int:
                 print(f"   {c.label:24} median {fmt_t(med(s)):>10}  cpu {fmt_t(statistics.median(x.cpu for x in s)):>10}"
                       f"  rss {max(x.rss_kib for x in s) / 1024:6.1f} MiB", file=sys.stderr, flush=True)
         extra = [f"- SHA-256 on this CPU: `openssl speed -evp sha256` (1 MiB blocks) {openssl_speed()}"]
-        text = report(all_results, loads, args.runs, args.jobs, extra)
+        text = report(all_results, loads, args.runs, args.wan_runs, args.jobs, extra)
         notes = ""
         if args.output.exists():
             old = args.output.read_text()
