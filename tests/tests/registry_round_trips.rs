@@ -197,6 +197,11 @@ fn a_tag_that_names_the_list_answers_without_waiting_for_the_digest_question() {
     push_demo_with_one_job(&proxy, "round-trips/named:v1");
     let exchanges = proxy.exchanges();
     assert_eq!(count(&exchanges, "PUT", ""), 0, "{exchanges:#?}");
+    assert_eq!(
+        count(&exchanges, "HEAD", "/manifests/v1"),
+        1,
+        "{exchanges:#?}"
+    );
     // The tag named the list: the copy ended without the other answer.
     let by_digest: Vec<&Exchange> = exchanges
         .iter()
