@@ -15,7 +15,7 @@ use ferry::transport::reference::Reference;
 use ferry::transport::registry::RegistryOptions;
 use ferry_core::plan::{CopyOptions, Selection};
 use ferry_core::{Digest, List, Platform};
-use support::{Scratch, write_dir_image};
+use support::{Scratch, gzip, noise, write_dir_image_of_layers};
 
 const NESTED_TOP: &str = "sha256:128b09475903ed6931059bea70e791d8b73cc325abe294db73907b89805a2088";
 
@@ -266,9 +266,23 @@ async fn the_strict_fake_refuses_a_manifest_before_its_blobs() {
 /// into an empty layout by way of a recording that says it takes
 /// `side_by_side` checks at once and holds each check until all 40 have
 /// come or `patience` has passed. How many came at once.
+///
+/// The layers are gzip, as their type says, so the copy keeps them as
+/// they are and every question it asks is one of the 40 checks. A layer
+/// it compressed on the way would be asked about again under its new
+/// digest, from the transfer slot compressing it, and that question
+/// would be counted beside the checks still held.
 async fn checks_at_once(test: &str, side_by_side: usize, patience: Duration) -> usize {
     let s = Scratch::new(test);
-    write_dir_image(&s.join("src"), 7, 39, 16);
+    let layers: Vec<_> = (0..39)
+        .map(|i| {
+            (
+                gzip(&noise(7000 + i, 16)),
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        })
+        .collect();
+    write_dir_image_of_layers(&s.join("src"), &layers, &[]);
     let source = Reference::parse(&format!("dir:{}", s.join("src").display()))
         .unwrap()
         .open_source(&RegistryOptions::default())
@@ -287,6 +301,12 @@ async fn checks_at_once(test: &str, side_by_side: usize, patience: Duration) -> 
     .await
     .unwrap();
     recording.assert_contract_kept();
+    let checks = recording
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::HasBlob { .. }))
+        .count();
+    assert_eq!(checks, 40, "a question besides the checks");
     recording.most_checks_at_once()
 }
 
