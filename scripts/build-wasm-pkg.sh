@@ -99,7 +99,7 @@ WASM_BINDGEN="$HOME/.cargo/bin/wasm-bindgen"
 have_wbg=$("$WASM_BINDGEN" --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have_wbg" != "$WBG_VERSION" ]; then
     [ "$skip_deps" != 1 ] || die "wasm-bindgen $WBG_VERSION needed (found: ${have_wbg:-none})"
-    log "installing wasm-bindgen-cli $WBG_VERSION (found: ${have_wbg:-none}); takes a few minutes"
+    log "installing wasm-bindgen-cli $WBG_VERSION (found: ${have_wbg:-none}); takes a minute or two"
     t=$(now)
     # rustup's cargo, for the host; nothing of Debian's wasm toolchain.
     # Unoptimised and without TLS (only its test runner downloads
