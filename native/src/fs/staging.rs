@@ -52,9 +52,10 @@ pub fn staging_prefix() -> String {
 /// the lock when the process dies, however it dies. A directory is born
 /// locked: it is made as `….new`, its `.lock` created and locked inside,
 /// and only then renamed to its name, so a directory under a staging name
-/// always holds its `.lock`, and a free one means its process is gone.
-/// Creating a staging directory then sweeps the temporary directory for
-/// those, and for births a kill cut short ([`sweep_stale_staging`]).
+/// holds its `.lock` until it is removed, and a free one means its process
+/// is gone. Creating a staging directory then sweeps the temporary
+/// directory for those, and for births and removals a kill cut short
+/// ([`sweep_stale_staging`]).
 #[derive(Debug)]
 pub struct StagingDir {
     path: PathBuf,
@@ -160,8 +161,9 @@ fn newborn_creator(name: &str) -> Option<u32> {
 /// Removes the staging directories in `base` that a dead ferry left: real
 /// directories (a symbolic link is never followed, nor removed), owned by
 /// `owner` and writable by no one else, and either named [`STAGING_PREFIX`]…
-/// and holding a regular `.lock` that no live process has locked, or
-/// named …`.new` (a birth cut short) by a process that is gone and holding
+/// and holding a regular `.lock` that no live process has locked, or so
+/// named and empty (a removal cut short, [`remove_staging`]), or named
+/// …`.new` (a birth cut short) by a process that is gone and holding
 /// nothing but a `.lock` nobody holds ([`remove_newborn`]): the rule
 /// [`leftovers::sweep_dead_temp_files`] applies to files. Anything else,
 /// others' files above all, is left alone, and so is `keep` (the caller's
@@ -198,15 +200,25 @@ pub fn sweep_stale_staging(base: &Path, owner: u32, keep: &Path) -> Vec<PathBuf>
             }
             continue;
         }
-        // Under its name a staging directory always has its `.lock`:
-        // without one it is not a ferry's, and nothing can be concluded.
-        let Lock::Free(lock) = free_lock(&dir.join(STAGING_LOCK)) else {
-            continue;
-        };
-        if remove_staging(&dir).is_ok() {
-            removed.push(dir);
+        match free_lock(&dir.join(STAGING_LOCK)) {
+            Lock::Free(lock) => {
+                if remove_staging(&dir).is_ok() {
+                    removed.push(dir);
+                }
+                drop(lock);
+            }
+            // Under its name a staging directory has its `.lock` until its
+            // removal takes it, last but for the directory itself: an
+            // empty one is a removal killed between those two steps, and
+            // `remove_dir` takes nothing else. With anything inside it is
+            // not a ferry's, and nothing can be concluded.
+            Lock::Missing => {
+                if std::fs::remove_dir(&dir).is_ok() {
+                    removed.push(dir);
+                }
+            }
+            Lock::Held => {}
         }
-        drop(lock);
     }
     removed
 }
@@ -269,9 +281,11 @@ fn free_lock(path: &Path) -> Lock {
     }
 }
 
-/// Removes a staging directory, its `.lock` last: a sweeper killed
-/// halfway leaves a directory that still has its (free) lock, which the
-/// next sweep finishes. std's `remove_dir_all` follows no symbolic link.
+/// Removes a staging directory, its `.lock` last but for the directory:
+/// a remover (the owner dropping it, or a sweeper) killed halfway leaves
+/// a directory that still has its free lock, or, killed between the last
+/// two steps, an empty one; the next sweep finishes either. std's
+/// `remove_dir_all` follows no symbolic link.
 fn remove_staging(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
