@@ -164,10 +164,13 @@ fn killed_copies_leave_the_destination_consistent(kind: &str, prefill: bool) {
     run_to_end(&src, &dst_named);
     let after = check(&dst).expect("the rerun leaves a valid destination");
     assert_eq!(after.tops(), complete, "{kind}: the rerun finished");
+    let left = staging_dirs(&tmpdir);
+    // What is inside says which step a kill cut short.
+    let inside: Vec<_> = left.iter().map(|d| snapshot(d)).collect();
     assert_eq!(
-        staging_dirs(&tmpdir),
+        left,
         Vec::<std::path::PathBuf>::new(),
-        "{kind}: the rerun swept the {} staging director(ies) the kills left",
+        "{kind}: the rerun swept the {} staging director(ies) the kills left; inside: {inside:?}",
         staged.len()
     );
     let partial: Vec<String> = std::fs::read_dir(&s.0)
