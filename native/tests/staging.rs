@@ -299,10 +299,9 @@ fn a_staging_directory_whose_lock_is_held_is_left_alone_until_released() {
 /// swept: a link is neither followed nor removed, another user's directory
 /// and a world-writable one stay, as do names that are not ferry's, and
 /// one under a staging name holding anything but no `.lock`, which ferry
-/// never makes. A
-/// directory being born (`….new`) goes only if the process named in it is
-/// gone and it holds nothing but a `.lock` nobody holds: its creator was
-/// killed before it could take its name.
+/// never makes. A directory being born (`….new`) goes only if the process
+/// named in it is gone and it holds nothing but a `.lock` nobody holds: its
+/// creator was killed before it could take its name.
 #[test]
 fn the_sweep_follows_no_link_and_touches_nothing_that_is_not_a_dead_ferrys() {
     let s = Scratch::new("staging-hostile");
